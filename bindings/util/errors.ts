@@ -1,0 +1,40 @@
+/**
+ * Typed errors for expected failures. Every failure a caller can cause carries a stable `code`
+ * from {@link ErrorCode}; a broken invariant is a bug and goes through {@link assert} instead.
+ * @module
+ */
+
+/** Stable error codes; callers switch on these, never on messages. */
+export const ErrorCode = {
+  BAD_LENGTH: "BAD_LENGTH",
+  BAD_HEX: "BAD_HEX",
+  BAD_BITS: "BAD_BITS",
+  BAD_NONCE: "BAD_NONCE",
+  BAD_RANGE: "BAD_RANGE",
+  BAD_ARGUMENT: "BAD_ARGUMENT",
+  BAD_ENGINE: "BAD_ENGINE",
+  NONCE_SPACE_EXHAUSTED: "NONCE_SPACE_EXHAUSTED",
+  ABORTED: "ABORTED",
+  WASM_UNAVAILABLE: "WASM_UNAVAILABLE",
+  WORKER_FAILED: "WORKER_FAILED",
+} as const;
+
+/** One of the stable error codes. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An expected failure with a stable machine-readable `code`. */
+export class ChainDbError extends Error {
+  /** Stable code, e.g. `BAD_LENGTH`. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ChainDbError";
+    this.code = code;
+  }
+}
+
+/** Crash loudly on a broken invariant (a bug, not bad input). */
+export function assert(condition: unknown, message = "assertion failed"): asserts condition {
+  if (!condition) throw new Error(`chaindb internal error: ${message}`);
+}

@@ -1,0 +1,6 @@
+/**
+ * Shared helpers: typed errors, byte checks and hex.
+ * @module
+ */
+export { ChainDbError, ErrorCode, assert } from "./errors.ts";
+export { abytes, aint, toHex, fromHex, reverseBytes, equalBytes } from "./bytes.ts";
