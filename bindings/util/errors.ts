@@ -17,6 +17,15 @@ export const ErrorCode = {
   ABORTED: "ABORTED",
   WASM_UNAVAILABLE: "WASM_UNAVAILABLE",
   WORKER_FAILED: "WORKER_FAILED",
+  // concurrency (bindings/concurrency/, bindings/txn/)
+  LOCK_TIMEOUT: "LOCK_TIMEOUT",
+  LOCK_RECURSION: "LOCK_RECURSION",
+  LOCK_QUEUE_FULL: "LOCK_QUEUE_FULL",
+  NOT_OWNER: "NOT_OWNER",
+  SEMAPHORE_OVERFLOW: "SEMAPHORE_OVERFLOW",
+  TX_DEADLOCK: "TX_DEADLOCK",
+  TX_CONFLICT: "TX_CONFLICT",
+  TX_ABORTED: "TX_ABORTED",
 } as const;
 
 /** One of the stable error codes. */
