@@ -22,6 +22,11 @@ export function cpuCount(): number {
   return availableParallelism();
 }
 
+/** Resolves on the next turn of the event loop (macrotask), so timers and I/O can run. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => (typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0)));
+}
+
 /** A worker as both runtimes can drive it. */
 export interface WorkerHandle {
   /** Posts a structured-clonable message (SharedArrayBuffers are shared, not copied). */

@@ -1,0 +1,184 @@
+/**
+ * Shared benchmark machinery: every case of a suite is measured side by side in rounds (each
+ * round runs every case once, with tinybench's warm-up), so that drift on a shared machine hits
+ * all cases alike; a case reports the median and min–max of its per-round rates, and its ratio
+ * to a baseline measured in the same run (TigerBeetle `src/testing/bench.zig` spirit).
+ * @module
+ */
+import { Bench } from "tinybench";
+import { cpus } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { runtimeVersion } from "../bindings/runtime/index.ts";
+
+/** One measured case: a rate (units per second) per round. */
+export interface CaseResult {
+  id: string;
+  label: string;
+  /** Chart grouping, e.g. "single thread" or "workers". */
+  group: string;
+  /** Unit of the rate, e.g. "H/s" or "transfers/s". */
+  unit: string;
+  /** Rate of each round, in `unit`. */
+  samples: number[];
+  median: number;
+  min: number;
+  max: number;
+  /** Id of the case this one is compared with, and the ratio of medians. */
+  baseline?: string;
+  ratio?: number;
+  /** Free-form parameters (workers, engine, size …) for charts and tables. */
+  params?: Record<string, string | number>;
+}
+
+/** A target from an issue, checked against the measured figures. */
+export interface TargetCheck {
+  name: string;
+  want: string;
+  measured: string;
+  pass: boolean;
+}
+
+/** A suite's results. */
+export interface SuiteResult {
+  suite: string;
+  title: string;
+  machine: MachineInfo;
+  date: string;
+  quick: boolean;
+  cases: CaseResult[];
+  targets: TargetCheck[];
+  notes: string[];
+}
+
+/** What the numbers were measured on. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  runtime: string;
+  platform: string;
+}
+
+/** Options every suite accepts. */
+export interface SuiteOptions {
+  quick: boolean;
+  /** Progress lines ("case 3/6: wasm engine, round 2/5"); default: silent. */
+  onProgress?: (message: string) => void;
+}
+
+/** A case to measure: `run` does `units` units of work per call (e.g. nonces hashed). */
+export interface CaseSpec {
+  id: string;
+  label: string;
+  group: string;
+  unit: string;
+  units: number;
+  run: () => unknown;
+  baseline?: string;
+  params?: Record<string, string | number>;
+}
+
+/** The machine and runtime of this run. */
+export function machineInfo(): MachineInfo {
+  const list = cpus();
+  return {
+    cpu: list[0]?.model.trim() ?? "unknown",
+    cores: list.length,
+    runtime: runtimeVersion(),
+    platform: `${process.platform} ${process.arch}`,
+  };
+}
+
+/** Median of numbers (sorted copy). */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Sink for results, so the work of a case cannot be optimised away. */
+export let sink = 0;
+/** Adds a value to the sink. */
+export function consume(value: number): void {
+  sink = (sink + value) | 0;
+}
+
+/** Measures every case in `rounds` rounds of `timeMs` each, side by side. */
+export async function measure(specs: CaseSpec[], opts: { rounds: number; timeMs: number; onProgress?: (m: string) => void }): Promise<CaseResult[]> {
+  const samples = new Map<string, number[]>(specs.map((s) => [s.id, []]));
+  for (let round = 1; round <= opts.rounds; round++) {
+    opts.onProgress?.(`round ${round}/${opts.rounds}`);
+    const bench = new Bench({ time: opts.timeMs, warmupTime: Math.min(200, opts.timeMs / 2), iterations: 3 });
+    for (const spec of specs) bench.add(spec.id, spec.run);
+    await bench.run();
+    for (const task of bench.tasks) {
+      const result = task.result;
+      if (result.state !== "completed") throw new Error(`benchmark case ${task.name} ${result.state}: ${"error" in result ? String(result.error) : ""}`);
+      const spec = specs.find((s) => s.id === task.name)!;
+      samples.get(spec.id)!.push((spec.units * 1000) / result.latency.mean);
+    }
+  }
+  const results = specs.map((spec) => summarize(spec, samples.get(spec.id)!));
+  for (const r of results) {
+    const base = results.find((b) => b.id === r.baseline);
+    if (base) r.ratio = r.median / base.median;
+  }
+  return results;
+}
+
+function summarize(spec: CaseSpec, rates: number[]): CaseResult {
+  const out: CaseResult = {
+    id: spec.id,
+    label: spec.label,
+    group: spec.group,
+    unit: spec.unit,
+    samples: rates,
+    median: median(rates),
+    min: Math.min(...rates),
+    max: Math.max(...rates),
+  };
+  if (spec.baseline) out.baseline = spec.baseline;
+  if (spec.params) out.params = spec.params;
+  return out;
+}
+
+/** Human form of a rate: 4.52 M, 812 k … */
+export function formatRate(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (value >= 1e9) return `${(value / 1e9).toFixed(2)} G`;
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)} M`;
+  if (value >= 1e3) return `${(value / 1e3).toFixed(1)} k`;
+  return value.toFixed(1);
+}
+
+/** A plain-text table of a suite's cases and target checks. */
+export function formatTable(result: SuiteResult): string {
+  const rows = result.cases.map((c) => [
+    c.label,
+    `${formatRate(c.median)}${c.unit}`,
+    `${formatRate(c.min)}–${formatRate(c.max)}`,
+    c.ratio === undefined ? "" : `${c.ratio.toFixed(2)}× ${result.cases.find((b) => b.id === c.baseline)?.label ?? ""}`,
+  ]);
+  const head = ["case", "median", "min–max", "ratio (medians, same run)"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const lines = [`${result.title} — ${result.machine.cpu}, ${result.machine.runtime}, ${result.date}`, line(head), ...rows.map(line)];
+  if (result.targets.length) {
+    lines.push("", "targets:");
+    for (const t of result.targets) lines.push(`  ${t.pass ? "met " : "MISS"}  ${t.name}: want ${t.want}, measured ${t.measured}`);
+  }
+  for (const n of result.notes) lines.push(`note: ${n}`);
+  return lines.join("\n");
+}
+
+/** Writes `<dir>/<suite>.json`. */
+export function writeSuiteResult(result: SuiteResult, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const path = `${dir}/${result.suite}.json`;
+  writeFileSync(path, JSON.stringify(result, null, 2) + "\n");
+  return path;
+}
+
+/** Builds a SuiteResult with machine and date filled in. */
+export function suiteResult(suite: string, title: string, quick: boolean, cases: CaseResult[], targets: TargetCheck[] = [], notes: string[] = []): SuiteResult {
+  return { suite, title, machine: machineInfo(), date: new Date().toISOString(), quick, cases, targets, notes };
+}
