@@ -25,7 +25,7 @@ function merkleRoot(hashes: readonly Uint8Array[]): Uint8Array {
   if (hashes.length === 0) {
     throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"hashes" expected at least 1 hash, got 0`);
   }
-  let level = hashes.map((h) => h.slice());
+  let level: Uint8Array[] = hashes.map((h) => h.slice());
   const pair = new Uint8Array(64);
   while (level.length > 1) {
     const next: Uint8Array[] = [];
