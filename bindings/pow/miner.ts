@@ -75,8 +75,9 @@ export async function mine(header: Uint8Array, options: MineOptions = {}): Promi
   const startNonce = options.startNonce ?? getNonce(header);
   aint(startNonce, 0, NONCE_SPACE - 1, "startNonce");
   options.signal?.throwIfAborted?.();
-  const run = new MineRun(options);
   const searcher = workers === 0 ? await serialSearcher(engineName) : await poolSearcher(workers, engineName);
+  // The clock starts once the workers are ready: the hashrate measures hashing, not start-up.
+  const run = new MineRun(options);
   try {
     return await run.loop(header, target, startNonce, searcher, { workers, engine: engineName });
   } finally {

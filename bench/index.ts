@@ -1,0 +1,73 @@
+/**
+ * The benchmark runner behind `chaindb bench [suite ...] [--quick] [--out <dir>]`: runs the named
+ * suites (all by default) one after another, shows progress, and writes each suite's JSON, a
+ * combined results.json and a self-contained report.html.
+ * @module
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { formatTable, machineInfo, writeSuiteResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import { renderReport } from "./report.ts";
+
+/** A suite the runner knows: its name, what it measures, and how to load it. */
+export interface SuiteEntry {
+  name: string;
+  description: string;
+  load: () => Promise<{ run(options: SuiteOptions): Promise<SuiteResult> }>;
+}
+
+/** Every suite, in the order `chaindb bench` runs them. */
+export const SUITES: readonly SuiteEntry[] = [
+  { name: "pow", description: "sha256d nonce search: wasm vs ts vs node:crypto vs noble; 1 and 2 workers", load: () => import("./pow.bench.ts") },
+];
+
+/** Options of {@link runBench}. */
+export interface RunBenchOptions {
+  quick?: boolean;
+  /** Output directory; default `bench/results`. */
+  out?: string;
+  /** Progress and tables go here; default: stderr for progress, stdout for tables. */
+  log?: (line: string) => void;
+  progress?: (line: string) => void;
+}
+
+/** The combined results file. */
+export interface BenchRun {
+  machine: ReturnType<typeof machineInfo>;
+  date: string;
+  quick: boolean;
+  suites: SuiteResult[];
+}
+
+/** Runs suites by name (all when `names` is empty) and writes the results; returns them. */
+export async function runBench(names: readonly string[], options: RunBenchOptions = {}): Promise<BenchRun> {
+  const selected = selectSuites(names);
+  const out = options.out ?? "bench/results";
+  const log = options.log ?? ((line: string) => console.log(line));
+  const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const run: BenchRun = { machine: machineInfo(), date: new Date().toISOString(), quick: options.quick ?? false, suites: [] };
+  for (const [i, entry] of selected.entries()) {
+    const prefix = `[${i + 1}/${selected.length}] ${entry.name}`;
+    progress(`${prefix}: ${entry.description}`);
+    const suite = await entry.load();
+    const result = await suite.run({ quick: run.quick, onProgress: (m) => progress(`${prefix}: ${m}`) });
+    writeSuiteResult(result, out);
+    run.suites.push(result);
+    log(formatTable(result));
+    log("");
+  }
+  mkdirSync(out, { recursive: true });
+  writeFileSync(`${out}/results.json`, JSON.stringify(run, null, 2) + "\n");
+  writeFileSync(`${out}/report.html`, renderReport(run));
+  log(`wrote ${out}/results.json and ${out}/report.html`);
+  return run;
+}
+
+/** Resolves suite names; an unknown name is an error listing the known ones. */
+export function selectSuites(names: readonly string[]): SuiteEntry[] {
+  if (names.length === 0) return [...SUITES];
+  return names.map((name) => {
+    const entry = SUITES.find((s) => s.name === name);
+    if (!entry) throw new RangeError(`unknown benchmark suite "${name}": expected one of ${SUITES.map((s) => s.name).join(", ")}`);
+    return entry;
+  });
+}

@@ -1,0 +1,73 @@
+/**
+ * The `chaindb` command line: `mine`, `verify` and `bench`. Exit codes: 0 success, 1 a failed
+ * check (e.g. the proof of work does not hold), 2 malformed input or usage.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { ChainDbError } from "../util/index.ts";
+import { mineCommand, verifyCommand } from "./pow.ts";
+
+const USAGE = `usage: chaindb <command> [options]
+
+commands:
+  mine    --bits <hex> [--header <hex of 80 bytes>] [--workers N] [--engine wasm|ts] [--json]
+          mine a block header (default: a fresh header; with --header, its nonce is the start)
+  verify  --header <hex of 80 bytes>
+          print the block hash, the target and whether the proof of work holds (exit 0/1)
+  bench   [suite ...] [--quick] [--out <dir>]
+          run the benchmark suites (all by default) and write results.json and report.html
+  help    show this text
+`;
+
+/** Exit status of a command. */
+export type ExitCode = 0 | 1 | 2;
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<ExitCode> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "mine":
+        return await mineCommand(rest);
+      case "verify":
+        return await verifyCommand(rest);
+      case "bench":
+        return await benchCommand(rest);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`chaindb: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+async function benchCommand(args: string[]): Promise<ExitCode> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { quick: { type: "boolean", default: false }, out: { type: "string" } },
+  });
+  const { runBench } = await import("../../bench/index.ts");
+  await runBench(positionals, { quick: values.quick, ...(values.out ? { out: values.out } : {}) });
+  return 0;
+}
+
+function reportError(error: unknown): ExitCode {
+  if (error instanceof ChainDbError || error instanceof RangeError || error instanceof TypeError || isParseArgsError(error)) {
+    const code = error instanceof ChainDbError ? ` [${error.code}]` : "";
+    process.stderr.write(`chaindb: ${(error as Error).message}${code}\n`);
+    return 2;
+  }
+  throw error;
+}
+
+function isParseArgsError(error: unknown): boolean {
+  return typeof (error as { code?: unknown })?.code === "string" && String((error as { code: string }).code).startsWith("ERR_PARSE_ARGS");
+}
