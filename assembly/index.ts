@@ -1,0 +1,11 @@
+/**
+ * The WebAssembly ABI of chaindb's core: this file only re-exports (one concern per file).
+ * @module
+ */
+export { inputPtr, inputSize, outputPtr, growMemoryForTest } from "./io";
+export {
+  sha256Input, sha256dInput, sha256Init, sha256Update, sha256Final, sha256dFinal, sha256x4Input,
+  sha256Bytes, sha256dBytes, sha256Pairs4, sha256dPairs4,
+} from "./sha256";
+export { powInit, powSearch, powFoundNonce } from "./pow";
+export { merkleLevelInput, merkleRootInput } from "./merkle";
