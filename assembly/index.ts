@@ -9,3 +9,4 @@ export {
 } from "./sha256";
 export { powInit, powSearch, powFoundNonce } from "./pow";
 export { merkleLevelInput, merkleRootInput } from "./merkle";
+export * from "./store-abi";
