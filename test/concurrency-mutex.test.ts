@@ -1,0 +1,109 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { Mutex } from "../bindings/concurrency/index.ts";
+import { ChainDbError } from "../bindings/util/index.ts";
+import { slow, TaskPool, waitForWord, WorkerTaskError } from "./fixtures/concurrency-harness.ts";
+
+const pool = new TaskPool(slow ? 8 : 4);
+afterAll(() => pool.close());
+
+describe("Mutex across real workers", () => {
+  it("loses no update of a counter incremented under the lock", async () => {
+    const workers = slow ? 8 : 4;
+    const iterations = slow ? 100_000 : 25_000;
+    const mutex = new Mutex();
+    const shared = new Int32Array(new SharedArrayBuffer(12)); // inside, violations, counter
+    const results = await pool.run(
+      Array.from({ length: workers }, () => ({ task: "mutexCounter" as const, mutex: mutex.handle(), shared, iterations })),
+      slow ? 600_000 : 60_000,
+    );
+    expect(results).toEqual(Array(workers).fill(iterations));
+    expect(shared[2]).toBe(workers * iterations);
+    expect(shared[1]).toBe(0); // no two critical sections overlapped
+    expect(mutex.isLocked).toBe(false);
+  });
+
+  it("times out a blocking lock held by another thread with LOCK_TIMEOUT", async () => {
+    const mutex = new Mutex();
+    await mutex.lockAsync();
+    const t0 = performance.now();
+    const done = pool.start(0, { task: "lockWithTimeout", mutex: mutex.handle(), timeoutMs: 100 }, { timeoutMs: 30_000 });
+    await expect(done.done).rejects.toMatchObject({ code: "LOCK_TIMEOUT" });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(100);
+    mutex.unlock();
+  });
+
+  it("times out lockAsync while a worker holds the lock, then gets it once released", async () => {
+    const mutex = new Mutex();
+    const gate = new Int32Array(new SharedArrayBuffer(8));
+    const holder = pool.start(0, { task: "holdMutex", mutex: mutex.handle(), gate }, { timeoutMs: 30_000 });
+    await waitForWord(gate, 0, 1, 30_000);
+    await expect(mutex.lockAsync({ timeoutMs: 50 })).rejects.toMatchObject({ code: "LOCK_TIMEOUT" });
+    expect(mutex.tryLock()).toBe(false);
+    const acquired = mutex.lockAsync({ timeoutMs: 30_000 });
+    Atomics.store(gate, 1, 1);
+    Atomics.notify(gate, 1);
+    await acquired;
+    expect(mutex.heldByCurrentThread).toBe(true);
+    expect(await holder.done).toBe("released");
+    mutex.unlock();
+  });
+
+  it("rejects unlock by a thread that does not own the lock (NOT_OWNER)", async () => {
+    const mutex = new Mutex();
+    mutex.lock();
+    const error = await pool.start(0, { task: "unlockForeign", mutex: mutex.handle() }, { timeoutMs: 30_000 }).done.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WorkerTaskError);
+    expect((error as WorkerTaskError).code).toBe("NOT_OWNER");
+    expect(mutex.heldByCurrentThread).toBe(true); // the failed unlock changed nothing
+    mutex.unlock();
+    expect(() => mutex.unlock()).toThrow(expect.objectContaining({ code: "NOT_OWNER" }));
+  });
+});
+
+describe("Mutex on one thread", () => {
+  it("tryLock succeeds only when free, and lock after unlock works", () => {
+    const mutex = new Mutex();
+    expect(mutex.tryLock()).toBe(true);
+    expect(mutex.tryLock()).toBe(false);
+    expect(mutex.isLocked).toBe(true);
+    mutex.unlock();
+    expect(mutex.isLocked).toBe(false);
+    expect(mutex.withLock(() => 7)).toBe(7);
+    expect(mutex.isLocked).toBe(false);
+  });
+
+  it("throws LOCK_RECURSION instead of deadlocking when the owner locks again", () => {
+    const mutex = new Mutex();
+    mutex.lock();
+    let error: unknown;
+    try {
+      mutex.lock({ timeoutMs: 10_000 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ChainDbError);
+    expect((error as ChainDbError).code).toBe("LOCK_RECURSION");
+    mutex.unlock();
+  });
+
+  it("reattaches from a handle to the same memory, and rejects foreign handles", () => {
+    const region = new Int32Array(new SharedArrayBuffer(4 * 8));
+    const a = new Mutex(region.subarray(4));
+    const b = Mutex.from(a.handle());
+    a.lock();
+    expect(b.isLocked).toBe(true);
+    expect(region[4]).toBe(1);
+    b.unlock(); // same thread, same memory: allowed
+    expect(a.isLocked).toBe(false);
+    expect(() => Mutex.from({ kind: "chaindb.Semaphore", region } as never)).toThrow(TypeError);
+    expect(() => new Mutex(new Int32Array(3))).toThrow(TypeError);
+    expect(() => new Mutex(new Int32Array(new SharedArrayBuffer(8)))).toThrow(RangeError);
+  });
+
+  it("rejects a negative timeout on the waiting path", async () => {
+    const mutex = new Mutex();
+    mutex.lock();
+    await expect(mutex.lockAsync({ timeoutMs: -1 })).rejects.toThrow(RangeError);
+    expect(() => mutex.unlock()).not.toThrow();
+  });
+});
