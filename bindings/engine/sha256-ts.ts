@@ -1,20 +1,23 @@
 /**
- * SHA-256 compression (FIPS 180-4 §6.2) specialised for Bitcoin's proof-of-work nonce search:
- * sha256(sha256(header80)) where only the nonce (header bytes 76..79) changes between tries.
+ * SHA-256d (FIPS 180-4 §6.2) nonce search of the `ts` engine: sha256(sha256(header80)) where only
+ * the nonce (header bytes 76..79) changes between tries.
  *
- * The generic hashing of the `ts` engine stays on @noble/hashes; this module exists only for the
- * hot loop, where the classic miner shortcuts apply (cpuminer's `sha256d_ms`, and what the WASM
- * prototype in DESIGN.md measured):
+ * The generic hashing of the `ts` engine stays on @noble/hashes; this module and the generated,
+ * fully unrolled core it drives (`sha256d-search.generated.ts`) exist only for the hot loop, with
+ * the classic miner shortcuts (cpuminer's `sha256d_ms`, and what the WASM prototype in DESIGN.md
+ * measured):
  * - midstate: the first 64 header bytes are compressed once per search, not once per nonce;
- * - the first 3 rounds of the second block and the nonce-independent schedule words are
- *   precomputed (W16, W17 and parts of W18, W19);
- * - the constant padding of both second blocks is folded into precomputed K+W sums;
+ * - the first 3 rounds of the second block and the nonce-independent schedule words (W16, W17,
+ *   parts of W18, W19) are computed here once per search;
+ * - the constant padding words of both second blocks are folded into literals by the generator;
  * - early rejection: the last compression stops after round 60, when H7 (the hash's top 32 bits
- *   as a little-endian number) is already known; the full comparison runs only when those top
- *   32 bits equal the target's.
- * All arithmetic is on int32 values (`| 0`), so V8 keeps it in registers without boxing.
+ *   as a little-endian number) is known; only candidates get a full sha256d and comparison.
+ * Measured side by side (scripts/bench-ts-search.ts): several times @noble/hashes with a midstate.
  * @module
  */
+
+import { sha256 } from "@noble/hashes/sha2.js";
+import { PLAN_LENGTH, searchCandidates } from "./sha256d-search.generated.ts";
 
 /** Round constants K (FIPS 180-4 §4.2.2), as int32. */
 const K = Int32Array.from([
@@ -36,7 +39,6 @@ const IV = Int32Array.from([
 const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 const sig0 = (x: number): number => rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3);
 const sig1 = (x: number): number => rotr(x, 17) ^ rotr(x, 19) ^ (x >>> 10);
-const bswap32 = (x: number): number => ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
 
 /** Reads a big-endian 32-bit word as int32. */
 function readBE(bytes: Uint8Array, offset: number): number {
@@ -63,23 +65,12 @@ function expand(w: Int32Array, from: number, to: number): void {
   for (let t = from; t < to; t++) w[t] = (sig1(w[t - 2]!) + w[t - 7]! + sig0(w[t - 15]!) + w[t - 16]!) | 0;
 }
 
-/** The per-search constants: everything that does not depend on the nonce. */
-interface SearchPlan {
-  /** Chaining value after the first 64 header bytes. */
-  mid: Int32Array;
-  /** State after rounds 0..2 of the second block (they use only nonce-independent words). */
-  after3: Int32Array;
-  /** Second block schedule; w1[3] is the nonce slot, w1[18..63] are rewritten per nonce. */
-  w1: Int32Array;
-  /** w1[18] minus σ0(nonce word), and w1[19] minus the nonce word. */
-  w18Base: number;
-  w19Base: number;
-  /** Target's top 32 bits (bytes 28..31 read little-endian), as uint32. */
-  targetTop: number;
-}
-
-/** Precomputes the midstate, the first three rounds of block two and the fixed schedule words. */
-function plan(header: Uint8Array, target: Uint8Array): SearchPlan {
+/**
+ * The per-search constants in the layout `searchCandidates` reads: the state after rounds 0..2 of
+ * the second block (they use only nonce-independent words), the midstate, W16, W17, and the
+ * nonce-independent parts of W18 and W19.
+ */
+function plan(header: Uint8Array): Int32Array {
   const w = new Int32Array(64);
   for (let i = 0; i < 16; i++) w[i] = readBE(header, 4 * i);
   expand(w, 16, 64);
@@ -94,44 +85,14 @@ function plan(header: Uint8Array, target: Uint8Array): SearchPlan {
   expand(w1, 16, 18); // W16, W17 read W0..W2, W9..W15 only: nonce-independent
   const after3 = mid.slice();
   rounds(after3, w1, 0, 3);
-  const targetTop = (target[28]! | (target[29]! << 8) | (target[30]! << 16) | (target[31]! << 24)) >>> 0;
-  return {
-    mid, after3, w1, targetTop,
-    w18Base: (sig1(w1[16]!) + w1[11]! + w1[2]!) | 0,
-    w19Base: (sig1(w1[17]!) + w1[12]! + sig0(w1[4]!)) | 0,
-  };
-}
 
-/** K[t] + W[t] for rounds 8..15 of the second hash, whose words are constant padding. */
-const KW2_PAD = Int32Array.from({ length: 16 }, (_, t) =>
-  t < 8 ? 0 : (K[t]! + (t === 8 ? 0x80000000 | 0 : t === 15 ? 256 : 0)) | 0);
-
-/** sha256 of the 32-byte digest `h1` (as 8 words in w2[0..7]); stops after round 60 and returns H7. */
-function secondHashH7(w2: Int32Array, s: Int32Array): number {
-  w2[8] = 0x80000000 | 0; w2[9] = 0; w2[10] = 0; w2[11] = 0; w2[12] = 0; w2[13] = 0; w2[14] = 0; w2[15] = 256;
-  expand(w2, 16, 61);
-  let a = IV[0]!, b = IV[1]!, c = IV[2]!, d = IV[3]!, e = IV[4]!, f = IV[5]!, g = IV[6]!, h = IV[7]!;
-  for (let t = 0; t < 61; t++) {
-    const kw = t >= 8 && t < 16 ? KW2_PAD[t]! : (K[t]! + w2[t]!) | 0;
-    const t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kw) | 0;
-    const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-    h = g; g = f; f = e; e = (d + t1) | 0;
-    d = c; c = b; b = a; a = (t1 + t2) | 0;
-  }
-  s[0] = a; s[1] = b; s[2] = c; s[3] = d; s[4] = e; s[5] = f; s[6] = g; s[7] = h;
-  // After round 60 the new `e` is what three more rounds shift into `h`.
-  return (e + IV[7]!) | 0;
-}
-
-/** Finishes rounds 61..63 of the second hash from `s` and writes the 32-byte digest. */
-function secondHashFinish(w2: Int32Array, s: Int32Array): Uint8Array {
-  expand(w2, 61, 64);
-  rounds(s, w2, 61, 64);
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 8; i++) {
-    const v = (s[i]! + IV[i]!) | 0;
-    out[4 * i] = v >>> 24; out[4 * i + 1] = v >>> 16; out[4 * i + 2] = v >>> 8; out[4 * i + 3] = v;
-  }
+  const out = new Int32Array(PLAN_LENGTH);
+  out.set(after3, 0);
+  out.set(mid, 8);
+  out[16] = w1[16]!;
+  out[17] = w1[17]!;
+  out[18] = (sig1(w1[16]!) + w1[11]! + w1[2]!) | 0; // W18 = this + σ0(W3)
+  out[19] = (sig1(w1[17]!) + w1[12]! + sig0(w1[4]!)) | 0; // W19 = this + W3
   return out;
 }
 
@@ -152,26 +113,22 @@ export interface TsSearchResult {
 /**
  * First nonce in [startNonce, startNonce + count) whose sha256d(header) ≤ target (both 256-bit
  * little-endian). Arguments must already be validated (80-byte header, 32-byte target, range
- * inside 2^32).
+ * inside 2^32). Candidates from the unrolled core (top 32 bits ≤ the target's) are confirmed with
+ * a full sha256d; only a tie in the top 32 bits can fail that check.
  */
 export function searchNonceTs(header: Uint8Array, target: Uint8Array, startNonce: number, count: number): TsSearchResult {
-  const p = plan(header, target);
-  const w1 = p.w1, after3 = p.after3, mid = p.mid;
-  const w2 = new Int32Array(64);
-  const s = new Int32Array(8);
-  for (let i = 0; i < count; i++) {
-    const nonce = startNonce + i;
-    const wn = bswap32(nonce | 0);
-    w1[3] = wn;
-    w1[18] = (p.w18Base + sig0(wn)) | 0;
-    w1[19] = (p.w19Base + wn) | 0;
-    expand(w1, 20, 64);
-    s.set(after3);
-    rounds(s, w1, 3, 64);
-    for (let j = 0; j < 8; j++) w2[j] = (s[j]! + mid[j]!) | 0;
-    const top = bswap32(secondHashH7(w2, s)) >>> 0;
-    if (top > p.targetTop) continue;
-    if (top < p.targetTop || leqLE(secondHashFinish(w2, s), target)) return { nonce, hashes: i + 1 };
+  const p = plan(header);
+  const targetTop = (target[28]! | (target[29]! << 8) | (target[30]! << 16) | (target[31]! << 24)) >>> 0;
+  const trial = header.slice();
+  const view = new DataView(trial.buffer);
+  let done = 0;
+  while (done < count) {
+    const i = searchCandidates(p, targetTop, startNonce + done, count - done);
+    if (i < 0) break;
+    const nonce = startNonce + done + i;
+    done += i + 1;
+    view.setUint32(76, nonce, true);
+    if (leqLE(sha256(sha256(trial)), target)) return { nonce, hashes: done };
   }
   return { nonce: null, hashes: count };
 }
