@@ -1,0 +1,66 @@
+// Deno smoke test for the synchronization primitives: a Mutex shared with real Deno Web Workers
+// (the same fixture worker the Node suite uses) protects a plain counter; no update may be lost.
+import { spawnWorker } from "../../bindings/runtime/index.ts";
+import { Mutex, Semaphore } from "../../bindings/concurrency/index.ts";
+
+const WORKER = new URL("../fixtures/concurrency-worker.ts", import.meta.url);
+
+function runTask(task: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      reject(new Error(`${String(task.task)} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const finish = (f: () => void) => {
+      clearTimeout(timer);
+      void worker.terminate();
+      f();
+    };
+    const worker = spawnWorker(WORKER, {
+      onMessage: (raw) => {
+        const m = raw as { type: string; result?: unknown; error?: { code?: string; message: string } };
+        if (m.type === "done") finish(() => resolve(m.result));
+        else if (m.type === "failed") finish(() => reject(Object.assign(new Error(m.error?.message), { code: m.error?.code })));
+      },
+      onError: (error) => finish(() => reject(error)),
+    });
+    worker.postMessage(task);
+  });
+}
+
+function assertEquals(actual: unknown, expected: unknown, what: string): void {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
+}
+
+Deno.test("Mutex: 2 Deno workers x 20k increments lose no update", async () => {
+  const mutex = new Mutex();
+  const shared = new Int32Array(new SharedArrayBuffer(12)); // inside, violations, counter
+  const iterations = 20_000;
+  const results = await Promise.all(
+    [0, 1].map(() => runTask({ task: "mutexCounter", mutex: mutex.handle(), shared, iterations }, 60_000)),
+  );
+  assertEquals(results, [iterations, iterations], "worker results");
+  assertEquals(shared[2], 2 * iterations, "counter");
+  assertEquals(shared[1], 0, "overlapping critical sections");
+});
+
+Deno.test("Mutex: unlock from another Deno worker throws NOT_OWNER", async () => {
+  const mutex = new Mutex();
+  mutex.lock();
+  const error = await runTask({ task: "unlockForeign", mutex: mutex.handle() }, 60_000).catch((e) => e);
+  assertEquals((error as { code?: string }).code, "NOT_OWNER", "error code");
+  mutex.unlock();
+});
+
+Deno.test("Semaphore: release beyond the maximum throws SEMAPHORE_OVERFLOW", () => {
+  const s = new Semaphore(1);
+  let code: string | undefined;
+  try {
+    s.release();
+  } catch (e) {
+    code = (e as { code?: string }).code;
+  }
+  assertEquals(code, "SEMAPHORE_OVERFLOW", "error code");
+});
