@@ -21,10 +21,7 @@ function sha256d(data: Uint8Array): Uint8Array {
  * a level with an odd count duplicates its last hash. One leaf is its own root.
  */
 function merkleRoot(hashes: readonly Uint8Array[]): Uint8Array {
-  checkLeaves(hashes);
-  if (hashes.length === 0) {
-    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"hashes" expected at least 1 hash, got 0`);
-  }
+  checkLeaves(hashes); // also refuses an empty list
   let level: Uint8Array[] = hashes.map((h) => h.slice());
   const pair = new Uint8Array(64);
   while (level.length > 1) {

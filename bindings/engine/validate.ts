@@ -25,8 +25,9 @@ export function checkSearchArgs(header: Uint8Array, target: Uint8Array, startNon
   }
 }
 
-/** Validates merkle leaves: each a 32-byte hash. */
+/** Validates merkle leaves: at least one, each a 32-byte hash (a block always has a coinbase). */
 export function checkLeaves(hashes: readonly Uint8Array[]): void {
   if (!Array.isArray(hashes)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"hashes" expected an array`);
+  if (hashes.length === 0) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"hashes" expected at least 1 hash, got 0`);
   hashes.forEach((h, i) => abytes(h, 32, `hashes[${i}]`));
 }
