@@ -1,14 +1,16 @@
 /**
  * Side-by-side nonce-search speed of the `ts` engine's hand-written SHA-256d against
  * @noble/hashes with a midstate and node:crypto `crypto.hash` twice per nonce (the steadier
- * yardstick). Same work for all three: sha256d over an 80-byte header, compare with a target
- * nobody meets. Rounds are interleaved so machine noise hits all three alike; prints medians.
+ * yardstick), plus the `wasm` engine when build/release.wasm exists. Same work for all: sha256d
+ * over an 80-byte header, compared with a target nobody meets. Rounds are interleaved so machine
+ * noise hits all alike; prints medians and ratios.
  *
  *   npx tsx scripts/bench-ts-search.ts [rounds=7] [noncesPerRound=200000]
  * @module
  */
 import { createHash, hash as nodeHash } from "node:crypto";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { createEngine, type Engine } from "../bindings/engine/index.ts";
 import { searchNonceTs } from "../bindings/engine/sha256-ts.ts";
 
 const rounds = Number(process.argv[2] ?? 7);
@@ -50,8 +52,20 @@ function nodeCryptoTwice(start: number, count: number): number {
   return count + (sink & 0);
 }
 
-const impls = { ts: tsEngine, "noble-midstate": nobleMidstate, "node:crypto x2": nodeCryptoTwice } as const;
-const rates: Record<string, number[]> = { ts: [], "noble-midstate": [], "node:crypto x2": [] };
+const wasm: Engine | null = await createEngine("wasm").catch(() => null);
+function wasmEngine(start: number, count: number): number {
+  const r = wasm!.searchNonce(header, target, start, count);
+  if (r.nonce !== null) throw new Error("unexpected solution");
+  return r.hashes;
+}
+
+const impls: Record<string, (start: number, count: number) => number> = {
+  ts: tsEngine,
+  "noble-midstate": nobleMidstate,
+  "node:crypto x2": nodeCryptoTwice,
+  ...(wasm ? { wasm: wasmEngine } : {}),
+};
+const rates: Record<string, number[]> = Object.fromEntries(Object.keys(impls).map((k) => [k, []]));
 for (const [, f] of Object.entries(impls)) f(0, 20_000); // warm-up
 for (let r = 0; r < rounds; r++) {
   for (const [name, f] of Object.entries(impls)) {
@@ -65,4 +79,5 @@ const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)
 for (const [k, v] of Object.entries(m)) console.log(`${k.padEnd(16)} ${(v / 1e6).toFixed(3)} MH/s median of ${rounds}`);
 console.log(`ts / noble-midstate = ${(m.ts! / m["noble-midstate"]!).toFixed(2)}x`);
 console.log(`ts / node:crypto x2 = ${(m.ts! / m["node:crypto x2"]!).toFixed(2)}x`);
+if (m.wasm) console.log(`wasm / ts = ${(m.wasm / m.ts!).toFixed(2)}x`);
 console.log(`node ${process.version}, ${new Date().toISOString()}`);
