@@ -20,6 +20,8 @@ export {
   setNonce,
   headerWithNonce,
   setTime,
+  hashToHex,
+  hashFromHex,
   HEADER_SIZE,
   type BlockHeader,
 } from "./chain/index.ts";
@@ -36,6 +38,9 @@ export {
   workFromTarget,
   hashMeetsTarget,
   checkProofOfWork,
+  MAINNET_POW_LIMIT_BITS,
+  type PowCheckOptions,
+  type PowVerdict,
   mine,
   MinerPool,
   type MineOptions,
