@@ -96,6 +96,9 @@ function plan(header: Uint8Array): Int32Array {
   return out;
 }
 
+/** Nonces per call of the core: keeps its loop counter a small integer (V8 Smi) for any count. */
+const CHUNK = 1 << 24;
+
 /** Compares two 32-byte values as 256-bit little-endian integers: a ≤ b. */
 function leqLE(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 31; i >= 0; i--) if (a[i] !== b[i]) return a[i]! < b[i]!;
@@ -123,8 +126,12 @@ export function searchNonceTs(header: Uint8Array, target: Uint8Array, startNonce
   const view = new DataView(trial.buffer);
   let done = 0;
   while (done < count) {
-    const i = searchCandidates(p, targetTop, startNonce + done, count - done);
-    if (i < 0) break;
+    const chunk = Math.min(count - done, CHUNK);
+    const i = searchCandidates(p, targetTop, startNonce + done, chunk);
+    if (i < 0) {
+      done += chunk;
+      continue;
+    }
     const nonce = startNonce + done + i;
     done += i + 1;
     view.setUint32(76, nonce, true);
