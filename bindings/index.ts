@@ -48,3 +48,19 @@ export {
   type MineResult,
   type PowCheck,
 } from "./pow/index.ts";
+
+// concurrency: synchronization primitives across threads, and the strict-2PL lock manager
+export {
+  Mutex,
+  Semaphore,
+  Event,
+  ConditionVariable,
+  Signal,
+  type MutexHandle,
+  type SemaphoreHandle,
+  type EventHandle,
+  type ConditionVariableHandle,
+  type SignalHandle,
+  type WaitOptions,
+} from "./concurrency/index.ts";
+export { LockManager, ManualClock, type LockMode, type LockKey, type TxId, type LockManagerOptions, type TimerClock } from "./txn/index.ts";
