@@ -1,5 +1,6 @@
 /**
- * The store's ABI: the key-value store (kv.ts) and allocator statistics, re-exported by index.ts.
+ * The store's ABI: key-value store (kv.ts), ledger state (state.ts, commit.ts), allocator statistics;
+ * re-exported by index.ts.
  * @module
  */
 export {
@@ -7,3 +8,8 @@ export {
   kvCheckpoint, kvRollback, kvRelease, kvNextSlot, kvSlotEntry,
 } from "./kv";
 export { heapUsed } from "./store-alloc";
+export {
+  stateInit, stateAddrIo, stateProposerIo, stateCount, stateTxBuffer, stateStatusPtr, stateGet,
+  stateBegin, stateCommit, stateAbort, stateApply, stateChangedCount, stateChanges, stateExportAll,
+  stateLoadBuffer, stateLoad, stateRoot, stateProve,
+} from "./state";

@@ -76,15 +76,17 @@ function runOps(stores: KvStore[], ops: Op[]): void {
         for (const s of stores) expect(s.checkpoint()).toBe(snapshots.length);
         break;
       case "rollback":
-      case "release":
+      case "release": {
+        const op = o.op as "rollback" | "release";
         if (snapshots.length === 0) {
-          for (const s of stores) expect(() => s[o.op]()).toThrow(expect.objectContaining({ code: "NO_CHECKPOINT" }));
+          for (const s of stores) expect(() => s[op]()).toThrow(expect.objectContaining({ code: "NO_CHECKPOINT" }));
           break;
         }
-        if (o.op === "rollback") model = snapshots.pop()!;
+        if (op === "rollback") model = snapshots.pop()!;
         else snapshots.pop();
-        for (const s of stores) s[o.op]();
+        for (const s of stores) s[op]();
         break;
+      }
       case "iterate":
         for (const s of stores) expect(contents(s)).toEqual(model);
         break;

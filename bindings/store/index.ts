@@ -24,3 +24,22 @@ export async function createKvStore(engine: EngineName = "wasm"): Promise<KvStor
       throw new ChainDbError(ErrorCode.BAD_ENGINE, `unknown engine ${JSON.stringify(engine)}: expected "wasm" or "ts"`);
   }
 }
+
+export type { LedgerState, AccountState, TransferStatus } from "../engine/state-types.ts";
+export { TRANSFER_STATUSES } from "../engine/state-types.ts";
+
+/** Creates an empty ledger state (accounts + state tree of depth `treeDepth`) on an engine. */
+export async function createLedgerState(engine: EngineName, treeDepth: number): Promise<import("../engine/state-types.ts").LedgerState> {
+  switch (engine) {
+    case "wasm": {
+      const { createWasmState } = await import("../engine/state-wasm.ts");
+      return createWasmState(treeDepth);
+    }
+    case "ts": {
+      const { createTsState } = await import("../engine/state-ts.ts");
+      return createTsState(treeDepth);
+    }
+    default:
+      throw new ChainDbError(ErrorCode.BAD_ENGINE, `unknown engine ${JSON.stringify(engine)}: expected "wasm" or "ts"`);
+  }
+}

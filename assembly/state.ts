@@ -1,0 +1,287 @@
+/**
+ * The ledger state machine in WASM: accounts (32-byte address → balance u64, nonce u64) in the
+ * kv.ts hashmap, and `stateApply`, which runs a block of pre-verified transfers in order.
+ *
+ * A transfer is rejected, changing nothing, when from == to (SELF_TRANSFER), amount + fee or any
+ * resulting balance or nonce overflows u64 (OVERFLOW), its nonce is not the sender's (BAD_NONCE),
+ * or the sender's balance is below amount + fee (INSUFFICIENT_FUNDS); the checks run in that
+ * order, before any write, and bindings/engine/state-ts.ts repeats them exactly. The fee goes to
+ * the block's proposer (credited only when the fee is not zero), so supply is conserved.
+ *
+ * A block runs inside a kv checkpoint (`stateBegin` … `stateCommit` | `stateAbort`): each account
+ * is journaled once per block (the epoch stamp in its value says whether it already was), and
+ * the touched accounts form the block's change set, which the bindings make durable.
+ * An account value is 24 bytes: balance u64 @0, nonce u64 @8, bucket link u32 @16, epoch u32 @20.
+ * @module
+ */
+import {
+  kvCreate, kvHash, kvSeed, kvFindHashed, kvPut, kvJournal, kvCheckpoint, kvRelease, kvRollback, kvSize,
+  kvNextSlot, kvSlotEntry,
+} from "./kv";
+import { bufEnsure, bufPtr } from "./store-buf";
+import { commitInit, bucketLink, bucketUnlink, markDirty, bucketOf, ACC_VALUE, commitRoot, commitProve } from "./commit";
+
+/** Transfer record as the bindings pack it: from 32, to 32, amount u64, fee u64, nonce u64. */
+export const TX_SIZE: u32 = 88;
+/** Account record in packed exports: address 32, balance u64, nonce u64. */
+export const REC_SIZE: u32 = 48;
+
+/** Per-transfer status codes (bindings/engine/state-types.ts names them). */
+export const ST_OK: u8 = 0;
+export const ST_BAD_NONCE: u8 = 1;
+export const ST_INSUFFICIENT: u8 = 2;
+export const ST_OVERFLOW: u8 = 3;
+export const ST_SELF: u8 = 4;
+
+const VAL_SIZE: u32 = 24;
+const V_BAL: usize = ACC_VALUE;
+const V_NONCE: usize = ACC_VALUE + 8;
+const V_EPOCH: usize = ACC_VALUE + 20;
+
+const B_CHANGED: u32 = 0;
+const B_CREATED: u32 = 1;
+const B_TX: u32 = 2;
+const B_STATUS: u32 = 3;
+const B_PACK: u32 = 4;
+
+const ZERO_VALUE: usize = memory.data(24, 8);
+const ADDR_IO: usize = memory.data(32, 8);
+const PROPOSER: usize = memory.data(32, 8);
+
+let acc: usize = 0;
+let epoch: u32 = 0;
+let inBlock: bool = false;
+let changedLen: u32 = 0;
+let createdLen: u32 = 0;
+let proposerEntry: usize = 0;
+
+/** Sets up an empty state with a tree of depth `treeDepth`; 0, or -1 when out of memory / bad depth. */
+export function stateInit(treeDepth: u32, seedLo: u32, seedHi: u32): i32 {
+  if (acc != 0) return -1;
+  acc = kvCreate(seedLo, seedHi);
+  if (acc == 0 || !commitInit(treeDepth)) return -1;
+  return 0;
+}
+
+/** Scratch for one address (queries, proofs, loads). */
+export function stateAddrIo(): usize { return ADDR_IO; }
+/** Where the bindings write the block's proposer. */
+export function stateProposerIo(): usize { return PROPOSER; }
+/** Number of accounts. */
+export function stateCount(): u32 { return kvSize(acc); }
+
+/** A buffer for `count` packed transfers (statuses follow in their own buffer); 0 on OOM. */
+export function stateTxBuffer(count: u32): usize {
+  if (bufEnsure(B_STATUS, max<u32>(count, 1), 0) == 0) return 0;
+  return bufEnsure(B_TX, max<u32>(count * TX_SIZE, 1), 0);
+}
+
+/** The status bytes of the last `stateApply`. */
+export function stateStatusPtr(): usize { return bufPtr(B_STATUS); }
+
+// @ts-ignore: decorator
+@inline function find(addr: usize): usize {
+  return kvFindHashed(acc, addr, 32, kvHash(kvSeed(acc), addr, 32));
+}
+
+// @ts-ignore: decorator
+@inline function eq32(a: usize, b: usize): bool {
+  return load<u64>(a) == load<u64>(b) && load<u64>(a, 8) == load<u64>(b, 8) &&
+    load<u64>(a, 16) == load<u64>(b, 16) && load<u64>(a, 24) == load<u64>(b, 24);
+}
+
+/** Account entry for `addr` (address copied into the entry), or 0 when absent. */
+export function stateGet(): usize { return find(ADDR_IO); }
+
+/** Creates a zero account; inside a block it is journaled and recorded. 0 on OOM. */
+function create(addr: usize): usize {
+  if (kvPut(acc, addr, 32, ZERO_VALUE, VAL_SIZE) != 0) return 0;
+  const e = find(addr);
+  bucketLink(e);
+  if (inBlock) {
+    store<u32>(e + V_EPOCH, epoch);
+    store<u32>(bufPtr(B_CREATED) + (<usize>createdLen << 2), <u32>e);
+    store<u32>(bufPtr(B_CHANGED) + (<usize>changedLen << 2), <u32>e);
+    createdLen++;
+    changedLen++;
+  }
+  return e;
+}
+
+/** Journals an existing account once per block before its first write; false on OOM. */
+function touch(e: usize): bool {
+  if (!inBlock) {
+    markDirty(bucketOf(e + 8));
+    return true;
+  }
+  if (load<u32>(e + V_EPOCH) == epoch) return true;
+  if (!kvJournal(acc, e + 8, 32, e)) return false;
+  store<u32>(e + V_EPOCH, epoch);
+  store<u32>(bufPtr(B_CHANGED) + (<usize>changedLen << 2), <u32>e);
+  changedLen++;
+  markDirty(bucketOf(e + 8));
+  return true;
+}
+
+/** Opens a block: a kv checkpoint and a new epoch. 0, or -1 if a block is already open. */
+export function stateBegin(): i32 {
+  if (inBlock || kvCheckpoint(acc) < 0) return -1;
+  inBlock = true;
+  epoch++;
+  changedLen = 0;
+  createdLen = 0;
+  proposerEntry = 0;
+  return 0;
+}
+
+/** Keeps the open block's changes. */
+export function stateCommit(): i32 {
+  if (!inBlock) return -1;
+  kvRelease(acc);
+  inBlock = false;
+  return 0;
+}
+
+/** Undoes the open block: unlinks its new accounts (newest first), then rolls the kv back. */
+export function stateAbort(): i32 {
+  if (!inBlock) return -1;
+  const created = bufPtr(B_CREATED);
+  for (let i = <i32>createdLen - 1; i >= 0; i--) bucketUnlink(<usize>load<u32>(created + (<usize>i << 2)));
+  // The rolled-back accounts' buckets must be rehashed too.
+  const changed = bufPtr(B_CHANGED);
+  for (let i: u32 = 0; i < changedLen; i++) markDirty(bucketOf(<usize>load<u32>(changed + (<usize>i << 2)) + 8));
+  kvRollback(acc);
+  inBlock = false;
+  changedLen = 0;
+  createdLen = 0;
+  proposerEntry = 0;
+  return 0;
+}
+
+/** Applies one transfer; a status, or -1 when out of memory (the block must then be aborted). */
+function applyOne(tx: usize): i32 {
+  const from = tx;
+  const to = tx + 32;
+  const amount = load<u64>(tx, 64);
+  const fee = load<u64>(tx, 72);
+  const nonce = load<u64>(tx, 80);
+  if (eq32(from, to)) return ST_SELF;
+  const total = amount + fee;
+  if (total < amount) return ST_OVERFLOW;
+  let fe = find(from);
+  const fromBal: u64 = fe == 0 ? 0 : load<u64>(fe + V_BAL);
+  const fromNonce: u64 = fe == 0 ? 0 : load<u64>(fe + V_NONCE);
+  if (nonce != fromNonce) return ST_BAD_NONCE;
+  if (fromBal < total) return ST_INSUFFICIENT;
+  if (fromNonce == u64.MAX_VALUE) return ST_OVERFLOW;
+  let te = find(to);
+  const toBal: u64 = te == 0 ? 0 : load<u64>(te + V_BAL);
+  const proposerIsFrom = eq32(PROPOSER, from);
+  const proposerIsTo = eq32(PROPOSER, to);
+  const thirdParty = fee != 0 && !proposerIsFrom && !proposerIsTo;
+  const toGain: u64 = proposerIsTo ? total : amount;
+  if (toBal + toGain < toBal) return ST_OVERFLOW;
+  let proposerBal: u64 = 0;
+  if (thirdParty) {
+    if (proposerEntry == 0) proposerEntry = find(PROPOSER);
+    proposerBal = proposerEntry == 0 ? 0 : load<u64>(proposerEntry + V_BAL);
+    if (proposerBal + fee < proposerBal) return ST_OVERFLOW;
+  }
+  // Journal (or create) every account first, so an OOM leaves nothing half-written.
+  if (fe == 0) fe = create(from); else if (!touch(fe)) return -1;
+  if (fe == 0) return -1;
+  if (te == 0) te = create(to); else if (!touch(te)) return -1;
+  if (te == 0) return -1;
+  if (thirdParty) {
+    if (proposerEntry == 0) proposerEntry = create(PROPOSER); else if (!touch(proposerEntry)) return -1;
+    if (proposerEntry == 0) return -1;
+    store<u64>(proposerEntry + V_BAL, proposerBal + fee);
+  }
+  store<u64>(fe + V_BAL, fromBal - total + (proposerIsFrom ? fee : 0));
+  store<u64>(fe + V_NONCE, fromNonce + 1);
+  store<u64>(te + V_BAL, toBal + toGain);
+  return ST_OK;
+}
+
+/**
+ * Applies the `count` transfers in the tx buffer, in order, inside the open block; writes one
+ * status byte per transfer. Returns the number applied, -1 on OOM (abort the block), -2 if no
+ * block is open.
+ */
+export function stateApply(count: u32): i32 {
+  if (!inBlock) return -2;
+  // Each transfer records at most 3 accounts: reserve up front, so the loop cannot fail there.
+  const need = (changedLen + 3 * count) << 2;
+  if (bufEnsure(B_CHANGED, need, changedLen << 2) == 0) return -1;
+  if (bufEnsure(B_CREATED, (createdLen + 3 * count) << 2, createdLen << 2) == 0) return -1;
+  const txs = bufPtr(B_TX);
+  const statuses = bufPtr(B_STATUS);
+  let applied: i32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    const st = applyOne(txs + <usize>i * TX_SIZE);
+    if (st < 0) return -1;
+    store<u8>(statuses + i, <u8>st);
+    if (st == 0) applied++;
+  }
+  return applied;
+}
+
+/** Number of accounts the open (or last) block touched. */
+export function stateChangedCount(): u32 { return changedLen; }
+
+/** Packs the touched accounts as 48-byte records; returns the buffer (0 on OOM). */
+export function stateChanges(): usize {
+  const out = bufEnsure(B_PACK, max<u32>(changedLen * REC_SIZE, 1), 0);
+  if (out == 0) return 0;
+  const changed = bufPtr(B_CHANGED);
+  for (let i: u32 = 0; i < changedLen; i++) {
+    memory.copy(out + <usize>i * REC_SIZE, <usize>load<u32>(changed + (<usize>i << 2)) + 8, REC_SIZE);
+  }
+  return out;
+}
+
+/** Packs every account as 48-byte records (snapshot order: table order); 0 on OOM. */
+export function stateExportAll(): usize {
+  const count = kvSize(acc);
+  const out = bufEnsure(B_PACK, max<u32>(count * REC_SIZE, 1), 0);
+  if (out == 0) return 0;
+  let k: u32 = 0;
+  for (let i = kvNextSlot(acc, 0); i >= 0; i = kvNextSlot(acc, <u32>i + 1)) {
+    memory.copy(out + <usize>k * REC_SIZE, kvSlotEntry(acc, <u32>i) + 8, REC_SIZE);
+    k++;
+  }
+  return out;
+}
+
+/** A buffer for `count` 48-byte account records to load; 0 on OOM. */
+export function stateLoadBuffer(count: u32): usize {
+  return bufEnsure(B_PACK, max<u32>(count * REC_SIZE, 1), 0);
+}
+
+/**
+ * Sets the accounts in the load buffer (genesis, snapshot, log replay) outside any block, without
+ * journaling; the root is recomputed lazily. Returns 0, -1 on OOM, -2 inside a block.
+ */
+export function stateLoad(count: u32): i32 {
+  if (inBlock) return -2;
+  const recs = bufPtr(B_PACK);
+  for (let i: u32 = 0; i < count; i++) {
+    const r = recs + <usize>i * REC_SIZE;
+    let e = find(r);
+    if (e == 0) e = create(r);
+    if (e == 0) return -1;
+    markDirty(bucketOf(r));
+    store<u64>(e + V_BAL, load<u64>(r, 32));
+    store<u64>(e + V_NONCE, load<u64>(r, 40));
+  }
+  return 0;
+}
+
+/** Brings the state root up to date; returns its address (32 bytes), 0 on OOM. */
+export function stateRoot(): usize { return commitRoot(); }
+
+/** Proof material for the address in the address IO area (see commit.ts); 0 on OOM. */
+export function stateProve(): usize {
+  if (commitRoot() == 0) return 0;
+  return commitProve(ADDR_IO);
+}

@@ -1,0 +1,233 @@
+/**
+ * The ledger: a state machine whose initial state is the genesis allocation and whose transitions
+ * are blocks of signed transfers. `applyBlock` decodes every transfer, checks its chain id and
+ * ed25519 signature (node:crypto), and only then runs the block on the engine's state; with a
+ * `dir` each block and its state changes are written in one SQLite transaction and fsynced
+ * before the returned promise resolves (bindings/store/durable.ts).
+ * @module
+ */
+import { ChainDbError, ErrorCode, abytes, aint, assert, equalBytes } from "../util/index.ts";
+import type { EngineName } from "../engine/index.ts";
+import { TRANSFER_STATUSES, createLedgerState } from "../store/index.ts";
+import type { AccountState, LedgerState, TransferStatus } from "../store/index.ts";
+import { ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, encodeProof } from "./proof.ts";
+import { TRANSFER_SIZE, au64, decodeTransfer, packTransfers, verifyTransferSignature } from "./transfer.ts";
+
+/** Most transfers in one block. */
+export const BLOCK_TRANSFERS_MAX = 100_000;
+/** Default state tree depth (65,536 buckets: a few accounts each up to a few hundred thousand). */
+export const DEFAULT_TREE_DEPTH = 16;
+
+/** One genesis allocation. */
+export interface GenesisAllocation {
+  /** 32-byte address. */
+  address: Uint8Array;
+  /** Initial balance (u64). */
+  balance: bigint | number;
+}
+
+/** Options of {@link Ledger.open}. */
+export interface LedgerOptions {
+  /** Directory for the durable store; omitted: in memory only. */
+  dir?: string;
+  /** State engine (default "wasm"). */
+  engine?: EngineName;
+  /** Chain id (u32); transfers signed for another chain are refused. */
+  chainId: number;
+  /** Initial allocations (distinct addresses). */
+  genesis: readonly GenesisAllocation[];
+  /** State tree depth, 1..22 (default 16); part of the chain's definition, like the chain id. */
+  treeDepth?: number;
+  /** Blocks between full-state snapshots in the durable store (default 1000). */
+  snapshotEvery?: number;
+}
+
+/** Options of {@link Ledger.applyBlock}. */
+export interface ApplyOptions {
+  /** Address credited with the block's fees. */
+  proposer: Uint8Array;
+  /** All transfers or none: a rejected transfer rejects the block (throws its code). */
+  atomic?: boolean;
+}
+
+/** Outcome of a committed block. */
+export interface BlockResult {
+  /** Height of the block (genesis is 0, the first block 1). */
+  height: number;
+  /** State root after the block. */
+  root: Uint8Array;
+  /** One status per transfer: "ok" or the code of the rule it broke. */
+  statuses: TransferStatus[];
+}
+
+/** What the ledger needs from a durable store (implemented by bindings/store/durable.ts). */
+export interface LedgerLog {
+  /** Writes a block and its changes; durable (fsynced) when it returns. */
+  appendBlock(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array): void;
+  /** Writes a full snapshot at `height` (the state after that block). */
+  writeSnapshot(height: number, root: Uint8Array, records: Uint8Array): void;
+  /** Releases the files. */
+  close(): void;
+}
+
+/** Checks and encodes the genesis allocation as account records. */
+export function genesisRecords(genesis: readonly GenesisAllocation[]): Uint8Array {
+  if (!Array.isArray(genesis)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"genesis" expected an array`);
+  const seen = new Set<string>();
+  const out = new Uint8Array(genesis.length * ACCOUNT_RECORD_SIZE);
+  genesis.forEach((g, i) => {
+    abytes(g?.address, 32, `genesis[${i}].address`);
+    const key = Buffer.from(g.address).toString("hex");
+    if (seen.has(key)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `genesis[${i}]: duplicate address ${key}`);
+    seen.add(key);
+    out.set(accountRecord(g.address, au64(g.balance, `genesis[${i}].balance`), 0n), i * ACCOUNT_RECORD_SIZE);
+  });
+  return out;
+}
+
+/** An account ledger on one engine, in memory or durable. */
+export class Ledger {
+  private closed = false;
+
+  private constructor(
+    /** Chain id. */
+    readonly chainId: number,
+    private readonly state: LedgerState,
+    private currentHeight: number,
+    private readonly log: LedgerLog | undefined,
+    private readonly snapshotEvery: number,
+  ) {}
+
+  /** Opens a ledger: in memory, or from `dir` (created with the genesis if empty). */
+  static async open(options: LedgerOptions): Promise<Ledger> {
+    const chainId = aint(options?.chainId, 0, 0xffffffff, "chainId");
+    const treeDepth = aint(options.treeDepth ?? DEFAULT_TREE_DEPTH, TREE_DEPTH_MIN, TREE_DEPTH_MAX, "treeDepth");
+    const snapshotEvery = aint(options.snapshotEvery ?? 1000, 1, 1_000_000_000, "snapshotEvery");
+    const genesis = genesisRecords(options.genesis);
+    const state = await createLedgerState(options.engine ?? "wasm", treeDepth);
+    if (options.dir === undefined) {
+      state.load(genesis);
+      state.root();
+      return new Ledger(chainId, state, 0, undefined, snapshotEvery);
+    }
+    const { openDurableLog } = await import("../store/durable.ts");
+    const { log, height } = await openDurableLog(options.dir, { chainId, treeDepth, genesis }, state);
+    return new Ledger(chainId, state, height, log, snapshotEvery);
+  }
+
+  /** Height of the last committed block (0: genesis only). */
+  get height(): number {
+    return this.currentHeight;
+  }
+
+  /** The engine running the state. */
+  get engine(): EngineName {
+    return this.state.engine;
+  }
+
+  /** Number of accounts. */
+  get accountCount(): number {
+    return this.state.accountCount;
+  }
+
+  /** The current state root. */
+  root(): Uint8Array {
+    this.checkOpen();
+    return this.state.root();
+  }
+
+  /** The account at `address`, or undefined. */
+  account(address: Uint8Array): AccountState | undefined {
+    this.checkOpen();
+    return this.state.account(abytes(address, 32, "address"));
+  }
+
+  /** A proof of the account at `address` (or of its absence) against {@link root}. */
+  prove(address: Uint8Array): Uint8Array {
+    this.checkOpen();
+    const { members, siblings } = this.state.proofMaterial(abytes(address, 32, "address"));
+    return encodeProof(this.state.treeDepth, members, siblings);
+  }
+
+  /** Every account as 48-byte records (address, balance u64le, nonce u64le), any order. */
+  exportAccounts(): Uint8Array {
+    this.checkOpen();
+    return this.state.exportAll();
+  }
+
+  /**
+   * Applies a block of encoded signed transfers. Throws (state untouched) for a malformed
+   * transfer, a wrong chain id or a bad signature, and in atomic mode for any rejected transfer.
+   */
+  async applyBlock(transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult> {
+    this.checkOpen();
+    abytes(options?.proposer, 32, "proposer");
+    if (!Array.isArray(transfers)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
+    aint(transfers.length, 0, BLOCK_TRANSFERS_MAX, "transfers.length");
+    transfers.forEach((bytes, i) => {
+      const t = decodeTransfer(bytes);
+      if (t.chainId !== this.chainId) {
+        throw new ChainDbError(ErrorCode.WRONG_CHAIN, `transfer ${i} is for chain ${t.chainId}, this is chain ${this.chainId}`);
+      }
+      if (!verifyTransferSignature(bytes)) throw new ChainDbError(ErrorCode.BAD_SIGNATURE, `transfer ${i} has a bad signature`);
+    });
+    return this.applyVerified(packTransfers(transfers), transfers.length, options, () => concatTransfers(transfers));
+  }
+
+  /**
+   * Applies pre-verified transfers packed as 88-byte records (benchmarks and replicas that
+   * verified them already). The durable log stores the packed records in place of the signed bytes.
+   */
+  async applyPacked(packed: Uint8Array, count: number, options: ApplyOptions): Promise<BlockResult> {
+    this.checkOpen();
+    abytes(options?.proposer, 32, "proposer");
+    aint(count, 0, BLOCK_TRANSFERS_MAX, "count");
+    abytes(packed, count * 88, "packed");
+    return this.applyVerified(packed, count, options, () => packed);
+  }
+
+  private applyVerified(packed: Uint8Array, count: number, options: ApplyOptions, body: () => Uint8Array): BlockResult {
+    const state = this.state;
+    const rootBefore = state.root();
+    state.begin();
+    let codes: Uint8Array;
+    let root: Uint8Array;
+    try {
+      codes = state.apply(packed, count, options.proposer);
+      const rejected = codes.findIndex((c) => c !== 0);
+      if (options.atomic === true && rejected >= 0) {
+        const code = TRANSFER_STATUSES[codes[rejected]!]! as Exclude<TransferStatus, "ok">;
+        throw new ChainDbError(ErrorCode[code], `atomic block rejected: transfer ${rejected} failed with ${code}`);
+      }
+      root = state.root();
+      this.log?.appendBlock(this.currentHeight + 1, root, options.proposer, body(), state.changes());
+    } catch (error) {
+      state.abort();
+      assert(equalBytes(state.root(), rootBefore), "abort restored the previous root");
+      throw error;
+    }
+    state.commit();
+    this.currentHeight++;
+    if (this.log !== undefined && this.currentHeight % this.snapshotEvery === 0) {
+      this.log.writeSnapshot(this.currentHeight, root, state.exportAll());
+    }
+    return { height: this.currentHeight, root, statuses: Array.from(codes, (c) => TRANSFER_STATUSES[c]!) };
+  }
+
+  /** Closes the ledger (and its files); further calls throw CLOSED. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.log?.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new ChainDbError(ErrorCode.CLOSED, "the ledger is closed");
+  }
+}
+
+function concatTransfers(transfers: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(transfers.length * TRANSFER_SIZE);
+  transfers.forEach((t, i) => out.set(t, i * TRANSFER_SIZE));
+  return out;
+}

@@ -1,0 +1,135 @@
+/**
+ * The `wasm` ledger state: a binding over assembly/state.ts in a core instance of its own.
+ * @module
+ */
+import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
+import { CoreMemory } from "./kv-wasm.ts";
+import { instantiateStoreCore } from "./kv-module.ts";
+import type { AccountState, LedgerState } from "./state-types.ts";
+
+const TX = 88;
+const REC = 48;
+
+interface StateExports {
+  stateInit(depth: number, seedLo: number, seedHi: number): number;
+  stateAddrIo(): number;
+  stateProposerIo(): number;
+  stateCount(): number;
+  stateTxBuffer(count: number): number;
+  stateStatusPtr(): number;
+  stateGet(): number;
+  stateBegin(): number;
+  stateCommit(): number;
+  stateAbort(): number;
+  stateApply(count: number): number;
+  stateChangedCount(): number;
+  stateChanges(): number;
+  stateExportAll(): number;
+  stateLoadBuffer(count: number): number;
+  stateLoad(count: number): number;
+  stateRoot(): number;
+  stateProve(): number;
+}
+
+function oom(what: string): ChainDbError {
+  return new ChainDbError(ErrorCode.OUT_OF_MEMORY, `wasm state: out of memory during ${what}`);
+}
+
+/** Creates an empty WASM ledger state with a tree of depth `treeDepth`. */
+export async function createWasmState(treeDepth: number): Promise<LedgerState> {
+  const core = await instantiateStoreCore();
+  return new WasmState(core as unknown as StateExports, new CoreMemory(core.memory), treeDepth);
+}
+
+class WasmState implements LedgerState {
+  readonly engine = "wasm" as const;
+  private readonly addrIo: number;
+  private readonly proposerIo: number;
+
+  constructor(private readonly x: StateExports, private readonly mem: CoreMemory, readonly treeDepth: number) {
+    const seed = crypto.getRandomValues(new Uint32Array(2));
+    if (x.stateInit(treeDepth, seed[0]!, seed[1]!) !== 0) throw oom("init");
+    this.addrIo = x.stateAddrIo();
+    this.proposerIo = x.stateProposerIo();
+  }
+
+  get accountCount(): number {
+    return this.x.stateCount();
+  }
+
+  load(records: Uint8Array): void {
+    const count = records.length / REC;
+    const p = this.x.stateLoadBuffer(count);
+    if (p === 0) throw oom("load");
+    this.mem.u8.set(records, p);
+    const rc = this.x.stateLoad(count);
+    if (rc === -1) throw oom("load");
+    assert(rc === 0, "load inside a block");
+  }
+
+  begin(): void {
+    assert(this.x.stateBegin() === 0, "begin: a block is already open");
+  }
+
+  apply(packed: Uint8Array, count: number, proposer: Uint8Array): Uint8Array {
+    assert(packed.length >= count * TX, "apply: packed buffer too short");
+    const p = this.x.stateTxBuffer(count);
+    if (p === 0) throw oom("apply");
+    const u8 = this.mem.u8;
+    u8.set(packed.subarray(0, count * TX), p);
+    u8.set(proposer, this.proposerIo);
+    const rc = this.x.stateApply(count);
+    if (rc === -1) throw oom("apply");
+    assert(rc >= 0, "apply outside a block");
+    const s = this.x.stateStatusPtr();
+    return this.mem.u8.slice(s, s + count);
+  }
+
+  commit(): void {
+    assert(this.x.stateCommit() === 0, "commit: no block is open");
+  }
+
+  abort(): void {
+    assert(this.x.stateAbort() === 0, "abort: no block is open");
+  }
+
+  changes(): Uint8Array {
+    const n = this.x.stateChangedCount();
+    const p = this.x.stateChanges();
+    if (p === 0) throw oom("changes");
+    return this.mem.u8.slice(p, p + n * REC);
+  }
+
+  exportAll(): Uint8Array {
+    const n = this.x.stateCount();
+    const p = this.x.stateExportAll();
+    if (p === 0) throw oom("export");
+    return this.mem.u8.slice(p, p + n * REC);
+  }
+
+  root(): Uint8Array {
+    const p = this.x.stateRoot();
+    if (p === 0) throw oom("root");
+    return this.mem.u8.slice(p, p + 32);
+  }
+
+  account(address: Uint8Array): AccountState | undefined {
+    this.mem.u8.set(address, this.addrIo);
+    const e = this.x.stateGet();
+    if (e === 0) return undefined;
+    const u8 = this.mem.u8;
+    const dv = new DataView(u8.buffer, e + 40, 16);
+    return { balance: dv.getBigUint64(0, true), nonce: dv.getBigUint64(8, true) };
+  }
+
+  proofMaterial(address: Uint8Array): { members: Uint8Array; siblings: Uint8Array } {
+    this.mem.u8.set(address, this.addrIo);
+    const p = this.x.stateProve();
+    if (p === 0) throw oom("prove");
+    const u8 = this.mem.u8;
+    const count = new DataView(u8.buffer, p, 4).getUint32(0, true);
+    const members = u8.slice(p + 4, p + 4 + count * REC);
+    const start = p + 4 + count * REC;
+    return { members, siblings: u8.slice(start, start + this.treeDepth * 32) };
+  }
+}
