@@ -5,6 +5,7 @@
  * src/test/blockchain_tests.cpp) and CheckProofOfWork.
  * @module
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeHeader, encodeHeader, headerWithNonce } from "../bindings/chain/index.ts";
 import {
@@ -94,6 +95,25 @@ describe("bitsToTarget: every exponent 0..0x20", () => {
   it("a zero mantissa decodes to target 0 at any exponent (allowed to decode)", () => {
     for (let e = 0; e <= 0xff; e++) expect(bitsToTargetBigInt((e << 24) >>> 0)).toBe(0n);
     expect(bitsToTarget(0x1d000000)).toEqual(new Uint8Array(32));
+  });
+});
+
+describe("GetCompact properties (fast-check, seeded)", () => {
+  const target = fc.bigInt({ min: 0n, max: (1n << 256n) - 1n });
+  const shifted = fc.tuple(fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }), fc.integer({ min: 0, max: 192 })).map(([m, s]) => m << BigInt(s));
+
+  it("encoding truncates to the top 23 mantissa bits: decode(encode(t)) ≤ t, within one unit of the last kept byte", () => {
+    fc.assert(
+      fc.property(fc.oneof(target, shifted), (t) => {
+        const bits = targetToBits(t);
+        const back = bitsToTargetBigInt(bits); // never negative, never overflowing
+        const size = bits >>> 24;
+        expect(back <= t).toBe(true);
+        expect(t - back < (size > 3 ? 1n << BigInt(8 * (size - 3)) : 1n)).toBe(true);
+        expect(targetToBits(back)).toBe(bits); // a decoded target re-encodes to the same bits
+      }),
+      { seed: 0xb175, numRuns: 500 },
+    );
   });
 });
 
