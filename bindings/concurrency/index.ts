@@ -12,3 +12,4 @@ export { ConditionVariable, type ConditionVariableHandle, type ConditionWaitOpti
 export { Signal, type SignalHandle } from "./signal.ts";
 export type { WaitOptions, PrimitiveHandle } from "./shared.ts";
 export { currentThread, type ThreadIdentity } from "./thread-id.ts";
+export { HandoffProbe, type HandoffKind } from "./handoff.ts";

@@ -1,0 +1,115 @@
+/**
+ * Concurrency benchmark, side by side in one run: the lock manager's uncontended acquire+release
+ * (sync `tryAcquire` and awaited `acquire`), an uncontended Mutex lock+unlock, and the cross-
+ * thread handoff latency as ping-pong between this thread and a worker over the raw futex
+ * (`Atomics.wait/notify`, the floor), two auto-reset Events, and Mutex + ConditionVariable.
+ * Handoff cases report round trips per second; the notes give the one-way latency in µs.
+ * @module
+ */
+import { HandoffProbe, Mutex, type HandoffKind } from "../bindings/concurrency/index.ts";
+import { LockManager } from "../bindings/txn/index.ts";
+import { consume, formatTable, measure, suiteResult, type CaseResult, type CaseSpec, type SuiteOptions, type SuiteResult } from "./lib.ts";
+
+const LOCK_OPS = 1_000;
+const HANDOFF_TRIPS = 200;
+
+/** Runs the suite and returns its results. */
+export async function run(options: SuiteOptions): Promise<SuiteResult> {
+  const kinds: HandoffKind[] = ["futex", "event", "mutex-condvar"];
+  const probes = await Promise.all(kinds.map((k) => HandoffProbe.start(k)));
+  try {
+    const specs: CaseSpec[] = [...lockCases(), ...probes.map((p, i) => handoffCase(p, kinds[i]!))];
+    const cases = await measure(specs, { rounds: options.quick ? 2 : 5, timeMs: options.quick ? 150 : 800, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    return suiteResult("concurrency", "Concurrency: lock manager and cross-thread handoff", options.quick, cases, [], notes(cases));
+  } finally {
+    await Promise.all(probes.map((p) => p.close()));
+  }
+}
+
+function lockCases(): CaseSpec[] {
+  const lm = new LockManager();
+  const mutex = new Mutex();
+  const keys = Array.from({ length: LOCK_OPS }, (_, i) => `account:${i}`);
+  let tx = 0;
+  return [
+    {
+      id: "mutex-uncontended",
+      label: "Mutex lock+unlock, uncontended",
+      group: "uncontended",
+      unit: " ops/s",
+      units: LOCK_OPS,
+      run: () => {
+        for (let i = 0; i < LOCK_OPS; i++) {
+          mutex.lock();
+          mutex.unlock();
+        }
+        consume(LOCK_OPS);
+      },
+    },
+    {
+      id: "lm-try",
+      label: "LockManager tryAcquire X + releaseAll",
+      group: "uncontended",
+      unit: " ops/s",
+      units: LOCK_OPS,
+      baseline: "mutex-uncontended",
+      run: () => {
+        let granted = 0;
+        for (let i = 0; i < LOCK_OPS; i++) {
+          const id = tx++;
+          if (lm.tryAcquire(id, keys[i]!, "X")) granted++;
+          lm.releaseAll(id);
+        }
+        consume(granted);
+      },
+    },
+    {
+      id: "lm-await",
+      label: "LockManager await acquire X + releaseAll",
+      group: "uncontended",
+      unit: " ops/s",
+      units: LOCK_OPS,
+      baseline: "lm-try",
+      run: async () => {
+        for (let i = 0; i < LOCK_OPS; i++) {
+          const id = tx++;
+          await lm.acquire(id, keys[i]!, "X");
+          lm.releaseAll(id);
+        }
+        consume(LOCK_OPS);
+      },
+    },
+  ];
+}
+
+function handoffCase(probe: HandoffProbe, kind: HandoffKind): CaseSpec {
+  const labels: Record<HandoffKind, string> = {
+    futex: "ping-pong, raw Atomics.wait/notify",
+    event: "ping-pong, two auto-reset Events",
+    "mutex-condvar": "ping-pong, Mutex + ConditionVariable",
+  };
+  return {
+    id: `handoff-${kind}`,
+    label: labels[kind],
+    group: "handoff (round trips)",
+    unit: " trips/s",
+    units: HANDOFF_TRIPS,
+    run: () => consume(probe.roundTrips(HANDOFF_TRIPS)),
+    ...(kind === "futex" ? {} : { baseline: "handoff-futex" }),
+  };
+}
+
+function notes(cases: CaseResult[]): string[] {
+  const ns = (id: string) => 1e9 / cases.find((c) => c.id === id)!.median;
+  return [
+    `uncontended: Mutex ${ns("mutex-uncontended").toFixed(0)} ns, LockManager tryAcquire+releaseAll ${ns("lm-try").toFixed(0)} ns, await acquire+releaseAll ${ns("lm-await").toFixed(0)} ns per pair`,
+    `one-way handoff (half a round trip): futex ${(ns("handoff-futex") / 2000).toFixed(1)} µs, Event ${(ns("handoff-event") / 2000).toFixed(1)} µs, Mutex+ConditionVariable ${(ns("handoff-mutex-condvar") / 2000).toFixed(1)} µs`,
+    "The ping side is this (main) thread, blocking in Atomics.wait; the pong side is one worker per mechanism.",
+  ];
+}
+
+// Run directly (`npx tsx bench/concurrency.bench.ts [--quick]`): print the table.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await run({ quick: process.argv.includes("--quick") });
+  console.log(formatTable(result));
+}
