@@ -14,7 +14,7 @@
 import { INPUT } from "./io";
 import {
   IV, K, bigSigma0, bigSigma1, bswap4, ch, compress, expandRange4, kw4, maj, sha256dBytes, smallSigma0,
-  smallSigma1, smallSigma0x4, smallSigma1x4, t1x4, t2x4,
+  smallSigma1, smallSigma0x4, smallSigma1x4, t1x4, nextA4,
 } from "./sha256";
 
 const HEADER: usize = memory.data(80, 16);
@@ -213,21 +213,21 @@ function hash1(w3: v128): void {
   // the loop below starts aligned: role (a, b, c, d, e, f, g, h) = variables (e, f, g, h, a, b, c, d).
   let e = i32x4.add(pc(S4_A), w3), f = pc(S4_A + 4), g = pc(S4_A + 8), h = pc(S4_A + 12);
   let a = i32x4.add(pc(S4_E), w3), b = pc(S4_E + 4), c = pc(S4_E + 8), d = pc(S4_E + 12);
-  let x: v128;
-  x = t1x4(a, b, c, d, kw4(K + 16, W1 + 64)); h = i32x4.add(h, x); d = i32x4.add(x, t2x4(e, f, g));
-  x = t1x4(h, a, b, c, kw4(K + 20, W1 + 80)); g = i32x4.add(g, x); c = i32x4.add(x, t2x4(d, e, f));
-  x = t1x4(g, h, a, b, kw4(K + 24, W1 + 96)); f = i32x4.add(f, x); b = i32x4.add(x, t2x4(c, d, e));
-  x = t1x4(f, g, h, a, kw4(K + 28, W1 + 112)); e = i32x4.add(e, x); a = i32x4.add(x, t2x4(b, c, d));
+  let x: v128, q: v128, p = v128.xor(f, g); // p, q: a ^ b of alternate rounds (see nextA4)
+  x = t1x4(a, b, c, d, kw4(K + 16, W1 + 64)); h = i32x4.add(h, x); q = v128.xor(e, f); d = nextA4(x, e, f, q, p);
+  x = t1x4(h, a, b, c, kw4(K + 20, W1 + 80)); g = i32x4.add(g, x); p = v128.xor(d, e); c = nextA4(x, d, e, p, q);
+  x = t1x4(g, h, a, b, kw4(K + 24, W1 + 96)); f = i32x4.add(f, x); q = v128.xor(c, d); b = nextA4(x, c, d, q, p);
+  x = t1x4(f, g, h, a, kw4(K + 28, W1 + 112)); e = i32x4.add(e, x); p = v128.xor(b, c); a = nextA4(x, b, c, p, q);
   for (let i: usize = 8; i < 64; i += 8) {
-    let k = K + (i << 2), p = W1 + (i << 4);
-    x = t1x4(e, f, g, h, kw4(k, p)); d = i32x4.add(d, x); h = i32x4.add(x, t2x4(a, b, c));
-    x = t1x4(d, e, f, g, kw4(k + 4, p + 16)); c = i32x4.add(c, x); g = i32x4.add(x, t2x4(h, a, b));
-    x = t1x4(c, d, e, f, kw4(k + 8, p + 32)); b = i32x4.add(b, x); f = i32x4.add(x, t2x4(g, h, a));
-    x = t1x4(b, c, d, e, kw4(k + 12, p + 48)); a = i32x4.add(a, x); e = i32x4.add(x, t2x4(f, g, h));
-    x = t1x4(a, b, c, d, kw4(k + 16, p + 64)); h = i32x4.add(h, x); d = i32x4.add(x, t2x4(e, f, g));
-    x = t1x4(h, a, b, c, kw4(k + 20, p + 80)); g = i32x4.add(g, x); c = i32x4.add(x, t2x4(d, e, f));
-    x = t1x4(g, h, a, b, kw4(k + 24, p + 96)); f = i32x4.add(f, x); b = i32x4.add(x, t2x4(c, d, e));
-    x = t1x4(f, g, h, a, kw4(k + 28, p + 112)); e = i32x4.add(e, x); a = i32x4.add(x, t2x4(b, c, d));
+    let k = K + (i << 2), w = W1 + (i << 4);
+    x = t1x4(e, f, g, h, kw4(k, w)); d = i32x4.add(d, x); q = v128.xor(a, b); h = nextA4(x, a, b, q, p);
+    x = t1x4(d, e, f, g, kw4(k + 4, w + 16)); c = i32x4.add(c, x); p = v128.xor(h, a); g = nextA4(x, h, a, p, q);
+    x = t1x4(c, d, e, f, kw4(k + 8, w + 32)); b = i32x4.add(b, x); q = v128.xor(g, h); f = nextA4(x, g, h, q, p);
+    x = t1x4(b, c, d, e, kw4(k + 12, w + 48)); a = i32x4.add(a, x); p = v128.xor(f, g); e = nextA4(x, f, g, p, q);
+    x = t1x4(a, b, c, d, kw4(k + 16, w + 64)); h = i32x4.add(h, x); q = v128.xor(e, f); d = nextA4(x, e, f, q, p);
+    x = t1x4(h, a, b, c, kw4(k + 20, w + 80)); g = i32x4.add(g, x); p = v128.xor(d, e); c = nextA4(x, d, e, p, q);
+    x = t1x4(g, h, a, b, kw4(k + 24, w + 96)); f = i32x4.add(f, x); q = v128.xor(c, d); b = nextA4(x, c, d, q, p);
+    x = t1x4(f, g, h, a, kw4(k + 28, w + 112)); e = i32x4.add(e, x); p = v128.xor(b, c); a = nextA4(x, b, c, p, q);
   }
   v128.store(W2, i32x4.add(v128.load32_splat(MID, 0), a), 0);
   v128.store(W2, i32x4.add(v128.load32_splat(MID, 4), b), 16);
@@ -272,17 +272,17 @@ function hash2(): v128 {
   let a = i32x4.add(pc(R0_A), w0), b = v128.load32_splat(IV, 0), c = v128.load32_splat(IV, 4);
   let d = v128.load32_splat(IV, 8), e = i32x4.add(pc(R0_E), w0), f = v128.load32_splat(IV, 16);
   let g = v128.load32_splat(IV, 20), h = v128.load32_splat(IV, 24);
-  let x: v128;
+  let x: v128, q: v128, p = v128.xor(b, c); // p, q: a ^ b of alternate rounds (see nextA4)
   for (let i: usize = 1; i < 57; i += 8) {
-    let k = K + (i << 2), p = W2 + (i << 4);
-    x = t1x4(e, f, g, h, kw4(k, p)); d = i32x4.add(d, x); h = i32x4.add(x, t2x4(a, b, c));
-    x = t1x4(d, e, f, g, kw4(k + 4, p + 16)); c = i32x4.add(c, x); g = i32x4.add(x, t2x4(h, a, b));
-    x = t1x4(c, d, e, f, kw4(k + 8, p + 32)); b = i32x4.add(b, x); f = i32x4.add(x, t2x4(g, h, a));
-    x = t1x4(b, c, d, e, kw4(k + 12, p + 48)); a = i32x4.add(a, x); e = i32x4.add(x, t2x4(f, g, h));
-    x = t1x4(a, b, c, d, kw4(k + 16, p + 64)); h = i32x4.add(h, x); d = i32x4.add(x, t2x4(e, f, g));
-    x = t1x4(h, a, b, c, kw4(k + 20, p + 80)); g = i32x4.add(g, x); c = i32x4.add(x, t2x4(d, e, f));
-    x = t1x4(g, h, a, b, kw4(k + 24, p + 96)); f = i32x4.add(f, x); b = i32x4.add(x, t2x4(c, d, e));
-    x = t1x4(f, g, h, a, kw4(k + 28, p + 112)); e = i32x4.add(e, x); a = i32x4.add(x, t2x4(b, c, d));
+    let k = K + (i << 2), w = W2 + (i << 4);
+    x = t1x4(e, f, g, h, kw4(k, w)); d = i32x4.add(d, x); q = v128.xor(a, b); h = nextA4(x, a, b, q, p);
+    x = t1x4(d, e, f, g, kw4(k + 4, w + 16)); c = i32x4.add(c, x); p = v128.xor(h, a); g = nextA4(x, h, a, p, q);
+    x = t1x4(c, d, e, f, kw4(k + 8, w + 32)); b = i32x4.add(b, x); q = v128.xor(g, h); f = nextA4(x, g, h, q, p);
+    x = t1x4(b, c, d, e, kw4(k + 12, w + 48)); a = i32x4.add(a, x); p = v128.xor(f, g); e = nextA4(x, f, g, p, q);
+    x = t1x4(a, b, c, d, kw4(k + 16, w + 64)); h = i32x4.add(h, x); q = v128.xor(e, f); d = nextA4(x, e, f, q, p);
+    x = t1x4(h, a, b, c, kw4(k + 20, w + 80)); g = i32x4.add(g, x); p = v128.xor(d, e); c = nextA4(x, d, e, p, q);
+    x = t1x4(g, h, a, b, kw4(k + 24, w + 96)); f = i32x4.add(f, x); q = v128.xor(c, d); b = nextA4(x, c, d, q, p);
+    x = t1x4(f, g, h, a, kw4(k + 28, w + 112)); e = i32x4.add(e, x); p = v128.xor(b, c); a = nextA4(x, b, c, p, q);
   }
   // Rounds 57..60 only need their new e: the e of round 60 becomes H7 after three more shifts.
   d = i32x4.add(d, t1x4(e, f, g, h, kw4(K + 57 * 4, W2 + 57 * 16)));

@@ -230,18 +230,21 @@ export function sha256dFinal(): void {
 @inline export function chx4(e: v128, f: v128, g: v128): v128 {
   return v128.xor(g, v128.and(e, v128.xor(f, g)));
 }
-// @ts-ignore: decorator
-@inline export function majx4(a: v128, b: v128, c: v128): v128 {
-  return v128.or(v128.and(a, b), v128.and(c, v128.or(a, b)));
-}
-/** T1 of a round without K + W, which the caller adds as `kw`. */
+/** T1 = h + Σ1(e) + Ch(e, f, g) + K + W of a round, with `kw` = K + W. */
 // @ts-ignore: decorator
 @inline export function t1x4(e: v128, f: v128, g: v128, h: v128, kw: v128): v128 {
-  return i32x4.add(i32x4.add(h, bigSigma1x4(e)), i32x4.add(chx4(e, f, g), kw));
+  return i32x4.add(bigSigma1x4(e), i32x4.add(chx4(e, f, g), i32x4.add(h, kw)));
 }
+/**
+ * The new a of a round, T1 + T2 = T1 + Maj(a, b, c) + Σ0(a), given `t1` and `ab` = a ^ b, `bc` = b ^ c.
+ * Maj = b ^ ((a ^ b) & (b ^ c)), and a round's b ^ c is the previous round's a ^ b: Maj costs two
+ * operations plus the XOR the next round reuses. Summing Σ0(a) last keeps it off the adds that
+ * wait for it. Measured on the nonce search: +12% for the Maj reuse over (a & b) | (c & (a | b)),
+ * then +9% for this order together with the order in {@link t1x4} (each order alone: -10%, +1%).
+ */
 // @ts-ignore: decorator
-@inline export function t2x4(a: v128, b: v128, c: v128): v128 {
-  return i32x4.add(bigSigma0x4(a), majx4(a, b, c));
+@inline export function nextA4(t1: v128, a: v128, b: v128, ab: v128, bc: v128): v128 {
+  return i32x4.add(i32x4.add(t1, v128.xor(b, v128.and(ab, bc))), bigSigma0x4(a));
 }
 /** K[t] + W[t] for the round whose K is at `k` and W vector at `w`. */
 // @ts-ignore: decorator
@@ -320,16 +323,17 @@ export function expandRange4(w: usize, from: usize, to: usize): void {
 export function rounds4(state: usize, w: usize): void {
   let a = v128.load(state, 0), b = v128.load(state, 16), c = v128.load(state, 32), d = v128.load(state, 48);
   let e = v128.load(state, 64), f = v128.load(state, 80), g = v128.load(state, 96), h = v128.load(state, 112);
+  let x: v128, q: v128, p = v128.xor(b, c); // p, q: a ^ b of alternate rounds (see nextA4)
   for (let i: usize = 0; i < 64; i += 8) {
-    let k = K + (i << 2), p = w + (i << 4), x: v128;
-    x = t1x4(e, f, g, h, kw4(k, p)); d = i32x4.add(d, x); h = i32x4.add(x, t2x4(a, b, c));
-    x = t1x4(d, e, f, g, kw4(k + 4, p + 16)); c = i32x4.add(c, x); g = i32x4.add(x, t2x4(h, a, b));
-    x = t1x4(c, d, e, f, kw4(k + 8, p + 32)); b = i32x4.add(b, x); f = i32x4.add(x, t2x4(g, h, a));
-    x = t1x4(b, c, d, e, kw4(k + 12, p + 48)); a = i32x4.add(a, x); e = i32x4.add(x, t2x4(f, g, h));
-    x = t1x4(a, b, c, d, kw4(k + 16, p + 64)); h = i32x4.add(h, x); d = i32x4.add(x, t2x4(e, f, g));
-    x = t1x4(h, a, b, c, kw4(k + 20, p + 80)); g = i32x4.add(g, x); c = i32x4.add(x, t2x4(d, e, f));
-    x = t1x4(g, h, a, b, kw4(k + 24, p + 96)); f = i32x4.add(f, x); b = i32x4.add(x, t2x4(c, d, e));
-    x = t1x4(f, g, h, a, kw4(k + 28, p + 112)); e = i32x4.add(e, x); a = i32x4.add(x, t2x4(b, c, d));
+    let k = K + (i << 2), r = w + (i << 4);
+    x = t1x4(e, f, g, h, kw4(k, r)); d = i32x4.add(d, x); q = v128.xor(a, b); h = nextA4(x, a, b, q, p);
+    x = t1x4(d, e, f, g, kw4(k + 4, r + 16)); c = i32x4.add(c, x); p = v128.xor(h, a); g = nextA4(x, h, a, p, q);
+    x = t1x4(c, d, e, f, kw4(k + 8, r + 32)); b = i32x4.add(b, x); q = v128.xor(g, h); f = nextA4(x, g, h, q, p);
+    x = t1x4(b, c, d, e, kw4(k + 12, r + 48)); a = i32x4.add(a, x); p = v128.xor(f, g); e = nextA4(x, f, g, p, q);
+    x = t1x4(a, b, c, d, kw4(k + 16, r + 64)); h = i32x4.add(h, x); q = v128.xor(e, f); d = nextA4(x, e, f, q, p);
+    x = t1x4(h, a, b, c, kw4(k + 20, r + 80)); g = i32x4.add(g, x); p = v128.xor(d, e); c = nextA4(x, d, e, p, q);
+    x = t1x4(g, h, a, b, kw4(k + 24, r + 96)); f = i32x4.add(f, x); q = v128.xor(c, d); b = nextA4(x, c, d, q, p);
+    x = t1x4(f, g, h, a, kw4(k + 28, r + 112)); e = i32x4.add(e, x); p = v128.xor(b, c); a = nextA4(x, b, c, p, q);
   }
   v128.store(state, i32x4.add(v128.load(state, 0), a), 0);
   v128.store(state, i32x4.add(v128.load(state, 16), b), 16);
