@@ -73,23 +73,30 @@ export interface WasmExports {
 let compiled: Promise<WebAssembly.Module> | undefined;
 let shared: Promise<WasmExports> | undefined;
 
-/** Compiles build/release.wasm once per thread; `WASM_UNAVAILABLE` if it is missing or invalid. */
+/**
+ * Compiles build/release.wasm once per thread; `WASM_UNAVAILABLE` if it is missing or invalid.
+ * The environment variable CHAINDB_CORE_WASM (a path relative to the working directory) picks
+ * another build, e.g. build/debug.wasm, as the store's loader does.
+ */
 export function compileWasm(): Promise<WebAssembly.Module> {
-  compiled ??= compile().catch((error: unknown) => {
+  const override = typeof process !== "undefined" ? process.env?.CHAINDB_CORE_WASM : undefined;
+  const url = override ? new URL(override, `file://${process.cwd()}/`) : WASM_URL;
+  compiled ??= compileWasmAt(url).catch((error: unknown) => {
     compiled = undefined; // a later build may fix it
     throw error;
   });
   return compiled;
 }
 
-async function compile(): Promise<WebAssembly.Module> {
-  let bytes: Uint8Array;
+/** Compiles the module at `url` (uncached); `WASM_UNAVAILABLE` if it is missing or invalid. */
+export async function compileWasmAt(url: URL): Promise<WebAssembly.Module> {
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
-    bytes = new Uint8Array(readFileSync(WASM_URL));
+    bytes = new Uint8Array(readFileSync(url));
   } catch (cause) {
     throw new ChainDbError(
       ErrorCode.WASM_UNAVAILABLE,
-      `cannot read ${fileURLToPath(WASM_URL)}: run \`npm run build\` to build the WebAssembly core`,
+      `cannot read ${fileURLToPath(url)}: run \`npm run build\` to build the WebAssembly core`,
       { cause },
     );
   }
@@ -98,7 +105,7 @@ async function compile(): Promise<WebAssembly.Module> {
   } catch (cause) {
     throw new ChainDbError(
       ErrorCode.WASM_UNAVAILABLE,
-      `${fileURLToPath(WASM_URL)} is not a valid WebAssembly module: run \`npm run build\``,
+      `${fileURLToPath(url)} is not a valid WebAssembly module: run \`npm run build\``,
       { cause },
     );
   }
