@@ -1,12 +1,41 @@
 /**
- * Durable ledger log (placeholder until the SQLite store lands).
+ * The durable ledger log: one SQLite database per ledger directory (@sqlite.org/sqlite-wasm over
+ * the node:fs VFS), in WAL mode with `locking_mode=EXCLUSIVE` and `synchronous=FULL`, so a block's
+ * INSERT is one transaction whose commit fsyncs the WAL before `appendBlock` returns.
+ *
+ * The state itself stays in WASM memory; per block the log gets the block (its transfers) and its
+ * state changes (the touched accounts' new records), never rewritten B-tree pages of the state,
+ * and every `snapshotEvery` blocks a full snapshot. Recovery loads the newest snapshot, replays
+ * the changes of the later blocks in order, recomputes the root once and compares it with the
+ * last block's root. Every row carries a SHA-256 of its content, so a flipped byte is reported,
+ * not replayed.
+ *
+ * A new database is built under a temporary name and renamed into place only when complete, so
+ * an existing `ledger.sqlite` is always a finished ledger: an empty, truncated, foreign or
+ * corrupted file is an error (NOT_CHAINDB, STORE_CORRUPT), never a fresh empty ledger.
  * @module
  */
-import { ChainDbError, ErrorCode } from "../util/index.ts";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import { ChainDbError, ErrorCode, equalBytes, toHex } from "../util/index.ts";
 import type { LedgerState } from "../engine/state-types.ts";
 import type { LedgerLog } from "../chain/ledger.ts";
+import { loadSqlite } from "./sqlite.ts";
+import { NODE_VFS_NAME } from "./node-vfs.ts";
 
-/** What a durable store is opened with. */
+/** File name of the ledger database inside its directory. */
+export const LEDGER_FILE = "ledger.sqlite";
+/** Written in the meta table; anything else is not a chaindb ledger. */
+export const LEDGER_MAGIC = "chaindb-ledger";
+/** Format version of the tables below. */
+export const LEDGER_FORMAT = 1;
+const SQLITE_MAGIC = "SQLite format 3\0";
+const PAGE_SIZE = 65536; // 180 KB blocks: 64 KiB pages took 1.4–1.6 ms per commit here, 4 KiB pages 2.8–6.4 ms
+const SNAPSHOTS_KEPT = 2;
+const REC = 48;
+
+/** What the durable store is opened with. */
 export interface DurableMeta {
   /** Chain id. */
   chainId: number;
@@ -16,8 +45,259 @@ export interface DurableMeta {
   genesis: Uint8Array;
 }
 
-/** Opens (or creates) the durable log in `dir` and restores `state` from it. */
+// deno-lint-ignore no-explicit-any
+type Db = any;
+
+function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+function u64(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
+  return b;
+}
+
+function corrupt(message: string, cause?: unknown): ChainDbError {
+  return new ChainDbError(ErrorCode.STORE_CORRUPT, `ledger store is corrupted: ${message}`, { cause });
+}
+
+/** Checks the file header before SQLite sees it: foreign and truncated files get clear errors. */
+function preflight(file: string): void {
+  const size = fs.statSync(file).size;
+  if (size === 0) throw corrupt(`${file} is empty (truncated)`);
+  const head = new Uint8Array(100);
+  const fd = fs.openSync(file, "r");
+  let got: number;
+  try {
+    got = fs.readSync(fd, head, 0, 100, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const magic = new TextDecoder("latin1").decode(head.subarray(0, 16));
+  if (got >= 16 && magic !== SQLITE_MAGIC) {
+    throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb ledger (not an SQLite database)`);
+  }
+  if (got < 100) throw corrupt(`${file} is ${size} bytes, shorter than an SQLite header (truncated)`);
+  const dv = new DataView(head.buffer);
+  const pageSize = dv.getUint16(16) === 1 ? 65536 : dv.getUint16(16);
+  const pages = dv.getUint32(28);
+  // Without a WAL the main file must hold every page its header counts (a crash inside a
+  // checkpoint leaves the WAL behind, and SQLite completes the checkpoint from it).
+  const wal = `${file}-wal`;
+  const walBytes = fs.existsSync(wal) ? fs.statSync(wal).size : 0;
+  if (walBytes === 0 && (size % pageSize !== 0 || size < pages * pageSize)) {
+    throw corrupt(`${file} is ${size} bytes but its header counts ${pages} pages of ${pageSize} (truncated)`);
+  }
+}
+
+function sqliteError(sqlite3: Db, error: unknown, file: string): ChainDbError {
+  const rc = (error as { resultCode?: number })?.resultCode;
+  const primary = typeof rc === "number" ? rc & 0xff : undefined;
+  if (primary === sqlite3.capi.SQLITE_NOTADB) {
+    return new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb ledger (not an SQLite database)`, { cause: error });
+  }
+  if (primary === sqlite3.capi.SQLITE_CORRUPT) return corrupt(`SQLite reports corruption in ${file}`, error);
+  return corrupt(`${file} cannot be read: ${(error as Error)?.message ?? error}`, error);
+}
+
+/** Takes the directory's LOCK file (one process per ledger directory); returns its path. */
+function lockDir(dir: string): string {
+  const lock = path.join(dir, "LOCK");
+  // Bounded: at most one stale lock to clear, then one more attempt.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+      return lock;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const pid = Number(fs.readFileSync(lock, "utf8"));
+    let alive = false;
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === "EPERM";
+      }
+    }
+    if (alive) throw new ChainDbError(ErrorCode.BUSY, `ledger directory ${dir} is open in process ${pid}`);
+    fs.rmSync(lock, { force: true }); // left by a process that died
+  }
+  throw new ChainDbError(ErrorCode.BUSY, `cannot lock ledger directory ${dir}`);
+}
+
+function openDb(sqlite3: Db, file: string, create: boolean): Db {
+  const db = new sqlite3.oo1.DB({ filename: file, flags: create ? "c" : "w", vfs: NODE_VFS_NAME });
+  // Order matters: exclusive locking before WAL keeps the WAL index in heap memory (no xShm*).
+  if (create) db.exec(`PRAGMA page_size=${PAGE_SIZE}`);
+  db.exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=100");
+  return db;
+}
+
+/** Builds a complete new ledger file under a temporary name, then renames it into place. */
+function createLedgerFile(sqlite3: Db, file: string, meta: DurableMeta, genesisRoot: Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  for (const f of [tmp, `${tmp}-wal`, `${tmp}-journal`]) fs.rmSync(f, { force: true });
+  const db = openDb(sqlite3, tmp, true);
+  try {
+    db.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE blocks (height INTEGER PRIMARY KEY, root BLOB NOT NULL, proposer BLOB NOT NULL,
+                           transfers BLOB NOT NULL, changes BLOB NOT NULL, digest BLOB NOT NULL);
+      CREATE TABLE snapshots (height INTEGER PRIMARY KEY, root BLOB NOT NULL, records BLOB NOT NULL,
+                              digest BLOB NOT NULL);`);
+    db.transaction(() => {
+      const rows: Array<[string, string]> = [
+        ["magic", LEDGER_MAGIC],
+        ["format", String(LEDGER_FORMAT)],
+        ["chainId", String(meta.chainId)],
+        ["treeDepth", String(meta.treeDepth)],
+        ["genesis", toHex(sha256(meta.genesis))],
+      ];
+      for (const row of rows) db.exec({ sql: "INSERT INTO meta VALUES (?, ?)", bind: row });
+      insertSnapshot(db, 0, genesisRoot, meta.genesis);
+    });
+  } finally {
+    db.close();
+  }
+  fs.rmSync(`${tmp}-wal`, { force: true });
+  fs.renameSync(tmp, file);
+  const dirFd = fs.openSync(path.dirname(file), "r");
+  try {
+    fs.fsyncSync(dirFd);
+  } catch {
+    /* directory fsync unsupported here */
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+function insertSnapshot(db: Db, height: number, root: Uint8Array, records: Uint8Array): void {
+  db.exec({
+    sql: "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?)",
+    bind: [height, root, records, sha256(u64(height), root, records)],
+  });
+}
+
+/** Checks the meta table: ours, this format, this chain. */
+function checkMeta(db: Db, file: string, meta: DurableMeta): void {
+  const hasMeta = db.selectValue("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+  if (hasMeta !== 1) throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is an SQLite database but not a chaindb ledger`);
+  const values = new Map<string, string>();
+  db.exec({ sql: "SELECT key, value FROM meta", rowMode: "array", callback: (r: [string, string]) => void values.set(r[0], r[1]) });
+  if (values.get("magic") !== LEDGER_MAGIC) throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb ledger`);
+  if (values.get("format") !== String(LEDGER_FORMAT)) {
+    throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} has ledger format ${values.get("format")}, expected ${LEDGER_FORMAT}`);
+  }
+  const expect = (key: string, want: string) => {
+    if (values.get(key) !== want) {
+      throw new ChainDbError(ErrorCode.STORE_MISMATCH, `${file} holds a ledger with ${key} ${values.get(key)}, opened with ${want}`);
+    }
+  };
+  expect("chainId", String(meta.chainId));
+  expect("treeDepth", String(meta.treeDepth));
+  expect("genesis", toHex(sha256(meta.genesis)));
+}
+
+/** Restores `state` from the newest snapshot and the later blocks; returns the height. */
+function recover(db: Db, state: LedgerState): number {
+  const snap = db.selectArray("SELECT height, root, records, digest FROM snapshots ORDER BY height DESC LIMIT 1");
+  if (!snap) throw corrupt("no snapshot");
+  const [snapHeight, snapRoot, records, snapDigest] = snap as [number, Uint8Array, Uint8Array, Uint8Array];
+  if (!equalBytes(sha256(u64(snapHeight), snapRoot, records), snapDigest)) throw corrupt(`snapshot ${snapHeight} fails its digest`);
+  if (records.length % REC !== 0) throw corrupt(`snapshot ${snapHeight} has a partial record`);
+  state.load(records);
+  let height = snapHeight;
+  let root = snapRoot;
+  const stmt = db.prepare("SELECT height, root, proposer, transfers, changes, digest FROM blocks WHERE height > ? ORDER BY height");
+  try {
+    stmt.bind([snapHeight]);
+    // Bounded by the number of rows in the table.
+    while (stmt.step()) {
+      const h = stmt.get(0) as number;
+      const [r, proposer, transfers, changes, digest] = [1, 2, 3, 4, 5].map((i) => stmt.getBlob(i) as Uint8Array);
+      if (h !== height + 1) throw corrupt(`block ${height + 1} is missing (next is ${h})`);
+      if (!equalBytes(sha256(u64(h), r!, proposer!, transfers!, changes!), digest!)) throw corrupt(`block ${h} fails its digest`);
+      if (changes!.length % REC !== 0) throw corrupt(`block ${h} has a partial change record`);
+      state.load(changes!);
+      height = h;
+      root = r!;
+    }
+  } finally {
+    stmt.finalize();
+  }
+  const actual = state.root();
+  if (!equalBytes(actual, root)) {
+    throw corrupt(`recovered root ${toHex(actual)} differs from the root ${toHex(root)} recorded at height ${height}`);
+  }
+  return height;
+}
+
+class SqliteLedgerLog implements LedgerLog {
+  private readonly insertBlock: Db;
+
+  constructor(private readonly db: Db, private readonly lock: string) {
+    this.insertBlock = db.prepare("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?)");
+  }
+
+  appendBlock(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array): void {
+    const digest = sha256(u64(height), root, proposer, transfers, changes);
+    // One statement outside BEGIN is one transaction: its commit fsyncs the WAL (synchronous=FULL).
+    this.insertBlock.bind([height, root, proposer, transfers, changes, digest]).stepReset();
+  }
+
+  writeSnapshot(height: number, root: Uint8Array, records: Uint8Array): void {
+    this.db.transaction(() => {
+      insertSnapshot(this.db, height, root, records);
+      this.db.exec({
+        sql: "DELETE FROM snapshots WHERE height NOT IN (SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
+        bind: [SNAPSHOTS_KEPT],
+      });
+    });
+  }
+
+  close(): void {
+    try {
+      this.insertBlock.finalize();
+      this.db.close();
+    } finally {
+      fs.rmSync(this.lock, { force: true });
+    }
+  }
+}
+
+/** Opens (or creates) the ledger in `dir` and restores `state` to its last committed block. */
 export async function openDurableLog(dir: string, meta: DurableMeta, state: LedgerState): Promise<{ log: LedgerLog; height: number }> {
-  void dir; void meta; void state;
-  throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "durable ledgers are not implemented yet");
+  const sqlite3 = await loadSqlite();
+  fs.mkdirSync(dir, { recursive: true });
+  const lock = lockDir(dir);
+  const file = path.join(dir, LEDGER_FILE);
+  let db: Db | undefined;
+  try {
+    if (!fs.existsSync(file)) {
+      state.load(meta.genesis);
+      createLedgerFile(sqlite3, file, meta, state.root());
+    }
+    preflight(file);
+    try {
+      db = openDb(sqlite3, file, false);
+      checkMeta(db, file, meta);
+      const height = recover(db, state);
+      return { log: new SqliteLedgerLog(db, lock), height };
+    } catch (e) {
+      try {
+        db?.close();
+      } catch {
+        /* already failing */
+      }
+      throw e instanceof ChainDbError ? e : sqliteError(sqlite3, e, file);
+    }
+  } catch (e) {
+    fs.rmSync(lock, { force: true });
+    throw e;
+  }
 }
