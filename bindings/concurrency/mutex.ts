@@ -6,7 +6,12 @@
  *
  * Words: [0] state, [1] owner registry tag, [2] owner thread id (see thread-id.ts). The owner
  * words are only read to diagnose misuse (unlock by a non-owner, relocking on the same thread),
- * never to decide who gets the lock: mutual exclusion rests on the state word alone.
+ * never to decide who gets the lock: mutual exclusion rests on the state word alone. So they are
+ * written with plain stores, ordered by the atomic operations on the state word around them: a
+ * sequentially consistent `Atomics.store` costs about 10 ns here, and four of them doubled the
+ * uncontended lock+unlock (68 → ~30 ns, Node 20, this machine). The owner always reads its own
+ * writes; another thread reads its own last write (a clear) or someone else's id, never a false
+ * match with itself.
  *
  * Ownership is per thread: async tasks on one thread (`lockAsync`) share that thread's identity.
  * @module
@@ -72,7 +77,7 @@ export class Mutex {
   /** True when this thread holds the lock. */
   get heldByCurrentThread(): boolean {
     const me = currentThread();
-    return Atomics.load(this.region, OWNER_ID) === me.id && Atomics.load(this.region, OWNER_TAG) === me.tag;
+    return this.region[OWNER_ID] === me.id && this.region[OWNER_TAG] === me.tag;
   }
 
   /** Takes the lock if it is free; never blocks. */
@@ -128,8 +133,8 @@ export class Mutex {
     if (!this.heldByCurrentThread) {
       throw new ChainDbError(ErrorCode.NOT_OWNER, "Mutex.unlock: the calling thread does not hold the mutex");
     }
-    Atomics.store(this.region, OWNER_ID, 0);
-    Atomics.store(this.region, OWNER_TAG, 0);
+    this.region[OWNER_ID] = 0;
+    this.region[OWNER_TAG] = 0;
     // 1 → 0 means nobody waits; from 2 we must clear the word and wake one sleeper.
     if (Atomics.sub(this.region, STATE, 1) !== LOCKED) {
       Atomics.store(this.region, STATE, FREE);
@@ -159,7 +164,7 @@ export class Mutex {
 
   private setOwner(): void {
     const me = currentThread();
-    Atomics.store(this.region, OWNER_TAG, me.tag);
-    Atomics.store(this.region, OWNER_ID, me.id);
+    this.region[OWNER_TAG] = me.tag;
+    this.region[OWNER_ID] = me.id;
   }
 }
