@@ -60,11 +60,12 @@ const PAD64_WS: usize = memory.data(64 * 4, 16);
 
 // @ts-ignore: decorator
 @inline function t1(e: u32, f: u32, g: u32, h: u32, k: u32, w: u32): u32 {
-  return h + bigSigma1(e) + ch(e, f, g) + k + w;
+  return bigSigma1(e) + (ch(e, f, g) + (h + (k + w)));
 }
+/** The new a = T1 + Maj + Σ0(a), with Maj = b ^ ((a ^ b) & (b ^ c)) as in {@link nextA4}. */
 // @ts-ignore: decorator
-@inline function t2(a: u32, b: u32, c: u32): u32 {
-  return bigSigma0(a) + maj(a, b, c);
+@inline function nextA(t1: u32, a: u32, b: u32, ab: u32, bc: u32): u32 {
+  return (t1 + (b ^ (ab & bc))) + bigSigma0(a);
 }
 
 /** Fills the scalar schedule WS[16..63] from WS[0..15]. */
@@ -81,16 +82,17 @@ function roundsScalar(state: usize, w: usize): void {
   let a = load<u32>(state, 0), b = load<u32>(state, 4), c = load<u32>(state, 8), d = load<u32>(state, 12);
   let e = load<u32>(state, 16), f = load<u32>(state, 20), g = load<u32>(state, 24), h = load<u32>(state, 28);
   // Eight rounds per iteration, renaming the variables instead of moving them.
+  let x: u32, q: u32, r = b ^ c; // r, q: a ^ b of alternate rounds (see nextA)
   for (let i: usize = 0; i < 256; i += 32) {
-    let k = K + i, p = w + i, x: u32;
-    x = t1(e, f, g, h, load<u32>(k, 0), load<u32>(p, 0)); d += x; h = x + t2(a, b, c);
-    x = t1(d, e, f, g, load<u32>(k, 4), load<u32>(p, 4)); c += x; g = x + t2(h, a, b);
-    x = t1(c, d, e, f, load<u32>(k, 8), load<u32>(p, 8)); b += x; f = x + t2(g, h, a);
-    x = t1(b, c, d, e, load<u32>(k, 12), load<u32>(p, 12)); a += x; e = x + t2(f, g, h);
-    x = t1(a, b, c, d, load<u32>(k, 16), load<u32>(p, 16)); h += x; d = x + t2(e, f, g);
-    x = t1(h, a, b, c, load<u32>(k, 20), load<u32>(p, 20)); g += x; c = x + t2(d, e, f);
-    x = t1(g, h, a, b, load<u32>(k, 24), load<u32>(p, 24)); f += x; b = x + t2(c, d, e);
-    x = t1(f, g, h, a, load<u32>(k, 28), load<u32>(p, 28)); e += x; a = x + t2(b, c, d);
+    let k = K + i, p = w + i;
+    x = t1(e, f, g, h, load<u32>(k, 0), load<u32>(p, 0)); d += x; q = a ^ b; h = nextA(x, a, b, q, r);
+    x = t1(d, e, f, g, load<u32>(k, 4), load<u32>(p, 4)); c += x; r = h ^ a; g = nextA(x, h, a, r, q);
+    x = t1(c, d, e, f, load<u32>(k, 8), load<u32>(p, 8)); b += x; q = g ^ h; f = nextA(x, g, h, q, r);
+    x = t1(b, c, d, e, load<u32>(k, 12), load<u32>(p, 12)); a += x; r = f ^ g; e = nextA(x, f, g, r, q);
+    x = t1(a, b, c, d, load<u32>(k, 16), load<u32>(p, 16)); h += x; q = e ^ f; d = nextA(x, e, f, q, r);
+    x = t1(h, a, b, c, load<u32>(k, 20), load<u32>(p, 20)); g += x; r = d ^ e; c = nextA(x, d, e, r, q);
+    x = t1(g, h, a, b, load<u32>(k, 24), load<u32>(p, 24)); f += x; q = c ^ d; b = nextA(x, c, d, q, r);
+    x = t1(f, g, h, a, load<u32>(k, 28), load<u32>(p, 28)); e += x; r = b ^ c; a = nextA(x, b, c, r, q);
   }
   store<u32>(state, load<u32>(state, 0) + a, 0);
   store<u32>(state, load<u32>(state, 4) + b, 4);
@@ -104,7 +106,11 @@ function roundsScalar(state: usize, w: usize): void {
 
 /** Compresses one 64-byte block at `block` into `state` (8 u32). */
 export function compress(state: usize, block: usize): void {
-  for (let i: usize = 0; i < 64; i += 4) store<u32>(WS + i, bswap<u32>(load<u32>(block + i)));
+  // Byte-swapping 16 bytes at a time: WebAssembly has no scalar bswap (AssemblyScript's is 5 ops).
+  v128.store(WS, bswap4(v128.load(block, 0)), 0);
+  v128.store(WS, bswap4(v128.load(block, 16)), 16);
+  v128.store(WS, bswap4(v128.load(block, 32)), 32);
+  v128.store(WS, bswap4(v128.load(block, 48)), 48);
   expandScalar(WS);
   roundsScalar(state, WS);
 }
