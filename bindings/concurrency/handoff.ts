@@ -7,6 +7,7 @@
  * @module
  */
 import { spawnWorker, workerUrl, type WorkerHandle } from "../runtime/index.ts";
+import { ChainDbError, ErrorCode } from "../util/index.ts";
 import { ConditionVariable } from "./condition-variable.ts";
 import { Event } from "./event.ts";
 import { Mutex } from "./mutex.ts";
@@ -38,7 +39,7 @@ export class HandoffProbe {
   private constructor(
     private readonly setup: HandoffSetup,
     private readonly worker: WorkerHandle,
-    private readonly finished: Promise<void>,
+    private readonly finished: Promise<number>,
   ) {}
 
   /** Starts the pong worker for `kind`; resolves once it is ready. */
@@ -53,52 +54,69 @@ export class HandoffProbe {
       pongEvent: new Event({ autoReset: true }).handle(),
     };
     let ready!: () => void;
-    let done!: () => void;
+    let done!: (answered: number) => void;
     let failed!: (e: Error) => void;
+    let failedLater!: (e: Error) => void;
     const readyP = new Promise<void>((resolve, reject) => ((ready = resolve), (failed = reject)));
-    const finished = new Promise<void>((resolve) => (done = resolve));
+    const finished = new Promise<number>((resolve, reject) => ((done = resolve), (failedLater = reject)));
+    finished.catch(() => {}); // reported by close(); never an unhandled rejection meanwhile
     const worker = spawnWorker(workerUrl(import.meta.url, "handoff-worker"), {
-      onMessage: (m) => ((m as { type: string }).type === "ready" ? ready() : done()),
-      onError: (e) => failed(e),
+      onMessage: (raw) => {
+        const m = raw as { type: string; answered?: number };
+        if (m.type === "ready") ready();
+        else done(m.answered ?? -1);
+      },
+      onError: (e) => {
+        failed(e);
+        failedLater(e);
+      },
     });
     worker.postMessage(setup);
     await readyP;
     return new HandoffProbe(setup, worker, finished);
   }
 
-  /** Performs `count` round trips, blocking this thread; returns `count`. */
-  roundTrips(count: number): number {
+  /**
+   * Performs `count` round trips, blocking this thread; returns `count`. Throws `LOCK_TIMEOUT`
+   * if one answer takes longer than `answerBoundMs` (a dead worker must not hang the caller).
+   */
+  roundTrips(count: number, answerBoundMs = 10_000): number {
     const s = this.setup;
+    const stuck = () => new ChainDbError(ErrorCode.LOCK_TIMEOUT, `handoff worker (${s.kind}) did not answer within ${answerBoundMs} ms`);
     if (s.kind === "futex") {
       for (let i = 0; i < count; i++) {
         Atomics.store(s.words, TURN, PONG);
         Atomics.notify(s.words, TURN, 1);
-        while (Atomics.load(s.words, TURN) === PONG) Atomics.wait(s.words, TURN, PONG);
+        while (Atomics.load(s.words, TURN) === PONG) {
+          if (Atomics.wait(s.words, TURN, PONG, answerBoundMs) === "timed-out") throw stuck();
+        }
       }
     } else if (s.kind === "event") {
       const ping = Event.from(s.pingEvent);
       const pong = Event.from(s.pongEvent);
       for (let i = 0; i < count; i++) {
         pong.set();
-        ping.wait();
+        if (!ping.wait({ timeoutMs: answerBoundMs })) throw stuck();
       }
     } else {
       const mutex = Mutex.from(s.mutex);
       const toPing = ConditionVariable.from(s.toPing);
       const toPong = ConditionVariable.from(s.toPong);
-      mutex.lock();
-      for (let i = 0; i < count; i++) {
-        s.words[TURN] = PONG;
-        toPong.notifyOne();
-        while (s.words[TURN] !== PING) toPing.wait(mutex);
-      }
-      mutex.unlock();
+      mutex.withLock(() => {
+        for (let i = 0; i < count; i++) {
+          s.words[TURN] = PONG;
+          toPong.notifyOne();
+          while (s.words[TURN] !== PING) {
+            if (!toPing.wait(mutex, { timeoutMs: answerBoundMs })) throw stuck();
+          }
+        }
+      });
     }
     return count;
   }
 
-  /** Stops the pong worker and waits for it. */
-  async close(): Promise<void> {
+  /** Stops the pong worker and waits for it; returns how many pings it answered. */
+  async close(): Promise<number> {
     const s = this.setup;
     Atomics.store(s.words, STOP, 1);
     Atomics.store(s.words, TURN, PONG);
@@ -106,7 +124,10 @@ export class HandoffProbe {
     Event.from(s.pongEvent).set();
     const mutex = Mutex.from(s.mutex);
     await mutex.withLockAsync(() => ConditionVariable.from(s.toPong).notifyAll());
-    await this.finished;
-    await this.worker.terminate();
+    try {
+      return await this.finished;
+    } finally {
+      await this.worker.terminate();
+    }
   }
 }

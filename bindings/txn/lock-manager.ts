@@ -136,6 +136,7 @@ export class LockManager {
     const tx = this.txs.get(txId);
     if (!tx) return;
     if (tx.waiting) this.dropRequest(tx.waiting, new ChainDbError(ErrorCode.TX_ABORTED, `transaction ${String(txId)} released its locks while waiting`));
+    assert(tx.waiting === undefined, "released transaction still waiting");
     const entries = [...tx.held.values()];
     tx.held.clear();
     for (const entry of entries) {
@@ -143,6 +144,7 @@ export class LockManager {
       this.grantWaiters(entry);
       this.dropIfIdle(entry);
     }
+    assert(tx.held.size === 0, "released transaction still holds locks");
     this.txs.delete(txId);
   }
 
@@ -299,9 +301,11 @@ export class LockManager {
   private grant(tx: TxState, entry: LockEntry, mode: LockMode): void {
     const held = entry.holders.get(tx);
     if (held === "X" || held === mode) return;
+    assert(!tx.waiting || tx.waiting.entry === entry, "grant to a transaction waiting elsewhere");
     entry.holders.set(tx, mode);
     tx.held.set(entry.key, entry);
     this.counters.granted++;
+    assert(mode === "S" || entry.holders.size === 1, "X granted beside another holder");
   }
 
   private headGrantable(entry: LockEntry): boolean {
