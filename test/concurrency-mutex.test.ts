@@ -22,6 +22,36 @@ describe("Mutex across real workers", () => {
     expect(mutex.isLocked).toBe(false);
   });
 
+  it("lets the main thread compete through lockAsync with workers blocking in lock", async () => {
+    const iterations = slow ? 400_000 : 100_000;
+    const mutex = new Mutex();
+    const shared = new Int32Array(new SharedArrayBuffer(12)); // inside, violations, counter
+    const workers = pool.run(
+      [0, 1].map(() => ({ task: "mutexCounter" as const, mutex: mutex.handle(), shared, iterations })),
+      slow ? 300_000 : 60_000,
+    );
+    let mainIncrements = 0;
+    let workerIncrements = 0;
+    // Until both workers are through (seen in shared memory: an uncontended lockAsync never yields
+    // to the event loop, so no message could tell us) and at least mainRoundsMin rounds, bounded.
+    // Each round takes the lock from the main thread, through the waitAsync path whenever a worker
+    // holds it (rare on 2 busy cores; the deterministic contended case is the lockAsync test below).
+    const mainRoundsMin = slow ? 50_000 : 5_000;
+    for (let round = 0; round < 10_000_000 && (workerIncrements < 2 * iterations || round < mainRoundsMin); round++) {
+      await mutex.lockAsync({ timeoutMs: 30_000 });
+      if (Atomics.add(shared, 0, 1) !== 0) Atomics.add(shared, 1, 1);
+      shared[2] = shared[2]! + 1;
+      mainIncrements++;
+      workerIncrements = shared[2]! - mainIncrements;
+      Atomics.sub(shared, 0, 1);
+      mutex.unlock();
+    }
+    await workers;
+    expect(mainIncrements).toBeGreaterThanOrEqual(mainRoundsMin);
+    expect(shared[2]).toBe(2 * iterations + mainIncrements);
+    expect(shared[1]).toBe(0);
+  });
+
   it("times out a blocking lock held by another thread with LOCK_TIMEOUT", async () => {
     const mutex = new Mutex();
     await mutex.lockAsync();
