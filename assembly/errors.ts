@@ -10,4 +10,4 @@ export const E_INPUT_TOO_LONG: string = "input longer than the static input buff
 
 // @ts-ignore: decorator
 @lazy @inline
-export const E_LANES_TOO_LONG: string = "four messages of this length do not fit the input buffer";
+export const E_MANY_TOO_LONG: string = "these messages and their digests do not fit the input buffer";

@@ -28,10 +28,15 @@ export function merkleLevel(src: usize, count: usize, dst: usize): usize {
   return pairs + (count & 1);
 }
 
-/** One tree level over the `count` hashes in the input buffer, in place; returns the parent count. */
-export function merkleLevelInput(count: usize): usize {
+/**
+ * `levels` tree levels over the `count` hashes in the input buffer, in place; returns the node
+ * count of the last level. A single node still pairs with itself, so an aligned block of 2^levels
+ * leaves (the last block possibly partial) yields its node `levels` levels up in the whole tree.
+ */
+export function merkleLevelsInput(count: usize, levels: u32): usize {
   if (count > INPUT_SIZE / 32) abort(E_INPUT_TOO_LONG);
-  return merkleLevel(INPUT, count, INPUT);
+  for (let i: u32 = 0; i < levels; i++) count = merkleLevel(INPUT, count, INPUT);
+  return count;
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import { INPUT, INPUT_SIZE, OUTPUT } from "./io";
-import { E_INPUT_TOO_LONG, E_LANES_TOO_LONG } from "./errors";
+import { E_INPUT_TOO_LONG, E_MANY_TOO_LONG } from "./errors";
 
 /** The 64 round constants K (FIPS 180-4 §4.2.2). */
 export const K: usize = memory.data<u32>([
@@ -423,10 +423,16 @@ function pairs4FirstHash(src: usize): void {
   rounds4(STATE4, PAD64_W);
 }
 
-/** SHA-256 of four messages of `len` bytes, contiguous in the input buffer, into the output buffer. */
-export function sha256x4Input(len: usize): void {
-  if (len > INPUT_SIZE / 4) abort(E_LANES_TOO_LONG);
-  sha256Lanes4(INPUT, len, len, OUTPUT);
+/**
+ * SHA-256 of `count` messages of `len` bytes each, contiguous in the input buffer; digest i is
+ * written right after them, at input + count·len + 32·i. Four at a time go through the lanes.
+ */
+export function sha256ManyInput(len: usize, count: usize): void {
+  if (len > INPUT_SIZE || count > INPUT_SIZE / (len + 32)) abort(E_MANY_TOO_LONG);
+  let dst = INPUT + count * len;
+  let i: usize = 0;
+  for (; i + 4 <= count; i += 4) sha256Lanes4(INPUT + i * len, len, len, dst + (i << 5));
+  for (; i < count; i++) sha256Bytes(INPUT + i * len, len, dst + (i << 5));
 }
 
 // The schedule of the padding block of a 64-byte message is the same for every message.

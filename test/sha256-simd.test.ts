@@ -1,6 +1,6 @@
 /**
  * The WebAssembly SHA-256 paths against each other and against node:crypto: the 4-lane v128 path
- * (sha256x4Input, sha256Pairs4, sha256dPairs4) against the scalar path for many lengths and seeded
+ * (sha256ManyInput, sha256Pairs4, sha256dPairs4) against the scalar path for many lengths and seeded
  * random contents, the pointer-level sha256Bytes, and the streaming API over a 1,000,000-byte
  * message fed in irregular chunks.
  * @module
@@ -25,12 +25,13 @@ beforeAll(async () => {
   output = x.outputPtr();
 });
 
-/** The four digests of the 4-lane path for four equal-length messages. */
-function lanes4(messages: Uint8Array[]): Uint8Array[] {
+/** The digests of sha256ManyInput: four equal-length messages go through the 4-lane path. */
+function many(messages: Uint8Array[]): Uint8Array[] {
   const length = messages[0]!.length;
   messages.forEach((m, i) => mem().set(m, input + i * length));
-  x.sha256x4Input(length);
-  return [0, 1, 2, 3].map((i) => mem().slice(output + 32 * i, output + 32 * i + 32));
+  x.sha256ManyInput(length, messages.length);
+  const digests = input + messages.length * length;
+  return messages.map((_, i) => mem().slice(digests + 32 * i, digests + 32 * i + 32));
 }
 
 /** The scalar one-shot path. */
@@ -41,18 +42,18 @@ function scalar(message: Uint8Array): Uint8Array {
 }
 
 // Every length up to 300 crosses each padding case (tail < 56, 56..63, exact blocks) several times;
-// then block boundaries up to the largest four-lane message (16 KiB each).
+// then block boundaries up to the longest four messages that fit with their digests (16 KiB − 32).
 const LENGTHS = [
   ...Array.from({ length: 301 }, (_, i) => i),
-  447, 448, 511, 512, 1000, 1023, 1024, 1025, 4096, 4151, 16383, 16384,
+  447, 448, 511, 512, 1000, 1023, 1024, 1025, 4096, 4151, 16351, 16352,
 ];
 
-describe("4-lane SHA-256 (sha256x4Input)", () => {
-  it("equals the scalar path and node:crypto in every lane, for lengths 0..300 and up to 16 KiB", () => {
+describe("4-lane SHA-256 (sha256ManyInput)", () => {
+  it("equals the scalar path and node:crypto in every lane, for lengths 0..300 and up to 16 KiB − 32", () => {
     const rand = prng(0x51d);
     for (const length of LENGTHS) {
       const messages = [0, 1, 2, 3].map(() => randomBytes(rand, length));
-      const got = lanes4(messages).map(toHex);
+      const got = many(messages).map(toHex);
       const want = messages.map((m) => toHex(sha256(m)));
       expect(got, `length ${length}`).toEqual(want);
       expect(messages.map((m) => toHex(scalar(m))), `scalar, length ${length}`).toEqual(want);
@@ -63,11 +64,11 @@ describe("4-lane SHA-256 (sha256x4Input)", () => {
     const rand = prng(0x1a4e);
     for (const length of [1, 55, 64, 100, 200]) {
       const messages = [0, 1, 2, 3].map(() => randomBytes(rand, length));
-      const before = lanes4(messages).map(toHex);
+      const before = many(messages).map(toHex);
       for (let lane = 0; lane < 4; lane++) {
         const changed = messages.map((m) => m.slice());
         changed[lane]![rand() % length] ^= 1 << (rand() % 8);
-        const after = lanes4(changed).map(toHex);
+        const after = many(changed).map(toHex);
         after.forEach((digest, i) => {
           if (i === lane) expect(digest).not.toBe(before[i]);
           else expect(digest).toBe(before[i]);
@@ -77,8 +78,19 @@ describe("4-lane SHA-256 (sha256x4Input)", () => {
     }
   });
 
-  it("aborts with a message when four messages do not fit the input buffer", () => {
-    expect(() => x.sha256x4Input(x.inputSize() / 4 + 1)).toThrow(/four messages of this length/);
+  it("hashes batches of 1..11 messages: groups of four in the lanes, the rest scalar", () => {
+    const rand = prng(0xba7c);
+    for (let count = 1; count <= 11; count++) {
+      for (const length of [0, 32, 64, 65, 200]) {
+        const messages = Array.from({ length: count }, () => randomBytes(rand, length));
+        expect(many(messages).map(toHex), `${count} × ${length}`).toEqual(messages.map((m) => toHex(sha256(m))));
+      }
+    }
+  });
+
+  it("aborts with a message when the messages and digests do not fit the input buffer", () => {
+    expect(() => x.sha256ManyInput(x.inputSize() / 4 - 31, 4)).toThrow(/do not fit the input buffer/);
+    expect(() => x.sha256ManyInput(2 ** 32 - 8, 1)).toThrow(/do not fit the input buffer/);
     expect(() => x.sha256Input(x.inputSize() + 1)).toThrow(/input longer than the static input buffer/);
   });
 });

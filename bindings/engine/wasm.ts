@@ -11,7 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { ChainDbError, ErrorCode, abytes } from "../util/index.ts";
+import { ChainDbError, ErrorCode, abytes, assert } from "../util/index.ts";
 import type { Engine, SearchResult } from "./types.ts";
 import { checkLeaves, checkSearchArgs } from "./validate.ts";
 
@@ -48,8 +48,11 @@ export interface WasmExports {
   sha256Final(): void;
   /** Ends the streaming hash: SHA-256d → output[0, 32). */
   sha256dFinal(): void;
-  /** SHA-256 of four `len`-byte messages contiguous in the input → four digests in output[0, 128). */
-  sha256x4Input(len: number): void;
+  /**
+   * SHA-256 of `count` messages of `len` bytes contiguous in the input (four at a time in the SIMD
+   * lanes); digest i goes to input + count·len + 32·i.
+   */
+  sha256ManyInput(len: number, count: number): void;
   /** SHA-256 of memory[src, src + len) → memory[dst, dst + 32). */
   sha256Bytes(src: number, len: number, dst: number): void;
   /** SHA-256d of memory[src, src + len) → memory[dst, dst + 32). */
@@ -64,8 +67,8 @@ export interface WasmExports {
   powSearch(start: number, count: number): number;
   /** The nonce found by the last successful powSearch (as i32: use `>>> 0`). */
   powFoundNonce(): number;
-  /** One merkle level over `count` hashes in the input buffer, in place; returns the parent count. */
-  merkleLevelInput(count: number): number;
+  /** `levels` merkle levels over `count` hashes in the input buffer, in place; returns the node count left. */
+  merkleLevelsInput(count: number, levels: number): number;
   /** Merkle root of `count` hashes in the input buffer → output[0, 32). */
   merkleRootInput(count: number): void;
 }
@@ -214,9 +217,10 @@ class WasmEngine implements Engine {
 
   sha256Many(messages: readonly Uint8Array[]): Uint8Array[] {
     if (!Array.isArray(messages)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"messages" expected an array`);
-    messages.forEach((m, i) => abytes(m, undefined, `messages[${i}]`));
+    for (let i = 0; i < messages.length; i++) {
+      if (!(messages[i] instanceof Uint8Array)) abytes(messages[i], undefined, `messages[${i}]`); // throws
+    }
     const out = new Array<Uint8Array>(messages.length);
-    // Messages of equal length go four at a time through the SIMD lanes.
     const byLength = new Map<number, number[]>();
     messages.forEach((m, i) => {
       const group = byLength.get(m.length);
@@ -224,15 +228,21 @@ class WasmEngine implements Engine {
       else group.push(i);
     });
     for (const [length, indices] of byLength) {
-      let j = 0;
-      if (4 * length <= this.#inputSize) {
-        for (; j + 4 <= indices.length; j += 4) {
-          for (let lane = 0; lane < 4; lane++) this.#write(messages[indices[j + lane]!]!, lane * length);
-          this.#x.sha256x4Input(length);
-          for (let lane = 0; lane < 4; lane++) out[indices[j + lane]!] = this.#read(lane * 32, 32);
-        }
+      // As many messages as fit with their digests go in one call (four at a time in the lanes).
+      const perCall = Math.floor(this.#inputSize / (length + 32));
+      if (perCall < 4) {
+        for (const i of indices) out[i] = this.#hash(messages[i]!, false);
+        continue;
       }
-      for (; j < indices.length; j++) out[indices[j]!] = this.#hash(messages[indices[j]!]!, false);
+      for (let first = 0; first < indices.length; first += perCall) {
+        const count = Math.min(perCall, indices.length - first);
+        let view = this.#mem();
+        for (let k = 0; k < count; k++) view.set(messages[indices[first + k]!]!, this.#input + k * length);
+        this.#x.sha256ManyInput(length, count);
+        view = this.#mem();
+        const digests = this.#input + count * length;
+        for (let k = 0; k < count; k++) out[indices[first + k]!] = view.slice(digests + 32 * k, digests + 32 * k + 32);
+      }
     }
     return out;
   }
@@ -255,21 +265,34 @@ class WasmEngine implements Engine {
 
   merkleRoot(hashes: readonly Uint8Array[]): Uint8Array {
     checkLeaves(hashes);
-    const capacity = this.#inputSize / 32; // even, so no chunk but the last has an odd count
-    let level: readonly Uint8Array[] = hashes;
-    while (level.length > capacity) {
-      const next: Uint8Array[] = [];
-      for (let i = 0; i < level.length; i += capacity) {
-        const chunk = level.slice(i, i + capacity);
-        chunk.forEach((h, j) => this.#write(h, 32 * j));
-        const parents = this.#x.merkleLevelInput(chunk.length);
-        const view = this.#mem();
-        for (let p = 0; p < parents; p++) next.push(view.slice(this.#input + 32 * p, this.#input + 32 * p + 32));
-      }
-      level = next;
+    return this.#merkle(hashes);
+  }
+
+  #merkle(level: readonly Uint8Array[]): Uint8Array {
+    // The input buffer holds 2^11 hashes. A larger tree is cut into aligned blocks of 2^11 leaves:
+    // each block's node 11 levels up is computed in one call (a partial last block pairs its last
+    // node with itself exactly where the whole tree does, since full blocks add even counts to
+    // every level below), then the tree over those nodes.
+    const capacity = this.#inputSize / 32;
+    const depth = Math.log2(capacity);
+    assert(Number.isInteger(depth), "merkle capacity is a power of two");
+    if (level.length <= capacity) {
+      this.#writeHashes(level);
+      this.#x.merkleRootInput(level.length);
+      return this.#read(0, 32);
     }
-    level.forEach((h, j) => this.#write(h, 32 * j));
-    this.#x.merkleRootInput(level.length);
-    return this.#read(0, 32);
+    const nodes: Uint8Array[] = [];
+    for (let first = 0; first < level.length; first += capacity) {
+      const block = level.slice(first, first + capacity);
+      this.#writeHashes(block);
+      assert(this.#x.merkleLevelsInput(block.length, depth) === 1, "one node per block");
+      nodes.push(this.#mem().slice(this.#input, this.#input + 32));
+    }
+    return this.#merkle(nodes);
+  }
+
+  #writeHashes(hashes: readonly Uint8Array[]): void {
+    const view = this.#mem();
+    for (let j = 0; j < hashes.length; j++) view.set(hashes[j]!, this.#input + 32 * j);
   }
 }

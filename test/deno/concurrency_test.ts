@@ -2,6 +2,7 @@
 // (the same fixture worker the Node suite uses) protects a plain counter; no update may be lost.
 import { spawnWorker } from "../../bindings/runtime/index.ts";
 import { Mutex, Semaphore } from "../../bindings/concurrency/index.ts";
+import { LockManager } from "../../bindings/txn/index.ts";
 
 const WORKER = new URL("../fixtures/concurrency-worker.ts", import.meta.url);
 
@@ -63,4 +64,15 @@ Deno.test("Semaphore: release beyond the maximum throws SEMAPHORE_OVERFLOW", () 
     code = (e as { code?: string }).code;
   }
   assertEquals(code, "SEMAPHORE_OVERFLOW", "error code");
+});
+
+Deno.test("LockManager: a 2-cycle deadlock aborts the younger transaction with TX_DEADLOCK", async () => {
+  const lm = new LockManager();
+  await lm.acquire("old", "a", "X");
+  await lm.acquire("young", "b", "X");
+  const old = lm.acquire("old", "b", "X").then(() => "granted", (e) => e.code);
+  const young = lm.acquire("young", "a", "X").then(() => "granted", (e) => e.code);
+  assertEquals(await young, "TX_DEADLOCK", "victim");
+  lm.releaseAll("young");
+  assertEquals(await old, "granted", "survivor");
 });
