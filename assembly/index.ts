@@ -4,9 +4,9 @@
  */
 export { inputPtr, inputSize, outputPtr, growMemoryForTest } from "./io";
 export {
-  sha256Input, sha256dInput, sha256Init, sha256Update, sha256Final, sha256dFinal, sha256x4Input,
+  sha256Input, sha256dInput, sha256Init, sha256Update, sha256Final, sha256dFinal, sha256ManyInput,
   sha256Bytes, sha256dBytes, sha256Pairs4, sha256dPairs4,
 } from "./sha256";
 export { powInit, powSearch, powFoundNonce } from "./pow";
-export { merkleLevelInput, merkleRootInput } from "./merkle";
+export { merkleLevelsInput, merkleRootInput } from "./merkle";
 export * from "./store-abi";
