@@ -16,6 +16,7 @@
 import { alloc } from "./store-alloc";
 import { bufEnsure, bufPtr } from "./store-buf";
 import { sha256Bytes, sha256Pairs4 } from "./sha256";
+import { copy32, copy48, copy64 } from "./store-mem";
 
 /** Deepest tree: 2^23 nodes of 32 bytes is 256 MiB. */
 export const TREE_DEPTH_MAX: u32 = 22;
@@ -42,6 +43,10 @@ let nodes: usize = 0;
 let heads: usize = 0;
 let dirty: usize = 0;
 let dirtyAny: bool = false;
+let hashCount: u64 = 0;
+
+/** SHA-256 compressions of 64-byte messages done by root updates so far (a benchmark metric). */
+export function commitHashCount(): u64 { return hashCount; }
 
 /** Sets up an empty tree of depth `d` (1..22); false when out of memory. */
 export function commitInit(d: u32): bool {
@@ -61,7 +66,7 @@ export function commitInit(d: u32): bool {
     const child = nodes + (first << 6);
     memory.copy(child + 32, child, 32);
     sha256Bytes(child, 64, nodes + (first << 5));
-    for (let i: usize = 1; i < first; i++) memory.copy(nodes + ((first + i) << 5), nodes + (first << 5), 32);
+    for (let i: usize = 1; i < first; i++) copy32(nodes + ((first + i) << 5), nodes + (first << 5));
   }
   return true;
 }
@@ -137,6 +142,7 @@ function memberCount(b: u32): u32 {
 
 /** SHA-256 of `count` 64-byte messages at `src` into `dst` (32 bytes each), four lanes at a time. */
 function hashMany(src: usize, count: u32, dst: usize): void {
+  hashCount += count;
   let i: u32 = 0;
   for (; i + 4 <= count; i += 4) sha256Pairs4(src + (<usize>i << 6), dst + (<usize>i << 5));
   const rest = count - i;
@@ -149,7 +155,7 @@ function hashMany(src: usize, count: u32, dst: usize): void {
 /** Writes the leaf message of account entry `e` at `dst`. */
 // @ts-ignore: decorator
 @inline function leafMessage(e: usize, dst: usize): void {
-  memory.copy(dst, e + 8, 48); // address, balance, nonce are contiguous in the entry
+  copy48(dst, e + 8); // address, balance, nonce are contiguous in the entry
   store<u64>(dst, 0, 48);
   store<u64>(dst, 0, 56);
 }
@@ -206,7 +212,7 @@ function hashBuckets(nb: u32): bool {
     const first = load<u32>(spans + (<usize>i << 3));
     const count = load<u32>(spans + (<usize>i << 3), 4);
     if (count == 0) memory.fill(accs + (<usize>i << 5), 0, 32);
-    else memory.copy(accs + (<usize>i << 5), dig + (<usize>first << 5), 32);
+    else copy32(accs + (<usize>i << 5), dig + (<usize>first << 5));
   }
   // Round r chains leaf r of every bucket longer than r; the leaf digests in `dig` stay intact,
   // the round's messages reuse `msg` (now free) and its digests go to B_IDX.
@@ -217,8 +223,8 @@ function hashBuckets(nb: u32): bool {
       const count = load<u32>(spans + (<usize>i << 3), 4);
       if (count <= r) continue;
       const m = msg + (<usize>k << 6);
-      memory.copy(m, accs + (<usize>i << 5), 32);
-      memory.copy(m + 32, dig + (<usize>(first + r) << 5), 32);
+      copy32(m, accs + (<usize>i << 5));
+      copy32(m + 32, dig + (<usize>(first + r) << 5));
       store<u32>(who + (<usize>k << 2), i);
       k++;
     }
@@ -226,12 +232,12 @@ function hashBuckets(nb: u32): bool {
     if (out == 0) return false;
     hashMany(msg, k, out);
     for (let j: u32 = 0; j < k; j++) {
-      memory.copy(accs + (<usize>load<u32>(who + (<usize>j << 2)) << 5), out + (<usize>j << 5), 32);
+      copy32(accs + (<usize>load<u32>(who + (<usize>j << 2)) << 5), out + (<usize>j << 5));
     }
   }
   const base = nodes + ((<usize>1 << depth) << 5);
   for (let i: u32 = 0; i < nb; i++) {
-    memory.copy(base + (<usize>load<u32>(list + (<usize>i << 2)) << 5), accs + (<usize>i << 5), 32);
+    copy32(base + (<usize>load<u32>(list + (<usize>i << 2)) << 5), accs + (<usize>i << 5));
   }
   return true;
 }
@@ -258,11 +264,11 @@ function hashPaths(nb: u32): bool {
     const dig = bufEnsure(B_DIG, k << 5, 0);
     if (msg == 0 || dig == 0) return false;
     for (let i: u32 = 0; i < k; i++) {
-      memory.copy(msg + (<usize>i << 6), nodes + (<usize>load<u32>(idx + (<usize>i << 2)) << 6), 64);
+      copy64(msg + (<usize>i << 6), nodes + (<usize>load<u32>(idx + (<usize>i << 2)) << 6));
     }
     hashMany(msg, k, dig);
     for (let i: u32 = 0; i < k; i++) {
-      memory.copy(nodes + (<usize>load<u32>(idx + (<usize>i << 2)) << 5), dig + (<usize>i << 5), 32);
+      copy32(nodes + (<usize>load<u32>(idx + (<usize>i << 2)) << 5), dig + (<usize>i << 5));
     }
     n = k;
   }

@@ -14,6 +14,7 @@
  * @module
  */
 import { alloc, free, allocRound } from "./store-alloc";
+import { copySmall } from "./store-mem";
 
 /** Largest key, bytes. */
 export const KEY_MAX: u32 = 1024;
@@ -86,6 +87,13 @@ export function kvHash(seed: u64, key: usize, len: u32): u32 {
   return true;
 }
 
+/** Copies a value: inline for small ones (the ledger's 24 bytes), `memory.copy` for large ones. */
+// @ts-ignore: decorator
+@inline function copyValue(dst: usize, src: usize, n: u32): void {
+  if (n <= 64) copySmall(dst, src, n);
+  else memory.copy(dst, src, n);
+}
+
 // ---- entries -----------------------------------------------------------------------------
 
 /** Key length of an entry. */
@@ -106,8 +114,8 @@ function entryNew(key: usize, keyLen: u32, val: usize, valLen: u32): usize {
   if (e == 0) return 0;
   store<u32>(e, keyLen);
   store<u32>(e, valLen, 4);
-  memory.copy(e + 8, key, keyLen);
-  memory.copy(e + 8 + keyLen, val, valLen);
+  copySmall(e + 8, key, keyLen);
+  copyValue(e + 8 + keyLen, val, valLen);
   return e;
 }
 
@@ -163,6 +171,19 @@ export function kvFindHashed(s: usize, key: usize, keyLen: u32, h: u32): usize {
     i = (i + 1) & mask;
   }
   return 0;
+}
+
+/**
+ * Touches the home slot and first entry of `key` and returns a value derived from them, so the
+ * loads cannot be optimised away. Callers issue it for several keys ahead of use: the loads are
+ * independent, so the CPU overlaps their cache misses (WASM has no prefetch instruction).
+ */
+// @ts-ignore: decorator
+@inline export function kvTouch(s: usize, key: usize, keyLen: u32): u32 {
+  const h = kvHash(kvSeed(s), key, keyLen);
+  const slot = <usize>load<u32>(s, S_SLOTS) + (<usize>(h & (load<u32>(s, S_CAP) - 1)) << 3);
+  const e = <usize>load<u32>(slot, 4);
+  return e == 0 ? 0 : load<u32>(e + 8 + keyLen);
 }
 
 /** Entry of `key`, or 0. */
@@ -275,8 +296,8 @@ export function kvJournal(s: usize, key: usize, keyLen: u32, e: usize): bool {
   const p = <usize>load<u32>(s, S_JPTR) + load<u32>(s, S_JLEN);
   store<u32>(p, keyLen);
   store<u32>(p, e == 0 ? ABSENT : valLen, 4);
-  memory.copy(p + 8, key, keyLen);
-  if (e != 0) memory.copy(p + 8 + keyLen, entryValue(e), valLen);
+  copySmall(p + 8, key, keyLen);
+  if (e != 0) copyValue(p + 8 + keyLen, entryValue(e), valLen);
   store<u32>(p + body, rec);
   store<u32>(s, load<u32>(s, S_JLEN) + rec, S_JLEN);
   return true;
@@ -335,7 +356,7 @@ export function kvPut(s: usize, key: usize, keyLen: u32, val: usize, valLen: u32
   if (!kvJournal(s, key, keyLen, e)) return KV_OOM;
   if (e != 0 && allocRound(8 + keyLen + valLen) == allocRound(8 + keyLen + load<u32>(e, 4))) {
     store<u32>(e, valLen, 4);
-    memory.copy(e + 8 + keyLen, val, valLen);
+    copyValue(e + 8 + keyLen, val, valLen);
     return KV_OK;
   }
   const ne = entryNew(key, keyLen, val, valLen);
