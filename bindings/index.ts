@@ -64,3 +64,24 @@ export {
   type WaitOptions,
 } from "./concurrency/index.ts";
 export { LockManager, ManualClock, type LockMode, type LockKey, type TxId, type LockManagerOptions, type TimerClock } from "./txn/index.ts";
+
+// ledger: ed25519 transfers, the account state machine, state proofs; the key-value store
+export {
+  generateKeyPair,
+  keyPairFromSeed,
+  signTransfer,
+  decodeTransfer,
+  verifyTransferSignature,
+  Ledger,
+  verifyProof,
+  TRANSFER_SIZE,
+  type KeyPair,
+  type Transfer,
+  type TransferFields,
+  type LedgerOptions,
+  type ApplyOptions,
+  type BlockResult,
+  type GenesisAllocation,
+  type Account,
+} from "./chain/index.ts";
+export { createKvStore, type KvStore, type TransferStatus } from "./store/index.ts";

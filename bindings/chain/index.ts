@@ -19,3 +19,26 @@ export {
   headerWithNonce,
   setTime,
 } from "./header.ts";
+
+// ledger: keys, transfers, the state machine and its proofs (storage engineer)
+export { generateKeyPair, keyPairFromSeed, type KeyPair } from "./keys.ts";
+export {
+  signTransfer,
+  decodeTransfer,
+  verifyTransferSignature,
+  packTransfers,
+  TRANSFER_SIZE,
+  PACKED_TRANSFER_SIZE,
+  type Transfer,
+  type TransferFields,
+} from "./transfer.ts";
+export {
+  Ledger,
+  BLOCK_TRANSFERS_MAX,
+  DEFAULT_TREE_DEPTH,
+  type LedgerOptions,
+  type ApplyOptions,
+  type BlockResult,
+  type GenesisAllocation,
+} from "./ledger.ts";
+export { verifyProof, decodeProof, type Account } from "./proof.ts";
