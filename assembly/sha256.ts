@@ -45,16 +45,22 @@ const PAD64_WS: usize = memory.data(64 * 4, 16);
 // ---------------------------------------------------------------------------------------------
 // Scalar functions (FIPS 180-4 §4.1.2); i32.rotr is a native rotate.
 
+/** Σ0. */
 // @ts-ignore: decorator
 @inline export function bigSigma0(x: u32): u32 { return rotr<u32>(x, 2) ^ rotr<u32>(x, 13) ^ rotr<u32>(x, 22); }
+/** Σ1. */
 // @ts-ignore: decorator
 @inline export function bigSigma1(x: u32): u32 { return rotr<u32>(x, 6) ^ rotr<u32>(x, 11) ^ rotr<u32>(x, 25); }
+/** σ0. */
 // @ts-ignore: decorator
 @inline export function smallSigma0(x: u32): u32 { return rotr<u32>(x, 7) ^ rotr<u32>(x, 18) ^ (x >>> 3); }
+/** σ1. */
 // @ts-ignore: decorator
 @inline export function smallSigma1(x: u32): u32 { return rotr<u32>(x, 17) ^ rotr<u32>(x, 19) ^ (x >>> 10); }
+/** Ch(e, f, g). */
 // @ts-ignore: decorator
 @inline export function ch(e: u32, f: u32, g: u32): u32 { return g ^ (e & (f ^ g)); }
+/** Maj(a, b, c). */
 // @ts-ignore: decorator
 @inline export function maj(a: u32, b: u32, c: u32): u32 { return (a & b) | (c & (a | b)); }
 
@@ -212,26 +218,32 @@ export function sha256dFinal(): void {
 // ---------------------------------------------------------------------------------------------
 // 4-lane v128 functions. WebAssembly SIMD has no rotate: each rotate is two shifts and an OR.
 
+/** Rotates each 32-bit lane right by `n`. */
 // @ts-ignore: decorator
 @inline export function rotr4(x: v128, n: i32): v128 {
   return v128.or(i32x4.shr_u(x, n), i32x4.shl(x, 32 - n));
 }
+/** Σ0 of each lane. */
 // @ts-ignore: decorator
 @inline export function bigSigma0x4(x: v128): v128 {
   return v128.xor(v128.xor(rotr4(x, 2), rotr4(x, 13)), rotr4(x, 22));
 }
+/** Σ1 of each lane. */
 // @ts-ignore: decorator
 @inline export function bigSigma1x4(x: v128): v128 {
   return v128.xor(v128.xor(rotr4(x, 6), rotr4(x, 11)), rotr4(x, 25));
 }
+/** σ0 of each lane. */
 // @ts-ignore: decorator
 @inline export function smallSigma0x4(x: v128): v128 {
   return v128.xor(v128.xor(rotr4(x, 7), rotr4(x, 18)), i32x4.shr_u(x, 3));
 }
+/** σ1 of each lane. */
 // @ts-ignore: decorator
 @inline export function smallSigma1x4(x: v128): v128 {
   return v128.xor(v128.xor(rotr4(x, 17), rotr4(x, 19)), i32x4.shr_u(x, 10));
 }
+/** Ch of each lane. */
 // @ts-ignore: decorator
 @inline export function chx4(e: v128, f: v128, g: v128): v128 {
   return v128.xor(g, v128.and(e, v128.xor(f, g)));
