@@ -2,7 +2,8 @@
  * Concurrency benchmark, side by side in one run: the lock manager's uncontended acquire+release
  * (sync `tryAcquire` and awaited `acquire`), an uncontended Mutex lock+unlock, and the cross-
  * thread handoff latency as ping-pong between this thread and a worker over the raw futex
- * (`Atomics.wait/notify`, the floor), two auto-reset Events, and Mutex + ConditionVariable.
+ * (`Atomics.wait/notify`, the floor), two auto-reset Events, and Mutex + ConditionVariable; and
+ * lock+unlock throughput while a worker competes for the same Mutex.
  * Handoff cases report round trips per second; the notes give the one-way latency in µs.
  * @module
  */
@@ -15,7 +16,7 @@ const HANDOFF_TRIPS = 200;
 
 /** Runs the suite and returns its results. */
 export async function run(options: SuiteOptions): Promise<SuiteResult> {
-  const kinds: HandoffKind[] = ["futex", "event", "mutex-condvar"];
+  const kinds: HandoffKind[] = ["futex", "event", "mutex-condvar", "mutex-contended"];
   const probes = await Promise.all(kinds.map((k) => HandoffProbe.start(k)));
   try {
     const specs: CaseSpec[] = [...lockCases(), ...probes.map((p, i) => handoffCase(p, kinds[i]!))];
@@ -87,7 +88,19 @@ function handoffCase(probe: HandoffProbe, kind: HandoffKind): CaseSpec {
     futex: "ping-pong, raw Atomics.wait/notify",
     event: "ping-pong, two auto-reset Events",
     "mutex-condvar": "ping-pong, Mutex + ConditionVariable",
+    "mutex-contended": "Mutex lock+unlock, contended by a worker",
   };
+  if (kind === "mutex-contended") {
+    return {
+      id: "mutex-contended",
+      label: labels[kind],
+      group: "contended",
+      unit: " ops/s",
+      units: LOCK_OPS,
+      run: () => consume(probe.roundTrips(LOCK_OPS)),
+      baseline: "mutex-uncontended",
+    };
+  }
   return {
     id: `handoff-${kind}`,
     label: labels[kind],
@@ -102,7 +115,7 @@ function handoffCase(probe: HandoffProbe, kind: HandoffKind): CaseSpec {
 function notes(cases: CaseResult[]): string[] {
   const ns = (id: string) => 1e9 / cases.find((c) => c.id === id)!.median;
   return [
-    `uncontended: Mutex ${ns("mutex-uncontended").toFixed(0)} ns, LockManager tryAcquire+releaseAll ${ns("lm-try").toFixed(0)} ns, await acquire+releaseAll ${ns("lm-await").toFixed(0)} ns per pair`,
+    `uncontended: Mutex ${ns("mutex-uncontended").toFixed(0)} ns (contended by a worker: ${ns("mutex-contended").toFixed(0)} ns), LockManager tryAcquire+releaseAll ${ns("lm-try").toFixed(0)} ns, await acquire+releaseAll ${ns("lm-await").toFixed(0)} ns per pair`,
     `one-way handoff (half a round trip): futex ${(ns("handoff-futex") / 2000).toFixed(1)} µs, Event ${(ns("handoff-event") / 2000).toFixed(1)} µs, Mutex+ConditionVariable ${(ns("handoff-mutex-condvar") / 2000).toFixed(1)} µs`,
     "The ping side is this (main) thread, blocking in Atomics.wait; the pong side is one worker per mechanism.",
   ];

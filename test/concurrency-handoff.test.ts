@@ -10,4 +10,11 @@ describe("HandoffProbe (the ping-pong behind the concurrency benchmark)", () => 
       expect(await probe.close()).toBe(750);
     });
   }
+
+  it("mutex-contended: the worker competes only while the caller runs, and stops on close", async () => {
+    const probe = await HandoffProbe.start("mutex-contended");
+    expect(probe.roundTrips(20_000)).toBe(20_000);
+    const workerPairs = await probe.close();
+    expect(Number.isInteger(workerPairs) && workerPairs >= 0).toBe(true);
+  });
 });

@@ -7,7 +7,7 @@ import { onParentMessage } from "../runtime/index.ts";
 import { ConditionVariable } from "./condition-variable.ts";
 import { Event } from "./event.ts";
 import { Mutex } from "./mutex.ts";
-import { STOP, TURN, type HandoffSetup } from "./handoff.ts";
+import { COMPETE, STOP, TURN, type HandoffSetup } from "./handoff.ts";
 
 const PING = 0;
 const PONG = 1;
@@ -15,7 +15,8 @@ const PONG = 1;
 const channel = onParentMessage((message) => {
   const s = message as HandoffSetup;
   channel.postMessage({ type: "ready" });
-  const answered = s.kind === "futex" ? futex(s) : s.kind === "event" ? event(s) : monitor(s);
+  const run = { futex, event, "mutex-condvar": monitor, "mutex-contended": contend }[s.kind];
+  const answered = run(s);
   channel.postMessage({ type: "done", answered });
 });
 
@@ -58,4 +59,20 @@ function monitor(s: HandoffSetup): number {
   }
   mutex.unlock();
   return answered;
+}
+
+// Competes for the mutex while the parent sets COMPETE; sleeps otherwise. Returns lock+unlock pairs.
+function contend(s: HandoffSetup): number {
+  const mutex = Mutex.from(s.mutex);
+  let pairs = 0;
+  for (;;) {
+    while (Atomics.load(s.words, COMPETE) === 0) Atomics.wait(s.words, COMPETE, 0);
+    if (Atomics.load(s.words, STOP)) return pairs;
+    // STOP is checked here too: close() raises COMPETE again, possibly before this loop saw it drop.
+    while (Atomics.load(s.words, COMPETE) === 1 && !Atomics.load(s.words, STOP)) {
+      mutex.lock();
+      mutex.unlock();
+      pairs++;
+    }
+  }
 }

@@ -2,8 +2,10 @@
  * A handoff-latency probe: how long one thread takes to wake another and get an answer back
  * (ping-pong), over three mechanisms side by side — the raw futex (`Atomics.wait/notify` on one
  * word, the floor), two auto-reset {@link Event}s, and the monitor pattern ({@link Mutex} +
- * {@link ConditionVariable} + a turn word, Hoare 1974). Used by bench/concurrency.bench.ts; the
- * calling thread BLOCKS during `roundTrips` (fine in a Node main thread or a worker).
+ * {@link ConditionVariable} + a turn word, Hoare 1974) — and, as kind "mutex-contended", plain
+ * lock+unlock throughput while the worker hammers the same Mutex (it only competes while
+ * `roundTrips` runs, so it steals no CPU from other measurements). Used by
+ * bench/concurrency.bench.ts; the calling thread BLOCKS during `roundTrips`.
  * @module
  */
 import { spawnWorker, workerUrl, type WorkerHandle } from "../runtime/index.ts";
@@ -13,12 +15,12 @@ import { Event } from "./event.ts";
 import { Mutex } from "./mutex.ts";
 
 /** The ping-pong mechanisms a probe can measure. */
-export type HandoffKind = "futex" | "event" | "mutex-condvar";
+export type HandoffKind = "futex" | "event" | "mutex-condvar" | "mutex-contended";
 
 /** What the probe's worker receives. */
 export interface HandoffSetup {
   kind: HandoffKind;
-  /** [0] turn (0: ping side, 1: pong side), [1] stop flag. */
+  /** [0] turn (0: ping side, 1: pong side), [1] stop flag, [2] "compete now" flag (mutex-contended). */
   words: Int32Array;
   mutex: ReturnType<Mutex["handle"]>;
   toPing: ReturnType<ConditionVariable["handle"]>;
@@ -31,6 +33,8 @@ export interface HandoffSetup {
 export const TURN = 0;
 /** Set to 1 to stop the pong side. */
 export const STOP = 1;
+/** Set to 1 while the worker should compete for the mutex (kind "mutex-contended"). */
+export const COMPETE = 2;
 const PING = 0;
 const PONG = 1;
 
@@ -46,7 +50,7 @@ export class HandoffProbe {
   static async start(kind: HandoffKind): Promise<HandoffProbe> {
     const setup: HandoffSetup = {
       kind,
-      words: new Int32Array(new SharedArrayBuffer(8)),
+      words: new Int32Array(new SharedArrayBuffer(12)),
       mutex: new Mutex().handle(),
       toPing: new ConditionVariable().handle(),
       toPong: new ConditionVariable().handle(),
@@ -98,6 +102,18 @@ export class HandoffProbe {
         pong.set();
         if (!ping.wait({ timeoutMs: answerBoundMs })) throw stuck();
       }
+    } else if (s.kind === "mutex-contended") {
+      const mutex = Mutex.from(s.mutex);
+      Atomics.store(s.words, COMPETE, 1);
+      Atomics.notify(s.words, COMPETE);
+      try {
+        for (let i = 0; i < count; i++) {
+          mutex.lock({ timeoutMs: answerBoundMs });
+          mutex.unlock();
+        }
+      } finally {
+        Atomics.store(s.words, COMPETE, 0);
+      }
     } else {
       const mutex = Mutex.from(s.mutex);
       const toPing = ConditionVariable.from(s.toPing);
@@ -121,6 +137,8 @@ export class HandoffProbe {
     Atomics.store(s.words, STOP, 1);
     Atomics.store(s.words, TURN, PONG);
     Atomics.notify(s.words, TURN);
+    Atomics.store(s.words, COMPETE, 1);
+    Atomics.notify(s.words, COMPETE);
     Event.from(s.pongEvent).set();
     const mutex = Mutex.from(s.mutex);
     await mutex.withLockAsync(() => ConditionVariable.from(s.toPong).notifyAll());
