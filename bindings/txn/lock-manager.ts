@@ -137,14 +137,13 @@ export class LockManager {
     if (!tx) return;
     if (tx.waiting) this.dropRequest(tx.waiting, new ChainDbError(ErrorCode.TX_ABORTED, `transaction ${String(txId)} released its locks while waiting`));
     assert(tx.waiting === undefined, "released transaction still waiting");
-    const entries = [...tx.held.values()];
-    tx.held.clear();
-    for (const entry of entries) {
+    // Granting others touches their `held` maps, never this one: iterate it in place, then clear.
+    for (const entry of tx.held.values()) {
       entry.holders.delete(tx);
       this.grantWaiters(entry);
       this.dropIfIdle(entry);
     }
-    assert(tx.held.size === 0, "released transaction still holds locks");
+    tx.held.clear();
     this.txs.delete(txId);
   }
 
