@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { Mutex } from "../bindings/concurrency/index.ts";
+import { Mutex, currentThread, type ThreadIdentity } from "../bindings/concurrency/index.ts";
 import { ChainDbError } from "../bindings/util/index.ts";
 import { slow, TaskPool, waitForWord, WorkerTaskError } from "./fixtures/concurrency-harness.ts";
 
@@ -50,6 +50,14 @@ describe("Mutex across real workers", () => {
     expect(mainIncrements).toBeGreaterThanOrEqual(mainRoundsMin);
     expect(shared[2]).toBe(2 * iterations + mainIncrements);
     expect(shared[1]).toBe(0);
+  });
+
+  it("gives every thread its own id from the shared registry that travels with a Mutex handle", async () => {
+    const handle = new Mutex().handle();
+    const ids = (await pool.run([0, 1, 2].map(() => ({ task: "identity" as const, mutex: handle })), 30_000)) as ThreadIdentity[];
+    const me = currentThread();
+    expect(ids.every((id) => id.tag === me.tag)).toBe(true);
+    expect(new Set([me.id, ...ids.map((id) => id.id)]).size).toBe(4);
   });
 
   it("times out a blocking lock held by another thread with LOCK_TIMEOUT", async () => {
