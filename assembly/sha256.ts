@@ -45,22 +45,16 @@ const PAD64_WS: usize = memory.data(64 * 4, 16);
 // ---------------------------------------------------------------------------------------------
 // Scalar functions (FIPS 180-4 §4.1.2); i32.rotr is a native rotate.
 
-/** Σ0. */
 // @ts-ignore: decorator
 @inline export function bigSigma0(x: u32): u32 { return rotr<u32>(x, 2) ^ rotr<u32>(x, 13) ^ rotr<u32>(x, 22); }
-/** Σ1. */
 // @ts-ignore: decorator
 @inline export function bigSigma1(x: u32): u32 { return rotr<u32>(x, 6) ^ rotr<u32>(x, 11) ^ rotr<u32>(x, 25); }
-/** σ0. */
 // @ts-ignore: decorator
 @inline export function smallSigma0(x: u32): u32 { return rotr<u32>(x, 7) ^ rotr<u32>(x, 18) ^ (x >>> 3); }
-/** σ1. */
 // @ts-ignore: decorator
 @inline export function smallSigma1(x: u32): u32 { return rotr<u32>(x, 17) ^ rotr<u32>(x, 19) ^ (x >>> 10); }
-/** Ch(e, f, g). */
 // @ts-ignore: decorator
 @inline export function ch(e: u32, f: u32, g: u32): u32 { return g ^ (e & (f ^ g)); }
-/** Maj(a, b, c). */
 // @ts-ignore: decorator
 @inline export function maj(a: u32, b: u32, c: u32): u32 { return (a & b) | (c & (a | b)); }
 
@@ -76,10 +70,14 @@ const PAD64_WS: usize = memory.data(64 * 4, 16);
 
 /** Fills the scalar schedule WS[16..63] from WS[0..15]. */
 function expandScalar(w: usize): void {
+  // W[t-1] and W[t-2] stay in registers (see expandRange4).
+  let w2 = load<u32>(w, 56), w1 = load<u32>(w, 60);
   for (let p = w; p < w + 48 * 4; p += 4) {
     // p points at W[t-16]; W[t] is at p + 64.
-    let v = smallSigma1(load<u32>(p, 56)) + load<u32>(p, 36) + smallSigma0(load<u32>(p, 4)) + load<u32>(p);
+    let v = smallSigma1(w2) + load<u32>(p, 36) + smallSigma0(load<u32>(p, 4)) + load<u32>(p);
     store<u32>(p, v, 64);
+    w2 = w1;
+    w1 = v;
   }
 }
 
@@ -218,32 +216,26 @@ export function sha256dFinal(): void {
 // ---------------------------------------------------------------------------------------------
 // 4-lane v128 functions. WebAssembly SIMD has no rotate: each rotate is two shifts and an OR.
 
-/** Rotates each 32-bit lane right by `n`. */
 // @ts-ignore: decorator
 @inline export function rotr4(x: v128, n: i32): v128 {
   return v128.or(i32x4.shr_u(x, n), i32x4.shl(x, 32 - n));
 }
-/** Σ0 of each lane. */
 // @ts-ignore: decorator
 @inline export function bigSigma0x4(x: v128): v128 {
   return v128.xor(v128.xor(rotr4(x, 2), rotr4(x, 13)), rotr4(x, 22));
 }
-/** Σ1 of each lane. */
 // @ts-ignore: decorator
 @inline export function bigSigma1x4(x: v128): v128 {
   return v128.xor(v128.xor(rotr4(x, 6), rotr4(x, 11)), rotr4(x, 25));
 }
-/** σ0 of each lane. */
 // @ts-ignore: decorator
 @inline export function smallSigma0x4(x: v128): v128 {
   return v128.xor(v128.xor(rotr4(x, 7), rotr4(x, 18)), i32x4.shr_u(x, 3));
 }
-/** σ1 of each lane. */
 // @ts-ignore: decorator
 @inline export function smallSigma1x4(x: v128): v128 {
   return v128.xor(v128.xor(rotr4(x, 17), rotr4(x, 19)), i32x4.shr_u(x, 10));
 }
-/** Ch of each lane. */
 // @ts-ignore: decorator
 @inline export function chx4(e: v128, f: v128, g: v128): v128 {
   return v128.xor(g, v128.and(e, v128.xor(f, g)));
@@ -327,13 +319,20 @@ export function expand4(w: usize): void {
 
 /** Fills the vector schedule w[from..to) (from ≥ 16) from the words before it. */
 export function expandRange4(w: usize, from: usize, to: usize): void {
-  for (let p = w + ((from - 16) << 4), end = w + ((to - 16) << 4); p < end; p += 16) {
+  // W[t-1] and W[t-2] stay in registers: through memory, each word would wait for the store of
+  // the word two before it.
+  let p = w + ((from - 16) << 4);
+  let end = w + ((to - 16) << 4);
+  let w2 = v128.load(p, 224), w1 = v128.load(p, 240);
+  for (; p < end; p += 16) {
     // p points at W[t-16]; W[t] is at p + 256.
     let v = i32x4.add(
-      i32x4.add(smallSigma1x4(v128.load(p, 224)), v128.load(p, 144)),
+      i32x4.add(smallSigma1x4(w2), v128.load(p, 144)),
       i32x4.add(smallSigma0x4(v128.load(p, 16)), v128.load(p)),
     );
     v128.store(p, v, 256);
+    w2 = w1;
+    w1 = v;
   }
 }
 
