@@ -1,8 +1,10 @@
-// Deno smoke test for the synchronization primitives: a Mutex shared with real Deno Web Workers
-// (the same fixture worker the Node suite uses) protects a plain counter; no update may be lost.
+// Deno smoke test for the synchronization primitives with real Deno Web Workers (the same fixture
+// worker the Node suite uses): a Mutex counter loses no update, a ConditionVariable queue moves
+// every item once, misuse throws, and the lock manager breaks a deadlock.
 import { spawnWorker } from "../../bindings/runtime/index.ts";
 import { Mutex, Semaphore } from "../../bindings/concurrency/index.ts";
 import { LockManager } from "../../bindings/txn/index.ts";
+import { createQueue } from "../fixtures/concurrency-queue.ts";
 
 const WORKER = new URL("../fixtures/concurrency-worker.ts", import.meta.url);
 
@@ -75,4 +77,17 @@ Deno.test("LockManager: a 2-cycle deadlock aborts the younger transaction with T
   assertEquals(await young, "TX_DEADLOCK", "victim");
   lm.releaseAll("young");
   assertEquals(await old, "granted", "survivor");
+});
+
+Deno.test("ConditionVariable: bounded queue, 2 producers and 2 consumers, 20k items, none lost or repeated", async () => {
+  const total = 20_000;
+  const queue = createQueue(total);
+  const results = await Promise.all([
+    runTask({ task: "producer", queue, first: 0, count: total / 2, timeoutMs: 20_000 }, 60_000),
+    runTask({ task: "producer", queue, first: total / 2, count: total / 2, timeoutMs: 20_000 }, 60_000),
+    runTask({ task: "consumer", queue, total, timeoutMs: 20_000 }, 60_000),
+    runTask({ task: "consumer", queue, total, timeoutMs: 20_000 }, 60_000),
+  ]);
+  assertEquals((results[2] as number) + (results[3] as number), total, "items consumed");
+  assertEquals(queue.seen.every((n) => n === 1), true, "every item seen exactly once");
 });
