@@ -5,7 +5,7 @@
  * @module
  */
 import { assert } from "../util/index.ts";
-import { accountRecord, bucketHash, bucketOf, nodeHash } from "../chain/proof.ts";
+import { accountRecord, bucketHash, bucketOf, nodeHash } from "./state-hash.ts";
 import { binaryKey } from "./kv-ts.ts";
 import type { AccountState, LedgerState } from "./state-types.ts";
 

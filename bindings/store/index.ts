@@ -7,6 +7,12 @@ import type { EngineName } from "../engine/index.ts";
 import type { KvStore } from "../engine/kv-types.ts";
 
 export type { KvStore } from "../engine/kv-types.ts";
+export { openDurableLog, lastRecoveryStats, LEDGER_FILE, type LedgerLog, type DurableMeta, type RecoveryStats } from "./durable.ts";
+export { loadSqlite } from "./sqlite.ts";
+export {
+  ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, bucketHash, bucketOf, leafHash, nodeHash, sha256,
+} from "../engine/state-hash.ts";
+export { NODE_VFS_NAME } from "./node-vfs.ts";
 export { KV_KEY_MAX, KV_VALUE_MAX, KV_DEPTH_MAX } from "../engine/kv-types.ts";
 
 /** Creates an empty key-value store on the given engine. */

@@ -1,0 +1,326 @@
+/**
+ * Ledger state benchmark (issue 3). 1,000,000 accounts (100,000 with --quick); pre-verified
+ * transfers in blocks of 1,000, uniform and hot-set (90% of transfers within 1% of the accounts);
+ * the wasm and ts engines each three ways, side by side in rounds on the same blocks:
+ *   exec     — the transfers applied in memory, root not recomputed;
+ *   root     — exec plus the state root of every block;
+ *   durable  — root plus the block and its changes written to SQLite and fsynced, per block.
+ * Then: recovery (reopen the durable ledgers: snapshot + replay of every block's changes, one
+ * root at the end) and the signed pipeline (decode + verify ed25519 + apply + root + commit),
+ * with the share of time of each stage.
+ * Run alone: `npx tsx bench/state.bench.ts [--quick]` (writes bench/results/state.json).
+ * @module
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Ledger, keyPairFromSeed, signTransfer } from "../bindings/chain/index.ts";
+import { createLedgerState, lastRecoveryStats } from "../bindings/store/index.ts";
+import type { LedgerState } from "../bindings/store/index.ts";
+import {
+  consume, formatRate, median, suiteResult, writeSuiteResult,
+  type CaseResult, type SuiteOptions, type SuiteResult, type TargetCheck,
+} from "./lib.ts";
+
+const BLOCK = 1000;
+/** Anchor from the issue: a tuned pure-JS Map ledger, in memory, no root (transfers/s). */
+const JS_MAP_ANCHOR = 430_000;
+
+type Workload = "uniform" | "hot";
+type Mode = "exec" | "root" | "durable";
+
+interface Setup {
+  accounts: number;
+  depth: number;
+  addresses: Uint8Array;
+  genesis: Uint8Array;
+  tmp: string;
+}
+
+/** A seeded xorshift32. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), (x >>> 0) / 4294967296);
+}
+
+function makeSetup(accounts: number, depth: number): Setup {
+  const r = rng(7);
+  const addresses = new Uint8Array(accounts * 32);
+  const words = new Uint32Array(addresses.buffer);
+  for (let i = 0; i < words.length; i++) words[i] = r() * 4294967296;
+  const genesis = new Uint8Array(accounts * 48);
+  const dv = new DataView(genesis.buffer);
+  for (let i = 0; i < accounts; i++) {
+    genesis.set(addresses.subarray(i * 32, i * 32 + 32), i * 48);
+    dv.setBigUint64(i * 48 + 32, 1n << 40n, true);
+  }
+  return { accounts, depth, addresses, genesis, tmp: fs.mkdtempSync(path.join(os.tmpdir(), "chaindb-bench-state-")) };
+}
+
+/** Generates the blocks of one workload; nonces follow the (shared) history of its cases. */
+function blockSource(setup: Setup, workload: Workload): (count: number) => Uint8Array[] {
+  const r = rng(workload === "uniform" ? 11 : 13);
+  const nonces = new Uint32Array(setup.accounts);
+  const hot = Math.max(2, Math.floor(setup.accounts / 100));
+  const pick = () => Math.floor(r() * (workload === "hot" && r() < 0.9 ? hot : setup.accounts));
+  const a = setup.addresses;
+  return (count) =>
+    Array.from({ length: count }, () => {
+      const block = new Uint8Array(BLOCK * 88);
+      const dv = new DataView(block.buffer);
+      for (let i = 0; i < BLOCK; i++) {
+        const from = pick();
+        let to = pick();
+        if (to === from) to = (to + 1) % setup.accounts;
+        block.set(a.subarray(from * 32, from * 32 + 32), i * 88);
+        block.set(a.subarray(to * 32, to * 32 + 32), i * 88 + 32);
+        dv.setUint32(i * 88 + 64, 1 + (i & 15), true);
+        dv.setUint32(i * 88 + 72, 1, true);
+        dv.setUint32(i * 88 + 80, nonces[from]!++, true);
+      }
+      return block;
+    });
+}
+
+interface Runner {
+  id: string;
+  label: string;
+  engine: "wasm" | "ts";
+  mode: Mode;
+  rates: number[];
+  applied: number;
+  applyBlock(block: Uint8Array, proposer: Uint8Array): Promise<number>;
+  ledger?: Ledger;
+  dir?: string;
+}
+
+async function makeRunner(setup: Setup, workload: Workload, engine: "wasm" | "ts", mode: Mode): Promise<Runner> {
+  const base = { id: `${workload}-${engine}-${mode}`, engine, mode, rates: [] as number[], applied: 0 };
+  const what = { exec: "execution", root: "execution + root per block", durable: "root + fsync per block" }[mode];
+  const label = `${engine}, ${workload}: ${what}`;
+  if (mode !== "durable") {
+    const state: LedgerState = await createLedgerState(engine, setup.depth);
+    state.load(setup.genesis);
+    state.root();
+    return {
+      ...base,
+      label,
+      async applyBlock(block, proposer) {
+        state.begin();
+        const statuses = state.apply(block, BLOCK, proposer);
+        if (mode === "root") consume(state.root()[0]!);
+        state.commit();
+        return statuses.reduce((n, s) => n + (s === 0 ? 1 : 0), 0);
+      },
+    };
+  }
+  const dir = fs.mkdtempSync(path.join(setup.tmp, `${workload}-${engine}-`));
+  const genesis = Array.from({ length: setup.accounts }, (_, i) => ({ address: setup.addresses.subarray(i * 32, i * 32 + 32), balance: 1n << 40n }));
+  // No snapshot during the run: recovery then replays every block of the log.
+  const ledger = await Ledger.open({ dir, engine, chainId: 1, genesis, treeDepth: setup.depth, snapshotEvery: 1_000_000_000 });
+  return {
+    ...base,
+    label,
+    ledger,
+    dir,
+    async applyBlock(block, proposer) {
+      const r = await ledger.applyPacked(block, BLOCK, { proposer });
+      return r.statuses.reduce((n, s) => n + (s === "ok" ? 1 : 0), 0);
+    },
+  };
+}
+
+function toCase(r: Runner, workload: Workload, setup: Setup): CaseResult {
+  return {
+    id: r.id,
+    label: r.label,
+    group: `${workload}: ${r.mode}`,
+    unit: "transfers/s",
+    samples: r.rates,
+    median: median(r.rates),
+    min: Math.min(...r.rates),
+    max: Math.max(...r.rates),
+    ...(r.engine === "wasm" ? { baseline: r.id.replace("-wasm-", "-ts-") } : {}),
+    params: { engine: r.engine, mode: r.mode, workload, accounts: setup.accounts, treeDepth: setup.depth, block: BLOCK, applied: r.applied },
+  };
+}
+
+/** Measures one workload: every case applies the same blocks, round by round. */
+async function runWorkload(setup: Setup, workload: Workload, rounds: number, blocksPerRound: number, options: SuiteOptions): Promise<{ cases: CaseResult[]; recovery: CaseResult[] }> {
+  const source = blockSource(setup, workload);
+  const runners: Runner[] = [];
+  for (const engine of ["wasm", "ts"] as const) {
+    for (const mode of ["exec", "root", "durable"] as const) {
+      options.onProgress?.(`${workload}: setting up ${engine} ${mode} (${setup.accounts} accounts)`);
+      runners.push(await makeRunner(setup, workload, engine, mode));
+    }
+  }
+  const proposer = setup.addresses.subarray(0, 32);
+  for (let round = 1; round <= rounds; round++) {
+    const blocks = source(blocksPerRound);
+    for (const r of runners) {
+      options.onProgress?.(`${workload} round ${round}/${rounds}: ${r.label}`);
+      const t = performance.now();
+      for (const b of blocks) r.applied += await r.applyBlock(b, proposer);
+      r.rates.push((blocks.length * BLOCK * 1000) / (performance.now() - t));
+    }
+  }
+  for (const r of runners) {
+    if (r.applied !== rounds * blocksPerRound * BLOCK) throw new Error(`${r.label}: applied ${r.applied} of ${rounds * blocksPerRound * BLOCK}`);
+  }
+  const recovery: CaseResult[] = [];
+  for (const r of runners.filter((x) => x.ledger)) {
+    const height = r.ledger!.height;
+    const root = r.ledger!.root();
+    await r.ledger!.close();
+    options.onProgress?.(`${workload}: recovering ${r.engine} (${height} blocks)`);
+    // The genesis is part of the chain's identity: reopen with the same one (built before timing).
+    const genesis = Array.from({ length: setup.accounts }, (_, i) => ({ address: setup.addresses.subarray(i * 32, i * 32 + 32), balance: 1n << 40n }));
+    const t0 = performance.now();
+    const again = await Ledger.open({ dir: r.dir!, engine: r.engine, chainId: 1, genesis, treeDepth: setup.depth });
+    const ms = performance.now() - t0;
+    if (again.height !== height || Buffer.compare(again.root(), root) !== 0) throw new Error(`${r.label}: recovery mismatch`);
+    await again.close();
+    const stats = lastRecoveryStats()!;
+    const replayRate = (stats.blocksReplayed * BLOCK * 1000) / stats.replayMs;
+    const openRate = (height * BLOCK * 1000) / ms;
+    recovery.push({
+      id: `${workload}-${r.engine}-recovery`,
+      label: `${r.engine}, ${workload}: recovery, log replay (${stats.blocksReplayed} blocks)`,
+      group: `${workload}: recovery`,
+      unit: "transfers/s",
+      samples: [replayRate],
+      median: replayRate,
+      min: replayRate,
+      max: replayRate,
+      params: {
+        engine: r.engine, blocks: stats.blocksReplayed, records: stats.recordsReplayed, replayMs: Math.round(stats.replayMs),
+        snapshotMs: Math.round(stats.snapshotMs), rootMs: Math.round(stats.rootMs), openMs: Math.round(ms),
+      },
+    });
+    recovery.push({
+      id: `${workload}-${r.engine}-reopen`,
+      label: `${r.engine}, ${workload}: whole reopen (checks + snapshot + replay + one root)`,
+      group: `${workload}: recovery`,
+      unit: "transfers/s",
+      samples: [openRate],
+      median: openRate,
+      min: openRate,
+      max: openRate,
+      params: { engine: r.engine, blocks: height, openMs: Math.round(ms) },
+    });
+  }
+  return { cases: runners.map((r) => toCase(r, workload, setup)), recovery };
+}
+
+/** The signed pipeline on a durable wasm ledger: decode + verify + apply + root + commit. */
+async function signedPipeline(setup: Setup, blocks: number, options: SuiteOptions): Promise<{ cases: CaseResult[]; shares: Record<string, number> }> {
+  const signers = Array.from({ length: 1000 }, (_, i) => {
+    const seed = new Uint8Array(32);
+    new DataView(seed.buffer).setUint32(0, i + 1, true);
+    return keyPairFromSeed(seed);
+  });
+  const recipients = 10_000;
+  const genesis = [
+    ...signers.map((k) => ({ address: k.publicKey, balance: 1n << 40n })),
+    ...Array.from({ length: recipients }, (_, i) => ({ address: setup.addresses.subarray(i * 32, i * 32 + 32), balance: 1n })),
+  ];
+  const dir = fs.mkdtempSync(path.join(setup.tmp, "signed-"));
+  const ledger = await Ledger.open({ dir, chainId: 2, genesis, treeDepth: 14 });
+  const r = rng(17);
+  const nonces = new Array<bigint>(signers.length).fill(0n);
+  options.onProgress?.(`signed pipeline: signing ${blocks * BLOCK} transfers`);
+  const signed = Array.from({ length: blocks }, () =>
+    Array.from({ length: BLOCK }, () => {
+      const s = Math.floor(r() * signers.length);
+      const to = Math.floor(r() * recipients);
+      return signTransfer(signers[s]!, { chainId: 2, to: setup.addresses.subarray(to * 32, to * 32 + 32), amount: 5n, fee: 1n, nonce: nonces[s]!++ });
+    }),
+  );
+  const totals = { verifyMs: 0, applyMs: 0, rootMs: 0, commitMs: 0 };
+  const rates: number[] = [];
+  for (const block of signed) {
+    const t = performance.now();
+    const result = await ledger.applyBlock(block, { proposer: signers[0]!.publicKey });
+    rates.push((BLOCK * 1000) / (performance.now() - t));
+    if (result.statuses.some((s) => s !== "ok")) throw new Error("signed pipeline: a transfer was rejected");
+    for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += ledger.lastBlockTimings[k];
+  }
+  await ledger.close();
+  const sum = totals.verifyMs + totals.applyMs + totals.rootMs + totals.commitMs;
+  const shares = {
+    "decode + verify": totals.verifyMs / sum,
+    apply: totals.applyMs / sum,
+    root: totals.rootMs / sum,
+    commit: totals.commitMs / sum,
+  };
+  return {
+    cases: [{
+      id: "signed-pipeline",
+      label: "wasm, signed: decode + verify + apply + root + commit (durable)",
+      group: "signed pipeline",
+      unit: "transfers/s",
+      samples: rates,
+      median: median(rates),
+      min: Math.min(...rates),
+      max: Math.max(...rates),
+      params: Object.fromEntries(Object.entries(shares).map(([k, v]) => [`share ${k}`, Number(v.toFixed(4))])),
+    }],
+    shares,
+  };
+}
+
+function targets(cases: CaseResult[], shares: Record<string, number>): TargetCheck[] {
+  const m = (id: string) => cases.find((c) => c.id === id)?.median ?? NaN;
+  const t = (name: string, want: string, value: number, min: number, fmt: (v: number) => string): TargetCheck => ({
+    name, want, measured: fmt(value), pass: value >= min,
+  });
+  const rate = (v: number) => `${formatRate(v)} transfers/s`;
+  return [
+    t("wasm execution alone, uniform (5× the tuned JS Map anchor of 430k/s)", "≥ 2.15 M transfers/s", m("uniform-wasm-exec"), 5 * JS_MAP_ANCHOR, rate),
+    t("wasm execution + root per block, uniform", "≥ 250 k transfers/s", m("uniform-wasm-root"), 250_000, rate),
+    t("wasm durable (root + fsync per block), uniform", "≥ 200 k transfers/s", m("uniform-wasm-durable"), 200_000, rate),
+    t("signed pipeline: share of time in decode + signature verification", "≥ 85%", shares["decode + verify"]!, 0.85, (v) => `${(v * 100).toFixed(1)}%`),
+    t("recovery: log replay, wasm, uniform (root once at the end, timed apart)", "≥ 1 M transfers/s", m("uniform-wasm-recovery"), 1_000_000, rate),
+  ];
+}
+
+/** Runs the suite and returns its results. */
+export async function run(options: SuiteOptions): Promise<SuiteResult> {
+  const accounts = options.quick ? 100_000 : 1_000_000;
+  const depth = options.quick ? 17 : 20;
+  const rounds = options.quick ? 2 : 5;
+  const blocksPerRound = options.quick ? 10 : 200;
+  const setup = makeSetup(accounts, depth);
+  try {
+    const cases: CaseResult[] = [];
+    for (const workload of ["uniform", "hot"] as const) {
+      const { cases: c, recovery } = await runWorkload(setup, workload, rounds, blocksPerRound, options);
+      cases.push(...c, ...recovery);
+    }
+    const signed = await signedPipeline(setup, options.quick ? 5 : 20, options);
+    cases.push(...signed.cases);
+    for (const c of cases) {
+      const base = cases.find((b) => b.id === c.baseline);
+      if (base) c.ratio = c.median / base.median;
+    }
+    return suiteResult("state", "Ledger state: transfers per second", options.quick, cases, targets(cases, signed.shares), [
+      `${accounts} accounts, tree depth ${depth}, blocks of ${BLOCK} pre-verified transfers; ${rounds} rounds × ${blocksPerRound} blocks per case.`,
+      "Every case of a workload applies the same blocks in the same order; wasm ratios are against the ts engine.",
+      "Hot-set: 90% of transfers pick both ends within 1% of the accounts.",
+      `Signed pipeline shares: ${Object.entries(signed.shares).map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(", ")}.`,
+      `Anchors from the issue (not measured here): tuned JS Map ledger ${formatRate(JS_MAP_ANCHOR)}/s in memory without a root; durable JS stores 20k–39k/s.`,
+      "The machine is shared: absolute rates drift; compare ratios within one run.",
+    ]);
+  } finally {
+    fs.rmSync(setup.tmp, { recursive: true, force: true });
+  }
+}
+
+const invokedDirectly = typeof process !== "undefined" && process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split("/").pop()!);
+if (invokedDirectly) {
+  const result = await run({ quick: process.argv.includes("--quick"), onProgress: (m) => process.stderr.write(`${m}\n`) });
+  for (const c of result.cases) console.log(`${c.label.padEnd(80)} ${formatRate(c.median).padStart(9)}/s${c.ratio ? `  ${c.ratio.toFixed(2)}× ts` : ""}`);
+  for (const t of result.targets) console.log(`${t.pass ? "met " : "MISS"} ${t.name}: want ${t.want}, measured ${t.measured}`);
+  console.log(`wrote ${writeSuiteResult(result, "bench/results")}`);
+}
