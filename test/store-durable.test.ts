@@ -72,6 +72,33 @@ describe("durable ledger", () => {
     await again.close();
   });
 
+  it("a failed durable write undoes the block in memory (state, root, height)", async () => {
+    for (const engine of ["wasm", "ts"] as const) {
+      const dir = freshDir();
+      const l = await open(dir, engine);
+      await applyNextBlock(l);
+      const root = l.root();
+      const before = accounts(l);
+      const log = (l as unknown as { log: { appendBlock: (...a: unknown[]) => void } }).log;
+      const real = log.appendBlock;
+      log.appendBlock = () => {
+        throw new Error("disk full (injected)");
+      };
+      await expect(applyNextBlock(l)).rejects.toThrow("disk full");
+      expect(l.height).toBe(1);
+      expect(l.root()).toEqual(root);
+      expect(accounts(l)).toEqual(before);
+      log.appendBlock = real;
+      await applyNextBlock(l); // the same block again, now durable
+      const after = l.root();
+      await l.close();
+      const back = await open(dir, engine);
+      expect(back.height).toBe(2);
+      expect(back.root()).toEqual(after);
+      await back.close();
+    }
+  });
+
   it("refuses a different chain id, tree depth or genesis, and a second opener", async () => {
     const dir = freshDir();
     const l = await open(dir);
