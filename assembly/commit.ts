@@ -34,6 +34,7 @@ const B_ACC: u32 = 11; // per dirty bucket: running bucket hash
 const B_IDX: u32 = 12; // node indices of the current level
 const B_PROOF: u32 = 13;
 const B_WHO: u32 = 14; // chain round: which bucket each message belongs to
+const B_MULTI: u32 = 15; // dirty buckets with more than one member
 
 const TAIL_SRC: usize = memory.data(256, 16);
 const TAIL_DST: usize = memory.data(128, 16);
@@ -180,24 +181,61 @@ function takeDirty(): i32 {
   return <i32>n;
 }
 
+/**
+ * Appends bucket `b`'s members, sorted by address, to the member buffer from index `at`;
+ * returns their count, or -1 on OOM. One walk of the bucket list, insertion-sorted as it goes.
+ */
+function collectMembers(b: u32, at: u32): i32 {
+  let members = bufPtr(B_MEMBERS);
+  let n: u32 = 0;
+  for (let e = <usize>load<u32>(heads + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e + ACC_VALUE + V_NEXT)) {
+    members = bufEnsure(B_MEMBERS, (at + n + 1) << 2, (at + n) << 2);
+    if (members == 0) return -1;
+    const dst = members + (<usize>at << 2);
+    let j = n;
+    while (j > 0 && addrLess(e + 8, <usize>load<u32>(dst + (<usize>(j - 1) << 2)) + 8)) {
+      store<u32>(dst + (<usize>j << 2), load<u32>(dst + (<usize>(j - 1) << 2)));
+      j--;
+    }
+    store<u32>(dst + (<usize>j << 2), <u32>e);
+    n++;
+  }
+  return <i32>n;
+}
+
+/** Loads every dirty bucket's list head and first entry once, so their cache misses overlap. */
+function touchBuckets(list: usize, nb: u32): u32 {
+  let sink: u32 = 0;
+  for (let i: u32 = 0; i < nb; i++) sink ^= load<u32>(heads + (<usize>load<u32>(list + (<usize>i << 2)) << 2));
+  for (let i: u32 = 0; i < nb; i++) {
+    const e = <usize>load<u32>(heads + (<usize>load<u32>(list + (<usize>i << 2)) << 2));
+    if (e != 0) sink ^= load<u32>(e + ACC_VALUE + V_NEXT);
+  }
+  return sink;
+}
+
+let touchSink: u32 = 0;
+
 /** Recomputes the hashes of the dirty buckets (into the tree's bucket level); false on OOM. */
 function hashBuckets(nb: u32): bool {
   const list = bufPtr(B_BUCKETS);
   const spans = bufEnsure(B_SPANS, nb << 3, 0);
-  if (spans == 0) return false;
+  const multi = bufEnsure(B_MULTI, max<u32>(nb, 1) << 2, 0);
+  if (spans == 0 || multi == 0) return false;
+  touchSink ^= touchBuckets(list, nb);
   // 1. members of every dirty bucket, sorted; leaf messages for all of them
   let total: u32 = 0;
-  let longest: u32 = 0;
+  let multiCount: u32 = 0;
   for (let i: u32 = 0; i < nb; i++) {
-    const b = load<u32>(list + (<usize>i << 2));
-    const count = memberCount(b);
-    const members = bufEnsure(B_MEMBERS, (total + count) << 2, total << 2);
-    if (members == 0) return false;
-    sortedMembers(b, members + (<usize>total << 2));
+    const count = collectMembers(load<u32>(list + (<usize>i << 2)), total);
+    if (count < 0) return false;
     store<u32>(spans + (<usize>i << 3), total);
-    store<u32>(spans + (<usize>i << 3), count, 4);
-    total += count;
-    longest = max<u32>(longest, count);
+    store<u32>(spans + (<usize>i << 3), <u32>count, 4);
+    total += <u32>count;
+    if (count > 1) {
+      store<u32>(multi + (<usize>multiCount << 2), i);
+      multiCount++;
+    }
   }
   const msg = bufEnsure(B_MSG, max<u32>(total, nb) << 6, 0);
   const dig = bufEnsure(B_DIG, max<u32>(total, nb) << 5, 0);
@@ -211,23 +249,32 @@ function hashBuckets(nb: u32): bool {
   for (let i: u32 = 0; i < nb; i++) {
     const first = load<u32>(spans + (<usize>i << 3));
     const count = load<u32>(spans + (<usize>i << 3), 4);
-    if (count == 0) memory.fill(accs + (<usize>i << 5), 0, 32);
+    if (count == 0) {
+      v128.store(accs + (<usize>i << 5), i32x4.splat(0));
+      v128.store(accs + (<usize>i << 5), i32x4.splat(0), 16);
+    }
     else copy32(accs + (<usize>i << 5), dig + (<usize>first << 5));
   }
-  // Round r chains leaf r of every bucket longer than r; the leaf digests in `dig` stay intact,
-  // the round's messages reuse `msg` (now free) and its digests go to B_IDX.
-  for (let r: u32 = 1; r < longest; r++) {
+  // Round r chains leaf r of every bucket longer than r (the `multi` list, shrinking each round);
+  // the leaf digests in `dig` stay intact, the round's messages reuse `msg`, digests go to B_IDX.
+  for (let r: u32 = 1; multiCount > 0; r++) {
     let k: u32 = 0;
-    for (let i: u32 = 0; i < nb; i++) {
+    let keep: u32 = 0;
+    for (let j: u32 = 0; j < multiCount; j++) {
+      const i = load<u32>(multi + (<usize>j << 2));
       const first = load<u32>(spans + (<usize>i << 3));
       const count = load<u32>(spans + (<usize>i << 3), 4);
-      if (count <= r) continue;
       const m = msg + (<usize>k << 6);
       copy32(m, accs + (<usize>i << 5));
       copy32(m + 32, dig + (<usize>(first + r) << 5));
       store<u32>(who + (<usize>k << 2), i);
       k++;
+      if (count > r + 1) {
+        store<u32>(multi + (<usize>keep << 2), i);
+        keep++;
+      }
     }
+    multiCount = keep;
     const out = bufEnsure(B_IDX, k << 5, 0);
     if (out == 0) return false;
     hashMany(msg, k, out);
