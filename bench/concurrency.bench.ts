@@ -6,7 +6,7 @@
  * lock+unlock throughput while a worker competes for the same Mutex.
  * Handoff cases report round trips per second; the notes give the one-way latency in µs.
  *
- * The uncontended cases run in a fresh worker (its own V8 heap): in a process whose heap has
+ * The lock-manager cases run in a fresh worker (its own V8 heap): in a process whose heap has
  * grown — e.g. after earlier suites kept arrays of 300k latency samples — V8 made Map set/delete
  * churn about 10× slower here (225 → 1 500 ns per set+delete pair, Node 20.20), so in-process
  * figures for the allocation-heavy lock manager measured the heap's history, not the code.
@@ -26,15 +26,15 @@ const HANDOFF_TRIPS = 200;
 export async function run(options: SuiteOptions): Promise<SuiteResult> {
   const timing: Timing = { rounds: options.quick ? 2 : 5, timeMs: options.quick ? 150 : 800 };
   const progress = options.onProgress ?? (() => {});
-  const uncontended = await measureInFreshWorker(timing, (m) => progress(`uncontended (fresh worker): ${m}`));
+  const lockManager = await measureInFreshWorker(timing, (m) => progress(`lock manager (fresh worker): ${m}`));
   const kinds: HandoffKind[] = ["futex", "event", "mutex-condvar", "mutex-contended"];
   const probes = await Promise.all(kinds.map((k) => HandoffProbe.start(k)));
   try {
     const threaded = await measure(
-      probes.map((p, i) => handoffCase(p, kinds[i]!)),
+      [mutexCase(), ...probes.map((p, i) => handoffCase(p, kinds[i]!))],
       { ...timing, onProgress: (m) => progress(`threads: ${m}`) },
     );
-    const cases = [...uncontended, ...threaded];
+    const cases = [...lockManager, ...threaded];
     for (const c of cases) {
       const base = cases.find((b) => b.id === c.baseline);
       if (base && c.ratio === undefined) c.ratio = c.median / base.median;
@@ -52,7 +52,7 @@ interface Timing {
 
 const WORKER_BOUND_MS = 300_000;
 
-// Runs lockCases() in a new worker (this file) and returns its measurements.
+// Runs lockManagerCases() in a new worker (this file) and returns its measurements.
 function measureInFreshWorker(timing: Timing, onProgress: (m: string) => void): Promise<CaseResult[]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => finish(() => reject(new Error(`uncontended cases did not finish within ${WORKER_BOUND_MS} ms`))), WORKER_BOUND_MS);
@@ -74,33 +74,36 @@ function measureInFreshWorker(timing: Timing, onProgress: (m: string) => void): 
   });
 }
 
-function lockCases(): CaseSpec[] {
-  const lm = new LockManager();
+function mutexCase(): CaseSpec {
   const mutex = new Mutex();
+  return {
+    id: "mutex-uncontended",
+    label: "Mutex lock+unlock, uncontended",
+    group: "uncontended",
+    unit: " ops/s",
+    units: LOCK_OPS,
+    run: () => {
+      for (let i = 0; i < LOCK_OPS; i++) {
+        mutex.lock();
+        mutex.unlock();
+      }
+      consume(LOCK_OPS);
+    },
+  };
+}
+
+// Few samples per round (a call takes ~0.5 ms), so the worker's own heap stays small.
+function lockManagerCases(): CaseSpec[] {
+  const lm = new LockManager();
   const keys = Array.from({ length: LOCK_OPS }, (_, i) => `account:${i}`);
   let tx = 0;
   return [
-    {
-      id: "mutex-uncontended",
-      label: "Mutex lock+unlock, uncontended",
-      group: "uncontended",
-      unit: " ops/s",
-      units: LOCK_OPS,
-      run: () => {
-        for (let i = 0; i < LOCK_OPS; i++) {
-          mutex.lock();
-          mutex.unlock();
-        }
-        consume(LOCK_OPS);
-      },
-    },
     {
       id: "lm-try",
       label: "LockManager tryAcquire X + releaseAll",
       group: "uncontended",
       unit: " ops/s",
       units: LOCK_OPS,
-      baseline: "mutex-uncontended",
       run: () => {
         let granted = 0;
         for (let i = 0; i < LOCK_OPS; i++) {
@@ -172,7 +175,7 @@ if (!isMainThread) {
   // The fresh worker of measureInFreshWorker: listener attached at top level, before any await.
   const channel = onParentMessage((message) => {
     const timing = message as Timing;
-    measure(lockCases(), { ...timing, onProgress: (progress) => channel.postMessage({ progress }) }).then(
+    measure(lockManagerCases(), { ...timing, onProgress: (progress) => channel.postMessage({ progress }) }).then(
       (cases) => channel.postMessage({ cases }),
       (error: unknown) => channel.postMessage({ error: String(error) }),
     );
