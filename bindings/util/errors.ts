@@ -41,6 +41,18 @@ export const ErrorCode = {
   STORE_MISMATCH: "STORE_MISMATCH",
   CLOSED: "CLOSED",
   BUSY: "BUSY",
+  // consensus (bindings/consensus/, bindings/selection/); BAD_MESSAGE is shared with the net layer
+  DOUBLE_SIGN: "DOUBLE_SIGN",
+  WAL_CORRUPT: "WAL_CORRUPT",
+  NOT_VALIDATOR: "NOT_VALIDATOR",
+  // network and replication (bindings/net/, bindings/replication/)
+  BAD_MESSAGE: "BAD_MESSAGE",
+  FRAME_TOO_LARGE: "FRAME_TOO_LARGE",
+  HANDSHAKE_FAILED: "HANDSHAKE_FAILED",
+  PEER_UNKNOWN: "PEER_UNKNOWN",
+  NOT_PRIMARY: "NOT_PRIMARY",
+  STALE_EPOCH: "STALE_EPOCH",
+  REPLICATION_TIMEOUT: "REPLICATION_TIMEOUT",
 } as const;
 
 /** One of the stable error codes. */
