@@ -173,17 +173,11 @@ export function kvFindHashed(s: usize, key: usize, keyLen: u32, h: u32): usize {
   return 0;
 }
 
-/**
- * Touches the home slot and first entry of `key` and returns a value derived from them, so the
- * loads cannot be optimised away. Callers issue it for several keys ahead of use: the loads are
- * independent, so the CPU overlaps their cache misses (WASM has no prefetch instruction).
- */
+/** Address of the home slot of `key` (for grouped lookups that load slots ahead of use). */
 // @ts-ignore: decorator
-@inline export function kvTouch(s: usize, key: usize, keyLen: u32): u32 {
+@inline export function kvHomeSlot(s: usize, key: usize, keyLen: u32): usize {
   const h = kvHash(kvSeed(s), key, keyLen);
-  const slot = <usize>load<u32>(s, S_SLOTS) + (<usize>(h & (load<u32>(s, S_CAP) - 1)) << 3);
-  const e = <usize>load<u32>(slot, 4);
-  return e == 0 ? 0 : load<u32>(e + 8 + keyLen);
+  return <usize>load<u32>(s, S_SLOTS) + (<usize>(h & (load<u32>(s, S_CAP) - 1)) << 3);
 }
 
 /** Entry of `key`, or 0. */

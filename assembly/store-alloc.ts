@@ -58,7 +58,8 @@ export function alloc(size: u32): usize {
     store<u32>(head, load<u32>(first));
     return first;
   }
-  if (heapTop == 0) heapTop = (__heap_base + 15) & ~15;
+  // 64-byte alignment: the ledger's 64-byte account entries then sit in one cache line each.
+  if (heapTop == 0) heapTop = (__heap_base + 63) & ~63;
   const end = heapTop + <usize>rounded;
   if (end < heapTop) return 0; // wrapped past 4 GiB
   if (!ensureMemory(end)) return 0;
@@ -77,5 +78,5 @@ export function free(ptr: usize, size: u32): void {
 
 /** Bytes between `__heap_base` and the bump pointer (live + free blocks). */
 export function heapUsed(): usize {
-  return heapTop == 0 ? 0 : heapTop - ((__heap_base + 15) & ~15);
+  return heapTop == 0 ? 0 : heapTop - ((__heap_base + 63) & ~63);
 }
