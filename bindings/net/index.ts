@@ -18,3 +18,6 @@ export {
   type SimStats,
 } from "./sim.ts";
 export { encodeMessage, decodeMessage, type MessageValue } from "./codec.ts";
+export { encodeFrame, FrameDecoder, FRAME_HEADER_SIZE, FRAME_MAX_DEFAULT } from "./frame.ts";
+export { nodeKeyFromSeed, generateNodeKey, verifyNodeSignature, loadOrCreateNodeKey, type NodeKey } from "./node-key.ts";
+export { TcpTransport, type TcpPeer, type TcpTransportOptions, type TcpStats } from "./tcp.ts";
