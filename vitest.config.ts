@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/deno/**", "node_modules/**", "dist/**"],
+    exclude: ["test/deno/**", "test/browser/**", "node_modules/**", "dist/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Two cores: more forks only add contention.

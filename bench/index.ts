@@ -18,6 +18,9 @@ export interface SuiteEntry {
 /** Every suite, in the order `chaindb bench` runs them. */
 export const SUITES: readonly SuiteEntry[] = [
   { name: "pow", description: "sha256d nonce search: wasm vs ts vs node:crypto vs noble; 1 and 2 workers", load: () => import("./pow.bench.ts") },
+  { name: "store", description: "key-value store: wasm vs ts vs sqlite-wasm, load and random gets", load: () => import("./store.bench.ts") },
+  { name: "state", description: "ledger transfers: execution, state root, durable; wasm vs ts; signed pipeline", load: () => import("./state.bench.ts") },
+  { name: "concurrency", description: "lock manager cost and cross-thread handoff latency", load: () => import("./concurrency.bench.ts") },
 ];
 
 /** Options of {@link runBench}. */

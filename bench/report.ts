@@ -8,7 +8,8 @@ import { formatRate, type CaseResult, type SuiteResult } from "./lib.ts";
 import type { BenchRun } from "./index.ts";
 
 const BAR_HEIGHT = 22;
-const LABEL_WIDTH = 230;
+// About 6.6 px per character of the 12 px labels: wide enough for the longest label of a chart.
+const labelWidth = (labels: string[]) => Math.min(560, Math.max(160, Math.ceil(6.6 * Math.max(...labels.map((l) => l.length))) + 12));
 const PLOT_WIDTH = 420;
 const VALUE_WIDTH = 150;
 
@@ -62,6 +63,7 @@ ${suite.notes.map((n) => `<p class="note">${esc(n)}</p>`).join("\n")}
 
 function chart(title: string, cases: CaseResult[], values: (c: CaseResult) => [number, number, number], fmt: (v: number) => string, reference?: number): string {
   const max = Math.max(...cases.map((c) => values(c)[2]), reference ?? 0) || 1;
+  const LABEL_WIDTH = labelWidth(cases.map((c) => c.label));
   const x = (v: number) => LABEL_WIDTH + (v / max) * PLOT_WIDTH;
   const height = cases.length * (BAR_HEIGHT + 6) + 30;
   const width = LABEL_WIDTH + PLOT_WIDTH + VALUE_WIDTH;
