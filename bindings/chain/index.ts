@@ -21,7 +21,7 @@ export {
 } from "./header.ts";
 
 // ledger: keys, transfers, the state machine and its proofs (storage engineer)
-export { generateKeyPair, keyPairFromSeed, type KeyPair } from "./keys.ts";
+export { generateKeyPair, keyPairFromSeed, ed25519Sign, ed25519Verify, type KeyPair } from "./keys.ts";
 export {
   signTransfer,
   decodeTransfer,

@@ -1,0 +1,27 @@
+/**
+ * Tendermint BFT consensus ("The latest gossip on BFT consensus", Buchman, Kwon, Milosevic,
+ * Algorithm 1): the engine as a deterministic state machine, signed messages, CometBFT's proposer
+ * selection, duplicate-vote evidence, and a seeded simulation.
+ * @module
+ */
+export { Step, VoteType, DEFAULT_TIMEOUTS } from "./types.ts";
+export type { Proposal, Vote, CommitCertificate, Evidence, Message, Timeout, ConsensusEvent, WalRecord, Effect, TimeoutConfig } from "./types.ts";
+export {
+  valueIdOf,
+  proposalSignBytes,
+  voteSignBytes,
+  signProposal,
+  signVote,
+  verifyProposal,
+  verifyVote,
+  verifyEd25519,
+  cachingVerifier,
+  encodeMessage,
+  decodeMessage,
+  VALUE_BYTES_MAX,
+  type Verifier,
+} from "./codec.ts";
+export { ValidatorSet, ProposerPriorities, ProposerSchedule, compareBytes, TOTAL_POWER_MAX, VALIDATORS_MAX, type Validator } from "./validators.ts";
+export { accused, evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
+export { honest, type Behavior, type BehaviorContext } from "./behavior.ts";
+export { TendermintEngine, type EngineOptions } from "./tendermint.ts";

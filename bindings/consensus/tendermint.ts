@@ -1,0 +1,619 @@
+/**
+ * The Tendermint consensus engine, following Algorithm 1 of "The latest gossip on BFT consensus"
+ * (Buchman, Kwon, Milosevic, 2018; arXiv:1807.04938) line by line: `StartRound` (lines 11-21),
+ * the proposal rules (22-33), the prevote rules (34-46), the precommit and decision rules (47-54),
+ * the round skip on f+1 messages from a higher round (55-56) and the three timeouts (57-67).
+ * Quorums are voting power: "2f+1" is more than 2/3 of the total, "f+1" more than 1/3.
+ *
+ * A deterministic state machine: {@link TendermintEngine.handle} takes one event and returns the
+ * effects to carry out, in order (persist before send). Clock, network and the application's
+ * validity check are outside; so a seeded simulation replays any run exactly.
+ *
+ * Where CometBFT departs from the paper, this follows the paper:
+ * - No unlocking: CometBFT ≤ 0.34 released its lock on a +2/3 nil polka; the paper never unlocks
+ *   within a height; a locked process prevotes another value only when a proposal carries a
+ *   validRound ≥ lockedRound with a polka for it (line 29).
+ * - No commit timeout: on a decision the paper starts round 0 of the next height at once; CometBFT
+ *   waits `timeout_commit` to collect more precommits for the next block's LastCommit.
+ * - Timeouts grow linearly with the round (`init + r·delta`), as the paper (and CometBFT) do.
+ * Additions the paper leaves to its gossip layer: votes and proposals are relayed once when first
+ * accepted, re-sent on a gossip `tick`, and a node answers a message from a lower height with that
+ * height's commit certificate, so a lagging or restarted node catches up.
+ * @module
+ */
+import { ChainDbError, ErrorCode, assert, toHex } from "../util/index.ts";
+import { honest, type Behavior, type BehaviorContext } from "./behavior.ts";
+import * as codec from "./codec.ts";
+import { evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
+import { DEFAULT_TIMEOUTS, Step, VoteType, type CommitCertificate, type ConsensusEvent, type Effect, type Evidence, type Message, type Proposal, type Timeout, type TimeoutConfig, type Vote, type WalRecord } from "./types.ts";
+import { ProposerSchedule, type ValidatorSet } from "./validators.ts";
+import { RoundState, idKey } from "./votes.ts";
+
+/** Options of {@link TendermintEngine}. */
+export interface EngineOptions {
+  readonly chainId: string;
+  readonly validators: ValidatorSet;
+  /** This node's keys; null for an observer that follows but never signs. */
+  readonly key: { readonly publicKey: Uint8Array; readonly secretKey: Uint8Array } | null;
+  /** The paper's getValue(): the value this node proposes at `height` when it has no validValue. */
+  readonly buildValue: (height: number, round: number) => Uint8Array;
+  /** First height to decide; default 1. */
+  readonly height?: number;
+  readonly timeouts?: TimeoutConfig;
+  /** How own messages go out; default {@link honest}. */
+  readonly behavior?: Behavior;
+  readonly verifier?: codec.Verifier;
+  /** Number of peers the driver addresses (for behaviours); default the validator count. */
+  readonly peers?: number;
+  /** Proposer of (height, round), as a validator index; default CometBFT's schedule for the set. */
+  readonly proposer?: (height: number, round: number) => number;
+}
+
+/** Messages of heights above the current one kept for later (bounded). */
+const FUTURE_MESSAGES_MAX = 4096;
+/** How many heights ahead are buffered. */
+const FUTURE_HEIGHTS = 2;
+/** Certificates kept to help lagging peers catch up. */
+const CERTIFICATES_MAX = 1024;
+/** Rounds tracked per height (a byzantine validator can sign one message per round). */
+const ROUNDS_MAX = 4096;
+/** Bound of the rule loop of one event: each firing changes the step, round or height. */
+const RULE_FIRINGS_MAX = 1000;
+/** Old heights whose votes are still checked for equivocation. */
+const PAST_HEIGHTS = 4;
+/** Evidence kept in the pool. */
+const EVIDENCE_MAX = 4096;
+
+/** A Tendermint validator (or observer) as a state machine: events in, effects out. */
+export class TendermintEngine {
+  /** h_p */
+  height: number;
+  /** round_p */
+  round = 0;
+  /** step_p */
+  step = Step.Propose;
+  lockedValue: Proposal | null = null;
+  lockedRound = -1;
+  validValue: Proposal | null = null;
+  validRound = -1;
+
+  readonly self: number;
+  private readonly opts: EngineOptions;
+  private readonly timeouts: TimeoutConfig;
+  private readonly behavior: Behavior;
+  private readonly verify: codec.Verifier;
+  private readonly proposerOf: (height: number, round: number) => number;
+  private rounds = new Map<number, RoundState>();
+  private validity = new Map<string, boolean | null>();
+  private seen = new Set<string>();
+  /** Own signed messages of the current height by `${round}/${type}` (the sign-state guard). */
+  private signed = new Map<string, Proposal | Vote>();
+  private future: Message[] = [];
+  private readonly certificates = new Map<number, CommitCertificate>();
+  private readonly pastVotes = new Map<number, Map<string, Vote>>();
+  private readonly evidencePool = new Map<string, Evidence>();
+  private certificateSent = new Set<string>();
+  private prevoteTimeoutRound = -1;
+  private precommitTimeoutRound = -1;
+  private polkaRound = -1;
+  private out: Effect[] = [];
+  private started = false;
+  private lastState = "";
+
+  constructor(options: EngineOptions) {
+    this.opts = options;
+    this.height = options.height ?? 1;
+    this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+    this.behavior = options.behavior ?? honest;
+    this.verify = options.verifier ?? codec.verifyEd25519;
+    const schedule = new ProposerSchedule(options.validators);
+    this.proposerOf = options.proposer ?? ((h, r) => schedule.proposer(h, r));
+    this.self = options.key === null ? -1 : options.validators.indexOf(options.key.publicKey);
+    if (options.key !== null && this.self < 0) throw new ChainDbError(ErrorCode.NOT_VALIDATOR, "the key is not in the validator set");
+  }
+
+  /** The validator set. */
+  get validators(): ValidatorSet {
+    return this.opts.validators;
+  }
+
+  /** Evidence this node has collected (verified), oldest first. */
+  evidence(): Evidence[] {
+    return [...this.evidencePool.values()];
+  }
+
+  /** The certificate of a decided height, if still kept. */
+  certificate(height: number): CommitCertificate | undefined {
+    return this.certificates.get(height);
+  }
+
+  /** Starts round 0 of the first height (the paper's `upon start do StartRound(0)`). */
+  start(): Effect[] {
+    assert(!this.started, "engine started twice");
+    this.started = true;
+    this.startRound(0);
+    return this.finish();
+  }
+
+  /** Handles one event and returns the effects to carry out, in order. */
+  handle(event: ConsensusEvent): Effect[] {
+    assert(this.started, "engine not started");
+    const height = this.height;
+    switch (event.kind) {
+      case "message":
+        this.onMessage(event.from, event.message, true);
+        break;
+      case "timeout":
+        this.onTimeout(event.timeout);
+        break;
+      case "validity":
+        this.onValidity(event.valueId, event.valid);
+        break;
+      case "tick":
+        this.onTick();
+        break;
+    }
+    assert(this.height >= height, "height went backwards");
+    return this.finish();
+  }
+
+  /** The proposer (validator index) of (height, round). */
+  proposer(height: number, round: number): number {
+    return this.proposerOf(height, round);
+  }
+
+  // ------------------------------------------------------------------ rounds (lines 11-21)
+
+  /**
+   * StartRound(round), lines 11-21: triggered by start, by a decision (round 0 of the next height),
+   * by timeoutPrecommit (round+1) and by the round skip (f+1 messages of a higher round).
+   */
+  private startRound(round: number): void {
+    assert(round >= this.round || this.step === Step.Propose, "rounds only go forward");
+    assert(round <= codec.ROUND_MAX, "round overflow");
+    this.round = round;
+    this.step = Step.Propose;
+    if (this.self >= 0 && this.proposer(this.height, round) === this.self) {
+      const reuse = this.validValue !== null;
+      const value = reuse ? this.validValue!.value : this.opts.buildValue(this.height, round);
+      this.propose(round, value, reuse ? this.validRound : -1);
+    } else {
+      this.schedule(Step.Propose, this.timeouts.proposeMs + round * this.timeouts.proposeDeltaMs);
+    }
+    assert(this.step === Step.Propose, "StartRound ends in the propose step");
+  }
+
+  private propose(round: number, value: Uint8Array, validRound: number): void {
+    let proposal = this.signed.get(`${round}/0`) as Proposal | undefined;
+    // Guard: after a restart the proposer re-sends what it signed, never a different value.
+    if (proposal === undefined) {
+      proposal = codec.signProposal(this.opts.chainId, this.opts.key!.secretKey, this.opts.key!.publicKey, { height: this.height, round, validRound, value });
+      this.signed.set(`${round}/0`, proposal);
+      this.persistState(true);
+      this.out.push({ kind: "persist", record: { type: "message", message: proposal }, sync: true });
+    }
+    this.validity.set(idKey(proposal.valueId), true); // the paper assumes getValue() is valid
+    this.acceptProposal(proposal, this.self);
+    this.out.push(...this.behavior.propose(this.context(), proposal));
+  }
+
+  private vote(type: VoteType, valueId: Uint8Array | null): void {
+    if (this.self < 0) return;
+    const key = `${this.round}/${type}`;
+    let vote = this.signed.get(key) as Vote | undefined;
+    // Guard: a vote already signed for this height/round/type is re-sent as it was.
+    if (vote === undefined) {
+      vote = codec.signVote(this.opts.chainId, this.opts.key!.secretKey, this.opts.key!.publicKey, { type, height: this.height, round: this.round, valueId });
+      this.signed.set(key, vote);
+      this.persistState(true);
+      this.out.push({ kind: "persist", record: { type: "message", message: vote }, sync: true });
+      this.acceptVote(vote, this.self);
+    }
+    this.out.push(...this.behavior.vote(this.context(), vote));
+  }
+
+  private context(): BehaviorContext {
+    const key = this.opts.key!;
+    const chainId = this.opts.chainId;
+    return {
+      chainId,
+      self: this.self,
+      validators: this.validators,
+      peers: this.opts.peers ?? this.validators.size,
+      signProposal: (f) => codec.signProposal(chainId, key.secretKey, key.publicKey, f),
+      signVote: (f) => codec.signVote(chainId, key.secretKey, key.publicKey, f),
+      proposalAt: (r) => this.rounds.get(r)?.proposal ?? null,
+    };
+  }
+
+  // ------------------------------------------------------------------ rules (lines 22-56)
+
+  /** Fires the upon-rules until none applies (each firing changes height, round or step). */
+  private applyRules(): void {
+    for (let i = 0; i < RULE_FIRINGS_MAX; i++) if (!this.fireOne()) return;
+    assert(false, "rule loop did not settle");
+  }
+
+  private fireOne(): boolean {
+    if (this.ruleDecide()) return true;
+    if (this.ruleRoundSkip()) return true;
+    const rs = this.roundState(this.round);
+    if (this.step === Step.Propose && this.ruleProposal(rs)) return true;
+    // Line 34: upon 2f+1 ⟨PREVOTE, h, round, *⟩ while step = prevote for the first time.
+    if (this.step === Step.Prevote && this.prevoteTimeoutRound !== this.round && this.validators.isQuorum(rs.prevotes.totalPower)) {
+      this.prevoteTimeoutRound = this.round;
+      this.schedule(Step.Prevote, this.timeouts.prevoteMs + this.round * this.timeouts.prevoteDeltaMs);
+    }
+    if (this.step >= Step.Prevote && this.rulePolka(rs)) return true;
+    // Line 44: upon 2f+1 ⟨PREVOTE, h, round, nil⟩ while step = prevote.
+    if (this.step === Step.Prevote && this.validators.isQuorum(rs.prevotes.powerFor(null))) {
+      this.vote(VoteType.Precommit, null);
+      this.step = Step.Precommit;
+      return true;
+    }
+    // Line 47: upon 2f+1 ⟨PRECOMMIT, h, round, *⟩ for the first time.
+    if (this.precommitTimeoutRound !== this.round && this.validators.isQuorum(rs.precommits.totalPower)) {
+      this.precommitTimeoutRound = this.round;
+      this.schedule(Step.Precommit, this.timeouts.precommitMs + this.round * this.timeouts.precommitDeltaMs);
+    }
+    return false;
+  }
+
+  /** Lines 22-33: prevote on the proposal of the current round (needs its validity). */
+  private ruleProposal(rs: RoundState): boolean {
+    const p = rs.proposal;
+    if (p === null) return false;
+    const valid = this.validity.get(idKey(p.valueId));
+    if (valid === undefined || valid === null) return false; // wait for the application's answer
+    if (p.validRound === -1) {
+      // Line 22: a fresh value; prevote it if valid and not locked on something else.
+      const ok = valid && (this.lockedRound === -1 || sameId(this.lockedValue, p.valueId));
+      this.vote(VoteType.Prevote, ok ? p.valueId : null);
+    } else {
+      // Line 28: a re-proposal; needs 2f+1 prevotes for it in its validRound vr < round.
+      if (p.validRound >= this.round) return false;
+      const polka = this.rounds.get(p.validRound)?.prevotes.powerFor(p.valueId) ?? 0;
+      if (!this.validators.isQuorum(polka)) return false;
+      const ok = valid && (this.lockedRound <= p.validRound || sameId(this.lockedValue, p.valueId));
+      this.vote(VoteType.Prevote, ok ? p.valueId : null);
+    }
+    this.step = Step.Prevote;
+    return true;
+  }
+
+  /** Line 36: a valid proposal with 2f+1 prevotes in this round while step ≥ prevote, first time. */
+  private rulePolka(rs: RoundState): boolean {
+    const p = rs.proposal;
+    if (p === null || this.polkaRound === this.round) return false;
+    if (this.validity.get(idKey(p.valueId)) !== true) return false;
+    if (!this.validators.isQuorum(rs.prevotes.powerFor(p.valueId))) return false;
+    this.polkaRound = this.round;
+    if (this.step === Step.Prevote) {
+      this.lockedValue = p;
+      this.lockedRound = this.round;
+      this.vote(VoteType.Precommit, p.valueId);
+      this.step = Step.Precommit;
+    }
+    this.validValue = p;
+    this.validRound = this.round;
+    return true;
+  }
+
+  /** Line 49: a valid proposal of any round r with 2f+1 precommits for it in r: decide. */
+  private ruleDecide(): boolean {
+    for (const rs of this.rounds.values()) {
+      const p = rs.proposal;
+      if (p === null || this.validity.get(idKey(p.valueId)) !== true) continue;
+      if (!this.validators.isQuorum(rs.precommits.powerFor(p.valueId))) continue;
+      this.decide(p, rs.precommits.votesFor(p.valueId));
+      return true;
+    }
+    return false;
+  }
+
+  /** Line 55: f+1 messages (by power) of a round above round_p: StartRound(that round). */
+  private ruleRoundSkip(): boolean {
+    let target = -1;
+    for (const [round, rs] of this.rounds) if (round > this.round && round > target && this.validators.isOneThird(rs.senderPower)) target = round;
+    if (target < 0) return false;
+    this.startRound(target);
+    return true;
+  }
+
+  /** Lines 49-54: record the decision, then StartRound(0) of the next height. */
+  private decide(proposal: Proposal, precommits: Vote[]): void {
+    const height = this.height;
+    const certificate: CommitCertificate = { kind: "commit", proposal, precommits };
+    this.out.push({ kind: "persist", record: { type: "decide", height, certificate }, sync: true });
+    this.out.push({ kind: "decide", height, value: proposal.value, certificate });
+    this.keepCertificate(height, certificate);
+    this.keepPastVotes(height);
+    this.height = height + 1;
+    this.round = 0;
+    this.step = Step.Propose;
+    this.lockedValue = this.validValue = null;
+    this.lockedRound = this.validRound = -1;
+    this.rounds = new Map();
+    this.validity = new Map();
+    this.seen = new Set();
+    this.signed = new Map();
+    this.prevoteTimeoutRound = this.precommitTimeoutRound = this.polkaRound = -1;
+    this.startRound(0);
+    const buffered = this.future;
+    this.future = [];
+    for (const m of buffered) this.onMessage(-1, m, true);
+  }
+
+  // ------------------------------------------------------------------ timeouts (lines 57-67)
+
+  private onTimeout(t: Timeout): void {
+    if (t.height !== this.height || t.round !== this.round) return; // stale
+    if (t.step === Step.Propose && this.step === Step.Propose) {
+      this.vote(VoteType.Prevote, null); // line 57
+      this.step = Step.Prevote;
+    } else if (t.step === Step.Prevote && this.step === Step.Prevote) {
+      this.vote(VoteType.Precommit, null); // line 61
+      this.step = Step.Precommit;
+    } else if (t.step === Step.Precommit) {
+      this.startRound(this.round + 1); // line 65
+    }
+  }
+
+  private schedule(step: Step, delayMs: number): void {
+    this.out.push({ kind: "schedule", timeout: { step, height: this.height, round: this.round }, delayMs });
+  }
+
+  private onValidity(valueId: Uint8Array, valid: boolean): void {
+    const key = idKey(valueId);
+    if (this.validity.get(key) === null) this.validity.set(key, valid);
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  private onMessage(from: number, m: Message, relay: boolean): void {
+    switch (m.kind) {
+      case "proposal":
+      case "vote":
+        if (m.height < this.height) return this.onPastMessage(from, m);
+        if (m.height > this.height) return this.buffer(m);
+        return m.kind === "proposal" ? this.onProposal(m, relay) : this.onVote(m, relay);
+      case "commit":
+        if (m.proposal.height !== this.height) return m.proposal.height > this.height ? this.buffer(m) : undefined;
+        this.onMessage(from, m.proposal, false);
+        for (const v of m.precommits.slice(0, codec.CERTIFICATE_VOTES_MAX)) this.onMessage(from, v, false);
+        return;
+      case "evidence":
+        return this.onEvidence(m);
+    }
+  }
+
+  private onProposal(p: Proposal, relay: boolean): void {
+    const key = toHex(p.signature);
+    if (this.seen.has(key) || p.round > codec.ROUND_MAX) return;
+    const index = this.proposer(p.height, p.round);
+    if (toHex(this.validators.validators[index]!.address) !== toHex(p.proposer)) return; // not the proposer
+    if (p.validRound < -1 || p.validRound >= p.round) return;
+    if (!codec.verifyProposal(this.opts.chainId, p, this.verify)) return;
+    this.seen.add(key);
+    const rs = this.roundState(p.round, true);
+    if (rs === null) return;
+    if (rs.proposal !== null) {
+      if (!sameId(rs.proposal, p.valueId)) this.addEvidence(makeEvidence(rs.proposal, p), true);
+      return;
+    }
+    this.acceptProposal(p, index);
+    this.out.push({ kind: "persist", record: { type: "message", message: p }, sync: false });
+    if (relay) this.out.push({ kind: "broadcast", message: p });
+  }
+
+  private acceptProposal(p: Proposal, index: number): void {
+    const rs = this.roundState(p.round, true)!;
+    rs.proposal ??= p;
+    rs.noteSender(index, this.validators.power(index));
+    this.seen.add(toHex(p.signature));
+    const key = idKey(p.valueId);
+    if (!this.validity.has(key)) {
+      this.validity.set(key, null);
+      this.out.push({ kind: "validate", height: p.height, valueId: p.valueId, value: p.value });
+    }
+  }
+
+  private onVote(v: Vote, relay: boolean): void {
+    const key = toHex(v.signature);
+    if (this.seen.has(key) || v.round > codec.ROUND_MAX) return;
+    const index = this.validators.indexOf(v.validator);
+    if (index < 0 || !codec.verifyVote(this.opts.chainId, v, this.verify)) return; // non-validator or bad signature
+    this.seen.add(key);
+    if (this.roundState(v.round, true) === null) return;
+    if (!this.acceptVote(v, index)) return;
+    this.out.push({ kind: "persist", record: { type: "message", message: v }, sync: false });
+    if (relay) this.out.push({ kind: "broadcast", message: v });
+  }
+
+  /** Counts a verified vote; a conflicting second vote becomes evidence instead. */
+  private acceptVote(v: Vote, index: number): boolean {
+    const rs = this.roundState(v.round, true)!;
+    this.seen.add(toHex(v.signature));
+    const tally = v.type === VoteType.Prevote ? rs.prevotes : rs.precommits;
+    const earlier = tally.add(index, this.validators.power(index), v);
+    if (earlier !== null) {
+      this.addEvidence(makeEvidence(earlier, v), true);
+      return false;
+    }
+    rs.noteSender(index, this.validators.power(index));
+    return true;
+  }
+
+  /** A message from a lower height: check it for equivocation and help the sender catch up. */
+  private onPastMessage(from: number, m: Proposal | Vote): void {
+    if (m.kind === "vote") {
+      const book = this.pastVotes.get(m.height);
+      const key = `${toHex(m.validator)}/${m.round}/${m.type}`;
+      const earlier = book?.get(key);
+      if (book !== undefined && toHex(earlier?.signature ?? new Uint8Array()) !== toHex(m.signature) && codec.verifyVote(this.opts.chainId, m, this.verify)) {
+        if (earlier === undefined) book.set(key, m);
+        else if (idKey(earlier.valueId) !== idKey(m.valueId)) this.addEvidence(makeEvidence(earlier, m), true);
+      }
+    }
+    const certificate = this.certificates.get(m.height);
+    const sentKey = `${from}/${m.height}`;
+    if (from >= 0 && certificate !== undefined && !this.certificateSent.has(sentKey)) {
+      this.certificateSent.add(sentKey);
+      this.out.push({ kind: "send", to: from, message: certificate });
+    }
+  }
+
+  private buffer(m: Message): void {
+    const height = m.kind === "commit" ? m.proposal.height : m.kind === "evidence" ? 0 : m.height;
+    if (height > this.height + FUTURE_HEIGHTS || this.future.length >= FUTURE_MESSAGES_MAX) return;
+    this.future.push(m);
+  }
+
+  private onEvidence(e: Evidence): void {
+    if (this.evidencePool.has(evidenceKey(e))) return;
+    if (!verifyEvidence(this.opts.chainId, this.validators, e, this.verify)) return;
+    this.addEvidence(e, true);
+  }
+
+  private addEvidence(e: Evidence, gossip: boolean): void {
+    const key = evidenceKey(e);
+    if (this.evidencePool.has(key) || this.evidencePool.size >= EVIDENCE_MAX) return;
+    this.evidencePool.set(key, e);
+    this.out.push({ kind: "evidence", evidence: e });
+    if (gossip) this.out.push({ kind: "broadcast", message: e });
+  }
+
+  /** Re-sends own messages and held proposals of this height; lost messages are not lost forever. */
+  private onTick(): void {
+    this.certificateSent = new Set();
+    for (const m of this.signed.values()) this.out.push(...(m.kind === "proposal" ? this.behavior.propose(this.context(), m) : this.behavior.vote(this.context(), m)));
+    for (const rs of this.rounds.values()) if (rs.proposal !== null && !this.signed.has(`${rs.proposal.round}/0`)) this.out.push({ kind: "broadcast", message: rs.proposal });
+    if (this.height > 1 && this.certificates.has(this.height - 1)) this.out.push({ kind: "broadcast", message: this.certificates.get(this.height - 1)! });
+  }
+
+  // ------------------------------------------------------------------ bookkeeping
+
+  private roundState(round: number): RoundState;
+  private roundState(round: number, create: true): RoundState | null;
+  private roundState(round: number, create = false): RoundState | null {
+    let rs = this.rounds.get(round);
+    if (rs === undefined) {
+      if (create && this.rounds.size >= ROUNDS_MAX && round !== this.round) return null;
+      rs = new RoundState();
+      this.rounds.set(round, rs);
+    }
+    return rs;
+  }
+
+  private keepCertificate(height: number, certificate: CommitCertificate): void {
+    if (this.certificates.size >= CERTIFICATES_MAX) this.certificates.delete(this.certificates.keys().next().value!);
+    this.certificates.set(height, certificate);
+  }
+
+  private keepPastVotes(height: number): void {
+    const book = new Map<string, Vote>();
+    for (const [round, rs] of this.rounds) {
+      for (const tally of [rs.prevotes, rs.precommits]) for (const v of tally.byValidator.values()) book.set(`${toHex(v.validator)}/${round}/${v.type}`, v);
+    }
+    this.pastVotes.set(height, book);
+    for (const h of this.pastVotes.keys()) if (h <= height - PAST_HEIGHTS) this.pastVotes.delete(h);
+  }
+
+  private stateRecord(): WalRecord {
+    return {
+      type: "state",
+      height: this.height,
+      round: this.round,
+      step: this.step,
+      lockedRound: this.lockedRound,
+      lockedId: this.lockedValue?.valueId ?? null,
+      validRound: this.validRound,
+      validId: this.validValue?.valueId ?? null,
+    };
+  }
+
+  private persistState(sync: boolean): void {
+    const record = this.stateRecord();
+    const text = stateText(record);
+    if (text === this.lastState && !sync) return;
+    this.lastState = text;
+    this.out.push({ kind: "persist", record, sync });
+  }
+
+  private finish(): Effect[] {
+    this.applyRules();
+    this.persistState(false);
+    assert(this.lockedRound <= this.round, "locked in a future round");
+    assert(this.validRound <= this.round, "valid value from a future round");
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  // ------------------------------------------------------------------ restart
+
+  /**
+   * Rebuilds an engine from its write-ahead log (records in the order they were persisted) and
+   * resumes it: the state of the last decided height + 1, its messages, its lock and valid value,
+   * and the sign-state guard (own signed messages), so the node re-sends what it signed before.
+   */
+  static restore(options: EngineOptions, records: readonly WalRecord[]): { engine: TendermintEngine; effects: Effect[] } {
+    let start = 0;
+    let height = options.height ?? 1;
+    const decided: Extract<WalRecord, { type: "decide" }>[] = [];
+    for (const [i, r] of records.entries()) if (r.type === "decide" && r.height >= height) ((height = r.height + 1), (start = i + 1), decided.push(r));
+    const engine = new TendermintEngine({ ...options, height });
+    for (const d of decided.slice(-CERTIFICATES_MAX)) engine.keepCertificate(d.height, d.certificate);
+    let state: Extract<WalRecord, { type: "state" }> | null = null;
+    for (const r of records.slice(start)) {
+      if (r.type === "state" && r.height === height) state = r;
+      if (r.type !== "message" || r.message.height !== height) continue;
+      engine.replay(r.message);
+    }
+    engine.started = true;
+    if (state !== null) engine.resume(state);
+    else engine.startRound(0);
+    engine.onTick(); // re-send own messages of this height
+    return { engine, effects: engine.finish() };
+  }
+
+  private replay(m: Proposal | Vote): void {
+    const own = this.opts.key !== null && toHex(m.kind === "vote" ? m.validator : m.proposer) === toHex(this.opts.key.publicKey);
+    if (own) this.signed.set(`${m.round}/${m.kind === "vote" ? m.type : 0}`, m);
+    if (m.kind === "proposal") this.acceptProposal(m, this.proposer(m.height, m.round));
+    else {
+      const index = this.validators.indexOf(m.validator);
+      if (index >= 0) this.acceptVote(m, index);
+    }
+  }
+
+  private resume(s: Extract<WalRecord, { type: "state" }>): void {
+    this.round = s.round;
+    this.step = s.step;
+    this.lockedRound = s.lockedRound;
+    this.validRound = s.validRound;
+    this.lockedValue = s.lockedId === null ? null : this.findProposal(s.lockedId);
+    this.validValue = s.validId === null ? null : this.findProposal(s.validId);
+    // Timeouts did not survive the crash: arm the one of the current step again. In the propose
+    // step, StartRound again: a proposer re-sends the proposal its guard holds (or makes one).
+    if (this.step === Step.Propose) this.startRound(this.round);
+    if (this.step === Step.Prevote) this.schedule(Step.Prevote, this.timeouts.prevoteMs + this.round * this.timeouts.prevoteDeltaMs);
+    if (this.step === Step.Precommit) this.schedule(Step.Precommit, this.timeouts.precommitMs + this.round * this.timeouts.precommitDeltaMs);
+    this.prevoteTimeoutRound = this.step === Step.Prevote ? this.round : -1;
+    this.precommitTimeoutRound = this.step === Step.Precommit ? this.round : -1;
+  }
+
+  private findProposal(id: Uint8Array): Proposal {
+    for (const rs of this.rounds.values()) if (rs.proposal !== null && sameId(rs.proposal, id)) return rs.proposal;
+    throw new ChainDbError(ErrorCode.WAL_CORRUPT, `the log names a locked or valid value ${toHex(id)} whose proposal it does not hold`);
+  }
+}
+
+function sameId(p: Proposal | null, id: Uint8Array | null): boolean {
+  return p !== null && id !== null && idKey(p.valueId) === idKey(id);
+}
+
+function stateText(r: WalRecord): string {
+  if (r.type !== "state") return "";
+  return `${r.height}/${r.round}/${r.step}/${r.lockedRound}/${idKey(r.lockedId)}/${r.validRound}/${idKey(r.validId)}`;
+}
