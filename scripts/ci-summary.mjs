@@ -34,7 +34,9 @@ function counts(file) {
 
 vitest(`${dir}/vitest.json`);
 vitest(`${dir}/vitest-slow.json`);
+vitest(`${dir}/browser.json`);
 junit(`${dir}/deno.xml`);
+counts(`${dir}/docs.json`);
 counts(`${dir}/examples.json`);
 counts(`${dir}/bench.json`);
 console.log(`${passed} passed, ${failed} failed`);
