@@ -230,6 +230,32 @@ export class Ledger {
     return { height: this.currentHeight, root, statuses: Array.from(codes, (c) => TRANSFER_STATUSES[c]!) };
   }
 
+  /**
+   * Writes account records (48 bytes each: address, balance u64le, nonce u64le) as one durable
+   * step, for ACID transactions that read and write accounts directly (bindings/txn). It is logged
+   * as the next height: a block with no transfers whose changes are these records. If the durable
+   * write fails the in-memory state can no longer be trusted (it may hold accounts the log lacks),
+   * so the ledger closes itself, as PostgreSQL panics on a failed fsync: reopen to recover.
+   */
+  async commitAccounts(records: Uint8Array): Promise<{ height: number; root: Uint8Array }> {
+    this.checkOpen();
+    abytes(records, undefined, "records");
+    if (records.length % ACCOUNT_RECORD_SIZE !== 0) {
+      throw new ChainDbError(ErrorCode.BAD_LENGTH, `"records" expected a multiple of ${ACCOUNT_RECORD_SIZE} bytes, got ${records.length}`);
+    }
+    this.state.load(records);
+    const root = this.state.root();
+    try {
+      this.log?.appendBlock(this.currentHeight + 1, root, new Uint8Array(32), new Uint8Array(0), records);
+    } catch (error) {
+      this.closed = true;
+      this.log?.close();
+      throw error;
+    }
+    this.currentHeight++;
+    return { height: this.currentHeight, root };
+  }
+
   /** Closes the ledger (and its files); further calls throw CLOSED. */
   async close(): Promise<void> {
     if (this.closed) return;
