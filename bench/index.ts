@@ -48,11 +48,14 @@ export async function runBench(names: readonly string[], options: RunBenchOption
   const log = options.log ?? ((line: string) => console.log(line));
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const run: BenchRun = { machine: machineInfo(), date: new Date().toISOString(), quick: options.quick ?? false, suites: [] };
+  const startedAt = performance.now();
   for (const [i, entry] of selected.entries()) {
     const prefix = `[${i + 1}/${selected.length}] ${entry.name}`;
+    const suiteStart = performance.now();
     progress(`${prefix}: ${entry.description}`);
     const suite = await entry.load();
-    const result = await suite.run({ quick: run.quick, onProgress: (m) => progress(`${prefix}: ${m}`) });
+    const onProgress = (m: string) => progress(`${prefix} ${clock(performance.now() - startedAt)}: ${m}${eta(m, performance.now() - suiteStart)}`);
+    const result = await suite.run({ quick: run.quick, onProgress });
     writeSuiteResult(result, out);
     run.suites.push(result);
     log(formatTable(result));
@@ -63,6 +66,22 @@ export async function runBench(names: readonly string[], options: RunBenchOption
   writeFileSync(`${out}/report.html`, renderReport(run));
   log(`wrote ${out}/results.json and ${out}/report.html`);
   return run;
+}
+
+function clock(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+// Suites report "round r/R"; the rounds of a suite take about equally long, so the time left in
+// the suite is the mean round time so far times the rounds still to run.
+function eta(message: string, suiteElapsedMs: number): string {
+  const m = /round (\d+)\/(\d+)/.exec(message);
+  if (!m) return "";
+  const done = Number(m[1]) - 1;
+  const total = Number(m[2]);
+  if (done < 1) return "";
+  return ` (about ${clock((suiteElapsedMs / done) * (total - done))} left in this suite)`;
 }
 
 /** Resolves suite names; an unknown name is an error listing the known ones. */

@@ -33,9 +33,9 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       engineCase("ts", "ts engine", 1 << 12, (n) => consume(ts.searchNonce(HEADER, UNREACHABLE, next(n), n).hashes)),
       engineCase("node-crypto", "node:crypto ×2 per nonce", 1 << 11, (n) => consume(nodeCryptoSearch(next(n), n))),
       engineCase("noble", "@noble/hashes midstate", 1 << 11, (n) => consume(nobleSearch(next(n), n))),
-      ...pools.map((pool) => poolCase(pool, 1 << 20, next)),
+      ...pools.map((pool) => poolCase(pool, options.quick ? 1 << 17 : 1 << 20, next)),
     ];
-    const cases = await measure(specs, { rounds: options.quick ? 2 : 7, timeMs: options.quick ? 150 : 1000, onProgress: options.onProgress });
+    const cases = await measure(specs, { rounds: options.quick ? 2 : 7, timeMs: options.quick ? 100 : 1000, onProgress: options.onProgress });
     return suiteResult("pow", "Proof of work: sha256d nonce search", options.quick, cases, targets(cases), [
       "One call searches a fixed nonce range with an unreachable target; rate = nonces / mean call time.",
       "Ratios compare medians of the same run; the machine is shared, so absolute figures drift.",
