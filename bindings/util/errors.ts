@@ -26,6 +26,7 @@ export const ErrorCode = {
   TX_DEADLOCK: "TX_DEADLOCK",
   TX_CONFLICT: "TX_CONFLICT",
   TX_ABORTED: "TX_ABORTED",
+  TX_INVARIANT: "TX_INVARIANT",
   // storage and ledger (bindings/store/, bindings/chain/ledger.ts)
   OUT_OF_MEMORY: "OUT_OF_MEMORY",
   NO_CHECKPOINT: "NO_CHECKPOINT",
