@@ -2,7 +2,7 @@
  * Mining worker: takes nonce chunks from a shared counter until a solution is found, the range is
  * exhausted, or the shared stop flag is raised. The flag lives in shared memory because the search
  * loop is synchronous: a worker busy hashing cannot receive messages, but it reads the flag
- * between chunks, so it stops within one chunk (about 60 ms of work).
+ * between chunks, so it stops within one chunk (10–15 ms of work).
  * @module
  */
 import { createEngine, type Engine, type EngineName } from "../engine/index.ts";
