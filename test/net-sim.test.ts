@@ -144,6 +144,8 @@ describe("message codec", () => {
   it("round-trips bytes and bigints and rejects garbage", () => {
     const v = { t: "x", b: new Uint8Array([1, 2, 255]), n: 2n ** 70n, list: [1, "s", null] };
     expect(decodeMessage(encodeMessage(v))).toEqual(v);
+    const buffer = Buffer.from([7, 8]); // a Node Buffer has a toJSON of its own
+    expect(decodeMessage(encodeMessage({ buffer }))).toEqual({ buffer: new Uint8Array([7, 8]) });
     expect(() => decodeMessage(new Uint8Array([0xff, 0x00]))).toThrow(expect.objectContaining({ code: "BAD_MESSAGE" }));
     expect(() => decodeMessage(enc("{not json"))).toThrow(expect.objectContaining({ code: "BAD_MESSAGE" }));
   });

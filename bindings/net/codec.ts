@@ -23,9 +23,11 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Encodes a message value. */
 export function encodeMessage(value: MessageValue): Uint8Array {
-  return encoder.encode(JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === "bigint") return { $n: v.toString() };
-    if (v instanceof Uint8Array) return { $b: toHex(v) };
+  // Read the holder's own value: JSON.stringify applies toJSON (a Node Buffer's) before the replacer.
+  return encoder.encode(JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
+    const original = key === "" ? v : this[key];
+    if (typeof original === "bigint") return { $n: original.toString() };
+    if (original instanceof Uint8Array) return { $b: toHex(original) };
     return v;
   }));
 }

@@ -55,9 +55,10 @@ export interface SimNetworkOptions {
   /**
    * What to await after each event so that promise chains started by handlers finish before
    * virtual time moves on: "macrotask" (default; safe for async handlers without real I/O) or
-   * "microtask" (cheaper, for synchronous protocol cores).
+   * "microtask" (cheaper, for synchronous protocol cores), or a function resolving once the
+   * nodes are idle (exact and cheap, e.g. every replica's `idle()`).
    */
-  settle?: "macrotask" | "microtask";
+  settle?: "macrotask" | "microtask" | (() => Promise<void>);
   /** Bound on queued events (messages in flight + timers); exceeding it is a protocol bug. */
   eventsMax?: number;
 }
@@ -99,7 +100,7 @@ export class SimNetwork {
   private groupOf: Map<NodeId, number> | undefined;
   private readonly queue = new EventHeap();
   private readonly eventsMax: number;
-  private readonly settleMode: "macrotask" | "microtask";
+  private readonly settleMode: "macrotask" | "microtask" | (() => Promise<void>);
   private time = 0;
   private seq = 0;
 
@@ -319,6 +320,7 @@ export class SimNetwork {
   }
 
   private settle(): Promise<void> {
+    if (typeof this.settleMode === "function") return this.settleMode();
     return this.settleMode === "macrotask" ? new Promise((resolve) => setImmediateLike(resolve)) : Promise.resolve();
   }
 }

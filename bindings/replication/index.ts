@@ -1,0 +1,23 @@
+/**
+ * Single-primary replication (Viewstamped Replication Revisited; Raft §5): a primary orders
+ * transfers into blocks and ships them; secondaries apply committed blocks and serve reads;
+ * failover by epoch-numbered elections with fencing of deposed primaries.
+ * @module
+ */
+export { ReplicaCore, resolveConfig, type CoreStart } from "./core.ts";
+export { Replica, NotPrimaryError, type ReplicaLedger, type ReplicaOptions, type ReplicaStatus, type SubmitResult } from "./replica.ts";
+export { SimReplicaStore, FileReplicaStore, encodeEntry, decodeEntry, type ReplicaStore } from "./store.ts";
+export { encodeReplicaMessage, decodeReplicaMessage } from "./wire.ts";
+export type {
+  DurableMeta,
+  Entry,
+  ReplicaEffect,
+  ReplicaEvent,
+  ReplicaMessage,
+  ReplicationConfig,
+  ReplicationMode,
+  ResolvedConfig,
+  Role,
+  TimerName,
+} from "./types.ts";
+export { simulatePrimary, type PrimarySimulationOptions, type SimulationReport } from "./simulate.ts";
