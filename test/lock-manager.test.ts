@@ -165,3 +165,43 @@ describe("LockManager", () => {
     lm.checkInvariants();
   });
 });
+
+describe("LockManager: one request closing many cycles", () => {
+  it("breaks every cycle through the requester (six victims), and the requester gets its lock", async () => {
+    // R (oldest) holds X on k1..k6; each younger Ai holds S on "hot" and waits for R's ki.
+    // R's request for X on "hot" then closes six cycles R -> Ai -> R at once.
+    const lm = new LockManager();
+    for (let i = 1; i <= 6; i++) await lm.acquire("R", `k${i}`, "X");
+    const outcomes: Promise<string>[] = [];
+    for (let i = 1; i <= 6; i++) {
+      await lm.acquire(`A${i}`, "hot", "S");
+      outcomes.push(lm.acquire(`A${i}`, `k${i}`, "X").then(() => "granted", (e) => e.code));
+    }
+    const r = lm.acquire("R", "hot", "X");
+    // The victims release their locks (as a rolled-back transaction does), then R is granted.
+    const codes = await Promise.all(outcomes);
+    expect(codes).toEqual(Array(6).fill("TX_DEADLOCK"));
+    for (let i = 1; i <= 6; i++) lm.releaseAll(`A${i}`);
+    await r;
+    expect(lm.heldMode("R", "hot")).toBe("X");
+    expect(lm.stats.deadlocks).toBe(6);
+    lm.checkInvariants();
+  });
+
+  it("picks the youngest of the shortest cycle, not of a long path that ends in one", async () => {
+    // T1 -> T2 -> T1 is the deadlock; T3 (youngest) waits on T2 without closing a cycle.
+    const lm = new LockManager();
+    await lm.acquire("T1", "a", "X");
+    await lm.acquire("T2", "b", "X");
+    await lm.acquire("T3", "c", "X");
+    const t3 = lm.acquire("T3", "b", "X").then(() => "granted", (e) => e.code);
+    const t1 = lm.acquire("T1", "b", "X").then(() => "granted", (e) => e.code);
+    const t2 = lm.acquire("T2", "a", "X").then(() => "granted", (e) => e.code);
+    expect(await t2).toBe("TX_DEADLOCK");
+    lm.releaseAll("T2");
+    expect(await t3).toBe("granted"); // FIFO: T3 queued for b before T1
+    lm.releaseAll("T3");
+    expect(await t1).toBe("granted");
+    expect(lm.stats.deadlocks).toBe(1);
+  });
+});

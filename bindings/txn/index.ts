@@ -1,7 +1,7 @@
 /**
  * Transactions: the strict two-phase-locking lock manager (Gray & Reuter, "Transaction
  * Processing", ch. 7–8) and the injectable timers it runs on. ACID transactions over the ledger
- * and the KV store build on these once the storage layer lands.
+ * and the KV store (serializable by strict 2PL, invariants before commit, durable commits).
  * @module
  */
 export {
@@ -15,3 +15,18 @@ export {
   type TxId,
 } from "./lock-manager.ts";
 export { ManualClock, systemClock, type TimerClock } from "./clock.ts";
+export {
+  Transaction,
+  TxDatabase,
+  RETRYABLE_CODES,
+  type TxBackend,
+  type Write,
+  type Change,
+  type Invariant,
+  type TxDatabaseOptions,
+  type RetryOptions,
+  type Savepoint,
+} from "./transaction.ts";
+export { LedgerDatabase, LedgerTransaction, noNegativeBalance, supplyConserved, type TxAccount } from "./ledger-db.ts";
+export { KvDatabase, type KvDatabaseOptions } from "./kv-db.ts";
+export { transactional } from "./open.ts";

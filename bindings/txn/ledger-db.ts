@@ -1,0 +1,127 @@
+/**
+ * Transactions on a ledger: read and write accounts, and move balances between them, under strict
+ * two-phase locking (Bernstein, Hadzilacos & Goodman 1987, ch. 3) with the ledger's built-in
+ * invariants — no negative balance, total supply conserved — checked before every commit. A
+ * commit is one durable step of the ledger's log (`Ledger.commitAccounts`: fsynced when it
+ * returns, for a ledger opened with a `dir`).
+ * @module
+ */
+import { ChainDbError, ErrorCode, abytes, toHex } from "../util/index.ts";
+import type { Ledger } from "../chain/index.ts";
+import { ACCOUNT_RECORD_SIZE, accountRecord } from "../store/index.ts";
+import { Transaction, TxDatabase, type Change, type TxBackend, type TxDatabaseOptions, type Write } from "./transaction.ts";
+
+/** An account as a transaction sees it; the balance may dip below zero until commit checks it. */
+export interface TxAccount {
+  /** Balance (an invariant keeps committed balances within 0..2^64-1). */
+  balance: bigint;
+  /** Transfers sent (signed transfers' nonce), u64. */
+  nonce: bigint;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+const short = (address: Uint8Array) => toHex(address).slice(0, 16);
+
+class LedgerBackend implements TxBackend<Uint8Array, TxAccount> {
+  constructor(private readonly ledger: Ledger) {}
+
+  keyId(address: Uint8Array): string {
+    return toHex(abytes(address, 32, "address"));
+  }
+
+  read(address: Uint8Array): TxAccount | undefined {
+    const a = this.ledger.account(address);
+    return a === undefined ? undefined : { balance: a.balance, nonce: a.nonce };
+  }
+
+  async apply(writes: readonly Write<Uint8Array, TxAccount>[]): Promise<void> {
+    const records = new Uint8Array(writes.length * ACCOUNT_RECORD_SIZE);
+    writes.forEach((w, i) => {
+      // Deletes are refused when written; invariants have checked the range of every balance.
+      records.set(accountRecord(w.key, w.value!.balance, w.value!.nonce), i * ACCOUNT_RECORD_SIZE);
+    });
+    await this.ledger.commitAccounts(records);
+  }
+}
+
+/** Built-in ledger invariant: every balance a transaction commits is a u64 (never negative). */
+export function noNegativeBalance(changes: readonly Change<Uint8Array, TxAccount>[]): boolean | string {
+  for (const c of changes) {
+    const b = c.after?.balance ?? 0n;
+    if (b < 0n) return `account ${short(c.key)}… would hold ${b}`;
+    if (b > U64_MAX) return `account ${short(c.key)}… would hold ${b}, more than a u64`;
+  }
+  return true;
+}
+
+/** Built-in ledger invariant: the balances a transaction changes sum to the same total after. */
+export function supplyConserved(changes: readonly Change<Uint8Array, TxAccount>[]): boolean | string {
+  let delta = 0n;
+  for (const c of changes) delta += (c.after?.balance ?? 0n) - (c.before?.balance ?? 0n);
+  return delta === 0n || `total supply would change by ${delta}`;
+}
+
+/** A transaction on a ledger: accounts by 32-byte address. */
+export class LedgerTransaction extends Transaction<Uint8Array, TxAccount> {
+  /** The account at `address` (shared lock), or undefined. */
+  account(address: Uint8Array): Promise<TxAccount | undefined> {
+    return this.get(address);
+  }
+
+  /** The balance at `address` (shared lock); 0 for an absent account. */
+  async balance(address: Uint8Array): Promise<bigint> {
+    return (await this.get(address))?.balance ?? 0n;
+  }
+
+  /** Sets the balance at `address` (exclusive lock), keeping its nonce. */
+  async setBalance(address: Uint8Array, balance: bigint): Promise<void> {
+    const current = await this.getForUpdate(address);
+    await this.put(address, { balance, nonce: current?.nonce ?? 0n });
+  }
+
+  /**
+   * Moves `amount` from `from` to `to` (exclusive locks on both, in that order). An overdraft is
+   * not refused here: the "no negative balance" invariant refuses it at commit (TX_INVARIANT).
+   */
+  async transfer(from: Uint8Array, to: Uint8Array, amount: bigint): Promise<void> {
+    if (typeof amount !== "bigint" || amount < 0n) throw new ChainDbError(ErrorCode.BAD_RANGE, `"amount" expected a bigint >= 0, got ${String(amount)}`);
+    if (toHex(from) === toHex(to)) throw new ChainDbError(ErrorCode.SELF_TRANSFER, "transfer to the sending account");
+    const a = await this.getForUpdate(from);
+    const b = await this.getForUpdate(to);
+    await this.put(from, { balance: (a?.balance ?? 0n) - amount, nonce: a?.nonce ?? 0n });
+    await this.put(to, { balance: (b?.balance ?? 0n) + amount, nonce: b?.nonce ?? 0n });
+  }
+
+  /** Accounts cannot be deleted from a ledger: throws BAD_ARGUMENT. */
+  override async delete(_address: Uint8Array): Promise<void> {
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "accounts cannot be deleted from a ledger");
+  }
+}
+
+/** A ledger with serializable transactions and its built-in invariants registered. */
+export class LedgerDatabase extends TxDatabase<Uint8Array, TxAccount> {
+  /** Wraps `ledger`; register further invariants with {@link TxDatabase.registerInvariant}. */
+  constructor(
+    /** The ledger under the transactions. */
+    readonly ledger: Ledger,
+    options: TxDatabaseOptions = {},
+  ) {
+    super(new LedgerBackend(ledger), options);
+    this.registerInvariant("no negative balance", noNegativeBalance);
+    this.registerInvariant("total supply conserved", supplyConserved);
+  }
+
+  /** Starts a ledger transaction. */
+  override begin(): LedgerTransaction {
+    return super.begin() as LedgerTransaction;
+  }
+
+  /** Runs `fn` in a ledger transaction with retries (see {@link TxDatabase.transaction}). */
+  override transaction<T>(fn: (tx: LedgerTransaction) => Promise<T>, options?: { retries?: number }): Promise<T> {
+    return super.transaction((tx) => fn(tx as LedgerTransaction), options);
+  }
+
+  protected override create(id: number): LedgerTransaction {
+    return new LedgerTransaction(id, this);
+  }
+}
