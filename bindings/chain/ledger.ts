@@ -48,6 +48,8 @@ export interface ApplyOptions {
   proposer: Uint8Array;
   /** All transfers or none: a rejected transfer rejects the block (throws its code). */
   atomic?: boolean;
+  /** The caller has checked every signature already (a parallel executor's workers did). */
+  signaturesVerified?: boolean;
 }
 
 /** Outcome of a committed block. */
@@ -173,7 +175,7 @@ export class Ledger {
       if (t.chainId !== this.chainId) {
         throw new ChainDbError(ErrorCode.WRONG_CHAIN, `transfer ${i} is for chain ${t.chainId}, this is chain ${this.chainId}`);
       }
-      if (!verifyTransferSignature(bytes)) throw new ChainDbError(ErrorCode.BAD_SIGNATURE, `transfer ${i} has a bad signature`);
+      if (options.signaturesVerified !== true && !verifyTransferSignature(bytes)) throw new ChainDbError(ErrorCode.BAD_SIGNATURE, `transfer ${i} has a bad signature`);
     });
     const packed = packTransfers(transfers);
     const verifyMs = performance.now() - t0;
@@ -236,8 +238,10 @@ export class Ledger {
    * as the next height: a block with no transfers whose changes are these records. If the durable
    * write fails the in-memory state can no longer be trusted (it may hold accounts the log lacks),
    * so the ledger closes itself, as PostgreSQL panics on a failed fsync: reopen to recover.
+   * With `block`, the records are the outcome of a block executed elsewhere (a parallel executor)
+   * and the log keeps that block's proposer and transfers.
    */
-  async commitAccounts(records: Uint8Array): Promise<{ height: number; root: Uint8Array }> {
+  async commitAccounts(records: Uint8Array, block?: { proposer: Uint8Array; transfers: Uint8Array }): Promise<{ height: number; root: Uint8Array }> {
     this.checkOpen();
     abytes(records, undefined, "records");
     if (records.length % ACCOUNT_RECORD_SIZE !== 0) {
@@ -246,7 +250,7 @@ export class Ledger {
     this.state.load(records);
     const root = this.state.root();
     try {
-      this.log?.appendBlock(this.currentHeight + 1, root, new Uint8Array(32), new Uint8Array(0), records);
+      this.log?.appendBlock(this.currentHeight + 1, root, block?.proposer ?? new Uint8Array(32), block?.transfers ?? new Uint8Array(0), records);
     } catch (error) {
       this.closed = true;
       this.log?.close();
