@@ -14,6 +14,13 @@ commands:
           mine a block header (default: a fresh header; with --header, its nonce is the start)
   verify  --header <hex of 80 bytes>
           print the block hash, the target and whether the proof of work holds (exit 0/1)
+  simulate replication --mode primary --seeds <from>..<to>
+          run the seeded replication simulations; exit 1 on the first invariant violation
+  node    --data <dir> --listen <host:port> [--peers <host:port@pubkeyhex,...>] [--key <file>]
+          [--mode primary|secondary] [--ack sync|async]
+          run one replica over TCP (HTTP API on the listen port + 1)
+  cluster [--nodes 4] [--mode primary] [--blocks N] [--json] [--ack sync|async] [--dir <dir>]
+          run a local cluster of node processes with a load generator and live status
   bench   [suite ...] [--quick] [--out <dir>]
           run the benchmark suites (all by default) and write results.json and report.html
   help    show this text
@@ -31,6 +38,12 @@ export async function main(argv: string[]): Promise<ExitCode> {
         return await mineCommand(rest);
       case "verify":
         return await verifyCommand(rest);
+      case "simulate":
+        return await (await import("./simulate.ts")).simulateCommand(rest);
+      case "node":
+        return await (await import("./node.ts")).nodeCommand(rest);
+      case "cluster":
+        return await (await import("./cluster.ts")).clusterCommand(rest);
       case "bench":
         return await benchCommand(rest);
       case undefined:

@@ -48,6 +48,7 @@ export function resolveConfig(config: ReplicationConfig): ResolvedConfig {
     blockTransfersMax: config.blockTransfersMax ?? 1000,
     pendingMax: config.pendingMax ?? 20_000,
     appendEntriesMax: config.appendEntriesMax ?? 64,
+    candidates: [...(config.candidates ?? config.nodes)],
   };
   assert(resolved.mode === "sync" || resolved.mode === "async", `mode is sync or async, got ${String(resolved.mode)}`);
   assert(resolved.syncBackups >= 0 && resolved.syncBackups <= n - 1, `syncBackups in [0, ${n - 1}]`);
@@ -173,6 +174,7 @@ export class ReplicaCore {
   }
 
   private onTimer(name: TimerName): void {
+    if (name === "election" && !this.config.candidates.includes(this.self)) return this.setTimer("election", this.electionDelay());
     if (name === "election" && this.role !== "primary") return this.startElection();
     if (name === "block" && this.role === "primary") return this.cutBlock();
     if (name === "heartbeat" && this.role === "primary") {

@@ -48,6 +48,8 @@ export interface ReplicationConfig {
   pendingMax?: number;
   /** Most entries in one append message (default 64). */
   appendEntriesMax?: number;
+  /** Nodes that may become primary (default: all); the others only vote and keep copies. */
+  candidates?: readonly NodeId[];
 }
 
 /** The config with every default filled in. */

@@ -1,0 +1,237 @@
+/**
+ * `chaindb cluster --nodes 4 --mode primary`: a local cluster of separate `chaindb node` processes
+ * over TCP on loopback, a small load generator submitting transfers to every node in turn
+ * (following NOT_PRIMARY to the primary), and a live status table. Ctrl-C stops the nodes
+ * cleanly. With `--blocks N` it stops by itself once N blocks are committed and every node has
+ * caught up; `--json` then prints per node its height, tip hash and state root.
+ * @module
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ChainDbError, ErrorCode, toHex } from "../util/index.ts";
+import { signTransfer } from "../chain/index.ts";
+import { loadOrCreateNodeKey } from "../net/index.ts";
+import { DEV_CHAIN_ID, devAccounts } from "./node.ts";
+
+/** The status line a node prints (see node.ts). */
+export interface NodeStatusLine {
+  id: string;
+  role: string;
+  epoch: number;
+  primary?: string;
+  height: number;
+  commit: number;
+  applied: number;
+  root: string;
+  tip: string;
+  peers: string[];
+}
+
+/** Options of {@link LocalCluster.start}. */
+export interface LocalClusterOptions {
+  nodes: number;
+  dir?: string;
+  basePort?: number;
+  ack?: "sync" | "async";
+}
+
+const BIN = new URL(import.meta.url.endsWith(".ts") ? "./bin.ts" : "./bin.js", import.meta.url);
+
+/** Separate node processes on loopback, with their latest status lines. */
+export class LocalCluster {
+  readonly statuses: (NodeStatusLine | undefined)[];
+  readonly procs: (ChildProcess | undefined)[];
+  private listeners: (() => void)[] = [];
+  private readonly args: string[][];
+
+  private constructor(
+    readonly dir: string,
+    readonly addresses: string[],
+  ) {
+    this.statuses = addresses.map(() => undefined);
+    this.procs = addresses.map(() => undefined);
+    this.args = [];
+  }
+
+  /** Creates keys and data directories and starts every node. */
+  static start(options: LocalClusterOptions): LocalCluster {
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), "chaindb-cluster-"));
+    const base = options.basePort ?? 20_000 + Math.floor(Math.random() * 20_000);
+    const addresses = Array.from({ length: options.nodes }, (_, i) => `127.0.0.1:${base + 2 * i}`);
+    const keys = addresses.map((_, i) => loadOrCreateNodeKey(join(dir, `n${i}`, "node.key")));
+    const cluster = new LocalCluster(dir, addresses);
+    addresses.forEach((address, i) => {
+      const peers = addresses.flatMap((a, j) => (j === i ? [] : [`${a}@${toHex(keys[j]!.publicKey)}`])).join(",");
+      cluster.args.push(["node", "--data", join(dir, `n${i}`), "--listen", address, "--peers", peers, "--mode", "primary", "--ack", options.ack ?? "sync"]);
+      cluster.launch(i);
+    });
+    return cluster;
+  }
+
+  /** (Re)starts node `i` from its data directory. */
+  launch(i: number): void {
+    const loader = BIN.pathname.endsWith(".ts") ? ["--import", "tsx"] : [];
+    const child = spawn(process.execPath, [...loader, BIN.pathname, ...this.args[i]!], { stdio: ["ignore", "pipe", "inherit"] });
+    this.procs[i] = child;
+    let buffered = "";
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      buffered += chunk;
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const msg = JSON.parse(line) as { event?: string } & NodeStatusLine;
+          if (msg.event === "status") this.statuses[i] = msg;
+        } catch {
+          // not a status line
+        }
+        this.notify();
+      }
+    });
+    child.once("exit", () => {
+      if (this.procs[i] === child) this.procs[i] = undefined;
+      this.notify();
+    });
+  }
+
+  /** Sends `signal` to node `i` and resolves when it exited. */
+  async kill(i: number, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    const child = this.procs[i];
+    if (child === undefined) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill(signal);
+    await exited;
+    this.statuses[i] = undefined;
+  }
+
+  /** Stops every node cleanly. */
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.map((_, i) => this.kill(i, "SIGTERM")));
+  }
+
+  /** Resolves when `done(statuses)` holds (checked on every status line); rejects after `timeoutMs`. */
+  waitFor(done: (s: (NodeStatusLine | undefined)[]) => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (done(this.statuses)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!done(this.statuses)) return;
+        clearTimeout(timer);
+        this.listeners = this.listeners.filter((l) => l !== check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.listeners = this.listeners.filter((l) => l !== check);
+        reject(new Error(`cluster: timed out after ${timeoutMs} ms waiting for ${what}: ${JSON.stringify(this.statuses.map((s) => s && { role: s.role, epoch: s.epoch, applied: s.applied }))}`));
+      }, timeoutMs);
+      this.listeners.push(check);
+    });
+  }
+
+  /** Index of the live primary with the highest epoch, if any. */
+  primaryIndex(): number | undefined {
+    let best: number | undefined;
+    this.statuses.forEach((s, i) => {
+      if (s?.role === "primary" && this.procs[i] !== undefined && (best === undefined || s.epoch > this.statuses[best]!.epoch)) best = i;
+    });
+    return best;
+  }
+
+  /** Submits a signed transfer (hex) at node `i`, following NOT_PRIMARY redirects (at most 3). */
+  async submit(i: number, transferHex: string): Promise<{ height: number; epoch: number; status?: string }> {
+    let target = this.addresses[i]!;
+    for (let hop = 0; hop < 4; hop++) {
+      const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+      const res = await fetch(`http://${host}:${port + 1}/submit`, { method: "POST", body: transferHex, signal: AbortSignal.timeout(10_000) });
+      const body = (await res.json()) as { height: number; epoch: number; status?: string; primary?: string | null; error?: string; message?: string };
+      if (res.status === 200) return body;
+      if (res.status === 409 && typeof body.primary === "string") {
+        target = body.primary;
+        continue;
+      }
+      throw new ChainDbError(ErrorCode.NOT_PRIMARY, `submit failed (${res.status}): ${body.message ?? body.error}`);
+    }
+    throw new ChainDbError(ErrorCode.NOT_PRIMARY, "submit: too many redirects");
+  }
+
+  /** Re-checks every waiter (after an outside change such as a signal). */
+  notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}
+
+/** Runs `cluster ...`; returns the exit code. */
+export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      nodes: { type: "string", default: "4" },
+      mode: { type: "string", default: "primary" },
+      blocks: { type: "string" },
+      json: { type: "boolean", default: false },
+      dir: { type: "string" },
+      ack: { type: "string", default: "sync" },
+      rate: { type: "string", default: "50" },
+    },
+  });
+  if (values.mode === "pow") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "cluster: --mode pow (multi-primary) is not implemented yet");
+  if (values.mode !== "primary") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "cluster: --mode expected primary or pow");
+  const n = Number(values.nodes);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new ChainDbError(ErrorCode.BAD_RANGE, "cluster: --nodes expected 1..16");
+  const blocks = values.blocks === undefined ? undefined : Number(values.blocks);
+  const cluster = LocalCluster.start({ nodes: n, ack: values.ack === "async" ? "async" : "sync", ...(values.dir ? { dir: values.dir } : {}) });
+  const log = (line: string) => (values.json ? process.stderr : process.stdout).write(line + "\n");
+  log(`cluster: ${n} nodes in ${cluster.dir}`);
+  let stopping = false;
+  const onSignal = () => {
+    stopping = true;
+    cluster.notify();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const accounts = devAccounts();
+  const nonces = accounts.map(() => 0);
+  const busy = new Set<number>();
+  let submitted = 0;
+  let turn = 0;
+  let final: (NodeStatusLine | undefined)[] = [];
+  const load = setInterval(() => {
+    const a = turn % accounts.length;
+    const at = turn++ % n;
+    if (busy.has(a) || stopping) return;
+    busy.add(a);
+    const tx = signTransfer(accounts[a]!, { chainId: DEV_CHAIN_ID, to: accounts[(a + 1) % accounts.length]!.publicKey, amount: 1, fee: 1, nonce: nonces[a]! });
+    cluster.submit(at, toHex(tx)).then(
+      () => (nonces[a]!++, submitted++),
+      () => {},
+    ).finally(() => busy.delete(a));
+  }, 1000 / Number(values.rate));
+  const show = setInterval(() => {
+    for (const [i, s] of cluster.statuses.entries()) {
+      log(s === undefined ? `  n${i} (starting)` : `  n${i} ${s.id} ${s.role.padEnd(9)} epoch ${s.epoch} height ${s.applied} tip ${s.tip.slice(0, 12)} peers ${s.peers.length}`);
+    }
+    log(`  ${submitted} transfers committed`);
+  }, 1000);
+  try {
+    if (blocks !== undefined) {
+      await cluster.waitFor((s) => stopping || s.some((x) => x !== undefined && x.role === "primary" && x.commit >= blocks), 120_000, `${blocks} blocks`);
+      clearInterval(load);
+      await cluster.waitFor((s) => stopping || (s.every((x) => x !== undefined) && s.every((x) => x!.applied === s[0]!.applied && x!.root === s[0]!.root && x!.applied >= blocks)), 60_000, "every node caught up");
+    } else {
+      await cluster.waitFor(() => stopping, 2 ** 31 - 1, "Ctrl-C");
+    }
+  } finally {
+    clearInterval(load);
+    clearInterval(show);
+    final = [...cluster.statuses];
+    await cluster.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  if (values.json && blocks !== undefined) {
+    process.stdout.write(JSON.stringify({ nodes: final.map((s, i) => ({ node: `n${i}`, id: cluster.addresses[i], height: s?.applied, tip: s?.tip, root: s?.root })), transfers: submitted }, null, 2) + "\n");
+  }
+  return 0;
+}

@@ -1,0 +1,151 @@
+/**
+ * `chaindb node`: one replica of a single-primary cluster over TCP. Its id is its listen address;
+ * peers are given as `host:port@<ed25519 public key hex>`; its own key is created on first start
+ * and kept. Clients use a small HTTP API on the listen port + 1: `GET /status`, `POST /submit`
+ * (body: a signed transfer in hex; 409 with the primary's id from a secondary), `GET /account/<hex>`.
+ * Each change of role, epoch or height is printed as one JSON line on stdout.
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createHash, randomInt } from "node:crypto";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
+import { Ledger, keyPairFromSeed, type KeyPair } from "../chain/index.ts";
+import { Random, TcpTransport, loadOrCreateNodeKey, systemClock, type TcpPeer } from "../net/index.ts";
+import { FileReplicaStore, NotPrimaryError, Replica, encodeEntry, type ReplicationMode } from "../replication/index.ts";
+
+/** Chain id of local clusters. */
+export const DEV_CHAIN_ID = 0xc4a1;
+/** Accounts of the development genesis (deterministic keys, so any tool can sign for them). */
+export function devAccounts(count = 16): KeyPair[] {
+  return Array.from({ length: count }, (_, i) => keyPairFromSeed(createHash("sha256").update(`chaindb dev account ${i}`).digest()));
+}
+
+/** Parses `host:port`. */
+export function parseHostPort(text: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(text);
+  if (m === null || Number(m[2]) > 65535) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `expected host:port, got ${JSON.stringify(text)}`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+/** Runs `node ...` until SIGINT/SIGTERM; returns the exit code. */
+export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: "string" },
+      listen: { type: "string" },
+      peers: { type: "string", default: "" },
+      key: { type: "string" },
+      mode: { type: "string", default: "primary" },
+      ack: { type: "string", default: "sync" },
+    },
+  });
+  if (values.data === undefined || values.listen === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node: --data and --listen are required");
+  if (values.mode === "pow") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node: --mode pow (multi-primary) is not implemented yet");
+  if (values.mode !== "primary" && values.mode !== "secondary") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node: --mode expected primary, secondary or pow`);
+  if (values.ack !== "sync" && values.ack !== "async") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node: --ack expected sync or async`);
+  const listen = parseHostPort(values.listen);
+  const self = `${listen.host}:${listen.port}`;
+  const peers: TcpPeer[] = values.peers === "" ? [] : values.peers.split(",").map((spec) => {
+    const [address, keyHex] = spec.split("@");
+    if (keyHex === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--peers entries are host:port@<public key hex>, got ${spec}`);
+    const { host, port } = parseHostPort(address!);
+    return { id: `${host}:${port}`, host, port, publicKey: fromHex(keyHex, "peer key") };
+  });
+  const key = loadOrCreateNodeKey(values.key ?? join(values.data, "node.key"));
+  const nodes = [self, ...peers.map((p) => p.id)].sort();
+  const genesis = devAccounts().map((k) => ({ address: k.publicKey, balance: 1_000_000_000_000n }));
+  // The ts state engine: the wasm engine refuses an empty block (the epoch-start block) as out of memory.
+  const ledger = await Ledger.open({ dir: join(values.data, "ledger"), chainId: DEV_CHAIN_ID, genesis, engine: "ts" });
+  const store = new FileReplicaStore(join(values.data, "replica"));
+  const transport = await TcpTransport.start({ id: self, key, listen, peers, network: `chaindb-dev-${DEV_CHAIN_ID}` });
+  const replica = await Replica.open({
+    id: self,
+    config: { nodes, mode: values.ack as ReplicationMode, candidates: values.mode === "secondary" ? nodes.filter((n) => n !== self) : nodes },
+    transport,
+    clock: systemClock,
+    random: new Random(randomInt(2 ** 31)),
+    store,
+    ledger,
+    proposer: key.publicKey,
+  });
+  const statusOf = () => nodeStatus(replica, transport);
+  const http = await serveHttp(listen.host, listen.port + 1, replica, statusOf);
+  let last = "";
+  const ticker = setInterval(() => {
+    const s = statusOf();
+    const line = JSON.stringify({ role: s.role, epoch: s.epoch, applied: s.applied, primary: s.primary ?? null });
+    if (line !== last) process.stdout.write(JSON.stringify({ event: "status", ...s }) + "\n");
+    last = line;
+  }, 50);
+  process.stdout.write(JSON.stringify({ event: "started", id: self, publicKey: toHex(key.publicKey), http: listen.port + 1 }) + "\n");
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  clearInterval(ticker);
+  await new Promise<void>((resolve) => http.close(() => resolve()));
+  await replica.close();
+  await transport.close();
+  await store.close();
+  await ledger.close();
+  return 0;
+}
+
+/** A node's status as the HTTP API and the status lines show it. */
+export function nodeStatus(replica: Replica, transport: TcpTransport) {
+  const s = replica.status();
+  const tipEntry = s.applied > 0 ? replica.entry(s.applied) : undefined;
+  return {
+    id: s.id,
+    role: s.role,
+    epoch: s.epoch,
+    primary: s.primary,
+    height: s.applied,
+    lastHeight: s.lastHeight,
+    commit: s.commit,
+    applied: s.applied,
+    root: toHex(s.root),
+    tip: tipEntry === undefined ? "" : createHash("sha256").update(encodeEntry(tipEntry)).digest("hex"),
+    peers: transport.peerIds.filter((p) => transport.isConnected(p)),
+  };
+}
+
+function serveHttp(host: string, port: number, replica: Replica, status: () => object): Promise<Server> {
+  const server = createServer((req, res) => void handle(req, res, replica, status).catch((error: Error) => reply(res, 500, { error: error.message })));
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, replica: Replica, status: () => object): Promise<void> {
+  if (req.method === "GET" && req.url === "/status") return reply(res, 200, status());
+  if (req.method === "GET" && req.url?.startsWith("/account/")) {
+    const account = replica.read(fromHex(req.url.slice("/account/".length), "address"));
+    return reply(res, account ? 200 : 404, account ? { balance: account.balance.toString(), nonce: account.nonce.toString() } : { error: "no such account" });
+  }
+  if (req.method === "POST" && req.url === "/submit") {
+    let body = "";
+    for await (const chunk of req) {
+      body += chunk;
+      if (body.length > 1024) return reply(res, 413, { error: "body too large" });
+    }
+    try {
+      const r = await replica.submit(fromHex(body.trim(), "transfer"));
+      return reply(res, 200, r);
+    } catch (error) {
+      if (error instanceof NotPrimaryError) return reply(res, 409, { error: error.code, primary: error.primary ?? null, message: error.message });
+      if (error instanceof ChainDbError) return reply(res, error.code === ErrorCode.BUSY ? 503 : 400, { error: error.code, message: error.message });
+      throw error;
+    }
+  }
+  return reply(res, 404, { error: "not found" });
+}
+
+function reply(res: ServerResponse, code: number, body: object): void {
+  res.writeHead(code, { "content-type": "application/json" });
+  res.end(JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
+}
