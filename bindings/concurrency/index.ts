@@ -13,3 +13,12 @@ export { Signal, type SignalHandle } from "./signal.ts";
 export type { WaitOptions, PrimitiveHandle } from "./shared.ts";
 export { currentThread, type ThreadIdentity } from "./thread-id.ts";
 export { HandoffProbe, type HandoffKind } from "./handoff.ts";
+export {
+  SerialExecutor,
+  ParallelExecutor,
+  type BlockExecutor,
+  type ParallelExecutorOptions,
+  type ParallelExecutionMode,
+  type ExecutionReport,
+} from "./executor.ts";
+export { planBlock, runGroups, type BlockPlan, type AccountReader } from "./executor-plan.ts";
