@@ -224,7 +224,7 @@ describe("tendermint engine: Algorithm 1", () => {
     expect(n.engine.step).toBe(Step.Propose);
   });
 
-  it("turns a duplicate vote into verifiable evidence and does not count it", () => {
+  it("turns a duplicate vote into verifiable evidence (counting each message, as the paper does)", () => {
     const n = node();
     n.feed(proposal(0, V), vote(1, VoteType.Prevote, 0, V));
     const out = n.feed(vote(1, VoteType.Prevote, 0, W), vote(2, VoteType.Prevote, 0, W));
@@ -232,7 +232,11 @@ describe("tendermint engine: Algorithm 1", () => {
     expect(evidence).toHaveLength(1);
     expect(verifyEvidence(CHAIN, set, evidence[0]!)).toBe(true);
     expect(set.indexOf((evidence[0]!.a as Vote).validator)).toBe(1);
-    expect(n.engine.step).toBe(Step.Prevote); // V has 2 of 4 (self + 1), W has 1: nothing fires
+    expect(n.engine.step).toBe(Step.Prevote); // V: self + 1, W: 1 + 2 — no polka, 3 voters in all
+    expect(out).toContainEqual({ kind: "schedule", timeout: { step: Step.Prevote, height: 1, round: 0 }, delayMs: 100 });
+    n.feed(vote(3, VoteType.Prevote, 0, W)); // W: 1, 2, 3 (the equivocator counts for both) but W was not proposed
+    expect(ownVotes(n.effects, VoteType.Precommit)).toEqual([]);
+    expect(n.engine.lockedRound).toBe(-1);
     expect(out.some((e) => e.kind === "broadcast" && e.message.kind === "evidence")).toBe(true);
   });
 

@@ -25,3 +25,6 @@ export { ValidatorSet, ProposerPriorities, ProposerSchedule, compareBytes, TOTAL
 export { accused, evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
 export { honest, type Behavior, type BehaviorContext } from "./behavior.ts";
 export { TendermintEngine, type EngineOptions } from "./tendermint.ts";
+export { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy, type ByzantineOptions } from "./byzantine.ts";
+export { encodeRecord, decodeRecord, frameRecord, parseWal, crc32, FileWal, WAL_FRAME_MAX, type WalContents } from "./wal.ts";
+export { simulateConsensus, replayCommand, type SimulationOptions, type SimulationResult, type Invariant } from "./simulation.ts";

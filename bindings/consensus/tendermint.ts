@@ -13,8 +13,9 @@
  * - No unlocking: CometBFT ≤ 0.34 released its lock on a +2/3 nil polka; the paper never unlocks
  *   within a height; a locked process prevotes another value only when a proposal carries a
  *   validRound ≥ lockedRound with a polka for it (line 29).
- * - No commit timeout: on a decision the paper starts round 0 of the next height at once; CometBFT
- *   waits `timeout_commit` to collect more precommits for the next block's LastCommit.
+ * - No commit timeout by default: on a decision the paper starts round 0 of the next height at once;
+ *   CometBFT waits `timeout_commit` (here the opt-in `newHeightDelayMs`, used by the simulation to
+ *   pace blocks as real chains do).
  * - Timeouts grow linearly with the round (`init + r·delta`), as the paper (and CometBFT) do.
  * Additions the paper leaves to its gossip layer: votes and proposals are relayed once when first
  * accepted, re-sent on a gossip `tick`, and a node answers a message from a lower height with that
@@ -45,6 +46,11 @@ export interface EngineOptions {
   readonly verifier?: codec.Verifier;
   /** Number of peers the driver addresses (for behaviours); default the validator count. */
   readonly peers?: number;
+  /**
+   * Wait between a decision and round 0 of the next height (CometBFT's timeout_commit); default 0,
+   * as in the paper. Announced as a `schedule` effect whose timeout has round -1.
+   */
+  readonly newHeightDelayMs?: number;
   /** Proposer of (height, round), as a validator index; default CometBFT's schedule for the set. */
   readonly proposer?: (height: number, round: number) => number;
 }
@@ -59,8 +65,11 @@ const CERTIFICATES_MAX = 1024;
 const ROUNDS_MAX = 4096;
 /** Bound of the rule loop of one event: each firing changes the step, round or height. */
 const RULE_FIRINGS_MAX = 1000;
-/** Old heights whose votes are still checked for equivocation. */
+/** Old heights whose messages are still checked for equivocation. */
 const PAST_HEIGHTS = 4;
+/** Bounds of the duplicate filter and of the equivocation detector. */
+const SEEN_MAX = 1 << 16;
+const SIGNED_BY_MAX = 1 << 16;
 /** Evidence kept in the pool. */
 const EVIDENCE_MAX = 4096;
 
@@ -85,12 +94,14 @@ export class TendermintEngine {
   private readonly proposerOf: (height: number, round: number) => number;
   private rounds = new Map<number, RoundState>();
   private validity = new Map<string, boolean | null>();
-  private seen = new Set<string>();
+  /** Signatures already admitted, with their height (duplicates are dropped before verification). */
+  private seen = new Map<string, number>();
+  /** First message per signer/height/round/type in the height window (the equivocation detector). */
+  private signedBy = new Map<string, Proposal | Vote>();
   /** Own signed messages of the current height by `${round}/${type}` (the sign-state guard). */
   private signed = new Map<string, Proposal | Vote>();
-  private future: Message[] = [];
+  private future: Buffered[] = [];
   private readonly certificates = new Map<number, CommitCertificate>();
-  private readonly pastVotes = new Map<number, Map<string, Vote>>();
   private readonly evidencePool = new Map<string, Evidence>();
   private certificateSent = new Set<string>();
   private prevoteTimeoutRound = -1;
@@ -98,6 +109,9 @@ export class TendermintEngine {
   private polkaRound = -1;
   private out: Effect[] = [];
   private started = false;
+  private tickPosition = "";
+  /** Between a decision and round 0 of the next height, when `newHeightDelayMs` > 0. */
+  private waiting = false;
   private lastState = "";
 
   constructor(options: EngineOptions) {
@@ -157,6 +171,17 @@ export class TendermintEngine {
     return this.finish();
   }
 
+  /** A one-line summary of the state (diagnostics for failed simulations). */
+  describe(): string {
+    const rounds = [...this.rounds.entries()].sort((a, b) => a[0] - b[0]).slice(-4).map(([r, rs]) => {
+      const p = rs.proposal === null ? "-" : `${idKey(rs.proposal.valueId).slice(0, 6)}(vr${rs.proposal.validRound},${this.validity.get(idKey(rs.proposal.valueId))})`;
+      const tally = (t: typeof rs.prevotes) => [...t.entries()].map(([k, w]) => `${k.slice(0, 6)}:${w}`).join(" ");
+      return `r${r}{p=${p} pv=[${tally(rs.prevotes)}] pc=[${tally(rs.precommits)}]}`;
+    });
+    const lock = this.lockedValue === null ? "-" : idKey(this.lockedValue.valueId).slice(0, 6);
+    return `h${this.height} r${this.round} s${this.step} lock=${lock}@${this.lockedRound} valid@${this.validRound} ${rounds.join(" ")}`;
+  }
+
   /** The proposer (validator index) of (height, round). */
   proposer(height: number, round: number): number {
     return this.proposerOf(height, round);
@@ -193,6 +218,7 @@ export class TendermintEngine {
       this.out.push({ kind: "persist", record: { type: "message", message: proposal }, sync: true });
     }
     this.validity.set(idKey(proposal.valueId), true); // the paper assumes getValue() is valid
+    this.admitOwn(proposal);
     this.acceptProposal(proposal, this.self);
     this.out.push(...this.behavior.propose(this.context(), proposal));
   }
@@ -207,9 +233,16 @@ export class TendermintEngine {
       this.signed.set(key, vote);
       this.persistState(true);
       this.out.push({ kind: "persist", record: { type: "message", message: vote }, sync: true });
+      this.admitOwn(vote);
       this.acceptVote(vote, this.self);
     }
     this.out.push(...this.behavior.vote(this.context(), vote));
+  }
+
+  private admitOwn(m: Proposal | Vote): void {
+    this.seen.set(toHex(m.signature), m.height);
+    const ok = this.detect(m);
+    assert(ok, "own message conflicts with one signed before");
   }
 
   private context(): BehaviorContext {
@@ -230,6 +263,7 @@ export class TendermintEngine {
 
   /** Fires the upon-rules until none applies (each firing changes height, round or step). */
   private applyRules(): void {
+    if (this.waiting) return;
     for (let i = 0; i < RULE_FIRINGS_MAX; i++) if (!this.fireOne()) return;
     assert(false, "rule loop did not settle");
   }
@@ -283,10 +317,9 @@ export class TendermintEngine {
 
   /** Line 36: a valid proposal with 2f+1 prevotes in this round while step ≥ prevote, first time. */
   private rulePolka(rs: RoundState): boolean {
-    const p = rs.proposal;
-    if (p === null || this.polkaRound === this.round) return false;
-    if (this.validity.get(idKey(p.valueId)) !== true) return false;
-    if (!this.validators.isQuorum(rs.prevotes.powerFor(p.valueId))) return false;
+    if (this.polkaRound === this.round) return false;
+    const p = rs.proposals.find((q) => this.validity.get(idKey(q.valueId)) === true && this.validators.isQuorum(rs.prevotes.powerFor(q.valueId)));
+    if (p === undefined) return false;
     this.polkaRound = this.round;
     if (this.step === Step.Prevote) {
       this.lockedValue = p;
@@ -302,11 +335,12 @@ export class TendermintEngine {
   /** Line 49: a valid proposal of any round r with 2f+1 precommits for it in r: decide. */
   private ruleDecide(): boolean {
     for (const rs of this.rounds.values()) {
-      const p = rs.proposal;
-      if (p === null || this.validity.get(idKey(p.valueId)) !== true) continue;
-      if (!this.validators.isQuorum(rs.precommits.powerFor(p.valueId))) continue;
-      this.decide(p, rs.precommits.votesFor(p.valueId));
-      return true;
+      for (const p of rs.proposals) {
+        if (this.validity.get(idKey(p.valueId)) !== true) continue;
+        if (!this.validators.isQuorum(rs.precommits.powerFor(p.valueId))) continue;
+        this.decide(p, rs.precommits.votesFor(p.valueId));
+        return true;
+      }
     }
     return false;
   }
@@ -327,7 +361,6 @@ export class TendermintEngine {
     this.out.push({ kind: "persist", record: { type: "decide", height, certificate }, sync: true });
     this.out.push({ kind: "decide", height, value: proposal.value, certificate });
     this.keepCertificate(height, certificate);
-    this.keepPastVotes(height);
     this.height = height + 1;
     this.round = 0;
     this.step = Step.Propose;
@@ -335,19 +368,30 @@ export class TendermintEngine {
     this.lockedRound = this.validRound = -1;
     this.rounds = new Map();
     this.validity = new Map();
-    this.seen = new Set();
+    this.prune();
     this.signed = new Map();
     this.prevoteTimeoutRound = this.precommitTimeoutRound = this.polkaRound = -1;
+    if ((this.opts.newHeightDelayMs ?? 0) > 0) {
+      // CometBFT's timeout_commit (opt-in; the paper starts at once): the next height waits.
+      this.waiting = true;
+      this.out.push({ kind: "schedule", timeout: { step: Step.Propose, height: this.height, round: -1 }, delayMs: this.opts.newHeightDelayMs! });
+      return;
+    }
     this.startRound(0);
-    const buffered = this.future;
-    this.future = [];
-    for (const m of buffered) this.onMessage(-1, m, true);
+    this.drainFuture();
   }
 
   // ------------------------------------------------------------------ timeouts (lines 57-67)
 
   private onTimeout(t: Timeout): void {
-    if (t.height !== this.height || t.round !== this.round) return; // stale
+    if (t.round === -1) {
+      if (t.height !== this.height || !this.waiting) return;
+      this.waiting = false;
+      this.startRound(0);
+      this.drainFuture();
+      return;
+    }
+    if (this.waiting || t.height !== this.height || t.round !== this.round) return; // stale
     if (t.step === Step.Propose && this.step === Step.Propose) {
       this.vote(VoteType.Prevote, null); // line 57
       this.step = Step.Prevote;
@@ -373,12 +417,17 @@ export class TendermintEngine {
   private onMessage(from: number, m: Message, relay: boolean): void {
     switch (m.kind) {
       case "proposal":
-      case "vote":
-        if (m.height < this.height) return this.onPastMessage(from, m);
-        if (m.height > this.height) return this.buffer(m);
-        return m.kind === "proposal" ? this.onProposal(m, relay) : this.onVote(m, relay);
+      case "vote": {
+        // A message from a lower height: first help its sender catch up (no trust needed: the
+        // certificate proves itself), then still check it for equivocation.
+        if (m.height < this.height) this.onPastMessage(from, m);
+        const index = this.admit(m);
+        if (index < 0 || m.height < this.height) return;
+        if (m.height > this.height || this.waiting) return this.buffer({ message: m, index });
+        return m.kind === "proposal" ? this.onProposal(m, index, relay) : this.onVote(m, index, relay);
+      }
       case "commit":
-        if (m.proposal.height !== this.height) return m.proposal.height > this.height ? this.buffer(m) : undefined;
+        if (m.proposal.height !== this.height || this.waiting) return m.proposal.height >= this.height ? this.buffer({ message: m, index: -1 }) : undefined;
         this.onMessage(from, m.proposal, false);
         for (const v of m.precommits.slice(0, codec.CERTIFICATE_VOTES_MAX)) this.onMessage(from, v, false);
         return;
@@ -387,30 +436,59 @@ export class TendermintEngine {
     }
   }
 
-  private onProposal(p: Proposal, relay: boolean): void {
-    const key = toHex(p.signature);
-    if (this.seen.has(key) || p.round > codec.ROUND_MAX) return;
-    const index = this.proposer(p.height, p.round);
-    if (toHex(this.validators.validators[index]!.address) !== toHex(p.proposer)) return; // not the proposer
-    if (p.validRound < -1 || p.validRound >= p.round) return;
-    if (!codec.verifyProposal(this.opts.chainId, p, this.verify)) return;
-    this.seen.add(key);
-    const rs = this.roundState(p.round, true);
-    if (rs === null) return;
-    if (rs.proposal !== null) {
-      if (!sameId(rs.proposal, p.valueId)) this.addEvidence(makeEvidence(rs.proposal, p), true);
-      return;
+  /**
+   * Admission of a proposal or vote of any height in the window: drop duplicates, messages of
+   * non-validators or the wrong proposer, and bad signatures; a second message from the same
+   * signer for the same height, round and type with another value becomes evidence. Returns the
+   * signer's index, or -1 when the message is dropped.
+   */
+  private admit(m: Proposal | Vote): number {
+    const sig = toHex(m.signature);
+    if (this.seen.has(sig)) return -1;
+    if (m.height < this.height - PAST_HEIGHTS || m.height > this.height + FUTURE_HEIGHTS || m.round > codec.ROUND_MAX) return -1;
+    let index: number;
+    if (m.kind === "proposal") {
+      index = this.proposer(m.height, m.round);
+      if (toHex(this.validators.validators[index]!.address) !== toHex(m.proposer)) return -1;
+      if (m.validRound < -1 || m.validRound >= m.round) return -1;
+      if (!codec.verifyProposal(this.opts.chainId, m, this.verify)) return -1;
+    } else {
+      index = this.validators.indexOf(m.validator);
+      if (index < 0 || !codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
     }
+    if (this.seen.size >= SEEN_MAX) this.seen.clear(); // a bound; only costs re-verification
+    this.seen.set(sig, m.height);
+    return this.detect(m) ? index : -1;
+  }
+
+  /** The equivocation detector: evidence when `m` conflicts with a message already held. */
+  private detect(m: Proposal | Vote): boolean {
+    const key = `${toHex(m.kind === "vote" ? m.validator : m.proposer)}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
+    const earlier = this.signedBy.get(key);
+    if (earlier === undefined) {
+      if (this.signedBy.size < SIGNED_BY_MAX) this.signedBy.set(key, m);
+      return true;
+    }
+    if (idKey(earlier.valueId) === idKey(m.valueId)) return true; // same content (e.g. another validRound)
+    this.addEvidence(makeEvidence(earlier, m), true);
+    // Still used: the paper counts every message received (see VoteTally), and a commit may be
+    // for an equivocating proposer's second proposal.
+    return true;
+  }
+
+  private onProposal(p: Proposal, index: number, relay: boolean): void {
+    const rs = this.roundState(p.round, true);
+    if (rs === null || rs.proposals.some((q) => sameId(q, p.valueId))) return;
     this.acceptProposal(p, index);
     this.out.push({ kind: "persist", record: { type: "message", message: p }, sync: false });
     if (relay) this.out.push({ kind: "broadcast", message: p });
   }
 
   private acceptProposal(p: Proposal, index: number): void {
-    const rs = this.roundState(p.round, true)!;
-    rs.proposal ??= p;
+    const rs = this.roundState(p.round, true);
+    assert(rs !== null, "round table full for an accepted proposal");
+    if (!rs.addProposal(p)) return;
     rs.noteSender(index, this.validators.power(index));
-    this.seen.add(toHex(p.signature));
     const key = idKey(p.valueId);
     if (!this.validity.has(key)) {
       this.validity.set(key, null);
@@ -418,43 +496,25 @@ export class TendermintEngine {
     }
   }
 
-  private onVote(v: Vote, relay: boolean): void {
-    const key = toHex(v.signature);
-    if (this.seen.has(key) || v.round > codec.ROUND_MAX) return;
-    const index = this.validators.indexOf(v.validator);
-    if (index < 0 || !codec.verifyVote(this.opts.chainId, v, this.verify)) return; // non-validator or bad signature
-    this.seen.add(key);
+  private onVote(v: Vote, index: number, relay: boolean): void {
     if (this.roundState(v.round, true) === null) return;
     if (!this.acceptVote(v, index)) return;
     this.out.push({ kind: "persist", record: { type: "message", message: v }, sync: false });
     if (relay) this.out.push({ kind: "broadcast", message: v });
   }
 
-  /** Counts a verified vote; a conflicting second vote becomes evidence instead. */
+  /** Counts a vote; false if it was already counted. */
   private acceptVote(v: Vote, index: number): boolean {
-    const rs = this.roundState(v.round, true)!;
-    this.seen.add(toHex(v.signature));
+    const rs = this.roundState(v.round, true);
+    assert(rs !== null, "round table full for an accepted vote");
     const tally = v.type === VoteType.Prevote ? rs.prevotes : rs.precommits;
-    const earlier = tally.add(index, this.validators.power(index), v);
-    if (earlier !== null) {
-      this.addEvidence(makeEvidence(earlier, v), true);
-      return false;
-    }
+    if (!tally.add(index, this.validators.power(index), v)) return false;
     rs.noteSender(index, this.validators.power(index));
     return true;
   }
 
-  /** A message from a lower height: check it for equivocation and help the sender catch up. */
+  /** A message from a lower height: help the sender catch up with that height's certificate. */
   private onPastMessage(from: number, m: Proposal | Vote): void {
-    if (m.kind === "vote") {
-      const book = this.pastVotes.get(m.height);
-      const key = `${toHex(m.validator)}/${m.round}/${m.type}`;
-      const earlier = book?.get(key);
-      if (book !== undefined && toHex(earlier?.signature ?? new Uint8Array()) !== toHex(m.signature) && codec.verifyVote(this.opts.chainId, m, this.verify)) {
-        if (earlier === undefined) book.set(key, m);
-        else if (idKey(earlier.valueId) !== idKey(m.valueId)) this.addEvidence(makeEvidence(earlier, m), true);
-      }
-    }
     const certificate = this.certificates.get(m.height);
     const sentKey = `${from}/${m.height}`;
     if (from >= 0 && certificate !== undefined && !this.certificateSent.has(sentKey)) {
@@ -463,10 +523,22 @@ export class TendermintEngine {
     }
   }
 
-  private buffer(m: Message): void {
-    const height = m.kind === "commit" ? m.proposal.height : m.kind === "evidence" ? 0 : m.height;
-    if (height > this.height + FUTURE_HEIGHTS || this.future.length >= FUTURE_MESSAGES_MAX) return;
-    this.future.push(m);
+  /** Keeps an admitted message (or a certificate, not yet admitted) of a higher height for later. */
+  private buffer(entry: Buffered): void {
+    if (this.future.length >= FUTURE_MESSAGES_MAX) return;
+    this.future.push(entry);
+  }
+
+  /** On a new height: use the buffered messages of that height, keep the later ones. */
+  private drainFuture(): void {
+    const buffered = this.future;
+    this.future = [];
+    for (const { message: m, index } of buffered) {
+      if (m.kind === "commit") this.onMessage(-1, m, false);
+      else if (m.kind === "evidence") continue;
+      else if (m.height > this.height) this.future.push({ message: m, index });
+      else if (m.height === this.height) m.kind === "proposal" ? this.onProposal(m, index, true) : this.onVote(m, index, true);
+    }
   }
 
   private onEvidence(e: Evidence): void {
@@ -486,8 +558,14 @@ export class TendermintEngine {
   /** Re-sends own messages and held proposals of this height; lost messages are not lost forever. */
   private onTick(): void {
     this.certificateSent = new Set();
+    // Re-send only when stuck: no change of height, round or step since the last tick.
+    const position = `${this.height}/${this.round}/${this.step}`;
+    if (position !== this.tickPosition) {
+      this.tickPosition = position;
+      return;
+    }
     for (const m of this.signed.values()) this.out.push(...(m.kind === "proposal" ? this.behavior.propose(this.context(), m) : this.behavior.vote(this.context(), m)));
-    for (const rs of this.rounds.values()) if (rs.proposal !== null && !this.signed.has(`${rs.proposal.round}/0`)) this.out.push({ kind: "broadcast", message: rs.proposal });
+    for (const rs of this.rounds.values()) for (const p of rs.proposals) if (this.signed.get(`${p.round}/0`) !== p) this.out.push({ kind: "broadcast", message: p });
     if (this.height > 1 && this.certificates.has(this.height - 1)) this.out.push({ kind: "broadcast", message: this.certificates.get(this.height - 1)! });
   }
 
@@ -510,13 +588,11 @@ export class TendermintEngine {
     this.certificates.set(height, certificate);
   }
 
-  private keepPastVotes(height: number): void {
-    const book = new Map<string, Vote>();
-    for (const [round, rs] of this.rounds) {
-      for (const tally of [rs.prevotes, rs.precommits]) for (const v of tally.byValidator.values()) book.set(`${toHex(v.validator)}/${round}/${v.type}`, v);
-    }
-    this.pastVotes.set(height, book);
-    for (const h of this.pastVotes.keys()) if (h <= height - PAST_HEIGHTS) this.pastVotes.delete(h);
+  /** Forgets duplicate-filter and detector entries below the height window. */
+  private prune(): void {
+    const low = this.height - PAST_HEIGHTS;
+    for (const [sig, h] of this.seen) if (h < low) this.seen.delete(sig);
+    for (const [key, m] of this.signedBy) if (m.height < low) this.signedBy.delete(key);
   }
 
   private stateRecord(): WalRecord {
@@ -573,6 +649,7 @@ export class TendermintEngine {
     engine.started = true;
     if (state !== null) engine.resume(state);
     else engine.startRound(0);
+    engine.tickPosition = `${engine.height}/${engine.round}/${engine.step}`;
     engine.onTick(); // re-send own messages of this height
     return { engine, effects: engine.finish() };
   }
@@ -580,6 +657,8 @@ export class TendermintEngine {
   private replay(m: Proposal | Vote): void {
     const own = this.opts.key !== null && toHex(m.kind === "vote" ? m.validator : m.proposer) === toHex(this.opts.key.publicKey);
     if (own) this.signed.set(`${m.round}/${m.kind === "vote" ? m.type : 0}`, m);
+    this.seen.set(toHex(m.signature), m.height);
+    if (!this.detect(m)) return;
     if (m.kind === "proposal") this.acceptProposal(m, this.proposer(m.height, m.round));
     else {
       const index = this.validators.indexOf(m.validator);
@@ -604,9 +683,15 @@ export class TendermintEngine {
   }
 
   private findProposal(id: Uint8Array): Proposal {
-    for (const rs of this.rounds.values()) if (rs.proposal !== null && sameId(rs.proposal, id)) return rs.proposal;
+    for (const rs of this.rounds.values()) for (const p of rs.proposals) if (sameId(p, id)) return p;
     throw new ChainDbError(ErrorCode.WAL_CORRUPT, `the log names a locked or valid value ${toHex(id)} whose proposal it does not hold`);
   }
+}
+
+/** A message of a higher height kept for later, with its signer's index once admitted. */
+interface Buffered {
+  readonly message: Message;
+  readonly index: number;
 }
 
 function sameId(p: Proposal | null, id: Uint8Array | null): boolean {

@@ -1,0 +1,431 @@
+/**
+ * A seeded simulation of a Tendermint validator set on the net layer's SimNetwork (virtual time,
+ * seeded loss, duplication, reordering, delays, partitions, crashes with simulated disks), in the
+ * manner of TigerBeetle's VOPR: one seed fixes the validator keys, the byzantine validators and
+ * their strategies, the fault schedule and every network decision, so any failure replays exactly.
+ *
+ * A run has a fault phase (lossy links, partitions, crashes and restarts of correct validators,
+ * byzantine validators holding less than 1/3 of the power) and then a healed phase (clean links,
+ * everyone up; byzantine validators keep misbehaving). Invariants checked:
+ * - agreement: no two correct validators commit different blocks at one height (checked at once);
+ * - validity: every block a correct validator commits is valid for its chain;
+ * - evidence: every equivocation a correct validator received both halves of (within the engine's
+ *   height window, in one incarnation) is turned into evidence by that validator;
+ * - accusation: no evidence held by a correct validator names a correct validator;
+ * - liveness: after the heal, every correct validator commits `heights` more blocks within
+ *   `livenessMs` of simulated time.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { keyPairFromSeed, type KeyPair } from "../chain/index.ts";
+import { Random, SimNetwork, type SimNode } from "../net/index.ts";
+import { ChainDbError, ErrorCode, aint, assert, toHex } from "../util/index.ts";
+import { honest, type Behavior } from "./behavior.ts";
+import { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy } from "./byzantine.ts";
+import { cachingVerifier, decodeMessage, encodeMessage, valueIdOf, type Verifier } from "./codec.ts";
+import { accused, evidenceKey } from "./evidence.ts";
+import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
+import type { Effect, Proposal, Vote, WalRecord } from "./types.ts";
+import { ValidatorSet } from "./validators.ts";
+import { decodeRecord, encodeRecord } from "./wal.ts";
+
+/** Options of {@link simulateConsensus}. */
+export interface SimulationOptions {
+  readonly seed: number;
+  /** Number of validators (equal power). */
+  readonly validators: number;
+  /** Number of byzantine validators; their power must stay below 1/3. */
+  readonly byzantine: number;
+  /** Blocks every correct validator must commit after the heal; default 3. */
+  readonly heights?: number;
+  /** Length of the fault phase in simulated ms; default drawn from the seed (2–6 s). */
+  readonly faultMs?: number;
+  /** Bound on the time from the heal to the last required commit; default 120 s. */
+  readonly livenessMs?: number;
+  /** Wait between a commit and the next height (CometBFT's timeout_commit); default 200 ms. */
+  readonly newHeightDelayMs?: number;
+  /** Gossip tick period; default 200 ms. */
+  readonly tickMs?: number;
+  /**
+   * Checker self-test: treat byzantine validators as correct when checking invariants, so their
+   * misbehaviour must show up as a violation. Never set in a real run.
+   */
+  readonly mislabelByzantine?: boolean;
+}
+
+/** The invariants a run checks. */
+export type Invariant = "agreement" | "validity" | "evidence" | "accusation" | "liveness";
+
+/** What a run found. */
+export interface SimulationResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violation?: { readonly invariant: Invariant; readonly detail: string };
+  /** Lowest and highest committed height among correct validators at the end. */
+  readonly minHeight: number;
+  readonly maxHeight: number;
+  readonly simTimeMs: number;
+  readonly messages: number;
+  readonly crashes: number;
+  readonly partitions: number;
+  readonly strategies: readonly ByzantineStrategy[];
+  /** Distinct equivocations byzantine validators signed and sent. */
+  readonly equivocations: number;
+  /** Of those, how many some correct validator holds evidence for. */
+  readonly equivocationsWithEvidence: number;
+}
+
+/** The one-line command that replays a seed. */
+export function replayCommand(o: SimulationOptions): string {
+  return `npx chaindb simulate consensus --validators ${o.validators} --byzantine ${o.byzantine} --seeds ${o.seed}..${o.seed}`;
+}
+
+const CHAIN_ID = "chaindb-sim";
+const BLOCK_SIZE = 8 + 32 + 1 + 8;
+const VALID = 1;
+const EVENTS_MAX = 3_000_000;
+
+class Violation extends Error {
+  constructor(readonly invariant: Invariant, detail: string) {
+    super(detail);
+  }
+}
+
+/** A block of the simulation: height, parent id, validity flag, salt. */
+function makeBlock(height: number, parent: Uint8Array, valid: number, salt: number): Uint8Array {
+  const out = new Uint8Array(BLOCK_SIZE);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, height % 2 ** 32, true);
+  view.setUint32(4, Math.floor(height / 2 ** 32), true);
+  out.set(parent, 8);
+  out[40] = valid;
+  view.setUint32(41, salt >>> 0, true);
+  return out;
+}
+
+function blockValid(block: Uint8Array, height: number, parent: Uint8Array): boolean {
+  if (block.length !== BLOCK_SIZE) return false;
+  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  if (view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32 !== height) return false;
+  return toHex(block.subarray(8, 40)) === toHex(parent) && block[40] === VALID;
+}
+
+/** One validator process: the engine, its WAL on the node's simulated disk, its timers. */
+class Validator {
+  engine!: TendermintEngine;
+  /** Committed block ids by height (the node's chain; kept across crashes like its block store). */
+  readonly chain = new Map<number, Uint8Array>();
+  /** Equivocation halves received in this incarnation: detector key → value ids. */
+  received = new Map<string, Set<string>>();
+  private walSeq = 0;
+  /** WAL keys of records that the next decision makes obsolete. */
+  private compactable: string[] = [];
+
+  constructor(
+    readonly index: number,
+    readonly key: KeyPair,
+    readonly correct: boolean,
+    readonly behavior: Behavior,
+    readonly node: SimNode,
+    private readonly world: World,
+  ) {}
+
+  /** Starts (or restarts) from the disk. */
+  boot(): void {
+    const storage = this.node.storage;
+    const keys = storage.keys("wal/");
+    const records: WalRecord[] = keys.map((k) => decodeRecord(storage.get(k)!));
+    this.walSeq = keys.length === 0 ? 0 : Number(keys[keys.length - 1]!.slice(4)) + 1;
+    this.compactable = keys.filter((_, i) => records[i]!.type !== "decide");
+    this.received = new Map();
+    const options = this.world.engineOptions(this);
+    let effects: Effect[];
+    if (records.length === 0) {
+      this.engine = new TendermintEngine(options);
+      effects = this.engine.start();
+    } else {
+      ({ engine: this.engine, effects } = TendermintEngine.restore(options, records));
+    }
+    this.node.transport.setHandler({ onMessage: (from, payload) => this.onMessage(from, payload) });
+    this.tick();
+    this.run(effects);
+  }
+
+  private tick(): void {
+    this.node.clock.setTimer(this.world.tickMs, () => {
+      this.run(this.engine.handle({ kind: "tick" }));
+      this.tick();
+    });
+  }
+
+  private onMessage(from: string, payload: Uint8Array): void {
+    let message;
+    try {
+      message = decodeMessage(payload);
+    } catch (error) {
+      if (error instanceof ChainDbError) return; // malformed input is dropped
+      throw error;
+    }
+    if (this.correct && (message.kind === "proposal" || message.kind === "vote")) this.noteReceived(message);
+    this.run(this.engine.handle({ kind: "message", from: Number(from.slice(1)), message }));
+  }
+
+  /** Records byzantine messages within the engine's window, to check that equivocations become evidence. */
+  private noteReceived(m: Proposal | Vote): void {
+    const signer = m.kind === "vote" ? m.validator : m.proposer;
+    const index = this.world.set.indexOf(signer);
+    if (index < 0 || this.world.validators[index]!.correct) return;
+    const h = this.engine.height;
+    if (m.height < h - 4 || m.height > h + 2) return;
+    const key = `${toHex(signer)}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
+    const ids = this.received.get(key) ?? new Set<string>();
+    ids.add(m.valueId === null ? "nil" : toHex(m.valueId));
+    this.received.set(key, ids);
+  }
+
+  /** Carries out effects in order; validity answers feed back in (bounded). */
+  run(effects: Effect[]): void {
+    const queue = effects.slice();
+    for (let i = 0; i < queue.length; i++) {
+      assert(i < 100_000, "effect queue did not drain");
+      const e = queue[i]!;
+      switch (e.kind) {
+        case "persist":
+          this.persist(e.record, e.sync);
+          break;
+        case "broadcast":
+          this.node.transport.broadcast(encodeMessage(e.message));
+          break;
+        case "send":
+          if (e.to !== this.index) this.node.transport.send(`n${e.to}`, encodeMessage(e.message));
+          break;
+        case "schedule":
+          this.node.clock.setTimer(e.delayMs, () => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout })));
+          break;
+        case "validate":
+          queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: blockValid(e.value, e.height, this.parent(e.height)) }));
+          break;
+        case "decide":
+          this.world.onDecide(this, e.height, e.value);
+          break;
+        case "evidence":
+          if (this.correct && this.world.set.indexOf(accused(e.evidence)) >= 0 && this.world.validators[this.world.set.indexOf(accused(e.evidence))]!.correct) {
+            throw new Violation("accusation", `correct validator n${this.index} holds evidence against correct validator n${this.world.set.indexOf(accused(e.evidence))}`);
+          }
+          break;
+      }
+    }
+  }
+
+  private persist(record: WalRecord, sync: boolean): void {
+    const storage = this.node.storage;
+    const key = `wal/${String(this.walSeq++).padStart(12, "0")}`;
+    storage.put(key, encodeRecord(record));
+    if (record.type === "decide") {
+      // Compaction: a decision makes the records before it useless (decide records stay).
+      for (const k of this.compactable) storage.delete(k);
+      this.compactable = [];
+    } else {
+      this.compactable.push(key);
+    }
+    if (sync) storage.sync();
+  }
+
+  /** The parent a block at `height` must name. */
+  parent(height: number): Uint8Array {
+    if (height === 1) return new Uint8Array(32);
+    // The engine calls buildValue for the next height before the decide effect reaches us.
+    const certificate = this.engine?.certificate(height - 1);
+    return this.chain.get(height - 1) ?? (certificate ? certificate.proposal.valueId : new Uint8Array(32).fill(0xff));
+  }
+
+  /** Checks the evidence invariant for this incarnation. */
+  checkEvidence(): void {
+    const held = new Set(this.engine.evidence().map(evidenceKey));
+    for (const [key, ids] of this.received) {
+      if (ids.size > 1 && !held.has(key)) throw new Violation("evidence", `n${this.index} received an equivocation (${key}) but holds no evidence for it`);
+    }
+  }
+}
+
+/** The simulated world: validators, the network, the fault schedule and the invariants. */
+class World {
+  readonly net: SimNetwork;
+  readonly rng: Random;
+  readonly set: ValidatorSet;
+  readonly validators: Validator[] = [];
+  readonly tickMs: number;
+  readonly verifier: Verifier = cachingVerifier();
+  /** The first committed id per height (agreement reference). */
+  readonly committed = new Map<number, string>();
+  readonly signedByByzantine = new Map<string, Set<string>>();
+  readonly strategies: ByzantineStrategy[] = [];
+  crashes = 0;
+  partitions = 0;
+
+  constructor(readonly o: SimulationOptions) {
+    this.rng = new Random(o.seed);
+    this.tickMs = o.tickMs ?? 200;
+    const keys = Array.from({ length: o.validators }, (_, i) => keyPairFromSeed(new Uint8Array(createHash("sha256").update(`chaindb-sim/${o.seed}/${i}`).digest())));
+    this.set = new ValidatorSet(keys.map((k) => ({ address: k.publicKey, power: 1 })));
+    keys.sort((a, b) => this.set.indexOf(a.publicKey) - this.set.indexOf(b.publicKey));
+    const byzantineSet = new Set(this.rng.shuffle(keys.map((_, i) => i)).slice(0, o.byzantine));
+    this.net = new SimNetwork({ seed: this.rng.u32(), link: this.faultyLink(), settle: "microtask", eventsMax: 1_000_000 });
+    for (const [i, key] of keys.entries()) {
+      const node = this.net.addNode(`n${i}`);
+      const correct = !byzantineSet.has(i) || o.mislabelByzantine === true;
+      let behavior = honest;
+      if (byzantineSet.has(i)) {
+        const strategy = this.rng.pick(BYZANTINE_STRATEGIES);
+        this.strategies.push(strategy);
+        behavior = byzantine(strategy, {
+          variant: (v) => makeBlock(readHeight(v), v.subarray(8, 40), v[40]!, this.rng.u32()),
+          corrupt: (v) => makeBlock(readHeight(v), v.subarray(8, 40), 0, this.rng.u32()),
+          onSigned: (m) => this.noteSigned(m),
+        });
+      }
+      this.validators.push(new Validator(i, key, correct, behavior, node, this));
+    }
+  }
+
+  private faultyLink() {
+    const maxMs = this.rng.int(5, 60);
+    return {
+      latency: { kind: "uniform" as const, minMs: 1, maxMs },
+      loss: this.rng.float() * 0.15,
+      duplicate: this.rng.float() * 0.1,
+      reorder: this.rng.float() * 0.2,
+      reorderDelayMs: this.rng.int(10, 200),
+    };
+  }
+
+  engineOptions(v: Validator): EngineOptions {
+    return {
+      chainId: CHAIN_ID,
+      validators: this.set,
+      key: v.key,
+      buildValue: (height) => makeBlock(height, v.parent(height), VALID, v.node.random.u32()),
+      behavior: v.behavior,
+      verifier: this.verifier,
+      peers: this.validators.length || this.o.validators,
+      newHeightDelayMs: this.o.newHeightDelayMs ?? 200,
+    };
+  }
+
+  private noteSigned(m: Proposal | Vote): void {
+    const key = `${toHex(m.kind === "vote" ? m.validator : m.proposer)}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
+    const ids = this.signedByByzantine.get(key) ?? new Set<string>();
+    ids.add(m.valueId === null ? "nil" : toHex(m.valueId));
+    this.signedByByzantine.set(key, ids);
+  }
+
+  onDecide(v: Validator, height: number, value: Uint8Array): void {
+    const id = valueIdOf(value);
+    if (!v.correct) return void v.chain.set(height, id);
+    if (!blockValid(value, height, v.parent(height))) throw new Violation("validity", `n${v.index} committed an invalid block at height ${height}`);
+    const first = this.committed.get(height);
+    if (first !== undefined && first !== toHex(id)) throw new Violation("agreement", `n${v.index} committed ${toHex(id).slice(0, 16)} at height ${height}, another correct validator ${first.slice(0, 16)}`);
+    this.committed.set(height, toHex(id));
+    v.chain.set(height, id);
+  }
+
+  /** Draws the fault schedule of the fault phase onto the harness clock. */
+  scheduleFaults(faultMs: number): void {
+    const correct = this.validators.filter((v) => v.correct);
+    for (let k = this.rng.int(0, 2); k > 0; k--) {
+      const at = this.rng.int(0, faultMs - 1), length = this.rng.int(200, 2000);
+      const groups = this.rng.shuffle(this.validators.map((v) => v.node.id));
+      const cut = this.rng.int(1, groups.length - 1);
+      this.net.clock.setTimer(at, () => (this.partitions++, this.net.partition([groups.slice(0, cut), groups.slice(cut)])));
+      this.net.clock.setTimer(Math.min(at + length, faultMs), () => this.net.heal());
+    }
+    for (let k = this.rng.int(0, 2); k > 0; k--) {
+      const v = this.rng.pick(correct);
+      const at = this.rng.int(0, faultMs - 1), down = this.rng.int(50, 3000);
+      this.net.clock.setTimer(at, () => this.crash(v));
+      this.net.clock.setTimer(Math.min(at + down, faultMs), () => this.restart(v));
+    }
+  }
+
+  private crash(v: Validator): void {
+    if (!v.node.up) return;
+    v.checkEvidence();
+    this.crashes++;
+    this.net.crash(v.node.id);
+  }
+
+  restart(v: Validator): void {
+    if (v.node.up) return;
+    this.net.restart(v.node.id);
+    v.boot();
+  }
+
+  /** Clean links, no partitions, everyone up. */
+  healAll(): void {
+    this.net.heal();
+    const ids = this.validators.map((v) => v.node.id);
+    for (const a of ids) for (const b of ids) if (a !== b) this.net.setLink(a, b, { latency: { kind: "uniform", minMs: 1, maxMs: 10 }, loss: 0, duplicate: 0, reorder: 0 }, false);
+    for (const v of this.validators) this.restart(v);
+  }
+
+  correctHeights(): number[] {
+    return this.validators.filter((v) => v.correct).map((v) => v.engine.height - 1);
+  }
+}
+
+function readHeight(block: Uint8Array): number {
+  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  return view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+}
+
+/** Runs one seeded simulation and checks its invariants. */
+export async function simulateConsensus(o: SimulationOptions): Promise<SimulationResult> {
+  aint(o.validators, 1, 128, "validators");
+  aint(o.byzantine, 0, o.validators, "byzantine");
+  if (o.byzantine * 3 >= o.validators) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `${o.byzantine} byzantine of ${o.validators} equal-power validators is not below 1/3`);
+  const world = new World(o);
+  const faultMs = o.faultMs ?? world.rng.int(2000, 6000);
+  const heights = o.heights ?? 3;
+  const livenessMs = o.livenessMs ?? 120_000;
+  let violation: SimulationResult["violation"];
+  try {
+    for (const v of world.validators) v.boot();
+    world.scheduleFaults(faultMs);
+    await runBounded(world, () => false, faultMs);
+    world.healAll();
+    const target = Math.max(...world.correctHeights()) + heights;
+    const live = await runBounded(world, () => Math.min(...world.correctHeights()) >= target, livenessMs);
+    if (!live) {
+      const states = world.validators.map((v) => `n${v.index}${v.correct ? "" : "(byzantine)"}: ${v.engine.describe()}`).join("; ");
+      throw new Violation("liveness", `after the heal at ${faultMs} ms, correct heights are ${world.correctHeights().join(",")} after ${livenessMs} ms (target ${target}); ${states}`);
+    }
+    for (const v of world.validators) if (v.correct) v.checkEvidence();
+  } catch (error) {
+    if (!(error instanceof Violation)) throw error;
+    violation = { invariant: error.invariant, detail: error.message };
+  }
+  const signed = [...world.signedByByzantine].filter(([, ids]) => ids.size > 1).map(([k]) => k);
+  const held = new Set(world.validators.filter((v) => v.correct).flatMap((v) => v.engine.evidence().map(evidenceKey)));
+  const heightsNow = world.correctHeights();
+  return {
+    seed: o.seed,
+    ok: violation === undefined,
+    ...(violation ? { violation } : {}),
+    minHeight: Math.min(...heightsNow),
+    maxHeight: Math.max(...heightsNow),
+    simTimeMs: world.net.now,
+    messages: world.net.stats.sent,
+    crashes: world.crashes,
+    partitions: world.partitions,
+    strategies: world.strategies,
+    equivocations: signed.length,
+    equivocationsWithEvidence: signed.filter((k) => held.has(k)).length,
+  };
+}
+
+async function runBounded(world: World, done: () => boolean, ms: number): Promise<boolean> {
+  let events = 0;
+  await world.net.runUntil(() => done() || ++events > EVENTS_MAX, ms);
+  if (events > EVENTS_MAX) throw new Violation("liveness", `event budget of ${EVENTS_MAX} exhausted at ${world.net.now} ms`);
+  return done();
+}
