@@ -97,6 +97,13 @@ export class ProposerPriorities {
     return new ProposerPriorities(set, set.validators.map(() => 0), -1);
   }
 
+  /** Priorities carried over from elsewhere (e.g. a changed validator set), in set order. */
+  static withPriorities(set: ValidatorSet, priorities: readonly number[]): ProposerPriorities {
+    aint(priorities.length, set.size, set.size, "priorities.length");
+    for (const x of priorities) aint(x, -8 * set.totalPower, 8 * set.totalPower, "priority");
+    return new ProposerPriorities(set, priorities.slice(), -1);
+  }
+
   /** Current priorities, in set order (for tests and inspection). */
   priorities(): readonly number[] {
     return this.priority.slice();
