@@ -85,3 +85,44 @@ export {
   type Account,
 } from "./chain/index.ts";
 export { createKvStore, type KvStore, type TransferStatus } from "./store/index.ts";
+
+// network: the Transport interface, the deterministic SimNetwork and the authenticated TcpTransport
+export {
+  SimNetwork,
+  SimNode,
+  SimStorage,
+  TcpTransport,
+  Random,
+  systemClock,
+  nodeKeyFromSeed,
+  generateNodeKey,
+  loadOrCreateNodeKey,
+  encodeMessage,
+  decodeMessage,
+  type NodeId,
+  type Transport,
+  type TransportHandler,
+  type Clock,
+  type LinkConfig,
+  type SimNetworkOptions,
+  type NodeKey,
+  type TcpPeer,
+  type TcpTransportOptions,
+} from "./net/index.ts";
+
+// single-primary replication: replicas, stores, the seeded simulation
+export {
+  Replica,
+  NotPrimaryError,
+  SimReplicaStore,
+  FileReplicaStore,
+  simulatePrimary,
+  type ReplicaOptions,
+  type ReplicaStatus,
+  type ReplicaLedger,
+  type ReplicaStore,
+  type ReplicationConfig,
+  type ReplicationMode,
+  type SubmitResult,
+  type SimulationReport,
+} from "./replication/index.ts";
