@@ -21,6 +21,7 @@ export const SUITES: readonly SuiteEntry[] = [
   { name: "store", description: "key-value store: wasm vs ts vs sqlite-wasm, load and random gets", load: () => import("./store.bench.ts") },
   { name: "state", description: "ledger transfers: execution, state root, durable; wasm vs ts; signed pipeline", load: () => import("./state.bench.ts") },
   { name: "concurrency", description: "lock manager cost and cross-thread handoff latency", load: () => import("./concurrency.bench.ts") },
+  { name: "execution", description: "block execution: serial vs parallel (1 and 2 workers); uniform, hot set, two accounts; execution only and signed", load: () => import("./execution.bench.ts") },
   { name: "replication", description: "single-primary replication: tx/s, commit latency p50/p99 and failover, sync vs async, SimNetwork vs TCP", load: () => import("./replication.bench.ts") },
 ];
 

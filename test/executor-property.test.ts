@@ -120,7 +120,7 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
 
 describe("parallel executor = serial executor", () => {
   beforeAll(async () => {
-    parallel = await ParallelExecutor.start({ workers: 2, parallelExecution: "always" });
+    parallel = await ParallelExecutor.start({ workers: 2, parallelExecution: true });
   }, 30_000);
   afterAll(async () => parallel?.close());
 

@@ -26,7 +26,7 @@ function block(count: number, nonces: number[], chainId = CHAIN): Uint8Array[] {
 let parallel: ParallelExecutor;
 const dirs: string[] = [];
 beforeAll(async () => {
-  parallel = await ParallelExecutor.start({ workers: 2, parallelExecution: "always" });
+  parallel = await ParallelExecutor.start({ workers: 2, parallelExecution: true });
 }, 30_000);
 afterAll(async () => parallel?.close());
 afterEach(() => {

@@ -18,7 +18,6 @@ export {
   ParallelExecutor,
   type BlockExecutor,
   type ParallelExecutorOptions,
-  type ParallelExecutionMode,
   type ExecutionReport,
 } from "./executor.ts";
 export { planBlock, runGroups, type BlockPlan, type AccountReader } from "./executor-plan.ts";
