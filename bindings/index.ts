@@ -126,3 +126,21 @@ export {
   type SubmitResult,
   type SimulationReport,
 } from "./replication/index.ts";
+
+// transactions (strict 2PL, invariants, durable commits) and serial vs parallel block executors
+export {
+  transactional,
+  TxDatabase,
+  Transaction,
+  LedgerDatabase,
+  LedgerTransaction,
+  KvDatabase,
+  type TxAccount,
+  type Invariant,
+  type Change,
+  type RetryOptions,
+  type Savepoint,
+  type TxDatabaseOptions,
+  type KvDatabaseOptions,
+} from "./txn/index.ts";
+export { SerialExecutor, ParallelExecutor, type BlockExecutor, type ParallelExecutorOptions, type ExecutionReport } from "./concurrency/index.ts";
