@@ -16,6 +16,8 @@ commands:
           print the block hash, the target and whether the proof of work holds (exit 0/1)
   simulate replication --mode primary --seeds <from>..<to>
           run the seeded replication simulations; exit 1 on the first invariant violation
+  simulate consensus --validators N --byzantine F [--consensus tendermint|pos|dpos] --seeds <from>..<to> [--json]
+          run the seeded Tendermint simulations; exit 1 on the first invariant violation
   node    --data <dir> --listen <host:port> [--peers <host:port@pubkeyhex,...>] [--key <file>]
           [--mode primary|secondary] [--ack sync|async]
           run one replica over TCP (HTTP API on the listen port + 1)
@@ -39,6 +41,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
       case "verify":
         return await verifyCommand(rest);
       case "simulate":
+        if (rest[0] === "consensus") return await (await import("./simulate-consensus.ts")).simulateConsensusCommand(rest.slice(1));
         return await (await import("./simulate.ts")).simulateCommand(rest);
       case "node":
         return await (await import("./node.ts")).nodeCommand(rest);

@@ -27,6 +27,7 @@ import { accused, evidenceKey } from "./evidence.ts";
 import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
 import type { Effect, Proposal, Vote, WalRecord } from "./types.ts";
 import { ValidatorSet } from "./validators.ts";
+import { DelegateElection, StakingState } from "../selection/index.ts";
 import { decodeRecord, encodeRecord } from "./wal.ts";
 
 /** Options of {@link simulateConsensus}. */
@@ -42,6 +43,8 @@ export interface SimulationOptions {
   readonly faultMs?: number;
   /** Bound on the time from the heal to the last required commit; default 120 s. */
   readonly livenessMs?: number;
+  /** Who validates: equal powers ("tendermint", default), stake-weighted ("pos"), elected delegates ("dpos"). */
+  readonly selection?: "tendermint" | "pos" | "dpos";
   /** Wait between a commit and the next height (CometBFT's timeout_commit); default 200 ms. */
   readonly newHeightDelayMs?: number;
   /** Gossip tick period; default 200 ms. */
@@ -73,11 +76,15 @@ export interface SimulationResult {
   readonly equivocations: number;
   /** Of those, how many some correct validator holds evidence for. */
   readonly equivocationsWithEvidence: number;
+  /** Proof of stake: validators slashed and jailed from the evidence, and the set size after. */
+  readonly slashed: number;
+  readonly validatorsAfterSlashing: number;
 }
 
 /** The one-line command that replays a seed. */
 export function replayCommand(o: SimulationOptions): string {
-  return `npx chaindb simulate consensus --validators ${o.validators} --byzantine ${o.byzantine} --seeds ${o.seed}..${o.seed}`;
+  const selection = o.selection && o.selection !== "tendermint" ? ` --consensus ${o.selection}` : "";
+  return `npx chaindb simulate consensus --validators ${o.validators} --byzantine ${o.byzantine}${selection} --seeds ${o.seed}..${o.seed}`;
 }
 
 const CHAIN_ID = "chaindb-sim";
@@ -262,14 +269,20 @@ class World {
   readonly strategies: ByzantineStrategy[] = [];
   crashes = 0;
   partitions = 0;
+  readonly selection: "tendermint" | "pos" | "dpos";
+  /** Proof-of-stake state (selection "pos"): slashed from the evidence at the end of the run. */
+  readonly staking: StakingState | null;
 
   constructor(readonly o: SimulationOptions) {
     this.rng = new Random(o.seed);
     this.tickMs = o.tickMs ?? 200;
     const keys = Array.from({ length: o.validators }, (_, i) => keyPairFromSeed(new Uint8Array(createHash("sha256").update(`chaindb-sim/${o.seed}/${i}`).digest())));
-    this.set = new ValidatorSet(keys.map((k) => ({ address: k.publicKey, power: 1 })));
+    this.selection = o.selection ?? "tendermint";
+    this.staking = this.selection === "pos" ? stakingFor(keys, this.rng) : null;
+    const powered = this.staking?.validatorsAt(1) ?? (this.selection === "dpos" ? electionFor(keys, this.rng).validatorsAt(1) : keys.map((k) => ({ address: k.publicKey, power: 1 })));
+    this.set = new ValidatorSet(powered);
     keys.sort((a, b) => this.set.indexOf(a.publicKey) - this.set.indexOf(b.publicKey));
-    const byzantineSet = new Set(this.rng.shuffle(keys.map((_, i) => i)).slice(0, o.byzantine));
+    const byzantineSet = chooseByzantine(this.set, o.byzantine, this.rng);
     this.net = new SimNetwork({ seed: this.rng.u32(), link: this.faultyLink(), settle: "microtask", eventsMax: 1_000_000 });
     for (const [i, key] of keys.entries()) {
       const node = this.net.addNode(`n${i}`);
@@ -373,6 +386,39 @@ class World {
   }
 }
 
+/** Random bonded stakes (1–100) for every validator, all in the set. */
+function stakingFor(keys: KeyPair[], rng: Random): StakingState {
+  const genesis = keys.map((k) => ({ address: k.publicKey, balance: 0, bonded: rng.int(1, 100) }));
+  return new StakingState({ unbondingHeights: 100, slashPpm: 50_000, maxValidators: keys.length }, genesis);
+}
+
+/** 3 voters per validator with random balances; each votes for "its" candidate and up to 2 more. */
+function electionFor(keys: KeyPair[], rng: Random): DelegateElection {
+  const election = new DelegateElection({ delegates: keys.length, votesPerVoter: 3, epochHeights: 1000, power: "weighted" });
+  for (const k of keys) election.register(k.publicKey);
+  for (let i = 0; i < keys.length * 3; i++) {
+    const voter = new Uint8Array(createHash("sha256").update(`voter/${i}/${rng.u32()}`).digest());
+    election.setBalance(voter, rng.int(1, 1000));
+    election.vote(voter, [keys[i % keys.length]!.publicKey, rng.pick(keys).publicKey, rng.pick(keys).publicKey]);
+  }
+  return election;
+}
+
+/** `count` byzantine validators holding less than 1/3 of the power: random ones, else the weakest. */
+function chooseByzantine(set: ValidatorSet, count: number, rng: Random): Set<number> {
+  const below = (ids: number[]) => !set.isOneThird(ids.reduce((sum, i) => sum + set.power(i), 0));
+  const indices = set.validators.map((_, i) => i);
+  const random = rng.shuffle(indices).slice(0, count);
+  if (below(random)) return new Set(random);
+  const weakest = indices.sort((a, b) => set.power(a) - set.power(b)).slice(0, count);
+  if (below(weakest)) return new Set(weakest);
+  throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `no ${count} validators hold less than 1/3 of the power in this draw`);
+}
+
+function fromHexAddress(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex, "hex"));
+}
+
 function readHeight(block: Uint8Array): number {
   const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
   return view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
@@ -407,6 +453,18 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
   const signed = [...world.signedByByzantine].filter(([, ids]) => ids.size > 1).map(([k]) => k);
   const held = new Set(world.validators.filter((v) => v.correct).flatMap((v) => v.engine.evidence().map(evidenceKey)));
   const heightsNow = world.correctHeights();
+  const slashed = new Set<string>();
+  let validatorsAfterSlashing = world.set.size;
+  if (world.staking !== null && violation === undefined) {
+    // Verified evidence held by correct validators slashes and jails; the set two heights on shrinks.
+    for (const v of world.validators) if (v.correct) for (const e of v.engine.evidence()) slashed.add(toHex(accused(e)));
+    for (const offender of slashed) world.staking.slash(world.set.validators[world.set.indexOf(fromHexAddress(offender))]!.address);
+    const end = Math.max(...heightsNow);
+    world.staking.endBlock(end);
+    const after = world.staking.validatorsAt(end + 2);
+    validatorsAfterSlashing = after.length;
+    for (const v of after) if (slashed.has(toHex(v.address))) violation = { invariant: "accusation", detail: `slashed validator ${toHex(v.address)} is still in the set` };
+  }
   return {
     seed: o.seed,
     ok: violation === undefined,
@@ -420,6 +478,8 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
     strategies: world.strategies,
     equivocations: signed.length,
     equivocationsWithEvidence: signed.filter((k) => held.has(k)).length,
+    slashed: slashed.size,
+    validatorsAfterSlashing,
   };
 }
 

@@ -566,6 +566,13 @@ export class TendermintEngine {
     }
     for (const m of this.signed.values()) this.out.push(...(m.kind === "proposal" ? this.behavior.propose(this.context(), m) : this.behavior.vote(this.context(), m)));
     for (const rs of this.rounds.values()) for (const p of rs.proposals) if (this.signed.get(`${p.round}/0`) !== p) this.out.push({ kind: "broadcast", message: p });
+    // The proofs of lock: prevotes for a re-proposed value in its validRound, and for our validValue.
+    // Without them a process that missed those prevotes can never prevote the value (line 28).
+    const pols = new Map<string, { round: number; id: Uint8Array }>();
+    if (this.validValue !== null) pols.set(`${this.validRound}/${idKey(this.validValue.valueId)}`, { round: this.validRound, id: this.validValue.valueId });
+    const current = this.rounds.get(this.round);
+    for (const p of current?.proposals ?? []) if (p.validRound >= 0) pols.set(`${p.validRound}/${idKey(p.valueId)}`, { round: p.validRound, id: p.valueId });
+    for (const { round, id } of pols.values()) for (const v of this.rounds.get(round)?.prevotes.votesFor(id) ?? []) this.out.push({ kind: "broadcast", message: v });
     if (this.height > 1 && this.certificates.has(this.height - 1)) this.out.push({ kind: "broadcast", message: this.certificates.get(this.height - 1)! });
   }
 
