@@ -14,7 +14,7 @@ commands:
           mine a block header (default: a fresh header; with --header, its nonce is the start)
   verify  --header <hex of 80 bytes>
           print the block hash, the target and whether the proof of work holds (exit 0/1)
-  simulate replication --mode primary --seeds <from>..<to>
+  simulate replication --mode primary|pow --seeds <from>..<to>
           run the seeded replication simulations; exit 1 on the first invariant violation
   simulate consensus --validators N --byzantine F [--consensus tendermint|pos|dpos] --seeds <from>..<to> [--json]
           run the seeded Tendermint simulations; exit 1 on the first invariant violation

@@ -21,3 +21,6 @@ export type {
   TimerName,
 } from "./types.ts";
 export { simulatePrimary, type PrimarySimulationOptions, type SimulationReport } from "./simulate.ts";
+export { PowNode, type PowNodeOptions, type PowLedger } from "./pow-node.ts";
+export { encodeBlock, decodeBlock, checkBlockStateless, blockMerkleRoot, newHeader, GENESIS_ID, POW_BLOCK_TRANSFERS_MAX, type PowBlock } from "./pow-block.ts";
+export { simulatePow, type PowSimulationOptions } from "./pow-simulate.ts";

@@ -46,6 +46,9 @@ export interface SimulationReport {
   acked: number;
   faults: number;
   virtualMs: number;
+  /** Proof-of-work runs: reorganisations seen by the nodes, transfers on the final chain. */
+  reorgs?: number;
+  transfers?: number;
 }
 
 const CHAIN_ID = 7;
