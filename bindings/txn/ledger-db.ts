@@ -7,7 +7,7 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes, toHex } from "../util/index.ts";
-import type { Ledger } from "../chain/index.ts";
+import { decodeTransfer, type ApplyOptions, type BlockResult, type Ledger } from "../chain/index.ts";
 import { ACCOUNT_RECORD_SIZE, accountRecord } from "../store/index.ts";
 import { Transaction, TxDatabase, type Change, type TxBackend, type TxDatabaseOptions, type Write } from "./transaction.ts";
 
@@ -109,6 +109,29 @@ export class LedgerDatabase extends TxDatabase<Uint8Array, TxAccount> {
     super(new LedgerBackend(ledger), options);
     this.registerInvariant("no negative balance", noNegativeBalance);
     this.registerInvariant("total supply conserved", supplyConserved);
+  }
+
+  /**
+   * Applies a block of signed transfers as a transaction of its own: exclusive locks on every
+   * sender, recipient and the proposer first (waiting for open transactions that hold them), so
+   * blocks and transactions serialize; then `Ledger.applyBlock`. Blocks bypassing this method
+   * are not isolated from open transactions.
+   */
+  async applyBlock(transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult> {
+    const tx = this.begin();
+    try {
+      const keys = new Map<string, Uint8Array>([[toHex(abytes(options?.proposer, 32, "proposer")), options.proposer]]);
+      for (const bytes of transfers) {
+        const t = decodeTransfer(bytes);
+        keys.set(toHex(t.from), t.from);
+        keys.set(toHex(t.to), t.to);
+      }
+      // Sorted: two blocks locking the same accounts queue instead of deadlocking.
+      for (const id of [...keys.keys()].sort()) await this.locks.acquire(tx.id, id, "X");
+      return await this.ledger.applyBlock(transfers, options);
+    } finally {
+      tx.rollback(); // nothing buffered: this only releases the locks
+    }
   }
 
   /** Starts a ledger transaction. */
