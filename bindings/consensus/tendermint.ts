@@ -17,9 +17,11 @@
  *   CometBFT waits `timeout_commit` (here the opt-in `newHeightDelayMs`, used by the simulation to
  *   pace blocks as real chains do).
  * - Timeouts grow linearly with the round (`init + r·delta`), as the paper (and CometBFT) do.
- * Additions the paper leaves to its gossip layer: votes and proposals are relayed once when first
- * accepted, re-sent on a gossip `tick`, and a node answers a message from a lower height with that
- * height's commit certificate, so a lagging or restarted node catches up.
+ * Additions the paper leaves to its gossip layer: votes are relayed once when first accepted; when a
+ * gossip `tick` finds the node stuck (same height, round and step as the tick before) it re-sends
+ * its own messages, the proposals it holds and the proofs of lock; and a node answers a message
+ * from a lower height with that height's commit certificate, so a lagging or restarted node
+ * catches up.
  * @module
  */
 import { ChainDbError, ErrorCode, assert, toHex } from "../util/index.ts";
@@ -424,7 +426,7 @@ export class TendermintEngine {
         const index = this.admit(m);
         if (index < 0 || m.height < this.height) return;
         if (m.height > this.height || this.waiting) return this.buffer({ message: m, index });
-        return m.kind === "proposal" ? this.onProposal(m, index, relay) : this.onVote(m, index, relay);
+        return m.kind === "proposal" ? this.onProposal(m, index) : this.onVote(m, index, relay);
       }
       case "commit":
         if (m.proposal.height !== this.height || this.waiting) return m.proposal.height >= this.height ? this.buffer({ message: m, index: -1 }) : undefined;
@@ -476,12 +478,12 @@ export class TendermintEngine {
     return true;
   }
 
-  private onProposal(p: Proposal, index: number, relay: boolean): void {
+  /** A proposal is not relayed at once (it carries the block: n² copies); stuck ticks re-send it. */
+  private onProposal(p: Proposal, index: number): void {
     const rs = this.roundState(p.round, true);
     if (rs === null || rs.proposals.some((q) => sameId(q, p.valueId))) return;
     this.acceptProposal(p, index);
     this.out.push({ kind: "persist", record: { type: "message", message: p }, sync: false });
-    if (relay) this.out.push({ kind: "broadcast", message: p });
   }
 
   private acceptProposal(p: Proposal, index: number): void {
@@ -537,7 +539,7 @@ export class TendermintEngine {
       if (m.kind === "commit") this.onMessage(-1, m, false);
       else if (m.kind === "evidence") continue;
       else if (m.height > this.height) this.future.push({ message: m, index });
-      else if (m.height === this.height) m.kind === "proposal" ? this.onProposal(m, index, true) : this.onVote(m, index, true);
+      else if (m.height === this.height) m.kind === "proposal" ? this.onProposal(m, index) : this.onVote(m, index, true);
     }
   }
 
