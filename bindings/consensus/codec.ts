@@ -103,7 +103,9 @@ const TAG = { proposal: 1, vote: 2, commit: 3, evidence: 4 } as const;
 
 /** The wire/WAL encoding of a message. */
 export function encodeMessage(m: Message): Uint8Array {
-  const w = new Writer(256);
+  // Sized up front: growing by doubling copied a 88 KB block about ten times (a fifth of the bench).
+  const value = m.kind === "proposal" ? m.value.length : m.kind === "commit" ? m.proposal.value.length + 160 * m.precommits.length : 0;
+  const w = new Writer(512 + value);
   writeMessage(w, m);
   return w.done();
 }
