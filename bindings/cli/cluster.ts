@@ -36,6 +36,8 @@ export interface LocalClusterOptions {
   dir?: string;
   basePort?: number;
   ack?: "sync" | "async";
+  /** Single-primary replication (default) or multi-primary proof of work. */
+  mode?: "primary" | "pow";
 }
 
 const BIN = new URL(import.meta.url.endsWith(".ts") ? "./bin.ts" : "./bin.js", import.meta.url);
@@ -65,7 +67,7 @@ export class LocalCluster {
     const cluster = new LocalCluster(dir, addresses);
     addresses.forEach((address, i) => {
       const peers = addresses.flatMap((a, j) => (j === i ? [] : [`${a}@${toHex(keys[j]!.publicKey)}`])).join(",");
-      cluster.args.push(["node", "--data", join(dir, `n${i}`), "--listen", address, "--peers", peers, "--mode", "primary", "--ack", options.ack ?? "sync"]);
+      cluster.args.push(["node", "--data", join(dir, `n${i}`), "--listen", address, "--peers", peers, "--mode", options.mode ?? "primary", "--ack", options.ack ?? "sync"]);
       cluster.launch(i);
     });
     return cluster;
@@ -156,6 +158,12 @@ export class LocalCluster {
     throw new ChainDbError(ErrorCode.NOT_PRIMARY, "submit: too many redirects");
   }
 
+  /** Turns mining on or off at node `i` (proof-of-work mode). */
+  async setMining(i: number, on: boolean): Promise<void> {
+    const port = Number(this.addresses[i]!.split(":")[1]) + 1;
+    await fetch(`http://127.0.0.1:${port}/mining/${on ? "on" : "off"}`, { method: "POST", signal: AbortSignal.timeout(10_000) });
+  }
+
   /** Re-checks every waiter (after an outside change such as a signal). */
   notify(): void {
     for (const l of [...this.listeners]) l();
@@ -176,12 +184,12 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
       rate: { type: "string", default: "50" },
     },
   });
-  if (values.mode === "pow") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "cluster: --mode pow (multi-primary) is not implemented yet");
-  if (values.mode !== "primary") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "cluster: --mode expected primary or pow");
+  if (values.mode !== "primary" && values.mode !== "pow") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "cluster: --mode expected primary or pow");
+  const pow = values.mode === "pow";
   const n = Number(values.nodes);
   if (!Number.isInteger(n) || n < 1 || n > 16) throw new ChainDbError(ErrorCode.BAD_RANGE, "cluster: --nodes expected 1..16");
   const blocks = values.blocks === undefined ? undefined : Number(values.blocks);
-  const cluster = LocalCluster.start({ nodes: n, ack: values.ack === "async" ? "async" : "sync", ...(values.dir ? { dir: values.dir } : {}) });
+  const cluster = LocalCluster.start({ nodes: n, mode: pow ? "pow" : "primary", ack: values.ack === "async" ? "async" : "sync", ...(values.dir ? { dir: values.dir } : {}) });
   const log = (line: string) => (values.json ? process.stderr : process.stdout).write(line + "\n");
   log(`cluster: ${n} nodes in ${cluster.dir}`);
   let stopping = false;
@@ -210,14 +218,18 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
   }, 1000 / Number(values.rate));
   const show = setInterval(() => {
     for (const [i, s] of cluster.statuses.entries()) {
-      log(s === undefined ? `  n${i} (starting)` : `  n${i} ${s.id} ${s.role.padEnd(9)} epoch ${s.epoch} height ${s.applied} tip ${s.tip.slice(0, 12)} peers ${s.peers.length}`);
+      const epoch = s?.epoch === undefined ? "" : ` epoch ${s.epoch}`;
+      log(s === undefined ? `  n${i} (starting)` : `  n${i} ${s.id} ${s.role.padEnd(9)}${epoch} height ${s.applied} tip ${s.tip.slice(0, 12)} peers ${s.peers.length}`);
     }
-    log(`  ${submitted} transfers committed`);
+    log(`  ${submitted} transfers ${pow ? "accepted into a mempool" : "committed"}`);
   }, 1000);
   try {
     if (blocks !== undefined) {
-      await cluster.waitFor((s) => stopping || s.some((x) => x !== undefined && x.role === "primary" && x.commit >= blocks), 120_000, `${blocks} blocks`);
+      const reached = (x: NodeStatusLine | undefined) => x !== undefined && (pow ? x.height >= blocks : x.role === "primary" && x.commit >= blocks);
+      await cluster.waitFor((s) => stopping || s.some(reached), 120_000, `${blocks} blocks`);
       clearInterval(load);
+      // Proof of work: the miners stop so that the last blocks settle into one chain.
+      if (pow) await Promise.all(cluster.addresses.map((_, i) => cluster.setMining(i, false)));
       await cluster.waitFor((s) => stopping || (s.every((x) => x !== undefined) && s.every((x) => x!.applied === s[0]!.applied && x!.root === s[0]!.root && x!.applied >= blocks)), 60_000, "every node caught up");
     } else {
       await cluster.waitFor(() => stopping, 2 ** 31 - 1, "Ctrl-C");

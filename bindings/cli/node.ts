@@ -1,5 +1,6 @@
 /**
- * `chaindb node`: one replica of a single-primary cluster over TCP. Its id is its listen address;
+ * `chaindb node`: one replica over TCP — of a single-primary cluster (`--mode primary|secondary`)
+ * or a multi-primary proof-of-work miner (`--mode pow`, blocks kept in `<data>/blocks`). Its id is its listen address;
  * peers are given as `host:port@<ed25519 public key hex>`; its own key is created on first start
  * and kept. Clients use a small HTTP API on the listen port + 1: `GET /status`, `POST /submit`
  * (body: a signed transfer in hex; 409 with the primary's id from a secondary), `GET /account/<hex>`.
@@ -12,8 +13,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
 import { Ledger, keyPairFromSeed, type KeyPair } from "../chain/index.ts";
-import { Random, TcpTransport, loadOrCreateNodeKey, systemClock, type TcpPeer } from "../net/index.ts";
-import { FileReplicaStore, NotPrimaryError, Replica, encodeEntry, type ReplicationMode } from "../replication/index.ts";
+import { createEngine } from "../engine/index.ts";
+import { Random, TcpTransport, loadOrCreateNodeKey, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
+import { FileKeyStorage, FileReplicaStore, NotPrimaryError, PowNode, Replica, encodeEntry, type ReplicationMode } from "../replication/index.ts";
 
 /** Chain id of local clusters. */
 export const DEV_CHAIN_ID = 0xc4a1;
@@ -40,11 +42,13 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
       key: { type: "string" },
       mode: { type: "string", default: "primary" },
       ack: { type: "string", default: "sync" },
+      "block-ms": { type: "string", default: "500" },
     },
   });
   if (values.data === undefined || values.listen === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node: --data and --listen are required");
-  if (values.mode === "pow") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node: --mode pow (multi-primary) is not implemented yet");
-  if (values.mode !== "primary" && values.mode !== "secondary") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node: --mode expected primary, secondary or pow`);
+  if (values.mode !== "primary" && values.mode !== "secondary" && values.mode !== "pow") {
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node: --mode expected primary, secondary or pow`);
+  }
   if (values.ack !== "sync" && values.ack !== "async") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node: --ack expected sync or async`);
   const listen = parseHostPort(values.listen);
   const self = `${listen.host}:${listen.port}`;
@@ -56,7 +60,8 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
   });
   const key = loadOrCreateNodeKey(values.key ?? join(values.data, "node.key"));
   const nodes = [self, ...peers.map((p) => p.id)].sort();
-  const genesis = devAccounts().map((k) => ({ address: k.publicKey, balance: 1_000_000_000_000n }));
+  if (values.mode === "pow") return runPowNode(values.data, self, listen, peers, key, nodes.length * Number(values["block-ms"]));
+  const genesis = devGenesis();
   // The ts state engine: the wasm engine refuses an empty block (the epoch-start block) as out of memory.
   const ledger = await Ledger.open({ dir: join(values.data, "ledger"), chainId: DEV_CHAIN_ID, genesis, engine: "ts" });
   const store = new FileReplicaStore(join(values.data, "replica"));
@@ -72,20 +77,12 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
     proposer: key.publicKey,
   });
   const statusOf = () => nodeStatus(replica, transport);
-  const http = await serveHttp(listen.host, listen.port + 1, replica, statusOf);
-  let last = "";
-  const ticker = setInterval(() => {
-    const s = statusOf();
-    const line = JSON.stringify({ role: s.role, epoch: s.epoch, applied: s.applied, primary: s.primary ?? null });
-    if (line !== last) process.stdout.write(JSON.stringify({ event: "status", ...s }) + "\n");
-    last = line;
-  }, 50);
-  process.stdout.write(JSON.stringify({ event: "started", id: self, publicKey: toHex(key.publicKey), http: listen.port + 1 }) + "\n");
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+  const http = await serveHttp(listen.host, listen.port + 1, {
+    status: statusOf,
+    submit: async (tx) => replica.submit(tx),
+    account: (address) => replica.read(address),
   });
-  clearInterval(ticker);
+  await runUntilSignal(self, key.publicKey, listen.port + 1, statusOf, (s) => [s.role, s.epoch, s.applied, s.primary]);
   await new Promise<void>((resolve) => http.close(() => resolve()));
   await replica.close();
   await transport.close();
@@ -113,18 +110,82 @@ export function nodeStatus(replica: Replica, transport: TcpTransport) {
   };
 }
 
-function serveHttp(host: string, port: number, replica: Replica, status: () => object): Promise<Server> {
-  const server = createServer((req, res) => void handle(req, res, replica, status).catch((error: Error) => reply(res, 500, { error: error.message })));
+/** What the HTTP API serves, per mode. */
+interface HttpApi {
+  status: () => object;
+  submit: (transfer: Uint8Array) => Promise<object>;
+  account: (address: Uint8Array) => { balance: bigint; nonce: bigint } | undefined;
+  mining?: (on: boolean) => void;
+}
+
+/** Prints a status line on each change of `key(status)` until SIGINT or SIGTERM. */
+async function runUntilSignal<S extends object>(id: string, publicKey: Uint8Array, http: number, status: () => S, key: (s: S) => unknown[]): Promise<void> {
+  let last = "";
+  const ticker = setInterval(() => {
+    const s = status();
+    const line = JSON.stringify(key(s));
+    if (line !== last) process.stdout.write(JSON.stringify({ event: "status", ...s }) + "\n");
+    last = line;
+  }, 50);
+  process.stdout.write(JSON.stringify({ event: "started", id, publicKey: toHex(publicKey), http }) + "\n");
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  clearInterval(ticker);
+}
+
+function devGenesis() {
+  return devAccounts().map((k) => ({ address: k.publicKey, balance: 1_000_000_000_000n }));
+}
+
+/** Compact target of development proof-of-work chains (regtest: about two hashes per block). */
+export const DEV_POW_BITS = 0x207fffff;
+
+async function runPowNode(data: string, self: string, listen: { host: string; port: number }, peers: TcpPeer[], key: NodeKey, mineEveryMs: number): Promise<0> {
+  const genesis = devGenesis();
+  const transport = await TcpTransport.start({ id: self, key, listen, peers, network: `chaindb-dev-pow-${DEV_CHAIN_ID}` });
+  const node = await PowNode.open({
+    id: self,
+    transport,
+    clock: systemClock,
+    random: new Random(randomInt(2 ** 31)),
+    storage: new FileKeyStorage(join(data, "blocks")),
+    engine: await createEngine("wasm"),
+    openLedger: () => Ledger.open({ chainId: DEV_CHAIN_ID, genesis, engine: "ts" }),
+    bits: DEV_POW_BITS,
+    mineEveryMs,
+  });
+  const statusOf = () => ({ ...node.status(), role: "miner", applied: node.status().height, peers: transport.peerIds.filter((p) => transport.isConnected(p)) });
+  const http = await serveHttp(listen.host, listen.port + 1, {
+    status: statusOf,
+    submit: async (tx) => (node.submit(tx), { accepted: true }),
+    account: (address) => node.account(address),
+    mining: (on) => node.setMining(on),
+  });
+  await runUntilSignal(self, key.publicKey, listen.port + 1, statusOf, (s) => [s.height, s.tip]);
+  await new Promise<void>((resolve) => http.close(() => resolve()));
+  await node.close();
+  await transport.close();
+  return 0;
+}
+
+function serveHttp(host: string, port: number, api: HttpApi): Promise<Server> {
+  const server = createServer((req, res) => void handle(req, res, api).catch((error: Error) => reply(res, 500, { error: error.message })));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, replica: Replica, status: () => object): Promise<void> {
-  if (req.method === "GET" && req.url === "/status") return reply(res, 200, status());
+async function handle(req: IncomingMessage, res: ServerResponse, api: HttpApi): Promise<void> {
+  if (req.method === "GET" && req.url === "/status") return reply(res, 200, api.status());
+  if (req.method === "POST" && (req.url === "/mining/on" || req.url === "/mining/off") && api.mining !== undefined) {
+    api.mining(req.url === "/mining/on");
+    return reply(res, 200, { mining: req.url === "/mining/on" });
+  }
   if (req.method === "GET" && req.url?.startsWith("/account/")) {
-    const account = replica.read(fromHex(req.url.slice("/account/".length), "address"));
+    const account = api.account(fromHex(req.url.slice("/account/".length), "address"));
     return reply(res, account ? 200 : 404, account ? { balance: account.balance.toString(), nonce: account.nonce.toString() } : { error: "no such account" });
   }
   if (req.method === "POST" && req.url === "/submit") {
@@ -134,7 +195,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, replica: Replic
       if (body.length > 1024) return reply(res, 413, { error: "body too large" });
     }
     try {
-      const r = await replica.submit(fromHex(body.trim(), "transfer"));
+      const r = await api.submit(fromHex(body.trim(), "transfer"));
       return reply(res, 200, r);
     } catch (error) {
       if (error instanceof NotPrimaryError) return reply(res, 409, { error: error.code, primary: error.primary ?? null, message: error.message });

@@ -6,7 +6,7 @@
  */
 export { ReplicaCore, resolveConfig, type CoreStart } from "./core.ts";
 export { Replica, NotPrimaryError, type ReplicaLedger, type ReplicaOptions, type ReplicaStatus, type SubmitResult } from "./replica.ts";
-export { SimReplicaStore, FileReplicaStore, encodeEntry, decodeEntry, type ReplicaStore } from "./store.ts";
+export { SimReplicaStore, FileReplicaStore, FileKeyStorage, encodeEntry, decodeEntry, type ReplicaStore } from "./store.ts";
 export { encodeReplicaMessage, decodeReplicaMessage } from "./wire.ts";
 export type {
   DurableMeta,

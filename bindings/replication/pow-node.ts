@@ -124,6 +124,11 @@ export class PowNode {
     return { id: this.o.id, height: this.chain.length, tip: this.chain.at(-1) ?? GENESIS_ID, root: toHex(this.ledger.root()), mempool: this.mempoolSize };
   }
 
+  /** An account on the best chain's state, if it exists. */
+  account(address: Uint8Array): { balance: bigint; nonce: bigint } | undefined {
+    return this.ledger.account(address);
+  }
+
   /** Block ids of the best chain, heights 1..n. */
   bestChain(): readonly string[] {
     return this.chain;

@@ -4,7 +4,7 @@
  * only once it is durable — the replication protocol acknowledges nothing before that.
  * @module
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
@@ -155,4 +155,51 @@ function checksum(body: Uint8Array): Uint8Array {
 
 function equal4(a: Uint8Array, b: Uint8Array): boolean {
   return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+}
+
+/**
+ * A small key-value disk in a directory (one file per key), with the interface of the simulated
+ * disk: writes are buffered until {@link FileKeyStorage.sync}, which writes each file to a
+ * temporary name, fsyncs it and renames it into place, so a crash leaves whole values only.
+ */
+export class FileKeyStorage {
+  private readonly pending = new Map<string, Uint8Array>();
+
+  /** A disk in `dir` (created if missing). */
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** The value at `key`, if any. */
+  get(key: string): Uint8Array | undefined {
+    const p = this.pending.get(key);
+    if (p !== undefined) return p.slice();
+    const file = join(this.dir, encodeURIComponent(key));
+    return existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined;
+  }
+
+  /** Buffers a write. */
+  put(key: string, value: Uint8Array): void {
+    this.pending.set(key, value.slice());
+  }
+
+  /** Keys with `prefix`, sorted. */
+  keys(prefix = ""): string[] {
+    const out = new Set(readdirSync(this.dir).filter((f) => !f.endsWith(".tmp")).map((f) => decodeURIComponent(f)));
+    for (const k of this.pending.keys()) out.add(k);
+    return [...out].filter((k) => k.startsWith(prefix)).sort();
+  }
+
+  /** Writes and fsyncs every buffered value. */
+  sync(): void {
+    for (const [key, value] of this.pending) {
+      const file = join(this.dir, encodeURIComponent(key));
+      const fd = openSync(`${file}.tmp`, "w");
+      writeSync(fd, value);
+      fsyncSync(fd);
+      closeSync(fd);
+      renameSync(`${file}.tmp`, file);
+    }
+    this.pending.clear();
+  }
 }
