@@ -144,3 +144,48 @@ export {
   type KvDatabaseOptions,
 } from "./txn/index.ts";
 export { SerialExecutor, ParallelExecutor, type BlockExecutor, type ParallelExecutorOptions, type ExecutionReport } from "./concurrency/index.ts";
+
+// consensus: the Tendermint engine (Algorithm 1 of "The latest gossip on BFT consensus"), CometBFT
+// proposer selection, signed messages, evidence, the write-ahead log, and the seeded simulation
+export {
+  TendermintEngine,
+  ValidatorSet,
+  ProposerSchedule,
+  ProposerPriorities,
+  Step,
+  VoteType,
+  DEFAULT_TIMEOUTS,
+  signProposal,
+  signVote,
+  verifyProposal,
+  verifyVote,
+  verifyEvidence,
+  valueIdOf,
+  cachingVerifier,
+  encodeMessage as encodeConsensusMessage,
+  decodeMessage as decodeConsensusMessage,
+  FileWal,
+  honest,
+  byzantine,
+  BYZANTINE_STRATEGIES,
+  simulateConsensus,
+  replayCommand as consensusReplayCommand,
+  type EngineOptions,
+  type Effect as ConsensusEffect,
+  type ConsensusEvent,
+  type Message as ConsensusMessage,
+  type Proposal,
+  type Vote,
+  type CommitCertificate,
+  type Evidence,
+  type WalRecord,
+  type TimeoutConfig,
+  type Validator,
+  type Behavior,
+  type ByzantineStrategy,
+  type SimulationOptions as ConsensusSimulationOptions,
+  type SimulationResult as ConsensusSimulationResult,
+} from "./consensus/index.ts";
+
+// resource selection: proof of stake (staking, unbonding, slashing) and delegated proof of stake
+export { StakingState, DelegateElection, type StakingOptions, type StakingTx, type PoweredValidator, type DposOptions } from "./selection/index.ts";
