@@ -2,7 +2,7 @@
  * A multi-primary replica: every node accepts transfers into its mempool, mines blocks with the
  * proof-of-work engine and gossips transfers and blocks (each node forwards what it had not seen;
  * duplicates are dropped). Fork choice is Bitcoin's: the valid chain with the most cumulative
- * work (sum of 2^256 / (target + 1) over its headers; the first seen wins a tie). A
+ * work (sum of 2^256 / (target + 1) over its headers; the lower block id wins a tie). A
  * reorganisation rebuilds the ledger along the new branch (from genesis: the ledger cannot roll
  * back) and returns the abandoned blocks' transfers to the mempool unless the new branch has them.
  * A block failing the proof of work, the merkle root, a transfer, or the state root is rejected
@@ -363,17 +363,18 @@ export class PowNode {
     return entry;
   }
 
-  /** The valid-or-unexecuted block with the most work (first indexed wins a tie). */
+  /**
+   * The valid-or-unexecuted block with the most work; equal work goes to the lower block id, a
+   * total order, so nodes that stop mining on a tie still agree (Bitcoin keeps the first seen and
+   * waits for the next block to break the tie).
+   */
   private bestCandidate(): string | undefined {
     let best: Indexed | undefined;
-    const tip = this.chain.at(-1);
     for (const e of this.index.values()) {
       if (e.invalid !== undefined) continue;
-      if (best === undefined || e.work > best.work) best = e;
+      if (best === undefined || e.work > best.work || (e.work === best.work && e.block.id < best.block.id)) best = e;
     }
-    if (best === undefined) return undefined;
-    const current = tip === undefined ? undefined : this.index.get(tip)!;
-    return current !== undefined && current.work >= best.work ? tip : best.block.id;
+    return best?.block.id;
   }
 
   /** Makes `target` the tip: extends in place, or rebuilds the ledger along the new branch. */
