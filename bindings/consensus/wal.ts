@@ -171,10 +171,13 @@ export class FileWal {
 
   /** Byte length of the log: appends go here. */
   private end: number;
+  /** Length of the log at the last fsync: what survives a power loss (tests cut the file here). */
+  syncedBytes: number;
 
   private constructor(readonly path: string, fd: number, readonly recovered: WalContents) {
     this.fd = fd;
     this.end = recovered.validBytes;
+    this.syncedBytes = recovered.validBytes;
   }
 
   /** Opens (or creates) the log at `path`, repairing a torn last frame. */
@@ -207,6 +210,7 @@ export class FileWal {
     if (!this.dirty) return;
     fsyncSync(this.fd);
     this.dirty = false;
+    this.syncedBytes = this.end;
     this.syncs++;
   }
 
@@ -227,6 +231,7 @@ export class FileWal {
     renameSync(tmp, this.path);
     this.fd = openSync(this.path, "r+");
     this.end = end;
+    this.syncedBytes = end;
     this.dirty = false;
   }
 
