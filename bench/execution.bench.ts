@@ -7,7 +7,7 @@
  * (90% of transfers among 1% of the accounts), and two accounts. Two pipelines: execution only
  * (pre-verified, packed) and the full signed pipeline (decode + ed25519 verify + apply + root).
  * Every case keeps its own in-memory wasm ledger; after each round all state roots must match.
- * Timing is by hand (performance.now around each round's blocks), not tinybench: its big sample
+ * Timing is by hand (performance.now around each block, cases interleaved block by block), not tinybench: its big sample
  * arrays made Map operations ~10× slower afterwards in this process (bench/concurrency.bench.ts).
  * Run alone: `npx tsx bench/execution.bench.ts [--quick]`.
  * @module
@@ -105,18 +105,23 @@ async function runWorkload(world: World, workload: Workload, engine: "wasm" | "t
     for (const pipeline of opts.pipelines) {
       progress(`${workload} (${engine}), ${pipeline}: round ${round + 1}/${opts.rounds}`);
       const blocks = Array.from({ length: opts.blocks[pipeline] }, () => (pipeline === "exec" ? source.packed() : source.signed()));
-      // Rotate the starting case so that drift on the shared machine hits every case alike.
-      for (let k = 0; k < cases.length; k++) {
-        const c = cases[(k + round) % cases.length]!;
-        const t0 = performance.now();
-        for (const b of blocks) {
+      // Block by block, every case in turn (rotating who goes first): drift on the shared machine
+      // then hits every case alike; whole-round timing per case swung medians of identical code
+      // paths by 2× here.
+      const spent = cases.map(() => 0);
+      for (const [j, b] of blocks.entries()) {
+        for (let k = 0; k < cases.length; k++) {
+          const index = (k + j + round) % cases.length;
+          const c = cases[index]!;
+          const t0 = performance.now();
           const result = pipeline === "exec"
             ? await c.executor.executePacked(c.ledger!, b as Uint8Array, BLOCK, { proposer })
             : await c.executor.execute(c.ledger!, b as Uint8Array[], { proposer });
+          spent[index]! += performance.now() - t0;
           consume(result.root[0]!);
         }
-        c.rates[pipeline].push((blocks.length * BLOCK * 1000) / (performance.now() - t0));
       }
+      cases.forEach((c, i) => c.rates[pipeline].push((blocks.length * BLOCK * 1000) / spent[i]!));
       const roots = new Set(cases.map((c) => toHex(c.ledger!.root())));
       rootsMatch &&= roots.size === 1;
     }
@@ -150,6 +155,33 @@ function caseResults(workload: string, cases: Case[]): CaseResult[] {
     if (base) r.ratio = r.median / base.median;
   }
   return out;
+}
+
+// A CPU-bound loop in 1 worker and then split over 2: how much a second thread can gain on this
+// machine right now (other work shares the cores). Node worker_threads with eval'd code.
+const SPIN = `
+const { parentPort } = require("node:worker_threads");
+parentPort.on("message", (n) => { let x = 1; for (let i = 0; i < n; i++) x = (x * 1103515245 + 12345) | 0; parentPort.postMessage(x); });
+`;
+
+async function spinScaling(rounds: number): Promise<number[]> {
+  const { Worker } = await import("node:worker_threads");
+  const work = 60_000_000;
+  const timed = async (threads: number) => {
+    const ws = Array.from({ length: threads }, () => new Worker(SPIN, { eval: true }));
+    try {
+      const go = () => Promise.all(ws.map((w) => new Promise((res) => (w.once("message", res), w.postMessage(work / threads)))));
+      await go(); // warm-up (and startup)
+      const t0 = performance.now();
+      await go();
+      return performance.now() - t0;
+    } finally {
+      await Promise.all(ws.map((w) => w.terminate()));
+    }
+  };
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) ratios.push((await timed(1)) / (await timed(2)));
+  return ratios;
 }
 
 /** The suite: every workload and pipeline, serial vs parallel 1 and 2 workers. */
@@ -188,6 +220,12 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
   } finally {
     await Promise.all([par1.close(), par2.close(), forced.close()]);
   }
+  const scaling = await spinScaling(options.quick ? 3 : 5);
+  cases.push({
+    id: "calibration-spin", label: "calibration: CPU-bound loop, 2 threads vs 1 (the ceiling for any 2-worker ratio now)", group: "calibration",
+    unit: "×", samples: scaling, median: median(scaling), min: Math.min(...scaling), max: Math.max(...scaling), params: { workers: 2 },
+  });
+  notes.push(`a CPU-bound loop gained ${median(scaling).toFixed(2)}× (median; ${Math.min(...scaling).toFixed(2)}–${Math.max(...scaling).toFixed(2)}) from a second thread during this run: the ceiling of every 2-worker ratio above`);
   const ratio = (id: string) => cases.find((c) => c.id === id)?.ratio ?? NaN;
   const target = (name: string, id: string, want: number): TargetCheck => ({ name, want: `≥ ${want}×`, measured: `${ratio(id).toFixed(2)}×`, pass: ratio(id) >= want });
   const targets = [
