@@ -28,3 +28,4 @@ export { TendermintEngine, type EngineOptions } from "./tendermint.ts";
 export { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy, type ByzantineOptions } from "./byzantine.ts";
 export { encodeRecord, decodeRecord, frameRecord, parseWal, crc32, FileWal, WAL_FRAME_MAX, type WalContents } from "./wal.ts";
 export { simulateConsensus, replayCommand, type SimulationOptions, type SimulationResult, type Invariant } from "./simulation.ts";
+export { encodeBlock, decodeBlock, verifyCommit, verifyBlockEvidence, BLOCK_EVIDENCE_MAX, type Block } from "./block.ts";

@@ -25,7 +25,8 @@ import { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy } from "./byzan
 import { cachingVerifier, decodeMessage, encodeMessage, valueIdOf, type Verifier } from "./codec.ts";
 import { accused, evidenceKey } from "./evidence.ts";
 import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
-import type { Effect, Proposal, Vote, WalRecord } from "./types.ts";
+import type { CommitCertificate, Effect, Evidence, Proposal, Vote, WalRecord } from "./types.ts";
+import { decodeBlock, encodeBlock, verifyBlockEvidence, verifyCommit, type Block } from "./block.ts";
 import { ValidatorSet } from "./validators.ts";
 import { DelegateElection, StakingState } from "../selection/index.ts";
 import { decodeRecord, encodeRecord } from "./wal.ts";
@@ -76,6 +77,8 @@ export interface SimulationResult {
   readonly equivocations: number;
   /** Of those, how many some correct validator holds evidence for. */
   readonly equivocationsWithEvidence: number;
+  /** Distinct evidence included in blocks committed by correct validators. */
+  readonly evidenceInBlocks: number;
   /** Proof of stake: validators slashed and jailed from the evidence, and the set size after. */
   readonly slashed: number;
   readonly validatorsAfterSlashing: number;
@@ -88,7 +91,6 @@ export function replayCommand(o: SimulationOptions): string {
 }
 
 const CHAIN_ID = "chaindb-sim";
-const BLOCK_SIZE = 8 + 32 + 1 + 8;
 const VALID = 1;
 const EVENTS_MAX = 3_000_000;
 
@@ -98,23 +100,36 @@ class Violation extends Error {
   }
 }
 
-/** A block of the simulation: height, parent id, validity flag, salt. */
-function makeBlock(height: number, parent: Uint8Array, valid: number, salt: number): Uint8Array {
-  const out = new Uint8Array(BLOCK_SIZE);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, height % 2 ** 32, true);
-  view.setUint32(4, Math.floor(height / 2 ** 32), true);
-  out.set(parent, 8);
-  out[40] = valid;
-  view.setUint32(41, salt >>> 0, true);
-  return out;
+/** A block of the simulation: a {@link Block} whose transactions are a validity flag and a salt. */
+function makeBlock(height: number, parent: Uint8Array, valid: number, salt: number, lastCommit: CommitCertificate | null, evidence: readonly Evidence[]): Uint8Array {
+  const txs = new Uint8Array(5);
+  txs[0] = valid;
+  new DataView(txs.buffer).setUint32(1, salt >>> 0, true);
+  return encodeBlock({ height, parent, lastCommit, evidence, txs, stateRoot: new Uint8Array(32) });
 }
 
-function blockValid(block: Uint8Array, height: number, parent: Uint8Array): boolean {
-  if (block.length !== BLOCK_SIZE) return false;
-  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  if (view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32 !== height) return false;
-  return toHex(block.subarray(8, 40)) === toHex(parent) && block[40] === VALID;
+/** The same block with another salt (or another validity flag). */
+function remake(value: Uint8Array, valid: number | null, salt: number): Uint8Array {
+  const b = decodeBlock(value);
+  return makeBlock(b.height, b.parent, valid ?? b.txs[0]!, salt, b.lastCommit, b.evidence);
+}
+
+/**
+ * Validity of a simulated block at `height` on a chain whose last block is `parent`: it names the
+ * height and parent, carries a valid commit certificate for the parent and only verifiable
+ * evidence, and its flag says valid (byzantine proposers clear it).
+ */
+function blockValid(world: World, value: Uint8Array, height: number, parent: Uint8Array): boolean {
+  let b: Block;
+  try {
+    b = decodeBlock(value);
+  } catch (error) {
+    if (error instanceof ChainDbError) return false;
+    throw error;
+  }
+  if (b.height !== height || toHex(b.parent) !== toHex(parent) || b.txs.length !== 5 || b.txs[0] !== VALID) return false;
+  if (height === 1 ? b.lastCommit !== null : b.lastCommit === null || !verifyCommit(CHAIN_ID, world.set, b.lastCommit, height - 1, parent, world.verifier)) return false;
+  return verifyBlockEvidence(CHAIN_ID, world.set, b, world.verifier);
 }
 
 /** One validator process: the engine, its WAL on the node's simulated disk, its timers. */
@@ -122,6 +137,8 @@ class Validator {
   engine!: TendermintEngine;
   /** Committed block ids by height (the node's chain; kept across crashes like its block store). */
   readonly chain = new Map<number, Uint8Array>();
+  /** Evidence keys already in this node's chain (not proposed again). */
+  readonly included = new Set<string>();
   /** Equivocation halves received in this incarnation: detector key → value ids. */
   received = new Map<string, Set<string>>();
   private walSeq = 0;
@@ -210,7 +227,7 @@ class Validator {
           this.node.clock.setTimer(e.delayMs, () => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout })));
           break;
         case "validate":
-          queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: blockValid(e.value, e.height, this.parent(e.height)) }));
+          queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: blockValid(this.world, e.value, e.height, this.parent(e.height)) }));
           break;
         case "decide":
           this.world.onDecide(this, e.height, e.value);
@@ -246,6 +263,11 @@ class Validator {
     return this.chain.get(height - 1) ?? (certificate ? certificate.proposal.valueId : new Uint8Array(32).fill(0xff));
   }
 
+  /** Evidence this node holds that its chain does not include yet (for its next proposal). */
+  pendingEvidence(): Evidence[] {
+    return (this.engine?.evidence() ?? []).filter((e) => !this.included.has(evidenceKey(e))).slice(0, 8);
+  }
+
   /** Checks the evidence invariant for this incarnation. */
   checkEvidence(): void {
     const held = new Set(this.engine.evidence().map(evidenceKey));
@@ -269,6 +291,8 @@ class World {
   readonly strategies: ByzantineStrategy[] = [];
   crashes = 0;
   partitions = 0;
+  /** Evidence keys included in blocks committed by correct validators. */
+  readonly evidenceInBlocks = new Set<string>();
   readonly selection: "tendermint" | "pos" | "dpos";
   /** Proof-of-stake state (selection "pos"): slashed from the evidence at the end of the run. */
   readonly staking: StakingState | null;
@@ -292,8 +316,8 @@ class World {
         const strategy = this.rng.pick(BYZANTINE_STRATEGIES);
         this.strategies.push(strategy);
         behavior = byzantine(strategy, {
-          variant: (v) => makeBlock(readHeight(v), v.subarray(8, 40), v[40]!, this.rng.u32()),
-          corrupt: (v) => makeBlock(readHeight(v), v.subarray(8, 40), 0, this.rng.u32()),
+          variant: (v) => remake(v, null, this.rng.u32()),
+          corrupt: (v) => remake(v, 0, this.rng.u32()),
           onSigned: (m) => this.noteSigned(m),
         });
       }
@@ -317,7 +341,7 @@ class World {
       chainId: CHAIN_ID,
       validators: this.set,
       key: v.key,
-      buildValue: (height) => makeBlock(height, v.parent(height), VALID, v.node.random.u32()),
+      buildValue: (height) => makeBlock(height, v.parent(height), VALID, v.node.random.u32(), v.engine?.certificate(height - 1) ?? null, v.pendingEvidence()),
       behavior: v.behavior,
       verifier: this.verifier,
       peers: this.validators.length || this.o.validators,
@@ -335,7 +359,8 @@ class World {
   onDecide(v: Validator, height: number, value: Uint8Array): void {
     const id = valueIdOf(value);
     if (!v.correct) return void v.chain.set(height, id);
-    if (!blockValid(value, height, v.parent(height))) throw new Violation("validity", `n${v.index} committed an invalid block at height ${height}`);
+    if (!blockValid(this, value, height, v.parent(height))) throw new Violation("validity", `n${v.index} committed an invalid block at height ${height}`);
+    for (const e of decodeBlock(value).evidence) (v.included.add(evidenceKey(e)), this.evidenceInBlocks.add(evidenceKey(e)));
     const first = this.committed.get(height);
     if (first !== undefined && first !== toHex(id)) throw new Violation("agreement", `n${v.index} committed ${toHex(id).slice(0, 16)} at height ${height}, another correct validator ${first.slice(0, 16)}`);
     this.committed.set(height, toHex(id));
@@ -419,10 +444,6 @@ function fromHexAddress(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }
 
-function readHeight(block: Uint8Array): number {
-  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
-  return view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-}
 
 /** Runs one seeded simulation and checks its invariants. */
 export async function simulateConsensus(o: SimulationOptions): Promise<SimulationResult> {
@@ -478,6 +499,7 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
     strategies: world.strategies,
     equivocations: signed.length,
     equivocationsWithEvidence: signed.filter((k) => held.has(k)).length,
+    evidenceInBlocks: world.evidenceInBlocks.size,
     slashed: slashed.size,
     validatorsAfterSlashing,
   };
