@@ -8,9 +8,8 @@
  * equals serial execution's (test/executor-property.test.ts checks it at every contention level).
  *
  * Execution runs on the workers only when asked (`parallelExecution: true`). Measured here
- * (bench/execution.bench.ts --quick: 100k accounts, blocks of 1000, one run on a 2-core machine
- * under load): the worker path ran at 0.21–0.44× serial on uniform wasm blocks and 0.58× on ts
- * blocks. The wasm engine applies a transfer in well under a microsecond, marshalling accounts in
+ * (bench/execution.bench.ts, blocks of 1000, four runs on a loaded 2-core machine): the worker
+ * path ran at 0.21–0.49× serial on uniform wasm blocks and 0.58–0.95× on ts blocks. The wasm engine applies a transfer in well under a microsecond, marshalling accounts in
  * and out of shared slots costs several, and the state root — most of a block's time on both
  * engines — stays serial either way. So by default the workers verify signatures and the
  * ledger's engine executes; the two-account block then costs the parallel executor nothing extra.
