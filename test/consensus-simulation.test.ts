@@ -13,11 +13,11 @@ function seeds(count: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
-async function runSeeds(validators: number, byzantine: number, count: number) {
+async function runSeeds(validators: number, byzantine: number, count: number, selection: SimulationOptions["selection"] = "tendermint") {
   let commits = 0;
   let equivocations = 0;
   for (const seed of seeds(count)) {
-    const options: SimulationOptions = { seed, validators, byzantine };
+    const options: SimulationOptions = { seed, validators, byzantine, selection };
     const result = await simulateConsensus(options);
     if (!result.ok) {
       const message = `seed ${seed}: ${result.violation!.invariant} violated: ${result.violation!.detail}\nreplay: ${replayCommand(options)}`;
@@ -32,16 +32,26 @@ async function runSeeds(validators: number, byzantine: number, count: number) {
 }
 
 describe("consensus simulation", () => {
-  it(`4 validators, 1 byzantine: ${slow ? 1000 : 100} seeds`, async () => {
-    const { commits, equivocations } = await runSeeds(4, 1, slow ? 1000 : 100);
+  it(`4 validators, 1 byzantine, equal power: ${slow ? 1000 : 60} seeds`, async () => {
+    const { commits, equivocations } = await runSeeds(4, 1, slow ? 1000 : 60);
     expect(commits).toBeGreaterThan(0);
     expect(equivocations).toBeGreaterThan(0); // the byzantine strategies did equivocate
-  }, 600_000);
+  }, 900_000);
 
-  it(`7 validators, 2 byzantine: ${slow ? 200 : 12} seeds`, async () => {
-    const { commits } = await runSeeds(7, 2, slow ? 200 : 12);
+  it(`4 validators, 1 byzantine, proof of stake: ${slow ? 300 : 12} seeds`, async () => {
+    const { commits } = await runSeeds(4, 1, slow ? 300 : 12, "pos");
     expect(commits).toBeGreaterThan(0);
-  }, 600_000);
+  }, 900_000);
+
+  it(`7 validators, 2 byzantine, equal power: ${slow ? 200 : 8} seeds`, async () => {
+    const { commits } = await runSeeds(7, 2, slow ? 200 : 8);
+    expect(commits).toBeGreaterThan(0);
+  }, 900_000);
+
+  it(`7 validators, 2 byzantine, delegated proof of stake: ${slow ? 100 : 5} seeds`, async () => {
+    const { commits } = await runSeeds(7, 2, slow ? 100 : 5, "dpos");
+    expect(commits).toBeGreaterThan(0);
+  }, 900_000);
 });
 
 describe("consensus simulation checker", () => {
