@@ -4,7 +4,7 @@ import { simulatePow } from "../bindings/replication/index.ts";
 // CHAINDB_SEED=<n> replays one seed; CHAINDB_SLOW=1 runs many more.
 const ONE = process.env.CHAINDB_SEED;
 const FIRST = ONE !== undefined ? Number(ONE) : 1;
-const LAST = ONE !== undefined ? Number(ONE) : process.env.CHAINDB_SLOW ? 300 : 12;
+const LAST = ONE !== undefined ? Number(ONE) : process.env.CHAINDB_SLOW ? 200 : 12;
 
 describe("multi-primary proof-of-work replication under seeded partitions and crashes", () => {
   it(`converges to one tip and one state root with no transfer applied twice, seeds ${FIRST}..${LAST}`, async () => {

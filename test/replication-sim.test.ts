@@ -3,7 +3,7 @@ import { simulatePrimary } from "../bindings/replication/index.ts";
 
 // Seeds: CHAINDB_SEED=<n> replays one seed; CHAINDB_SLOW=1 runs many more.
 const ONE = process.env.CHAINDB_SEED;
-const COUNT = process.env.CHAINDB_SLOW ? 1000 : 30;
+const COUNT = process.env.CHAINDB_SLOW ? 400 : 30;
 const FIRST = ONE !== undefined ? Number(ONE) : 1;
 const LAST = ONE !== undefined ? Number(ONE) : COUNT;
 
