@@ -1,0 +1,187 @@
+/**
+ * Runs a two-phase-commit core over any {@link Transport}, {@link Clock} and durable log: decodes
+ * messages (malformed ones and non-members are counted and dropped, the core untouched), feeds
+ * events one at a time, and executes each batch of effects strictly in order — a forced record
+ * is synced before the next effect, so nothing is sent ahead of the record that backs it.
+ * Simulations inject crashes between any two effects through `beforeEffect`.
+ * @module
+ */
+import { ChainDbError, assert } from "../../util/index.ts";
+import { decodeMessage, encodeMessage, type Clock, type MessageValue, type NodeId, type Transport } from "../../net/index.ts";
+import { Coordinator } from "./coordinator.ts";
+import type { TwoPcResource } from "./participant.ts";
+import { decodeTwoPcMessage, encodeTwoPcMessage, type TwoPcEffect, type TwoPcEvent, type TwoPcOp, type TwoPcTimer } from "./types.ts";
+
+/** The durable log a runner writes: a key-value store whose writes are durable after `sync` (SimStorage fits). */
+export interface TwoPcLog {
+  get(key: string): Uint8Array | undefined;
+  put(key: string, value: Uint8Array): void;
+  delete(key: string): void;
+  keys(prefix?: string): string[];
+  sync(): void | Promise<void>;
+}
+
+/** A core the runner can drive. */
+export interface TwoPcCore {
+  readonly self: NodeId;
+  recover(records: ReadonlyMap<string, MessageValue>): TwoPcEffect[];
+  handle(event: TwoPcEvent): TwoPcEffect[];
+}
+
+/** Options of a {@link TwoPcRunner}. */
+export interface TwoPcRunnerOptions {
+  transport: Transport;
+  clock: Clock;
+  log: TwoPcLog;
+  core: TwoPcCore;
+  /** The participant's resource (required for a participant core). */
+  resource?: TwoPcResource;
+  /** Sees every effect once it has been executed (tests, metrics). */
+  observer?: (node: NodeId, effect: TwoPcEffect) => void;
+  /** Returns false to crash the node just before `effect` (simulations); `onCrash` is then called. */
+  beforeEffect?: (node: NodeId, effect: TwoPcEffect) => boolean;
+  /** Called once when `beforeEffect` crashed the node. */
+  onCrash?: () => void;
+}
+
+/** Most pending event batches (a bound; beyond it, messages are dropped like a lossy network would). */
+const QUEUE_MAX = 100_000;
+
+/** Drives one core: transport in, effects out. */
+export class TwoPcRunner {
+  /** Messages rejected as malformed or from non-members, with the last reason. */
+  readonly rejected = { count: 0, last: "" };
+  private readonly timers = new Map<string, () => void>();
+  private readonly waiters = new Map<string, (committed: boolean) => void>();
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private dead = false;
+
+  /** A runner; call {@link start} to recover from the log and begin handling messages. */
+  constructor(private readonly options: TwoPcRunnerOptions) {}
+
+  /** The core's node id. */
+  get self(): NodeId {
+    return this.options.core.self;
+  }
+
+  /** Recovers from the log, then installs the transport handler. */
+  async start(): Promise<void> {
+    const { log, core, transport } = this.options;
+    const records = new Map<string, MessageValue>();
+    for (const key of log.keys("2pc/")) records.set(key, decodeMessage(log.get(key)!));
+    await this.run(core.recover(records));
+    transport.setHandler({ onMessage: (from, payload) => this.onMessage(from, payload) });
+  }
+
+  /** Stops handling anything (the crash as this runner sees it; timers are cancelled). */
+  kill(): void {
+    this.dead = true;
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+  }
+
+  /** Resolves when all queued events have been handled. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+
+  /** Coordinator only: starts a transaction; `outcome` resolves with true for commit. */
+  begin(plan: ReadonlyMap<NodeId, readonly TwoPcOp[]>): { tx: string; outcome: Promise<boolean> } {
+    const core = this.options.core;
+    assert(core instanceof Coordinator, "begin on a coordinator");
+    const { tx, effects } = core.begin(plan);
+    const outcome = new Promise<boolean>((resolve) => this.waiters.set(tx, resolve));
+    this.enqueue(() => this.run(effects));
+    return { tx, outcome };
+  }
+
+  private onMessage(from: NodeId, payload: Uint8Array): void {
+    if (this.dead) return;
+    let event: TwoPcEvent;
+    try {
+      event = { kind: "message", from, message: decodeTwoPcMessage(payload) };
+    } catch (error) {
+      return this.reject(error);
+    }
+    this.feed(event);
+  }
+
+  private feed(event: TwoPcEvent): void {
+    this.enqueue(async () => {
+      if (this.dead) return;
+      let effects: TwoPcEffect[];
+      try {
+        effects = this.options.core.handle(event);
+      } catch (error) {
+        return this.reject(error);
+      }
+      await this.run(effects);
+    });
+  }
+
+  private enqueue(job: () => Promise<void>): void {
+    if (this.queued >= QUEUE_MAX) return void this.rejected.count++;
+    this.queued++;
+    this.tail = this.tail.then(job).finally(() => void this.queued--);
+  }
+
+  private reject(error: unknown): void {
+    if (!(error instanceof ChainDbError)) throw error;
+    this.rejected.count++;
+    this.rejected.last = `${error.code}: ${error.message}`;
+  }
+
+  private async run(effects: readonly TwoPcEffect[]): Promise<void> {
+    const { log, transport, resource, observer, beforeEffect } = this.options;
+    for (const e of effects) {
+      if (this.dead) return;
+      if (beforeEffect !== undefined && !beforeEffect(this.self, e)) {
+        this.kill();
+        this.options.onCrash?.();
+        return;
+      }
+      switch (e.kind) {
+        case "send":
+          transport.send(e.to, encodeTwoPcMessage(e.message));
+          break;
+        case "force":
+          log.put(e.key, encodeMessage(e.record));
+          await log.sync();
+          break;
+        case "write":
+          if (e.record === undefined) log.delete(e.key);
+          else log.put(e.key, encodeMessage(e.record));
+          break;
+        case "timer":
+          this.arm(e.timer, e.tx, e.delayMs);
+          break;
+        case "apply":
+          await resource!.apply(e.tx, e.writes);
+          break;
+        case "restore":
+          resource!.restore(e.tx, e.writes);
+          break;
+        case "release":
+          resource!.release(e.tx);
+          break;
+        case "outcome":
+          this.waiters.get(e.tx)?.(e.committed);
+          this.waiters.delete(e.tx);
+          break;
+      }
+      if (this.dead) return; // an awaited write may have outlived the node
+      observer?.(this.self, e);
+    }
+  }
+
+  private arm(timer: TwoPcTimer, tx: string, delayMs: number): void {
+    const key = `${timer}/${tx}`;
+    this.timers.get(key)?.();
+    const cancel = this.options.clock.setTimer(delayMs, () => {
+      this.timers.delete(key);
+      this.feed({ kind: "timeout", timer, tx });
+    });
+    this.timers.set(key, cancel);
+  }
+}

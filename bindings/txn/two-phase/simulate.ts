@@ -1,0 +1,325 @@
+/**
+ * The seeded two-phase-commit simulation (in the manner of TigerBeetle's VOPR and FoundationDB's
+ * simulation): a coordinator and 3–5 participant banks on a SimNetwork with lossy, duplicating,
+ * reordering links and partitions; the coordinator or any participant crashes before any effect
+ * of any step (before/after forcing PREPARED, after the decision before sending, mid-broadcast,
+ * between apply and COMMITTED) and restarts from its simulated disk. Then everything heals and
+ * the run checks:
+ *
+ * 1. atomicity: no transaction is committed at one node and aborted at another (coordinator
+ *    included, across incarnations);
+ * 2. validity: a transaction commits anywhere only if every participant voted yes;
+ * 3. termination: after healing and restarts, no participant is in doubt, no lock is held, the
+ *    coordinator has nothing in flight;
+ * 4. conservation: across the banks no money was created or destroyed.
+ *
+ * `bug` swaps in a deliberately broken protocol, so tests can check these checks catch it.
+ * @module
+ */
+import { SimNetwork, type NodeId, type Random } from "../../net/index.ts";
+import { Coordinator } from "./coordinator.ts";
+import { Participant, type TwoPcResource } from "./participant.ts";
+import { LogBank } from "./resources.ts";
+import { TwoPcRunner } from "./runner.ts";
+import type { TwoPcEffect, TwoPcEvent, TwoPcOp } from "./types.ts";
+
+/** A deliberately broken protocol (for checking the checks). */
+export type TwoPcBug = "send-commit-before-force" | "in-doubt-commits-alone" | "no-locks";
+
+/** Options of {@link simulateTwoPc}. */
+export interface TwoPcSimulationOptions {
+  seed: number;
+  /** Participants (default 3–5, drawn from the seed). */
+  participants?: number;
+  /** Transactions started (default 8–16, drawn from the seed). */
+  transactions?: number;
+  /** Virtual time of the faulty phase (default 3000 ms). */
+  durationMs?: number;
+  /** Run a broken protocol instead. */
+  bug?: TwoPcBug;
+}
+
+/** What one run found. */
+export interface TwoPcSimulationReport {
+  seed: number;
+  participants: number;
+  transactions: number;
+  committed: number;
+  aborted: number;
+  crashes: number;
+  virtualMs: number;
+  /** The first invariant violated, if any. */
+  violation?: { invariant: string; detail: string };
+}
+
+const COORD = "c";
+const ACCOUNTS = 3;
+const OPENING = 100n;
+const CRASHES_MAX = 8;
+const SETTLE_ROUNDS_MAX = 64;
+
+/** Runs one seeded simulation and reports the first violated invariant, if any. */
+export async function simulateTwoPc(options: TwoPcSimulationOptions): Promise<TwoPcSimulationReport> {
+  const run = new TwoPcRun(options);
+  try {
+    await run.execute();
+  } catch (error) {
+    run.violate("no exception escapes the simulation", (error as Error).stack ?? String(error));
+  }
+  return run.report();
+}
+
+/** The command line that replays `seed`. */
+export function twoPcReplayCommand(seed: number, bug?: TwoPcBug): string {
+  return `npx chaindb simulate 2pc --seeds ${seed}..${seed}${bug ? ` --bug ${bug}` : ""}`;
+}
+
+class TwoPcRun {
+  readonly net: SimNetwork;
+  private readonly random: Random;
+  private readonly ids: NodeId[];
+  private readonly runners = new Map<NodeId, TwoPcRunner>();
+  private readonly cores = new Map<NodeId, Coordinator | Participant>();
+  private readonly banks = new Map<NodeId, LogBank>();
+  private readonly votes = new Map<string, Map<NodeId, Set<boolean>>>();
+  private readonly outcomes = new Map<string, Map<NodeId, Set<boolean>>>();
+  private readonly members = new Map<string, NodeId[]>();
+  private readonly txCount: number;
+  private readonly durationMs: number;
+  private crashP = 0;
+  private faulty = true;
+  private crashes = 0;
+  private violation: { invariant: string; detail: string } | undefined;
+
+  constructor(private readonly options: TwoPcSimulationOptions) {
+    this.net = new SimNetwork({ seed: options.seed, settle: () => this.settle() });
+    this.random = this.net.random.fork();
+    const n = options.participants ?? this.random.int(3, 5);
+    this.ids = Array.from({ length: n }, (_, i) => `p${i}`);
+    this.txCount = options.transactions ?? this.random.int(8, 16);
+    this.durationMs = options.durationMs ?? 3000;
+  }
+
+  async execute(): Promise<void> {
+    const r = this.random;
+    const link = { loss: r.pick([0, 0.05, 0.2]), duplicate: r.pick([0, 0.1, 0.3]), reorder: r.pick([0, 0.2]), latency: { kind: "uniform" as const, minMs: 1, maxMs: r.pick([5, 30]) } };
+    this.crashP = r.pick([0, 0.01, 0.03, 0.08]);
+    for (const id of [COORD, ...this.ids]) this.net.addNode(id);
+    for (const a of [COORD, ...this.ids]) for (const b of [COORD, ...this.ids]) if (a < b) this.net.setLink(a, b, link);
+    for (const id of this.ids) {
+      const bank = new LogBank(this.net.node(id).storage);
+      await bank.open(new Map(Array.from({ length: ACCOUNTS }, (_, i) => [`a${i}`, OPENING])));
+    }
+    for (const id of [COORD, ...this.ids]) await this.startNode(id);
+    this.scheduleWorkload();
+    this.scheduleFaults();
+    await this.net.runFor(this.durationMs);
+    this.faulty = false;
+    this.net.heal();
+    for (const id of [COORD, ...this.ids]) if (!this.net.node(id).up) await this.restart(id);
+    const done = await this.net.runUntil(() => this.violation !== undefined || this.quiescent(), 120_000);
+    if (this.violation !== undefined) return;
+    this.checkAtomicity();
+    if (!done) this.violate("termination: after healing every participant decides and releases its locks", this.describe());
+    this.checkConservation();
+  }
+
+  private async startNode(id: NodeId): Promise<void> {
+    const node = this.net.node(id);
+    const bank = id === COORD ? undefined : new LogBank(node.storage);
+    const resource = bank === undefined ? undefined : bankFor(bank, this.options.bug);
+    const core = resource === undefined ? makeCoordinator(this.options.bug) : makeParticipant(id, resource, this.options.bug);
+    const runner = new TwoPcRunner({
+      transport: node.transport,
+      clock: node.clock,
+      log: node.storage,
+      core,
+      ...(resource ? { resource } : {}),
+      observer: (n, e) => this.observe(n, e),
+      beforeEffect: () => !(this.faulty && this.crashes < CRASHES_MAX && this.random.chance(this.crashP)),
+      onCrash: () => this.crash(id),
+    });
+    this.runners.set(id, runner);
+    this.cores.set(id, core);
+    if (bank) this.banks.set(id, bank);
+    await runner.start();
+  }
+
+  private crash(id: NodeId): void {
+    this.crashes++;
+    this.runners.get(id)!.kill();
+    this.net.crash(id);
+    this.net.clock.setTimer(this.random.int(20, 1500), () => void this.restart(id).catch((e: Error) => this.violate("restart succeeds", e.stack ?? e.message)));
+  }
+
+  private async restart(id: NodeId): Promise<void> {
+    if (this.net.node(id).up) return;
+    this.net.restart(id);
+    await this.startNode(id);
+  }
+
+  private scheduleWorkload(): void {
+    for (let i = 0; i < this.txCount; i++) {
+      const at = this.random.int(0, this.durationMs - 1);
+      const count = this.random.int(2, this.ids.length);
+      const members = this.random.shuffle(this.ids).slice(0, count);
+      const amount = BigInt(this.random.int(1, 80));
+      const plan = new Map<NodeId, TwoPcOp[]>(members.map((p) => [p, []]));
+      plan.get(members[0]!)!.push({ account: `a${this.random.int(0, ACCOUNTS - 1)}`, delta: -amount });
+      plan.get(members[1]!)!.push({ account: `a${this.random.int(0, ACCOUNTS - 1)}`, delta: amount });
+      for (const p of members.slice(2)) plan.get(p)!.push({ account: `a${this.random.int(0, ACCOUNTS - 1)}`, delta: 0n });
+      this.net.clock.setTimer(at, () => {
+        if (!this.net.node(COORD).up) return;
+        const { tx } = this.runners.get(COORD)!.begin(plan);
+        this.members.set(tx, members);
+      });
+    }
+  }
+
+  private scheduleFaults(): void {
+    const events = this.random.int(0, 6);
+    for (let i = 0; i < events; i++) {
+      const at = this.random.int(0, this.durationMs - 1);
+      const kind = this.random.pick(["crash", "partition", "heal"] as const);
+      const victim = this.random.pick([COORD, ...this.ids]);
+      const groups = [this.random.shuffle([COORD, ...this.ids]).slice(0, this.random.int(1, this.ids.length))];
+      this.net.clock.setTimer(at, () => {
+        if (!this.faulty) return;
+        if (kind === "crash" && this.net.node(victim).up && this.crashes < CRASHES_MAX) this.crash(victim);
+        else if (kind === "partition") this.net.partition(groups);
+        else if (kind === "heal") this.net.heal();
+      });
+    }
+  }
+
+  private observe(node: NodeId, e: TwoPcEffect): void {
+    if (e.kind === "send" && e.message.type === "vote") entry(this.votes, e.message.tx, node).add(e.message.yes);
+    if (e.kind !== "outcome") return;
+    const seen = entry(this.outcomes, e.tx, node);
+    seen.add(e.committed);
+    const all = new Set<boolean>();
+    for (const s of this.outcomes.get(e.tx)!.values()) for (const v of s) all.add(v);
+    if (all.size > 1) this.violate("atomicity: never committed at one node and aborted at another", `${e.tx}: ${this.outcomeText(e.tx)}`);
+    if (e.committed) this.checkValidity(e.tx);
+  }
+
+  private checkValidity(tx: string): void {
+    const members = this.members.get(tx);
+    if (members === undefined) return this.violate("validity: only started transactions commit", tx);
+    const missing = members.filter((p) => !this.votes.get(tx)?.get(p)?.has(true));
+    if (missing.length > 0) this.violate("validity: committed only if all voted yes", `${tx} committed without a yes from ${missing.join(", ")}`);
+  }
+
+  private checkAtomicity(): void {
+    for (const [tx, members] of this.members) {
+      const committed = this.outcomes.get(tx)?.get(COORD)?.has(true) === true;
+      for (const p of members) {
+        // A crash between the forced COMMITTED record and its outcome effect hides the outcome from
+        // the observer: the participant's recovered state knows it.
+        const here = this.outcomes.get(tx)?.get(p)?.has(true) === true || (this.cores.get(p) as Participant).outcome(tx) === true;
+        if (committed && !here) this.violate("atomicity: a commit reaches every participant", `${tx}: ${this.outcomeText(tx)}`);
+      }
+    }
+  }
+
+  private checkConservation(): void {
+    let total = 0n;
+    for (const bank of this.banks.values()) for (const b of bank.balances().values()) total += b;
+    const expected = OPENING * BigInt(ACCOUNTS * this.ids.length);
+    if (total !== expected) this.violate("conservation: no money created or destroyed across the banks", `total ${total}, expected ${expected}`);
+  }
+
+  private quiescent(): boolean {
+    if (![COORD, ...this.ids].every((id) => this.net.node(id).up)) return false;
+    if ((this.cores.get(COORD) as Coordinator).inFlight > 0) return false;
+    return this.ids.every((id) => (this.cores.get(id) as Participant).inDoubt.length === 0 && this.banks.get(id)!.locksHeld === 0);
+  }
+
+  private async settle(): Promise<void> {
+    for (let i = 0; i < SETTLE_ROUNDS_MAX; i++) {
+      const tails = [...this.runners.values()].map((r) => r.idle());
+      await Promise.all(tails).catch((error: Error) => this.violate("no internal check fails", error.stack ?? error.message));
+      if ([...this.runners.values()].every((r, j) => r.idle() === tails[j])) return;
+    }
+  }
+
+  private outcomeText(tx: string): string {
+    const m = this.outcomes.get(tx);
+    return m === undefined ? "no outcomes" : [...m].map(([n, s]) => `${n}:${[...s].map((c) => (c ? "commit" : "abort")).join("+")}`).join(" ");
+  }
+
+  private describe(): string {
+    const c = this.cores.get(COORD) as Coordinator;
+    const parts = this.ids.map((id) => `${id} ${this.net.node(id).up ? "up" : "down"} in-doubt [${(this.cores.get(id) as Participant).inDoubt.join(",")}] locks ${this.banks.get(id)!.locksHeld}`);
+    return `c ${this.net.node(COORD).up ? "up" : "down"} in-flight ${c.inFlight}; ${parts.join("; ")}`;
+  }
+
+  violate(invariant: string, detail: string): void {
+    this.violation ??= { invariant, detail };
+  }
+
+  report(): TwoPcSimulationReport {
+    let committed = 0;
+    let aborted = 0;
+    for (const tx of this.members.keys()) {
+      const c = this.outcomes.get(tx)?.get(COORD);
+      if (c?.has(true)) committed++;
+      else aborted++;
+    }
+    const report: TwoPcSimulationReport = { seed: this.options.seed, participants: this.ids.length, transactions: this.members.size, committed, aborted, crashes: this.crashes, virtualMs: this.net.now };
+    if (this.violation !== undefined) report.violation = this.violation;
+    return report;
+  }
+}
+
+function entry(map: Map<string, Map<NodeId, Set<boolean>>>, tx: string, node: NodeId): Set<boolean> {
+  let m = map.get(tx);
+  if (m === undefined) map.set(tx, (m = new Map()));
+  let s = m.get(node);
+  if (s === undefined) m.set(node, (s = new Set()));
+  return s;
+}
+
+/** The coordinator, or a broken one that sends COMMIT before its record is durable. */
+function makeCoordinator(bug: TwoPcBug | undefined): Coordinator {
+  const core = new Coordinator(COORD, { voteTimeoutMs: 1500, retryMs: 100 });
+  if (bug !== "send-commit-before-force") return core;
+  const handle = core.handle.bind(core);
+  core.handle = (event: TwoPcEvent) => {
+    const effects = handle(event);
+    return [...effects.filter((e) => e.kind !== "force"), ...effects.filter((e) => e.kind === "force")];
+  };
+  return core;
+}
+
+/** The bank, or a broken one that takes no locks (its after-images race: lost updates). */
+function bankFor(bank: LogBank, bug: TwoPcBug | undefined): TwoPcResource {
+  if (bug !== "no-locks") return bank;
+  return {
+    tryPrepare: (tx, ops) => {
+      const verdict = bank.tryPrepare(tx, ops);
+      bank.release(tx);
+      return verdict;
+    },
+    restore: () => {},
+    apply: (tx, writes) => {
+      bank.restore(tx, writes);
+      bank.apply(tx, writes);
+      bank.release(tx);
+    },
+    release: () => {},
+    get locksHeld() {
+      return bank.locksHeld;
+    },
+  };
+}
+
+/** A participant, or a broken one that decides alone when in doubt. */
+function makeParticipant(id: NodeId, resource: TwoPcResource, bug: TwoPcBug | undefined): Participant {
+  const core = new Participant(id, resource, { coordinators: [COORD], inquireMs: 100 });
+  if (bug !== "in-doubt-commits-alone") return core;
+  const handle = core.handle.bind(core);
+  core.handle = (event: TwoPcEvent) =>
+    event.kind === "timeout" && core.inDoubt.includes(event.tx) ? handle({ kind: "message", from: COORD, message: { type: "commit", tx: event.tx } }) : handle(event);
+  return core;
+}
