@@ -23,10 +23,10 @@ import { ChainDbError, ErrorCode, aint, assert, toHex } from "../util/index.ts";
 import { honest, type Behavior } from "./behavior.ts";
 import { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy } from "./byzantine.ts";
 import { cachingVerifier, decodeMessage, encodeMessage, valueIdOf, type Verifier } from "./codec.ts";
-import { accused, evidenceKey } from "./evidence.ts";
+import { accused, evidenceKey, verifyEvidence } from "./evidence.ts";
 import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
 import type { CommitCertificate, Effect, Evidence, Proposal, Vote, WalRecord } from "./types.ts";
-import { decodeBlock, encodeBlock, verifyBlockEvidence, verifyCommit, type Block } from "./block.ts";
+import { decodeBlock, encodeBlock, verifyCommit, type Block } from "./block.ts";
 import { ValidatorSet } from "./validators.ts";
 import { DelegateElection, StakingState } from "../selection/index.ts";
 import { decodeRecord, encodeRecord } from "./wal.ts";
@@ -119,7 +119,7 @@ function remake(value: Uint8Array, valid: number | null, salt: number): Uint8Arr
  * height and parent, carries a valid commit certificate for the parent and only verifiable
  * evidence, and its flag says valid (byzantine proposers clear it).
  */
-function blockValid(world: World, value: Uint8Array, height: number, parent: Uint8Array): boolean {
+function blockValid(setAt: (height: number) => ValidatorSet, verifier: Verifier, value: Uint8Array, height: number, parent: Uint8Array): boolean {
   let b: Block;
   try {
     b = decodeBlock(value);
@@ -128,8 +128,8 @@ function blockValid(world: World, value: Uint8Array, height: number, parent: Uin
     throw error;
   }
   if (b.height !== height || toHex(b.parent) !== toHex(parent) || b.txs.length !== 5 || b.txs[0] !== VALID) return false;
-  if (height === 1 ? b.lastCommit !== null : b.lastCommit === null || !verifyCommit(CHAIN_ID, world.set, b.lastCommit, height - 1, parent, world.verifier)) return false;
-  return verifyBlockEvidence(CHAIN_ID, world.set, b, world.verifier);
+  if (height === 1 ? b.lastCommit !== null : b.lastCommit === null || !verifyCommit(CHAIN_ID, setAt(height - 1), b.lastCommit, height - 1, parent, verifier)) return false;
+  return b.evidence.every((e) => e.a.height >= 1 && verifyEvidence(CHAIN_ID, setAt(e.a.height), e, verifier));
 }
 
 /** One validator process: the engine, its WAL on the node's simulated disk, its timers. */
@@ -227,7 +227,7 @@ class Validator {
           this.node.clock.setTimer(e.delayMs, () => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout })));
           break;
         case "validate":
-          queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: blockValid(this.world, e.value, e.height, this.parent(e.height)) }));
+          queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: blockValid((h) => this.setAt(h), this.world.verifier, e.value, e.height, this.parent(e.height)) }));
           break;
         case "decide":
           this.world.onDecide(this, e.height, e.value);
@@ -263,6 +263,32 @@ class Validator {
     return this.chain.get(height - 1) ?? (certificate ? certificate.proposal.valueId : new Uint8Array(32).fill(0xff));
   }
 
+  /** Proof of stake: this node's staking state (every node applies the same committed blocks). */
+  staking: StakingState | null = null;
+  private readonly sets = new Map<object, ValidatorSet>();
+  private readonly slashedKeys = new Set<string>();
+
+  /** The validator set of `height` as this node's staking state says (the genesis set otherwise). */
+  setAt(height: number): ValidatorSet {
+    if (this.staking === null) return this.world.set;
+    const powered = this.staking.validatorsAt(height);
+    let set = this.sets.get(powered);
+    if (set === undefined) this.sets.set(powered, (set = new ValidatorSet(powered)));
+    return set;
+  }
+
+  /** End of a committed block: evidence in it slashes and jails; the set changes two heights on. */
+  endBlock(height: number, value: Uint8Array): void {
+    if (this.staking === null) return;
+    for (const e of decodeBlock(value).evidence) {
+      const key = evidenceKey(e);
+      if (this.slashedKeys.has(key)) continue;
+      this.slashedKeys.add(key);
+      if (!this.staking.info(accused(e)).jailed) this.staking.slash(accused(e));
+    }
+    this.staking.endBlock(height);
+  }
+
   /** Evidence this node holds that its chain does not include yet (for its next proposal). */
   pendingEvidence(): Evidence[] {
     return (this.engine?.evidence() ?? []).filter((e) => !this.included.has(evidenceKey(e))).slice(0, 8);
@@ -296,13 +322,15 @@ class World {
   readonly selection: "tendermint" | "pos" | "dpos";
   /** Proof-of-stake state (selection "pos"): slashed from the evidence at the end of the run. */
   readonly staking: StakingState | null;
+  readonly stakes: { address: Uint8Array; balance: number; bonded: number }[] | null;
 
   constructor(readonly o: SimulationOptions) {
     this.rng = new Random(o.seed);
     this.tickMs = o.tickMs ?? 200;
     const keys = Array.from({ length: o.validators }, (_, i) => keyPairFromSeed(new Uint8Array(createHash("sha256").update(`chaindb-sim/${o.seed}/${i}`).digest())));
     this.selection = o.selection ?? "tendermint";
-    this.staking = this.selection === "pos" ? stakingFor(keys, this.rng) : null;
+    this.stakes = this.selection === "pos" ? stakeGenesis(keys, this.rng) : null;
+    this.staking = this.stakes === null ? null : stakingFor(this.stakes);
     const powered = this.staking?.validatorsAt(1) ?? (this.selection === "dpos" ? electionFor(keys, this.rng).validatorsAt(1) : keys.map((k) => ({ address: k.publicKey, power: 1 })));
     this.set = new ValidatorSet(powered);
     keys.sort((a, b) => this.set.indexOf(a.publicKey) - this.set.indexOf(b.publicKey));
@@ -321,7 +349,9 @@ class World {
           onSigned: (m) => this.noteSigned(m),
         });
       }
-      this.validators.push(new Validator(i, key, correct, behavior, node, this));
+      const validator = new Validator(i, key, correct, behavior, node, this);
+      if (this.stakes !== null) validator.staking = stakingFor(this.stakes);
+      this.validators.push(validator);
     }
   }
 
@@ -345,6 +375,7 @@ class World {
       behavior: v.behavior,
       verifier: this.verifier,
       peers: this.validators.length || this.o.validators,
+      ...(this.staking !== null ? { validatorsAt: (h: number) => v.setAt(h) } : {}),
       newHeightDelayMs: this.o.newHeightDelayMs ?? 200,
     };
   }
@@ -357,9 +388,10 @@ class World {
   }
 
   onDecide(v: Validator, height: number, value: Uint8Array): void {
+    v.endBlock(height, value);
     const id = valueIdOf(value);
     if (!v.correct) return void v.chain.set(height, id);
-    if (!blockValid(this, value, height, v.parent(height))) throw new Violation("validity", `n${v.index} committed an invalid block at height ${height}`);
+    if (!blockValid((h) => v.setAt(h), this.verifier, value, height, v.parent(height))) throw new Violation("validity", `n${v.index} committed an invalid block at height ${height}`);
     for (const e of decodeBlock(value).evidence) (v.included.add(evidenceKey(e)), this.evidenceInBlocks.add(evidenceKey(e)));
     const first = this.committed.get(height);
     if (first !== undefined && first !== toHex(id)) throw new Violation("agreement", `n${v.index} committed ${toHex(id).slice(0, 16)} at height ${height}, another correct validator ${first.slice(0, 16)}`);
@@ -412,9 +444,13 @@ class World {
 }
 
 /** Random bonded stakes (1–100) for every validator, all in the set. */
-function stakingFor(keys: KeyPair[], rng: Random): StakingState {
-  const genesis = keys.map((k) => ({ address: k.publicKey, balance: 0, bonded: rng.int(1, 100) }));
-  return new StakingState({ unbondingHeights: 100, slashPpm: 50_000, maxValidators: keys.length }, genesis);
+function stakeGenesis(keys: KeyPair[], rng: Random): { address: Uint8Array; balance: number; bonded: number }[] {
+  return keys.map((k) => ({ address: k.publicKey, balance: 0, bonded: rng.int(1, 100) }));
+}
+
+/** A staking state from the genesis; a slashing burns 5% and jails (so the set shrinks). */
+function stakingFor(genesis: { address: Uint8Array; balance: number; bonded: number }[]): StakingState {
+  return new StakingState({ unbondingHeights: 100, slashPpm: 50_000, maxValidators: genesis.length }, genesis);
 }
 
 /** 3 voters per validator with random balances; each votes for "its" candidate and up to 2 more. */
@@ -474,17 +510,14 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
   const signed = [...world.signedByByzantine].filter(([, ids]) => ids.size > 1).map(([k]) => k);
   const held = new Set(world.validators.filter((v) => v.correct).flatMap((v) => v.engine.evidence().map(evidenceKey)));
   const heightsNow = world.correctHeights();
+  // Proof of stake: evidence in committed blocks slashed and jailed its offenders during the run.
   const slashed = new Set<string>();
   let validatorsAfterSlashing = world.set.size;
-  if (world.staking !== null && violation === undefined) {
-    // Verified evidence held by correct validators slashes and jails; the set two heights on shrinks.
-    for (const v of world.validators) if (v.correct) for (const e of v.engine.evidence()) slashed.add(toHex(accused(e)));
-    for (const offender of slashed) world.staking.slash(world.set.validators[world.set.indexOf(fromHexAddress(offender))]!.address);
-    const end = Math.max(...heightsNow);
-    world.staking.endBlock(end);
-    const after = world.staking.validatorsAt(end + 2);
-    validatorsAfterSlashing = after.length;
-    for (const v of after) if (slashed.has(toHex(v.address))) violation = { invariant: "accusation", detail: `slashed validator ${toHex(v.address)} is still in the set` };
+  const reference = world.validators.find((v) => v.correct);
+  if (reference?.staking && violation === undefined) {
+    for (const v of world.set.validators) if (reference.staking.info(v.address).jailed) slashed.add(toHex(v.address));
+    validatorsAfterSlashing = reference.setAt(reference.engine.height).size;
+    for (const a of slashed) if (world.validators[world.set.indexOf(fromHexAddress(a))]!.correct) violation = { invariant: "accusation", detail: `correct validator ${a} was slashed` };
   }
   return {
     seed: o.seed,

@@ -53,6 +53,12 @@ export interface EngineOptions {
    * as in the paper. Announced as a `schedule` effect whose timeout has round -1.
    */
   readonly newHeightDelayMs?: number;
+  /**
+   * The validator set of a height, when it changes over time (proof of stake); default `validators`
+   * at every height. The set of h + 1 must be known once h − 1 is decided (CometBFT applies a change
+   * made in block H from height H + 2).
+   */
+  readonly validatorsAt?: (height: number) => ValidatorSet;
   /** Proposer of (height, round), as a validator index; default CometBFT's schedule for the set. */
   readonly proposer?: (height: number, round: number) => number;
 }
@@ -88,7 +94,6 @@ export class TendermintEngine {
   validValue: Proposal | null = null;
   validRound = -1;
 
-  readonly self: number;
   private readonly opts: EngineOptions;
   private readonly timeouts: TimeoutConfig;
   private readonly behavior: Behavior;
@@ -122,15 +127,33 @@ export class TendermintEngine {
     this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
     this.behavior = options.behavior ?? honest;
     this.verify = options.verifier ?? codec.verifyEd25519;
-    const schedule = new ProposerSchedule(options.validators);
-    this.proposerOf = options.proposer ?? ((h, r) => schedule.proposer(h, r));
-    this.self = options.key === null ? -1 : options.validators.indexOf(options.key.publicKey);
-    if (options.key !== null && this.self < 0) throw new ChainDbError(ErrorCode.NOT_VALIDATOR, "the key is not in the validator set");
+    // One schedule per set object (a changed set restarts the rotation; CometBFT carries priorities over).
+    const schedules = new Map<ValidatorSet, ProposerSchedule>();
+    const scheduleOf = (set: ValidatorSet) => {
+      let schedule = schedules.get(set);
+      if (schedule === undefined) {
+        if (schedules.size >= 16) schedules.clear();
+        schedules.set(set, (schedule = new ProposerSchedule(set)));
+      }
+      return schedule;
+    };
+    this.proposerOf = options.proposer ?? ((h, r) => scheduleOf(this.setAt(h)).proposer(h, r));
+    if (options.key !== null && options.validatorsAt === undefined && this.self < 0) throw new ChainDbError(ErrorCode.NOT_VALIDATOR, "the key is not in the validator set");
   }
 
-  /** The validator set. */
+  /** The validator set of the current height. */
   get validators(): ValidatorSet {
-    return this.opts.validators;
+    return this.setAt(this.height);
+  }
+
+  /** This node's index in the current height's set; -1 when it does not validate at this height. */
+  get self(): number {
+    return this.opts.key === null ? -1 : this.validators.indexOf(this.opts.key.publicKey);
+  }
+
+  /** The validator set of `height`. */
+  setAt(height: number): ValidatorSet {
+    return this.opts.validatorsAt?.(height) ?? this.opts.validators;
   }
 
   /** Evidence this node has collected (verified), oldest first. */
@@ -447,15 +470,16 @@ export class TendermintEngine {
   private admit(m: Proposal | Vote): number {
     const sig = toHex(m.signature);
     if (this.seen.has(sig)) return -1;
-    if (m.height < this.height - PAST_HEIGHTS || m.height > this.height + FUTURE_HEIGHTS || m.round > codec.ROUND_MAX) return -1;
+    if (m.height < Math.max(1, this.height - PAST_HEIGHTS) || m.height > this.height + FUTURE_HEIGHTS || m.round > codec.ROUND_MAX) return -1;
     let index: number;
+    const set = this.setAt(m.height);
     if (m.kind === "proposal") {
       index = this.proposer(m.height, m.round);
-      if (toHex(this.validators.validators[index]!.address) !== toHex(m.proposer)) return -1;
+      if (toHex(set.validators[index]!.address) !== toHex(m.proposer)) return -1;
       if (m.validRound < -1 || m.validRound >= m.round) return -1;
       if (!codec.verifyProposal(this.opts.chainId, m, this.verify)) return -1;
     } else {
-      index = this.validators.indexOf(m.validator);
+      index = set.indexOf(m.validator);
       if (index < 0 || !codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
     }
     if (this.seen.size >= SEEN_MAX) this.seen.clear(); // a bound; only costs re-verification
@@ -539,13 +563,18 @@ export class TendermintEngine {
       if (m.kind === "commit") this.onMessage(-1, m, false);
       else if (m.kind === "evidence") continue;
       else if (m.height > this.height) this.future.push({ message: m, index });
-      else if (m.height === this.height) m.kind === "proposal" ? this.onProposal(m, index) : this.onVote(m, index, true);
+      else if (m.height === this.height) {
+        // Admit again: the set of this height may not have been known when the message arrived.
+        this.seen.delete(toHex(m.signature));
+        const now = this.admit(m);
+        if (now >= 0) m.kind === "proposal" ? this.onProposal(m, now) : this.onVote(m, now, true);
+      }
     }
   }
 
   private onEvidence(e: Evidence): void {
-    if (this.evidencePool.has(evidenceKey(e))) return;
-    if (!verifyEvidence(this.opts.chainId, this.validators, e, this.verify)) return;
+    if (this.evidencePool.has(evidenceKey(e)) || e.a.height < 1) return;
+    if (!verifyEvidence(this.opts.chainId, this.setAt(e.a.height), e, this.verify)) return;
     this.addEvidence(e, true);
   }
 
