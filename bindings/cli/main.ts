@@ -18,6 +18,8 @@ commands:
           run the seeded replication simulations; exit 1 on the first invariant violation
   simulate consensus --validators N --byzantine F [--consensus tendermint|pos|dpos] --seeds <from>..<to> [--json]
           run the seeded Tendermint simulations; exit 1 on the first invariant violation
+  simulate 2pc --seeds <from>..<to> [--participants N]
+          run the seeded two-phase-commit simulations; exit 1 on the first invariant violation
   node    --data <dir> --listen <host:port> [--peers <host:port@pubkeyhex,...>] [--key <file>]
           [--mode primary|secondary] [--ack sync|async]
           run one replica over TCP (HTTP API on the listen port + 1)
@@ -41,6 +43,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
       case "verify":
         return await verifyCommand(rest);
       case "simulate":
+        if (rest[0] === "2pc") return await (await import("./simulate-2pc.ts")).simulateTwoPcCommand(rest.slice(1));
         if (rest[0] === "consensus") return await (await import("./simulate-consensus.ts")).simulateConsensusCommand(rest.slice(1));
         return await (await import("./simulate.ts")).simulateCommand(rest);
       case "node":

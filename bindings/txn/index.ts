@@ -30,3 +30,28 @@ export {
 export { LedgerDatabase, LedgerTransaction, noNegativeBalance, supplyConserved, type TxAccount } from "./ledger-db.ts";
 export { KvDatabase, type KvDatabaseOptions } from "./kv-db.ts";
 export { transactional } from "./open.ts";
+export {
+  Coordinator,
+  Participant,
+  TwoPcRunner,
+  LogBank,
+  LedgerBank,
+  encodeTwoPcMessage,
+  decodeTwoPcMessage,
+  simulateTwoPc,
+  twoPcReplayCommand,
+  type CoordinatorOptions,
+  type ParticipantOptions,
+  type TwoPcResource,
+  type TwoPcCore,
+  type TwoPcLog,
+  type TwoPcRunnerOptions,
+  type TwoPcEffect,
+  type TwoPcEvent,
+  type TwoPcMessage,
+  type TwoPcOp,
+  type TwoPcWrite,
+  type TwoPcBug,
+  type TwoPcSimulationOptions,
+  type TwoPcSimulationReport,
+} from "./two-phase/index.ts";
