@@ -22,4 +22,9 @@ describe("multi-primary proof-of-work replication under seeded partitions and cr
     expect(reorgs).toBeGreaterThan(0);
     expect(transfers).toBeGreaterThan(LAST - FIRST + 1);
   }, 600_000);
+
+  it("replays a seed exactly (same report twice)", async () => {
+    const a = await simulatePow({ seed: 5 });
+    expect(await simulatePow({ seed: 5 })).toEqual(a);
+  }, 120_000);
 });

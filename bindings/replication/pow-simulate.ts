@@ -6,6 +6,7 @@
  * tip's committed state root), and that no transfer appears twice on the final chain.
  * @module
  */
+import { createHash } from "node:crypto";
 import { Ledger, decodeTransfer, keyPairFromSeed, signTransfer, type KeyPair } from "../chain/index.ts";
 import { createEngine, type Engine } from "../engine/index.ts";
 import { SimNetwork, type NodeId, type Random } from "../net/index.ts";
@@ -132,7 +133,8 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
   const height = first.status().height;
   for (const node of nodes.values()) reorgs += node.reorgs;
   const transfers = first.bestChain().reduce((sum, id) => sum + first.block(id)!.transfers.length, 0);
-  const base = { seed: options.seed, mode: "async" as const, nodes: n, height, epochs: 0, acked: 0, faults, virtualMs: Math.round(net.now), reorgs, transfers };
+  const fingerprint = createHash("sha256").update(JSON.stringify([...nodes.values()].map((x) => [x.status(), x.bestChain()]))).digest("hex");
+  const base = { seed: options.seed, mode: "async" as const, nodes: n, height, epochs: 0, acked: 0, faults, virtualMs: Math.round(net.now), reorgs, transfers, fingerprint };
   return { ...base, ...(violation ? { violation } : {}) };
 }
 

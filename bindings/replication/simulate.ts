@@ -49,6 +49,8 @@ export interface SimulationReport {
   /** Proof-of-work runs: reorganisations seen by the nodes, transfers on the final chain. */
   reorgs?: number;
   transfers?: number;
+  /** SHA-256 over the committed blocks and final states: equal for a replayed seed. */
+  fingerprint?: string;
 }
 
 const CHAIN_ID = 7;
@@ -276,6 +278,9 @@ class PrimaryRun {
       acked: this.acked.length,
       faults: this.faults,
       virtualMs: Math.round(this.net.now),
+      fingerprint: createHash("sha256")
+        .update(JSON.stringify([[...this.blockAt], statuses.map((st) => [st.id, st.role, st.epoch, st.lastHeight, toHex(st.root)])]))
+        .digest("hex"),
     };
   }
 }
