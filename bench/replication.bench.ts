@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger, keyPairFromSeed, signTransfer } from "../bindings/chain/index.ts";
 import { Random, SimNetwork, TcpTransport, nodeKeyFromSeed, systemClock, type Clock, type Transport } from "../bindings/net/index.ts";
-import { FileReplicaStore, NotPrimaryError, Replica, SimReplicaStore, type ReplicaStore, type ReplicationMode } from "../bindings/replication/index.ts";
+import { FileReplicaStore, Replica, SimReplicaStore, type ReplicaStore, type ReplicationMode } from "../bindings/replication/index.ts";
 import { ChainDbError } from "../bindings/util/index.ts";
 import { median, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
 
