@@ -143,6 +143,21 @@ export {
   type TxDatabaseOptions,
   type KvDatabaseOptions,
 } from "./txn/index.ts";
+// two-phase commit across databases (presumed abort): cores, runner, banks, file log, simulation
+export {
+  Coordinator,
+  Participant,
+  TwoPcRunner,
+  LogBank,
+  LedgerBank,
+  FileTwoPcLog,
+  simulateTwoPc,
+  type TwoPcOp,
+  type TwoPcEffect,
+  type TwoPcResource,
+  type TwoPcLog,
+  type TwoPcSimulationReport,
+} from "./txn/index.ts";
 export { SerialExecutor, ParallelExecutor, type BlockExecutor, type ParallelExecutorOptions, type ExecutionReport } from "./concurrency/index.ts";
 
 // consensus: the Tendermint engine (Algorithm 1 of "The latest gossip on BFT consensus"), CometBFT

@@ -36,6 +36,7 @@ export {
   TwoPcRunner,
   LogBank,
   LedgerBank,
+  FileTwoPcLog,
   encodeTwoPcMessage,
   decodeTwoPcMessage,
   simulateTwoPc,
