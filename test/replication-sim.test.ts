@@ -38,4 +38,4 @@ describe("single-primary replication under seeded faults", () => {
   }, 120_000);
 });
 
-const SEED3_FINGERPRINT = "02363cb5ebe4ddd006cb404fe360d5b40299f70626e189cdc70a7b1687e3efcb";
+const SEED3_FINGERPRINT = "cdecc8213fd750eb77ff69477419787d1368c60a7e5ce8dbd190bc1eaebb8f19";

@@ -217,6 +217,7 @@ export class Replica {
         const event = this.inbox.shift()!;
         for (const effect of this.core.handle(event)) {
           this.options.onEffect?.(effect);
+          if (this.closed) break; // closed (or crashed, in a simulation) between two effects
           await this.execute(effect);
         }
       }

@@ -97,6 +97,9 @@ class PrimaryRun {
   private target: NodeId;
   private clientOn = true;
   private faults = 0;
+  // While true, a node may also crash between two effects of one event (after a write, before
+  // the message that depends on it), not only between events.
+  private crashMidEvent = true;
 
   constructor(private readonly options: PrimarySimulationOptions) {
     const seed = options.seed;
@@ -154,6 +157,10 @@ class PrimaryRun {
   }
 
   private observe(id: NodeId, e: ReplicaEffect): void {
+    if (this.crashMidEvent && (e.kind === "persist" || e.kind === "send" || e.kind === "apply") && this.net.node(id).up && this.random.chance(0.002)) {
+      this.crash(id);
+      return;
+    }
     if (e.kind === "committed") {
       const other = this.committedBy.get(e.epoch);
       if (other !== undefined && other !== id) this.violate("no two primaries commit in the same epoch", `epoch ${e.epoch}: ${other} and ${id}`);
@@ -229,6 +236,7 @@ class PrimaryRun {
   }
 
   private async healEverything(): Promise<void> {
+    this.crashMidEvent = false;
     this.net.heal();
     for (const id of this.ids) if (!this.net.node(id).up) await this.restart(id);
   }
