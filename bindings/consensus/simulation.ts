@@ -6,7 +6,10 @@
  *
  * A run has a fault phase (lossy links, partitions, crashes and restarts of correct validators,
  * byzantine validators holding less than 1/3 of the power) and then a healed phase (clean links,
- * everyone up; byzantine validators keep misbehaving). Invariants checked:
+ * everyone up; byzantine validators keep misbehaving). Blocks carry the previous height's commit
+ * certificate and pending evidence; validity checks both. With proof of stake, evidence in a
+ * committed block slashes and jails its offender on every node, and the set shrinks two heights
+ * later. Invariants checked:
  * - agreement: no two correct validators commit different blocks at one height (checked at once);
  * - validity: every block a correct validator commits is valid for its chain;
  * - evidence: every equivocation a correct validator received both halves of (within the engine's
