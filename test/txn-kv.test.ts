@@ -84,3 +84,32 @@ for (const engine of ["wasm", "ts"] as const) {
     });
   });
 }
+
+describe("KV transactions: lock timeouts", () => {
+  it("a waiter gives up after lockTimeoutMs with LOCK_TIMEOUT and is rolled back; transaction() retries it", async () => {
+    const { ManualClock } = await import("../bindings/txn/index.ts");
+    const clock = new ManualClock();
+    const store = await createKvStore("ts");
+    const db = transactional(store, { clock, lockTimeoutMs: 50 });
+    const holder = db.begin();
+    await holder.put(k("a"), k("held"));
+    const waiter = db.begin();
+    const read = waiter.get(k("a")).then(() => "granted", (e) => e.code);
+    clock.advance(49);
+    expect(waiter.active).toBe(true);
+    clock.advance(1);
+    expect(await read).toBe("LOCK_TIMEOUT");
+    expect(waiter.active).toBe(false);
+    // With retries: the first attempt times out, the holder commits, the second attempt succeeds.
+    let attempts = 0;
+    const retried = db.transaction(async (tx) => {
+      attempts++;
+      return text(await tx.get(k("a")));
+    }, { retries: 1 });
+    clock.advance(50);
+    await new Promise((resolve) => setImmediate(resolve));
+    await holder.commit();
+    expect(await retried).toBe("held");
+    expect(attempts).toBe(2);
+  });
+});

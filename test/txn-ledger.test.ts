@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { transactional } from "../bindings/txn/index.ts";
 import { toHex } from "../bindings/util/index.ts";
-import { ALICE, BOB, CAROL, balances, openBank } from "./helpers/txn-fixtures.ts";
+import { Ledger } from "../bindings/chain/index.ts";
+import { lastRecoveryStats } from "../bindings/store/index.ts";
+import { ALICE, BANK_GENESIS, BOB, CAROL, TXN_CHAIN, balances, openBank } from "./helpers/txn-fixtures.ts";
 
 // The seed's scenario: Alice ($20) sends $10 to Bob ($5) while, at the same moment, Alice sends
 // $15 to Carol. Exactly one succeeds and the balances still add up to $25.
@@ -75,6 +77,24 @@ describe("ledger transactions: Alice pays Bob and Carol at the same moment", () 
     expect(balances(reopened)).toEqual([10, 15, 0]);
     expect(toHex(reopened.root())).toBe(root);
     expect(reopened.height).toBe(1);
+    await reopened.close();
+  });
+});
+
+describe("ledger transactions: snapshots", () => {
+  it("commits write snapshots every snapshotEvery heights, and recovery from them matches", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chaindb-txn-snap-"));
+    dirs.push(dir);
+    const open = () => Ledger.open({ dir, chainId: TXN_CHAIN, genesis: BANK_GENESIS, treeDepth: 4, snapshotEvery: 2 });
+    const ledger = await open();
+    const db = transactional(ledger);
+    for (let i = 0; i < 5; i++) await db.transaction((tx) => tx.transfer(i % 2 ? BOB : ALICE, CAROL, 1n));
+    const root = toHex(ledger.root());
+    await ledger.close();
+    const reopened = await open();
+    expect(lastRecoveryStats()).toMatchObject({ snapshotHeight: 4, blocksReplayed: 1 });
+    expect(toHex(reopened.root())).toBe(root);
+    expect(balances(reopened)).toEqual([17, 3, 5]);
     await reopened.close();
   });
 });

@@ -257,6 +257,9 @@ export class Ledger {
       throw error;
     }
     this.currentHeight++;
+    if (this.log !== undefined && this.currentHeight % this.snapshotEvery === 0) {
+      this.log.writeSnapshot(this.currentHeight, root, this.state.exportAll());
+    }
     return { height: this.currentHeight, root };
   }
 
