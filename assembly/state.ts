@@ -289,6 +289,21 @@ export function stateLoadBuffer(count: u32): usize {
   return bufEnsure(B_PACK, max<u32>(count * REC_SIZE, 1), 0);
 }
 
+/** Grouped lookups for `n` records from `r` (see `touchGroup`): slots first, then entries. */
+function touchRecords(r: usize, n: u32): void {
+  let sink: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const slot = kvHomeSlot(acc, r + <usize>i * REC_SIZE, 32);
+    store<u32>(GROUP_SLOTS + (<usize>i << 2), <u32>slot);
+    sink ^= load<u32>(slot, 4);
+  }
+  for (let i: u32 = 0; i < n; i++) {
+    const e = <usize>load<u32>(<usize>load<u32>(GROUP_SLOTS + (<usize>i << 2)), 4);
+    if (e != 0) sink ^= load<u32>(e + V_NONCE);
+  }
+  prefetchSink ^= sink;
+}
+
 /**
  * Sets the accounts in the load buffer (genesis, snapshot, log replay) outside any block, without
  * journaling; the root is recomputed lazily. Returns 0, -1 on OOM, -2 inside a block.
@@ -298,6 +313,7 @@ export function stateLoad(count: u32): i32 {
   const recs = bufPtr(B_PACK);
   for (let i: u32 = 0; i < count; i++) {
     const r = recs + <usize>i * REC_SIZE;
+    if (i % (2 * GROUP) == 0) touchRecords(r, min<u32>(2 * GROUP, count - i));
     let e = find(r);
     if (e == 0) e = create(r);
     if (e == 0) return -1;
