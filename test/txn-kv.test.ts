@@ -113,3 +113,16 @@ describe("KV transactions: lock timeouts", () => {
     expect(attempts).toBe(2);
   });
 });
+
+describe("KV transactions: bounds", () => {
+  it("a transaction may lock at most keysMax keys (BAD_ARGUMENT past the bound, keys already held still work)", async () => {
+    const store = await createKvStore("ts");
+    const db = transactional(store, { keysMax: 3 });
+    const tx = db.begin();
+    for (const key of ["a", "b", "c"]) await tx.get(k(key));
+    await tx.put(k("a"), k("1")); // already locked: within the bound
+    await expect(tx.get(k("d"))).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    await tx.commit();
+    expect(dump(store.entries())).toEqual({ a: "1" });
+  });
+});

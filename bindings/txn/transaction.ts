@@ -68,6 +68,7 @@ export class Transaction<K, V> {
   // Buffered writes by key id, and an undo log of the write set for savepoints.
   private readonly writes = new Map<string, Write<K, V>>();
   private readonly undo: Array<{ id: string; previous: Write<K, V> | undefined }> = [];
+  private lockedKeys = 0;
 
   /** @internal Use {@link TxDatabase.begin}. */
   constructor(
@@ -160,11 +161,13 @@ export class Transaction<K, V> {
   private async lock(key: K, mode: "S" | "X"): Promise<string> {
     this.checkActive();
     const id = this.db.backend.keyId(key);
-    if (this.writes.size >= this.db.keysMax && !this.writes.has(id)) {
-      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `transaction ${String(this.id)} would write more than ${this.db.keysMax} keys`);
+    const isNew = this.db.locks.heldMode(this.id, id) === undefined;
+    if (isNew && this.lockedKeys >= this.db.keysMax) {
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `transaction ${String(this.id)} would lock more than ${this.db.keysMax} keys`);
     }
     try {
       await this.db.locks.acquire(this.id, id, mode);
+      if (isNew) this.lockedKeys++;
     } catch (error) {
       // A deadlock victim, a timeout or an abort: roll back now so the others can proceed.
       this.rollback();
