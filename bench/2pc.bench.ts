@@ -1,0 +1,209 @@
+/**
+ * Two-phase-commit benchmark: distributed transactions per second and latency p50/p99 with three
+ * participant ledgers and a coordinator, over the SimNetwork with zero latency (the protocol's
+ * own CPU cost: encoding, state machines, locks, ledger writes) and over TCP on loopback with
+ * durable ledgers and fsynced 2PC logs; next to the same transfers done as transactions inside a
+ * single ledger (in memory for the sim case, durable for the TCP case), so the cost of atomicity
+ * across nodes shows as a ratio. Each 2PC transaction debits an account at bank 0, credits one at
+ * bank 1 and touches (delta 0) one at bank 2; a closed loop keeps `CONCURRENCY` in flight, each
+ * on its own accounts, so no lock conflicts. Latency is begin → coordinator's decision.
+ * @module
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Ledger } from "../bindings/chain/index.ts";
+import { SimNetwork, TcpTransport, nodeKeyFromSeed, systemClock, type Clock, type Transport } from "../bindings/net/index.ts";
+import { LedgerDatabase } from "../bindings/txn/index.ts";
+import { Coordinator, FileTwoPcLog, LedgerBank, Participant, TwoPcRunner, type TwoPcEffect, type TwoPcLog, type TwoPcOp } from "../bindings/txn/two-phase/index.ts";
+import { fromHex, toHex } from "../bindings/util/index.ts";
+import { median, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+
+const BANKS = ["b0", "b1", "b2"];
+const CONCURRENCY = 16;
+const address = (bank: number, i: number) => toHex(new Uint8Array(32).fill(0).map((_, j) => (j === 0 ? bank + 1 : j === 1 ? i : 7)));
+const genesisOf = (bank: number) => Array.from({ length: CONCURRENCY }, (_, i) => ({ address: fromHex(address(bank, i)), balance: 1n << 40n }));
+
+interface Cluster {
+  coordinator: TwoPcRunner;
+  /** Called with each transaction id whose acks are all in (its accounts are free again). */
+  ended: Map<string, () => void>;
+  /** Drives the world until `done()` (sim) or waits for it (TCP). */
+  until(done: () => boolean, maxMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+async function openBank(i: number, dir: string | undefined): Promise<LedgerBank> {
+  const ledger = await Ledger.open({ chainId: 5, genesis: genesisOf(i), ...(dir ? { dir: join(dir, BANKS[i]!) } : {}) });
+  return new LedgerBank(new LedgerDatabase(ledger));
+}
+
+async function startRunners(nodes: Array<{ id: string; transport: Transport; clock: Clock; log: TwoPcLog }>, dir: string | undefined, ended: Map<string, () => void>): Promise<TwoPcRunner> {
+  let coordinator: TwoPcRunner | undefined;
+  for (const n of nodes) {
+    if (n.id === "c") {
+      // The END record (the COMMIT record deleted) is written once every participant has acked.
+      const observer = (_: string, e: TwoPcEffect) => {
+        if (e.kind !== "write" || e.record !== undefined || !e.key.startsWith("2pc/c/commit/")) return;
+        const tx = e.key.slice("2pc/c/commit/".length);
+        ended.get(tx)?.();
+        ended.delete(tx);
+      };
+      coordinator = new TwoPcRunner({ ...n, observer, core: new Coordinator("c", { voteTimeoutMs: 30_000, retryMs: 5_000 }) });
+      await coordinator.start();
+      continue;
+    }
+    const bank = await openBank(BANKS.indexOf(n.id), dir);
+    const runner = new TwoPcRunner({ ...n, resource: bank, core: new Participant(n.id, bank, { coordinators: ["c"], inquireMs: 5_000 }) });
+    await runner.start();
+  }
+  return coordinator!;
+}
+
+async function simCluster(): Promise<Cluster> {
+  const runners: TwoPcRunner[] = [];
+  const net = new SimNetwork({ seed: 1, link: { latency: { kind: "fixed", ms: 0 } }, settle: async () => void (await Promise.all(runners.map((r) => r.idle()))) });
+  const nodes = ["c", ...BANKS].map((id) => net.addNode(id)).map((n) => ({ id: n.id, transport: n.transport, clock: n.clock, log: n.storage }));
+  const ended = new Map<string, () => void>();
+  const coordinator = await startRunners(nodes, undefined, ended);
+  runners.push(coordinator);
+  return { coordinator, ended, until: (done, maxMs) => net.runUntil(done, maxMs), close: async () => {} };
+}
+
+async function tcpCluster(dir: string): Promise<Cluster> {
+  const ids = ["c", ...BANKS];
+  const keys = ids.map((_, i) => nodeKeyFromSeed(new Uint8Array(32).fill(40 + i)));
+  const transports: TcpTransport[] = [];
+  const ports: number[] = [];
+  // Listeners first (port 0), then dialers: the smaller id dials, so start from the largest id.
+  for (const i of ids.map((_, j) => j).sort((x, y) => (ids[y]! < ids[x]! ? -1 : 1))) {
+    const peers = ids.map((id, j) => ({ id, publicKey: keys[j]!.publicKey, host: "127.0.0.1", ...(ports[j] ? { port: ports[j] } : {}) })).filter((p) => p.id !== ids[i]);
+    const t = await TcpTransport.start({ id: ids[i]!, key: keys[i]!, listen: { host: "127.0.0.1", port: 0 }, peers });
+    ports[i] = t.address!.port;
+    transports[i] = t;
+  }
+  const logs = ids.map((id) => FileTwoPcLog.open(join(dir, `${id}.2pc.log`)));
+  const ended = new Map<string, () => void>();
+  const coordinator = await startRunners(ids.map((id, i) => ({ id, transport: transports[i]!, clock: systemClock, log: logs[i]! })), dir, ended);
+  const connected = () => BANKS.every((b) => transports[0]!.isConnected(b));
+  const until = async (done: () => boolean, maxMs: number) => {
+    const end = performance.now() + maxMs;
+    while (!done() && performance.now() < end) await new Promise((r) => setTimeout(r, 1));
+    return done();
+  };
+  if (!(await until(connected, 10_000))) throw new Error("TCP cluster did not connect");
+  return { coordinator, ended, until, close: async () => void (await Promise.all(transports.map((t) => t.close())), logs.forEach((l) => l.close())) };
+}
+
+/** Closed loop: `total` transactions, `CONCURRENCY` in flight; returns tx/s and latencies (ms). */
+async function workload(c: Cluster, total: number): Promise<{ rate: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let started = 0;
+  let finished = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  const next = (slot: number): void => {
+    if (started >= total) return;
+    started++;
+    const plan = new Map<string, TwoPcOp[]>([
+      ["b0", [{ account: address(0, slot), delta: -1n }]],
+      ["b1", [{ account: address(1, slot), delta: 1n }]],
+      ["b2", [{ account: address(2, slot), delta: 0n }]],
+    ]);
+    const begun = performance.now();
+    const { tx, outcome } = c.coordinator.begin(plan);
+    // The slot's accounts are free again once every participant has released them (all acks in).
+    c.ended.set(tx, () => next(slot));
+    void outcome.then((committed) => {
+      latencies.push(performance.now() - begun);
+      finished++;
+      if (!committed) failed++;
+    });
+  };
+  for (let s = 0; s < CONCURRENCY; s++) next(s);
+  if (!(await c.until(() => finished >= total, 600_000))) throw new Error(`only ${finished}/${total} transactions finished`);
+  if (failed > 0) throw new Error(`${failed} transactions aborted (no conflicts expected)`);
+  return { rate: (total * 1000) / (performance.now() - t0), latencies };
+}
+
+/** The same transfers as transactions inside one ledger (two accounts, same closed loop). */
+async function singleLedger(dir: string | undefined, total: number): Promise<{ rate: number; latencies: number[] }> {
+  const ledger = await Ledger.open({ chainId: 5, genesis: [...genesisOf(0), ...genesisOf(1)], ...(dir ? { dir: join(dir, "single") } : {}) });
+  const db = new LedgerDatabase(ledger);
+  const latencies: number[] = [];
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async (_, slot) => {
+      while (started < total) {
+        started++;
+        const begun = performance.now();
+        await db.transaction((tx) => tx.transfer(fromHex(address(0, slot)), fromHex(address(1, slot)), 1n));
+        latencies.push(performance.now() - begun);
+      }
+    }),
+  );
+  const rate = (total * 1000) / (performance.now() - t0);
+  await ledger.close();
+  return { rate, latencies };
+}
+
+function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+function result(id: string, label: string, group: string, unit: string, samples: number[], params: Record<string, string | number>, baseline?: string): CaseResult {
+  return { id, label, group, unit, samples, median: median(samples), min: Math.min(...samples), max: Math.max(...samples), params, ...(baseline ? { baseline } : {}) };
+}
+
+/** Runs the suite and returns its results. */
+export async function run(options: SuiteOptions): Promise<SuiteResult> {
+  const rounds = options.quick ? 1 : 3;
+  const total = options.quick ? 300 : 2000;
+  const cases: CaseResult[] = [];
+  for (const net of ["sim", "tcp"] as const) {
+    for (const kind of ["single", "2pc"] as const) {
+      options.onProgress?.(`${net} ${kind}`);
+      const rates: number[] = [];
+      const p50: number[] = [];
+      const p99: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const dir = net === "tcp" ? mkdtempSync(join(tmpdir(), "chaindb-2pc-bench-")) : undefined;
+        try {
+          let w: { rate: number; latencies: number[] };
+          if (kind === "single") w = await singleLedger(dir, total);
+          else {
+            const c = net === "sim" ? await simCluster() : await tcpCluster(dir!);
+            try {
+              w = await workload(c, total);
+            } finally {
+              await c.close();
+            }
+          }
+          rates.push(w.rate);
+          p50.push(percentile(w.latencies, 50));
+          p99.push(percentile(w.latencies, 99));
+        } finally {
+          if (dir) rmSync(dir, { recursive: true, force: true });
+        }
+      }
+      const durable = net === "tcp" ? "durable (fsync)" : "in memory";
+      const params = { network: net, kind, participants: kind === "2pc" ? 3 : 1, concurrency: CONCURRENCY, transactions: total, storage: durable };
+      const what = kind === "2pc" ? `${net === "sim" ? "SimNetwork, zero latency" : "TCP loopback"}, 3 participants` : `one ledger, ${durable}`;
+      cases.push(result(`${net}-${kind}-tps`, `${what}: transactions`, "throughput", "tx/s", rates, params, kind === "2pc" ? `${net}-single-tps` : undefined));
+      cases.push(result(`${net}-${kind}-p50`, `${what}: latency p50`, "latency", "ms", p50, params));
+      cases.push(result(`${net}-${kind}-p99`, `${what}: latency p99`, "latency", "ms", p99, params));
+    }
+  }
+  for (const c of cases) {
+    const base = cases.find((b) => b.id === c.baseline);
+    if (base) c.ratio = c.median / base.median;
+  }
+  return suiteResult("2pc", "Two-phase commit: 3 participant ledgers vs one ledger", options.quick, cases, [], [
+    `Closed loop with ${CONCURRENCY} transactions in flight, each on its own accounts (no lock conflicts); latency is begin → the coordinator's decision (COMMIT forced), wall-clock ms.`,
+    "2PC: per transaction 3 PREPAREs, 3 forced PREPARED records, 3 votes, 1 forced COMMIT record, 3 COMMITs, 3 ledger writes, 3 forced COMMITTED records, 3 acks. Coordinator, participants and their ledgers all share this process.",
+    "sim: SimNetwork with 0 ms links and in-memory ledgers (the protocol's own CPU cost); baseline: the same transfers as LedgerDatabase transactions on one in-memory ledger.",
+    "tcp: TcpTransport on loopback, ledgers on disk (commitAccounts fsyncs) and FileTwoPcLog (fsync per force); baseline: one durable ledger. The ratio is 2PC / single.",
+  ]);
+}
