@@ -21,9 +21,9 @@ commands:
   simulate 2pc --seeds <from>..<to> [--participants N]
           run the seeded two-phase-commit simulations; exit 1 on the first invariant violation
   node    --data <dir> --listen <host:port> [--peers <host:port@pubkeyhex,...>] [--key <file>]
-          [--mode primary|secondary] [--ack sync|async]
+          [--mode primary|secondary|pow] [--ack sync|async] [--backups k] [--block-ms ms]
           run one replica over TCP (HTTP API on the listen port + 1)
-  cluster [--nodes 4] [--mode primary] [--blocks N] [--json] [--ack sync|async] [--dir <dir>]
+  cluster [--nodes 4] [--mode primary|pow] [--blocks N] [--json] [--ack sync|async] [--dir <dir>]
           run a local cluster of node processes with a load generator and live status
   bench   [suite ...] [--quick] [--out <dir>]
           run the benchmark suites (all by default) and write results.json and report.html

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createHash, randomInt } from "node:crypto";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
+import { ChainDbError, ErrorCode, aint, fromHex, toHex } from "../util/index.ts";
 import { Ledger, keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 import { createEngine } from "../engine/index.ts";
 import { Random, TcpTransport, loadOrCreateNodeKey, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
@@ -43,6 +43,7 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
       mode: { type: "string", default: "primary" },
       ack: { type: "string", default: "sync" },
       "block-ms": { type: "string", default: "500" },
+      backups: { type: "string" },
     },
   });
   if (values.data === undefined || values.listen === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node: --data and --listen are required");
@@ -68,7 +69,12 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
   const transport = await TcpTransport.start({ id: self, key, listen, peers, network: `chaindb-dev-${DEV_CHAIN_ID}` });
   const replica = await Replica.open({
     id: self,
-    config: { nodes, mode: values.ack as ReplicationMode, candidates: values.mode === "secondary" ? nodes.filter((n) => n !== self) : nodes },
+    config: {
+      nodes,
+      mode: values.ack as ReplicationMode,
+      candidates: values.mode === "secondary" ? nodes.filter((n) => n !== self) : nodes,
+      ...(values.backups !== undefined ? { syncBackups: aint(Number(values.backups), 0, nodes.length - 1, "--backups") } : {}),
+    },
     transport,
     clock: systemClock,
     random: new Random(randomInt(2 ** 31)),
