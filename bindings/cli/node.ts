@@ -61,27 +61,38 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
   });
   const key = loadOrCreateNodeKey(values.key ?? join(values.data, "node.key"));
   const nodes = [self, ...peers.map((p) => p.id)].sort();
+  const syncBackups = values.backups === undefined ? undefined : aint(Number(values.backups), 0, nodes.length - 1, "--backups");
   if (values.mode === "pow") return runPowNode(values.data, self, listen, peers, key, nodes.length * Number(values["block-ms"]));
   const genesis = devGenesis();
   // The ts state engine: the wasm engine refuses an empty block (the epoch-start block) as out of memory.
   const ledger = await Ledger.open({ dir: join(values.data, "ledger"), chainId: DEV_CHAIN_ID, genesis, engine: "ts" });
   const store = new FileReplicaStore(join(values.data, "replica"));
-  const transport = await TcpTransport.start({ id: self, key, listen, peers, network: `chaindb-dev-${DEV_CHAIN_ID}` });
-  const replica = await Replica.open({
-    id: self,
-    config: {
-      nodes,
-      mode: values.ack as ReplicationMode,
-      candidates: values.mode === "secondary" ? nodes.filter((n) => n !== self) : nodes,
-      ...(values.backups !== undefined ? { syncBackups: aint(Number(values.backups), 0, nodes.length - 1, "--backups") } : {}),
-    },
-    transport,
-    clock: systemClock,
-    random: new Random(randomInt(2 ** 31)),
-    store,
-    ledger,
-    proposer: key.publicKey,
-  });
+  let transport: TcpTransport | undefined;
+  let replica: Replica;
+  try {
+    transport = await TcpTransport.start({ id: self, key, listen, peers, network: `chaindb-dev-${DEV_CHAIN_ID}` });
+    replica = await Replica.open({
+      id: self,
+      config: {
+        nodes,
+        mode: values.ack as ReplicationMode,
+        candidates: values.mode === "secondary" ? nodes.filter((n) => n !== self) : nodes,
+        ...(syncBackups !== undefined ? { syncBackups } : {}),
+      },
+      transport,
+      clock: systemClock,
+      random: new Random(randomInt(2 ** 31)),
+      store,
+      ledger,
+      proposer: key.publicKey,
+    });
+  } catch (error) {
+    // A failed start must not leave a listening socket (the process would never exit).
+    await transport?.close();
+    await store.close();
+    await ledger.close();
+    throw error;
+  }
   const statusOf = () => nodeStatus(replica, transport);
   const http = await serveHttp(listen.host, listen.port + 1, {
     status: statusOf,
