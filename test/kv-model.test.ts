@@ -108,7 +108,7 @@ describe("kv store model test (wasm and ts against a Map)", () => {
       }),
       { numRuns: 150, seed: 0x5eed },
     );
-  });
+  }, 120_000);
 
   it("many keys: growth, deletes of most keys and rollback of a large change set", async () => {
     for (const engine of ["wasm", "ts"] as const) {
@@ -128,7 +128,7 @@ describe("kv store model test (wasm and ts against a Map)", () => {
       for (let i = 19990; i < 20000; i++) expect(s.get(key(i))).toEqual(key(i + 1));
       expect(s.size).toBe(10);
     }
-  });
+  }, 120_000);
 
   it("rejects bad keys and values with typed errors", async () => {
     for (const engine of ["wasm", "ts"] as const) {
