@@ -32,24 +32,24 @@ async function runSeeds(validators: number, byzantine: number, count: number, se
 }
 
 describe("consensus simulation", () => {
-  it(`4 validators, 1 byzantine, equal power: ${slow ? 1000 : 60} seeds`, async () => {
-    const { commits, equivocations } = await runSeeds(4, 1, slow ? 1000 : 60);
+  it(`4 validators, 1 byzantine, equal power: ${slow ? 1000 : 40} seeds`, async () => {
+    const { commits, equivocations } = await runSeeds(4, 1, slow ? 1000 : 40);
     expect(commits).toBeGreaterThan(0);
     expect(equivocations).toBeGreaterThan(0); // the byzantine strategies did equivocate
   }, 900_000);
 
-  it(`4 validators, 1 byzantine, proof of stake: ${slow ? 300 : 12} seeds`, async () => {
-    const { commits } = await runSeeds(4, 1, slow ? 300 : 12, "pos");
+  it(`4 validators, 1 byzantine, proof of stake: ${slow ? 300 : 10} seeds`, async () => {
+    const { commits } = await runSeeds(4, 1, slow ? 300 : 10, "pos");
     expect(commits).toBeGreaterThan(0);
   }, 900_000);
 
-  it(`7 validators, 2 byzantine, equal power: ${slow ? 200 : 8} seeds`, async () => {
-    const { commits } = await runSeeds(7, 2, slow ? 200 : 8);
+  it(`7 validators, 2 byzantine, equal power: ${slow ? 200 : 6} seeds`, async () => {
+    const { commits } = await runSeeds(7, 2, slow ? 200 : 6);
     expect(commits).toBeGreaterThan(0);
   }, 900_000);
 
-  it(`7 validators, 2 byzantine, delegated proof of stake: ${slow ? 100 : 5} seeds`, async () => {
-    const { commits } = await runSeeds(7, 2, slow ? 100 : 5, "dpos");
+  it(`7 validators, 2 byzantine, delegated proof of stake: ${slow ? 100 : 4} seeds`, async () => {
+    const { commits } = await runSeeds(7, 2, slow ? 100 : 4, "dpos");
     expect(commits).toBeGreaterThan(0);
   }, 900_000);
 });
