@@ -67,6 +67,14 @@ describe("consensus simulation checker", () => {
     expect(found.every((invariant) => ["accusation", "validity", "agreement", "evidence"].includes(invariant))).toBe(true);
   });
 
+  it("replays a seed exactly (same result, message count and simulated time)", async () => {
+    const options: SimulationOptions = { seed: 12, validators: 4, byzantine: 1, selection: "pos" };
+    const first = await simulateConsensus(options);
+    expect(first.ok).toBe(true);
+    expect(await simulateConsensus(options)).toEqual(first);
+    expect(await simulateConsensus({ ...options, seed: 13 })).not.toEqual(first);
+  });
+
   it("refuses byzantine power of 1/3 or more", async () => {
     await expect(simulateConsensus({ seed: 1, validators: 3, byzantine: 1 })).rejects.toThrow(/not below 1\/3/);
   });
