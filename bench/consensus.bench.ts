@@ -5,7 +5,8 @@
  * validators on the SimNetwork with zero link latency (the protocol's own CPU cost), all up and with
  * one validator down. The growth with the set size is the speed-versus-security trade-off: n
  * validators tolerate f = ⌊(n−1)/3⌋ faulty ones, and each height costs O(n²) signed messages to
- * verify and, with relaying, O(n³) deliveries.
+ * verify and, with relaying, O(n³) deliveries; the last group measures the same sets with votes not
+ * relayed (`relayVotes: false`), so the price of the paper's gossip is visible.
  *
  * Throughput and latency are wall-clock; the "down" cases also report simulated time per block
  * (rounds whose proposer is down wait for timeoutPropose).
@@ -25,7 +26,7 @@ interface RunStats {
 }
 
 /** Commits `blocks` heights with `n` validators (`down` of them crashed from the start). */
-async function runCluster(n: number, down: number, blocks: number): Promise<RunStats> {
+async function runCluster(n: number, down: number, blocks: number, relayVotes = true): Promise<RunStats> {
   const keys = Array.from({ length: n }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 1)));
   const set = new ValidatorSet(keys.map((k) => ({ address: k.publicKey, power: 1 })));
   keys.sort((a, b) => set.indexOf(a.publicKey) - set.indexOf(b.publicKey));
@@ -60,6 +61,7 @@ async function runCluster(n: number, down: number, blocks: number): Promise<RunS
         validators: set,
         key: keys[i]!,
         verifier,
+        relayVotes,
         buildValue: (height, round) => {
           if (!proposedAt.has(height)) proposedAt.set(height, performance.now());
           const value = payload.slice();
@@ -122,6 +124,15 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       cases.push(caseOf(`p99-${tag}`, `${n} validators${down ? ", 1 down" : ""}: commit latency p99`, group, "ms", [percentile(lat, 99)], params));
       if (down > 0) cases.push(caseOf(`sim-${tag}`, `${n} validators, 1 down: simulated ms per block`, group, "ms", samples.map((s) => s.simMsPerBlock), params));
     }
+  }
+  // The cost of the paper's gossip: the same sets with votes not relayed (signers' messages only).
+  for (const n of sizes.filter((x) => x >= 7)) {
+    const blocks = n > 13 ? 3 : Math.max(3, Math.round((options.quick ? 60 : 240) / n));
+    options.onProgress?.(`consensus n=${n} without vote relays`);
+    const s = await runCluster(n, 0, blocks, false);
+    const params = { validators: n, down: 0, tolerates: Math.floor((n - 1) / 3), blocks, relayVotes: "no" };
+    cases.push(caseOf(`blocks-${n}-norelay`, `${n} validators, votes not relayed: blocks/s`, "votes not relayed", "blocks/s", [s.blocksPerSecond], params, `blocks-${n}`));
+    cases.push(caseOf(`p50-${n}-norelay`, `${n} validators, votes not relayed: commit latency p50`, "votes not relayed", "ms", [percentile(s.latenciesMs, 50)], params));
   }
   for (const c of cases) if (c.baseline) c.ratio = c.median / cases.find((b) => b.id === c.baseline)!.median;
   return suiteResult("consensus", "Tendermint consensus: blocks/s, tx/s and commit latency by validator count", options.quick, cases, [], notes);

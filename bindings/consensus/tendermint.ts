@@ -59,6 +59,12 @@ export interface EngineOptions {
    * made in block H from height H + 2).
    */
   readonly validatorsAt?: (height: number) => ValidatorSet;
+  /**
+   * Relay each vote once when first accepted (default true): the paper's gossip, which spreads both
+   * halves of a split double vote, at O(n³) deliveries per height on a full mesh. Off, votes travel
+   * only from their signers (O(n²)) and stuck ticks re-send them.
+   */
+  readonly relayVotes?: boolean;
   /** Proposer of (height, round), as a validator index; default CometBFT's schedule for the set. */
   readonly proposer?: (height: number, round: number) => number;
 }
@@ -526,7 +532,7 @@ export class TendermintEngine {
     if (this.roundState(v.round, true) === null) return;
     if (!this.acceptVote(v, index)) return;
     this.out.push({ kind: "persist", record: { type: "message", message: v }, sync: false });
-    if (relay) this.out.push({ kind: "broadcast", message: v });
+    if (relay && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: v });
   }
 
   /** Counts a vote; false if it was already counted. */
