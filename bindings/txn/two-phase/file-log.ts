@@ -69,7 +69,7 @@ export class FileTwoPcLog implements TwoPcLog {
   private load(): void {
     const bytes = readFileSync(this.path);
     if (bytes.length > FILE_LOG_BYTES_MAX) throw new ChainDbError(ErrorCode.STORE_CORRUPT, `2PC log ${this.path} is larger than ${FILE_LOG_BYTES_MAX} bytes`);
-    const text = bytes.toString("utf8");
+    const text = new TextDecoder().decode(bytes);
     const end = text.lastIndexOf("\n") + 1; // whatever follows the last newline is a torn append
     const lines = text.slice(0, end).split("\n").slice(0, -1);
     lines.forEach((line, i) => {
@@ -83,6 +83,6 @@ export class FileTwoPcLog implements TwoPcLog {
       if (record.v === null) this.map.delete(record.k);
       else this.map.set(record.k, fromHex(record.v as string));
     });
-    if (end < bytes.length) truncateSync(this.path, Buffer.byteLength(text.slice(0, end)));
+    if (end < bytes.length) truncateSync(this.path, new TextEncoder().encode(text.slice(0, end)).length);
   }
 }
