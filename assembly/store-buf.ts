@@ -21,6 +21,9 @@ const DESCS: usize = memory.data(<i32>(BUF_COUNT * 8), 8);
  * amortised O(1).
  */
 export function bufEnsure(id: u32, bytes: u32, keep: u32): usize {
+  // A zero-byte request must still return a real buffer: 0 means out of memory to callers, and an
+  // empty block asks for 0 bytes before any buffer exists.
+  bytes = max<u32>(bytes, 1);
   const d = DESCS + (<usize>id << 3);
   const cap = load<u32>(d, 4);
   if (bytes <= cap) return <usize>load<u32>(d);
