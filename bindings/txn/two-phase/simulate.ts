@@ -37,6 +37,11 @@ export interface TwoPcSimulationOptions {
   durationMs?: number;
   /** Run a broken protocol instead. */
   bug?: TwoPcBug;
+  /**
+   * Systematic mode: no random faults; `node` ("c" or "p0"…) crashes just before its `effect`-th
+   * effect (0-based, counted over its incarnations) and restarts after `restartMs` (default 300).
+   */
+  crashAt?: { node: NodeId; effect: number; restartMs?: number };
 }
 
 /** What one run found. */
@@ -48,6 +53,8 @@ export interface TwoPcSimulationReport {
   aborted: number;
   crashes: number;
   virtualMs: number;
+  /** Systematic mode: whether the crash point was reached. */
+  crashed?: boolean;
   /** The first invariant violated, if any. */
   violation?: { invariant: string; detail: string };
 }
@@ -89,6 +96,7 @@ class TwoPcRun {
   private crashP = 0;
   private faulty = true;
   private crashes = 0;
+  private readonly effectCounts = new Map<NodeId, number>();
   private violation: { invariant: string; detail: string } | undefined;
 
   constructor(private readonly options: TwoPcSimulationOptions) {
@@ -104,6 +112,10 @@ class TwoPcRun {
     const r = this.random;
     const link = { loss: r.pick([0, 0.05, 0.2]), duplicate: r.pick([0, 0.1, 0.3]), reorder: r.pick([0, 0.2]), latency: { kind: "uniform" as const, minMs: 1, maxMs: r.pick([5, 30]) } };
     this.crashP = r.pick([0, 0.01, 0.03, 0.08]);
+    if (this.options.crashAt !== undefined) {
+      this.crashP = 0;
+      link.loss = 0;
+    }
     for (const id of [COORD, ...this.ids]) this.net.addNode(id);
     for (const a of [COORD, ...this.ids]) for (const b of [COORD, ...this.ids]) if (a < b) this.net.setLink(a, b, link);
     for (const id of this.ids) {
@@ -112,7 +124,7 @@ class TwoPcRun {
     }
     for (const id of [COORD, ...this.ids]) await this.startNode(id);
     this.scheduleWorkload();
-    this.scheduleFaults();
+    if (this.options.crashAt === undefined) this.scheduleFaults();
     await this.net.runFor(this.durationMs);
     this.faulty = false;
     this.net.heal();
@@ -136,7 +148,7 @@ class TwoPcRun {
       core,
       ...(resource ? { resource } : {}),
       observer: (n, e) => this.observe(n, e),
-      beforeEffect: () => !(this.faulty && this.crashes < CRASHES_MAX && this.random.chance(this.crashP)),
+      beforeEffect: (n) => !(this.faulty && (this.crashPoint(n) || (this.crashes < CRASHES_MAX && this.random.chance(this.crashP)))),
       onCrash: () => this.crash(id),
     });
     this.runners.set(id, runner);
@@ -145,11 +157,20 @@ class TwoPcRun {
     await runner.start();
   }
 
+  private crashPoint(node: NodeId): boolean {
+    const at = this.options.crashAt;
+    if (at === undefined || at.node !== node) return false;
+    const count = this.effectCounts.get(node) ?? 0;
+    this.effectCounts.set(node, count + 1);
+    return count === at.effect;
+  }
+
   private crash(id: NodeId): void {
     this.crashes++;
     this.runners.get(id)!.kill();
     this.net.crash(id);
-    this.net.clock.setTimer(this.random.int(20, 1500), () => void this.restart(id).catch((e: Error) => this.violate("restart succeeds", e.stack ?? e.message)));
+    const delay = this.options.crashAt?.restartMs ?? this.random.int(20, 1500);
+    this.net.clock.setTimer(delay, () => void this.restart(id).catch((e: Error) => this.violate("restart succeeds", e.stack ?? e.message)));
   }
 
   private async restart(id: NodeId): Promise<void> {
@@ -267,6 +288,7 @@ class TwoPcRun {
       else aborted++;
     }
     const report: TwoPcSimulationReport = { seed: this.options.seed, participants: this.ids.length, transactions: this.members.size, committed, aborted, crashes: this.crashes, virtualMs: this.net.now };
+    if (this.options.crashAt !== undefined) report.crashed = this.crashes > 0;
     if (this.violation !== undefined) report.violation = this.violation;
     return report;
   }
