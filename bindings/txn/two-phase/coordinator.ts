@@ -74,7 +74,7 @@ export class Coordinator {
       if (!Array.isArray(participants)) throw new ChainDbError(ErrorCode.STORE_CORRUPT, `2PC log: bad commit record ${key}`);
       const state: CoordTx = { phase: "committing", participants: participants as NodeId[], ops: new Map(), votes: new Set(participants as NodeId[]), acks: new Set(), retryMs: this.retryMs };
       this.txs.set(tx, state);
-      effects.push(...this.sendAll(tx, state, { type: "commit", tx }), { kind: "timer", timer: "retry", tx, delayMs: state.retryMs });
+      effects.push(...this.sendAll(state, { type: "commit", tx }), { kind: "timer", timer: "retry", tx, delayMs: state.retryMs });
     }
     return effects;
   }
@@ -157,14 +157,14 @@ export class Coordinator {
     return [
       { kind: "force", key: COMMIT_PREFIX + tx, record: { participants: state.participants } },
       { kind: "outcome", tx, committed: true },
-      ...this.sendAll(tx, state, { type: "commit", tx }),
+      ...this.sendAll(state, { type: "commit", tx }),
     ];
   }
 
   private decideAbort(tx: string, state: CoordTx): TwoPcEffect[] {
     assert(state.phase === "collecting", "abort only undecided transactions");
     this.txs.delete(tx);
-    return [{ kind: "outcome", tx, committed: false }, ...this.sendAll(tx, state, { type: "abort", tx })];
+    return [{ kind: "outcome", tx, committed: false }, ...this.sendAll(state, { type: "abort", tx })];
   }
 
   private onTimeout(timer: string, tx: string): TwoPcEffect[] {
@@ -181,8 +181,7 @@ export class Coordinator {
     return effects;
   }
 
-  private sendAll(tx: string, state: CoordTx, message: TwoPcMessage): TwoPcEffect[] {
-    void tx;
+  private sendAll(state: CoordTx, message: TwoPcMessage): TwoPcEffect[] {
     return state.participants.map((p) => ({ kind: "send", to: p, message }));
   }
 }

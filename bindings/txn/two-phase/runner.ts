@@ -14,17 +14,25 @@ import { decodeTwoPcMessage, encodeTwoPcMessage, type TwoPcEffect, type TwoPcEve
 
 /** The durable log a runner writes: a key-value store whose writes are durable after `sync` (SimStorage fits). */
 export interface TwoPcLog {
+  /** The value at `key` (buffered writes included). */
   get(key: string): Uint8Array | undefined;
+  /** Buffers a write. */
   put(key: string, value: Uint8Array): void;
+  /** Buffers a delete. */
   delete(key: string): void;
+  /** Keys starting with `prefix`, sorted. */
   keys(prefix?: string): string[];
+  /** Makes every buffered write durable (fsync). */
   sync(): void | Promise<void>;
 }
 
 /** A core the runner can drive. */
 export interface TwoPcCore {
+  /** The node's id. */
   readonly self: NodeId;
+  /** Rebuilds from the log's records; returns the effects of recovery. */
   recover(records: ReadonlyMap<string, MessageValue>): TwoPcEffect[];
+  /** Handles one event; throws a ChainDbError (state untouched) for bad input. */
   handle(event: TwoPcEvent): TwoPcEffect[];
 }
 
