@@ -85,7 +85,9 @@ async function tcpCluster(dir: string): Promise<Cluster> {
   const logs = ids.map((id) => FileTwoPcLog.open(join(dir, `${id}.2pc.log`)));
   const ended = new Map<string, () => void>();
   const coordinator = await startRunners(ids.map((id, i) => ({ id, transport: transports[i]!, clock: systemClock, log: logs[i]! })), dir, ended);
-  const connected = () => BANKS.every((b) => transports[0]!.isConnected(b));
+  // Every side must see every link up: a handshake completes at the two ends at different times,
+  // and a vote sent before its sender sees the link is dropped (then re-sent after retryMs).
+  const connected = () => transports.every((t) => t.peerIds.every((p) => t.isConnected(p)));
   const until = async (done: () => boolean, maxMs: number) => {
     const end = performance.now() + maxMs;
     while (!done() && performance.now() < end) await new Promise((r) => setTimeout(r, 1));
