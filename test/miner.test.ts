@@ -105,5 +105,7 @@ describe.each(["wasm", "ts"] as const)("mine (%s engine)", (ENGINE) => {
     expect((await rejection(mine(header(0x1d00ffff), { workers: -1 }))).code).toBe("BAD_RANGE");
     expect((await rejection(mine(header(0x1d00ffff), { target: new Uint8Array(31) }))).code).toBe("BAD_LENGTH");
     expect((await rejection(mine(header(0x1d00ffff), { startNonce: 2 ** 32 }))).code).toBe("BAD_RANGE");
+    expect((await rejection(mine(header(0x1d00ffff), { workers: 2, engine: "gpu" as "wasm" }))).code).toBe("BAD_ENGINE");
+    expect((await rejection(mine(header(0x1d00ffff), { signal: AbortSignal.abort() }))).code).toBe("ABORTED");
   });
 });

@@ -72,11 +72,14 @@ const CHUNK: Record<EngineName, number> = { wasm: 1 << 16, ts: 1 << 14 };
 export async function mine(header: Uint8Array, options: MineOptions = {}): Promise<MineResult> {
   abytes(header, 80, "header");
   const engineName = options.engine ?? "wasm";
+  if (engineName !== "wasm" && engineName !== "ts") {
+    throw new ChainDbError(ErrorCode.BAD_ENGINE, `unknown engine ${JSON.stringify(engineName)}: expected "wasm" or "ts"`);
+  }
   const workers = aint(options.workers ?? cpuCount(), 0, MAX_WORKERS, "workers");
   const target = options.target ? abytes(options.target, 32, "target") : targetFromHeader(header);
   const startNonce = options.startNonce ?? getNonce(header);
   aint(startNonce, 0, NONCE_SPACE - 1, "startNonce");
-  options.signal?.throwIfAborted?.();
+  if (options.signal?.aborted) throw new ChainDbError(ErrorCode.ABORTED, "mining aborted before it started", { cause: options.signal.reason });
   const searcher = workers === 0 ? await serialSearcher(engineName) : await poolSearcher(workers, engineName);
   // The clock starts once the workers are ready: the hashrate measures hashing, not start-up.
   const run = new MineRun(options);
