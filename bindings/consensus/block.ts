@@ -1,25 +1,39 @@
 /**
  * The block a Tendermint value carries (CometBFT `types/block.go`, reduced): height, the parent's
- * id, the previous height's commit certificate (the +2/3 precommits that decided the parent, so
- * anyone can check the chain without having watched the votes), the evidence it includes, the
- * transactions, and the state root after applying them. {@link verifyCommit} is what a node that
+ * id, the previous height's commit (the +2/3 precommits that decided the parent, so anyone can
+ * check the chain without having watched the votes), the evidence it includes, the transactions,
+ * and the state root after applying them. {@link verifyCommit} is what a node that
  * catches up (or a light client) runs on every block it fetches.
  * @module
  */
 import { ChainDbError, ErrorCode, abytes } from "../util/index.ts";
-import { decodeMessage, encodeMessage, verifyProposal, verifyVote, type Verifier } from "./codec.ts";
+import { CERTIFICATE_VOTES_MAX, decodeMessage, encodeMessage, verifyProposal, verifyVote, type Verifier } from "./codec.ts";
 import { verifyEvidence } from "./evidence.ts";
-import { VoteType, type CommitCertificate, type Evidence } from "./types.ts";
+import { VoteType, type CommitCertificate, type Evidence, type Vote } from "./types.ts";
 import type { ValidatorSet } from "./validators.ts";
 import { idKey } from "./votes.ts";
+
+/**
+ * The commit a block carries for its parent: only the precommits (CometBFT's `Commit`). They sign
+ * the parent's id, which is enough to prove the decision; carrying the parent's proposal as well
+ * would nest every earlier block inside each new one, and block size would grow with the height.
+ */
+export interface BlockCommit {
+  readonly precommits: readonly Vote[];
+}
+
+/** The block commit of a certificate (drops the proposal and its value). */
+export function blockCommitOf(certificate: CommitCertificate): BlockCommit {
+  return { precommits: certificate.precommits };
+}
 
 /** A block. */
 export interface Block {
   readonly height: number;
   /** Id (sha256) of the parent block's value; zeros at height 1. */
   readonly parent: Uint8Array;
-  /** Certificate of height − 1 (null at height 1). */
-  readonly lastCommit: CommitCertificate | null;
+  /** Commit of height − 1 (null at height 1); a certificate given here is stored as its precommits. */
+  readonly lastCommit: BlockCommit | null;
   readonly evidence: readonly Evidence[];
   readonly txs: Uint8Array;
   /** State root after applying `txs` (the application's; zeros when it keeps none). */
@@ -44,7 +58,7 @@ export function encodeBlock(b: Block): Uint8Array {
     new DataView(len.buffer).setUint32(0, bytes.length, true);
     parts.push(len, bytes);
   };
-  section(b.lastCommit === null ? new Uint8Array(0) : encodeMessage(b.lastCommit));
+  section(b.lastCommit === null ? new Uint8Array(0) : encodeCommit(b.lastCommit));
   section(new Uint8Array([Math.min(b.evidence.length, BLOCK_EVIDENCE_MAX)]));
   for (const e of b.evidence.slice(0, BLOCK_EVIDENCE_MAX)) section(encodeMessage(e));
   section(b.txs);
@@ -73,8 +87,7 @@ export function decodeBlock(bytes: Uint8Array): Block {
   };
   const height = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
   const commitBytes = section();
-  const lastCommit = commitBytes.length === 0 ? null : decodeMessage(commitBytes);
-  if (lastCommit !== null && lastCommit.kind !== "commit") throw new ChainDbError(ErrorCode.BAD_MESSAGE, "block lastCommit is not a certificate");
+  const lastCommit = commitBytes.length === 0 ? null : decodeCommit(commitBytes);
   const count = section();
   if (count.length !== 1 || count[0]! > BLOCK_EVIDENCE_MAX) throw new ChainDbError(ErrorCode.BAD_MESSAGE, "block evidence count out of range");
   const evidence: Evidence[] = [];
@@ -88,20 +101,56 @@ export function decodeBlock(bytes: Uint8Array): Block {
   return { height, parent: bytes.slice(8, 40), lastCommit, evidence, txs, stateRoot: bytes.slice(40, 72) };
 }
 
+/** A block commit's bytes: the count of precommits, then each precommit's message bytes. */
+function encodeCommit(c: BlockCommit): Uint8Array {
+  const votes = c.precommits.slice(0, CERTIFICATE_VOTES_MAX).map((v) => encodeMessage(v));
+  const out = new Uint8Array(4 + votes.reduce((n, v) => n + 4 + v.length, 0));
+  const view = new DataView(out.buffer);
+  view.setUint32(0, votes.length, true);
+  let at = 4;
+  for (const v of votes) (view.setUint32(at, v.length, true), out.set(v, at + 4), (at += 4 + v.length));
+  return out;
+}
+
+function decodeCommit(bytes: Uint8Array): BlockCommit {
+  const bad = (why: string) => new ChainDbError(ErrorCode.BAD_MESSAGE, `block commit: ${why}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 4) throw bad("truncated");
+  const count = view.getUint32(0, true);
+  if (count > CERTIFICATE_VOTES_MAX) throw bad(`${count} precommits`);
+  const precommits: Vote[] = [];
+  let at = 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > bytes.length) throw bad("truncated");
+    const length = view.getUint32(at, true);
+    if (at + 4 + length > bytes.length) throw bad("truncated");
+    const v = decodeMessage(bytes.subarray(at + 4, at + 4 + length));
+    if (v.kind !== "vote") throw bad("an entry is not a vote");
+    precommits.push(v);
+    at += 4 + length;
+  }
+  if (at !== bytes.length) throw bad("trailing bytes");
+  return { precommits };
+}
+
 /**
- * True if `c` proves that the value `id` was decided at `height`: a valid proposal for it and
- * precommits for it in the proposal's round from distinct validators of `set` with more than 2/3
- * of the power, each correctly signed.
+ * True if `c` proves that the value `id` was decided at `height`: precommits for it, all of one
+ * round, from distinct validators of `set` with more than 2/3 of the power, each correctly signed.
+ * A full certificate must also hold a valid proposal for `id` in that round.
  */
-export function verifyCommit(chainId: string, set: ValidatorSet, c: CommitCertificate, height: number, id: Uint8Array, verify?: Verifier): boolean {
-  const p = c.proposal;
-  if (p.height !== height || idKey(p.valueId) !== idKey(id) || !verifyProposal(chainId, p, verify)) return false;
+export function verifyCommit(chainId: string, set: ValidatorSet, c: BlockCommit | CommitCertificate, height: number, id: Uint8Array, verify?: Verifier): boolean {
+  let round = c.precommits[0]?.round ?? -1;
+  if ("proposal" in c) {
+    const p = c.proposal;
+    if (p.height !== height || idKey(p.valueId) !== idKey(id) || !verifyProposal(chainId, p, verify)) return false;
+    round = p.round;
+  }
   const seen = new Set<number>();
   let power = 0;
   for (const v of c.precommits) {
     const index = set.indexOf(v.validator);
     if (index < 0 || seen.has(index)) return false;
-    if (v.type !== VoteType.Precommit || v.height !== height || v.round !== p.round || idKey(v.valueId) !== idKey(id)) return false;
+    if (v.type !== VoteType.Precommit || v.height !== height || v.round !== round || idKey(v.valueId) !== idKey(id)) return false;
     if (!verifyVote(chainId, v, verify)) return false;
     seen.add(index);
     power += set.power(index);

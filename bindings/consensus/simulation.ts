@@ -29,7 +29,7 @@ import { cachingVerifier, decodeMessage, encodeMessage, valueIdOf, type Verifier
 import { accused, evidenceKey, verifyEvidence } from "./evidence.ts";
 import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
 import type { CommitCertificate, Effect, Evidence, Proposal, Vote, WalRecord } from "./types.ts";
-import { decodeBlock, encodeBlock, verifyCommit, type Block } from "./block.ts";
+import { blockCommitOf, decodeBlock, encodeBlock, verifyCommit, type Block, type BlockCommit } from "./block.ts";
 import { ValidatorSet } from "./validators.ts";
 import { DelegateElection, StakingState } from "../selection/index.ts";
 import { decodeRecord, encodeRecord } from "./wal.ts";
@@ -104,11 +104,15 @@ class Violation extends Error {
 }
 
 /** A block of the simulation: a {@link Block} whose transactions are a validity flag and a salt. */
-function makeBlock(height: number, parent: Uint8Array, valid: number, salt: number, lastCommit: CommitCertificate | null, evidence: readonly Evidence[]): Uint8Array {
+function makeBlock(height: number, parent: Uint8Array, valid: number, salt: number, lastCommit: BlockCommit | null, evidence: readonly Evidence[]): Uint8Array {
   const txs = new Uint8Array(5);
   txs[0] = valid;
   new DataView(txs.buffer).setUint32(1, salt >>> 0, true);
   return encodeBlock({ height, parent, lastCommit, evidence, txs, stateRoot: new Uint8Array(32) });
+}
+
+function lastCommitOf(certificate: CommitCertificate | undefined): BlockCommit | null {
+  return certificate === undefined ? null : blockCommitOf(certificate);
 }
 
 /** The same block with another salt (or another validity flag). */
@@ -374,7 +378,7 @@ class World {
       chainId: CHAIN_ID,
       validators: this.set,
       key: v.key,
-      buildValue: (height) => makeBlock(height, v.parent(height), VALID, v.node.random.u32(), v.engine?.certificate(height - 1) ?? null, v.pendingEvidence()),
+      buildValue: (height) => makeBlock(height, v.parent(height), VALID, v.node.random.u32(), lastCommitOf(v.engine?.certificate(height - 1)), v.pendingEvidence()),
       behavior: v.behavior,
       verifier: this.verifier,
       peers: this.validators.length || this.o.validators,

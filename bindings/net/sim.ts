@@ -193,6 +193,20 @@ export class SimNetwork {
     return node;
   }
 
+  private steps = 0;
+  private lastYield = performance.now();
+
+  /**
+   * Gives the host's event loop a turn every ~50 ms of wall-clock time. Microtask settling never
+   * lets timers or I/O run, so a long run starved its host (vitest's worker RPC timed out). Only
+   * wall-clock time is spent: nothing the host does can reach this network's queue.
+   */
+  private async yieldNow(): Promise<void> {
+    if ((++this.steps & 1023) !== 0 || performance.now() - this.lastYield < 50) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.lastYield = performance.now();
+  }
+
   /** Processes the next event; false when none is left. */
   async step(): Promise<boolean> {
     const event = this.queue.pop();
@@ -209,7 +223,10 @@ export class SimNetwork {
   /** Runs every event due within the next `ms` of virtual time, then sets the clock to the end. */
   async runFor(ms: number): Promise<void> {
     const end = this.time + aint(ms, 0, 2 ** 40, "ms");
-    for (let next = this.queue.peek(); next !== undefined && next.at <= end; next = this.queue.peek()) await this.step();
+    for (let next = this.queue.peek(); next !== undefined && next.at <= end; next = this.queue.peek()) {
+      await this.step();
+      await this.yieldNow();
+    }
     this.time = end;
   }
 
@@ -220,6 +237,7 @@ export class SimNetwork {
     for (let next = this.queue.peek(); next !== undefined && next.at <= end; next = this.queue.peek()) {
       await this.step();
       if (done()) return true;
+      await this.yieldNow();
     }
     this.time = Math.max(this.time, end);
     return done();
