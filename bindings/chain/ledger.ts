@@ -196,6 +196,28 @@ export class Ledger {
     return this.applyVerified(packed, count, options, () => packed);
   }
 
+  /**
+   * Runs pre-verified packed transfers on a checkpoint of the state and undoes them: the root and
+   * statuses the block would give, with the state untouched (consensus checks a proposed block
+   * this way before voting for it).
+   */
+  preview(packed: Uint8Array, count: number, proposer: Uint8Array): { root: Uint8Array; statuses: TransferStatus[] } {
+    this.checkOpen();
+    abytes(proposer, 32, "proposer");
+    aint(count, 0, BLOCK_TRANSFERS_MAX, "count");
+    abytes(packed, count * 88, "packed");
+    const state = this.state;
+    const rootBefore = state.root();
+    state.begin();
+    try {
+      const codes = state.apply(packed, count, proposer);
+      return { root: state.root(), statuses: Array.from(codes, (c) => TRANSFER_STATUSES[c]!) };
+    } finally {
+      state.abort();
+      assert(equalBytes(state.root(), rootBefore), "preview: abort restored the previous root");
+    }
+  }
+
   private applyVerified(packed: Uint8Array, count: number, options: ApplyOptions, body: () => Uint8Array): BlockResult {
     const state = this.state;
     const rootBefore = state.root();

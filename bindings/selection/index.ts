@@ -7,3 +7,35 @@
  */
 export { StakingState, UNBONDINGS_MAX, compareAddresses, type StakingOptions, type StakingTx, type PoweredValidator } from "./pos.ts";
 export { DelegateElection, type DposOptions } from "./dpos.ts";
+export {
+  SelectionState,
+  BlockRun,
+  DEFAULT_SELECTION_PARAMS,
+  STAKE_POOL,
+  BURN_ADDRESS,
+  EVIDENCE_AGE_MAX,
+  poolGenesisBalance,
+  type SelectionMode,
+  type SelectionParams,
+  type SelectionJson,
+  type AccountView,
+  type Bond,
+} from "./state.ts";
+export {
+  signStakingTx,
+  decodeStakingTx,
+  verifyStakingTxSignature,
+  decodeChainTx,
+  encodeBlockTxs,
+  decodeBlockTxs,
+  STAKING_TX_VERSION,
+  STAKING_TX_BASE_SIZE,
+  STAKING_KINDS,
+  BALLOT_CANDIDATES_MAX,
+  BLOCK_TXS_MAX,
+  type StakingKind,
+  type StakingTransaction,
+  type StakingTxFields,
+  type ChainTx,
+  type BlockTxs,
+} from "./txs.ts";

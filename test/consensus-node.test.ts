@@ -1,0 +1,108 @@
+// ConsensusNode on the seeded SimNetwork: four validators commit blocks of transfers and staking
+// transactions and reach equal state roots; a double-voting validator is slashed, jailed and
+// leaves the set two heights after the block with the evidence.
+import { describe, expect, it } from "vitest";
+import { keyPairFromSeed, signTransfer, type KeyPair } from "../bindings/chain/index.ts";
+import { ConsensusNode, byzantine, type ChainGenesis, type CommittedBlock, type Evidence } from "../bindings/consensus/index.ts";
+import { SimNetwork } from "../bindings/net/index.ts";
+import { BURN_ADDRESS, STAKE_POOL, signStakingTx, type SelectionMode } from "../bindings/selection/index.ts";
+import { toHex } from "../bindings/util/index.ts";
+
+const CHAIN = 7;
+const TIMEOUTS = { proposeMs: 300, proposeDeltaMs: 100, prevoteMs: 150, prevoteDeltaMs: 50, precommitMs: 150, precommitDeltaMs: 50 };
+const validators = Array.from({ length: 4 }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 1)));
+const users = Array.from({ length: 4 }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 101)));
+
+function genesis(mode: SelectionMode): ChainGenesis {
+  return {
+    accounts: [...validators, ...users].map((k) => ({ address: k.publicKey, balance: 1_000_000n })),
+    validators: validators.map((k) => ({ address: k.publicKey, stake: 1000n })),
+    selection: { mode, unbondingHeights: 3, slashPpm: 100_000, maxValidators: 4, epochHeights: 4 },
+  };
+}
+
+interface Cluster {
+  net: SimNetwork;
+  nodes: ConsensusNode[];
+  commits: CommittedBlock[][];
+  evidence: Evidence[];
+}
+
+async function start(mode: SelectionMode, seed: number, byzantineIndex = -1): Promise<Cluster> {
+  const net = new SimNetwork({ seed });
+  const ids = validators.map((_, i) => `v${i}`);
+  for (const id of ids) net.addNode(id);
+  const commits: CommittedBlock[][] = ids.map(() => []);
+  const evidence: Evidence[] = [];
+  const nodes = await Promise.all(
+    ids.map((id, i) =>
+      ConsensusNode.open({
+        chainId: CHAIN,
+        genesis: genesis(mode),
+        key: validators[i]!,
+        transport: net.node(id).transport,
+        clock: net.node(id).clock,
+        timeouts: TIMEOUTS,
+        newHeightDelayMs: 20,
+        tickMs: 100,
+        onCommit: (b) => commits[i]!.push(b),
+        onEvidence: (e) => evidence.push(e),
+        ...(i === byzantineIndex ? { behavior: byzantine("double-vote", { variant: (v) => v, corrupt: (v) => v }) } : {}),
+      }),
+    ),
+  );
+  return { net, nodes, commits, evidence };
+}
+
+const transfer = (from: KeyPair, to: KeyPair, nonce: number) => signTransfer(from, { chainId: CHAIN, to: to.publicKey, amount: 10, fee: 1, nonce });
+
+describe("ConsensusNode on SimNetwork", () => {
+  for (const mode of ["tendermint", "pos", "dpos"] as const) {
+    it(`${mode}: commits blocks of transactions, every node reaches the same state root`, async () => {
+      const c = await start(mode, 11);
+      for (let n = 0; n < 3; n++) for (const [i, u] of users.entries()) c.nodes[i % 4]!.submit(transfer(u, users[(i + 1) % 4]!, n));
+      if (mode === "pos") c.nodes[0]!.submit(signStakingTx(users[0]!, { kind: "stake", chainId: CHAIN, amount: 500, fee: 1, nonce: 3 }));
+      if (mode === "dpos") c.nodes[1]!.submit(signStakingTx(users[1]!, { kind: "vote", chainId: CHAIN, fee: 1, nonce: 3, candidates: [validators[2]!.publicKey] }));
+      const done = await c.net.runUntil(() => c.nodes.every((n) => n.height >= 6), 60_000);
+      expect(done, `heights ${c.nodes.map((n) => n.height)} failure ${c.nodes.map((n) => String(n.failure))}`).toBe(true);
+      await Promise.all(c.nodes.map((n) => n.idle()));
+      const h = Math.min(...c.nodes.map((n) => n.height));
+      const at = (i: number) => c.commits[i]!.find((b) => b.height === h)!;
+      for (let i = 1; i < 4; i++) expect(toHex(at(i).root)).toBe(toHex(at(0).root));
+      const txs = c.commits[0]!.reduce((s, b) => s + b.txs, 0);
+      expect(txs).toBe(12 + (mode === "tendermint" ? 0 : 1));
+      for (const u of users) expect(c.nodes[0]!.accounts.account(u.publicKey)!.nonce).toBe(mode !== "tendermint" && u === users[mode === "pos" ? 0 : 1] ? 4n : 3n);
+      if (mode === "pos") {
+        expect(c.nodes[0]!.selectionState.bondOf(users[0]!.publicKey).bonded).toBe(500n);
+        expect(c.nodes[0]!.accounts.account(STAKE_POOL)!.balance).toBe(4500n);
+      }
+      for (const n of c.nodes) await n.close();
+    }, 60_000);
+  }
+
+  for (const mode of ["pos", "dpos"] as const) {
+    it(`${mode}: a double voter's evidence is committed, it is slashed, jailed and out of the set two heights later`, async () => {
+      const c = await start(mode, 23, 3);
+      const offender = toHex(validators[3]!.publicKey);
+      const slashedAt = () => c.commits[0]!.find((b) => b.slashed.some((a) => toHex(a) === offender))?.height;
+      const done = await c.net.runUntil(() => slashedAt() !== undefined && c.nodes.every((n) => n.height >= slashedAt()! + 3), 60_000);
+      expect(done, `heights ${c.nodes.map((n) => n.height)} evidence ${c.evidence.length} failure ${c.nodes.map((n) => String(n.failure))}`).toBe(true);
+      const h = slashedAt()!;
+      const node = c.nodes[0]!;
+      const inSet = (height: number) => node.validatorsAt(height).indexOf(validators[3]!.publicKey) >= 0;
+      expect(inSet(h + 1)).toBe(true);
+      expect(inSet(h + 2)).toBe(false);
+      expect(node.selectionState.bondOf(validators[3]!.publicKey).jailed).toBe(true);
+      if (mode === "pos") {
+        expect(node.selectionState.bondOf(validators[3]!.publicKey).bonded).toBeLessThan(1000n);
+        expect(node.accounts.account(BURN_ADDRESS)!.balance).toBeGreaterThan(0n);
+        // Supply: nothing created or destroyed; burned stake sits at the burn address.
+        const total = [...validators, ...users, { publicKey: STAKE_POOL }, { publicKey: BURN_ADDRESS }].reduce((s, k) => s + (node.accounts.account(k.publicKey)?.balance ?? 0n), 0n);
+        expect(total).toBe(8n * 1_000_000n + 4000n);
+      }
+      const roots = new Set(c.nodes.map((n, i) => toHex(c.commits[i]!.find((b) => b.height === h + 2)!.root)));
+      expect(roots.size).toBe(1);
+      for (const n of c.nodes) await n.close();
+    }, 60_000);
+  }
+});
