@@ -100,7 +100,7 @@ describe("ConsensusNode on SimNetwork", () => {
         const total = [...validators, ...users, { publicKey: STAKE_POOL }, { publicKey: BURN_ADDRESS }].reduce((s, k) => s + (node.accounts.account(k.publicKey)?.balance ?? 0n), 0n);
         expect(total).toBe(8n * 1_000_000n + 4000n);
       }
-      const roots = new Set(c.nodes.map((n, i) => toHex(c.commits[i]!.find((b) => b.height === h + 2)!.root)));
+      const roots = new Set(c.nodes.map((_, i) => toHex(c.commits[i]!.find((b) => b.height === h + 2)!.root)));
       expect(roots.size).toBe(1);
       for (const n of c.nodes) await n.close();
     }, 60_000);

@@ -11,10 +11,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ChainDbError, ErrorCode, toHex } from "../util/index.ts";
+import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
 import { signTransfer } from "../chain/index.ts";
 import { loadOrCreateNodeKey } from "../net/index.ts";
-import { DEV_CHAIN_ID, devAccounts } from "./node.ts";
+import { signStakingTx } from "../selection/index.ts";
+import { loadOrCreateValidatorKey } from "./consensus-node.ts";
+import { CONSENSUS_KINDS, DEV_CHAIN_ID, devAccounts, type ConsensusKind } from "./node.ts";
 
 /** The status line a node prints (see node.ts). */
 export interface NodeStatusLine {
@@ -28,6 +30,20 @@ export interface NodeStatusLine {
   root: string;
   tip: string;
   peers: string[];
+  /** Consensus nodes: the validator set of the next height (public keys). */
+  validators?: string[];
+  /** Consensus nodes: stopped at `--halt-height`. */
+  halted?: boolean;
+  failure?: string | null;
+}
+
+/** A `slash` line of a consensus node: the offender and whether it is in the sets of H + 1 and H + 2. */
+export interface SlashLine {
+  node: number;
+  height: number;
+  offender: string;
+  inSetNext: boolean;
+  inSetAfterNext: boolean;
 }
 
 /** Options of {@link LocalCluster.start}. */
@@ -38,6 +54,12 @@ export interface LocalClusterOptions {
   ack?: "sync" | "async";
   /** Single-primary replication (default) or multi-primary proof of work. */
   mode?: "primary" | "pow";
+  /** Tendermint consensus with this selection (overrides `mode`). */
+  consensus?: "tendermint" | "pos" | "dpos";
+  /** Consensus: indexes of nodes started with `--byzantine double-vote`. */
+  byzantine?: readonly number[];
+  /** Consensus: every node stops after committing this height. */
+  haltHeight?: number;
 }
 
 const BIN = new URL(import.meta.url.endsWith(".ts") ? "./bin.ts" : "./bin.js", import.meta.url);
@@ -46,6 +68,10 @@ const BIN = new URL(import.meta.url.endsWith(".ts") ? "./bin.ts" : "./bin.js", i
 export class LocalCluster {
   readonly statuses: (NodeStatusLine | undefined)[];
   readonly procs: (ChildProcess | undefined)[];
+  /** Slash lines printed by the nodes, in arrival order. */
+  readonly slashes: SlashLine[] = [];
+  /** Validator public keys (hex) of a consensus cluster, by node. */
+  validatorKeys: string[] = [];
   private listeners: (() => void)[] = [];
   private readonly args: string[][];
 
@@ -65,9 +91,17 @@ export class LocalCluster {
     const addresses = Array.from({ length: options.nodes }, (_, i) => `127.0.0.1:${base + 2 * i}`);
     const keys = addresses.map((_, i) => loadOrCreateNodeKey(join(dir, `n${i}`, "node.key")));
     const cluster = new LocalCluster(dir, addresses);
+    if (options.consensus !== undefined) cluster.validatorKeys = addresses.map((_, i) => toHex(loadOrCreateValidatorKey(join(dir, `n${i}`, "validator.key")).publicKey));
     addresses.forEach((address, i) => {
       const peers = addresses.flatMap((a, j) => (j === i ? [] : [`${a}@${toHex(keys[j]!.publicKey)}`])).join(",");
-      cluster.args.push(["node", "--data", join(dir, `n${i}`), "--listen", address, "--peers", peers, "--mode", options.mode ?? "primary", "--ack", options.ack ?? "sync"]);
+      const args = ["node", "--data", join(dir, `n${i}`), "--listen", address, "--peers", peers];
+      if (options.consensus === undefined) args.push("--mode", options.mode ?? "primary", "--ack", options.ack ?? "sync");
+      else {
+        args.push("--consensus", options.consensus, "--validators", cluster.validatorKeys.join(","));
+        if (options.byzantine?.includes(i)) args.push("--byzantine", "double-vote");
+        if (options.haltHeight !== undefined) args.push("--halt-height", String(options.haltHeight));
+      }
+      cluster.args.push(args);
       cluster.launch(i);
     });
     return cluster;
@@ -85,8 +119,9 @@ export class LocalCluster {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         try {
-          const msg = JSON.parse(line) as { event?: string } & NodeStatusLine;
+          const msg = JSON.parse(line) as { event?: string } & NodeStatusLine & SlashLine;
           if (msg.event === "status") this.statuses[i] = msg;
+          if (msg.event === "slash") this.slashes.push({ node: i, height: msg.height, offender: msg.offender, inSetNext: msg.inSetNext, inSetAfterNext: msg.inSetAfterNext });
         } catch {
           // not a status line
         }
@@ -177,6 +212,8 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
     options: {
       nodes: { type: "string", default: "4" },
       mode: { type: "string", default: "primary" },
+      consensus: { type: "string" },
+      byzantine: { type: "string" },
       blocks: { type: "string" },
       json: { type: "boolean", default: false },
       dir: { type: "string" },
@@ -185,13 +222,26 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
     },
   });
   if (values.mode !== "primary" && values.mode !== "pow") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "cluster: --mode expected primary or pow");
-  const pow = values.mode === "pow";
+  if (values.consensus !== undefined && !CONSENSUS_KINDS.includes(values.consensus as ConsensusKind)) {
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `cluster: --consensus expected ${CONSENSUS_KINDS.join(", ")}`);
+  }
+  const pow = values.mode === "pow" || values.consensus === "pow";
+  const bft = values.consensus !== undefined && values.consensus !== "pow" ? (values.consensus as "tendermint" | "pos" | "dpos") : undefined;
   const n = Number(values.nodes);
   if (!Number.isInteger(n) || n < 1 || n > 16) throw new ChainDbError(ErrorCode.BAD_RANGE, "cluster: --nodes expected 1..16");
   const blocks = values.blocks === undefined ? undefined : Number(values.blocks);
-  const cluster = LocalCluster.start({ nodes: n, mode: pow ? "pow" : "primary", ack: values.ack === "async" ? "async" : "sync", ...(values.dir ? { dir: values.dir } : {}) });
+  if (blocks !== undefined && (!Number.isInteger(blocks) || blocks < 1)) throw new ChainDbError(ErrorCode.BAD_RANGE, "cluster: --blocks expected a positive integer");
+  const byzantine = values.byzantine === undefined ? [] : values.byzantine.split(",").map(Number);
+  if (byzantine.some((i) => !Number.isInteger(i) || i < 0 || i >= n)) throw new ChainDbError(ErrorCode.BAD_RANGE, `cluster: --byzantine expected node indexes 0..${n - 1}`);
+  const cluster = LocalCluster.start({
+    nodes: n,
+    mode: pow ? "pow" : "primary",
+    ack: values.ack === "async" ? "async" : "sync",
+    ...(values.dir ? { dir: values.dir } : {}),
+    ...(bft !== undefined ? { consensus: bft, byzantine, ...(blocks !== undefined ? { haltHeight: blocks } : {}) } : {}),
+  });
   const log = (line: string) => (values.json ? process.stderr : process.stdout).write(line + "\n");
-  log(`cluster: ${n} nodes in ${cluster.dir}`);
+  log(`cluster: ${n} nodes in ${cluster.dir}${bft !== undefined ? ` (tendermint, ${bft} selection)` : ""}`);
   let stopping = false;
   const onSignal = () => {
     stopping = true;
@@ -199,35 +249,23 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const accounts = devAccounts();
-  const nonces = accounts.map(() => 0);
-  const busy = new Set<number>();
-  let submitted = 0;
-  let turn = 0;
+  const load = loadGenerator(cluster, n, Number(values.rate), bft, () => stopping);
   let final: (NodeStatusLine | undefined)[] = [];
-  const load = setInterval(() => {
-    const a = turn % accounts.length;
-    const at = turn++ % n;
-    if (busy.has(a) || stopping) return;
-    busy.add(a);
-    const tx = signTransfer(accounts[a]!, { chainId: DEV_CHAIN_ID, to: accounts[(a + 1) % accounts.length]!.publicKey, amount: 1, fee: 1, nonce: nonces[a]! });
-    cluster.submit(at, toHex(tx)).then(
-      () => (nonces[a]!++, submitted++),
-      () => {},
-    ).finally(() => busy.delete(a));
-  }, 1000 / Number(values.rate));
+  let printed = 0;
   const show = setInterval(() => {
     for (const [i, s] of cluster.statuses.entries()) {
-      const epoch = s?.epoch === undefined ? "" : ` epoch ${s.epoch}`;
-      log(s === undefined ? `  n${i} (starting)` : `  n${i} ${s.id} ${s.role.padEnd(9)}${epoch} height ${s.applied} tip ${s.tip.slice(0, 12)} peers ${s.peers.length}`);
+      const epoch = s?.epoch === undefined || bft !== undefined ? "" : ` epoch ${s.epoch}`;
+      const set = s?.validators === undefined ? "" : ` validators ${s.validators.length}`;
+      log(s === undefined ? `  n${i} (starting)` : `  n${i} ${s.id} ${s.role.padEnd(9)}${epoch} height ${s.applied} tip ${s.tip.slice(0, 12)}${set} peers ${s.peers.length}`);
     }
-    log(`  ${submitted} transfers ${pow ? "accepted into a mempool" : "committed"}`);
+    for (const x of cluster.slashes.slice(printed, (printed = cluster.slashes.length))) log(`  slashed ${x.offender.slice(0, 12)} at height ${x.height} (n${x.node}); in the set of ${x.height + 2}: ${x.inSetAfterNext}`);
+    log(`  ${load.submitted()} transactions ${pow || bft !== undefined ? "accepted into a mempool" : "committed"}`);
   }, 1000);
   try {
     if (blocks !== undefined) {
-      const reached = (x: NodeStatusLine | undefined) => x !== undefined && (pow ? x.height >= blocks : x.role === "primary" && x.commit >= blocks);
-      await cluster.waitFor((s) => stopping || s.some(reached), 120_000, `${blocks} blocks`);
-      clearInterval(load);
+      const reached = (x: NodeStatusLine | undefined) => x !== undefined && (pow || bft !== undefined ? x.height >= blocks : x.role === "primary" && x.commit >= blocks);
+      await cluster.waitFor((s) => stopping || s.some(reached), 120_000 + 5_000 * blocks, `${blocks} blocks`);
+      load.stop();
       // Proof of work: the miners stop so that the last blocks settle into one chain.
       if (pow) await Promise.all(cluster.addresses.map((_, i) => cluster.setMining(i, false)));
       await cluster.waitFor((s) => stopping || (s.every((x) => x !== undefined) && s.every((x) => x!.applied === s[0]!.applied && x!.root === s[0]!.root && x!.applied >= blocks)), 60_000, "every node caught up");
@@ -235,7 +273,7 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
       await cluster.waitFor(() => stopping, 2 ** 31 - 1, "Ctrl-C");
     }
   } finally {
-    clearInterval(load);
+    load.stop();
     clearInterval(show);
     final = [...cluster.statuses];
     await cluster.stop();
@@ -243,7 +281,40 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
     process.off("SIGTERM", onSignal);
   }
   if (values.json && blocks !== undefined) {
-    process.stdout.write(JSON.stringify({ nodes: final.map((s, i) => ({ node: `n${i}`, id: cluster.addresses[i], height: s?.applied, tip: s?.tip, root: s?.root })), transfers: submitted }, null, 2) + "\n");
+    const nodes = final.map((s, i) => ({ node: `n${i}`, id: cluster.addresses[i], height: s?.applied, tip: s?.tip, root: s?.root, ...(s?.validators !== undefined ? { validators: s.validators } : {}) }));
+    const consensus = bft === undefined ? {} : { consensus: bft, validatorKeys: cluster.validatorKeys, byzantine, slashes: cluster.slashes };
+    process.stdout.write(JSON.stringify({ nodes, transfers: load.submitted(), ...consensus }, null, 2) + "\n");
   }
   return 0;
+}
+
+/**
+ * Submits transfers from the dev accounts to the nodes in turn; on a PoS chain some accounts also
+ * stake a little (too little to matter for liveness: those accounts run no validator), on a DPoS
+ * chain each account first votes for the genesis validators.
+ */
+function loadGenerator(cluster: LocalCluster, n: number, rate: number, bft: "tendermint" | "pos" | "dpos" | undefined, stopping: () => boolean) {
+  const accounts = devAccounts();
+  const nonces = accounts.map(() => 0);
+  const busy = new Set<number>();
+  let submitted = 0;
+  let turn = 0;
+  const timer = setInterval(() => {
+    const a = turn % accounts.length;
+    const at = turn++ % n;
+    if (busy.has(a) || stopping()) return;
+    busy.add(a);
+    const nonce = nonces[a]!;
+    let tx = signTransfer(accounts[a]!, { chainId: DEV_CHAIN_ID, to: accounts[(a + 1) % accounts.length]!.publicKey, amount: 1, fee: 1, nonce });
+    if (bft === "pos" && a % 4 === 0 && nonce === 1) tx = signStakingTx(accounts[a]!, { kind: "stake", chainId: DEV_CHAIN_ID, amount: 100, fee: 1, nonce });
+    if (bft === "dpos" && nonce === 0) {
+      const candidates = cluster.validatorKeys.slice(0, 8).map((k) => fromHex(k, "validator"));
+      tx = signStakingTx(accounts[a]!, { kind: "vote", chainId: DEV_CHAIN_ID, fee: 1, nonce, candidates });
+    }
+    cluster.submit(at, toHex(tx)).then(
+      () => (nonces[a]!++, submitted++),
+      () => {},
+    ).finally(() => busy.delete(a));
+  }, 1000 / rate);
+  return { stop: () => clearInterval(timer), submitted: () => submitted };
 }

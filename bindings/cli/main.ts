@@ -22,8 +22,11 @@ commands:
           run the seeded two-phase-commit simulations; exit 1 on the first invariant violation
   node    --data <dir> --listen <host:port> [--peers <host:port@pubkeyhex,...>] [--key <file>]
           [--mode primary|secondary|pow] [--ack sync|async] [--backups k] [--block-ms ms]
-          run one replica over TCP (HTTP API on the listen port + 1)
-  cluster [--nodes 4] [--mode primary|pow] [--blocks N] [--json] [--ack sync|async] [--dir <dir>]
+          [--consensus pow|tendermint|pos|dpos --validators <pubkeyhex,...> [--validator-key <file>]]
+          run one replica over TCP (HTTP API on the listen port + 1); --consensus pow is --mode pow,
+          the others run a Tendermint validator with that selection
+  cluster [--nodes 4] [--mode primary|pow] [--consensus pow|tendermint|pos|dpos] [--blocks N] [--json]
+          [--ack sync|async] [--dir <dir>]
           run a local cluster of node processes with a load generator and live status
   bench   [suite ...] [--quick] [--out <dir>]
           run the benchmark suites (all by default) and write results.json and report.html

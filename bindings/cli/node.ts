@@ -17,6 +17,11 @@ import { createEngine } from "../engine/index.ts";
 import { Random, TcpTransport, loadOrCreateNodeKey, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
 import { FileKeyStorage, FileReplicaStore, NotPrimaryError, PowNode, Replica, encodeEntry, type ReplicationMode } from "../replication/index.ts";
 
+/** The consensus kinds of `--consensus`: pow is the multi-primary miner (`--mode pow`), the others Tendermint. */
+export const CONSENSUS_KINDS = ["pow", "tendermint", "pos", "dpos"] as const;
+/** One of {@link CONSENSUS_KINDS}. */
+export type ConsensusKind = (typeof CONSENSUS_KINDS)[number];
+
 /** Chain id of local clusters. */
 export const DEV_CHAIN_ID = 0xc4a1;
 /** Accounts of the development genesis (deterministic keys, so any tool can sign for them). */
@@ -44,9 +49,19 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
       ack: { type: "string", default: "sync" },
       "block-ms": { type: "string", default: "500" },
       backups: { type: "string" },
+      consensus: { type: "string" },
+      validators: { type: "string" },
+      "validator-key": { type: "string" },
+      byzantine: { type: "string" },
+      "halt-height": { type: "string" },
     },
   });
   if (values.data === undefined || values.listen === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node: --data and --listen are required");
+  const consensus = values.consensus;
+  if (consensus !== undefined && !CONSENSUS_KINDS.includes(consensus as ConsensusKind)) {
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node: --consensus expected ${CONSENSUS_KINDS.join(", ")}`);
+  }
+  if (consensus === "pow") values.mode = "pow";
   if (values.mode !== "primary" && values.mode !== "secondary" && values.mode !== "pow") {
     throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node: --mode expected primary, secondary or pow`);
   }
@@ -62,6 +77,21 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
   const key = loadOrCreateNodeKey(values.key ?? join(values.data, "node.key"));
   const nodes = [self, ...peers.map((p) => p.id)].sort();
   const syncBackups = values.backups === undefined ? undefined : aint(Number(values.backups), 0, nodes.length - 1, "--backups");
+  if (consensus !== undefined && consensus !== "pow") {
+    const { runConsensusNode } = await import("./consensus-node.ts");
+    return runConsensusNode({
+      data: values.data,
+      self,
+      listen,
+      peers,
+      nodeKey: key,
+      selection: consensus as "tendermint" | "pos" | "dpos",
+      validators: values.validators,
+      validatorKeyPath: values["validator-key"] ?? join(values.data, "validator.key"),
+      byzantine: values.byzantine,
+      haltHeight: values["halt-height"] === undefined ? undefined : aint(Number(values["halt-height"]), 1, Number.MAX_SAFE_INTEGER, "--halt-height"),
+    });
+  }
   if (values.mode === "pow") return runPowNode(values.data, self, listen, peers, key, nodes.length * Number(values["block-ms"]));
   const genesis = devGenesis();
   // The ts state engine: the wasm engine refuses an empty block (the epoch-start block) as out of memory.
@@ -128,7 +158,7 @@ export function nodeStatus(replica: Replica, transport: TcpTransport) {
 }
 
 /** What the HTTP API serves, per mode. */
-interface HttpApi {
+export interface HttpApi {
   status: () => object;
   submit: (transfer: Uint8Array) => Promise<object>;
   account: (address: Uint8Array) => { balance: bigint; nonce: bigint } | undefined;
@@ -136,7 +166,7 @@ interface HttpApi {
 }
 
 /** Prints a status line on each change of `key(status)` until SIGINT or SIGTERM. */
-async function runUntilSignal<S extends object>(id: string, publicKey: Uint8Array, http: number, status: () => S, key: (s: S) => unknown[]): Promise<void> {
+export async function runUntilSignal<S extends object>(id: string, publicKey: Uint8Array, http: number, status: () => S, key: (s: S) => unknown[]): Promise<void> {
   let last = "";
   const ticker = setInterval(() => {
     const s = status();
@@ -152,7 +182,8 @@ async function runUntilSignal<S extends object>(id: string, publicKey: Uint8Arra
   clearInterval(ticker);
 }
 
-function devGenesis() {
+/** The development genesis: every dev account with 10^12. */
+export function devGenesis() {
   return devAccounts().map((k) => ({ address: k.publicKey, balance: 1_000_000_000_000n }));
 }
 
@@ -187,7 +218,8 @@ async function runPowNode(data: string, self: string, listen: { host: string; po
   return 0;
 }
 
-function serveHttp(host: string, port: number, api: HttpApi): Promise<Server> {
+/** Serves the node's HTTP API on `host:port`. */
+export function serveHttp(host: string, port: number, api: HttpApi): Promise<Server> {
   const server = createServer((req, res) => void handle(req, res, api).catch((error: Error) => reply(res, 500, { error: error.message })));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -209,7 +241,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, api: HttpApi): 
     let body = "";
     for await (const chunk of req) {
       body += chunk;
-      if (body.length > 1024) return reply(res, 413, { error: "body too large" });
+      if (body.length > 2048) return reply(res, 413, { error: "body too large" });
     }
     try {
       const r = await api.submit(fromHex(body.trim(), "transfer"));
