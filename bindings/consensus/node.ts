@@ -157,7 +157,11 @@ export class ConsensusNode {
   ) {
     this.selection = genesisSelection;
     this.consensusChainId = `chaindb-${opts.chainId}`;
-    this.ids = [opts.transport.self, ...opts.transport.peerIds].sort();
+    // Engine peer indexes: the other nodes in order, with this node at its genesis validator index,
+    // so a behaviour that addresses peers by validator index (a byzantine split) reaches both halves.
+    this.ids = [...opts.transport.peerIds].sort();
+    const genesisIndex = opts.key === null ? -1 : new ValidatorSet(genesisSelection.validatorsAt(1)).indexOf(opts.key.publicKey);
+    this.ids.splice(Math.min(Math.max(genesisIndex, 0), this.ids.length), 0, opts.transport.self);
   }
 
   /**
