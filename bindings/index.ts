@@ -200,7 +200,27 @@ export {
   type ByzantineStrategy,
   type SimulationOptions as ConsensusSimulationOptions,
   type SimulationResult as ConsensusSimulationResult,
+  ConsensusNode,
+  type ConsensusNodeOptions,
+  type ConsensusNodeStatus,
+  type ChainGenesis,
+  type CommittedBlock,
 } from "./consensus/index.ts";
 
 // resource selection: proof of stake (staking, unbonding, slashing) and delegated proof of stake
 export { StakingState, DelegateElection, type StakingOptions, type StakingTx, type PoweredValidator, type DposOptions } from "./selection/index.ts";
+// on a consensus chain: staking as signed ledger transactions, and the selection state they change
+export {
+  SelectionState,
+  DEFAULT_SELECTION_PARAMS,
+  STAKE_POOL,
+  BURN_ADDRESS,
+  signStakingTx,
+  decodeStakingTx,
+  verifyStakingTxSignature,
+  type SelectionMode,
+  type SelectionParams,
+  type StakingKind,
+  type StakingTransaction,
+  type StakingTxFields,
+} from "./selection/index.ts";
