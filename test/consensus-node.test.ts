@@ -1,6 +1,9 @@
 // ConsensusNode on the seeded SimNetwork: four validators commit blocks of transfers and staking
 // transactions and reach equal state roots; a double-voting validator is slashed, jailed and
 // leaves the set two heights after the block with the evidence.
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { keyPairFromSeed, signTransfer, type KeyPair } from "../bindings/chain/index.ts";
 import { ConsensusNode, byzantine, type ChainGenesis, type CommittedBlock, type Evidence } from "../bindings/consensus/index.ts";
@@ -105,4 +108,39 @@ describe("ConsensusNode on SimNetwork", () => {
       for (const n of c.nodes) await n.close();
     }, 60_000);
   }
+});
+
+describe("ConsensusNode recovery from its files", () => {
+  it("finishes blocks a crash cut off (block stored, selection snapshot ahead, ledger behind) and reaches its peers' root", async () => {
+    const root = mkdtempSync(join(tmpdir(), "chaindb-node-recovery-"));
+    try {
+      const net = new SimNetwork({ seed: 5 });
+      const ids = validators.map((_, i) => `v${i}`);
+      for (const id of ids) net.addNode(id);
+      const open = (i: number, transport = net.node(ids[i]!).transport, clock = net.node(ids[i]!).clock, haltHeight?: number) =>
+        ConsensusNode.open({ chainId: CHAIN, genesis: genesis("pos"), key: validators[i]!, transport, clock, dir: join(root, ids[i]!), timeouts: TIMEOUTS, newHeightDelayMs: 20, tickMs: 100, ...(haltHeight ? { haltHeight } : {}) });
+      // v0 stops after height 3; the other three go on to 7.
+      const nodes = await Promise.all(ids.map((_, i) => open(i, undefined, undefined, i === 0 ? 3 : undefined)));
+      nodes[1]!.submit(transfer(users[0]!, users[1]!, 0));
+      nodes[1]!.submit(signStakingTx(users[2]!, { kind: "stake", chainId: CHAIN, amount: 50, fee: 1, nonce: 0 }));
+      expect(await net.runUntil(() => nodes[0]!.height === 3 && nodes.slice(1).every((n) => n.height >= 7), 60_000)).toBe(true);
+      await Promise.all(nodes.map((n) => n.idle()));
+      const ahead = nodes[1]!;
+      const [aheadHeight, aheadRoot] = [ahead.height, toHex(ahead.root())];
+      for (const n of nodes) await n.close();
+      // The crash: v0 had stored blocks 4.. (v1's block store holds the same chain) and written the
+      // selection snapshot of height 4, but its ledger never took block 4.
+      copyFileSync(join(root, "v1", "blocks.wal"), join(root, "v0", "blocks.wal"));
+      const snapshot = JSON.parse(readFileSync(join(root, "v0", "selection.json"), "utf8")) as { height: number; state: unknown; previous: unknown };
+      writeFileSync(join(root, "v0", "selection.json"), JSON.stringify({ height: 4, state: snapshot.state, previous: snapshot.state }));
+      const alone = new SimNetwork({ seed: 6 }).addNode("v0");
+      const reopened = await open(0, alone.transport, alone.clock);
+      expect(reopened.height).toBe(aheadHeight);
+      expect(toHex(reopened.root())).toBe(aheadRoot);
+      expect(reopened.selectionState.bondOf(users[2]!.publicKey).bonded).toBe(50n);
+      await reopened.close();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

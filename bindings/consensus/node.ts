@@ -307,7 +307,8 @@ export class ConsensusNode {
     const records = this.wal.records;
     let effects: Effect[];
     if (records.length > 0) {
-      const restored = TendermintEngine.restore(options, records);
+      // From the ledger's next height: the block store may hold decisions the log lacks.
+      const restored = TendermintEngine.restore({ ...options, height: this.height + 1 }, records);
       this.engine = restored.engine;
       effects = restored.effects;
     } else {
