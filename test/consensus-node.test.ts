@@ -110,6 +110,22 @@ describe("ConsensusNode on SimNetwork", () => {
   }
 });
 
+describe("ConsensusNode block sync", () => {
+  it("a validator cut off for many heights fetches the blocks with their certificates and catches up", async () => {
+    const c = await start("tendermint", 31);
+    c.net.partition([["v0", "v1", "v2"], ["v3"]]);
+    expect(await c.net.runUntil(() => c.nodes[0]!.height >= 8, 60_000)).toBe(true);
+    expect(c.nodes[3]!.height).toBeLessThan(2);
+    c.net.heal();
+    const target = c.nodes[0]!.height;
+    expect(await c.net.runUntil(() => c.nodes[3]!.height >= target, 60_000), `heights ${c.nodes.map((n) => n.height)}`).toBe(true);
+    expect(c.nodes[3]!.syncedBlocks).toBeGreaterThan(0);
+    await Promise.all(c.nodes.map((n) => n.idle()));
+    expect(toHex(c.commits[3]!.find((b) => b.height === target)!.root)).toBe(toHex(c.commits[0]!.find((b) => b.height === target)!.root));
+    for (const n of c.nodes) await n.close();
+  }, 60_000);
+});
+
 describe("ConsensusNode recovery from its files", () => {
   it("finishes blocks a crash cut off (block stored, selection snapshot ahead, ledger behind) and reaches its peers' root", async () => {
     const root = mkdtempSync(join(tmpdir(), "chaindb-node-recovery-"));

@@ -143,6 +143,8 @@ export class ConsensusNode {
   private stopTick: () => void = () => {};
   private closed = false;
   private halted = false;
+  /** Blocks committed from fetched certificates (block sync) rather than from live votes. */
+  syncedBlocks = 0;
   /** The first error the event loop hit (the node stops; tests and the CLI report it). */
   failure: unknown = null;
   /** Engine chain id (consensus messages are signed for it). */
@@ -440,6 +442,7 @@ export class ConsensusNode {
     if (!equalBytes(valueIdOf(cert.proposal.value), cert.proposal.valueId)) return;
     if (!verifyCommit(this.consensusChainId, this.validatorsAt(height), cert, height, cert.proposal.valueId)) return;
     await this.feed({ kind: "message", from: this.ids.indexOf(from), message: cert });
+    if (this.height === height) this.syncedBlocks++;
     // Still behind: ask for the next one at once.
     const known = this.peerHeights.get(from) ?? 0;
     if (known > this.height && !this.halted) this.opts.transport.send(from, tagged(TAG.getBlock, heightBytes(this.height + 1)));
