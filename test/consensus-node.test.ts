@@ -155,6 +155,11 @@ describe("ConsensusNode recovery from its files", () => {
       expect(toHex(reopened.root())).toBe(aheadRoot);
       expect(reopened.selectionState.bondOf(users[2]!.publicKey).bonded).toBe(50n);
       await reopened.close();
+      // v1's consensus log was compacted at height 4; it restarts from it to the same state.
+      const v1 = new SimNetwork({ seed: 7 }).addNode("v1");
+      const restarted = await open(1, v1.transport, v1.clock);
+      expect([restarted.height, toHex(restarted.root())]).toEqual([aheadHeight, aheadRoot]);
+      await restarted.close();
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -97,6 +97,8 @@ export interface ConsensusNodeStatus {
 
 /** Most transactions waiting in the mempool. */
 export const MEMPOOL_MAX = 20_000;
+/** Heights between rewrites of the consensus log down to its last decision. */
+const WAL_COMPACT_HEIGHTS = 4;
 /** Most evidence waiting for a block. */
 const EVIDENCE_POOL_MAX = 256;
 /** Most evidence one block carries (the codec allows more). */
@@ -123,6 +125,8 @@ interface Execution {
 interface Log {
   readonly records: readonly WalRecord[];
   append(record: WalRecord, sync: boolean): void;
+  /** Replaces the contents with `records` (atomically for a file). */
+  compact(records: readonly WalRecord[]): void;
   close(): void;
 }
 
@@ -371,6 +375,9 @@ export class ConsensusNode {
           break;
         case "decide":
           await this.commit(e.height, e.certificate, true);
+          // The decision (persisted just before) ends everything the log held: the block store and
+          // the ledger have the height, and nothing of the next height was logged yet.
+          if (e.height % WAL_COMPACT_HEIGHTS === 0) this.wal.compact([{ type: "decide", height: e.height, certificate: e.certificate }]);
           effects.push(...this.answerValidity());
           break;
         case "evidence":
@@ -637,10 +644,10 @@ function readHeight(body: Uint8Array): number {
 
 function memoryLog(): Log {
   const records: WalRecord[] = [];
-  return { records, append: (r) => void records.push(r), close: () => {} };
+  return { records, append: (r) => void records.push(r), compact: (keep) => void records.splice(0, records.length, ...keep), close: () => {} };
 }
 
 function fileLog(path: string): Log {
   const wal = FileWal.open(path);
-  return { records: wal.recovered.records, append: (r, sync) => wal.append(r, sync), close: () => wal.close() };
+  return { records: wal.recovered.records, append: (r, sync) => wal.append(r, sync), compact: (keep) => wal.rewrite(keep), close: () => wal.close() };
 }
