@@ -15,6 +15,7 @@ import {
   signStakingTx,
   verifyStakingTxSignature,
   type SelectionMode,
+  type SelectionParams,
 } from "../bindings/selection/index.ts";
 import { ChainDbError, toHex } from "../bindings/util/index.ts";
 
@@ -113,9 +114,9 @@ describe("staking transaction codec", () => {
 class Chain {
   readonly accounts = new Map<string, { balance: bigint; nonce: bigint }>();
   state: SelectionState;
-  constructor(mode: SelectionMode, stakes: bigint[], maxValidators = 2) {
+  constructor(mode: SelectionMode, stakes: bigint[], maxValidators = 2, extra: Partial<SelectionParams> = {}) {
     const validators = [alice, bob, carol].slice(0, stakes.length).map((k, i) => ({ address: k.publicKey, stake: stakes[i]! }));
-    this.state = SelectionState.genesis({ ...DEFAULT_SELECTION_PARAMS, mode, unbondingHeights: 2, slashPpm: 100_000, maxValidators, epochHeights: 3 }, validators);
+    this.state = SelectionState.genesis({ ...DEFAULT_SELECTION_PARAMS, mode, unbondingHeights: 2, slashPpm: 100_000, maxValidators, epochHeights: 3, ...extra }, validators);
     for (const k of [alice, bob, carol]) this.accounts.set(toHex(k.publicKey), { balance: 10_000n, nonce: 0n });
     this.accounts.set(toHex(STAKE_POOL), { balance: mode === "pos" ? stakes.reduce((a, b) => a + b, 0n) : 0n, nonce: 0n });
   }
@@ -179,7 +180,8 @@ describe("selection state transitions", () => {
   it("pos: slashing burns 10% of bonded and unbonding stake, jails, drops from the set at H+2; unjail restores", () => {
     const c = new Chain("pos", [100n, 50n, 50n], 3);
     c.block([signStakingTx(bob, { kind: "unbond", chainId: CHAIN, amount: 20, fee: 0, nonce: 0 })]);
-    c.block([], [{ key: "bob/1/0/1", offender: bob.publicKey, height: 1 }]); // height 2
+    // Height 2: its prevote and precommit equivocations; one offence, so one burn (bob is jailed after the first).
+    c.block([], [{ key: "bob/1/0/1", offender: bob.publicKey, height: 1 }, { key: "bob/1/0/2", offender: bob.publicKey, height: 1 }]);
     expect(c.state.bondOf(bob.publicKey)).toEqual({ bonded: 27n, unbonding: 18n, jailed: true });
     expect(c.balance(BURN_ADDRESS)).toBe(5n);
     expect(c.balance(STAKE_POOL)).toBe(100n + 45n + 50n);
@@ -207,6 +209,18 @@ describe("selection state transitions", () => {
     c.block([]); // height 3: epoch end, tally carol 20000, alice 10000
     expect(c.setAt(5).sort()).toEqual([short(alice, 1), short(carol, 1)].sort());
     expect(code(() => c.block([signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: 0n + 1n, fee: 0, nonce: 1 })]))).toBe("ok");
+  });
+
+  it("dpos, weighted: an elected delegate's power is its votes (per powerUnit)", () => {
+    const c = new Chain("dpos", [0n, 0n], 2, { dposPower: "weighted" });
+    c.block([signStakingTx(carol, { kind: "candidate", chainId: CHAIN, fee: 0, nonce: 0 })]);
+    c.block([
+      signStakingTx(alice, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [carol.publicKey, alice.publicKey] }),
+      signStakingTx(bob, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [carol.publicKey] }),
+    ]);
+    c.block([]); // height 3: epoch end
+    expect(c.setAt(5).sort()).toEqual([short(alice, 10_000), short(carol, 20_000)].sort());
+    expect(() => SelectionState.genesis({ ...DEFAULT_SELECTION_PARAMS, mode: "dpos", dposPower: "most" as "equal" }, [])).toThrow(/dposPower/);
   });
 
   it("tendermint: staking transactions are refused, the set never changes", () => {

@@ -20,6 +20,7 @@
 import { createHash } from "node:crypto";
 import { ChainDbError, ErrorCode, aint, assert, toHex, fromHex } from "../util/index.ts";
 import type { Transfer } from "../chain/index.ts";
+import { TOTAL_POWER_MAX } from "../consensus/validators.ts";
 import { compareAddresses, UNBONDINGS_MAX, type PoweredValidator } from "./pos.ts";
 import type { ChainTx, StakingTransaction } from "./txs.ts";
 
@@ -37,8 +38,10 @@ export interface SelectionParams {
   readonly maxValidators: number;
   /** DPoS: heights per epoch; the tally is taken at the end of each epoch's last height. */
   readonly epochHeights: number;
-  /** PoS: stake per unit of voting power (power = floor(bonded / unit)). */
+  /** PoS: stake per unit of voting power (power = floor(bonded / unit)); DPoS "weighted": votes per unit. */
   readonly powerUnit: bigint;
+  /** DPoS: every elected delegate has power 1 ("equal", default) or its votes / powerUnit ("weighted"). */
+  readonly dposPower?: "equal" | "weighted";
 }
 
 /** Defaults: unbonding 10 heights, 10% slashed, 100 validators, epochs of 10 heights, unit 1. */
@@ -89,6 +92,7 @@ export class SelectionState {
   static genesis(params: SelectionParams, validators: readonly { address: Uint8Array; stake: bigint }[]): SelectionState {
     aint(params.unbondingHeights, 0, 1 << 30, "unbondingHeights");
     aint(params.slashPpm, 0, 1_000_000, "slashPpm");
+    if (params.dposPower !== undefined && params.dposPower !== "equal" && params.dposPower !== "weighted") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"dposPower" expected equal or weighted, got ${String(params.dposPower)}`);
     aint(params.maxValidators, 1, 1024, "maxValidators");
     aint(params.epochHeights, 1, 1 << 30, "epochHeights");
     if (params.powerUnit < 1n) throw new ChainDbError(ErrorCode.BAD_RANGE, `"powerUnit" expected ≥ 1, got ${params.powerUnit}`);
@@ -238,6 +242,14 @@ export class SelectionState {
     this.height = height;
   }
 
+  /** Voting power of an elected delegate; weighted power is capped so the set's total stays in range. */
+  private delegatePower(votes: bigint): number {
+    if (this.params.dposPower !== "weighted") return 1;
+    const cap = BigInt(Math.floor(TOTAL_POWER_MAX / this.params.maxValidators));
+    const power = votes / this.params.powerUnit;
+    return Number(power < 1n ? 1n : power > cap ? cap : power);
+  }
+
   private computeSet(): PoweredValidator[] {
     if (this.params.mode === "tendermint") return this.genesisSet;
     if (this.params.mode === "dpos") {
@@ -245,7 +257,7 @@ export class SelectionState {
       if (this.tally.size === 0) return this.genesisSet.filter((v) => !jailed(toHex(v.address)));
       const ranked = [...this.tally].filter(([k, v]) => v > 0n && !jailed(k) && this.candidates.has(k));
       ranked.sort((a, b) => (a[1] === b[1] ? (a[0] < b[0] ? -1 : 1) : a[1] > b[1] ? -1 : 1));
-      return sortSet(ranked.slice(0, this.params.maxValidators).map(([k]) => ({ address: fromHex(k, "candidate"), power: 1 })));
+      return sortSet(ranked.slice(0, this.params.maxValidators).map(([k, votes]) => ({ address: fromHex(k, "candidate"), power: this.delegatePower(votes) })));
     }
     const powered: { key: string; power: bigint }[] = [];
     for (const [key, b] of this.bonds) {
@@ -289,11 +301,20 @@ export class BlockRun {
     private readonly accounts: AccountView,
   ) {}
 
-  /** Burns `slashPpm` of the offender's bonded and unbonding stake and jails it; throws for a repeated offence. */
+  /**
+   * Burns `slashPpm` of the offender's bonded and unbonding stake and jails it; throws for a
+   * repeated offence. Evidence against a validator that is jailed already is recorded but burns
+   * nothing: one misbehaving round yields several pieces of evidence (its prevote and its
+   * precommit), and they are one offence, as in Cosmos, which tombstones after the first.
+   */
   slash(evidenceKey: string, offender: Uint8Array, offenceHeight: number): bigint {
     if (this.state.wasSlashed(evidenceKey)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `offence ${evidenceKey} was slashed already`);
     if (offenceHeight < this.height - EVIDENCE_AGE_MAX || offenceHeight >= this.height) throw new ChainDbError(ErrorCode.BAD_RANGE, `evidence of height ${offenceHeight} is out of the window of block ${this.height}`);
     const b = this.state.bond(toHex(offender));
+    if (b.jailed) {
+      this.state.markSlashed(evidenceKey, offenceHeight);
+      return 0n;
+    }
     const cut = (x: bigint) => (x * BigInt(this.state.params.slashPpm)) / 1_000_000n;
     let burned = cut(b.bonded);
     b.bonded -= burned;
