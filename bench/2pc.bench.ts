@@ -33,13 +33,29 @@ interface Cluster {
   close(): Promise<void>;
 }
 
-async function openBank(i: number, dir: string | undefined): Promise<LedgerBank> {
-  const ledger = await Ledger.open({ chainId: 5, genesis: genesisOf(i), ...(dir ? { dir: join(dir, BANKS[i]!) } : {}) });
-  return new LedgerBank(new LedgerDatabase(ledger));
+/** What a cluster runs and must stop: every runner (the coordinator first) and the bank ledgers. */
+interface Runners {
+  coordinator: TwoPcRunner;
+  all: TwoPcRunner[];
+  ledgers: Ledger[];
 }
 
-async function startRunners(nodes: Array<{ id: string; transport: Transport; clock: Clock; log: TwoPcLog }>, dir: string | undefined, ended: Map<string, () => void>): Promise<TwoPcRunner> {
+/**
+ * Stops the runners before their transports and files go away. The coordinator re-sends COMMIT
+ * every retryMs until all acks are in, and the last transactions of a workload are decided but
+ * not all acked when it ends: without kill() those timers re-armed forever on the system clock,
+ * and `chaindb bench` never exited.
+ */
+async function stopRunners(r: Runners): Promise<void> {
+  for (const runner of r.all) runner.kill();
+  await Promise.all(r.all.map((runner) => runner.idle()));
+  await Promise.all(r.ledgers.map((l) => l.close()));
+}
+
+async function startRunners(nodes: Array<{ id: string; transport: Transport; clock: Clock; log: TwoPcLog }>, dir: string | undefined, ended: Map<string, () => void>): Promise<Runners> {
   let coordinator: TwoPcRunner | undefined;
+  const all: TwoPcRunner[] = [];
+  const ledgers: Ledger[] = [];
   for (const n of nodes) {
     if (n.id === "c") {
       // The END record (the COMMIT record deleted) is written once every participant has acked.
@@ -50,14 +66,19 @@ async function startRunners(nodes: Array<{ id: string; transport: Transport; clo
         ended.delete(tx);
       };
       coordinator = new TwoPcRunner({ ...n, observer, core: new Coordinator("c", { voteTimeoutMs: 30_000, retryMs: 5_000 }) });
+      all.push(coordinator);
       await coordinator.start();
       continue;
     }
-    const bank = await openBank(BANKS.indexOf(n.id), dir);
+    const i = BANKS.indexOf(n.id);
+    const ledger = await Ledger.open({ chainId: 5, genesis: genesisOf(i), ...(dir ? { dir: join(dir, BANKS[i]!) } : {}) });
+    ledgers.push(ledger);
+    const bank = new LedgerBank(new LedgerDatabase(ledger));
     const runner = new TwoPcRunner({ ...n, resource: bank, core: new Participant(n.id, bank, { coordinators: ["c"], inquireMs: 5_000 }) });
+    all.push(runner);
     await runner.start();
   }
-  return coordinator!;
+  return { coordinator: coordinator!, all, ledgers };
 }
 
 async function simCluster(): Promise<Cluster> {
@@ -65,9 +86,9 @@ async function simCluster(): Promise<Cluster> {
   const net = new SimNetwork({ seed: 1, link: { latency: { kind: "fixed", ms: 0 } }, settle: async () => void (await Promise.all(runners.map((r) => r.idle()))) });
   const nodes = ["c", ...BANKS].map((id) => net.addNode(id)).map((n) => ({ id: n.id, transport: n.transport, clock: n.clock, log: n.storage }));
   const ended = new Map<string, () => void>();
-  const coordinator = await startRunners(nodes, undefined, ended);
-  runners.push(coordinator);
-  return { coordinator, ended, until: (done, maxMs) => net.runUntil(done, maxMs), close: async () => {} };
+  const started = await startRunners(nodes, undefined, ended);
+  runners.push(...started.all);
+  return { coordinator: started.coordinator, ended, until: (done, maxMs) => net.runUntil(done, maxMs), close: () => stopRunners(started) };
 }
 
 async function tcpCluster(dir: string): Promise<Cluster> {
@@ -84,7 +105,7 @@ async function tcpCluster(dir: string): Promise<Cluster> {
   }
   const logs = ids.map((id) => FileTwoPcLog.open(join(dir, `${id}.2pc.log`)));
   const ended = new Map<string, () => void>();
-  const coordinator = await startRunners(ids.map((id, i) => ({ id, transport: transports[i]!, clock: systemClock, log: logs[i]! })), dir, ended);
+  const started = await startRunners(ids.map((id, i) => ({ id, transport: transports[i]!, clock: systemClock, log: logs[i]! })), dir, ended);
   // Every side must see every link up: a handshake completes at the two ends at different times,
   // and a vote sent before its sender sees the link is dropped (then re-sent after retryMs).
   const connected = () => transports.every((t) => t.peerIds.every((p) => t.isConnected(p)));
@@ -94,7 +115,12 @@ async function tcpCluster(dir: string): Promise<Cluster> {
     return done();
   };
   if (!(await until(connected, 10_000))) throw new Error("TCP cluster did not connect");
-  return { coordinator, ended, until, close: async () => void (await Promise.all(transports.map((t) => t.close())), logs.forEach((l) => l.close())) };
+  const close = async () => {
+    await stopRunners(started);
+    await Promise.all(transports.map((t) => t.close()));
+    for (const log of logs) log.close();
+  };
+  return { coordinator: started.coordinator, ended, until, close };
 }
 
 /** Closed loop: `total` transactions, `CONCURRENCY` in flight; returns tx/s and latencies (ms). */
