@@ -173,6 +173,13 @@ export function kvFindHashed(s: usize, key: usize, keyLen: u32, h: u32): usize {
   return 0;
 }
 
+/** Address of the slot table (it moves when the table grows). */
+// @ts-ignore: decorator
+@inline export function kvSlots(s: usize): usize { return <usize>load<u32>(s, S_SLOTS); }
+/** Slot index mask (capacity - 1). */
+// @ts-ignore: decorator
+@inline export function kvMask(s: usize): u32 { return load<u32>(s, S_CAP) - 1; }
+
 /** Address of the home slot of `key` (for grouped lookups that load slots ahead of use). */
 // @ts-ignore: decorator
 @inline export function kvHomeSlot(s: usize, key: usize, keyLen: u32): usize {
