@@ -23,7 +23,7 @@ export const SUITES: readonly SuiteEntry[] = [
   { name: "concurrency", description: "lock manager cost and cross-thread handoff latency", load: () => import("./concurrency.bench.ts") },
   { name: "execution", description: "block execution: serial vs parallel (1 and 2 workers); uniform, hot set, two accounts; execution only and signed", load: () => import("./execution.bench.ts") },
   { name: "replication", description: "single-primary replication: tx/s, commit latency p50/p99 and failover, sync vs async, SimNetwork vs TCP", load: () => import("./replication.bench.ts") },
-  { name: "consensus", description: "Tendermint: blocks/s, tx/s and commit latency p50/p99 for 4, 7, 13, 21, 49 validators on the SimNetwork; one validator down", load: () => import("./consensus.bench.ts") },
+  { name: "consensus", description: "Tendermint: blocks/s, tx/s and commit latency p50/p99 for 4, 7, 13, 21, 49 validators on the SimNetwork, 4 and 7 over TCP loopback (fsynced WALs); one validator down", load: () => import("./consensus.bench.ts") },
   { name: "2pc", description: "two-phase commit: distributed tx/s and latency p50/p99, 3 participants, SimNetwork (zero latency) and TCP loopback with fsync, vs one ledger", load: () => import("./2pc.bench.ts") },
 ];
 
