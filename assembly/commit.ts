@@ -203,13 +203,35 @@ function collectMembers(b: u32, at: u32): i32 {
   return <i32>n;
 }
 
-/** Loads every dirty bucket's list head and first entry once, so their cache misses overlap. */
+/**
+ * Walks every dirty bucket's list once, breadth-first, before the sorted walks: round j loads the
+ * j-th entry of every list still that long, in one tight loop, so the cache misses of a round
+ * (one per bucket: other members of a bucket were not touched by the block) are in flight
+ * together instead of one after another down each list. Bounded by the longest list.
+ */
 function touchBuckets(list: usize, nb: u32): u32 {
+  const cursors = bufEnsure(B_IDX, max<u32>(nb, 1) << 2, 0);
+  if (cursors == 0) return 0; // only a prefetch: the walks below report the OOM
   let sink: u32 = 0;
   for (let i: u32 = 0; i < nb; i++) sink ^= load<u32>(heads + (<usize>load<u32>(list + (<usize>i << 2)) << 2));
+  let live: u32 = 0;
   for (let i: u32 = 0; i < nb; i++) {
-    const e = <usize>load<u32>(heads + (<usize>load<u32>(list + (<usize>i << 2)) << 2));
-    if (e != 0) sink ^= load<u32>(e + ACC_VALUE + V_NEXT);
+    const e = load<u32>(heads + (<usize>load<u32>(list + (<usize>i << 2)) << 2));
+    if (e != 0) {
+      store<u32>(cursors + (<usize>live << 2), e);
+      live++;
+    }
+  }
+  while (live > 0) {
+    let k: u32 = 0;
+    for (let i: u32 = 0; i < live; i++) {
+      const next = load<u32>(<usize>load<u32>(cursors + (<usize>i << 2)) + ACC_VALUE + V_NEXT);
+      if (next != 0) {
+        store<u32>(cursors + (<usize>k << 2), next);
+        k++;
+      }
+    }
+    live = k;
   }
   return sink;
 }
