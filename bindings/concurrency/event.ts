@@ -11,10 +11,9 @@
 import {
   attachRegion,
   deadlineOf,
-  remainingMs,
   sharedRegion,
-  waitAsyncUntil,
-  waitSync,
+  waitLoop,
+  waitLoopAsync,
   type PrimitiveHandle,
   type WaitOptions,
 } from "./shared.ts";
@@ -93,24 +92,21 @@ export class Event {
   wait(options?: WaitOptions): boolean {
     const deadline = deadlineOf(options);
     const start = Atomics.load(this.region, GENERATION);
-    for (;;) {
-      const generation = Atomics.load(this.region, GENERATION);
-      if (this.released(start, generation)) return true;
-      if (remainingMs(deadline) <= 0) return false;
-      waitSync(this.region, GENERATION, generation, deadline);
-    }
+    return waitLoop(this.region, GENERATION, deadline, () => this.attempt(start));
   }
 
   /** Like {@link Event.wait} without blocking the thread. */
-  async waitAsync(options?: WaitOptions): Promise<boolean> {
+  waitAsync(options?: WaitOptions): Promise<boolean> {
     const deadline = deadlineOf(options);
     const start = Atomics.load(this.region, GENERATION);
-    for (;;) {
-      const generation = Atomics.load(this.region, GENERATION);
-      if (this.released(start, generation)) return true;
-      if (remainingMs(deadline) <= 0) return false;
-      await waitAsyncUntil(this.region, GENERATION, generation, deadline);
-    }
+    return waitLoopAsync(this.region, GENERATION, deadline, () => this.attempt(start));
+  }
+
+  // One try of a wait that began at generation `start`: true when released, else the generation
+  // to sleep on (read before the check, so a `set` after it ends the sleep at once).
+  private attempt(start: number): true | number {
+    const generation = Atomics.load(this.region, GENERATION);
+    return this.released(start, generation) || generation;
   }
 
   // Auto-reset: whoever clears the state takes the event. Manual-reset: released while set, or

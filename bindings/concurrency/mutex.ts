@@ -20,11 +20,10 @@ import { ChainDbError, ErrorCode } from "../util/index.ts";
 import {
   attachRegion,
   deadlineOf,
-  remainingMs,
   sharedRegion,
   timeoutError,
-  waitAsyncUntil,
-  waitSync,
+  waitLoop,
+  waitLoopAsync,
   type PrimitiveHandle,
   type WaitOptions,
 } from "./shared.ts";
@@ -36,6 +35,10 @@ const OWNER_ID = 2;
 const FREE = 0;
 const LOCKED = 1;
 const CONTENDED = 2;
+
+// Drepper's take 3, one try of the slow path: mark the lock contended (so its holder's unlock
+// wakes a sleeper) and own it if it was free; otherwise sleep while it stays contended.
+const takeContended = (region: Int32Array): true | number => Atomics.exchange(region, STATE, CONTENDED) === FREE || CONTENDED;
 
 /** Handle of a {@link Mutex}: post it to a worker, then `Mutex.from(handle)` there. */
 export interface MutexHandle extends PrimitiveHandle<"chaindb.Mutex"> {
@@ -92,19 +95,11 @@ export class Mutex {
    * `LOCK_RECURSION` if this thread already holds it (waiting would deadlock).
    */
   lock(options?: WaitOptions): void {
-    let c = Atomics.compareExchange(this.region, STATE, FREE, LOCKED);
-    if (c !== FREE) {
+    if (Atomics.compareExchange(this.region, STATE, FREE, LOCKED) !== FREE) {
       if (this.heldByCurrentThread) {
         throw new ChainDbError(ErrorCode.LOCK_RECURSION, "Mutex.lock: this thread already holds the mutex");
       }
-      const deadline = deadlineOf(options);
-      // Drepper's take 3: mark the lock contended, sleep while it stays contended, retry with xchg.
-      if (c !== CONTENDED) c = Atomics.exchange(this.region, STATE, CONTENDED);
-      while (c !== FREE) {
-        if (remainingMs(deadline) <= 0) throw timeoutError("Mutex.lock", options);
-        waitSync(this.region, STATE, CONTENDED, deadline);
-        c = Atomics.exchange(this.region, STATE, CONTENDED);
-      }
+      if (!waitLoop(this.region, STATE, deadlineOf(options), takeContended)) throw timeoutError("Mutex.lock", options);
     }
     this.setOwner();
   }
@@ -115,15 +110,8 @@ export class Mutex {
    * task of this same thread may hold the lock: then this waits for it.
    */
   async lockAsync(options?: WaitOptions): Promise<void> {
-    let c = Atomics.compareExchange(this.region, STATE, FREE, LOCKED);
-    if (c !== FREE) {
-      const deadline = deadlineOf(options);
-      if (c !== CONTENDED) c = Atomics.exchange(this.region, STATE, CONTENDED);
-      while (c !== FREE) {
-        if (remainingMs(deadline) <= 0) throw timeoutError("Mutex.lockAsync", options);
-        await waitAsyncUntil(this.region, STATE, CONTENDED, deadline);
-        c = Atomics.exchange(this.region, STATE, CONTENDED);
-      }
+    if (Atomics.compareExchange(this.region, STATE, FREE, LOCKED) !== FREE) {
+      if (!(await waitLoopAsync(this.region, STATE, deadlineOf(options), takeContended))) throw timeoutError("Mutex.lockAsync", options);
     }
     this.setOwner();
   }

@@ -14,11 +14,10 @@ import {
   acount,
   attachRegion,
   deadlineOf,
-  remainingMs,
   sharedRegion,
   timeoutError,
-  waitAsyncUntil,
-  waitSync,
+  waitLoop,
+  waitLoopAsync,
   type PrimitiveHandle,
   type WaitOptions,
 } from "./shared.ts";
@@ -29,6 +28,20 @@ const SLEEPERS = 2;
 const LIMIT = 0x7fffffff;
 // Compare-exchange retries are bounded: each failure means another thread made progress.
 const CAS_ATTEMPTS_MAX = 1 << 20;
+
+/** Takes a permit if one is available. */
+function takePermit(region: Int32Array): boolean {
+  for (let attempt = 0; attempt < CAS_ATTEMPTS_MAX; attempt++) {
+    const c = Atomics.load(region, COUNT);
+    if (c === 0) return false;
+    if (Atomics.compareExchange(region, COUNT, c, c - 1) === c) return true;
+  }
+  return false;
+}
+
+// One try of a wait: a permit taken, else sleep while the count stays 0 (sleepers are counted,
+// so that `release` notifies only when someone sleeps).
+const permitOrSleep = (region: Int32Array): true | number => takePermit(region) || 0;
 
 /** Handle of a {@link Semaphore}: post it to a worker, then `Semaphore.from(handle)` there. */
 export type SemaphoreHandle = PrimitiveHandle<"chaindb.Semaphore">;
@@ -83,40 +96,19 @@ export class Semaphore {
 
   /** Takes a permit if one is available; never blocks. */
   tryAcquire(): boolean {
-    for (let attempt = 0; attempt < CAS_ATTEMPTS_MAX; attempt++) {
-      const c = Atomics.load(this.region, COUNT);
-      if (c === 0) return false;
-      if (Atomics.compareExchange(this.region, COUNT, c, c - 1) === c) return true;
-    }
-    return false;
+    return takePermit(this.region);
   }
 
   /** Blocks until a permit is taken; throws `LOCK_TIMEOUT` after `timeoutMs`. */
   acquire(options?: WaitOptions): void {
     const deadline = deadlineOf(options);
-    while (!this.tryAcquire()) {
-      if (remainingMs(deadline) <= 0) throw timeoutError("Semaphore.acquire", options);
-      Atomics.add(this.region, SLEEPERS, 1);
-      try {
-        waitSync(this.region, COUNT, 0, deadline);
-      } finally {
-        Atomics.sub(this.region, SLEEPERS, 1);
-      }
-    }
+    if (!waitLoop(this.region, COUNT, deadline, permitOrSleep, SLEEPERS)) throw timeoutError("Semaphore.acquire", options);
   }
 
   /** Takes a permit without blocking the thread; throws `LOCK_TIMEOUT` after `timeoutMs`. */
   async acquireAsync(options?: WaitOptions): Promise<void> {
     const deadline = deadlineOf(options);
-    while (!this.tryAcquire()) {
-      if (remainingMs(deadline) <= 0) throw timeoutError("Semaphore.acquireAsync", options);
-      Atomics.add(this.region, SLEEPERS, 1);
-      try {
-        await waitAsyncUntil(this.region, COUNT, 0, deadline);
-      } finally {
-        Atomics.sub(this.region, SLEEPERS, 1);
-      }
-    }
+    if (!(await waitLoopAsync(this.region, COUNT, deadline, permitOrSleep, SLEEPERS))) throw timeoutError("Semaphore.acquireAsync", options);
   }
 
   /** Returns `count` permits; throws `SEMAPHORE_OVERFLOW` (and changes nothing) beyond the maximum. */

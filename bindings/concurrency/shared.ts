@@ -86,6 +86,50 @@ export async function waitAsyncUntil(region: Int32Array, index: number, value: n
   }
 }
 
+/**
+ * One try of a wait loop on `region`: `true` once the wait is over (the lock taken, the flag
+ * seen …), else the value of the futex word to sleep on (the sleep returns at once if the word no
+ * longer holds it). Given the region so that a module-level function serves: a closure over `this`
+ * would make V8 allocate a context on every call of the primitive, its fast path included.
+ */
+export type WaitAttempt = (region: Int32Array) => true | number;
+
+/**
+ * The wait-with-timeout loop of the primitives: try; while the try fails and `deadline` has not
+ * passed, sleep on `region[index]`, then try again. A wakeup is only a hint (it may be spurious,
+ * or another thread won the race), so every wakeup re-tries. Returns false when the deadline
+ * passed first. With `sleepersIndex`, the word there counts the threads asleep, so that notifiers
+ * can skip `Atomics.notify` when it is 0 (it is raised before the sleep re-reads the word).
+ */
+export function waitLoop(region: Int32Array, index: number, deadline: number, attempt: WaitAttempt, sleepersIndex?: number): boolean {
+  for (;;) {
+    const expected = attempt(region);
+    if (expected === true) return true;
+    if (remainingMs(deadline) <= 0) return false;
+    if (sleepersIndex !== undefined) Atomics.add(region, sleepersIndex, 1);
+    try {
+      waitSync(region, index, expected, deadline);
+    } finally {
+      if (sleepersIndex !== undefined) Atomics.sub(region, sleepersIndex, 1);
+    }
+  }
+}
+
+/** {@link waitLoop} without blocking the thread (sleeps with `Atomics.waitAsync`). */
+export async function waitLoopAsync(region: Int32Array, index: number, deadline: number, attempt: WaitAttempt, sleepersIndex?: number): Promise<boolean> {
+  for (;;) {
+    const expected = attempt(region);
+    if (expected === true) return true;
+    if (remainingMs(deadline) <= 0) return false;
+    if (sleepersIndex !== undefined) Atomics.add(region, sleepersIndex, 1);
+    try {
+      await waitAsyncUntil(region, index, expected, deadline);
+    } finally {
+      if (sleepersIndex !== undefined) Atomics.sub(region, sleepersIndex, 1);
+    }
+  }
+}
+
 /** The typed error every primitive throws when a timeout expires. */
 export function timeoutError(what: string, options: WaitOptions | undefined): ChainDbError {
   return new ChainDbError(ErrorCode.LOCK_TIMEOUT, `${what} timed out after ${options?.timeoutMs} ms`);

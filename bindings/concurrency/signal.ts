@@ -11,16 +11,18 @@ import {
   acount,
   attachRegion,
   deadlineOf,
-  remainingMs,
   sharedRegion,
-  waitAsyncUntil,
-  waitSync,
+  waitLoop,
+  waitLoopAsync,
   type PrimitiveHandle,
   type WaitOptions,
 } from "./shared.ts";
 
 const RAISED = 0;
 const REASON = 1;
+
+// One try of a wait: done once raised, else sleep while the word stays 0.
+const raisedOrSleep = (region: Int32Array): true | number => Atomics.load(region, RAISED) !== 0 || 0;
 
 /** Handle of a {@link Signal}: post it to a worker, then `Signal.from(handle)` there. */
 export type SignalHandle = PrimitiveHandle<"chaindb.Signal">;
@@ -81,21 +83,11 @@ export class Signal {
 
   /** Blocks until raised; returns false if `timeoutMs` expired first. */
   wait(options?: WaitOptions): boolean {
-    const deadline = deadlineOf(options);
-    while (!this.raised) {
-      if (remainingMs(deadline) <= 0) return false;
-      waitSync(this.region, RAISED, 0, deadline);
-    }
-    return true;
+    return waitLoop(this.region, RAISED, deadlineOf(options), raisedOrSleep);
   }
 
   /** Like {@link Signal.wait} without blocking the thread. */
-  async waitAsync(options?: WaitOptions): Promise<boolean> {
-    const deadline = deadlineOf(options);
-    while (!this.raised) {
-      if (remainingMs(deadline) <= 0) return false;
-      await waitAsyncUntil(this.region, RAISED, 0, deadline);
-    }
-    return true;
+  waitAsync(options?: WaitOptions): Promise<boolean> {
+    return waitLoopAsync(this.region, RAISED, deadlineOf(options), raisedOrSleep);
   }
 }
