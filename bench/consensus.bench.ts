@@ -135,6 +135,7 @@ class TcpValidator {
     transport.setHandler({ onMessage: (from, bytes) => this.run(engine.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) })) });
   }
 
+  /** Starts the gossip tick and carries out the engine's first effects (round 0 of height 1). */
   start(): void {
     this.tick();
     this.run(this.engine.start());
@@ -289,7 +290,7 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     "Each size tolerates f = floor((n-1)/3) byzantine validators: 4→1, 7→2, 13→4, 21→6, 49→16.",
     `TCP (${TCP_SIZES.join(" and ")} validators, each run right after the same case on the SimNetwork): every validator in this one process, so on one event loop and its CPU work serial as on the SimNetwork; TcpTransport on 127.0.0.1 (authenticated handshake, framing), connected before the clock starts; real timers (gossip tick ${TICK_MS} ms).`,
     "TCP WAL: each validator has its own FileWal in a temp dir on disk and fsyncs it as the engine asks (before sending its own proposal and votes, and at each decision; received messages are appended unsynced); params.fsyncsPerBlock counts them over all validators. fsync is synchronous and all validators share one event loop, so their fsyncs run one after another here; in separate processes they would overlap. The SimNetwork cases have no WAL, so the TCP / SimNetwork ratio is the price of sockets and of the fsynced WAL together; the no-fsync case separates the two.",
-    "TCP, one validator down: it is never started; a height it should propose waits the real timeoutPropose (300 ms) before round 1, which blocks/s and p99 include.",
+    "TCP, one validator down: it is never started; a height it should propose waits the real timeoutPropose (300 ms) before round 1. That wait shows in blocks/s, not in the latencies, which start at a height's first proposal (as on the SimNetwork).",
     "Both networks share one cache of verified signatures per run (one process): each signature is checked once, not once per validator.",
   ];
   options.onProgress?.("consensus warm-up");
