@@ -153,6 +153,9 @@ async function runCoordinator(): Promise<void> {
     console.log(`\nacross both banks: $${total} (it was $120 before the transfers)`);
     if (total !== 120n) throw new Error("money was created or destroyed");
   } finally {
+    // Cancels the coordinator's timers: it re-sends COMMIT every retryMs until all acks are in,
+    // and an ack still in flight now would keep this process alive forever.
+    runner.kill();
     for (const child of children.values()) child.kill("SIGKILL");
     await transport.close();
     log.close();
