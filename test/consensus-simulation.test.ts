@@ -67,6 +67,15 @@ describe("consensus simulation checker", () => {
     expect(found.every((invariant) => ["accusation", "validity", "agreement", "evidence"].includes(invariant))).toBe(true);
   });
 
+  it("reports missing evidence for double votes after the heal when votes are not relayed", async () => {
+    const found: string[] = [];
+    for (let seed = 1; seed <= 40 && found.length === 0; seed++) {
+      const result = await simulateConsensus({ seed, validators: 4, byzantine: 1, relayVotes: false });
+      if (!result.ok && result.violation!.invariant === "evidence") found.push(result.violation!.detail);
+    }
+    expect(found[0]).toMatch(/after the heal/);
+  });
+
   it("replays a seed exactly (same result, message count and simulated time)", async () => {
     const options: SimulationOptions = { seed: 12, validators: 4, byzantine: 1, selection: "pos" };
     const first = await simulateConsensus(options);

@@ -13,7 +13,9 @@
  * - agreement: no two correct validators commit different blocks at one height (checked at once);
  * - validity: every block a correct validator commits is valid for its chain;
  * - evidence: every equivocation a correct validator received both halves of (within the engine's
- *   height window, in one incarnation) is turned into evidence by that validator;
+ *   height window, in one incarnation) is turned into evidence by that validator; and every double
+ *   vote signed after the heal, while all correct validators could admit it, becomes evidence at
+ *   some correct validator within a second;
  * - accusation: no evidence held by a correct validator names a correct validator;
  * - liveness: after the heal, every correct validator commits `heights` more blocks within
  *   `livenessMs` of simulated time.
@@ -58,6 +60,8 @@ export interface SimulationOptions {
    * misbehaviour must show up as a violation. Never set in a real run.
    */
   readonly mislabelByzantine?: boolean;
+  /** Checker self-test: engines do not relay votes, so double votes go unseen. Never set in a real run. */
+  readonly relayVotes?: boolean;
 }
 
 /** The invariants a run checks. */
@@ -321,6 +325,11 @@ class World {
   /** The first committed id per height (agreement reference). */
   readonly committed = new Map<number, string>();
   readonly signedByByzantine = new Map<string, Set<string>>();
+  /**
+   * Double votes that every correct validator can take in: signed while all correct validators
+   * were up and within the engine's height window of the vote (by simulated time of signing).
+   */
+  readonly equivocatedAt = new Map<string, number>();
   readonly strategies: ByzantineStrategy[] = [];
   crashes = 0;
   partitions = 0;
@@ -384,6 +393,7 @@ class World {
       peers: this.validators.length || this.o.validators,
       ...(this.staking !== null ? { validatorsAt: (h: number) => v.setAt(h) } : {}),
       newHeightDelayMs: this.o.newHeightDelayMs ?? 200,
+      relayVotes: this.o.relayVotes ?? true,
     };
   }
 
@@ -392,6 +402,12 @@ class World {
     const ids = this.signedByByzantine.get(key) ?? new Set<string>();
     ids.add(m.valueId === null ? "nil" : toHex(m.valueId));
     this.signedByByzantine.set(key, ids);
+    if (ids.size === 2 && !this.equivocatedAt.has(key) && m.kind === "vote" && this.allCorrectNear(m.height)) this.equivocatedAt.set(key, this.net.now);
+  }
+
+  /** True if every correct validator is up and would admit a message of `height` now. */
+  private allCorrectNear(height: number): boolean {
+    return this.validators.every((v) => !v.correct || (v.node.up && v.engine !== undefined && v.engine.height >= height - 2 && v.engine.height <= height + 4));
   }
 
   onDecide(v: Validator, height: number, value: Uint8Array): void {
@@ -510,6 +526,7 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
       throw new Violation("liveness", `after the heal at ${faultMs} ms, correct heights are ${world.correctHeights().join(",")} after ${livenessMs} ms (target ${target}); ${states}`);
     }
     for (const v of world.validators) if (v.correct) v.checkEvidence();
+    await checkEvidenceAfterHeal(world, faultMs);
   } catch (error) {
     if (!(error instanceof Violation)) throw error;
     violation = { invariant: error.invariant, detail: error.message };
@@ -543,6 +560,25 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
     slashed: slashed.size,
     validatorsAfterSlashing,
   };
+}
+
+/** Simulated time after the last checked equivocation, for its halves and evidence to spread. */
+const EVIDENCE_DRAIN_MS = 1000;
+
+/**
+ * On clean links every double vote reaches someone with both halves (votes are relayed, late ones
+ * too), so after the heal each one signed while every correct validator could admit it must
+ * become evidence at some correct validator. The fault phase is exempt: a half sent to one
+ * validator can be lost, and then nobody can know. So are proposals, which are not relayed (each
+ * carries a block); a vote for another value makes holders relay theirs, which catches most.
+ */
+async function checkEvidenceAfterHeal(world: World, healAt: number): Promise<void> {
+  const until = world.net.now;
+  await runBounded(world, () => false, EVIDENCE_DRAIN_MS);
+  const held = new Set(world.validators.filter((v) => v.correct).flatMap((v) => v.engine.evidence().map(evidenceKey)));
+  for (const [key, at] of world.equivocatedAt) {
+    if (at >= healAt && at <= until && !held.has(key)) throw new Violation("evidence", `equivocation ${key} signed at ${Math.round(at)} ms, after the heal at ${healAt} ms, became evidence at no correct validator`);
+  }
 }
 
 async function runBounded(world: World, done: () => boolean, ms: number): Promise<boolean> {

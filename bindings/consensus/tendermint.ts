@@ -17,11 +17,13 @@
  *   CometBFT waits `timeout_commit` (here the opt-in `newHeightDelayMs`, used by the simulation to
  *   pace blocks as real chains do).
  * - Timeouts grow linearly with the round (`init + r·delta`), as the paper (and CometBFT) do.
- * Additions the paper leaves to its gossip layer: votes are relayed once when first accepted; when a
- * gossip `tick` finds the node stuck (same height, round and step as the tick before) it re-sends
- * its own messages, the proposals it holds and the proofs of lock; and a node answers a message
- * from a lower height with that height's commit certificate, so a lagging or restarted node
- * catches up.
+ * Additions the paper leaves to its gossip layer: votes are relayed once when first accepted (late
+ * votes of a past height too, so a double vote signed after a decision still meets both halves);
+ * proposals are relayed only when a vote names a value other than those held (the sign of an
+ * equivocating proposer); when a gossip `tick` finds the node stuck (same height, round and step
+ * as the tick before) it re-sends its own messages, the proposals it holds and the proofs of lock;
+ * and a node answers a message from a lower height with that height's commit certificate, so a
+ * lagging or restarted node catches up.
  * @module
  */
 import { ChainDbError, ErrorCode, assert, toHex } from "../util/index.ts";
@@ -117,6 +119,8 @@ export class TendermintEngine {
   private readonly certificates = new Map<number, CommitCertificate>();
   private readonly evidencePool = new Map<string, Evidence>();
   private certificateSent = new Set<string>();
+  /** Rounds of this height whose proposals were relayed on a conflict (once each). */
+  private proposalsRelayed = new Set<number>();
   private prevoteTimeoutRound = -1;
   private precommitTimeoutRound = -1;
   private polkaRound = -1;
@@ -401,6 +405,7 @@ export class TendermintEngine {
     this.validity = new Map();
     this.prune();
     this.signed = new Map();
+    this.proposalsRelayed = new Set();
     this.prevoteTimeoutRound = this.precommitTimeoutRound = this.polkaRound = -1;
     if ((this.opts.newHeightDelayMs ?? 0) > 0) {
       // CometBFT's timeout_commit (opt-in; the paper starts at once): the next height waits.
@@ -453,7 +458,11 @@ export class TendermintEngine {
         // certificate proves itself), then still check it for equivocation.
         if (m.height < this.height) this.onPastMessage(from, m);
         const index = this.admit(m);
-        if (index < 0 || m.height < this.height) return;
+        if (index < 0) return;
+        // A late vote of a past height is still relayed once (it was new here): a validator that
+        // signs two votes after the others decided reaches each half of the set with one of them,
+        // and only relaying lets someone hold both and make evidence.
+        if (m.height < this.height) return void (relay && m.kind === "vote" && this.opts.relayVotes !== false && this.out.push({ kind: "broadcast", message: m }));
         if (m.height > this.height || this.waiting) return this.buffer({ message: m, index });
         return m.kind === "proposal" ? this.onProposal(m, index) : this.onVote(m, index, relay);
       }
@@ -514,6 +523,25 @@ export class TendermintEngine {
     if (rs === null || rs.proposals.some((q) => sameId(q, p.valueId))) return;
     this.acceptProposal(p, index);
     this.out.push({ kind: "persist", record: { type: "message", message: p }, sync: false });
+    this.relayOnConflict(p.round);
+  }
+
+  /**
+   * Proposals are not relayed (each carries a block), so an equivocating proposer that sends one
+   * value to some validators and another to the rest would go unseen: each holds one half. A vote
+   * for a value other than every proposal held is the hint: relay what is held, once per round, so
+   * the holders of the other half detect the conflict and make evidence. An honest round never
+   * triggers it (every non-nil vote is for its one proposal).
+   */
+  private relayOnConflict(round: number): void {
+    if (this.proposalsRelayed.has(round)) return;
+    const rs = this.rounds.get(round);
+    if (rs === undefined || rs.proposals.length === 0) return;
+    const held = new Set(rs.proposals.map((p) => idKey(p.valueId)));
+    const other = (tally: typeof rs.prevotes) => [...tally.entries()].some(([key]) => key !== "nil" && !held.has(key));
+    if (!other(rs.prevotes) && !other(rs.precommits)) return;
+    this.proposalsRelayed.add(round);
+    for (const p of rs.proposals) this.out.push({ kind: "broadcast", message: p });
   }
 
   private acceptProposal(p: Proposal, index: number): void {
@@ -533,6 +561,7 @@ export class TendermintEngine {
     if (!this.acceptVote(v, index)) return;
     this.out.push({ kind: "persist", record: { type: "message", message: v }, sync: false });
     if (relay && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: v });
+    if (v.valueId !== null) this.relayOnConflict(v.round);
   }
 
   /** Counts a vote; false if it was already counted. */
