@@ -7,6 +7,8 @@ import {
   TendermintEngine,
   ValidatorSet,
   VoteType,
+  isProposalHeader,
+  proposalHeader,
   signProposal,
   signVote,
   valueIdOf,
@@ -238,6 +240,29 @@ describe("tendermint engine: Algorithm 1", () => {
     expect(ownVotes(n.effects, VoteType.Precommit)).toEqual([]);
     expect(n.engine.lockedRound).toBe(-1);
     expect(out.some((e) => e.kind === "broadcast" && e.message.kind === "evidence")).toBe(true);
+  });
+
+  it("relays a proposal's header once and makes evidence from a header that conflicts with the proposal held", () => {
+    const n = node();
+    const p = proposal(0, V);
+    const out = n.feed(p);
+    const headers = out.flatMap((e) => (e.kind === "broadcast" && e.message.kind === "proposal" ? [e.message] : []));
+    expect(headers).toHaveLength(1);
+    expect(headers[0]!.value).toHaveLength(0); // the signed fields without the block
+    expect(isProposalHeader(headers[0]!)).toBe(true);
+    expect(n.feed(p).some((e) => e.kind === "broadcast")).toBe(false); // once
+    // Another validator relays the header of the proposer's other value: evidence, without its block.
+    const other = proposalHeader(proposal(0, W));
+    const evidence = n.feed(other).flatMap((e) => (e.kind === "evidence" ? [e.evidence] : []));
+    expect(evidence).toHaveLength(1);
+    expect(evidence[0]!.type).toBe("proposal");
+    expect([evidence[0]!.a.value.length, evidence[0]!.b.value.length]).toEqual([0, 0]);
+    expect(verifyEvidence(CHAIN, set, evidence[0]!)).toBe(true);
+    expect(verifyEvidence(CHAIN, set, { ...evidence[0]!, b: { ...evidence[0]!.b, signature: evidence[0]!.a.signature } })).toBe(false);
+    expect(n.engine.step).toBe(Step.Prevote); // a header is not a proposal: the round still runs on V
+    // A forged header (wrong proposer key) is dropped.
+    const forged = { ...proposalHeader(proposal(0, OWN)), signature: new Uint8Array(64) };
+    expect(n.feed(forged).some((e) => e.kind === "evidence")).toBe(false);
   });
 
   it("ignores stale timeouts and messages of finished heights except to send the certificate", () => {

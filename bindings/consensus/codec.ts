@@ -80,6 +80,28 @@ export function cachingVerifier(max = 1 << 16): Verifier {
   };
 }
 
+const EMPTY_ID = valueIdOf(new Uint8Array(0));
+
+/**
+ * A proposal's header: the same signed fields with the value left out. The signature covers the
+ * value's id, not its bytes, so a header proves what the proposer signed at a few hundred bytes
+ * instead of a block's size; headers are what is relayed for equivocation detection and kept in
+ * evidence.
+ */
+export function proposalHeader(p: Proposal): Proposal {
+  return p.value.length === 0 ? p : { ...p, value: new Uint8Array(0) };
+}
+
+/** True if `p` is a header: no value bytes, and an id that is not the empty value's. */
+export function isProposalHeader(p: Proposal): boolean {
+  return p.value.length === 0 && !equal32(p.valueId, EMPTY_ID);
+}
+
+/** True if the proposer's signature over the proposal's fields (the value's id included) holds. */
+export function verifyProposalSignature(chainId: string, p: Proposal, verify: Verifier = verifyEd25519): boolean {
+  return verify(p.proposer, proposalSignBytes(chainId, p), p.signature);
+}
+
 /** True if the proposal's signature holds and its value matches its id. */
 export function verifyProposal(chainId: string, p: Proposal, verify: Verifier = verifyEd25519): boolean {
   if (!equal32(valueIdOf(p.value), p.valueId)) return false;

@@ -6,7 +6,7 @@
  * @module
  */
 import { toHex } from "../util/index.ts";
-import { verifyProposal, verifyVote, type Verifier } from "./codec.ts";
+import { proposalHeader, verifyProposalSignature, verifyVote, type Verifier } from "./codec.ts";
 import type { Evidence, Proposal, Vote } from "./types.ts";
 import type { ValidatorSet } from "./validators.ts";
 import { idKey } from "./votes.ts";
@@ -22,10 +22,14 @@ export function evidenceKey(e: Evidence): string {
   return `${toHex(accused(e))}/${e.a.height}/${e.a.round}/${type}`;
 }
 
-/** Builds evidence from two conflicting messages, in a canonical order (smaller value id first). */
+/**
+ * Builds evidence from two conflicting messages, in a canonical order (smaller value id first).
+ * Proposals are kept as headers: the signatures cover the value ids, so the blocks are not needed.
+ */
 export function makeEvidence(a: Vote | Proposal, b: Vote | Proposal): Evidence {
   const ka = idKey(a.valueId), kb = idKey(b.valueId);
-  const [first, second] = ka < kb ? [a, b] : [b, a];
+  const strip = (m: Vote | Proposal) => (m.kind === "proposal" ? proposalHeader(m) : m);
+  const [first, second] = (ka < kb ? [a, b] : [b, a]).map(strip) as [Vote | Proposal, Vote | Proposal];
   return { kind: "evidence", type: a.kind === "vote" ? "vote" : "proposal", a: first, b: second };
 }
 
@@ -42,7 +46,7 @@ export function verifyEvidence(chainId: string, set: ValidatorSet, e: Evidence, 
   if (a.kind === "proposal" && b.kind === "proposal") {
     if (e.type !== "proposal" || toHex(a.proposer) !== toHex(b.proposer)) return false;
     if (set.indexOf(a.proposer) < 0) return false;
-    return verifyProposal(chainId, a, verify) && verifyProposal(chainId, b, verify);
+    return verifyProposalSignature(chainId, a, verify) && verifyProposalSignature(chainId, b, verify);
   }
   return false;
 }

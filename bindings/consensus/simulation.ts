@@ -13,9 +13,9 @@
  * - agreement: no two correct validators commit different blocks at one height (checked at once);
  * - validity: every block a correct validator commits is valid for its chain;
  * - evidence: every equivocation a correct validator received both halves of (within the engine's
- *   height window, in one incarnation) is turned into evidence by that validator; and every double
- *   vote signed after the heal, while all correct validators could admit it, becomes evidence at
- *   some correct validator within a second;
+ *   height window, in one incarnation) is turned into evidence by that validator; and every
+ *   equivocation signed after the heal, while all correct validators could admit it, becomes
+ *   evidence at some correct validator within a second;
  * - accusation: no evidence held by a correct validator names a correct validator;
  * - liveness: after the heal, every correct validator commits `heights` more blocks within
  *   `livenessMs` of simulated time.
@@ -326,8 +326,8 @@ class World {
   readonly committed = new Map<number, string>();
   readonly signedByByzantine = new Map<string, Set<string>>();
   /**
-   * Double votes that every correct validator can take in: signed while all correct validators
-   * were up and within the engine's height window of the vote (by simulated time of signing).
+   * Equivocations that every correct validator can take in: signed while all correct validators
+   * were up and within the engine's height window of the message (by simulated time of signing).
    */
   readonly equivocatedAt = new Map<string, number>();
   readonly strategies: ByzantineStrategy[] = [];
@@ -402,7 +402,7 @@ class World {
     const ids = this.signedByByzantine.get(key) ?? new Set<string>();
     ids.add(m.valueId === null ? "nil" : toHex(m.valueId));
     this.signedByByzantine.set(key, ids);
-    if (ids.size === 2 && !this.equivocatedAt.has(key) && m.kind === "vote" && this.allCorrectNear(m.height)) this.equivocatedAt.set(key, this.net.now);
+    if (ids.size === 2 && !this.equivocatedAt.has(key) && this.allCorrectNear(m.height)) this.equivocatedAt.set(key, this.net.now);
   }
 
   /** True if every correct validator is up and would admit a message of `height` now. */
@@ -566,11 +566,10 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
 const EVIDENCE_DRAIN_MS = 1000;
 
 /**
- * On clean links every double vote reaches someone with both halves (votes are relayed, late ones
- * too), so after the heal each one signed while every correct validator could admit it must
- * become evidence at some correct validator. The fault phase is exempt: a half sent to one
- * validator can be lost, and then nobody can know. So are proposals, which are not relayed (each
- * carries a block); a vote for another value makes holders relay theirs, which catches most.
+ * On clean links every equivocation reaches someone with both halves (votes are relayed, late
+ * ones too, and proposal headers), so after the heal each one signed while every correct
+ * validator could admit it must become evidence at some correct validator. The fault phase is
+ * exempt: a half sent to one validator can be lost, and then nobody can know.
  */
 async function checkEvidenceAfterHeal(world: World, healAt: number): Promise<void> {
   const until = world.net.now;

@@ -19,8 +19,8 @@
  * - Timeouts grow linearly with the round (`init + r·delta`), as the paper (and CometBFT) do.
  * Additions the paper leaves to its gossip layer: votes are relayed once when first accepted (late
  * votes of a past height too, so a double vote signed after a decision still meets both halves);
- * proposals are relayed only when a vote names a value other than those held (the sign of an
- * equivocating proposer); when a gossip `tick` finds the node stuck (same height, round and step
+ * a proposal's header (its signed fields without the block) is relayed once, so an equivocating
+ * proposer's two values meet somewhere and become evidence; when a gossip `tick` finds the node stuck (same height, round and step
  * as the tick before) it re-sends its own messages, the proposals it holds and the proofs of lock;
  * and a node answers a message from a lower height with that height's commit certificate, so a
  * lagging or restarted node catches up.
@@ -119,8 +119,6 @@ export class TendermintEngine {
   private readonly certificates = new Map<number, CommitCertificate>();
   private readonly evidencePool = new Map<string, Evidence>();
   private certificateSent = new Set<string>();
-  /** Rounds of this height whose proposals were relayed on a conflict (once each). */
-  private proposalsRelayed = new Set<number>();
   private prevoteTimeoutRound = -1;
   private precommitTimeoutRound = -1;
   private polkaRound = -1;
@@ -405,7 +403,6 @@ export class TendermintEngine {
     this.validity = new Map();
     this.prune();
     this.signed = new Map();
-    this.proposalsRelayed = new Set();
     this.prevoteTimeoutRound = this.precommitTimeoutRound = this.polkaRound = -1;
     if ((this.opts.newHeightDelayMs ?? 0) > 0) {
       // CometBFT's timeout_commit (opt-in; the paper starts at once): the next height waits.
@@ -454,11 +451,15 @@ export class TendermintEngine {
     switch (m.kind) {
       case "proposal":
       case "vote": {
+        if (m.kind === "proposal" && codec.isProposalHeader(m)) return this.onProposalHeader(m);
         // A message from a lower height: first help its sender catch up (no trust needed: the
         // certificate proves itself), then still check it for equivocation.
         if (m.height < this.height) this.onPastMessage(from, m);
         const index = this.admit(m);
         if (index < 0) return;
+        // A proposal's header is relayed once, at any height in the window (a node that moved on
+        // may hold the only copy of one half of an equivocation).
+        if (relay && m.kind === "proposal") this.out.push({ kind: "broadcast", message: codec.proposalHeader(m) });
         // A late vote of a past height is still relayed once (it was new here): a validator that
         // signs two votes after the others decided reaches each half of the set with one of them,
         // and only relaying lets someone hold both and make evidence.
@@ -484,22 +485,41 @@ export class TendermintEngine {
    */
   private admit(m: Proposal | Vote): number {
     const sig = toHex(m.signature);
-    if (this.seen.has(sig)) return -1;
-    if (m.height < Math.max(1, this.height - PAST_HEIGHTS) || m.height > this.height + FUTURE_HEIGHTS || m.round > codec.ROUND_MAX) return -1;
+    if (this.seen.has(sig) || !this.inWindow(m)) return -1;
     let index: number;
-    const set = this.setAt(m.height);
     if (m.kind === "proposal") {
       index = this.proposer(m.height, m.round);
-      if (toHex(set.validators[index]!.address) !== toHex(m.proposer)) return -1;
-      if (m.validRound < -1 || m.validRound >= m.round) return -1;
-      if (!codec.verifyProposal(this.opts.chainId, m, this.verify)) return -1;
+      if (!this.fromProposer(m, index) || !codec.verifyProposal(this.opts.chainId, m, this.verify)) return -1;
     } else {
-      index = set.indexOf(m.validator);
+      index = this.setAt(m.height).indexOf(m.validator);
       if (index < 0 || !codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
     }
     if (this.seen.size >= SEEN_MAX) this.seen.clear(); // a bound; only costs re-verification
     this.seen.set(sig, m.height);
     return this.detect(m) ? index : -1;
+  }
+
+  /** True if `m` is of a height and round the engine keeps. */
+  private inWindow(m: Proposal | Vote): boolean {
+    return m.height >= Math.max(1, this.height - PAST_HEIGHTS) && m.height <= this.height + FUTURE_HEIGHTS && m.round <= codec.ROUND_MAX;
+  }
+
+  /** True if `p` names the proposer of its height and round (validator `index`) and a valid round below its own. */
+  private fromProposer(p: Proposal, index: number): boolean {
+    return toHex(this.setAt(p.height).validators[index]!.address) === toHex(p.proposer) && p.validRound >= -1 && p.validRound < p.round;
+  }
+
+  /**
+   * A relayed proposal header: checked (window, proposer, signature) and run through the
+   * equivocation detector only; the round's proposal is still the full one, which carries the block.
+   */
+  private onProposalHeader(h: Proposal): void {
+    const key = `header/${toHex(h.signature)}`;
+    if (this.seen.has(key) || !this.inWindow(h)) return;
+    if (!this.fromProposer(h, this.proposer(h.height, h.round)) || !codec.verifyProposalSignature(this.opts.chainId, h, this.verify)) return;
+    if (this.seen.size >= SEEN_MAX) this.seen.clear();
+    this.seen.set(key, h.height);
+    this.detect(h);
   }
 
   /** The equivocation detector: evidence when `m` conflicts with a message already held. */
@@ -517,31 +537,16 @@ export class TendermintEngine {
     return true;
   }
 
-  /** A proposal is not relayed at once (it carries the block: n² copies); stuck ticks re-send it. */
+  /**
+   * A proposal is not relayed whole (it carries the block: n² copies; stuck ticks re-send it); its
+   * header is (see onMessage): an equivocating proposer that sends one value to some validators
+   * and another to the rest is then seen by everyone, and the header is evidence enough.
+   */
   private onProposal(p: Proposal, index: number): void {
     const rs = this.roundState(p.round, true);
     if (rs === null || rs.proposals.some((q) => sameId(q, p.valueId))) return;
     this.acceptProposal(p, index);
     this.out.push({ kind: "persist", record: { type: "message", message: p }, sync: false });
-    this.relayOnConflict(p.round);
-  }
-
-  /**
-   * Proposals are not relayed (each carries a block), so an equivocating proposer that sends one
-   * value to some validators and another to the rest would go unseen: each holds one half. A vote
-   * for a value other than every proposal held is the hint: relay what is held, once per round, so
-   * the holders of the other half detect the conflict and make evidence. An honest round never
-   * triggers it (every non-nil vote is for its one proposal).
-   */
-  private relayOnConflict(round: number): void {
-    if (this.proposalsRelayed.has(round)) return;
-    const rs = this.rounds.get(round);
-    if (rs === undefined || rs.proposals.length === 0) return;
-    const held = new Set(rs.proposals.map((p) => idKey(p.valueId)));
-    const other = (tally: typeof rs.prevotes) => [...tally.entries()].some(([key]) => key !== "nil" && !held.has(key));
-    if (!other(rs.prevotes) && !other(rs.precommits)) return;
-    this.proposalsRelayed.add(round);
-    for (const p of rs.proposals) this.out.push({ kind: "broadcast", message: p });
   }
 
   private acceptProposal(p: Proposal, index: number): void {
@@ -561,7 +566,6 @@ export class TendermintEngine {
     if (!this.acceptVote(v, index)) return;
     this.out.push({ kind: "persist", record: { type: "message", message: v }, sync: false });
     if (relay && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: v });
-    if (v.valueId !== null) this.relayOnConflict(v.round);
   }
 
   /** Counts a vote; false if it was already counted. */
