@@ -256,7 +256,7 @@ describe("tendermint engine: Algorithm 1", () => {
     const evidence = n.feed(other).flatMap((e) => (e.kind === "evidence" ? [e.evidence] : []));
     expect(evidence).toHaveLength(1);
     expect(evidence[0]!.type).toBe("proposal");
-    expect([evidence[0]!.a.value.length, evidence[0]!.b.value.length]).toEqual([0, 0]);
+    expect([(evidence[0]!.a as Proposal).value.length, (evidence[0]!.b as Proposal).value.length]).toEqual([0, 0]);
     expect(verifyEvidence(CHAIN, set, evidence[0]!)).toBe(true);
     expect(verifyEvidence(CHAIN, set, { ...evidence[0]!, b: { ...evidence[0]!.b, signature: evidence[0]!.a.signature } })).toBe(false);
     expect(n.engine.step).toBe(Step.Prevote); // a header is not a proposal: the round still runs on V
