@@ -17,7 +17,7 @@ import { SimNetwork, TcpTransport, nodeKeyFromSeed, systemClock, type Clock, typ
 import { LedgerDatabase } from "../bindings/txn/index.ts";
 import { Coordinator, FileTwoPcLog, LedgerBank, Participant, TwoPcRunner, type TwoPcEffect, type TwoPcLog, type TwoPcOp } from "../bindings/txn/two-phase/index.ts";
 import { fromHex, toHex } from "../bindings/util/index.ts";
-import { median, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import { caseFromSamples, percentile, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
 
 const BANKS = ["b0", "b1", "b2"];
 const CONCURRENCY = 16;
@@ -176,14 +176,7 @@ async function singleLedger(dir: string | undefined, total: number): Promise<{ r
   return { rate, latencies };
 }
 
-function percentile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 
-function result(id: string, label: string, group: string, unit: string, samples: number[], params: Record<string, string | number>, baseline?: string): CaseResult {
-  return { id, label, group, unit, samples, median: median(samples), min: Math.min(...samples), max: Math.max(...samples), params, ...(baseline ? { baseline } : {}) };
-}
 
 /** Runs the suite and returns its results. */
 export async function run(options: SuiteOptions): Promise<SuiteResult> {
@@ -221,9 +214,9 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       const durable = net === "tcp" ? "durable (fsync)" : "in memory";
       const params = { network: net, kind, participants: kind === "2pc" ? 3 : 1, concurrency: CONCURRENCY, transactions: total, storage: durable };
       const what = kind === "2pc" ? `${net === "sim" ? "SimNetwork, zero latency" : "TCP loopback"}, 3 participants` : `one ledger, ${durable}`;
-      cases.push(result(`${net}-${kind}-tps`, `${what}: transactions`, "throughput", "tx/s", rates, params, kind === "2pc" ? `${net}-single-tps` : undefined));
-      cases.push(result(`${net}-${kind}-p50`, `${what}: latency p50`, "latency", "ms", p50, params));
-      cases.push(result(`${net}-${kind}-p99`, `${what}: latency p99`, "latency", "ms", p99, params));
+      cases.push(caseFromSamples(`${net}-${kind}-tps`, `${what}: transactions`, "throughput", "tx/s", rates, params, kind === "2pc" ? `${net}-single-tps` : undefined));
+      cases.push(caseFromSamples(`${net}-${kind}-p50`, `${what}: latency p50`, "latency", "ms", p50, params));
+      cases.push(caseFromSamples(`${net}-${kind}-p99`, `${what}: latency p99`, "latency", "ms", p99, params));
     }
   }
   for (const c of cases) {

@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { keyPairFromSeed, PACKED_TRANSFER_SIZE, type KeyPair } from "../bindings/chain/index.ts";
 import { FileWal, TendermintEngine, ValidatorSet, cachingVerifier, decodeMessage, encodeMessage, type Effect, type Verifier } from "../bindings/consensus/index.ts";
 import { SimNetwork, TcpTransport, nodeKeyFromSeed, type NodeKey, type SimNode } from "../bindings/net/index.ts";
-import { median, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import { caseFromSamples, median, percentile, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
 
 const TRANSFERS_PER_BLOCK = 1000;
 /** Gossip tick of the TCP validators (re-sends when stuck), as ConsensusNode's default. */
@@ -241,14 +241,7 @@ async function runTcpCluster(n: number, down: number, blocks: number, fsync = tr
   }
 }
 
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
 
-function caseOf(id: string, label: string, group: string, unit: string, samples: number[], params: Record<string, string | number>, baseline?: string): CaseResult {
-  return { id, label, group, unit, samples, median: median(samples), min: Math.min(...samples), max: Math.max(...samples), params, ...(baseline ? { baseline } : {}) };
-}
 
 /** The cases of one (network, set size, validators down) measurement; SimNetwork ids are unprefixed. */
 function clusterCases(net: "sim" | "tcp", n: number, down: number, blocks: number, samples: RunStats[], fsync = true): CaseResult[] {
@@ -266,12 +259,12 @@ function clusterCases(net: "sim" | "tcp", n: number, down: number, blocks: numbe
   const baseline = net === "sim" ? (down === 0 && n !== 4 ? "blocks-4" : undefined) : fsync ? `blocks-${size}` : `blocks-tcp-${size}`;
   const lat = samples.flatMap((s) => s.latenciesMs);
   const cases = [
-    caseOf(`blocks-${tag}`, `${name}: blocks/s`, group, "blocks/s", samples.map((s) => s.blocksPerSecond), params, baseline),
-    caseOf(`tx-${tag}`, `${name}: tx/s`, group, "tx/s", samples.map((s) => s.blocksPerSecond * TRANSFERS_PER_BLOCK), params),
-    caseOf(`p50-${tag}`, `${name}: commit latency p50`, group, "ms", [percentile(lat, 50)], params),
-    caseOf(`p99-${tag}`, `${name}: commit latency p99`, group, "ms", [percentile(lat, 99)], params),
+    caseFromSamples(`blocks-${tag}`, `${name}: blocks/s`, group, "blocks/s", samples.map((s) => s.blocksPerSecond), params, baseline),
+    caseFromSamples(`tx-${tag}`, `${name}: tx/s`, group, "tx/s", samples.map((s) => s.blocksPerSecond * TRANSFERS_PER_BLOCK), params),
+    caseFromSamples(`p50-${tag}`, `${name}: commit latency p50`, group, "ms", [percentile(lat, 50)], params),
+    caseFromSamples(`p99-${tag}`, `${name}: commit latency p99`, group, "ms", [percentile(lat, 99)], params),
   ];
-  if (net === "sim" && down > 0) cases.push(caseOf(`sim-${tag}`, `${name}: simulated ms per block`, group, "ms", samples.map((s) => s.simMsPerBlock), params));
+  if (net === "sim" && down > 0) cases.push(caseFromSamples(`sim-${tag}`, `${name}: simulated ms per block`, group, "ms", samples.map((s) => s.simMsPerBlock), params));
   return cases;
 }
 
@@ -325,8 +318,8 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     options.onProgress?.(`consensus n=${n} without vote relays`);
     const s = await runCluster(n, 0, blocks, false);
     const params = { validators: n, down: 0, tolerates: Math.floor((n - 1) / 3), blocks, relayVotes: "no" };
-    cases.push(caseOf(`blocks-${n}-norelay`, `${n} validators, votes not relayed: blocks/s`, "votes not relayed", "blocks/s", [s.blocksPerSecond], params, `blocks-${n}`));
-    cases.push(caseOf(`p50-${n}-norelay`, `${n} validators, votes not relayed: commit latency p50`, "votes not relayed", "ms", [percentile(s.latenciesMs, 50)], params));
+    cases.push(caseFromSamples(`blocks-${n}-norelay`, `${n} validators, votes not relayed: blocks/s`, "votes not relayed", "blocks/s", [s.blocksPerSecond], params, `blocks-${n}`));
+    cases.push(caseFromSamples(`p50-${n}-norelay`, `${n} validators, votes not relayed: commit latency p50`, "votes not relayed", "ms", [percentile(s.latenciesMs, 50)], params));
   }
   for (const c of cases) if (c.baseline) c.ratio = c.median / cases.find((b) => b.id === c.baseline)!.median;
   return suiteResult("consensus", "Tendermint consensus: blocks/s, tx/s and commit latency by validator count, SimNetwork and TCP", options.quick, cases, [], notes);

@@ -97,6 +97,17 @@ export function median(values: readonly number[]): number {
 
 /** Sink for results, so the work of a case cannot be optimised away. */
 export let sink = 0;
+/** The p-th percentile (nearest rank) of `values`; 0 for none. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+/** A case from its samples: median, min and max computed, the baseline named if any. */
+export function caseFromSamples(id: string, label: string, group: string, unit: string, samples: number[], params: Record<string, string | number>, baseline?: string): CaseResult {
+  return { id, label, group, unit, samples, median: median(samples), min: Math.min(...samples), max: Math.max(...samples), params, ...(baseline ? { baseline } : {}) };
+}
+
 /** Adds a value to the sink. */
 export function consume(value: number): void {
   sink = (sink + value) | 0;

@@ -16,7 +16,7 @@ import { Ledger, keyPairFromSeed, signTransfer } from "../bindings/chain/index.t
 import { Random, SimNetwork, TcpTransport, nodeKeyFromSeed, systemClock, type Clock, type Transport } from "../bindings/net/index.ts";
 import { FileReplicaStore, Replica, SimReplicaStore, type ReplicaStore, type ReplicationMode } from "../bindings/replication/index.ts";
 import { ChainDbError } from "../bindings/util/index.ts";
-import { median, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import { caseFromSamples, percentile, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
 
 const CHAIN_ID = 9;
 const ACCOUNTS = 256;
@@ -162,14 +162,7 @@ async function failover(c: Cluster): Promise<number> {
   return c.now() - t0;
 }
 
-function percentile(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-}
 
-function result(id: string, label: string, group: string, unit: string, samples: number[], params: Record<string, string | number>, baseline?: string): CaseResult {
-  return { id, label, group, unit, samples, median: median(samples), min: Math.min(...samples), max: Math.max(...samples), params, ...(baseline ? { baseline } : {}) };
-}
 
 /** Runs the suite and returns its results. */
 export async function run(options: SuiteOptions): Promise<SuiteResult> {
@@ -198,10 +191,10 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       }
       const params = { network: net, mode, replicas: 3, concurrency: CONCURRENCY, transfers: total };
       const ms = net === "sim" ? "virtual ms" : "ms";
-      cases.push(result(`${net}-${mode}-tps`, `${net} ${mode}: committed transfers`, "throughput", "transfers/s", rates, params, mode === "async" ? `${net}-sync-tps` : undefined));
-      cases.push(result(`${net}-${mode}-p50`, `${net} ${mode}: commit latency p50`, "latency", ms, p50, params));
-      cases.push(result(`${net}-${mode}-p99`, `${net} ${mode}: commit latency p99`, "latency", ms, p99, params));
-      cases.push(result(`${net}-${mode}-failover`, `${net} ${mode}: failover (primary killed → new primary committing)`, "failover", ms, failovers, params));
+      cases.push(caseFromSamples(`${net}-${mode}-tps`, `${net} ${mode}: committed transfers`, "throughput", "transfers/s", rates, params, mode === "async" ? `${net}-sync-tps` : undefined));
+      cases.push(caseFromSamples(`${net}-${mode}-p50`, `${net} ${mode}: commit latency p50`, "latency", ms, p50, params));
+      cases.push(caseFromSamples(`${net}-${mode}-p99`, `${net} ${mode}: commit latency p99`, "latency", ms, p99, params));
+      cases.push(caseFromSamples(`${net}-${mode}-failover`, `${net} ${mode}: failover (primary killed → new primary committing)`, "failover", ms, failovers, params));
     }
   }
   for (const c of cases) {
