@@ -463,7 +463,10 @@ export class TendermintEngine {
         // A late vote of a past height is still relayed once (it was new here): a validator that
         // signs two votes after the others decided reaches each half of the set with one of them,
         // and only relaying lets someone hold both and make evidence.
-        if (m.height < this.height) return void (relay && m.kind === "vote" && this.opts.relayVotes !== false && this.out.push({ kind: "broadcast", message: m }));
+        if (m.height < this.height) {
+          if (relay && m.kind === "vote" && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: m });
+          return;
+        }
         if (m.height > this.height || this.waiting) return this.buffer({ message: m, index });
         return m.kind === "proposal" ? this.onProposal(m, index) : this.onVote(m, index, relay);
       }
