@@ -85,8 +85,8 @@ describe("TcpTransport on loopback", () => {
     const oversized = new Uint8Array([0x7f, 0xff, 0xff, 0xff, 1]);
     await rawClosed(b, oversized);
     await errors.wait((e) => (e as ChainDbError).code === ErrorCode.FRAME_TOO_LARGE);
-    await rawClosed(b, new Uint8Array([0, 0, 0, 5, 9, 9, 9, 9, 9])); // unknown frame type before hello
-    await errors.wait((e) => (e as ChainDbError).code === ErrorCode.BAD_MESSAGE);
+    await rawClosed(b, new Uint8Array([0, 0, 0, 5, 9, 9, 9, 9, 9])); // a malformed hello
+    await errors.wait((e) => (e as ChainDbError).code === ErrorCode.HANDSHAKE_FAILED);
     await rawClosed(b, new Uint8Array([0, 0, 0, 0])); // empty frame
     await rawClosed(b, new Uint8Array([0, 0, 0, 50, 1, 2, 3]), true); // truncated, then the stream ends
     // a big frame even within frameMax is refused before the handshake

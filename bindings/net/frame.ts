@@ -1,8 +1,8 @@
 /**
  * Length-prefixed framing for stream transports: each frame is a 4-byte big-endian length
  * followed by that many bytes (the framing of most RPC protocols, e.g. Bitcoin's P2P messages
- * carry a length; here without a checksum, since TCP checksums and the handshake authenticate the
- * peer). The decoder refuses a frame longer than its maximum before buffering it, so a peer
+ * carry a length; here without a checksum: on TcpTransport every body after the handshake is
+ * AEAD-sealed, which authenticates it). The decoder refuses a frame longer than its maximum before buffering it, so a peer
  * cannot make us allocate more than one maximum frame.
  * @module
  */
@@ -43,24 +43,34 @@ export class FrameDecoder {
 
   /** Adds received bytes; returns every frame they complete, in order. */
   push(chunk: Uint8Array): Uint8Array[] {
-    if (chunk.length > 0) {
-      this.chunks.push(chunk);
-      this.buffered += chunk.length;
-    }
+    this.feed(chunk);
     const frames: Uint8Array[] = [];
-    // Bounded: each iteration consumes at least one whole frame of the buffered bytes.
-    while (this.buffered >= FRAME_HEADER_SIZE) {
-      const head = this.peek(FRAME_HEADER_SIZE);
-      const length = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, false);
-      if (length > this.frameMax) {
-        throw new ChainDbError(ErrorCode.FRAME_TOO_LARGE, `incoming frame of ${length} bytes exceeds the maximum of ${this.frameMax}`);
-      }
-      if (length === 0) throw new ChainDbError(ErrorCode.BAD_MESSAGE, "empty frame");
-      if (this.buffered < FRAME_HEADER_SIZE + length) break;
-      const whole = this.take(FRAME_HEADER_SIZE + length);
-      frames.push(whole.subarray(FRAME_HEADER_SIZE));
-    }
+    // Bounded: each iteration consumes one whole frame of the buffered bytes.
+    for (let frame = this.next(); frame !== undefined; frame = this.next()) frames.push(frame);
     return frames;
+  }
+
+  /** Adds received bytes without splitting them (then take frames with {@link next}). */
+  feed(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /**
+   * The next complete frame, or undefined if none is buffered yet. One at a time, so the caller
+   * may change {@link frameMax} between frames (a handshake frame followed by a large data frame).
+   */
+  next(): Uint8Array | undefined {
+    if (this.buffered < FRAME_HEADER_SIZE) return undefined;
+    const head = this.peek(FRAME_HEADER_SIZE);
+    const length = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, false);
+    if (length > this.frameMax) {
+      throw new ChainDbError(ErrorCode.FRAME_TOO_LARGE, `incoming frame of ${length} bytes exceeds the maximum of ${this.frameMax}`);
+    }
+    if (length === 0) throw new ChainDbError(ErrorCode.BAD_MESSAGE, "empty frame");
+    if (this.buffered < FRAME_HEADER_SIZE + length) return undefined;
+    return this.take(FRAME_HEADER_SIZE + length).subarray(FRAME_HEADER_SIZE);
   }
 
   private peek(n: number): Uint8Array {

@@ -1,7 +1,8 @@
 /**
  * Network: the {@link Transport} interface and its two implementations — the deterministic
  * in-process `SimNetwork` (seeded faults, virtual time, crash/restart with simulated disks) and
- * `TcpTransport` over node:net (framed, authenticated with ed25519 node keys).
+ * `TcpTransport` over node:net (a secure channel: X25519 + ed25519 station-to-station handshake,
+ * ChaCha20-Poly1305 sealed frames; bounded handshakes, inboxes and per-peer budgets).
  * @module
  */
 export { systemClock, type Clock, type NodeId, type Transport, type TransportHandler } from "./types.ts";
@@ -20,4 +21,22 @@ export {
 export { encodeMessage, decodeMessage, type MessageValue } from "./codec.ts";
 export { encodeFrame, FrameDecoder, FRAME_HEADER_SIZE, FRAME_MAX_DEFAULT } from "./frame.ts";
 export { nodeKeyFromSeed, generateNodeKey, verifyNodeSignature, loadOrCreateNodeKey, type NodeKey } from "./node-key.ts";
-export { TcpTransport, type TcpPeer, type TcpTransportOptions, type TcpStats } from "./tcp.ts";
+export { TcpTransport, HANDSHAKE_FRAME_MAX, type TcpPeer, type TcpTransportOptions, type TcpStats } from "./tcp.ts";
+export { PeerBudget, BudgetVerdict, budgetLimits, type PeerBudgetOptions, type PeerBudgetLimits } from "./budget.ts";
+export {
+  Sealer,
+  newEphemeral,
+  deriveSession,
+  encodeHello,
+  decodeHello,
+  encodeAuth,
+  decodeAuth,
+  verifyAuth,
+  authStatement,
+  HELLO_SIZE,
+  AUTH_MAX,
+  SEAL_OVERHEAD,
+  type Ephemeral,
+  type Session,
+  type Auth,
+} from "./secure.ts";

@@ -3,27 +3,53 @@
  * js-libp2p, which needs a Promise.withResolvers polyfill on Node 20 and was about 50× slower
  * here for bulk messages; a known validator set needs no discovery).
  *
- * - Frames: 4-byte length ‖ type ‖ body (frame.ts), at most `frameMax` bytes; an oversized,
- *   truncated or garbage frame closes that one connection, never the transport.
- * - Handshake (mutual, SIGMA-style challenge–response): both sides send HELLO (node id, ed25519
- *   public key, a fresh 32-byte challenge); each answers with PROOF, its signature over the
- *   domain, the network name, the other side's challenge and both public keys. A node id that is
- *   not configured, a key that does not match the configured one, or a bad signature is refused.
- *   Binding both keys and the fresh challenge makes a recorded PROOF useless on another connection.
+ * - Secure channel (secure.ts): a station-to-station handshake as CometBFT's SecretConnection —
+ *   ephemeral X25519 per connection, the ed25519 node key signing a challenge derived from both
+ *   ephemeral keys, then every frame sealed with ChaCha20-Poly1305 under per-direction keys and
+ *   counter nonces. After verifying the peer's AUTH a side sends a sealed READY; a link is up
+ *   (and carries data) only once each side has accepted the other. TLS 1.3 through node:tls was the first choice, but Node's crypto cannot create
+ *   the self-signed ed25519 certificates it needs (we would hand-write X.509 DER) and pinning them
+ *   needs `rejectUnauthorized: false`, after which we could not confirm that Deno's node:tls (on
+ *   rustls) still checks the peer's CertificateVerify; node:crypto's X25519, HKDF and
+ *   ChaCha20-Poly1305 behave the same under Node 20 and Deno 2.9 (test/deno/net_test.ts).
+ * - Admission: only configured node ids with their configured keys, unless `admitUnknown`.
+ * - Frames: 4-byte length ‖ body (frame.ts). Before the handshake a frame may hold at most
+ *   {@link HANDSHAKE_FRAME_MAX} bytes; after it `frameMax`. A bad frame closes that connection only.
+ * - Bounds: at most `handshakesPendingMax` inbound connections may be unauthenticated at once
+ *   (further ones are closed at accept), each gets `handshakeTimeoutMs`; each peer has a budget
+ *   (budget.ts) and an inbox of at most `inboxMaxMessages`/`inboxMaxBytes`, its socket paused while
+ *   the inbox is full; messages are delivered a bounded batch per event-loop turn, round-robin over
+ *   peers, so one flooding peer cannot starve the others or the loop.
  * - One connection per pair: the node with the smaller id dials, and redials with exponential
- *   backoff and jitter after a loss; a newer authenticated connection replaces an older one (a
- *   restarted peer).
- * - Backpressure: a send that would grow the socket's unsent bytes past `sendQueueMaxBytes` is
- *   refused (returns false) instead of buffering without bound.
+ *   backoff and jitter after a loss; a newer authenticated connection replaces an older one.
+ * - Send back-pressure: a send that would grow the socket's unsent bytes past `sendQueueMaxBytes`
+ *   is refused (returns false) instead of buffering without bound.
  * @module
  */
 import { createServer, connect } from "node:net";
 import type { Server, Socket } from "node:net";
-import { randomBytes } from "node:crypto";
+import { setImmediate } from "node:timers";
 import { ChainDbError, ErrorCode, aint, abytes, assert, equalBytes } from "../util/index.ts";
+import { BudgetVerdict, PeerBudget, budgetLimits, type PeerBudgetLimits, type PeerBudgetOptions } from "./budget.ts";
 import { FRAME_HEADER_SIZE, FRAME_MAX_DEFAULT, FrameDecoder } from "./frame.ts";
-import { verifyNodeSignature, type NodeKey } from "./node-key.ts";
-import type { NodeId, Transport, TransportHandler } from "./types.ts";
+import type { NodeKey } from "./node-key.ts";
+import {
+  AUTH_MAX,
+  HELLO_SIZE,
+  NODE_ID_MAX,
+  SEAL_OVERHEAD,
+  Sealer,
+  authStatement,
+  decodeAuth,
+  decodeHello,
+  deriveSession,
+  encodeAuth,
+  encodeHello,
+  newEphemeral,
+  verifyAuth,
+  type Ephemeral,
+} from "./secure.ts";
+import { systemClock, type Clock, type NodeId, type Transport, type TransportHandler } from "./types.ts";
 
 /** A configured peer: its id, its public key, and where to dial it (if this side dials). */
 export interface TcpPeer {
@@ -43,14 +69,28 @@ export interface TcpTransportOptions {
   listen?: { host: string; port: number };
   /** The other nodes. */
   peers: readonly TcpPeer[];
-  /** Name of the network, bound into every handshake signature (default "chaindb"). */
+  /** Admit nodes that are not configured (any id not configured, with any key). Default false. */
+  admitUnknown?: boolean;
+  /** Most unconfigured peers connected at once when `admitUnknown` (default 64). */
+  unknownPeersMax?: number;
+  /** Name of the network, bound into every handshake (default "chaindb"). */
   network?: string;
-  /** Largest frame body in bytes (default 16 MiB). */
+  /** Largest message in bytes plus one (default {@link FRAME_MAX_DEFAULT}). */
   frameMax?: number;
   /** Most unsent bytes per connection before sends are refused (default 32 MiB). */
   sendQueueMaxBytes?: number;
-  /** Time allowed for the handshake (default 5000 ms). */
+  /** Time allowed for the handshake (default 3000 ms). */
   handshakeTimeoutMs?: number;
+  /** Most inbound connections still in their handshake; more are closed at once (default 32). */
+  handshakesPendingMax?: number;
+  /** Most received messages waiting for delivery per peer before its socket is paused (default 1024). */
+  inboxMaxMessages?: number;
+  /** Most received bytes waiting for delivery per peer before its socket is paused (default 2 × frameMax). */
+  inboxMaxBytes?: number;
+  /** Per-peer budget: over it messages are dropped, and a persistent abuser disconnected. */
+  budget?: PeerBudgetOptions;
+  /** Timers (handshake deadline) and time (budgets); default real time. */
+  clock?: Clock;
   /** First and largest redial delay (defaults 50 ms and 2000 ms). */
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
@@ -65,40 +105,69 @@ export interface TcpStats {
   refusedBackpressure: number;
   handshakesFailed: number;
   connectionsOpened: number;
+  /** Inbound connections closed at accept because too many handshakes were pending. */
+  refusedPending: number;
+  /** Messages dropped because their peer was over its budget. */
+  droppedBudget: number;
+  /** Peers disconnected for staying over their budget. */
+  disconnectedBudget: number;
+  /** Times a socket was paused because its peer's inbox was full. */
+  pauses: number;
 }
 
-const enum FrameType {
-  Hello = 1,
-  Proof = 2,
-  Data = 3,
-}
-const DOMAIN = new TextEncoder().encode("chaindb/net/handshake/v1");
-const CHALLENGE_SIZE = 32;
-const NODE_ID_MAX = 64;
-const HANDSHAKE_FRAME_MAX = 1 + 32 + CHALLENGE_SIZE + NODE_ID_MAX;
+const FrameType = { Auth: 2, Data: 3, Ready: 4 } as const;
+/** Largest frame before the handshake completes: a sealed AUTH (HELLO is smaller). */
+export const HANDSHAKE_FRAME_MAX = Math.max(HELLO_SIZE, 1 + AUTH_MAX + SEAL_OVERHEAD);
+/** Most messages delivered per event-loop turn, over all peers (keeps the loop responsive). */
+const DELIVER_PER_TURN = 256;
 
-/** Transport over TCP between a known set of authenticated nodes. */
+/** Transport over TCP between a known set of authenticated nodes, on an encrypted channel. */
 export class TcpTransport implements Transport {
   /** Counters. */
-  readonly stats: TcpStats = { framesSent: 0, framesReceived: 0, refusedBackpressure: 0, handshakesFailed: 0, connectionsOpened: 0 };
+  readonly stats: TcpStats = {
+    framesSent: 0,
+    framesReceived: 0,
+    refusedBackpressure: 0,
+    handshakesFailed: 0,
+    connectionsOpened: 0,
+    refusedPending: 0,
+    droppedBudget: 0,
+    disconnectedBudget: 0,
+    pauses: 0,
+  };
   private handler: TransportHandler | undefined;
   private readonly peersById = new Map<NodeId, TcpPeer>();
   private readonly open = new Map<NodeId, Connection>();
   private readonly sockets = new Set<Socket>();
   private readonly redialTimers = new Map<NodeId, ReturnType<typeof setTimeout>>();
   private readonly backoff = new Map<NodeId, number>();
+  private readonly waiting = new Set<Connection>();
+  private drainScheduled = false;
+  private pendingInbound = 0;
   private server: Server | undefined;
   private closed = false;
   /** @internal */ readonly frameMax: number;
   /** @internal */ readonly sendQueueMaxBytes: number;
   /** @internal */ readonly handshakeTimeoutMs: number;
+  /** @internal */ readonly handshakesPendingMax: number;
+  /** @internal */ readonly inboxMaxMessages: number;
+  /** @internal */ readonly inboxMaxBytes: number;
+  /** @internal */ readonly unknownPeersMax: number;
+  /** @internal */ readonly budgetLimits: PeerBudgetLimits;
   /** @internal */ readonly networkName: Uint8Array;
+  /** @internal */ readonly clock: Clock;
 
   private constructor(private readonly options: TcpTransportOptions) {
     this.frameMax = aint(options.frameMax ?? FRAME_MAX_DEFAULT, 16, 2 ** 31, "frameMax");
     this.sendQueueMaxBytes = aint(options.sendQueueMaxBytes ?? 32 * 1024 * 1024, 1, 2 ** 40, "sendQueueMaxBytes");
-    this.handshakeTimeoutMs = aint(options.handshakeTimeoutMs ?? 5000, 1, 3_600_000, "handshakeTimeoutMs");
+    this.handshakeTimeoutMs = aint(options.handshakeTimeoutMs ?? 3000, 1, 3_600_000, "handshakeTimeoutMs");
+    this.handshakesPendingMax = aint(options.handshakesPendingMax ?? 32, 1, 65_536, "handshakesPendingMax");
+    this.inboxMaxMessages = aint(options.inboxMaxMessages ?? 1024, 1, 2 ** 24, "inboxMaxMessages");
+    this.inboxMaxBytes = aint(options.inboxMaxBytes ?? 2 * this.frameMax, 1, 2 ** 40, "inboxMaxBytes");
+    this.unknownPeersMax = aint(options.unknownPeersMax ?? 64, 0, 65_536, "unknownPeersMax");
+    this.budgetLimits = budgetLimits(options.budget);
     this.networkName = new TextEncoder().encode(options.network ?? "chaindb");
+    this.clock = options.clock ?? systemClock;
     checkNodeId(options.id);
     abytes(options.key?.publicKey, 32, "key.publicKey");
     for (const p of options.peers) {
@@ -133,6 +202,11 @@ export class TcpTransport implements Transport {
     return a !== null && typeof a === "object" ? { host: a.address, port: a.port } : undefined;
   }
 
+  /** Inbound connections still in their handshake. */
+  get handshakesPending(): number {
+    return this.pendingInbound;
+  }
+
   /** True when an authenticated connection to `peer` is open. */
   isConnected(peer: NodeId): boolean {
     return this.open.has(peer);
@@ -142,7 +216,7 @@ export class TcpTransport implements Transport {
   send(to: NodeId, payload: Uint8Array): boolean {
     const conn = this.open.get(to);
     if (conn === undefined || this.closed) return false;
-    return conn.sendFrame(FrameType.Data, payload);
+    return conn.sendData(payload);
   }
 
   /** Sends to every connected peer. */
@@ -170,6 +244,7 @@ export class TcpTransport implements Transport {
     this.closed = true;
     for (const t of this.redialTimers.values()) clearTimeout(t);
     this.redialTimers.clear();
+    this.waiting.clear();
     const closing = [...this.sockets].map((s) => new Promise<void>((resolve) => {
       if (s.destroyed) return resolve();
       s.once("close", () => resolve());
@@ -185,7 +260,7 @@ export class TcpTransport implements Transport {
   }
 
   private listen(host: string, port: number): Promise<void> {
-    const server = createServer((socket) => this.adopt(socket, undefined));
+    const server = createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -196,6 +271,17 @@ export class TcpTransport implements Transport {
     });
   }
 
+  private accept(socket: Socket): void {
+    if (this.pendingInbound >= this.handshakesPendingMax) {
+      // Closed before any handshake work: a flood of idle connections costs one accept each.
+      this.stats.refusedPending++;
+      socket.destroy();
+      return;
+    }
+    this.pendingInbound++;
+    this.adopt(socket, undefined, () => this.pendingInbound--);
+  }
+
   private dials(p: TcpPeer): boolean {
     return p.host !== undefined && p.port !== undefined && this.options.id < p.id;
   }
@@ -204,7 +290,7 @@ export class TcpTransport implements Transport {
     if (this.closed || this.open.has(id)) return;
     const p = this.peersById.get(id)!;
     const socket = connect({ host: p.host!, port: p.port! });
-    this.adopt(socket, id);
+    this.adopt(socket, id, () => {});
   }
 
   private scheduleRedial(id: NodeId): void {
@@ -221,13 +307,14 @@ export class TcpTransport implements Transport {
     this.redialTimers.set(id, timer);
   }
 
-  private adopt(socket: Socket, expected: NodeId | undefined): void {
+  private adopt(socket: Socket, expected: NodeId | undefined, handshakeOver: () => void): void {
     if (this.closed) return void socket.destroy();
     socket.setNoDelay(true);
     this.sockets.add(socket);
-    const conn = new Connection(this, socket, expected);
+    const conn = new Connection(this, socket, expected, handshakeOver);
     socket.once("close", () => {
       this.sockets.delete(socket);
+      this.waiting.delete(conn);
       const peer = conn.peer;
       if (peer !== undefined && this.open.get(peer) === conn) {
         this.open.delete(peer);
@@ -238,9 +325,20 @@ export class TcpTransport implements Transport {
     });
   }
 
-  /** @internal The configured peer `id`, or undefined. */
-  peer(id: NodeId): TcpPeer | undefined {
-    return this.peersById.get(id);
+  /** @internal Why `id` with `publicKey` may not connect, or undefined if it may. */
+  refusal(id: NodeId, publicKey: Uint8Array, expected: NodeId | undefined): ChainDbError | undefined {
+    if (id === this.self) return new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `a peer claimed this node's own id "${id}"`);
+    if (expected !== undefined && id !== expected) return new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `dialed "${expected}" but "${id}" answered`);
+    const known = this.peersById.get(id);
+    if (known !== undefined) {
+      return equalBytes(publicKey, known.publicKey) ? undefined : new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `node "${id}" presented a key that is not its configured key`);
+    }
+    if (this.options.admitUnknown !== true) return new ChainDbError(ErrorCode.PEER_UNKNOWN, `unknown node "${id}"`);
+    const holder = this.open.get(id);
+    if (holder !== undefined && !equalBytes(holder.peerKey!, publicKey)) return new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `node id "${id}" is held by another key`);
+    const unknown = [...this.open.keys()].filter((p) => !this.peersById.has(p)).length;
+    if (holder === undefined && unknown >= this.unknownPeersMax) return new ChainDbError(ErrorCode.BUSY, `already ${unknown} unconfigured peers`);
+    return undefined;
   }
 
   /** @internal */
@@ -259,10 +357,36 @@ export class TcpTransport implements Transport {
     else this.handler?.onPeerUp?.(peer);
   }
 
-  /** @internal */
-  deliver(peer: NodeId, payload: Uint8Array): void {
-    this.stats.framesReceived++;
-    this.handler?.onMessage(peer, payload);
+  /** @internal `conn` has messages waiting. */
+  queued(conn: Connection): void {
+    this.waiting.add(conn);
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  /** Delivers up to {@link DELIVER_PER_TURN} messages, one per peer in turn, then yields. */
+  private drain(): void {
+    this.drainScheduled = false;
+    let delivered = 0;
+    while (delivered < DELIVER_PER_TURN && this.waiting.size > 0 && !this.closed) {
+      for (const conn of [...this.waiting]) {
+        const payload = conn.nextMessage();
+        if (payload === undefined) {
+          this.waiting.delete(conn);
+          continue;
+        }
+        delivered++;
+        this.stats.framesReceived++;
+        try {
+          this.handler?.onMessage(conn.peer!, payload);
+        } catch (error) {
+          if (!(error instanceof ChainDbError)) throw error; // a bug in a handler: crash loudly
+          conn.fail(error);
+        }
+      }
+    }
+    if (this.waiting.size > 0 && !this.closed) this.queued([...this.waiting][0]!);
   }
 
   /** @internal */
@@ -272,30 +396,37 @@ export class TcpTransport implements Transport {
   }
 }
 
-/** One TCP connection: handshake, then data frames. */
+/** One TCP connection: HELLO, sealed AUTH, then sealed data frames. */
 class Connection {
   /** The authenticated (or, while dialing, expected) peer. */
   peer: NodeId | undefined;
-  private state: "hello" | "proof" | "open" | "closed" = "hello";
-  private readonly decoder: FrameDecoder;
-  private readonly challenge = new Uint8Array(randomBytes(CHALLENGE_SIZE));
-  private peerKey: Uint8Array | undefined;
-  private readonly timer: ReturnType<typeof setTimeout>;
+  /** The authenticated peer's identity key. */
+  peerKey: Uint8Array | undefined;
+  private state: "hello" | "auth" | "ready" | "open" | "closed" = "hello";
+  private readonly decoder = new FrameDecoder(HANDSHAKE_FRAME_MAX);
+  private readonly ephemeral: Ephemeral = newEphemeral();
+  private remoteEphemeral: Uint8Array | undefined;
+  private challenge: Uint8Array | undefined;
+  private sender: Sealer | undefined;
+  private receiver: Sealer | undefined;
+  private budget: PeerBudget | undefined;
+  private readonly inbox: Uint8Array[] = [];
+  private inboxHead = 0;
+  private inboxBytes = 0;
+  private paused = false;
+  private cancelDeadline: (() => void) | undefined;
 
   constructor(
     private readonly t: TcpTransport,
     private readonly socket: Socket,
     private readonly expected: NodeId | undefined,
+    private handshakeOver: (() => void) | undefined,
   ) {
-    // Handshake frames are small: a peer that claims a big one before proving itself is refused,
-    // so an unauthenticated connection cannot make us buffer a maximum-size frame.
-    this.decoder = new FrameDecoder(HANDSHAKE_FRAME_MAX);
-    this.timer = setTimeout(() => this.fail(new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "handshake timed out")), t.handshakeTimeoutMs);
-    this.timer.unref?.();
+    this.cancelDeadline = t.clock.setTimer(t.handshakeTimeoutMs, () => this.fail(new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "handshake timed out")));
     socket.on("data", (chunk: Buffer) => this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
     socket.on("error", (error) => this.fail(error));
     socket.on("close", () => this.closeQuietly());
-    const hello = () => this.sendFrame(FrameType.Hello, concat(t.key.publicKey, this.challenge, new TextEncoder().encode(t.self)), true);
+    const hello = () => this.write(withHeader(encodeHello(this.ephemeral)));
     if (socket.connecting) socket.once("connect", hello);
     else hello();
   }
@@ -316,91 +447,45 @@ class Connection {
     });
   }
 
-  sendFrame(type: FrameType, body: Uint8Array, force = false): boolean {
-    if (this.state === "closed" || this.socket.destroyed) return false;
-    if (body.length + 1 > this.t.frameMax) {
-      throw new ChainDbError(ErrorCode.FRAME_TOO_LARGE, `message of ${body.length} bytes exceeds the frame maximum of ${this.t.frameMax - 1}`);
+  sendData(payload: Uint8Array): boolean {
+    if (this.state !== "open" || this.socket.destroyed) return false;
+    if (payload.length + 1 > this.t.frameMax) {
+      throw new ChainDbError(ErrorCode.FRAME_TOO_LARGE, `message of ${payload.length} bytes exceeds the frame maximum of ${this.t.frameMax - 1}`);
     }
-    const frame = new Uint8Array(FRAME_HEADER_SIZE + 1 + body.length);
-    new DataView(frame.buffer).setUint32(0, 1 + body.length, false);
-    frame[FRAME_HEADER_SIZE] = type;
-    frame.set(body, FRAME_HEADER_SIZE + 1);
-    if (!force && this.socket.writableLength + frame.length > this.t.sendQueueMaxBytes) {
+    const size = FRAME_HEADER_SIZE + 1 + payload.length + SEAL_OVERHEAD;
+    if (this.socket.writableLength + size > this.t.sendQueueMaxBytes) {
       this.t.stats.refusedBackpressure++;
       return false;
     }
-    this.socket.write(frame);
+    this.write(this.sealFrame(FrameType.Data, payload));
     this.t.stats.framesSent++;
     return true;
   }
 
+  /** The oldest undelivered message, resuming the socket once the inbox is half empty. */
+  nextMessage(): Uint8Array | undefined {
+    if (this.state === "closed" || this.inboxHead >= this.inbox.length) return undefined;
+    const payload = this.inbox[this.inboxHead]!;
+    this.inbox[this.inboxHead++] = EMPTY;
+    this.inboxBytes -= payload.length;
+    if (this.inboxHead === this.inbox.length) {
+      this.inbox.length = 0;
+      this.inboxHead = 0;
+    }
+    const waiting = this.inbox.length - this.inboxHead;
+    if (this.paused && waiting <= this.t.inboxMaxMessages / 2 && this.inboxBytes <= this.t.inboxMaxBytes / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+    return payload;
+  }
+
   destroy(): void {
-    this.state = "closed";
+    this.closeQuietly();
     this.socket.destroy();
   }
 
-  private onData(chunk: Uint8Array): void {
-    if (this.state === "closed") return;
-    let frames: Uint8Array[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (error) {
-      return this.fail(error as Error);
-    }
-    for (const frame of frames) {
-      if (this.isClosed()) return;
-      try {
-        this.onFrame(frame[0]!, frame.subarray(1));
-      } catch (error) {
-        if (!(error instanceof ChainDbError)) throw error; // a bug in a handler: crash loudly
-        return this.fail(error);
-      }
-    }
-  }
-
-  private onFrame(type: number, body: Uint8Array): void {
-    if (this.state === "open" && type === FrameType.Data) return this.t.deliver(this.peer!, body);
-    if (this.state === "hello" && type === FrameType.Hello) return this.onHello(body);
-    if (this.state === "proof" && type === FrameType.Proof) return this.onProof(body);
-    throw new ChainDbError(ErrorCode.BAD_MESSAGE, `unexpected frame type ${type} in state ${this.state}`);
-  }
-
-  private onHello(body: Uint8Array): void {
-    if (body.length <= 32 + CHALLENGE_SIZE || body.length > 32 + CHALLENGE_SIZE + NODE_ID_MAX) {
-      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `malformed hello (${body.length} bytes)`);
-    }
-    const key = body.slice(0, 32);
-    const theirChallenge = body.subarray(32, 32 + CHALLENGE_SIZE);
-    const id = new TextDecoder().decode(body.subarray(32 + CHALLENGE_SIZE));
-    const known = this.t.peer(id);
-    if (known === undefined) throw new ChainDbError(ErrorCode.PEER_UNKNOWN, `unknown node "${id}"`);
-    if (this.expected !== undefined && id !== this.expected) {
-      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `dialed "${this.expected}" but "${id}" answered`);
-    }
-    if (!equalBytes(key, known.publicKey)) throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `node "${id}" presented a key that is not its configured key`);
-    this.peer = id;
-    this.peerKey = key;
-    this.state = "proof";
-    this.sendFrame(FrameType.Proof, this.t.key.sign(this.statement(theirChallenge, this.t.key.publicKey, key)), true);
-  }
-
-  private onProof(body: Uint8Array): void {
-    assert(this.peerKey !== undefined, "proof follows hello");
-    const statement = this.statement(this.challenge, this.peerKey, this.t.key.publicKey);
-    if (body.length !== 64 || !verifyNodeSignature(this.peerKey, statement, body)) {
-      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `node "${this.peer}" failed to prove its key`);
-    }
-    clearTimeout(this.timer);
-    this.state = "open";
-    this.decoder.frameMax = this.t.frameMax; // data frames may now be as large as configured
-    this.t.authenticated(this);
-  }
-
-  private statement(challenge: Uint8Array, signerKey: Uint8Array, verifierKey: Uint8Array): Uint8Array {
-    return concat(DOMAIN, this.t.networkName, challenge, signerKey, verifierKey);
-  }
-
-  private fail(error: Error): void {
+  fail(error: Error): void {
     if (this.state === "closed") return;
     const handshake = this.state !== "open";
     this.closeQuietly();
@@ -408,23 +493,138 @@ class Connection {
     this.t.failed(error, this.peer ?? this.expected, handshake);
   }
 
+  private sealFrame(type: number, body: Uint8Array): Uint8Array {
+    const frame = this.sender!.seal(type, body, FRAME_HEADER_SIZE);
+    new DataView(frame.buffer).setUint32(0, frame.length - FRAME_HEADER_SIZE, false);
+    return frame;
+  }
+
+  private write(frame: Uint8Array): void {
+    if (this.state !== "closed" && !this.socket.destroyed) this.socket.write(frame);
+  }
+
+  private onData(chunk: Uint8Array): void {
+    if (this.isClosed()) return;
+    this.decoder.feed(chunk);
+    // One frame at a time: AUTH raises the frame limit for the data frames after it.
+    while (!this.isClosed()) {
+      try {
+        const frame = this.decoder.next();
+        if (frame === undefined) return;
+        this.onFrame(frame);
+      } catch (error) {
+        if (!(error instanceof ChainDbError)) throw error; // a bug: crash loudly
+        return this.fail(error);
+      }
+    }
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    if (this.state === "open") return this.onSealed(frame);
+    if (this.state === "hello") return this.onHello(frame);
+    if (this.state === "auth") return this.onAuth(frame);
+    assert(this.state === "ready", "frames arrive only while open");
+    return this.onReady(frame);
+  }
+
+  private onHello(body: Uint8Array): void {
+    const remote = decodeHello(body);
+    const session = deriveSession(this.ephemeral, remote, this.t.networkName);
+    this.remoteEphemeral = remote;
+    this.challenge = session.challenge;
+    this.sender = new Sealer(session.sendKey);
+    this.receiver = new Sealer(session.receiveKey);
+    this.state = "auth";
+    const statement = authStatement(this.t.networkName, session.challenge, this.ephemeral.publicKey);
+    this.write(this.sealFrame(FrameType.Auth, encodeAuth(this.t.self, this.t.key, statement)));
+  }
+
+  private onAuth(sealed: Uint8Array): void {
+    let plain: Uint8Array;
+    try {
+      plain = this.receiver!.open(sealed);
+    } catch (error) {
+      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "auth frame failed authentication", { cause: error });
+    }
+    if (plain[0] !== FrameType.Auth) throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `expected auth, got frame type ${plain[0]}`);
+    const auth = decodeAuth(plain.subarray(1));
+    const refusal = this.t.refusal(auth.id, auth.publicKey, this.expected);
+    if (refusal !== undefined) throw refusal;
+    if (!verifyAuth(auth, authStatement(this.t.networkName, this.challenge!, this.remoteEphemeral!))) {
+      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `node "${auth.id}" failed to prove its key`);
+    }
+    this.peer = auth.id;
+    this.peerKey = auth.publicKey;
+    this.state = "ready";
+    // READY tells the peer we accepted it: neither side reports the link up unless both accepted.
+    this.write(this.sealFrame(FrameType.Ready, EMPTY));
+  }
+
+  private onReady(sealed: Uint8Array): void {
+    let plain: Uint8Array;
+    try {
+      plain = this.receiver!.open(sealed);
+    } catch (error) {
+      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "ready frame failed authentication", { cause: error });
+    }
+    if (plain[0] !== FrameType.Ready || plain.length !== 1) throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `expected ready, got frame type ${plain[0]}`);
+    this.state = "open";
+    this.endHandshake();
+    this.decoder.frameMax = this.t.frameMax + SEAL_OVERHEAD; // data frames may now be as large as configured
+    this.budget = new PeerBudget(this.t.budgetLimits, this.t.frameMax, this.t.clock.now());
+    this.t.authenticated(this);
+  }
+
+  private onSealed(sealed: Uint8Array): void {
+    const plain = this.receiver!.open(sealed);
+    if (plain[0] !== FrameType.Data) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `unexpected frame type ${plain[0]} on an open connection`);
+    const verdict = this.budget!.charge(plain.length, this.t.clock.now());
+    if (verdict !== BudgetVerdict.Accept) {
+      this.t.stats.droppedBudget++;
+      if (verdict === BudgetVerdict.Disconnect) {
+        this.t.stats.disconnectedBudget++;
+        throw new ChainDbError(ErrorCode.BUSY, `peer "${this.peer}" stayed over its budget (${this.budget!.dropped} messages dropped)`);
+      }
+      return;
+    }
+    const payload = plain.subarray(1);
+    this.inbox.push(payload);
+    this.inboxBytes += payload.length;
+    this.t.queued(this);
+    const waiting = this.inbox.length - this.inboxHead;
+    if (!this.paused && (waiting >= this.t.inboxMaxMessages || this.inboxBytes >= this.t.inboxMaxBytes)) {
+      this.paused = true;
+      this.t.stats.pauses++;
+      this.socket.pause();
+    }
+  }
+
   private isClosed(): boolean {
     return this.state === "closed";
   }
 
+  private endHandshake(): void {
+    this.cancelDeadline?.();
+    this.cancelDeadline = undefined;
+    this.handshakeOver?.();
+    this.handshakeOver = undefined;
+  }
+
   private closeQuietly(): void {
     this.state = "closed";
-    clearTimeout(this.timer);
+    this.endHandshake();
+    this.inbox.length = 0;
+    this.inboxHead = 0;
+    this.inboxBytes = 0;
   }
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
+const EMPTY = new Uint8Array(0);
+
+function withHeader(body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER_SIZE + body.length);
+  new DataView(out.buffer).setUint32(0, body.length, false);
+  out.set(body, FRAME_HEADER_SIZE);
   return out;
 }
 

@@ -1,0 +1,85 @@
+/**
+ * A per-peer budget: two token buckets (messages per second and bytes per second, each holding at
+ * most one second's worth, or one largest frame for bytes) refilled from an injected clock. A
+ * frame over budget is dropped; a peer that goes on sending after `dropsBeforeDisconnect` drops
+ * within one second is disconnected ("a misbehaving peer loses its budget, then its connection",
+ * DESIGN.md). Application-level limits (sync requests) sit above this, in the node.
+ * @module
+ */
+import { aint } from "../util/index.ts";
+
+/** Limits of {@link PeerBudget}. */
+export interface PeerBudgetOptions {
+  /** Messages a peer may send per second (default 20,000). */
+  messagesPerSecond?: number;
+  /** Bytes a peer may send per second (default 64 MiB). */
+  bytesPerSecond?: number;
+  /** Dropped messages within one second that make the peer lose its connection (default 1,000). */
+  dropsBeforeDisconnect?: number;
+}
+
+/** The verdict on one incoming frame. */
+export const BudgetVerdict = { Accept: 0, Drop: 1, Disconnect: 2 } as const;
+/** One of {@link BudgetVerdict}. */
+export type BudgetVerdict = (typeof BudgetVerdict)[keyof typeof BudgetVerdict];
+
+/** Resolved limits. */
+export interface PeerBudgetLimits {
+  readonly messagesPerSecond: number;
+  readonly bytesPerSecond: number;
+  readonly dropsBeforeDisconnect: number;
+}
+
+/** Checks and fills in budget options. */
+export function budgetLimits(options: PeerBudgetOptions = {}): PeerBudgetLimits {
+  return {
+    messagesPerSecond: aint(options.messagesPerSecond ?? 20_000, 1, 2 ** 31, "messagesPerSecond"),
+    bytesPerSecond: aint(options.bytesPerSecond ?? 64 * 1024 * 1024, 1, 2 ** 40, "bytesPerSecond"),
+    dropsBeforeDisconnect: aint(options.dropsBeforeDisconnect ?? 1000, 1, 2 ** 31, "dropsBeforeDisconnect"),
+  };
+}
+
+/** One peer's budget. */
+export class PeerBudget {
+  private messages: number;
+  private bytes: number;
+  private readonly bytesCapacity: number;
+  private refilledAt: number;
+  private dropWindowStart: number;
+  private dropsInWindow = 0;
+  /** Frames dropped so far. */
+  dropped = 0;
+
+  /** A full budget at time `now` (ms); one frame of `frameMax` bytes always fits a full bucket. */
+  constructor(
+    private readonly limits: PeerBudgetLimits,
+    frameMax: number,
+    now: number,
+  ) {
+    this.bytesCapacity = Math.max(limits.bytesPerSecond, frameMax);
+    this.messages = limits.messagesPerSecond;
+    this.bytes = this.bytesCapacity;
+    this.refilledAt = now;
+    this.dropWindowStart = now;
+  }
+
+  /** Charges one frame of `size` bytes arriving at `now`. */
+  charge(size: number, now: number): BudgetVerdict {
+    const elapsed = Math.max(0, now - this.refilledAt) / 1000;
+    this.refilledAt = Math.max(this.refilledAt, now);
+    this.messages = Math.min(this.limits.messagesPerSecond, this.messages + elapsed * this.limits.messagesPerSecond);
+    this.bytes = Math.min(this.bytesCapacity, this.bytes + elapsed * this.limits.bytesPerSecond);
+    if (this.messages >= 1 && this.bytes >= size) {
+      this.messages -= 1;
+      this.bytes -= size;
+      return BudgetVerdict.Accept;
+    }
+    this.dropped++;
+    if (now - this.dropWindowStart >= 1000) {
+      this.dropWindowStart = now;
+      this.dropsInWindow = 0;
+    }
+    this.dropsInWindow++;
+    return this.dropsInWindow > this.limits.dropsBeforeDisconnect ? BudgetVerdict.Disconnect : BudgetVerdict.Drop;
+  }
+}
