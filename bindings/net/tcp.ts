@@ -113,6 +113,8 @@ export interface TcpStats {
   disconnectedBudget: number;
   /** Times a socket was paused because its peer's inbox was full. */
   pauses: number;
+  /** Most messages ever waiting in one peer's inbox. */
+  inboxPeakMessages: number;
 }
 
 const FrameType = { Auth: 2, Data: 3, Ready: 4 } as const;
@@ -134,6 +136,7 @@ export class TcpTransport implements Transport {
     droppedBudget: 0,
     disconnectedBudget: 0,
     pauses: 0,
+    inboxPeakMessages: 0,
   };
   private handler: TransportHandler | undefined;
   private readonly peersById = new Map<NodeId, TcpPeer>();
@@ -276,6 +279,7 @@ export class TcpTransport implements Transport {
       // Closed before any handshake work: a flood of idle connections costs one accept each.
       this.stats.refusedPending++;
       socket.destroy();
+      this.options.onConnectionError?.(new ChainDbError(ErrorCode.BUSY, `${this.pendingInbound} handshakes already pending`), undefined);
       return;
     }
     this.pendingInbound++;
@@ -476,6 +480,7 @@ class Connection {
     if (this.paused && waiting <= this.t.inboxMaxMessages / 2 && this.inboxBytes <= this.t.inboxMaxBytes / 2) {
       this.paused = false;
       this.socket.resume();
+      queueMicrotask(() => this.pump()); // frames that arrived before the pause, after this delivery
     }
     return payload;
   }
@@ -506,8 +511,16 @@ class Connection {
   private onData(chunk: Uint8Array): void {
     if (this.isClosed()) return;
     this.decoder.feed(chunk);
-    // One frame at a time: AUTH raises the frame limit for the data frames after it.
-    while (!this.isClosed()) {
+    this.pump();
+  }
+
+  /**
+   * Handles buffered frames one at a time (AUTH raises the frame limit for the data frames after
+   * it) until none is complete or the inbox is full; then the rest waits in the decoder, which
+   * holds at most what arrived before the socket was paused.
+   */
+  private pump(): void {
+    while (!this.isClosed() && !this.paused) {
       try {
         const frame = this.decoder.next();
         if (frame === undefined) return;
@@ -592,6 +605,7 @@ class Connection {
     this.inboxBytes += payload.length;
     this.t.queued(this);
     const waiting = this.inbox.length - this.inboxHead;
+    if (waiting > this.t.stats.inboxPeakMessages) this.t.stats.inboxPeakMessages = waiting;
     if (!this.paused && (waiting >= this.t.inboxMaxMessages || this.inboxBytes >= this.t.inboxMaxBytes)) {
       this.paused = true;
       this.t.stats.pauses++;
