@@ -53,7 +53,8 @@ export class FrameDecoder {
   /** Adds received bytes without splitting them (then take frames with {@link next}). */
   feed(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.chunks.push(chunk);
+    // A copy: the caller may reuse its buffer (a pooled Node Buffer) while a frame is incomplete.
+    this.chunks.push(new Uint8Array(chunk));
     this.buffered += chunk.length;
   }
 

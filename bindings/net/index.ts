@@ -18,7 +18,7 @@ export {
   type SimNetworkOptions,
   type SimStats,
 } from "./sim.ts";
-export { encodeMessage, decodeMessage, type MessageValue } from "./codec.ts";
+export { encodeMessage, decodeMessage, MESSAGE_DEPTH_MAX, MESSAGE_CONTAINERS_MAX, BIGINT_DIGITS_MAX, type MessageValue } from "./codec.ts";
 export { encodeFrame, FrameDecoder, FRAME_HEADER_SIZE, FRAME_MAX_DEFAULT } from "./frame.ts";
 export { nodeKeyFromSeed, generateNodeKey, verifyNodeSignature, loadOrCreateNodeKey, type NodeKey } from "./node-key.ts";
 export { TcpTransport, HANDSHAKE_FRAME_MAX, type TcpPeer, type TcpTransportOptions, type TcpStats } from "./tcp.ts";

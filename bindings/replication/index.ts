@@ -7,7 +7,7 @@
 export { ReplicaCore, resolveConfig, type CoreStart } from "./core.ts";
 export { Replica, NotPrimaryError, type ReplicaLedger, type ReplicaOptions, type ReplicaStatus, type SubmitResult } from "./replica.ts";
 export { SimReplicaStore, FileReplicaStore, FileKeyStorage, encodeEntry, decodeEntry, type ReplicaStore } from "./store.ts";
-export { encodeReplicaMessage, decodeReplicaMessage } from "./wire.ts";
+export { encodeReplicaMessage, decodeReplicaMessage, replicaMessageSize, REPLICA_WIRE_VERSION, APPEND_ENTRIES_WIRE_MAX, ENTRY_TRANSFERS_WIRE_MAX } from "./wire.ts";
 export type {
   DurableMeta,
   Entry,
