@@ -23,6 +23,7 @@ import { keyPairFromSeed, PACKED_TRANSFER_SIZE, type KeyPair } from "../bindings
 import { FileWal, TendermintEngine, ValidatorSet, cachingVerifier, decodeMessage, encodeMessage, type Effect, type Verifier } from "../bindings/consensus/index.ts";
 import { SimNetwork, TcpTransport, nodeKeyFromSeed, type NodeKey, type SimNode } from "../bindings/net/index.ts";
 import { caseFromSamples, median, percentile, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import { secureChannelCases } from "./secure-channel.ts";
 
 const TRANSFERS_PER_BLOCK = 1000;
 /** Gossip tick of the TCP validators (re-sends when stuck), as ConsensusNode's default. */
@@ -206,8 +207,8 @@ async function startTransports(ids: readonly string[], live: number, nodeKeys: r
   return transports;
 }
 
-/** Commits `blocks` heights with `n` validators over TCP on loopback (`down` of them never started). */
-async function runTcpCluster(n: number, down: number, blocks: number, fsync = true): Promise<RunStats> {
+/** Commits `blocks` heights with `n` validators over TCP on loopback (`down` of them never started); exported for side-by-side runs. */
+export async function runTcpCluster(n: number, down: number, blocks: number, fsync = true): Promise<RunStats> {
   const { keys, set } = validators(n);
   const live = n - down;
   const ids = keys.map((_, i) => `v${i}`);
@@ -281,10 +282,11 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     "Latency: wall-clock from the first proposal of a height to its commit at the last live validator.",
     "One validator down: its rounds as proposer end by timeoutPropose (300 ms simulated), shown as simulated ms per block.",
     "Each size tolerates f = floor((n-1)/3) byzantine validators: 4→1, 7→2, 13→4, 21→6, 49→16.",
-    `TCP (${TCP_SIZES.join(" and ")} validators, each run right after the same case on the SimNetwork): every validator in this one process, so on one event loop and its CPU work serial as on the SimNetwork; TcpTransport on 127.0.0.1 (authenticated handshake, framing), connected before the clock starts; real timers (gossip tick ${TICK_MS} ms).`,
+    `TCP (${TCP_SIZES.join(" and ")} validators, each run right after the same case on the SimNetwork): every validator in this one process, so on one event loop and its CPU work serial as on the SimNetwork; TcpTransport on 127.0.0.1 (secure channel: X25519 + ed25519 handshake, every frame sealed with ChaCha20-Poly1305), connected before the clock starts; real timers (gossip tick ${TICK_MS} ms).`,
     "TCP WAL: each validator has its own FileWal in a temp dir on disk and fsyncs it as the engine asks (before sending its own proposal and votes, and at each decision; received messages are appended unsynced); params.fsyncsPerBlock counts them over all validators. fsync is synchronous and all validators share one event loop, so their fsyncs run one after another here; in separate processes they would overlap. The SimNetwork cases have no WAL, so the TCP / SimNetwork ratio is the price of sockets and of the fsynced WAL together; the no-fsync case separates the two.",
     "TCP, one validator down: it is never started; a height it should propose waits the real timeoutPropose (300 ms) before round 1. That wait shows in blocks/s, not in the latencies, which start at a height's first proposal (as on the SimNetwork).",
     "Both networks share one cache of verified signatures per run (one process): each signature is checked once, not once per validator.",
+    "Secure channel (bench/secure-channel.ts): frames/s sealing + opening a precommit and a default block's commit against the plaintext framing the transport used before (ratio sealed / plaintext), and connections/s of TcpTransport's full handshake against a bare TCP connect, side by side in this run.",
   ];
   options.onProgress?.("consensus warm-up");
   // JIT warm-up, discarded. With 10 blocks the first measured SimNetwork run was still about half
@@ -321,6 +323,9 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     cases.push(caseFromSamples(`blocks-${n}-norelay`, `${n} validators, votes not relayed: blocks/s`, "votes not relayed", "blocks/s", [s.blocksPerSecond], params, `blocks-${n}`));
     cases.push(caseFromSamples(`p50-${n}-norelay`, `${n} validators, votes not relayed: commit latency p50`, "votes not relayed", "ms", [percentile(s.latenciesMs, 50)], params));
   }
+  // The secure channel's share of the TCP figures: per-frame sealing and the handshake, each against plaintext.
+  options.onProgress?.("secure channel: seal/open per frame and handshake");
+  cases.push(...(await secureChannelCases(options.quick, options.onProgress)));
   for (const c of cases) if (c.baseline) c.ratio = c.median / cases.find((b) => b.id === c.baseline)!.median;
   return suiteResult("consensus", "Tendermint consensus: blocks/s, tx/s and commit latency by validator count, SimNetwork and TCP", options.quick, cases, [], notes);
 }

@@ -10,8 +10,14 @@ import { ChainDbError, ErrorCode, aint, assert } from "../util/index.ts";
 
 /** Bytes of the length prefix. */
 export const FRAME_HEADER_SIZE = 4;
-/** Default largest frame body (16 MiB: a block of 100,000 transfers is 15.7 MB). */
-export const FRAME_MAX_DEFAULT = 16 * 1024 * 1024;
+/**
+ * Default largest frame body: 10 MiB, sized from the largest real message at default settings
+ * (test/net/frame-limit.test.ts builds them with the real encoders): a replication catch-up append
+ * of 64 blocks × 1,000 transfers is 10,050,854 bytes; the largest consensus commit the protocol
+ * allows (10,000 staking transactions of 383 bytes, 1,024 precommits, 64 evidence) 4,165,928; a
+ * commit of a default 1,000-transfer block 160,440; a gossiped proof-of-work block 157,259.
+ */
+export const FRAME_MAX_DEFAULT = 10 * 1024 * 1024;
 
 /** Encodes one frame: length prefix ‖ body. */
 export function encodeFrame(body: Uint8Array, frameMax = FRAME_MAX_DEFAULT): Uint8Array {

@@ -85,7 +85,7 @@ export interface TcpTransportOptions {
   handshakesPendingMax?: number;
   /** Most received messages waiting for delivery per peer before its socket is paused (default 1024). */
   inboxMaxMessages?: number;
-  /** Most received bytes waiting for delivery per peer before its socket is paused (default 2 × frameMax). */
+  /** Most received bytes waiting for delivery per peer before its socket is paused (default 8 MiB; one larger message still passes). */
   inboxMaxBytes?: number;
   /** Per-peer budget: over it messages are dropped, and a persistent abuser disconnected. */
   budget?: PeerBudgetOptions;
@@ -166,7 +166,7 @@ export class TcpTransport implements Transport {
     this.handshakeTimeoutMs = aint(options.handshakeTimeoutMs ?? 3000, 1, 3_600_000, "handshakeTimeoutMs");
     this.handshakesPendingMax = aint(options.handshakesPendingMax ?? 32, 1, 65_536, "handshakesPendingMax");
     this.inboxMaxMessages = aint(options.inboxMaxMessages ?? 1024, 1, 2 ** 24, "inboxMaxMessages");
-    this.inboxMaxBytes = aint(options.inboxMaxBytes ?? 2 * this.frameMax, 1, 2 ** 40, "inboxMaxBytes");
+    this.inboxMaxBytes = aint(options.inboxMaxBytes ?? 8 * 1024 * 1024, 1, 2 ** 40, "inboxMaxBytes");
     this.unknownPeersMax = aint(options.unknownPeersMax ?? 64, 0, 65_536, "unknownPeersMax");
     this.budgetLimits = budgetLimits(options.budget);
     this.networkName = new TextEncoder().encode(options.network ?? "chaindb");
