@@ -12,7 +12,7 @@ import { aint } from "../util/index.ts";
 export interface PeerBudgetOptions {
   /** Messages a peer may send per second (default 20,000). */
   messagesPerSecond?: number;
-  /** Bytes a peer may send per second (default 64 MiB). */
+  /** Bytes a peer may send per second (default 128 MiB: about 800 blocks of 1,000 transfers). */
   bytesPerSecond?: number;
   /** Dropped messages within one second that make the peer lose its connection (default 1,000). */
   dropsBeforeDisconnect?: number;
@@ -34,7 +34,7 @@ export interface PeerBudgetLimits {
 export function budgetLimits(options: PeerBudgetOptions = {}): PeerBudgetLimits {
   return {
     messagesPerSecond: aint(options.messagesPerSecond ?? 20_000, 1, 2 ** 31, "messagesPerSecond"),
-    bytesPerSecond: aint(options.bytesPerSecond ?? 64 * 1024 * 1024, 1, 2 ** 40, "bytesPerSecond"),
+    bytesPerSecond: aint(options.bytesPerSecond ?? 128 * 1024 * 1024, 1, 2 ** 40, "bytesPerSecond"),
     dropsBeforeDisconnect: aint(options.dropsBeforeDisconnect ?? 1000, 1, 2 ** 31, "dropsBeforeDisconnect"),
   };
 }
