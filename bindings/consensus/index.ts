@@ -33,3 +33,4 @@ export { encodeRecord, decodeRecord, frameRecord, parseWal, crc32, FileWal, WAL_
 export { simulateConsensus, replayCommand, type SimulationOptions, type SimulationResult, type Invariant } from "./simulation.ts";
 export { encodeBlock, decodeBlock, verifyCommit, verifyBlockEvidence, blockCommitOf, BLOCK_EVIDENCE_MAX, type Block, type BlockCommit } from "./block.ts";
 export { ConsensusNode, appRoot, MEMPOOL_MAX, type ConsensusNodeOptions, type ConsensusNodeStatus, type ChainGenesis, type CommittedBlock } from "./node.ts";
+export { Mempool, DEFAULT_MEMPOOL_LIMITS, costOf, type MempoolLimits, type MempoolEntry, type SenderAccount } from "./mempool.ts";

@@ -34,6 +34,7 @@ import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
 import type { CommitCertificate, ConsensusEvent, Effect, Evidence, TimeoutConfig, WalRecord } from "./types.ts";
 import { ValidatorSet } from "./validators.ts";
 import { FileWal } from "./wal.ts";
+import { DEFAULT_MEMPOOL_LIMITS, Mempool, type MempoolLimits } from "./mempool.ts";
 
 /** The definition of a chain: accounts, first validators and how validators are chosen. */
 export interface ChainGenesis {
@@ -61,6 +62,8 @@ export interface ConsensusNodeOptions {
   readonly tickMs?: number;
   /** How own messages go out (tests and `--byzantine` plug in a misbehaving one). */
   readonly behavior?: Behavior;
+  /** Bounds of the mempool (defaults: {@link DEFAULT_MEMPOOL_LIMITS}). */
+  readonly mempool?: Partial<MempoolLimits>;
   /** Most transactions per block; default 1000. */
   readonly blockTxsMax?: number;
   /** Stop taking part in consensus after committing this height (still serves blocks). */
@@ -95,8 +98,8 @@ export interface ConsensusNodeStatus {
   readonly halted: boolean;
 }
 
-/** Most transactions waiting in the mempool. */
-export const MEMPOOL_MAX = 20_000;
+/** Most transactions waiting in the mempool by default. */
+export const MEMPOOL_MAX = DEFAULT_MEMPOOL_LIMITS.capacity;
 /** Heights between rewrites of the consensus log down to its last decision. */
 const WAL_COMPACT_HEIGHTS = 4;
 /** Most evidence waiting for a block. */
@@ -118,6 +121,8 @@ interface Execution {
   readonly root: Uint8Array;
   readonly feeRecipient: Uint8Array;
   readonly txKeys: readonly string[];
+  /** Senders of the block's transactions (their waiting transactions may have become ready or spent). */
+  readonly senders: readonly Uint8Array[];
   readonly slashed: readonly Uint8Array[];
 }
 
@@ -136,7 +141,7 @@ export class ConsensusNode {
   private selection: SelectionState;
   private lastId: Uint8Array = ZERO_ID;
   private readonly blocks = new Map<number, CommitCertificate>();
-  private readonly mempool = new Map<string, ChainTx>();
+  private readonly mempool: Mempool;
   private readonly evidencePool = new Map<string, Evidence>();
   private executions = new Map<string, Execution>();
   private readonly pendingValidity: { height: number; valueId: Uint8Array; value: Uint8Array }[] = [];
@@ -162,6 +167,7 @@ export class ConsensusNode {
     genesisSelection: SelectionState,
   ) {
     this.selection = genesisSelection;
+    this.mempool = new Mempool(opts.mempool);
     this.consensusChainId = `chaindb-${opts.chainId}`;
     // Engine peer indexes: the other nodes in order, with this node at its genesis validator index,
     // so a behaviour that addresses peers by validator index (a byzantine split) reaches both halves.
@@ -231,7 +237,12 @@ export class ConsensusNode {
     return this.blocks.get(height);
   }
 
-  /** Checks a signed transaction (codec, chain id, signature), adds it to the mempool and gossips it. */
+  /**
+   * Checks a signed transaction (codec, chain id, signature), adds it to the mempool and gossips
+   * it; `accepted` is false for one already waiting. A refusal throws a `ChainDbError` (see
+   * mempool.ts: `BAD_NONCE`, `NONCE_GAP`, `FEE_TOO_LOW`, `MEMPOOL_SENDER_LIMIT`,
+   * `INSUFFICIENT_FUNDS`, `MEMPOOL_FULL`, or the codec's codes).
+   */
   submit(tx: Uint8Array): { accepted: boolean } {
     const accepted = this.admitTx(tx);
     if (accepted) this.opts.transport.broadcast(tagged(TAG.tx, tx));
@@ -460,22 +471,15 @@ export class ConsensusNode {
 
   // ------------------------------------------------------------------ mempool
 
+  /** Admits a transaction (cheap duplicate check before the signature); throws a coded refusal. */
   private admitTx(bytes: Uint8Array): boolean {
-    const tx = decodeChainTx(bytes.slice(), this.opts.chainId);
     const key = toHex(createHash("sha256").update(bytes).digest());
     if (this.mempool.has(key)) return false;
-    const account = this.ledger.account(tx.tx.from);
-    if (tx.tx.nonce < (account?.nonce ?? 0n)) throw new ChainDbError(ErrorCode.BAD_NONCE, `nonce ${tx.tx.nonce} was used already`);
-    if (this.mempool.size >= MEMPOOL_MAX) throw new ChainDbError(ErrorCode.BUSY, `mempool full (${MEMPOOL_MAX} transactions)`);
-    this.mempool.set(key, tx);
-    return true;
+    const tx = decodeChainTx(bytes.slice(), this.opts.chainId);
+    return this.mempool.add(tx, key, this.ledger.account(tx.tx.from), this.height, this.opts.clock.now());
   }
 
-  /** After a commit: drop the included transactions and any whose nonce is spent. */
-  private pruneMempool(included: readonly string[]): void {
-    for (const k of included) this.mempool.delete(k);
-    for (const [k, tx] of this.mempool) if (tx.tx.nonce < (this.ledger.account(tx.tx.from)?.nonce ?? 0n)) this.mempool.delete(k);
-  }
+  private readonly nonceOf = (from: Uint8Array): bigint => this.ledger.account(from)?.nonce ?? 0n;
 
   // ------------------------------------------------------------------ blocks
 
@@ -489,14 +493,17 @@ export class ConsensusNode {
     const slashed = evidence.map((e) => (run.slash(evidenceKey(e), accused(e), e.a.height), accused(e)));
     const included: ChainTx[] = [];
     const txKeys: string[] = [];
-    for (const [key, tx] of this.mempool) {
-      if (included.length >= (this.opts.blockTxsMax ?? 1000)) break;
+    const stuck = new Set<string>();
+    // Only senders whose next nonce waits, in runs of consecutive nonces: a gap costs nothing here.
+    for (const e of this.mempool.ready(this.nonceOf, this.opts.blockTxsMax ?? 1000)) {
+      if (stuck.has(e.sender)) continue;
       try {
-        run.tx(tx);
-        included.push(tx);
-        txKeys.push(key);
+        run.tx(e.tx);
+        included.push(e.tx);
+        txKeys.push(e.key);
       } catch (error) {
-        if (!(error instanceof ChainDbError)) throw error; // refused now (e.g. a nonce gap): maybe later
+        if (!(error instanceof ChainDbError)) throw error;
+        stuck.add(e.sender); // refused now (e.g. funds spent): its later nonces wait behind it
       }
     }
     const { packed, count } = run.finish();
@@ -506,7 +513,7 @@ export class ConsensusNode {
     const lastCommit = height === 1 ? null : this.blocks.get(height - 1)!;
     const block: Block = { height, parent: this.lastId, lastCommit, evidence, txs: encodeBlockTxs({ feeRecipient, txs: included.map((t) => t.bytes) }), stateRoot: root };
     const value = encodeBlock(block);
-    this.remember(value, { block, packed, count, selection, root, feeRecipient, txKeys, slashed });
+    this.remember(value, { block, packed, count, selection, root, feeRecipient, txKeys, senders: included.map((t) => t.tx.from), slashed });
     return value;
   }
 
@@ -553,7 +560,7 @@ export class ConsensusNode {
     if (!preview.statuses.every((s) => s === "ok")) throw bad(`a transaction fails on the ledger (${preview.statuses.find((s) => s !== "ok")})`);
     const root = appRoot(preview.root, selection.hash());
     const txKeys = txs.map((t) => toHex(createHash("sha256").update(t).digest()));
-    const execution = { block, packed, count, selection, root, feeRecipient, txKeys, slashed };
+    const execution = { block, packed, count, selection, root, feeRecipient, txKeys, senders: decoded.map((t) => t.tx.from), slashed };
     this.remember(value, execution);
     return execution;
   }
@@ -584,7 +591,7 @@ export class ConsensusNode {
     this.lastId = cert.proposal.valueId;
     this.executions = new Map();
     assert(equalBytes(this.root(), execution.root), "the committed state matches the executed block");
-    this.pruneMempool(execution.txKeys);
+    this.mempool.committed(execution.senders, this.nonceOf, height, this.opts.clock.now());
     for (const e of execution.block.evidence) this.evidencePool.delete(evidenceKey(e));
     for (const [k, e] of this.evidencePool) if (e.a.height < height - EVIDENCE_AGE_MAX) this.evidencePool.delete(k);
     this.opts.onCommit?.({ height, id: cert.proposal.valueId, block: execution.block, root: execution.root, txs: execution.txKeys.length, slashed: execution.slashed });
