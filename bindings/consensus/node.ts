@@ -22,7 +22,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { ChainDbError, ErrorCode, assert, equalBytes, toHex } from "../util/index.ts";
+import { ChainDbError, ErrorCode, RateLimiter, assert, equalBytes, toHex, type Rate } from "../util/index.ts";
 import { Ledger, type GenesisAllocation, type KeyPair } from "../chain/index.ts";
 import type { Clock, NodeId, Transport } from "../net/index.ts";
 import { DEFAULT_SELECTION_PARAMS, SelectionState, STAKE_POOL, EVIDENCE_AGE_MAX, decodeBlockTxs, decodeChainTx, encodeBlockTxs, poolGenesisBalance, type ChainTx, type SelectionJson, type SelectionParams } from "../selection/index.ts";
@@ -35,6 +35,7 @@ import type { CommitCertificate, ConsensusEvent, Effect, Evidence, TimeoutConfig
 import { ValidatorSet } from "./validators.ts";
 import { FileWal } from "./wal.ts";
 import { DEFAULT_MEMPOOL_LIMITS, Mempool, type MempoolLimits } from "./mempool.ts";
+import { Inbox, type InboxLimits } from "./inbox.ts";
 
 /** The definition of a chain: accounts, first validators and how validators are chosen. */
 export interface ChainGenesis {
@@ -62,6 +63,13 @@ export interface ConsensusNodeOptions {
   readonly tickMs?: number;
   /** How own messages go out (tests and `--byzantine` plug in a misbehaving one). */
   readonly behavior?: Behavior;
+  /** Bounds of the inbox (defaults: inbox.ts's `DEFAULT_INBOX_LIMITS`). */
+  readonly inbox?: Partial<InboxLimits>;
+  /**
+   * What block-sync answers may cost per peer, in bytes (each answer costs its size plus
+   * {@link SYNC_REQUEST_COST}); default {@link DEFAULT_SYNC_RATE}. Requests beyond it are dropped.
+   */
+  readonly syncRate?: Rate;
   /** Bounds of the mempool (defaults: {@link DEFAULT_MEMPOOL_LIMITS}). */
   readonly mempool?: Partial<MempoolLimits>;
   /** Most transactions per block; default 1000. */
@@ -96,10 +104,20 @@ export interface ConsensusNodeStatus {
   readonly mempool: number;
   readonly validators: readonly { readonly address: string; readonly power: number }[];
   readonly halted: boolean;
+  /** Peer messages dropped because the inbox was full. */
+  readonly inboxDropped: number;
+  /** Block-sync requests dropped because the peer was over its budget. */
+  readonly syncRefused: number;
 }
 
 /** Most transactions waiting in the mempool by default. */
 export const MEMPOOL_MAX = DEFAULT_MEMPOOL_LIMITS.capacity;
+/** Block-sync budget per peer, in bytes of answers: 4 MiB/s, 8 MiB saved up. */
+export const DEFAULT_SYNC_RATE: Rate = { perSecond: 4 << 20, burst: 8 << 20 };
+/** What a sync request costs besides its answer's bytes (bounds the answers to empty blocks: 256/s). */
+export const SYNC_REQUEST_COST = 16 << 10;
+/** Peers whose sync budget is tracked (the configured peers are fewer). */
+const SYNC_PEERS_MAX = 1024;
 /** Heights between rewrites of the consensus log down to its last decision. */
 const WAL_COMPACT_HEIGHTS = 4;
 /** Most evidence waiting for a block. */
@@ -148,7 +166,13 @@ export class ConsensusNode {
   private readonly peerHeights = new Map<NodeId, number>();
   private readonly setCache = new Map<string, ValidatorSet>();
   private readonly ids: NodeId[];
-  private queue: Promise<void> = Promise.resolve();
+  private readonly inbox: Inbox;
+  private tickWaiting = false;
+  private readonly syncBudget: RateLimiter;
+  /** The height asked of each peer (its answer is verified only if asked for). */
+  private readonly requested = new Map<NodeId, number>();
+  /** Block-sync requests dropped: the peer was over its budget. */
+  syncRefused = 0;
   private stopTick: () => void = () => {};
   private closed = false;
   private halted = false;
@@ -168,6 +192,8 @@ export class ConsensusNode {
   ) {
     this.selection = genesisSelection;
     this.mempool = new Mempool(opts.mempool);
+    this.inbox = new Inbox(opts.inbox ?? {}, (error) => (this.failure ??= error), () => this.closed || this.failure !== null);
+    this.syncBudget = new RateLimiter(opts.syncRate ?? DEFAULT_SYNC_RATE, () => opts.clock.now(), SYNC_PEERS_MAX);
     this.consensusChainId = `chaindb-${opts.chainId}`;
     // Engine peer indexes: the other nodes in order, with this node at its genesis validator index,
     // so a behaviour that addresses peers by validator index (a byzantine split) reaches both halves.
@@ -260,12 +286,19 @@ export class ConsensusNode {
       mempool: this.mempool.size,
       validators: set.validators.map((v) => ({ address: toHex(v.address), power: v.power })),
       halted: this.halted,
+      inboxDropped: this.inbox.dropped,
+      syncRefused: this.syncRefused,
     };
   }
 
   /** Resolves once every event queued so far was handled (tests). */
   idle(): Promise<void> {
-    return this.queue;
+    return this.inbox.idle();
+  }
+
+  /** Events waiting in the inbox. */
+  get inboxSize(): number {
+    return this.inbox.size;
   }
 
   /** Stops: timers, handler, logs and ledger closed. */
@@ -274,7 +307,7 @@ export class ConsensusNode {
     this.closed = true;
     this.stopTick();
     this.opts.transport.setHandler({ onMessage: () => {} });
-    await this.queue;
+    await this.inbox.idle();
     this.wal.close();
     this.blockLog.close();
     await this.ledger.close();
@@ -336,10 +369,14 @@ export class ConsensusNode {
     // `effects` are not applied yet, so the engine may be ahead of the ledger by exactly those.
     const undecided = effects.filter((e) => e.kind === "decide").length;
     assert(this.engine.height === this.height + 1 + undecided, `engine at height ${this.engine.height}, ledger at ${this.height}`);
-    this.opts.transport.setHandler({ onMessage: (from, payload) => this.enqueue(() => this.onPayload(from, payload)) });
+    this.opts.transport.setHandler({ onMessage: (from, payload) => void this.inbox.offer(from, payload.length, () => this.onPayload(from, payload)) });
     this.enqueue(() => this.run(effects));
     const tick = () => {
-      this.enqueue(() => this.onTick());
+      // One tick waiting at most: a slow node skips ticks instead of queueing them.
+      if (!this.tickWaiting) {
+        this.tickWaiting = true;
+        this.enqueue(() => ((this.tickWaiting = false), this.onTick()));
+      }
       this.stopTick = this.opts.clock.setTimer(this.opts.tickMs ?? 200, tick);
     };
     this.stopTick = this.opts.clock.setTimer(this.opts.tickMs ?? 200, tick);
@@ -347,16 +384,9 @@ export class ConsensusNode {
 
   // ------------------------------------------------------------------ event loop
 
-  /** Runs `step` after every earlier event (one event at a time, in arrival order). */
+  /** Runs an internal event after every earlier event (one event at a time, in arrival order). */
   private enqueue(step: () => void | Promise<void>): void {
-    this.queue = this.queue.then(async () => {
-      if (this.closed || this.failure !== null) return;
-      try {
-        await step();
-      } catch (error) {
-        this.failure = error;
-      }
-    });
+    this.inbox.push(step);
   }
 
   private async feed(event: ConsensusEvent): Promise<void> {
@@ -428,11 +458,8 @@ export class ConsensusNode {
           return;
         case TAG.status:
           return this.onStatus(from, readHeight(body));
-        case TAG.getBlock: {
-          const cert = this.blocks.get(readHeight(body));
-          if (cert !== undefined) this.opts.transport.send(from, tagged(TAG.block, encodeMessage(cert)));
-          return;
-        }
+        case TAG.getBlock:
+          return this.onGetBlock(from, readHeight(body));
         case TAG.block:
           return await this.onBlock(from, body);
       }
@@ -451,13 +478,31 @@ export class ConsensusNode {
 
   private onStatus(from: NodeId, height: number): void {
     this.peerHeights.set(from, height);
-    if (height > this.height && !this.halted) this.opts.transport.send(from, tagged(TAG.getBlock, heightBytes(this.height + 1)));
+    if (height > this.height && !this.halted) this.requestBlock(from);
+  }
+
+  private requestBlock(from: NodeId): void {
+    this.requested.set(from, this.height + 1);
+    this.opts.transport.send(from, tagged(TAG.getBlock, heightBytes(this.height + 1)));
+  }
+
+  /** A 9-byte request answers a whole block: answers are paid from the peer's byte budget. */
+  private onGetBlock(from: NodeId, height: number): void {
+    const cert = this.blocks.get(height);
+    if (cert === undefined) return;
+    if (this.syncBudget.waitMs(from, SYNC_REQUEST_COST) > 0) return void this.syncRefused++; // before encoding
+    const answer = tagged(TAG.block, encodeMessage(cert));
+    if (!this.syncBudget.take(from, SYNC_REQUEST_COST + answer.length)) return void this.syncRefused++;
+    this.opts.transport.send(from, answer);
   }
 
   /** A fetched block: verify its certificate against the set of its height, then let the engine decide it. */
   private async onBlock(from: NodeId, body: Uint8Array): Promise<void> {
+    // Only an answer to what this node asked of this peer is decoded and verified, once per request.
+    if (this.requested.get(from) !== this.height + 1 || this.halted) return;
+    this.requested.delete(from);
     const cert = decodeMessage(body);
-    if (cert.kind !== "commit" || this.halted) return;
+    if (cert.kind !== "commit") return;
     const height = cert.proposal.height;
     if (height !== this.height + 1 || this.engine.height !== height) return;
     if (!equalBytes(valueIdOf(cert.proposal.value), cert.proposal.valueId)) return;
@@ -466,7 +511,7 @@ export class ConsensusNode {
     if (this.height === height) this.syncedBlocks++;
     // Still behind: ask for the next one at once.
     const known = this.peerHeights.get(from) ?? 0;
-    if (known > this.height && !this.halted) this.opts.transport.send(from, tagged(TAG.getBlock, heightBytes(this.height + 1)));
+    if (known > this.height && !this.halted) this.requestBlock(from);
   }
 
   // ------------------------------------------------------------------ mempool
