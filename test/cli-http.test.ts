@@ -191,7 +191,7 @@ describe("chaindb node --consensus tendermint with one validator (process, HTTP)
         check();
       });
     // Before the fix the process failed at start: "internal error: engine at height 2, ledger at 0".
-    expect(await until(() => height >= 2, 30_000), `height ${height} failure ${String(failure)} stderr ${stderr.slice(-500)}`).toBe(true);
+    expect(await until(() => height >= 2, 60_000), `height ${height} failure ${String(failure)} stderr ${stderr.slice(-500)}`).toBe(true);
     const port = listen + 1;
     const [alice, bob] = devAccounts(2);
     const tx = signTransfer(alice!, { chainId: DEV_CHAIN_ID, to: bob!.publicKey, amount: 3, fee: 1, nonce: 0 });
@@ -214,5 +214,5 @@ describe("chaindb node --consensus tendermint with one validator (process, HTTP)
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(failure).toBe(null);
-  }, 60_000);
+  }, 120_000);
 });
