@@ -55,6 +55,17 @@ describe("Mempool admission", () => {
     expect([pool.countOf(toHex(address(0))), pool.countOf(toHex(address(1))), pool.size]).toEqual([3, 2, 5]);
   });
 
+  it("refuses a transfer to itself, and drops a refused transaction with its sender's later nonces", () => {
+    const pool = new Mempool();
+    const self: ChainTx = { ...transfer(0, 0, 1).tx, tx: { ...(transfer(0, 0, 1).tx.tx as Extract<ChainTx, { type: "transfer" }>["tx"]), to: address(0) } } as ChainTx;
+    expect(codeOf(() => pool.add(self, "self", rich, 0, 0))).toBe("SELF_TRANSFER");
+    for (let n = 0; n < 3; n++) pool.add(transfer(0, n, 1).tx, `n${n}`, rich, 0, 0);
+    pool.add(transfer(1, 0, 1).tx, "other", rich, 0, 0);
+    pool.drop("n1");
+    expect(["n0", "n1", "n2", "other"].map((k) => pool.has(k))).toEqual([true, false, false, true]);
+    expect(pool.dropped).toBe(2);
+  });
+
   it("replaces a waiting nonce only for a higher fee", () => {
     const pool = new Mempool();
     expect(pool.add(transfer(0, 0, 5).tx, "a", rich, 0, 0)).toBe(true);
@@ -196,6 +207,11 @@ class NaiveMempool {
     this.expire(height, nowMs);
   }
 
+  drop(key: string): void {
+    const e = this.entries.find((x) => x.key === key);
+    if (e) this.dropFrom(e);
+  }
+
   private dropFrom(e: ModelEntry): void {
     this.entries = this.entries.filter((x) => x.sender !== e.sender || x.nonce < e.nonce);
   }
@@ -240,8 +256,12 @@ describe("Mempool against a naive model (fast-check, seeded)", () => {
             const stuck = new Set<string>();
             for (const e of taken) {
               const a = accounts[e.tx.tx.from[0]! - 1]!;
-              if (stuck.has(e.sender) || a.balance < e.cost) {
+              if (stuck.has(e.sender)) continue;
+              if (a.balance < e.cost) {
+                // What the node does with a transaction the block cannot run: drop it.
                 stuck.add(e.sender);
+                pool.drop(e.key);
+                model.drop(e.key);
                 continue;
               }
               a.balance -= e.cost;
@@ -252,8 +272,10 @@ describe("Mempool against a naive model (fast-check, seeded)", () => {
             pool.committed([...senders].map(address), nonceOf, height, nowMs);
             model.committed([...senders].map((s) => toHex(address(s))), nonceOfHex, height, nowMs);
           } else if (op.kind === "foreign") {
-            // Another proposer's block spent this sender's next nonce with a transaction we never saw.
-            accounts[op.sender]!.nonce += 1n;
+            // Another proposer's block spent this sender's next nonce (and funds) with a transaction we never saw.
+            const a = accounts[op.sender]!;
+            a.nonce += 1n;
+            a.balance = a.balance > 50n ? a.balance - 50n : 0n;
             height++;
             pool.committed([address(op.sender)], nonceOf, height, nowMs);
             model.committed([toHex(address(op.sender))], nonceOfHex, height, nowMs);

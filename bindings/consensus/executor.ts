@@ -64,10 +64,10 @@ export class BlockExecutor {
 
   /**
    * The paper's getValue(): a block of `height` paying `feeRecipient`, with the usable `evidence`
-   * (at most 8) and the `ready` transactions in order; a sender whose transaction is refused
-   * contributes nothing after it (its later nonces wait behind it).
+   * (at most 8) and the `ready` transactions in order; a transaction the rules refuse goes to
+   * `onRefused`, and its sender contributes nothing after it.
    */
-  build(height: number, feeRecipient: Uint8Array, ready: readonly MempoolEntry[], evidencePool: Iterable<Evidence>): Uint8Array {
+  build(height: number, feeRecipient: Uint8Array, ready: readonly MempoolEntry[], evidencePool: Iterable<Evidence>, onRefused: (e: MempoolEntry) => void): Uint8Array {
     assert(height === this.chain.height() + 1, `building block ${height} on height ${this.chain.height()}`);
     const evidence = [...evidencePool].filter((e) => this.evidenceUsable(e, height)).slice(0, BLOCK_EVIDENCE_TAKEN);
     const selection = this.chain.selection().clone();
@@ -84,7 +84,8 @@ export class BlockExecutor {
         txKeys.push(e.key);
       } catch (error) {
         if (!(error instanceof ChainDbError)) throw error;
-        stuck.add(e.sender); // refused now (e.g. funds spent): maybe later
+        stuck.add(e.sender); // its later nonces cannot run without it
+        onRefused(e);
       }
     }
     const { packed, count } = run.finish();

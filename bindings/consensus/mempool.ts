@@ -2,9 +2,10 @@
  * A bounded mempool of signed transactions that no sender can clog (CometBFT's priority mempool
  * and go-ethereum's txpool, reduced to what a block builder needs):
  *
- * - Admission checks, cheapest first: duplicate, spent nonce (`BAD_NONCE`), nonce too far ahead
- *   of the account's next nonce (`NONCE_GAP`), per-sender count (`MEMPOOL_SENDER_LIMIT`), the
- *   sender's balance covering all it has waiting (`INSUFFICIENT_FUNDS`), then room.
+ * - Admission checks, cheapest first: duplicate, a transfer to itself (`SELF_TRANSFER`), spent
+ *   nonce (`BAD_NONCE`), nonce too far ahead of the account's next nonce (`NONCE_GAP`), per-sender
+ *   count (`MEMPOOL_SENDER_LIMIT`), an existing account whose balance covers all the sender has
+ *   waiting (`INSUFFICIENT_FUNDS`), then room.
  * - Full: a transaction paying more than the cheapest waiting one evicts it (lowest fee first,
  *   the oldest among equal fees), with the evicted sender's later nonces, which can no longer run;
  *   otherwise `MEMPOOL_FULL`. The same sender and nonce again replaces the waiting transaction only
@@ -12,10 +13,11 @@
  * - Expiry: a transaction leaves after `expiryHeights` committed heights, or `expiryMs` on the
  *   injected clock, whichever comes first.
  * - Block building reads only senders whose account's next nonce is waiting ({@link Mempool.ready}):
- *   transactions behind a nonce gap cost nothing per block.
+ *   transactions behind a nonce gap cost nothing per block; one the block cannot run on the
+ *   committed state is dropped ({@link Mempool.drop}), so it costs one try, not one per block.
  * @module
  */
-import { ChainDbError, ErrorCode, aint, assert, toHex } from "../util/index.ts";
+import { ChainDbError, ErrorCode, aint, assert, equalBytes, toHex } from "../util/index.ts";
 import type { ChainTx } from "../selection/index.ts";
 
 /** Bounds of a {@link Mempool}. */
@@ -110,6 +112,7 @@ export class Mempool {
     const { nonce, fee } = tx.tx;
     const next = account?.nonce ?? 0n;
     const refuse = (code: ErrorCode, why: string) => new ChainDbError(code, `transaction of ${sender.slice(0, 16)}… nonce ${nonce}: ${why}`);
+    if (tx.type === "transfer" && equalBytes(tx.tx.from, tx.tx.to)) throw refuse(ErrorCode.SELF_TRANSFER, "a transfer to itself");
     if (nonce < next) throw refuse(ErrorCode.BAD_NONCE, `nonce was used already (next is ${next})`);
     if (nonce >= next + BigInt(this.limits.nonceGapMax)) throw refuse(ErrorCode.NONCE_GAP, `more than ${this.limits.nonceGapMax - 1} ahead of the next nonce ${next}`);
     const same = this.bySender.get(sender)?.get(nonce);
@@ -117,7 +120,7 @@ export class Mempool {
     if (same === undefined && this.countOf(sender) >= this.limits.perSenderMax) throw refuse(ErrorCode.MEMPOOL_SENDER_LIMIT, `${this.limits.perSenderMax} transactions of this sender wait`);
     const cost = costOf(tx);
     const spending = (this.spending.get(sender) ?? 0n) - (same?.cost ?? 0n) + cost;
-    if (spending > (account?.balance ?? 0n)) throw refuse(ErrorCode.INSUFFICIENT_FUNDS, `balance ${account?.balance ?? 0n} does not cover ${spending} waiting`);
+    if (account === undefined || spending > account.balance) throw refuse(ErrorCode.INSUFFICIENT_FUNDS, `balance ${account?.balance ?? 0n} does not cover ${spending} waiting`);
     if (same === undefined && this.byKey.size >= this.limits.capacity) this.makeRoom(fee, sender, refuse);
     if (same !== undefined) this.remove(same, false);
     this.insert({ key, tx, sender, nonce, fee, cost, height, atMs: nowMs, seq: this.seq++ }, next);
@@ -166,6 +169,12 @@ export class Mempool {
       if (this.bySender.has(sender)) this.candidates.add(sender);
     }
     this.expire(height, nowMs);
+  }
+
+  /** Drops the waiting transaction `key` and its sender's later nonces (it cannot run now). */
+  drop(key: string): void {
+    const e = this.byKey.get(key);
+    if (e !== undefined) this.remove(e, true);
   }
 
   /** Drops what waited longer than the limits allow (arrival order, so the front is oldest). */

@@ -487,7 +487,9 @@ export class ConsensusNode {
   private build(height: number): Uint8Array {
     // Only senders whose next nonce waits, in runs of consecutive nonces: a gap costs nothing here.
     const ready = this.mempool.ready(this.nonceOf, this.opts.blockTxsMax ?? 1000);
-    return this.executor.build(height, this.opts.key!.publicKey, ready, this.evidencePool.values());
+    // One the committed state refuses (e.g. its funds went to a staking transaction) is dropped:
+    // it would otherwise be tried again in every block until it expires.
+    return this.executor.build(height, this.opts.key!.publicKey, ready, this.evidencePool.values(), (e) => this.mempool.drop(e.key));
   }
 
   /** The application's validity check of a proposed block of the next height. */
