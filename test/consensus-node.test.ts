@@ -165,3 +165,31 @@ describe("ConsensusNode recovery from its files", () => {
     }
   }, 60_000);
 });
+
+describe("ConsensusNode with a single validator", () => {
+  it("decides on its own votes from the first height, and again after a restart from its files", async () => {
+    const root = mkdtempSync(join(tmpdir(), "chaindb-node-single-"));
+    try {
+      const only = validators[0]!;
+      const lone: ChainGenesis = { accounts: [{ address: only.publicKey, balance: 1_000_000n }, { address: users[0]!.publicKey, balance: 1000n }], validators: [{ address: only.publicKey, stake: 1000n }] };
+      const heights: number[] = [];
+      for (const seed of [41, 42]) {
+        const net = new SimNetwork({ seed });
+        const sim = net.addNode("v0");
+        // Before the fix, open() threw "engine at height 2, ledger at 0" (start() decides at once).
+        const node = await ConsensusNode.open({ chainId: CHAIN, genesis: lone, key: only, transport: sim.transport, clock: sim.clock, dir: root, timeouts: TIMEOUTS, newHeightDelayMs: 20, tickMs: 100 });
+        const from = node.height;
+        node.submit(transfer(users[0]!, users[1]!, seed - 41));
+        expect(await net.runUntil(() => node.height >= from + 3, 10_000), `height ${node.height} failure ${String(node.failure)}`).toBe(true);
+        await node.idle();
+        expect(node.failure).toBe(null);
+        expect(node.accounts.account(users[0]!.publicKey)!.nonce).toBe(BigInt(seed - 40));
+        heights.push(from, node.height);
+        await node.close();
+      }
+      expect(heights[2]).toBeGreaterThanOrEqual(heights[1]!); // resumed from its files, not genesis
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 30_000);
+});

@@ -3,7 +3,7 @@
  * {@link ConsensusNode}) with the development genesis. The genesis validators are given by
  * `--validators <public key hex,…>` (every node of a chain passes the same list); this node's
  * validator key is kept in `--validator-key` (default `<data>/validator.key`, a 32-byte seed in hex,
- * created on first start). HTTP API on the listen port + 1 as for the other modes: `GET /status`,
+ * created on first start). HTTP API on the listen port + 1 as for the other modes (http.ts): `GET /status`,
  * `POST /submit` (a signed transfer or staking transaction in hex), `GET /account/<hex>`.
  * Testing flags: `--byzantine double-vote` makes this validator sign two votes per step (so a run
  * shows evidence and slashing); `--halt-height N` stops taking part after committing N.
@@ -17,7 +17,8 @@ import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
 import { keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 import { ConsensusNode, byzantine, type ChainGenesis } from "../consensus/index.ts";
 import { TcpTransport, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
-import { DEV_CHAIN_ID, devGenesis, runUntilSignal, serveHttp } from "./node.ts";
+import { DEV_CHAIN_ID, devGenesis, runUntilSignal } from "./node.ts";
+import { serveHttp, type HttpOptions } from "./http.ts";
 
 /** Bonded stake of each genesis validator under PoS, and the balance every validator account starts with. */
 export const DEV_VALIDATOR_STAKE = 1_000_000n;
@@ -34,6 +35,8 @@ export interface ConsensusNodeArgs {
   validatorKeyPath: string;
   byzantine: string | undefined;
   haltHeight: number | undefined;
+  /** The HTTP API's address, admin token and rate (see http.ts). */
+  http: HttpOptions;
 }
 
 /** Reads the validator key seed at `path`, or creates one (mode 0600). */
@@ -103,17 +106,19 @@ export async function runConsensusNode(a: ConsensusNodeArgs): Promise<0> {
       mempool: s.mempool,
       validators: s.validators.map((v) => v.address),
       halted: s.halted,
+      inboxDropped: s.inboxDropped,
+      syncRefused: s.syncRefused,
       failure: node.failure === null ? null : String(node.failure),
       peers: transport.peerIds.filter((p) => transport.isConnected(p)),
     };
   };
-  const http = await serveHttp(a.listen.host, a.listen.port + 1, {
+  const server = await serveHttp(a.http, {
     status: statusOf,
     submit: async (tx) => node.submit(tx),
     account: (address) => node.accounts.account(address),
   });
-  await runUntilSignal(a.self, key.publicKey, a.listen.port + 1, statusOf, (s) => [s.height, s.role, s.validators.length, s.halted, s.failure]);
-  await new Promise<void>((resolve) => http.close(() => resolve()));
+  await runUntilSignal(a.self, key.publicKey, a.http.port, statusOf, (s) => [s.height, s.role, s.validators.length, s.halted, s.failure]);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
   await node.close();
   await transport.close();
   return 0;

@@ -23,8 +23,11 @@ commands:
   node    --data <dir> --listen <host:port> [--peers <host:port@pubkeyhex,...>] [--key <file>]
           [--mode primary|secondary|pow] [--ack sync|async] [--backups k] [--block-ms ms]
           [--consensus pow|tendermint|pos|dpos --validators <pubkeyhex,...> [--validator-key <file>]]
+          [--http-host 127.0.0.1] [--admin-token <token, 16+ chars>] [--http-rate 20]
           run one replica over TCP (HTTP API on the listen port + 1); --consensus pow is --mode pow,
-          the others run a Tendermint validator with that selection
+          the others run a Tendermint validator with that selection; the HTTP API listens on
+          --http-host, admin endpoints (POST /mining/on|off) answer loopback only or the bearer
+          --admin-token, and each client gets --http-rate requests a second (429 beyond)
   cluster [--nodes 4] [--mode primary|pow] [--consensus pow|tendermint|pos|dpos] [--blocks N] [--json]
           [--ack sync|async] [--dir <dir>]
           run a local cluster of node processes with a load generator and live status

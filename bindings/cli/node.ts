@@ -2,12 +2,13 @@
  * `chaindb node`: one replica over TCP — of a single-primary cluster (`--mode primary|secondary`)
  * or a multi-primary proof-of-work miner (`--mode pow`, blocks kept in `<data>/blocks`). Its id is its listen address;
  * peers are given as `host:port@<ed25519 public key hex>`; its own key is created on first start
- * and kept. Clients use a small HTTP API on the listen port + 1: `GET /status`, `POST /submit`
- * (body: a signed transfer in hex; 409 with the primary's id from a secondary), `GET /account/<hex>`.
+ * and kept. Clients use a small HTTP API on the listen port + 1 (http.ts): `GET /status`, `POST /submit`
+ * (body: a signed transfer in hex; 409 with the primary's id from a secondary), `GET /account/<hex>`;
+ * it listens on loopback unless `--http-host` says otherwise, admin endpoints need loopback or
+ * `--admin-token`, and each client gets `--http-rate` requests a second.
  * Each change of role, epoch or height is printed as one JSON line on stdout.
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createHash, randomInt } from "node:crypto";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -15,7 +16,8 @@ import { ChainDbError, ErrorCode, aint, fromHex, toHex } from "../util/index.ts"
 import { Ledger, keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 import { createEngine } from "../engine/index.ts";
 import { Random, TcpTransport, loadOrCreateNodeKey, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
-import { FileKeyStorage, FileReplicaStore, NotPrimaryError, PowNode, Replica, encodeEntry, type ReplicationMode } from "../replication/index.ts";
+import { FileKeyStorage, FileReplicaStore, PowNode, Replica, encodeEntry, type ReplicationMode } from "../replication/index.ts";
+import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_RATE, serveHttp, type HttpOptions } from "./http.ts";
 
 /** The consensus kinds of `--consensus`: pow is the multi-primary miner (`--mode pow`), the others Tendermint. */
 export const CONSENSUS_KINDS = ["pow", "tendermint", "pos", "dpos"] as const;
@@ -54,6 +56,9 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
       "validator-key": { type: "string" },
       byzantine: { type: "string" },
       "halt-height": { type: "string" },
+      "http-host": { type: "string", default: DEFAULT_HTTP_HOST },
+      "admin-token": { type: "string" },
+      "http-rate": { type: "string", default: String(DEFAULT_HTTP_RATE.perSecond) },
     },
   });
   if (values.data === undefined || values.listen === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node: --data and --listen are required");
@@ -67,6 +72,13 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
   }
   if (values.ack !== "sync" && values.ack !== "async") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node: --ack expected sync or async`);
   const listen = parseHostPort(values.listen);
+  const httpRate = aint(Number(values["http-rate"]), 1, 1_000_000, "--http-rate");
+  const http: HttpOptions = {
+    host: values["http-host"],
+    port: listen.port + 1,
+    rate: { perSecond: httpRate, burst: 2 * httpRate },
+    ...(values["admin-token"] !== undefined ? { adminToken: values["admin-token"] } : {}),
+  };
   const self = `${listen.host}:${listen.port}`;
   const peers: TcpPeer[] = values.peers === "" ? [] : values.peers.split(",").map((spec) => {
     const [address, keyHex] = spec.split("@");
@@ -90,9 +102,10 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
       validatorKeyPath: values["validator-key"] ?? join(values.data, "validator.key"),
       byzantine: values.byzantine,
       haltHeight: values["halt-height"] === undefined ? undefined : aint(Number(values["halt-height"]), 1, Number.MAX_SAFE_INTEGER, "--halt-height"),
+      http,
     });
   }
-  if (values.mode === "pow") return runPowNode(values.data, self, listen, peers, key, nodes.length * Number(values["block-ms"]));
+  if (values.mode === "pow") return runPowNode(values.data, self, listen, peers, key, nodes.length * Number(values["block-ms"]), http);
   const genesis = devGenesis();
   // The ts state engine: the wasm engine refuses an empty block (the epoch-start block) as out of memory.
   const ledger = await Ledger.open({ dir: join(values.data, "ledger"), chainId: DEV_CHAIN_ID, genesis, engine: "ts" });
@@ -124,13 +137,13 @@ export async function nodeCommand(args: string[]): Promise<0 | 1 | 2> {
     throw error;
   }
   const statusOf = () => nodeStatus(replica, transport);
-  const http = await serveHttp(listen.host, listen.port + 1, {
+  const server = await serveHttp(http, {
     status: statusOf,
     submit: async (tx) => replica.submit(tx),
     account: (address) => replica.read(address),
   });
-  await runUntilSignal(self, key.publicKey, listen.port + 1, statusOf, (s) => [s.role, s.epoch, s.applied, s.primary]);
-  await new Promise<void>((resolve) => http.close(() => resolve()));
+  await runUntilSignal(self, key.publicKey, http.port, statusOf, (s) => [s.role, s.epoch, s.applied, s.primary]);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
   await replica.close();
   await transport.close();
   await store.close();
@@ -155,14 +168,6 @@ export function nodeStatus(replica: Replica, transport: TcpTransport) {
     tip: tipEntry === undefined ? "" : createHash("sha256").update(encodeEntry(tipEntry)).digest("hex"),
     peers: transport.peerIds.filter((p) => transport.isConnected(p)),
   };
-}
-
-/** What the HTTP API serves, per mode. */
-export interface HttpApi {
-  status: () => object;
-  submit: (transfer: Uint8Array) => Promise<object>;
-  account: (address: Uint8Array) => { balance: bigint; nonce: bigint } | undefined;
-  mining?: (on: boolean) => void;
 }
 
 /** Prints a status line on each change of `key(status)` until SIGINT or SIGTERM. */
@@ -190,7 +195,7 @@ export function devGenesis() {
 /** Compact target of development proof-of-work chains (regtest: about two hashes per block). */
 export const DEV_POW_BITS = 0x207fffff;
 
-async function runPowNode(data: string, self: string, listen: { host: string; port: number }, peers: TcpPeer[], key: NodeKey, mineEveryMs: number): Promise<0> {
+async function runPowNode(data: string, self: string, listen: { host: string; port: number }, peers: TcpPeer[], key: NodeKey, mineEveryMs: number, http: HttpOptions): Promise<0> {
   const genesis = devGenesis();
   const transport = await TcpTransport.start({ id: self, key, listen, peers, network: `chaindb-dev-pow-${DEV_CHAIN_ID}` });
   const node = await PowNode.open({
@@ -205,57 +210,15 @@ async function runPowNode(data: string, self: string, listen: { host: string; po
     mineEveryMs,
   });
   const statusOf = () => ({ ...node.status(), role: "miner", applied: node.status().height, peers: transport.peerIds.filter((p) => transport.isConnected(p)) });
-  const http = await serveHttp(listen.host, listen.port + 1, {
+  const server = await serveHttp(http, {
     status: statusOf,
     submit: async (tx) => (node.submit(tx), { accepted: true }),
     account: (address) => node.account(address),
     mining: (on) => node.setMining(on),
   });
-  await runUntilSignal(self, key.publicKey, listen.port + 1, statusOf, (s) => [s.height, s.tip]);
-  await new Promise<void>((resolve) => http.close(() => resolve()));
+  await runUntilSignal(self, key.publicKey, http.port, statusOf, (s) => [s.height, s.tip]);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
   await node.close();
   await transport.close();
   return 0;
-}
-
-/** Serves the node's HTTP API on `host:port`. */
-export function serveHttp(host: string, port: number, api: HttpApi): Promise<Server> {
-  const server = createServer((req, res) => void handle(req, res, api).catch((error: Error) => reply(res, 500, { error: error.message })));
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve(server));
-  });
-}
-
-async function handle(req: IncomingMessage, res: ServerResponse, api: HttpApi): Promise<void> {
-  if (req.method === "GET" && req.url === "/status") return reply(res, 200, api.status());
-  if (req.method === "POST" && (req.url === "/mining/on" || req.url === "/mining/off") && api.mining !== undefined) {
-    api.mining(req.url === "/mining/on");
-    return reply(res, 200, { mining: req.url === "/mining/on" });
-  }
-  if (req.method === "GET" && req.url?.startsWith("/account/")) {
-    const account = api.account(fromHex(req.url.slice("/account/".length), "address"));
-    return reply(res, account ? 200 : 404, account ? { balance: account.balance.toString(), nonce: account.nonce.toString() } : { error: "no such account" });
-  }
-  if (req.method === "POST" && req.url === "/submit") {
-    let body = "";
-    for await (const chunk of req) {
-      body += chunk;
-      if (body.length > 2048) return reply(res, 413, { error: "body too large" });
-    }
-    try {
-      const r = await api.submit(fromHex(body.trim(), "transfer"));
-      return reply(res, 200, r);
-    } catch (error) {
-      if (error instanceof NotPrimaryError) return reply(res, 409, { error: error.code, primary: error.primary ?? null, message: error.message });
-      if (error instanceof ChainDbError) return reply(res, error.code === ErrorCode.BUSY ? 503 : 400, { error: error.code, message: error.message });
-      throw error;
-    }
-  }
-  return reply(res, 404, { error: "not found" });
-}
-
-function reply(res: ServerResponse, code: number, body: object): void {
-  res.writeHead(code, { "content-type": "application/json" });
-  res.end(JSON.stringify(body, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)));
 }

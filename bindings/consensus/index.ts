@@ -32,4 +32,6 @@ export { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy, type Byzantine
 export { encodeRecord, decodeRecord, frameRecord, parseWal, crc32, FileWal, WAL_FRAME_MAX, type WalContents } from "./wal.ts";
 export { simulateConsensus, replayCommand, type SimulationOptions, type SimulationResult, type Invariant } from "./simulation.ts";
 export { encodeBlock, decodeBlock, verifyCommit, verifyBlockEvidence, blockCommitOf, BLOCK_EVIDENCE_MAX, type Block, type BlockCommit } from "./block.ts";
-export { ConsensusNode, appRoot, MEMPOOL_MAX, type ConsensusNodeOptions, type ConsensusNodeStatus, type ChainGenesis, type CommittedBlock } from "./node.ts";
+export { ConsensusNode, appRoot, MEMPOOL_MAX, DEFAULT_SYNC_RATE, SYNC_REQUEST_COST, type ConsensusNodeOptions, type ConsensusNodeStatus, type ChainGenesis, type CommittedBlock } from "./node.ts";
+export { Mempool, DEFAULT_MEMPOOL_LIMITS, costOf, type MempoolLimits, type MempoolEntry, type SenderAccount } from "./mempool.ts";
+export { Inbox, DEFAULT_INBOX_LIMITS, type InboxLimits } from "./inbox.ts";

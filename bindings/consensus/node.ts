@@ -1,7 +1,10 @@
 /**
  * A consensus node: the Tendermint engine (tendermint.ts) driven over any {@link Transport}, with
  * its write-ahead log, a mempool of signed transactions, and a {@link Ledger} as the application
- * (CometBFT's node = consensus reactor + mempool + block executor + block store, reduced).
+ * (CometBFT's node = consensus reactor + mempool + block executor + block store, reduced). This
+ * module is the driver; beside it: inbox.ts (the bounded event queue), mempool.ts, executor.ts
+ * (block builder and executor), store.ts (block store, logs, selection snapshot) and sync.ts
+ * (block sync and the node's wire).
  *
  * - Blocks carry the previous height's commit, pending evidence, transfers and staking
  *   transactions, and the state root after them: sha256 of the ledger's root and the selection
@@ -20,20 +23,27 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ChainDbError, ErrorCode, assert, equalBytes, toHex } from "../util/index.ts";
+import { ChainDbError, ErrorCode, assert, equalBytes, toHex, type Rate } from "../util/index.ts";
 import { Ledger, type GenesisAllocation, type KeyPair } from "../chain/index.ts";
 import type { Clock, NodeId, Transport } from "../net/index.ts";
-import { DEFAULT_SELECTION_PARAMS, SelectionState, STAKE_POOL, EVIDENCE_AGE_MAX, decodeBlockTxs, decodeChainTx, encodeBlockTxs, poolGenesisBalance, type ChainTx, type SelectionJson, type SelectionParams } from "../selection/index.ts";
+import { DEFAULT_SELECTION_PARAMS, SelectionState, STAKE_POOL, EVIDENCE_AGE_MAX, decodeChainTx, poolGenesisBalance, type SelectionParams } from "../selection/index.ts";
 import type { Behavior } from "./behavior.ts";
-import { decodeBlock, encodeBlock, verifyCommit, type Block } from "./block.ts";
-import { decodeMessage, encodeMessage, valueIdOf } from "./codec.ts";
-import { accused, evidenceKey, verifyEvidence } from "./evidence.ts";
+import type { Block } from "./block.ts";
+import { decodeMessage, encodeMessage } from "./codec.ts";
+import { evidenceKey } from "./evidence.ts";
 import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
-import type { CommitCertificate, ConsensusEvent, Effect, Evidence, TimeoutConfig, WalRecord } from "./types.ts";
+import type { CommitCertificate, ConsensusEvent, Effect, Evidence, TimeoutConfig } from "./types.ts";
 import { ValidatorSet } from "./validators.ts";
-import { FileWal } from "./wal.ts";
+import { DEFAULT_MEMPOOL_LIMITS, Mempool, type MempoolLimits } from "./mempool.ts";
+import { Inbox, type InboxLimits } from "./inbox.ts";
+import { BlockExecutor, appRoot } from "./executor.ts";
+import { BlockStore, SelectionSnapshot, fileLog, memoryLog, type Log } from "./store.ts";
+import { BlockSync, DEFAULT_SYNC_RATE, SYNC_REQUEST_COST, TAG, readHeight, tagged } from "./sync.ts";
+
+export { appRoot } from "./executor.ts";
+export { DEFAULT_SYNC_RATE, SYNC_REQUEST_COST } from "./sync.ts";
 
 /** The definition of a chain: accounts, first validators and how validators are chosen. */
 export interface ChainGenesis {
@@ -61,6 +71,15 @@ export interface ConsensusNodeOptions {
   readonly tickMs?: number;
   /** How own messages go out (tests and `--byzantine` plug in a misbehaving one). */
   readonly behavior?: Behavior;
+  /** Bounds of the inbox (defaults: inbox.ts's `DEFAULT_INBOX_LIMITS`). */
+  readonly inbox?: Partial<InboxLimits>;
+  /**
+   * What block-sync answers may cost per peer, in bytes (each answer costs its size plus
+   * {@link SYNC_REQUEST_COST}); default {@link DEFAULT_SYNC_RATE}. Requests beyond it are dropped.
+   */
+  readonly syncRate?: Rate;
+  /** Bounds of the mempool (defaults: {@link DEFAULT_MEMPOOL_LIMITS}). */
+  readonly mempool?: Partial<MempoolLimits>;
   /** Most transactions per block; default 1000. */
   readonly blockTxsMax?: number;
   /** Stop taking part in consensus after committing this height (still serves blocks). */
@@ -93,62 +112,40 @@ export interface ConsensusNodeStatus {
   readonly mempool: number;
   readonly validators: readonly { readonly address: string; readonly power: number }[];
   readonly halted: boolean;
+  /** Peer messages dropped because the inbox was full. */
+  readonly inboxDropped: number;
+  /** Block-sync requests dropped because the peer was over its budget. */
+  readonly syncRefused: number;
 }
 
-/** Most transactions waiting in the mempool. */
-export const MEMPOOL_MAX = 20_000;
+/** Most transactions waiting in the mempool by default. */
+export const MEMPOOL_MAX = DEFAULT_MEMPOOL_LIMITS.capacity;
 /** Heights between rewrites of the consensus log down to its last decision. */
 const WAL_COMPACT_HEIGHTS = 4;
+/** Most proposed blocks waiting for their validity check (those of a height the ledger has not reached). */
+const PENDING_VALIDITY_MAX = 64;
 /** Most evidence waiting for a block. */
 const EVIDENCE_POOL_MAX = 256;
-/** Most evidence one block carries (the codec allows more). */
-const BLOCK_EVIDENCE_TAKEN = 8;
-/** Executions of proposed blocks kept per height (a byzantine proposer can propose one per round). */
-const EXECUTIONS_MAX = 64;
-const TAG = { consensus: 0, tx: 1, status: 2, getBlock: 3, block: 4 } as const;
 const ZERO_ID = new Uint8Array(32);
-const ROOT_DOMAIN = new TextEncoder().encode("chaindb/app-root/v1");
-
-/** A block executed on scratch state, ready to commit if decided. */
-interface Execution {
-  readonly block: Block;
-  readonly packed: Uint8Array;
-  readonly count: number;
-  readonly selection: SelectionState;
-  readonly root: Uint8Array;
-  readonly feeRecipient: Uint8Array;
-  readonly txKeys: readonly string[];
-  readonly slashed: readonly Uint8Array[];
-}
-
-/** The log the engine writes: a file, or an array in memory. */
-interface Log {
-  readonly records: readonly WalRecord[];
-  append(record: WalRecord, sync: boolean): void;
-  /** Replaces the contents with `records` (atomically for a file). */
-  compact(records: readonly WalRecord[]): void;
-  close(): void;
-}
 
 /** A Tendermint validator (or follower) with a ledger, over a transport. */
 export class ConsensusNode {
   private engine!: TendermintEngine;
   private selection: SelectionState;
   private lastId: Uint8Array = ZERO_ID;
-  private readonly blocks = new Map<number, CommitCertificate>();
-  private readonly mempool = new Map<string, ChainTx>();
+  private readonly mempool: Mempool;
   private readonly evidencePool = new Map<string, Evidence>();
-  private executions = new Map<string, Execution>();
+  private readonly executor: BlockExecutor;
+  private readonly sync: BlockSync;
+  private readonly snapshot: SelectionSnapshot;
   private readonly pendingValidity: { height: number; valueId: Uint8Array; value: Uint8Array }[] = [];
-  private readonly peerHeights = new Map<NodeId, number>();
   private readonly setCache = new Map<string, ValidatorSet>();
   private readonly ids: NodeId[];
-  private queue: Promise<void> = Promise.resolve();
+  private readonly inbox: Inbox;
+  private tickWaiting = false;
   private stopTick: () => void = () => {};
   private closed = false;
   private halted = false;
-  /** Blocks committed from fetched certificates (block sync) rather than from live votes. */
-  syncedBlocks = 0;
   /** The first error the event loop hit (the node stops; tests and the CLI report it). */
   failure: unknown = null;
   /** Engine chain id (consensus messages are signed for it). */
@@ -158,11 +155,40 @@ export class ConsensusNode {
     private readonly opts: ConsensusNodeOptions,
     private readonly ledger: Ledger,
     private readonly wal: Log,
-    private readonly blockLog: Log,
+    private readonly blocks: BlockStore,
     genesisSelection: SelectionState,
   ) {
     this.selection = genesisSelection;
     this.consensusChainId = `chaindb-${opts.chainId}`;
+    this.mempool = new Mempool(opts.mempool);
+    this.inbox = new Inbox(opts.inbox ?? {}, (error) => (this.failure ??= error), () => this.closed || this.failure !== null);
+    this.snapshot = new SelectionSnapshot(opts.dir);
+    this.executor = new BlockExecutor(
+      {
+        ledger,
+        selection: () => this.selection,
+        lastId: () => this.lastId,
+        height: () => this.height,
+        certificate: (h) => this.blocks.get(h),
+        validatorsAt: (h) => this.validatorsAt(h),
+      },
+      opts.chainId,
+      this.consensusChainId,
+    );
+    this.sync = new BlockSync(
+      {
+        transport: opts.transport,
+        clock: opts.clock,
+        consensusChainId: this.consensusChainId,
+        height: () => this.height,
+        engineHeight: () => this.engine.height,
+        halted: () => this.halted,
+        certificate: (h) => this.blocks.get(h),
+        validatorsAt: (h) => this.validatorsAt(h),
+        deliver: (from, cert) => this.feed({ kind: "message", from: this.ids.indexOf(from), message: cert }),
+      },
+      opts.syncRate ?? DEFAULT_SYNC_RATE,
+    );
     // Engine peer indexes: the other nodes in order, with this node at its genesis validator index,
     // so a behaviour that addresses peers by validator index (a byzantine split) reaches both halves.
     this.ids = [...opts.transport.peerIds].sort();
@@ -185,8 +211,8 @@ export class ConsensusNode {
     // The ts state engine: the wasm engine refuses an empty block (see cli/node.ts).
     const ledger = await Ledger.open({ chainId: options.chainId, genesis: accounts, engine: "ts", treeDepth: 8, ...(dir !== undefined ? { dir: join(dir, "ledger") } : {}) });
     const wal = dir === undefined ? memoryLog() : fileLog(join(dir, "consensus.wal"));
-    const blockLog = dir === undefined ? memoryLog() : fileLog(join(dir, "blocks.wal"));
-    const node = new ConsensusNode(options, ledger, wal, blockLog, SelectionState.genesis(params, validators));
+    const blocks = new BlockStore(dir === undefined ? memoryLog() : fileLog(join(dir, "blocks.wal")));
+    const node = new ConsensusNode(options, ledger, wal, blocks, SelectionState.genesis(params, validators));
     await node.recover();
     node.startEngine();
     return node;
@@ -231,7 +257,12 @@ export class ConsensusNode {
     return this.blocks.get(height);
   }
 
-  /** Checks a signed transaction (codec, chain id, signature), adds it to the mempool and gossips it. */
+  /**
+   * Checks a signed transaction (codec, chain id, signature), adds it to the mempool and gossips
+   * it; `accepted` is false for one already waiting. A refusal throws a `ChainDbError` (see
+   * mempool.ts: `BAD_NONCE`, `NONCE_GAP`, `FEE_TOO_LOW`, `MEMPOOL_SENDER_LIMIT`,
+   * `INSUFFICIENT_FUNDS`, `MEMPOOL_FULL`, or the codec's codes).
+   */
   submit(tx: Uint8Array): { accepted: boolean } {
     const accepted = this.admitTx(tx);
     if (accepted) this.opts.transport.broadcast(tagged(TAG.tx, tx));
@@ -249,12 +280,24 @@ export class ConsensusNode {
       mempool: this.mempool.size,
       validators: set.validators.map((v) => ({ address: toHex(v.address), power: v.power })),
       halted: this.halted,
+      inboxDropped: this.inbox.dropped,
+      syncRefused: this.sync.refused,
     };
   }
 
   /** Resolves once every event queued so far was handled (tests). */
   idle(): Promise<void> {
-    return this.queue;
+    return this.inbox.idle();
+  }
+
+  /** Blocks committed from fetched certificates (block sync) rather than from live votes. */
+  get syncedBlocks(): number {
+    return this.sync.synced;
+  }
+
+  /** Events waiting in the inbox. */
+  get inboxSize(): number {
+    return this.inbox.size;
   }
 
   /** Stops: timers, handler, logs and ledger closed. */
@@ -263,9 +306,9 @@ export class ConsensusNode {
     this.closed = true;
     this.stopTick();
     this.opts.transport.setHandler({ onMessage: () => {} });
-    await this.queue;
+    await this.inbox.idle();
     this.wal.close();
-    this.blockLog.close();
+    this.blocks.close();
     await this.ledger.close();
   }
 
@@ -273,14 +316,8 @@ export class ConsensusNode {
 
   /** Brings the ledger and selection state up to the last decided block the logs hold. */
   private async recover(): Promise<void> {
-    for (const r of this.blockLog.records) if (r.type === "decide") this.blocks.set(r.height, r.certificate);
-    for (const r of this.wal.records) {
-      if (r.type === "decide" && !this.blocks.has(r.height)) {
-        this.blockLog.append(r, true);
-        this.blocks.set(r.height, r.certificate);
-      }
-    }
-    const stored = this.readSnapshot();
+    this.blocks.adopt(this.wal.records);
+    const stored = this.snapshot.read();
     const h = this.ledger.height;
     if (stored !== null) {
       // The snapshot is written before the ledger step: one height ahead means that step was cut off.
@@ -303,7 +340,7 @@ export class ConsensusNode {
       validators: this.validatorsAt(this.height + 1),
       validatorsAt: (h) => this.validatorsAt(h),
       key: this.opts.key,
-      buildValue: (h, r) => this.build(h, r),
+      buildValue: (h) => this.build(h),
       height: 1,
       newHeightDelayMs: this.opts.newHeightDelayMs ?? 100,
       peers: this.ids.length,
@@ -321,11 +358,18 @@ export class ConsensusNode {
       this.engine = new TendermintEngine({ ...options, height: this.height + 1 });
       effects = this.engine.start();
     }
-    assert(this.engine.height === this.height + 1, `engine at height ${this.engine.height}, ledger at ${this.height}`);
-    this.opts.transport.setHandler({ onMessage: (from, payload) => this.enqueue(() => this.onPayload(from, payload)) });
+    // A lone validator decides inside start() (its own votes are a quorum): the decisions among
+    // `effects` are not applied yet, so the engine may be ahead of the ledger by exactly those.
+    const undecided = effects.filter((e) => e.kind === "decide").length;
+    assert(this.engine.height === this.height + 1 + undecided, `engine at height ${this.engine.height}, ledger at ${this.height}`);
+    this.opts.transport.setHandler({ onMessage: (from, payload) => void this.inbox.offer(from, payload.length, () => this.onPayload(from, payload)) });
     this.enqueue(() => this.run(effects));
     const tick = () => {
-      this.enqueue(() => this.onTick());
+      // One tick waiting at most: a slow node skips ticks instead of queueing them.
+      if (!this.tickWaiting) {
+        this.tickWaiting = true;
+        this.enqueue(() => ((this.tickWaiting = false), this.onTick()));
+      }
       this.stopTick = this.opts.clock.setTimer(this.opts.tickMs ?? 200, tick);
     };
     this.stopTick = this.opts.clock.setTimer(this.opts.tickMs ?? 200, tick);
@@ -333,16 +377,9 @@ export class ConsensusNode {
 
   // ------------------------------------------------------------------ event loop
 
-  /** Runs `step` after every earlier event (one event at a time, in arrival order). */
+  /** Runs an internal event after every earlier event (one event at a time, in arrival order). */
   private enqueue(step: () => void | Promise<void>): void {
-    this.queue = this.queue.then(async () => {
-      if (this.closed || this.failure !== null) return;
-      try {
-        await step();
-      } catch (error) {
-        this.failure = error;
-      }
-    });
+    this.inbox.push(step);
   }
 
   private async feed(event: ConsensusEvent): Promise<void> {
@@ -370,6 +407,8 @@ export class ConsensusNode {
           this.opts.clock.setTimer(e.delayMs, () => this.enqueue(() => this.feed({ kind: "timeout", timeout: e.timeout })));
           break;
         case "validate":
+          // Bounded: a byzantine proposer can propose a block per round; the oldest question goes.
+          if (this.pendingValidity.length >= PENDING_VALIDITY_MAX) this.pendingValidity.shift();
           this.pendingValidity.push({ height: e.height, valueId: e.valueId, value: e.value });
           effects.push(...this.answerValidity());
           break;
@@ -413,14 +452,11 @@ export class ConsensusNode {
           this.admitTx(body);
           return;
         case TAG.status:
-          return this.onStatus(from, readHeight(body));
-        case TAG.getBlock: {
-          const cert = this.blocks.get(readHeight(body));
-          if (cert !== undefined) this.opts.transport.send(from, tagged(TAG.block, encodeMessage(cert)));
-          return;
-        }
+          return this.sync.onStatus(from, readHeight(body));
+        case TAG.getBlock:
+          return this.sync.onGetBlock(from, readHeight(body));
         case TAG.block:
-          return await this.onBlock(from, body);
+          return await this.sync.onBlock(from, body);
       }
     } catch (error) {
       // A peer's malformed bytes are its problem, not ours: drop them.
@@ -429,135 +465,36 @@ export class ConsensusNode {
   }
 
   private async onTick(): Promise<void> {
-    this.opts.transport.broadcast(tagged(TAG.status, heightBytes(this.height)));
+    this.sync.announce();
     await this.feed({ kind: "tick" });
-  }
-
-  // ------------------------------------------------------------------ block sync
-
-  private onStatus(from: NodeId, height: number): void {
-    this.peerHeights.set(from, height);
-    if (height > this.height && !this.halted) this.opts.transport.send(from, tagged(TAG.getBlock, heightBytes(this.height + 1)));
-  }
-
-  /** A fetched block: verify its certificate against the set of its height, then let the engine decide it. */
-  private async onBlock(from: NodeId, body: Uint8Array): Promise<void> {
-    const cert = decodeMessage(body);
-    if (cert.kind !== "commit" || this.halted) return;
-    const height = cert.proposal.height;
-    if (height !== this.height + 1 || this.engine.height !== height) return;
-    if (!equalBytes(valueIdOf(cert.proposal.value), cert.proposal.valueId)) return;
-    if (!verifyCommit(this.consensusChainId, this.validatorsAt(height), cert, height, cert.proposal.valueId)) return;
-    await this.feed({ kind: "message", from: this.ids.indexOf(from), message: cert });
-    if (this.height === height) this.syncedBlocks++;
-    // Still behind: ask for the next one at once.
-    const known = this.peerHeights.get(from) ?? 0;
-    if (known > this.height && !this.halted) this.opts.transport.send(from, tagged(TAG.getBlock, heightBytes(this.height + 1)));
   }
 
   // ------------------------------------------------------------------ mempool
 
+  /** Admits a transaction (cheap duplicate check before the signature); throws a coded refusal. */
   private admitTx(bytes: Uint8Array): boolean {
-    const tx = decodeChainTx(bytes.slice(), this.opts.chainId);
     const key = toHex(createHash("sha256").update(bytes).digest());
     if (this.mempool.has(key)) return false;
-    const account = this.ledger.account(tx.tx.from);
-    if (tx.tx.nonce < (account?.nonce ?? 0n)) throw new ChainDbError(ErrorCode.BAD_NONCE, `nonce ${tx.tx.nonce} was used already`);
-    if (this.mempool.size >= MEMPOOL_MAX) throw new ChainDbError(ErrorCode.BUSY, `mempool full (${MEMPOOL_MAX} transactions)`);
-    this.mempool.set(key, tx);
-    return true;
+    const tx = decodeChainTx(bytes.slice(), this.opts.chainId);
+    return this.mempool.add(tx, key, this.ledger.account(tx.tx.from), this.height, this.opts.clock.now());
   }
 
-  /** After a commit: drop the included transactions and any whose nonce is spent. */
-  private pruneMempool(included: readonly string[]): void {
-    for (const k of included) this.mempool.delete(k);
-    for (const [k, tx] of this.mempool) if (tx.tx.nonce < (this.ledger.account(tx.tx.from)?.nonce ?? 0n)) this.mempool.delete(k);
-  }
+  private readonly nonceOf = (from: Uint8Array): bigint => this.ledger.account(from)?.nonce ?? 0n;
 
   // ------------------------------------------------------------------ blocks
 
-  /** The paper's getValue(): a block of mempool transactions and pending evidence on the committed state. */
-  private build(height: number, _round: number): Uint8Array {
-    assert(height === this.height + 1, `building block ${height} on height ${this.height}`);
-    const feeRecipient = this.opts.key!.publicKey;
-    const evidence = [...this.evidencePool.values()].filter((e) => this.evidenceUsable(e, height)).slice(0, BLOCK_EVIDENCE_TAKEN);
-    const selection = this.selection.clone();
-    const run = selection.begin(height, feeRecipient, this.ledger);
-    const slashed = evidence.map((e) => (run.slash(evidenceKey(e), accused(e), e.a.height), accused(e)));
-    const included: ChainTx[] = [];
-    const txKeys: string[] = [];
-    for (const [key, tx] of this.mempool) {
-      if (included.length >= (this.opts.blockTxsMax ?? 1000)) break;
-      try {
-        run.tx(tx);
-        included.push(tx);
-        txKeys.push(key);
-      } catch (error) {
-        if (!(error instanceof ChainDbError)) throw error; // refused now (e.g. a nonce gap): maybe later
-      }
-    }
-    const { packed, count } = run.finish();
-    const preview = this.ledger.preview(packed, count, feeRecipient);
-    assert(preview.statuses.every((s) => s === "ok"), `a built block fails on the ledger: ${preview.statuses.find((s) => s !== "ok")}`);
-    const root = appRoot(preview.root, selection.hash());
-    const lastCommit = height === 1 ? null : this.blocks.get(height - 1)!;
-    const block: Block = { height, parent: this.lastId, lastCommit, evidence, txs: encodeBlockTxs({ feeRecipient, txs: included.map((t) => t.bytes) }), stateRoot: root };
-    const value = encodeBlock(block);
-    this.remember(value, { block, packed, count, selection, root, feeRecipient, txKeys, slashed });
-    return value;
-  }
-
-  private evidenceUsable(e: Evidence, height: number): boolean {
-    const h = e.a.height;
-    if (h >= height || h < height - EVIDENCE_AGE_MAX || h < 1 || this.selection.wasSlashed(evidenceKey(e))) return false;
-    return verifyEvidence(this.consensusChainId, this.validatorsAt(h), e);
+  /** The paper's getValue(): ready mempool transactions and pending evidence on the committed state. */
+  private build(height: number): Uint8Array {
+    // Only senders whose next nonce waits, in runs of consecutive nonces: a gap costs nothing here.
+    const ready = this.mempool.ready(this.nonceOf, this.opts.blockTxsMax ?? 1000);
+    // One the committed state refuses (e.g. its funds went to a staking transaction) is dropped:
+    // it would otherwise be tried again in every block until it expires.
+    return this.executor.build(height, this.opts.key!.publicKey, ready, this.evidencePool.values(), (e) => this.mempool.drop(e.key));
   }
 
   /** The application's validity check of a proposed block of the next height. */
   private check(height: number, value: Uint8Array): boolean {
-    try {
-      const done = this.executions.get(toHex(valueIdOf(value)));
-      const execution = done ?? this.execute(height, value);
-      return equalBytes(execution.root, execution.block.stateRoot);
-    } catch (error) {
-      if (error instanceof ChainDbError) return false;
-      throw error;
-    }
-  }
-
-  /** Executes a block of the next height on scratch state; throws a typed error if it is invalid. */
-  private execute(height: number, value: Uint8Array): Execution {
-    const block = decodeBlock(value);
-    const bad = (why: string) => new ChainDbError(ErrorCode.BAD_MESSAGE, `block ${height}: ${why}`);
-    if (block.height !== height) throw bad(`claims height ${block.height}`);
-    if (!equalBytes(block.parent, this.lastId)) throw bad("wrong parent");
-    if (height === 1 ? block.lastCommit !== null : block.lastCommit === null || !verifyCommit(this.consensusChainId, this.validatorsAt(height - 1), block.lastCommit, height - 1, this.lastId)) {
-      throw bad("missing or invalid commit of the parent");
-    }
-    const keys = new Set<string>();
-    for (const e of block.evidence) {
-      if (keys.has(evidenceKey(e)) || !this.evidenceUsable(e, height)) throw bad("unusable evidence");
-      keys.add(evidenceKey(e));
-    }
-    const { feeRecipient, txs } = decodeBlockTxs(block.txs);
-    const decoded = txs.map((t) => decodeChainTx(t, this.opts.chainId));
-    const selection = this.selection.clone();
-    const run = selection.begin(height, feeRecipient, this.ledger);
-    const slashed = block.evidence.map((e) => (run.slash(evidenceKey(e), accused(e), e.a.height), accused(e)));
-    for (const t of decoded) run.tx(t);
-    const { packed, count } = run.finish();
-    const preview = this.ledger.preview(packed, count, feeRecipient);
-    if (!preview.statuses.every((s) => s === "ok")) throw bad(`a transaction fails on the ledger (${preview.statuses.find((s) => s !== "ok")})`);
-    const root = appRoot(preview.root, selection.hash());
-    const txKeys = txs.map((t) => toHex(createHash("sha256").update(t).digest()));
-    const execution = { block, packed, count, selection, root, feeRecipient, txKeys, slashed };
-    this.remember(value, execution);
-    return execution;
-  }
-
-  private remember(value: Uint8Array, execution: Execution): void {
-    if (this.executions.size >= EXECUTIONS_MAX) this.executions.clear();
-    this.executions.set(toHex(valueIdOf(value)), execution);
+    return this.executor.check(height, value);
   }
 
   /**
@@ -567,87 +504,20 @@ export class ConsensusNode {
   private async commit(height: number, cert: CommitCertificate, live: boolean): Promise<void> {
     if (height <= this.height) return; // restored engines re-announce nothing below the ledger, but be safe
     assert(height === this.height + 1, `decided ${height} on ledger height ${this.height}`);
-    const value = cert.proposal.value;
-    if (live && !this.blocks.has(height)) {
-      this.blockLog.append({ type: "decide", height, certificate: cert }, true);
-      this.blocks.set(height, cert);
-    }
-    const execution = this.executions.get(toHex(cert.proposal.valueId)) ?? this.execute(height, value);
+    if (live) this.blocks.put(height, cert);
+    const execution = this.executor.executionOf(height, cert.proposal.valueId, cert.proposal.value);
     // More than 2/3 of the power decided this block: a wrong root here means this node's state diverged.
     assert(equalBytes(execution.root, execution.block.stateRoot), `decided block ${height} has a state root this node does not reach`);
-    this.writeSnapshot(height, execution.selection);
+    this.snapshot.write(height, execution.selection, this.selection);
     await this.ledger.applyPacked(execution.packed, execution.count, { proposer: execution.feeRecipient, atomic: true });
     this.selection = execution.selection;
     this.lastId = cert.proposal.valueId;
-    this.executions = new Map();
+    this.executor.clear();
     assert(equalBytes(this.root(), execution.root), "the committed state matches the executed block");
-    this.pruneMempool(execution.txKeys);
+    this.mempool.committed(execution.senders, this.nonceOf, height, this.opts.clock.now());
     for (const e of execution.block.evidence) this.evidencePool.delete(evidenceKey(e));
     for (const [k, e] of this.evidencePool) if (e.a.height < height - EVIDENCE_AGE_MAX) this.evidencePool.delete(k);
     this.opts.onCommit?.({ height, id: cert.proposal.valueId, block: execution.block, root: execution.root, txs: execution.txKeys.length, slashed: execution.slashed });
     if (this.opts.haltHeight !== undefined && height >= this.opts.haltHeight) this.halted = true;
   }
-
-  // ------------------------------------------------------------------ selection snapshot
-
-  private snapshotPath(): string | null {
-    return this.opts.dir === undefined ? null : join(this.opts.dir, "selection.json");
-  }
-
-  /** Written (fsync, rename) before the ledger step, with the state before it for a cut-off commit. */
-  private writeSnapshot(height: number, next: SelectionState): void {
-    const path = this.snapshotPath();
-    if (path === null) return;
-    const text = JSON.stringify({ height, state: next.toJSON(), previous: this.selection.toJSON() });
-    const fd = openSync(`${path}.tmp`, "w");
-    writeSync(fd, text);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(`${path}.tmp`, path);
-  }
-
-  private readSnapshot(): { height: number; state: SelectionJson; previous: SelectionJson | null } | null {
-    const path = this.snapshotPath();
-    if (path === null || !existsSync(path)) return null;
-    try {
-      return JSON.parse(readFileSync(path, "utf8")) as { height: number; state: SelectionJson; previous: SelectionJson | null };
-    } catch (error) {
-      throw new ChainDbError(ErrorCode.STORE_CORRUPT, `unreadable selection snapshot ${path}`, { cause: error });
-    }
-  }
-}
-
-/** The block's state root: sha256(domain ‖ ledger root ‖ selection hash). */
-export function appRoot(ledgerRoot: Uint8Array, selectionHash: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(ROOT_DOMAIN).update(ledgerRoot).update(selectionHash).digest());
-}
-
-function tagged(tag: number, body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + body.length);
-  out[0] = tag;
-  out.set(body, 1);
-  return out;
-}
-
-function heightBytes(height: number): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, BigInt(height), true);
-  return out;
-}
-
-function readHeight(body: Uint8Array): number {
-  if (body.length !== 8) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `height expected 8 bytes, got ${body.length}`);
-  const h = new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0, true);
-  if (h > BigInt(Number.MAX_SAFE_INTEGER)) throw new ChainDbError(ErrorCode.BAD_RANGE, `height ${h} out of range`);
-  return Number(h);
-}
-
-function memoryLog(): Log {
-  const records: WalRecord[] = [];
-  return { records, append: (r) => void records.push(r), compact: (keep) => void records.splice(0, records.length, ...keep), close: () => {} };
-}
-
-function fileLog(path: string): Log {
-  const wal = FileWal.open(path);
-  return { records: wal.recovered.records, append: (r, sync) => wal.append(r, sync), compact: (keep) => wal.rewrite(keep), close: () => wal.close() };
 }

@@ -46,6 +46,15 @@ export const ErrorCode = {
   DOUBLE_SIGN: "DOUBLE_SIGN",
   WAL_CORRUPT: "WAL_CORRUPT",
   NOT_VALIDATOR: "NOT_VALIDATOR",
+  // mempool (bindings/consensus/mempool.ts)
+  NONCE_GAP: "NONCE_GAP",
+  FEE_TOO_LOW: "FEE_TOO_LOW",
+  MEMPOOL_SENDER_LIMIT: "MEMPOOL_SENDER_LIMIT",
+  MEMPOOL_FULL: "MEMPOOL_FULL",
+  // the nodes' HTTP API (bindings/cli/http.ts)
+  RATE_LIMITED: "RATE_LIMITED",
+  UNAUTHORIZED: "UNAUTHORIZED",
+  NOT_FOUND: "NOT_FOUND",
   // network and replication (bindings/net/, bindings/replication/)
   BAD_MESSAGE: "BAD_MESSAGE",
   FRAME_TOO_LARGE: "FRAME_TOO_LARGE",

@@ -4,3 +4,4 @@
  */
 export { ChainDbError, ErrorCode, assert } from "./errors.ts";
 export { abytes, aint, toHex, fromHex, reverseBytes, equalBytes } from "./bytes.ts";
+export { TokenBucket, RateLimiter, type Rate } from "./rate.ts";
