@@ -4,43 +4,20 @@
  * other-leaf kinds) verify, and fail when tampered or asked about the wrong account; the root does
  * not depend on insertion order; aborted blocks (with new accounts) restore the root exactly.
  */
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { Ledger } from "../bindings/chain/ledger.ts";
 import { verifyProof, decodeProof, accountRecord } from "../bindings/chain/proof.ts";
 import { createLedgerState } from "../bindings/store/index.ts";
 import { packTransfer } from "../bindings/chain/transfer.ts";
 import { prng } from "./helpers/ledger-fixtures.ts";
-
-const sha = (...parts: Uint8Array[]) => {
-  const h = createHash("sha256");
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
-};
-const bit = (path: Uint8Array, d: number) => (path[d >> 3]! >> (7 - (d & 7))) & 1;
-
-/** The root by definition, recursively: empty 0^32, one account its leaf, else H(left ‖ right). */
-export function referenceRoot(records: Uint8Array[]): Uint8Array {
-  const items = records.map((r) => ({ path: sha(r.subarray(0, 32)), leaf: sha(new Uint8Array([0]), r) }));
-  const sub = (set: typeof items, d: number): Uint8Array => {
-    if (set.length === 0) return new Uint8Array(32);
-    if (set.length === 1) return set[0]!.leaf;
-    return sha(sub(set.filter((x) => bit(x.path, d) === 0), d + 1), sub(set.filter((x) => bit(x.path, d) === 1), d + 1));
-  };
-  return sub(items, 0);
-}
+import { referenceRoot, sha, splitRecords } from "./helpers/smt-reference.ts";
 
 function randomAddresses(seed: number, n: number): Uint8Array[] {
   const rand = prng(seed);
   return Array.from({ length: n }, () => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)));
 }
 
-function exported(l: Ledger): Uint8Array[] {
-  const all = l.exportAccounts();
-  const recs: Uint8Array[] = [];
-  for (let o = 0; o < all.length; o += 48) recs.push(all.slice(o, o + 48));
-  return recs;
-}
+const exported = (l: Ledger): Uint8Array[] => splitRecords(l.exportAccounts());
 
 describe("reference sparse Merkle tree", () => {
   it("pins known answers: empty, one account, three accounts", () => {
