@@ -55,7 +55,7 @@ const B_SENT: u32 = 10; // the items' entries (0: a gone path), sorted
 const B_CNT: u32 = 11; // bucket counts of the sort
 const B_FRONT: u32 = 12; // frontier of the walk: [slot, lo, hi, carry] u32 each
 const B_FRONT2: u32 = 13;
-const B_LEVEL: u32 = 14; // slots holding dirty nodes, level by level
+const B_LEVEL: u32 = 14; // dirty nodes level by level: [slot holding it, node] u32 each
 const B_CARRY: u32 = 15; // leaves pushed down by a split: [entry, path 32, hash 32]
 const B_PROOF: u32 = 16;
 const B_ENT: u32 = 17; // the items' entries, dirty order
@@ -424,9 +424,10 @@ function visit(ref: usize, lo: u32, hi: u32, carry: u32, d: u32): bool {
     store<u32>(slotPtr(ref), <u32>p);
   }
   if (d >= DEPTH_MAX) unreachable(); // two distinct addresses with one SHA-256 path
-  const level = bufEnsure(B_LEVEL, (levelLen + 1) << 2, levelLen << 2);
+  const level = bufEnsure(B_LEVEL, (levelLen + 1) << 3, levelLen << 3);
   if (level == 0) return false;
-  store<u32>(level + (<usize>levelLen << 2), <u32>ref);
+  store<u32>(level + (<usize>levelLen << 3), <u32>ref);
+  store<u32>(level + (<usize>levelLen << 3), <u32>p, 4); // hashLevels then need not load the slot
   levelLen++;
   const m = splitAt(lo, hi, d);
   const carrySide: u32 = carry == 0 ? 2 : bitAt(bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE + 4, d);
@@ -449,6 +450,7 @@ function walk(n: u32): bool {
     nextLen = 0;
     store<u32>(LEVEL_START + (<usize>d << 2), levelLen);
     const f = bufPtr(B_FRONT);
+    touchFront(f, frontLen);
     for (let i: u32 = 0; i < frontLen; i++) {
       const it = f + (<usize>i << 4);
       if (!visit(<usize>load<u32>(it), load<u32>(it, 4), load<u32>(it, 8), load<u32>(it, 12), d)) return false;
@@ -461,6 +463,19 @@ function walk(n: u32): bool {
 }
 
 let levelDepth: u32 = 0;
+let touchSink: u32 = 0;
+
+/**
+ * Loads every frontier slot in one tight loop before the level is visited. Below the top ~11
+ * levels each node of a path is a cache (and TLB) miss; WASM has no prefetch, and inside the
+ * long `visit` body the misses of consecutive items barely overlap. Issued back to back here,
+ * they are in flight together (the kv lookups in state.ts use the same trick).
+ */
+function touchFront(f: usize, n: u32): void {
+  let sink: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) sink ^= load<u32>(slotPtr(<usize>load<u32>(f + (<usize>i << 4))));
+  touchSink ^= sink;
+}
 
 // store-buf keeps (pointer, capacity) per id; swapping two ids swaps the buffers.
 function swapFronts(): void {
@@ -471,22 +486,32 @@ function swapFronts(): void {
   store<u64>(b, t);
 }
 
+/** Loads a level's nodes and their parents' slots in one tight loop (see touchFront). */
+function touchLevel(level: usize, from: u32, to: u32): void {
+  let sink: u32 = 0;
+  for (let i = from; i < to; i++) {
+    sink ^= load<u32>(<usize>load<u32>(level + (<usize>i << 3), 4) + 8);
+    sink ^= load<u32>(slotHash(<usize>load<u32>(level + (<usize>i << 3))));
+  }
+  touchSink ^= sink;
+}
+
 /** Hashes the collected nodes, deepest level first, four at a time, into their slots. */
 function hashLevels(): void {
   const level = bufPtr(B_LEVEL);
   for (let d = <i32>levelDepth - 1; d >= 0; d--) {
     const from = load<u32>(LEVEL_START + (<usize>d << 2));
     const to = load<u32>(LEVEL_START + (<usize>(d + 1) << 2));
+    touchLevel(level, from, to);
     for (let i = from; i < to; i += 4) {
       const lanes = min<u32>(4, to - i);
       for (let j: u32 = 0; j < lanes; j++) {
-        const ref = <usize>load<u32>(level + (<usize>(i + j) << 2));
-        copy64(MSG4 + (<usize>j << 6), <usize>load<u32>(slotPtr(ref)) + 8);
+        copy64(MSG4 + (<usize>j << 6), <usize>load<u32>(level + (<usize>(i + j) << 3), 4) + 8);
       }
       sha256Pairs4(MSG4, DIG4);
       hashCount += <u64>lanes * 2;
       for (let j: u32 = 0; j < lanes; j++) {
-        copy32(slotHash(<usize>load<u32>(level + (<usize>(i + j) << 2))), DIG4 + (<usize>j << 5));
+        copy32(slotHash(<usize>load<u32>(level + (<usize>(i + j) << 3))), DIG4 + (<usize>j << 5));
       }
     }
   }

@@ -11,6 +11,8 @@ const TX = 88;
 const REC = 48;
 /** Records per `stateLoad` call: progress is reported between chunks (12 MB of records each). */
 const LOAD_CHUNK = 1 << 18;
+// Pointers from the core are u32, but a wasm i32 result reaches JS signed: every address is read
+// with `>>> 0`, or a state past 2 GiB (about 6M accounts) would index at a negative offset.
 
 interface StateExports {
   stateInit(seedLo: number, seedHi: number): number;
@@ -68,7 +70,7 @@ class WasmState implements LedgerState {
     const total = Math.floor(records.length / REC);
     for (let done = 0; done < total; ) {
       const count = Math.min(LOAD_CHUNK, total - done);
-      const p = this.x.stateLoadBuffer(count);
+      const p = this.x.stateLoadBuffer(count) >>> 0;
       if (p === 0) throw oom("load");
       this.mem.u8.set(records.subarray(done * REC, (done + count) * REC), p);
       const rc = this.x.stateLoad(count);
@@ -86,7 +88,7 @@ class WasmState implements LedgerState {
 
   apply(packed: Uint8Array, count: number, proposer: Uint8Array): Uint8Array {
     assert(packed.length >= count * TX, "apply: packed buffer too short");
-    const p = this.x.stateTxBuffer(count);
+    const p = this.x.stateTxBuffer(count) >>> 0;
     if (p === 0) throw oom("apply");
     const u8 = this.mem.u8;
     u8.set(packed.subarray(0, count * TX), p);
@@ -94,7 +96,7 @@ class WasmState implements LedgerState {
     const rc = this.x.stateApply(count);
     if (rc === -1) throw oom("apply");
     assert(rc >= 0, "apply outside a block");
-    const s = this.x.stateStatusPtr();
+    const s = this.x.stateStatusPtr() >>> 0;
     return this.mem.u8.slice(s, s + count);
   }
 
@@ -110,27 +112,27 @@ class WasmState implements LedgerState {
 
   changes(): Uint8Array {
     const n = this.x.stateChangedCount();
-    const p = this.x.stateChanges();
+    const p = this.x.stateChanges() >>> 0;
     if (p === 0) throw oom("changes");
     return this.mem.u8.slice(p, p + n * REC);
   }
 
   exportAll(): Uint8Array {
     const n = this.x.stateCount();
-    const p = this.x.stateExportAll();
+    const p = this.x.stateExportAll() >>> 0;
     if (p === 0) throw oom("export");
     return this.mem.u8.slice(p, p + n * REC);
   }
 
   root(): Uint8Array {
-    const p = this.x.stateRoot();
+    const p = this.x.stateRoot() >>> 0;
     if (p === 0) throw oom("root");
     return this.mem.u8.slice(p, p + 32);
   }
 
   account(address: Uint8Array): AccountState | undefined {
     this.mem.u8.set(address, this.addrIo);
-    const e = this.x.stateGet();
+    const e = this.x.stateGet() >>> 0;
     if (e === 0) return undefined;
     const u8 = this.mem.u8;
     const dv = new DataView(u8.buffer, e + 40, 16);
@@ -139,7 +141,7 @@ class WasmState implements LedgerState {
 
   proofMaterial(address: Uint8Array): ProofMaterial {
     this.mem.u8.set(address, this.addrIo);
-    const p = this.x.stateProve();
+    const p = this.x.stateProve() >>> 0;
     if (p === 0) throw oom("prove");
     const u8 = this.mem.u8;
     const dv = new DataView(u8.buffer, p, 8);
