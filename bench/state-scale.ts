@@ -8,7 +8,8 @@
  * create time and reopen (recovery) time. Results go to `<out>/state-scale.json` and a log-axis
  * SVG chart `<out>/state-scale.svg`.
  *
- * Run from sources: `npx tsx bench/state-scale.ts --accounts 100k,1M,4M,10M [--durable]`.
+ * Run from sources: `npx tsx bench/state-scale.ts --accounts 100k,1M,4M,10M [--durable]`; the
+ * exec+root ratio between two sizes in one process, blocks interleaved: `--pair 100k,10M`.
  * @module
  */
 import { spawnSync } from "node:child_process";
@@ -305,6 +306,40 @@ export function formatScale(points: ScalePoint[]): string {
   return rows.join("\n");
 }
 
+/**
+ * The issue's headline ratio measured fairly on a shared machine: states of `small` and `large`
+ * accounts in one process, blocks alternating between them, so load drift hits both alike.
+ * Returns exec + root ms per block (median after warm-up) of each and the rate ratio large/small.
+ */
+export async function measurePair(engine: "wasm" | "ts", small: number, large: number, log: (s: string) => void) {
+  const sides = [];
+  for (const n of [small, large]) {
+    const records = genesisRecords(n, 0x9e3779b9 ^ n);
+    const state = await createLedgerState(engine);
+    const t0 = performance.now();
+    state.load(records);
+    state.root();
+    log(`  pair: ${n} accounts loaded in ${(performance.now() - t0).toFixed(0)} ms`);
+    sides.push({ n, state, proposer: records.slice(0, 32), blocks: makeBlocks(records, n, WARMUP_BLOCKS + MEASURED_BLOCKS, 999), ms: [] as number[], rootMs: [] as number[] });
+  }
+  for (let b = 0; b < WARMUP_BLOCKS + MEASURED_BLOCKS; b++) {
+    for (const side of sides) {
+      const a = performance.now();
+      side.state.begin();
+      side.state.apply(side.blocks[b]!, BLOCK, side.proposer);
+      const m = performance.now();
+      side.state.root();
+      side.state.commit();
+      if (b >= WARMUP_BLOCKS) {
+        side.ms.push(performance.now() - a);
+        side.rootMs.push(performance.now() - m);
+      }
+    }
+  }
+  const [s, l] = sides.map((x) => ({ accounts: x.n, blockMs: median(x.ms), rootMs: median(x.rootMs) }));
+  return { engine, small: s!, large: l!, rateRatio: s!.blockMs / l!.blockMs };
+}
+
 async function child(spec: string, durable: boolean): Promise<void> {
   const [engine, n] = spec.split(":") as ["wasm" | "ts", string];
   const point = await measurePoint(engine, Number(n), durable, (s) => process.stderr.write(`${s}\n`));
@@ -313,9 +348,13 @@ async function child(spec: string, durable: boolean): Promise<void> {
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const { values } = parseArgs({
-    options: { child: { type: "string" }, accounts: { type: "string", default: "100k,1M" }, durable: { type: "boolean", default: false }, out: { type: "string" }, "ts-max": { type: "string" } },
+    options: { pair: { type: "string" }, child: { type: "string" }, accounts: { type: "string", default: "100k,1M" }, durable: { type: "boolean", default: false }, out: { type: "string" }, "ts-max": { type: "string" } },
   });
-  if (values.child !== undefined) await child(values.child, values.durable);
+  if (values.pair !== undefined) {
+    const [small, large] = parseCounts(values.pair);
+    const r = await measurePair("wasm", small!, large!, (x) => process.stderr.write(`${x}\n`));
+    console.log(JSON.stringify(r));
+  } else if (values.child !== undefined) await child(values.child, values.durable);
   else {
     await runStateScale({
       accounts: parseCounts(values.accounts),
