@@ -1,381 +1,569 @@
 /**
- * State commitment: a binary Merkle tree of fixed depth D over 2^D buckets; an account lives in
- * the bucket named by the top D bits of its address. Hashing is FIPS 180-4 SHA-256 throughout:
+ * State commitment: a sparse Merkle tree over the 256-bit key space (Diem's sparse Merkle tree,
+ * the binary view of Aptos' Jellyfish Merkle tree), with single-leaf subtrees compressed.
+ * Hashing is FIPS 180-4 SHA-256 throughout:
  *
- *   leaf(a)    = SHA256(address ‖ balance u64le ‖ nonce u64le ‖ 0^16)           (64-byte message)
- *   bucket(b)  = 0^32 if empty, else h := leaf(m0); h := SHA256(h ‖ leaf(mi)) over the members
- *                sorted by address ascending
- *   node(i)    = SHA256(node(2i) ‖ node(2i+1)); the root is node(1); bucket b is node(2^D + b)
+ *   path(a)        = SHA256(address)                        the key: bit 0 is the top bit of byte 0
+ *   leaf(a)        = SHA256(0x00 ‖ address ‖ balance u64le ‖ nonce u64le)       (49 bytes)
+ *   empty          = 0^32
+ *   subtree(S, d)  = empty if S = ∅; leaf(a) if S = {a}; else
+ *                    SHA256(subtree(S0, d+1) ‖ subtree(S1, d+1))                 (64 bytes)
+ *                    where S0/S1 are the accounts of S whose path bit d is 0/1
+ *   root           = subtree(all accounts, 0)
  *
- * After a block only dirty buckets and their paths are rehashed: O(changed × D), never O(state).
- * All hashed messages are 64 bytes, so independent ones go four at a time through the 4-lane
- * SIMD `sha256Pairs4`; the levels are processed bottom-up so nodes shared near the root are hashed
- * once per block. bindings/chain/proof.ts verifies proofs against this definition.
+ * A leaf message is 49 bytes and a node message 64, so a leaf can never be read as a node (SHA-256
+ * pads in the length); the 0x00 prefix names the leaf domain on top. A node hashes one block plus
+ * the constant padding block, whose schedule `sha256Pairs4` precomputes; a leaf is one block.
+ * Keys are hashed addresses, so nobody can make a path deeper than ~log2(N) + a few bits without
+ * grinding SHA-256: the expected leaf depth is log2(N) + 1.3.
+ *
+ * In memory a node is 72 bytes: child pointers c0, c1 (0 empty; an account entry | 1, a leaf;
+ * else a node) and the two child hashes h0, h1, contiguous: a node's hash message lies in place.
+ * A slot (node, side) is named by `node | side`; the root is slot 0 of a static pseudo-node.
+ *
+ * Updates are lazy: changed accounts go on a dirty list (and removed paths on a gone list);
+ * `commitRoot` hashes their paths, sorts them, and walks the tree breadth-first, one level at a
+ * time, over the sorted keys: it inserts new leaves (splitting a leaf it meets into a chain of
+ * nodes down to where the two paths part), collects the dirty nodes per level, and hashes leaves
+ * then levels bottom-up, four at a time through the 4-lane SIMD SHA-256. Cost: O(changed × log N)
+ * per block; a load onto an empty tree (genesis, snapshot) builds the whole tree the same way.
+ * bindings/engine/state-ts.ts and bindings/chain/proof.ts implement the same definitions.
  * @module
  */
 import { alloc } from "./store-alloc";
-import { bufEnsure, bufPtr } from "./store-buf";
-import { sha256Bytes, sha256Pairs4 } from "./sha256";
+import { bufEnsure, bufPtr, bufDesc } from "./store-buf";
+import { sha256Bytes, sha256Pairs4, sha256Block4 } from "./sha256";
 import { copy32, copy48, copy64 } from "./store-mem";
 
-/** Deepest tree: 2^23 nodes of 32 bytes is 256 MiB. */
-export const TREE_DEPTH_MAX: u32 = 22;
 /** Offset of the value in an account entry (8-byte header + 32-byte address). */
 export const ACC_VALUE: usize = 40;
-/** Offset of the bucket-list link inside an account value. */
-export const V_NEXT: usize = 16;
+/** Offset of the dirty-generation stamp inside an account value. */
+export const V_DGEN: usize = 16;
+/** A stamp that marks an entry about to be freed (filtered out of the dirty list). */
+export const DGEN_DEAD: u32 = 0xffffffff;
+/** Deepest node: depth 255 splits on the last bit. */
+const DEPTH_MAX: u32 = 256;
 
-const B_BUCKETS: u32 = 6; // dirty bucket ids (u32)
-const B_MEMBERS: u32 = 7; // entry pointers of the members of dirty buckets, bucket by bucket
-const B_SPANS: u32 = 8; // per dirty bucket: [first member u32, count u32]
-const B_MSG: u32 = 9; // 64-byte messages to hash
-const B_DIG: u32 = 10; // their digests
-const B_ACC: u32 = 11; // per dirty bucket: running bucket hash
-const B_IDX: u32 = 12; // node indices of the current level
-const B_PROOF: u32 = 13;
-const B_WHO: u32 = 14; // chain round: which bucket each message belongs to
-const B_MULTI: u32 = 15; // dirty buckets with more than one member
+const NODE_SIZE: u32 = 72;
+const NODES_PER_CHUNK: u32 = 8192;
 
-const TAIL_SRC: usize = memory.data(256, 16);
-const TAIL_DST: usize = memory.data(128, 16);
+const B_DIRTY: u32 = 6; // dirty account entries (u32)
+const B_GONE: u32 = 7; // paths of removed leaves (32 bytes each)
+const B_PATH: u32 = 8; // the items' paths, dirty order
+const B_SPATH: u32 = 9; // the items' paths, sorted
+const B_SENT: u32 = 10; // the items' entries (0: a gone path), sorted
+const B_CNT: u32 = 11; // bucket counts of the sort
+const B_FRONT: u32 = 12; // frontier of the walk: [slot, lo, hi, carry] u32 each
+const B_FRONT2: u32 = 13;
+const B_LEVEL: u32 = 14; // dirty nodes level by level: [slot holding it, node] u32 each
+const B_CARRY: u32 = 15; // leaves pushed down by a split: [entry, path 32, hash 32]
+const B_PROOF: u32 = 16;
+const B_ENT: u32 = 17; // the items' entries, dirty order
+const CARRY_SIZE: u32 = 68;
 
-let depth: u32 = 0;
-let nodes: usize = 0;
-let heads: usize = 0;
-let dirty: usize = 0;
-let dirtyAny: bool = false;
+const ROOT_NODE: usize = memory.data(80, 16); // slot 0 is the root
+const MSG4: usize = memory.data(256, 16);
+const DIG4: usize = memory.data(128, 16);
+const LEAF_SLOTS: usize = memory.data(16, 16);
+const PATH_IO: usize = memory.data(32, 16);
+const LEVEL_START: usize = memory.data(<i32>((DEPTH_MAX + 2) * 4), 16);
+const STACK: usize = memory.data(<i32>((DEPTH_MAX + 1) * 4), 16);
+
+let nodeFreeList: usize = 0;
+let chunkNext: usize = 0;
+let chunkEnd: usize = 0;
+let nodeCount: u32 = 0;
+let dirtyLen: u32 = 0;
+let goneLen: u32 = 0;
+let dirtyGen: u32 = 1;
+let leafQueued: u32 = 0;
 let hashCount: u64 = 0;
 
-/** SHA-256 compressions of 64-byte messages done by root updates so far (a benchmark metric). */
+/** SHA-256 compressions done by root updates so far (a benchmark metric). */
 export function commitHashCount(): u64 { return hashCount; }
+/** Tree nodes allocated (a benchmark metric: memory per account). */
+export function commitNodeCount(): u32 { return nodeCount; }
 
-/** Sets up an empty tree of depth `d` (1..22); false when out of memory. */
-export function commitInit(d: u32): bool {
-  if (d < 1 || d > TREE_DEPTH_MAX) return false;
-  depth = d;
-  const buckets: u32 = 1 << d;
-  nodes = alloc(buckets * 64);
-  heads = alloc(buckets * 4);
-  dirty = alloc(max<u32>(buckets >> 3, 4));
-  if (nodes == 0 || heads == 0 || dirty == 0) return false;
-  memory.fill(heads, 0, <usize>buckets * 4);
-  memory.fill(dirty, 0, <usize>max<u32>(buckets >> 3, 4));
-  // Empty subtrees: level D is 0^32, each level above hashes two copies of the one below.
-  memory.fill(nodes + (<usize>buckets << 5), 0, <usize>buckets << 5);
-  for (let level: i32 = <i32>d - 1; level >= 0; level--) {
-    const first: usize = <usize>1 << level;
-    const child = nodes + (first << 6);
-    memory.copy(child + 32, child, 32);
-    sha256Bytes(child, 64, nodes + (first << 5));
-    for (let i: usize = 1; i < first; i++) copy32(nodes + ((first + i) << 5), nodes + (first << 5));
+// ---- slots and nodes ----------------------------------------------------------------------
+
+// @ts-ignore: decorator
+@inline function slotPtr(ref: usize): usize { return (ref & ~1) + ((ref & 1) << 2); }
+// @ts-ignore: decorator
+@inline function slotHash(ref: usize): usize { return (ref & ~1) + 8 + ((ref & 1) << 5); }
+// @ts-ignore: decorator
+@inline function bitAt(path: usize, d: u32): u32 { return (<u32>load<u8>(path + (d >> 3)) >> (7 - (d & 7))) & 1; }
+
+function zero32(p: usize): void {
+  v128.store(p, i32x4.splat(0));
+  v128.store(p, i32x4.splat(0), 16);
+}
+
+/** A new node with two empty children; 0 on OOM. */
+function nodeNew(): usize {
+  let n = nodeFreeList;
+  if (n != 0) nodeFreeList = <usize>load<u32>(n);
+  else {
+    if (chunkNext + NODE_SIZE > chunkEnd) {
+      const chunk = alloc(NODE_SIZE * NODES_PER_CHUNK);
+      if (chunk == 0) return 0;
+      chunkNext = chunk;
+      chunkEnd = chunk + NODE_SIZE * NODES_PER_CHUNK;
+    }
+    n = chunkNext;
+    chunkNext += NODE_SIZE;
+  }
+  store<u64>(n, 0);
+  zero32(n + 8);
+  zero32(n + 40);
+  nodeCount++;
+  return n;
+}
+
+function nodeFree(n: usize): void {
+  store<u32>(n, <u32>nodeFreeList);
+  nodeFreeList = n;
+  nodeCount--;
+}
+
+// ---- dirty tracking -------------------------------------------------------------------------
+
+/** Makes room for `more` dirty entries; false on OOM. */
+export function dirtyReserve(more: u32): bool {
+  return bufEnsure(B_DIRTY, (dirtyLen + more) << 2, dirtyLen << 2) != 0;
+}
+
+/** Puts account entry `e` on the dirty list once per root (room must be reserved). */
+// @ts-ignore: decorator
+@inline export function markDirty(e: usize): void {
+  if (load<u32>(e + ACC_VALUE + V_DGEN) == dirtyGen) return;
+  store<u32>(e + ACC_VALUE + V_DGEN, dirtyGen);
+  store<u32>(bufPtr(B_DIRTY) + (<usize>dirtyLen << 2), <u32>e);
+  dirtyLen++;
+}
+
+/** Drops the entries stamped DGEN_DEAD from the dirty list (before they are freed). */
+export function dirtyDropDead(): void {
+  const list = bufPtr(B_DIRTY);
+  let k: u32 = 0;
+  for (let i: u32 = 0; i < dirtyLen; i++) {
+    const e = load<u32>(list + (<usize>i << 2));
+    if (load<u32>(<usize>e + ACC_VALUE + V_DGEN) == DGEN_DEAD) continue;
+    store<u32>(list + (<usize>k << 2), e);
+    k++;
+  }
+  dirtyLen = k;
+}
+
+/** Makes room for `more` gone paths (so a run of removals cannot fail halfway); false on OOM. */
+export function goneReserve(more: u32): bool {
+  return bufEnsure(B_GONE, (goneLen + more) << 5, goneLen << 5) != 0;
+}
+
+/**
+ * Removes account entry `e` from the tree if it is there (undoing a creation), lifting a leaf
+ * left alone in its subtree back up; the path goes on the gone list. False on OOM.
+ */
+export function treeRemove(e: usize): bool {
+  const gone = bufEnsure(B_GONE, (goneLen + 1) << 5, goneLen << 5);
+  if (gone == 0) return false;
+  const path = gone + (<usize>goneLen << 5);
+  sha256Bytes(e + 8, 32, path);
+  goneLen++;
+  let ref: usize = ROOT_NODE;
+  let k: u32 = 0;
+  for (let d: u32 = 0; d <= DEPTH_MAX; d++) {
+    const p = <usize>load<u32>(slotPtr(ref));
+    if (p == 0) return true;
+    if (p & 1) {
+      if ((p & ~1) != e) return true;
+      break;
+    }
+    store<u32>(STACK + (<usize>k << 2), <u32>ref);
+    k++;
+    ref = p | bitAt(path, d);
+  }
+  store<u32>(slotPtr(ref), 0);
+  zero32(slotHash(ref));
+  // Collapse: a node left with one leaf and one empty child gives the leaf to its parent slot.
+  while (k > 0) {
+    const up = <usize>load<u32>(STACK + (<usize>(k - 1) << 2));
+    const n = <usize>load<u32>(slotPtr(up));
+    const c0 = load<u32>(n);
+    const c1 = load<u32>(n, 4);
+    let side: usize = 2;
+    if (c1 == 0 && (c0 & 1)) side = 0;
+    else if (c0 == 0 && (c1 & 1)) side = 1;
+    if (side == 2) break;
+    store<u32>(slotPtr(up), load<u32>(slotPtr(n | side)));
+    copy32(slotHash(up), slotHash(n | side));
+    nodeFree(n);
+    k--;
   }
   return true;
 }
 
-/** Tree depth. */
-export function commitDepth(): u32 { return depth; }
+// ---- hashing helpers --------------------------------------------------------------------------
 
-/** Bucket of the address at `addr`: its top D bits. */
+/** Writes the padded one-block message of leaf(entry `e`) at `dst`. */
 // @ts-ignore: decorator
-@inline export function bucketOf(addr: usize): u32 {
-  return bswap<u32>(load<u32>(addr)) >>> (32 - depth);
+@inline function leafBlock(e: usize, dst: usize): void {
+  store<u8>(dst, 0);
+  copy48(dst + 1, e + 8); // address, balance, nonce are contiguous in the entry
+  store<u64>(dst, 0x80, 49); // 0x80 then zeros up to byte 56
+  store<u64>(dst, bswap<u64>(49 * 8), 56);
 }
 
-/** Marks bucket `b` for rehashing. */
-// @ts-ignore: decorator
-@inline export function markDirty(b: u32): void {
-  const w = dirty + (<usize>(b >> 5) << 2);
-  store<u32>(w, load<u32>(w) | (1 << (b & 31)));
-  dirtyAny = true;
+/** Queues leaf(e) for slot `ref`; hashes four at a time. */
+function queueLeaf(ref: usize, e: usize): void {
+  leafBlock(e, MSG4 + (<usize>leafQueued << 6));
+  store<u32>(LEAF_SLOTS + (<usize>leafQueued << 2), <u32>ref);
+  leafQueued++;
+  if (leafQueued == 4) flushLeaves();
 }
 
-/** Links a new account entry into its bucket list and marks the bucket dirty. */
-export function bucketLink(e: usize): void {
-  const b = bucketOf(e + 8);
-  const h = heads + (<usize>b << 2);
-  store<u32>(e + ACC_VALUE + V_NEXT, load<u32>(h));
-  store<u32>(h, <u32>e);
-  markDirty(b);
+function flushLeaves(): void {
+  if (leafQueued == 0) return;
+  hashCount += leafQueued;
+  sha256Block4(MSG4, DIG4);
+  for (let i: u32 = 0; i < leafQueued; i++) copy32(slotHash(<usize>load<u32>(LEAF_SLOTS + (<usize>i << 2))), DIG4 + (<usize>i << 5));
+  leafQueued = 0;
 }
 
-/** Unlinks the newest account of its bucket (undoing `bucketLink`, newest first). */
-export function bucketUnlink(e: usize): void {
-  const b = bucketOf(e + 8);
-  const h = heads + (<usize>b << 2);
-  if (<usize>load<u32>(h) != e) unreachable(); // creations are undone newest first
-  store<u32>(h, load<u32>(e + ACC_VALUE + V_NEXT));
-  markDirty(b);
+/** path(a) of the `n` dirty entries into the path buffer, four at a time. */
+function hashPaths(list: usize, n: u32, dst: usize): void {
+  for (let i: u32 = 0; i < n; i += 4) {
+    const lanes = min<u32>(4, n - i);
+    for (let j: u32 = 0; j < lanes; j++) {
+      const m = MSG4 + (<usize>j << 6);
+      copy32(m, <usize>load<u32>(list + (<usize>(i + j) << 2)) + 8);
+      store<u64>(m, 0x80, 32);
+      v128.store(m, i32x4.splat(0), 40);
+      store<u64>(m, bswap<u64>(256), 56);
+    }
+    sha256Block4(MSG4, DIG4);
+    hashCount += lanes;
+    for (let j: u32 = 0; j < lanes; j++) copy32(dst + (<usize>(i + j) << 5), DIG4 + (<usize>j << 5));
+  }
 }
 
-/** True if address a < address b (lexicographic bytes). */
-// @ts-ignore: decorator
-@inline function addrLess(a: usize, b: usize): bool {
+// ---- sorting the dirty keys ---------------------------------------------------------------
+
+/** True if (path a, entry ea) sorts before (path b, entry eb). */
+function itemLess(a: usize, ea: u32, b: usize, eb: u32): bool {
   for (let i: usize = 0; i < 32; i += 8) {
     const x = bswap<u64>(load<u64>(a + i));
     const y = bswap<u64>(load<u64>(b + i));
     if (x != y) return x < y;
   }
-  return false;
-}
-
-/** Writes bucket `b`'s members, sorted by address, as entry pointers at `dst`; returns the count. */
-function sortedMembers(b: u32, dst: usize): u32 {
-  let n: u32 = 0;
-  for (let e = <usize>load<u32>(heads + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e + ACC_VALUE + V_NEXT)) {
-    // Insertion sort: buckets hold a few accounts when D suits the state size.
-    let j = n;
-    while (j > 0 && addrLess(e + 8, <usize>load<u32>(dst + (<usize>(j - 1) << 2)) + 8)) {
-      store<u32>(dst + (<usize>j << 2), load<u32>(dst + (<usize>(j - 1) << 2)));
-      j--;
-    }
-    store<u32>(dst + (<usize>j << 2), <u32>e);
-    n++;
-  }
-  return n;
-}
-
-/** Bucket member count (bounds the proof buffer). */
-function memberCount(b: u32): u32 {
-  let n: u32 = 0;
-  for (let e = <usize>load<u32>(heads + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e + ACC_VALUE + V_NEXT)) n++;
-  return n;
-}
-
-/** SHA-256 of `count` 64-byte messages at `src` into `dst` (32 bytes each), four lanes at a time. */
-function hashMany(src: usize, count: u32, dst: usize): void {
-  hashCount += count;
-  let i: u32 = 0;
-  for (; i + 4 <= count; i += 4) sha256Pairs4(src + (<usize>i << 6), dst + (<usize>i << 5));
-  const rest = count - i;
-  if (rest == 0) return;
-  memory.copy(TAIL_SRC, src + (<usize>i << 6), <usize>rest << 6);
-  sha256Pairs4(TAIL_SRC, TAIL_DST);
-  memory.copy(dst + (<usize>i << 5), TAIL_DST, <usize>rest << 5);
-}
-
-/** Writes the leaf message of account entry `e` at `dst`. */
-// @ts-ignore: decorator
-@inline function leafMessage(e: usize, dst: usize): void {
-  copy48(dst, e + 8); // address, balance, nonce are contiguous in the entry
-  store<u64>(dst, 0, 48);
-  store<u64>(dst, 0, 56);
-}
-
-/** Collects the dirty buckets (ascending) and clears their marks; returns how many, or -1 on OOM. */
-function takeDirty(): i32 {
-  const words: u32 = max<u32>((<u32>1 << depth) >> 5, 1);
-  let n: u32 = 0;
-  for (let w: u32 = 0; w < words; w++) {
-    let x = load<u32>(dirty + (<usize>w << 2));
-    if (x == 0) continue;
-    store<u32>(dirty + (<usize>w << 2), 0);
-    while (x != 0) {
-      const list = bufEnsure(B_BUCKETS, (n + 1) << 2, n << 2);
-      if (list == 0) return -1;
-      store<u32>(list + (<usize>n << 2), (w << 5) + ctz<u32>(x));
-      n++;
-      x &= x - 1;
-    }
-  }
-  dirtyAny = false;
-  return <i32>n;
+  return ea < eb;
 }
 
 /**
- * Appends bucket `b`'s members, sorted by address, to the member buffer from index `at`;
- * returns their count, or -1 on OOM. One walk of the bucket list, insertion-sorted as it goes.
+ * Sorts the n items (path at B_PATH + 32i, entry in B_ENT) into B_SPATH/B_SENT, dropping exact
+ * duplicates; returns the count kept, -1 on OOM. Paths are SHA-256 outputs, so a bucket sort on
+ * the top bits leaves buckets of about one item: O(n) expected.
  */
-function collectMembers(b: u32, at: u32): i32 {
-  let members = bufPtr(B_MEMBERS);
-  let n: u32 = 0;
-  for (let e = <usize>load<u32>(heads + (<usize>b << 2)); e != 0; e = <usize>load<u32>(e + ACC_VALUE + V_NEXT)) {
-    members = bufEnsure(B_MEMBERS, (at + n + 1) << 2, (at + n) << 2);
-    if (members == 0) return -1;
-    const dst = members + (<usize>at << 2);
-    let j = n;
-    while (j > 0 && addrLess(e + 8, <usize>load<u32>(dst + (<usize>(j - 1) << 2)) + 8)) {
-      store<u32>(dst + (<usize>j << 2), load<u32>(dst + (<usize>(j - 1) << 2)));
+function sortItems(n: u32): i32 {
+  let bits: u32 = 1;
+  while (bits < 22 && (<u32>1 << bits) < n) bits++;
+  const buckets: u32 = 1 << bits;
+  const cnt = bufEnsure(B_CNT, (buckets + 1) << 2, 0);
+  const sp = bufEnsure(B_SPATH, n << 5, 0);
+  const se = bufEnsure(B_SENT, n << 2, 0);
+  if (cnt == 0 || sp == 0 || se == 0) return -1;
+  const paths = bufPtr(B_PATH);
+  const ents = bufPtr(B_ENT);
+  memory.fill(cnt, 0, <usize>(buckets + 1) << 2);
+  const shift = 32 - bits;
+  for (let i: u32 = 0; i < n; i++) {
+    const b = bswap<u32>(load<u32>(paths + (<usize>i << 5))) >>> shift;
+    store<u32>(cnt + (<usize>(b + 1) << 2), load<u32>(cnt + (<usize>(b + 1) << 2)) + 1);
+  }
+  for (let b: u32 = 1; b <= buckets; b++) store<u32>(cnt + (<usize>b << 2), load<u32>(cnt + (<usize>b << 2)) + load<u32>(cnt + (<usize>(b - 1) << 2)));
+  for (let i: u32 = 0; i < n; i++) {
+    const src = paths + (<usize>i << 5);
+    const b = bswap<u32>(load<u32>(src)) >>> shift;
+    const at = load<u32>(cnt + (<usize>b << 2));
+    store<u32>(cnt + (<usize>b << 2), at + 1);
+    copy32(sp + (<usize>at << 5), src);
+    store<u32>(se + (<usize>at << 2), load<u32>(ents + (<usize>i << 2)));
+  }
+  // Insertion sort: after the bucket scatter an item only moves within its bucket.
+  for (let i: u32 = 1; i < n; i++) {
+    const e = load<u32>(se + (<usize>i << 2));
+    if (!itemLess(sp + (<usize>i << 5), e, sp + (<usize>(i - 1) << 5), load<u32>(se + (<usize>(i - 1) << 2)))) continue;
+    copy32(PATH_IO, sp + (<usize>i << 5));
+    let j = i;
+    while (j > 0 && itemLess(PATH_IO, e, sp + (<usize>(j - 1) << 5), load<u32>(se + (<usize>(j - 1) << 2)))) {
+      copy32(sp + (<usize>j << 5), sp + (<usize>(j - 1) << 5));
+      store<u32>(se + (<usize>j << 2), load<u32>(se + (<usize>(j - 1) << 2)));
       j--;
     }
-    store<u32>(dst + (<usize>j << 2), <u32>e);
-    n++;
+    copy32(sp + (<usize>j << 5), PATH_IO);
+    store<u32>(se + (<usize>j << 2), e);
   }
-  return <i32>n;
+  // Exact duplicates (an entry dirtied again after an abort) are adjacent now.
+  let k: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const p = sp + (<usize>i << 5);
+    const e = load<u32>(se + (<usize>i << 2));
+    if (k > 0 && e == load<u32>(se + (<usize>(k - 1) << 2)) && !itemLess(sp + (<usize>(k - 1) << 5), e, p, e)) continue;
+    if (k != i) {
+      copy32(sp + (<usize>k << 5), p);
+      store<u32>(se + (<usize>k << 2), e);
+    }
+    k++;
+  }
+  return <i32>k;
+}
+
+// ---- the breadth-first walk -----------------------------------------------------------------
+
+let frontLen: u32 = 0;
+let nextLen: u32 = 0;
+let levelLen: u32 = 0;
+let carryLen: u32 = 0;
+
+/** Appends a frontier item for depth d + 1; false on OOM. */
+function pushNext(ref: usize, lo: u32, hi: u32, carry: u32): bool {
+  const f = bufEnsure(B_FRONT2, (nextLen + 1) << 4, nextLen << 4);
+  if (f == 0) return false;
+  const p = f + (<usize>nextLen << 4);
+  store<u32>(p, <u32>ref);
+  store<u32>(p, lo, 4);
+  store<u32>(p, hi, 8);
+  store<u32>(p, carry, 12);
+  nextLen++;
+  return true;
+}
+
+/** The first real (non-gone) item of [lo, hi) other than `skip`, or hi. */
+function firstReal(lo: u32, hi: u32, skip: u32): u32 {
+  const se = bufPtr(B_SENT);
+  for (let i = lo; i < hi; i++) {
+    const e = load<u32>(se + (<usize>i << 2));
+    if (e != 0 && e != skip) return i;
+  }
+  return hi;
+}
+
+/** Index of entry `e` in [lo, hi), or hi. */
+function findEntry(lo: u32, hi: u32, e: u32): u32 {
+  const se = bufPtr(B_SENT);
+  for (let i = lo; i < hi; i++) if (load<u32>(se + (<usize>i << 2)) == e) return i;
+  return hi;
+}
+
+/** First index of [lo, hi) whose path has bit d set (the range shares its first d bits). */
+function splitAt(lo: u32, hi: u32, d: u32): u32 {
+  const sp = bufPtr(B_SPATH);
+  let a = lo;
+  let b = hi;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if (bitAt(sp + (<usize>mid << 5), d) == 0) a = mid + 1;
+    else b = mid;
+  }
+  return a;
+}
+
+/** Makes the leaf at slot `ref` a carry (it moves down a split); returns its carry id, 0 on OOM. */
+function carryOf(ref: usize): u32 {
+  const c = bufEnsure(B_CARRY, (carryLen + 2) * CARRY_SIZE, (carryLen + 1) * CARRY_SIZE);
+  if (c == 0) return 0;
+  carryLen++;
+  const p = c + <usize>carryLen * CARRY_SIZE;
+  const e = <usize>load<u32>(slotPtr(ref)) & ~1;
+  store<u32>(p, <u32>e);
+  sha256Bytes(e + 8, 32, p + 4);
+  copy32(p + 36, slotHash(ref));
+  return carryLen;
 }
 
 /**
- * Walks every dirty bucket's list once, breadth-first, before the sorted walks: round j loads the
- * j-th entry of every list still that long, in one tight loop, so the cache misses of a round
- * (one per bucket: other members of a bucket were not touched by the block) are in flight
- * together instead of one after another down each list. Bounded by the longest list.
+ * Visits one frontier item at depth d: places, splits or descends (see the module comment).
+ * Returns false on OOM.
  */
-function touchBuckets(list: usize, nb: u32): u32 {
-  const cursors = bufEnsure(B_IDX, max<u32>(nb, 1) << 2, 0);
-  if (cursors == 0) return 0; // only a prefetch: the walks below report the OOM
-  let sink: u32 = 0;
-  for (let i: u32 = 0; i < nb; i++) sink ^= load<u32>(heads + (<usize>load<u32>(list + (<usize>i << 2)) << 2));
-  let live: u32 = 0;
-  for (let i: u32 = 0; i < nb; i++) {
-    const e = load<u32>(heads + (<usize>load<u32>(list + (<usize>i << 2)) << 2));
-    if (e != 0) {
-      store<u32>(cursors + (<usize>live << 2), e);
-      live++;
-    }
-  }
-  while (live > 0) {
-    let k: u32 = 0;
-    for (let i: u32 = 0; i < live; i++) {
-      const next = load<u32>(<usize>load<u32>(cursors + (<usize>i << 2)) + ACC_VALUE + V_NEXT);
-      if (next != 0) {
-        store<u32>(cursors + (<usize>k << 2), next);
-        k++;
+function visit(ref: usize, lo: u32, hi: u32, carry: u32, d: u32): bool {
+  const se = bufPtr(B_SENT);
+  let p = <usize>load<u32>(slotPtr(ref));
+  if (p == 0) {
+    const first = firstReal(lo, hi, 0);
+    const reals: u32 = (first < hi ? 1 : 0) + (first < hi && firstReal(first + 1, hi, 0) < hi ? 1 : 0) + (carry != 0 ? 1 : 0);
+    if (reals == 0) return true;
+    if (reals == 1) {
+      if (carry != 0) {
+        const c = bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE;
+        store<u32>(slotPtr(ref), load<u32>(c) | 1);
+        copy32(slotHash(ref), c + 36);
+      } else {
+        const e = load<u32>(se + (<usize>first << 2));
+        store<u32>(slotPtr(ref), e | 1);
+        queueLeaf(ref, <usize>e);
       }
+      return true;
     }
-    live = k;
+    p = nodeNew();
+    if (p == 0) return false;
+    store<u32>(slotPtr(ref), <u32>p);
+  } else if (p & 1) {
+    if (carry != 0) unreachable(); // a carry only goes down into new, empty subtrees
+    const q = <u32>(p & ~1);
+    const self = findEntry(lo, hi, q);
+    if (firstReal(lo, hi, q) == hi) {
+      if (self < hi) queueLeaf(ref, <usize>q);
+      return true;
+    }
+    // Another account arrives at this leaf: the slot becomes a node and the leaf moves down.
+    if (self == hi) {
+      carry = carryOf(ref);
+      if (carry == 0) return false;
+    }
+    p = nodeNew();
+    if (p == 0) return false;
+    store<u32>(slotPtr(ref), <u32>p);
   }
-  return sink;
+  if (d >= DEPTH_MAX) unreachable(); // two distinct addresses with one SHA-256 path
+  const level = bufEnsure(B_LEVEL, (levelLen + 1) << 3, levelLen << 3);
+  if (level == 0) return false;
+  store<u32>(level + (<usize>levelLen << 3), <u32>ref);
+  store<u32>(level + (<usize>levelLen << 3), <u32>p, 4); // hashLevels then need not load the slot
+  levelLen++;
+  const m = splitAt(lo, hi, d);
+  const carrySide: u32 = carry == 0 ? 2 : bitAt(bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE + 4, d);
+  if ((m > lo || carrySide == 0) && !pushNext(p, lo, m, carrySide == 0 ? carry : 0)) return false;
+  if ((hi > m || carrySide == 1) && !pushNext(p | 1, m, hi, carrySide == 1 ? carry : 0)) return false;
+  return true;
 }
 
+/** Walks the tree over the `n` sorted items, level by level; false on OOM. */
+function walk(n: u32): bool {
+  levelLen = 0;
+  carryLen = 0;
+  nextLen = 0;
+  if (!pushNext(ROOT_NODE, 0, n, 0)) return false;
+  let d: u32 = 0;
+  for (; nextLen > 0; d++) {
+    // The next level becomes the current one: swap the two frontier buffers' descriptors.
+    swapFronts();
+    frontLen = nextLen;
+    nextLen = 0;
+    store<u32>(LEVEL_START + (<usize>d << 2), levelLen);
+    const f = bufPtr(B_FRONT);
+    touchFront(f, frontLen);
+    for (let i: u32 = 0; i < frontLen; i++) {
+      const it = f + (<usize>i << 4);
+      if (!visit(<usize>load<u32>(it), load<u32>(it, 4), load<u32>(it, 8), load<u32>(it, 12), d)) return false;
+    }
+  }
+  store<u32>(LEVEL_START + (<usize>d << 2), levelLen);
+  levelDepth = d;
+  flushLeaves();
+  return true;
+}
+
+let levelDepth: u32 = 0;
 let touchSink: u32 = 0;
 
-/** Recomputes the hashes of the dirty buckets (into the tree's bucket level); false on OOM. */
-function hashBuckets(nb: u32): bool {
-  const list = bufPtr(B_BUCKETS);
-  const spans = bufEnsure(B_SPANS, nb << 3, 0);
-  const multi = bufEnsure(B_MULTI, max<u32>(nb, 1) << 2, 0);
-  if (spans == 0 || multi == 0) return false;
-  touchSink ^= touchBuckets(list, nb);
-  // 1. members of every dirty bucket, sorted; leaf messages for all of them
-  let total: u32 = 0;
-  let multiCount: u32 = 0;
-  for (let i: u32 = 0; i < nb; i++) {
-    const count = collectMembers(load<u32>(list + (<usize>i << 2)), total);
-    if (count < 0) return false;
-    store<u32>(spans + (<usize>i << 3), total);
-    store<u32>(spans + (<usize>i << 3), <u32>count, 4);
-    total += <u32>count;
-    if (count > 1) {
-      store<u32>(multi + (<usize>multiCount << 2), i);
-      multiCount++;
-    }
+/**
+ * Loads every frontier slot in one tight loop before the level is visited. Below the top ~11
+ * levels each node of a path is a cache (and TLB) miss; WASM has no prefetch, and inside the
+ * long `visit` body the misses of consecutive items barely overlap. Issued back to back here,
+ * they are in flight together (the kv lookups in state.ts use the same trick).
+ */
+function touchFront(f: usize, n: u32): void {
+  let sink: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) sink ^= load<u32>(slotPtr(<usize>load<u32>(f + (<usize>i << 4))));
+  touchSink ^= sink;
+}
+
+// store-buf keeps (pointer, capacity) per id; swapping two ids swaps the buffers.
+function swapFronts(): void {
+  const a = bufDesc(B_FRONT);
+  const b = bufDesc(B_FRONT2);
+  const t = load<u64>(a);
+  store<u64>(a, load<u64>(b));
+  store<u64>(b, t);
+}
+
+/** Loads a level's nodes and their parents' slots in one tight loop (see touchFront). */
+function touchLevel(level: usize, from: u32, to: u32): void {
+  let sink: u32 = 0;
+  for (let i = from; i < to; i++) {
+    sink ^= load<u32>(<usize>load<u32>(level + (<usize>i << 3), 4) + 8);
+    sink ^= load<u32>(slotHash(<usize>load<u32>(level + (<usize>i << 3))));
   }
-  const msg = bufEnsure(B_MSG, max<u32>(total, nb) << 6, 0);
-  const dig = bufEnsure(B_DIG, max<u32>(total, nb) << 5, 0);
-  const accs = bufEnsure(B_ACC, nb << 5, 0);
-  const who = bufEnsure(B_WHO, nb << 2, 0);
-  if (msg == 0 || dig == 0 || accs == 0 || who == 0) return false;
-  const members = bufPtr(B_MEMBERS);
-  for (let m: u32 = 0; m < total; m++) leafMessage(<usize>load<u32>(members + (<usize>m << 2)), msg + (<usize>m << 6));
-  hashMany(msg, total, dig);
-  // 2. bucket hash = first leaf, then chained with the next leaves round by round
-  for (let i: u32 = 0; i < nb; i++) {
-    const first = load<u32>(spans + (<usize>i << 3));
-    const count = load<u32>(spans + (<usize>i << 3), 4);
-    if (count == 0) {
-      v128.store(accs + (<usize>i << 5), i32x4.splat(0));
-      v128.store(accs + (<usize>i << 5), i32x4.splat(0), 16);
-    }
-    else copy32(accs + (<usize>i << 5), dig + (<usize>first << 5));
-  }
-  // Round r chains leaf r of every bucket longer than r (the `multi` list, shrinking each round);
-  // the leaf digests in `dig` stay intact, the round's messages reuse `msg`, digests go to B_IDX.
-  for (let r: u32 = 1; multiCount > 0; r++) {
-    let k: u32 = 0;
-    let keep: u32 = 0;
-    for (let j: u32 = 0; j < multiCount; j++) {
-      const i = load<u32>(multi + (<usize>j << 2));
-      const first = load<u32>(spans + (<usize>i << 3));
-      const count = load<u32>(spans + (<usize>i << 3), 4);
-      const m = msg + (<usize>k << 6);
-      copy32(m, accs + (<usize>i << 5));
-      copy32(m + 32, dig + (<usize>(first + r) << 5));
-      store<u32>(who + (<usize>k << 2), i);
-      k++;
-      if (count > r + 1) {
-        store<u32>(multi + (<usize>keep << 2), i);
-        keep++;
+  touchSink ^= sink;
+}
+
+/** Hashes the collected nodes, deepest level first, four at a time, into their slots. */
+function hashLevels(): void {
+  const level = bufPtr(B_LEVEL);
+  for (let d = <i32>levelDepth - 1; d >= 0; d--) {
+    const from = load<u32>(LEVEL_START + (<usize>d << 2));
+    const to = load<u32>(LEVEL_START + (<usize>(d + 1) << 2));
+    touchLevel(level, from, to);
+    for (let i = from; i < to; i += 4) {
+      const lanes = min<u32>(4, to - i);
+      for (let j: u32 = 0; j < lanes; j++) {
+        copy64(MSG4 + (<usize>j << 6), <usize>load<u32>(level + (<usize>(i + j) << 3), 4) + 8);
+      }
+      sha256Pairs4(MSG4, DIG4);
+      hashCount += <u64>lanes * 2;
+      for (let j: u32 = 0; j < lanes; j++) {
+        copy32(slotHash(<usize>load<u32>(level + (<usize>(i + j) << 3))), DIG4 + (<usize>j << 5));
       }
     }
-    multiCount = keep;
-    const out = bufEnsure(B_IDX, k << 5, 0);
-    if (out == 0) return false;
-    hashMany(msg, k, out);
-    for (let j: u32 = 0; j < k; j++) {
-      copy32(accs + (<usize>load<u32>(who + (<usize>j << 2)) << 5), out + (<usize>j << 5));
-    }
   }
-  const base = nodes + ((<usize>1 << depth) << 5);
-  for (let i: u32 = 0; i < nb; i++) {
-    copy32(base + (<usize>load<u32>(list + (<usize>i << 2)) << 5), accs + (<usize>i << 5));
-  }
-  return true;
 }
 
-/** Rehashes the paths from the dirty buckets up to the root, level by level; false on OOM. */
-function hashPaths(nb: u32): bool {
-  // Node indices of the current level, ascending; parents of sorted children are sorted.
-  const idx = bufEnsure(B_BUCKETS, nb << 2, nb << 2);
-  if (idx == 0) return false;
-  const leafBase: u32 = 1 << depth;
-  for (let i: u32 = 0; i < nb; i++) store<u32>(idx + (<usize>i << 2), leafBase + load<u32>(idx + (<usize>i << 2)));
-  let n = nb;
-  for (let level: u32 = 0; level < depth; level++) {
-    let k: u32 = 0;
-    let last: u32 = 0;
-    for (let i: u32 = 0; i < n; i++) {
-      const p = load<u32>(idx + (<usize>i << 2)) >> 1;
-      if (p == last) continue;
-      last = p;
-      store<u32>(idx + (<usize>k << 2), p);
-      k++;
-    }
-    const msg = bufEnsure(B_MSG, k << 6, 0);
-    const dig = bufEnsure(B_DIG, k << 5, 0);
-    if (msg == 0 || dig == 0) return false;
-    for (let i: u32 = 0; i < k; i++) {
-      copy64(msg + (<usize>i << 6), nodes + (<usize>load<u32>(idx + (<usize>i << 2)) << 6));
-    }
-    hashMany(msg, k, dig);
-    for (let i: u32 = 0; i < k; i++) {
-      copy32(nodes + (<usize>load<u32>(idx + (<usize>i << 2)) << 5), dig + (<usize>i << 5));
-    }
-    n = k;
-  }
-  return true;
-}
-
-/** Brings the root up to date; returns its address (32 bytes), or 0 when out of memory. */
+/** Brings the tree and the root up to date; returns the root's address (32 bytes), 0 on OOM. */
 export function commitRoot(): usize {
-  if (dirtyAny) {
-    const nb = takeDirty();
-    if (nb < 0 || !hashBuckets(<u32>nb) || !hashPaths(<u32>nb)) return 0;
+  const n = dirtyLen + goneLen;
+  if (n == 0) return ROOT_NODE + 8;
+  const paths = bufEnsure(B_PATH, n << 5, 0);
+  const ents = bufEnsure(B_ENT, n << 2, 0);
+  if (paths == 0 || ents == 0) return 0;
+  const list = bufPtr(B_DIRTY);
+  hashPaths(list, dirtyLen, paths);
+  for (let i: u32 = 0; i < dirtyLen; i++) store<u32>(ents + (<usize>i << 2), load<u32>(list + (<usize>i << 2)));
+  const gone = bufPtr(B_GONE);
+  for (let i: u32 = 0; i < goneLen; i++) {
+    copy32(paths + (<usize>(dirtyLen + i) << 5), gone + (<usize>i << 5));
+    store<u32>(ents + (<usize>(dirtyLen + i) << 2), 0);
   }
-  return nodes + 32;
+  const m = sortItems(n);
+  if (m < 0 || !walk(<u32>m)) return 0;
+  hashLevels();
+  dirtyLen = 0;
+  goneLen = 0;
+  dirtyGen++;
+  if (dirtyGen == DGEN_DEAD) dirtyGen = 1;
+  return ROOT_NODE + 8;
 }
 
 /**
- * Writes the proof material for `addr` into a buffer: [count u32][count × (address 32, balance 8,
- * nonce 8)][D × 32 siblings, bucket level first]; returns its address (length implied), 0 on OOM.
- * The root must be current (call `commitRoot` first).
+ * Writes the proof material for the address at `addr` (the root must be current): [depth u32]
+ * [leaf present u32][the leaf's record: address 32, balance 8, nonce 8][depth × 32 siblings, the
+ * root's children first]. The walk stops at the first empty slot or leaf on the address's path.
+ * Returns the buffer, 0 on OOM.
  */
 export function commitProve(addr: usize): usize {
-  const b = bucketOf(addr);
-  const count = memberCount(b);
-  const members = bufEnsure(B_MEMBERS, count << 2, 0);
-  const out = bufEnsure(B_PROOF, 4 + count * 48 + depth * 32, 0);
-  if (members == 0 || out == 0) return 0;
-  sortedMembers(b, members);
-  store<u32>(out, count);
-  let p = out + 4;
-  for (let i: u32 = 0; i < count; i++) {
-    memory.copy(p, <usize>load<u32>(members + (<usize>i << 2)) + 8, 48);
-    p += 48;
+  const out = bufEnsure(B_PROOF, 56 + (DEPTH_MAX << 5), 0);
+  if (out == 0) return 0;
+  sha256Bytes(addr, 32, PATH_IO);
+  let ref: usize = ROOT_NODE;
+  let d: u32 = 0;
+  let p = <usize>load<u32>(slotPtr(ref));
+  while (p != 0 && (p & 1) == 0) {
+    const b = bitAt(PATH_IO, d);
+    copy32(out + 56 + (<usize>d << 5), slotHash(p | (b ^ 1)));
+    ref = p | b;
+    p = <usize>load<u32>(slotPtr(ref));
+    d++;
   }
-  let node: u32 = (1 << depth) + b;
-  for (let level: u32 = 0; level < depth; level++) {
-    memory.copy(p, nodes + (<usize>(node ^ 1) << 5), 32);
-    p += 32;
-    node >>= 1;
-  }
+  store<u32>(out, d);
+  store<u32>(out, p != 0 ? 1 : 0, 4);
+  if (p != 0) copy48(out + 8, (p & ~1) + 8);
   return out;
 }

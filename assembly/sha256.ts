@@ -409,6 +409,18 @@ export function sha256Pairs4(src: usize, dst: usize): void {
   storeDigest4(STATE4, dst);
 }
 
+/**
+ * SHA-256 of four messages that each fit one block, already padded (FIPS 180-4 §5.1.1) into four
+ * contiguous 64-byte blocks at `src` → four digests at `dst` (the state tree's leaves and paths).
+ */
+export function sha256Block4(src: usize, dst: usize): void {
+  initState4(STATE4);
+  loadBlock4(src, 64);
+  expand4(W4);
+  rounds4(STATE4, W4);
+  storeDigest4(STATE4, dst);
+}
+
 /** SHA-256d of four independent 64-byte messages contiguous at `src` → four digests at `dst`. */
 export function sha256dPairs4(src: usize, dst: usize): void {
   pairs4FirstHash(src);

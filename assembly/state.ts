@@ -10,8 +10,9 @@
  *
  * A block runs inside a kv checkpoint (`stateBegin` … `stateCommit` | `stateAbort`): each account
  * is journaled once per block (the epoch stamp in its value says whether it already was), and
- * the touched accounts form the block's change set, which the bindings make durable.
- * An account value is 24 bytes: balance u64 @0, nonce u64 @8, bucket link u32 @16, epoch u32 @20.
+ * the touched accounts form the block's change set, which the bindings make durable. Every
+ * write also puts the account on the state tree's dirty list (commit.ts), which `stateRoot` hashes.
+ * An account value is 24 bytes: balance u64 @0, nonce u64 @8, dirty stamp u32 @16, epoch u32 @20.
  * @module
  */
 import {
@@ -20,7 +21,7 @@ import {
 } from "./kv";
 import { bufEnsure, bufPtr } from "./store-buf";
 import { copy48 } from "./store-mem";
-import { commitInit, bucketLink, bucketUnlink, markDirty, bucketOf, ACC_VALUE, commitRoot, commitProve } from "./commit";
+import { ACC_VALUE, V_DGEN, DGEN_DEAD, commitRoot, commitProve, dirtyReserve, dirtyDropDead, goneReserve, markDirty, treeRemove } from "./commit";
 
 /** Transfer record as the bindings pack it: from 32, to 32, amount u64, fee u64, nonce u64. */
 export const TX_SIZE: u32 = 88;
@@ -56,11 +57,11 @@ let changedLen: u32 = 0;
 let createdLen: u32 = 0;
 let proposerEntry: usize = 0;
 
-/** Sets up an empty state with a tree of depth `treeDepth`; 0, or -1 when out of memory / bad depth. */
-export function stateInit(treeDepth: u32, seedLo: u32, seedHi: u32): i32 {
+/** Sets up an empty state (the empty tree's root is 0^32); 0, or -1 when out of memory. */
+export function stateInit(seedLo: u32, seedHi: u32): i32 {
   if (acc != 0) return -1;
   acc = kvCreate(seedLo, seedHi);
-  if (acc == 0 || !commitInit(treeDepth)) return -1;
+  if (acc == 0) return -1;
   return 0;
 }
 
@@ -94,11 +95,14 @@ export function stateStatusPtr(): usize { return bufPtr(B_STATUS); }
 /** Account entry for `addr` (address copied into the entry), or 0 when absent. */
 export function stateGet(): usize { return find(ADDR_IO); }
 
-/** Creates a zero account; inside a block it is journaled and recorded. 0 on OOM. */
+/**
+ * Creates a zero account (the tree takes it in at the next root); inside a block it is journaled
+ * and recorded. Room on the dirty list must be reserved. 0 on OOM.
+ */
 function create(addr: usize): usize {
   if (kvPut(acc, addr, 32, ZERO_VALUE, VAL_SIZE) != 0) return 0;
   const e = find(addr);
-  bucketLink(e);
+  markDirty(e);
   if (inBlock) {
     store<u32>(e + V_EPOCH, epoch);
     store<u32>(bufPtr(B_CREATED) + (<usize>createdLen << 2), <u32>e);
@@ -111,16 +115,12 @@ function create(addr: usize): usize {
 
 /** Journals an existing account once per block before its first write; false on OOM. */
 function touch(e: usize): bool {
-  if (!inBlock) {
-    markDirty(bucketOf(e + 8));
-    return true;
-  }
-  if (load<u32>(e + V_EPOCH) == epoch) return true;
+  markDirty(e); // once per root (its stamp); a root in the middle of a block needs it again
+  if (!inBlock || load<u32>(e + V_EPOCH) == epoch) return true;
   if (!kvJournal(acc, e + 8, 32, e)) return false;
   store<u32>(e + V_EPOCH, epoch);
   store<u32>(bufPtr(B_CHANGED) + (<usize>changedLen << 2), <u32>e);
   changedLen++;
-  markDirty(bucketOf(e + 8));
   return true;
 }
 
@@ -143,14 +143,26 @@ export function stateCommit(): i32 {
   return 0;
 }
 
-/** Undoes the open block: unlinks its new accounts (newest first), then rolls the kv back. */
+/**
+ * Undoes the open block: takes its new accounts out of the tree (newest first) and off the dirty
+ * list, puts the other touched accounts on it (their old values need rehashing), then rolls the
+ * kv back, which frees the new accounts. -1 if no block is open, -3 on OOM (state unchanged).
+ */
 export function stateAbort(): i32 {
   if (!inBlock) return -1;
+  if (!dirtyReserve(changedLen) || !goneReserve(createdLen)) return -3;
   const created = bufPtr(B_CREATED);
-  for (let i = <i32>createdLen - 1; i >= 0; i--) bucketUnlink(<usize>load<u32>(created + (<usize>i << 2)));
-  // The rolled-back accounts' buckets must be rehashed too.
+  for (let i = <i32>createdLen - 1; i >= 0; i--) {
+    const e = <usize>load<u32>(created + (<usize>i << 2));
+    if (!treeRemove(e)) return -3;
+    store<u32>(e + ACC_VALUE + V_DGEN, DGEN_DEAD);
+  }
+  dirtyDropDead();
   const changed = bufPtr(B_CHANGED);
-  for (let i: u32 = 0; i < changedLen; i++) markDirty(bucketOf(<usize>load<u32>(changed + (<usize>i << 2)) + 8));
+  for (let i: u32 = 0; i < changedLen; i++) {
+    const e = <usize>load<u32>(changed + (<usize>i << 2));
+    if (load<u32>(e + ACC_VALUE + V_DGEN) != DGEN_DEAD) markDirty(e);
+  }
   kvRollback(acc);
   inBlock = false;
   changedLen = 0;
@@ -271,6 +283,7 @@ export function stateApply(count: u32): i32 {
   const need = (changedLen + 3 * count) << 2;
   if (bufEnsure(B_CHANGED, need, changedLen << 2) == 0) return -1;
   if (bufEnsure(B_CREATED, (createdLen + 3 * count) << 2, createdLen << 2) == 0) return -1;
+  if (!dirtyReserve(3 * count)) return -1;
   const hashes = bufEnsure(B_HASH, max<u32>(count, 1) << 3, 0);
   if (hashes == 0) return -1;
   const txs = bufPtr(B_TX);
@@ -328,7 +341,7 @@ export function stateLoadBuffer(count: u32): usize {
 export function stateLoad(count: u32): i32 {
   if (inBlock) return -2;
   const hashes = bufEnsure(B_HASH, max<u32>(count, 1) << 2, 0);
-  if (hashes == 0) return -1;
+  if (hashes == 0 || !dirtyReserve(count)) return -1;
   const recs = bufPtr(B_PACK);
   hashKeys(recs, REC_SIZE, 0, count, 0, 1);
   for (let i: u32 = 0; i < count; i++) {
@@ -337,7 +350,7 @@ export function stateLoad(count: u32): i32 {
     let e = kvFindHashed(acc, r, 32, load<u32>(hashes + (<usize>i << 2)));
     if (e == 0) e = create(r);
     if (e == 0) return -1;
-    markDirty(bucketOf(r));
+    markDirty(e);
     store<u64>(e + V_BAL, load<u64>(r, 32));
     store<u64>(e + V_NONCE, load<u64>(r, 40));
   }

@@ -8,7 +8,7 @@ export {
   kvCheckpoint, kvRollback, kvRelease, kvNextSlot, kvSlotEntry,
 } from "./kv";
 export { heapUsed } from "./store-alloc";
-export { commitHashCount } from "./commit";
+export { commitHashCount, commitNodeCount } from "./commit";
 export {
   stateInit, stateAddrIo, stateProposerIo, stateCount, stateTxBuffer, stateStatusPtr, stateGet,
   stateBegin, stateCommit, stateAbort, stateApply, stateChangedCount, stateChanges, stateExportAll,

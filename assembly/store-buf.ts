@@ -6,13 +6,18 @@
 import { alloc, free } from "./store-alloc";
 
 /** Number of buffer ids. */
-const BUF_COUNT: u32 = 16;
+const BUF_COUNT: u32 = 24;
 const DESCS: usize = memory.data(<i32>(BUF_COUNT * 8), 8);
 
 /** Current address of buffer `id` (0 before first use). */
 // @ts-ignore: decorator
 @inline export function bufPtr(id: u32): usize {
   return <usize>load<u32>(DESCS + (<usize>id << 3));
+}
+
+/** Address of buffer `id`'s descriptor (pointer u32, capacity u32): swapping two swaps the buffers. */
+export function bufDesc(id: u32): usize {
+  return DESCS + (<usize>id << 3);
 }
 
 /**
@@ -29,6 +34,9 @@ export function bufEnsure(id: u32, bytes: u32, keep: u32): usize {
   if (bytes <= cap) return <usize>load<u32>(d);
   let ncap = max<u32>(cap << 1, 1024);
   while (ncap < bytes) ncap <<= 1;
+  // Past 64 MiB grow by an eighth, not a doubling: a 10M-account tree build needs 320 MB path
+  // buffers, and a doubling would take 512 MB of a 4 GiB memory for each.
+  if (ncap > (1 << 26)) ncap = max<u32>(bytes, min<u32>(ncap, cap + (cap >> 3)));
   const p = alloc(ncap);
   if (p == 0) return 0;
   const old = <usize>load<u32>(d);

@@ -98,7 +98,7 @@ function blockSource(world: World, workload: Workload) {
 /** Runs every case on the same blocks, round by round; checks the roots after each round. */
 async function runWorkload(world: World, workload: Workload, engine: "wasm" | "ts", cases: Case[], opts: { rounds: number; blocks: Record<Pipeline, number>; pipelines: readonly Pipeline[] }, progress: (m: string) => void): Promise<boolean> {
   const proposer = new Uint8Array(32).fill(0xfe);
-  for (const c of cases) c.ledger = await Ledger.open({ chainId: CHAIN, genesis: world.genesis, engine, treeDepth: 17 });
+  for (const c of cases) c.ledger = await Ledger.open({ chainId: CHAIN, genesis: world.genesis, engine });
   const source = blockSource(world, workload);
   let rootsMatch = true;
   for (let round = 0; round < opts.rounds; round++) {

@@ -49,7 +49,7 @@ interface Cluster {
 
 async function openReplica(id: string, mode: ReplicationMode, f: Fixture, transport: Transport, clock: Clock, random: Random, store: ReplicaStore): Promise<Replica> {
   // ts state engine: the wasm engine refuses the empty epoch-start block (out of memory).
-  const ledger = await Ledger.open({ chainId: CHAIN_ID, genesis: f.genesis, engine: "ts", treeDepth: 12 });
+  const ledger = await Ledger.open({ chainId: CHAIN_ID, genesis: f.genesis, engine: "ts" });
   return Replica.open({ id, config: { nodes: IDS, mode, blockTransfersMax: 500 }, transport, clock, random, store, ledger, proposer: new Uint8Array(32).fill(IDS.indexOf(id) + 1) });
 }
 

@@ -99,7 +99,7 @@ async function makeRunner(setup: Setup, workload: Workload, engine: "wasm" | "ts
   const what = { exec: "execution", root: "execution + root per block", durable: "root + fsync per block" }[mode];
   const label = `${engine}, ${workload}: ${what}`;
   if (mode !== "durable") {
-    const state: LedgerState = await createLedgerState(engine, setup.depth);
+    const state: LedgerState = await createLedgerState(engine);
     state.load(setup.genesis);
     state.root();
     return {
@@ -117,7 +117,7 @@ async function makeRunner(setup: Setup, workload: Workload, engine: "wasm" | "ts
   const dir = fs.mkdtempSync(path.join(setup.tmp, `${workload}-${engine}-`));
   const genesis = Array.from({ length: setup.accounts }, (_, i) => ({ address: setup.addresses.subarray(i * 32, i * 32 + 32), balance: 1n << 40n }));
   // No snapshot during the run: recovery then replays every block of the log.
-  const ledger = await Ledger.open({ dir, engine, chainId: 1, genesis, treeDepth: setup.depth, snapshotEvery: 1_000_000_000 });
+  const ledger = await Ledger.open({ dir, engine, chainId: 1, genesis, snapshotEvery: 1_000_000_000 });
   return {
     ...base,
     label,
@@ -141,7 +141,7 @@ function toCase(r: Runner, workload: Workload, setup: Setup): CaseResult {
     min: Math.min(...r.rates),
     max: Math.max(...r.rates),
     ...(r.engine === "wasm" ? { baseline: r.id.replace("-wasm-", "-ts-") } : {}),
-    params: { engine: r.engine, mode: r.mode, workload, accounts: setup.accounts, treeDepth: setup.depth, block: BLOCK, applied: r.applied },
+    params: { engine: r.engine, mode: r.mode, workload, accounts: setup.accounts, block: BLOCK, applied: r.applied },
   };
 }
 
@@ -191,7 +191,7 @@ async function runEngine(setup: Setup, workload: Workload, engine: "wasm" | "ts"
     // The genesis is part of the chain's identity: reopen with the same one (built before timing).
     const genesis = Array.from({ length: setup.accounts }, (_, i) => ({ address: setup.addresses.subarray(i * 32, i * 32 + 32), balance: 1n << 40n }));
     const t0 = performance.now();
-    const again = await Ledger.open({ dir: r.dir!, engine: r.engine, chainId: 1, genesis, treeDepth: setup.depth });
+    const again = await Ledger.open({ dir: r.dir!, engine: r.engine, chainId: 1, genesis });
     const ms = performance.now() - t0;
     if (again.height !== height || Buffer.compare(again.root(), root) !== 0) throw new Error(`${r.label}: recovery mismatch`);
     await again.close();
@@ -240,7 +240,7 @@ async function signedPipeline(setup: Setup, blocks: number, options: SuiteOption
     ...Array.from({ length: recipients }, (_, i) => ({ address: setup.addresses.subarray(i * 32, i * 32 + 32), balance: 1n })),
   ];
   const dir = fs.mkdtempSync(path.join(setup.tmp, "signed-"));
-  const ledger = await Ledger.open({ dir, chainId: 2, genesis, treeDepth: 14 });
+  const ledger = await Ledger.open({ dir, chainId: 2, genesis });
   const r = rng(17);
   const nonces = new Array<bigint>(signers.length).fill(0n);
   options.onProgress?.(`signed pipeline: signing ${blocks * BLOCK} transfers`);
@@ -321,7 +321,7 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       if (base) c.ratio = c.median / base.median;
     }
     return suiteResult("state", "Ledger state: transfers per second", options.quick, cases, targets(cases, signed.shares), [
-      `${accounts} accounts, tree depth ${depth}, blocks of ${BLOCK} pre-verified transfers; ${rounds} rounds × ${blocksPerRound} blocks per case.`,
+      `${accounts} accounts (sparse Merkle state tree), blocks of ${BLOCK} pre-verified transfers; ${rounds} rounds × ${blocksPerRound} blocks per case.`,
       "Every case of a workload applies the same blocks in the same order; wasm ratios are against the ts engine.",
       "The three modes of one engine run side by side in rounds; the engines run one after the other (the ts states' GC would stall the wasm cases).",
       "Hot-set: 90% of transfers pick both ends within 1% of the accounts.",

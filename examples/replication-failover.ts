@@ -22,7 +22,7 @@ const net = new SimNetwork({ seed, settle: async () => void (await Promise.all([
 
 async function boot(id: string): Promise<Replica> {
   const node = net.node(id);
-  const ledger = await Ledger.open({ chainId: 1, genesis, engine: "ts", treeDepth: 8 });
+  const ledger = await Ledger.open({ chainId: 1, genesis, engine: "ts" });
   const replica = await Replica.open({
     id,
     config: { nodes: ids, mode: "sync" },

@@ -92,7 +92,7 @@ let runs = 0;
 
 async function check(sc: Scenario): Promise<void> {
   const { genesis, proposer, blocks } = build(sc);
-  const open = (engine: "wasm" | "ts") => Ledger.open({ chainId: CHAIN, genesis, engine, treeDepth: 6 });
+  const open = (engine: "wasm" | "ts") => Ledger.open({ chainId: CHAIN, genesis, engine });
   const a = await open(sc.engine);
   const b = await open("wasm");
   for (const packed of blocks) {

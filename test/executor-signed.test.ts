@@ -37,8 +37,8 @@ describe("parallel executor, signed pipeline", () => {
   it("gives the serial statuses and root, durably (reopened ledgers agree)", async () => {
     const [da, db] = [0, 1].map(() => mkdtempSync(join(tmpdir(), "chaindb-exec-")));
     dirs.push(da!, db!);
-    const a = await Ledger.open({ dir: da, chainId: CHAIN, genesis, treeDepth: 6 });
-    const b = await Ledger.open({ dir: db, chainId: CHAIN, genesis, treeDepth: 6 });
+    const a = await Ledger.open({ dir: da, chainId: CHAIN, genesis });
+    const b = await Ledger.open({ dir: db, chainId: CHAIN, genesis });
     const nonces = keys.map(() => 0);
     for (let round = 0; round < 3; round++) {
       const txs = block(120, nonces);
@@ -50,15 +50,15 @@ describe("parallel executor, signed pipeline", () => {
     const root = toHex(a.root());
     await a.close();
     await b.close();
-    const reopened = await Ledger.open({ dir: db, chainId: CHAIN, genesis, treeDepth: 6 });
+    const reopened = await Ledger.open({ dir: db, chainId: CHAIN, genesis });
     expect(toHex(reopened.root())).toBe(root);
     expect(reopened.height).toBe(3);
     await reopened.close();
   }, 60_000);
 
   it("refuses a bad signature or a wrong chain with the serial error, and changes nothing", async () => {
-    const a = await Ledger.open({ chainId: CHAIN, genesis, treeDepth: 6 });
-    const b = await Ledger.open({ chainId: CHAIN, genesis, treeDepth: 6 });
+    const a = await Ledger.open({ chainId: CHAIN, genesis });
+    const b = await Ledger.open({ chainId: CHAIN, genesis });
     const txs = block(60, keys.map(() => 0));
     const badSig = txs.map((t) => t.slice());
     badSig[41]![150] ^= 1;

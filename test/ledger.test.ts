@@ -141,7 +141,7 @@ describe("differential: wasm vs ts vs naive reference, seeded random blocks", ()
       return a;
     });
     const genesis = addrs.slice(0, 30).map((address, i) => ({ address, balance: i === 3 ? U64_MAX - 100n : BigInt(Math.floor(rand() * 1000)) }));
-    const opts = { chainId: CHAIN, genesis, treeDepth: 6 };
+    const opts = { chainId: CHAIN, genesis };
     const wasm = await Ledger.open({ ...opts, engine: "wasm" });
     const ts = await Ledger.open({ ...opts, engine: "ts" });
     const ref = new ReferenceLedger(genesis);

@@ -12,7 +12,7 @@ const alice = keyPairFromSeed(new Uint8Array(32).fill(60));
 const bob = keyPairFromSeed(new Uint8Array(32).fill(61));
 const genesis = [alice, bob].map((k) => ({ address: k.publicKey, balance: 1_000n }));
 const pay = (nonce: number) => signTransfer(alice, { chainId: CHAIN_ID, to: bob.publicKey, amount: 5, fee: 1, nonce });
-const openLedger = () => Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts", treeDepth: 4 });
+const openLedger = () => Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts" });
 
 async function world(seed: number, miners: string[], others: string[]) {
   const engine = await createEngine("wasm");

@@ -38,4 +38,4 @@ describe("single-primary replication under seeded faults", () => {
   }, 120_000);
 });
 
-const SEED3_FINGERPRINT = "cdecc8213fd750eb77ff69477419787d1368c60a7e5ce8dbd190bc1eaebb8f19";
+const SEED3_FINGERPRINT = "7154b2aa767aa26e9eb1cbc3ee0fc7bcc1029864b6436e586f4e48dfb2563c6c";

@@ -71,7 +71,7 @@ describe("crash recovery under SIGKILL", () => {
     const seed = Number(process.env.CHAINDB_CRASH_SEED ?? 0xc0ffee);
     const rand = prng(seed);
     const dir = path.join(work, "ledger");
-    const opts = { chainId: CRASH_CHAIN, genesis: crashGenesis(), snapshotEvery: 7, treeDepth: 8 };
+    const opts = { chainId: CRASH_CHAIN, genesis: crashGenesis(), snapshotEvery: 7 };
     const reference = await Ledger.open(opts);
     const roots = [toHex(reference.root())];
     const rootAt = async (h: number) => {

@@ -18,7 +18,7 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 let dirCount = 0;
 const freshDir = () => path.join(root, `l${dirCount++}`);
 const open = (dir: string, engine: "wasm" | "ts" = "wasm", extra: object = {}) =>
-  Ledger.open({ dir, engine, chainId: CRASH_CHAIN, genesis: crashGenesis(), snapshotEvery: 3, treeDepth: 8, ...extra });
+  Ledger.open({ dir, engine, chainId: CRASH_CHAIN, genesis: crashGenesis(), snapshotEvery: 3, ...extra });
 
 function accounts(l: Ledger): string[] {
   const recs = l.exportAccounts();
@@ -50,7 +50,7 @@ describe("durable ledger", () => {
       expect(c.root()).toEqual(roots[9]);
       await c.close();
       // same blocks in memory give the same roots
-      const mem = await Ledger.open({ engine, chainId: CRASH_CHAIN, genesis: crashGenesis(), treeDepth: 8 });
+      const mem = await Ledger.open({ engine, chainId: CRASH_CHAIN, genesis: crashGenesis() });
       for (let i = 1; i <= 9; i++) expect(await applyNextBlock(mem)).toEqual(roots[i]);
     });
   }
@@ -99,13 +99,13 @@ describe("durable ledger", () => {
     }
   });
 
-  it("refuses a different chain id, tree depth or genesis, and a second opener", async () => {
+  it("refuses a different chain id or genesis, a treeDepth option, and a second opener", async () => {
     const dir = freshDir();
     const l = await open(dir);
     await expect(open(dir)).rejects.toMatchObject({ code: "BUSY" });
     await l.close();
     await expect(open(dir, "wasm", { chainId: 1 })).rejects.toMatchObject({ code: "STORE_MISMATCH" });
-    await expect(open(dir, "wasm", { treeDepth: 9 })).rejects.toMatchObject({ code: "STORE_MISMATCH" });
+    await expect(open(dir, "wasm", { treeDepth: 9 } as object)).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
     await expect(open(dir, "wasm", { genesis: crashGenesis().slice(1) })).rejects.toMatchObject({ code: "STORE_MISMATCH" });
     const ok = await open(dir);
     expect(ok.height).toBe(0);
@@ -146,7 +146,7 @@ describe("durable ledger", () => {
 
     // Flip one byte inside block 4's change records (replayed on open after snapshot 3): a record
     // that exists after block 4 but not after block 3 is stored only there.
-    const mem = await Ledger.open({ chainId: CRASH_CHAIN, genesis: crashGenesis(), treeDepth: 8 });
+    const mem = await Ledger.open({ chainId: CRASH_CHAIN, genesis: crashGenesis() });
     for (let i = 0; i < 3; i++) await applyNextBlock(mem);
     const at3 = new Set(accounts(mem));
     await applyNextBlock(mem);

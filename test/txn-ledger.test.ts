@@ -85,7 +85,7 @@ describe("ledger transactions: snapshots", () => {
   it("commits write snapshots every snapshotEvery heights, and recovery from them matches", async () => {
     const dir = mkdtempSync(join(tmpdir(), "chaindb-txn-snap-"));
     dirs.push(dir);
-    const open = () => Ledger.open({ dir, chainId: TXN_CHAIN, genesis: BANK_GENESIS, treeDepth: 4, snapshotEvery: 2 });
+    const open = () => Ledger.open({ dir, chainId: TXN_CHAIN, genesis: BANK_GENESIS, snapshotEvery: 2 });
     const ledger = await open();
     const db = transactional(ledger);
     for (let i = 0; i < 5; i++) await db.transaction((tx) => tx.transfer(i % 2 ? BOB : ALICE, CAROL, 1n));

@@ -35,10 +35,10 @@ export {
 export {
   Ledger,
   BLOCK_TRANSFERS_MAX,
-  DEFAULT_TREE_DEPTH,
   type LedgerOptions,
   type ApplyOptions,
   type BlockResult,
   type GenesisAllocation,
+  type LoadPhase,
 } from "./ledger.ts";
-export { verifyProof, decodeProof, type Account } from "./proof.ts";
+export { verifyProof, decodeProof, encodeProof, type Account, type DecodedProof } from "./proof.ts";

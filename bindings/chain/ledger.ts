@@ -10,13 +10,14 @@ import { ChainDbError, ErrorCode, abytes, aint, assert, equalBytes } from "../ut
 import type { EngineName } from "../engine/index.ts";
 import { TRANSFER_STATUSES, createLedgerState, openDurableLog } from "../store/index.ts";
 import type { AccountState, LedgerLog, LedgerState, TransferStatus } from "../store/index.ts";
-import { ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, encodeProof } from "./proof.ts";
+import { ACCOUNT_RECORD_SIZE, accountRecord, encodeProof } from "./proof.ts";
 import { TRANSFER_SIZE, au64, decodeTransfer, packTransfers, verifyTransferSignature } from "./transfer.ts";
 
 /** Most transfers in one block. */
 export const BLOCK_TRANSFERS_MAX = 100_000;
-/** Default state tree depth (65,536 buckets: a few accounts each up to a few hundred thousand). */
-export const DEFAULT_TREE_DEPTH = 16;
+
+/** What a long `Ledger.open` is doing: loading account records, or building the state tree. */
+export type LoadPhase = "accounts" | "tree";
 
 /** One genesis allocation. */
 export interface GenesisAllocation {
@@ -34,10 +35,17 @@ export interface LedgerOptions {
   engine?: EngineName;
   /** Chain id (u32); transfers signed for another chain are refused. */
   chainId: number;
-  /** Initial allocations (distinct addresses). */
+  /** Initial allocations (distinct addresses); may be empty when `genesisRecords` is given. */
   genesis: readonly GenesisAllocation[];
-  /** State tree depth, 1..22 (default 16); part of the chain's definition, like the chain id. */
-  treeDepth?: number;
+  /**
+   * Genesis is a list of allocations, or packed 48-byte account records (address, balance u64le,
+   * nonce u64le) for bulk loads of millions of accounts (checked: whole records, distinct
+   * addresses). The state tree is a sparse Merkle tree with no depth to choose: a `treeDepth`
+   * option (of the old bucket tree) is refused with BAD_ARGUMENT.
+   */
+  genesisRecords?: Uint8Array;
+  /** Progress of long loads (genesis, snapshot recovery): called between chunks. */
+  onProgress?: (phase: LoadPhase, done: number, total: number) => void;
   /** Blocks between full-state snapshots in the durable store (default 1000). */
   snapshotEvery?: number;
 }
@@ -107,16 +115,21 @@ export class Ledger {
   /** Opens a ledger: in memory, or from `dir` (created with the genesis if empty). */
   static async open(options: LedgerOptions): Promise<Ledger> {
     const chainId = aint(options?.chainId, 0, 0xffffffff, "chainId");
-    const treeDepth = aint(options.treeDepth ?? DEFAULT_TREE_DEPTH, TREE_DEPTH_MIN, TREE_DEPTH_MAX, "treeDepth");
+    if ((options as { treeDepth?: unknown }).treeDepth !== undefined) {
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"treeDepth" is gone: the state tree is a sparse Merkle tree with no depth to choose`);
+    }
     const snapshotEvery = aint(options.snapshotEvery ?? 1000, 1, 1_000_000_000, "snapshotEvery");
-    const genesis = genesisRecords(options.genesis);
-    const state = await createLedgerState(options.engine ?? "wasm", treeDepth);
+    const genesis = joinGenesis(genesisRecords(options.genesis), options.genesisRecords);
+    const state = await createLedgerState(options.engine ?? "wasm");
+    const progress = options.onProgress;
+    const loading = progress === undefined ? undefined : { load: (done: number, total: number) => progress("accounts", done, total) };
     if (options.dir === undefined) {
-      state.load(genesis);
-      state.root();
+      state.load(genesis, loading?.load);
+      checkDistinct(state, genesis);
+      rootWithProgress(state, progress);
       return new Ledger(chainId, state, 0, undefined, snapshotEvery);
     }
-    const { log, height } = await openDurableLog(options.dir, { chainId, treeDepth, genesis }, state);
+    const { log, height } = await openDurableLog(options.dir, { chainId, genesis, onProgress: loading?.load }, state);
     return new Ledger(chainId, state, height, log, snapshotEvery);
   }
 
@@ -150,8 +163,7 @@ export class Ledger {
   /** A proof of the account at `address` (or of its absence) against {@link root}. */
   prove(address: Uint8Array): Uint8Array {
     this.checkOpen();
-    const { members, siblings } = this.state.proofMaterial(abytes(address, 32, "address"));
-    return encodeProof(this.state.treeDepth, members, siblings);
+    return encodeProof(this.state.proofMaterial(abytes(address, 32, "address")));
   }
 
   /** Every account as 48-byte records (address, balance u64le, nonce u64le), any order. */
@@ -294,6 +306,35 @@ export class Ledger {
 
   private checkOpen(): void {
     if (this.closed) throw new ChainDbError(ErrorCode.CLOSED, "the ledger is closed");
+  }
+}
+
+/** Builds the tree (the first root after a bulk load), reporting it as the "tree" phase. */
+function rootWithProgress(state: LedgerState, progress: LedgerOptions["onProgress"]): void {
+  const n = state.accountCount;
+  progress?.("tree", 0, n);
+  state.root();
+  progress?.("tree", n, n);
+}
+
+/** Genesis allocations plus packed records, checked as one set of distinct addresses. */
+function joinGenesis(fromList: Uint8Array, packed: Uint8Array | undefined): Uint8Array {
+  if (packed === undefined) return fromList;
+  abytes(packed, undefined, "genesisRecords");
+  if (packed.length % ACCOUNT_RECORD_SIZE !== 0) {
+    throw new ChainDbError(ErrorCode.BAD_LENGTH, `"genesisRecords" expected a multiple of ${ACCOUNT_RECORD_SIZE} bytes, got ${packed.length}`);
+  }
+  const all = new Uint8Array(fromList.length + packed.length);
+  all.set(fromList);
+  all.set(packed, fromList.length);
+  return all; // distinct addresses: the state counts them after loading (checkDistinct)
+}
+
+/** Throws BAD_ARGUMENT if the genesis named an address twice (the state holds fewer accounts). */
+export function checkDistinct(state: LedgerState, records: Uint8Array): void {
+  const n = records.length / ACCOUNT_RECORD_SIZE;
+  if (state.accountCount !== n) {
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `genesis: ${n - state.accountCount} duplicate address(es) among ${n} records`);
   }
 }
 

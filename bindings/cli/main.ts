@@ -33,6 +33,9 @@ commands:
           run a local cluster of node processes with a load generator and live status
   bench   [suite ...] [--quick] [--out <dir>]
           run the benchmark suites (all by default) and write results.json and report.html
+  bench   state --accounts 100k,1M,10M [--durable] [--out <dir>]
+          state cost against the number of accounts: block, root, proof, memory, genesis
+          (and with --durable disk and reopen); writes state-scale.json and state-scale.svg
   help    show this text
 `;
 
@@ -77,8 +80,14 @@ async function benchCommand(args: string[]): Promise<ExitCode> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { quick: { type: "boolean", default: false }, out: { type: "string" } },
+    options: { quick: { type: "boolean", default: false }, out: { type: "string" }, accounts: { type: "string" }, durable: { type: "boolean", default: false } },
   });
+  if (values.accounts !== undefined) {
+    // `bench state --accounts 100k,1M,10M`: cost against the number of accounts (bench/state-scale.ts).
+    const { runStateScale, parseCounts } = await import("../../bench/state-scale.ts");
+    await runStateScale({ accounts: parseCounts(values.accounts), durable: values.durable, ...(values.out ? { out: values.out } : {}) });
+    return 0;
+  }
   const { runBench } = await import("../../bench/index.ts");
   await runBench(positionals, { quick: values.quick, ...(values.out ? { out: values.out } : {}) });
   // No process.exit here: every suite closes what it opened, and test/bench-exit.test.ts fails

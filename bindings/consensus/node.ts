@@ -209,7 +209,7 @@ export class ConsensusNode {
     const dir = options.dir;
     if (dir !== undefined) mkdirSync(dir, { recursive: true });
     // The ts state engine: the wasm engine refuses an empty block (see cli/node.ts).
-    const ledger = await Ledger.open({ chainId: options.chainId, genesis: accounts, engine: "ts", treeDepth: 8, ...(dir !== undefined ? { dir: join(dir, "ledger") } : {}) });
+    const ledger = await Ledger.open({ chainId: options.chainId, genesis: accounts, engine: "ts", ...(dir !== undefined ? { dir: join(dir, "ledger") } : {}) });
     const wal = dir === undefined ? memoryLog() : fileLog(join(dir, "consensus.wal"));
     const blocks = new BlockStore(dir === undefined ? memoryLog() : fileLog(join(dir, "blocks.wal")));
     const node = new ConsensusNode(options, ledger, wal, blocks, SelectionState.genesis(params, validators));

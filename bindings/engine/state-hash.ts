@@ -1,64 +1,65 @@
 /**
  * The state commitment's hashing, shared by the ts state engine (state-ts.ts) and the proof
- * verifier (bindings/chain/proof.ts); assembly/commit.ts implements the same definitions in WASM:
+ * verifier (bindings/chain/proof.ts); assembly/commit.ts implements the same definitions in WASM.
+ * A sparse Merkle tree over the 256-bit key space (Diem's sparse Merkle tree, the binary view of
+ * Aptos' Jellyfish Merkle tree) with single-leaf subtrees compressed; SHA-256 (FIPS 180-4):
  *
- *   leaf(a)   = SHA256(address ‖ balance u64le ‖ nonce u64le ‖ 0^16)
- *   bucket    = 0^32 if empty, else h := leaf(m0), h := SHA256(h ‖ leaf(mi)), members by address
- *   node      = SHA256(left ‖ right); bucket b is leaf b of a binary tree of depth D, b = top D bits
+ *   path(a)        = SHA256(address)                       bit 0 is the top bit of byte 0
+ *   leaf(a)        = SHA256(0x00 ‖ address ‖ balance u64le ‖ nonce u64le)      (49 bytes)
+ *   empty          = 0^32
+ *   subtree(S, d)  = empty if S = ∅; leaf(a) if S = {a};
+ *                    else SHA256(subtree(S0, d+1) ‖ subtree(S1, d+1))           (64 bytes)
+ *   root           = subtree(all accounts, 0)
+ *
+ * Leaf and node messages differ in length (49 vs 64 bytes, and SHA-256 pads in the length), so
+ * no leaf can pass for a node; the 0x00 prefix names the leaf domain on top.
  * @module
  */
 import { createHash } from "node:crypto";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 
-/** Shallowest and deepest tree. */
-export const TREE_DEPTH_MIN = 1;
-/** Deepest tree (2^23 nodes of 32 bytes: 256 MiB). */
-export const TREE_DEPTH_MAX = 22;
 /** Size of an account record: address, balance u64le, nonce u64le. */
 export const ACCOUNT_RECORD_SIZE = 48;
+/** Deepest leaf: a path has 256 bits. */
+export const SMT_DEPTH_MAX = 256;
+/** The hash of an empty subtree. */
+export const EMPTY_HASH: Uint8Array = new Uint8Array(32);
 
 /** SHA-256 of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(data).digest());
 }
 
-/** The bucket of an address in a tree of depth `depth`: its top `depth` bits. */
-export function bucketOf(address: Uint8Array, depth: number): number {
-  const top = ((address[0]! << 24) | (address[1]! << 16) | (address[2]! << 8) | address[3]!) >>> 0;
-  return Math.floor(top / 2 ** (32 - depth));
+/** path(a): the key of the account at `address` in the tree. */
+export function pathOf(address: Uint8Array): Uint8Array {
+  return nobleSha256(address.subarray(0, 32));
 }
+
+/** Bit `d` of a path (0 = left), most significant bit of byte 0 first. */
+export function pathBit(path: Uint8Array, d: number): number {
+  return (path[d >> 3]! >> (7 - (d & 7))) & 1;
+}
+
+const leafMsg = new Uint8Array(1 + ACCOUNT_RECORD_SIZE);
+const nodeMsg = new Uint8Array(64);
 
 /** leaf(a) of an account record (48 bytes). */
 export function leafHash(record: Uint8Array): Uint8Array {
-  const msg = new Uint8Array(64);
-  msg.set(record.subarray(0, ACCOUNT_RECORD_SIZE));
-  return sha256(msg);
+  leafMsg.set(record.subarray(0, ACCOUNT_RECORD_SIZE), 1);
+  return nobleSha256(leafMsg);
 }
 
-/** The hash of a bucket from its member records, sorted by address. */
-export function bucketHash(records: readonly Uint8Array[]): Uint8Array {
-  if (records.length === 0) return new Uint8Array(32);
-  let h = leafHash(records[0]!);
-  const msg = new Uint8Array(64);
-  for (let i = 1; i < records.length; i++) {
-    msg.set(h);
-    msg.set(leafHash(records[i]!), 32);
-    h = sha256(msg);
-  }
-  return h;
-}
-
-/** SHA256(left ‖ right). */
+/** SHA256(left ‖ right): an inner node. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  const msg = new Uint8Array(64);
-  msg.set(left);
-  msg.set(right, 32);
-  return sha256(msg);
+  nodeMsg.set(left);
+  nodeMsg.set(right, 32);
+  return nobleSha256(nodeMsg);
 }
 
 /** An account record: address ‖ balance u64le ‖ nonce u64le. */
 export function accountRecord(address: Uint8Array, balance: bigint, nonce: bigint): Uint8Array {
   const r = new Uint8Array(ACCOUNT_RECORD_SIZE);
-  r.set(address);
+  r.set(address.subarray(0, 32));
   const dv = new DataView(r.buffer);
   dv.setBigUint64(32, balance, true);
   dv.setBigUint64(40, nonce, true);

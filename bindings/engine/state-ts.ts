@@ -1,78 +1,95 @@
 /**
  * The `ts` ledger state: the same state machine as assembly/state.ts on a JS Map and BigInt
- * arithmetic, with the same check order (so identical statuses) and the same tree (so identical
- * roots; the hashing definitions are shared with the proof verifier in bindings/chain/proof.ts).
+ * arithmetic, with the same check order (so identical statuses) and the same sparse Merkle tree
+ * (so identical roots; the hashing definitions in state-hash.ts are shared with the proof verifier
+ * in bindings/chain/proof.ts). The tree is built of objects: a leaf is the account itself, an
+ * inner node holds two children and its cached hash. Invariant: when a leaf's hash is stale
+ * (null), so is every node above it, so `root()` rehashes only the stale paths.
  * @module
  */
 import { assert } from "../util/index.ts";
-import { accountRecord, bucketHash, bucketOf, nodeHash } from "./state-hash.ts";
+import { EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf } from "./state-hash.ts";
 import { binaryKey } from "./kv-ts.ts";
-import type { AccountState, LedgerState } from "./state-types.ts";
+import type { AccountState, LedgerState, LoadProgress, ProofMaterial } from "./state-types.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
 const TX = 88;
 const REC = 48;
+const LOAD_CHUNK = 1 << 16;
 const enum St { Ok = 0, BadNonce = 1, Insufficient = 2, Overflow = 3, Self = 4 }
 
-interface Acc {
-  readonly address: Uint8Array;
-  balance: bigint;
-  nonce: bigint;
-  epoch: number;
+class Acc {
+  /** SHA-256 of the address: the key in the tree. */
+  readonly path: Uint8Array;
+  /** leaf(a), or null when stale. */
+  hash: Uint8Array | null = null;
+  constructor(readonly address: Uint8Array, public balance: bigint, public nonce: bigint, public epoch: number) {
+    this.path = pathOf(address);
+  }
 }
+
+class Inner {
+  c0: Child = null;
+  c1: Child = null;
+  /** SHA256(h(c0) ‖ h(c1)), or null when stale. */
+  hash: Uint8Array | null = null;
+}
+
+type Child = Acc | Inner | null;
 
 function compareAddress(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return 0;
 }
 
-/** Creates an empty TypeScript ledger state with a tree of depth `treeDepth`. */
-export function createTsState(treeDepth: number): LedgerState {
-  return new TsState(treeDepth);
+function childAt(n: Inner, side: number): Child {
+  return side === 0 ? n.c0 : n.c1;
+}
+
+function setChild(n: Inner, side: number, c: Child): void {
+  if (side === 0) n.c0 = c;
+  else n.c1 = c;
+}
+
+function hashOf(c: Child): Uint8Array {
+  if (c === null) return EMPTY_HASH;
+  if (c instanceof Acc) return (c.hash ??= leafHash(accountRecord(c.address, c.balance, c.nonce)));
+  return (c.hash ??= nodeHash(hashOf(c.c0), hashOf(c.c1)));
+}
+
+/** Creates an empty TypeScript ledger state. */
+export function createTsState(): LedgerState {
+  return new TsState();
 }
 
 class TsState implements LedgerState {
   readonly engine = "ts" as const;
   private readonly accounts = new Map<string, Acc>();
-  private readonly buckets = new Map<number, Acc[]>();
-  private readonly nodes: Uint8Array;
-  private readonly dirty = new Set<number>();
+  /** The root slot; `rootHolder.c0` is the tree. */
+  private readonly rootHolder = new Inner();
+  private nodes = 0;
   private epoch = 0;
   private inBlock = false;
   private journal: Array<[Acc, bigint, bigint]> = [];
   private created: Acc[] = [];
   private changed: Acc[] = [];
 
-  constructor(readonly treeDepth: number) {
-    this.nodes = new Uint8Array(2 ** (treeDepth + 1) * 32);
-    for (let level = treeDepth - 1; level >= 0; level--) {
-      const first = 2 ** level;
-      const child = this.node(2 * first);
-      const h = nodeHash(child, child);
-      for (let i = first; i < 2 * first; i++) this.nodes.set(h, i * 32);
-    }
-  }
-
   get accountCount(): number {
     return this.accounts.size;
-  }
-
-  private node(i: number): Uint8Array {
-    return this.nodes.subarray(i * 32, i * 32 + 32);
   }
 
   private get(address: Uint8Array): Acc | undefined {
     return this.accounts.get(binaryKey(address));
   }
 
+  get nodeCount(): number {
+    return this.nodes;
+  }
+
   private create(address: Uint8Array): Acc {
-    const acc: Acc = { address: address.slice(0, 32), balance: 0n, nonce: 0n, epoch: this.epoch };
+    const acc = new Acc(address.slice(0, 32), 0n, 0n, this.epoch);
     this.accounts.set(binaryKey(acc.address), acc);
-    const b = bucketOf(acc.address, this.treeDepth);
-    let list = this.buckets.get(b);
-    if (list === undefined) this.buckets.set(b, (list = []));
-    list.push(acc);
-    this.dirty.add(b);
+    this.insert(acc);
     if (this.inBlock) {
       this.created.push(acc);
       this.changed.push(acc);
@@ -80,24 +97,103 @@ class TsState implements LedgerState {
     return acc;
   }
 
+  /** Puts a new account into the tree: into an empty slot, or splitting the leaf it meets. */
+  private insert(acc: Acc): void {
+    const path = acc.path;
+    let n: Inner = this.rootHolder;
+    let side = 0;
+    let d = 0;
+    for (let c = childAt(n, side); c instanceof Inner; c = childAt(n, side)) {
+      c.hash = null;
+      n = c;
+      side = pathBit(path, d++);
+    }
+    const q = childAt(n, side);
+    if (q === null) {
+      setChild(n, side, acc);
+      return;
+    }
+    assert(q instanceof Acc, "a leaf ends the walk");
+    // Nodes down to the first bit where the two paths part, one per level.
+    for (;;) {
+      assert(d < SMT_DEPTH_MAX, "two addresses with one SHA-256 path");
+      const m = new Inner();
+      this.nodes++;
+      setChild(n, side, m);
+      const bq = pathBit(q.path, d);
+      const ba = pathBit(path, d);
+      if (bq !== ba) {
+        setChild(m, bq, q);
+        setChild(m, ba, acc);
+        return;
+      }
+      n = m;
+      side = ba;
+      d++;
+    }
+  }
+
+  /** Takes a leaf out of the tree (undoing a creation), lifting a leaf left alone back up. */
+  private remove(acc: Acc): void {
+    const stack: Array<[Inner, number]> = [];
+    let n: Inner = this.rootHolder;
+    let side = 0;
+    let d = 0;
+    for (let c = childAt(n, side); c instanceof Inner; c = childAt(n, side)) {
+      c.hash = null;
+      stack.push([n, side]);
+      n = c;
+      side = pathBit(acc.path, d++);
+    }
+    assert(childAt(n, side) === acc, "remove: the account is in the tree");
+    setChild(n, side, null);
+    // n is the deepest node; while it holds one leaf and one empty child, the leaf moves up.
+    while (stack.length > 0) {
+      const lone = n.c0 === null && n.c1 instanceof Acc ? n.c1 : n.c1 === null && n.c0 instanceof Acc ? n.c0 : undefined;
+      if (lone === undefined) return;
+      const [up, upSide] = stack.pop()!;
+      setChild(up, upSide, lone);
+      this.nodes--;
+      n = up;
+    }
+  }
+
+  /** Marks an account's leaf and the nodes above it stale (once per root). */
+  private stale(acc: Acc): void {
+    if (acc.hash === null) return;
+    acc.hash = null;
+    let n: Inner = this.rootHolder;
+    let side = 0;
+    let d = 0;
+    for (let c = childAt(n, side); c instanceof Inner; c = childAt(n, side)) {
+      c.hash = null;
+      n = c;
+      side = pathBit(acc.path, d++);
+    }
+  }
+
+  /** Marks an account changed; inside a block, journals it once per block. */
   private touch(acc: Acc): void {
-    this.dirty.add(bucketOf(acc.address, this.treeDepth));
+    this.stale(acc);
     if (!this.inBlock || acc.epoch === this.epoch) return;
     this.journal.push([acc, acc.balance, acc.nonce]);
     acc.epoch = this.epoch;
     this.changed.push(acc);
   }
 
-  load(records: Uint8Array): void {
+  load(records: Uint8Array, onProgress?: LoadProgress): void {
     assert(!this.inBlock, "load inside a block");
     const dv = new DataView(records.buffer, records.byteOffset, records.length);
+    const total = Math.floor(records.length / REC);
     for (let o = 0; o + REC <= records.length; o += REC) {
+      if (onProgress !== undefined && o > 0 && (o / REC) % LOAD_CHUNK === 0) onProgress(o / REC, total);
       const address = records.subarray(o, o + 32);
       const acc = this.get(address) ?? this.create(address);
       this.touch(acc);
       acc.balance = dv.getBigUint64(o + 32, true);
       acc.nonce = dv.getBigUint64(o + 40, true);
     }
+    onProgress?.(total, total);
   }
 
   begin(): void {
@@ -169,18 +265,15 @@ class TsState implements LedgerState {
     assert(this.inBlock, "abort: no block is open");
     for (let i = this.created.length - 1; i >= 0; i--) {
       const acc = this.created[i]!;
-      const b = bucketOf(acc.address, this.treeDepth);
-      const list = this.buckets.get(b)!;
-      assert(list[list.length - 1] === acc, "creations are undone newest first");
-      list.pop();
+      this.remove(acc);
       this.accounts.delete(binaryKey(acc.address));
     }
     for (let i = this.journal.length - 1; i >= 0; i--) {
       const [acc, balance, nonce] = this.journal[i]!;
+      this.stale(acc);
       acc.balance = balance;
       acc.nonce = nonce;
     }
-    for (const acc of this.changed) this.dirty.add(bucketOf(acc.address, this.treeDepth));
     this.inBlock = false;
     this.journal = [];
     this.created = [];
@@ -200,26 +293,8 @@ class TsState implements LedgerState {
     return out;
   }
 
-  private sortedRecords(b: number): Uint8Array[] {
-    const list = (this.buckets.get(b) ?? []).slice().sort((x, y) => compareAddress(x.address, y.address));
-    return list.map((a) => accountRecord(a.address, a.balance, a.nonce));
-  }
-
   root(): Uint8Array {
-    if (this.dirty.size > 0) {
-      let level = [...this.dirty].sort((a, b) => a - b).map((b) => {
-        const i = 2 ** this.treeDepth + b;
-        this.nodes.set(bucketHash(this.sortedRecords(b)), i * 32);
-        return i;
-      });
-      this.dirty.clear();
-      for (let d = 0; d < this.treeDepth; d++) {
-        const parents = [...new Set(level.map((i) => Math.floor(i / 2)))];
-        for (const p of parents) this.nodes.set(nodeHash(this.node(2 * p), this.node(2 * p + 1)), p * 32);
-        level = parents;
-      }
-    }
-    return this.node(1).slice();
+    return hashOf(this.rootHolder.c0).slice();
   }
 
   account(address: Uint8Array): AccountState | undefined {
@@ -227,18 +302,19 @@ class TsState implements LedgerState {
     return a === undefined ? undefined : { balance: a.balance, nonce: a.nonce };
   }
 
-  proofMaterial(address: Uint8Array): { members: Uint8Array; siblings: Uint8Array } {
+  proofMaterial(address: Uint8Array): ProofMaterial {
     this.root();
-    const b = bucketOf(address, this.treeDepth);
-    const records = this.sortedRecords(b);
-    const members = new Uint8Array(records.length * REC);
-    records.forEach((r, i) => members.set(r, i * REC));
-    const siblings = new Uint8Array(this.treeDepth * 32);
-    let i = 2 ** this.treeDepth + b;
-    for (let level = 0; level < this.treeDepth; level++) {
-      siblings.set(this.node(i ^ 1), level * 32);
-      i = Math.floor(i / 2);
+    const path = pathOf(address);
+    const siblings: Uint8Array[] = [];
+    let c = this.rootHolder.c0;
+    for (let d = 0; c instanceof Inner; d++) {
+      const b = pathBit(path, d);
+      siblings.push(hashOf(childAt(c, b ^ 1)));
+      c = childAt(c, b);
     }
-    return { members, siblings };
+    const out = new Uint8Array(siblings.length * 32);
+    siblings.forEach((h, i) => out.set(h, i * 32));
+    const leaf = c === null ? undefined : accountRecord(c.address, c.balance, c.nonce);
+    return { depth: siblings.length, leaf, siblings: out };
   }
 }

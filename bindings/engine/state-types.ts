@@ -22,18 +22,35 @@ export interface AccountState {
 }
 
 /**
- * Accounts plus their commitment. Blocks run between `begin` and `commit`/`abort`; `load` sets
+ * What a proof is made of: the path from the root towards an address's key, down to the first
+ * leaf or empty subtree on it (bindings/chain/proof.ts encodes and verifies it).
+ */
+export interface ProofMaterial {
+  /** Levels walked: the terminal leaf or empty subtree sits at this depth. */
+  depth: number;
+  /** The record (48 bytes) of the leaf the walk ended at, or undefined for an empty subtree. */
+  leaf: Uint8Array | undefined;
+  /** `depth` sibling hashes, 32 bytes each, the root's children first. */
+  siblings: Uint8Array;
+}
+
+/** Progress of a long load: called between chunks, `done` of `total` records loaded. */
+export type LoadProgress = (done: number, total: number) => void;
+
+/**
+ * Accounts plus their commitment (a sparse Merkle tree, engine/state-hash.ts). Blocks run between `begin` and `commit`/`abort`; `load` sets
  * accounts outside a block (genesis, snapshot, log replay).
  */
 export interface LedgerState {
   /** Which implementation this is. */
   readonly engine: EngineName;
-  /** Depth of the state tree (fixed per chain: the root depends on it). */
-  readonly treeDepth: number;
   /** Number of accounts. */
   readonly accountCount: number;
-  /** Sets accounts from 48-byte records (address, balance u64le, nonce u64le); not inside a block. */
-  load(records: Uint8Array): void;
+  /**
+   * Sets accounts from 48-byte records (address, balance u64le, nonce u64le); not inside a block.
+   * The tree takes them in at the next `root()` (onto an empty tree: one bulk build).
+   */
+  load(records: Uint8Array, onProgress?: LoadProgress): void;
   /** Opens a block. */
   begin(): void;
   /** Applies `count` packed transfers in order; returns one status code per transfer (0 = ok). */
@@ -50,6 +67,8 @@ export interface LedgerState {
   root(): Uint8Array;
   /** The account at `address`, or undefined. */
   account(address: Uint8Array): AccountState | undefined;
-  /** Proof material for `address`: the bucket's sorted member records and the siblings. */
-  proofMaterial(address: Uint8Array): { members: Uint8Array; siblings: Uint8Array };
+  /** Proof material for `address` (inclusion or absence) against the current root. */
+  proofMaterial(address: Uint8Array): ProofMaterial;
+  /** Tree nodes held (memory accounting for benchmarks). */
+  readonly nodeCount: number;
 }

@@ -5,13 +5,17 @@
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
 import { CoreMemory } from "./kv-wasm.ts";
 import { instantiateStoreCore } from "./kv-module.ts";
-import type { AccountState, LedgerState } from "./state-types.ts";
+import type { AccountState, LedgerState, LoadProgress, ProofMaterial } from "./state-types.ts";
 
 const TX = 88;
 const REC = 48;
+/** Records per `stateLoad` call: progress is reported between chunks (12 MB of records each). */
+const LOAD_CHUNK = 1 << 18;
+// Pointers from the core are u32, but a wasm i32 result reaches JS signed: every address is read
+// with `>>> 0`, or a state past 2 GiB (about 6M accounts) would index at a negative offset.
 
 interface StateExports {
-  stateInit(depth: number, seedLo: number, seedHi: number): number;
+  stateInit(seedLo: number, seedHi: number): number;
   stateAddrIo(): number;
   stateProposerIo(): number;
   stateCount(): number;
@@ -29,16 +33,17 @@ interface StateExports {
   stateLoad(count: number): number;
   stateRoot(): number;
   stateProve(): number;
+  commitNodeCount(): number;
 }
 
 function oom(what: string): ChainDbError {
   return new ChainDbError(ErrorCode.OUT_OF_MEMORY, `wasm state: out of memory during ${what}`);
 }
 
-/** Creates an empty WASM ledger state with a tree of depth `treeDepth`. */
-export async function createWasmState(treeDepth: number): Promise<LedgerState> {
+/** Creates an empty WASM ledger state. */
+export async function createWasmState(): Promise<LedgerState> {
   const core = await instantiateStoreCore();
-  return new WasmState(core as unknown as StateExports, new CoreMemory(core.memory), treeDepth);
+  return new WasmState(core as unknown as StateExports, new CoreMemory(core.memory));
 }
 
 class WasmState implements LedgerState {
@@ -46,9 +51,9 @@ class WasmState implements LedgerState {
   private readonly addrIo: number;
   private readonly proposerIo: number;
 
-  constructor(private readonly x: StateExports, private readonly mem: CoreMemory, readonly treeDepth: number) {
+  constructor(private readonly x: StateExports, private readonly mem: CoreMemory) {
     const seed = crypto.getRandomValues(new Uint32Array(2));
-    if (x.stateInit(treeDepth, seed[0]!, seed[1]!) !== 0) throw oom("init");
+    if (x.stateInit(seed[0]!, seed[1]!) !== 0) throw oom("init");
     this.addrIo = x.stateAddrIo();
     this.proposerIo = x.stateProposerIo();
   }
@@ -57,14 +62,24 @@ class WasmState implements LedgerState {
     return this.x.stateCount();
   }
 
-  load(records: Uint8Array): void {
-    const count = records.length / REC;
-    const p = this.x.stateLoadBuffer(count);
-    if (p === 0) throw oom("load");
-    this.mem.u8.set(records, p);
-    const rc = this.x.stateLoad(count);
-    if (rc === -1) throw oom("load");
-    assert(rc === 0, "load inside a block");
+  get nodeCount(): number {
+    return this.x.commitNodeCount();
+  }
+
+  load(records: Uint8Array, onProgress?: LoadProgress): void {
+    const total = Math.floor(records.length / REC);
+    for (let done = 0; done < total; ) {
+      const count = Math.min(LOAD_CHUNK, total - done);
+      const p = this.x.stateLoadBuffer(count) >>> 0;
+      if (p === 0) throw oom("load");
+      this.mem.u8.set(records.subarray(done * REC, (done + count) * REC), p);
+      const rc = this.x.stateLoad(count);
+      if (rc === -1) throw oom("load");
+      assert(rc === 0, "load inside a block");
+      done += count;
+      if (done < total) onProgress?.(done, total);
+    }
+    onProgress?.(total, total);
   }
 
   begin(): void {
@@ -73,7 +88,7 @@ class WasmState implements LedgerState {
 
   apply(packed: Uint8Array, count: number, proposer: Uint8Array): Uint8Array {
     assert(packed.length >= count * TX, "apply: packed buffer too short");
-    const p = this.x.stateTxBuffer(count);
+    const p = this.x.stateTxBuffer(count) >>> 0;
     if (p === 0) throw oom("apply");
     const u8 = this.mem.u8;
     u8.set(packed.subarray(0, count * TX), p);
@@ -81,7 +96,7 @@ class WasmState implements LedgerState {
     const rc = this.x.stateApply(count);
     if (rc === -1) throw oom("apply");
     assert(rc >= 0, "apply outside a block");
-    const s = this.x.stateStatusPtr();
+    const s = this.x.stateStatusPtr() >>> 0;
     return this.mem.u8.slice(s, s + count);
   }
 
@@ -90,46 +105,48 @@ class WasmState implements LedgerState {
   }
 
   abort(): void {
-    assert(this.x.stateAbort() === 0, "abort: no block is open");
+    const rc = this.x.stateAbort();
+    if (rc === -3) throw oom("abort");
+    assert(rc === 0, "abort: no block is open");
   }
 
   changes(): Uint8Array {
     const n = this.x.stateChangedCount();
-    const p = this.x.stateChanges();
+    const p = this.x.stateChanges() >>> 0;
     if (p === 0) throw oom("changes");
     return this.mem.u8.slice(p, p + n * REC);
   }
 
   exportAll(): Uint8Array {
     const n = this.x.stateCount();
-    const p = this.x.stateExportAll();
+    const p = this.x.stateExportAll() >>> 0;
     if (p === 0) throw oom("export");
     return this.mem.u8.slice(p, p + n * REC);
   }
 
   root(): Uint8Array {
-    const p = this.x.stateRoot();
+    const p = this.x.stateRoot() >>> 0;
     if (p === 0) throw oom("root");
     return this.mem.u8.slice(p, p + 32);
   }
 
   account(address: Uint8Array): AccountState | undefined {
     this.mem.u8.set(address, this.addrIo);
-    const e = this.x.stateGet();
+    const e = this.x.stateGet() >>> 0;
     if (e === 0) return undefined;
     const u8 = this.mem.u8;
     const dv = new DataView(u8.buffer, e + 40, 16);
     return { balance: dv.getBigUint64(0, true), nonce: dv.getBigUint64(8, true) };
   }
 
-  proofMaterial(address: Uint8Array): { members: Uint8Array; siblings: Uint8Array } {
+  proofMaterial(address: Uint8Array): ProofMaterial {
     this.mem.u8.set(address, this.addrIo);
-    const p = this.x.stateProve();
+    const p = this.x.stateProve() >>> 0;
     if (p === 0) throw oom("prove");
     const u8 = this.mem.u8;
-    const count = new DataView(u8.buffer, p, 4).getUint32(0, true);
-    const members = u8.slice(p + 4, p + 4 + count * REC);
-    const start = p + 4 + count * REC;
-    return { members, siblings: u8.slice(start, start + this.treeDepth * 32) };
+    const dv = new DataView(u8.buffer, p, 8);
+    const depth = dv.getUint32(0, true);
+    const leaf = dv.getUint32(4, true) === 1 ? u8.slice(p + 8, p + 56) : undefined;
+    return { depth, leaf, siblings: u8.slice(p + 56, p + 56 + depth * 32) };
   }
 }

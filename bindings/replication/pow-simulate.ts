@@ -65,7 +65,7 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
         random: node.random,
         storage: node.storage,
         engine: f.engine,
-        openLedger: () => Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts", treeDepth: 6 }),
+        openLedger: () => Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts" }),
         bits: BITS,
         mineEveryMs: 150 * n,
       }),

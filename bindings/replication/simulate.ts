@@ -141,7 +141,7 @@ class PrimaryRun {
   private async boot(id: NodeId): Promise<void> {
     const node = this.net.node(id);
     const genesis = getFixture().keys.map((k) => ({ address: k.publicKey, balance: 1_000_000n }));
-    const ledger = await Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts", treeDepth: 8 });
+    const ledger = await Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts" });
     const replica = await Replica.open({
       id,
       config: { nodes: this.ids, mode: this.mode, heartbeatMs: 50, electionTimeoutMs: 300, blockIntervalMs: 20 },

@@ -29,8 +29,11 @@ import { NODE_VFS_NAME } from "./node-vfs.ts";
 export const LEDGER_FILE = "ledger.sqlite";
 /** Written in the meta table; anything else is not a chaindb ledger. */
 export const LEDGER_MAGIC = "chaindb-ledger";
-/** Format version of the tables below. */
-export const LEDGER_FORMAT = 1;
+/**
+ * Format version: 2 since the state root is the sparse Merkle tree's (format 1 held bucket-tree
+ * roots, which this code cannot recompute): another version is STORE_FORMAT, never a replay.
+ */
+export const LEDGER_FORMAT = 2;
 const SQLITE_MAGIC = "SQLite format 3\0";
 const PAGE_SIZE = 65536; // 180 KB blocks: 64 KiB pages took 1.4–1.6 ms per commit here, 4 KiB pages 2.8–6.4 ms
 const SNAPSHOTS_KEPT = 2;
@@ -50,10 +53,10 @@ export interface LedgerLog {
 export interface DurableMeta {
   /** Chain id. */
   chainId: number;
-  /** State tree depth. */
-  treeDepth: number;
   /** Genesis account records. */
   genesis: Uint8Array;
+  /** Progress of long loads (genesis, snapshot), in records. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -167,7 +170,6 @@ function createLedgerFile(sqlite3: Db, file: string, meta: DurableMeta, genesisR
         ["magic", LEDGER_MAGIC],
         ["format", String(LEDGER_FORMAT)],
         ["chainId", String(meta.chainId)],
-        ["treeDepth", String(meta.treeDepth)],
         ["genesis", toHex(sha256(meta.genesis))],
       ];
       for (const row of rows) db.exec({ sql: "INSERT INTO meta VALUES (?, ?)", bind: row });
@@ -203,7 +205,7 @@ function checkMeta(db: Db, file: string, meta: DurableMeta): void {
   db.exec({ sql: "SELECT key, value FROM meta", rowMode: "array", callback: (r: [string, string]) => void values.set(r[0], r[1]) });
   if (values.get("magic") !== LEDGER_MAGIC) throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb ledger`);
   if (values.get("format") !== String(LEDGER_FORMAT)) {
-    throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} has ledger format ${values.get("format")}, expected ${LEDGER_FORMAT}`);
+    throw new ChainDbError(ErrorCode.STORE_FORMAT, `${file} has ledger format ${values.get("format")}, this chaindb reads format ${LEDGER_FORMAT} (sparse Merkle state root): rebuild the ledger from its genesis and blocks`);
   }
   const expect = (key: string, want: string) => {
     if (values.get(key) !== want) {
@@ -211,7 +213,6 @@ function checkMeta(db: Db, file: string, meta: DurableMeta): void {
     }
   };
   expect("chainId", String(meta.chainId));
-  expect("treeDepth", String(meta.treeDepth));
   expect("genesis", toHex(sha256(meta.genesis)));
 }
 
@@ -252,7 +253,7 @@ function blobView(sqlite3: Db, stmt: Db, col: number): Uint8Array {
 }
 
 /** Loads the newest snapshot into `state`; returns its height and root. */
-function loadSnapshot(sqlite3: Db, db: Db, state: LedgerState): { snapHeight: number; snapRoot: Uint8Array } {
+function loadSnapshot(sqlite3: Db, db: Db, state: LedgerState, onProgress?: DurableMeta["onProgress"]): { snapHeight: number; snapRoot: Uint8Array } {
   const stmt = db.prepare("SELECT height, root, digest, records FROM snapshots ORDER BY height DESC LIMIT 1");
   try {
     if (!stmt.step()) throw corrupt("no snapshot");
@@ -262,7 +263,7 @@ function loadSnapshot(sqlite3: Db, db: Db, state: LedgerState): { snapHeight: nu
     const records = blobView(sqlite3, stmt, 3);
     if (!equalBytes(sha256(u64(snapHeight), snapRoot, records), snapDigest)) throw corrupt(`snapshot ${snapHeight} fails its digest`);
     if (records.length % REC !== 0) throw corrupt(`snapshot ${snapHeight} has a partial record`);
-    state.load(records);
+    state.load(records, onProgress);
     return { snapHeight, snapRoot };
   } finally {
     stmt.finalize();
@@ -270,9 +271,9 @@ function loadSnapshot(sqlite3: Db, db: Db, state: LedgerState): { snapHeight: nu
 }
 
 /** Restores `state` from the newest snapshot and the later blocks; returns the height. */
-function recover(sqlite3: Db, db: Db, state: LedgerState): number {
+function recover(sqlite3: Db, db: Db, state: LedgerState, onProgress?: DurableMeta["onProgress"]): number {
   const t0 = performance.now();
-  const { snapHeight, snapRoot } = loadSnapshot(sqlite3, db, state);
+  const { snapHeight, snapRoot } = loadSnapshot(sqlite3, db, state, onProgress);
   const t1 = performance.now();
   let height = snapHeight;
   let root = snapRoot;
@@ -355,14 +356,15 @@ export async function openDurableLog(dir: string, meta: DurableMeta, state: Ledg
   let db: Db | undefined;
   try {
     if (!fs.existsSync(file)) {
-      state.load(meta.genesis);
+      state.load(meta.genesis, meta.onProgress);
+      if (state.accountCount !== meta.genesis.length / REC) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "genesis: duplicate addresses");
       createLedgerFile(sqlite3, file, meta, state.root());
     }
     preflight(file);
     try {
       db = openDb(sqlite3, file, false);
       checkMeta(db, file, meta);
-      const height = recover(sqlite3, db, state);
+      const height = recover(sqlite3, db, state, meta.onProgress);
       return { log: new SqliteLedgerLog(db, lock), height };
     } catch (e) {
       try {

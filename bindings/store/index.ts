@@ -10,7 +10,7 @@ export type { KvStore } from "../engine/kv-types.ts";
 export { openDurableLog, lastRecoveryStats, LEDGER_FILE, type LedgerLog, type DurableMeta, type RecoveryStats } from "./durable.ts";
 export { loadSqlite } from "./sqlite.ts";
 export {
-  ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, bucketHash, bucketOf, leafHash, nodeHash, sha256,
+  ACCOUNT_RECORD_SIZE, EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf, sha256,
 } from "../engine/state-hash.ts";
 export { NODE_VFS_NAME } from "./node-vfs.ts";
 export { KV_KEY_MAX, KV_VALUE_MAX, KV_DEPTH_MAX } from "../engine/kv-types.ts";
@@ -31,19 +31,19 @@ export async function createKvStore(engine: EngineName = "wasm"): Promise<KvStor
   }
 }
 
-export type { LedgerState, AccountState, TransferStatus } from "../engine/state-types.ts";
+export type { LedgerState, AccountState, TransferStatus, ProofMaterial, LoadProgress } from "../engine/state-types.ts";
 export { TRANSFER_STATUSES } from "../engine/state-types.ts";
 
-/** Creates an empty ledger state (accounts + state tree of depth `treeDepth`) on an engine. */
-export async function createLedgerState(engine: EngineName, treeDepth: number): Promise<import("../engine/state-types.ts").LedgerState> {
+/** Creates an empty ledger state (accounts + their sparse Merkle tree) on an engine. */
+export async function createLedgerState(engine: EngineName): Promise<import("../engine/state-types.ts").LedgerState> {
   switch (engine) {
     case "wasm": {
       const { createWasmState } = await import("../engine/state-wasm.ts");
-      return createWasmState(treeDepth);
+      return createWasmState();
     }
     case "ts": {
       const { createTsState } = await import("../engine/state-ts.ts");
-      return createTsState(treeDepth);
+      return createTsState();
     }
     default:
       throw new ChainDbError(ErrorCode.BAD_ENGINE, `unknown engine ${JSON.stringify(engine)}: expected "wasm" or "ts"`);

@@ -40,6 +40,7 @@ export const ErrorCode = {
   STORE_CORRUPT: "STORE_CORRUPT",
   NOT_CHAINDB: "NOT_CHAINDB",
   STORE_MISMATCH: "STORE_MISMATCH",
+  STORE_FORMAT: "STORE_FORMAT",
   CLOSED: "CLOSED",
   BUSY: "BUSY",
   // consensus (bindings/consensus/, bindings/selection/); BAD_MESSAGE is shared with the net layer

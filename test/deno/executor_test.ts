@@ -19,8 +19,8 @@ Deno.test("parallel executor equals serial under Deno workers", async () => {
     const from = (i * 5) % keys.length;
     return signTransfer(keys[from]!, { chainId: 3, to: keys[(from + 1) % keys.length]!.publicKey, amount: 1 + i, fee: 1, nonce: nonces[from]!++ });
   });
-  const a = await Ledger.open({ chainId: 3, genesis, treeDepth: 5 });
-  const b = await Ledger.open({ chainId: 3, genesis, treeDepth: 5 });
+  const a = await Ledger.open({ chainId: 3, genesis });
+  const b = await Ledger.open({ chainId: 3, genesis });
   const parallel = await ParallelExecutor.start({ workers: 2, parallelExecution: true });
   try {
     const want = await new SerialExecutor().execute(a, block, { proposer });

@@ -39,7 +39,7 @@ export class SimCluster {
       clock: node.clock,
       random: node.random,
       store: new SimReplicaStore(node.storage),
-      ledger: await Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts", treeDepth: 8 }),
+      ledger: await Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts" }),
       proposer: new Uint8Array(32).fill(this.ids.indexOf(id) + 100),
     });
     this.replicas.set(id, replica);

@@ -22,7 +22,7 @@ export const BANK_GENESIS = [
 
 /** Opens the bank ledger (in memory without `dir`). */
 export function openBank(dir?: string, engine: EngineName = "wasm"): Promise<Ledger> {
-  return Ledger.open({ dir, engine, chainId: TXN_CHAIN, genesis: BANK_GENESIS, treeDepth: 4 });
+  return Ledger.open({ dir, engine, chainId: TXN_CHAIN, genesis: BANK_GENESIS });
 }
 
 /** Alice's, Bob's and Carol's balances as numbers. */
