@@ -66,11 +66,11 @@ export function decodeProof(proof: Uint8Array): DecodedProof {
   const members: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const at = PROOF_HEADER + i * ACCOUNT_RECORD_SIZE;
-    members.push(proof.slice(at, at + ACCOUNT_RECORD_SIZE));
+    members.push(new Uint8Array(proof.subarray(at, at + ACCOUNT_RECORD_SIZE)));
   }
   const siblings: Uint8Array[] = [];
   const base = PROOF_HEADER + count * ACCOUNT_RECORD_SIZE;
-  for (let i = 0; i < depth; i++) siblings.push(proof.slice(base + i * 32, base + i * 32 + 32));
+  for (let i = 0; i < depth; i++) siblings.push(new Uint8Array(proof.subarray(base + i * 32, base + i * 32 + 32)));
   return { depth, members, siblings };
 }
 

@@ -66,7 +66,7 @@ class TsState implements LedgerState {
   }
 
   private create(address: Uint8Array): Acc {
-    const acc: Acc = { address: address.slice(0, 32), balance: 0n, nonce: 0n, epoch: this.epoch };
+    const acc: Acc = { address: new Uint8Array(address.subarray(0, 32)), balance: 0n, nonce: 0n, epoch: this.epoch };
     this.accounts.set(binaryKey(acc.address), acc);
     const b = bucketOf(acc.address, this.treeDepth);
     let list = this.buckets.get(b);

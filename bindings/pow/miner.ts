@@ -111,7 +111,9 @@ class MineRun {
     this.options.signal?.addEventListener("abort", onAbort, { once: true });
     const timer = this.options.onProgress ? setInterval(() => this.report(), this.options.progressIntervalMs ?? 250) : undefined;
     try {
-      let current: Uint8Array = header.slice();
+      // Copies (new Uint8Array) throughout: a Buffer's slice would alias, and the nonce and time
+      // written into it would land in the caller's header.
+      let current: Uint8Array = new Uint8Array(header);
       for (;;) {
         const { nonce } = await searcher.search(current, target, start, NONCE_SPACE);
         if (this.aborted) throw new ChainDbError(ErrorCode.ABORTED, "mining aborted", { cause: this.options.signal?.reason });
@@ -131,8 +133,8 @@ class MineRun {
       throw new ChainDbError(ErrorCode.NONCE_SPACE_EXHAUSTED, `nonce space exhausted after ${this.rolls} roll(s) of the header`);
     }
     this.rolls++;
-    const next = this.options.nextHeader ? this.options.nextHeader(header.slice(), this.rolls) : rollTime(header);
-    return abytes(next, 80, "nextHeader()").slice();
+    const next = this.options.nextHeader ? this.options.nextHeader(new Uint8Array(header), this.rolls) : rollTime(header);
+    return new Uint8Array(abytes(next, 80, "nextHeader()"));
   }
 
   private progress(): MineProgress {
@@ -146,7 +148,7 @@ class MineRun {
   }
 
   private result(header: Uint8Array, nonce: number, meta: { workers: number; engine: EngineName }): MineResult {
-    const solved = setNonce(header.slice(), nonce);
+    const solved = setNonce(new Uint8Array(header), nonce);
     const p = this.progress();
     this.report();
     return {
@@ -195,7 +197,7 @@ async function poolSearcher(workers: number, name: EngineName): Promise<Searcher
 }
 
 function rollTime(header: Uint8Array): Uint8Array {
-  return setTime(header.slice(), (decodeHeader(header).time + 1) >>> 0);
+  return setTime(new Uint8Array(header), (decodeHeader(header).time + 1) >>> 0);
 }
 
 function targetFromHeader(header: Uint8Array): Uint8Array {
