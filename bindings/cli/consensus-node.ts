@@ -17,7 +17,7 @@ import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
 import { keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 import { ConsensusNode, byzantine, type ChainGenesis } from "../consensus/index.ts";
 import { TcpTransport, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
-import { DEV_CHAIN_ID, devGenesis, runUntilSignal, serveHttp } from "./node.ts";
+import { DEV_CHAIN_ID, closeOnFailure, devGenesis, runUntilSignal, serveHttp } from "./node.ts";
 
 /** Bonded stake of each genesis validator under PoS, and the balance every validator account starts with. */
 export const DEV_VALIDATOR_STAKE = 1_000_000n;
@@ -107,11 +107,14 @@ export async function runConsensusNode(a: ConsensusNodeArgs): Promise<0> {
       peers: transport.peerIds.filter((p) => transport.isConnected(p)),
     };
   };
-  const http = await serveHttp(a.listen.host, a.listen.port + 1, {
-    status: statusOf,
-    submit: async (tx) => node.submit(tx),
-    account: (address) => node.accounts.account(address),
-  });
+  const http = await closeOnFailure(
+    () => serveHttp(a.listen.host, a.listen.port + 1, {
+      status: statusOf,
+      submit: async (tx) => node.submit(tx),
+      account: (address) => node.accounts.account(address),
+    }),
+    async () => (await node.close(), await transport.close()),
+  );
   await runUntilSignal(a.self, key.publicKey, a.listen.port + 1, statusOf, (s) => [s.height, s.role, s.validators.length, s.halted, s.failure]);
   await new Promise<void>((resolve) => http.close(() => resolve()));
   await node.close();

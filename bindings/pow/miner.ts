@@ -77,6 +77,8 @@ export async function mine(header: Uint8Array, options: MineOptions = {}): Promi
   }
   const workers = aint(options.workers ?? cpuCount(), 0, MAX_WORKERS, "workers");
   const target = options.target ? abytes(options.target, 32, "target") : targetFromHeader(header);
+  // No hash meets a zero target: the search would roll the header forever.
+  if (target.every((b) => b === 0)) throw new ChainDbError(ErrorCode.BAD_BITS, "the target is zero: no hash can meet it");
   const startNonce = options.startNonce ?? getNonce(header);
   aint(startNonce, 0, NONCE_SPACE - 1, "startNonce");
   if (options.signal?.aborted) throw new ChainDbError(ErrorCode.ABORTED, "mining aborted before it started", { cause: options.signal.reason });
