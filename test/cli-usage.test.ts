@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../bindings/cli/main.ts";
+import { StatusScreen } from "../bindings/cli/cluster.ts";
 
 function capture() {
   const out: string[] = [];
@@ -187,5 +188,30 @@ describe("node: operational failures are one line, exit 1, and leave nothing beh
     const r = await chaindb("mine", "--bits", "0x00000000", "--workers", "0");
     expect(r.code).toBe(2);
     expectOneLineError(r.stderr, /zero target/);
+  });
+});
+
+describe("cluster status table", () => {
+  const stream = (isTTY: boolean) => {
+    const writes: string[] = [];
+    return { writes, out: { isTTY, write: (s: string) => (writes.push(s), true) } as unknown as NodeJS.WriteStream };
+  };
+
+  it("redraws in place on a terminal: cursor up over the last table, each line cleared", () => {
+    const { writes, out } = stream(true);
+    const screen = new StatusScreen(out);
+    screen.draw(["header", "  n0 height 1", "  3 transactions"]);
+    screen.draw(["header", "  n0 height 2", "  5 transactions"]);
+    expect(writes[0]).toBe("\x1b[2Kheader\n\x1b[2K  n0 height 1\n\x1b[2K  3 transactions\n");
+    expect(writes[1]).toBe("\x1b[3A\x1b[2Kheader\n\x1b[2K  n0 height 2\n\x1b[2K  5 transactions\n");
+  });
+
+  it("prints plain lines when piped, and only the rows that changed", () => {
+    const { writes, out } = stream(false);
+    const screen = new StatusScreen(out);
+    screen.draw(["header", "  n0 height 1", "  n1 height 1"]);
+    screen.draw(["header", "  n0 height 2", "  n1 height 1"]);
+    expect(writes.join("")).toBe("header\n  n0 height 1\n  n1 height 1\n  n0 height 2\n");
+    expect(writes.join("")).not.toContain("\x1b");
   });
 });

@@ -16,7 +16,7 @@ import { loadOrCreateNodeKey } from "../net/index.ts";
 import { signStakingTx } from "../selection/index.ts";
 import { choiceOption, intOption, parseCommand, type CommandSpec } from "./args.ts";
 import { loadOrCreateValidatorKey } from "./consensus-node.ts";
-import { CONSENSUS_KINDS, DEV_CHAIN_ID, devAccounts, type ConsensusKind } from "./node.ts";
+import { CONSENSUS_KINDS, DEV_CHAIN_ID, devAccounts } from "./node.ts";
 
 /** The status line a node prints (see node.ts). */
 export interface NodeStatusLine {
@@ -333,13 +333,15 @@ function summaryLine(final: (NodeStatusLine | undefined)[], submitted: number, w
 }
 
 /**
- * Shows the status table: on a terminal it is redrawn in place (cursor up, clear line); piped, a
- * row is printed only when it changed, so a log stays readable.
+ * Shows the status table (exported for its test): on a terminal it is redrawn in place (cursor
+ * up, clear line); piped, a row is printed only when it changed, so a log stays readable.
  */
-class StatusScreen {
+export class StatusScreen {
   private drawn: string[] = [];
+  /** A screen on `out` (stdout, or stderr under --json). */
   constructor(private readonly out: NodeJS.WriteStream) {}
 
+  /** Shows `lines`, replacing (terminal) or updating (pipe) what was shown before. */
   draw(lines: readonly string[]): void {
     if (this.out.isTTY === true) {
       const up = this.drawn.length > 0 ? `\x1b[${this.drawn.length}A` : "";

@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { decodeHeader, decodeProof, decodeTransfer, encodeHeader, keyPairFromSeed, signTransfer, verifyProof, type BlockHeader } from "../../bindings/chain/index.ts";
+import { decodeHeader, decodeProof, decodeTransfer, encodeHeader, hashFromHex, keyPairFromSeed, signTransfer, verifyProof, type BlockHeader } from "../../bindings/chain/index.ts";
 import { decodeBlockTxs, decodeChainTx, decodeStakingTx, encodeBlockTxs, signStakingTx, STAKING_KINDS, type StakingKind } from "../../bindings/selection/index.ts";
-import { toHex } from "../../bindings/util/index.ts";
+import { fromHex, toHex } from "../../bindings/util/index.ts";
 import { Tally, decodeOrCode, hostileBytes, params } from "./harness.ts";
 
 const keys = [1, 2, 3].map((i) => keyPairFromSeed(new Uint8Array(32).fill(i)));
@@ -89,6 +89,23 @@ describe("header, transfer and proof decoders", () => {
         if (v.ok) expect(v.value).toBe(false);
       }),
       params(2000, 12),
+    );
+    tally.expectBoth();
+  });
+});
+
+describe("hex text", () => {
+  it("fromHex and hashFromHex: bytes that print back as the same digits, or BAD_HEX / BAD_LENGTH", () => {
+    const tally = new Tally();
+    const hexish = fc.oneof(fc.string({ maxLength: 80 }), fc.stringMatching(/^(0x)?[0-9a-fA-F]{0,70}$/), headerArb.map(encodeHeader).map(toHex));
+    fc.assert(
+      fc.property(hexish, (text) => {
+        const o = decodeOrCode(() => fromHex(text), new Uint8Array(text.length), ["BAD_HEX"]);
+        tally.add(o);
+        if (o.ok) expect(toHex(o.value)).toBe(text.replace(/^0[xX]/, "").toLowerCase());
+        decodeOrCode(() => hashFromHex(text), new Uint8Array(text.length), ["BAD_HEX", "BAD_LENGTH"]);
+      }),
+      params(2000, 16),
     );
     tally.expectBoth();
   });
