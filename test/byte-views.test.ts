@@ -55,7 +55,11 @@ import {
 import { decodeProof, ed25519Sign, ed25519Verify, packTransfers } from "../bindings/chain/index.ts";
 import { decodeBlock, encodeBlock } from "../bindings/consensus/index.ts";
 import { decodeBlockTxs, decodeChainTx, encodeBlockTxs } from "../bindings/selection/index.ts";
-import { decodeBlock as decodePowBlock, decodeEntry, encodeEntry, encodeBlock as encodePowBlock } from "../bindings/replication/index.ts";
+import { FileKeyStorage, decodeBlock as decodePowBlock, decodeEntry, encodeEntry, encodeBlock as encodePowBlock } from "../bindings/replication/index.ts";
+import { FileTwoPcLog } from "../bindings/txn/index.ts";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 type View = "fresh Uint8Array" | "pooled Buffer" | "odd-offset subarray";
 const VIEWS: readonly View[] = ["fresh Uint8Array", "pooled Buffer", "odd-offset subarray"];
@@ -310,6 +314,29 @@ describe("bytes in, bytes out, whatever the view", () => {
         },
       });
     }
+  });
+
+  it("the key-value files of the 2PC log and the PoW block store keep copies", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chaindb-views-"));
+    let n = 0;
+    await checkCase({
+      name: "FileTwoPcLog put/get",
+      inputs: [seq(40)],
+      run: ([v]) => {
+        const log = FileTwoPcLog.open(join(dir, `2pc-${n++}.log`));
+        log.put("k", v!);
+        return { got: () => log.get("k") };
+      },
+    });
+    await checkCase({
+      name: "FileKeyStorage put/get",
+      inputs: [seq(40)],
+      run: ([v]) => {
+        const disk = new FileKeyStorage(join(dir, `blocks-${n++}`));
+        disk.put("k", v!);
+        return { got: () => disk.get("k") };
+      },
+    });
   });
 
   it("random lengths and offsets through the hashing and header paths (fast-check)", async () => {
