@@ -17,14 +17,14 @@ describe("chaindb simulate 2pc", () => {
   it("runs a seed range and prints the summary", async () => {
     const { out } = capture();
     expect(await main(["simulate", "2pc", "--seeds", "1..10"])).toBe(0);
-    expect(out.join("")).toMatch(/^10 runs, 0 violations \(/);
+    expect(out.join("")).toMatch(/^10 seeds \(1\.\.10\), 0 violations: 2pc, /);
   });
 
   it("exits 1 on a violation with the seed, the invariant and the replay command", async () => {
     const { out, err } = capture();
     expect(await main(["simulate", "2pc", "--seeds", "1..50", "--bug", "no-locks"])).toBe(1);
     expect(err.join("")).toMatch(/^seed (\d+) \(\d participants\) violated "conservation[^\n]*\nreplay: npx chaindb simulate 2pc --seeds (\d+)\.\.\2 --bug no-locks\n$/);
-    expect(out.join("")).toMatch(/runs, 1 violations/);
+    expect(out.join("")).toMatch(/^\d+ seeds \(1\.\.\d+\), 1 violation \(seed \d+\): 2pc, /);
   });
 
   it("rejects bad arguments with exit 2", async () => {

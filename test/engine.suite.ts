@@ -221,6 +221,22 @@ export function engineSuite(getEngine: () => Promise<Engine> | Engine): void {
       // Just past the real nonce nothing in the window solves it at real difficulty.
       expect(engine.searchNonce(header, target, v.nonce + 1, 1000)).toEqual({ nonce: null, hashes: 1000 });
     });
+
+    it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))("block %i: the same from a pooled Buffer and an odd-offset view", (_h, v) => {
+      // Regression: the ts engine wrote the trial nonce at byte 76 of Node's shared pool
+      // (Buffer#slice shares memory, `new DataView(x.buffer)` ignored byteOffset) and found nothing.
+      const zeroed = fromHex(v.header).fill(0, 76, 80);
+      const pooled = Buffer.from(zeroed);
+      const backing = new Uint8Array(85);
+      const odd = backing.subarray(3, 83);
+      odd.set(zeroed);
+      const target = bitsTarget(Number(v.bits));
+      for (const header of [pooled, odd]) {
+        expect(engine.searchNonce(header, target, v.nonce - 10, 20)).toEqual({ nonce: v.nonce, hashes: 11 });
+        expect(toHex(header)).toBe(toHex(zeroed));
+      }
+      expect(toHex(backing.subarray(0, 3)) + toHex(backing.subarray(83))).toBe("0000000000");
+    });
   });
 
   describe("searchNonce against the reference", () => {

@@ -65,8 +65,8 @@ export function decodeHeader(bytes: Uint8Array): BlockHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE);
   return {
     version: view.getInt32(0, true),
-    prevHash: bytes.slice(4, 36),
-    merkleRoot: bytes.slice(36, 68),
+    prevHash: new Uint8Array(bytes.subarray(4, 36)),
+    merkleRoot: new Uint8Array(bytes.subarray(36, 68)),
     time: view.getUint32(TIME_OFFSET, true),
     bits: view.getUint32(BITS_OFFSET, true),
     nonce: view.getUint32(NONCE_OFFSET, true),
@@ -114,7 +114,7 @@ export function setNonce(header: Uint8Array, nonce: number): Uint8Array {
 
 /** A copy of 80 header bytes with `nonce` written in; the input is left untouched. */
 export function headerWithNonce(header: Uint8Array, nonce: number): Uint8Array {
-  return setNonce(abytes(header, HEADER_SIZE, "header").slice(), nonce);
+  return setNonce(new Uint8Array(abytes(header, HEADER_SIZE, "header")), nonce);
 }
 
 /** Writes `time` (u32 seconds) into 80 header bytes in place and returns them (time rolling). */

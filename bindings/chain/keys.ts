@@ -47,7 +47,7 @@ function privateKeyObject(seed: Uint8Array): KeyObject {
 export function keyPairFromSeed(seed: Uint8Array): KeyPair {
   abytes(seed, 32, "seed");
   const spki = createPublicKey(privateKeyObject(seed)).export({ format: "der", type: "spki" });
-  return { publicKey: new Uint8Array(spki.subarray(spki.length - 32)), secretKey: seed.slice() };
+  return { publicKey: new Uint8Array(spki.subarray(spki.length - 32)), secretKey: new Uint8Array(seed) };
 }
 
 /** A fresh random key pair. */

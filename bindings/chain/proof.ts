@@ -108,13 +108,13 @@ export function decodeProof(proof: Uint8Array): DecodedProof {
   let at = bitmapAt + bitmapLen;
   for (let i = 0; i < depth; i++) {
     if ((bitmap[i >> 3]! >> (i & 7)) & 1) {
-      const s = proof.slice(at, at + 32);
+      const s = new Uint8Array(proof.subarray(at, at + 32));
       if (equalBytes(s, EMPTY_HASH)) throw badProof(`sibling ${i} is empty but listed`);
       siblings.push(s);
       at += 32;
     } else siblings.push(EMPTY_HASH);
   }
-  const leaf = flags === 1 ? proof.slice(PROOF_HEADER, PROOF_HEADER + ACCOUNT_RECORD_SIZE) : undefined;
+  const leaf = flags === 1 ? new Uint8Array(proof.subarray(PROOF_HEADER, PROOF_HEADER + ACCOUNT_RECORD_SIZE)) : undefined;
   return { depth, leaf, siblings };
 }
 

@@ -122,12 +122,12 @@ export function decodeTransfer(bytes: Uint8Array): Transfer {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   return {
     chainId: dv.getUint32(1, true),
-    from: bytes.slice(5, 37),
-    to: bytes.slice(37, 69),
+    from: new Uint8Array(bytes.subarray(5, 37)),
+    to: new Uint8Array(bytes.subarray(37, 69)),
     amount: dv.getBigUint64(69, true),
     fee: dv.getBigUint64(77, true),
     nonce: dv.getBigUint64(85, true),
-    signature: bytes.slice(TRANSFER_BODY_SIZE, TRANSFER_SIZE),
+    signature: new Uint8Array(bytes.subarray(TRANSFER_BODY_SIZE, TRANSFER_SIZE)),
   };
 }
 

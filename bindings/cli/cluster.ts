@@ -7,16 +7,16 @@
  * @module
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
 import { signTransfer } from "../chain/index.ts";
 import { loadOrCreateNodeKey } from "../net/index.ts";
 import { signStakingTx } from "../selection/index.ts";
+import { choiceOption, intOption, parseCommand, type CommandSpec } from "./args.ts";
 import { loadOrCreateValidatorKey } from "./consensus-node.ts";
-import { CONSENSUS_KINDS, DEV_CHAIN_ID, devAccounts, type ConsensusKind } from "./node.ts";
+import { CONSENSUS_KINDS, DEV_CHAIN_ID, devAccounts } from "./node.ts";
 
 /** The status line a node prints (see node.ts). */
 export interface NodeStatusLine {
@@ -205,43 +205,59 @@ export class LocalCluster {
   }
 }
 
+const CLUSTER: CommandSpec = {
+  name: "cluster",
+  summary:
+    "Starts a local cluster of separate `chaindb node` processes over TCP on loopback, a load generator that submits transfers to every node in turn (following NOT_PRIMARY to the primary), and a live status table; Ctrl-C stops the nodes cleanly. With --blocks N it stops by itself once N blocks are committed and every node has caught up, and prints a summary.",
+  notes: [
+    "The table has one row per node: its address, its role (primary/secondary, miner, validator/follower), the",
+    "height it has applied, the first hex digits of its tip block's hash, and how many peers it is connected to.",
+    "Tendermint clusters also show `validators`: the size of the validator set for the next height. Under PoS",
+    "that is the genesis validators plus the dev accounts the load generator makes stake (one in four), so 4",
+    "nodes show 8 validators once those stakes are bonded; the extra validators run no node and have too little",
+    "power to matter for progress. Node data goes to a temporary folder that is removed at exit unless --dir is given.",
+  ],
+  options: [
+    { name: "nodes", value: "N", default: "4", help: "node processes, 1..16" },
+    { name: "mode", value: "primary|pow", default: "primary", help: "single-primary replication, or the multi-primary proof-of-work chain" },
+    { name: "consensus", value: "pow|tendermint|pos|dpos", help: "pow is --mode pow; the others run Tendermint validators with that selection" },
+    { name: "byzantine", value: "<i,...>", help: "consensus: node indexes that double-vote (evidence and slashing follow)" },
+    { name: "blocks", value: "N", help: "stop once N blocks are committed everywhere (default: run until Ctrl-C)" },
+    { name: "ack", value: "sync|async", default: "sync", help: "--mode primary: when the primary acknowledges a write" },
+    { name: "rate", value: "tx/s", default: "50", help: "load generator: transactions submitted per second, 1..10000" },
+    { name: "dir", value: "<dir>", help: "keep the nodes' data in <dir> (default: a temporary folder, removed at exit)" },
+    { name: "json", help: "with --blocks: print the final state of every node as one JSON object (the table goes to stderr)" },
+  ],
+  examples: ["chaindb cluster --nodes 4 --consensus pos --blocks 10"],
+};
+
 /** Runs `cluster ...`; returns the exit code. */
 export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      nodes: { type: "string", default: "4" },
-      mode: { type: "string", default: "primary" },
-      consensus: { type: "string" },
-      byzantine: { type: "string" },
-      blocks: { type: "string" },
-      json: { type: "boolean", default: false },
-      dir: { type: "string" },
-      ack: { type: "string", default: "sync" },
-      rate: { type: "string", default: "50" },
-    },
-  });
-  if (values.mode !== "primary" && values.mode !== "pow") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "cluster: --mode expected primary or pow");
-  if (values.consensus !== undefined && !CONSENSUS_KINDS.includes(values.consensus as ConsensusKind)) {
-    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `cluster: --consensus expected ${CONSENSUS_KINDS.join(", ")}`);
-  }
-  const pow = values.mode === "pow" || values.consensus === "pow";
-  const bft = values.consensus !== undefined && values.consensus !== "pow" ? (values.consensus as "tendermint" | "pos" | "dpos") : undefined;
-  const n = Number(values.nodes);
-  if (!Number.isInteger(n) || n < 1 || n > 16) throw new ChainDbError(ErrorCode.BAD_RANGE, "cluster: --nodes expected 1..16");
-  const blocks = values.blocks === undefined ? undefined : Number(values.blocks);
-  if (blocks !== undefined && (!Number.isInteger(blocks) || blocks < 1)) throw new ChainDbError(ErrorCode.BAD_RANGE, "cluster: --blocks expected a positive integer");
-  const byzantine = values.byzantine === undefined ? [] : values.byzantine.split(",").map(Number);
-  if (byzantine.some((i) => !Number.isInteger(i) || i < 0 || i >= n)) throw new ChainDbError(ErrorCode.BAD_RANGE, `cluster: --byzantine expected node indexes 0..${n - 1}`);
+  const parsed = parseCommand(CLUSTER, args);
+  if (parsed === null) return 0;
+  const values = parsed.values as Record<string, string | undefined> & { json: boolean };
+  const mode = choiceOption(values.mode, "mode", ["primary", "pow"] as const);
+  const consensus = values.consensus === undefined ? undefined : choiceOption(values.consensus, "consensus", CONSENSUS_KINDS);
+  const ack = choiceOption(values.ack, "ack", ["sync", "async"] as const);
+  const pow = mode === "pow" || consensus === "pow";
+  const bft = consensus !== undefined && consensus !== "pow" ? consensus : undefined;
+  const n = intOption(values.nodes, "nodes", 1, 16);
+  const blocks = values.blocks === undefined ? undefined : intOption(values.blocks, "blocks", 1, 1_000_000);
+  const rate = intOption(values.rate, "rate", 1, 10_000);
+  const byzantine = values.byzantine === undefined ? [] : values.byzantine.split(",").map((x) => intOption(x, "byzantine", 0, n - 1));
+  if (byzantine.length > 0 && bft === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "cluster: --byzantine needs --consensus tendermint, pos or dpos");
+  const temporary = values.dir === undefined;
   const cluster = LocalCluster.start({
     nodes: n,
     mode: pow ? "pow" : "primary",
-    ack: values.ack === "async" ? "async" : "sync",
+    ack,
     ...(values.dir ? { dir: values.dir } : {}),
     ...(bft !== undefined ? { consensus: bft, byzantine, ...(blocks !== undefined ? { haltHeight: blocks } : {}) } : {}),
   });
-  const log = (line: string) => (values.json ? process.stderr : process.stdout).write(line + "\n");
-  log(`cluster: ${n} nodes in ${cluster.dir}${bft !== undefined ? ` (tendermint, ${bft} selection)` : ""}`);
+  const out = values.json ? process.stderr : process.stdout;
+  const screen = new StatusScreen(out);
+  const kind = bft !== undefined ? `tendermint, ${bft} selection` : pow ? "proof of work, every node mines" : `single primary, ${ack} acks`;
+  out.write(`cluster: ${n} nodes (${kind}); data in ${cluster.dir}${temporary ? " (temporary: removed at exit; --dir <dir> keeps it)" : ""}\n`);
   let stopping = false;
   const onSignal = () => {
     stopping = true;
@@ -249,26 +265,23 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const load = loadGenerator(cluster, n, Number(values.rate), bft, () => stopping);
+  const startedAt = performance.now();
+  const load = loadGenerator(cluster, n, rate, bft, () => stopping);
+  const committedWord = pow || bft !== undefined ? "accepted into a mempool" : "committed";
+  const draw = () => screen.draw(statusTable(cluster, bft, `${load.submitted()} transactions ${committedWord}`));
+  const show = setInterval(draw, 1000);
   let final: (NodeStatusLine | undefined)[] = [];
-  let printed = 0;
-  const show = setInterval(() => {
-    for (const [i, s] of cluster.statuses.entries()) {
-      const epoch = s?.epoch === undefined || bft !== undefined ? "" : ` epoch ${s.epoch}`;
-      const set = s?.validators === undefined ? "" : ` validators ${s.validators.length}`;
-      log(s === undefined ? `  n${i} (starting)` : `  n${i} ${s.id} ${s.role.padEnd(9)}${epoch} height ${s.applied} tip ${s.tip.slice(0, 12)}${set} peers ${s.peers.length}`);
-    }
-    for (const x of cluster.slashes.slice(printed, (printed = cluster.slashes.length))) log(`  slashed ${x.offender.slice(0, 12)} at height ${x.height} (n${x.node}); in the set of ${x.height + 2}: ${x.inSetAfterNext}`);
-    log(`  ${load.submitted()} transactions ${pow || bft !== undefined ? "accepted into a mempool" : "committed"}`);
-  }, 1000);
+  let caughtUp = blocks === undefined;
   try {
     if (blocks !== undefined) {
       const reached = (x: NodeStatusLine | undefined) => x !== undefined && (pow || bft !== undefined ? x.height >= blocks : x.role === "primary" && x.commit >= blocks);
-      await cluster.waitFor((s) => stopping || s.some(reached), 120_000 + 5_000 * blocks, `${blocks} blocks`);
+      await cluster.waitFor((s) => stopping || s.some(reached), 120_000 + 5_000 * blocks, `${blocks} blocks`).catch(timedOut);
       load.stop();
       // Proof of work: the miners stop so that the last blocks settle into one chain.
       if (pow) await Promise.all(cluster.addresses.map((_, i) => cluster.setMining(i, false)));
-      await cluster.waitFor((s) => stopping || (s.every((x) => x !== undefined) && s.every((x) => x!.applied === s[0]!.applied && x!.root === s[0]!.root && x!.applied >= blocks)), 60_000, "every node caught up");
+      const agreed = (s: (NodeStatusLine | undefined)[]) => s.every((x) => x !== undefined) && s.every((x) => x!.applied === s[0]!.applied && x!.root === s[0]!.root && x!.applied >= blocks);
+      await cluster.waitFor((s) => stopping || agreed(s), 60_000, "every node caught up").catch(timedOut);
+      caughtUp = agreed(cluster.statuses);
     } else {
       await cluster.waitFor(() => stopping, 2 ** 31 - 1, "Ctrl-C");
     }
@@ -276,16 +289,69 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
     load.stop();
     clearInterval(show);
     final = [...cluster.statuses];
+    draw();
     await cluster.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    if (temporary) rmSync(cluster.dir, { recursive: true, force: true });
   }
+  out.write(summaryLine(final, load.submitted(), committedWord, (performance.now() - startedAt) / 1000, cluster.dir, temporary, cluster.slashes.length) + "\n");
   if (values.json && blocks !== undefined) {
     const nodes = final.map((s, i) => ({ node: `n${i}`, id: cluster.addresses[i], height: s?.applied, tip: s?.tip, root: s?.root, ...(s?.validators !== undefined ? { validators: s.validators } : {}) }));
-    const consensus = bft === undefined ? {} : { consensus: bft, validatorKeys: cluster.validatorKeys, byzantine, slashes: cluster.slashes };
-    process.stdout.write(JSON.stringify({ nodes, transfers: load.submitted(), ...consensus }, null, 2) + "\n");
+    const extra = bft === undefined ? {} : { consensus: bft, validatorKeys: cluster.validatorKeys, byzantine, slashes: cluster.slashes };
+    process.stdout.write(JSON.stringify({ nodes, transfers: load.submitted(), ...extra, dir: temporary ? null : cluster.dir }, null, 2) + "\n");
   }
-  return 0;
+  return caughtUp || stopping ? 0 : 1;
+}
+
+/** A wait that ran out is an operational failure (exit 1, one line), not a crash. */
+function timedOut(error: unknown): never {
+  throw new ChainDbError(ErrorCode.REPLICATION_TIMEOUT, error instanceof Error ? error.message : String(error));
+}
+
+/** The status table: a header, one row per node, and a footer line. */
+function statusTable(cluster: LocalCluster, bft: string | undefined, footer: string): string[] {
+  const header = `  node  address           role        ${bft === undefined ? "epoch  " : ""}height  tip           ${bft !== undefined ? "validators  " : ""}peers`;
+  const rows = cluster.statuses.map((s, i) => {
+    if (s === undefined) return `  n${String(i).padEnd(4)}${cluster.addresses[i]!.padEnd(18)}(starting)`;
+    const epoch = bft === undefined ? String(s.epoch ?? "").padEnd(7) : "";
+    const set = bft !== undefined ? String(s.validators?.length ?? "").padEnd(12) : "";
+    return `  n${String(i).padEnd(4)}${s.id.padEnd(18)}${s.role.padEnd(12)}${epoch}${String(s.applied).padEnd(8)}${s.tip.slice(0, 12).padEnd(14)}${set}${s.peers.length}`;
+  });
+  const slashes = cluster.slashes.map((x) => `  slashed ${x.offender.slice(0, 12)} at height ${x.height} (seen by n${x.node}); in the set of height ${x.height + 2}: ${x.inSetAfterNext}`);
+  return [header, ...rows, ...slashes, `  ${footer}`];
+}
+
+/** The last line of a run: what was reached, by whom, in how long, and where the data is. */
+function summaryLine(final: (NodeStatusLine | undefined)[], submitted: number, word: string, seconds: number, dir: string, temporary: boolean, slashes: number): string {
+  const heights = final.map((s) => s?.applied ?? 0);
+  const roots = new Set(final.map((s) => s?.root));
+  const agree = final.every((s) => s !== undefined) && new Set(heights).size === 1 && roots.size === 1;
+  const state = agree ? `all ${final.length} nodes at height ${heights[0]} with one state root ${final[0]!.root.slice(0, 12)}` : `heights ${heights.join(", ")}`;
+  const data = temporary ? `data removed (${dir})` : `data kept in ${dir}`;
+  return `summary: ${state}; ${submitted} transactions ${word}${slashes > 0 ? `; ${slashes} slash line(s)` : ""}; ${seconds.toFixed(1)} s; ${data}`;
+}
+
+/**
+ * Shows the status table (exported for its test): on a terminal it is redrawn in place (cursor
+ * up, clear line); piped, a row is printed only when it changed, so a log stays readable.
+ */
+export class StatusScreen {
+  private drawn: string[] = [];
+  /** A screen on `out` (stdout, or stderr under --json). */
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  /** Shows `lines`, replacing (terminal) or updating (pipe) what was shown before. */
+  draw(lines: readonly string[]): void {
+    if (this.out.isTTY === true) {
+      const up = this.drawn.length > 0 ? `\x1b[${this.drawn.length}A` : "";
+      this.out.write(up + lines.map((l) => `\x1b[2K${l}\n`).join("") + (this.drawn.length > lines.length ? "\x1b[J" : ""));
+    } else {
+      const changed = lines.filter((l, i) => this.drawn[i] !== l);
+      if (changed.length > 0) this.out.write(changed.map((l) => `${l}\n`).join(""));
+    }
+    this.drawn = [...lines];
+  }
 }
 
 /**

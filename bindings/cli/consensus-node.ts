@@ -17,7 +17,7 @@ import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
 import { keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 import { ConsensusNode, byzantine, type ChainGenesis } from "../consensus/index.ts";
 import { TcpTransport, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
-import { DEV_CHAIN_ID, devGenesis, runUntilSignal } from "./node.ts";
+import { DEV_CHAIN_ID, closeOnFailure, devGenesis, runUntilSignal } from "./node.ts";
 import { serveHttp, type HttpOptions } from "./http.ts";
 
 /** Bonded stake of each genesis validator under PoS, and the balance every validator account starts with. */
@@ -112,11 +112,14 @@ export async function runConsensusNode(a: ConsensusNodeArgs): Promise<0> {
       peers: transport.peerIds.filter((p) => transport.isConnected(p)),
     };
   };
-  const server = await serveHttp(a.http, {
-    status: statusOf,
-    submit: async (tx) => node.submit(tx),
-    account: (address) => node.accounts.account(address),
-  });
+  const server = await closeOnFailure(
+    () => serveHttp(a.http, {
+      status: statusOf,
+      submit: async (tx) => node.submit(tx),
+      account: (address) => node.accounts.account(address),
+    }),
+    async () => (await node.close(), await transport.close()),
+  );
   await runUntilSignal(a.self, key.publicKey, a.http.port, statusOf, (s) => [s.height, s.role, s.validators.length, s.halted, s.failure]);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await node.close();

@@ -1,46 +1,65 @@
 /**
- * The `chaindb` command line: `mine`, `verify` and `bench`. Exit codes: 0 success, 1 a failed
- * check (e.g. the proof of work does not hold), 2 malformed input or usage.
+ * The `chaindb` command line: `mine`, `verify`, `simulate`, `node`, `cluster` and `bench`. Every
+ * command answers `--help`/`-h`; errors are one line with a code. Exit codes: 0 success, 1 a failure
+ * (a check failed, an invariant was violated, an operational error such as a port in use), 2
+ * malformed input or usage.
  * @module
  */
-import { parseArgs } from "node:util";
-import { ChainDbError } from "../util/index.ts";
+import { ChainDbError, ErrorCode } from "../util/index.ts";
+import { EXIT_CODES, parseCommand, wantsHelp, type CommandSpec, type ExitCode } from "./args.ts";
 import { mineCommand, verifyCommand } from "./pow.ts";
 
-const USAGE = `usage: chaindb <command> [options]
+export type { ExitCode } from "./args.ts";
+
+const USAGE = `usage: chaindb <command> [options]        (chaindb <command> --help for its options)
 
 commands:
-  mine    --bits <hex> [--header <hex of 80 bytes>] [--workers N] [--engine wasm|ts] [--json]
-          mine a block header (default: a fresh header; with --header, its nonce is the start)
-  verify  --header <hex of 80 bytes>
-          print the block hash, the target and whether the proof of work holds (exit 0/1)
-  simulate replication --mode primary|pow --seeds <from>..<to>
-          run the seeded replication simulations; exit 1 on the first invariant violation
-  simulate consensus --validators N --byzantine F [--consensus tendermint|pos|dpos] --seeds <from>..<to> [--json]
-          run the seeded Tendermint simulations; exit 1 on the first invariant violation
-  simulate 2pc --seeds <from>..<to> [--participants N]
-          run the seeded two-phase-commit simulations; exit 1 on the first invariant violation
-  node    --data <dir> --listen <host:port> [--peers <host:port@pubkeyhex,...>] [--key <file>]
-          [--mode primary|secondary|pow] [--ack sync|async] [--backups k] [--block-ms ms]
-          [--consensus pow|tendermint|pos|dpos --validators <pubkeyhex,...> [--validator-key <file>]]
-          [--http-host 127.0.0.1] [--admin-token <token, 16+ chars>] [--http-rate 20]
-          run one replica over TCP (HTTP API on the listen port + 1); --consensus pow is --mode pow,
-          the others run a Tendermint validator with that selection; the HTTP API listens on
-          --http-host, admin endpoints (POST /mining/on|off) answer loopback only or the bearer
-          --admin-token, and each client gets --http-rate requests a second (429 beyond)
-  cluster [--nodes 4] [--mode primary|pow] [--consensus pow|tendermint|pos|dpos] [--blocks N] [--json]
-          [--ack sync|async] [--dir <dir>]
-          run a local cluster of node processes with a load generator and live status
-  bench   [suite ...] [--quick] [--out <dir>]
-          run the benchmark suites (all by default) and write results.json and report.html
-  bench   state --accounts 100k,1M,10M [--durable] [--out <dir>]
-          state cost against the number of accounts: block, root, proof, memory, genesis
-          (and with --durable disk and reopen); writes state-scale.json and state-scale.svg
-  help    show this text
+  mine      mine a block header: --bits <hex> [--header <hex>] [--workers N] [--engine wasm|ts] [--json]
+  verify    check a header's proof of work: --header <hex of 80 bytes> [--json]
+  simulate  run seeded simulations and check their invariants:
+              simulate replication --mode primary|pow --seeds <from>..<to> [--json]
+              simulate consensus --validators N --byzantine F [--consensus tendermint|pos|dpos] --seeds <from>..<to> [--json]
+              simulate 2pc --seeds <from>..<to> [--participants N] [--json]
+  node      run one node over TCP: --data <dir> --listen <host:port> [--peers ...] [--mode ...] [--consensus ...]
+              [--http-host 127.0.0.1] [--admin-token <token>] [--http-rate 20]
+  cluster   run a local cluster of node processes with a load generator and a live status table:
+              [--nodes 4] [--mode primary|pow] [--consensus pow|tendermint|pos|dpos] [--byzantine i,...] [--blocks N] [--dir <dir>] [--json]
+  bench     run the benchmark suites and write results.json and report.html: [suite ...] [--quick] [--out <dir>]
+              bench state --accounts 100k,1M,10M [--durable]: state cost against the number of accounts
+  help      show this text
+
+${EXIT_CODES}
 `;
 
-/** Exit status of a command. */
-export type ExitCode = 0 | 1 | 2;
+const SIMULATE_USAGE = `usage: chaindb simulate <simulation> [options]        (chaindb simulate <simulation> --help for its options)
+
+Runs a seeded simulation over a range of seeds, stops at the first invariant violation with the
+seed and a one-line replay command, and ends with a one-line summary (--json: one JSON object).
+
+simulations:
+  replication  single-primary replication (--mode primary) or the proof-of-work chain (--mode pow)
+  consensus    Tendermint BFT with N validators, F of them byzantine (tendermint, pos or dpos selection)
+  2pc          two-phase commit across participants with crashes and partitions
+
+example:
+  chaindb simulate consensus --validators 4 --byzantine 1 --seeds 1..20
+
+${EXIT_CODES}
+`;
+
+const BENCH: CommandSpec = {
+  name: "bench",
+  summary: "Runs the benchmark suites (all by default; name some to run only those) and writes results.json and report.html.",
+  usage: "[suite ...] [options]",
+  positionals: true,
+  options: [
+    { name: "quick", help: "shorter runs with fewer samples (what CI runs)" },
+    { name: "out", value: "<dir>", default: "bench/results", help: "where results.json and report.html go" },
+    { name: "accounts", value: "<n,n,...>", help: "state only: cost against the number of accounts, e.g. 100k,1M,10M (writes state-scale.json and .svg)" },
+    { name: "durable", help: "with --accounts: also measure the durable store (disk per account, reopen)" },
+  ],
+  examples: ["chaindb bench pow state --quick"],
+};
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[]): Promise<ExitCode> {
@@ -52,9 +71,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
       case "verify":
         return await verifyCommand(rest);
       case "simulate":
-        if (rest[0] === "2pc") return await (await import("./simulate-2pc.ts")).simulateTwoPcCommand(rest.slice(1));
-        if (rest[0] === "consensus") return await (await import("./simulate-consensus.ts")).simulateConsensusCommand(rest.slice(1));
-        return await (await import("./simulate.ts")).simulateCommand(rest);
+        return await simulate(rest);
       case "node":
         return await (await import("./node.ts")).nodeCommand(rest);
       case "cluster":
@@ -68,7 +85,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        process.stderr.write(`chaindb: unknown command "${command}"\n\n${USAGE}`);
+        process.stderr.write(`chaindb: unknown command "${command}" (commands: mine, verify, simulate, node, cluster, bench; see chaindb --help)\n`);
         return 2;
     }
   } catch (error) {
@@ -76,34 +93,80 @@ export async function main(argv: string[]): Promise<ExitCode> {
   }
 }
 
+async function simulate(args: string[]): Promise<ExitCode> {
+  const [what, ...rest] = args;
+  if (what === "2pc") return (await import("./simulate-2pc.ts")).simulateTwoPcCommand(rest);
+  if (what === "consensus") return (await import("./simulate-consensus.ts")).simulateConsensusCommand(rest);
+  if (what === "replication") return (await import("./simulate.ts")).simulateCommand(rest);
+  if (what === undefined || wantsHelp([what])) {
+    process.stdout.write(SIMULATE_USAGE);
+    return what === undefined ? 2 : 0;
+  }
+  throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `simulate: unknown simulation ${JSON.stringify(what)}, expected replication, consensus or 2pc (see chaindb simulate --help)`);
+}
+
 async function benchCommand(args: string[]): Promise<ExitCode> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { quick: { type: "boolean", default: false }, out: { type: "string" }, accounts: { type: "string" }, durable: { type: "boolean", default: false } },
-  });
-  if (values.accounts !== undefined) {
+  const { SUITES, runBench } = await import("../../bench/index.ts");
+  const spec = { ...BENCH, notes: ["suites:", ...SUITES.map((s) => `  ${s.name.padEnd(12)}${s.description}`)] };
+  const parsed = parseCommand(spec, args);
+  if (parsed === null) return 0;
+  const out = parsed.values.out as string;
+  if (parsed.values.accounts !== undefined) {
     // `bench state --accounts 100k,1M,10M`: cost against the number of accounts (bench/state-scale.ts).
     const { runStateScale, parseCounts } = await import("../../bench/state-scale.ts");
-    await runStateScale({ accounts: parseCounts(values.accounts), durable: values.durable, ...(values.out ? { out: values.out } : {}) });
+    await runStateScale({ accounts: parseCounts(parsed.values.accounts as string), durable: parsed.values.durable === true, out });
     return 0;
   }
-  const { runBench } = await import("../../bench/index.ts");
-  await runBench(positionals, { quick: values.quick, ...(values.out ? { out: values.out } : {}) });
+  await runBench(parsed.positionals, { quick: parsed.values.quick === true, out });
   // No process.exit here: every suite closes what it opened, and test/bench-exit.test.ts fails
   // when one leaves a handle behind (the process would not end).
   return 0;
 }
 
-function reportError(error: unknown): ExitCode {
-  if (error instanceof ChainDbError || error instanceof RangeError || error instanceof TypeError || isParseArgsError(error)) {
-    const code = error instanceof ChainDbError ? ` [${error.code}]` : "";
-    process.stderr.write(`chaindb: ${(error as Error).message}${code}\n`);
+/** Codes that say the world failed (a port, a disk, a peer), not the input: exit 1. */
+const OPERATIONAL: ReadonlySet<string> = new Set<ErrorCode>([
+  ErrorCode.STORE_CORRUPT,
+  ErrorCode.STORE_MISMATCH,
+  ErrorCode.NOT_CHAINDB,
+  ErrorCode.CLOSED,
+  ErrorCode.BUSY,
+  ErrorCode.OUT_OF_MEMORY,
+  ErrorCode.WASM_UNAVAILABLE,
+  ErrorCode.WORKER_FAILED,
+  ErrorCode.WAL_CORRUPT,
+  ErrorCode.HANDSHAKE_FAILED,
+  ErrorCode.NOT_PRIMARY,
+  ErrorCode.REPLICATION_TIMEOUT,
+]);
+
+/**
+ * One line on stderr for an expected failure: a `ChainDbError` (exit 2, or 1 when operational) or
+ * an operating-system error such as EADDRINUSE or EACCES (exit 1). Anything else is a bug and is
+ * rethrown, stack and all.
+ */
+export function reportError(error: unknown): ExitCode {
+  if (error instanceof ChainDbError) {
+    process.stderr.write(`chaindb: ${oneLine(error.message)} [${error.code}]\n`);
+    return OPERATIONAL.has(error.code) ? 1 : 2;
+  }
+  const sys = error as NodeJS.ErrnoException;
+  if (error instanceof Error && typeof sys.code === "string" && typeof sys.syscall === "string") {
+    process.stderr.write(`chaindb: ${oneLine(systemMessage(sys))} [${sys.code}]\n`);
+    return 1;
+  }
+  if (error instanceof RangeError || error instanceof TypeError) {
+    process.stderr.write(`chaindb: ${oneLine(error.message)}\n`);
     return 2;
   }
   throw error;
 }
 
-function isParseArgsError(error: unknown): boolean {
-  return typeof (error as { code?: unknown })?.code === "string" && String((error as { code: string }).code).startsWith("ERR_PARSE_ARGS");
+function systemMessage(e: NodeJS.ErrnoException & { address?: string; port?: number }): string {
+  if (e.code === "EADDRINUSE") return `cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: the address is already in use`;
+  if (e.code === "EADDRNOTAVAIL") return `cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: no such local address`;
+  const what = e.path !== undefined ? `${e.path}: ` : "";
+  const why = ({ EACCES: "permission denied", EPERM: "operation not permitted", EROFS: "read-only file system", ENOSPC: "no space left on device", ENOTDIR: "a path component is not a directory", EISDIR: "is a directory", ENOENT: "no such file or directory" } as Record<string, string>)[e.code!];
+  return `${e.syscall} ${what}${why ?? e.message}`;
 }
+
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, " ");

@@ -1,46 +1,47 @@
 /**
- * `chaindb simulate 2pc --seeds <from>..<to> [--participants N] [--bug <name>]`: runs the seeded
- * two-phase-commit simulations (bindings/txn/two-phase/simulate.ts), stops at the first invariant
- * violation with the seed, the invariant and the replay command (exit 1), and ends with a one-line
- * summary `N runs, N violations`.
+ * `chaindb simulate 2pc --seeds <from>..<to> [--participants N] [--bug <name>] [--json]`: runs the
+ * seeded two-phase-commit simulations (bindings/txn/two-phase/simulate.ts) through the shared seed
+ * loop (simulate-run.ts): the first invariant violation exits 1 with its seed and replay command.
  * @module
  */
-import { parseArgs } from "node:util";
-import { ChainDbError, ErrorCode } from "../util/index.ts";
 import { simulateTwoPc, twoPcReplayCommand, type TwoPcBug } from "../txn/index.ts";
+import { choiceOption, intOption, parseCommand, seedsOption, type CommandSpec, type ExitCode } from "./args.ts";
+import { runSeeds } from "./simulate-run.ts";
 
 const BUGS: readonly TwoPcBug[] = ["send-commit-before-force", "in-doubt-commits-alone", "no-locks"];
 
+const SPEC: CommandSpec = {
+  name: "simulate 2pc",
+  summary: "Runs seeded two-phase-commit simulations (a coordinator and N participants over a lossy network, with crashes) and checks atomicity, conservation and durability after every run.",
+  options: [
+    { name: "seeds", value: "<from>..<to>", default: "1..100", help: "seeds to run (or one seed N)" },
+    { name: "participants", value: "N", defaultText: "3..5, drawn from the seed", help: "participants per run, 2..16" },
+    { name: "bug", value: "<name>", help: `inject a known protocol bug (the checker must catch it): ${BUGS.join(", ")}` },
+    { name: "json", help: "print one JSON object instead of the summary line" },
+  ],
+  examples: ["chaindb simulate 2pc --seeds 1..50 --participants 3"],
+};
+
 /** Runs `simulate 2pc ...` (arguments after "2pc"); returns the exit code. */
-export async function simulateTwoPcCommand(args: string[]): Promise<0 | 1 | 2> {
-  const { values } = parseArgs({ args, options: { seeds: { type: "string", default: "1..100" }, participants: { type: "string" }, bug: { type: "string" } } });
-  const match = /^(\d+)\.\.(\d+)$/.exec(values.seeds);
-  if (match === null || Number(match[1]) > Number(match[2])) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--seeds expected <from>..<to>, got ${values.seeds}`);
-  const participants = values.participants === undefined ? undefined : Number(values.participants);
-  if (participants !== undefined && !(Number.isInteger(participants) && participants >= 2 && participants <= 16)) {
-    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--participants expected an integer 2..16, got ${values.participants}`);
-  }
-  const bug = values.bug as TwoPcBug | undefined;
-  if (bug !== undefined && !BUGS.includes(bug)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--bug expected one of ${BUGS.join(", ")}, got ${bug}`);
-  const [from, to] = [Number(match[1]), Number(match[2])];
-  const t0 = performance.now();
-  let runs = 0;
-  let committed = 0;
-  let aborted = 0;
-  let crashes = 0;
-  for (let seed = from; seed <= to; seed++) {
-    const r = await simulateTwoPc({ seed, ...(participants !== undefined ? { participants } : {}), ...(bug !== undefined ? { bug } : {}) });
-    runs++;
-    committed += r.committed;
-    aborted += r.aborted;
-    crashes += r.crashes;
-    if (r.violation !== undefined) {
-      process.stderr.write(`seed ${seed} (${r.participants} participants) violated "${r.violation.invariant}": ${r.violation.detail}\nreplay: ${twoPcReplayCommand(seed, bug)}\n`);
-      process.stdout.write(`${runs} runs, 1 violations\n`);
-      return 1;
-    }
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  process.stdout.write(`${runs} runs, 0 violations (${committed} committed, ${aborted} aborted, ${crashes} crashes, ${seconds.toFixed(1)} s)\n`);
-  return 0;
+export async function simulateTwoPcCommand(args: string[]): Promise<ExitCode> {
+  const parsed = parseCommand(SPEC, args);
+  if (parsed === null) return 0;
+  const { values } = parsed;
+  const { from, to } = seedsOption(values.seeds);
+  const participants = values.participants === undefined ? undefined : intOption(values.participants, "participants", 2, 16);
+  const bug = values.bug === undefined ? undefined : choiceOption(values.bug, "bug", BUGS);
+  return runSeeds({
+    simulation: "2pc",
+    config: `${participants ?? "3..5"} participants${bug ? `, bug ${bug}` : ""}`,
+    configJson: { participants: participants ?? null, bug: bug ?? null },
+    from,
+    to,
+    json: values.json === true,
+    run: async (seed) => {
+      const r = await simulateTwoPc({ seed, ...(participants !== undefined ? { participants } : {}), ...(bug !== undefined ? { bug } : {}) });
+      return { ...(r.violation ? { violation: r.violation } : {}), config: `${r.participants} participants`, counts: { transactions: r.transactions, committed: r.committed, aborted: r.aborted, crashes: r.crashes } };
+    },
+    replay: (seed) => twoPcReplayCommand(seed, bug),
+    describe: (t) => `${t.transactions ?? 0} transactions, ${t.committed ?? 0} committed, ${t.aborted ?? 0} aborted, ${t.crashes ?? 0} crashes`,
+  });
 }

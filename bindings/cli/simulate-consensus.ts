@@ -1,63 +1,55 @@
 /**
  * `chaindb simulate consensus --validators N --byzantine F [--consensus tendermint|pos|dpos]
  * --seeds <from>..<to> [--json]`: runs the seeded Tendermint simulations (bindings/consensus/
- * simulation.ts) with the chosen validator selection; stops at the first invariant violation,
- * printing the seed, the invariant and a one-line replay command (exit 1), and ends with a one-line
- * summary (exit 0).
+ * simulation.ts) with the chosen validator selection through the shared seed loop
+ * (simulate-run.ts): the first invariant violation exits 1 with its seed and replay command.
  * @module
  */
-import { parseArgs } from "node:util";
 import { replayCommand, simulateConsensus, type SimulationOptions } from "../consensus/index.ts";
-import { ChainDbError, ErrorCode, aint } from "../util/index.ts";
+import { ChainDbError, ErrorCode } from "../util/index.ts";
+import { choiceOption, intOption, parseCommand, seedsOption, type CommandSpec, type ExitCode } from "./args.ts";
+import { runSeeds } from "./simulate-run.ts";
 
 const SELECTIONS = ["tendermint", "pos", "dpos"] as const;
 
+const SPEC: CommandSpec = {
+  name: "simulate consensus",
+  summary: "Runs seeded Tendermint simulations (partitions, crashes, lossy links, then a heal) and checks agreement, validity, liveness after the heal, and that every equivocation becomes evidence.",
+  options: [
+    { name: "validators", value: "N", default: "4", help: "validators, 1..128" },
+    { name: "byzantine", value: "F", default: "1", help: "byzantine validators among them (equivocate, send bad messages), 0..N" },
+    { name: "consensus", value: "tendermint|pos|dpos", default: "tendermint", help: "validator selection: fixed equal power, proof of stake, or delegated proof of stake" },
+    { name: "seeds", value: "<from>..<to>", default: "1..100", help: "seeds to run (or one seed N)" },
+    { name: "json", help: "print one JSON object instead of the summary line" },
+  ],
+  examples: ["chaindb simulate consensus --validators 7 --byzantine 2 --consensus pos --seeds 1..20"],
+};
+
 /** Runs `simulate consensus ...` (arguments after "consensus"); returns the exit code. */
-export async function simulateConsensusCommand(args: string[]): Promise<0 | 1 | 2> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      validators: { type: "string", default: "4" },
-      byzantine: { type: "string", default: "1" },
-      consensus: { type: "string", default: "tendermint" },
-      seeds: { type: "string", default: "1..100" },
-      json: { type: "boolean", default: false },
+export async function simulateConsensusCommand(args: string[]): Promise<ExitCode> {
+  const parsed = parseCommand(SPEC, args);
+  if (parsed === null) return 0;
+  const { values } = parsed;
+  const validators = intOption(values.validators, "validators", 1, 128);
+  const byzantine = intOption(values.byzantine, "byzantine", 0, 128);
+  if (byzantine > validators) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--byzantine ${byzantine} is more than --validators ${validators}`);
+  const selection = choiceOption(values.consensus, "consensus", SELECTIONS);
+  const { from, to } = seedsOption(values.seeds);
+  const options = (seed: number): SimulationOptions => ({ seed, validators, byzantine, selection });
+  return runSeeds({
+    simulation: "consensus",
+    config: `${validators} validators, ${byzantine} byzantine, ${selection}`,
+    configJson: { validators, byzantine, consensus: selection },
+    from,
+    to,
+    json: values.json === true,
+    run: async (seed) => {
+      const r = await simulateConsensus(options(seed));
+      const counts = { committedBlocks: r.minHeight, equivocations: r.equivocations, equivocationsWithEvidence: r.equivocationsWithEvidence, slashed: r.slashed, messages: r.messages, simulatedMs: Math.round(r.simTimeMs) };
+      return { ...(r.ok ? {} : { violation: r.violation! }), counts };
     },
+    replay: (seed) => replayCommand(options(seed)),
+    describe: (t) =>
+      `${t.committedBlocks ?? 0} blocks committed, ${t.equivocationsWithEvidence ?? 0}/${t.equivocations ?? 0} equivocations with evidence, ${t.slashed ?? 0} slashed, ${Math.round((t.simulatedMs ?? 0) / 1000)} simulated s`,
   });
-  const validators = aint(Number(values.validators), 1, 128, "--validators");
-  const byzantine = aint(Number(values.byzantine), 0, validators, "--byzantine");
-  const selection = values.consensus as (typeof SELECTIONS)[number];
-  if (!SELECTIONS.includes(selection)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--consensus expected one of ${SELECTIONS.join(", ")}, got ${values.consensus}`);
-  const match = /^(\d+)\.\.(\d+)$/.exec(values.seeds);
-  if (match === null || Number(match[1]) > Number(match[2])) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--seeds expected <from>..<to>, got ${values.seeds}`);
-  const [from, to] = [Number(match[1]), Number(match[2])];
-  const t0 = performance.now();
-  let blocks = 0, equivocations = 0, detected = 0, slashed = 0, messages = 0, simMs = 0;
-  for (let seed = from; seed <= to; seed++) {
-    const options: SimulationOptions = { seed, validators, byzantine, selection };
-    const r = await simulateConsensus(options);
-    if (!r.ok) {
-      const line = { seed, invariant: r.violation!.invariant, detail: r.violation!.detail, replay: replayCommand(options) };
-      if (values.json) process.stdout.write(JSON.stringify({ ok: false, ...line }) + "\n");
-      process.stderr.write(`seed ${seed} violated "${line.invariant}": ${line.detail}\nreplay: ${line.replay}\n`);
-      return 1;
-    }
-    blocks += r.minHeight;
-    equivocations += r.equivocations;
-    detected += r.equivocationsWithEvidence;
-    slashed += r.slashed;
-    messages += r.messages;
-    simMs += r.simTimeMs;
-    if ((seed - from) % 25 === 24) process.stderr.write(`  ${seed - from + 1}/${to - from + 1} seeds ok\n`);
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const summary = { ok: true, seeds: to - from + 1, from, to, validators, byzantine, consensus: selection, committedBlocks: blocks, equivocations, equivocationsWithEvidence: detected, slashed, messages, simulatedSeconds: Math.round(simMs / 1000), seconds: Number(seconds.toFixed(1)) };
-  if (values.json) process.stdout.write(JSON.stringify(summary) + "\n");
-  else {
-    process.stdout.write(
-      `ok: ${summary.seeds} seeds (${from}..${to}), ${validators} validators (${byzantine} byzantine, ${selection}), ${blocks} blocks committed, ` +
-        `${detected}/${equivocations} equivocations with evidence, ${slashed} slashed, ${summary.simulatedSeconds} simulated s in ${summary.seconds} s\n`,
-    );
-  }
-  return 0;
 }

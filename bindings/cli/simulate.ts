@@ -1,49 +1,49 @@
 /**
- * `chaindb simulate replication --mode primary|pow --seeds <from>..<to>`: runs the seeded replication
- * simulations (bindings/replication/simulate.ts, pow-simulate.ts), stops at the first invariant violation with the
- * seed, the invariant and a replay command (exit 1), and ends with a one-line summary.
+ * `chaindb simulate replication --mode primary|pow --seeds <from>..<to> [--nodes N] [--json]`: runs
+ * the seeded replication simulations (bindings/replication/simulate.ts, pow-simulate.ts) through
+ * the shared seed loop (simulate-run.ts): the first invariant violation exits 1 with its seed and
+ * replay command.
  * @module
  */
-import { parseArgs } from "node:util";
-import { ChainDbError, ErrorCode } from "../util/index.ts";
 import { simulatePow, simulatePrimary } from "../replication/index.ts";
+import { choiceOption, intOption, parseCommand, seedsOption, type CommandSpec, type ExitCode } from "./args.ts";
+import { runSeeds } from "./simulate-run.ts";
 
-/** Runs `simulate <what> ...`; returns the exit code. */
-export async function simulateCommand(args: string[]): Promise<0 | 1 | 2> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { mode: { type: "string", default: "primary" }, seeds: { type: "string", default: "1..100" }, nodes: { type: "string" } },
+const SPEC: CommandSpec = {
+  name: "simulate replication",
+  summary: "Runs seeded replication simulations (primary crashes, partitions, restarts from disk, lossy links) and checks that acknowledged writes survive and every node ends on one chain.",
+  options: [
+    { name: "mode", value: "primary|pow", default: "primary", help: "single-primary log shipping with failover, or the multi-primary proof-of-work chain" },
+    { name: "seeds", value: "<from>..<to>", default: "1..100", help: "seeds to run (or one seed N)" },
+    { name: "nodes", value: "N", defaultText: "drawn from the seed: 3 or 5 (primary), 3..4 (pow)", help: "nodes per run, 3..9" },
+    { name: "json", help: "print one JSON object instead of the summary line" },
+  ],
+  examples: ["chaindb simulate replication --mode pow --seeds 1..20"],
+};
+
+/** Runs `simulate replication ...` (arguments after "replication"); returns the exit code. */
+export async function simulateCommand(args: string[]): Promise<ExitCode> {
+  const parsed = parseCommand(SPEC, args);
+  if (parsed === null) return 0;
+  const { values } = parsed;
+  const mode = choiceOption(values.mode, "mode", ["primary", "pow"] as const);
+  const { from, to } = seedsOption(values.seeds);
+  const nodes = values.nodes === undefined ? undefined : intOption(values.nodes, "nodes", 3, 9);
+  const nodesFlag = nodes === undefined ? "" : ` --nodes ${nodes}`;
+  return runSeeds({
+    simulation: "replication",
+    config: `${mode}${nodes === undefined ? "" : `, ${nodes} nodes`}`,
+    configJson: { mode, nodes: nodes ?? null },
+    from,
+    to,
+    json: values.json === true,
+    run: async (seed) => {
+      const options = { seed, ...(nodes !== undefined ? { nodes } : {}) };
+      const r = mode === "pow" ? await simulatePow(options) : await simulatePrimary(options);
+      const counts = { blocks: r.height, ackedWrites: r.acked, faults: r.faults, reorgs: r.reorgs ?? 0 };
+      return { ...(r.violation ? { violation: r.violation } : {}), config: `${mode}, ${r.nodes} nodes`, counts };
+    },
+    replay: (seed) => `npx chaindb simulate replication --mode ${mode}${nodesFlag} --seeds ${seed}..${seed}`,
+    describe: (t) => `${t.blocks ?? 0} blocks on the final chains, ${mode === "pow" ? `${t.reorgs ?? 0} reorganisations` : `${t.ackedWrites ?? 0} sync-acked writes`}, ${t.faults ?? 0} faults`,
   });
-  if (positionals[0] !== "replication") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `simulate: expected "replication", got ${JSON.stringify(positionals[0])}`);
-  if (values.mode !== "primary" && values.mode !== "pow") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `simulate: --mode expected primary or pow, got ${values.mode}`);
-  const match = /^(\d+)\.\.(\d+)$/.exec(values.seeds);
-  if (match === null || Number(match[1]) > Number(match[2])) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--seeds expected <from>..<to>, got ${values.seeds}`);
-  const [from, to] = [Number(match[1]), Number(match[2])];
-  const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
-  const t0 = performance.now();
-  let blocks = 0;
-  let acked = 0;
-  let faults = 0;
-  let reorgs = 0;
-  for (let seed = from; seed <= to; seed++) {
-    const options = { seed, ...(nodes !== undefined ? { nodes } : {}) };
-    const r = values.mode === "pow" ? await simulatePow(options) : await simulatePrimary(options);
-    blocks += r.height;
-    acked += r.acked;
-    faults += r.faults;
-    reorgs += r.reorgs ?? 0;
-    if (r.violation !== undefined) {
-      process.stderr.write(
-        `seed ${seed} (${r.mode}, ${r.nodes} nodes) violated "${r.violation.invariant}": ${r.violation.detail}\n` +
-          `replay: npx chaindb simulate replication --mode ${values.mode} --seeds ${seed}..${seed}\n`,
-      );
-      return 1;
-    }
-    if ((seed - from) % 10 === 9) process.stderr.write(`  ${seed - from + 1}/${to - from + 1} seeds ok\n`);
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  const what = values.mode === "pow" ? `${reorgs} reorganisations` : `${acked} sync-acked writes`;
-  process.stdout.write(`ok: ${to - from + 1} ${values.mode} seeds (${from}..${to}), ${blocks} blocks on the final chains, ${what}, ${faults} faults, ${seconds.toFixed(1)} s\n`);
-  return 0;
 }

@@ -82,7 +82,7 @@ export function planBlock(packed: Uint8Array, count: number, proposer: Uint8Arra
     if (s === undefined) {
       s = addresses.length;
       slotOf.set(key, s);
-      addresses.push(address.slice());
+      addresses.push(new Uint8Array(address));
     }
     return s;
   };

@@ -86,6 +86,7 @@ export function decodeBlock(bytes: Uint8Array): Block {
     return out;
   };
   const height = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (!Number.isSafeInteger(height)) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `block height ${height} beyond 2^53 - 1`);
   const commitBytes = section();
   const lastCommit = commitBytes.length === 0 ? null : decodeCommit(commitBytes);
   const count = section();
@@ -96,10 +97,13 @@ export function decodeBlock(bytes: Uint8Array): Block {
     if (e.kind !== "evidence") throw new ChainDbError(ErrorCode.BAD_MESSAGE, "block evidence entry is not evidence");
     evidence.push(e);
   }
-  const txs = section().slice();
+  const txs = copy(section());
   if (at !== bytes.length) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `${bytes.length - at} trailing bytes after the block`);
-  return { height, parent: bytes.slice(8, 40), lastCommit, evidence, txs, stateRoot: bytes.slice(40, 72) };
+  return { height, parent: copy(bytes.subarray(8, 40)), lastCommit, evidence, txs, stateRoot: copy(bytes.subarray(40, 72)) };
 }
+
+/** A copy of `b` (a Node Buffer's own `slice` would alias a possibly pooled input). */
+const copy = (b: Uint8Array): Uint8Array => new Uint8Array(b);
 
 /** A block commit's bytes: the count of precommits, then each precommit's message bytes. */
 function encodeCommit(c: BlockCommit): Uint8Array {

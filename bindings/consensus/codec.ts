@@ -180,6 +180,8 @@ function readMessage(r: Reader, depth: number): Message {
     const height = r.u64(), round = r.u32(), hasId = r.u8();
     if (hasId > 1 || round > ROUND_MAX) throw bad("vote flag or round out of range");
     const id = r.bytes(32);
+    // A nil vote carries zeros: one vote, one encoding (otherwise its signature rides on 2^256).
+    if (hasId === 0 && id.some((b) => b !== 0)) throw bad("nil vote with a value id");
     return { kind: "vote", type, height, round, valueId: hasId === 1 ? id : null, validator: r.bytes(32), signature: r.bytes(64) };
   }
   if ((tag === TAG.commit || tag === TAG.evidence) && depth === 0) return tag === TAG.commit ? readCommit(r) : readEvidence(r);
@@ -288,7 +290,8 @@ class Reader {
   }
   bytes(k: number): Uint8Array {
     this.need(k);
-    const out = this.buf.slice(this.offset, this.offset + k);
+    // A copy: a Node Buffer's own `slice` would alias the (possibly pooled) input.
+    const out = new Uint8Array(this.buf.subarray(this.offset, this.offset + k));
     this.offset += k;
     return out;
   }

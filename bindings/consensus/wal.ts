@@ -101,7 +101,7 @@ function writeId(out: Uint8Array, at: number, id: Uint8Array | null): void {
 
 function readId(bytes: Uint8Array, at: number): Uint8Array | null {
   if (bytes[at]! > 1) throw new Error("id flag out of range");
-  return bytes[at] === 1 ? bytes.slice(at + 1, at + 33) : null;
+  return bytes[at] === 1 ? new Uint8Array(bytes.subarray(at + 1, at + 33)) : null;
 }
 
 const CRC_TABLE = (() => {

@@ -46,7 +46,7 @@ export class TsKvStore implements KvStore {
 
   put(key: Uint8Array, value: Uint8Array): void {
     const k = binaryKey(checkKey(key));
-    const v = checkValue(value).slice();
+    const v = new Uint8Array(checkValue(value)); // a copy for any view (a Buffer's slice would alias)
     this.remember(k);
     this.map.set(k, v);
   }

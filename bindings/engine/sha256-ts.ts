@@ -122,8 +122,10 @@ export interface TsSearchResult {
 export function searchNonceTs(header: Uint8Array, target: Uint8Array, startNonce: number, count: number): TsSearchResult {
   const p = plan(header);
   const targetTop = (target[28]! | (target[29]! << 8) | (target[30]! << 16) | (target[31]! << 24)) >>> 0;
-  const trial = header.slice();
-  const view = new DataView(trial.buffer);
+  // A fresh copy: a Node Buffer's `slice` shares memory, and its `.buffer` is the whole pool, so
+  // `header.slice()` + `new DataView(trial.buffer)` wrote the nonce into someone else's bytes.
+  const trial = new Uint8Array(header);
+  const view = new DataView(trial.buffer, trial.byteOffset, trial.byteLength);
   let done = 0;
   while (done < count) {
     const chunk = Math.min(count - done, CHUNK);

@@ -87,7 +87,7 @@ class TsState implements LedgerState {
   }
 
   private create(address: Uint8Array): Acc {
-    const acc = new Acc(address.slice(0, 32), 0n, 0n, this.epoch);
+    const acc = new Acc(new Uint8Array(address.subarray(0, 32)), 0n, 0n, this.epoch);
     this.accounts.set(binaryKey(acc.address), acc);
     this.insert(acc);
     if (this.inBlock) {

@@ -77,6 +77,8 @@ export async function mine(header: Uint8Array, options: MineOptions = {}): Promi
   }
   const workers = aint(options.workers ?? cpuCount(), 0, MAX_WORKERS, "workers");
   const target = options.target ? abytes(options.target, 32, "target") : targetFromHeader(header);
+  // No hash meets a zero target: the search would roll the header forever.
+  if (target.every((b) => b === 0)) throw new ChainDbError(ErrorCode.BAD_BITS, "the target is zero: no hash can meet it");
   const startNonce = options.startNonce ?? getNonce(header);
   aint(startNonce, 0, NONCE_SPACE - 1, "startNonce");
   if (options.signal?.aborted) throw new ChainDbError(ErrorCode.ABORTED, "mining aborted before it started", { cause: options.signal.reason });
@@ -111,7 +113,9 @@ class MineRun {
     this.options.signal?.addEventListener("abort", onAbort, { once: true });
     const timer = this.options.onProgress ? setInterval(() => this.report(), this.options.progressIntervalMs ?? 250) : undefined;
     try {
-      let current: Uint8Array = header.slice();
+      // Copies (new Uint8Array) throughout: a Buffer's slice would alias, and the nonce and time
+      // written into it would land in the caller's header.
+      let current: Uint8Array = new Uint8Array(header);
       for (;;) {
         const { nonce } = await searcher.search(current, target, start, NONCE_SPACE);
         if (this.aborted) throw new ChainDbError(ErrorCode.ABORTED, "mining aborted", { cause: this.options.signal?.reason });
@@ -131,8 +135,8 @@ class MineRun {
       throw new ChainDbError(ErrorCode.NONCE_SPACE_EXHAUSTED, `nonce space exhausted after ${this.rolls} roll(s) of the header`);
     }
     this.rolls++;
-    const next = this.options.nextHeader ? this.options.nextHeader(header.slice(), this.rolls) : rollTime(header);
-    return abytes(next, 80, "nextHeader()").slice();
+    const next = this.options.nextHeader ? this.options.nextHeader(new Uint8Array(header), this.rolls) : rollTime(header);
+    return new Uint8Array(abytes(next, 80, "nextHeader()"));
   }
 
   private progress(): MineProgress {
@@ -146,7 +150,7 @@ class MineRun {
   }
 
   private result(header: Uint8Array, nonce: number, meta: { workers: number; engine: EngineName }): MineResult {
-    const solved = setNonce(header.slice(), nonce);
+    const solved = setNonce(new Uint8Array(header), nonce);
     const p = this.progress();
     this.report();
     return {
@@ -195,7 +199,7 @@ async function poolSearcher(workers: number, name: EngineName): Promise<Searcher
 }
 
 function rollTime(header: Uint8Array): Uint8Array {
-  return setTime(header.slice(), (decodeHeader(header).time + 1) >>> 0);
+  return setTime(new Uint8Array(header), (decodeHeader(header).time + 1) >>> 0);
 }
 
 function targetFromHeader(header: Uint8Array): Uint8Array {

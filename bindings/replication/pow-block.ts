@@ -54,10 +54,11 @@ export function decodeBlock(bytes: Uint8Array, engine: Engine): PowBlock {
   if (count > POW_BLOCK_TRANSFERS_MAX || bytes.length !== 116 + count * TRANSFER_SIZE) {
     throw new ChainDbError(ErrorCode.BAD_MESSAGE, `block length ${bytes.length} does not match ${count} transfers`);
   }
-  const header = bytes.slice(0, 80);
+  // Copies (new Uint8Array): a Node Buffer's slice would alias the input.
+  const header = new Uint8Array(bytes.subarray(0, 80));
   const h = decodeHeader(header);
-  const transfers = Array.from({ length: count }, (_, i) => bytes.slice(116 + i * TRANSFER_SIZE, 116 + (i + 1) * TRANSFER_SIZE));
-  return { header, stateRoot: bytes.slice(80, 112), transfers, id: toHex(engine.sha256d(header)), parent: toHex(h.prevHash), bits: h.bits };
+  const transfers = Array.from({ length: count }, (_, i) => new Uint8Array(bytes.subarray(116 + i * TRANSFER_SIZE, 116 + (i + 1) * TRANSFER_SIZE)));
+  return { header, stateRoot: new Uint8Array(bytes.subarray(80, 112)), transfers, id: toHex(engine.sha256d(header)), parent: toHex(h.prevHash), bits: h.bits };
 }
 
 /** The merkle root committing to `transfers` and `stateRoot`. */

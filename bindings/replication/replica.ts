@@ -143,7 +143,7 @@ export class Replica {
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
       this.requests.set(requestId, { resolve, reject });
-      this.enqueue({ kind: "submit", requestId, transfer: transfer.slice() });
+      this.enqueue({ kind: "submit", requestId, transfer: new Uint8Array(transfer) });
     });
   }
 

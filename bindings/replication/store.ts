@@ -35,7 +35,7 @@ export function encodeEntry(entry: Entry): Uint8Array {
 /** Inverse of {@link encodeEntry}; throws `STORE_CORRUPT` on a malformed record. */
 export function decodeEntry(bytes: Uint8Array): Entry {
   if (bytes.length < 36 || (bytes.length - 36) % 157 !== 0) throw new ChainDbError(ErrorCode.STORE_CORRUPT, `bad entry record of ${bytes.length} bytes`);
-  return { epoch: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true), proposer: bytes.slice(4, 36), transfers: bytes.slice(36) };
+  return { epoch: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true), proposer: new Uint8Array(bytes.subarray(4, 36)), transfers: new Uint8Array(bytes.subarray(36)) };
 }
 
 const entryKey = (height: number) => `entry/${String(height).padStart(12, "0")}`;
@@ -180,7 +180,7 @@ export class FileKeyStorage {
 
   /** Buffers a write. */
   put(key: string, value: Uint8Array): void {
-    this.pending.set(key, value.slice());
+    this.pending.set(key, new Uint8Array(value));
   }
 
   /** Keys with `prefix`, sorted. */

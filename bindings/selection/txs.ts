@@ -139,10 +139,10 @@ export function decodeStakingTx(bytes: Uint8Array): StakingTransaction {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const amount = dv.getBigUint64(38, true);
   const fee = dv.getBigUint64(46, true);
-  const candidates = Array.from({ length: count }, (_, i) => bytes.slice(63 + 32 * i, 95 + 32 * i));
+  const candidates = Array.from({ length: count }, (_, i) => new Uint8Array(bytes.subarray(63 + 32 * i, 95 + 32 * i)));
   checkShape(kind, amount, candidates);
   if (amount + fee > U64_MAX) throw new ChainDbError(ErrorCode.OVERFLOW, "amount + fee exceeds a u64");
-  return { kind, chainId: dv.getUint32(2, true), from: bytes.slice(6, 38), amount, fee, nonce: dv.getBigUint64(54, true), candidates, signature: bytes.slice(size - 64) };
+  return { kind, chainId: dv.getUint32(2, true), from: new Uint8Array(bytes.subarray(6, 38)), amount, fee, nonce: dv.getBigUint64(54, true), candidates, signature: new Uint8Array(bytes.subarray(size - 64)) };
 }
 
 /** True if the staking transaction's signature is valid for its `from` key. */
@@ -156,8 +156,8 @@ export function verifyStakingTxSignature(bytes: Uint8Array): boolean {
  * Decodes one block transaction by its version byte (1 transfer, 2 staking) and checks its chain
  * id and signature; throws `BAD_TRANSFER`, `BAD_LENGTH`, `WRONG_CHAIN` or `BAD_SIGNATURE`.
  */
-export function decodeChainTx(bytes: Uint8Array, chainId: number): ChainTx {
-  abytes(bytes, undefined, "transaction");
+export function decodeChainTx(input: Uint8Array, chainId: number): ChainTx {
+  const bytes = new Uint8Array(abytes(input, undefined, "transaction")); // kept: a copy, never the caller's view
   let out: ChainTx;
   if (bytes[0] === 1) {
     out = { type: "transfer", tx: decodeTransfer(bytes), bytes };
@@ -205,10 +205,10 @@ export function decodeBlockTxs(bytes: Uint8Array): BlockTxs {
     if (at + 2 > bytes.length) throw new ChainDbError(ErrorCode.BAD_LENGTH, `block txs truncated at transaction ${i}`);
     const len = dv.getUint16(at, true);
     if (len === 0 || at + 2 + len > bytes.length) throw new ChainDbError(ErrorCode.BAD_LENGTH, `block txs: transaction ${i} of ${len} bytes does not fit`);
-    txs.push(bytes.slice(at + 2, at + 2 + len));
+    txs.push(new Uint8Array(bytes.subarray(at + 2, at + 2 + len)));
     at += 2 + len;
   }
   if (at !== bytes.length) throw new ChainDbError(ErrorCode.BAD_LENGTH, `${bytes.length - at} trailing bytes after the block's transactions`);
-  return { feeRecipient: bytes.slice(1, 33), txs };
+  return { feeRecipient: new Uint8Array(bytes.subarray(1, 33)), txs };
 }
 

@@ -56,7 +56,7 @@ export function fromHex(hex: string, name = "hex"): Uint8Array {
 
 /** A reversed copy of `bytes` (Bitcoin shows hashes byte-reversed). */
 export function reverseBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.slice().reverse();
+  return new Uint8Array(bytes).reverse(); // a copy for any view (a Buffer's slice would alias)
 }
 
 /** Byte-wise equality. */

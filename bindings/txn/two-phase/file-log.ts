@@ -38,7 +38,7 @@ export class FileTwoPcLog implements TwoPcLog {
   }
 
   put(key: string, value: Uint8Array): void {
-    this.map.set(key, value.slice());
+    this.map.set(key, new Uint8Array(value));
     this.pending.push(JSON.stringify({ k: key, v: toHex(value) }) + "\n");
   }
 

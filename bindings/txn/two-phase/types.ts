@@ -95,7 +95,8 @@ export function decodeTwoPcMessage(bytes: Uint8Array): TwoPcMessage {
     case "prepare":
       return { type: "prepare", tx, participants: checkParticipants(o.participants), ops: checkOps(o.ops) };
     default:
-      return bad(`unknown type ${JSON.stringify(o.type)}`);
+      // JSON.stringify throws on a bigint: name only what is safe to print.
+      return bad(`unknown type ${typeof o.type === "string" ? JSON.stringify(o.type) : typeof o.type}`);
   }
 }
 
