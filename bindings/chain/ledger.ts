@@ -64,7 +64,7 @@ export interface BlockResult {
 
 /** Checks and encodes the genesis allocation as account records. */
 export function genesisRecords(genesis: readonly GenesisAllocation[]): Uint8Array {
-  if (!Array.isArray(genesis)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"genesis" expected an array`);
+  if (!Array.isArray(genesis as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"genesis" expected an array`);
   const seen = new Set<string>();
   const out = new Uint8Array(genesis.length * ACCOUNT_RECORD_SIZE);
   genesis.forEach((g, i) => {
@@ -167,7 +167,7 @@ export class Ledger {
   async applyBlock(transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult> {
     this.checkOpen();
     abytes(options?.proposer, 32, "proposer");
-    if (!Array.isArray(transfers)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
+    if (!Array.isArray(transfers as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
     aint(transfers.length, 0, BLOCK_TRANSFERS_MAX, "transfers.length");
     const t0 = performance.now();
     transfers.forEach((bytes, i) => {

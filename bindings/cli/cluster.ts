@@ -250,7 +250,7 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const load = loadGenerator(cluster, n, Number(values.rate), bft, () => stopping);
-  let final: (NodeStatusLine | undefined)[] = [];
+  let final: (NodeStatusLine | undefined)[];
   let printed = 0;
   const show = setInterval(() => {
     for (const [i, s] of cluster.statuses.entries()) {

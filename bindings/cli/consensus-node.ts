@@ -103,6 +103,7 @@ export async function runConsensusNode(a: ConsensusNodeArgs): Promise<0> {
       mempool: s.mempool,
       validators: s.validators.map((v) => v.address),
       halted: s.halted,
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an Error (or a thrown value): "Name: message"
       failure: node.failure === null ? null : String(node.failure),
       peers: transport.peerIds.filter((p) => transport.isConnected(p)),
     };
