@@ -8,8 +8,8 @@
  */
 import { ChainDbError, ErrorCode, abytes, aint, assert, equalBytes } from "../util/index.ts";
 import type { EngineName } from "../engine/index.ts";
-import { TRANSFER_STATUSES, createLedgerState, openDurableLog } from "../store/index.ts";
-import type { AccountState, LedgerLog, LedgerState, TransferStatus } from "../store/index.ts";
+import { TRANSFER_STATUSES, createLedgerState, type AccountState, type LedgerState, type TransferStatus } from "../engine/index.ts";
+import { openDurableLog, type LedgerLog } from "../store/index.ts";
 import { ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, encodeProof } from "./proof.ts";
 import { TRANSFER_SIZE, au64, decodeTransfer, packTransfers, verifyTransferSignature } from "./transfer.ts";
 

@@ -12,9 +12,9 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes, equalBytes } from "../util/index.ts";
-import { ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, bucketHash, bucketOf, nodeHash } from "../store/index.ts";
+import { ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, bucketHash, bucketOf, nodeHash } from "../engine/index.ts";
 
-export { ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, bucketHash, bucketOf, leafHash, nodeHash, sha256 } from "../store/index.ts";
+export { ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, bucketHash, bucketOf, leafHash, nodeHash, sha256 } from "../engine/index.ts";
 
 const PROOF_VERSION = 1;
 const PROOF_HEADER = 6;

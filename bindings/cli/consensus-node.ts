@@ -17,7 +17,7 @@ import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
 import { keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 import { ConsensusNode, byzantine, type ChainGenesis } from "../consensus/index.ts";
 import { TcpTransport, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
-import { DEV_CHAIN_ID, devGenesis, runUntilSignal, serveHttp } from "./node.ts";
+import { DEV_CHAIN_ID, devGenesis, runUntilSignal, serveHttp } from "./dev-node.ts";
 
 /** Bonded stake of each genesis validator under PoS, and the balance every validator account starts with. */
 export const DEV_VALIDATOR_STAKE = 1_000_000n;

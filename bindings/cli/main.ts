@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { ChainDbError } from "../util/index.ts";
+import type { ExitCode } from "./exit-code.ts";
 import { mineCommand, verifyCommand } from "./pow.ts";
 
 const USAGE = `usage: chaindb <command> [options]
@@ -33,11 +34,16 @@ commands:
   help    show this text
 `;
 
-/** Exit status of a command. */
-export type ExitCode = 0 | 1 | 2;
+export type { ExitCode } from "./exit-code.ts";
+
+/** What the executable hands the CLI: bench/ sits above the library layers, so main.ts cannot import it. */
+export interface CliWorld {
+  /** Loads the benchmark suites (bench/index.ts); without it `chaindb bench` fails with exit 1. */
+  loadBench?: () => Promise<{ runBench: (names: readonly string[], options: { quick: boolean; out?: string }) => Promise<unknown> }>;
+}
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
-export async function main(argv: string[]): Promise<ExitCode> {
+export async function main(argv: string[], world: CliWorld = {}): Promise<ExitCode> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -54,7 +60,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
       case "cluster":
         return await (await import("./cluster.ts")).clusterCommand(rest);
       case "bench":
-        return await benchCommand(rest);
+        return await benchCommand(rest, world);
       case undefined:
       case "help":
       case "--help":
@@ -70,13 +76,17 @@ export async function main(argv: string[]): Promise<ExitCode> {
   }
 }
 
-async function benchCommand(args: string[]): Promise<ExitCode> {
+async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: { quick: { type: "boolean", default: false }, out: { type: "string" } },
   });
-  const { runBench } = await import("../../bench/index.ts");
+  if (world.loadBench === undefined) {
+    process.stderr.write("chaindb: the benchmark suites are not available in this build\n");
+    return 1;
+  }
+  const { runBench } = await world.loadBench();
   await runBench(positionals, { quick: values.quick, ...(values.out ? { out: values.out } : {}) });
   // No process.exit here: every suite closes what it opened, and test/bench-exit.test.ts fails
   // when one leaves a handle behind (the process would not end).

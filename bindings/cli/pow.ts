@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { decodeHeader, encodeHeader, setNonce } from "../chain/index.ts";
 import { checkProofOfWork, mine, type MineProgress } from "../pow/index.ts";
 import { ChainDbError, ErrorCode, fromHex, reverseBytes, toHex } from "../util/index.ts";
-import type { ExitCode } from "./main.ts";
+import type { ExitCode } from "./exit-code.ts";
 
 /** `chaindb mine --bits <hex> [--header <hex>] [--workers N] [--engine wasm|ts] [--json]`. */
 export async function mineCommand(args: string[]): Promise<ExitCode> {

@@ -17,7 +17,7 @@
  */
 import { ChainDbError, ErrorCode, abytes, aint, assert } from "../util/index.ts";
 import { decodeTransfer, packTransfers, TRANSFER_SIZE, type ApplyOptions, type BlockResult, type Ledger } from "../chain/index.ts";
-import { ACCOUNT_RECORD_SIZE, TRANSFER_STATUSES, accountRecord, type TransferStatus } from "../store/index.ts";
+import { ACCOUNT_RECORD_SIZE, TRANSFER_STATUSES, accountRecord, type TransferStatus } from "../engine/index.ts";
 import { spawnWorker, workerUrl, type WorkerHandle } from "../runtime/index.ts";
 import { EXISTS, TOUCHED, planBlock, type BlockPlan } from "./executor-plan.ts";
 import type { ExecutorJob, ExecutorReply } from "./executor-protocol.ts";
