@@ -135,7 +135,9 @@ export function cycles(graph) {
 export function checkTree(root) {
   const files = sourceFiles(root);
   const known = new Set(files);
+  /** @type {Map<string, Set<string>>} */
   const fileGraph = new Map(files.map((f) => [f, new Set()]));
+  /** @type {Map<string, Set<string>>} */
   const folderGraph = new Map();
   const violations = [];
   for (const from of files) {
@@ -146,11 +148,11 @@ export function checkTree(root) {
         if (!/\.(wasm|json)$/.test(to) && !to.startsWith("build/")) violations.push(`${from} imports ${spec}: no such source file`);
         continue;
       }
-      fileGraph.get(from).add(to);
+      fileGraph.get(from)?.add(to);
       const [fa, fb] = [folderOf(from), folderOf(to)];
       if (fa !== fb) {
-        if (!folderGraph.has(fa)) folderGraph.set(fa, new Set());
-        folderGraph.get(fa).add(fb);
+        const out = folderGraph.get(fa) ?? new Set();
+        folderGraph.set(fa, out.add(fb));
       }
       violations.push(...edgeViolations(from, to));
     }
