@@ -35,11 +35,34 @@ const body = (indent) =>
     .map((l) => indent + l)
     .join("\n");
 const NAMES = "ChainDbError, blockHash, createEngine, decodeHeader, encodeHeader, fromHex, toHex";
+// A durable ledger in a fresh folder: @sqlite.org/sqlite-wasm and the node:fs VFS must load from
+// the install; a block applied before a reopen must be there after it.
+// The Deno app uses Deno's own file API: node: imports would need @types/node in the project.
+const DURABLE = (deno) => [
+  `import { Ledger, keyPairFromSeed, signTransfer } from "chaindb";`,
+  ...(deno
+    ? [`const dir = Deno.makeTempDirSync({ prefix: "chaindb-pack-ledger-" });`]
+    : [`import { mkdtempSync, rmSync } from "node:fs";`, `import { tmpdir } from "node:os";`, `import { join } from "node:path";`, `const dir = mkdtempSync(join(tmpdir(), "chaindb-pack-ledger-"));`]),
+  `const alice = keyPairFromSeed(new Uint8Array(32).fill(1));`,
+  `const bob = keyPairFromSeed(new Uint8Array(32).fill(2));`,
+  `const genesis = [{ address: alice.publicKey, balance: 20n }, { address: bob.publicKey, balance: 5n }];`,
+  `let ledger = await Ledger.open({ dir, chainId: 7, genesis });`,
+  `await ledger.applyBlock([signTransfer(alice, { chainId: 7, to: bob.publicKey, amount: 10n, fee: 1n, nonce: 0n })], { proposer: bob.publicKey });`,
+  `const root = toHex(ledger.root());`,
+  `await ledger.close();`,
+  `ledger = await Ledger.open({ dir, chainId: 7, genesis });`,
+  `const reopened = toHex(ledger.root());`,
+  `const bobAfter = ledger.account(bob.publicKey)?.balance;`,
+  `await ledger.close();`,
+  deno ? `Deno.removeSync(dir, { recursive: true });` : `rmSync(dir, { recursive: true, force: true });`,
+  `if (reopened !== root || bobAfter !== 16n) throw new Error("the durable ledger lost its block: " + reopened + " " + String(bobAfter));`,
+  `console.log("durable ok", root.slice(0, 16));`,
+].join("\n");
 const APPS = {
-  "esm.mjs": `import { ${NAMES} } from "chaindb";\n${body("")}\n`,
+  "esm.mjs": `import { ${NAMES} } from "chaindb";\n${body("")}\n${DURABLE(false)}\n`,
   "index.js": `const { ${NAMES} } = require("chaindb");\n(async () => {\n${body("  ")}\n})().catch((e) => {\n  console.error(e);\n  process.exitCode = 1;\n});\n`,
   "typed.mts": `import { ${NAMES}, type BlockHeader, type Engine } from "chaindb";\n${body("")}\nconst h: BlockHeader = decodeHeader(fromHex("${GENESIS_HEADER}"));\nconst e: Engine = engine;\nconsole.log(h.version, typeof e.sha256d);\n`,
-  "deno.ts": `import { ${NAMES}, type Engine } from "chaindb";\n${body("")}\nconst e: Engine = engine;\nconsole.log(typeof e.sha256d);\n`,
+  "deno.ts": `import { ${NAMES}, type Engine } from "chaindb";\n${body("")}\nconst e: Engine = engine;\nconsole.log(typeof e.sha256d);\n${DURABLE(true)}\n`,
 };
 
 /** Runs a command (inherits nothing but output), returns {ok, ms, out}. */
@@ -85,10 +108,10 @@ try {
     "tsc --noEmit (nodenext, strict) against the shipped .d.ts",
     run(bin("tsc"), ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", "false", "--typeRoots", join(repo, "node_modules/@types"), "--types", "node", "typed.mts"], app),
   );
-  step("node esm.mjs (import)", run(process.execPath, ["esm.mjs"], app));
+  step("node esm.mjs (import; a durable ledger over sqlite-wasm)", run(process.execPath, ["esm.mjs"], app));
   step("node index.js (require, CommonJS project)", run(process.execPath, ["index.js"], app));
   step("deno check deno.ts", run(bin("deno"), ["check", "deno.ts"], app));
-  step("deno run deno.ts", run(bin("deno"), ["run", "-A", "deno.ts"], app));
+  step("deno run deno.ts (a durable ledger too)", run(bin("deno"), ["run", "-A", "deno.ts"], app));
 } catch (error) {
   failed++;
   console.log(`FAIL ${error instanceof Error ? error.message : String(error)}`);
