@@ -14,8 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger } from "../bindings/chain/index.ts";
 import { SimNetwork, TcpTransport, nodeKeyFromSeed, systemClock, type Clock, type Transport } from "../bindings/net/index.ts";
-import { LedgerDatabase } from "../bindings/txn/index.ts";
-import { Coordinator, FileTwoPcLog, LedgerBank, Participant, TwoPcRunner, type TwoPcEffect, type TwoPcLog, type TwoPcOp } from "../bindings/txn/two-phase/index.ts";
+import { Coordinator, FileTwoPcLog, LedgerBank, LedgerDatabase, Participant, TwoPcRunner, type TwoPcEffect, type TwoPcLog, type TwoPcOp } from "../bindings/txn/index.ts";
 import { fromHex, toHex } from "../bindings/util/index.ts";
 import { caseFromSamples, percentile, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
 

@@ -5,7 +5,10 @@
  * @module
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { formatTable, machineInfo, writeSuiteResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import { formatTable, machineInfo, writeSuiteResult, type BenchRun, type SuiteOptions, type SuiteResult } from "./lib.ts";
+
+export type { BenchRun } from "./lib.ts";
+export { runStateScale, parseCounts } from "./state-scale.ts";
 import { renderReport } from "./report.ts";
 
 /** A suite the runner knows: its name, what it measures, and how to load it. */
@@ -35,14 +38,6 @@ export interface RunBenchOptions {
   /** Progress and tables go here; default: stderr for progress, stdout for tables. */
   log?: (line: string) => void;
   progress?: (line: string) => void;
-}
-
-/** The combined results file. */
-export interface BenchRun {
-  machine: ReturnType<typeof machineInfo>;
-  date: string;
-  quick: boolean;
-  suites: SuiteResult[];
 }
 
 /** Runs suites by name (all when `names` is empty) and writes the results; returns them. */

@@ -39,6 +39,14 @@ export interface TargetCheck {
 }
 
 /** A suite's results. */
+/** The combined results file. */
+export interface BenchRun {
+  machine: MachineInfo;
+  date: string;
+  quick: boolean;
+  suites: SuiteResult[];
+}
+
 export interface SuiteResult {
   suite: string;
   title: string;

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import * as nodeCrypto from "node:crypto";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { createEngine } from "../bindings/engine/index.ts";
-import { MinerPool } from "../bindings/pow/pool.ts";
+import { MinerPool } from "../bindings/pow/index.ts";
 import { fromHex } from "../bindings/util/index.ts";
 import { consume, measure, suiteResult, formatRate, type CaseSpec, type SuiteOptions, type SuiteResult, type TargetCheck } from "./lib.ts";
 

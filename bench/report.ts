@@ -4,8 +4,7 @@
  * target checks, and a table of every figure.
  * @module
  */
-import { formatRate, type CaseResult, type SuiteResult } from "./lib.ts";
-import type { BenchRun } from "./index.ts";
+import { formatRate, type BenchRun, type CaseResult, type SuiteResult } from "./lib.ts";
 
 const BAR_HEIGHT = 22;
 // About 6.6 px per character of the 12 px labels: wide enough for the longest label of a chart.

@@ -19,7 +19,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Ledger, decodeProof, encodeProof } from "../bindings/chain/index.ts";
-import { createLedgerState } from "../bindings/store/index.ts";
+import { createLedgerState } from "../bindings/engine/index.ts";
 import { machineInfo } from "./lib.ts";
 
 const BLOCK = 1000;

@@ -15,8 +15,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Ledger, keyPairFromSeed, signTransfer } from "../bindings/chain/index.ts";
-import { createLedgerState, lastRecoveryStats } from "../bindings/store/index.ts";
-import type { LedgerState } from "../bindings/store/index.ts";
+import { createLedgerState, type LedgerState } from "../bindings/engine/index.ts";
+import { lastRecoveryStats } from "../bindings/store/index.ts";
 import {
   consume, formatRate, median, suiteResult, writeSuiteResult,
   type CaseResult, type SuiteOptions, type SuiteResult, type TargetCheck,

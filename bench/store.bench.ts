@@ -6,8 +6,8 @@
  * Run alone: `npx tsx bench/store.bench.ts [--quick]` (writes bench/results/store.json).
  * @module
  */
-import { createKvStore, loadSqlite } from "../bindings/store/index.ts";
-import type { KvStore } from "../bindings/store/index.ts";
+import { createKvStore, type KvStore } from "../bindings/engine/index.ts";
+import { loadSqlite } from "../bindings/store/index.ts";
 import { consume, median, suiteResult, writeSuiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
 
 /** A store under test: load every key, then get every key in a shuffled order. */

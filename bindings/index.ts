@@ -84,7 +84,21 @@ export {
   type GenesisAllocation,
   type Account,
 } from "./chain/index.ts";
-export { createKvStore, type KvStore, type TransferStatus } from "./store/index.ts";
+export { createKvStore, type KvStore, type TransferStatus } from "./engine/index.ts";
+
+// runtime: run a module in a worker thread on Node.js or Deno
+export {
+  spawnWorker,
+  onParentMessage,
+  inWorker,
+  workerUrl,
+  isDeno,
+  runtimeVersion,
+  cpuCount,
+  type WorkerHandle,
+  type WorkerEvents,
+  type ParentChannel,
+} from "./runtime/index.ts";
 
 // network: the Transport interface, the deterministic SimNetwork and the authenticated TcpTransport
 export {

@@ -10,11 +10,8 @@
  * the main program and the worker: each primitive travels to the workers as a `handle()` and is
  * reattached there with `from(handle)`.
  */
-import { isMainThread } from "node:worker_threads";
-import { ConditionVariable, Event, Mutex, Semaphore, Signal } from "chaindb";
+import { ConditionVariable, Event, Mutex, Semaphore, Signal, inWorker, onParentMessage, spawnWorker } from "chaindb";
 import type { ConditionVariableHandle, EventHandle, MutexHandle, SemaphoreHandle, SignalHandle } from "chaindb";
-// Worker glue of this repository (Node runs .ts workers through tsx; Deno runs them natively).
-import { isDeno, onParentMessage, spawnWorker } from "../bindings/runtime/index.ts";
 
 const TELLERS = 3;
 const DEPOSITS = 10_000;
@@ -29,8 +26,7 @@ interface Handles {
   words: Int32Array;
 }
 
-const inWorker = isDeno ? typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined" : !isMainThread;
-if (inWorker) {
+if (inWorker()) {
   const channel = onParentMessage((message) => channel.postMessage(teller(message as Handles)));
 } else {
   await main();

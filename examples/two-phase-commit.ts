@@ -75,14 +75,17 @@ async function runBank(id: string, dir: string, ports: Record<string, number>): 
   say({ event: "ready", port: transport.address!.port, balance: balance() });
 }
 
+/** One JSON line a bank prints (event, id, tx, balance, locks, …). */
+type Line = Record<string, string | number | boolean>;
+
 /** The coordinator (this process): starts the banks, runs the three transfers, checks the money. */
 async function runCoordinator(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "chaindb-2pc-"));
   const children = new Map<string, ChildProcess>();
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
-  const waitFor = (match: (l: Record<string, unknown>) => boolean, what: string, ms = 30_000) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
+  const lines: Array<Line> = [];
+  const waiters: Array<{ match: (l: Line) => boolean; resolve: (l: Line) => void }> = [];
+  const waitFor = (match: (l: Line) => boolean, what: string, ms = 30_000) =>
+    new Promise<Line>((resolve, reject) => {
       const hit = lines.find(match);
       if (hit) return resolve(hit);
       const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
@@ -96,7 +99,7 @@ async function runCoordinator(): Promise<void> {
     });
     children.set(id, child);
     createInterface({ input: child.stdout! }).on("line", (text) => {
-      const line = JSON.parse(text) as Record<string, unknown>;
+      const line = JSON.parse(text) as Line;
       lines.push(line);
       for (const w of waiters.splice(0)) (w.match(line) ? w.resolve(line) : waiters.push(w));
     });

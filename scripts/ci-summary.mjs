@@ -32,6 +32,7 @@ function counts(file) {
   console.log(`${file}: ${r.passed} passed, ${r.failed} failed`);
 }
 
+for (const guard of ["lint", "format", "typecheck", "boundaries", "generated", "pack"]) counts(`${dir}/${guard}.json`);
 vitest(`${dir}/vitest.json`);
 vitest(`${dir}/vitest-slow.json`);
 vitest(`${dir}/browser.json`);

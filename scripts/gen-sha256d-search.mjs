@@ -6,8 +6,9 @@
 // registers and the constant padding words fold into literals; measured side by side on this
 // machine (2 cores, loaded), the unrolled core ran 1.3–1.5x the rolled-loop version.
 //
-//   node scripts/gen-sha256d-search.mjs
-import { writeFileSync } from "node:fs";
+//   node scripts/gen-sha256d-search.mjs            (write)
+//   node scripts/gen-sha256d-search.mjs --check    (exit 1 when the file differs; npm run check:generated)
+import { readFileSync, writeFileSync } from "node:fs";
 
 const K = [
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -114,4 +115,11 @@ ${body.join("\n")}
 /** Number of int32 slots of the plan {@link searchCandidates} reads. */
 export const PLAN_LENGTH = 20;
 `;
-writeFileSync(new URL("../bindings/engine/sha256d-search.generated.ts", import.meta.url), src);
+const target = new URL("../bindings/engine/sha256d-search.generated.ts", import.meta.url);
+if (process.argv.includes("--check")) {
+  const same = readFileSync(target, "utf8") === src;
+  if (!same) console.error(`${target.pathname} differs from its generator's output: run node scripts/gen-sha256d-search.mjs`);
+  process.exitCode = same ? 0 : 1;
+} else {
+  writeFileSync(target, src);
+}

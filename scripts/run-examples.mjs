@@ -11,6 +11,7 @@ const only = new Set(args);
 // Examples that need a runtime feature the other lacks say so in their first lines:
 // "// runs on: node" or "// runs on: deno"; the default is both.
 const examples = readdirSync("examples").filter((f) => f.endsWith(".ts") && (only.size === 0 || only.has(f.replace(/\.ts$/, ""))));
+/** @type {Record<string, (file: string) => [string, string[]]>} */
 const runtimes = {
   node: (file) => ["npx", ["tsx", file]],
   deno: (file) => ["npx", ["deno", "run", "-A", "--no-check", file]],

@@ -3,7 +3,7 @@
  * re-creates its views when growth detaches the old ArrayBuffer.
  */
 import { describe, expect, it } from "vitest";
-import { createKvStore } from "../bindings/store/index.ts";
+import { createKvStore } from "../bindings/engine/index.ts";
 
 function valueFor(i: number, len: number): Uint8Array {
   // A distinct word pattern per key (native fill keeps the test fast); the first word is the index.

@@ -4,8 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { createKvStore } from "../bindings/store/index.ts";
-import type { KvStore } from "../bindings/store/index.ts";
+import { createKvStore, type KvStore } from "../bindings/engine/index.ts";
 
 type Op =
   | { op: "put"; key: Uint8Array; value: Uint8Array }

@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { Ledger } from "../bindings/chain/ledger.ts";
 import { verifyProof, decodeProof, accountRecord } from "../bindings/chain/proof.ts";
-import { createLedgerState } from "../bindings/store/index.ts";
+import { createLedgerState } from "../bindings/engine/index.ts";
 import { packTransfer } from "../bindings/chain/transfer.ts";
 import { prng } from "./helpers/ledger-fixtures.ts";
 import { referenceRoot, sha, splitRecords } from "./helpers/smt-reference.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createKvStore } from "../bindings/store/index.ts";
+import { createKvStore } from "../bindings/engine/index.ts";
 import { transactional, type Write } from "../bindings/txn/index.ts";
 
 // Transactions on a key-value store, on both engines: reads see own writes, others see nothing

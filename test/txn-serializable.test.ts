@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createKvStore } from "../bindings/store/index.ts";
+import { createKvStore } from "../bindings/engine/index.ts";
 import { transactional, type Transaction } from "../bindings/txn/index.ts";
 import { ChainDbError } from "../bindings/util/index.ts";
 

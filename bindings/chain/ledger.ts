@@ -8,8 +8,8 @@
  */
 import { ChainDbError, ErrorCode, abytes, aint, assert, equalBytes } from "../util/index.ts";
 import type { EngineName } from "../engine/index.ts";
-import { TRANSFER_STATUSES, createLedgerState, openDurableLog } from "../store/index.ts";
-import type { AccountState, LedgerLog, LedgerState, TransferStatus } from "../store/index.ts";
+import { TRANSFER_STATUSES, createLedgerState, type AccountState, type LedgerState, type TransferStatus } from "../engine/index.ts";
+import { openDurableLog, type LedgerLog } from "../store/index.ts";
 import { ACCOUNT_RECORD_SIZE, accountRecord, encodeProof } from "./proof.ts";
 import { TRANSFER_SIZE, au64, decodeTransfer, packTransfers, verifyTransferSignature } from "./transfer.ts";
 
@@ -72,7 +72,7 @@ export interface BlockResult {
 
 /** Checks and encodes the genesis allocation as account records. */
 export function genesisRecords(genesis: readonly GenesisAllocation[]): Uint8Array {
-  if (!Array.isArray(genesis)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"genesis" expected an array`);
+  if (!Array.isArray(genesis as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"genesis" expected an array`);
   const seen = new Set<string>();
   const out = new Uint8Array(genesis.length * ACCOUNT_RECORD_SIZE);
   genesis.forEach((g, i) => {
@@ -179,7 +179,7 @@ export class Ledger {
   async applyBlock(transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult> {
     this.checkOpen();
     abytes(options?.proposer, 32, "proposer");
-    if (!Array.isArray(transfers)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
+    if (!Array.isArray(transfers as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
     aint(transfers.length, 0, BLOCK_TRANSFERS_MAX, "transfers.length");
     const t0 = performance.now();
     transfers.forEach((bytes, i) => {

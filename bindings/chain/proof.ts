@@ -20,10 +20,10 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes, equalBytes } from "../util/index.ts";
-import { ACCOUNT_RECORD_SIZE, EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf } from "../store/index.ts";
-import type { ProofMaterial } from "../store/index.ts";
+import { ACCOUNT_RECORD_SIZE, EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf } from "../engine/index.ts";
+import type { ProofMaterial } from "../engine/index.ts";
 
-export { ACCOUNT_RECORD_SIZE, EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf, sha256 } from "../store/index.ts";
+export { ACCOUNT_RECORD_SIZE, EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf, sha256 } from "../engine/index.ts";
 
 const PROOF_VERSION = 2;
 const PROOF_HEADER = 4;

@@ -8,8 +8,9 @@
 import { parseArgs } from "node:util";
 import { ChainDbError, ErrorCode } from "../util/index.ts";
 
-/** Exit status of a command: 0 ok, 1 failure (a check failed, a violation, an operational error), 2 bad input. */
-export type ExitCode = 0 | 1 | 2;
+import type { ExitCode } from "./exit-code.ts";
+
+export type { ExitCode } from "./exit-code.ts";
 
 /** The exit-code line every help text ends with. */
 export const EXIT_CODES = "exit codes: 0 ok, 1 failure (a check failed, an invariant was violated, an operational error), 2 bad input or usage";

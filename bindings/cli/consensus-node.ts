@@ -17,7 +17,7 @@ import { ChainDbError, ErrorCode, fromHex, toHex } from "../util/index.ts";
 import { keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 import { ConsensusNode, byzantine, type ChainGenesis } from "../consensus/index.ts";
 import { TcpTransport, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
-import { DEV_CHAIN_ID, closeOnFailure, devGenesis, runUntilSignal } from "./node.ts";
+import { DEV_CHAIN_ID, closeOnFailure, devGenesis, runUntilSignal } from "./dev-node.ts";
 import { serveHttp, type HttpOptions } from "./http.ts";
 
 /** Bonded stake of each genesis validator under PoS, and the balance every validator account starts with. */
@@ -108,6 +108,7 @@ export async function runConsensusNode(a: ConsensusNodeArgs): Promise<0> {
       halted: s.halted,
       inboxDropped: s.inboxDropped,
       syncRefused: s.syncRefused,
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- an Error (or a thrown value): "Name: message"
       failure: node.failure === null ? null : String(node.failure),
       peers: transport.peerIds.filter((p) => transport.isConnected(p)),
     };

@@ -6,10 +6,10 @@
  * @module
  */
 import { ChainDbError, ErrorCode } from "../util/index.ts";
-import { EXIT_CODES, parseCommand, wantsHelp, type CommandSpec, type ExitCode } from "./args.ts";
+import { EXIT_CODES, parseCommand, wantsHelp, type CommandSpec } from "./args.ts";
+import type { ExitCode } from "./exit-code.ts";
 import { mineCommand, verifyCommand } from "./pow.ts";
 
-export type { ExitCode } from "./args.ts";
 
 const USAGE = `usage: chaindb <command> [options]        (chaindb <command> --help for its options)
 
@@ -61,8 +61,24 @@ const BENCH: CommandSpec = {
   examples: ["chaindb bench pow state --quick"],
 };
 
+export type { ExitCode } from "./exit-code.ts";
+
+/** The benchmark module as the executable loads it (bench/index.ts). */
+export interface BenchModule {
+  SUITES: readonly { name: string; description: string }[];
+  runBench: (names: readonly string[], options: { quick: boolean; out?: string }) => Promise<unknown>;
+  runStateScale: (options: { accounts: number[]; durable: boolean; out?: string }) => Promise<unknown>;
+  parseCounts: (text: string) => number[];
+}
+
+/** What the executable hands the CLI: bench/ sits above the library layers, so main.ts cannot import it. */
+export interface CliWorld {
+  /** Loads the benchmark suites (bench/index.ts); without it `chaindb bench` fails with exit 1. */
+  loadBench?: () => Promise<BenchModule>;
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
-export async function main(argv: string[]): Promise<ExitCode> {
+export async function main(argv: string[], world: CliWorld = {}): Promise<ExitCode> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -77,7 +93,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
       case "cluster":
         return await (await import("./cluster.ts")).clusterCommand(rest);
       case "bench":
-        return await benchCommand(rest);
+        return await benchCommand(rest, world);
       case undefined:
       case "help":
       case "--help":
@@ -105,15 +121,18 @@ async function simulate(args: string[]): Promise<ExitCode> {
   throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `simulate: unknown simulation ${JSON.stringify(what)}, expected replication, consensus or 2pc (see chaindb simulate --help)`);
 }
 
-async function benchCommand(args: string[]): Promise<ExitCode> {
-  const { SUITES, runBench } = await import("../../bench/index.ts");
+async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> {
+  if (world.loadBench === undefined) {
+    process.stderr.write("chaindb: the benchmark suites are not available in this build\n");
+    return 1;
+  }
+  const { SUITES, runBench, runStateScale, parseCounts } = await world.loadBench();
   const spec = { ...BENCH, notes: ["suites:", ...SUITES.map((s) => `  ${s.name.padEnd(12)}${s.description}`)] };
   const parsed = parseCommand(spec, args);
   if (parsed === null) return 0;
   const out = parsed.values.out as string;
   if (parsed.values.accounts !== undefined) {
     // `bench state --accounts 100k,1M,10M`: cost against the number of accounts (bench/state-scale.ts).
-    const { runStateScale, parseCounts } = await import("../../bench/state-scale.ts");
     await runStateScale({ accounts: parseCounts(parsed.values.accounts as string), durable: parsed.values.durable === true, out });
     return 0;
   }

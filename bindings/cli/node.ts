@@ -13,24 +13,20 @@ import { createHash, randomInt } from "node:crypto";
 import { join } from "node:path";
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import { ChainDbError, ErrorCode, aint, fromHex, toHex } from "../util/index.ts";
-import { Ledger, keyPairFromSeed, type KeyPair } from "../chain/index.ts";
+import { Ledger } from "../chain/index.ts";
 import { createEngine } from "../engine/index.ts";
 import { Random, TcpTransport, loadOrCreateNodeKey, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
 import { intOption, parseCommand, type CommandSpec } from "./args.ts";
 import { FileKeyStorage, FileReplicaStore, NotPrimaryError, PowNode, Replica, encodeEntry, type ReplicationMode } from "../replication/index.ts";
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_RATE, serveHttp, type HttpOptions } from "./http.ts";
+import { DEV_CHAIN_ID, closeOnFailure, devGenesis, runUntilSignal } from "./dev-node.ts";
+
+export { DEV_CHAIN_ID, closeOnFailure, devAccounts, devGenesis, runUntilSignal } from "./dev-node.ts";
 
 /** The consensus kinds of `--consensus`: pow is the multi-primary miner (`--mode pow`), the others Tendermint. */
 export const CONSENSUS_KINDS = ["pow", "tendermint", "pos", "dpos"] as const;
 /** One of {@link CONSENSUS_KINDS}. */
 export type ConsensusKind = (typeof CONSENSUS_KINDS)[number];
-
-/** Chain id of local clusters. */
-export const DEV_CHAIN_ID = 0xc4a1;
-/** Accounts of the development genesis (deterministic keys, so any tool can sign for them). */
-export function devAccounts(count = 16): KeyPair[] {
-  return Array.from({ length: count }, (_, i) => keyPairFromSeed(createHash("sha256").update(`chaindb dev account ${i}`).digest()));
-}
 
 /** Parses `host:port`. */
 export function parseHostPort(text: string): { host: string; port: number } {
@@ -174,16 +170,6 @@ function checkDataDir(dir: string): void {
   accessSync(dir, constants.W_OK);
 }
 
-/** Runs `start`; if it fails, runs `cleanup` (closing what was opened before it) and rethrows. */
-export async function closeOnFailure<T>(start: () => Promise<T>, cleanup: () => Promise<unknown>): Promise<T> {
-  try {
-    return await start();
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
-}
-
 /** A node's status as the HTTP API and the status lines show it. */
 export function nodeStatus(replica: Replica, transport: TcpTransport) {
   const s = replica.status();
@@ -201,28 +187,6 @@ export function nodeStatus(replica: Replica, transport: TcpTransport) {
     tip: tipEntry === undefined ? "" : createHash("sha256").update(encodeEntry(tipEntry)).digest("hex"),
     peers: transport.peerIds.filter((p) => transport.isConnected(p)),
   };
-}
-
-/** Prints a status line on each change of `key(status)` until SIGINT or SIGTERM. */
-export async function runUntilSignal<S extends object>(id: string, publicKey: Uint8Array, http: number, status: () => S, key: (s: S) => unknown[]): Promise<void> {
-  let last = "";
-  const ticker = setInterval(() => {
-    const s = status();
-    const line = JSON.stringify(key(s));
-    if (line !== last) process.stdout.write(JSON.stringify({ event: "status", ...s }) + "\n");
-    last = line;
-  }, 50);
-  process.stdout.write(JSON.stringify({ event: "started", id, publicKey: toHex(publicKey), http }) + "\n");
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
-  });
-  clearInterval(ticker);
-}
-
-/** The development genesis: every dev account with 10^12. */
-export function devGenesis() {
-  return devAccounts().map((k) => ({ address: k.publicKey, balance: 1_000_000_000_000n }));
 }
 
 /** Compact target of development proof-of-work chains (regtest: about two hashes per block). */

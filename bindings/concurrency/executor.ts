@@ -17,7 +17,7 @@
  */
 import { ChainDbError, ErrorCode, abytes, aint, assert } from "../util/index.ts";
 import { decodeTransfer, packTransfers, TRANSFER_SIZE, type ApplyOptions, type BlockResult, type Ledger } from "../chain/index.ts";
-import { ACCOUNT_RECORD_SIZE, TRANSFER_STATUSES, accountRecord, type TransferStatus } from "../store/index.ts";
+import { ACCOUNT_RECORD_SIZE, TRANSFER_STATUSES, accountRecord, type TransferStatus } from "../engine/index.ts";
 import { spawnWorker, workerUrl, type WorkerHandle } from "../runtime/index.ts";
 import { EXISTS, TOUCHED, planBlock, type BlockPlan } from "./executor-plan.ts";
 import type { ExecutorJob, ExecutorReply } from "./executor-protocol.ts";
@@ -118,7 +118,7 @@ export class ParallelExecutor implements BlockExecutor {
 
   /** Verifies signatures on the workers, then executes (see {@link executePacked}). */
   async execute(ledger: Ledger, transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult> {
-    if (!Array.isArray(transfers)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
+    if (!Array.isArray(transfers as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
     abytes(options?.proposer, 32, "proposer");
     // Decoding and chain ids on this thread (cheap); the first failing index wins, as in applyBlock.
     let firstBad: { index: number; error: ChainDbError } | undefined;

@@ -26,7 +26,7 @@ export type WaitResult = "ok" | "not-equal" | "timed-out";
 type WaitAsyncResult = { async: false; value: WaitResult } | { async: true; value: Promise<WaitResult> };
 // ES2024's Atomics.waitAsync: present in Node 20 and Deno, missing from the ES2022 lib we compile with.
 const atomicsWaitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number, timeoutMs?: number): WaitAsyncResult;
+  waitAsync: (a: Int32Array, index: number, value: number, timeoutMs?: number) => WaitAsyncResult;
 }).waitAsync;
 
 /** Allocates a zeroed shared region of `words` Int32 words, or checks and narrows a given one. */

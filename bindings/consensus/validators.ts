@@ -8,6 +8,7 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes, aint, assert, toHex } from "../util/index.ts";
+import { TOTAL_POWER_MAX } from "../selection/index.ts";
 
 /** A validator: its 32-byte ed25519 public key (its address) and its voting power. */
 export interface Validator {
@@ -16,7 +17,7 @@ export interface Validator {
 }
 
 /** Largest total voting power: keeps priorities (within ±3·total) exact as plain numbers. */
-export const TOTAL_POWER_MAX = 2 ** 48;
+export { TOTAL_POWER_MAX };
 /** Most validators in a set. */
 export const VALIDATORS_MAX = 1024;
 /** CometBFT's PriorityWindowSizeFactor: the spread of priorities stays within 2·total. */

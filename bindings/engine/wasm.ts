@@ -216,7 +216,7 @@ class WasmEngine implements Engine {
   }
 
   sha256Many(messages: readonly Uint8Array[]): Uint8Array[] {
-    if (!Array.isArray(messages)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"messages" expected an array`);
+    if (!Array.isArray(messages as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"messages" expected an array`);
     for (let i = 0; i < messages.length; i++) {
       if (!(messages[i] instanceof Uint8Array)) abytes(messages[i], undefined, `messages[${i}]`); // throws
     }

@@ -272,7 +272,7 @@ export class PowNode {
     let queue = this.mempool.get(sender);
     if (queue?.has(t.nonce)) return true;
     if (this.mempoolSize >= (this.o.mempoolMax ?? 10_000) || (queue?.size ?? 0) >= (this.o.mempoolPerSenderMax ?? 64)) return false;
-    if (queue === undefined) this.mempool.set(sender, (queue = new Map()));
+    if (queue === undefined) this.mempool.set(sender, (queue = new Map<bigint, Uint8Array>()));
     queue.set(t.nonce, tx);
     this.mempoolSize++;
     return true;

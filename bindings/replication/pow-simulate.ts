@@ -73,7 +73,7 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
   };
   for (const id of ids) net.addNode(id);
   for (const id of ids) await boot(id);
-  const sent = new Array(ACCOUNTS).fill(0);
+  const sent = new Array<number>(ACCOUNTS).fill(0);
   let clientOn = true;
   const client = () => {
     if (!clientOn) return;

@@ -9,7 +9,7 @@
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
 import { decodeTransfer, verifyTransferSignature, type BlockResult } from "../chain/index.ts";
 import type { Clock, NodeId, Random, Transport } from "../net/index.ts";
-import type { AccountState, TransferStatus } from "../store/index.ts";
+import type { AccountState, TransferStatus } from "../engine/index.ts";
 import { ReplicaCore, resolveConfig } from "./core.ts";
 import type { ReplicaStore } from "./store.ts";
 import type { Entry, ReplicaEffect, ReplicaEvent, ReplicationConfig, Role, TimerName } from "./types.ts";

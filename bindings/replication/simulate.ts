@@ -92,7 +92,7 @@ class PrimaryRun {
   private readonly committedBy = new Map<number, NodeId>();
   private readonly blockAt = new Map<number, string>();
   private readonly acked: { height: number; transfer: Uint8Array }[] = [];
-  private readonly cursor: number[] = new Array(ACCOUNTS).fill(0);
+  private readonly cursor: number[] = new Array<number>(ACCOUNTS).fill(0);
   private readonly busy = new Set<number>();
   private target: NodeId;
   private clientOn = true;

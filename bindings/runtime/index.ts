@@ -5,11 +5,16 @@
  * Deno runs `.ts` or `.js` workers directly as module Web Workers.
  * @module
  */
-import { Worker as NodeWorker, parentPort } from "node:worker_threads";
+import { Worker as NodeWorker, isMainThread, parentPort } from "node:worker_threads";
 import { availableParallelism } from "node:os";
 
 /** True when running under Deno. */
 export const isDeno: boolean = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+
+/** True inside a worker (Node's worker_threads, or a Deno Web Worker), false on the main thread. */
+export function inWorker(): boolean {
+  return isDeno ? typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined" : !isMainThread;
+}
 
 /** Name and version of the runtime, e.g. `node 20.20.2` or `deno 2.9.6`. */
 export function runtimeVersion(): string {
@@ -52,7 +57,11 @@ export function workerUrl(callerUrl: string, baseName: string): URL {
   return new URL(`./${baseName}${ext}`, callerUrl);
 }
 
-/** Starts the worker module at `url`. */
+/**
+ * Starts the worker module at `url` (a file: URL of a `.js` module, or of a `.ts` module under
+ * Deno, or under Node when tsx is installed, as when running from sources). The worker listens
+ * with {@link onParentMessage}; SharedArrayBuffers in messages are shared, not copied.
+ */
 export function spawnWorker(url: URL, events: WorkerEvents): WorkerHandle {
   return isDeno ? spawnWebWorker(url, events) : spawnNodeWorker(url, events);
 }

@@ -5,7 +5,7 @@
  * Proof of work is the replication layer's multi-primary mode (a mining race), not a set.
  * @module
  */
-export { StakingState, UNBONDINGS_MAX, compareAddresses, type StakingOptions, type StakingTx, type PoweredValidator } from "./pos.ts";
+export { StakingState, TOTAL_POWER_MAX, UNBONDINGS_MAX, compareAddresses, type StakingOptions, type StakingTx, type PoweredValidator } from "./pos.ts";
 export { DelegateElection, type DposOptions } from "./dpos.ts";
 export {
   SelectionState,

@@ -8,6 +8,13 @@
  */
 import { ChainDbError, ErrorCode, abytes, aint, assert, toHex } from "../util/index.ts";
 
+/**
+ * Largest total voting power of a validator set: keeps consensus' proposer priorities (within
+ * ±3·total) exact as plain numbers. Defined here, below consensus, because selection caps the
+ * powers it hands up by it; consensus/validators.ts enforces it.
+ */
+export const TOTAL_POWER_MAX = 2 ** 48;
+
 /** Options of {@link StakingState}. */
 export interface StakingOptions {
   /** Heights an unbonding stays locked (and slashable) before it returns to the balance. */

@@ -20,8 +20,7 @@
 import { createHash } from "node:crypto";
 import { ChainDbError, ErrorCode, aint, assert, toHex, fromHex } from "../util/index.ts";
 import type { Transfer } from "../chain/index.ts";
-import { TOTAL_POWER_MAX } from "../consensus/validators.ts";
-import { compareAddresses, UNBONDINGS_MAX, type PoweredValidator } from "./pos.ts";
+import { TOTAL_POWER_MAX, compareAddresses, UNBONDINGS_MAX, type PoweredValidator } from "./pos.ts";
 import type { ChainTx, StakingTransaction } from "./txs.ts";
 
 /** How validators are chosen: a fixed set with equal powers, proof of stake, or delegated proof of stake. */

@@ -21,7 +21,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import { ChainDbError, ErrorCode, equalBytes, toHex } from "../util/index.ts";
-import type { LedgerState } from "../engine/state-types.ts";
+import type { LedgerState } from "../engine/index.ts";
 import { loadSqlite } from "./sqlite.ts";
 import { NODE_VFS_NAME } from "./node-vfs.ts";
 

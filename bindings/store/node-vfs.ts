@@ -200,7 +200,7 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
     },
     xAccess(_pVfs: number, zName: number, flags: number, pOut: number): number {
       const name = wasm.cstrToJs(zName);
-      let ok = 0;
+      let ok: number;
       try {
         fs.accessSync(name, flags === SQLITE_ACCESS_READWRITE ? fs.constants.R_OK | fs.constants.W_OK : fs.constants.F_OK);
         ok = 1;

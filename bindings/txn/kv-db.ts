@@ -6,7 +6,7 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes, toHex } from "../util/index.ts";
-import { KV_KEY_MAX, type KvStore } from "../store/index.ts";
+import { KV_KEY_MAX, type KvStore } from "../engine/index.ts";
 import { TxDatabase, type TxBackend, type TxDatabaseOptions, type Write } from "./transaction.ts";
 
 /** Options of a {@link KvDatabase}. */

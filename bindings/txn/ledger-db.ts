@@ -8,7 +8,7 @@
  */
 import { ChainDbError, ErrorCode, abytes, toHex } from "../util/index.ts";
 import { decodeTransfer, type ApplyOptions, type BlockResult, type Ledger } from "../chain/index.ts";
-import { ACCOUNT_RECORD_SIZE, accountRecord } from "../store/index.ts";
+import { ACCOUNT_RECORD_SIZE, accountRecord } from "../engine/index.ts";
 import { Transaction, TxDatabase, type Change, type TxBackend, type TxDatabaseOptions, type Write } from "./transaction.ts";
 
 /** An account as a transaction sees it; the balance may dip below zero until commit checks it. */

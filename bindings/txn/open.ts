@@ -5,7 +5,7 @@
  */
 import { ChainDbError, ErrorCode } from "../util/index.ts";
 import { Ledger } from "../chain/index.ts";
-import type { KvStore } from "../store/index.ts";
+import type { KvStore } from "../engine/index.ts";
 import { LedgerDatabase } from "./ledger-db.ts";
 import { KvDatabase, type KvDatabaseOptions } from "./kv-db.ts";
 import type { TxDatabaseOptions } from "./transaction.ts";

@@ -16,8 +16,10 @@ const alice = await tx.getForUpdate(ALICE);
 await tx.put(ALICE, { balance: alice!.balance - 10n, nonce: alice!.nonce });
 process.stdout.write("debited\n");
 // The parent kills us here; the timer only bounds a parent that died.
-setTimeout(async () => {
-  await tx.put(CAROL, { balance: 10n, nonce: 0n });
-  await tx.commit();
-  process.exit(3);
+setTimeout(() => {
+  void (async () => {
+    await tx.put(CAROL, { balance: 10n, nonce: 0n });
+    await tx.commit();
+    process.exit(3);
+  })();
 }, 30_000);

@@ -296,7 +296,7 @@ class TwoPcRun {
 
 function entry(map: Map<string, Map<NodeId, Set<boolean>>>, tx: string, node: NodeId): Set<boolean> {
   let m = map.get(tx);
-  if (m === undefined) map.set(tx, (m = new Map()));
+  if (m === undefined) map.set(tx, (m = new Map<NodeId, Set<boolean>>()));
   let s = m.get(node);
   if (s === undefined) m.set(node, (s = new Set()));
   return s;
