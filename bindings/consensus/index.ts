@@ -27,7 +27,7 @@ export {
 export { ValidatorSet, ProposerPriorities, ProposerSchedule, compareBytes, TOTAL_POWER_MAX, VALIDATORS_MAX, type Validator } from "./validators.ts";
 export { accused, evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
 export { honest, type Behavior, type BehaviorContext } from "./behavior.ts";
-export { TendermintEngine, type EngineOptions } from "./tendermint.ts";
+export { TendermintEngine, ROUND_WINDOW, FUTURE_HEIGHTS, type EngineOptions, type EngineStats } from "./tendermint.ts";
 export { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy, type ByzantineOptions } from "./byzantine.ts";
 export { encodeRecord, decodeRecord, frameRecord, parseWal, crc32, FileWal, WAL_FRAME_MAX, type WalContents } from "./wal.ts";
 export { simulateConsensus, replayCommand, type SimulationOptions, type SimulationResult, type Invariant } from "./simulation.ts";

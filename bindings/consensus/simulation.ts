@@ -307,9 +307,9 @@ class Validator {
 
   /** Checks the evidence invariant for this incarnation. */
   checkEvidence(): void {
-    const held = new Set(this.engine.evidence().map(evidenceKey));
+    const held = coversEvidence([this.engine]);
     for (const [key, ids] of this.received) {
-      if (ids.size > 1 && !held.has(key)) throw new Violation("evidence", `n${this.index} received an equivocation (${key}) but holds no evidence for it`);
+      if (ids.size > 1 && !held(key)) throw new Violation("evidence", `n${this.index} received an equivocation (${key}) but holds no evidence for it`);
     }
   }
 }
@@ -574,10 +574,20 @@ const EVIDENCE_DRAIN_MS = 1000;
 async function checkEvidenceAfterHeal(world: World, healAt: number): Promise<void> {
   const until = world.net.now;
   await runBounded(world, () => false, EVIDENCE_DRAIN_MS);
-  const held = new Set(world.validators.filter((v) => v.correct).flatMap((v) => v.engine.evidence().map(evidenceKey)));
+  const held = coversEvidence(world.validators.filter((v) => v.correct).map((v) => v.engine));
   for (const [key, at] of world.equivocatedAt) {
-    if (at >= healAt && at <= until && !held.has(key)) throw new Violation("evidence", `equivocation ${key} signed at ${Math.round(at)} ms, after the heal at ${healAt} ms, became evidence at no correct validator`);
+    if (at >= healAt && at <= until && !held(key)) throw new Violation("evidence", `equivocation ${key} signed at ${Math.round(at)} ms, after the heal at ${healAt} ms, became evidence at no correct validator`);
   }
+}
+
+/**
+ * Whether some engine holds evidence for an equivocation key: that evidence itself, or its full
+ * share of evidence against the same validator (see `evidenceQuotaReached`; further offences are
+ * dropped, one is enough to slash).
+ */
+function coversEvidence(engines: readonly TendermintEngine[]): (key: string) => boolean {
+  const keys = new Set(engines.flatMap((e) => e.evidence().map(evidenceKey)));
+  return (key) => keys.has(key) || engines.some((e) => e.evidenceQuotaReached(fromHexAddress(key.slice(0, key.indexOf("/")))));
 }
 
 async function runBounded(world: World, done: () => boolean, ms: number): Promise<boolean> {

@@ -29,10 +29,12 @@
 import { ChainDbError, ErrorCode, assert, toHex } from "../util/index.ts";
 import { honest, type Behavior, type BehaviorContext } from "./behavior.ts";
 import * as codec from "./codec.ts";
-import { evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
+import { accused, evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
+import { FutureBuffer } from "./future.ts";
 import { DEFAULT_TIMEOUTS, Step, VoteType, type CommitCertificate, type ConsensusEvent, type Effect, type Evidence, type Message, type Proposal, type Timeout, type TimeoutConfig, type Vote, type WalRecord } from "./types.ts";
 import { ProposerSchedule, type ValidatorSet } from "./validators.ts";
-import { RoundState, idKey } from "./votes.ts";
+import { PROPOSALS_PER_ROUND_MAX, RoundState, VOTES_PER_VALIDATOR_MAX, idKey } from "./votes.ts";
+import { EVIDENCE_AGE_MAX } from "../selection/index.ts";
 
 /** Options of {@link TendermintEngine}. */
 export interface EngineOptions {
@@ -69,12 +71,40 @@ export interface EngineOptions {
   readonly relayVotes?: boolean;
   /** Proposer of (height, round), as a validator index; default CometBFT's schedule for the set. */
   readonly proposer?: (height: number, round: number) => number;
+  /**
+   * Evidence of heights this far below the current one is judged (against `validatorsAt`, which
+   * must answer for them); older evidence is dropped unread. Default the selection layer's
+   * `EVIDENCE_AGE_MAX`, the age a block may still include.
+   */
+  readonly evidenceHeights?: number;
 }
 
-/** Messages of heights above the current one kept for later (bounded). */
-const FUTURE_MESSAGES_MAX = 4096;
+/** Sizes of the engine's bounded collections (for tests and simulations that check the bounds). */
+export interface EngineStats {
+  /** Messages of higher heights held for later. */
+  readonly futureMessages: number;
+  /** Of those, commit certificates. */
+  readonly futureCertificates: number;
+  /** Rounds of the current height with state. */
+  readonly rounds: number;
+  readonly seen: number;
+  readonly detector: number;
+  readonly evidence: number;
+  readonly certificates: number;
+  /** Proposer computations (elections of the default schedule, O(n) each) so far. */
+  readonly elections: number;
+}
+
 /** How many heights ahead are buffered. */
-const FUTURE_HEIGHTS = 2;
+export const FUTURE_HEIGHTS = 2;
+/**
+ * Rounds above the engine's own round (at its height; above round 0 at a higher height, above the
+ * deciding round at a lower one) whose messages are taken. CometBFT bounds the rounds it looks
+ * ahead the same way (peerCatchupRounds). Beyond it, each validator may hold votes in one more
+ * round of the current height (its catch-up round), enough for the round skip (line 55) when the
+ * others are far ahead; proposals beyond it are dropped before their proposer is computed.
+ */
+export const ROUND_WINDOW = 8;
 /** Certificates kept to help lagging peers catch up. */
 const CERTIFICATES_MAX = 1024;
 /** Rounds tracked per height (a byzantine validator can sign one message per round). */
@@ -115,10 +145,16 @@ export class TendermintEngine {
   private signedBy = new Map<string, Proposal | Vote>();
   /** Own signed messages of the current height by `${round}/${type}` (the sign-state guard). */
   private signed = new Map<string, Proposal | Vote>();
-  private future: Buffered[] = [];
+  private readonly future = new FutureBuffer();
+  /** Per validator index: the one round above the window it may send votes in (current height). */
+  private catchUpRounds = new Map<number, number>();
+  /** Evidence held per accused address. */
+  private readonly evidenceCount = new Map<string, number>();
+  private readonly schedules = new Map<ValidatorSet, ProposerSchedule>();
   private readonly certificates = new Map<number, CommitCertificate>();
   private readonly evidencePool = new Map<string, Evidence>();
-  private certificateSent = new Set<string>();
+  /** Peers sent a catch-up certificate since the last tick. */
+  private readonly certificateSent = new Set<number>();
   private prevoteTimeoutRound = -1;
   private precommitTimeoutRound = -1;
   private polkaRound = -1;
@@ -136,7 +172,7 @@ export class TendermintEngine {
     this.behavior = options.behavior ?? honest;
     this.verify = options.verifier ?? codec.verifyEd25519;
     // One schedule per set object (a changed set restarts the rotation; CometBFT carries priorities over).
-    const schedules = new Map<ValidatorSet, ProposerSchedule>();
+    const schedules = this.schedules;
     const scheduleOf = (set: ValidatorSet) => {
       let schedule = schedules.get(set);
       if (schedule === undefined) {
@@ -167,6 +203,32 @@ export class TendermintEngine {
   /** Evidence this node has collected (verified), oldest first. */
   evidence(): Evidence[] {
     return [...this.evidencePool.values()];
+  }
+
+  /**
+   * True if the pool holds its share of evidence against `address`: EVIDENCE_MAX split evenly over
+   * the current set, so evidence against one validator (whose key can sign offences at any round)
+   * never crowds out evidence against another. One offence is enough to slash.
+   */
+  evidenceQuotaReached(address: Uint8Array): boolean {
+    const share = Math.max(1, Math.floor(EVIDENCE_MAX / this.validators.size));
+    return (this.evidenceCount.get(toHex(address)) ?? 0) >= share;
+  }
+
+  /** Sizes of the bounded collections, and the proposer computations so far. */
+  stats(): EngineStats {
+    let elections = 0;
+    for (const s of this.schedules.values()) elections += s.elections;
+    return {
+      futureMessages: this.future.size,
+      futureCertificates: this.future.certificates,
+      rounds: this.rounds.size,
+      seen: this.seen.size,
+      detector: this.signedBy.size,
+      evidence: this.evidencePool.size,
+      certificates: this.certificates.size,
+      elections,
+    };
   }
 
   /** The certificate of a decided height, if still kept. */
@@ -296,8 +358,8 @@ export class TendermintEngine {
 
   /** Fires the upon-rules until none applies (each firing changes height, round or step). */
   private applyRules(): void {
-    if (this.waiting) return;
-    for (let i = 0; i < RULE_FIRINGS_MAX; i++) if (!this.fireOne()) return;
+    // A decision may start the wait for the next height: no rule fires until round 0 starts.
+    for (let i = 0; i < RULE_FIRINGS_MAX; i++) if (this.waiting || !this.fireOne()) return;
     assert(false, "rule loop did not settle");
   }
 
@@ -404,10 +466,13 @@ export class TendermintEngine {
     this.prune();
     this.signed = new Map();
     this.prevoteTimeoutRound = this.precommitTimeoutRound = this.polkaRound = -1;
+    this.catchUpRounds = new Map();
     if ((this.opts.newHeightDelayMs ?? 0) > 0) {
-      // CometBFT's timeout_commit (opt-in; the paper starts at once): the next height waits.
+      // CometBFT's timeout_commit (opt-in; the paper starts at once): the next height waits, and
+      // records what arrives for it meanwhile.
       this.waiting = true;
       this.out.push({ kind: "schedule", timeout: { step: Step.Propose, height: this.height, round: -1 }, delayMs: this.opts.newHeightDelayMs! });
+      this.drainFuture();
       return;
     }
     this.startRound(0);
@@ -421,7 +486,6 @@ export class TendermintEngine {
       if (t.height !== this.height || !this.waiting) return;
       this.waiting = false;
       this.startRound(0);
-      this.drainFuture();
       return;
     }
     if (this.waiting || t.height !== this.height || t.round !== this.round) return; // stale
@@ -467,59 +531,109 @@ export class TendermintEngine {
           if (relay && m.kind === "vote" && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: m });
           return;
         }
-        if (m.height > this.height || this.waiting) return this.buffer({ message: m, index });
+        if (m.height > this.height) return this.buffer(m, index);
+        // While waiting for the next height's round 0 the messages are recorded; rules fire after.
         return m.kind === "proposal" ? this.onProposal(m, index) : this.onVote(m, index, relay);
       }
       case "commit":
-        if (m.proposal.height !== this.height || this.waiting) return m.proposal.height >= this.height ? this.buffer({ message: m, index: -1 }) : undefined;
-        this.onMessage(from, m.proposal, false);
-        for (const v of m.precommits.slice(0, codec.CERTIFICATE_VOTES_MAX)) this.onMessage(from, v, false);
-        return;
+        return this.onCertificate(from, m);
       case "evidence":
         return this.onEvidence(m);
     }
   }
 
   /**
-   * Admission of a proposal or vote of any height in the window: drop duplicates, messages of
-   * non-validators or the wrong proposer, and bad signatures; a second message from the same
-   * signer for the same height, round and type with another value becomes evidence. Returns the
-   * signer's index, or -1 when the message is dropped.
+   * A commit certificate: of the current height, its proposal and precommits are admitted like any
+   * other; of a higher height (in the window), it is kept in the sender's slot. Before either, the
+   * cheap checks: a proposal from a validator, at most one precommit per validator of the set, all
+   * for the proposal's height, round and value — so one certificate costs at most a set's worth of
+   * signature checks, and extras are refused before any is verified.
+   */
+  private onCertificate(from: number, c: CommitCertificate): void {
+    const h = c.proposal.height;
+    if (h < this.height || h > this.height + FUTURE_HEIGHTS || !this.wellFormedCertificate(c)) return;
+    if (h > this.height) return void (from >= 0 && this.future.addCertificate(h, from, c));
+    this.onMessage(from, c.proposal, false);
+    for (const v of c.precommits) this.onMessage(from, v, false);
+  }
+
+  /** Structure of a certificate, checked against the set of its height without any signature. */
+  private wellFormedCertificate(c: CommitCertificate): boolean {
+    const p = c.proposal;
+    const set = this.setAt(p.height);
+    if (c.precommits.length > set.size || set.indexOf(p.proposer) < 0 || p.round > codec.ROUND_MAX) return false;
+    const signers = new Set<number>();
+    for (const v of c.precommits) {
+      const index = set.indexOf(v.validator);
+      if (index < 0 || signers.has(index)) return false;
+      if (v.type !== VoteType.Precommit || v.height !== p.height || v.round !== p.round || !sameId(p, v.valueId)) return false;
+      signers.add(index);
+    }
+    return true;
+  }
+
+  /**
+   * Admission of a proposal or vote of any height in the window, cheapest checks first: duplicate,
+   * height and round window, signer in the set, signature, and last (for a proposal) whether the
+   * signer is the proposer of its round. A second message from the same signer for the same
+   * height, round and type with another value becomes evidence. Returns the signer's index, or -1
+   * when the message is dropped.
    */
   private admit(m: Proposal | Vote): number {
     const sig = toHex(m.signature);
     if (this.seen.has(sig) || !this.inWindow(m)) return -1;
-    let index: number;
+    const signer = m.kind === "proposal" ? m.proposer : m.validator;
+    const index = this.setAt(m.height).indexOf(signer);
+    if (index < 0 || !this.roundAllowed(m, index)) return -1;
     if (m.kind === "proposal") {
-      index = this.proposer(m.height, m.round);
-      if (!this.fromProposer(m, index) || !codec.verifyProposal(this.opts.chainId, m, this.verify)) return -1;
-    } else {
-      index = this.setAt(m.height).indexOf(m.validator);
-      if (index < 0 || !codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
-    }
+      if (!codec.verifyProposal(this.opts.chainId, m, this.verify) || !this.fromProposer(m, index)) return -1;
+    } else if (!codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
+    if (m.kind === "vote" && m.height === this.height && m.round > this.roundLimit(m.height)) this.catchUpRounds.set(index, m.round);
     if (this.seen.size >= SEEN_MAX) this.seen.clear(); // a bound; only costs re-verification
     this.seen.set(sig, m.height);
     return this.detect(m) ? index : -1;
   }
 
-  /** True if `m` is of a height and round the engine keeps. */
-  private inWindow(m: Proposal | Vote): boolean {
-    return m.height >= Math.max(1, this.height - PAST_HEIGHTS) && m.height <= this.height + FUTURE_HEIGHTS && m.round <= codec.ROUND_MAX;
+  /**
+   * True if `m` is of a height the engine keeps and of a round it may look at: heights from
+   * PAST_HEIGHTS below to FUTURE_HEIGHTS above, rounds up to the window above the height's round.
+   * A vote of the current height beyond the window is the signer's one catch-up round
+   * ({@link roundAllowed} checks that once the signer is known).
+   */
+  inWindow(m: Proposal | Vote): boolean {
+    if (m.height < Math.max(1, this.height - PAST_HEIGHTS) || m.height > this.height + FUTURE_HEIGHTS) return false;
+    if (m.round < 0 || m.round > codec.ROUND_MAX) return false;
+    return m.round <= this.roundLimit(m.height) || (m.kind === "vote" && m.height === this.height);
+  }
+
+  /** Votes beyond the window: one catch-up round per validator index at the current height. */
+  private roundAllowed(m: Proposal | Vote, index: number): boolean {
+    if (m.round <= this.roundLimit(m.height)) return true;
+    const round = this.catchUpRounds.get(index);
+    // A catch-up round the window has since reached frees the validator's slot.
+    return m.kind === "vote" && m.height === this.height && (round === undefined || round === m.round || round <= this.roundLimit(m.height));
+  }
+
+  /** The highest round of `height` taken without a catch-up round. */
+  private roundLimit(height: number): number {
+    const base = height === this.height ? this.round : height < this.height ? (this.certificates.get(height)?.proposal.round ?? 0) : 0;
+    return Math.min(codec.ROUND_MAX, base + ROUND_WINDOW);
   }
 
   /** True if `p` names the proposer of its height and round (validator `index`) and a valid round below its own. */
   private fromProposer(p: Proposal, index: number): boolean {
-    return toHex(this.setAt(p.height).validators[index]!.address) === toHex(p.proposer) && p.validRound >= -1 && p.validRound < p.round;
+    return p.validRound >= -1 && p.validRound < p.round && this.proposer(p.height, p.round) === index;
   }
 
   /**
-   * A relayed proposal header: checked (window, proposer, signature) and run through the
+   * A relayed proposal header: checked (window, signer, signature, proposer) and run through the
    * equivocation detector only; the round's proposal is still the full one, which carries the block.
    */
   private onProposalHeader(h: Proposal): void {
     const key = `header/${toHex(h.signature)}`;
-    if (this.seen.has(key) || !this.inWindow(h)) return;
-    if (!this.fromProposer(h, this.proposer(h.height, h.round)) || !codec.verifyProposalSignature(this.opts.chainId, h, this.verify)) return;
+    if (this.seen.has(key) || !this.inWindow(h) || h.round > this.roundLimit(h.height)) return;
+    const index = this.setAt(h.height).indexOf(h.proposer);
+    if (index < 0 || !codec.verifyProposalSignature(this.opts.chainId, h, this.verify) || !this.fromProposer(h, index)) return;
     if (this.seen.size >= SEEN_MAX) this.seen.clear();
     this.seen.set(key, h.height);
     this.detect(h);
@@ -547,7 +661,8 @@ export class TendermintEngine {
    */
   private onProposal(p: Proposal, index: number): void {
     const rs = this.roundState(p.round, true);
-    if (rs === null || rs.proposals.some((q) => sameId(q, p.valueId))) return;
+    if (rs === null) return void this.seen.delete(toHex(p.signature)); // unseen: a later copy may fit
+    if (rs.proposals.some((q) => sameId(q, p.valueId))) return;
     this.acceptProposal(p, index);
     this.out.push({ kind: "persist", record: { type: "message", message: p }, sync: false });
   }
@@ -565,7 +680,7 @@ export class TendermintEngine {
   }
 
   private onVote(v: Vote, index: number, relay: boolean): void {
-    if (this.roundState(v.round, true) === null) return;
+    if (this.roundState(v.round, true) === null) return void this.seen.delete(toHex(v.signature));
     if (!this.acceptVote(v, index)) return;
     this.out.push({ kind: "persist", record: { type: "message", message: v }, sync: false });
     if (relay && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: v });
@@ -581,30 +696,35 @@ export class TendermintEngine {
     return true;
   }
 
-  /** A message from a lower height: help the sender catch up with that height's certificate. */
+  /**
+   * A message from a lower height: help the sender catch up with that height's certificate — at
+   * most one certificate per peer per tick, whatever heights its messages name.
+   */
   private onPastMessage(from: number, m: Proposal | Vote): void {
     const certificate = this.certificates.get(m.height);
-    const sentKey = `${from}/${m.height}`;
-    if (from >= 0 && certificate !== undefined && !this.certificateSent.has(sentKey)) {
-      this.certificateSent.add(sentKey);
+    if (from >= 0 && certificate !== undefined && !this.certificateSent.has(from)) {
+      this.certificateSent.add(from);
       this.out.push({ kind: "send", to: from, message: certificate });
     }
   }
 
-  /** Keeps an admitted message (or a certificate, not yet admitted) of a higher height for later. */
-  private buffer(entry: Buffered): void {
-    if (this.future.length >= FUTURE_MESSAGES_MAX) return;
-    this.future.push(entry);
+  /**
+   * Keeps an admitted proposal or vote of a higher height in a slot of its signer (see
+   * FutureBuffer): as many per round as a round counts (an equivocator's values included, so the
+   * tallies match what a node at that height would have counted). A message that finds no slot is
+   * forgotten as unseen, so a later copy is admitted.
+   */
+  private buffer(m: Proposal | Vote, index: number): void {
+    const values = m.kind === "proposal" ? PROPOSALS_PER_ROUND_MAX : VOTES_PER_VALIDATOR_MAX;
+    const prefix = m.kind === "proposal" ? `p/${m.round}` : `v/${m.round}/${m.type}/${index}`;
+    for (let k = 0; k < values; k++) if (this.future.add(m.height, `${prefix}/${k}`, { message: m, index })) return;
+    this.seen.delete(toHex(m.signature));
   }
 
-  /** On a new height: use the buffered messages of that height, keep the later ones. */
+  /** On a new height: take the buffered messages of that height (lower heights are forgotten). */
   private drainFuture(): void {
-    const buffered = this.future;
-    this.future = [];
-    for (const { message: m, index } of buffered) {
-      if (m.kind === "commit") this.onMessage(-1, m, false);
-      else if (m.kind === "evidence") continue;
-      else if (m.height > this.height) this.future.push({ message: m, index });
+    for (const { message: m } of this.future.take(this.height)) {
+      if (m.kind === "commit") this.onCertificate(-1, m);
       else if (m.height === this.height) {
         // Admit again: the set of this height may not have been known when the message arrived.
         this.seen.delete(toHex(m.signature));
@@ -614,23 +734,33 @@ export class TendermintEngine {
     }
   }
 
+  /**
+   * Evidence from a peer: judged against the set of its height only within the evidence window
+   * (older heights' sets need not be kept), and only while its validator has room in the pool.
+   */
   private onEvidence(e: Evidence): void {
-    if (this.evidencePool.has(evidenceKey(e)) || e.a.height < 1) return;
-    if (!verifyEvidence(this.opts.chainId, this.setAt(e.a.height), e, this.verify)) return;
+    const h = e.a.height;
+    const low = Math.max(1, this.height - (this.opts.evidenceHeights ?? EVIDENCE_AGE_MAX));
+    if (h < low || h > this.height + FUTURE_HEIGHTS || this.evidencePool.has(evidenceKey(e))) return;
+    if (this.evidenceQuotaReached(accused(e))) return;
+    if (!verifyEvidence(this.opts.chainId, this.setAt(h), e, this.verify)) return;
     this.addEvidence(e, true);
   }
 
   private addEvidence(e: Evidence, gossip: boolean): void {
     const key = evidenceKey(e);
-    if (this.evidencePool.has(key) || this.evidencePool.size >= EVIDENCE_MAX) return;
+    const who = toHex(accused(e));
+    const count = this.evidenceCount.get(who) ?? 0;
+    if (this.evidencePool.has(key) || this.evidencePool.size >= EVIDENCE_MAX || this.evidenceQuotaReached(accused(e))) return;
     this.evidencePool.set(key, e);
+    this.evidenceCount.set(who, count + 1);
     this.out.push({ kind: "evidence", evidence: e });
     if (gossip) this.out.push({ kind: "broadcast", message: e });
   }
 
   /** Re-sends own messages and held proposals of this height; lost messages are not lost forever. */
   private onTick(): void {
-    this.certificateSent = new Set();
+    this.certificateSent.clear();
     // Re-send only when stuck: no change of height, round or step since the last tick.
     const position = `${this.height}/${this.round}/${this.step}`;
     if (position !== this.tickPosition) {
@@ -766,12 +896,6 @@ export class TendermintEngine {
     for (const rs of this.rounds.values()) for (const p of rs.proposals) if (sameId(p, id)) return p;
     throw new ChainDbError(ErrorCode.WAL_CORRUPT, `the log names a locked or valid value ${toHex(id)} whose proposal it does not hold`);
   }
-}
-
-/** A message of a higher height kept for later, with its signer's index once admitted. */
-interface Buffered {
-  readonly message: Message;
-  readonly index: number;
 }
 
 function sameId(p: Proposal | null, id: Uint8Array | null): boolean {
