@@ -31,5 +31,6 @@ export { TendermintEngine, ROUND_WINDOW, FUTURE_HEIGHTS, type EngineOptions, typ
 export { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy, type ByzantineOptions } from "./byzantine.ts";
 export { encodeRecord, decodeRecord, frameRecord, parseWal, crc32, FileWal, WAL_FRAME_MAX, type WalContents } from "./wal.ts";
 export { simulateConsensus, replayCommand, type SimulationOptions, type SimulationResult, type Invariant } from "./simulation.ts";
+export { HostilePeer, HOSTILE_ATTACKS, type HostileAttack, type HostileOptions } from "./hostile.ts";
 export { encodeBlock, decodeBlock, verifyCommit, verifyBlockEvidence, blockCommitOf, BLOCK_EVIDENCE_MAX, type Block, type BlockCommit } from "./block.ts";
 export { ConsensusNode, appRoot, MEMPOOL_MAX, type ConsensusNodeOptions, type ConsensusNodeStatus, type ChainGenesis, type CommittedBlock } from "./node.ts";

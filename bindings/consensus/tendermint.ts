@@ -117,7 +117,7 @@ const PAST_HEIGHTS = 4;
 const SEEN_MAX = 1 << 16;
 const SIGNED_BY_MAX = 1 << 16;
 /** Evidence kept in the pool. */
-const EVIDENCE_MAX = 4096;
+export const EVIDENCE_MAX = 4096;
 
 /** A Tendermint validator (or observer) as a state machine: events in, effects out. */
 export class TendermintEngine {
@@ -581,17 +581,32 @@ export class TendermintEngine {
    */
   private admit(m: Proposal | Vote): number {
     const sig = toHex(m.signature);
-    if (this.seen.has(sig) || !this.inWindow(m)) return -1;
-    const signer = m.kind === "proposal" ? m.proposer : m.validator;
-    const index = this.setAt(m.height).indexOf(signer);
-    if (index < 0 || !this.roundAllowed(m, index)) return -1;
-    if (m.kind === "proposal") {
-      if (!codec.verifyProposal(this.opts.chainId, m, this.verify) || !this.fromProposer(m, index)) return -1;
-    } else if (!codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
+    if (this.seen.has(sig)) return -1;
+    const index = this.admissible(m);
+    if (index < 0) return -1;
     if (m.kind === "vote" && m.height === this.height && m.round > this.roundLimit(m.height)) this.catchUpRounds.set(index, m.round);
     if (this.seen.size >= SEEN_MAX) this.seen.clear(); // a bound; only costs re-verification
     this.seen.set(sig, m.height);
     return this.detect(m) ? index : -1;
+  }
+
+  /**
+   * The checks of admission that have no side effect, cheapest first: height and round window,
+   * signer in the set, signature, and last (for a proposal) whether the signer is the proposer of
+   * its round. Returns the signer's index, or -1. (Public so a simulation can tell which messages
+   * the engine takes in, e.g. which equivocations it must turn into evidence.)
+   */
+  admissible(m: Proposal | Vote): number {
+    if (!this.inWindow(m)) return -1;
+    const index = this.setAt(m.height).indexOf(m.kind === "proposal" ? m.proposer : m.validator);
+    if (index < 0 || !this.roundAllowed(m, index)) return -1;
+    if (m.kind === "proposal") {
+      // A header carries no value: its signature is all there is to check.
+      const header = codec.isProposalHeader(m);
+      if (!(header ? codec.verifyProposalSignature(this.opts.chainId, m, this.verify) : codec.verifyProposal(this.opts.chainId, m, this.verify))) return -1;
+      if (!this.fromProposer(m, index)) return -1;
+    } else if (!codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
+    return index;
   }
 
   /**
@@ -631,9 +646,7 @@ export class TendermintEngine {
    */
   private onProposalHeader(h: Proposal): void {
     const key = `header/${toHex(h.signature)}`;
-    if (this.seen.has(key) || !this.inWindow(h) || h.round > this.roundLimit(h.height)) return;
-    const index = this.setAt(h.height).indexOf(h.proposer);
-    if (index < 0 || !codec.verifyProposalSignature(this.opts.chainId, h, this.verify) || !this.fromProposer(h, index)) return;
+    if (this.seen.has(key) || this.admissible(h) < 0) return;
     if (this.seen.size >= SEEN_MAX) this.seen.clear();
     this.seen.set(key, h.height);
     this.detect(h);
@@ -736,12 +749,14 @@ export class TendermintEngine {
 
   /**
    * Evidence from a peer: judged against the set of its height only within the evidence window
-   * (older heights' sets need not be kept), and only while its validator has room in the pool.
+   * (older heights' sets need not be kept, later ones are not final), and only while its
+   * validator has room in the pool.
    */
   private onEvidence(e: Evidence): void {
     const h = e.a.height;
     const low = Math.max(1, this.height - (this.opts.evidenceHeights ?? EVIDENCE_AGE_MAX));
-    if (h < low || h > this.height + FUTURE_HEIGHTS || this.evidencePool.has(evidenceKey(e))) return;
+    // Up to the next height: its set is final (known once the height before this one was decided).
+    if (h < low || h > this.height + 1 || this.evidencePool.has(evidenceKey(e))) return;
     if (this.evidenceQuotaReached(accused(e))) return;
     if (!verifyEvidence(this.opts.chainId, this.setAt(h), e, this.verify)) return;
     this.addEvidence(e, true);
