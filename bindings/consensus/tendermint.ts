@@ -4,6 +4,11 @@
  * the proposal rules (22-33), the prevote rules (34-46), the precommit and decision rules (47-54),
  * the round skip on f+1 messages from a higher round (55-56) and the three timeouts (57-67).
  * Quorums are voting power: "2f+1" is more than 2/3 of the total, "f+1" more than 1/3.
+ * Each upon-rule is a method named by its line: `rule22FreshProposal`, `rule28ReProposal`,
+ * `rule34PrevoteQuorum`, `rule36Polka`, `rule44NilPolka`, `rule47PrecommitQuorum`,
+ * `rule49Decide`, `rule55RoundSkip`; the timeouts (lines 57, 61, 65) are in `onTimeout`. The
+ * rules act only through `enterPropose/enterPrevote/enterPrecommit/enterCommit(height, round)`,
+ * which drop stale input, as CometBFT's consensus/state.go does.
  *
  * A deterministic state machine: {@link TendermintEngine.handle} takes one event and returns the
  * effects to carry out, in order (persist before send). Clock, network and the application's
@@ -240,7 +245,7 @@ export class TendermintEngine {
   start(): Effect[] {
     assert(!this.started, "engine started twice");
     this.started = true;
-    this.startRound(0);
+    this.enterPropose(this.height, 0);
     return this.finish();
   }
 
@@ -282,25 +287,66 @@ export class TendermintEngine {
     return this.proposerOf(height, round);
   }
 
-  // ------------------------------------------------------------------ rounds (lines 11-21)
+  // ------------------------------------------------------------------ steps (lines 11-21, 49-54)
 
   /**
    * StartRound(round), lines 11-21: triggered by start, by a decision (round 0 of the next height),
-   * by timeoutPrecommit (round+1) and by the round skip (f+1 messages of a higher round).
+   * by the end of the wait for the next height, by timeoutPrecommit (line 65: round+1), by the
+   * round skip (line 55) and by a restart in the propose step. Stale input (another height, an
+   * earlier round, or this round once past its propose step) is dropped.
    */
-  private startRound(round: number): void {
-    assert(round >= this.round || this.step === Step.Propose, "rounds only go forward");
+  private enterPropose(height: number, round: number): void {
+    if (height !== this.height || round < this.round || (round === this.round && this.step !== Step.Propose)) return;
     assert(round <= codec.ROUND_MAX, "round overflow");
-    this.round = round;
-    this.step = Step.Propose;
+    this.setStep(round, Step.Propose);
     if (this.self >= 0 && this.proposer(this.height, round) === this.self) {
       const reuse = this.validValue !== null;
       const value = reuse ? this.validValue!.value : this.opts.buildValue(this.height, round);
       this.propose(round, value, reuse ? this.validRound : -1);
     } else {
-      this.schedule(Step.Propose, this.timeouts.proposeMs + round * this.timeouts.proposeDeltaMs);
+      this.scheduleTimeout(Step.Propose);
     }
     assert(this.step === Step.Propose, "StartRound ends in the propose step");
+  }
+
+  /**
+   * Broadcast ⟨PREVOTE, h, round, id or nil⟩ and step ← prevote: triggered by a proposal (lines
+   * 22-33) and by timeoutPropose (line 57). Dropped unless in the propose step of (height, round).
+   */
+  private enterPrevote(height: number, round: number, valueId: Uint8Array | null): void {
+    if (height !== this.height || round !== this.round || this.step !== Step.Propose) return;
+    this.vote(VoteType.Prevote, valueId);
+    this.setStep(round, Step.Prevote);
+  }
+
+  /**
+   * Broadcast ⟨PRECOMMIT, h, round, id or nil⟩ and step ← precommit: triggered by a polka for a
+   * value (line 36, after locking), a nil polka (line 44) and timeoutPrevote (line 61). Dropped
+   * unless in the prevote step of (height, round).
+   */
+  private enterPrecommit(height: number, round: number, valueId: Uint8Array | null): void {
+    if (height !== this.height || round !== this.round || this.step !== Step.Prevote) return;
+    this.vote(VoteType.Precommit, valueId);
+    this.setStep(round, Step.Precommit);
+  }
+
+  /** The one place round and step change (a restart restores them in `resume`). */
+  private setStep(round: number, step: Step): void {
+    assert(round > this.round || (round === this.round && step >= this.step) || step === Step.Propose, "steps only go forward");
+    this.round = round;
+    this.step = step;
+  }
+
+  /** timeoutX(round) = initX + round·deltaX (the paper's and CometBFT's linear growth). */
+  private timeoutMs(step: Step, round: number): number {
+    const t = this.timeouts;
+    if (step === Step.Propose) return t.proposeMs + round * t.proposeDeltaMs;
+    return step === Step.Prevote ? t.prevoteMs + round * t.prevoteDeltaMs : t.precommitMs + round * t.precommitDeltaMs;
+  }
+
+  /** Schedules the timeout guarding `step` of the current round. */
+  private scheduleTimeout(step: Step): void {
+    this.out.push({ kind: "schedule", timeout: { step, height: this.height, round: this.round }, delayMs: this.timeoutMs(step, this.round) });
   }
 
   private propose(round: number, value: Uint8Array, validRound: number): void {
@@ -336,8 +382,7 @@ export class TendermintEngine {
 
   private admitOwn(m: Proposal | Vote): void {
     this.seen.set(toHex(m.signature), m.height);
-    const ok = this.detect(m);
-    assert(ok, "own message conflicts with one signed before");
+    this.detect(m);
   }
 
   private context(): BehaviorContext {
@@ -363,55 +408,66 @@ export class TendermintEngine {
     assert(false, "rule loop did not settle");
   }
 
+  /** One pass over the upon-rules in the order the engine has always tried them; true if one fired. */
   private fireOne(): boolean {
-    if (this.ruleDecide()) return true;
-    if (this.ruleRoundSkip()) return true;
+    if (this.rule49Decide()) return true;
+    if (this.rule55RoundSkip()) return true;
     const rs = this.roundState(this.round);
-    if (this.step === Step.Propose && this.ruleProposal(rs)) return true;
-    // Line 34: upon 2f+1 ⟨PREVOTE, h, round, *⟩ while step = prevote for the first time.
-    if (this.step === Step.Prevote && this.prevoteTimeoutRound !== this.round && this.validators.isQuorum(rs.prevotes.totalPower)) {
-      this.prevoteTimeoutRound = this.round;
-      this.schedule(Step.Prevote, this.timeouts.prevoteMs + this.round * this.timeouts.prevoteDeltaMs);
-    }
-    if (this.step >= Step.Prevote && this.rulePolka(rs)) return true;
-    // Line 44: upon 2f+1 ⟨PREVOTE, h, round, nil⟩ while step = prevote.
-    if (this.step === Step.Prevote && this.validators.isQuorum(rs.prevotes.powerFor(null))) {
-      this.vote(VoteType.Precommit, null);
-      this.step = Step.Precommit;
-      return true;
-    }
-    // Line 47: upon 2f+1 ⟨PRECOMMIT, h, round, *⟩ for the first time.
-    if (this.precommitTimeoutRound !== this.round && this.validators.isQuorum(rs.precommits.totalPower)) {
-      this.precommitTimeoutRound = this.round;
-      this.schedule(Step.Precommit, this.timeouts.precommitMs + this.round * this.timeouts.precommitDeltaMs);
-    }
+    if (this.step === Step.Propose && (this.rule22FreshProposal(rs) || this.rule28ReProposal(rs))) return true;
+    this.rule34PrevoteQuorum(rs);
+    if (this.step >= Step.Prevote && this.rule36Polka(rs)) return true;
+    if (this.rule44NilPolka(rs)) return true;
+    this.rule47PrecommitQuorum(rs);
     return false;
   }
 
-  /** Lines 22-33: prevote on the proposal of the current round (needs its validity). */
-  private ruleProposal(rs: RoundState): boolean {
+  /** The round's proposal with the application's answer, or null while it is missing or pending. */
+  private judgedProposal(rs: RoundState): { p: Proposal; valid: boolean } | null {
     const p = rs.proposal;
-    if (p === null) return false;
+    if (p === null) return null;
     const valid = this.validity.get(idKey(p.valueId));
-    if (valid === undefined || valid === null) return false; // wait for the application's answer
-    if (p.validRound === -1) {
-      // Line 22: a fresh value; prevote it if valid and not locked on something else.
-      const ok = valid && (this.lockedRound === -1 || sameId(this.lockedValue, p.valueId));
-      this.vote(VoteType.Prevote, ok ? p.valueId : null);
-    } else {
-      // Line 28: a re-proposal; needs 2f+1 prevotes for it in its validRound vr < round.
-      if (p.validRound >= this.round) return false;
-      const polka = this.rounds.get(p.validRound)?.prevotes.powerFor(p.valueId) ?? 0;
-      if (!this.validators.isQuorum(polka)) return false;
-      const ok = valid && (this.lockedRound <= p.validRound || sameId(this.lockedValue, p.valueId));
-      this.vote(VoteType.Prevote, ok ? p.valueId : null);
-    }
-    this.step = Step.Prevote;
+    return valid === undefined || valid === null ? null : { p, valid };
+  }
+
+  /** Line 22: upon ⟨PROPOSAL, h, round, v, -1⟩ while step = propose: prevote v if valid and not locked on another value. */
+  private rule22FreshProposal(rs: RoundState): boolean {
+    const judged = this.judgedProposal(rs);
+    if (judged === null || judged.p.validRound !== -1) return false;
+    const { p, valid } = judged;
+    const ok = valid && (this.lockedRound === -1 || sameId(this.lockedValue, p.valueId));
+    this.enterPrevote(this.height, this.round, ok ? p.valueId : null);
     return true;
   }
 
-  /** Line 36: a valid proposal with 2f+1 prevotes in this round while step ≥ prevote, first time. */
-  private rulePolka(rs: RoundState): boolean {
+  /**
+   * Line 28: upon ⟨PROPOSAL, h, round, v, vr⟩ and 2f+1 ⟨PREVOTE, h, vr, id(v)⟩ while step =
+   * propose and 0 ≤ vr < round: prevote v if valid and lockedRound ≤ vr or locked on v.
+   */
+  private rule28ReProposal(rs: RoundState): boolean {
+    const judged = this.judgedProposal(rs);
+    if (judged === null || judged.p.validRound === -1) return false;
+    const { p, valid } = judged;
+    if (p.validRound >= this.round) return false;
+    const polka = this.rounds.get(p.validRound)?.prevotes.powerFor(p.valueId) ?? 0;
+    if (!this.validators.isQuorum(polka)) return false;
+    const ok = valid && (this.lockedRound <= p.validRound || sameId(this.lockedValue, p.valueId));
+    this.enterPrevote(this.height, this.round, ok ? p.valueId : null);
+    return true;
+  }
+
+  /** Line 34: upon 2f+1 ⟨PREVOTE, h, round, *⟩ while step = prevote for the first time: schedule timeoutPrevote. */
+  private rule34PrevoteQuorum(rs: RoundState): void {
+    if (this.step !== Step.Prevote || this.prevoteTimeoutRound === this.round || !this.validators.isQuorum(rs.prevotes.totalPower)) return;
+    this.prevoteTimeoutRound = this.round;
+    this.scheduleTimeout(Step.Prevote);
+  }
+
+  /**
+   * Line 36: upon a valid ⟨PROPOSAL, h, round, v, *⟩ and 2f+1 ⟨PREVOTE, h, round, id(v)⟩ while
+   * step ≥ prevote for the first time: in the prevote step lock on v and precommit it; either way
+   * v becomes the valid value.
+   */
+  private rule36Polka(rs: RoundState): boolean {
     if (this.polkaRound === this.round) return false;
     const p = rs.proposals.find((q) => this.validity.get(idKey(q.valueId)) === true && this.validators.isQuorum(rs.prevotes.powerFor(q.valueId)));
     if (p === undefined) return false;
@@ -419,46 +475,59 @@ export class TendermintEngine {
     if (this.step === Step.Prevote) {
       this.lockedValue = p;
       this.lockedRound = this.round;
-      this.vote(VoteType.Precommit, p.valueId);
-      this.step = Step.Precommit;
+      this.enterPrecommit(this.height, this.round, p.valueId);
     }
     this.validValue = p;
     this.validRound = this.round;
     return true;
   }
 
-  /** Line 49: a valid proposal of any round r with 2f+1 precommits for it in r: decide. */
-  private ruleDecide(): boolean {
+  /** Line 44: upon 2f+1 ⟨PREVOTE, h, round, nil⟩ while step = prevote: precommit nil. */
+  private rule44NilPolka(rs: RoundState): boolean {
+    if (this.step !== Step.Prevote || !this.validators.isQuorum(rs.prevotes.powerFor(null))) return false;
+    this.enterPrecommit(this.height, this.round, null);
+    return true;
+  }
+
+  /** Line 47: upon 2f+1 ⟨PRECOMMIT, h, round, *⟩ for the first time: schedule timeoutPrecommit. */
+  private rule47PrecommitQuorum(rs: RoundState): void {
+    if (this.precommitTimeoutRound === this.round || !this.validators.isQuorum(rs.precommits.totalPower)) return;
+    this.precommitTimeoutRound = this.round;
+    this.scheduleTimeout(Step.Precommit);
+  }
+
+  /** Line 49: upon a valid ⟨PROPOSAL, h, r, v, *⟩ and 2f+1 ⟨PRECOMMIT, h, r, id(v)⟩ of any round r: decide. */
+  private rule49Decide(): boolean {
     for (const rs of this.rounds.values()) {
       for (const p of rs.proposals) {
         if (this.validity.get(idKey(p.valueId)) !== true) continue;
         if (!this.validators.isQuorum(rs.precommits.powerFor(p.valueId))) continue;
-        this.decide(p, rs.precommits.votesFor(p.valueId));
+        this.enterCommit(this.height, p, rs.precommits.votesFor(p.valueId));
         return true;
       }
     }
     return false;
   }
 
-  /** Line 55: f+1 messages (by power) of a round above round_p: StartRound(that round). */
-  private ruleRoundSkip(): boolean {
+  /** Line 55: upon f+1 messages (by power) of a round above round_p: StartRound(that round). */
+  private rule55RoundSkip(): boolean {
     let target = -1;
     for (const [round, rs] of this.rounds) if (round > this.round && round > target && this.validators.isOneThird(rs.senderPower)) target = round;
     if (target < 0) return false;
-    this.startRound(target);
+    this.enterPropose(this.height, target);
     return true;
   }
 
-  /** Lines 49-54: record the decision, then StartRound(0) of the next height. */
-  private decide(proposal: Proposal, precommits: Vote[]): void {
-    const height = this.height;
+  /** Lines 49-54: record the decision, then StartRound(0) of the next height (after the wait, if any). */
+  private enterCommit(height: number, proposal: Proposal, precommits: Vote[]): void {
+    assert(height === this.height, "a decision for another height");
     const certificate: CommitCertificate = { kind: "commit", proposal, precommits };
     this.out.push({ kind: "persist", record: { type: "decide", height, certificate }, sync: true });
     this.out.push({ kind: "decide", height, value: proposal.value, certificate });
     this.keepCertificate(height, certificate);
     this.height = height + 1;
     this.round = 0;
-    this.step = Step.Propose;
+    this.step = Step.Propose; // a new height: round and step start over
     this.lockedValue = this.validValue = null;
     this.lockedRound = this.validRound = -1;
     this.rounds = new Map();
@@ -475,7 +544,7 @@ export class TendermintEngine {
       this.drainFuture();
       return;
     }
-    this.startRound(0);
+    this.enterPropose(this.height, 0);
     this.drainFuture();
   }
 
@@ -485,23 +554,13 @@ export class TendermintEngine {
     if (t.round === -1) {
       if (t.height !== this.height || !this.waiting) return;
       this.waiting = false;
-      this.startRound(0);
+      this.enterPropose(this.height, 0);
       return;
     }
     if (this.waiting || t.height !== this.height || t.round !== this.round) return; // stale
-    if (t.step === Step.Propose && this.step === Step.Propose) {
-      this.vote(VoteType.Prevote, null); // line 57
-      this.step = Step.Prevote;
-    } else if (t.step === Step.Prevote && this.step === Step.Prevote) {
-      this.vote(VoteType.Precommit, null); // line 61
-      this.step = Step.Precommit;
-    } else if (t.step === Step.Precommit) {
-      this.startRound(this.round + 1); // line 65
-    }
-  }
-
-  private schedule(step: Step, delayMs: number): void {
-    this.out.push({ kind: "schedule", timeout: { step, height: this.height, round: this.round }, delayMs });
+    if (t.step === Step.Propose) this.enterPrevote(t.height, t.round, null); // line 57 (dropped past the propose step)
+    else if (t.step === Step.Prevote) this.enterPrecommit(t.height, t.round, null); // line 61 (dropped past the prevote step)
+    else this.enterPropose(t.height, t.round + 1); // line 65
   }
 
   private onValidity(valueId: Uint8Array, valid: boolean): void {
@@ -587,7 +646,8 @@ export class TendermintEngine {
     if (m.kind === "vote" && m.height === this.height && m.round > this.roundLimit(m.height)) this.catchUpRounds.set(index, m.round);
     if (this.seen.size >= SEEN_MAX) this.seen.clear(); // a bound; only costs re-verification
     this.seen.set(sig, m.height);
-    return this.detect(m) ? index : -1;
+    this.detect(m);
+    return index;
   }
 
   /**
@@ -652,19 +712,20 @@ export class TendermintEngine {
     this.detect(h);
   }
 
-  /** The equivocation detector: evidence when `m` conflicts with a message already held. */
-  private detect(m: Proposal | Vote): boolean {
+  /**
+   * The equivocation detector: evidence when `m` conflicts with a message already held. The
+   * message is used either way: the paper counts every message received (see VoteTally), and a
+   * commit may be for an equivocating proposer's second proposal.
+   */
+  private detect(m: Proposal | Vote): void {
     const key = `${toHex(m.kind === "vote" ? m.validator : m.proposer)}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
     const earlier = this.signedBy.get(key);
     if (earlier === undefined) {
       if (this.signedBy.size < SIGNED_BY_MAX) this.signedBy.set(key, m);
-      return true;
+      return;
     }
-    if (idKey(earlier.valueId) === idKey(m.valueId)) return true; // same content (e.g. another validRound)
+    if (idKey(earlier.valueId) === idKey(m.valueId)) return; // same content (e.g. another validRound)
     this.addEvidence(makeEvidence(earlier, m), true);
-    // Still used: the paper counts every message received (see VoteTally), and a commit may be
-    // for an equivocating proposer's second proposal.
-    return true;
   }
 
   /**
@@ -873,7 +934,7 @@ export class TendermintEngine {
     }
     engine.started = true;
     if (state !== null) engine.resume(state);
-    else engine.startRound(0);
+    else engine.enterPropose(engine.height, 0);
     engine.tickPosition = `${engine.height}/${engine.round}/${engine.step}`;
     engine.onTick(); // re-send own messages of this height
     return { engine, effects: engine.finish() };
@@ -883,7 +944,7 @@ export class TendermintEngine {
     const own = this.opts.key !== null && toHex(m.kind === "vote" ? m.validator : m.proposer) === toHex(this.opts.key.publicKey);
     if (own) this.signed.set(`${m.round}/${m.kind === "vote" ? m.type : 0}`, m);
     this.seen.set(toHex(m.signature), m.height);
-    if (!this.detect(m)) return;
+    this.detect(m);
     if (m.kind === "proposal") this.acceptProposal(m, this.proposer(m.height, m.round));
     else {
       const index = this.validators.indexOf(m.validator);
@@ -900,9 +961,8 @@ export class TendermintEngine {
     this.validValue = s.validId === null ? null : this.findProposal(s.validId);
     // Timeouts did not survive the crash: arm the one of the current step again. In the propose
     // step, StartRound again: a proposer re-sends the proposal its guard holds (or makes one).
-    if (this.step === Step.Propose) this.startRound(this.round);
-    if (this.step === Step.Prevote) this.schedule(Step.Prevote, this.timeouts.prevoteMs + this.round * this.timeouts.prevoteDeltaMs);
-    if (this.step === Step.Precommit) this.schedule(Step.Precommit, this.timeouts.precommitMs + this.round * this.timeouts.precommitDeltaMs);
+    if (this.step === Step.Propose) this.enterPropose(this.height, this.round);
+    else this.scheduleTimeout(this.step);
     this.prevoteTimeoutRound = this.step === Step.Prevote ? this.round : -1;
     this.precommitTimeoutRound = this.step === Step.Precommit ? this.round : -1;
   }
