@@ -143,6 +143,8 @@ function decodeCommit(bytes: Uint8Array): BlockCommit {
  * A full certificate must also hold a valid proposal for `id` in that round.
  */
 export function verifyCommit(chainId: string, set: ValidatorSet, c: BlockCommit | CommitCertificate, height: number, id: Uint8Array, verify?: Verifier): boolean {
+  // Extras are refused before any signature is checked: at most one precommit per validator.
+  if (c.precommits.length > set.size) return false;
   let round = c.precommits[0]?.round ?? -1;
   if ("proposal" in c) {
     const p = c.proposal;

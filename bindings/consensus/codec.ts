@@ -66,11 +66,16 @@ export type Verifier = (publicKey: Uint8Array, message: Uint8Array, signature: U
 /** The plain ed25519 verifier. */
 export const verifyEd25519: Verifier = ed25519Verify;
 
-/** A verifier that remembers results (verification is a pure function); at most `max` entries. */
+/**
+ * A verifier that remembers results (verification is a pure function of key, message and
+ * signature); at most `max` entries. The key is part of the cache key: without it a signature
+ * verified for A would be accepted for the same bytes relabelled as C's.
+ */
 export function cachingVerifier(max = 1 << 16): Verifier {
   const cache = new Map<string, boolean>();
   return (publicKey, message, signature) => {
-    const key = Buffer.from(signature).toString("latin1") + Buffer.from(message).toString("latin1");
+    // Lengths first, so no two (key, signature, message) triples concatenate to one string.
+    const key = `${publicKey.length}/${signature.length}/` + latin1(publicKey) + latin1(signature) + latin1(message);
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
     const ok = ed25519Verify(publicKey, message, signature);
@@ -78,6 +83,10 @@ export function cachingVerifier(max = 1 << 16): Verifier {
     cache.set(key, ok);
     return ok;
   };
+}
+
+function latin1(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
 }
 
 const EMPTY_ID = valueIdOf(new Uint8Array(0));

@@ -18,18 +18,29 @@
  *   evidence at some correct validator within a second;
  * - accusation: no evidence held by a correct validator names a correct validator;
  * - liveness: after the heal, every correct validator commits `heights` more blocks within
- *   `livenessMs` of simulated time.
+ *   `livenessMs` of simulated time;
+ * - halt: no message, timeout or tick makes a correct validator throw (an assertion reached from
+ *   the network would stop a real node for good);
+ * - memory: at every tick, each correct engine's buffers are within their documented bounds.
+ * With `hostile`, one more peer joins (see hostile.ts): it holds the byzantine validators' keys
+ * and an outsider's, and sends every few ms a message drawn from its attacks — old and far-future
+ * heights, floods of the next heights, huge rounds, bad and relabelled signatures, foreign and
+ * stale evidence, forged certificates, replays and junk — through the fault phase and after the
+ * heal; the same invariants must hold.
  * @module
  */
 import { createHash } from "node:crypto";
-import { keyPairFromSeed, type KeyPair } from "../chain/index.ts";
+import { ed25519Verify, keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 import { Random, SimNetwork, type SimNode } from "../net/index.ts";
 import { ChainDbError, ErrorCode, aint, assert, toHex } from "../util/index.ts";
 import { honest, type Behavior } from "./behavior.ts";
 import { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy } from "./byzantine.ts";
 import { cachingVerifier, decodeMessage, encodeMessage, valueIdOf, type Verifier } from "./codec.ts";
 import { accused, evidenceKey, verifyEvidence } from "./evidence.ts";
-import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
+import { EVIDENCE_MAX, FUTURE_HEIGHTS, ROUND_WINDOW, TendermintEngine, type EngineOptions } from "./tendermint.ts";
+import { FUTURE_CERTIFICATE_PEERS_MAX } from "./future.ts";
+import { HostilePeer } from "./hostile.ts";
+import { PROPOSALS_PER_ROUND_MAX, VOTES_PER_VALIDATOR_MAX } from "./votes.ts";
 import type { CommitCertificate, Effect, Evidence, Proposal, Vote, WalRecord } from "./types.ts";
 import { blockCommitOf, decodeBlock, encodeBlock, verifyCommit, type Block, type BlockCommit } from "./block.ts";
 import { ValidatorSet } from "./validators.ts";
@@ -62,10 +73,22 @@ export interface SimulationOptions {
   readonly mislabelByzantine?: boolean;
   /** Checker self-test: engines do not relay votes, so double votes go unseen. Never set in a real run. */
   readonly relayVotes?: boolean;
+  /** Adds a hostile peer (hostile.ts) that attacks through the whole run. */
+  readonly hostile?: boolean;
+  /** Simulated ms between two attacks of the hostile peer; default 10. */
+  readonly hostileIntervalMs?: number;
+  /**
+   * Checker self-tests with a hostile peer; never set in a real run. "stale-cache": the signature
+   * cache keyed without the public key (issue 14's bug), so relabelled signatures are believed.
+   * "old-evidence": evidence of any age judged against a set lookup that, like the selection
+   * layer's, asserts for heights it no longer keeps. "memory-bound": the future buffer's bound
+   * scaled down to a fortieth (the hostile peer's floods must then show up as a violation).
+   */
+  readonly selfTest?: "stale-cache" | "old-evidence" | "memory-bound";
 }
 
 /** The invariants a run checks. */
-export type Invariant = "agreement" | "validity" | "evidence" | "accusation" | "liveness";
+export type Invariant = "agreement" | "validity" | "evidence" | "accusation" | "liveness" | "halt" | "memory";
 
 /** What a run found. */
 export interface SimulationResult {
@@ -89,10 +112,16 @@ export interface SimulationResult {
   /** Proof of stake: validators slashed and jailed from the evidence, and the set size after. */
   readonly slashed: number;
   readonly validatorsAfterSlashing: number;
+  /** Messages the hostile peer sent (0 without one). */
+  readonly hostileMessages: number;
+  /** Largest buffer sizes seen on a correct engine at a tick. */
+  readonly peakFutureMessages: number;
+  readonly peakRounds: number;
 }
 
 /** The one-line command that replays a seed. */
 export function replayCommand(o: SimulationOptions): string {
+  if (o.hostile) return `CHAINDB_SEEDS=${o.seed}..${o.seed} npx vitest run test/consensus-hostile-simulation.test.ts`;
   const selection = o.selection && o.selection !== "tendermint" ? ` --consensus ${o.selection}` : "";
   return `npx chaindb simulate consensus --validators ${o.validators} --byzantine ${o.byzantine}${selection} --seeds ${o.seed}..${o.seed}`;
 }
@@ -140,7 +169,9 @@ function blockValid(setAt: (height: number) => ValidatorSet, verifier: Verifier,
   }
   if (b.height !== height || toHex(b.parent) !== toHex(parent) || b.txs.length !== 5 || b.txs[0] !== VALID) return false;
   if (height === 1 ? b.lastCommit !== null : b.lastCommit === null || !verifyCommit(CHAIN_ID, setAt(height - 1), b.lastCommit, height - 1, parent, verifier)) return false;
-  return b.evidence.every((e) => e.a.height >= 1 && verifyEvidence(CHAIN_ID, setAt(e.a.height), e, verifier));
+  // Evidence of heights below the block's only, as ConsensusNode: their sets are final (a set
+  // of a later height can still change, and the verdict with it).
+  return b.evidence.every((e) => e.a.height >= 1 && e.a.height < height && verifyEvidence(CHAIN_ID, setAt(e.a.height), e, verifier));
 }
 
 /** One validator process: the engine, its WAL on the node's simulated disk, its timers. */
@@ -188,9 +219,20 @@ class Validator {
 
   private tick(): void {
     this.node.clock.setTimer(this.world.tickMs, () => {
-      this.run(this.engine.handle({ kind: "tick" }));
+      this.guard(() => this.run(this.engine.handle({ kind: "tick" })));
+      if (this.correct) this.world.checkMemory(this);
       this.tick();
     });
+  }
+
+  /** Runs `fn`; anything a correct validator throws (other than a found violation) is a halt. */
+  guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      if (error instanceof Violation || !this.correct) throw error;
+      throw new Violation("halt", `correct validator n${this.index} stopped at height ${this.engine.height}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   private onMessage(from: string, payload: Uint8Array): void {
@@ -201,8 +243,10 @@ class Validator {
       if (error instanceof ChainDbError) return; // malformed input is dropped
       throw error;
     }
-    if (this.correct && (message.kind === "proposal" || message.kind === "vote")) this.noteReceived(message);
-    this.run(this.engine.handle({ kind: "message", from: Number(from.slice(1)), message }));
+    this.guard(() => {
+      if (this.correct && (message.kind === "proposal" || message.kind === "vote")) this.noteReceived(message);
+      this.run(this.engine.handle({ kind: "message", from: Number(from.slice(1)), message }));
+    });
   }
 
   /** Records byzantine messages within the engine's window, to check that equivocations become evidence. */
@@ -210,8 +254,7 @@ class Validator {
     const signer = m.kind === "vote" ? m.validator : m.proposer;
     const index = this.world.set.indexOf(signer);
     if (index < 0 || this.world.validators[index]!.correct) return;
-    const h = this.engine.height;
-    if (m.height < h - 4 || m.height > h + 2) return;
+    if (this.engine.admissible(m) < 0) return; // what the engine does not take in, it cannot judge
     const key = `${toHex(signer)}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
     const ids = this.received.get(key) ?? new Set<string>();
     ids.add(m.valueId === null ? "nil" : toHex(m.valueId));
@@ -235,7 +278,7 @@ class Validator {
           if (e.to !== this.index) this.node.transport.send(`n${e.to}`, encodeMessage(e.message));
           break;
         case "schedule":
-          this.node.clock.setTimer(e.delayMs, () => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout })));
+          this.node.clock.setTimer(e.delayMs, () => this.guard(() => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout }))));
           break;
         case "validate":
           queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: blockValid((h) => this.setAt(h), this.world.verifier, e.value, e.height, this.parent(e.height)) }));
@@ -300,16 +343,21 @@ class Validator {
     this.staking.endBlock(height);
   }
 
-  /** Evidence this node holds that its chain does not include yet (for its next proposal). */
-  pendingEvidence(): Evidence[] {
-    return (this.engine?.evidence() ?? []).filter((e) => !this.included.has(evidenceKey(e))).slice(0, 8);
+  /**
+   * Evidence of heights below `height` this node holds that its chain does not include yet, checked
+   * again against the (now final) set of its height, as ConsensusNode does: evidence taken in while
+   * that set was still a guess may name a validator the final set left out (jailed meanwhile).
+   */
+  pendingEvidence(height: number): Evidence[] {
+    const usable = (e: Evidence) => e.a.height < height && !this.included.has(evidenceKey(e)) && verifyEvidence(CHAIN_ID, this.setAt(e.a.height), e, this.world.verifier);
+    return (this.engine?.evidence() ?? []).filter(usable).slice(0, 8);
   }
 
   /** Checks the evidence invariant for this incarnation. */
   checkEvidence(): void {
-    const held = new Set(this.engine.evidence().map(evidenceKey));
+    const held = coversEvidence([this.engine]);
     for (const [key, ids] of this.received) {
-      if (ids.size > 1 && !held.has(key)) throw new Violation("evidence", `n${this.index} received an equivocation (${key}) but holds no evidence for it`);
+      if (ids.size > 1 && !held(key)) throw new Violation("evidence", `n${this.index} received an equivocation (${key}) but holds no evidence for it`);
     }
   }
 }
@@ -321,7 +369,11 @@ class World {
   readonly set: ValidatorSet;
   readonly validators: Validator[] = [];
   readonly tickMs: number;
-  readonly verifier: Verifier = cachingVerifier();
+  readonly verifier: Verifier;
+  /** The hostile peer, when the run has one. */
+  hostile: HostilePeer | null = null;
+  peakFutureMessages = 0;
+  peakRounds = 0;
   /** The first committed id per height (agreement reference). */
   readonly committed = new Map<number, string>();
   readonly signedByByzantine = new Map<string, Set<string>>();
@@ -342,6 +394,7 @@ class World {
 
   constructor(readonly o: SimulationOptions) {
     this.rng = new Random(o.seed);
+    this.verifier = o.selfTest === "stale-cache" ? staleCachingVerifier() : cachingVerifier();
     this.tickMs = o.tickMs ?? 200;
     const keys = Array.from({ length: o.validators }, (_, i) => keyPairFromSeed(new Uint8Array(createHash("sha256").update(`chaindb-sim/${o.seed}/${i}`).digest())));
     this.selection = o.selection ?? "tendermint";
@@ -369,6 +422,46 @@ class World {
       if (this.stakes !== null) validator.staking = stakingFor(this.stakes);
       this.validators.push(validator);
     }
+    if (o.hostile) this.addHostile(keys.filter((_, i) => byzantineSet.has(i)));
+  }
+
+  /** The hostile peer: node n<validators>, attacking every `hostileIntervalMs` (its own seeded stream). */
+  private addHostile(keys: KeyPair[]): void {
+    const rng = new Random((this.o.seed ^ 0x5eed_b0a7) >>> 0);
+    const outsider = keyPairFromSeed(new Uint8Array(createHash("sha256").update(`chaindb-sim/${this.o.seed}/outsider`).digest()));
+    const hostile = (this.hostile = new HostilePeer({ chainId: CHAIN_ID, set: this.set, keys, outsider, rng }));
+    const node = this.net.addNode(`n${this.o.validators}`);
+    node.transport.setHandler({ onMessage: (_from, payload) => hostile.observe(payload) });
+    const interval = this.o.hostileIntervalMs ?? 10;
+    const attack = () => {
+      const target = `n${rng.int(0, this.o.validators - 1)}`;
+      for (const { to, payload } of hostile.next().sends) {
+        if (to === "single") node.transport.send(target, payload);
+        else for (const peer of node.transport.peerIds) if (peer !== target) node.transport.send(peer, payload);
+      }
+      node.clock.setTimer(interval, attack);
+    };
+    node.clock.setTimer(interval, attack);
+  }
+
+  /**
+   * The memory invariant at a tick of correct validator `v`: its future buffer within slots ×
+   * heights (FutureBuffer), its rounds within the window above its round plus one catch-up round
+   * per validator, its evidence within the pool's bound.
+   */
+  checkMemory(v: Validator): void {
+    const stats = v.engine.stats();
+    const n = v.setAt(v.engine.height).size;
+    const peers = this.validators.length + (this.hostile === null ? 0 : 1);
+    const scale = this.o.selfTest === "memory-bound" ? 1 / 40 : 1;
+    const perRound = PROPOSALS_PER_ROUND_MAX + 2 * n * VOTES_PER_VALIDATOR_MAX;
+    const futureMax = FUTURE_HEIGHTS * ((ROUND_WINDOW + 1) * perRound + Math.min(peers, FUTURE_CERTIFICATE_PEERS_MAX)) * scale;
+    const roundsMax = v.engine.round + 1 + ROUND_WINDOW + n;
+    this.peakFutureMessages = Math.max(this.peakFutureMessages, stats.futureMessages);
+    this.peakRounds = Math.max(this.peakRounds, stats.rounds);
+    if (stats.futureMessages > futureMax) throw new Violation("memory", `n${v.index} buffers ${stats.futureMessages} future messages, bound ${futureMax}`);
+    if (stats.rounds > roundsMax) throw new Violation("memory", `n${v.index} holds ${stats.rounds} rounds at round ${v.engine.round}, bound ${roundsMax}`);
+    if (stats.evidence > EVIDENCE_MAX) throw new Violation("memory", `n${v.index} holds ${stats.evidence} evidence, bound ${EVIDENCE_MAX}`);
   }
 
   private faultyLink() {
@@ -387,13 +480,14 @@ class World {
       chainId: CHAIN_ID,
       validators: this.set,
       key: v.key,
-      buildValue: (height) => makeBlock(height, v.parent(height), VALID, v.node.random.u32(), lastCommitOf(v.engine?.certificate(height - 1)), v.pendingEvidence()),
+      buildValue: (height) => makeBlock(height, v.parent(height), VALID, v.node.random.u32(), lastCommitOf(v.engine?.certificate(height - 1)), v.pendingEvidence(height)),
       behavior: v.behavior,
       verifier: this.verifier,
       peers: this.validators.length || this.o.validators,
       ...(this.staking !== null ? { validatorsAt: (h: number) => v.setAt(h) } : {}),
       newHeightDelayMs: this.o.newHeightDelayMs ?? 200,
       relayVotes: this.o.relayVotes ?? true,
+      ...(this.o.selfTest === "old-evidence" ? oldEvidenceLookup(v) : {}),
     };
   }
 
@@ -499,6 +593,28 @@ function chooseByzantine(set: ValidatorSet, count: number, rng: Random): Set<num
   throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `no ${count} validators hold less than 1/3 of the power in this draw`);
 }
 
+/** The signature cache as it was before issue 14: keyed without the public key (self-test only). */
+function staleCachingVerifier(): Verifier {
+  const cache = new Map<string, boolean>();
+  return (publicKey, message, signature) => {
+    const key = toHex(signature) + toHex(message);
+    let ok = cache.get(key);
+    if (ok === undefined) cache.set(key, (ok = ed25519Verify(publicKey, message, signature)));
+    return ok;
+  };
+}
+
+/** Self-test "old-evidence": every age judged, and sets kept only 6 heights back (asserting below; messages reach 4 back). */
+function oldEvidenceLookup(v: Validator): Pick<EngineOptions, "evidenceHeights" | "validatorsAt"> {
+  return {
+    evidenceHeights: Number.MAX_SAFE_INTEGER,
+    validatorsAt: (h) => {
+      assert(h >= (v.engine?.height ?? 1) - 6, `no validator set for height ${h}`);
+      return v.setAt(h);
+    },
+  };
+}
+
 function fromHexAddress(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }
@@ -559,6 +675,9 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
     evidenceInBlocks: world.evidenceInBlocks.size,
     slashed: slashed.size,
     validatorsAfterSlashing,
+    hostileMessages: [...(world.hostile?.counts.values() ?? [])].reduce((a, b) => a + b, 0),
+    peakFutureMessages: world.peakFutureMessages,
+    peakRounds: world.peakRounds,
   };
 }
 
@@ -574,10 +693,20 @@ const EVIDENCE_DRAIN_MS = 1000;
 async function checkEvidenceAfterHeal(world: World, healAt: number): Promise<void> {
   const until = world.net.now;
   await runBounded(world, () => false, EVIDENCE_DRAIN_MS);
-  const held = new Set(world.validators.filter((v) => v.correct).flatMap((v) => v.engine.evidence().map(evidenceKey)));
+  const held = coversEvidence(world.validators.filter((v) => v.correct).map((v) => v.engine));
   for (const [key, at] of world.equivocatedAt) {
-    if (at >= healAt && at <= until && !held.has(key)) throw new Violation("evidence", `equivocation ${key} signed at ${Math.round(at)} ms, after the heal at ${healAt} ms, became evidence at no correct validator`);
+    if (at >= healAt && at <= until && !held(key)) throw new Violation("evidence", `equivocation ${key} signed at ${Math.round(at)} ms, after the heal at ${healAt} ms, became evidence at no correct validator`);
   }
+}
+
+/**
+ * Whether some engine holds evidence for an equivocation key: that evidence itself, or its full
+ * share of evidence against the same validator (see `evidenceQuotaReached`; further offences are
+ * dropped, one is enough to slash).
+ */
+function coversEvidence(engines: readonly TendermintEngine[]): (key: string) => boolean {
+  const keys = new Set(engines.flatMap((e) => e.evidence().map(evidenceKey)));
+  return (key) => keys.has(key) || engines.some((e) => e.evidenceQuotaReached(fromHexAddress(key.slice(0, key.indexOf("/")))));
 }
 
 async function runBounded(world: World, done: () => boolean, ms: number): Promise<boolean> {

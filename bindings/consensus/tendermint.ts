@@ -4,6 +4,11 @@
  * the proposal rules (22-33), the prevote rules (34-46), the precommit and decision rules (47-54),
  * the round skip on f+1 messages from a higher round (55-56) and the three timeouts (57-67).
  * Quorums are voting power: "2f+1" is more than 2/3 of the total, "f+1" more than 1/3.
+ * Each upon-rule is a method named by its line: `rule22FreshProposal`, `rule28ReProposal`,
+ * `rule34PrevoteQuorum`, `rule36Polka`, `rule44NilPolka`, `rule47PrecommitQuorum`,
+ * `rule49Decide`, `rule55RoundSkip`; the timeouts (lines 57, 61, 65) are in `onTimeout`. The
+ * rules act only through `enterPropose/enterPrevote/enterPrecommit/enterCommit(height, round)`,
+ * which drop stale input, as CometBFT's consensus/state.go does.
  *
  * A deterministic state machine: {@link TendermintEngine.handle} takes one event and returns the
  * effects to carry out, in order (persist before send). Clock, network and the application's
@@ -29,10 +34,12 @@
 import { ChainDbError, ErrorCode, assert, toHex } from "../util/index.ts";
 import { honest, type Behavior, type BehaviorContext } from "./behavior.ts";
 import * as codec from "./codec.ts";
-import { evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
+import { accused, evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
+import { FutureBuffer } from "./future.ts";
 import { DEFAULT_TIMEOUTS, Step, VoteType, type CommitCertificate, type ConsensusEvent, type Effect, type Evidence, type Message, type Proposal, type Timeout, type TimeoutConfig, type Vote, type WalRecord } from "./types.ts";
 import { ProposerSchedule, type ValidatorSet } from "./validators.ts";
-import { RoundState, idKey } from "./votes.ts";
+import { PROPOSALS_PER_ROUND_MAX, RoundState, VOTES_PER_VALIDATOR_MAX, idKey } from "./votes.ts";
+import { EVIDENCE_AGE_MAX } from "../selection/index.ts";
 
 /** Options of {@link TendermintEngine}. */
 export interface EngineOptions {
@@ -69,12 +76,40 @@ export interface EngineOptions {
   readonly relayVotes?: boolean;
   /** Proposer of (height, round), as a validator index; default CometBFT's schedule for the set. */
   readonly proposer?: (height: number, round: number) => number;
+  /**
+   * Evidence of heights this far below the current one is judged (against `validatorsAt`, which
+   * must answer for them); older evidence is dropped unread. Default the selection layer's
+   * `EVIDENCE_AGE_MAX`, the age a block may still include.
+   */
+  readonly evidenceHeights?: number;
 }
 
-/** Messages of heights above the current one kept for later (bounded). */
-const FUTURE_MESSAGES_MAX = 4096;
+/** Sizes of the engine's bounded collections (for tests and simulations that check the bounds). */
+export interface EngineStats {
+  /** Messages of higher heights held for later. */
+  readonly futureMessages: number;
+  /** Of those, commit certificates. */
+  readonly futureCertificates: number;
+  /** Rounds of the current height with state. */
+  readonly rounds: number;
+  readonly seen: number;
+  readonly detector: number;
+  readonly evidence: number;
+  readonly certificates: number;
+  /** Proposer computations (elections of the default schedule, O(n) each) so far. */
+  readonly elections: number;
+}
+
 /** How many heights ahead are buffered. */
-const FUTURE_HEIGHTS = 2;
+export const FUTURE_HEIGHTS = 2;
+/**
+ * Rounds above the engine's own round (at its height; above round 0 at a higher height, above the
+ * deciding round at a lower one) whose messages are taken. CometBFT bounds the rounds it looks
+ * ahead the same way (peerCatchupRounds). Beyond it, each validator may hold votes in one more
+ * round of the current height (its catch-up round), enough for the round skip (line 55) when the
+ * others are far ahead; proposals beyond it are dropped before their proposer is computed.
+ */
+export const ROUND_WINDOW = 8;
 /** Certificates kept to help lagging peers catch up. */
 const CERTIFICATES_MAX = 1024;
 /** Rounds tracked per height (a byzantine validator can sign one message per round). */
@@ -87,7 +122,7 @@ const PAST_HEIGHTS = 4;
 const SEEN_MAX = 1 << 16;
 const SIGNED_BY_MAX = 1 << 16;
 /** Evidence kept in the pool. */
-const EVIDENCE_MAX = 4096;
+export const EVIDENCE_MAX = 4096;
 
 /** A Tendermint validator (or observer) as a state machine: events in, effects out. */
 export class TendermintEngine {
@@ -115,10 +150,16 @@ export class TendermintEngine {
   private signedBy = new Map<string, Proposal | Vote>();
   /** Own signed messages of the current height by `${round}/${type}` (the sign-state guard). */
   private signed = new Map<string, Proposal | Vote>();
-  private future: Buffered[] = [];
+  private readonly future = new FutureBuffer();
+  /** Per validator index: the one round above the window it may send votes in (current height). */
+  private catchUpRounds = new Map<number, number>();
+  /** Evidence held per accused address. */
+  private readonly evidenceCount = new Map<string, number>();
+  private readonly schedules = new Map<ValidatorSet, ProposerSchedule>();
   private readonly certificates = new Map<number, CommitCertificate>();
   private readonly evidencePool = new Map<string, Evidence>();
-  private certificateSent = new Set<string>();
+  /** Peers sent a catch-up certificate since the last tick. */
+  private readonly certificateSent = new Set<number>();
   private prevoteTimeoutRound = -1;
   private precommitTimeoutRound = -1;
   private polkaRound = -1;
@@ -136,7 +177,7 @@ export class TendermintEngine {
     this.behavior = options.behavior ?? honest;
     this.verify = options.verifier ?? codec.verifyEd25519;
     // One schedule per set object (a changed set restarts the rotation; CometBFT carries priorities over).
-    const schedules = new Map<ValidatorSet, ProposerSchedule>();
+    const schedules = this.schedules;
     const scheduleOf = (set: ValidatorSet) => {
       let schedule = schedules.get(set);
       if (schedule === undefined) {
@@ -169,6 +210,32 @@ export class TendermintEngine {
     return [...this.evidencePool.values()];
   }
 
+  /**
+   * True if the pool holds its share of evidence against `address`: EVIDENCE_MAX split evenly over
+   * the current set, so evidence against one validator (whose key can sign offences at any round)
+   * never crowds out evidence against another. One offence is enough to slash.
+   */
+  evidenceQuotaReached(address: Uint8Array): boolean {
+    const share = Math.max(1, Math.floor(EVIDENCE_MAX / this.validators.size));
+    return (this.evidenceCount.get(toHex(address)) ?? 0) >= share;
+  }
+
+  /** Sizes of the bounded collections, and the proposer computations so far. */
+  stats(): EngineStats {
+    let elections = 0;
+    for (const s of this.schedules.values()) elections += s.elections;
+    return {
+      futureMessages: this.future.size,
+      futureCertificates: this.future.certificates,
+      rounds: this.rounds.size,
+      seen: this.seen.size,
+      detector: this.signedBy.size,
+      evidence: this.evidencePool.size,
+      certificates: this.certificates.size,
+      elections,
+    };
+  }
+
   /** The certificate of a decided height, if still kept. */
   certificate(height: number): CommitCertificate | undefined {
     return this.certificates.get(height);
@@ -178,7 +245,7 @@ export class TendermintEngine {
   start(): Effect[] {
     assert(!this.started, "engine started twice");
     this.started = true;
-    this.startRound(0);
+    this.enterPropose(this.height, 0);
     return this.finish();
   }
 
@@ -220,25 +287,66 @@ export class TendermintEngine {
     return this.proposerOf(height, round);
   }
 
-  // ------------------------------------------------------------------ rounds (lines 11-21)
+  // ------------------------------------------------------------------ steps (lines 11-21, 49-54)
 
   /**
    * StartRound(round), lines 11-21: triggered by start, by a decision (round 0 of the next height),
-   * by timeoutPrecommit (round+1) and by the round skip (f+1 messages of a higher round).
+   * by the end of the wait for the next height, by timeoutPrecommit (line 65: round+1), by the
+   * round skip (line 55) and by a restart in the propose step. Stale input (another height, an
+   * earlier round, or this round once past its propose step) is dropped.
    */
-  private startRound(round: number): void {
-    assert(round >= this.round || this.step === Step.Propose, "rounds only go forward");
+  private enterPropose(height: number, round: number): void {
+    if (height !== this.height || round < this.round || (round === this.round && this.step !== Step.Propose)) return;
     assert(round <= codec.ROUND_MAX, "round overflow");
-    this.round = round;
-    this.step = Step.Propose;
+    this.setStep(round, Step.Propose);
     if (this.self >= 0 && this.proposer(this.height, round) === this.self) {
       const reuse = this.validValue !== null;
       const value = reuse ? this.validValue!.value : this.opts.buildValue(this.height, round);
       this.propose(round, value, reuse ? this.validRound : -1);
     } else {
-      this.schedule(Step.Propose, this.timeouts.proposeMs + round * this.timeouts.proposeDeltaMs);
+      this.scheduleTimeout(Step.Propose);
     }
     assert(this.step === Step.Propose, "StartRound ends in the propose step");
+  }
+
+  /**
+   * Broadcast ⟨PREVOTE, h, round, id or nil⟩ and step ← prevote: triggered by a proposal (lines
+   * 22-33) and by timeoutPropose (line 57). Dropped unless in the propose step of (height, round).
+   */
+  private enterPrevote(height: number, round: number, valueId: Uint8Array | null): void {
+    if (height !== this.height || round !== this.round || this.step !== Step.Propose) return;
+    this.vote(VoteType.Prevote, valueId);
+    this.setStep(round, Step.Prevote);
+  }
+
+  /**
+   * Broadcast ⟨PRECOMMIT, h, round, id or nil⟩ and step ← precommit: triggered by a polka for a
+   * value (line 36, after locking), a nil polka (line 44) and timeoutPrevote (line 61). Dropped
+   * unless in the prevote step of (height, round).
+   */
+  private enterPrecommit(height: number, round: number, valueId: Uint8Array | null): void {
+    if (height !== this.height || round !== this.round || this.step !== Step.Prevote) return;
+    this.vote(VoteType.Precommit, valueId);
+    this.setStep(round, Step.Precommit);
+  }
+
+  /** The one place round and step change (a restart restores them in `resume`). */
+  private setStep(round: number, step: Step): void {
+    assert(round > this.round || (round === this.round && step >= this.step) || step === Step.Propose, "steps only go forward");
+    this.round = round;
+    this.step = step;
+  }
+
+  /** timeoutX(round) = initX + round·deltaX (the paper's and CometBFT's linear growth). */
+  private timeoutMs(step: Step, round: number): number {
+    const t = this.timeouts;
+    if (step === Step.Propose) return t.proposeMs + round * t.proposeDeltaMs;
+    return step === Step.Prevote ? t.prevoteMs + round * t.prevoteDeltaMs : t.precommitMs + round * t.precommitDeltaMs;
+  }
+
+  /** Schedules the timeout guarding `step` of the current round. */
+  private scheduleTimeout(step: Step): void {
+    this.out.push({ kind: "schedule", timeout: { step, height: this.height, round: this.round }, delayMs: this.timeoutMs(step, this.round) });
   }
 
   private propose(round: number, value: Uint8Array, validRound: number): void {
@@ -274,8 +382,7 @@ export class TendermintEngine {
 
   private admitOwn(m: Proposal | Vote): void {
     this.seen.set(toHex(m.signature), m.height);
-    const ok = this.detect(m);
-    assert(ok, "own message conflicts with one signed before");
+    this.detect(m);
   }
 
   private context(): BehaviorContext {
@@ -296,60 +403,71 @@ export class TendermintEngine {
 
   /** Fires the upon-rules until none applies (each firing changes height, round or step). */
   private applyRules(): void {
-    if (this.waiting) return;
-    for (let i = 0; i < RULE_FIRINGS_MAX; i++) if (!this.fireOne()) return;
+    // A decision may start the wait for the next height: no rule fires until round 0 starts.
+    for (let i = 0; i < RULE_FIRINGS_MAX; i++) if (this.waiting || !this.fireOne()) return;
     assert(false, "rule loop did not settle");
   }
 
+  /** One pass over the upon-rules in the order the engine has always tried them; true if one fired. */
   private fireOne(): boolean {
-    if (this.ruleDecide()) return true;
-    if (this.ruleRoundSkip()) return true;
+    if (this.rule49Decide()) return true;
+    if (this.rule55RoundSkip()) return true;
     const rs = this.roundState(this.round);
-    if (this.step === Step.Propose && this.ruleProposal(rs)) return true;
-    // Line 34: upon 2f+1 ⟨PREVOTE, h, round, *⟩ while step = prevote for the first time.
-    if (this.step === Step.Prevote && this.prevoteTimeoutRound !== this.round && this.validators.isQuorum(rs.prevotes.totalPower)) {
-      this.prevoteTimeoutRound = this.round;
-      this.schedule(Step.Prevote, this.timeouts.prevoteMs + this.round * this.timeouts.prevoteDeltaMs);
-    }
-    if (this.step >= Step.Prevote && this.rulePolka(rs)) return true;
-    // Line 44: upon 2f+1 ⟨PREVOTE, h, round, nil⟩ while step = prevote.
-    if (this.step === Step.Prevote && this.validators.isQuorum(rs.prevotes.powerFor(null))) {
-      this.vote(VoteType.Precommit, null);
-      this.step = Step.Precommit;
-      return true;
-    }
-    // Line 47: upon 2f+1 ⟨PRECOMMIT, h, round, *⟩ for the first time.
-    if (this.precommitTimeoutRound !== this.round && this.validators.isQuorum(rs.precommits.totalPower)) {
-      this.precommitTimeoutRound = this.round;
-      this.schedule(Step.Precommit, this.timeouts.precommitMs + this.round * this.timeouts.precommitDeltaMs);
-    }
+    if (this.step === Step.Propose && (this.rule22FreshProposal(rs) || this.rule28ReProposal(rs))) return true;
+    this.rule34PrevoteQuorum(rs);
+    if (this.step >= Step.Prevote && this.rule36Polka(rs)) return true;
+    if (this.rule44NilPolka(rs)) return true;
+    this.rule47PrecommitQuorum(rs);
     return false;
   }
 
-  /** Lines 22-33: prevote on the proposal of the current round (needs its validity). */
-  private ruleProposal(rs: RoundState): boolean {
+  /** The round's proposal with the application's answer, or null while it is missing or pending. */
+  private judgedProposal(rs: RoundState): { p: Proposal; valid: boolean } | null {
     const p = rs.proposal;
-    if (p === null) return false;
+    if (p === null) return null;
     const valid = this.validity.get(idKey(p.valueId));
-    if (valid === undefined || valid === null) return false; // wait for the application's answer
-    if (p.validRound === -1) {
-      // Line 22: a fresh value; prevote it if valid and not locked on something else.
-      const ok = valid && (this.lockedRound === -1 || sameId(this.lockedValue, p.valueId));
-      this.vote(VoteType.Prevote, ok ? p.valueId : null);
-    } else {
-      // Line 28: a re-proposal; needs 2f+1 prevotes for it in its validRound vr < round.
-      if (p.validRound >= this.round) return false;
-      const polka = this.rounds.get(p.validRound)?.prevotes.powerFor(p.valueId) ?? 0;
-      if (!this.validators.isQuorum(polka)) return false;
-      const ok = valid && (this.lockedRound <= p.validRound || sameId(this.lockedValue, p.valueId));
-      this.vote(VoteType.Prevote, ok ? p.valueId : null);
-    }
-    this.step = Step.Prevote;
+    return valid === undefined || valid === null ? null : { p, valid };
+  }
+
+  /** Line 22: upon ⟨PROPOSAL, h, round, v, -1⟩ while step = propose: prevote v if valid and not locked on another value. */
+  private rule22FreshProposal(rs: RoundState): boolean {
+    const judged = this.judgedProposal(rs);
+    if (judged === null || judged.p.validRound !== -1) return false;
+    const { p, valid } = judged;
+    const ok = valid && (this.lockedRound === -1 || sameId(this.lockedValue, p.valueId));
+    this.enterPrevote(this.height, this.round, ok ? p.valueId : null);
     return true;
   }
 
-  /** Line 36: a valid proposal with 2f+1 prevotes in this round while step ≥ prevote, first time. */
-  private rulePolka(rs: RoundState): boolean {
+  /**
+   * Line 28: upon ⟨PROPOSAL, h, round, v, vr⟩ and 2f+1 ⟨PREVOTE, h, vr, id(v)⟩ while step =
+   * propose and 0 ≤ vr < round: prevote v if valid and lockedRound ≤ vr or locked on v.
+   */
+  private rule28ReProposal(rs: RoundState): boolean {
+    const judged = this.judgedProposal(rs);
+    if (judged === null || judged.p.validRound === -1) return false;
+    const { p, valid } = judged;
+    if (p.validRound >= this.round) return false;
+    const polka = this.rounds.get(p.validRound)?.prevotes.powerFor(p.valueId) ?? 0;
+    if (!this.validators.isQuorum(polka)) return false;
+    const ok = valid && (this.lockedRound <= p.validRound || sameId(this.lockedValue, p.valueId));
+    this.enterPrevote(this.height, this.round, ok ? p.valueId : null);
+    return true;
+  }
+
+  /** Line 34: upon 2f+1 ⟨PREVOTE, h, round, *⟩ while step = prevote for the first time: schedule timeoutPrevote. */
+  private rule34PrevoteQuorum(rs: RoundState): void {
+    if (this.step !== Step.Prevote || this.prevoteTimeoutRound === this.round || !this.validators.isQuorum(rs.prevotes.totalPower)) return;
+    this.prevoteTimeoutRound = this.round;
+    this.scheduleTimeout(Step.Prevote);
+  }
+
+  /**
+   * Line 36: upon a valid ⟨PROPOSAL, h, round, v, *⟩ and 2f+1 ⟨PREVOTE, h, round, id(v)⟩ while
+   * step ≥ prevote for the first time: in the prevote step lock on v and precommit it; either way
+   * v becomes the valid value.
+   */
+  private rule36Polka(rs: RoundState): boolean {
     if (this.polkaRound === this.round) return false;
     const p = rs.proposals.find((q) => this.validity.get(idKey(q.valueId)) === true && this.validators.isQuorum(rs.prevotes.powerFor(q.valueId)));
     if (p === undefined) return false;
@@ -357,46 +475,59 @@ export class TendermintEngine {
     if (this.step === Step.Prevote) {
       this.lockedValue = p;
       this.lockedRound = this.round;
-      this.vote(VoteType.Precommit, p.valueId);
-      this.step = Step.Precommit;
+      this.enterPrecommit(this.height, this.round, p.valueId);
     }
     this.validValue = p;
     this.validRound = this.round;
     return true;
   }
 
-  /** Line 49: a valid proposal of any round r with 2f+1 precommits for it in r: decide. */
-  private ruleDecide(): boolean {
+  /** Line 44: upon 2f+1 ⟨PREVOTE, h, round, nil⟩ while step = prevote: precommit nil. */
+  private rule44NilPolka(rs: RoundState): boolean {
+    if (this.step !== Step.Prevote || !this.validators.isQuorum(rs.prevotes.powerFor(null))) return false;
+    this.enterPrecommit(this.height, this.round, null);
+    return true;
+  }
+
+  /** Line 47: upon 2f+1 ⟨PRECOMMIT, h, round, *⟩ for the first time: schedule timeoutPrecommit. */
+  private rule47PrecommitQuorum(rs: RoundState): void {
+    if (this.precommitTimeoutRound === this.round || !this.validators.isQuorum(rs.precommits.totalPower)) return;
+    this.precommitTimeoutRound = this.round;
+    this.scheduleTimeout(Step.Precommit);
+  }
+
+  /** Line 49: upon a valid ⟨PROPOSAL, h, r, v, *⟩ and 2f+1 ⟨PRECOMMIT, h, r, id(v)⟩ of any round r: decide. */
+  private rule49Decide(): boolean {
     for (const rs of this.rounds.values()) {
       for (const p of rs.proposals) {
         if (this.validity.get(idKey(p.valueId)) !== true) continue;
         if (!this.validators.isQuorum(rs.precommits.powerFor(p.valueId))) continue;
-        this.decide(p, rs.precommits.votesFor(p.valueId));
+        this.enterCommit(this.height, p, rs.precommits.votesFor(p.valueId));
         return true;
       }
     }
     return false;
   }
 
-  /** Line 55: f+1 messages (by power) of a round above round_p: StartRound(that round). */
-  private ruleRoundSkip(): boolean {
+  /** Line 55: upon f+1 messages (by power) of a round above round_p: StartRound(that round). */
+  private rule55RoundSkip(): boolean {
     let target = -1;
     for (const [round, rs] of this.rounds) if (round > this.round && round > target && this.validators.isOneThird(rs.senderPower)) target = round;
     if (target < 0) return false;
-    this.startRound(target);
+    this.enterPropose(this.height, target);
     return true;
   }
 
-  /** Lines 49-54: record the decision, then StartRound(0) of the next height. */
-  private decide(proposal: Proposal, precommits: Vote[]): void {
-    const height = this.height;
+  /** Lines 49-54: record the decision, then StartRound(0) of the next height (after the wait, if any). */
+  private enterCommit(height: number, proposal: Proposal, precommits: Vote[]): void {
+    assert(height === this.height, "a decision for another height");
     const certificate: CommitCertificate = { kind: "commit", proposal, precommits };
     this.out.push({ kind: "persist", record: { type: "decide", height, certificate }, sync: true });
     this.out.push({ kind: "decide", height, value: proposal.value, certificate });
     this.keepCertificate(height, certificate);
     this.height = height + 1;
     this.round = 0;
-    this.step = Step.Propose;
+    this.step = Step.Propose; // a new height: round and step start over
     this.lockedValue = this.validValue = null;
     this.lockedRound = this.validRound = -1;
     this.rounds = new Map();
@@ -404,13 +535,16 @@ export class TendermintEngine {
     this.prune();
     this.signed = new Map();
     this.prevoteTimeoutRound = this.precommitTimeoutRound = this.polkaRound = -1;
+    this.catchUpRounds = new Map();
     if ((this.opts.newHeightDelayMs ?? 0) > 0) {
-      // CometBFT's timeout_commit (opt-in; the paper starts at once): the next height waits.
+      // CometBFT's timeout_commit (opt-in; the paper starts at once): the next height waits, and
+      // records what arrives for it meanwhile.
       this.waiting = true;
       this.out.push({ kind: "schedule", timeout: { step: Step.Propose, height: this.height, round: -1 }, delayMs: this.opts.newHeightDelayMs! });
+      this.drainFuture();
       return;
     }
-    this.startRound(0);
+    this.enterPropose(this.height, 0);
     this.drainFuture();
   }
 
@@ -420,24 +554,13 @@ export class TendermintEngine {
     if (t.round === -1) {
       if (t.height !== this.height || !this.waiting) return;
       this.waiting = false;
-      this.startRound(0);
-      this.drainFuture();
+      this.enterPropose(this.height, 0);
       return;
     }
     if (this.waiting || t.height !== this.height || t.round !== this.round) return; // stale
-    if (t.step === Step.Propose && this.step === Step.Propose) {
-      this.vote(VoteType.Prevote, null); // line 57
-      this.step = Step.Prevote;
-    } else if (t.step === Step.Prevote && this.step === Step.Prevote) {
-      this.vote(VoteType.Precommit, null); // line 61
-      this.step = Step.Precommit;
-    } else if (t.step === Step.Precommit) {
-      this.startRound(this.round + 1); // line 65
-    }
-  }
-
-  private schedule(step: Step, delayMs: number): void {
-    this.out.push({ kind: "schedule", timeout: { step, height: this.height, round: this.round }, delayMs });
+    if (t.step === Step.Propose) this.enterPrevote(t.height, t.round, null); // line 57 (dropped past the propose step)
+    else if (t.step === Step.Prevote) this.enterPrecommit(t.height, t.round, null); // line 61 (dropped past the prevote step)
+    else this.enterPropose(t.height, t.round + 1); // line 65
   }
 
   private onValidity(valueId: Uint8Array, valid: boolean): void {
@@ -467,77 +590,142 @@ export class TendermintEngine {
           if (relay && m.kind === "vote" && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: m });
           return;
         }
-        if (m.height > this.height || this.waiting) return this.buffer({ message: m, index });
+        if (m.height > this.height) return this.buffer(m, index);
+        // While waiting for the next height's round 0 the messages are recorded; rules fire after.
         return m.kind === "proposal" ? this.onProposal(m, index) : this.onVote(m, index, relay);
       }
       case "commit":
-        if (m.proposal.height !== this.height || this.waiting) return m.proposal.height >= this.height ? this.buffer({ message: m, index: -1 }) : undefined;
-        this.onMessage(from, m.proposal, false);
-        for (const v of m.precommits.slice(0, codec.CERTIFICATE_VOTES_MAX)) this.onMessage(from, v, false);
-        return;
+        return this.onCertificate(from, m);
       case "evidence":
         return this.onEvidence(m);
     }
   }
 
   /**
-   * Admission of a proposal or vote of any height in the window: drop duplicates, messages of
-   * non-validators or the wrong proposer, and bad signatures; a second message from the same
-   * signer for the same height, round and type with another value becomes evidence. Returns the
-   * signer's index, or -1 when the message is dropped.
+   * A commit certificate: of the current height, its proposal and precommits are admitted like any
+   * other; of a higher height (in the window), it is kept in the sender's slot. Before either, the
+   * cheap checks: a proposal from a validator, at most one precommit per validator of the set, all
+   * for the proposal's height, round and value — so one certificate costs at most a set's worth of
+   * signature checks, and extras are refused before any is verified.
+   */
+  private onCertificate(from: number, c: CommitCertificate): void {
+    const h = c.proposal.height;
+    if (h < this.height || h > this.height + FUTURE_HEIGHTS || !this.wellFormedCertificate(c)) return;
+    if (h > this.height) return void (from >= 0 && this.future.addCertificate(h, from, c));
+    this.onMessage(from, c.proposal, false);
+    for (const v of c.precommits) this.onMessage(from, v, false);
+  }
+
+  /** Structure of a certificate, checked against the set of its height without any signature. */
+  private wellFormedCertificate(c: CommitCertificate): boolean {
+    const p = c.proposal;
+    const set = this.setAt(p.height);
+    if (c.precommits.length > set.size || set.indexOf(p.proposer) < 0 || p.round > codec.ROUND_MAX) return false;
+    const signers = new Set<number>();
+    for (const v of c.precommits) {
+      const index = set.indexOf(v.validator);
+      if (index < 0 || signers.has(index)) return false;
+      if (v.type !== VoteType.Precommit || v.height !== p.height || v.round !== p.round || !sameId(p, v.valueId)) return false;
+      signers.add(index);
+    }
+    return true;
+  }
+
+  /**
+   * Admission of a proposal or vote of any height in the window, cheapest checks first: duplicate,
+   * height and round window, signer in the set, signature, and last (for a proposal) whether the
+   * signer is the proposer of its round. A second message from the same signer for the same
+   * height, round and type with another value becomes evidence. Returns the signer's index, or -1
+   * when the message is dropped.
    */
   private admit(m: Proposal | Vote): number {
     const sig = toHex(m.signature);
-    if (this.seen.has(sig) || !this.inWindow(m)) return -1;
-    let index: number;
-    if (m.kind === "proposal") {
-      index = this.proposer(m.height, m.round);
-      if (!this.fromProposer(m, index) || !codec.verifyProposal(this.opts.chainId, m, this.verify)) return -1;
-    } else {
-      index = this.setAt(m.height).indexOf(m.validator);
-      if (index < 0 || !codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
-    }
+    if (this.seen.has(sig)) return -1;
+    const index = this.admissible(m);
+    if (index < 0) return -1;
+    if (m.kind === "vote" && m.height === this.height && m.round > this.roundLimit(m.height)) this.catchUpRounds.set(index, m.round);
     if (this.seen.size >= SEEN_MAX) this.seen.clear(); // a bound; only costs re-verification
     this.seen.set(sig, m.height);
-    return this.detect(m) ? index : -1;
+    this.detect(m);
+    return index;
   }
 
-  /** True if `m` is of a height and round the engine keeps. */
-  private inWindow(m: Proposal | Vote): boolean {
-    return m.height >= Math.max(1, this.height - PAST_HEIGHTS) && m.height <= this.height + FUTURE_HEIGHTS && m.round <= codec.ROUND_MAX;
+  /**
+   * The checks of admission that have no side effect, cheapest first: height and round window,
+   * signer in the set, signature, and last (for a proposal) whether the signer is the proposer of
+   * its round. Returns the signer's index, or -1. (Public so a simulation can tell which messages
+   * the engine takes in, e.g. which equivocations it must turn into evidence.)
+   */
+  admissible(m: Proposal | Vote): number {
+    if (!this.inWindow(m)) return -1;
+    const index = this.setAt(m.height).indexOf(m.kind === "proposal" ? m.proposer : m.validator);
+    if (index < 0 || !this.roundAllowed(m, index)) return -1;
+    if (m.kind === "proposal") {
+      // A header carries no value: its signature is all there is to check.
+      const header = codec.isProposalHeader(m);
+      if (!(header ? codec.verifyProposalSignature(this.opts.chainId, m, this.verify) : codec.verifyProposal(this.opts.chainId, m, this.verify))) return -1;
+      if (!this.fromProposer(m, index)) return -1;
+    } else if (!codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
+    return index;
+  }
+
+  /**
+   * True if `m` is of a height the engine keeps and of a round it may look at: heights from
+   * PAST_HEIGHTS below to FUTURE_HEIGHTS above, rounds up to the window above the height's round.
+   * A vote of the current height beyond the window is the signer's one catch-up round
+   * ({@link roundAllowed} checks that once the signer is known).
+   */
+  inWindow(m: Proposal | Vote): boolean {
+    if (m.height < Math.max(1, this.height - PAST_HEIGHTS) || m.height > this.height + FUTURE_HEIGHTS) return false;
+    if (m.round < 0 || m.round > codec.ROUND_MAX) return false;
+    return m.round <= this.roundLimit(m.height) || (m.kind === "vote" && m.height === this.height);
+  }
+
+  /** Votes beyond the window: one catch-up round per validator index at the current height. */
+  private roundAllowed(m: Proposal | Vote, index: number): boolean {
+    if (m.round <= this.roundLimit(m.height)) return true;
+    const round = this.catchUpRounds.get(index);
+    // A catch-up round the window has since reached frees the validator's slot.
+    return m.kind === "vote" && m.height === this.height && (round === undefined || round === m.round || round <= this.roundLimit(m.height));
+  }
+
+  /** The highest round of `height` taken without a catch-up round. */
+  private roundLimit(height: number): number {
+    const base = height === this.height ? this.round : height < this.height ? (this.certificates.get(height)?.proposal.round ?? 0) : 0;
+    return Math.min(codec.ROUND_MAX, base + ROUND_WINDOW);
   }
 
   /** True if `p` names the proposer of its height and round (validator `index`) and a valid round below its own. */
   private fromProposer(p: Proposal, index: number): boolean {
-    return toHex(this.setAt(p.height).validators[index]!.address) === toHex(p.proposer) && p.validRound >= -1 && p.validRound < p.round;
+    return p.validRound >= -1 && p.validRound < p.round && this.proposer(p.height, p.round) === index;
   }
 
   /**
-   * A relayed proposal header: checked (window, proposer, signature) and run through the
+   * A relayed proposal header: checked (window, signer, signature, proposer) and run through the
    * equivocation detector only; the round's proposal is still the full one, which carries the block.
    */
   private onProposalHeader(h: Proposal): void {
     const key = `header/${toHex(h.signature)}`;
-    if (this.seen.has(key) || !this.inWindow(h)) return;
-    if (!this.fromProposer(h, this.proposer(h.height, h.round)) || !codec.verifyProposalSignature(this.opts.chainId, h, this.verify)) return;
+    if (this.seen.has(key) || this.admissible(h) < 0) return;
     if (this.seen.size >= SEEN_MAX) this.seen.clear();
     this.seen.set(key, h.height);
     this.detect(h);
   }
 
-  /** The equivocation detector: evidence when `m` conflicts with a message already held. */
-  private detect(m: Proposal | Vote): boolean {
+  /**
+   * The equivocation detector: evidence when `m` conflicts with a message already held. The
+   * message is used either way: the paper counts every message received (see VoteTally), and a
+   * commit may be for an equivocating proposer's second proposal.
+   */
+  private detect(m: Proposal | Vote): void {
     const key = `${toHex(m.kind === "vote" ? m.validator : m.proposer)}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
     const earlier = this.signedBy.get(key);
     if (earlier === undefined) {
       if (this.signedBy.size < SIGNED_BY_MAX) this.signedBy.set(key, m);
-      return true;
+      return;
     }
-    if (idKey(earlier.valueId) === idKey(m.valueId)) return true; // same content (e.g. another validRound)
+    if (idKey(earlier.valueId) === idKey(m.valueId)) return; // same content (e.g. another validRound)
     this.addEvidence(makeEvidence(earlier, m), true);
-    // Still used: the paper counts every message received (see VoteTally), and a commit may be
-    // for an equivocating proposer's second proposal.
-    return true;
   }
 
   /**
@@ -547,7 +735,8 @@ export class TendermintEngine {
    */
   private onProposal(p: Proposal, index: number): void {
     const rs = this.roundState(p.round, true);
-    if (rs === null || rs.proposals.some((q) => sameId(q, p.valueId))) return;
+    if (rs === null) return void this.seen.delete(toHex(p.signature)); // unseen: a later copy may fit
+    if (rs.proposals.some((q) => sameId(q, p.valueId))) return;
     this.acceptProposal(p, index);
     this.out.push({ kind: "persist", record: { type: "message", message: p }, sync: false });
   }
@@ -565,7 +754,7 @@ export class TendermintEngine {
   }
 
   private onVote(v: Vote, index: number, relay: boolean): void {
-    if (this.roundState(v.round, true) === null) return;
+    if (this.roundState(v.round, true) === null) return void this.seen.delete(toHex(v.signature));
     if (!this.acceptVote(v, index)) return;
     this.out.push({ kind: "persist", record: { type: "message", message: v }, sync: false });
     if (relay && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: v });
@@ -581,30 +770,35 @@ export class TendermintEngine {
     return true;
   }
 
-  /** A message from a lower height: help the sender catch up with that height's certificate. */
+  /**
+   * A message from a lower height: help the sender catch up with that height's certificate — at
+   * most one certificate per peer per tick, whatever heights its messages name.
+   */
   private onPastMessage(from: number, m: Proposal | Vote): void {
     const certificate = this.certificates.get(m.height);
-    const sentKey = `${from}/${m.height}`;
-    if (from >= 0 && certificate !== undefined && !this.certificateSent.has(sentKey)) {
-      this.certificateSent.add(sentKey);
+    if (from >= 0 && certificate !== undefined && !this.certificateSent.has(from)) {
+      this.certificateSent.add(from);
       this.out.push({ kind: "send", to: from, message: certificate });
     }
   }
 
-  /** Keeps an admitted message (or a certificate, not yet admitted) of a higher height for later. */
-  private buffer(entry: Buffered): void {
-    if (this.future.length >= FUTURE_MESSAGES_MAX) return;
-    this.future.push(entry);
+  /**
+   * Keeps an admitted proposal or vote of a higher height in a slot of its signer (see
+   * FutureBuffer): as many per round as a round counts (an equivocator's values included, so the
+   * tallies match what a node at that height would have counted). A message that finds no slot is
+   * forgotten as unseen, so a later copy is admitted.
+   */
+  private buffer(m: Proposal | Vote, index: number): void {
+    const values = m.kind === "proposal" ? PROPOSALS_PER_ROUND_MAX : VOTES_PER_VALIDATOR_MAX;
+    const prefix = m.kind === "proposal" ? `p/${m.round}` : `v/${m.round}/${m.type}/${index}`;
+    for (let k = 0; k < values; k++) if (this.future.add(m.height, `${prefix}/${k}`, { message: m, index })) return;
+    this.seen.delete(toHex(m.signature));
   }
 
-  /** On a new height: use the buffered messages of that height, keep the later ones. */
+  /** On a new height: take the buffered messages of that height (lower heights are forgotten). */
   private drainFuture(): void {
-    const buffered = this.future;
-    this.future = [];
-    for (const { message: m, index } of buffered) {
-      if (m.kind === "commit") this.onMessage(-1, m, false);
-      else if (m.kind === "evidence") continue;
-      else if (m.height > this.height) this.future.push({ message: m, index });
+    for (const { message: m } of this.future.take(this.height)) {
+      if (m.kind === "commit") this.onCertificate(-1, m);
       else if (m.height === this.height) {
         // Admit again: the set of this height may not have been known when the message arrived.
         this.seen.delete(toHex(m.signature));
@@ -614,23 +808,35 @@ export class TendermintEngine {
     }
   }
 
+  /**
+   * Evidence from a peer: judged against the set of its height only within the evidence window
+   * (older heights' sets need not be kept, later ones are not final), and only while its
+   * validator has room in the pool.
+   */
   private onEvidence(e: Evidence): void {
-    if (this.evidencePool.has(evidenceKey(e)) || e.a.height < 1) return;
-    if (!verifyEvidence(this.opts.chainId, this.setAt(e.a.height), e, this.verify)) return;
+    const h = e.a.height;
+    const low = Math.max(1, this.height - (this.opts.evidenceHeights ?? EVIDENCE_AGE_MAX));
+    // Up to the next height: its set is final (known once the height before this one was decided).
+    if (h < low || h > this.height + 1 || this.evidencePool.has(evidenceKey(e))) return;
+    if (this.evidenceQuotaReached(accused(e))) return;
+    if (!verifyEvidence(this.opts.chainId, this.setAt(h), e, this.verify)) return;
     this.addEvidence(e, true);
   }
 
   private addEvidence(e: Evidence, gossip: boolean): void {
     const key = evidenceKey(e);
-    if (this.evidencePool.has(key) || this.evidencePool.size >= EVIDENCE_MAX) return;
+    const who = toHex(accused(e));
+    const count = this.evidenceCount.get(who) ?? 0;
+    if (this.evidencePool.has(key) || this.evidencePool.size >= EVIDENCE_MAX || this.evidenceQuotaReached(accused(e))) return;
     this.evidencePool.set(key, e);
+    this.evidenceCount.set(who, count + 1);
     this.out.push({ kind: "evidence", evidence: e });
     if (gossip) this.out.push({ kind: "broadcast", message: e });
   }
 
   /** Re-sends own messages and held proposals of this height; lost messages are not lost forever. */
   private onTick(): void {
-    this.certificateSent = new Set();
+    this.certificateSent.clear();
     // Re-send only when stuck: no change of height, round or step since the last tick.
     const position = `${this.height}/${this.round}/${this.step}`;
     if (position !== this.tickPosition) {
@@ -728,7 +934,7 @@ export class TendermintEngine {
     }
     engine.started = true;
     if (state !== null) engine.resume(state);
-    else engine.startRound(0);
+    else engine.enterPropose(engine.height, 0);
     engine.tickPosition = `${engine.height}/${engine.round}/${engine.step}`;
     engine.onTick(); // re-send own messages of this height
     return { engine, effects: engine.finish() };
@@ -738,7 +944,7 @@ export class TendermintEngine {
     const own = this.opts.key !== null && toHex(m.kind === "vote" ? m.validator : m.proposer) === toHex(this.opts.key.publicKey);
     if (own) this.signed.set(`${m.round}/${m.kind === "vote" ? m.type : 0}`, m);
     this.seen.set(toHex(m.signature), m.height);
-    if (!this.detect(m)) return;
+    this.detect(m);
     if (m.kind === "proposal") this.acceptProposal(m, this.proposer(m.height, m.round));
     else {
       const index = this.validators.indexOf(m.validator);
@@ -755,9 +961,8 @@ export class TendermintEngine {
     this.validValue = s.validId === null ? null : this.findProposal(s.validId);
     // Timeouts did not survive the crash: arm the one of the current step again. In the propose
     // step, StartRound again: a proposer re-sends the proposal its guard holds (or makes one).
-    if (this.step === Step.Propose) this.startRound(this.round);
-    if (this.step === Step.Prevote) this.schedule(Step.Prevote, this.timeouts.prevoteMs + this.round * this.timeouts.prevoteDeltaMs);
-    if (this.step === Step.Precommit) this.schedule(Step.Precommit, this.timeouts.precommitMs + this.round * this.timeouts.precommitDeltaMs);
+    if (this.step === Step.Propose) this.enterPropose(this.height, this.round);
+    else this.scheduleTimeout(this.step);
     this.prevoteTimeoutRound = this.step === Step.Prevote ? this.round : -1;
     this.precommitTimeoutRound = this.step === Step.Precommit ? this.round : -1;
   }
@@ -766,12 +971,6 @@ export class TendermintEngine {
     for (const rs of this.rounds.values()) for (const p of rs.proposals) if (sameId(p, id)) return p;
     throw new ChainDbError(ErrorCode.WAL_CORRUPT, `the log names a locked or valid value ${toHex(id)} whose proposal it does not hold`);
   }
-}
-
-/** A message of a higher height kept for later, with its signer's index once admitted. */
-interface Buffered {
-  readonly message: Message;
-  readonly index: number;
 }
 
 function sameId(p: Proposal | null, id: Uint8Array | null): boolean {

@@ -113,21 +113,33 @@ export class ProposerPriorities {
   /** A copy advanced by `times` elections (≥ 1); the copy's `proposer` is the last one elected. */
   advance(times: number): ProposerPriorities {
     aint(times, 1, 1 << 30, "times");
-    const p = this.priority.slice();
-    const total = this.set.totalPower;
-    rescale(p, PRIORITY_WINDOW_FACTOR * total);
-    centre(p);
+    const p = this.prepared();
     let proposer = -1;
-    for (let t = 0; t < times; t++) {
-      for (let i = 0; i < p.length; i++) p[i]! += this.set.power(i);
-      proposer = 0;
-      // Sorted by address, so a strict `>` leaves ties with the smaller address.
-      for (let i = 1; i < p.length; i++) if (p[i]! > p[proposer]!) proposer = i;
-      p[proposer]! -= total;
-    }
-    for (const x of p) assert(Math.abs(x) <= 4 * total, "priority out of its window");
+    for (let t = 0; t < times; t++) proposer = elect(this.set, p);
+    for (const x of p) assert(Math.abs(x) <= 4 * this.set.totalPower, "priority out of its window");
     return new ProposerPriorities(this.set, p, proposer);
   }
+
+  /**
+   * A copy of the priorities rescaled and centred, as `advance` does once before its elections:
+   * running k elections on it with {@link elect} gives `advance(k)`, one election at a time.
+   */
+  prepared(): number[] {
+    const p = this.priority.slice();
+    rescale(p, PRIORITY_WINDOW_FACTOR * this.set.totalPower);
+    centre(p);
+    return p;
+  }
+}
+
+/** One election on `p` in place: add every power, pick the max (ties to the smaller address), subtract the total. */
+function elect(set: ValidatorSet, p: number[]): number {
+  for (let i = 0; i < p.length; i++) p[i]! += set.power(i);
+  let proposer = 0;
+  // Sorted by address, so a strict `>` leaves ties with the smaller address.
+  for (let i = 1; i < p.length; i++) if (p[i]! > p[proposer]!) proposer = i;
+  p[proposer]! -= set.totalPower;
+  return proposer;
 }
 
 /** Divide all priorities by ceil(spread / window) when the spread exceeds the window (Go's truncating division). */
@@ -149,31 +161,52 @@ function centre(p: number[]): void {
 /**
  * Who proposes at (height, round) for a fixed validator set, CometBFT's way: the set's priorities
  * advance one election per height (the state update after each block), and round r of a height
- * advances a copy of that height's priorities r more elections. Heights are cached (bounded).
+ * advances a copy of that height's priorities r more elections. Heights are cached (bounded), and
+ * so are the rounds of each cached height: round r costs one O(n) election the first time any
+ * round ≥ r is asked, O(1) after; callers bound the rounds they ask for (the engine asks only
+ * within a window above its own round, so a message naming round 2^30 never gets here).
  */
 export class ProposerSchedule {
-  private readonly byHeight = new Map<number, ProposerPriorities>();
+  private readonly byHeight = new Map<number, HeightRounds>();
   private static readonly CACHE_MAX = 64;
+  /** Elections run so far (each is O(n)): the cost counter tests assert on. */
+  elections = 0;
 
   /** `firstHeight` is the height whose round-0 proposer is the set's first election. */
   constructor(readonly set: ValidatorSet, readonly firstHeight = 1) {}
 
   /** Index of the proposer for (height, round). */
   proposer(height: number, round: number): number {
-    const base = this.atHeight(height);
-    return round === 0 ? base.proposer : base.advance(round).proposer;
+    aint(round, 0, 2 ** 31 - 1, "round");
+    const rounds = this.atHeight(height);
+    if (round === 0) return rounds.base.proposer;
+    while (rounds.proposers.length < round) {
+      rounds.proposers.push(elect(this.set, rounds.scratch));
+      this.elections++;
+    }
+    return rounds.proposers[round - 1]!;
   }
 
-  private atHeight(height: number): ProposerPriorities {
+  private atHeight(height: number): HeightRounds {
     assert(height >= this.firstHeight, `height ${height} before the schedule's first height ${this.firstHeight}`);
+    const hit = this.byHeight.get(height);
+    if (hit !== undefined) return hit;
     let best: ProposerPriorities | undefined;
     let from = this.firstHeight - 1;
-    for (const [h, p] of this.byHeight) if (h <= height && h > from) ((best = p), (from = h));
+    for (const [h, r] of this.byHeight) if (h <= height && h > from) ((best = r.base), (from = h));
     let p = best ?? ProposerPriorities.initial(this.set);
     // Elections are O(n) each; one per height, so walking forward is linear in the gap.
-    for (let h = from + 1; h <= height; h++) p = p.advance(1);
+    for (let h = from + 1; h <= height; h++) ((p = p.advance(1)), this.elections++);
     if (this.byHeight.size >= ProposerSchedule.CACHE_MAX) this.byHeight.delete(this.byHeight.keys().next().value!);
-    this.byHeight.set(height, p);
-    return p;
+    const rounds: HeightRounds = { base: p, scratch: p.prepared(), proposers: [] };
+    this.byHeight.set(height, rounds);
+    return rounds;
   }
+}
+
+/** A height's priorities, and the proposers of its rounds 1… computed so far (on a prepared copy). */
+interface HeightRounds {
+  readonly base: ProposerPriorities;
+  readonly scratch: number[];
+  readonly proposers: number[];
 }
