@@ -13,6 +13,14 @@ export {
   ACCOUNT_RECORD_SIZE, TREE_DEPTH_MAX, TREE_DEPTH_MIN, accountRecord, bucketHash, bucketOf, leafHash, nodeHash, sha256,
 } from "../engine/state-hash.ts";
 export { NODE_VFS_NAME } from "./node-vfs.ts";
+export {
+  nodeFilePort, writeFileAtomic, readSmallFile, fsyncParent, ioError, type FilePort, type OpenFlags,
+} from "./file-port.ts";
+export {
+  AppendLog, scanFrames, bytesSource, encodeFrame, crc32c, logHeader, LOG_HEADER_BYTES, FRAME_HEADER_BYTES, LOG_RECORD_MAX,
+  type AppendLogOptions, type LogRecovery, type ByteSource,
+} from "./append-log.ts";
+export { FaultFs, type FaultFsOptions, type FaultRule, type FaultOp, type CrashMode } from "./fault-fs.ts";
 export { KV_KEY_MAX, KV_VALUE_MAX, KV_DEPTH_MAX } from "../engine/kv-types.ts";
 
 /** Creates an empty key-value store on the given engine. */
