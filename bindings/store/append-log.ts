@@ -289,6 +289,26 @@ export class AppendLog {
     this.syncs++;
   }
 
+  /**
+   * Cuts the log at `size` (a record boundary the caller kept, e.g. to drop conflicting entries)
+   * and fsyncs at once: later frames must never land on bytes a crash could bring back.
+   */
+  truncate(size: number): void {
+    this.usable();
+    assert(size >= LOG_HEADER_BYTES && size <= this.end, "truncate inside the log");
+    this.guard(() => {
+      try {
+        this.port.truncate(this.fd, size);
+      } catch (cause) {
+        throw ioError("truncate of", this.file, cause);
+      }
+      fsyncOrThrow(this.port, this.fd, this.file);
+    });
+    this.end = size;
+    this.synced = size;
+    this.syncs++;
+  }
+
   /** Compaction: replaces the log with `payloads` (new file, fsync, rename, directory fsync). */
   rewrite(payloads: Iterable<Uint8Array>): void {
     this.usable();
