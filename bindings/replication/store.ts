@@ -74,14 +74,15 @@ export class SimReplicaStore implements ReplicaStore {
 /**
  * A replica store in a directory: `replica.log` is the shared durable append log (store/append-log.ts,
  * kind `repl`, one record per entry), appended and fsynced; a truncation cuts the file at the
- * entry's offset and fsyncs at once. `meta.json` (epoch, vote, commit) is replaced atomically
- * (write, fsync, rename, directory fsync). A torn or zero tail is cut on load (it was never
+ * entry's offset and fsyncs at once. `meta.json` (epoch, vote, commit hint) is replaced atomically
+ * (write, fsync, rename, directory fsync) whenever the epoch or vote changes. A torn or zero tail is cut on load (it was never
  * acknowledged); a damaged entry that later entries record as fsynced is `STORE_CORRUPT`, never a
  * silent truncation of every later entry.
  */
 export class FileReplicaStore implements ReplicaStore {
   private log: AppendLog | undefined;
   private readonly offsets: number[] = [];
+  private written: DurableMeta | undefined;
 
   /** A store in `dir` (created if missing); `port` for tests (fault injection). */
   constructor(private readonly dir: string, private readonly port: FilePort = nodeFilePort) {
@@ -93,6 +94,7 @@ export class FileReplicaStore implements ReplicaStore {
     const metaFile = join(this.dir, "meta.json");
     const metaBytes = readSmallFile(this.port, metaFile, META_BYTES_MAX);
     const meta = metaBytes === undefined ? { ...EMPTY_META } : parseMeta(metaBytes, metaFile);
+    this.written = metaBytes === undefined ? undefined : { ...meta };
     const entries: Entry[] = [];
     let at = LOG_HEADER_BYTES;
     this.offsets.length = 0;
@@ -120,7 +122,21 @@ export class FileReplicaStore implements ReplicaStore {
       }
       log.sync();
     }
-    if (change.meta !== undefined) writeFileAtomic(this.port, join(this.dir, "meta.json"), new TextEncoder().encode(JSON.stringify(change.meta)));
+    if (change.meta !== undefined && this.metaDue(change.meta)) {
+      writeFileAtomic(this.port, join(this.dir, "meta.json"), new TextEncoder().encode(JSON.stringify(change.meta)));
+      this.written = { ...change.meta };
+    }
+  }
+
+  /**
+   * The core sends its meta with every write. The epoch and vote must be durable before anything
+   * that depends on them is sent; `commit` is only a lower bound (a hint after restart), so it is
+   * rewritten every {@link META_COMMIT_STRIDE} heights, not on every write: one fsync per
+   * appended batch instead of three (log, meta.json, directory).
+   */
+  private metaDue(meta: DurableMeta): boolean {
+    const w = this.written;
+    return w === undefined || w.epoch !== meta.epoch || w.votedFor !== meta.votedFor || meta.commit < w.commit || meta.commit - w.commit >= META_COMMIT_STRIDE;
   }
 
   /** Closes the log file. */
@@ -131,6 +147,8 @@ export class FileReplicaStore implements ReplicaStore {
 }
 
 const META_BYTES_MAX = 4096;
+/** Heights the durable commit hint may lag behind the core's. */
+export const META_COMMIT_STRIDE = 64;
 
 function parseMeta(bytes: Uint8Array, file: string): DurableMeta {
   let meta: Partial<DurableMeta>;
