@@ -19,7 +19,8 @@
  * A damaged last frame that was fsynced but has no later frame to vouch for it cannot be told from
  * a torn write by its bytes alone; it is cut and reported (the caller sees `tailBytes > 0`).
  *
- * Creation and compaction write a new file under a temporary name, fsync it, rename it into place
+ * Appends are buffered and written in one positional write per sync (a process crash loses what
+ * was not synced, as a power loss does). Creation and compaction write a new file under a temporary name, fsync it, rename it into place
  * and fsync the directory; every I/O error is a `STORE_IO` error and stops the log (no retry after
  * a failed fsync: the kernel may already have dropped the dirty pages). Reads stream through a
  * bounded buffer, so a log larger than 2 GiB opens.
@@ -32,26 +33,38 @@ import { type FilePort, fsyncOrThrow, fsyncParent, ioError, nodeFilePort, readFu
 export const LOG_HEADER_BYTES = 16;
 /** Bytes of a frame header. */
 export const FRAME_HEADER_BYTES = 16;
+/** Appends buffered before they are written without a sync. */
+export const APPEND_BUFFER_BYTES = 1 << 20;
 /** Default largest record payload. */
 export const LOG_RECORD_MAX = 64 << 20;
 const MAGIC = "chaindbL";
 const FORMAT = 1;
 const CHUNK = 1 << 20; // bytes per read while scanning
 
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
+/** Slicing-by-8 tables (Intel's method): 8 bytes per step, several times the byte-wise speed. */
+const CRC32C_TABLES = (() => {
+  const t = new Int32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
+    t[n] = c;
   }
+  for (let n = 0; n < 256; n++) for (let k = 1; k < 8; k++) t[k * 256 + n] = t[(k - 1) * 256 + n]! >>> 8 ^ t[t[(k - 1) * 256 + n]! & 0xff]!;
   return t;
 })();
 
 /** Continues a CRC-32C over `bytes` (start with 0). */
 export function crc32c(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC32C_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  const t = CRC32C_TABLES;
+  let c = ~crc;
+  let i = 0;
+  const n8 = bytes.length - (bytes.length & 7);
+  for (; i < n8; i += 8) {
+    const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    c = t[1792 + (lo & 0xff)]! ^ t[1536 + ((lo >>> 8) & 0xff)]! ^ t[1280 + ((lo >>> 16) & 0xff)]! ^ t[1024 + (lo >>> 24)]! ^
+      t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^ t[bytes[i + 7]!]!;
+  }
+  for (; i < bytes.length; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
 
@@ -207,7 +220,10 @@ export interface AppendLogOptions {
 export class AppendLog {
   private fd: number;
   private end: number;
+  private written: number;
   private synced: number;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
   private broken: ChainDbError | null = null;
   /** fsyncs issued. */
   syncs = 0;
@@ -223,6 +239,7 @@ export class AppendLog {
   ) {
     this.fd = fd;
     this.end = recovery.validBytes;
+    this.written = recovery.validBytes;
     this.synced = recovery.validBytes;
   }
 
@@ -271,19 +288,40 @@ export class AppendLog {
     return this.synced;
   }
 
-  /** Appends a record (written, not yet durable: see {@link AppendLog.sync}). */
+  /**
+   * Appends a record: buffered, written to the file at the next {@link AppendLog.sync} (or once
+   * {@link APPEND_BUFFER_BYTES} are buffered), durable when that sync returns. One write per
+   * batch: 200,000 appends of 200 bytes took 5.6 s as one pwrite each here.
+   */
   append(payload: Uint8Array): void {
     this.usable();
     if (payload.length > this.maxRecord) throw new ChainDbError(ErrorCode.BAD_LENGTH, `record of ${payload.length} bytes is larger than ${this.maxRecord}`);
     const frame = encodeFrame(payload, this.synced);
-    this.guard(() => writeFully(this.port, this.fd, frame, this.end, this.file));
+    this.pending.push(frame);
+    this.pendingBytes += frame.length;
     this.end += frame.length;
+    if (this.pendingBytes >= APPEND_BUFFER_BYTES) this.flush();
   }
 
-  /** Makes every appended record durable (fsync); a no-op when nothing is pending. */
+  /** Writes the buffered frames to the file (not yet durable). */
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    const batch = this.pending.length === 1 ? this.pending[0]! : new Uint8Array(this.pendingBytes);
+    if (batch !== this.pending[0]) {
+      let at = 0;
+      for (const f of this.pending) (batch.set(f, at), (at += f.length));
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.guard(() => writeFully(this.port, this.fd, batch, this.written, this.file));
+    this.written = this.end;
+  }
+
+  /** Makes every appended record durable (write + fsync); a no-op when nothing is pending. */
   sync(): void {
     this.usable();
     if (this.synced === this.end) return;
+    this.flush();
     this.guard(() => fsyncOrThrow(this.port, this.fd, this.file));
     this.synced = this.end;
     this.syncs++;
@@ -296,6 +334,7 @@ export class AppendLog {
   truncate(size: number): void {
     this.usable();
     assert(size >= LOG_HEADER_BYTES && size <= this.end, "truncate inside the log");
+    this.flush();
     this.guard(() => {
       try {
         this.port.truncate(this.fd, size);
@@ -305,6 +344,7 @@ export class AppendLog {
       fsyncOrThrow(this.port, this.fd, this.file);
     });
     this.end = size;
+    this.written = size;
     this.synced = size;
     this.syncs++;
   }
@@ -312,6 +352,8 @@ export class AppendLog {
   /** Compaction: replaces the log with `payloads` (new file, fsync, rename, directory fsync). */
   rewrite(payloads: Iterable<Uint8Array>): void {
     this.usable();
+    this.pending = []; // superseded by `payloads`
+    this.pendingBytes = 0;
     this.guard(() => {
       const end = createFile(this.port, this.file, this.kind, payloads);
       this.port.close(this.fd);
@@ -322,6 +364,7 @@ export class AppendLog {
         throw ioError("open of", this.file, cause);
       }
       this.end = end;
+      this.written = end;
       this.synced = end;
     });
   }
