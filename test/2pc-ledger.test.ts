@@ -11,6 +11,7 @@ import { SimNetwork } from "../bindings/net/index.ts";
 import { LedgerDatabase } from "../bindings/txn/index.ts";
 import { Coordinator, FileTwoPcLog, LedgerBank, Participant, TwoPcRunner } from "../bindings/txn/two-phase/index.ts";
 import { fromHex, toHex } from "../bindings/util/index.ts";
+import { encodeFrame } from "../bindings/store/index.ts";
 
 const alice = toHex(new Uint8Array(32).fill(0xa1));
 const bob = toHex(new Uint8Array(32).fill(0xb0));
@@ -78,13 +79,14 @@ describe("FileTwoPcLog", () => {
     const again = FileTwoPcLog.open(path);
     expect(again.keys("2pc/")).toEqual(["2pc/y"]);
     expect(again.get("2pc/y")).toEqual(new Uint8Array([2]));
-    appendFileSync(path, '{"k":"2pc/torn","v":"0'); // a crash mid-append
+    const frame = encodeFrame(new Uint8Array([1, 8, 0, ...new TextEncoder().encode("2pc/torn"), 9]), 0);
+    appendFileSync(path, frame.subarray(0, 11)); // a crash mid-append
     const repaired = FileTwoPcLog.open(path);
     expect(repaired.keys()).toEqual(["2pc/y"]);
     repaired.put("2pc/z", new Uint8Array([4]));
     repaired.close();
     expect(FileTwoPcLog.open(path).keys()).toEqual(["2pc/y", "2pc/z"]);
     writeFileSync(join(dir, "bad.log"), 'not json\n{"k":"2pc/y","v":"02"}\n');
-    expect(() => FileTwoPcLog.open(join(dir, "bad.log"))).toThrow(expect.objectContaining({ code: "STORE_CORRUPT" }));
+    expect(() => FileTwoPcLog.open(join(dir, "bad.log"))).toThrow(expect.objectContaining({ code: "NOT_CHAINDB" }));
   });
 });

@@ -1,5 +1,5 @@
 // Crash safety of the consensus engine: the WAL record and message codecs, torn-tail repair of the
-// file log, and the restart cases (a proposer re-proposes what it signed, a voter votes the same
+// file log and corruption of fsynced frames (STORE_CORRUPT, never a silent cut), and the restart cases (a proposer re-proposes what it signed, a voter votes the same
 // way, a lock survives), replayed from the records the engine asked to persist.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +27,7 @@ import {
   type WalRecord,
 } from "../bindings/consensus/index.ts";
 import { ChainDbError } from "../bindings/util/index.ts";
+import { LOG_HEADER_BYTES, encodeFrame } from "../bindings/store/index.ts";
 
 const CHAIN = "wal-chain";
 const keys = [1, 2, 3, 4].map((i) => keyPairFromSeed(new Uint8Array(32).fill(i)));
@@ -89,26 +90,79 @@ describe("consensus WAL and restart", () => {
     expect(() => decodeRecord(new Uint8Array([2, 1, 2]))).toThrow(/does not decode/);
   });
 
-  it("repairs a torn last frame at every cut point, and refuses damage before the last frame", () => {
-    const records: WalRecord[] = [{ type: "message", message: proposal(1, 0, V) }, { type: "message", message: vote(2, VoteType.Prevote, 0, V) }, { type: "message", message: vote(3, VoteType.Prevote, 0, null) }];
-    const frames = records.map(frameRecord);
-    const whole = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  /** Frames as a log that fsyncs after each record writes them: each claims all before it as durable. */
+  const syncedFrames = (records: WalRecord[]) => {
+    const frames: Uint8Array[] = [];
     let at = 0;
+    for (const r of records) {
+      const f = encodeFrame(encodeRecord(r), at);
+      frames.push(f);
+      at += f.length;
+    }
+    const whole = new Uint8Array(at);
+    at = 0;
     for (const f of frames) (whole.set(f, at), (at += f.length));
-    expect(parseWal(whole)).toEqual({ records, validBytes: whole.length, tornBytes: 0 });
+    return { frames, whole };
+  };
+  const three: WalRecord[] = [{ type: "message", message: proposal(1, 0, V) }, { type: "message", message: vote(2, VoteType.Prevote, 0, V) }, { type: "message", message: vote(3, VoteType.Prevote, 0, null) }];
+
+  it("cuts a torn last frame at every cut point, and refuses damage to a frame a later one records as fsynced", () => {
+    const { frames, whole } = syncedFrames(three);
+    expect(parseWal(whole)).toEqual({ records: three, validBytes: whole.length, tornBytes: 0 });
     const lastStart = whole.length - frames[2]!.length;
     for (let cut = lastStart + 1; cut < whole.length; cut++) {
       const torn = parseWal(whole.subarray(0, cut));
-      expect(torn.records).toEqual(records.slice(0, 2));
+      expect(torn.records).toEqual(three.slice(0, 2));
       expect(torn.validBytes).toBe(lastStart);
       expect(torn.tornBytes).toBe(cut - lastStart);
     }
     const flippedLast = whole.slice();
     flippedLast[whole.length - 3]! ^= 0xff;
     expect(parseWal(flippedLast).records).toHaveLength(2);
-    const flippedFirst = whole.slice();
-    flippedFirst[10]! ^= 0xff;
-    expect(() => parseWal(flippedFirst)).toThrow(/damaged at byte 0/);
+    // Every single-bit flip in the first frame (length, crc, syncedEnd, payload) is corruption.
+    for (let bit = 0; bit < frames[0]!.length * 8; bit += 7) {
+      const flipped = whole.slice();
+      flipped[bit >> 3]! ^= 1 << (bit & 7);
+      expect(() => parseWal(flipped), `bit ${bit}`).toThrow(expect.objectContaining({ code: "STORE_CORRUPT", message: expect.stringMatching(/damaged frame at byte 0/) }));
+    }
+  });
+
+  it("frames written in one unsynced batch have no durable claim: damage in them is a cut tail, not corruption", () => {
+    const batch = three.map((r) => frameRecord(r)); // syncedEnd 0: the disk may have reordered them
+    const whole = new Uint8Array(batch.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const f of batch) (whole.set(f, at), (at += f.length));
+    whole[10]! ^= 0xff;
+    expect(parseWal(whole)).toEqual({ records: [], validBytes: 0, tornBytes: whole.length });
+  });
+
+  it("FileWal: one flipped bit in the first frame's length field of an fsynced log is STORE_CORRUPT, not a log cut to 0", () => {
+    const path = join(dir, "flip-length.wal");
+    const wal = FileWal.open(path);
+    for (const r of three) wal.append(r, true);
+    wal.close();
+    const bytes = new Uint8Array(readFileSync(path));
+    for (const bit of [0, 9, 17, 30]) {
+      const flipped = bytes.slice();
+      flipped[LOG_HEADER_BYTES + (bit >> 3)]! ^= 1 << (bit & 7);
+      writeFileSync(path, flipped);
+      expect(() => FileWal.open(path), `bit ${bit}`).toThrow(expect.objectContaining({ code: "STORE_CORRUPT" }));
+      expect(statSync(path).size).toBe(bytes.length); // nothing was cut
+    }
+  });
+
+  it("FileWal: a 16-byte zero-filled tail (file extended, block never written) opens; the tail is cut and reported", () => {
+    const path = join(dir, "zero-tail.wal");
+    const wal = FileWal.open(path);
+    for (const r of three) wal.append(r, true);
+    wal.close();
+    const good = statSync(path).size;
+    appendFileSync(path, new Uint8Array(16));
+    const reopened = FileWal.open(path);
+    expect(reopened.recovered.records).toEqual(three);
+    expect(reopened.recovered.tornBytes).toBe(16);
+    expect(statSync(path).size).toBe(good);
+    reopened.close();
   });
 
   it("FileWal appends, survives a torn write by cutting it off, and keeps appending after it", () => {
@@ -126,9 +180,9 @@ describe("consensus WAL and restart", () => {
     expect(statSync(path).size).toBe(good);
     reopened.append({ type: "message", message: vote(3, VoteType.Prevote, 0, W) }, true);
     reopened.close();
-    expect(parseWal(new Uint8Array(readFileSync(path))).records).toHaveLength(3);
+    expect(FileWal.open(path).recovered.records).toHaveLength(3);
     writeFileSync(join(dir, "garbage.wal"), new Uint8Array([255, 255, 255, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]));
-    expect(FileWal.open(join(dir, "garbage.wal")).recovered.records).toEqual([]);
+    expect(() => FileWal.open(join(dir, "garbage.wal"))).toThrow(expect.objectContaining({ code: "NOT_CHAINDB" }));
   });
 
   it("a proposer that crashes after proposing re-proposes the same value after restart", () => {

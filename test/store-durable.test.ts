@@ -10,6 +10,7 @@ import { Ledger } from "../bindings/chain/ledger.ts";
 import { signTransfer } from "../bindings/chain/transfer.ts";
 import { loadSqlite } from "../bindings/store/sqlite.ts";
 import { NODE_VFS_NAME } from "../bindings/store/node-vfs.ts";
+import { nodeFilePort, type FilePort } from "../bindings/store/index.ts";
 import { CRASH_CHAIN, applyNextBlock, crashGenesis } from "./helpers/crash-blocks.ts";
 import { testKey } from "./helpers/ledger-fixtures.ts";
 
@@ -163,5 +164,54 @@ describe("durable ledger", () => {
     const back = await open(dir);
     expect(back.height).toBe(4);
     await back.close();
+  });
+});
+
+describe("the directory LOCK", () => {
+  const deadPid = 4_194_305; // above Linux's largest pid (2^22): no such process
+  it("a stale LOCK (dead process, or torn by a crash while it was written) is taken over; the LOCK goes at close", async () => {
+    for (const stale of [`${deadPid} 0123456789abcdef\n`, `${deadPid}`, "", "12"]) {
+      const dir = freshDir();
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, "LOCK"), stale);
+      const l = await open(dir);
+      expect(fs.readFileSync(path.join(dir, "LOCK"), "utf8")).toMatch(new RegExp(`^${process.pid} [0-9a-f]{16}\\n$`));
+      await l.close();
+      expect(fs.existsSync(path.join(dir, "LOCK"))).toBe(false);
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith("LOCK"))).toEqual([]);
+    }
+  });
+
+  it("a takeover racing a live owner's fresh LOCK gives it back and is BUSY (the old check-then-remove deleted it)", async () => {
+    const dir = freshDir();
+    fs.mkdirSync(dir, { recursive: true });
+    const lock = path.join(dir, "LOCK");
+    fs.writeFileSync(lock, `${deadPid} 0123456789abcdef\n`);
+    const live = `${process.ppid} fedcba9876543210\n`; // the parent process: alive, and not us
+    // Between our stale check and our move, another process replaced the stale LOCK with its own.
+    const racing: FilePort = {
+      ...nodeFilePort,
+      rename: (from, to) => {
+        if (from === lock && !to.endsWith("LOCK")) (fs.rmSync(lock), fs.writeFileSync(lock, live));
+        nodeFilePort.rename(from, to);
+      },
+    };
+    await expect(open(dir, "wasm", { filePort: racing })).rejects.toMatchObject({ code: "BUSY" });
+    expect(fs.readFileSync(lock, "utf8")).toBe(live);
+  });
+
+  it("a second open in this process is BUSY while the first holds it", async () => {
+    const dir = freshDir();
+    const l = await open(dir);
+    await expect(open(dir)).rejects.toMatchObject({ code: "BUSY" });
+    await l.close();
+    (await open(dir)).close();
+  });
+
+  it("a failed directory fsync when the ledger file is created is STORE_IO, not swallowed", async () => {
+    const dir = freshDir();
+    const failing: FilePort = { ...nodeFilePort, fsyncDir: () => { throw Object.assign(new Error("EIO: injected"), { code: "EIO" }); } };
+    await expect(open(dir, "wasm", { filePort: failing })).rejects.toMatchObject({ code: "STORE_IO" });
+    expect(fs.existsSync(path.join(dir, "LOCK"))).toBe(false);
   });
 });

@@ -9,7 +9,7 @@
 import { ChainDbError, ErrorCode, abytes, aint, assert, equalBytes } from "../util/index.ts";
 import type { EngineName } from "../engine/index.ts";
 import { TRANSFER_STATUSES, createLedgerState, type AccountState, type LedgerState, type TransferStatus } from "../engine/index.ts";
-import { openDurableLog, type LedgerLog } from "../store/index.ts";
+import { openDurableLog, type FilePort, type LedgerLog } from "../store/index.ts";
 import { ACCOUNT_RECORD_SIZE, accountRecord, encodeProof } from "./proof.ts";
 import { TRANSFER_SIZE, au64, decodeTransfer, packTransfers, verifyTransferSignature } from "./transfer.ts";
 
@@ -48,6 +48,8 @@ export interface LedgerOptions {
   onProgress?: (phase: LoadPhase, done: number, total: number) => void;
   /** Blocks between full-state snapshots in the durable store (default 1000). */
   snapshotEvery?: number;
+  /** Files of the durable store through this port (default node:fs; crash tests: a `FaultFs`). */
+  filePort?: FilePort;
 }
 
 /** Options of {@link Ledger.applyBlock}. */
@@ -129,7 +131,7 @@ export class Ledger {
       rootWithProgress(state, progress);
       return new Ledger(chainId, state, 0, undefined, snapshotEvery);
     }
-    const { log, height } = await openDurableLog(options.dir, { chainId, genesis, onProgress: loading?.load }, state);
+    const { log, height } = await openDurableLog(options.dir, { chainId, genesis, onProgress: loading?.load }, state, { port: options.filePort });
     return new Ledger(chainId, state, height, log, snapshotEvery);
   }
 
@@ -248,7 +250,8 @@ export class Ledger {
       const t1 = performance.now();
       root = state.root();
       const t2 = performance.now();
-      this.log?.appendBlock(this.currentHeight + 1, root, options.proposer, body(), state.changes());
+      // The snapshot joins the block's transaction: an error never follows a durable block.
+      this.log?.appendBlock(this.currentHeight + 1, root, options.proposer, body(), state.changes(), this.snapshotDue() ? state.exportAll() : undefined);
       timings.applyMs = t1 - t0;
       timings.rootMs = t2 - t1;
       timings.commitMs = performance.now() - t2;
@@ -260,9 +263,6 @@ export class Ledger {
     state.commit();
     this.currentHeight++;
     this.lastBlockTimings = timings;
-    if (this.log !== undefined && this.currentHeight % this.snapshotEvery === 0) {
-      this.log.writeSnapshot(this.currentHeight, root, state.exportAll());
-    }
     return { height: this.currentHeight, root, statuses: Array.from(codes, (c) => TRANSFER_STATUSES[c]!) };
   }
 
@@ -284,16 +284,14 @@ export class Ledger {
     this.state.load(records);
     const root = this.state.root();
     try {
-      this.log?.appendBlock(this.currentHeight + 1, root, block?.proposer ?? new Uint8Array(32), block?.transfers ?? new Uint8Array(0), records);
+      const snapshot = this.snapshotDue() ? this.state.exportAll() : undefined;
+      this.log?.appendBlock(this.currentHeight + 1, root, block?.proposer ?? new Uint8Array(32), block?.transfers ?? new Uint8Array(0), records, snapshot);
     } catch (error) {
       this.closed = true;
       this.log?.close();
       throw error;
     }
     this.currentHeight++;
-    if (this.log !== undefined && this.currentHeight % this.snapshotEvery === 0) {
-      this.log.writeSnapshot(this.currentHeight, root, this.state.exportAll());
-    }
     return { height: this.currentHeight, root };
   }
 
@@ -302,6 +300,11 @@ export class Ledger {
     if (this.closed) return;
     this.closed = true;
     this.log?.close();
+  }
+
+  /** True when the next block's height is a snapshot height of a durable ledger. */
+  private snapshotDue(): boolean {
+    return this.log !== undefined && (this.currentHeight + 1) % this.snapshotEvery === 0;
   }
 
   private checkOpen(): void {

@@ -1,17 +1,19 @@
 /**
  * The consensus write-ahead log (CometBFT `consensus/wal.go`): every record the engine asks to
- * persist, framed as `length u32 | crc32 u32 | payload`, appended, and fsynced when the record is a
- * `sync` one (own signed messages, the lock, decisions) before anything that follows is sent.
- * After a crash the log is read back; a torn last frame (the write the crash interrupted) is cut
- * off and the file repaired, while damage before the last frame is corruption and fails loudly.
+ * persist, appended to the shared durable log (store/append-log.ts: length + CRC-32C frames), and
+ * fsynced when the record is a `sync` one (own signed messages, the lock, decisions) before
+ * anything that follows is sent. After a crash the log is read back; a torn or zero-filled tail
+ * (writes the crash interrupted) is cut off and reported, while damage to fsynced records is
+ * `STORE_CORRUPT` and fails loudly.
  * @module
  */
-import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync, existsSync } from "node:fs";
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
+import { AppendLog, bytesSource, encodeFrame, scanFrames, type FilePort } from "../store/index.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import type { WalRecord } from "./types.ts";
 
 const RECORD = { message: 1, state: 2, decide: 3 } as const;
+const WAL_KIND = "cwal";
 /** Largest frame payload (a decide record carries a whole block). */
 export const WAL_FRAME_MAX = 32 << 20;
 
@@ -121,16 +123,11 @@ export function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** One frame: length, crc32, payload. */
+/** One frame of the shared append log (store/append-log.ts) around the record's bytes. */
 export function frameRecord(r: WalRecord): Uint8Array {
   const payload = encodeRecord(r);
   assert(payload.length <= WAL_FRAME_MAX, "record larger than a frame");
-  const out = new Uint8Array(8 + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, payload.length, true);
-  view.setUint32(4, crc32(payload), true);
-  out.set(payload, 8);
-  return out;
+  return encodeFrame(payload, 0);
 }
 
 /** What reading a log found: its records and how many bytes of torn tail were cut off. */
@@ -138,108 +135,66 @@ export interface WalContents {
   readonly records: WalRecord[];
   /** Length of the valid prefix. */
   readonly validBytes: number;
-  /** Bytes after the valid prefix (a torn last frame), 0 for a clean log. */
+  /** Bytes after the valid prefix (a torn or zero-filled tail), 0 for a clean log. */
   readonly tornBytes: number;
 }
 
-/** Parses framed records; a bad last frame is a torn tail, a bad earlier frame is `WAL_CORRUPT`. */
+/**
+ * Parses frames (without the file header): a torn or zero tail is cut and reported, damage that a
+ * later frame records as fsynced is `STORE_CORRUPT`, a record that does not decode `WAL_CORRUPT`.
+ */
 export function parseWal(bytes: Uint8Array): WalContents {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const records: WalRecord[] = [];
-  let at = 0;
-  while (at < bytes.length) {
-    const end = at + 8 + (at + 8 <= bytes.length ? view.getUint32(at, true) : 0);
-    const whole = at + 8 <= bytes.length && end <= bytes.length && view.getUint32(at, true) <= WAL_FRAME_MAX;
-    const payload = whole ? bytes.subarray(at + 8, end) : null;
-    if (payload === null || crc32(payload) !== view.getUint32(at + 4, true)) {
-      // A torn write can only be the last frame: nothing valid may follow it.
-      if (!whole || end >= bytes.length) return { records, validBytes: at, tornBytes: bytes.length - at };
-      throw new ChainDbError(ErrorCode.WAL_CORRUPT, `consensus log damaged at byte ${at} of ${bytes.length} (not the last frame)`);
-    }
-    records.push(decodeRecord(payload));
-    at = end;
-  }
-  return { records, validBytes: at, tornBytes: 0 };
+  const found = scanFrames(bytesSource(bytes), 0, (p) => records.push(decodeRecord(p)), "consensus log", WAL_FRAME_MAX);
+  return { records, validBytes: found.validBytes, tornBytes: found.tailBytes };
 }
 
-/** A consensus write-ahead log in one file. */
+/** A consensus write-ahead log in one file: an {@link AppendLog} of kind `cwal`. */
 export class FileWal {
-  private fd: number;
-  private dirty = false;
-  /** Number of fsyncs issued. */
-  syncs = 0;
+  private readonly log: AppendLog;
+  /** What opening found: the records, and the torn tail that was cut. */
+  readonly recovered: WalContents;
 
-  /** Byte length of the log: appends go here. */
-  private end: number;
-  /** Length of the log at the last fsync: what survives a power loss (tests cut the file here). */
-  syncedBytes: number;
-
-  private constructor(readonly path: string, fd: number, readonly recovered: WalContents) {
-    this.fd = fd;
-    this.end = recovered.validBytes;
-    this.syncedBytes = recovered.validBytes;
+  private constructor(readonly path: string, port: FilePort | undefined) {
+    const records: WalRecord[] = [];
+    this.log = AppendLog.open(path, WAL_KIND, (p) => records.push(decodeRecord(p)), { port, maxRecordBytes: WAL_FRAME_MAX });
+    const { validBytes, tailBytes } = this.log.recovery;
+    this.recovered = { records, validBytes, tornBytes: tailBytes };
   }
 
-  /** Opens (or creates) the log at `path`, repairing a torn last frame. */
-  static open(path: string): FileWal {
-    const bytes = existsSync(path) ? new Uint8Array(readFileSync(path)) : new Uint8Array(0);
-    const contents = parseWal(bytes);
-    const fd = openSync(path, existsSync(path) ? "r+" : "w+");
-    if (contents.tornBytes > 0) {
-      ftruncateSync(fd, contents.validBytes);
-      fsyncSync(fd);
-    }
-    const wal = new FileWal(path, fd, contents);
-    return wal;
+  /** Opens (or creates, fsyncing the directory) the log at `path`, cutting a torn tail. */
+  static open(path: string, port?: FilePort): FileWal {
+    return new FileWal(path, port);
+  }
+
+  /** Number of fsyncs issued. */
+  get syncs(): number {
+    return this.log.syncs;
+  }
+
+  /** Length of the log at the last fsync: what survives a power loss. */
+  get syncedBytes(): number {
+    return this.log.syncedSize;
   }
 
   /** Appends a record; with `sync`, fsyncs it (and everything before) before returning. */
   append(record: WalRecord, sync: boolean): void {
-    if (this.fd < 0) throw new ChainDbError(ErrorCode.CLOSED, "consensus log closed");
-    const frame = frameRecord(record);
-    let written = 0;
-    // Positional writes at the end: the file was cut to its valid length and only grows.
-    while (written < frame.length) written += writeSync(this.fd, frame, written, frame.length - written, this.end + written);
-    this.end += frame.length;
-    this.dirty = true;
-    if (sync) this.sync();
+    this.log.append(encodeRecord(record));
+    if (sync) this.log.sync();
   }
 
   /** fsyncs pending appends. */
   sync(): void {
-    if (!this.dirty) return;
-    fsyncSync(this.fd);
-    this.dirty = false;
-    this.syncedBytes = this.end;
-    this.syncs++;
+    this.log.sync();
   }
 
-  /** Replaces the log with `records` (write a new file, fsync, rename): drops what is no longer needed. */
+  /** Replaces the log with `records` (new file, fsync, rename, directory fsync): compaction. */
   rewrite(records: readonly WalRecord[]): void {
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, "w");
-    let end = 0;
-    for (const r of records) {
-      const frame = frameRecord(r);
-      let written = 0;
-      while (written < frame.length) written += writeSync(fd, frame, written, frame.length - written, end + written);
-      end += frame.length;
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    closeSync(this.fd);
-    renameSync(tmp, this.path);
-    this.fd = openSync(this.path, "r+");
-    this.end = end;
-    this.syncedBytes = end;
-    this.dirty = false;
+    this.log.rewrite(records.map(encodeRecord));
   }
 
   /** Closes the file (after a final fsync). */
   close(): void {
-    if (this.fd < 0) return;
-    this.sync();
-    closeSync(this.fd);
-    this.fd = -1;
+    this.log.close();
   }
 }

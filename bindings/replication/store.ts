@@ -4,10 +4,10 @@
  * only once it is durable — the replication protocol acknowledges nothing before that.
  * @module
  */
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
+import { AppendLog, FRAME_HEADER_BYTES, LOG_HEADER_BYTES, nodeFilePort, readSmallFile, writeFileAtomic, type FilePort } from "../store/index.ts";
 import type { SimStorage } from "../net/index.ts";
 import type { DurableMeta, Entry, PersistEffect } from "./types.ts";
 
@@ -72,95 +72,102 @@ export class SimReplicaStore implements ReplicaStore {
 }
 
 /**
- * A replica store in a directory: `replica.log` holds records (length u32le ‖ sha256[0..4] ‖
- * entry), appended and fsynced; a truncation cuts the file at the record's offset. `meta.json` is
- * replaced atomically (write, fsync, rename). A torn last record (a crash mid-append) is dropped
- * on load: it was never acknowledged.
+ * A replica store in a directory: `replica.log` is the shared durable append log (store/append-log.ts,
+ * kind `repl`, one record per entry), appended and fsynced; a truncation cuts the file at the
+ * entry's offset and fsyncs at once. `meta.json` (epoch, vote, commit hint) is replaced atomically
+ * (write, fsync, rename, directory fsync) whenever the epoch or vote changes. A torn or zero tail is cut on load (it was never
+ * acknowledged); a damaged entry that later entries record as fsynced is `STORE_CORRUPT`, never a
+ * silent truncation of every later entry.
  */
 export class FileReplicaStore implements ReplicaStore {
-  private fd = -1;
+  private log: AppendLog | undefined;
   private readonly offsets: number[] = [];
-  private size = 0;
+  private written: DurableMeta | undefined;
 
-  /** A store in `dir` (created if missing). */
-  constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+  /** A store in `dir` (created if missing); `port` for tests (fault injection). */
+  constructor(private readonly dir: string, private readonly port: FilePort = nodeFilePort) {
+    port.mkdir(dir);
   }
 
-  /** Loads metadata and entries, dropping a torn tail. */
+  /** Loads metadata and entries, cutting a torn tail. */
   async load(): Promise<{ meta: DurableMeta; entries: Entry[] }> {
     const metaFile = join(this.dir, "meta.json");
-    const meta = existsSync(metaFile) ? (JSON.parse(readFileSync(metaFile, "utf8")) as DurableMeta) : { ...EMPTY_META };
-    const logFile = join(this.dir, "replica.log");
-    const bytes = existsSync(logFile) ? new Uint8Array(readFileSync(logFile)) : new Uint8Array(0);
+    const metaBytes = readSmallFile(this.port, metaFile, META_BYTES_MAX);
+    const meta = metaBytes === undefined ? { ...EMPTY_META } : parseMeta(metaBytes, metaFile);
+    this.written = metaBytes === undefined ? undefined : { ...meta };
     const entries: Entry[] = [];
-    let at = 0;
-    while (at + 8 <= bytes.length) {
-      const length = new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, true);
-      if (at + 8 + length > bytes.length) break;
-      const body = bytes.subarray(at + 8, at + 8 + length);
-      if (!equal4(checksum(body), bytes.subarray(at + 4, at + 8))) break;
+    let at = LOG_HEADER_BYTES;
+    this.offsets.length = 0;
+    this.log = AppendLog.open(join(this.dir, "replica.log"), "repl", (p) => {
       this.offsets.push(at);
-      entries.push(decodeEntry(body));
-      at += 8 + length;
-    }
-    this.fd = openSync(logFile, existsSync(logFile) ? "r+" : "w+");
-    ftruncateSync(this.fd, at); // drop a torn tail
-    this.size = at;
+      at += FRAME_HEADER_BYTES + p.length;
+      entries.push(decodeEntry(p));
+    }, { port: this.port });
     return { meta, entries };
   }
 
   /** Writes and fsyncs. */
   async write(change: PersistEffect): Promise<void> {
-    assert(this.fd >= 0, "load before write");
+    const log = this.log;
+    assert(log !== undefined, "load before write");
     if (change.truncateFrom !== undefined && change.truncateFrom <= this.offsets.length) {
-      this.size = this.offsets[change.truncateFrom - 1]!;
+      log.truncate(this.offsets[change.truncateFrom - 1]!);
       this.offsets.length = change.truncateFrom - 1;
-      ftruncateSync(this.fd, this.size);
     }
     if (change.append !== undefined) {
       assert(change.append.from === this.offsets.length + 1, "appends are contiguous");
       for (const e of change.append.entries) {
-        const body = encodeEntry(e);
-        const record = new Uint8Array(8 + body.length);
-        new DataView(record.buffer).setUint32(0, body.length, true);
-        record.set(checksum(body), 4);
-        record.set(body, 8);
-        writeSync(this.fd, record, 0, record.length, this.size);
-        this.offsets.push(this.size);
-        this.size += record.length;
+        this.offsets.push(log.size);
+        log.append(encodeEntry(e));
       }
+      log.sync();
     }
-    if (change.truncateFrom !== undefined || change.append !== undefined) fsyncSync(this.fd);
-    if (change.meta !== undefined) {
-      const tmp = join(this.dir, "meta.json.tmp");
-      const fd = openSync(tmp, "w");
-      writeSync(fd, JSON.stringify(change.meta));
-      fsyncSync(fd);
-      closeSync(fd);
-      renameSync(tmp, join(this.dir, "meta.json"));
+    if (change.meta !== undefined && this.metaDue(change.meta)) {
+      writeFileAtomic(this.port, join(this.dir, "meta.json"), new TextEncoder().encode(JSON.stringify(change.meta)));
+      this.written = { ...change.meta };
     }
+  }
+
+  /**
+   * The core sends its meta with every write. The epoch and vote must be durable before anything
+   * that depends on them is sent; `commit` is only a lower bound (a hint after restart), so it is
+   * rewritten every {@link META_COMMIT_STRIDE} heights, not on every write: one fsync per
+   * appended batch instead of three (log, meta.json, directory).
+   */
+  private metaDue(meta: DurableMeta): boolean {
+    const w = this.written;
+    return w === undefined || w.epoch !== meta.epoch || w.votedFor !== meta.votedFor || meta.commit < w.commit || meta.commit - w.commit >= META_COMMIT_STRIDE;
   }
 
   /** Closes the log file. */
   async close(): Promise<void> {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.log?.close();
+    this.log = undefined;
   }
 }
 
-function checksum(body: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(body).digest().subarray(0, 4));
-}
+const META_BYTES_MAX = 4096;
+/** Heights the durable commit hint may lag behind the core's. */
+export const META_COMMIT_STRIDE = 64;
 
-function equal4(a: Uint8Array, b: Uint8Array): boolean {
-  return a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+function parseMeta(bytes: Uint8Array, file: string): DurableMeta {
+  let meta: Partial<DurableMeta>;
+  try {
+    meta = JSON.parse(new TextDecoder().decode(bytes)) as Partial<DurableMeta>;
+  } catch (cause) {
+    throw new ChainDbError(ErrorCode.STORE_CORRUPT, `${file} is not JSON`, { cause });
+  }
+  if (!Number.isSafeInteger(meta.epoch) || typeof meta.votedFor !== "string" || !Number.isSafeInteger(meta.commit)) {
+    throw new ChainDbError(ErrorCode.STORE_CORRUPT, `${file} lacks epoch, votedFor or commit`);
+  }
+  return meta as DurableMeta;
 }
 
 /**
  * A small key-value disk in a directory (one file per key), with the interface of the simulated
  * disk: writes are buffered until {@link FileKeyStorage.sync}, which writes each file to a
- * temporary name, fsyncs it and renames it into place, so a crash leaves whole values only.
+ * temporary name, fsyncs it and renames it into place, then fsyncs the directory, so a crash
+ * leaves whole values only and a synced value survives.
  */
 export class FileKeyStorage {
   private readonly pending = new Map<string, Uint8Array>();
@@ -192,14 +199,8 @@ export class FileKeyStorage {
 
   /** Writes and fsyncs every buffered value. */
   sync(): void {
-    for (const [key, value] of this.pending) {
-      const file = join(this.dir, encodeURIComponent(key));
-      const fd = openSync(`${file}.tmp`, "w");
-      writeSync(fd, value);
-      fsyncSync(fd);
-      closeSync(fd);
-      renameSync(`${file}.tmp`, file);
-    }
+    // Each value: temporary file, fsync, rename, directory fsync (before that a crash may bring back the old value).
+    for (const [key, value] of this.pending) writeFileAtomic(nodeFilePort, join(this.dir, encodeURIComponent(key)), value);
     this.pending.clear();
   }
 }

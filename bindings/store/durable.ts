@@ -17,13 +17,13 @@
  * corrupted file is an error (NOT_CHAINDB, STORE_CORRUPT), never a fresh empty ledger.
  * @module
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { ChainDbError, ErrorCode, equalBytes, toHex } from "../util/index.ts";
 import type { LedgerState } from "../engine/index.ts";
 import { loadSqlite } from "./sqlite.ts";
-import { NODE_VFS_NAME } from "./node-vfs.ts";
+import { NODE_VFS_NAME, PORT_VFS_NAME, setVfsPort } from "./node-vfs.ts";
+import { type FilePort, fsyncParent, ioError, nodeFilePort, readFully, readSmallFile } from "./file-port.ts";
 
 /** File name of the ledger database inside its directory. */
 export const LEDGER_FILE = "ledger.sqlite";
@@ -41,9 +41,13 @@ const REC = 48;
 
 /** What a ledger needs from its durable log. */
 export interface LedgerLog {
-  /** Writes a block and its changes; durable (fsynced) when it returns. */
-  appendBlock(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array): void;
-  /** Writes a full snapshot at `height` (the state after that block). */
+  /**
+   * Writes a block and its changes, and with `snapshot` (every account after the block) a full
+   * snapshot at its height, in one transaction: durable (fsynced) when it returns, nothing of it
+   * durable when it throws.
+   */
+  appendBlock(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array, snapshot?: Uint8Array): void;
+  /** Writes a full snapshot at `height` (the state after that block) in a transaction of its own. */
   writeSnapshot(height: number, root: Uint8Array, records: Uint8Array): void;
   /** Releases the files. */
   close(): void;
@@ -79,17 +83,18 @@ function corrupt(message: string, cause?: unknown): ChainDbError {
 }
 
 /** Checks the file header before SQLite sees it: foreign and truncated files get clear errors. */
-function preflight(file: string): void {
-  const size = fs.statSync(file).size;
-  if (size === 0) throw corrupt(`${file} is empty (truncated)`);
+function preflight(port: FilePort, file: string): void {
   const head = new Uint8Array(100);
-  const fd = fs.openSync(file, "r");
+  const fd = port.open(file, { readOnly: true });
   let got: number;
+  let size: number;
   try {
-    got = fs.readSync(fd, head, 0, 100, 0);
+    size = port.size(fd);
+    got = readFully(port, fd, head, 0, 100, 0, file);
   } finally {
-    fs.closeSync(fd);
+    port.close(fd);
   }
+  if (size === 0) throw corrupt(`${file} is empty (truncated)`);
   const magic = new TextDecoder("latin1").decode(head.subarray(0, 16));
   if (got >= 16 && magic !== SQLITE_MAGIC) {
     throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb ledger (not an SQLite database)`);
@@ -100,10 +105,19 @@ function preflight(file: string): void {
   const pages = dv.getUint32(28);
   // Without a WAL the main file must hold every page its header counts (a crash inside a
   // checkpoint leaves the WAL behind, and SQLite completes the checkpoint from it).
-  const wal = `${file}-wal`;
-  const walBytes = fs.existsSync(wal) ? fs.statSync(wal).size : 0;
+  const walBytes = fileSize(port, `${file}-wal`);
   if (walBytes === 0 && (size % pageSize !== 0 || size < pages * pageSize)) {
     throw corrupt(`${file} is ${size} bytes but its header counts ${pages} pages of ${pageSize} (truncated)`);
+  }
+}
+
+function fileSize(port: FilePort, file: string): number {
+  if (!port.exists(file)) return 0;
+  const fd = port.open(file, { readOnly: true });
+  try {
+    return port.size(fd);
+  } finally {
+    port.close(fd);
   }
 }
 
@@ -114,49 +128,134 @@ function sqliteError(sqlite3: Db, error: unknown, file: string): ChainDbError {
     return new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb ledger (not an SQLite database)`, { cause: error });
   }
   if (primary === sqlite3.capi.SQLITE_CORRUPT) return corrupt(`SQLite reports corruption in ${file}`, error);
+  if (primary === SQLITE_IOERR || primary === SQLITE_FULL) return new ChainDbError(ErrorCode.STORE_IO, `${file} cannot be read: ${(error as Error)?.message ?? error}`, { cause: error });
   return corrupt(`${file} cannot be read: ${(error as Error)?.message ?? error}`, error);
 }
 
-/** Takes the directory's LOCK file (one process per ledger directory); returns its path. */
-function lockDir(dir: string): string {
-  const lock = path.join(dir, "LOCK");
-  // Bounded: at most one stale lock to clear, then one more attempt.
-  for (let attempt = 0; attempt < 2; attempt++) {
+/**
+ * BEGIN, `body`, COMMIT; on an error ROLLBACK and rethrow that error. (oo1's `db.transaction`
+ * rethrows the ROLLBACK's "no transaction is active" instead when COMMIT itself failed, e.g. on
+ * SQLITE_IOERR_FSYNC, which hid the I/O error.)
+ */
+function inTransaction(db: Db, body: () => void): void {
+  db.exec("BEGIN");
+  try {
+    body();
+    db.exec("COMMIT");
+  } catch (e) {
     try {
-      fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
-      return lock;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      db.exec("ROLLBACK");
+    } catch {
+      /* the failed COMMIT already ended the transaction: the first error is the one to report */
     }
-    const pid = Number(fs.readFileSync(lock, "utf8"));
-    let alive = false;
-    if (Number.isInteger(pid) && pid > 0) {
+    throw e;
+  }
+}
+
+const SQLITE_IOERR = 10;
+const SQLITE_FULL = 13;
+
+/** A failed write as a coded error: STORE_IO for I/O errors and a full disk, else STORE_CORRUPT. */
+function storeError(e: unknown): ChainDbError {
+  if (e instanceof ChainDbError) return e;
+  const primary = ((e as { resultCode?: number })?.resultCode ?? -1) & 0xff;
+  if (primary === SQLITE_IOERR || primary === SQLITE_FULL) {
+    return new ChainDbError(ErrorCode.STORE_IO, `ledger store write failed: ${(e as Error)?.message ?? e}`, { cause: e });
+  }
+  return corrupt(`write failed: ${(e as Error)?.message ?? e}`, e);
+}
+
+/** LOCK files this process holds: token → the port generation it was taken in. */
+const heldLocks = new Map<string, number>();
+
+function generation(port: FilePort): number {
+  return (port as { crashes?: number }).crashes ?? 0; // a FaultFs counts its simulated crashes
+}
+
+/** The owner recorded in a LOCK file ("pid token"), or undefined if it is unreadable. */
+function lockOwner(port: FilePort, file: string): { pid: number; token: string } | undefined {
+  const bytes = readSmallFile(port, file, 256);
+  // Malformed (empty, torn, zeroed: a crash while it was created): nobody's, so stale.
+  const m = bytes === undefined ? null : /^(\d{1,10}) ([0-9a-f]{16})\n$/.exec(new TextDecoder().decode(bytes));
+  return m === null ? undefined : { pid: Number(m[1]), token: m[2]! };
+}
+
+/** True if the LOCK's owner may still hold it: a live other process, or a live handle in this one. */
+function ownerAlive(port: FilePort, owner: { pid: number; token: string }): boolean {
+  if (!Number.isInteger(owner.pid) || owner.pid <= 0) return false;
+  if (owner.pid === process.pid) return heldLocks.get(owner.token) === generation(port);
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Takes the directory's LOCK file (one process per ledger directory); returns its path and token.
+ * The LOCK is created with O_EXCL. A stale one (its process is gone) is taken over atomically: it
+ * is renamed to a name of our own (only one renamer can win), and checked again after the rename —
+ * if a live owner's fresh LOCK was caught instead, it is put back and the directory is BUSY.
+ */
+function lockDir(port: FilePort, dir: string): { lock: string; token: string } {
+  const lock = path.join(dir, "LOCK");
+  const token = randomBytes(8).toString("hex");
+  // Bounded: a few takeovers at most, then BUSY.
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      const fd = port.open(lock, { create: true, exclusive: true });
       try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === "EPERM";
+        const bytes = new TextEncoder().encode(`${process.pid} ${token}\n`);
+        if (port.write(fd, bytes, 0, bytes.length, 0) !== bytes.length) throw ioError("write of", lock, new Error("short write"));
+      } finally {
+        port.close(fd);
       }
+      // Ours only if it still holds our token: a racing takeover may have moved it meanwhile.
+      if (lockOwner(port, lock)?.token === token) {
+        heldLocks.set(token, generation(port));
+        return { lock, token };
+      }
+      continue;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e instanceof ChainDbError ? e : ioError("create of", lock, e);
     }
-    if (alive) throw new ChainDbError(ErrorCode.BUSY, `ledger directory ${dir} is open in process ${pid}`);
-    fs.rmSync(lock, { force: true }); // left by a process that died
+    const owner = lockOwner(port, lock);
+    if (owner !== undefined && ownerAlive(port, owner)) throw new ChainDbError(ErrorCode.BUSY, `ledger directory ${dir} is open in process ${owner.pid}`);
+    const stale = `${lock}.stale-${process.pid}-${token}`;
+    try {
+      port.rename(lock, stale);
+    } catch {
+      continue; // another process moved it first: try again
+    }
+    const taken = lockOwner(port, stale);
+    if (taken !== undefined && ownerAlive(port, taken)) {
+      port.rename(stale, lock); // a live owner's LOCK, created after our check: give it back
+      throw new ChainDbError(ErrorCode.BUSY, `ledger directory ${dir} is open in process ${taken.pid}`);
+    }
+    port.unlink(stale);
   }
   throw new ChainDbError(ErrorCode.BUSY, `cannot lock ledger directory ${dir}`);
 }
 
-function openDb(sqlite3: Db, file: string, create: boolean): Db {
-  const db = new sqlite3.oo1.DB({ filename: file, flags: create ? "c" : "w", vfs: NODE_VFS_NAME });
+function unlock(port: FilePort, lock: { lock: string; token: string }): void {
+  heldLocks.delete(lock.token);
+  port.unlink(lock.lock);
+}
+
+function openDb(sqlite3: Db, file: string, create: boolean, vfs: string): Db {
+  const db = new sqlite3.oo1.DB({ filename: file, flags: create ? "c" : "w", vfs });
   // Order matters: exclusive locking before WAL keeps the WAL index in heap memory (no xShm*).
   if (create) db.exec(`PRAGMA page_size=${PAGE_SIZE}`);
-  db.exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000");
+  db.exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000; PRAGMA temp_store=MEMORY");
   return db;
 }
 
 /** Builds a complete new ledger file under a temporary name, then renames it into place. */
-function createLedgerFile(sqlite3: Db, file: string, meta: DurableMeta, genesisRoot: Uint8Array): void {
+function createLedgerFile(sqlite3: Db, port: FilePort, vfs: string, file: string, meta: DurableMeta, genesisRoot: Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  for (const f of [tmp, `${tmp}-wal`, `${tmp}-journal`]) fs.rmSync(f, { force: true });
-  const db = openDb(sqlite3, tmp, true);
+  for (const f of [tmp, `${tmp}-wal`, `${tmp}-journal`]) port.unlink(f);
+  const db = openDb(sqlite3, tmp, true, vfs);
   try {
     db.exec(`
       CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -178,16 +277,13 @@ function createLedgerFile(sqlite3: Db, file: string, meta: DurableMeta, genesisR
   } finally {
     db.close();
   }
-  fs.rmSync(`${tmp}-wal`, { force: true });
-  fs.renameSync(tmp, file);
-  const dirFd = fs.openSync(path.dirname(file), "r");
+  port.unlink(`${tmp}-wal`); // closing checkpointed it into the file (fsynced)
   try {
-    fs.fsyncSync(dirFd);
-  } catch {
-    /* directory fsync unsupported here */
-  } finally {
-    fs.closeSync(dirFd);
+    port.rename(tmp, file);
+  } catch (cause) {
+    throw ioError("rename onto", file, cause);
   }
+  fsyncParent(port, file); // an error here is surfaced: the new ledger's name is not durable yet
 }
 
 function insertSnapshot(db: Db, height: number, root: Uint8Array, records: Uint8Array): void {
@@ -316,24 +412,47 @@ function recover(sqlite3: Db, db: Db, state: LedgerState, onProgress?: DurableMe
 
 class SqliteLedgerLog implements LedgerLog {
   private readonly insertBlock: Db;
+  private broken: unknown;
 
-  constructor(private readonly db: Db, private readonly lock: string) {
+  constructor(private readonly db: Db, private readonly port: FilePort, private readonly lock: { lock: string; token: string }) {
     this.insertBlock = db.prepare("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)");
   }
 
-  appendBlock(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array): void {
+  appendBlock(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array, snapshot?: Uint8Array): void {
+    if (this.broken !== undefined) throw new ChainDbError(ErrorCode.STORE_IO, "the ledger store stopped after an I/O error; reopen it", { cause: this.broken });
+    try {
+      this.write(height, root, proposer, transfers, changes, snapshot);
+    } catch (e) {
+      // After a failed commit what reached the disk is unknown (a failed fsync may have dropped
+      // pages): stop, as PostgreSQL does, and let recovery decide on reopen.
+      this.broken = e;
+      throw storeError(e);
+    }
+  }
+
+  private write(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array, snapshot?: Uint8Array): void {
     const digest = sha256(u64(height), root, proposer, changes);
+    const insert = () => this.insertBlock.bind([height, root, proposer, changes, digest, transfers, sha256(transfers)]).stepReset();
     // One statement outside BEGIN is one transaction: its commit fsyncs the WAL (synchronous=FULL).
-    this.insertBlock.bind([height, root, proposer, changes, digest, transfers, sha256(transfers)]).stepReset();
+    // A snapshot joins the block's transaction, so an error never comes after the block is durable.
+    if (snapshot === undefined) insert();
+    else inTransaction(this.db, () => (insert(), this.snapshotRows(height, root, snapshot)));
   }
 
   writeSnapshot(height: number, root: Uint8Array, records: Uint8Array): void {
-    this.db.transaction(() => {
-      insertSnapshot(this.db, height, root, records);
-      this.db.exec({
-        sql: "DELETE FROM snapshots WHERE height NOT IN (SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
-        bind: [SNAPSHOTS_KEPT],
-      });
+    try {
+      inTransaction(this.db, () => this.snapshotRows(height, root, records));
+    } catch (e) {
+      this.broken = e;
+      throw storeError(e);
+    }
+  }
+
+  private snapshotRows(height: number, root: Uint8Array, records: Uint8Array): void {
+    insertSnapshot(this.db, height, root, records);
+    this.db.exec({
+      sql: "DELETE FROM snapshots WHERE height NOT IN (SELECT height FROM snapshots ORDER BY height DESC LIMIT ?)",
+      bind: [SNAPSHOTS_KEPT],
     });
   }
 
@@ -342,30 +461,43 @@ class SqliteLedgerLog implements LedgerLog {
       this.insertBlock.finalize();
       this.db.close();
     } finally {
-      fs.rmSync(this.lock, { force: true });
+      unlock(this.port, this.lock);
     }
   }
 }
 
+/** How the durable store is opened. */
+export interface DurableOptions {
+  /** Files through this port (default node:fs; crash tests pass a fault-injecting one). */
+  readonly port?: FilePort;
+}
+
 /** Opens (or creates) the ledger in `dir` and restores `state` to its last committed block. */
-export async function openDurableLog(dir: string, meta: DurableMeta, state: LedgerState): Promise<{ log: LedgerLog; height: number }> {
+export async function openDurableLog(dir: string, meta: DurableMeta, state: LedgerState, options: DurableOptions = {}): Promise<{ log: LedgerLog; height: number }> {
   const sqlite3 = await loadSqlite();
-  fs.mkdirSync(dir, { recursive: true });
-  const lock = lockDir(dir);
+  const port = options.port ?? nodeFilePort;
+  const vfs = port === nodeFilePort ? NODE_VFS_NAME : PORT_VFS_NAME;
+  if (vfs === PORT_VFS_NAME) setVfsPort(port);
+  port.mkdir(dir);
+  const lock = lockDir(port, dir);
   const file = path.join(dir, LEDGER_FILE);
   let db: Db | undefined;
   try {
-    if (!fs.existsSync(file)) {
+    if (!port.exists(file)) {
       state.load(meta.genesis, meta.onProgress);
       if (state.accountCount !== meta.genesis.length / REC) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "genesis: duplicate addresses");
-      createLedgerFile(sqlite3, file, meta, state.root());
+      try {
+        createLedgerFile(sqlite3, port, vfs, file, meta, state.root());
+      } catch (e) {
+        throw e instanceof ChainDbError ? e : sqliteError(sqlite3, e, file);
+      }
     }
-    preflight(file);
+    preflight(port, file);
     try {
-      db = openDb(sqlite3, file, false);
+      db = openDb(sqlite3, file, false, vfs);
       checkMeta(db, file, meta);
       const height = recover(sqlite3, db, state, meta.onProgress);
-      return { log: new SqliteLedgerLog(db, lock), height };
+      return { log: new SqliteLedgerLog(db, port, lock), height };
     } catch (e) {
       try {
         db?.close();
@@ -375,7 +507,7 @@ export async function openDurableLog(dir: string, meta: DurableMeta, state: Ledg
       throw e instanceof ChainDbError ? e : sqliteError(sqlite3, e, file);
     }
   } catch (e) {
-    fs.rmSync(lock, { force: true });
+    unlock(port, lock);
     throw e;
   }
 }

@@ -3,17 +3,19 @@
  * storage of its own (SQLite "The OS Interface Object", https://sqlite.org/c3ref/vfs.html, and
  * "sqlite3_io_methods", https://sqlite.org/c3ref/io_methods.html). node:fs exists in Node and Deno.
  *
- * - xSync is fsync (fdatasync for SQLITE_SYNC_DATAONLY); a created file also fsyncs its directory,
- *   so the new directory entry survives a crash.
+ * - Every file operation goes through a {@link FilePort}: node:fs for {@link NODE_VFS_NAME}, any
+ *   port (the crash tests' fault-injecting file system) for {@link PORT_VFS_NAME}.
+ * - xSync is fsync; a created or deleted file also fsyncs its directory, so the entry survives a
+ *   crash, and a failed directory fsync is an I/O error (SQLITE_IOERR_DIR_FSYNC), never ignored.
  * - Locks are recorded but not enforced across processes: the database must be opened with
  *   `PRAGMA locking_mode=EXCLUSIVE` before `journal_mode=WAL`, so SQLite keeps the WAL index in
  *   heap memory and never calls the xShm* methods (https://sqlite.org/wal.html#noshm). One process
  *   per directory is enforced by the ledger's LOCK file instead.
  * @module
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import { tmpdir } from "node:os";
+import { nodeFilePort, type FilePort } from "./file-port.ts";
 
 /** The sqlite3 namespace object from sqlite3InitModule() (typed loosely: only what we touch). */
 // deno-lint-ignore no-explicit-any
@@ -24,10 +26,20 @@ interface OpenFile {
   path: string;
   deleteOnClose: boolean;
   lockType: number;
+  port: FilePort;
 }
 
-/** Name under which the VFS is registered. */
+/** Name under which the node:fs VFS is registered. */
 export const NODE_VFS_NAME = "chaindb-nodefs";
+/** Name of the VFS over the port set with {@link setVfsPort} (one at a time per process: tests). */
+export const PORT_VFS_NAME = "chaindb-port";
+
+let portVfsPort: FilePort = nodeFilePort;
+
+/** Sets the port that {@link PORT_VFS_NAME} uses from now on (crash tests: a `FaultFs`). */
+export function setVfsPort(port: FilePort): void {
+  portVfsPort = port;
+}
 
 const SQLITE_OK = 0;
 const SQLITE_IOERR = 10;
@@ -39,32 +51,24 @@ const SQLITE_IOERR_FSYNC = 1034;
 const SQLITE_IOERR_TRUNCATE = 1546;
 const SQLITE_IOERR_FSTAT = 1802;
 const SQLITE_IOERR_DELETE = 2570;
+const SQLITE_IOERR_DIR_FSYNC = 1290;
+const SQLITE_IOCAP_POWERSAFE_OVERWRITE = 0x1000;
 const SQLITE_OPEN_READONLY = 0x1;
 const SQLITE_OPEN_CREATE = 0x4;
 const SQLITE_OPEN_DELETEONCLOSE = 0x8;
-const SQLITE_SYNC_DATAONLY = 0x10;
-const SQLITE_ACCESS_READWRITE = 1;
 
 let tempCounter = 0;
-let installed = false;
+const installed = new Set<string>();
 
-function fsyncDir(file: string): void {
-  // Directories cannot be fsynced on every platform; a failure there is not a data loss by itself.
-  try {
-    const fd = fs.openSync(path.dirname(file), "r");
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    /* not supported here */
-  }
+/** Registers the node:fs VFS and the port VFS once per sqlite3 instance (idempotent). */
+export function installNodeVfs(sqlite3: Sqlite3): void {
+  installPortVfs(sqlite3, NODE_VFS_NAME, () => nodeFilePort);
+  installPortVfs(sqlite3, PORT_VFS_NAME, () => portVfsPort);
 }
 
-/** Registers the VFS once per sqlite3 instance (idempotent). */
-export function installNodeVfs(sqlite3: Sqlite3): void {
-  if (installed) return;
+/** Registers a VFS named `name` whose file operations go to `port()`. */
+function installPortVfs(sqlite3: Sqlite3, name: string, port: () => FilePort): void {
+  if (installed.has(name)) return;
   const { capi, wasm } = sqlite3;
   const files = new Map<number, OpenFile>();
   const ioMethods = new capi.sqlite3_io_methods();
@@ -83,8 +87,8 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
       if (!f) return SQLITE_OK;
       files.delete(pFile);
       try {
-        fs.closeSync(f.fd);
-        if (f.deleteOnClose) fs.rmSync(f.path, { force: true });
+        f.port.close(f.fd);
+        if (f.deleteOnClose) f.port.unlink(f.path);
         return SQLITE_OK;
       } catch {
         return SQLITE_IOERR;
@@ -96,7 +100,7 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
         // Bounded: each read either makes progress or ends the loop.
         let done = 0;
         while (done < n) {
-          const got = fs.readSync(f.fd, heap(), pDest + done, n - done, offset(at) + done);
+          const got = f.port.read(f.fd, heap(), pDest + done, n - done, offset(at) + done);
           if (got === 0) break;
           done += got;
         }
@@ -113,7 +117,12 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
       const f = files.get(pFile)!;
       try {
         let done = 0;
-        while (done < n) done += fs.writeSync(f.fd, heap(), pSrc + done, n - done, offset(at) + done);
+        // Bounded: a write that makes no progress is an error.
+        while (done < n) {
+          const wrote = f.port.write(f.fd, heap(), pSrc + done, n - done, offset(at) + done);
+          if (wrote <= 0) return SQLITE_IOERR_WRITE;
+          done += wrote;
+        }
         return SQLITE_OK;
       } catch {
         return SQLITE_IOERR_WRITE;
@@ -121,17 +130,17 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
     },
     xTruncate(pFile: number, size: number | bigint): number {
       try {
-        fs.ftruncateSync(files.get(pFile)!.fd, offset(size));
+        const f = files.get(pFile)!;
+        f.port.truncate(f.fd, offset(size));
         return SQLITE_OK;
       } catch {
         return SQLITE_IOERR_TRUNCATE;
       }
     },
-    xSync(pFile: number, flags: number): number {
+    xSync(pFile: number): number {
       try {
-        const fd = files.get(pFile)!.fd;
-        if (flags & SQLITE_SYNC_DATAONLY) fs.fdatasyncSync(fd);
-        else fs.fsyncSync(fd);
+        const f = files.get(pFile)!;
+        f.port.fsync(f.fd);
         return SQLITE_OK;
       } catch {
         return SQLITE_IOERR_FSYNC;
@@ -139,7 +148,8 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
     },
     xFileSize(pFile: number, pSize: number): number {
       try {
-        wasm.poke(pSize, BigInt(fs.fstatSync(files.get(pFile)!.fd).size), "i64");
+        const f = files.get(pFile)!;
+        wasm.poke(pSize, BigInt(f.port.size(f.fd)), "i64");
         return SQLITE_OK;
       } catch {
         return SQLITE_IOERR_FSTAT;
@@ -164,7 +174,11 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
       return 4096;
     },
     xDeviceCharacteristics(): number {
-      return 0;
+      // Powersafe overwrite (the unix VFS's default): a write changes only the bytes written, so
+      // the WAL is not padded to a sector with copies of the commit frame. The padding's second
+      // half was written after the commit's fsync: a failure there reported an error for a
+      // commit that was already durable (found by the fault-FS suite, seed 5 of the EIO case).
+      return SQLITE_IOCAP_POWERSAFE_OVERWRITE;
     },
   };
 
@@ -173,12 +187,24 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
       let name = zName ? wasm.cstrToJs(zName) : null;
       const deleteOnClose = name === null || (flags & SQLITE_OPEN_DELETEONCLOSE) !== 0;
       name ??= path.join(tmpdir(), `chaindb-sqlite-${process.pid}-${++tempCounter}`);
+      const p = port();
+      let fd: number;
+      let exists: boolean;
       try {
-        const exists = fs.existsSync(name);
+        exists = p.exists(name);
         if (!exists && !(flags & SQLITE_OPEN_CREATE)) return SQLITE_CANTOPEN;
-        const fd = fs.openSync(name, flags & SQLITE_OPEN_READONLY ? "r" : exists ? "r+" : "w+");
-        if (!exists) fsyncDir(name);
-        files.set(pFile, { fd, path: name, deleteOnClose, lockType: 0 });
+        fd = p.open(name, { readOnly: (flags & SQLITE_OPEN_READONLY) !== 0, create: !exists });
+      } catch {
+        return SQLITE_CANTOPEN;
+      }
+      try {
+        if (!exists && !deleteOnClose) p.fsyncDir(path.dirname(name));
+      } catch {
+        p.close(fd);
+        return SQLITE_IOERR_DIR_FSYNC;
+      }
+      try {
+        files.set(pFile, { fd, path: name, deleteOnClose, lockType: 0, port: p });
         const file = new capi.sqlite3_file(pFile);
         file.$pMethods = ioMethods.pointer;
         file.dispose();
@@ -190,20 +216,24 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
     },
     xDelete(_pVfs: number, zName: number, syncDir: number): number {
       const name = wasm.cstrToJs(zName);
+      const p = port();
       try {
-        fs.rmSync(name, { force: true });
-        if (syncDir) fsyncDir(name);
-        return SQLITE_OK;
+        p.unlink(name);
       } catch {
         return SQLITE_IOERR_DELETE;
       }
+      try {
+        if (syncDir) p.fsyncDir(path.dirname(name));
+        return SQLITE_OK;
+      } catch {
+        return SQLITE_IOERR_DIR_FSYNC;
+      }
     },
-    xAccess(_pVfs: number, zName: number, flags: number, pOut: number): number {
+    xAccess(_pVfs: number, zName: number, _flags: number, pOut: number): number {
       const name = wasm.cstrToJs(zName);
       let ok: number;
       try {
-        fs.accessSync(name, flags === SQLITE_ACCESS_READWRITE ? fs.constants.R_OK | fs.constants.W_OK : fs.constants.F_OK);
-        ok = 1;
+        ok = port().exists(name) ? 1 : 0; // SQLITE_ACCESS_READWRITE: files we can see we can write
       } catch {
         ok = 0;
       }
@@ -240,7 +270,7 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
 
   sqlite3.vfs.installVfs({
     io: { struct: ioMethods, methods: io },
-    vfs: { struct: vfs, methods, name: NODE_VFS_NAME, asDefault: false },
+    vfs: { struct: vfs, methods, name, asDefault: false },
   });
-  installed = true;
+  installed.add(name);
 }

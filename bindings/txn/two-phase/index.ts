@@ -22,4 +22,4 @@ export {
   type TwoPcWrite,
 } from "./types.ts";
 export { simulateTwoPc, twoPcReplayCommand, type TwoPcBug, type TwoPcSimulationOptions, type TwoPcSimulationReport } from "./simulate.ts";
-export { FileTwoPcLog, FILE_LOG_BYTES_MAX } from "./file-log.ts";
+export { FileTwoPcLog, FILE_LOG_COMPACT_RATIO, FILE_LOG_COMPACT_MIN_BYTES, type FileTwoPcLogOptions } from "./file-log.ts";
