@@ -96,7 +96,9 @@ export function renderTraceHtml(trace: Trace, options: TraceRenderOptions = {}):
     ...trace.violations.filter((v) => v.at >= from && v.at <= to).map((v) => drawViolation(v, L)),
     `</svg>`,
   ].join("\n");
-  return page(trace, svg, note, messages, legend(colors, trace.steps));
+  // Lane names again in a column outside the scrolled area, so they stay in view when it scrolls.
+  const names = `<svg class="names" xmlns="http://www.w3.org/2000/svg" width="${LEFT}" height="${L.height}">${trace.nodes.map((id) => `<text x="${LEFT - 12}" y="${L.y(id) + 4}" text-anchor="end">${esc(id)}</text>`).join("")}</svg>`;
+  return page(trace, `${names}\n<div class="scroll">\n${svg}\n</div>`, note, messages, legend(colors, trace.steps));
 }
 
 const MARKERS = `<defs>
@@ -250,7 +252,8 @@ code{background:#f3f4f6;padding:1px 5px;border-radius:4px}
 .summary{color:#374151}.note{color:#92400e;background:#fef3c7;padding:6px 10px;border-radius:6px}
 .violation-box{border:2px solid #dc2626;background:#fef2f2;padding:8px 12px;border-radius:6px;margin:10px 0}
 .ok-box{border:2px solid #059669;background:#ecfdf5;padding:8px 12px;border-radius:6px;margin:10px 0}
-.scroll{overflow-x:auto;border:1px solid #e5e7eb;border-radius:6px;margin-top:10px}
+.diagram{display:flex;margin-top:10px}.scroll{overflow-x:auto;border:1px solid #e5e7eb;border-radius:6px;flex:1}
+svg.names{flex:none;margin-top:1px}svg.names text{font:600 13px system-ui,sans-serif;fill:#111827}
 svg.trace text{font:11px system-ui,sans-serif;fill:#374151}svg.trace text.node{font-weight:600;font-size:13px;fill:#111827}
 svg.trace text.dim{fill:#6b7280}svg.trace text.mark{font-size:9px;font-weight:700}
 svg.trace text.violation-label{fill:#dc2626;font-weight:700;font-size:13px}
@@ -263,7 +266,7 @@ ${trace.replay ? `<div>replay: <code>${esc(trace.replay)}</code></div>` : ""}
 ${v ? `<div class="violation-box"><b>violated: ${esc(v.invariant)}</b> at ${ms(v.at)}${v.nodes.length ? ` (nodes ${esc(v.nodes.join(", "))}${v.height !== undefined ? `, height ${v.height}` : ""}${v.subject !== undefined ? `, ${esc(v.subject)}` : ""})` : ""}<br>${esc(v.detail)}<br><small>The red line marks the moment; the events it names are drawn in red.</small></div>` : `<div class="ok-box">no invariant violated</div>`}
 ${note ? `<p class="note">${esc(note)}</p>` : ""}
 ${legendHtml}
-<div class="scroll">
+<div class="diagram">
 ${svg}
 </div>
 <script>/* Scroll the diagram to the violation, if any. */const v=document.querySelector("g.violation line"),s=document.querySelector(".scroll");if(v&&s)s.scrollLeft=Math.max(0,Number(v.getAttribute("x1"))-s.clientWidth*0.75);</script>
