@@ -7,6 +7,7 @@
 import { simulateTwoPc, twoPcReplayCommand, type TwoPcBug } from "../txn/index.ts";
 import { choiceOption, intOption, parseCommand, seedsOption, type CommandSpec, type ExitCode } from "./args.ts";
 import { runSeeds } from "./simulate-run.ts";
+import { TRACE_OPTIONS, TraceTarget } from "./trace.ts";
 
 const BUGS: readonly TwoPcBug[] = ["send-commit-before-force", "in-doubt-commits-alone", "no-locks"];
 
@@ -18,6 +19,7 @@ const SPEC: CommandSpec = {
     { name: "participants", value: "N", defaultText: "3..5, drawn from the seed", help: "participants per run, 2..16" },
     { name: "bug", value: "<name>", help: `inject a known protocol bug (the checker must catch it): ${BUGS.join(", ")}` },
     { name: "json", help: "print one JSON object instead of the summary line" },
+    ...TRACE_OPTIONS,
   ],
   examples: ["chaindb simulate 2pc --seeds 1..50 --participants 3"],
 };
@@ -31,14 +33,15 @@ export async function simulateTwoPcCommand(args: string[]): Promise<ExitCode> {
   const participants = values.participants === undefined ? undefined : intOption(values.participants, "participants", 2, 16);
   const bug = values.bug === undefined ? undefined : choiceOption(values.bug, "bug", BUGS);
   return runSeeds({
+    tracing: TraceTarget.from(values),
     simulation: "2pc",
     config: `${participants ?? "3..5"} participants${bug ? `, bug ${bug}` : ""}`,
     configJson: { participants: participants ?? null, bug: bug ?? null },
     from,
     to,
     json: values.json === true,
-    run: async (seed) => {
-      const r = await simulateTwoPc({ seed, ...(participants !== undefined ? { participants } : {}), ...(bug !== undefined ? { bug } : {}) });
+    run: async (seed, trace) => {
+      const r = await simulateTwoPc({ seed, ...(participants !== undefined ? { participants } : {}), ...(bug !== undefined ? { bug } : {}), ...(trace && { trace }) });
       return { ...(r.violation ? { violation: r.violation } : {}), config: `${r.participants} participants`, counts: { transactions: r.transactions, committed: r.committed, aborted: r.aborted, crashes: r.crashes } };
     },
     replay: (seed) => twoPcReplayCommand(seed, bug),

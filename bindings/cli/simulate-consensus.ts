@@ -9,6 +9,7 @@ import { replayCommand, simulateConsensus, type SimulationOptions } from "../con
 import { ChainDbError, ErrorCode } from "../util/index.ts";
 import { choiceOption, intOption, parseCommand, seedsOption, type CommandSpec, type ExitCode } from "./args.ts";
 import { runSeeds } from "./simulate-run.ts";
+import { TRACE_OPTIONS, TraceTarget } from "./trace.ts";
 
 const SELECTIONS = ["tendermint", "pos", "dpos"] as const;
 
@@ -21,6 +22,7 @@ const SPEC: CommandSpec = {
     { name: "consensus", value: "tendermint|pos|dpos", default: "tendermint", help: "validator selection: fixed equal power, proof of stake, or delegated proof of stake" },
     { name: "seeds", value: "<from>..<to>", default: "1..100", help: "seeds to run (or one seed N)" },
     { name: "json", help: "print one JSON object instead of the summary line" },
+    ...TRACE_OPTIONS,
   ],
   examples: ["chaindb simulate consensus --validators 7 --byzantine 2 --consensus pos --seeds 1..20"],
 };
@@ -37,14 +39,15 @@ export async function simulateConsensusCommand(args: string[]): Promise<ExitCode
   const { from, to } = seedsOption(values.seeds);
   const options = (seed: number): SimulationOptions => ({ seed, validators, byzantine, selection });
   return runSeeds({
+    tracing: TraceTarget.from(values),
     simulation: "consensus",
     config: `${validators} validators, ${byzantine} byzantine, ${selection}`,
     configJson: { validators, byzantine, consensus: selection },
     from,
     to,
     json: values.json === true,
-    run: async (seed) => {
-      const r = await simulateConsensus(options(seed));
+    run: async (seed, trace) => {
+      const r = await simulateConsensus({ ...options(seed), ...(trace && { trace }) });
       const counts = { committedBlocks: r.minHeight, equivocations: r.equivocations, equivocationsWithEvidence: r.equivocationsWithEvidence, slashed: r.slashed, messages: r.messages, simulatedMs: Math.round(r.simTimeMs) };
       return { ...(r.ok ? {} : { violation: r.violation! }), counts };
     },
@@ -52,4 +55,5 @@ export async function simulateConsensusCommand(args: string[]): Promise<ExitCode
     describe: (t) =>
       `${t.committedBlocks ?? 0} blocks committed, ${t.equivocationsWithEvidence ?? 0}/${t.equivocations ?? 0} equivocations with evidence, ${t.slashed ?? 0} slashed, ${Math.round((t.simulatedMs ?? 0) / 1000)} simulated s`,
   });
+
 }

@@ -7,7 +7,9 @@
  *   {"ok":true,"simulation":"consensus","seeds":10,"from":1,"to":10,"violations":0,…,"seconds":3.1}
  * @module
  */
+import type { TraceRecorder } from "../net/index.ts";
 import type { ExitCode } from "./args.ts";
+import type { TraceTarget } from "./trace.ts";
 
 /** What one seed's run reports. */
 export interface SeedOutcome {
@@ -29,7 +31,9 @@ export interface SeedLoop {
   readonly from: number;
   readonly to: number;
   readonly json: boolean;
-  readonly run: (seed: number) => Promise<SeedOutcome>;
+  readonly run: (seed: number, trace: TraceRecorder | undefined) => Promise<SeedOutcome>;
+  /** `--trace`: every seed is recorded, and the failing seed (else the last) is drawn. */
+  readonly tracing?: TraceTarget | undefined;
   readonly replay: (seed: number) => string;
   /** The totals in words (`96 blocks committed, 3/4 equivocations with evidence`). */
   readonly describe: (totals: Readonly<Record<string, number>>) => string;
@@ -42,11 +46,14 @@ export async function runSeeds(loop: SeedLoop): Promise<ExitCode> {
   const total = loop.to - loop.from + 1;
   const every = total >= 200 ? 50 : 10;
   for (let seed = loop.from; seed <= loop.to; seed++) {
-    const r = await loop.run(seed);
+    const recorder = loop.tracing?.start();
+    const r = await loop.run(seed, recorder);
+    if (recorder) loop.tracing!.finish(recorder, `simulate ${loop.simulation}, seed ${seed}: ${r.config ?? loop.config}`, loop.replay(seed), r.violation);
     for (const [k, v] of Object.entries(r.counts)) totals[k] = (totals[k] ?? 0) + v;
     const ran = seed - loop.from + 1;
     if (r.violation !== undefined) {
       const replay = loop.replay(seed);
+      loop.tracing?.write();
       process.stderr.write(`seed ${seed} (${r.config ?? loop.config}) violated "${r.violation.invariant}": ${r.violation.detail}\nreplay: ${replay}\n`);
       if (loop.json) {
         process.stdout.write(JSON.stringify({ ok: false, simulation: loop.simulation, seed, invariant: r.violation.invariant, detail: r.violation.detail, replay, seeds: ran, from: loop.from, to: seed, violations: 1, ...loop.configJson, ...totals, seconds: seconds(t0) }) + "\n");
@@ -57,6 +64,7 @@ export async function runSeeds(loop: SeedLoop): Promise<ExitCode> {
     }
     if (ran % every === 0 && ran < total) process.stderr.write(`  ${ran}/${total} seeds ok\n`);
   }
+  loop.tracing?.write();
   if (loop.json) {
     process.stdout.write(JSON.stringify({ ok: true, simulation: loop.simulation, seeds: total, from: loop.from, to: loop.to, violations: 0, ...loop.configJson, ...totals, seconds: seconds(t0) }) + "\n");
   } else {

@@ -8,6 +8,7 @@
 import { simulatePow, simulatePrimary } from "../replication/index.ts";
 import { choiceOption, intOption, parseCommand, seedsOption, type CommandSpec, type ExitCode } from "./args.ts";
 import { runSeeds } from "./simulate-run.ts";
+import { TRACE_OPTIONS, TraceTarget } from "./trace.ts";
 
 const SPEC: CommandSpec = {
   name: "simulate replication",
@@ -17,6 +18,7 @@ const SPEC: CommandSpec = {
     { name: "seeds", value: "<from>..<to>", default: "1..100", help: "seeds to run (or one seed N)" },
     { name: "nodes", value: "N", defaultText: "drawn from the seed: 3 or 5 (primary), 3..4 (pow)", help: "nodes per run, 3..9" },
     { name: "json", help: "print one JSON object instead of the summary line" },
+    ...TRACE_OPTIONS,
   ],
   examples: ["chaindb simulate replication --mode pow --seeds 1..20"],
 };
@@ -31,14 +33,15 @@ export async function simulateCommand(args: string[]): Promise<ExitCode> {
   const nodes = values.nodes === undefined ? undefined : intOption(values.nodes, "nodes", 3, 9);
   const nodesFlag = nodes === undefined ? "" : ` --nodes ${nodes}`;
   return runSeeds({
+    tracing: TraceTarget.from(values),
     simulation: "replication",
     config: `${mode}${nodes === undefined ? "" : `, ${nodes} nodes`}`,
     configJson: { mode, nodes: nodes ?? null },
     from,
     to,
     json: values.json === true,
-    run: async (seed) => {
-      const options = { seed, ...(nodes !== undefined ? { nodes } : {}) };
+    run: async (seed, trace) => {
+      const options = { seed, ...(nodes !== undefined ? { nodes } : {}), ...(trace && { trace }) };
       const r = mode === "pow" ? await simulatePow(options) : await simulatePrimary(options);
       const counts = { blocks: r.height, ackedWrites: r.acked, faults: r.faults, reorgs: r.reorgs ?? 0 };
       return { ...(r.violation ? { violation: r.violation } : {}), config: `${mode}, ${r.nodes} nodes`, counts };

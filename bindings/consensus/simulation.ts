@@ -31,7 +31,7 @@
  */
 import { createHash } from "node:crypto";
 import { ed25519Verify, keyPairFromSeed, type KeyPair } from "../chain/index.ts";
-import { Random, SimNetwork, type SimNode } from "../net/index.ts";
+import { Random, SimNetwork, type SimNode, type TraceRecorder } from "../net/index.ts";
 import { ChainDbError, ErrorCode, aint, assert, toHex } from "../util/index.ts";
 import { honest, type Behavior } from "./behavior.ts";
 import { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy } from "./byzantine.ts";
@@ -46,6 +46,7 @@ import { blockCommitOf, decodeBlock, encodeBlock, verifyCommit, type Block, type
 import { ValidatorSet } from "./validators.ts";
 import { DelegateElection, StakingState } from "../selection/index.ts";
 import { decodeRecord, encodeRecord } from "./wal.ts";
+import { ConsensusTracer } from "./trace.ts";
 
 /** Options of {@link simulateConsensus}. */
 export interface SimulationOptions {
@@ -85,6 +86,8 @@ export interface SimulationOptions {
    * scaled down to a fortieth (the hostile peer's floods must then show up as a violation).
    */
   readonly selfTest?: "stale-cache" | "old-evidence" | "memory-bound";
+  /** Records the run (network, steps, violation) for `renderTraceHtml`; off when absent. */
+  readonly trace?: TraceRecorder;
 }
 
 /** The invariants a run checks. */
@@ -267,6 +270,7 @@ class Validator {
     for (let i = 0; i < queue.length; i++) {
       assert(i < 100_000, "effect queue did not drain");
       const e = queue[i]!;
+      this.world.tracer?.effect(this.index, e);
       switch (e.kind) {
         case "persist":
           this.persist(e.record, e.sync);
@@ -391,6 +395,7 @@ class World {
   /** Proof-of-stake state (selection "pos"): slashed from the evidence at the end of the run. */
   readonly staking: StakingState | null;
   readonly stakes: { address: Uint8Array; balance: number; bonded: number }[] | null;
+  readonly tracer: ConsensusTracer | undefined;
 
   constructor(readonly o: SimulationOptions) {
     this.rng = new Random(o.seed);
@@ -404,7 +409,8 @@ class World {
     this.set = new ValidatorSet(powered);
     keys.sort((a, b) => this.set.indexOf(a.publicKey) - this.set.indexOf(b.publicKey));
     const byzantineSet = chooseByzantine(this.set, o.byzantine, this.rng);
-    this.net = new SimNetwork({ seed: this.rng.u32(), link: this.faultyLink(), settle: "microtask", eventsMax: 1_000_000 });
+    this.tracer = o.trace && new ConsensusTracer(o.trace, this.set);
+    this.net = new SimNetwork({ seed: this.rng.u32(), link: this.faultyLink(), settle: "microtask", eventsMax: 1_000_000, ...(o.trace && { trace: o.trace }) });
     for (const [i, key] of keys.entries()) {
       const node = this.net.addNode(`n${i}`);
       const correct = !byzantineSet.has(i) || o.mislabelByzantine === true;
@@ -646,6 +652,7 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
   } catch (error) {
     if (!(error instanceof Violation)) throw error;
     violation = { invariant: error.invariant, detail: error.message };
+    world.tracer?.violation(error.invariant, error.message, o.validators);
   }
   const signed = [...world.signedByByzantine].filter(([, ids]) => ids.size > 1).map(([k]) => k);
   const held = new Set(world.validators.filter((v) => v.correct).flatMap((v) => v.engine.evidence().map(evidenceKey)));

@@ -18,6 +18,20 @@ export {
   type SimNetworkOptions,
   type SimStats,
 } from "./sim.ts";
+export {
+  TraceRecorder,
+  TRACE_MESSAGES_MAX,
+  violationSubjects,
+  type Trace,
+  type TraceMessage,
+  type TraceFault,
+  type TraceStep,
+  type TraceViolation,
+  type MessageFate,
+  type MessageDescription,
+  type TraceRecorderOptions,
+} from "./trace.ts";
+export { renderTraceHtml, TRACE_DRAWN_MESSAGES_MAX, type TraceRenderOptions } from "./trace-html.ts";
 export { encodeMessage, decodeMessage, MESSAGE_DEPTH_MAX, MESSAGE_CONTAINERS_MAX, BIGINT_DIGITS_MAX, type MessageValue } from "./codec.ts";
 export { encodeFrame, FrameDecoder, FRAME_HEADER_SIZE, FRAME_MAX_DEFAULT } from "./frame.ts";
 export { nodeKeyFromSeed, generateNodeKey, verifyNodeSignature, loadOrCreateNodeKey, type NodeKey } from "./node-key.ts";

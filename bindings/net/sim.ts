@@ -12,6 +12,7 @@
 import { ChainDbError, ErrorCode, aint, assert } from "../util/index.ts";
 import { Random } from "./random.ts";
 import { SimStorage } from "./sim-storage.ts";
+import type { TraceRecorder } from "./trace.ts";
 import type { Clock, NodeId, Transport, TransportHandler } from "./types.ts";
 
 /** How long one message takes on a link. */
@@ -61,6 +62,8 @@ export interface SimNetworkOptions {
   settle?: "macrotask" | "microtask" | (() => Promise<void>);
   /** Bound on queued events (messages in flight + timers); exceeding it is a protocol bug. */
   eventsMax?: number;
+  /** Records every send, delivery, loss, drop and fault (see trace.ts); off (and free) when absent. */
+  trace?: TraceRecorder;
 }
 
 /** Counters of what the network did. */
@@ -103,6 +106,7 @@ export class SimNetwork {
   private readonly settleMode: "macrotask" | "microtask" | (() => Promise<void>);
   private time = 0;
   private seq = 0;
+  private readonly trace: TraceRecorder | undefined;
 
   /** A network with no nodes yet. */
   constructor(options: SimNetworkOptions) {
@@ -111,6 +115,8 @@ export class SimNetwork {
     this.eventsMax = aint(options.eventsMax ?? 1_000_000, 1, 100_000_000, "eventsMax");
     this.settleMode = options.settle ?? "macrotask";
     this.clock = { now: () => this.time, setTimer: (ms, fn) => this.schedule(ms, fn) };
+    this.trace = options.trace;
+    this.trace?.attach(() => this.time);
   }
 
   /** Current virtual time in milliseconds. */
@@ -124,6 +130,7 @@ export class SimNetwork {
     if (this.nodes.has(id)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node "${id}" exists already`);
     const node = new SimNode(this, id, this.random.fork());
     this.nodes.set(id, node);
+    this.trace?.node(id);
     for (const other of this.nodes.values()) if (other !== node) other.transport.addPeer(id);
     for (const other of this.nodes.values()) if (other !== node) node.transport.addPeer(other.id);
     this.announce(id, true);
@@ -156,12 +163,14 @@ export class SimNetwork {
     groups.forEach((g, i) => g.forEach((id) => (this.node(id), map.set(id, i))));
     for (const id of this.nodes.keys()) if (!map.has(id)) map.set(id, groups.length);
     this.groupOf = map;
+    this.trace?.fault({ kind: "partition", at: this.time, groups: [...groups.map((g) => [...g]), [...this.nodes.keys()].filter((id) => map.get(id) === groups.length)].filter((g) => g.length > 0) });
     this.announceChanges(before);
   }
 
   /** Removes every partition. */
   heal(): void {
     const before = this.connectivity();
+    if (this.groupOf !== undefined) this.trace?.fault({ kind: "heal", at: this.time });
     this.groupOf = undefined;
     this.announceChanges(before);
   }
@@ -180,6 +189,7 @@ export class SimNetwork {
     if (!node.up) return;
     const before = this.connectivity();
     node.goDown();
+    this.trace?.fault({ kind: "crash", at: this.time, node: id });
     this.announceChanges(before);
   }
 
@@ -189,6 +199,7 @@ export class SimNetwork {
     if (node.up) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node "${id}" is up`);
     const before = this.connectivity();
     node.goUp();
+    this.trace?.fault({ kind: "restart", at: this.time, node: id });
     this.announceChanges(before);
     return node;
   }
@@ -264,11 +275,13 @@ export class SimNetwork {
     const target = this.nodes.get(to);
     if (target === undefined || !this.connected(from.id, to)) {
       this.stats.droppedUnreachable++;
+      this.trace?.send(from.id, to, payload, "dropped");
       return false;
     }
     const link = this.linkConfig(from.id, to);
     if (this.random.chance(link.loss)) {
       this.stats.lost++;
+      this.trace?.send(from.id, to, payload, "lost");
       return true; // the sender cannot know
     }
     const copies = this.random.chance(link.duplicate) ? 2 : 1;
@@ -277,10 +290,15 @@ export class SimNetwork {
     for (let i = 0; i < copies; i++) {
       const delay = this.delayFor(from.id, to, link);
       const bytes = payload.slice();
+      const record = this.trace?.send(from.id, to, payload, "in-flight", i === 1);
       this.schedule(delay, () => {
         // A message arrives only on a live connection to the incarnation it was sent to.
-        if (!this.connected(from.id, to) || target.incarnation !== incarnation) return void this.stats.droppedUnreachable++;
+        if (!this.connected(from.id, to) || target.incarnation !== incarnation) {
+          this.trace?.end(record, "dropped");
+          return void this.stats.droppedUnreachable++;
+        }
         this.stats.delivered++;
+        this.trace?.end(record, "delivered");
         target.transport.deliver(from.id, bytes);
       });
     }

@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { Ledger, decodeTransfer, keyPairFromSeed, signTransfer, type KeyPair } from "../chain/index.ts";
 import { createEngine, type Engine } from "../engine/index.ts";
-import { SimNetwork, type NodeId, type Random } from "../net/index.ts";
+import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../net/index.ts";
 import { toHex } from "../util/index.ts";
 import { PowNode } from "./pow-node.ts";
 import type { SimulationReport } from "./simulate.ts";
@@ -21,6 +21,8 @@ export interface PowSimulationOptions {
   nodes?: number;
   /** Virtual time of the faulty phase (default 5000 ms). */
   durationMs?: number;
+  /** Records the network's events for `renderTraceHtml`; off when absent. */
+  trace?: TraceRecorder;
 }
 
 const CHAIN_ID = 11;
@@ -46,6 +48,7 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
     seed: options.seed,
     link: { latency: { kind: "exponential", minMs: 1, meanMs: 5 }, loss: 0.02, duplicate: 0.02, reorder: 0.05 },
     settle: async () => void (await Promise.all([...nodes.values()].map((n) => n.idle()))),
+    ...(options.trace && { trace: options.trace }),
   });
   const random: Random = net.random.fork();
   const n = options.nodes ?? random.int(3, 4);

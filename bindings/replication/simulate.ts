@@ -16,11 +16,12 @@
  */
 import { createHash } from "node:crypto";
 import { Ledger, keyPairFromSeed, signTransfer, type KeyPair } from "../chain/index.ts";
-import { SimNetwork, type NodeId, type Random } from "../net/index.ts";
+import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../net/index.ts";
 import { toHex } from "../util/index.ts";
 import { Replica, NotPrimaryError } from "./replica.ts";
 import { SimReplicaStore } from "./store.ts";
 import type { ReplicaEffect, ReplicationMode } from "./types.ts";
+import { describeReplicaPayload, traceReplicaEffect, traceReplicaViolation } from "./trace.ts";
 
 /** Options of {@link simulatePrimary}. */
 export interface PrimarySimulationOptions {
@@ -31,6 +32,8 @@ export interface PrimarySimulationOptions {
   nodes?: number;
   /** Virtual time of the faulty phase (default 5000 ms). */
   durationMs?: number;
+  /** Records the run (network, commits, violation) for `renderTraceHtml`; off when absent. */
+  trace?: TraceRecorder;
 }
 
 /** What one simulated run found. */
@@ -107,7 +110,9 @@ class PrimaryRun {
       seed,
       link: { latency: { kind: "exponential", minMs: 1, meanMs: 4 }, loss: 0.02, duplicate: 0.02, reorder: 0.05, reorderDelayMs: 30 },
       settle: () => this.settle(),
+      ...(options.trace && { trace: options.trace }),
     });
+    options.trace?.setDescriber(describeReplicaPayload);
     this.random = this.net.random.fork();
     this.mode = options.mode ?? (this.random.int(0, 2) < 2 ? "sync" : "async");
     const n = options.nodes ?? (this.random.chance(0.2) ? 5 : 3);
@@ -117,6 +122,7 @@ class PrimaryRun {
   }
 
   violate(invariant: string, detail: string): void {
+    if (this.violation === undefined && this.options.trace) traceReplicaViolation(this.options.trace, invariant, detail, this.ids);
     this.violation ??= { invariant, detail };
   }
 
@@ -157,6 +163,7 @@ class PrimaryRun {
   }
 
   private observe(id: NodeId, e: ReplicaEffect): void {
+    if (this.options.trace) traceReplicaEffect(this.options.trace, id, e);
     if (this.crashMidEvent && (e.kind === "persist" || e.kind === "send" || e.kind === "apply") && this.net.node(id).up && this.random.chance(0.002)) {
       this.crash(id);
       return;

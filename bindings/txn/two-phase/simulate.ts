@@ -16,12 +16,13 @@
  * `bug` swaps in a deliberately broken protocol, so tests can check these checks catch it.
  * @module
  */
-import { SimNetwork, type NodeId, type Random } from "../../net/index.ts";
+import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../../net/index.ts";
 import { Coordinator } from "./coordinator.ts";
 import { Participant, type TwoPcResource } from "./participant.ts";
 import { LogBank } from "./resources.ts";
 import { TwoPcRunner } from "./runner.ts";
 import type { TwoPcEffect, TwoPcEvent, TwoPcOp } from "./types.ts";
+import { describeTwoPcPayload, traceTwoPcEffect, traceTwoPcViolation } from "./trace.ts";
 
 /** A deliberately broken protocol (for checking the checks). */
 export type TwoPcBug = "send-commit-before-force" | "in-doubt-commits-alone" | "no-locks";
@@ -42,6 +43,8 @@ export interface TwoPcSimulationOptions {
    * effect (0-based, counted over its incarnations) and restarts after `restartMs` (default 300).
    */
   crashAt?: { node: NodeId; effect: number; restartMs?: number };
+  /** Records the run (network, steps, violation) for `renderTraceHtml`; off when absent. */
+  trace?: TraceRecorder;
 }
 
 /** What one run found. */
@@ -100,7 +103,8 @@ class TwoPcRun {
   private violation: { invariant: string; detail: string } | undefined;
 
   constructor(private readonly options: TwoPcSimulationOptions) {
-    this.net = new SimNetwork({ seed: options.seed, settle: () => this.settle() });
+    this.net = new SimNetwork({ seed: options.seed, settle: () => this.settle(), ...(options.trace && { trace: options.trace }) });
+    options.trace?.setDescriber(describeTwoPcPayload);
     this.random = this.net.random.fork();
     const n = options.participants ?? this.random.int(3, 5);
     this.ids = Array.from({ length: n }, (_, i) => `p${i}`);
@@ -213,7 +217,9 @@ class TwoPcRun {
     }
   }
 
+  private readonly lastPrepare = new Map<NodeId, string>();
   private observe(node: NodeId, e: TwoPcEffect): void {
+    if (this.options.trace) traceTwoPcEffect(this.options.trace, node, e, this.lastPrepare);
     if (e.kind === "send" && e.message.type === "vote") entry(this.votes, e.message.tx, node).add(e.message.yes);
     if (e.kind !== "outcome") return;
     const seen = entry(this.outcomes, e.tx, node);
@@ -276,6 +282,7 @@ class TwoPcRun {
   }
 
   violate(invariant: string, detail: string): void {
+    if (this.violation === undefined && this.options.trace) traceTwoPcViolation(this.options.trace, invariant, detail, [COORD, ...this.ids], this.members.keys());
     this.violation ??= { invariant, detail };
   }
 
