@@ -85,7 +85,7 @@ function checkSame(w: LedgerState, t: LedgerState, rand: () => number): void {
     const bad = proof.slice();
     const k = Math.floor(rand() * bad.length);
     bad[k] ^= 1 << Math.floor(rand() * 8);
-    let ok = true;
+    let ok: boolean;
     try {
       ok = verifyProof(root, a, account, bad);
     } catch (e) {

@@ -150,7 +150,7 @@ describe("append log on the fault-injecting file system", () => {
       let written: string[] = [];
       const { log } = openCollect("/d/x.log", fs);
       fs.crashAfterOps(5 + (seed % 40));
-      let l: AppendLog = log;
+      const l: AppendLog = log;
       try {
         for (let i = 0; ; i++) {
           l.append(rec(seed + i, 10 + ((seed * 7 + i) % 50)));

@@ -205,7 +205,7 @@ describe("the directory LOCK", () => {
     const l = await open(dir);
     await expect(open(dir)).rejects.toMatchObject({ code: "BUSY" });
     await l.close();
-    (await open(dir)).close();
+    await (await open(dir)).close();
   });
 
   it("a failed directory fsync when the ledger file is created is STORE_IO, not swallowed", async () => {

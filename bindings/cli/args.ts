@@ -8,7 +8,6 @@
 import { parseArgs } from "node:util";
 import { ChainDbError, ErrorCode } from "../util/index.ts";
 
-import type { ExitCode } from "./exit-code.ts";
 
 export type { ExitCode } from "./exit-code.ts";
 

@@ -270,7 +270,7 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
   const committedWord = pow || bft !== undefined ? "accepted into a mempool" : "committed";
   const draw = () => screen.draw(statusTable(cluster, bft, `${load.submitted()} transactions ${committedWord}`));
   const show = setInterval(draw, 1000);
-  let final: (NodeStatusLine | undefined)[] = [];
+  let final: (NodeStatusLine | undefined)[];
   let caughtUp = blocks === undefined;
   try {
     if (blocks !== undefined) {

@@ -17,7 +17,7 @@ import { Ledger } from "../chain/index.ts";
 import { createEngine } from "../engine/index.ts";
 import { Random, TcpTransport, loadOrCreateNodeKey, systemClock, type NodeKey, type TcpPeer } from "../net/index.ts";
 import { intOption, parseCommand, type CommandSpec } from "./args.ts";
-import { FileKeyStorage, FileReplicaStore, NotPrimaryError, PowNode, Replica, encodeEntry, type ReplicationMode } from "../replication/index.ts";
+import { FileKeyStorage, FileReplicaStore, PowNode, Replica, encodeEntry, type ReplicationMode } from "../replication/index.ts";
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_RATE, serveHttp, type HttpOptions } from "./http.ts";
 import { DEV_CHAIN_ID, closeOnFailure, devGenesis, runUntilSignal } from "./dev-node.ts";
 

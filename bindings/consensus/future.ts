@@ -76,7 +76,7 @@ export class FutureBuffer {
 
   private slotsOf(height: number): Map<string, Buffered> {
     let slots = this.byHeight.get(height);
-    if (slots === undefined) this.byHeight.set(height, (slots = new Map()));
+    if (slots === undefined) this.byHeight.set(height, (slots = new Map<string, Buffered>()));
     return slots;
   }
 }

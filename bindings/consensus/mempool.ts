@@ -204,7 +204,7 @@ export class Mempool {
   private insert(e: MempoolEntry, next: bigint): void {
     this.byKey.set(e.key, e);
     let waiting = this.bySender.get(e.sender);
-    if (waiting === undefined) this.bySender.set(e.sender, (waiting = new Map()));
+    if (waiting === undefined) this.bySender.set(e.sender, (waiting = new Map<bigint, MempoolEntry>()));
     waiting.set(e.nonce, e);
     this.spending.set(e.sender, (this.spending.get(e.sender) ?? 0n) + e.cost);
     if (e.nonce === next) this.candidates.add(e.sender);

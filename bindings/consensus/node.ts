@@ -40,7 +40,7 @@ import { DEFAULT_MEMPOOL_LIMITS, Mempool, type MempoolLimits } from "./mempool.t
 import { Inbox, type InboxLimits } from "./inbox.ts";
 import { BlockExecutor, appRoot } from "./executor.ts";
 import { BlockStore, SelectionSnapshot, fileLog, memoryLog, type Log } from "./store.ts";
-import { BlockSync, DEFAULT_SYNC_RATE, SYNC_REQUEST_COST, TAG, readHeight, tagged } from "./sync.ts";
+import { BlockSync, DEFAULT_SYNC_RATE, TAG, readHeight, tagged } from "./sync.ts";
 
 export { appRoot } from "./executor.ts";
 export { DEFAULT_SYNC_RATE, SYNC_REQUEST_COST } from "./sync.ts";

@@ -420,7 +420,7 @@ function createFile(port: FilePort, file: string, kind: string, payloads: Iterab
   } catch (cause) {
     throw ioError("create of", tmp, cause);
   }
-  let end = 0;
+  let end: number;
   try {
     writeFully(port, fd, logHeader(kind), 0, tmp);
     end = LOG_HEADER_BYTES;
