@@ -49,4 +49,16 @@ describe("proof of stake", () => {
     expect(powers(s.validatorsAt(8))).toEqual([[1, 100], [3, 100], [4, 100]]); // 45 < 100: not in the top 3
     expect(() => s.apply({ kind: "unjail", validator: addr(2) }, 9)).toThrow(/not jailed/);
   });
+
+  it("burns once per offence: a jailed validator loses nothing more, a repeated evidence key is refused", () => {
+    const s = new StakingState(options, [1, 2, 3, 4].map((b) => ({ address: addr(b), balance: 0, bonded: 100 })));
+    expect(s.slash(addr(2), { key: "e1", height: 0 })).toBe(10);
+    expect(s.slash(addr(2))).toBe(0); // its precommit of the same round: no second burn
+    expect(s.slash(addr(2), { key: "e2", height: 0 })).toBe(0);
+    expect(() => s.slash(addr(3), { key: "e1", height: 0 })).toThrow(/slashed already/);
+    expect(() => s.slash(addr(3), { key: "e3", height: 1 })).toThrow(/out of the window/);
+    expect(s.burned).toBe(10);
+    expect(s.info(addr(2))).toEqual({ balance: 0, bonded: 90, unbonding: 0, jailed: true });
+    expect(s.endBlock(1).map((v) => v.address[0])).toEqual([1, 3, 4]);
+  });
 });

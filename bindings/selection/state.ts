@@ -120,7 +120,7 @@ export class SelectionState {
       this.ballots.set(toHex(voter), names);
     }
     // A genesis election that elects nobody leaves the genesis set until the first epoch's tally.
-    const tally = tallyBallots(this.ballots, election.accounts);
+    const tally = tallyBallots(this.candidates, this.ballots, election.accounts);
     if (this.elect(tally).length > 0) this.tally = tally;
   }
 
@@ -157,8 +157,7 @@ export class SelectionState {
 
   /** DPoS: the set a tally taken now with `accounts`' balances would elect (reads only; sorted by address). */
   electionNow(accounts: AccountView): { tally: Map<string, bigint>; elected: PoweredValidator[] } {
-    const tally = tallyBallots(this.ballots, accounts);
-    for (const k of this.candidates) if (!tally.has(k)) tally.set(k, 0n);
+    const tally = tallyBallots(this.candidates, this.ballots, accounts);
     return { tally, elected: this.elect(tally) };
   }
 
@@ -249,7 +248,7 @@ export class SelectionState {
 
   /** @internal End of block `height`: the tally at epoch ends, the set for height + 2, pruning. */
   endBlock(height: number, accounts: AccountView): void {
-    if (this.params.mode === "dpos" && height % this.params.epochHeights === 0) this.tally = tallyBallots(this.ballots, accounts);
+    if (this.params.mode === "dpos" && height % this.params.epochHeights === 0) this.tally = tallyBallots(this.candidates, this.ballots, accounts);
     const set = this.computeSet();
     const latest = this.validatorsAt(height + 2);
     // Never an empty set: with no eligible validator the chain keeps the last one (and halts on its own).
@@ -263,12 +262,16 @@ export class SelectionState {
     this.height = height;
   }
 
+  /** Most power one validator gets, so that a full set's total stays within what `ValidatorSet` accepts. */
+  private powerCap(): bigint {
+    return BigInt(Math.floor(TOTAL_POWER_MAX / this.params.maxValidators));
+  }
+
   /** Voting power of an elected delegate; weighted power is capped so the set's total stays in range. */
   private delegatePower(votes: bigint): number {
     if (this.params.dposPower !== "weighted") return 1;
-    const cap = BigInt(Math.floor(TOTAL_POWER_MAX / this.params.maxValidators));
     const power = votes / this.params.powerUnit;
-    return Number(power < 1n ? 1n : power > cap ? cap : power);
+    return Number(power < 1n ? 1n : power > this.powerCap() ? this.powerCap() : power);
   }
 
   /** The top K of `tally` among unjailed candidates with votes (ties to the smaller address), sorted by address. */
@@ -291,7 +294,9 @@ export class SelectionState {
       if (!b.jailed && power > 0n) powered.push({ key, power });
     }
     powered.sort((a, b) => (a.power === b.power ? (a.key < b.key ? -1 : 1) : a.power > b.power ? -1 : 1));
-    return sortSet(powered.slice(0, this.params.maxValidators).map((p) => ({ address: fromHex(p.key, "validator"), power: Number(p.power) })));
+    // Ranked by stake, then capped like weighted delegates: uncapped, 2^48 staked units made a set ValidatorSet refuses (the chain halted).
+    const cap = this.powerCap();
+    return sortSet(powered.slice(0, this.params.maxValidators).map((p) => ({ address: fromHex(p.key, "validator"), power: Number(p.power > cap ? cap : p.power) })));
   }
 }
 
@@ -314,9 +319,14 @@ export interface GenesisElection {
   readonly accounts: AccountView;
 }
 
-/** Votes per named candidate: each voter's whole balance counts for every candidate it names. */
-function tallyBallots(ballots: ReadonlyMap<string, readonly string[]>, accounts: AccountView): Map<string, bigint> {
-  const tally = new Map<string, bigint>();
+/**
+ * Votes per candidate: each voter's whole balance counts for every candidate it names. Every
+ * candidate is listed (0 without votes), so a taken tally is never empty: an epoch in which no
+ * ballot names anyone keeps the last set (as a tally of zero-weight ballots does), rather than
+ * falling back to the genesis set, which an empty tally stands for.
+ */
+function tallyBallots(candidates: ReadonlySet<string>, ballots: ReadonlyMap<string, readonly string[]>, accounts: AccountView): Map<string, bigint> {
+  const tally = new Map<string, bigint>([...candidates].map((k) => [k, 0n]));
   for (const [voter, names] of ballots) {
     const weight = accounts.account(fromHex(voter, "voter"))?.balance ?? 0n;
     for (const k of names) tally.set(k, (tally.get(k) ?? 0n) + weight);
