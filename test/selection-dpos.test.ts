@@ -1,4 +1,5 @@
-// Delegated proof of stake: ballots weighted by balance, replacement, limits, top K per epoch.
+// Delegated proof of stake through the DelegateElection adapter (over SelectionState): ballots
+// weighted by balance, replacement, limits, top K per epoch applied two heights later.
 import { describe, expect, it } from "vitest";
 import { DelegateElection } from "../bindings/selection/index.ts";
 
@@ -30,7 +31,7 @@ describe("delegated proof of stake", () => {
     e.vote(addr(101), [addr(1)]);
     expect(view(e.elect())).toEqual([[1, 1], [2, 1]]); // 1, 2, 3 all at 50: smaller addresses win
     e.vote(addr(101), [addr(3)]);
-    expect(view(e.elect())).toEqual([[3, 1], [2, 1]]);
+    expect(view(e.elect())).toEqual([[2, 1], [3, 1]]);
   });
 
   it("refuses too many or unknown candidates", () => {
@@ -39,7 +40,7 @@ describe("delegated proof of stake", () => {
     expect(() => e.vote(addr(100), [addr(9)])).toThrow(/not a candidate/);
   });
 
-  it("changes the set only at epoch boundaries", () => {
+  it("changes the set only at epoch boundaries, from two heights after the tally", () => {
     const e = election();
     e.setBalance(addr(100), 10);
     e.vote(addr(100), [addr(1), addr(2)]);
@@ -48,8 +49,9 @@ describe("delegated proof of stake", () => {
     e.vote(addr(101), [addr(3)]);
     expect(e.endBlock(9)).toBeNull();
     expect(view(e.validatorsAt(10))).toEqual([[1, 10], [2, 10]]);
-    expect(view(e.endBlock(10)!)).toEqual([[3, 20], [1, 10]]);
-    expect(view(e.validatorsAt(11))).toEqual([[3, 20], [1, 10]]);
+    expect(view(e.endBlock(10)!)).toEqual([[1, 10], [3, 20]]);
+    expect(view(e.validatorsAt(11))).toEqual([[1, 10], [2, 10]]);
+    expect(view(e.validatorsAt(12))).toEqual([[1, 10], [3, 20]]);
     expect(view(e.validatorsAt(5))).toEqual([[1, 10], [2, 10]]);
   });
 });

@@ -5,7 +5,8 @@
  * Proof of work is the replication layer's multi-primary mode (a mining race), not a set.
  * @module
  */
-export { StakingState, TOTAL_POWER_MAX, UNBONDINGS_MAX, compareAddresses, type StakingOptions, type StakingTx, type PoweredValidator } from "./pos.ts";
+export { StakingState, type StakingOptions, type StakingTx, type Offence } from "./pos.ts";
+export { TOTAL_POWER_MAX, UNBONDINGS_MAX, compareAddresses, type PoweredValidator } from "./types.ts";
 export { DelegateElection, type DposOptions } from "./dpos.ts";
 export {
   SelectionState,
@@ -20,6 +21,7 @@ export {
   type SelectionJson,
   type AccountView,
   type Bond,
+  type GenesisElection,
 } from "./state.ts";
 export {
   signStakingTx,

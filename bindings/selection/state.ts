@@ -20,7 +20,7 @@
 import { createHash } from "node:crypto";
 import { ChainDbError, ErrorCode, aint, assert, toHex, fromHex } from "../util/index.ts";
 import type { Transfer } from "../chain/index.ts";
-import { TOTAL_POWER_MAX, compareAddresses, UNBONDINGS_MAX, type PoweredValidator } from "./pos.ts";
+import { TOTAL_POWER_MAX, compareAddresses, UNBONDINGS_MAX, type PoweredValidator } from "./types.ts";
 import type { ChainTx, StakingTransaction } from "./txs.ts";
 
 /** How validators are chosen: a fixed set with equal powers, proof of stake, or delegated proof of stake. */
@@ -86,9 +86,11 @@ export class SelectionState {
    * The state at genesis. PoS: each validator's `stake` is bonded (and must be in the pool's
    * genesis balance, see {@link poolGenesisBalance}); DPoS: the validators are the first
    * candidates and the first set (power 1) until an epoch's tally elects others; Tendermint: the
-   * validators with power 1, forever.
+   * validators with power 1, forever. A DPoS genesis may carry an `election`: ballots cast before
+   * height 1 (naming genesis validators only), tallied with `accounts`' balances to elect the
+   * first set as every epoch's tally does.
    */
-  static genesis(params: SelectionParams, validators: readonly { address: Uint8Array; stake: bigint }[]): SelectionState {
+  static genesis(params: SelectionParams, validators: readonly { address: Uint8Array; stake: bigint }[], election?: GenesisElection): SelectionState {
     aint(params.unbondingHeights, 0, 1 << 30, "unbondingHeights");
     aint(params.slashPpm, 0, 1_000_000, "slashPpm");
     if (params.dposPower !== undefined && params.dposPower !== "equal" && params.dposPower !== "weighted") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"dposPower" expected equal or weighted, got ${String(params.dposPower)}`);
@@ -102,10 +104,23 @@ export class SelectionState {
       if (params.mode === "dpos") s.candidates.add(key);
     }
     s.genesisSet = sortSet(validators.map((v) => ({ address: v.address.slice(), power: 1 })));
-    const first = params.mode === "pos" ? s.computeSet() : s.genesisSet;
+    if (election !== undefined) s.castGenesisBallots(election);
+    const first = s.computeSet();
     if (first.length === 0) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "the genesis validator set is empty");
     s.sets.set(1, first);
     return s;
+  }
+
+  private castGenesisBallots(election: GenesisElection): void {
+    if (this.params.mode !== "dpos") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "a genesis election needs the dpos selection");
+    for (const { voter, candidates } of election.ballots) {
+      const names = [...new Set(candidates.map((c) => toHex(c)))];
+      if (!names.every((k) => this.candidates.has(k))) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "a genesis ballot names an account that is not a candidate");
+      this.ballots.set(toHex(voter), names);
+    }
+    // A genesis election that elects nobody leaves the genesis set until the first epoch's tally.
+    const tally = tallyBallots(this.candidates, this.ballots, election.accounts);
+    if (this.elect(tally).length > 0) this.tally = tally;
   }
 
   /** A deep copy (the scratch state a proposed block runs on). */
@@ -132,6 +147,17 @@ export class SelectionState {
     let sum = 0n;
     for (const b of this.bonds.values()) sum += b.bonded + b.unbonding.reduce((s, u) => s + u.amount, 0n);
     return sum;
+  }
+
+  /** True if `address` is a DPoS candidate. */
+  isCandidate(address: Uint8Array): boolean {
+    return this.candidates.has(toHex(address));
+  }
+
+  /** DPoS: the set a tally taken now with `accounts`' balances would elect (reads only; sorted by address). */
+  electionNow(accounts: AccountView): { tally: Map<string, bigint>; elected: PoweredValidator[] } {
+    const tally = tallyBallots(this.candidates, this.ballots, accounts);
+    return { tally, elected: this.elect(tally) };
   }
 
   /** True if the offence `key` (an `evidenceKey`) was slashed already. */
@@ -221,13 +247,7 @@ export class SelectionState {
 
   /** @internal End of block `height`: the tally at epoch ends, the set for height + 2, pruning. */
   endBlock(height: number, accounts: AccountView): void {
-    if (this.params.mode === "dpos" && height % this.params.epochHeights === 0) {
-      this.tally = new Map();
-      for (const [voter, names] of this.ballots) {
-        const weight = accounts.account(fromHex(voter, "voter"))?.balance ?? 0n;
-        for (const k of names) this.tally.set(k, (this.tally.get(k) ?? 0n) + weight);
-      }
-    }
+    if (this.params.mode === "dpos" && height % this.params.epochHeights === 0) this.tally = tallyBallots(this.candidates, this.ballots, accounts);
     const set = this.computeSet();
     const latest = this.validatorsAt(height + 2);
     // Never an empty set: with no eligible validator the chain keeps the last one (and halts on its own).
@@ -241,22 +261,31 @@ export class SelectionState {
     this.height = height;
   }
 
+  /** Most power one validator gets, so that a full set's total stays within what `ValidatorSet` accepts. */
+  private powerCap(): bigint {
+    return BigInt(Math.floor(TOTAL_POWER_MAX / this.params.maxValidators));
+  }
+
   /** Voting power of an elected delegate; weighted power is capped so the set's total stays in range. */
   private delegatePower(votes: bigint): number {
     if (this.params.dposPower !== "weighted") return 1;
-    const cap = BigInt(Math.floor(TOTAL_POWER_MAX / this.params.maxValidators));
     const power = votes / this.params.powerUnit;
-    return Number(power < 1n ? 1n : power > cap ? cap : power);
+    return Number(power < 1n ? 1n : power > this.powerCap() ? this.powerCap() : power);
+  }
+
+  /** The top K of `tally` among unjailed candidates with votes (ties to the smaller address), sorted by address. */
+  private elect(tally: ReadonlyMap<string, bigint>): PoweredValidator[] {
+    const jailed = (k: string) => this.bonds.get(k)?.jailed === true;
+    const ranked = [...tally].filter(([k, v]) => v > 0n && !jailed(k) && this.candidates.has(k));
+    ranked.sort((a, b) => (a[1] === b[1] ? (a[0] < b[0] ? -1 : 1) : a[1] > b[1] ? -1 : 1));
+    return sortSet(ranked.slice(0, this.params.maxValidators).map(([k, votes]) => ({ address: fromHex(k, "candidate"), power: this.delegatePower(votes) })));
   }
 
   private computeSet(): PoweredValidator[] {
     if (this.params.mode === "tendermint") return this.genesisSet;
     if (this.params.mode === "dpos") {
-      const jailed = (k: string) => this.bonds.get(k)?.jailed === true;
-      if (this.tally.size === 0) return this.genesisSet.filter((v) => !jailed(toHex(v.address)));
-      const ranked = [...this.tally].filter(([k, v]) => v > 0n && !jailed(k) && this.candidates.has(k));
-      ranked.sort((a, b) => (a[1] === b[1] ? (a[0] < b[0] ? -1 : 1) : a[1] > b[1] ? -1 : 1));
-      return sortSet(ranked.slice(0, this.params.maxValidators).map(([k, votes]) => ({ address: fromHex(k, "candidate"), power: this.delegatePower(votes) })));
+      if (this.tally.size === 0) return this.genesisSet.filter((v) => this.bonds.get(toHex(v.address))?.jailed !== true);
+      return this.elect(this.tally);
     }
     const powered: { key: string; power: bigint }[] = [];
     for (const [key, b] of this.bonds) {
@@ -264,7 +293,9 @@ export class SelectionState {
       if (!b.jailed && power > 0n) powered.push({ key, power });
     }
     powered.sort((a, b) => (a.power === b.power ? (a.key < b.key ? -1 : 1) : a.power > b.power ? -1 : 1));
-    return sortSet(powered.slice(0, this.params.maxValidators).map((p) => ({ address: fromHex(p.key, "validator"), power: Number(p.power) })));
+    // Ranked by stake, then capped like weighted delegates: uncapped, 2^48 staked units made a set ValidatorSet refuses (the chain halted).
+    const cap = this.powerCap();
+    return sortSet(powered.slice(0, this.params.maxValidators).map((p) => ({ address: fromHex(p.key, "validator"), power: Number(p.power > cap ? cap : p.power) })));
   }
 }
 
@@ -279,6 +310,27 @@ export interface SelectionJson {
   sets: [number, [string, number][]][];
   slashed: [string, number][];
   genesisSet: string[];
+}
+
+/** DPoS ballots cast before height 1 and the balances that weigh them (see {@link SelectionState.genesis}). */
+export interface GenesisElection {
+  readonly ballots: readonly { readonly voter: Uint8Array; readonly candidates: readonly Uint8Array[] }[];
+  readonly accounts: AccountView;
+}
+
+/**
+ * Votes per candidate: each voter's whole balance counts for every candidate it names. Every
+ * candidate is listed (0 without votes), so a taken tally is never empty: an epoch in which no
+ * ballot names anyone keeps the last set (as a tally of zero-weight ballots does), rather than
+ * falling back to the genesis set, which an empty tally stands for.
+ */
+function tallyBallots(candidates: ReadonlySet<string>, ballots: ReadonlyMap<string, readonly string[]>, accounts: AccountView): Map<string, bigint> {
+  const tally = new Map<string, bigint>([...candidates].map((k) => [k, 0n]));
+  for (const [voter, names] of ballots) {
+    const weight = accounts.account(fromHex(voter, "voter"))?.balance ?? 0n;
+    for (const k of names) tally.set(k, (tally.get(k) ?? 0n) + weight);
+  }
+  return tally;
 }
 
 /** Pool balance a PoS genesis needs: the sum of the validators' bonded stake (0 otherwise). */
@@ -326,6 +378,11 @@ export class BlockRun {
     this.state.markSlashed(evidenceKey, offenceHeight);
     if (burned > 0n) this.poolMove(BURN_ADDRESS, burned);
     return burned;
+  }
+
+  /** Balance and nonce of `address` as this block changed them so far (a copy). */
+  accountOf(address: Uint8Array): { balance: bigint; nonce: bigint } {
+    return { ...this.view(address) };
   }
 
   /** Runs one transaction; throws (changing nothing) if the rules refuse it. */
