@@ -5,7 +5,7 @@
  * @module
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { formatTable, machineInfo, writeSuiteResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import { formatTable, machineInfo, median, missedTargets, parallelCeiling, writeSuiteResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
 import { renderReport } from "./report.ts";
 
 /** A suite the runner knows: its name, what it measures, and how to load it. */
@@ -37,12 +37,23 @@ export interface RunBenchOptions {
   progress?: (line: string) => void;
 }
 
+/** The machine's parallel ceiling in this run: a CPU-bound loop, 2 threads vs 1 (see `parallelCeiling`). */
+export interface CeilingResult {
+  /** One ratio per round: half the rounds before the first suite, half after the last. */
+  samples: number[];
+  median: number;
+  min: number;
+  max: number;
+}
+
 /** The combined results file. */
 export interface BenchRun {
   machine: ReturnType<typeof machineInfo>;
   date: string;
   quick: boolean;
   suites: SuiteResult[];
+  /** Absent in results written before the ceiling was measured by the runner. */
+  ceiling?: CeilingResult;
 }
 
 /** Runs suites by name (all when `names` is empty) and writes the results; returns them. */
@@ -53,6 +64,9 @@ export async function runBench(names: readonly string[], options: RunBenchOption
   const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
   const run: BenchRun = { machine: machineInfo(), date: new Date().toISOString(), quick: options.quick ?? false, suites: [] };
   const startedAt = performance.now();
+  const ceilingRounds = run.quick ? 2 : 3;
+  progress(`parallel ceiling: a CPU-bound loop on 1 and 2 threads (${ceilingRounds} rounds now, ${ceilingRounds} after the suites)`);
+  const ceiling = await parallelCeiling(ceilingRounds);
   for (const [i, entry] of selected.entries()) {
     const prefix = `[${i + 1}/${selected.length}] ${entry.name}`;
     const suiteStart = performance.now();
@@ -65,11 +79,22 @@ export async function runBench(names: readonly string[], options: RunBenchOption
     log(formatTable(result));
     log("");
   }
+  ceiling.push(...(await parallelCeiling(ceilingRounds)));
+  run.ceiling = { samples: ceiling, median: median(ceiling), min: Math.min(...ceiling), max: Math.max(...ceiling) };
+  log(`parallel ceiling (CPU-bound loop, 2 threads vs 1, this run): ${run.ceiling.median.toFixed(2)}× (${run.ceiling.min.toFixed(2)}–${run.ceiling.max.toFixed(2)})`);
   mkdirSync(out, { recursive: true });
   writeFileSync(`${out}/results.json`, JSON.stringify(run, null, 2) + "\n");
   writeFileSync(`${out}/report.html`, renderReport(run));
   log(`wrote ${out}/results.json and ${out}/report.html`);
+  const missed = missedTargets(run.suites);
+  const total = run.suites.reduce((n, x) => n + x.targets.length, 0);
+  log(missed.length === 0 ? `targets: all ${total} met` : `targets: ${missed.length} of ${total} missed:\n${missed.map((m) => `  MISS ${m}`).join("\n")}`);
   return run;
+}
+
+/** Exit status of `chaindb bench`: 1 with `--check` when a target was missed, else 0. */
+export function benchExitCode(run: BenchRun, check: boolean): 0 | 1 {
+  return check && missedTargets(run.suites).length > 0 ? 1 : 0;
 }
 
 function clock(ms: number): string {

@@ -28,8 +28,9 @@ commands:
   cluster [--nodes 4] [--mode primary|pow] [--consensus pow|tendermint|pos|dpos] [--blocks N] [--json]
           [--ack sync|async] [--dir <dir>]
           run a local cluster of node processes with a load generator and live status
-  bench   [suite ...] [--quick] [--out <dir>]
-          run the benchmark suites (all by default) and write results.json and report.html
+  bench   [suite ...] [--quick] [--out <dir>] [--check]
+          run the benchmark suites (all by default) and write results.json and report.html;
+          missed targets are listed at the end; with --check they make the exit status 1
   help    show this text
 `;
 
@@ -74,13 +75,13 @@ async function benchCommand(args: string[]): Promise<ExitCode> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { quick: { type: "boolean", default: false }, out: { type: "string" } },
+    options: { quick: { type: "boolean", default: false }, out: { type: "string" }, check: { type: "boolean", default: false } },
   });
-  const { runBench } = await import("../../bench/index.ts");
-  await runBench(positionals, { quick: values.quick, ...(values.out ? { out: values.out } : {}) });
+  const { runBench, benchExitCode } = await import("../../bench/index.ts");
+  const run = await runBench(positionals, { quick: values.quick, ...(values.out ? { out: values.out } : {}) });
   // No process.exit here: every suite closes what it opened, and test/bench-exit.test.ts fails
   // when one leaves a handle behind (the process would not end).
-  return 0;
+  return benchExitCode(run, values.check);
 }
 
 function reportError(error: unknown): ExitCode {
