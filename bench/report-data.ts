@@ -14,6 +14,8 @@ export interface HotPathRow {
   /** rate / the ts engine's rate. */
   ratio: number;
   kind: "wasm" | "ts" | "peer";
+  /** What the peer does not do that the engines do (e.g. no root). */
+  note?: string;
 }
 
 /** A hot path: its rows (wasm, ts, best peer) and why wasm and ts differ. */
@@ -78,7 +80,7 @@ export function hotPaths(run: BenchRun): HotPath[] {
       { who: "wasm engine", rate: wasm.median, ratio: wasm.median / ts.median, kind: "wasm" },
       { who: "ts engine", rate: ts.median, ratio: 1, kind: "ts" },
     ];
-    if (peer) rows.push({ who: `best peer: ${peerName(peer)}${spec.peerNote ? ` (${spec.peerNote})` : ""}`, rate: peer.median, ratio: peer.median / ts.median, kind: "peer" });
+    if (peer) rows.push({ who: peerName(peer), rate: peer.median, ratio: peer.median / ts.median, kind: "peer", ...(spec.peerNote ? { note: spec.peerNote } : {}) });
     out.push({ name: spec.name, unit: wasm.unit, rows, why: spec.why });
   }
   return out;
@@ -88,25 +90,36 @@ function peerName(c: CaseResult): string {
   return c.label.replace(/^peer /, "").replace(/, (uniform|hot)$/, "").replace(/: (load|random get)$/, "");
 }
 
-/** A headline line of the summary. */
+/** A headline row of the summary: one hot path, its engines, the best peer and the two ratios. */
 export interface Headline {
-  what: string;
-  ratio: string;
-  detail: string;
+  path: string;
+  wasm: string;
+  ts: string;
+  wasmOverTs: string;
+  peer: string;
+  peerRate: string;
+  /** The faster chaindb engine over the best peer. */
+  chaindbOverPeer: string;
+  /** Set when the peer does less than the engines (e.g. no root). */
+  peerNote?: string;
 }
 
-/** WASM vs TS per hot path, then chaindb (its faster engine) vs the best peer. */
+/** WASM vs TS per hot path, and chaindb (its faster engine) vs the best peer. */
 export function headlines(paths: HotPath[]): Headline[] {
-  const out: Headline[] = [];
-  for (const p of paths) {
+  return paths.map((p) => {
     const [wasm, ts, peer] = p.rows;
-    out.push({ what: `${p.name}: wasm vs ts`, ratio: `${wasm!.ratio.toFixed(2)}×`, detail: `${formatQuantity(wasm!.rate, p.unit)} vs ${formatQuantity(ts!.rate, p.unit)}` });
-    if (peer) {
-      const best = wasm!.rate >= ts!.rate ? wasm! : ts!;
-      out.push({ what: `${p.name}: chaindb vs the best peer`, ratio: `${(best.rate / peer.rate).toFixed(2)}×`, detail: `${best.who} ${formatQuantity(best.rate, p.unit)} vs ${peer.who.replace(/^best peer: /, "")} ${formatQuantity(peer.rate, p.unit)}` });
-    }
-  }
-  return out;
+    const best = Math.max(wasm!.rate, ts!.rate);
+    return {
+      path: p.name,
+      wasm: formatQuantity(wasm!.rate, p.unit),
+      ts: formatQuantity(ts!.rate, p.unit),
+      wasmOverTs: `${wasm!.ratio.toFixed(2)}×`,
+      peer: peer?.who ?? "none in this run",
+      peerRate: peer ? formatQuantity(peer.rate, p.unit) : "",
+      chaindbOverPeer: peer ? `${(best / peer.rate).toFixed(2)}×` : "",
+      ...(peer?.note ? { peerNote: peer.note } : {}),
+    };
+  });
 }
 
 /** A 2-worker ratio of the run. */

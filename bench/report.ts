@@ -54,7 +54,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1000px;padding
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}h3{margin:1.4em 0 .3em}
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6em 0}
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}
-td:first-child,th:first-child{text-align:left}.met{color:#176f2c}.miss{color:#b3261e;font-weight:bold}
+td:first-child,th:first-child,td.text,th.text{text-align:left}.met{color:#176f2c}.miss{color:#b3261e;font-weight:bold}
 svg text{font:12px system-ui,sans-serif;fill:#222}svg .tick{fill:#666}svg .title{font-weight:bold}
 figure{margin:.8em 0}.note{color:#555}.why{margin:.2em 0 1.2em;max-width:760px}
 </style></head><body>
@@ -69,15 +69,17 @@ ${run.suites.map((s) => renderSuite(s, run)).join("\n")}
 }
 
 function summary(run: BenchRun, paths: HotPath[]): string {
-  const rows = headlines(paths).map((h) => `<tr><td>${esc(h.what)}</td><td>${esc(h.ratio)}</td><td>${esc(h.detail)}</td></tr>`);
+  const rows = headlines(paths).map((h) =>
+    `<tr><td>${esc(h.path)}</td><td>${esc(h.wasm)}</td><td>${esc(h.ts)}</td><td><b>${esc(h.wasmOverTs)}</b></td><td class="text">${esc(h.peer)}${h.peerNote ? ` <span class="note">(${esc(h.peerNote)})</span>` : ""}</td><td>${esc(h.peerRate)}</td><td><b>${esc(h.chaindbOverPeer)}</b></td></tr>`);
   const par = parallelRows(run);
   const ceiling = run.ceiling;
-  const parRows = par.map((p) => `<tr><td>${esc(p.what)}</td><td>${p.ratio.toFixed(2)}×</td><td>${ceiling ? `${ceiling.median.toFixed(2)}×` : "not measured"}</td><td>${esc(p.detail)}</td></tr>`);
+  const parRows = par.map((p) => `<tr><td>${esc(p.what)}</td><td><b>${p.ratio.toFixed(2)}×</b></td><td>${ceiling ? `${ceiling.median.toFixed(2)}×` : "not measured"}</td><td class="text">${esc(p.detail)}</td></tr>`);
   const missed = missedTargets(run.suites);
   const total = run.suites.reduce((n, s) => n + s.targets.length, 0);
   return `<section class="summary"><h2>Summary</h2>
-${rows.length ? `<h3>WASM vs TS, and chaindb vs the best peer</h3><div class="scroll"><table class="headlines"><tr><th>hot path</th><th>ratio</th><th>measured as</th></tr>${rows.join("")}</table></div>` : ""}
-${par.length ? `<h3>Serial vs parallel</h3><div class="scroll"><table class="parallel"><tr><th>workload</th><th>2 workers / baseline</th><th>machine ceiling</th><th>measured as</th></tr>${parRows.join("")}</table></div>
+${rows.length ? `<h3>WASM vs TS, and chaindb vs the best peer</h3><div class="scroll"><table class="headlines"><tr><th>hot path</th><th>wasm</th><th>ts</th><th>wasm ÷ ts</th><th class="text">best peer</th><th>peer</th><th>chaindb ÷ peer</th></tr>${rows.join("")}</table></div>
+<p class="note">chaindb ÷ peer uses the faster of chaindb's two engines. Peers apply the same transfers with the same rules but compute no state root and check no signatures (see each suite's notes).</p>` : ""}
+${par.length ? `<h3>Serial vs parallel</h3><div class="scroll"><table class="parallel"><tr><th>workload</th><th>2 workers / baseline</th><th>machine ceiling</th><th class="text">measured as</th></tr>${parRows.join("")}</table></div>
 <p class="why">The <b>machine ceiling</b> is what a CPU-bound loop with nothing shared gained from a second thread in this run${ceiling ? ` (${ceiling.median.toFixed(2)}× median, ${ceiling.min.toFixed(2)}–${ceiling.max.toFixed(2)} over ${ceiling.samples.length} rounds before and after the suites)` : ""}: other work shares this machine's cores, so no 2-worker ratio can exceed it. A ratio below 1× means handing work to the workers (copying blocks and state, messages, waiting for the slowest) cost more than the second thread gave: expected when little of the block is parallel (two accounts: every transfer conflicts) or when the ceiling itself is near 1×.</p>` : ""}
 <h3>Targets</h3>
 <p>${missed.length === 0 ? `All ${total} targets met.` : `${missed.length} of ${total} targets missed (\`chaindb bench --check\` exits 1 on a miss):`}</p>
@@ -88,7 +90,8 @@ ${missed.length ? `<ul class="missed">${missed.map((x) => `<li class="miss">${es
 function wasmVsTs(paths: HotPath[], scale: Scale): string {
   if (!paths.length) return "";
   const figures = paths.map((p) => {
-    const cases = p.rows.map((r) => ({ label: `${r.who}: ${formatQuantity(r.rate, p.unit)}`, value: r.ratio }));
+    const who = (r: HotPath["rows"][number]) => (r.kind === "peer" ? `best peer: ${r.who}${r.note ? ` (${r.note})` : ""}` : r.who);
+    const cases = p.rows.map((r) => ({ label: `${who(r)}: ${formatQuantity(r.rate, p.unit)}`, value: r.ratio }));
     return `<h3>${esc(p.name)}</h3>${chart(`${p.name}: × the ts engine`, cases, scale, "1.0× = the ts engine in this run")}<p class="why">${esc(p.why)}</p>`;
   });
   return `<section class="wasm-vs-ts"><h2>WASM vs TypeScript, per hot path</h2>
@@ -186,8 +189,12 @@ function axis(scale: Scale, top: number, bottom: number): string {
     return `<line x1="${x}" x2="${x}" y1="${top}" y2="${bottom}" stroke="${t === scale.origin && scale.origin !== 0 ? "#b3261e" : "#e3e3e3"}"${t === scale.origin && scale.origin !== 0 ? ' stroke-dasharray="4 3"' : ""}/>
 <text class="tick" x="${x}" y="${bottom + 14}" text-anchor="${anchor}">${esc(scale.tickLabel(t))}</text>`;
   });
-  return `<g class="axis">${parts.join("\n")}<line x1="${X0}" x2="${X1}" y1="${bottom}" y2="${bottom}" stroke="#888"/>
-<text class="tick" x="${X1 + 8}" y="${bottom + 14}">${esc(scale.unit.trim())}</text></g>`;
+  // The unit follows the last tick label (its width estimated on the safe side); a ratio axis
+  // carries "×" in every tick label instead.
+  const last = scale.ticks[scale.ticks.length - 1]!;
+  const unitX = scale.x(last) + (scale.tickLabel(last).length * CHAR_PX) / 2 + 6;
+  const unit = scale.kind === "log" ? "" : `<text class="tick" x="${unitX.toFixed(1)}" y="${bottom + 14}">${esc(scale.unit.trim())}</text>`;
+  return `<g class="axis">${parts.join("\n")}<line x1="${X0}" x2="${X1}" y1="${bottom}" y2="${bottom}" stroke="#888"/>${unit}</g>`;
 }
 
 /** A linear axis from 0 to a round number at or above `max`, with 3–6 ticks. */
