@@ -50,7 +50,7 @@ export function renderReport(run: BenchRun): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>chaindb benchmark report</title>
 <style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1000px;padding:0 1em;color:#222}
+body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1120px;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}h3{margin:1.4em 0 .3em}
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6em 0}
 td,th{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}
