@@ -69,8 +69,12 @@ ${run.suites.map((s) => renderSuite(s, run)).join("\n")}
 }
 
 function summary(run: BenchRun, paths: HotPath[]): string {
+  // Peer notes ("no root") go under the table, marked by a number, so the table stays narrow.
+  const notes: string[] = [];
+  const mark = (note: string | undefined) => (note === undefined ? "" : `<sup>${notes.includes(note) ? notes.indexOf(note) + 1 : notes.push(note)}</sup>`);
   const rows = headlines(paths).map((h) =>
-    `<tr><td>${esc(h.path)}</td><td>${esc(h.wasm)}</td><td>${esc(h.ts)}</td><td><b>${esc(h.wasmOverTs)}</b></td><td class="text">${esc(h.peer)}${h.peerNote ? ` <span class="note">(${esc(h.peerNote)})</span>` : ""}</td><td>${esc(h.peerRate)}</td><td><b>${esc(h.chaindbOverPeer)}</b></td></tr>`);
+    `<tr><td>${esc(h.path)}</td><td>${esc(h.wasm)}</td><td>${esc(h.ts)}</td><td><b>${esc(h.wasmOverTs)}</b></td><td class="text">${esc(h.peer)}${mark(h.peerNote)}</td><td>${esc(h.peerRate)}</td><td><b>${esc(h.chaindbOverPeer)}</b></td></tr>`);
+  const footnotes = notes.map((n, i) => ` ${i + 1}: ${esc(n)}.`).join("");
   const par = parallelRows(run);
   const ceiling = run.ceiling;
   const parRows = par.map((p) => `<tr><td>${esc(p.what)}</td><td><b>${p.ratio.toFixed(2)}×</b></td><td>${ceiling ? `${ceiling.median.toFixed(2)}×` : "not measured"}</td><td class="text">${esc(p.detail)}</td></tr>`);
@@ -78,7 +82,7 @@ function summary(run: BenchRun, paths: HotPath[]): string {
   const total = run.suites.reduce((n, s) => n + s.targets.length, 0);
   return `<section class="summary"><h2>Summary</h2>
 ${rows.length ? `<h3>WASM vs TS, and chaindb vs the best peer</h3><div class="scroll"><table class="headlines"><tr><th>hot path</th><th>wasm</th><th>ts</th><th>wasm ÷ ts</th><th class="text">best peer</th><th>peer</th><th>chaindb ÷ peer</th></tr>${rows.join("")}</table></div>
-<p class="note">chaindb ÷ peer uses the faster of chaindb's two engines. Peers apply the same transfers with the same rules but compute no state root and check no signatures (see each suite's notes).</p>` : ""}
+<p class="note">chaindb ÷ peer uses the faster of chaindb's two engines. Peers apply the same transfers with the same rules but compute no state root and check no signatures (see each suite's notes).${footnotes}</p>` : ""}
 ${par.length ? `<h3>Serial vs parallel</h3><div class="scroll"><table class="parallel"><tr><th>workload</th><th>2 workers / baseline</th><th>machine ceiling</th><th class="text">measured as</th></tr>${parRows.join("")}</table></div>
 <p class="why">The <b>machine ceiling</b> is what a CPU-bound loop with nothing shared gained from a second thread in this run${ceiling ? ` (${ceiling.median.toFixed(2)}× median, ${ceiling.min.toFixed(2)}–${ceiling.max.toFixed(2)} over ${ceiling.samples.length} rounds before and after the suites)` : ""}: other work shares this machine's cores, so no 2-worker ratio can exceed it. A ratio below 1× means handing work to the workers (copying blocks and state, messages, waiting for the slowest) cost more than the second thread gave: expected when little of the block is parallel (two accounts: every transfer conflicts) or when the ceiling itself is near 1×.</p>` : ""}
 <h3>Targets</h3>
