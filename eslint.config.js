@@ -55,7 +55,7 @@ export default tseslint.config(
   },
   {
     // @sqlite.org/sqlite-wasm's C API is typed loosely (`any`); its glue and its benchmark use it as is.
-    files: ["bindings/store/durable.ts", "bindings/store/node-vfs.ts", "bindings/store/sqlite.ts", "bench/store.bench.ts"],
+    files: ["bindings/store/durable.ts", "bindings/store/node-vfs.ts", "bindings/store/sqlite.ts", "bench/store.bench.ts", "bench/peers.ts"],
     rules: { ...off(unsafeAny), "@typescript-eslint/no-explicit-any": "off", "@typescript-eslint/no-redundant-type-constituents": "off" },
   },
   {

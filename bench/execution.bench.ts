@@ -15,7 +15,7 @@
 import { Ledger, keyPairFromSeed, signTransfer, type KeyPair } from "../bindings/chain/index.ts";
 import { ParallelExecutor, SerialExecutor, type BlockExecutor } from "../bindings/concurrency/index.ts";
 import { toHex } from "../bindings/util/index.ts";
-import { consume, formatTable, median, suiteResult, writeSuiteResult, type CaseResult, type SuiteOptions, type SuiteResult, type TargetCheck } from "./lib.ts";
+import { consume, formatTable, median, parallelCeiling, suiteResult, writeSuiteResult, type CaseResult, type SuiteOptions, type SuiteResult, type TargetCheck } from "./lib.ts";
 
 const BLOCK = 1000;
 const CHAIN = 11;
@@ -140,6 +140,7 @@ function caseResults(workload: string, cases: Case[]): CaseResult[] {
         id: `${workload}-${pipeline}-${c.id}`,
         label: `${workload}, ${pipeline === "exec" ? "execution only" : "signed pipeline"}: ${c.label}`,
         group: `${workload}: ${pipeline}`,
+        scale: pipeline,
         unit: "tx/s",
         samples: rates,
         median: median(rates),
@@ -155,33 +156,6 @@ function caseResults(workload: string, cases: Case[]): CaseResult[] {
     if (base) r.ratio = r.median / base.median;
   }
   return out;
-}
-
-// A CPU-bound loop in 1 worker and then split over 2: how much a second thread can gain on this
-// machine right now (other work shares the cores). Node worker_threads with eval'd code.
-const SPIN = `
-const { parentPort } = require("node:worker_threads");
-parentPort.on("message", (n) => { let x = 1; for (let i = 0; i < n; i++) x = (x * 1103515245 + 12345) | 0; parentPort.postMessage(x); });
-`;
-
-async function spinScaling(rounds: number): Promise<number[]> {
-  const { Worker } = await import("node:worker_threads");
-  const work = 60_000_000;
-  const timed = async (threads: number) => {
-    const ws = Array.from({ length: threads }, () => new Worker(SPIN, { eval: true }));
-    try {
-      const go = () => Promise.all(ws.map((w) => new Promise((res) => (w.once("message", res), w.postMessage(work / threads)))));
-      await go(); // warm-up (and startup)
-      const t0 = performance.now();
-      await go();
-      return performance.now() - t0;
-    } finally {
-      await Promise.all(ws.map((w) => w.terminate()));
-    }
-  };
-  const ratios: number[] = [];
-  for (let r = 0; r < rounds; r++) ratios.push((await timed(1)) / (await timed(2)));
-  return ratios;
 }
 
 /** The suite: every workload and pipeline, serial vs parallel 1 and 2 workers. */
@@ -220,7 +194,7 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
   } finally {
     await Promise.all([par1.close(), par2.close(), forced.close()]);
   }
-  const scaling = await spinScaling(options.quick ? 3 : 5);
+  const scaling = await parallelCeiling(options.quick ? 3 : 5);
   cases.push({
     id: "calibration-spin", label: "calibration: CPU-bound loop, 2 threads vs 1 (the ceiling for any 2-worker ratio now)", group: "calibration",
     unit: "×", samples: scaling, median: median(scaling), min: Math.min(...scaling), max: Math.max(...scaling), params: { workers: 2 },

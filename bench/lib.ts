@@ -28,6 +28,10 @@ export interface CaseResult {
   ratio?: number;
   /** Free-form parameters (workers, engine, size …) for charts and tables. */
   params?: Record<string, string | number>;
+  /** Charts whose cases share this key (within a suite) share one scale; default: the unit. */
+  scale?: string;
+  /** Set when the case could not run here (e.g. a native peer that does not load): why. */
+  unavailable?: string;
 }
 
 /** A target from an issue, checked against the measured figures. */
@@ -40,11 +44,23 @@ export interface TargetCheck {
 
 /** A suite's results. */
 /** The combined results file. */
+/** The machine's parallel ceiling in this run: a CPU-bound loop, 2 threads vs 1 (see `parallelCeiling`). */
+export interface CeilingResult {
+  /** One ratio per round: half the rounds before the first suite, half after the last. */
+  samples: number[];
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** The combined results file. */
 export interface BenchRun {
   machine: MachineInfo;
   date: string;
   quick: boolean;
   suites: SuiteResult[];
+  /** Absent in results written before the ceiling was measured by the runner. */
+  ceiling?: CeilingResult;
 }
 
 export interface SuiteResult {
@@ -160,6 +176,20 @@ function summarize(spec: CaseSpec, rates: number[]): CaseResult {
   return out;
 }
 
+/**
+ * A value with its unit, spaced: `110.5 blocks/s`, `1.36 M transfers/s`, `4.52 MH/s` (an SI
+ * prefix joins a symbol unit such as H/s), `12.3 ms`, `2.15×`.
+ */
+export function formatQuantity(value: number, unit: string): string {
+  const u = unit.trim();
+  if (u === "×") return `${value.toFixed(2)}×`;
+  if (u === "ms" || u === "%") return `${formatRate(value)} ${u}`;
+  const scaled = formatRate(value);
+  const prefix = / [kMG]$/.test(scaled);
+  if (prefix && /^[A-Z]/.test(u)) return `${scaled}${u}`;
+  return `${scaled} ${u}`;
+}
+
 /** Human form of a rate: 4.52 M, 812 k … */
 export function formatRate(value: number): string {
   if (!Number.isFinite(value)) return String(value);
@@ -173,8 +203,8 @@ export function formatRate(value: number): string {
 export function formatTable(result: SuiteResult): string {
   const rows = result.cases.map((c) => [
     c.label,
-    `${formatRate(c.median)}${c.unit}`,
-    `${formatRate(c.min)}–${formatRate(c.max)}`,
+    c.unavailable === undefined ? formatQuantity(c.median, c.unit) : `not measured: ${c.unavailable}`,
+    c.unavailable === undefined ? `${formatRate(c.min)}–${formatRate(c.max)}` : "",
     c.ratio === undefined ? "" : `${c.ratio.toFixed(2)}× ${result.cases.find((b) => b.id === c.baseline)?.label ?? ""}`,
   ]);
   const head = ["case", "median", "min–max", "ratio (medians, same run)"];
@@ -187,6 +217,41 @@ export function formatTable(result: SuiteResult): string {
   }
   for (const n of result.notes) lines.push(`note: ${n}`);
   return lines.join("\n");
+}
+
+/** The targets of a run that were missed, as `suite: name (want …, measured …)` lines. */
+export function missedTargets(suites: readonly SuiteResult[]): string[] {
+  return suites.flatMap((s) => s.targets.filter((t) => !t.pass).map((t) => `${s.suite}: ${t.name} (want ${t.want}, measured ${t.measured})`));
+}
+
+// A CPU-bound loop (an LCG, no memory traffic) in worker threads; eval'd code, so no file is needed.
+const SPIN = `
+const { parentPort } = require("node:worker_threads");
+parentPort.on("message", (n) => { let x = 1; for (let i = 0; i < n; i++) x = (x * 1103515245 + 12345) | 0; parentPort.postMessage(x); });
+`;
+
+/**
+ * The machine's parallel ceiling right now: time of a CPU-bound loop on 1 thread over its time
+ * split across 2 threads, once per round. Other work shares the cores, so this — not 2× — bounds
+ * every 2-worker ratio measured in the same run.
+ */
+export async function parallelCeiling(rounds: number, work = 60_000_000): Promise<number[]> {
+  const { Worker } = await import("node:worker_threads");
+  const timed = async (threads: number) => {
+    const ws = Array.from({ length: threads }, () => new Worker(SPIN, { eval: true }));
+    try {
+      const go = () => Promise.all(ws.map((w) => new Promise((res) => (w.once("message", res), w.postMessage(work / threads)))));
+      await go(); // warm-up (and thread start)
+      const t0 = performance.now();
+      await go();
+      return performance.now() - t0;
+    } finally {
+      await Promise.all(ws.map((w) => w.terminate()));
+    }
+  };
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) ratios.push((await timed(1)) / (await timed(2)));
+  return ratios;
 }
 
 /** Writes `<dir>/<suite>.json`. */

@@ -24,7 +24,7 @@ commands:
               [--http-host 127.0.0.1] [--admin-token <token>] [--http-rate 20]
   cluster   run a local cluster of node processes with a load generator and a live status table:
               [--nodes 4] [--mode primary|pow] [--consensus pow|tendermint|pos|dpos] [--byzantine i,...] [--blocks N] [--dir <dir>] [--json]
-  bench     run the benchmark suites and write results.json and report.html: [suite ...] [--quick] [--out <dir>]
+  bench     run the benchmark suites and write results.json and report.html: [suite ...] [--quick] [--out <dir>] [--check]
               bench state --accounts 100k,1M,10M [--durable]: state cost against the number of accounts
   help      show this text
 
@@ -57,16 +57,24 @@ const BENCH: CommandSpec = {
     { name: "out", value: "<dir>", default: "bench/results", help: "where results.json and report.html go" },
     { name: "accounts", value: "<n,n,...>", help: "state only: cost against the number of accounts, e.g. 100k,1M,10M (writes state-scale.json and .svg)" },
     { name: "durable", help: "with --accounts: also measure the durable store (disk per account, reopen)" },
+    { name: "check", help: "exit 1 when a target is missed (missed targets are always listed at the end)" },
   ],
   examples: ["chaindb bench pow state --quick"],
 };
 
 export type { ExitCode } from "./exit-code.ts";
 
+/** A run's results as the CLI passes them on (bench/lib.ts's BenchRun; only bench/ reads them). */
+interface BenchRunLike {
+  readonly suites: readonly unknown[];
+}
+
 /** The benchmark module as the executable loads it (bench/index.ts). */
 export interface BenchModule {
   SUITES: readonly { name: string; description: string }[];
-  runBench: (names: readonly string[], options: { quick: boolean; out?: string }) => Promise<unknown>;
+  runBench: (names: readonly string[], options: { quick: boolean; out?: string }) => Promise<BenchRunLike>;
+  // A method, so bench's own BenchRun parameter is accepted (method parameters are bivariant).
+  benchExitCode(this: void, run: BenchRunLike, check: boolean): ExitCode;
   runStateScale: (options: { accounts: number[]; durable: boolean; out?: string }) => Promise<unknown>;
   parseCounts: (text: string) => number[];
 }
@@ -126,7 +134,7 @@ async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> 
     process.stderr.write("chaindb: the benchmark suites are not available in this build\n");
     return 1;
   }
-  const { SUITES, runBench, runStateScale, parseCounts } = await world.loadBench();
+  const { SUITES, runBench, runStateScale, parseCounts, benchExitCode } = await world.loadBench();
   const spec = { ...BENCH, notes: ["suites:", ...SUITES.map((s) => `  ${s.name.padEnd(12)}${s.description}`)] };
   const parsed = parseCommand(spec, args);
   if (parsed === null) return 0;
@@ -136,10 +144,11 @@ async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> 
     await runStateScale({ accounts: parseCounts(parsed.values.accounts as string), durable: parsed.values.durable === true, out });
     return 0;
   }
-  await runBench(parsed.positionals, { quick: parsed.values.quick === true, out });
+  const run = await runBench(parsed.positionals, { quick: parsed.values.quick === true, out });
   // No process.exit here: every suite closes what it opened, and test/bench-exit.test.ts fails
-  // when one leaves a handle behind (the process would not end).
-  return 0;
+  // when one leaves a handle behind (the process would not end). Missed targets are listed at the
+  // end of every run; --check makes them the exit status.
+  return benchExitCode(run, parsed.values.check === true);
 }
 
 /** Codes that say the world failed (a port, a disk, a peer), not the input: exit 1. */
