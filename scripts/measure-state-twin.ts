@@ -1,6 +1,8 @@
 /**
  * Side-by-side measurement of the two state engines on the same 1000-transfer blocks, in one
  * process: median block time after warm-up, exec only and exec + root, and the wasm/ts ratio.
+ * Wall time and CPU time (process.cpuUsage) are both given: on a shared machine the CPU time is
+ * the steadier figure (another process's load stretches wall time, not CPU time).
  * Usage: npx tsx scripts/measure-state-twin.ts [accounts=100000] [blocks=15] [warm=3]
  * @module
  */
@@ -52,19 +54,30 @@ for (const e of engines) {
 }
 const exec: number[][] = [[], []];
 const full: number[][] = [[], []];
+const cpuExec: number[][] = [[], []];
+const cpuFull: number[][] = [[], []];
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const proposer = addr(0);
 for (let b = 0; b < WARM + BLOCKS; b++) {
   const block = makeBlock();
   const roots: string[] = [];
   states.forEach((s, k) => {
+    const c0 = cpuMs();
     const t0 = performance.now();
     s.begin();
     const st = s.apply(block, TXS, proposer);
     s.commit();
     const t1 = performance.now();
+    const c1 = cpuMs();
     roots.push(Buffer.from(s.root()).toString("hex") + st.reduce((a, x) => a + x, 0));
     const t2 = performance.now();
+    const c2 = cpuMs();
     if (b >= WARM) {
+      cpuExec[k]!.push(c1 - c0);
+      cpuFull[k]!.push(c2 - c0);
       exec[k]!.push(t1 - t0);
       full[k]!.push(t2 - t0);
     }
@@ -75,6 +88,9 @@ const tps = (ms: number): string => `${((TXS / ms) * 1000 / 1000).toFixed(0)}k t
 engines.forEach((e, k) => {
   const x = median(exec[k]!);
   const f = median(full[k]!);
-  console.log(`${e}: exec ${x.toFixed(2)} ms (${tps(x)}), exec+root ${f.toFixed(2)} ms (${tps(f)})`);
+  const cx = median(cpuExec[k]!);
+  const cf = median(cpuFull[k]!);
+  console.log(`${e}: wall exec ${x.toFixed(2)} ms (${tps(x)}), exec+root ${f.toFixed(2)} ms (${tps(f)}) | cpu exec ${cx.toFixed(2)} ms (${tps(cx)}), exec+root ${cf.toFixed(2)} ms (${tps(cf)})`);
 });
-console.log(`wasm/ts speed ratio: exec ${(median(exec[1]!) / median(exec[0]!)).toFixed(2)}x, exec+root ${(median(full[1]!) / median(full[0]!)).toFixed(2)}x  (N=${N}, ${BLOCKS} blocks after ${WARM} warm-up)`);
+const ratio = (m: number[][]): string => (median(m[1]!) / median(m[0]!)).toFixed(2);
+console.log(`wasm/ts speed ratio: wall exec ${ratio(exec)}x, exec+root ${ratio(full)}x | cpu exec ${ratio(cpuExec)}x, exec+root ${ratio(cpuFull)}x  (N=${N}, ${BLOCKS} blocks after ${WARM} warm-up)`);

@@ -5,89 +5,23 @@
  * one block) and a path (a 32-byte address, one block). Digests are written as the eight state
  * words (big-endian word order, the digest's bytes are their big-endian bytes), so a node's
  * message is its two children's digests word for word and never goes through bytes.
- * The round loop keeps a..h in locals (int32, no bounds checks on the state). Measured here:
- * about 6× @noble/hashes on 64-byte node messages, which allocates a digest per call.
+ * The compressions are generated and fully unrolled (sha256-block.generated.ts): every round
+ * and schedule word is a local and the padding block's K + W are literals.
  * @module
  */
+import { sha256Block, sha256Msg64 } from "./sha256-block.generated.ts";
 
-const K = Int32Array.from([
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-]);
+/** Message words of a leaf or path block (one block, padding included). */
+const W = new Int32Array(16);
 
-const IV = Int32Array.from([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
-
-/** Message schedule scratch: words 0..15 are the block, 16..63 expanded. */
-const W = new Int32Array(64);
-/** K[t] + W[t] of the padding block of a 64-byte message (0x80, zeros, length 512 bits). */
-const KW_PAD64 = new Int32Array(64);
-/** Chaining state scratch. */
-const ST = new Int32Array(8);
-
-/** Fills W[16..63] from W[0..15] and adds K in place (the rounds then read one word). */
-function expandAddK(w: Int32Array): void {
-  for (let t = 16; t < 64; t++) {
-    const x = w[t - 15]!;
-    const y = w[t - 2]!;
-    const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
-    const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-    w[t] = (s1 + w[t - 7]! + s0 + w[t - 16]!) | 0;
-  }
-  for (let t = 0; t < 64; t++) w[t] = (w[t]! + K[t]!) | 0;
-}
-
-/** 64 rounds on ST with pre-added schedule `kw`, then the feed-forward (FIPS 180-4 §6.2.2). */
-function rounds(kw: Int32Array): void {
-  const st = ST;
-  let a = st[0]!, b = st[1]!, c = st[2]!, d = st[3]!, e = st[4]!, f = st[5]!, g = st[6]!, h = st[7]!;
-  for (let t = 0; t < 64; t++) {
-    const t1 = (h + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) + ((e & f) ^ (~e & g)) + kw[t]!) | 0;
-    const t2 = ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-    h = g;
-    g = f;
-    f = e;
-    e = (d + t1) | 0;
-    d = c;
-    c = b;
-    b = a;
-    a = (t1 + t2) | 0;
-  }
-  st[0] = (st[0]! + a) | 0;
-  st[1] = (st[1]! + b) | 0;
-  st[2] = (st[2]! + c) | 0;
-  st[3] = (st[3]! + d) | 0;
-  st[4] = (st[4]! + e) | 0;
-  st[5] = (st[5]! + f) | 0;
-  st[6] = (st[6]! + g) | 0;
-  st[7] = (st[7]! + h) | 0;
-}
-
-KW_PAD64[0] = 0x80000000 | 0;
-KW_PAD64[15] = 512;
-expandAddK(KW_PAD64);
-
-/** Compresses W[0..15] from the IV and writes the 8 digest words to out[at..at+8). */
+/** Compresses the padded block in W[0..15] from the IV → out[at..at+8). */
 function oneBlock(out: Int32Array, at: number): void {
-  expandAddK(W);
-  ST.set(IV);
-  rounds(W);
-  for (let i = 0; i < 8; i++) out[at + i] = ST[i]!;
+  sha256Block(W, 0, out, at);
 }
 
 /** SHA256(words[from..from+16) as 64 bytes) → out[at..at+8): an inner node of the tree. */
 export function nodeDigest(words: Int32Array, from: number, out: Int32Array, at: number): void {
-  for (let i = 0; i < 16; i++) W[i] = words[from + i]!;
-  expandAddK(W);
-  ST.set(IV);
-  rounds(W);
-  rounds(KW_PAD64);
-  for (let i = 0; i < 8; i++) out[at + i] = ST[i]!;
+  sha256Msg64(words, from, out, at);
 }
 
 /** Big-endian word of bytes[o..o+4). */
