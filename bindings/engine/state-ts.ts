@@ -5,7 +5,7 @@
  *
  * - Accounts are dense indices into flat typed arrays (address bytes, balance and nonce as u32
  *   (lo, hi) halves, path words, tree parent), found through an open-addressing table (linear
- *   probing, Int32Array of index + 1). Accounts are only ever removed newest first (an aborted
+ *   probing; an Int32Array of (hash, index + 1) pairs, so a probe costs one cache line). Accounts are only ever removed newest first (an aborted
  *   block's creations, in reverse), so a removal just clears its table slot.
  * - Tree nodes live in one Int32Array arena in the WASM layout (assembly/commit.ts): 18 words a
  *   node, child refs c0, c1 (0 empty, > 0 a node, < 0 the leaf of account -ref - 1) then the two
@@ -130,15 +130,17 @@ class TsState implements LedgerState {
     this.leafStale = growU8(this.leafStale, cap);
     this.cap = cap;
     // Load factor ≤ 1/2; reinserting in index order keeps "newest first" removal valid.
-    this.table = new Int32Array(cap * 2);
+    this.table = new Int32Array(cap * 4);
     this.mask = cap * 2 - 1;
     for (let i = 0; i < this.count; i++) this.tablePut(i);
   }
 
   private tablePut(i: number): void {
-    let s = this.hash[i]! & this.mask;
-    while (this.table[s] !== 0) s = (s + 1) & this.mask;
-    this.table[s] = i + 1;
+    const h = this.hash[i]!;
+    let s = h & this.mask;
+    while (this.table[2 * s + 1] !== 0) s = (s + 1) & this.mask;
+    this.table[2 * s] = h;
+    this.table[2 * s + 1] = i + 1;
   }
 
   /** Index of the account at bytes[o..o+32), or -1. */
@@ -147,10 +149,9 @@ class TsState implements LedgerState {
     const table = this.table;
     const mask = this.mask;
     for (let s = h & mask; ; s = (s + 1) & mask) {
-      const e = table[s]!;
+      const e = table[2 * s + 1]!;
       if (e === 0) return -1;
-      const i = e - 1;
-      if (this.hash[i] === h && eq32(this.addr, i * 32, bytes, o)) return i;
+      if (table[2 * s] === h && eq32(this.addr, (e - 1) * 32, bytes, o)) return e - 1;
     }
   }
 
@@ -173,8 +174,8 @@ class TsState implements LedgerState {
     assert(i === this.count - 1, "accounts are removed newest first");
     const h = this.hash[i]!;
     let s = h & this.mask;
-    while (this.table[s] !== i + 1) s = (s + 1) & this.mask;
-    this.table[s] = 0;
+    while (this.table[2 * s + 1] !== i + 1) s = (s + 1) & this.mask;
+    this.table[2 * s + 1] = 0;
     this.remove(i);
     this.count--;
   }
