@@ -1,60 +1,71 @@
 /**
- * The `ts` ledger state: the same state machine as assembly/state.ts on a JS Map and BigInt
- * arithmetic, with the same check order (so identical statuses) and the same sparse Merkle tree
- * (so identical roots; the hashing definitions in state-hash.ts are shared with the proof verifier
- * in bindings/chain/proof.ts). The tree is built of objects: a leaf is the account itself, an
- * inner node holds two children and its cached hash. Invariant: when a leaf's hash is stale
- * (null), so is every node above it, so `root()` rehashes only the stale paths.
+ * The `ts` ledger state: the same state machine as assembly/state.ts with the same check order
+ * (so identical statuses) and the same sparse Merkle tree (so identical roots; the definitions are
+ * in state-hash.ts), written for the JIT: no Map, no BigInt and no object on the hot path.
+ *
+ * - Accounts are dense indices into flat typed arrays (address bytes, balance and nonce as u32
+ *   (lo, hi) halves, path words, tree parent), found through an open-addressing table (linear
+ *   probing; an Int32Array of (hash, index + 1) pairs, so a probe costs one cache line). Accounts are only ever removed newest first (an aborted
+ *   block's creations, in reverse), so a removal just clears its table slot.
+ * - Tree nodes live in one Int32Array arena in the WASM layout (assembly/commit.ts): 18 words a
+ *   node, child refs c0, c1 (0 empty, > 0 a node, < 0 the leaf of account -ref - 1) then the two
+ *   child digests side by side, so a node's hash message lies in place. Node 0 is the root slot.
+ * - Invariant (when `root()` starts hashing): a stale leaf or node has only stale ancestors;
+ *   changed leaves are queued and their paths marked there, walking parent pointers up to the
+ *   first stale node; then `root()` rehashes exactly the stale nodes.
+ * Before (object tree, BigInt, @noble/hashes): ~530 ms exec+root per 1000-transfer block at 100k
+ * accounts; the profile's top entries were GC, noble's sha2 and BigInt record encoding.
  * @module
  */
 import { assert } from "../util/index.ts";
-import { EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf } from "./state-hash.ts";
-import { binaryKey } from "./kv-ts.ts";
+import { ACCOUNT_RECORD_SIZE, SMT_DEPTH_MAX } from "./state-hash.ts";
+import { digestBytes, leafDigest, nodeDigest, pathDigest } from "./sha256-block.ts";
 import type { AccountState, LedgerState, LoadProgress, ProofMaterial } from "./state-types.ts";
 
-const U64_MAX = (1n << 64n) - 1n;
 const TX = 88;
-const REC = 48;
+const REC = ACCOUNT_RECORD_SIZE;
 const LOAD_CHUNK = 1 << 16;
+const NODE = 18; // words per node: c0, c1, h0[8], h1[8]
+const TWO32 = 4294967296;
+const U32_MAX = 0xffffffff;
 const enum St { Ok = 0, BadNonce = 1, Insufficient = 2, Overflow = 3, Self = 4 }
 
-class Acc {
-  /** SHA-256 of the address: the key in the tree. */
-  readonly path: Uint8Array;
-  /** leaf(a), or null when stale. */
-  hash: Uint8Array | null = null;
-  constructor(readonly address: Uint8Array, public balance: bigint, public nonce: bigint, public epoch: number) {
-    this.path = pathOf(address);
+/** Little-endian u32 at bytes[o..o+4). */
+function u32le(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+
+/** A 32-bit hash of 32 address bytes (the table's key; addresses are not trusted to be random). */
+function addrHash(b: Uint8Array, o: number): number {
+  let h = 0x2545f491;
+  for (let i = 0; i < 32; i += 4) {
+    h = Math.imul(h ^ u32le(b, o + i), 0x9e3779b1);
+    h ^= h >>> 15;
   }
+  return Math.imul(h ^ (h >>> 13), 0x85ebca6b) ^ (h >>> 16);
 }
 
-class Inner {
-  c0: Child = null;
-  c1: Child = null;
-  /** SHA256(h(c0) ‖ h(c1)), or null when stale. */
-  hash: Uint8Array | null = null;
+function eq32(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
+  for (let i = 0; i < 32; i++) if (a[ao + i] !== b[bo + i]) return false;
+  return true;
 }
 
-type Child = Acc | Inner | null;
-
-function compareAddress(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return 0;
+function growI32(a: Int32Array, n: number): Int32Array {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
 }
 
-function childAt(n: Inner, side: number): Child {
-  return side === 0 ? n.c0 : n.c1;
+function growU32(a: Uint32Array, n: number): Uint32Array {
+  const b = new Uint32Array(n);
+  b.set(a);
+  return b;
 }
 
-function setChild(n: Inner, side: number, c: Child): void {
-  if (side === 0) n.c0 = c;
-  else n.c1 = c;
-}
-
-function hashOf(c: Child): Uint8Array {
-  if (c === null) return EMPTY_HASH;
-  if (c instanceof Acc) return (c.hash ??= leafHash(accountRecord(c.address, c.balance, c.nonce)));
-  return (c.hash ??= nodeHash(hashOf(c.c0), hashOf(c.c1)));
+function growU8(a: Uint8Array, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  b.set(a);
+  return b;
 }
 
 /** Creates an empty TypeScript ledger state. */
@@ -64,67 +75,195 @@ export function createTsState(): LedgerState {
 
 class TsState implements LedgerState {
   readonly engine = "ts" as const;
-  private readonly accounts = new Map<string, Acc>();
-  /** The root slot; `rootHolder.c0` is the tree. */
-  private readonly rootHolder = new Inner();
+  // ---- accounts (index i) ----
+  private count = 0;
+  private cap = 0;
+  private addr: Uint8Array = new Uint8Array(0); // 32 bytes each
+  private val: Uint32Array = new Uint32Array(0); // balLo, balHi, nonLo, nonHi
+  private path: Int32Array = new Int32Array(0); // 8 digest words each
+  private hash: Int32Array = new Int32Array(0); // addrHash
+  private parent: Int32Array = new Int32Array(0); // node holding the leaf
+  private epochOf: Int32Array = new Int32Array(0);
+  private leafStale: Uint8Array = new Uint8Array(0);
+  private table: Int32Array = new Int32Array(0);
+  private mask = 0;
+  // ---- tree ----
+  private tree: Int32Array = new Int32Array(NODE * 1024);
+  private nodeParent: Int32Array = new Int32Array(1024);
+  private nodeStale: Uint8Array = new Uint8Array(1024);
+  private nodeCap = 1024;
+  private nodeTop = 1; // node 0 is the root slot
+  private freeList: number[] = [];
   private nodes = 0;
+  // ---- the open block ----
   private epoch = 0;
   private inBlock = false;
-  private journal: Array<[Acc, bigint, bigint]> = [];
-  private created: Acc[] = [];
-  private changed: Acc[] = [];
+  private createdFrom = 0;
+  private journalAcc: Int32Array = new Int32Array(1024);
+  private journalVal: Uint32Array = new Uint32Array(4096);
+  private journalLen = 0;
+  private changedAcc: Int32Array = new Int32Array(1024);
+  private changedLen = 0;
+  /** Leaves marked stale whose ancestors are not marked yet. */
+  private dirty: Int32Array = new Int32Array(1024);
+  private dirtyLen = 0;
 
-  get accountCount(): number {
-    return this.accounts.size;
+  constructor() {
+    this.reserveAccounts(1024);
+    this.nodeParent[0] = -1;
   }
 
-  private get(address: Uint8Array): Acc | undefined {
-    return this.accounts.get(binaryKey(address));
+  get accountCount(): number {
+    return this.count;
   }
 
   get nodeCount(): number {
     return this.nodes;
   }
 
-  private create(address: Uint8Array): Acc {
-    const acc = new Acc(new Uint8Array(address.subarray(0, 32)), 0n, 0n, this.epoch);
-    this.accounts.set(binaryKey(acc.address), acc);
-    this.insert(acc);
-    if (this.inBlock) {
-      this.created.push(acc);
-      this.changed.push(acc);
-    }
-    return acc;
+  private reserveAccounts(n: number): void {
+    if (n <= this.cap) return;
+    let cap = Math.max(1024, this.cap);
+    while (cap < n) cap *= 2;
+    this.addr = growU8(this.addr, cap * 32);
+    this.val = growU32(this.val, cap * 4);
+    this.path = growI32(this.path, cap * 8);
+    this.hash = growI32(this.hash, cap);
+    this.parent = growI32(this.parent, cap);
+    this.epochOf = growI32(this.epochOf, cap);
+    this.leafStale = growU8(this.leafStale, cap);
+    this.cap = cap;
+    // Load factor ≤ 1/2; reinserting in index order keeps "newest first" removal valid.
+    this.table = new Int32Array(cap * 4);
+    this.mask = cap * 2 - 1;
+    for (let i = 0; i < this.count; i++) this.tablePut(i);
   }
 
-  /** Puts a new account into the tree: into an empty slot, or splitting the leaf it meets. */
-  private insert(acc: Acc): void {
-    const path = acc.path;
-    let n: Inner = this.rootHolder;
+  private tablePut(i: number): void {
+    const h = this.hash[i]!;
+    let s = h & this.mask;
+    while (this.table[2 * s + 1] !== 0) s = (s + 1) & this.mask;
+    this.table[2 * s] = h;
+    this.table[2 * s + 1] = i + 1;
+  }
+
+  /** Index of the account at bytes[o..o+32), or -1. */
+  private find(bytes: Uint8Array, o: number): number {
+    const h = addrHash(bytes, o);
+    const table = this.table;
+    const mask = this.mask;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = table[2 * s + 1]!;
+      if (e === 0) return -1;
+      if (table[2 * s] === h && eq32(this.addr, (e - 1) * 32, bytes, o)) return e - 1;
+    }
+  }
+
+  private create(bytes: Uint8Array, o: number): number {
+    this.reserveAccounts(this.count + 1);
+    const i = this.count++;
+    this.addr.set(bytes.subarray(o, o + 32), i * 32);
+    this.val.fill(0, i * 4, i * 4 + 4);
+    this.hash[i] = addrHash(bytes, o);
+    this.epochOf[i] = this.epoch;
+    pathDigest(bytes, o, this.path, i * 8);
+    this.tablePut(i);
+    this.insert(i);
+    if (this.inBlock) this.pushChanged(i);
+    return i;
+  }
+
+  /** Removes the newest account (undoing a creation). */
+  private dropNewest(i: number): void {
+    assert(i === this.count - 1, "accounts are removed newest first");
+    const h = this.hash[i]!;
+    let s = h & this.mask;
+    while (this.table[2 * s + 1] !== i + 1) s = (s + 1) & this.mask;
+    this.table[2 * s + 1] = 0;
+    this.remove(i);
+    this.count--;
+  }
+
+  private pushChanged(i: number): void {
+    if (this.changedLen === this.changedAcc.length) this.changedAcc = growI32(this.changedAcc, this.changedLen * 2);
+    this.changedAcc[this.changedLen++] = i;
+  }
+
+  private bit(i: number, d: number): number {
+    return (this.path[i * 8 + (d >> 5)]! >>> (31 - (d & 31))) & 1;
+  }
+
+  // ---- tree ----
+
+  private nodeNew(parent: number): number {
+    let n = this.freeList.pop();
+    if (n === undefined) {
+      if (this.nodeTop === this.nodeCap) {
+        const cap = this.nodeCap * 2;
+        this.tree = growI32(this.tree, cap * NODE);
+        this.nodeParent = growI32(this.nodeParent, cap);
+        this.nodeStale = growU8(this.nodeStale, cap);
+        this.nodeCap = cap;
+      }
+      n = this.nodeTop++;
+    }
+    this.tree.fill(0, n * NODE, n * NODE + NODE);
+    this.nodeParent[n] = parent;
+    this.nodeStale[n] = 1;
+    this.nodes++;
+    return n;
+  }
+
+  /** Marks node n and its ancestors stale, up to the first one already stale. */
+  private staleUp(n: number): void {
+    while (n >= 0 && this.nodeStale[n] === 0) {
+      this.nodeStale[n] = 1;
+      n = this.nodeParent[n]!;
+    }
+  }
+
+  /** Copies the 8 digest words of slot (from, fs) to slot (to, ts). */
+  private copySlotHash(from: number, fs: number, to: number, ts: number): void {
+    const t = this.tree;
+    t.copyWithin(to * NODE + 2 + ts * 8, from * NODE + 2 + fs * 8, from * NODE + 10 + fs * 8);
+  }
+
+  /** Puts account i into the tree: into an empty slot, or splitting the leaf it meets. */
+  private insert(i: number): void {
+    const t = this.tree;
+    this.nodeStale[0] = 1;
+    let n = 0;
     let side = 0;
     let d = 0;
-    for (let c = childAt(n, side); c instanceof Inner; c = childAt(n, side)) {
-      c.hash = null;
+    for (let c = t[0]!; c > 0; c = t[n * NODE + side]!) {
+      this.nodeStale[c] = 1;
       n = c;
-      side = pathBit(path, d++);
+      side = this.bit(i, d++);
     }
-    const q = childAt(n, side);
-    if (q === null) {
-      setChild(n, side, acc);
+    const ref = -(i + 1);
+    this.leafStale[i] = 1;
+    const qref = this.tree[n * NODE + side]!;
+    if (qref === 0) {
+      this.tree[n * NODE + side] = ref;
+      this.parent[i] = n;
       return;
     }
-    assert(q instanceof Acc, "a leaf ends the walk");
+    const q = -qref - 1;
+    const qNode = n; // q's digest stays in this slot until the new nodes are hashed
+    const qSide = side;
     // Nodes down to the first bit where the two paths part, one per level.
     for (;;) {
       assert(d < SMT_DEPTH_MAX, "two addresses with one SHA-256 path");
-      const m = new Inner();
-      this.nodes++;
-      setChild(n, side, m);
-      const bq = pathBit(q.path, d);
-      const ba = pathBit(path, d);
+      const m = this.nodeNew(n);
+      this.tree[n * NODE + side] = m;
+      const bq = this.bit(q, d);
+      const ba = this.bit(i, d);
       if (bq !== ba) {
-        setChild(m, bq, q);
-        setChild(m, ba, acc);
+        this.tree[m * NODE + bq] = qref;
+        this.copySlotHash(qNode, qSide, m, bq);
+        this.parent[q] = m;
+        this.tree[m * NODE + ba] = ref;
+        this.parent[i] = m;
         return;
       }
       n = m;
@@ -133,65 +272,105 @@ class TsState implements LedgerState {
     }
   }
 
-  /** Takes a leaf out of the tree (undoing a creation), lifting a leaf left alone back up. */
-  private remove(acc: Acc): void {
-    const stack: Array<[Inner, number]> = [];
-    let n: Inner = this.rootHolder;
-    let side = 0;
-    let d = 0;
-    for (let c = childAt(n, side); c instanceof Inner; c = childAt(n, side)) {
-      c.hash = null;
-      stack.push([n, side]);
-      n = c;
-      side = pathBit(acc.path, d++);
-    }
-    assert(childAt(n, side) === acc, "remove: the account is in the tree");
-    setChild(n, side, null);
-    // n is the deepest node; while it holds one leaf and one empty child, the leaf moves up.
-    while (stack.length > 0) {
-      const lone = n.c0 === null && n.c1 instanceof Acc ? n.c1 : n.c1 === null && n.c0 instanceof Acc ? n.c0 : undefined;
-      if (lone === undefined) return;
-      const [up, upSide] = stack.pop()!;
-      setChild(up, upSide, lone);
+  /** Takes account i's leaf out of the tree, lifting a leaf left alone back up. */
+  private remove(i: number): void {
+    const t = this.tree;
+    let n = this.parent[i]!;
+    const side = t[n * NODE] === -(i + 1) ? 0 : 1;
+    assert(t[n * NODE + side] === -(i + 1), "remove: the account is in the tree");
+    t[n * NODE + side] = 0;
+    t.fill(0, n * NODE + 2 + side * 8, n * NODE + 10 + side * 8);
+    this.staleUp(n);
+    // While n holds one leaf and one empty child, the leaf moves up to n's slot in its parent.
+    while (n !== 0) {
+      const c0 = t[n * NODE]!;
+      const c1 = t[n * NODE + 1]!;
+      let lone = 2;
+      if (c1 === 0 && c0 < 0) lone = 0;
+      else if (c0 === 0 && c1 < 0) lone = 1;
+      if (lone === 2) return;
+      const up = this.nodeParent[n]!;
+      const upSide = t[up * NODE] === n ? 0 : 1;
+      const leaf = t[n * NODE + lone]!;
+      t[up * NODE + upSide] = leaf;
+      this.copySlotHash(n, lone, up, upSide);
+      this.parent[-leaf - 1] = up;
+      this.freeList.push(n);
       this.nodes--;
       n = up;
     }
   }
 
-  /** Marks an account's leaf and the nodes above it stale (once per root). */
-  private stale(acc: Acc): void {
-    if (acc.hash === null) return;
-    acc.hash = null;
-    let n: Inner = this.rootHolder;
-    let side = 0;
-    let d = 0;
-    for (let c = childAt(n, side); c instanceof Inner; c = childAt(n, side)) {
-      c.hash = null;
-      n = c;
-      side = pathBit(acc.path, d++);
+  /**
+   * Marks account i's leaf stale (once per root) and queues it: the nodes above it are marked by
+   * `root()`, as the WASM engine defers its dirty paths, so execution does not walk the tree
+   * (at 1M accounts that walk is ~20 scattered loads per account).
+   */
+  private stale(i: number): void {
+    if (this.leafStale[i] === 1) return;
+    this.leafStale[i] = 1;
+    if (this.dirtyLen === this.dirty.length) this.dirty = growI32(this.dirty, this.dirtyLen * 2);
+    this.dirty[this.dirtyLen++] = i;
+  }
+
+  /** Marks the paths above the queued leaves stale (skipping accounts an abort removed). */
+  private markDirtyPaths(): void {
+    for (let k = 0; k < this.dirtyLen; k++) {
+      const i = this.dirty[k]!;
+      if (i < this.count) this.staleUp(this.parent[i]!);
     }
+    this.dirtyLen = 0;
+  }
+
+  /** Recomputes the digests in stale node n's two slots (children first). */
+  private rehash(n: number): void {
+    const t = this.tree;
+    for (let side = 0; side < 2; side++) {
+      const c = t[n * NODE + side]!;
+      const at = n * NODE + 2 + side * 8;
+      if (c > 0) {
+        if (this.nodeStale[c] === 1) {
+          this.rehash(c);
+          nodeDigest(t, c * NODE + 2, t, at);
+        }
+      } else if (c < 0) {
+        const i = -c - 1;
+        if (this.leafStale[i] === 1) {
+          const v = i * 4;
+          leafDigest(this.addr, i * 32, this.val[v]!, this.val[v + 1]!, this.val[v + 2]!, this.val[v + 3]!, t, at);
+          this.leafStale[i] = 0;
+        }
+      }
+    }
+    this.nodeStale[n] = 0;
   }
 
   /** Marks an account changed; inside a block, journals it once per block. */
-  private touch(acc: Acc): void {
-    this.stale(acc);
-    if (!this.inBlock || acc.epoch === this.epoch) return;
-    this.journal.push([acc, acc.balance, acc.nonce]);
-    acc.epoch = this.epoch;
-    this.changed.push(acc);
+  private touch(i: number): void {
+    this.stale(i);
+    if (!this.inBlock || this.epochOf[i] === this.epoch) return;
+    this.epochOf[i] = this.epoch;
+    if (this.journalLen === this.journalAcc.length) {
+      this.journalAcc = growI32(this.journalAcc, this.journalLen * 2);
+      this.journalVal = growU32(this.journalVal, this.journalLen * 8);
+    }
+    const j = this.journalLen++;
+    this.journalAcc[j] = i;
+    for (let k = 0; k < 4; k++) this.journalVal[j * 4 + k] = this.val[i * 4 + k]!;
+    this.pushChanged(i);
   }
 
   load(records: Uint8Array, onProgress?: LoadProgress): void {
     assert(!this.inBlock, "load inside a block");
-    const dv = new DataView(records.buffer, records.byteOffset, records.length);
     const total = Math.floor(records.length / REC);
-    for (let o = 0; o + REC <= records.length; o += REC) {
-      if (onProgress !== undefined && o > 0 && (o / REC) % LOAD_CHUNK === 0) onProgress(o / REC, total);
-      const address = records.subarray(o, o + 32);
-      const acc = this.get(address) ?? this.create(address);
-      this.touch(acc);
-      acc.balance = dv.getBigUint64(o + 32, true);
-      acc.nonce = dv.getBigUint64(o + 40, true);
+    this.reserveAccounts(this.count + total);
+    for (let r = 0; r < total; r++) {
+      if (onProgress !== undefined && r > 0 && r % LOAD_CHUNK === 0) onProgress(r, total);
+      const o = r * REC;
+      let i = this.find(records, o);
+      if (i < 0) i = this.create(records, o);
+      this.touch(i);
+      for (let k = 0; k < 4; k++) this.val[i * 4 + k] = u32le(records, o + 32 + 4 * k);
     }
     onProgress?.(total, total);
   }
@@ -200,60 +379,99 @@ class TsState implements LedgerState {
     assert(!this.inBlock, "begin: a block is already open");
     this.inBlock = true;
     this.epoch++;
-    this.journal = [];
-    this.created = [];
-    this.changed = [];
+    this.createdFrom = this.count;
+    this.journalLen = 0;
+    this.changedLen = 0;
   }
 
   apply(packed: Uint8Array, count: number, proposer: Uint8Array): Uint8Array {
     assert(this.inBlock, "apply outside a block");
     const statuses = new Uint8Array(count);
-    const dv = new DataView(packed.buffer, packed.byteOffset, packed.length);
-    for (let i = 0; i < count; i++) statuses[i] = this.applyOne(packed, dv, i * TX, proposer);
+    const prop = Uint8Array.prototype.slice.call(proposer, 0, 32);
+    for (let i = 0; i < count; i++) statuses[i] = this.applyOne(packed, i * TX, prop);
     return statuses;
   }
 
-  /** One transfer; the checks and their order mirror assembly/state.ts `applyOne`. */
-  private applyOne(packed: Uint8Array, dv: DataView, o: number, proposer: Uint8Array): St {
-    const from = packed.subarray(o, o + 32);
-    const to = packed.subarray(o + 32, o + 64);
-    const amount = dv.getBigUint64(o + 64, true);
-    const fee = dv.getBigUint64(o + 72, true);
-    const nonce = dv.getBigUint64(o + 80, true);
-    if (compareAddress(from, to) === 0) return St.Self;
-    const total = amount + fee;
-    if (total > U64_MAX) return St.Overflow;
-    let fa = this.get(from);
-    const fromBal = fa?.balance ?? 0n;
-    const fromNonce = fa?.nonce ?? 0n;
-    if (nonce !== fromNonce) return St.BadNonce;
-    if (fromBal < total) return St.Insufficient;
-    if (fromNonce === U64_MAX) return St.Overflow;
-    let ta = this.get(to);
-    const toBal = ta?.balance ?? 0n;
-    const proposerIsFrom = compareAddress(proposer, from) === 0;
-    const proposerIsTo = compareAddress(proposer, to) === 0;
-    const thirdParty = fee !== 0n && !proposerIsFrom && !proposerIsTo;
-    const toGain = proposerIsTo ? total : amount;
-    if (toBal + toGain > U64_MAX) return St.Overflow;
-    let pa: Acc | undefined;
-    if (thirdParty) {
-      pa = this.get(proposer);
-      if ((pa?.balance ?? 0n) + fee > U64_MAX) return St.Overflow;
+  /**
+   * One transfer; the checks and their order mirror assembly/state.ts `applyOne`. u64 values are
+   * (lo, hi) u32 halves in doubles: a sum of two halves is exact, carries are explicit.
+   */
+  private applyOne(p: Uint8Array, o: number, prop: Uint8Array): St {
+    if (eq32(p, o, p, o + 32)) return St.Self;
+    const aLo = u32le(p, o + 64), aHi = u32le(p, o + 68);
+    const fLo = u32le(p, o + 72), fHi = u32le(p, o + 76);
+    const nLo = u32le(p, o + 80), nHi = u32le(p, o + 84);
+    let tLo = aLo + fLo;
+    let tHi = aHi + fHi;
+    if (tLo >= TWO32) {
+      tLo -= TWO32;
+      tHi++;
     }
-    if (fa === undefined) fa = this.create(from);
+    if (tHi > U32_MAX) return St.Overflow;
+    const val = this.val;
+    let fa = this.find(p, o);
+    const fbLo = fa < 0 ? 0 : val[fa * 4]!, fbHi = fa < 0 ? 0 : val[fa * 4 + 1]!;
+    const fnLo = fa < 0 ? 0 : val[fa * 4 + 2]!, fnHi = fa < 0 ? 0 : val[fa * 4 + 3]!;
+    if (nLo !== fnLo || nHi !== fnHi) return St.BadNonce;
+    if (fbHi < tHi || (fbHi === tHi && fbLo < tLo)) return St.Insufficient;
+    if (fnLo === U32_MAX && fnHi === U32_MAX) return St.Overflow;
+    let ta = this.find(p, o + 32);
+    const propIsFrom = eq32(prop, 0, p, o);
+    const propIsTo = eq32(prop, 0, p, o + 32);
+    const thirdParty = (fLo !== 0 || fHi !== 0) && !propIsFrom && !propIsTo;
+    const gLo = propIsTo ? tLo : aLo, gHi = propIsTo ? tHi : aHi;
+    if (ta >= 0 && !this.fits(ta, gLo, gHi)) return St.Overflow;
+    if (ta < 0 && gHi > U32_MAX) return St.Overflow;
+    let pa = -1;
+    if (thirdParty) {
+      pa = this.find(prop, 0);
+      if (pa >= 0 && !this.fits(pa, fLo, fHi)) return St.Overflow;
+    }
+    if (fa < 0) fa = this.create(p, o);
     else this.touch(fa);
-    if (ta === undefined) ta = this.create(to);
+    if (ta < 0) ta = this.create(p, o + 32);
     else this.touch(ta);
     if (thirdParty) {
-      if (pa === undefined) pa = this.create(proposer);
+      if (pa < 0) pa = this.create(prop, 0);
       else this.touch(pa);
-      pa.balance += fee;
+      this.add(pa, fLo, fHi);
     }
-    fa.balance = fromBal - total + (proposerIsFrom ? fee : 0n);
-    fa.nonce = fromNonce + 1n;
-    ta.balance = toBal + toGain;
+    // from = fromBal - total (+ fee when the sender proposes): no borrow past the top, checked above.
+    let bLo = fbLo - tLo;
+    let bHi = fbHi - tHi;
+    if (bLo < 0) {
+      bLo += TWO32;
+      bHi--;
+    }
+    const v = this.val;
+    v[fa * 4] = bLo;
+    v[fa * 4 + 1] = bHi;
+    if (propIsFrom) this.add(fa, fLo, fHi);
+    let nl = fnLo + 1;
+    let nh = fnHi;
+    if (nl === TWO32) {
+      nl = 0;
+      nh++;
+    }
+    v[fa * 4 + 2] = nl;
+    v[fa * 4 + 3] = nh;
+    this.add(ta, gLo, gHi);
     return St.Ok;
+  }
+
+  /** True if account i's balance + (lo, hi) fits in u64. */
+  private fits(i: number, lo: number, hi: number): boolean {
+    const v = this.val;
+    const s = v[i * 4]! + lo;
+    return v[i * 4 + 1]! + hi + (s >= TWO32 ? 1 : 0) <= U32_MAX;
+  }
+
+  /** Adds (lo, hi) to account i's balance (the caller checked that it fits). */
+  private add(i: number, lo: number, hi: number): void {
+    const v = this.val;
+    const s = v[i * 4]! + lo;
+    v[i * 4] = s;
+    v[i * 4 + 1] = v[i * 4 + 1]! + hi + (s >= TWO32 ? 1 : 0);
   }
 
   commit(): void {
@@ -263,58 +481,78 @@ class TsState implements LedgerState {
 
   abort(): void {
     assert(this.inBlock, "abort: no block is open");
-    for (let i = this.created.length - 1; i >= 0; i--) {
-      const acc = this.created[i]!;
-      this.remove(acc);
-      this.accounts.delete(binaryKey(acc.address));
-    }
-    for (let i = this.journal.length - 1; i >= 0; i--) {
-      const [acc, balance, nonce] = this.journal[i]!;
-      this.stale(acc);
-      acc.balance = balance;
-      acc.nonce = nonce;
+    while (this.count > this.createdFrom) this.dropNewest(this.count - 1);
+    for (let j = this.journalLen - 1; j >= 0; j--) {
+      const i = this.journalAcc[j]!;
+      this.stale(i);
+      for (let k = 0; k < 4; k++) this.val[i * 4 + k] = this.journalVal[j * 4 + k]!;
     }
     this.inBlock = false;
-    this.journal = [];
-    this.created = [];
-    this.changed = [];
+    this.journalLen = 0;
+    this.changedLen = 0;
+  }
+
+  /** Writes account i's record at out[o..o+48). */
+  private record(i: number, out: Uint8Array, o: number): void {
+    out.set(this.addr.subarray(i * 32, i * 32 + 32), o);
+    for (let k = 0; k < 4; k++) {
+      const x = this.val[i * 4 + k]!;
+      out[o + 32 + 4 * k] = x;
+      out[o + 33 + 4 * k] = x >>> 8;
+      out[o + 34 + 4 * k] = x >>> 16;
+      out[o + 35 + 4 * k] = x >>> 24;
+    }
   }
 
   changes(): Uint8Array {
-    const out = new Uint8Array(this.changed.length * REC);
-    this.changed.forEach((a, i) => out.set(accountRecord(a.address, a.balance, a.nonce), i * REC));
+    const out = new Uint8Array(this.changedLen * REC);
+    for (let j = 0; j < this.changedLen; j++) this.record(this.changedAcc[j]!, out, j * REC);
     return out;
   }
 
   exportAll(): Uint8Array {
-    const out = new Uint8Array(this.accounts.size * REC);
-    let i = 0;
-    for (const a of this.accounts.values()) out.set(accountRecord(a.address, a.balance, a.nonce), REC * i++);
+    const out = new Uint8Array(this.count * REC);
+    for (let i = 0; i < this.count; i++) this.record(i, out, i * REC);
     return out;
   }
 
   root(): Uint8Array {
-    return hashOf(this.rootHolder.c0).slice();
+    this.markDirtyPaths();
+    if (this.nodeStale[0] === 1) this.rehash(0);
+    const out = new Uint8Array(32);
+    digestBytes(this.tree, 2, out, 0);
+    return out;
   }
 
   account(address: Uint8Array): AccountState | undefined {
-    const a = this.get(address);
-    return a === undefined ? undefined : { balance: a.balance, nonce: a.nonce };
+    const i = this.find(address, 0);
+    if (i < 0) return undefined;
+    const v = this.val;
+    return {
+      balance: (BigInt(v[i * 4 + 1]!) << 32n) | BigInt(v[i * 4]!),
+      nonce: (BigInt(v[i * 4 + 3]!) << 32n) | BigInt(v[i * 4 + 2]!),
+    };
   }
 
   proofMaterial(address: Uint8Array): ProofMaterial {
     this.root();
-    const path = pathOf(address);
-    const siblings: Uint8Array[] = [];
-    let c = this.rootHolder.c0;
-    for (let d = 0; c instanceof Inner; d++) {
-      const b = pathBit(path, d);
-      siblings.push(hashOf(childAt(c, b ^ 1)));
-      c = childAt(c, b);
+    const path = new Int32Array(8);
+    pathDigest(address, 0, path, 0);
+    const t = this.tree;
+    const sib: number[] = [];
+    let c = t[0]!;
+    for (let d = 0; c > 0; d++) {
+      const b = (path[d >> 5]! >>> (31 - (d & 31))) & 1;
+      sib.push(c * NODE + 2 + (b ^ 1) * 8);
+      c = t[c * NODE + b]!;
     }
-    const out = new Uint8Array(siblings.length * 32);
-    siblings.forEach((h, i) => out.set(h, i * 32));
-    const leaf = c === null ? undefined : accountRecord(c.address, c.balance, c.nonce);
-    return { depth: siblings.length, leaf, siblings: out };
+    const out = new Uint8Array(sib.length * 32);
+    sib.forEach((at, k) => digestBytes(t, at, out, k * 32));
+    let leaf: Uint8Array | undefined;
+    if (c < 0) {
+      leaf = new Uint8Array(REC);
+      this.record(-c - 1, leaf, 0);
+    }
+    return { depth: sib.length, leaf, siblings: out };
   }
 }
