@@ -4,7 +4,7 @@
  * with the rules of assembly/state.ts `applyOne` in the same order — SELF_TRANSFER, OVERFLOW of
  * amount + fee, BAD_NONCE, INSUFFICIENT_FUNDS, nonce OVERFLOW, recipient OVERFLOW, proposer
  * OVERFLOW — and the fee paid to the block's proposer. So their statuses equal the engines'
- * (test/bench-peers.test.ts checks it against the ts engine on random blocks).
+ * (test/bench/bench-peers.test.ts checks it against the ts engine on random blocks).
  *
  * What none of them does: no state root, no signatures, no change list for a block log, no undo
  * of a block (except the transaction rollback sqlite and lmdb have). The typed peers keep u64

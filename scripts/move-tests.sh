@@ -24,7 +24,9 @@ import ts from "typescript";
 // Where each flat test file goes: the first rule whose pattern matches its name.
 const RULES = [
   [/^2pc-cli\.test\.ts$/, "cli"],
-  [/^cli\.test\.ts$/, "cli"],
+  [/^(cli|cli-.*|trace-cli)\.test\.ts$/, "cli"],
+  [/^(state-engines|state-u64)/, "engine"],
+  [/^(util-|byte-views)/, "util"],
   [/^2pc-/, "txn"],
   [/^(txn-|lock-manager)/, "txn"],
   [/^bench-/, "bench"],

@@ -145,7 +145,7 @@ async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> 
     return 0;
   }
   const run = await runBench(parsed.positionals, { quick: parsed.values.quick === true, out });
-  // No process.exit here: every suite closes what it opened, and test/bench-exit.test.ts fails
+  // No process.exit here: every suite closes what it opened, and test/bench/bench-exit.test.ts fails
   // when one leaves a handle behind (the process would not end). Missed targets are listed at the
   // end of every run; --check makes them the exit status.
   return benchExitCode(run, parsed.values.check === true);

@@ -5,7 +5,7 @@
  * - execution, scheduled as in Solana's Sealevel (Yakovenko 2019): transfers are grouped by the
  *   accounts they declare (executor-plan.ts), disjoint groups run at once, a group in block order.
  * Either way the result — every status, every balance, the state root, the durable log entry —
- * equals serial execution's (test/executor-property.test.ts checks it at every contention level).
+ * equals serial execution's (test/concurrency/executor-property.test.ts checks it at every contention level).
  *
  * Execution runs on the workers only when asked (`parallelExecution: true`). Measured here
  * (bench/execution.bench.ts, blocks of 1000, four runs on a loaded 2-core machine): the worker

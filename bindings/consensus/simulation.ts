@@ -124,7 +124,7 @@ export interface SimulationResult {
 
 /** The one-line command that replays a seed. */
 export function replayCommand(o: SimulationOptions): string {
-  if (o.hostile) return `CHAINDB_SEEDS=${o.seed}..${o.seed} npx vitest run test/consensus-hostile-simulation.test.ts`;
+  if (o.hostile) return `CHAINDB_SEEDS=${o.seed}..${o.seed} npx vitest run test/consensus/consensus-hostile-simulation.test.ts`;
   const selection = o.selection && o.selection !== "tendermint" ? ` --consensus ${o.selection}` : "";
   return `npx chaindb simulate consensus --validators ${o.validators} --byzantine ${o.byzantine}${selection} --seeds ${o.seed}..${o.seed}`;
 }

@@ -260,7 +260,7 @@ export class LockManager {
    * A shortest cycle of the wait-for graph through `start`, as the list of its transactions.
    * Breadth-first: a depth-first path back to `start` is a cycle too, but a long one, and its
    * youngest member is often no part of the short cycle that really blocks — one seeded history
-   * (test/txn-serializable.test.ts) aborted ten transactions for a single three-way deadlock.
+   * (test/txn/txn-serializable.test.ts) aborted ten transactions for a single three-way deadlock.
    */
   private findCycle(start: TxState): TxState[] | undefined {
     // Bounded: each transaction enters the frontier at most once.

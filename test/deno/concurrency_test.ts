@@ -4,9 +4,9 @@
 import { spawnWorker } from "../../bindings/runtime/index.ts";
 import { Mutex, Semaphore } from "../../bindings/concurrency/index.ts";
 import { LockManager } from "../../bindings/txn/index.ts";
-import { createQueue } from "../fixtures/concurrency-queue.ts";
+import { createQueue } from "../helpers/concurrency-queue.ts";
 
-const WORKER = new URL("../fixtures/concurrency-worker.ts", import.meta.url);
+const WORKER = new URL("../helpers/concurrency-worker.ts", import.meta.url);
 
 function runTask(task: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {

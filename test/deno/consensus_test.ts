@@ -21,7 +21,7 @@ Deno.test("proposer selection: powers {A:1, B:3} give B, A, B, B repeating", () 
   const set = new ValidatorSet([{ address: address("A"), power: 1 }, { address: address("B"), power: 3 }]);
   const schedule = new ProposerSchedule(set);
   const names = Array.from({ length: 8 }, (_, h) => new TextDecoder().decode(set.validators[schedule.proposer(h + 1, 0)]!.address.subarray(0, 1)));
-  // the same vector is pinned in test/proposer-selection.test.ts (Node)
+  // the same vector is pinned in test/consensus/proposer-selection.test.ts (Node)
   check(names.join("") === "BABBBABB", `proposers ${names.join("")}`);
 });
 

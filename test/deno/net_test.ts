@@ -84,7 +84,7 @@ Deno.test("single-primary simulation: seeds 1..3 hold every invariant; seed 3 re
     const r = await simulatePrimary({ seed });
     check(r.violation === undefined, `seed ${seed}: ${r.violation?.invariant}: ${r.violation?.detail}`);
     check(r.height > 0, `seed ${seed} committed blocks`);
-    // the same value is pinned in test/replication-sim.test.ts (Node)
+    // the same value is pinned in test/replication/replication-sim.test.ts (Node)
     if (seed === 3) check(r.fingerprint === "7154b2aa767aa26e9eb1cbc3ee0fc7bcc1029864b6436e586f4e48dfb2563c6c", `seed 3 fingerprint ${r.fingerprint}`);
   }
 });
