@@ -15,7 +15,16 @@ const off = (rules) => Object.fromEntries(rules.map((r) => [r, "off"]));
 
 export default tseslint.config(
   {
-    ignores: ["assembly/**", "dist/**", "build/**", "docs/**", "node_modules/**", ".ci/**", "bench/results/**", "**/*.generated.ts"],
+    ignores: [
+      "assembly/**",
+      "dist/**",
+      "build/**",
+      "docs/**",
+      "node_modules/**",
+      ".ci/**",
+      "bench/results/**",
+      "**/*.generated.ts",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -26,7 +35,10 @@ export default tseslint.config(
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": "error",
-      "@typescript-eslint/switch-exhaustiveness-check": ["error", { considerDefaultExhaustiveForUnions: true }],
+      "@typescript-eslint/switch-exhaustiveness-check": [
+        "error",
+        { considerDefaultExhaustiveForUnions: true },
+      ],
       // The `!` after an indexed read is deliberate: the code is written for
       // noUncheckedIndexedAccess (17 reads short of it), where each of them is needed.
       "@typescript-eslint/no-unnecessary-type-assertion": "off",
@@ -45,7 +57,12 @@ export default tseslint.config(
       "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
       "@typescript-eslint/no-unused-vars": [
         "error",
-        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none", destructuredArrayIgnorePattern: "^_" },
+        {
+          argsIgnorePattern: "^_",
+          varsIgnorePattern: "^_",
+          caughtErrors: "none",
+          destructuredArrayIgnorePattern: "^_",
+        },
       ],
       "@typescript-eslint/restrict-template-expressions": [
         "error",
@@ -55,8 +72,18 @@ export default tseslint.config(
   },
   {
     // @sqlite.org/sqlite-wasm's C API is typed loosely (`any`); its glue and its benchmark use it as is.
-    files: ["bindings/store/durable.ts", "bindings/store/node-vfs.ts", "bindings/store/sqlite.ts", "bench/store.bench.ts", "bench/peers.ts"],
-    rules: { ...off(unsafeAny), "@typescript-eslint/no-explicit-any": "off", "@typescript-eslint/no-redundant-type-constituents": "off" },
+    files: [
+      "bindings/store/durable.ts",
+      "bindings/store/node-vfs.ts",
+      "bindings/store/sqlite.ts",
+      "bench/store.bench.ts",
+      "bench/peers.ts",
+    ],
+    rules: {
+      ...off(unsafeAny),
+      "@typescript-eslint/no-explicit-any": "off",
+      "@typescript-eslint/no-redundant-type-constituents": "off",
+    },
   },
   {
     // Tests poke at JSON output, child-process messages and deliberately wrong inputs.
@@ -69,7 +96,16 @@ export default tseslint.config(
     files: ["**/*.mjs", "**/*.js", "test/deno/**"],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: {
-      globals: { Deno: "readonly", console: "readonly", process: "readonly", URL: "readonly", Buffer: "readonly", setTimeout: "readonly", clearTimeout: "readonly", performance: "readonly" },
+      globals: {
+        Deno: "readonly",
+        console: "readonly",
+        process: "readonly",
+        URL: "readonly",
+        Buffer: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        performance: "readonly",
+      },
     },
   },
 );

@@ -13,15 +13,41 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger } from "../bindings/chain/index.ts";
-import { SimNetwork, TcpTransport, nodeKeyFromSeed, systemClock, type Clock, type Transport } from "../bindings/net/index.ts";
-import { Coordinator, FileTwoPcLog, LedgerBank, LedgerDatabase, Participant, TwoPcRunner, type TwoPcEffect, type TwoPcLog, type TwoPcOp } from "../bindings/txn/index.ts";
+import {
+  SimNetwork,
+  TcpTransport,
+  nodeKeyFromSeed,
+  systemClock,
+  type Clock,
+  type Transport,
+} from "../bindings/net/index.ts";
+import {
+  Coordinator,
+  FileTwoPcLog,
+  LedgerBank,
+  LedgerDatabase,
+  Participant,
+  TwoPcRunner,
+  type TwoPcEffect,
+  type TwoPcLog,
+  type TwoPcOp,
+} from "../bindings/txn/index.ts";
 import { fromHex, toHex } from "../bindings/util/index.ts";
-import { caseFromSamples, percentile, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import {
+  caseFromSamples,
+  percentile,
+  suiteResult,
+  type CaseResult,
+  type SuiteOptions,
+  type SuiteResult,
+} from "./lib.ts";
 
 const BANKS = ["b0", "b1", "b2"];
 const CONCURRENCY = 16;
-const address = (bank: number, i: number) => toHex(new Uint8Array(32).fill(0).map((_, j) => (j === 0 ? bank + 1 : j === 1 ? i : 7)));
-const genesisOf = (bank: number) => Array.from({ length: CONCURRENCY }, (_, i) => ({ address: fromHex(address(bank, i)), balance: 1n << 40n }));
+const address = (bank: number, i: number) =>
+  toHex(new Uint8Array(32).fill(0).map((_, j) => (j === 0 ? bank + 1 : j === 1 ? i : 7)));
+const genesisOf = (bank: number) =>
+  Array.from({ length: CONCURRENCY }, (_, i) => ({ address: fromHex(address(bank, i)), balance: 1n << 40n }));
 
 interface Cluster {
   coordinator: TwoPcRunner;
@@ -51,7 +77,11 @@ async function stopRunners(r: Runners): Promise<void> {
   await Promise.all(r.ledgers.map((l) => l.close()));
 }
 
-async function startRunners(nodes: Array<{ id: string; transport: Transport; clock: Clock; log: TwoPcLog }>, dir: string | undefined, ended: Map<string, () => void>): Promise<Runners> {
+async function startRunners(
+  nodes: Array<{ id: string; transport: Transport; clock: Clock; log: TwoPcLog }>,
+  dir: string | undefined,
+  ended: Map<string, () => void>,
+): Promise<Runners> {
   let coordinator: TwoPcRunner | undefined;
   const all: TwoPcRunner[] = [];
   const ledgers: Ledger[] = [];
@@ -64,16 +94,28 @@ async function startRunners(nodes: Array<{ id: string; transport: Transport; clo
         ended.get(tx)?.();
         ended.delete(tx);
       };
-      coordinator = new TwoPcRunner({ ...n, observer, core: new Coordinator("c", { voteTimeoutMs: 30_000, retryMs: 5_000 }) });
+      coordinator = new TwoPcRunner({
+        ...n,
+        observer,
+        core: new Coordinator("c", { voteTimeoutMs: 30_000, retryMs: 5_000 }),
+      });
       all.push(coordinator);
       await coordinator.start();
       continue;
     }
     const i = BANKS.indexOf(n.id);
-    const ledger = await Ledger.open({ chainId: 5, genesis: genesisOf(i), ...(dir ? { dir: join(dir, BANKS[i]!) } : {}) });
+    const ledger = await Ledger.open({
+      chainId: 5,
+      genesis: genesisOf(i),
+      ...(dir ? { dir: join(dir, BANKS[i]!) } : {}),
+    });
     ledgers.push(ledger);
     const bank = new LedgerBank(new LedgerDatabase(ledger));
-    const runner = new TwoPcRunner({ ...n, resource: bank, core: new Participant(n.id, bank, { coordinators: ["c"], inquireMs: 5_000 }) });
+    const runner = new TwoPcRunner({
+      ...n,
+      resource: bank,
+      core: new Participant(n.id, bank, { coordinators: ["c"], inquireMs: 5_000 }),
+    });
     all.push(runner);
     await runner.start();
   }
@@ -82,12 +124,23 @@ async function startRunners(nodes: Array<{ id: string; transport: Transport; clo
 
 async function simCluster(): Promise<Cluster> {
   const runners: TwoPcRunner[] = [];
-  const net = new SimNetwork({ seed: 1, link: { latency: { kind: "fixed", ms: 0 } }, settle: async () => void (await Promise.all(runners.map((r) => r.idle()))) });
-  const nodes = ["c", ...BANKS].map((id) => net.addNode(id)).map((n) => ({ id: n.id, transport: n.transport, clock: n.clock, log: n.storage }));
+  const net = new SimNetwork({
+    seed: 1,
+    link: { latency: { kind: "fixed", ms: 0 } },
+    settle: async () => void (await Promise.all(runners.map((r) => r.idle()))),
+  });
+  const nodes = ["c", ...BANKS]
+    .map((id) => net.addNode(id))
+    .map((n) => ({ id: n.id, transport: n.transport, clock: n.clock, log: n.storage }));
   const ended = new Map<string, () => void>();
   const started = await startRunners(nodes, undefined, ended);
   runners.push(...started.all);
-  return { coordinator: started.coordinator, ended, until: (done, maxMs) => net.runUntil(done, maxMs), close: () => stopRunners(started) };
+  return {
+    coordinator: started.coordinator,
+    ended,
+    until: (done, maxMs) => net.runUntil(done, maxMs),
+    close: () => stopRunners(started),
+  };
 }
 
 async function tcpCluster(dir: string): Promise<Cluster> {
@@ -97,14 +150,30 @@ async function tcpCluster(dir: string): Promise<Cluster> {
   const ports: number[] = [];
   // Listeners first (port 0), then dialers: the smaller id dials, so start from the largest id.
   for (const i of ids.map((_, j) => j).sort((x, y) => (ids[y]! < ids[x]! ? -1 : 1))) {
-    const peers = ids.map((id, j) => ({ id, publicKey: keys[j]!.publicKey, host: "127.0.0.1", ...(ports[j] ? { port: ports[j] } : {}) })).filter((p) => p.id !== ids[i]);
-    const t = await TcpTransport.start({ id: ids[i]!, key: keys[i]!, listen: { host: "127.0.0.1", port: 0 }, peers });
+    const peers = ids
+      .map((id, j) => ({
+        id,
+        publicKey: keys[j]!.publicKey,
+        host: "127.0.0.1",
+        ...(ports[j] ? { port: ports[j] } : {}),
+      }))
+      .filter((p) => p.id !== ids[i]);
+    const t = await TcpTransport.start({
+      id: ids[i]!,
+      key: keys[i]!,
+      listen: { host: "127.0.0.1", port: 0 },
+      peers,
+    });
     ports[i] = t.address!.port;
     transports[i] = t;
   }
   const logs = ids.map((id) => FileTwoPcLog.open(join(dir, `${id}.2pc.log`)));
   const ended = new Map<string, () => void>();
-  const started = await startRunners(ids.map((id, i) => ({ id, transport: transports[i]!, clock: systemClock, log: logs[i]! })), dir, ended);
+  const started = await startRunners(
+    ids.map((id, i) => ({ id, transport: transports[i]!, clock: systemClock, log: logs[i]! })),
+    dir,
+    ended,
+  );
   // Every side must see every link up: a handshake completes at the two ends at different times,
   // and a vote sent before its sender sees the link is dropped (then re-sent after retryMs).
   const connected = () => transports.every((t) => t.peerIds.every((p) => t.isConnected(p)));
@@ -148,14 +217,22 @@ async function workload(c: Cluster, total: number): Promise<{ rate: number; late
     });
   };
   for (let s = 0; s < CONCURRENCY; s++) next(s);
-  if (!(await c.until(() => finished >= total, 600_000))) throw new Error(`only ${finished}/${total} transactions finished`);
+  if (!(await c.until(() => finished >= total, 600_000)))
+    throw new Error(`only ${finished}/${total} transactions finished`);
   if (failed > 0) throw new Error(`${failed} transactions aborted (no conflicts expected)`);
   return { rate: (total * 1000) / (performance.now() - t0), latencies };
 }
 
 /** The same transfers as transactions inside one ledger (two accounts, same closed loop). */
-async function singleLedger(dir: string | undefined, total: number): Promise<{ rate: number; latencies: number[] }> {
-  const ledger = await Ledger.open({ chainId: 5, genesis: [...genesisOf(0), ...genesisOf(1)], ...(dir ? { dir: join(dir, "single") } : {}) });
+async function singleLedger(
+  dir: string | undefined,
+  total: number,
+): Promise<{ rate: number; latencies: number[] }> {
+  const ledger = await Ledger.open({
+    chainId: 5,
+    genesis: [...genesisOf(0), ...genesisOf(1)],
+    ...(dir ? { dir: join(dir, "single") } : {}),
+  });
   const db = new LedgerDatabase(ledger);
   const latencies: number[] = [];
   let started = 0;
@@ -174,8 +251,6 @@ async function singleLedger(dir: string | undefined, total: number): Promise<{ r
   await ledger.close();
   return { rate, latencies };
 }
-
-
 
 /** Runs the suite and returns its results. */
 export async function run(options: SuiteOptions): Promise<SuiteResult> {
@@ -211,9 +286,29 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
         }
       }
       const durable = net === "tcp" ? "durable (fsync)" : "in memory";
-      const params = { network: net, kind, participants: kind === "2pc" ? 3 : 1, concurrency: CONCURRENCY, transactions: total, storage: durable };
-      const what = kind === "2pc" ? `${net === "sim" ? "SimNetwork, zero latency" : "TCP loopback"}, 3 participants` : `one ledger, ${durable}`;
-      cases.push(caseFromSamples(`${net}-${kind}-tps`, `${what}: transactions`, "throughput", "tx/s", rates, params, kind === "2pc" ? `${net}-single-tps` : undefined));
+      const params = {
+        network: net,
+        kind,
+        participants: kind === "2pc" ? 3 : 1,
+        concurrency: CONCURRENCY,
+        transactions: total,
+        storage: durable,
+      };
+      const what =
+        kind === "2pc"
+          ? `${net === "sim" ? "SimNetwork, zero latency" : "TCP loopback"}, 3 participants`
+          : `one ledger, ${durable}`;
+      cases.push(
+        caseFromSamples(
+          `${net}-${kind}-tps`,
+          `${what}: transactions`,
+          "throughput",
+          "tx/s",
+          rates,
+          params,
+          kind === "2pc" ? `${net}-single-tps` : undefined,
+        ),
+      );
       cases.push(caseFromSamples(`${net}-${kind}-p50`, `${what}: latency p50`, "latency", "ms", p50, params));
       cases.push(caseFromSamples(`${net}-${kind}-p99`, `${what}: latency p99`, "latency", "ms", p99, params));
     }
@@ -222,10 +317,17 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     const base = cases.find((b) => b.id === c.baseline);
     if (base) c.ratio = c.median / base.median;
   }
-  return suiteResult("2pc", "Two-phase commit: 3 participant ledgers vs one ledger", options.quick, cases, [], [
-    `Closed loop with ${CONCURRENCY} transactions in flight, each on its own accounts (no lock conflicts); latency is begin → the coordinator's decision (COMMIT forced), wall-clock ms.`,
-    "2PC: per transaction 3 PREPAREs, 3 forced PREPARED records, 3 votes, 1 forced COMMIT record, 3 COMMITs, 3 ledger writes, 3 forced COMMITTED records, 3 acks. Coordinator, participants and their ledgers all share this process.",
-    "sim: SimNetwork with 0 ms links and in-memory ledgers (the protocol's own CPU cost); baseline: the same transfers as LedgerDatabase transactions on one in-memory ledger.",
-    "tcp: TcpTransport on loopback, ledgers on disk (commitAccounts fsyncs) and FileTwoPcLog (fsync per force); baseline: one durable ledger. The ratio is 2PC / single.",
-  ]);
+  return suiteResult(
+    "2pc",
+    "Two-phase commit: 3 participant ledgers vs one ledger",
+    options.quick,
+    cases,
+    [],
+    [
+      `Closed loop with ${CONCURRENCY} transactions in flight, each on its own accounts (no lock conflicts); latency is begin → the coordinator's decision (COMMIT forced), wall-clock ms.`,
+      "2PC: per transaction 3 PREPAREs, 3 forced PREPARED records, 3 votes, 1 forced COMMIT record, 3 COMMITs, 3 ledger writes, 3 forced COMMITTED records, 3 acks. Coordinator, participants and their ledgers all share this process.",
+      "sim: SimNetwork with 0 ms links and in-memory ledgers (the protocol's own CPU cost); baseline: the same transfers as LedgerDatabase transactions on one in-memory ledger.",
+      "tcp: TcpTransport on loopback, ledgers on disk (commitAccounts fsyncs) and FileTwoPcLog (fsync per force); baseline: one durable ledger. The ratio is 2PC / single.",
+    ],
+  );
 }

@@ -17,7 +17,16 @@ import { isMainThread } from "node:worker_threads";
 import { HandoffProbe, Mutex, type HandoffKind } from "../bindings/concurrency/index.ts";
 import { onParentMessage, spawnWorker, workerUrl } from "../bindings/runtime/index.ts";
 import { LockManager } from "../bindings/txn/index.ts";
-import { consume, formatTable, measure, suiteResult, type CaseResult, type CaseSpec, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import {
+  consume,
+  formatTable,
+  measure,
+  suiteResult,
+  type CaseResult,
+  type CaseSpec,
+  type SuiteOptions,
+  type SuiteResult,
+} from "./lib.ts";
 
 const LOCK_OPS = 1_000;
 const HANDOFF_TRIPS = 200;
@@ -26,20 +35,29 @@ const HANDOFF_TRIPS = 200;
 export async function run(options: SuiteOptions): Promise<SuiteResult> {
   const timing: Timing = { rounds: options.quick ? 2 : 5, timeMs: options.quick ? 150 : 800 };
   const progress = options.onProgress ?? (() => {});
-  const lockManager = await measureInFreshWorker(timing, (m) => progress(`lock manager (fresh worker): ${m}`));
+  const lockManager = await measureInFreshWorker(timing, (m) =>
+    progress(`lock manager (fresh worker): ${m}`),
+  );
   const kinds: HandoffKind[] = ["futex", "event", "mutex-condvar", "mutex-contended"];
   const probes = await Promise.all(kinds.map((k) => HandoffProbe.start(k)));
   try {
-    const threaded = await measure(
-      [mutexCase(), ...probes.map((p, i) => handoffCase(p, kinds[i]!))],
-      { ...timing, onProgress: (m) => progress(`threads: ${m}`) },
-    );
+    const threaded = await measure([mutexCase(), ...probes.map((p, i) => handoffCase(p, kinds[i]!))], {
+      ...timing,
+      onProgress: (m) => progress(`threads: ${m}`),
+    });
     const cases = [...lockManager, ...threaded];
     for (const c of cases) {
       const base = cases.find((b) => b.id === c.baseline);
       if (base && c.ratio === undefined) c.ratio = c.median / base.median;
     }
-    return suiteResult("concurrency", "Concurrency: lock manager and cross-thread handoff", options.quick, cases, [], notes(cases));
+    return suiteResult(
+      "concurrency",
+      "Concurrency: lock manager and cross-thread handoff",
+      options.quick,
+      cases,
+      [],
+      notes(cases),
+    );
   } finally {
     await Promise.all(probes.map((p) => p.close()));
   }
@@ -55,7 +73,10 @@ const WORKER_BOUND_MS = 300_000;
 // Runs lockManagerCases() in a new worker (this file) and returns its measurements.
 function measureInFreshWorker(timing: Timing, onProgress: (m: string) => void): Promise<CaseResult[]> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(() => reject(new Error(`uncontended cases did not finish within ${WORKER_BOUND_MS} ms`))), WORKER_BOUND_MS);
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`uncontended cases did not finish within ${WORKER_BOUND_MS} ms`))),
+      WORKER_BOUND_MS,
+    );
     const finish = (f: () => void) => {
       clearTimeout(timer);
       void worker.terminate();
@@ -175,7 +196,10 @@ if (!isMainThread) {
   // The fresh worker of measureInFreshWorker: listener attached at top level, before any await.
   const channel = onParentMessage((message) => {
     const timing = message as Timing;
-    measure(lockManagerCases(), { ...timing, onProgress: (progress) => channel.postMessage({ progress }) }).then(
+    measure(lockManagerCases(), {
+      ...timing,
+      onProgress: (progress) => channel.postMessage({ progress }),
+    }).then(
       (cases) => channel.postMessage({ cases }),
       (error: unknown) => channel.postMessage({ error: String(error) }),
     );

@@ -20,9 +20,32 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { keyPairFromSeed, PACKED_TRANSFER_SIZE, type KeyPair } from "../bindings/chain/index.ts";
-import { FileWal, TendermintEngine, ValidatorSet, cachingVerifier, decodeMessage, encodeMessage, type Effect, type Verifier } from "../bindings/consensus/index.ts";
-import { SimNetwork, TcpTransport, nodeKeyFromSeed, type NodeKey, type SimNode } from "../bindings/net/index.ts";
-import { caseFromSamples, median, percentile, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import {
+  FileWal,
+  TendermintEngine,
+  ValidatorSet,
+  cachingVerifier,
+  decodeMessage,
+  encodeMessage,
+  type Effect,
+  type Verifier,
+} from "../bindings/consensus/index.ts";
+import {
+  SimNetwork,
+  TcpTransport,
+  nodeKeyFromSeed,
+  type NodeKey,
+  type SimNode,
+} from "../bindings/net/index.ts";
+import {
+  caseFromSamples,
+  median,
+  percentile,
+  suiteResult,
+  type CaseResult,
+  type SuiteOptions,
+  type SuiteResult,
+} from "./lib.ts";
 import { secureChannelCases } from "./secure-channel.ts";
 
 const TRANSFERS_PER_BLOCK = 1000;
@@ -55,7 +78,9 @@ class Progress {
   readonly latenciesMs: number[] = [];
   private readonly proposedAt = new Map<number, number>();
   private readonly decidedBy = new Map<number, number>();
-  private readonly payload = new Uint8Array(TRANSFERS_PER_BLOCK * PACKED_TRANSFER_SIZE).map((_, i) => (i * 31) & 255);
+  private readonly payload = new Uint8Array(TRANSFERS_PER_BLOCK * PACKED_TRANSFER_SIZE).map(
+    (_, i) => (i * 31) & 255,
+  );
 
   constructor(
     private readonly live: number,
@@ -90,7 +115,12 @@ class Progress {
 /** Commits `blocks` heights with `n` validators on the SimNetwork (`down` of them crashed from the start). */
 async function runCluster(n: number, down: number, blocks: number, relayVotes = true): Promise<RunStats> {
   const { keys, set } = validators(n);
-  const net = new SimNetwork({ seed: 7, link: { latency: { kind: "fixed", ms: 0 } }, settle: "microtask", eventsMax: 50_000_000 });
+  const net = new SimNetwork({
+    seed: 7,
+    link: { latency: { kind: "fixed", ms: 0 } },
+    settle: "microtask",
+    eventsMax: 50_000_000,
+  });
   const verifier = cachingVerifier(1 << 18); // one process: each signature is checked once
   const progress = new Progress(n - down, blocks);
   const nodes: SimNode[] = [];
@@ -101,23 +131,49 @@ async function runCluster(n: number, down: number, blocks: number, relayVotes = 
       const e = queue[k]!;
       if (e.kind === "broadcast") nodes[i]!.transport.broadcast(encodeMessage(e.message));
       else if (e.kind === "send") nodes[i]!.transport.send(`v${e.to}`, encodeMessage(e.message));
-      else if (e.kind === "schedule") nodes[i]!.clock.setTimer(e.delayMs, () => run(i, engines[i]!.handle({ kind: "timeout", timeout: e.timeout })));
-      else if (e.kind === "validate") queue.push(...engines[i]!.handle({ kind: "validity", valueId: e.valueId, valid: true }));
+      else if (e.kind === "schedule")
+        nodes[i]!.clock.setTimer(e.delayMs, () =>
+          run(i, engines[i]!.handle({ kind: "timeout", timeout: e.timeout })),
+        );
+      else if (e.kind === "validate")
+        queue.push(...engines[i]!.handle({ kind: "validity", valueId: e.valueId, valid: true }));
       else if (e.kind === "decide") progress.decided(e.height);
     }
   };
   for (let i = 0; i < n; i++) {
     nodes.push(net.addNode(`v${i}`));
-    engines.push(new TendermintEngine({ chainId: "bench", validators: set, key: keys[i]!, verifier, relayVotes, buildValue: progress.buildValue }));
+    engines.push(
+      new TendermintEngine({
+        chainId: "bench",
+        validators: set,
+        key: keys[i]!,
+        verifier,
+        relayVotes,
+        buildValue: progress.buildValue,
+      }),
+    );
   }
-  for (let i = 0; i < n; i++) nodes[i]!.transport.setHandler({ onMessage: (from, bytes) => run(i, engines[i]!.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) })) });
+  for (let i = 0; i < n; i++)
+    nodes[i]!.transport.setHandler({
+      onMessage: (from, bytes) =>
+        run(
+          i,
+          engines[i]!.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) }),
+        ),
+    });
   for (let i = 0; i < down; i++) net.crash(`v${n - 1 - i}`);
   const t0 = performance.now();
   const sim0 = net.now;
   for (let i = 0; i < n - down; i++) run(i, engines[i]!.start());
-  if (!(await net.runUntil(() => progress.done, 600_000))) throw new Error(`consensus bench: ${blocks} blocks not committed with n=${n}, down=${down}`);
+  if (!(await net.runUntil(() => progress.done, 600_000)))
+    throw new Error(`consensus bench: ${blocks} blocks not committed with n=${n}, down=${down}`);
   const seconds = (performance.now() - t0) / 1000;
-  return { blocksPerSecond: blocks / seconds, latenciesMs: progress.latenciesMs, simMsPerBlock: (net.now - sim0) / blocks, fsyncsPerBlock: 0 };
+  return {
+    blocksPerSecond: blocks / seconds,
+    latenciesMs: progress.latenciesMs,
+    simMsPerBlock: (net.now - sim0) / blocks,
+    fsyncsPerBlock: 0,
+  };
 }
 
 /** One validator over TCP, driven as ConsensusNode drives its engine: WAL first, then sends, real timers. */
@@ -133,7 +189,12 @@ class TcpValidator {
     /** False: records are appended but never fsynced (to show the fsync's share of the cost). */
     private readonly fsync: boolean,
   ) {
-    transport.setHandler({ onMessage: (from, bytes) => this.run(engine.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) })) });
+    transport.setHandler({
+      onMessage: (from, bytes) =>
+        this.run(
+          engine.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) }),
+        ),
+    });
   }
 
   /** Starts the gossip tick and carries out the engine's first effects (round 0 of height 1). */
@@ -151,8 +212,10 @@ class TcpValidator {
       if (e.kind === "persist") this.wal.append(e.record, e.sync && this.fsync);
       else if (e.kind === "broadcast") this.transport.broadcast(encodeMessage(e.message));
       else if (e.kind === "send") this.transport.send(`v${e.to}`, encodeMessage(e.message));
-      else if (e.kind === "schedule") this.later(e.delayMs, () => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout })));
-      else if (e.kind === "validate") queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
+      else if (e.kind === "schedule")
+        this.later(e.delayMs, () => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout })));
+      else if (e.kind === "validate")
+        queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
       else if (e.kind === "decide") this.progress.decided(e.height);
     }
   }
@@ -186,19 +249,37 @@ class TcpValidator {
  * other live one. The smaller id dials, so they start from the largest id and every dialer knows
  * its acceptors' ports; a down validator never starts, and its peers know its key but no address.
  */
-async function startTransports(ids: readonly string[], live: number, nodeKeys: readonly NodeKey[], started: TcpTransport[]): Promise<TcpTransport[]> {
+async function startTransports(
+  ids: readonly string[],
+  live: number,
+  nodeKeys: readonly NodeKey[],
+  started: TcpTransport[],
+): Promise<TcpTransport[]> {
   const ports = new Map<string, number>();
   const byId = new Map<string, TcpTransport>();
   for (const id of ids.slice(0, live).sort().reverse()) {
-    const peers = ids.filter((p) => p !== id).map((p) => ({ id: p, publicKey: nodeKeys[ids.indexOf(p)]!.publicKey, ...(ports.has(p) ? { host: "127.0.0.1", port: ports.get(p)! } : {}) }));
-    const t = await TcpTransport.start({ id, key: nodeKeys[ids.indexOf(id)]!, listen: { host: "127.0.0.1", port: 0 }, peers, network: "chaindb-bench-consensus" });
+    const peers = ids
+      .filter((p) => p !== id)
+      .map((p) => ({
+        id: p,
+        publicKey: nodeKeys[ids.indexOf(p)]!.publicKey,
+        ...(ports.has(p) ? { host: "127.0.0.1", port: ports.get(p)! } : {}),
+      }));
+    const t = await TcpTransport.start({
+      id,
+      key: nodeKeys[ids.indexOf(id)]!,
+      listen: { host: "127.0.0.1", port: 0 },
+      peers,
+      network: "chaindb-bench-consensus",
+    });
     started.push(t);
     ports.set(id, t.address!.port);
     byId.set(id, t);
   }
   const transports = ids.slice(0, live).map((id) => byId.get(id)!);
   // A message sent before its link is up is dropped (then re-sent only by the tick): wait for all.
-  const connected = () => transports.every((t) => ids.slice(0, live).every((p) => p === t.self || t.isConnected(p)));
+  const connected = () =>
+    transports.every((t) => ids.slice(0, live).every((p) => p === t.self || t.isConnected(p)));
   const end = performance.now() + 10_000;
   while (!connected()) {
     if (performance.now() > end) throw new Error(`consensus bench: ${live} TCP validators did not connect`);
@@ -208,7 +289,12 @@ async function startTransports(ids: readonly string[], live: number, nodeKeys: r
 }
 
 /** Commits `blocks` heights with `n` validators over TCP on loopback (`down` of them never started); exported for side-by-side runs. */
-export async function runTcpCluster(n: number, down: number, blocks: number, fsync = true): Promise<RunStats> {
+export async function runTcpCluster(
+  n: number,
+  down: number,
+  blocks: number,
+  fsync = true,
+): Promise<RunStats> {
   const { keys, set } = validators(n);
   const live = n - down;
   const ids = keys.map((_, i) => `v${i}`);
@@ -224,16 +310,38 @@ export async function runTcpCluster(n: number, down: number, blocks: number, fsy
     const finished = new Promise<void>((resolve) => (finish = resolve));
     const progress = new Progress(live, blocks, () => finish());
     for (let i = 0; i < live; i++) {
-      const engine = new TendermintEngine({ chainId: "bench", validators: set, key: keys[i]!, verifier, buildValue: progress.buildValue });
-      validatorsUp.push(new TcpValidator(engine, transports[i]!, FileWal.open(join(dir, `${ids[i]}.wal`)), progress, fsync));
+      const engine = new TendermintEngine({
+        chainId: "bench",
+        validators: set,
+        key: keys[i]!,
+        verifier,
+        buildValue: progress.buildValue,
+      });
+      validatorsUp.push(
+        new TcpValidator(engine, transports[i]!, FileWal.open(join(dir, `${ids[i]}.wal`)), progress, fsync),
+      );
     }
-    const timedOut = new Promise<never>((_, reject) => (bound = setTimeout(() => reject(new Error(`consensus bench: ${blocks} blocks not committed over TCP with n=${n}, down=${down}`)), TCP_RUN_MAX_MS)));
+    const timedOut = new Promise<never>(
+      (_, reject) =>
+        (bound = setTimeout(
+          () =>
+            reject(
+              new Error(`consensus bench: ${blocks} blocks not committed over TCP with n=${n}, down=${down}`),
+            ),
+          TCP_RUN_MAX_MS,
+        )),
+    );
     const t0 = performance.now();
     for (const v of validatorsUp) v.start();
     await Promise.race([finished, timedOut]);
     const seconds = (performance.now() - t0) / 1000;
     const fsyncs = validatorsUp.reduce((sum, v) => sum + v.fsyncs, 0);
-    return { blocksPerSecond: blocks / seconds, latenciesMs: progress.latenciesMs, simMsPerBlock: NaN, fsyncsPerBlock: fsyncs / blocks };
+    return {
+      blocksPerSecond: blocks / seconds,
+      latenciesMs: progress.latenciesMs,
+      simMsPerBlock: NaN,
+      fsyncsPerBlock: fsyncs / blocks,
+    };
   } finally {
     clearTimeout(bound);
     await Promise.all(validatorsUp.map((v) => v.close()));
@@ -242,13 +350,24 @@ export async function runTcpCluster(n: number, down: number, blocks: number, fsy
   }
 }
 
-
-
 /** The cases of one (network, set size, validators down) measurement; SimNetwork ids are unprefixed. */
-function clusterCases(net: "sim" | "tcp", n: number, down: number, blocks: number, samples: RunStats[], fsync = true): CaseResult[] {
+function clusterCases(
+  net: "sim" | "tcp",
+  n: number,
+  down: number,
+  blocks: number,
+  samples: RunStats[],
+  fsync = true,
+): CaseResult[] {
   const size = down === 0 ? `${n}` : `${n}-down`;
   const tag = net === "sim" ? size : fsync ? `tcp-${size}` : `tcp-nofsync-${size}`;
-  const params: Record<string, string | number> = { network: net, validators: n, down, tolerates: Math.floor((n - 1) / 3), blocks };
+  const params: Record<string, string | number> = {
+    network: net,
+    validators: n,
+    down,
+    tolerates: Math.floor((n - 1) / 3),
+    blocks,
+  };
   if (net === "tcp") {
     params.wal = fsync ? "fsync" : "no fsync";
     params.fsyncsPerBlock = median(samples.map((s) => s.fsyncsPerBlock));
@@ -257,15 +376,47 @@ function clusterCases(net: "sim" | "tcp", n: number, down: number, blocks: numbe
   const group = `${where}: ${down === 0 ? "all validators up" : "one validator down"}`;
   const name = `${net === "sim" ? "sim" : fsync ? "TCP" : "TCP, no fsync"}, ${n} validators${down ? ", 1 down" : ""}`;
   // Over TCP the baseline is the same set on the SimNetwork (the price of sockets and the WAL).
-  const baseline = net === "sim" ? (down === 0 && n !== 4 ? "blocks-4" : undefined) : fsync ? `blocks-${size}` : `blocks-tcp-${size}`;
+  const baseline =
+    net === "sim"
+      ? down === 0 && n !== 4
+        ? "blocks-4"
+        : undefined
+      : fsync
+        ? `blocks-${size}`
+        : `blocks-tcp-${size}`;
   const lat = samples.flatMap((s) => s.latenciesMs);
   const cases = [
-    caseFromSamples(`blocks-${tag}`, `${name}: blocks/s`, group, "blocks/s", samples.map((s) => s.blocksPerSecond), params, baseline),
-    caseFromSamples(`tx-${tag}`, `${name}: tx/s`, group, "tx/s", samples.map((s) => s.blocksPerSecond * TRANSFERS_PER_BLOCK), params),
+    caseFromSamples(
+      `blocks-${tag}`,
+      `${name}: blocks/s`,
+      group,
+      "blocks/s",
+      samples.map((s) => s.blocksPerSecond),
+      params,
+      baseline,
+    ),
+    caseFromSamples(
+      `tx-${tag}`,
+      `${name}: tx/s`,
+      group,
+      "tx/s",
+      samples.map((s) => s.blocksPerSecond * TRANSFERS_PER_BLOCK),
+      params,
+    ),
     caseFromSamples(`p50-${tag}`, `${name}: commit latency p50`, group, "ms", [percentile(lat, 50)], params),
     caseFromSamples(`p99-${tag}`, `${name}: commit latency p99`, group, "ms", [percentile(lat, 99)], params),
   ];
-  if (net === "sim" && down > 0) cases.push(caseFromSamples(`sim-${tag}`, `${name}: simulated ms per block`, group, "ms", samples.map((s) => s.simMsPerBlock), params));
+  if (net === "sim" && down > 0)
+    cases.push(
+      caseFromSamples(
+        `sim-${tag}`,
+        `${name}: simulated ms per block`,
+        group,
+        "ms",
+        samples.map((s) => s.simMsPerBlock),
+        params,
+      ),
+    );
   return cases;
 }
 
@@ -320,12 +471,38 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     options.onProgress?.(`consensus n=${n} without vote relays`);
     const s = await runCluster(n, 0, blocks, false);
     const params = { validators: n, down: 0, tolerates: Math.floor((n - 1) / 3), blocks, relayVotes: "no" };
-    cases.push(caseFromSamples(`blocks-${n}-norelay`, `${n} validators, votes not relayed: blocks/s`, "votes not relayed", "blocks/s", [s.blocksPerSecond], params, `blocks-${n}`));
-    cases.push(caseFromSamples(`p50-${n}-norelay`, `${n} validators, votes not relayed: commit latency p50`, "votes not relayed", "ms", [percentile(s.latenciesMs, 50)], params));
+    cases.push(
+      caseFromSamples(
+        `blocks-${n}-norelay`,
+        `${n} validators, votes not relayed: blocks/s`,
+        "votes not relayed",
+        "blocks/s",
+        [s.blocksPerSecond],
+        params,
+        `blocks-${n}`,
+      ),
+    );
+    cases.push(
+      caseFromSamples(
+        `p50-${n}-norelay`,
+        `${n} validators, votes not relayed: commit latency p50`,
+        "votes not relayed",
+        "ms",
+        [percentile(s.latenciesMs, 50)],
+        params,
+      ),
+    );
   }
   // The secure channel's share of the TCP figures: per-frame sealing and the handshake, each against plaintext.
   options.onProgress?.("secure channel: seal/open per frame and handshake");
   cases.push(...(await secureChannelCases(options.quick, options.onProgress)));
   for (const c of cases) if (c.baseline) c.ratio = c.median / cases.find((b) => b.id === c.baseline)!.median;
-  return suiteResult("consensus", "Tendermint consensus: blocks/s, tx/s and commit latency by validator count, SimNetwork and TCP", options.quick, cases, [], notes);
+  return suiteResult(
+    "consensus",
+    "Tendermint consensus: blocks/s, tx/s and commit latency by validator count, SimNetwork and TCP",
+    options.quick,
+    cases,
+    [],
+    notes,
+  );
 }

@@ -15,7 +15,18 @@
 import { Ledger, keyPairFromSeed, signTransfer, type KeyPair } from "../bindings/chain/index.ts";
 import { ParallelExecutor, SerialExecutor, type BlockExecutor } from "../bindings/concurrency/index.ts";
 import { toHex } from "../bindings/util/index.ts";
-import { consume, formatTable, median, parallelCeiling, suiteResult, writeSuiteResult, type CaseResult, type SuiteOptions, type SuiteResult, type TargetCheck } from "./lib.ts";
+import {
+  consume,
+  formatTable,
+  median,
+  parallelCeiling,
+  suiteResult,
+  writeSuiteResult,
+  type CaseResult,
+  type SuiteOptions,
+  type SuiteResult,
+  type TargetCheck,
+} from "./lib.ts";
 
 const BLOCK = 1000;
 const CHAIN = 11;
@@ -47,7 +58,9 @@ interface World {
 
 function makeWorld(accounts: number): World {
   const r = rng(5);
-  const keys = Array.from({ length: KEYED }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(0).map((_, j) => (i * 31 + j * 7 + 1) & 0xff)));
+  const keys = Array.from({ length: KEYED }, (_, i) =>
+    keyPairFromSeed(new Uint8Array(32).fill(0).map((_, j) => (i * 31 + j * 7 + 1) & 0xff)),
+  );
   const addresses = keys.map((k) => k.publicKey);
   for (let i = KEYED; i < accounts; i++) {
     const a = new Uint8Array(32);
@@ -55,7 +68,12 @@ function makeWorld(accounts: number): World {
     for (let j = 0; j < 8; j++) w[j] = r() * 4294967296;
     addresses.push(a);
   }
-  return { accounts, addresses, keys, genesis: addresses.map((address) => ({ address, balance: 1n << 40n })) };
+  return {
+    accounts,
+    addresses,
+    keys,
+    genesis: addresses.map((address) => ({ address, balance: 1n << 40n })),
+  };
 }
 
 /** Blocks of one workload; nonces follow the history every case replays identically. */
@@ -63,7 +81,12 @@ function blockSource(world: World, workload: Workload) {
   const r = rng(workload === "uniform" ? 11 : workload === "hot" ? 13 : 17);
   const nonces = new Map<number, number>();
   const pickIn = (n: number) => Math.floor(r() * n);
-  const pick = (n: number) => (workload === "two" ? pickIn(2) : workload === "hot" && r() < 0.9 ? pickIn(Math.max(2, Math.floor(n / 100))) : pickIn(n));
+  const pick = (n: number) =>
+    workload === "two"
+      ? pickIn(2)
+      : workload === "hot" && r() < 0.9
+        ? pickIn(Math.max(2, Math.floor(n / 100)))
+        : pickIn(n);
   const pair = (senders: number) => {
     const from = pick(senders);
     let to = workload === "two" ? 1 - from : pick(world.accounts);
@@ -89,14 +112,27 @@ function blockSource(world: World, workload: Workload) {
     signed(): Uint8Array[] {
       return Array.from({ length: BLOCK }, (_, i) => {
         const { from, to, nonce } = pair(KEYED);
-        return signTransfer(world.keys[from]!, { chainId: CHAIN, to: world.addresses[to]!, amount: 1 + (i & 15), fee: 1, nonce });
+        return signTransfer(world.keys[from]!, {
+          chainId: CHAIN,
+          to: world.addresses[to]!,
+          amount: 1 + (i & 15),
+          fee: 1,
+          nonce,
+        });
       });
     },
   };
 }
 
 /** Runs every case on the same blocks, round by round; checks the roots after each round. */
-async function runWorkload(world: World, workload: Workload, engine: "wasm" | "ts", cases: Case[], opts: { rounds: number; blocks: Record<Pipeline, number>; pipelines: readonly Pipeline[] }, progress: (m: string) => void): Promise<boolean> {
+async function runWorkload(
+  world: World,
+  workload: Workload,
+  engine: "wasm" | "ts",
+  cases: Case[],
+  opts: { rounds: number; blocks: Record<Pipeline, number>; pipelines: readonly Pipeline[] },
+  progress: (m: string) => void,
+): Promise<boolean> {
   const proposer = new Uint8Array(32).fill(0xfe);
   for (const c of cases) c.ledger = await Ledger.open({ chainId: CHAIN, genesis: world.genesis, engine });
   const source = blockSource(world, workload);
@@ -104,7 +140,9 @@ async function runWorkload(world: World, workload: Workload, engine: "wasm" | "t
   for (let round = 0; round < opts.rounds; round++) {
     for (const pipeline of opts.pipelines) {
       progress(`${workload} (${engine}), ${pipeline}: round ${round + 1}/${opts.rounds}`);
-      const blocks = Array.from({ length: opts.blocks[pipeline] }, () => (pipeline === "exec" ? source.packed() : source.signed()));
+      const blocks = Array.from({ length: opts.blocks[pipeline] }, () =>
+        pipeline === "exec" ? source.packed() : source.signed(),
+      );
       // Block by block, every case in turn (rotating who goes first): drift on the shared machine
       // then hits every case alike; whole-round timing per case swung medians of identical code
       // paths by 2× here.
@@ -114,9 +152,10 @@ async function runWorkload(world: World, workload: Workload, engine: "wasm" | "t
           const index = (k + j + round) % cases.length;
           const c = cases[index]!;
           const t0 = performance.now();
-          const result = pipeline === "exec"
-            ? await c.executor.executePacked(c.ledger!, b as Uint8Array, BLOCK, { proposer })
-            : await c.executor.execute(c.ledger!, b as Uint8Array[], { proposer });
+          const result =
+            pipeline === "exec"
+              ? await c.executor.executePacked(c.ledger!, b as Uint8Array, BLOCK, { proposer })
+              : await c.executor.execute(c.ledger!, b as Uint8Array[], { proposer });
           spent[index]! += performance.now() - t0;
           consume(result.root[0]!);
         }
@@ -181,14 +220,47 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     ] as const;
     for (const { workload, engine, pipelines } of runs) {
       const set: Case[] = [
-        { id: "serial", label: "serial", executor: new SerialExecutor(), workers: 0, rates: { exec: [], signed: [] } },
-        { id: "par1", label: "parallel, 1 worker", executor: par1, workers: 1, rates: { exec: [], signed: [] } },
-        { id: "par2", label: "parallel, 2 workers", executor: par2, workers: 2, rates: { exec: [], signed: [] } },
-        { id: "par2-exec", label: "parallel, 2 workers, execution on the workers", executor: forced, workers: 2, rates: { exec: [], signed: [] } },
+        {
+          id: "serial",
+          label: "serial",
+          executor: new SerialExecutor(),
+          workers: 0,
+          rates: { exec: [], signed: [] },
+        },
+        {
+          id: "par1",
+          label: "parallel, 1 worker",
+          executor: par1,
+          workers: 1,
+          rates: { exec: [], signed: [] },
+        },
+        {
+          id: "par2",
+          label: "parallel, 2 workers",
+          executor: par2,
+          workers: 2,
+          rates: { exec: [], signed: [] },
+        },
+        {
+          id: "par2-exec",
+          label: "parallel, 2 workers, execution on the workers",
+          executor: forced,
+          workers: 2,
+          rates: { exec: [], signed: [] },
+        },
       ];
       const name = engine === "wasm" ? workload : `${workload}-ts`;
-      const match = await runWorkload(engine === "wasm" ? world : tsWorld, workload, engine, set, { rounds, blocks, pipelines }, progress);
-      notes.push(`${name} (${engine} engine): state roots of all cases ${match ? "match after every round" : "DIFFER"}`);
+      const match = await runWorkload(
+        engine === "wasm" ? world : tsWorld,
+        workload,
+        engine,
+        set,
+        { rounds, blocks, pipelines },
+        progress,
+      );
+      notes.push(
+        `${name} (${engine} engine): state roots of all cases ${match ? "match after every round" : "DIFFER"}`,
+      );
       cases.push(...caseResults(name, set));
     }
   } finally {
@@ -196,24 +268,50 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
   }
   const scaling = await parallelCeiling(options.quick ? 3 : 5);
   cases.push({
-    id: "calibration-spin", label: "calibration: CPU-bound loop, 2 threads vs 1 (the ceiling for any 2-worker ratio now)", group: "calibration",
-    unit: "×", samples: scaling, median: median(scaling), min: Math.min(...scaling), max: Math.max(...scaling), params: { workers: 2 },
+    id: "calibration-spin",
+    label: "calibration: CPU-bound loop, 2 threads vs 1 (the ceiling for any 2-worker ratio now)",
+    group: "calibration",
+    unit: "×",
+    samples: scaling,
+    median: median(scaling),
+    min: Math.min(...scaling),
+    max: Math.max(...scaling),
+    params: { workers: 2 },
   });
-  notes.push(`a CPU-bound loop gained ${median(scaling).toFixed(2)}× (median; ${Math.min(...scaling).toFixed(2)}–${Math.max(...scaling).toFixed(2)}) from a second thread during this run: the ceiling of every 2-worker ratio above`);
+  notes.push(
+    `a CPU-bound loop gained ${median(scaling).toFixed(2)}× (median; ${Math.min(...scaling).toFixed(2)}–${Math.max(...scaling).toFixed(2)}) from a second thread during this run: the ceiling of every 2-worker ratio above`,
+  );
   const ratio = (id: string) => cases.find((c) => c.id === id)?.ratio ?? NaN;
-  const target = (name: string, id: string, want: number): TargetCheck => ({ name, want: `≥ ${want}×`, measured: `${ratio(id).toFixed(2)}×`, pass: ratio(id) >= want });
+  const target = (name: string, id: string, want: number): TargetCheck => ({
+    name,
+    want: `≥ ${want}×`,
+    measured: `${ratio(id).toFixed(2)}×`,
+    pass: ratio(id) >= want,
+  });
   const targets = [
     target("signed pipeline, uniform, 2 workers vs serial", "uniform-signed-par2", 1.7),
     target("execution only, uniform, 2 workers vs serial", "uniform-exec-par2", 1.3),
     target("execution only, two accounts, 2 workers vs serial", "two-exec-par2", 0.9),
   ];
-  notes.push(`${accounts} accounts (uniform-ts: ${tsWorld.accounts}, ts engine, execution only), blocks of ${BLOCK}; the signed pipeline's senders are ${KEYED} keyed accounts (hot: 90% among 2 of them), recipients among all`);
+  notes.push(
+    `${accounts} accounts (uniform-ts: ${tsWorld.accounts}, ts engine, execution only), blocks of ${BLOCK}; the signed pipeline's senders are ${KEYED} keyed accounts (hot: 90% among 2 of them), recipients among all`,
+  );
   notes.push("lock manager lock+unlock and Mutex handoff latency: see the concurrency suite");
-  return suiteResult("execution", "Block execution: serial vs parallel (tx/s)", options.quick, cases, targets, notes);
+  return suiteResult(
+    "execution",
+    "Block execution: serial vs parallel (tx/s)",
+    options.quick,
+    cases,
+    targets,
+    notes,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const result = await run({ quick: process.argv.includes("--quick"), onProgress: (m) => process.stderr.write(`${m}\n`) });
+  const result = await run({
+    quick: process.argv.includes("--quick"),
+    onProgress: (m) => process.stderr.write(`${m}\n`),
+  });
   writeSuiteResult(result, "bench/results");
   console.log(formatTable(result));
 }

@@ -128,8 +128,27 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /** A case from its samples: median, min and max computed, the baseline named if any. */
-export function caseFromSamples(id: string, label: string, group: string, unit: string, samples: number[], params: Record<string, string | number>, baseline?: string): CaseResult {
-  return { id, label, group, unit, samples, median: median(samples), min: Math.min(...samples), max: Math.max(...samples), params, ...(baseline ? { baseline } : {}) };
+export function caseFromSamples(
+  id: string,
+  label: string,
+  group: string,
+  unit: string,
+  samples: number[],
+  params: Record<string, string | number>,
+  baseline?: string,
+): CaseResult {
+  return {
+    id,
+    label,
+    group,
+    unit,
+    samples,
+    median: median(samples),
+    min: Math.min(...samples),
+    max: Math.max(...samples),
+    params,
+    ...(baseline ? { baseline } : {}),
+  };
 }
 
 /** Adds a value to the sink. */
@@ -138,7 +157,10 @@ export function consume(value: number): void {
 }
 
 /** Measures every case in `rounds` rounds of `timeMs` each, side by side. */
-export async function measure(specs: CaseSpec[], opts: { rounds: number; timeMs: number; onProgress?: (m: string) => void }): Promise<CaseResult[]> {
+export async function measure(
+  specs: CaseSpec[],
+  opts: { rounds: number; timeMs: number; onProgress?: (m: string) => void },
+): Promise<CaseResult[]> {
   const samples = new Map<string, number[]>(specs.map((s) => [s.id, []]));
   for (let round = 1; round <= opts.rounds; round++) {
     opts.onProgress?.(`round ${round}/${opts.rounds}`);
@@ -147,7 +169,10 @@ export async function measure(specs: CaseSpec[], opts: { rounds: number; timeMs:
     await bench.run();
     for (const task of bench.tasks) {
       const result = task.result;
-      if (result.state !== "completed") throw new Error(`benchmark case ${task.name} ${result.state}: ${"error" in result ? String(result.error) : ""}`);
+      if (result.state !== "completed")
+        throw new Error(
+          `benchmark case ${task.name} ${result.state}: ${"error" in result ? String(result.error) : ""}`,
+        );
       const spec = specs.find((s) => s.id === task.name)!;
       samples.get(spec.id)!.push((spec.units * 1000) / result.latency.mean);
     }
@@ -205,15 +230,26 @@ export function formatTable(result: SuiteResult): string {
     c.label,
     c.unavailable === undefined ? formatQuantity(c.median, c.unit) : `not measured: ${c.unavailable}`,
     c.unavailable === undefined ? `${formatRate(c.min)}–${formatRate(c.max)}` : "",
-    c.ratio === undefined ? "" : `${c.ratio.toFixed(2)}× ${result.cases.find((b) => b.id === c.baseline)?.label ?? ""}`,
+    c.ratio === undefined
+      ? ""
+      : `${c.ratio.toFixed(2)}× ${result.cases.find((b) => b.id === c.baseline)?.label ?? ""}`,
   ]);
   const head = ["case", "median", "min–max", "ratio (medians, same run)"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
-  const lines = [`${result.title} — ${result.machine.cpu}, ${result.machine.runtime}, ${result.date}`, line(head), ...rows.map(line)];
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
+  const lines = [
+    `${result.title} — ${result.machine.cpu}, ${result.machine.runtime}, ${result.date}`,
+    line(head),
+    ...rows.map(line),
+  ];
   if (result.targets.length) {
     lines.push("", "targets:");
-    for (const t of result.targets) lines.push(`  ${t.pass ? "met " : "MISS"}  ${t.name}: want ${t.want}, measured ${t.measured}`);
+    for (const t of result.targets)
+      lines.push(`  ${t.pass ? "met " : "MISS"}  ${t.name}: want ${t.want}, measured ${t.measured}`);
   }
   for (const n of result.notes) lines.push(`note: ${n}`);
   return lines.join("\n");
@@ -221,7 +257,11 @@ export function formatTable(result: SuiteResult): string {
 
 /** The targets of a run that were missed, as `suite: name (want …, measured …)` lines. */
 export function missedTargets(suites: readonly SuiteResult[]): string[] {
-  return suites.flatMap((s) => s.targets.filter((t) => !t.pass).map((t) => `${s.suite}: ${t.name} (want ${t.want}, measured ${t.measured})`));
+  return suites.flatMap((s) =>
+    s.targets
+      .filter((t) => !t.pass)
+      .map((t) => `${s.suite}: ${t.name} (want ${t.want}, measured ${t.measured})`),
+  );
 }
 
 // A CPU-bound loop (an LCG, no memory traffic) in worker threads; eval'd code, so no file is needed.
@@ -240,7 +280,10 @@ export async function parallelCeiling(rounds: number, work = 60_000_000): Promis
   const timed = async (threads: number) => {
     const ws = Array.from({ length: threads }, () => new Worker(SPIN, { eval: true }));
     try {
-      const go = () => Promise.all(ws.map((w) => new Promise((res) => (w.once("message", res), w.postMessage(work / threads)))));
+      const go = () =>
+        Promise.all(
+          ws.map((w) => new Promise((res) => (w.once("message", res), w.postMessage(work / threads)))),
+        );
       await go(); // warm-up (and thread start)
       const t0 = performance.now();
       await go();
@@ -263,6 +306,22 @@ export function writeSuiteResult(result: SuiteResult, dir: string): string {
 }
 
 /** Builds a SuiteResult with machine and date filled in. */
-export function suiteResult(suite: string, title: string, quick: boolean, cases: CaseResult[], targets: TargetCheck[] = [], notes: string[] = []): SuiteResult {
-  return { suite, title, machine: machineInfo(), date: new Date().toISOString(), quick, cases, targets, notes };
+export function suiteResult(
+  suite: string,
+  title: string,
+  quick: boolean,
+  cases: CaseResult[],
+  targets: TargetCheck[] = [],
+  notes: string[] = [],
+): SuiteResult {
+  return {
+    suite,
+    title,
+    machine: machineInfo(),
+    date: new Date().toISOString(),
+    quick,
+    cases,
+    targets,
+    notes,
+  };
 }

@@ -47,7 +47,11 @@ export const LEDGER_PEERS = ["naive-map", "tuned-map", "sqlite-memory", "sqlite-
 export type LedgerPeerId = (typeof LEDGER_PEERS)[number];
 
 /** Opens a peer loaded with `genesis` (48-byte records: address, balance u64le, nonce u64le). */
-export async function openLedgerPeer(id: LedgerPeerId, genesis: Uint8Array, dir: string): Promise<LedgerPeer> {
+export async function openLedgerPeer(
+  id: LedgerPeerId,
+  genesis: Uint8Array,
+  dir: string,
+): Promise<LedgerPeer> {
   fs.mkdirSync(dir, { recursive: true });
   switch (id) {
     case "naive-map":
@@ -86,13 +90,17 @@ function asBuffer(bytes: Uint8Array): Buffer {
 class NaiveMapLedger implements LedgerPeer {
   readonly id = "naive-map" as const;
   readonly label = "naive Map<hex, {balance, nonce}>";
-  readonly does = "BigInt balances in one object per account, keyed by hex strings; in memory; no root, no signatures, no undo";
+  readonly does =
+    "BigInt balances in one object per account, keyed by hex strings; in memory; no root, no signatures, no undo";
   private readonly accounts = new Map<string, { balance: bigint; nonce: bigint }>();
 
   constructor(genesis: Uint8Array) {
     const dv = new DataView(genesis.buffer, genesis.byteOffset, genesis.byteLength);
     for (let o = 0; o < genesis.length; o += REC) {
-      this.accounts.set(Buffer.from(genesis.subarray(o, o + 32)).toString("hex"), { balance: dv.getBigUint64(o + 32, true), nonce: dv.getBigUint64(o + 40, true) });
+      this.accounts.set(Buffer.from(genesis.subarray(o, o + 32)).toString("hex"), {
+        balance: dv.getBigUint64(o + 32, true),
+        nonce: dv.getBigUint64(o + 40, true),
+      });
     }
   }
 
@@ -104,12 +112,26 @@ class NaiveMapLedger implements LedgerPeer {
       const o = i * TX;
       const from = Buffer.from(packed.subarray(o, o + 32)).toString("hex");
       const to = Buffer.from(packed.subarray(o + 32, o + 64)).toString("hex");
-      statuses[i] = this.transfer(from, to, p, dv.getBigUint64(o + 64, true), dv.getBigUint64(o + 72, true), dv.getBigUint64(o + 80, true));
+      statuses[i] = this.transfer(
+        from,
+        to,
+        p,
+        dv.getBigUint64(o + 64, true),
+        dv.getBigUint64(o + 72, true),
+        dv.getBigUint64(o + 80, true),
+      );
     }
     return statuses;
   }
 
-  private transfer(from: string, to: string, proposer: string, amount: bigint, fee: bigint, nonce: bigint): number {
+  private transfer(
+    from: string,
+    to: string,
+    proposer: string,
+    amount: bigint,
+    fee: bigint,
+    nonce: bigint,
+  ): number {
     if (from === to) return SELF;
     const total = amount + fee;
     if (total > MAX_BIG) return OVERFLOW;
@@ -124,7 +146,10 @@ class NaiveMapLedger implements LedgerPeer {
     const pa = thirdParty ? (this.accounts.get(proposer) ?? { balance: 0n, nonce: 0n }) : undefined;
     if (pa && pa.balance + fee > MAX_BIG) return OVERFLOW;
     if (pa) this.accounts.set(proposer, { balance: pa.balance + fee, nonce: pa.nonce });
-    this.accounts.set(from, { balance: fa.balance - total + (proposer === from ? fee : 0n), nonce: fa.nonce + 1n });
+    this.accounts.set(from, {
+      balance: fa.balance - total + (proposer === from ? fee : 0n),
+      nonce: fa.nonce + 1n,
+    });
     this.accounts.set(to, { balance: ta.balance + toGain, nonce: ta.nonce });
     return OK;
   }
@@ -148,7 +173,8 @@ class NaiveMapLedger implements LedgerPeer {
 class TunedMapLedger implements LedgerPeer {
   readonly id = "tuned-map" as const;
   readonly label = "tuned Map<hex, slot> + typed arrays";
-  readonly does = "Map from hex to a slot in two Float64Arrays (exact to 2^53 − 1); in memory; no root, no signatures, no undo";
+  readonly does =
+    "Map from hex to a slot in two Float64Arrays (exact to 2^53 − 1); in memory; no root, no signatures, no undo";
   private readonly slots = new Map<string, number>();
   private balances: Float64Array;
   private nonces: Float64Array;
@@ -244,7 +270,12 @@ interface NumberAccounts {
 }
 
 /** The transfer rules over a keyed store; the same checks in the same order as the engines. */
-function applyKeyed(store: NumberAccounts, packed: Uint8Array, count: number, proposer: Uint8Array): Uint8Array {
+function applyKeyed(
+  store: NumberAccounts,
+  packed: Uint8Array,
+  count: number,
+  proposer: Uint8Array,
+): Uint8Array {
   const statuses = new Uint8Array(count);
   const v = new Float64Array(6); // from balance, nonce; to balance, nonce; proposer balance, nonce
   for (let i = 0; i < count; i++) {
@@ -254,7 +285,13 @@ function applyKeyed(store: NumberAccounts, packed: Uint8Array, count: number, pr
   return statuses;
 }
 
-function keyedTransfer(store: NumberAccounts, packed: Uint8Array, o: number, proposer: Uint8Array, v: Float64Array): number {
+function keyedTransfer(
+  store: NumberAccounts,
+  packed: Uint8Array,
+  o: number,
+  proposer: Uint8Array,
+  v: Float64Array,
+): number {
   if (sameAddress(packed, o, packed, o + 32)) return SELF;
   const amount = u64(packed, o + 64);
   const fee = u64(packed, o + 72);
@@ -289,9 +326,15 @@ function keyedTransfer(store: NumberAccounts, packed: Uint8Array, o: number, pro
  */
 async function openSqliteLedger(genesis: Uint8Array, file: string | undefined): Promise<LedgerPeer> {
   const sqlite3 = await loadSqlite();
-  const db = file === undefined ? new sqlite3.oo1.DB(":memory:", "c") : new sqlite3.oo1.DB({ filename: file, flags: "c", vfs: NODE_VFS_NAME });
-  if (file !== undefined) db.exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
-  db.exec("CREATE TABLE account (address BLOB PRIMARY KEY, balance INTEGER NOT NULL, nonce INTEGER NOT NULL) WITHOUT ROWID");
+  const db =
+    file === undefined
+      ? new sqlite3.oo1.DB(":memory:", "c")
+      : new sqlite3.oo1.DB({ filename: file, flags: "c", vfs: NODE_VFS_NAME });
+  if (file !== undefined)
+    db.exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
+  db.exec(
+    "CREATE TABLE account (address BLOB PRIMARY KEY, balance INTEGER NOT NULL, nonce INTEGER NOT NULL) WITHOUT ROWID",
+  );
   const select = db.prepare("SELECT balance, nonce FROM account WHERE address = ?");
   const upsert = db.prepare("INSERT OR REPLACE INTO account VALUES (?, ?, ?)");
   const store: NumberAccounts = {
@@ -307,7 +350,8 @@ async function openSqliteLedger(genesis: Uint8Array, file: string | undefined): 
     },
   };
   db.exec("BEGIN");
-  for (let o = 0; o < genesis.length; o += REC) store.write(genesis.subarray(o, o + 32), u64(genesis, o + 32), u64(genesis, o + 40));
+  for (let o = 0; o < genesis.length; o += REC)
+    store.write(genesis.subarray(o, o + 32), u64(genesis, o + 32), u64(genesis, o + 40));
   db.exec("COMMIT");
   const where = file === undefined ? "in memory" : "on disk (node:fs VFS, WAL, fsync per block)";
   return {
@@ -327,7 +371,9 @@ async function openSqliteLedger(genesis: Uint8Array, file: string | undefined): 
     },
     account(address) {
       select.bind([address]);
-      const found = select.step() ? { balance: BigInt(select.get(0)), nonce: BigInt(select.get(1)) } : undefined;
+      const found = select.step()
+        ? { balance: BigInt(select.get(0)), nonce: BigInt(select.get(1)) }
+        : undefined;
       select.reset();
       return found;
     },
@@ -378,13 +424,15 @@ async function openLmdbLedger(genesis: Uint8Array, file: string): Promise<Ledger
     },
   };
   db.transactionSync(() => {
-    for (let o = 0; o < genesis.length; o += REC) store.write(genesis.subarray(o, o + 32), u64(genesis, o + 32), u64(genesis, o + 40));
+    for (let o = 0; o < genesis.length; o += REC)
+      store.write(genesis.subarray(o, o + 32), u64(genesis, o + 32), u64(genesis, o + 40));
   });
   return {
     id: "lmdb" as const,
     label: "lmdb durable",
     does: "lmdb 3 (native B+tree, memory-mapped) with 16-byte account values, one synchronous write transaction (fsync) per block; no root, no signatures",
-    applyBlock: (packed, count, proposer) => db.transactionSync(() => applyKeyed(store, packed, count, proposer)),
+    applyBlock: (packed, count, proposer) =>
+      db.transactionSync(() => applyKeyed(store, packed, count, proposer)),
     account(address) {
       const v = db.getBinaryFast(address);
       return v ? { balance: BigInt(u64(v, 0)), nonce: BigInt(u64(v, 8)) } : undefined;

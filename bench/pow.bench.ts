@@ -11,7 +11,16 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { createEngine } from "../bindings/engine/index.ts";
 import { MinerPool } from "../bindings/pow/index.ts";
 import { fromHex } from "../bindings/util/index.ts";
-import { consume, measure, suiteResult, formatRate, type CaseSpec, type SuiteOptions, type SuiteResult, type TargetCheck } from "./lib.ts";
+import {
+  consume,
+  measure,
+  suiteResult,
+  formatRate,
+  type CaseSpec,
+  type SuiteOptions,
+  type SuiteResult,
+  type TargetCheck,
+} from "./lib.ts";
 
 const HEADER = fromHex(
   "0100000050120119172a610421a6c3011dd330d9df07b63616c2cc1f1cd00200000000006657a9252aacd5c0b2940996ecff952228c3067cc38d4885efb5a4ac4247e9f337221b4d4c86041b0f2b5710",
@@ -27,15 +36,25 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
   try {
     let cursor = 0;
     // Each call searches a fresh range so no engine can reuse work between calls.
-    const next = (n: number) => ((cursor = (cursor + n) % (2 ** 31)), cursor);
+    const next = (n: number) => ((cursor = (cursor + n) % 2 ** 31), cursor);
     const specs: CaseSpec[] = [
-      engineCase("wasm", "wasm engine", 1 << 16, (n) => consume(wasm.searchNonce(HEADER, UNREACHABLE, next(n), n).hashes)),
-      engineCase("ts", "ts engine", 1 << 12, (n) => consume(ts.searchNonce(HEADER, UNREACHABLE, next(n), n).hashes)),
-      engineCase("node-crypto", "node:crypto ×2 per nonce", 1 << 11, (n) => consume(nodeCryptoSearch(next(n), n))),
+      engineCase("wasm", "wasm engine", 1 << 16, (n) =>
+        consume(wasm.searchNonce(HEADER, UNREACHABLE, next(n), n).hashes),
+      ),
+      engineCase("ts", "ts engine", 1 << 12, (n) =>
+        consume(ts.searchNonce(HEADER, UNREACHABLE, next(n), n).hashes),
+      ),
+      engineCase("node-crypto", "node:crypto ×2 per nonce", 1 << 11, (n) =>
+        consume(nodeCryptoSearch(next(n), n)),
+      ),
       engineCase("noble", "@noble/hashes midstate", 1 << 11, (n) => consume(nobleSearch(next(n), n))),
       ...pools.map((pool) => poolCase(pool, options.quick ? 1 << 17 : 1 << 20, next)),
     ];
-    const cases = await measure(specs, { rounds: options.quick ? 2 : 7, timeMs: options.quick ? 100 : 1000, onProgress: options.onProgress });
+    const cases = await measure(specs, {
+      rounds: options.quick ? 2 : 7,
+      timeMs: options.quick ? 100 : 1000,
+      onProgress: options.onProgress,
+    });
     return suiteResult("pow", "Proof of work: sha256d nonce search", options.quick, cases, targets(cases), [
       "One call searches a fixed nonce range with an unreachable target; rate = nonces / mean call time.",
       "Ratios compare medians of the same run; the machine is shared, so absolute figures drift.",
@@ -78,7 +97,12 @@ function poolCase(pool: MinerPool, noncesPerWorker: number, next: (n: number) =>
 // node:crypto has no midstate API: two one-shot hashes per nonce, as a JS user would write it.
 const oneShot: (data: Uint8Array) => Uint8Array =
   typeof (nodeCrypto as { hash?: unknown }).hash === "function"
-    ? (data) => (nodeCrypto as unknown as { hash(a: string, d: Uint8Array, e: string): Uint8Array }).hash("sha256", data, "buffer")
+    ? (data) =>
+        (nodeCrypto as unknown as { hash(a: string, d: Uint8Array, e: string): Uint8Array }).hash(
+          "sha256",
+          data,
+          "buffer",
+        )
     : (data) => createHash("sha256").update(data).digest();
 
 function nodeCryptoSearch(start: number, count: number): number {
@@ -113,7 +137,18 @@ function targets(cases: SuiteResult["cases"]): TargetCheck[] {
     ["wasm vs node:crypto per nonce", "≥ 12×", ratio("wasm", "node-crypto"), 12, (v) => `${v.toFixed(1)}×`],
     ["wasm vs @noble/hashes midstate", "≥ 8×", ratio("wasm", "noble"), 8, (v) => `${v.toFixed(1)}×`],
     ["ts engine vs @noble/hashes midstate", "≥ 1×", ratio("ts", "noble"), 1, (v) => `${v.toFixed(2)}×`],
-    ["2 workers vs 1 worker", "≥ 1.7×", ratio("wasm-workers-2", "wasm-workers-1"), 1.7, (v) => `${v.toFixed(2)}×`],
+    [
+      "2 workers vs 1 worker",
+      "≥ 1.7×",
+      ratio("wasm-workers-2", "wasm-workers-1"),
+      1.7,
+      (v) => `${v.toFixed(2)}×`,
+    ],
   ];
-  return checks.map(([name, want, value, min, fmt]) => ({ name, want, measured: fmt(value), pass: value >= min }));
+  return checks.map(([name, want, value, min, fmt]) => ({
+    name,
+    want,
+    measured: fmt(value),
+    pass: value >= min,
+  }));
 }

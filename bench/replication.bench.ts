@@ -13,10 +13,31 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger, keyPairFromSeed, signTransfer } from "../bindings/chain/index.ts";
-import { Random, SimNetwork, TcpTransport, nodeKeyFromSeed, systemClock, type Clock, type Transport } from "../bindings/net/index.ts";
-import { FileReplicaStore, Replica, SimReplicaStore, type ReplicaStore, type ReplicationMode } from "../bindings/replication/index.ts";
+import {
+  Random,
+  SimNetwork,
+  TcpTransport,
+  nodeKeyFromSeed,
+  systemClock,
+  type Clock,
+  type Transport,
+} from "../bindings/net/index.ts";
+import {
+  FileReplicaStore,
+  Replica,
+  SimReplicaStore,
+  type ReplicaStore,
+  type ReplicationMode,
+} from "../bindings/replication/index.ts";
 import { ChainDbError } from "../bindings/util/index.ts";
-import { caseFromSamples, percentile, suiteResult, type CaseResult, type SuiteOptions, type SuiteResult } from "./lib.ts";
+import {
+  caseFromSamples,
+  percentile,
+  suiteResult,
+  type CaseResult,
+  type SuiteOptions,
+  type SuiteResult,
+} from "./lib.ts";
 
 const CHAIN_ID = 9;
 const ACCOUNTS = 256;
@@ -29,10 +50,22 @@ interface Fixture {
 }
 
 function fixture(perAccount: number): Fixture {
-  const keys = Array.from({ length: ACCOUNTS }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(0).map((_, j) => (j === 0 ? i & 255 : j === 1 ? 77 : 0))));
+  const keys = Array.from({ length: ACCOUNTS }, (_, i) =>
+    keyPairFromSeed(new Uint8Array(32).fill(0).map((_, j) => (j === 0 ? i & 255 : j === 1 ? 77 : 0))),
+  );
   return {
     genesis: keys.map((k) => ({ address: k.publicKey, balance: 1n << 40n })),
-    transfers: keys.map((k, i) => Array.from({ length: perAccount }, (_, n) => signTransfer(k, { chainId: CHAIN_ID, to: keys[(i + 1) % ACCOUNTS]!.publicKey, amount: 1, fee: 0, nonce: n }))),
+    transfers: keys.map((k, i) =>
+      Array.from({ length: perAccount }, (_, n) =>
+        signTransfer(k, {
+          chainId: CHAIN_ID,
+          to: keys[(i + 1) % ACCOUNTS]!.publicKey,
+          amount: 1,
+          fee: 0,
+          nonce: n,
+        }),
+      ),
+    ),
   };
 }
 
@@ -47,18 +80,48 @@ interface Cluster {
   close(): Promise<void>;
 }
 
-async function openReplica(id: string, mode: ReplicationMode, f: Fixture, transport: Transport, clock: Clock, random: Random, store: ReplicaStore): Promise<Replica> {
+async function openReplica(
+  id: string,
+  mode: ReplicationMode,
+  f: Fixture,
+  transport: Transport,
+  clock: Clock,
+  random: Random,
+  store: ReplicaStore,
+): Promise<Replica> {
   // ts state engine: the wasm engine refuses the empty epoch-start block (out of memory).
   const ledger = await Ledger.open({ chainId: CHAIN_ID, genesis: f.genesis, engine: "ts" });
-  return Replica.open({ id, config: { nodes: IDS, mode, blockTransfersMax: 500 }, transport, clock, random, store, ledger, proposer: new Uint8Array(32).fill(IDS.indexOf(id) + 1) });
+  return Replica.open({
+    id,
+    config: { nodes: IDS, mode, blockTransfersMax: 500 },
+    transport,
+    clock,
+    random,
+    store,
+    ledger,
+    proposer: new Uint8Array(32).fill(IDS.indexOf(id) + 1),
+  });
 }
 
 async function simCluster(mode: ReplicationMode, f: Fixture): Promise<Cluster> {
   const replicas: Replica[] = [];
-  const net = new SimNetwork({ seed: 1, settle: async () => void (await Promise.all(replicas.map((r) => r.idle()))) });
+  const net = new SimNetwork({
+    seed: 1,
+    settle: async () => void (await Promise.all(replicas.map((r) => r.idle()))),
+  });
   for (const id of IDS) {
     const node = net.addNode(id);
-    replicas.push(await openReplica(id, mode, f, node.transport, node.clock, node.random, new SimReplicaStore(node.storage)));
+    replicas.push(
+      await openReplica(
+        id,
+        mode,
+        f,
+        node.transport,
+        node.clock,
+        node.random,
+        new SimReplicaStore(node.storage),
+      ),
+    );
   }
   return {
     replicas,
@@ -77,14 +140,33 @@ async function tcpCluster(mode: ReplicationMode, f: Fixture): Promise<Cluster> {
   // Start in reverse id order so each dialer knows its acceptors' ports.
   const ports: number[] = [];
   for (let i = IDS.length - 1; i >= 0; i--) {
-    const peers = IDS.flatMap((id, j) => (j === i ? [] : [{ id, publicKey: keys[j]!.publicKey, ...(j > i ? { host: "127.0.0.1", port: ports[j]! } : {}) }]));
-    const t = await TcpTransport.start({ id: IDS[i]!, key: keys[i]!, listen: { host: "127.0.0.1", port: 0 }, peers });
+    const peers = IDS.flatMap((id, j) =>
+      j === i
+        ? []
+        : [{ id, publicKey: keys[j]!.publicKey, ...(j > i ? { host: "127.0.0.1", port: ports[j]! } : {}) }],
+    );
+    const t = await TcpTransport.start({
+      id: IDS[i]!,
+      key: keys[i]!,
+      listen: { host: "127.0.0.1", port: 0 },
+      peers,
+    });
     ports[i] = t.address!.port;
     transports[i] = t;
   }
   const replicas: Replica[] = [];
   for (const [i, id] of IDS.entries()) {
-    replicas.push(await openReplica(id, mode, f, transports[i]!, systemClock, new Random(i + 1), new FileReplicaStore(join(dir, id))));
+    replicas.push(
+      await openReplica(
+        id,
+        mode,
+        f,
+        transports[i]!,
+        systemClock,
+        new Random(i + 1),
+        new FileReplicaStore(join(dir, id)),
+      ),
+    );
   }
   return {
     replicas,
@@ -92,7 +174,8 @@ async function tcpCluster(mode: ReplicationMode, f: Fixture): Promise<Cluster> {
       new Promise((resolve) => {
         const t0 = performance.now();
         // Real time: check on every macrotask turn (the replicas run on the same event loop).
-        const check = () => (done() ? resolve(true) : performance.now() - t0 > maxMs ? resolve(false) : setImmediate(check));
+        const check = () =>
+          done() ? resolve(true) : performance.now() - t0 > maxMs ? resolve(false) : setImmediate(check);
         check();
       }),
     now: () => performance.now(),
@@ -111,10 +194,17 @@ async function tcpCluster(mode: ReplicationMode, f: Fixture): Promise<Cluster> {
 
 /** The primary of the highest epoch (a killed primary keeps its last status). */
 const primaryOf = (c: Cluster) =>
-  c.replicas.filter((r) => !r.error && r.status().role === "primary").sort((a, b) => b.status().epoch - a.status().epoch)[0];
+  c.replicas
+    .filter((r) => !r.error && r.status().role === "primary")
+    .sort((a, b) => b.status().epoch - a.status().epoch)[0];
 
 /** Closed loop: `total` transfers with `CONCURRENCY` in flight; returns wall-clock rate and latencies. */
-async function workload(c: Cluster, f: Fixture, total: number, round: number): Promise<{ rate: number; latencies: number[] }> {
+async function workload(
+  c: Cluster,
+  f: Fixture,
+  total: number,
+  round: number,
+): Promise<{ rate: number; latencies: number[] }> {
   if (!(await c.until(() => primaryOf(c) !== undefined, 10_000))) throw new Error("no primary");
   const latencies: number[] = [];
   let started = 0;
@@ -156,13 +246,19 @@ async function failover(c: Cluster): Promise<number> {
   await c.kill(c.replicas.indexOf(old));
   const ok = await c.until(() => {
     const p = primaryOf(c);
-    return p !== undefined && p !== old && p.status().commit >= p.status().lastHeight && p.status().epoch > old.status().epoch;
+    return (
+      p !== undefined &&
+      p !== old &&
+      p.status().commit >= p.status().lastHeight &&
+      p.status().epoch > old.status().epoch
+    );
   }, 30_000);
-  if (!ok) throw new Error(`no failover: ${JSON.stringify(c.replicas.map((r) => ({ ...r.status(), root: undefined, error: r.error?.message })))}`);
+  if (!ok)
+    throw new Error(
+      `no failover: ${JSON.stringify(c.replicas.map((r) => ({ ...r.status(), root: undefined, error: r.error?.message })))}`,
+    );
   return c.now() - t0;
 }
-
-
 
 /** Runs the suite and returns its results. */
 export async function run(options: SuiteOptions): Promise<SuiteResult> {
@@ -191,20 +287,64 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       }
       const params = { network: net, mode, replicas: 3, concurrency: CONCURRENCY, transfers: total };
       const ms = net === "sim" ? "virtual ms" : "ms";
-      cases.push(caseFromSamples(`${net}-${mode}-tps`, `${net} ${mode}: committed transfers`, "throughput", "transfers/s", rates, params, mode === "async" ? `${net}-sync-tps` : undefined));
-      cases.push(caseFromSamples(`${net}-${mode}-p50`, `${net} ${mode}: commit latency p50`, "latency", ms, p50, params));
-      cases.push(caseFromSamples(`${net}-${mode}-p99`, `${net} ${mode}: commit latency p99`, "latency", ms, p99, params));
-      cases.push(caseFromSamples(`${net}-${mode}-failover`, `${net} ${mode}: failover (primary killed → new primary committing)`, "failover", ms, failovers, params));
+      cases.push(
+        caseFromSamples(
+          `${net}-${mode}-tps`,
+          `${net} ${mode}: committed transfers`,
+          "throughput",
+          "transfers/s",
+          rates,
+          params,
+          mode === "async" ? `${net}-sync-tps` : undefined,
+        ),
+      );
+      cases.push(
+        caseFromSamples(
+          `${net}-${mode}-p50`,
+          `${net} ${mode}: commit latency p50`,
+          "latency",
+          ms,
+          p50,
+          params,
+        ),
+      );
+      cases.push(
+        caseFromSamples(
+          `${net}-${mode}-p99`,
+          `${net} ${mode}: commit latency p99`,
+          "latency",
+          ms,
+          p99,
+          params,
+        ),
+      );
+      cases.push(
+        caseFromSamples(
+          `${net}-${mode}-failover`,
+          `${net} ${mode}: failover (primary killed → new primary committing)`,
+          "failover",
+          ms,
+          failovers,
+          params,
+        ),
+      );
     }
   }
   for (const c of cases) {
     const base = cases.find((b) => b.id === c.baseline);
     if (base) c.ratio = c.median / base.median;
   }
-  return suiteResult("replication", "Single-primary replication: 1 primary + 2 backups", options.quick, cases, [], [
-    `Closed loop with ${CONCURRENCY} transfers in flight, blocks of up to 500 transfers cut every 10 ms; every replica verifies signatures and applies each committed block (ts state engine).`,
-    "TCP: three replicas in one process on loopback, replica logs fsynced per block in a temp dir; sim: virtual links of 1–10 ms, so its latencies and failover are virtual milliseconds while its throughput is wall-clock.",
-    "Failover: heartbeat 50 ms, failover timeout drawn from 300–600 ms; measured until a new primary in a higher epoch has committed its epoch-start block.",
-    "All replicas share one process here: each transfer is ed25519-verified four times (at submit, then by each replica's ledger); a CPU profile of the quick run put about 60% of the time in node:crypto verification. Under load the event loop can stall past the failover timeout, so elections may happen during the run; the client then retries at the new primary.",
-  ]);
+  return suiteResult(
+    "replication",
+    "Single-primary replication: 1 primary + 2 backups",
+    options.quick,
+    cases,
+    [],
+    [
+      `Closed loop with ${CONCURRENCY} transfers in flight, blocks of up to 500 transfers cut every 10 ms; every replica verifies signatures and applies each committed block (ts state engine).`,
+      "TCP: three replicas in one process on loopback, replica logs fsynced per block in a temp dir; sim: virtual links of 1–10 ms, so its latencies and failover are virtual milliseconds while its throughput is wall-clock.",
+      "Failover: heartbeat 50 ms, failover timeout drawn from 300–600 ms; measured until a new primary in a higher epoch has committed its epoch-start block.",
+      "All replicas share one process here: each transfer is ed25519-verified four times (at submit, then by each replica's ledger); a CPU profile of the quick run put about 60% of the time in node:crypto verification. Under load the event loop can stall past the failover timeout, so elections may happen during the run; the client then retries at the new primary.",
+    ],
+  );
 }

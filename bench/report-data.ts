@@ -39,28 +39,52 @@ interface PathSpec {
 
 const PATHS: PathSpec[] = [
   {
-    name: "sha256d nonce search", suite: "pow", wasm: "wasm", ts: "ts", peers: ["node-crypto", "noble"],
+    name: "sha256d nonce search",
+    suite: "pow",
+    wasm: "wasm",
+    ts: "ts",
+    peers: ["node-crypto", "noble"],
     why: "WASM hashes four nonces at once in 128-bit SIMD lanes (i32x4) from a shared midstate; TypeScript has no SIMD, so its unrolled compression does one nonce at a time in 32-bit scalar operations (V8 also lacks a vector rotate, so WASM pays two shifts and an OR per rotate and still wins by the lane count).",
   },
   {
-    name: "KV store: random get", suite: "store", wasm: "get-wasm-store", ts: "get-ts-store", peers: ["get-map", "get-sqlite-memory", "get-sqlite-durable", "get-lmdb"],
+    name: "KV store: random get",
+    suite: "store",
+    wasm: "get-wasm-store",
+    ts: "get-ts-store",
+    peers: ["get-map", "get-sqlite-memory", "get-sqlite-durable", "get-lmdb"],
     why: "The WASM store probes an open-addressing table in its own linear memory (no per-entry objects for the GC to trace, no hashing of a JS string); the ts store builds a string key per call, and the Map's millions of entries are heap objects the GC walks. Both copy the value out.",
   },
   {
-    name: "KV store: load (puts)", suite: "store", wasm: "load-wasm-store", ts: "load-ts-store", peers: ["load-map", "load-sqlite-memory", "load-sqlite-durable", "load-lmdb"],
+    name: "KV store: load (puts)",
+    suite: "store",
+    wasm: "load-wasm-store",
+    ts: "load-ts-store",
+    peers: ["load-map", "load-sqlite-memory", "load-sqlite-durable", "load-lmdb"],
     why: "A WASM put copies key and value into linear memory and writes flat slots; a ts put allocates a key string, a value copy and an undo record, all garbage-collected objects, and grows a Map that rehashes as it fills.",
   },
   {
-    name: "state: execution only", suite: "state", wasm: "uniform-wasm-exec", ts: "uniform-ts-exec", peers: ["uniform-peer-naive-map", "uniform-peer-tuned-map", "uniform-peer-sqlite-memory"],
+    name: "state: execution only",
+    suite: "state",
+    wasm: "uniform-wasm-exec",
+    ts: "uniform-ts-exec",
+    peers: ["uniform-peer-naive-map", "uniform-peer-tuned-map", "uniform-peer-sqlite-memory"],
     why: "WASM applies transfers with native u64 arithmetic on flat account records in linear memory; in TypeScript a u64 needs BigInt or split numbers, every account lookup goes through a JS hash table, and bounds-checked typed-array or object accesses replace plain loads.",
   },
   {
-    name: "state: execution + root per block", suite: "state", wasm: "uniform-wasm-root", ts: "uniform-ts-root", peers: ["uniform-peer-tuned-map", "uniform-peer-naive-map", "uniform-peer-sqlite-memory"],
+    name: "state: execution + root per block",
+    suite: "state",
+    wasm: "uniform-wasm-root",
+    ts: "uniform-ts-root",
+    peers: ["uniform-peer-tuned-map", "uniform-peer-naive-map", "uniform-peer-sqlite-memory"],
     peerNote: "execution only: no peer computes a root",
     why: "The root rehashes every touched path with SHA-256: WASM runs the compression on i32 locals in linear memory; TypeScript's runs on JS numbers with |0 coercions and typed-array bounds checks.",
   },
   {
-    name: "durable commit (root + fsync per block)", suite: "state", wasm: "uniform-wasm-durable", ts: "uniform-ts-durable", peers: ["uniform-peer-sqlite-durable", "uniform-peer-lmdb"],
+    name: "durable commit (root + fsync per block)",
+    suite: "state",
+    wasm: "uniform-wasm-durable",
+    ts: "uniform-ts-durable",
+    peers: ["uniform-peer-sqlite-durable", "uniform-peer-lmdb"],
     peerNote: "no root",
     why: "Both engines write the same SQLite block log with one fsync per block; the fsync and SQLite take a fixed share, so the gap between the engines shrinks to what remains of execution and root.",
   },
@@ -75,19 +99,32 @@ export function hotPaths(run: BenchRun): HotPath[] {
     const wasm = find(spec.wasm);
     const ts = find(spec.ts);
     if (!wasm || !ts) continue;
-    const peer = spec.peers.map(find).filter((c): c is CaseResult => c !== undefined).sort((a, b) => b.median - a.median)[0];
+    const peer = spec.peers
+      .map(find)
+      .filter((c): c is CaseResult => c !== undefined)
+      .sort((a, b) => b.median - a.median)[0];
     const rows: HotPathRow[] = [
       { who: "wasm engine", rate: wasm.median, ratio: wasm.median / ts.median, kind: "wasm" },
       { who: "ts engine", rate: ts.median, ratio: 1, kind: "ts" },
     ];
-    if (peer) rows.push({ who: peerName(peer), rate: peer.median, ratio: peer.median / ts.median, kind: "peer", ...(spec.peerNote ? { note: spec.peerNote } : {}) });
+    if (peer)
+      rows.push({
+        who: peerName(peer),
+        rate: peer.median,
+        ratio: peer.median / ts.median,
+        kind: "peer",
+        ...(spec.peerNote ? { note: spec.peerNote } : {}),
+      });
     out.push({ name: spec.name, unit: wasm.unit, rows, why: spec.why });
   }
   return out;
 }
 
 function peerName(c: CaseResult): string {
-  return c.label.replace(/^peer /, "").replace(/, (uniform|hot)$/, "").replace(/: (load|random get)$/, "");
+  return c.label
+    .replace(/^peer /, "")
+    .replace(/, (uniform|hot)$/, "")
+    .replace(/: (load|random get)$/, "");
 }
 
 /** A headline row of the summary: one hot path, its engines, the best peer and the two ratios. */
@@ -134,9 +171,14 @@ export function parallelRows(run: BenchRun): ParallelRow[] {
   const out: ParallelRow[] = [];
   for (const suite of run.suites) {
     for (const c of suite.cases) {
-      if (Number(c.params?.workers ?? 0) < 2 || c.ratio === undefined || !c.baseline || c.unit.trim() === "×") continue;
+      if (Number(c.params?.workers ?? 0) < 2 || c.ratio === undefined || !c.baseline || c.unit.trim() === "×")
+        continue;
       const base = suite.cases.find((b) => b.id === c.baseline);
-      out.push({ what: `${suite.suite}: ${c.label}`, ratio: c.ratio, detail: `${formatQuantity(c.median, c.unit)} vs ${base ? `${base.label} ${formatQuantity(base.median, base.unit)}` : c.baseline}` });
+      out.push({
+        what: `${suite.suite}: ${c.label}`,
+        ratio: c.ratio,
+        detail: `${formatQuantity(c.median, c.unit)} vs ${base ? `${base.label} ${formatQuantity(base.median, base.unit)}` : c.baseline}`,
+      });
     }
   }
   return out;

@@ -17,7 +17,14 @@
  *   (test/browser/report.browser.test.ts checks every text box against its SVG viewport).
  * @module
  */
-import { formatQuantity, formatRate, missedTargets, type BenchRun, type CaseResult, type SuiteResult } from "./lib.ts";
+import {
+  formatQuantity,
+  formatRate,
+  missedTargets,
+  type BenchRun,
+  type CaseResult,
+  type SuiteResult,
+} from "./lib.ts";
 import { headlines, hotPaths, parallelRows, type HotPath } from "./report-data.ts";
 
 const WIDTH = 760;
@@ -70,20 +77,36 @@ ${run.suites.map((s) => renderSuite(s, run)).join("\n")}
 function summary(run: BenchRun, paths: HotPath[]): string {
   // Peer notes ("no root") go under the table, marked by a number, so the table stays narrow.
   const notes: string[] = [];
-  const mark = (note: string | undefined) => (note === undefined ? "" : `<sup>${notes.includes(note) ? notes.indexOf(note) + 1 : notes.push(note)}</sup>`);
-  const rows = headlines(paths).map((h) =>
-    `<tr><td>${esc(h.path)}</td><td>${esc(h.wasm)}</td><td>${esc(h.ts)}</td><td><b>${esc(h.wasmOverTs)}</b></td><td class="text">${esc(h.peer)}${mark(h.peerNote)}</td><td>${esc(h.peerRate)}</td><td><b>${esc(h.chaindbOverPeer)}</b></td></tr>`);
+  const mark = (note: string | undefined) =>
+    note === undefined
+      ? ""
+      : `<sup>${notes.includes(note) ? notes.indexOf(note) + 1 : notes.push(note)}</sup>`;
+  const rows = headlines(paths).map(
+    (h) =>
+      `<tr><td>${esc(h.path)}</td><td>${esc(h.wasm)}</td><td>${esc(h.ts)}</td><td><b>${esc(h.wasmOverTs)}</b></td><td class="text">${esc(h.peer)}${mark(h.peerNote)}</td><td>${esc(h.peerRate)}</td><td><b>${esc(h.chaindbOverPeer)}</b></td></tr>`,
+  );
   const footnotes = notes.map((n, i) => ` ${i + 1}: ${esc(n)}.`).join("");
   const par = parallelRows(run);
   const ceiling = run.ceiling;
-  const parRows = par.map((p) => `<tr><td>${esc(p.what)}</td><td><b>${p.ratio.toFixed(2)}×</b></td><td>${ceiling ? `${ceiling.median.toFixed(2)}×` : "not measured"}</td><td class="text">${esc(p.detail)}</td></tr>`);
+  const parRows = par.map(
+    (p) =>
+      `<tr><td>${esc(p.what)}</td><td><b>${p.ratio.toFixed(2)}×</b></td><td>${ceiling ? `${ceiling.median.toFixed(2)}×` : "not measured"}</td><td class="text">${esc(p.detail)}</td></tr>`,
+  );
   const missed = missedTargets(run.suites);
   const total = run.suites.reduce((n, s) => n + s.targets.length, 0);
   return `<section class="summary"><h2>Summary</h2>
-${rows.length ? `<h3>WASM vs TS, and chaindb vs the best peer</h3><div class="scroll"><table class="headlines"><tr><th>hot path</th><th>wasm</th><th>ts</th><th>wasm ÷ ts</th><th class="text">best peer</th><th>peer</th><th>chaindb ÷ peer</th></tr>${rows.join("")}</table></div>
-<p class="note">chaindb ÷ peer uses the faster of chaindb's two engines. Peers apply the same transfers with the same rules but compute no state root and check no signatures (see each suite's notes).${footnotes}</p>` : ""}
-${par.length ? `<h3>Serial vs parallel</h3><div class="scroll"><table class="parallel"><tr><th>workload</th><th>2 workers / baseline</th><th>machine ceiling</th><th class="text">measured as</th></tr>${parRows.join("")}</table></div>
-<p class="why">The <b>machine ceiling</b> is what a CPU-bound loop with nothing shared gained from a second thread in this run${ceiling ? ` (${ceiling.median.toFixed(2)}× median, ${ceiling.min.toFixed(2)}–${ceiling.max.toFixed(2)} over ${ceiling.samples.length} rounds before and after the suites)` : ""}: other work shares this machine's cores, so no 2-worker ratio can exceed it. A ratio below 1× means handing work to the workers (copying blocks and state, messages, waiting for the slowest) cost more than the second thread gave: expected when little of the block is parallel (two accounts: every transfer conflicts) or when the ceiling itself is near 1×.</p>` : ""}
+${
+  rows.length
+    ? `<h3>WASM vs TS, and chaindb vs the best peer</h3><div class="scroll"><table class="headlines"><tr><th>hot path</th><th>wasm</th><th>ts</th><th>wasm ÷ ts</th><th class="text">best peer</th><th>peer</th><th>chaindb ÷ peer</th></tr>${rows.join("")}</table></div>
+<p class="note">chaindb ÷ peer uses the faster of chaindb's two engines. Peers apply the same transfers with the same rules but compute no state root and check no signatures (see each suite's notes).${footnotes}</p>`
+    : ""
+}
+${
+  par.length
+    ? `<h3>Serial vs parallel</h3><div class="scroll"><table class="parallel"><tr><th>workload</th><th>2 workers / baseline</th><th>machine ceiling</th><th class="text">measured as</th></tr>${parRows.join("")}</table></div>
+<p class="why">The <b>machine ceiling</b> is what a CPU-bound loop with nothing shared gained from a second thread in this run${ceiling ? ` (${ceiling.median.toFixed(2)}× median, ${ceiling.min.toFixed(2)}–${ceiling.max.toFixed(2)} over ${ceiling.samples.length} rounds before and after the suites)` : ""}: other work shares this machine's cores, so no 2-worker ratio can exceed it. A ratio below 1× means handing work to the workers (copying blocks and state, messages, waiting for the slowest) cost more than the second thread gave: expected when little of the block is parallel (two accounts: every transfer conflicts) or when the ceiling itself is near 1×.</p>`
+    : ""
+}
 <h3>Targets</h3>
 <p>${missed.length === 0 ? `All ${total} targets met.` : `${missed.length} of ${total} targets missed (\`chaindb bench --check\` exits 1 on a miss):`}</p>
 ${missed.length ? `<ul class="missed">${missed.map((x) => `<li class="miss">${esc(x)}</li>`).join("")}</ul>` : ""}
@@ -93,8 +116,12 @@ ${missed.length ? `<ul class="missed">${missed.map((x) => `<li class="miss">${es
 function wasmVsTs(paths: HotPath[], scale: Scale): string {
   if (!paths.length) return "";
   const figures = paths.map((p) => {
-    const who = (r: HotPath["rows"][number]) => (r.kind === "peer" ? `best peer: ${r.who}${r.note ? ` (${r.note})` : ""}` : r.who);
-    const cases = p.rows.map((r) => ({ label: `${who(r)}: ${formatQuantity(r.rate, p.unit)}`, value: r.ratio }));
+    const who = (r: HotPath["rows"][number]) =>
+      r.kind === "peer" ? `best peer: ${r.who}${r.note ? ` (${r.note})` : ""}` : r.who;
+    const cases = p.rows.map((r) => ({
+      label: `${who(r)}: ${formatQuantity(r.rate, p.unit)}`,
+      value: r.ratio,
+    }));
     return `<h3>${esc(p.name)}</h3>${chart(`${p.name}: × the ts engine`, cases, scale, "1.0× = the ts engine in this run")}<p class="why">${esc(p.why)}</p>`;
   });
   return `<section class="wasm-vs-ts"><h2>WASM vs TypeScript, per hot path</h2>
@@ -115,17 +142,34 @@ function renderSuite(suite: SuiteResult, run: BenchRun): string {
   }
   const charts = [...groups].map(([group, cases]) => {
     const scale = scales.get(scaleKey(cases[0]!)) ?? linearScale(1, cases[0]!.unit);
-    const rows = cases.map((c) => ({ label: c.label, value: c.median, lo: c.min, hi: c.max, unavailable: c.unavailable, text: formatQuantity(c.median, c.unit) }));
+    const rows = cases.map((c) => ({
+      label: c.label,
+      value: c.median,
+      lo: c.min,
+      hi: c.max,
+      unavailable: c.unavailable,
+      text: formatQuantity(c.median, c.unit),
+    }));
     return chart(`${suite.suite}: ${group} (${cases[0]!.unit.trim()})`, rows, scale);
   });
-  const ratioCases = suite.cases.filter((c) => c.ratio !== undefined && Number.isFinite(c.ratio) && c.ratio > 0);
+  const ratioCases = suite.cases.filter(
+    (c) => c.ratio !== undefined && Number.isFinite(c.ratio) && c.ratio > 0,
+  );
   if (ratioCases.length) {
     const byId = new Map(suite.cases.map((c) => [c.id, c]));
-    const rows = ratioCases.map((c) => ({ label: `${c.label} / ${byId.get(c.baseline!)?.label ?? c.baseline}`, value: c.ratio! }));
-    charts.push(chart(`${suite.suite}: ratio to baseline (medians)`, rows, logScale(rows.map((r) => r.value))));
+    const rows = ratioCases.map((c) => ({
+      label: `${c.label} / ${byId.get(c.baseline!)?.label ?? c.baseline}`,
+      value: c.ratio!,
+    }));
+    charts.push(
+      chart(`${suite.suite}: ratio to baseline (medians)`, rows, logScale(rows.map((r) => r.value))),
+    );
   }
   const par = parallelRows({ ...run, suites: [suite] });
-  const ceilingNote = par.length && run.ceiling ? `<p class="why">Machine parallel ceiling in this run: ${run.ceiling.median.toFixed(2)}× (a CPU-bound loop, 2 threads vs 1) — beside ${par.map((p) => `${p.what} ${p.ratio.toFixed(2)}×`).join(", ")}. A 2-worker ratio cannot exceed it; below 1× the workers' coordination cost more than the second thread gave.</p>` : "";
+  const ceilingNote =
+    par.length && run.ceiling
+      ? `<p class="why">Machine parallel ceiling in this run: ${run.ceiling.median.toFixed(2)}× (a CPU-bound loop, 2 threads vs 1) — beside ${par.map((p) => `${p.what} ${p.ratio.toFixed(2)}×`).join(", ")}. A 2-worker ratio cannot exceed it; below 1× the workers' coordination cost more than the second thread gave.</p>`
+      : "";
   return `<section class="suite" data-suite="${esc(suite.suite)}">
 <h2>${esc(suite.title)}</h2>
 ${ceilingNote}
@@ -154,8 +198,13 @@ function chart(title: string, rows: Row[], scale: Scale, caption?: string): stri
   let y = TOP;
   const body: string[] = [];
   for (const r of rows) {
-    const lines = wrap(r.unavailable ? `${r.label} — not measured: ${r.unavailable}` : r.label, WIDTH - 2 * X0);
-    body.push(`<text x="${X0}" y="${y + 12}">${lines.map((l, i) => `<tspan x="${X0}" dy="${i === 0 ? 0 : 14}">${esc(l)}</tspan>`).join("")}</text>`);
+    const lines = wrap(
+      r.unavailable ? `${r.label} — not measured: ${r.unavailable}` : r.label,
+      WIDTH - 2 * X0,
+    );
+    body.push(
+      `<text x="${X0}" y="${y + 12}">${lines.map((l, i) => `<tspan x="${X0}" dy="${i === 0 ? 0 : 14}">${esc(l)}</tspan>`).join("")}</text>`,
+    );
     y += 14 * lines.length + 2;
     if (!r.unavailable) body.push(bar(r, scale, y));
     y += ROW - 16;
@@ -176,9 +225,10 @@ function bar(r: Row, scale: Scale, y: number): string {
   const left = Math.min(a, b);
   const width = Math.max(1, Math.abs(b - a));
   const cy = y + BAR / 2;
-  const whisker = r.lo !== undefined && r.hi !== undefined && r.hi > r.lo
-    ? `<line class="whisker" x1="${scale.x(r.lo).toFixed(1)}" x2="${scale.x(r.hi).toFixed(1)}" y1="${cy}" y2="${cy}" stroke="#111" stroke-width="1.5"/>`
-    : "";
+  const whisker =
+    r.lo !== undefined && r.hi !== undefined && r.hi > r.lo
+      ? `<line class="whisker" x1="${scale.x(r.lo).toFixed(1)}" x2="${scale.x(r.hi).toFixed(1)}" y1="${cy}" y2="${cy}" stroke="#111" stroke-width="1.5"/>`
+      : "";
   const end = Math.max(a, b, r.hi !== undefined ? scale.x(r.hi) : 0);
   const text = r.text ?? formatQuantity(r.value, scale.unit);
   return `<rect class="bar" x="${left.toFixed(1)}" y="${y}" width="${width.toFixed(1)}" height="${BAR}" fill="${r.value < scale.origin ? "#c2794a" : "#4a78c2"}"/>${whisker}
@@ -196,7 +246,10 @@ function axis(scale: Scale, top: number, bottom: number): string {
   // carries "×" in every tick label instead.
   const last = scale.ticks[scale.ticks.length - 1]!;
   const unitX = scale.x(last) + (scale.tickLabel(last).length * CHAR_PX) / 2 + 6;
-  const unit = scale.kind === "log" ? "" : `<text class="tick" x="${unitX.toFixed(1)}" y="${bottom + 14}">${esc(scale.unit.trim())}</text>`;
+  const unit =
+    scale.kind === "log"
+      ? ""
+      : `<text class="tick" x="${unitX.toFixed(1)}" y="${bottom + 14}">${esc(scale.unit.trim())}</text>`;
   return `<g class="axis">${parts.join("\n")}<line x1="${X0}" x2="${X1}" y1="${bottom}" y2="${bottom}" stroke="#888"/>${unit}</g>`;
 }
 
@@ -207,7 +260,14 @@ function linearScale(max: number, unit: string): Scale {
   const step = [1, 2, 2.5, 5, 10].map((k) => k * step0).find((s) => top / s <= 5)!;
   const end = Math.ceil(top / step) * step;
   const ticks = Array.from({ length: Math.round(end / step) + 1 }, (_, i) => i * step);
-  return { kind: "linear", x: (v) => X0 + (Math.max(0, v) / end) * (X1 - X0), origin: 0, ticks, tickLabel: (v) => (v === 0 ? "0" : formatRate(v).replace(/\.0+ /, " ").replace(/\.0+$/, "")), unit };
+  return {
+    kind: "linear",
+    x: (v) => X0 + (Math.max(0, v) / end) * (X1 - X0),
+    origin: 0,
+    ticks,
+    tickLabel: (v) => (v === 0 ? "0" : formatRate(v).replace(/\.0+ /, " ").replace(/\.0+$/, "")),
+    unit,
+  };
 }
 
 /** A logarithmic ratio axis spanning every value and 1×, with ticks at 1, 2, 5 × 10^k. */
@@ -217,8 +277,10 @@ function logScale(values: number[]): Scale {
   const hi = 10 ** Math.ceil(Math.log10(Math.max(1.01, ...ok)));
   const span = Math.log10(hi) - Math.log10(lo);
   const ticks: number[] = [];
-  for (let e = Math.log10(lo); e <= Math.log10(hi) + 1e-9; e++) for (const k of span > 3 ? [1] : [1, 2, 5]) if (k * 10 ** e <= hi * 1.0001) ticks.push(k * 10 ** e);
-  const x = (v: number) => X0 + ((Math.log10(Math.min(hi, Math.max(lo, v))) - Math.log10(lo)) / span) * (X1 - X0);
+  for (let e = Math.log10(lo); e <= Math.log10(hi) + 1e-9; e++)
+    for (const k of span > 3 ? [1] : [1, 2, 5]) if (k * 10 ** e <= hi * 1.0001) ticks.push(k * 10 ** e);
+  const x = (v: number) =>
+    X0 + ((Math.log10(Math.min(hi, Math.max(lo, v))) - Math.log10(lo)) / span) * (X1 - X0);
   return { kind: "log", x, origin: 1, ticks, tickLabel: (v) => `${Number(v.toPrecision(2))}×`, unit: "×" };
 }
 
@@ -242,7 +304,10 @@ function wrap(text: string, px: number): string[] {
 
 function targetsTable(suite: SuiteResult): string {
   if (!suite.targets.length) return "";
-  const rows = suite.targets.map((t) => `<tr><td>${esc(t.name)}</td><td>${esc(t.want)}</td><td>${esc(t.measured)}</td><td class="${t.pass ? "met" : "miss"}">${t.pass ? "met" : "missed"}</td></tr>`);
+  const rows = suite.targets.map(
+    (t) =>
+      `<tr><td>${esc(t.name)}</td><td>${esc(t.want)}</td><td>${esc(t.measured)}</td><td class="${t.pass ? "met" : "miss"}">${t.pass ? "met" : "missed"}</td></tr>`,
+  );
   return `<div class="scroll"><table class="targets"><tr><th>target</th><th>want</th><th>measured</th><th></th></tr>${rows.join("")}</table></div>`;
 }
 

@@ -13,7 +13,15 @@ import { VoteType, encodeMessage } from "../bindings/consensus/index.ts";
 import { FrameDecoder, Sealer, TcpTransport, encodeFrame, nodeKeyFromSeed } from "../bindings/net/index.ts";
 import { caseFromSamples, consume, measure, median, type CaseResult, type CaseSpec } from "./lib.ts";
 
-const vote = encodeMessage({ kind: "vote", type: VoteType.Precommit, height: 1000, round: 0, valueId: new Uint8Array(32).fill(1), validator: new Uint8Array(32), signature: new Uint8Array(64) });
+const vote = encodeMessage({
+  kind: "vote",
+  type: VoteType.Precommit,
+  height: 1000,
+  round: 0,
+  valueId: new Uint8Array(32).fill(1),
+  validator: new Uint8Array(32),
+  signature: new Uint8Array(64),
+});
 /** The size of the commit of a default block (1,000 transfers, 4 validators; test/net/frame-limit.test.ts). */
 const BLOCK_MESSAGE_SIZE = 160_440;
 
@@ -27,11 +35,22 @@ function frameCases(name: string, payload: Uint8Array): CaseSpec[] {
   const group = "secure channel: per frame";
   return [
     {
-      id: `frame-plain-${name}`, label: `plaintext frame, ${name} (${payload.length} B): encode + decode`, group, unit: "frames/s", units: 1, params,
+      id: `frame-plain-${name}`,
+      label: `plaintext frame, ${name} (${payload.length} B): encode + decode`,
+      group,
+      unit: "frames/s",
+      units: 1,
+      params,
       run: () => consume(plainDecoder.push(encodeFrame(payload, 1 << 24))[0]!.length),
     },
     {
-      id: `frame-sealed-${name}`, label: `sealed frame, ${name} (${payload.length} B): seal + frame + decode + open`, group, unit: "frames/s", units: 1, params, baseline: `frame-plain-${name}`,
+      id: `frame-sealed-${name}`,
+      label: `sealed frame, ${name} (${payload.length} B): seal + frame + decode + open`,
+      group,
+      unit: "frames/s",
+      units: 1,
+      params,
+      baseline: `frame-plain-${name}`,
       run: () => consume(rx.open(sealedDecoder.push(encodeFrame(tx.seal(3, payload), 1 << 24))[0]!).length),
     },
   ];
@@ -55,11 +74,24 @@ async function bareConnectMs(): Promise<number> {
 /** Milliseconds from dialing to both TcpTransports reporting the other up (listener already bound). */
 async function handshakeMs(): Promise<number> {
   const [ka, kb] = [nodeKeyFromSeed(new Uint8Array(32).fill(1)), nodeKeyFromSeed(new Uint8Array(32).fill(2))];
-  const b = await TcpTransport.start({ id: "b", key: kb, listen: { host: "127.0.0.1", port: 0 }, peers: [{ id: "a", publicKey: ka.publicKey }] });
-  const bUp = new Promise<void>((resolve) => b.setHandler({ onMessage: () => {}, onPeerUp: () => resolve() }));
+  const b = await TcpTransport.start({
+    id: "b",
+    key: kb,
+    listen: { host: "127.0.0.1", port: 0 },
+    peers: [{ id: "a", publicKey: ka.publicKey }],
+  });
+  const bUp = new Promise<void>((resolve) =>
+    b.setHandler({ onMessage: () => {}, onPeerUp: () => resolve() }),
+  );
   const t0 = performance.now();
-  const a = await TcpTransport.start({ id: "a", key: ka, peers: [{ id: "b", publicKey: kb.publicKey, host: "127.0.0.1", port: b.address!.port }] });
-  const aUp = new Promise<void>((resolve) => a.setHandler({ onMessage: () => {}, onPeerUp: () => resolve() }));
+  const a = await TcpTransport.start({
+    id: "a",
+    key: ka,
+    peers: [{ id: "b", publicKey: kb.publicKey, host: "127.0.0.1", port: b.address!.port }],
+  });
+  const aUp = new Promise<void>((resolve) =>
+    a.setHandler({ onMessage: () => {}, onPeerUp: () => resolve() }),
+  );
   await Promise.all([aUp, bUp]);
   const ms = performance.now() - t0;
   await Promise.all([a.close(), b.close()]);
@@ -67,8 +99,14 @@ async function handshakeMs(): Promise<number> {
 }
 
 /** The secure channel's cases: per-frame cost by size and connection set-up, each with its plaintext baseline. */
-export async function secureChannelCases(quick: boolean, onProgress?: (m: string) => void): Promise<CaseResult[]> {
-  const cases = await measure([...frameCases("precommit", vote), ...frameCases("block", new Uint8Array(BLOCK_MESSAGE_SIZE).fill(3))], { rounds: quick ? 3 : 5, timeMs: quick ? 200 : 500, onProgress });
+export async function secureChannelCases(
+  quick: boolean,
+  onProgress?: (m: string) => void,
+): Promise<CaseResult[]> {
+  const cases = await measure(
+    [...frameCases("precommit", vote), ...frameCases("block", new Uint8Array(BLOCK_MESSAGE_SIZE).fill(3))],
+    { rounds: quick ? 3 : 5, timeMs: quick ? 200 : 500, onProgress },
+  );
   const bare: number[] = [];
   const secure: number[] = [];
   for (let i = 0; i < (quick ? 10 : 30); i++) {
@@ -76,8 +114,23 @@ export async function secureChannelCases(quick: boolean, onProgress?: (m: string
     secure.push(await handshakeMs());
   }
   const group = "secure channel: connection set-up";
-  const connects = caseFromSamples("connect-bare", "bare TCP connect on loopback", group, "connections/s", [1000 / median(bare)], { samples: bare.length });
-  const handshakes = caseFromSamples("connect-secure", "TcpTransport connect + secure handshake, both sides up", group, "connections/s", [1000 / median(secure)], { samples: secure.length }, "connect-bare");
+  const connects = caseFromSamples(
+    "connect-bare",
+    "bare TCP connect on loopback",
+    group,
+    "connections/s",
+    [1000 / median(bare)],
+    { samples: bare.length },
+  );
+  const handshakes = caseFromSamples(
+    "connect-secure",
+    "TcpTransport connect + secure handshake, both sides up",
+    group,
+    "connections/s",
+    [1000 / median(secure)],
+    { samples: secure.length },
+    "connect-bare",
+  );
   handshakes.ratio = handshakes.median / connects.median;
   return [...cases, connects, handshakes];
 }

@@ -55,9 +55,11 @@ export interface ScalePoint {
 export function parseCounts(text: string): number[] {
   return text.split(",").map((part) => {
     const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(part.trim());
-    if (m === null) throw new RangeError(`"--accounts" expected counts like 100k,1M,10M, got ${JSON.stringify(part)}`);
+    if (m === null)
+      throw new RangeError(`"--accounts" expected counts like 100k,1M,10M, got ${JSON.stringify(part)}`);
     const n = Number(m[1]) * (m[2] === "" ? 1 : m[2]!.toLowerCase() === "k" ? 1e3 : 1e6);
-    if (!Number.isInteger(n) || n < 1000 || n > 60e6) throw new RangeError(`"--accounts" count ${part} outside 1k..60M`);
+    if (!Number.isInteger(n) || n < 1000 || n > 60e6)
+      throw new RangeError(`"--accounts" count ${part} outside 1k..60M`);
     return n;
   });
 }
@@ -122,7 +124,12 @@ function dirBytes(dir: string): number {
 }
 
 /** Measures one (engine, size) in this process. */
-export async function measurePoint(engine: "wasm" | "ts", n: number, durable: boolean, log: (s: string) => void): Promise<ScalePoint> {
+export async function measurePoint(
+  engine: "wasm" | "ts",
+  n: number,
+  durable: boolean,
+  log: (s: string) => void,
+): Promise<ScalePoint> {
   const records = genesisRecords(n, 0x9e3779b9 ^ n);
   const blocks = makeBlocks(records, n, WARMUP_BLOCKS + MEASURED_BLOCKS, 12345);
   globalThis.gc?.();
@@ -195,12 +202,25 @@ export async function measurePoint(engine: "wasm" | "ts", n: number, durable: bo
   return point;
 }
 
-async function measureDurable(engine: "wasm" | "ts", n: number, records: Uint8Array, blocks: Uint8Array[], log: (s: string) => void) {
+async function measureDurable(
+  engine: "wasm" | "ts",
+  n: number,
+  records: Uint8Array,
+  blocks: Uint8Array[],
+  log: (s: string) => void,
+) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chaindb-scale-"));
   try {
     const proposer = records.slice(0, 32);
     const t0 = performance.now();
-    const ledger = await Ledger.open({ dir, engine, chainId: 1, genesis: [], genesisRecords: records, snapshotEvery: 1_000_000 });
+    const ledger = await Ledger.open({
+      dir,
+      engine,
+      chainId: 1,
+      genesis: [],
+      genesisRecords: records,
+      snapshotEvery: 1_000_000,
+    });
     const createMs = performance.now() - t0;
     for (const block of blocks) await ledger.applyPacked(block, BLOCK, { proposer });
     const root = ledger.root();
@@ -220,29 +240,44 @@ async function measureDurable(engine: "wasm" | "ts", n: number, records: Uint8Ar
 
 /** A log-x SVG chart of the per-size costs (ms per block, root ms, proof bytes / 100). */
 export function scaleChart(points: ScalePoint[]): string {
-  const W = 640, H = 360, L = 60, R = 20, T = 30, B = 50;
+  const W = 640,
+    H = 360,
+    L = 60,
+    R = 20,
+    T = 30,
+    B = 50;
   const xs = points.map((p) => Math.log10(p.accounts));
   const [x0, x1] = [Math.min(...xs) - 0.1, Math.max(...xs) + 0.1];
   const series: Array<[string, string, (p: ScalePoint) => number]> = [
     ["exec + root ms/block", "#1f77b4", (p) => p.blockMs],
     ["root ms/block", "#ff7f0e", (p) => p.rootMs],
     ["proof bytes / 100", "#2ca02c", (p) => p.proofBytesMean / 100],
-    ["µs per genesis account", "#d62728", (p) => 1000 / p.genesisRate * 1000],
+    ["µs per genesis account", "#d62728", (p) => (1000 / p.genesisRate) * 1000],
   ];
   const ymax = Math.max(1, ...points.flatMap((p) => series.map(([, , f]) => f(p)))) * 1.1;
   const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R);
   const py = (y: number) => H - B - (y / ymax) * (H - T - B);
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`];
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,
+  ];
   parts.push(`<text x="${L}" y="18">chaindb state cost vs accounts (log axis)</text>`);
-  parts.push(`<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#000"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#000"/>`);
-  for (const p of points) parts.push(`<text x="${px(Math.log10(p.accounts)) - 15}" y="${H - B + 15}">${p.accounts >= 1e6 ? `${p.accounts / 1e6}M` : `${p.accounts / 1e3}k`}</text>`);
-  for (let i = 0; i <= 4; i++) parts.push(`<text x="5" y="${py((ymax * i) / 4) + 4}">${((ymax * i) / 4).toFixed(1)}</text>`);
+  parts.push(
+    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#000"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#000"/>`,
+  );
+  for (const p of points)
+    parts.push(
+      `<text x="${px(Math.log10(p.accounts)) - 15}" y="${H - B + 15}">${p.accounts >= 1e6 ? `${p.accounts / 1e6}M` : `${p.accounts / 1e3}k`}</text>`,
+    );
+  for (let i = 0; i <= 4; i++)
+    parts.push(`<text x="5" y="${py((ymax * i) / 4) + 4}">${((ymax * i) / 4).toFixed(1)}</text>`);
   series.forEach(([name, color, f], k) => {
     for (const engine of ["wasm", "ts"] as const) {
       const pts = points.filter((p) => p.engine === engine);
       if (pts.length === 0) continue;
       const d = pts.map((p) => `${px(Math.log10(p.accounts)).toFixed(1)},${py(f(p)).toFixed(1)}`).join(" ");
-      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" ${engine === "ts" ? 'stroke-dasharray="4 3"' : ""} points="${d}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2" ${engine === "ts" ? 'stroke-dasharray="4 3"' : ""} points="${d}"/>`,
+      );
     }
     parts.push(`<text x="${L + 10 + k * 145}" y="${H - 12}" fill="${color}">${name}</text>`);
   });
@@ -269,8 +304,20 @@ export async function runStateScale(options: StateScaleOptions): Promise<ScalePo
     for (const n of options.accounts) {
       if (engine === "ts" && n > (options.tsMax ?? 1_000_000)) continue;
       log(`state scale: ${engine}, ${n} accounts`);
-      const args = [...process.execArgv, "--expose-gc", "--max-old-space-size=8192", self, "--child", `${engine}:${n}`, ...(options.durable ? ["--durable"] : [])];
-      const r = spawnSync(process.execPath, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 });
+      const args = [
+        ...process.execArgv,
+        "--expose-gc",
+        "--max-old-space-size=8192",
+        self,
+        "--child",
+        `${engine}:${n}`,
+        ...(options.durable ? ["--durable"] : []),
+      ];
+      const r = spawnSync(process.execPath, args, {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+        maxBuffer: 1 << 20,
+      });
       const line = r.stdout.trim().split("\n").pop() ?? "";
       if (r.status !== 0 || !line.startsWith("{")) {
         log(`  ${engine} ${n}: failed (exit ${r.status}); skipped`);
@@ -278,12 +325,17 @@ export async function runStateScale(options: StateScaleOptions): Promise<ScalePo
       }
       const p = JSON.parse(line) as ScalePoint;
       points.push(p);
-      log(`  ${engine} ${n}: ${p.blockMs.toFixed(2)} ms/block (root ${p.rootMs.toFixed(2)}), ${Math.round(p.transfersPerSec)} transfers/s, proof ${Math.round(p.proofBytesMean)} B, genesis ${Math.round(p.genesisRate)}/s, ${Math.round(p.rssBytesPerAccount)} B/account`);
+      log(
+        `  ${engine} ${n}: ${p.blockMs.toFixed(2)} ms/block (root ${p.rootMs.toFixed(2)}), ${Math.round(p.transfersPerSec)} transfers/s, proof ${Math.round(p.proofBytesMean)} B, genesis ${Math.round(p.genesisRate)}/s, ${Math.round(p.rssBytesPerAccount)} B/account`,
+      );
     }
   }
   const out = options.out ?? "bench/results";
   fs.mkdirSync(out, { recursive: true });
-  fs.writeFileSync(path.join(out, "state-scale.json"), JSON.stringify({ machine: machineInfo(), date: new Date().toISOString(), block: BLOCK, points }, null, 2));
+  fs.writeFileSync(
+    path.join(out, "state-scale.json"),
+    JSON.stringify({ machine: machineInfo(), date: new Date().toISOString(), block: BLOCK, points }, null, 2),
+  );
   fs.writeFileSync(path.join(out, "state-scale.svg"), scaleChart(points));
   console.log(formatScale(points));
   return points;
@@ -291,17 +343,32 @@ export async function runStateScale(options: StateScaleOptions): Promise<ScalePo
 
 /** The results as a Markdown table, plus the issue's targets. */
 export function formatScale(points: ScalePoint[]): string {
-  const rows = ["| engine | accounts | exec+root ms/block | root ms | transfers/s | proof B (max) | absence B | depth | genesis acc/s | RSS B/acc | disk B/acc | reopen ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|"];
+  const rows = [
+    "| engine | accounts | exec+root ms/block | root ms | transfers/s | proof B (max) | absence B | depth | genesis acc/s | RSS B/acc | disk B/acc | reopen ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
   for (const p of points) {
-    rows.push(`| ${p.engine} | ${p.accounts} | ${p.blockMs.toFixed(2)} | ${p.rootMs.toFixed(2)} | ${Math.round(p.transfersPerSec)} | ${Math.round(p.proofBytesMean)} (${p.proofBytesMax}) | ${Math.round(p.absenceBytesMean)} | ${p.depthMean.toFixed(1)} | ${Math.round(p.genesisRate)} | ${Math.round(p.rssBytesPerAccount)} | ${p.durable ? p.durable.diskBytesPerAccount.toFixed(0) : "–"} | ${p.durable ? p.durable.reopenMs.toFixed(0) : "–"} |`);
+    rows.push(
+      `| ${p.engine} | ${p.accounts} | ${p.blockMs.toFixed(2)} | ${p.rootMs.toFixed(2)} | ${Math.round(p.transfersPerSec)} | ${Math.round(p.proofBytesMean)} (${p.proofBytesMax}) | ${Math.round(p.absenceBytesMean)} | ${p.depthMean.toFixed(1)} | ${Math.round(p.genesisRate)} | ${Math.round(p.rssBytesPerAccount)} | ${p.durable ? p.durable.diskBytesPerAccount.toFixed(0) : "–"} | ${p.durable ? p.durable.reopenMs.toFixed(0) : "–"} |`,
+    );
   }
   const wasm = points.filter((p) => p.engine === "wasm").sort((a, b) => a.accounts - b.accounts);
   if (wasm.length >= 2) {
-    const lo = wasm[0]!, hi = wasm[wasm.length - 1]!;
-    rows.push("", `exec+root rate at ${hi.accounts} / at ${lo.accounts}: ${(hi.transfersPerSec / lo.transfersPerSec).toFixed(2)}× (target ≥ 0.5×)`);
-    rows.push(`proof at ${hi.accounts}: mean ${Math.round(hi.proofBytesMean)} B, max ${hi.proofBytesMax} B (target ≤ 1536 B); a 16-ary tree: ~${Math.round(hi.hexaryProofBytesMean)} B`);
-    rows.push(`compressions per changed leaf at ${hi.accounts}: binary ${hi.binaryCompressionsPerLeaf.toFixed(1)}, 16-ary ${hi.hexaryCompressionsPerLeaf.toFixed(1)}`);
-    rows.push(`genesis load: ${wasm.map((p) => `${Math.round(p.genesisRate / 1000)}k/s at ${p.accounts}`).join(", ")} (target ≥ 1M/s)`);
+    const lo = wasm[0]!,
+      hi = wasm[wasm.length - 1]!;
+    rows.push(
+      "",
+      `exec+root rate at ${hi.accounts} / at ${lo.accounts}: ${(hi.transfersPerSec / lo.transfersPerSec).toFixed(2)}× (target ≥ 0.5×)`,
+    );
+    rows.push(
+      `proof at ${hi.accounts}: mean ${Math.round(hi.proofBytesMean)} B, max ${hi.proofBytesMax} B (target ≤ 1536 B); a 16-ary tree: ~${Math.round(hi.hexaryProofBytesMean)} B`,
+    );
+    rows.push(
+      `compressions per changed leaf at ${hi.accounts}: binary ${hi.binaryCompressionsPerLeaf.toFixed(1)}, 16-ary ${hi.hexaryCompressionsPerLeaf.toFixed(1)}`,
+    );
+    rows.push(
+      `genesis load: ${wasm.map((p) => `${Math.round(p.genesisRate / 1000)}k/s at ${p.accounts}`).join(", ")} (target ≥ 1M/s)`,
+    );
   }
   return rows.join("\n");
 }
@@ -311,7 +378,12 @@ export function formatScale(points: ScalePoint[]): string {
  * accounts in one process, blocks alternating between them, so load drift hits both alike.
  * Returns exec + root ms per block (median after warm-up) of each and the rate ratio large/small.
  */
-export async function measurePair(engine: "wasm" | "ts", small: number, large: number, log: (s: string) => void) {
+export async function measurePair(
+  engine: "wasm" | "ts",
+  small: number,
+  large: number,
+  log: (s: string) => void,
+) {
   const sides = [];
   for (const n of [small, large]) {
     const records = genesisRecords(n, 0x9e3779b9 ^ n);
@@ -320,7 +392,14 @@ export async function measurePair(engine: "wasm" | "ts", small: number, large: n
     state.load(records);
     state.root();
     log(`  pair: ${n} accounts loaded in ${(performance.now() - t0).toFixed(0)} ms`);
-    sides.push({ n, state, proposer: records.slice(0, 32), blocks: makeBlocks(records, n, WARMUP_BLOCKS + MEASURED_BLOCKS, 999), ms: [] as number[], rootMs: [] as number[] });
+    sides.push({
+      n,
+      state,
+      proposer: records.slice(0, 32),
+      blocks: makeBlocks(records, n, WARMUP_BLOCKS + MEASURED_BLOCKS, 999),
+      ms: [] as number[],
+      rootMs: [] as number[],
+    });
   }
   for (let b = 0; b < WARMUP_BLOCKS + MEASURED_BLOCKS; b++) {
     for (const side of sides) {
@@ -348,7 +427,14 @@ async function child(spec: string, durable: boolean): Promise<void> {
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const { values } = parseArgs({
-    options: { pair: { type: "string" }, child: { type: "string" }, accounts: { type: "string", default: "100k,1M" }, durable: { type: "boolean", default: false }, out: { type: "string" }, "ts-max": { type: "string" } },
+    options: {
+      pair: { type: "string" },
+      child: { type: "string" },
+      accounts: { type: "string", default: "100k,1M" },
+      durable: { type: "boolean", default: false },
+      out: { type: "string" },
+      "ts-max": { type: "string" },
+    },
   });
   if (values.pair !== undefined) {
     const [small, large] = parseCounts(values.pair);

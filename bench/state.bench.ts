@@ -17,10 +17,24 @@ import * as path from "node:path";
 import { Ledger, keyPairFromSeed, signTransfer } from "../bindings/chain/index.ts";
 import { createLedgerState, type LedgerState } from "../bindings/engine/index.ts";
 import { lastRecoveryStats } from "../bindings/store/index.ts";
-import { LEDGER_PEERS, lmdbUnavailable, openLedgerPeer, type LedgerPeer, type LedgerPeerId } from "./peers.ts";
 import {
-  consume, formatQuantity, formatRate, median, suiteResult, writeSuiteResult,
-  type CaseResult, type SuiteOptions, type SuiteResult, type TargetCheck,
+  LEDGER_PEERS,
+  lmdbUnavailable,
+  openLedgerPeer,
+  type LedgerPeer,
+  type LedgerPeerId,
+} from "./peers.ts";
+import {
+  consume,
+  formatQuantity,
+  formatRate,
+  median,
+  suiteResult,
+  writeSuiteResult,
+  type CaseResult,
+  type SuiteOptions,
+  type SuiteResult,
+  type TargetCheck,
 } from "./lib.ts";
 
 const BLOCK = 1000;
@@ -53,7 +67,13 @@ function makeSetup(accounts: number, depth: number): Setup {
     genesis.set(addresses.subarray(i * 32, i * 32 + 32), i * 48);
     dv.setBigUint64(i * 48 + 32, 1n << 40n, true);
   }
-  return { accounts, depth, addresses, genesis, tmp: fs.mkdtempSync(path.join(os.tmpdir(), "chaindb-bench-state-")) };
+  return {
+    accounts,
+    depth,
+    addresses,
+    genesis,
+    tmp: fs.mkdtempSync(path.join(os.tmpdir(), "chaindb-bench-state-")),
+  };
 }
 
 /** Generates the blocks of one workload; nonces follow the (shared) history of its cases. */
@@ -93,9 +113,16 @@ interface Runner {
   dir?: string;
 }
 
-async function makeRunner(setup: Setup, workload: Workload, engine: "wasm" | "ts", mode: Mode): Promise<Runner> {
+async function makeRunner(
+  setup: Setup,
+  workload: Workload,
+  engine: "wasm" | "ts",
+  mode: Mode,
+): Promise<Runner> {
   const base = { id: `${workload}-${engine}-${mode}`, engine, mode, rates: [] as number[], applied: 0 };
-  const what = { exec: "execution", root: "execution + root per block", durable: "root + fsync per block" }[mode];
+  const what = { exec: "execution", root: "execution + root per block", durable: "root + fsync per block" }[
+    mode
+  ];
   const label = `${engine}, ${workload}: ${what}`;
   if (mode !== "durable") {
     const state: LedgerState = await createLedgerState(engine);
@@ -114,7 +141,10 @@ async function makeRunner(setup: Setup, workload: Workload, engine: "wasm" | "ts
     };
   }
   const dir = fs.mkdtempSync(path.join(setup.tmp, `${workload}-${engine}-`));
-  const genesis = Array.from({ length: setup.accounts }, (_, i) => ({ address: setup.addresses.subarray(i * 32, i * 32 + 32), balance: 1n << 40n }));
+  const genesis = Array.from({ length: setup.accounts }, (_, i) => ({
+    address: setup.addresses.subarray(i * 32, i * 32 + 32),
+    balance: 1n << 40n,
+  }));
   // No snapshot during the run: recovery then replays every block of the log.
   const ledger = await Ledger.open({ dir, engine, chainId: 1, genesis, snapshotEvery: 1_000_000_000 });
   return {
@@ -141,12 +171,25 @@ function toCase(r: Runner, workload: Workload, setup: Setup): CaseResult {
     min: Math.min(...r.rates),
     max: Math.max(...r.rates),
     ...(r.engine === "wasm" ? { baseline: r.id.replace("-wasm-", "-ts-") } : {}),
-    params: { engine: r.engine, mode: r.mode, workload, accounts: setup.accounts, block: BLOCK, applied: r.applied },
+    params: {
+      engine: r.engine,
+      mode: r.mode,
+      workload,
+      accounts: setup.accounts,
+      block: BLOCK,
+      applied: r.applied,
+    },
   };
 }
 
 /** Measures one workload: every case applies the same blocks, round by round. */
-async function runWorkload(setup: Setup, workload: Workload, rounds: number, blocksPerRound: number, options: SuiteOptions): Promise<{ cases: CaseResult[]; recovery: CaseResult[] }> {
+async function runWorkload(
+  setup: Setup,
+  workload: Workload,
+  rounds: number,
+  blocksPerRound: number,
+  options: SuiteOptions,
+): Promise<{ cases: CaseResult[]; recovery: CaseResult[] }> {
   const source = blockSource(setup, workload);
   const roundBlocks = Array.from({ length: rounds }, () => source(blocksPerRound));
   const cases: CaseResult[] = [];
@@ -163,13 +206,22 @@ async function runWorkload(setup: Setup, workload: Workload, rounds: number, blo
 }
 
 /** The peer ledgers (bench/peers.ts) on the same blocks, side by side in rounds among themselves. */
-async function runPeers(setup: Setup, workload: Workload, roundBlocks: Uint8Array[][], options: SuiteOptions): Promise<CaseResult[]> {
+async function runPeers(
+  setup: Setup,
+  workload: Workload,
+  roundBlocks: Uint8Array[][],
+  options: SuiteOptions,
+): Promise<CaseResult[]> {
   const unavailable = await lmdbUnavailable();
   const ids = LEDGER_PEERS.filter((id) => id !== "lmdb" || unavailable === undefined);
   const peers: { peer: LedgerPeer; rates: number[]; applied: number }[] = [];
   for (const id of ids) {
     options.onProgress?.(`${workload}: loading peer ${id} (${setup.accounts} accounts)`);
-    peers.push({ peer: await openLedgerPeer(id, setup.genesis, path.join(setup.tmp, `${workload}-${id}`)), rates: [], applied: 0 });
+    peers.push({
+      peer: await openLedgerPeer(id, setup.genesis, path.join(setup.tmp, `${workload}-${id}`)),
+      rates: [],
+      applied: 0,
+    });
   }
   const proposer = setup.addresses.subarray(0, 32);
   try {
@@ -177,7 +229,8 @@ async function runPeers(setup: Setup, workload: Workload, roundBlocks: Uint8Arra
       for (const p of peers) {
         options.onProgress?.(`${workload} peers round ${round + 1}/${roundBlocks.length}: ${p.peer.label}`);
         const t = performance.now();
-        for (const b of blocks) p.applied += p.peer.applyBlock(b, BLOCK, proposer).reduce((n, st) => n + (st === 0 ? 1 : 0), 0);
+        for (const b of blocks)
+          p.applied += p.peer.applyBlock(b, BLOCK, proposer).reduce((n, st) => n + (st === 0 ? 1 : 0), 0);
         p.rates.push((blocks.length * BLOCK * 1000) / (performance.now() - t));
       }
     }
@@ -185,13 +238,22 @@ async function runPeers(setup: Setup, workload: Workload, roundBlocks: Uint8Arra
     for (const p of peers) await p.peer.close();
   }
   const total = roundBlocks.length * roundBlocks[0]!.length * BLOCK;
-  for (const p of peers) if (p.applied !== total) throw new Error(`${p.peer.label}: applied ${p.applied} of ${total}`);
+  for (const p of peers)
+    if (p.applied !== total) throw new Error(`${p.peer.label}: applied ${p.applied} of ${total}`);
   const cases = peers.map((p) => peerCase(p.peer.id, p.peer.label, p.peer.does, p.rates, workload, setup));
-  if (unavailable !== undefined) cases.push({ ...peerCase("lmdb", "lmdb durable", "", [], workload, setup), unavailable });
+  if (unavailable !== undefined)
+    cases.push({ ...peerCase("lmdb", "lmdb durable", "", [], workload, setup), unavailable });
   return cases;
 }
 
-function peerCase(id: LedgerPeerId, label: string, does: string, rates: number[], workload: Workload, setup: Setup): CaseResult {
+function peerCase(
+  id: LedgerPeerId,
+  label: string,
+  does: string,
+  rates: number[],
+  workload: Workload,
+  setup: Setup,
+): CaseResult {
   const mode: Mode = id === "sqlite-durable" || id === "lmdb" ? "durable" : "exec";
   return {
     id: `${workload}-peer-${id}`,
@@ -207,7 +269,13 @@ function peerCase(id: LedgerPeerId, label: string, does: string, rates: number[]
   };
 }
 
-async function runEngine(setup: Setup, workload: Workload, engine: "wasm" | "ts", roundBlocks: Uint8Array[][], options: SuiteOptions): Promise<{ cases: CaseResult[]; recovery: CaseResult[] }> {
+async function runEngine(
+  setup: Setup,
+  workload: Workload,
+  engine: "wasm" | "ts",
+  roundBlocks: Uint8Array[][],
+  options: SuiteOptions,
+): Promise<{ cases: CaseResult[]; recovery: CaseResult[] }> {
   const rounds = roundBlocks.length;
   const blocksPerRound = roundBlocks[0]!.length;
   const runners: Runner[] = [];
@@ -226,7 +294,8 @@ async function runEngine(setup: Setup, workload: Workload, engine: "wasm" | "ts"
     }
   }
   for (const r of runners) {
-    if (r.applied !== rounds * blocksPerRound * BLOCK) throw new Error(`${r.label}: applied ${r.applied} of ${rounds * blocksPerRound * BLOCK}`);
+    if (r.applied !== rounds * blocksPerRound * BLOCK)
+      throw new Error(`${r.label}: applied ${r.applied} of ${rounds * blocksPerRound * BLOCK}`);
   }
   const recovery: CaseResult[] = [];
   for (const r of runners.filter((x) => x.ledger)) {
@@ -235,11 +304,15 @@ async function runEngine(setup: Setup, workload: Workload, engine: "wasm" | "ts"
     await r.ledger!.close();
     options.onProgress?.(`${workload}: recovering ${r.engine} (${height} blocks)`);
     // The genesis is part of the chain's identity: reopen with the same one (built before timing).
-    const genesis = Array.from({ length: setup.accounts }, (_, i) => ({ address: setup.addresses.subarray(i * 32, i * 32 + 32), balance: 1n << 40n }));
+    const genesis = Array.from({ length: setup.accounts }, (_, i) => ({
+      address: setup.addresses.subarray(i * 32, i * 32 + 32),
+      balance: 1n << 40n,
+    }));
     const t0 = performance.now();
     const again = await Ledger.open({ dir: r.dir!, engine: r.engine, chainId: 1, genesis });
     const ms = performance.now() - t0;
-    if (again.height !== height || Buffer.compare(again.root(), root) !== 0) throw new Error(`${r.label}: recovery mismatch`);
+    if (again.height !== height || Buffer.compare(again.root(), root) !== 0)
+      throw new Error(`${r.label}: recovery mismatch`);
     await again.close();
     const stats = lastRecoveryStats()!;
     const replayRate = (stats.blocksReplayed * BLOCK * 1000) / stats.replayMs;
@@ -254,8 +327,13 @@ async function runEngine(setup: Setup, workload: Workload, engine: "wasm" | "ts"
       min: replayRate,
       max: replayRate,
       params: {
-        engine: r.engine, blocks: stats.blocksReplayed, records: stats.recordsReplayed, replayMs: Math.round(stats.replayMs),
-        snapshotMs: Math.round(stats.snapshotMs), rootMs: Math.round(stats.rootMs), openMs: Math.round(ms),
+        engine: r.engine,
+        blocks: stats.blocksReplayed,
+        records: stats.recordsReplayed,
+        replayMs: Math.round(stats.replayMs),
+        snapshotMs: Math.round(stats.snapshotMs),
+        rootMs: Math.round(stats.rootMs),
+        openMs: Math.round(ms),
       },
     });
     recovery.push({
@@ -274,7 +352,11 @@ async function runEngine(setup: Setup, workload: Workload, engine: "wasm" | "ts"
 }
 
 /** The signed pipeline on a durable wasm ledger: decode + verify + apply + root + commit. */
-async function signedPipeline(setup: Setup, blocks: number, options: SuiteOptions): Promise<{ cases: CaseResult[]; shares: Record<string, number> }> {
+async function signedPipeline(
+  setup: Setup,
+  blocks: number,
+  options: SuiteOptions,
+): Promise<{ cases: CaseResult[]; shares: Record<string, number> }> {
   const signers = Array.from({ length: 1000 }, (_, i) => {
     const seed = new Uint8Array(32);
     new DataView(seed.buffer).setUint32(0, i + 1, true);
@@ -283,7 +365,10 @@ async function signedPipeline(setup: Setup, blocks: number, options: SuiteOption
   const recipients = 10_000;
   const genesis = [
     ...signers.map((k) => ({ address: k.publicKey, balance: 1n << 40n })),
-    ...Array.from({ length: recipients }, (_, i) => ({ address: setup.addresses.subarray(i * 32, i * 32 + 32), balance: 1n })),
+    ...Array.from({ length: recipients }, (_, i) => ({
+      address: setup.addresses.subarray(i * 32, i * 32 + 32),
+      balance: 1n,
+    })),
   ];
   const dir = fs.mkdtempSync(path.join(setup.tmp, "signed-"));
   const ledger = await Ledger.open({ dir, chainId: 2, genesis });
@@ -294,7 +379,13 @@ async function signedPipeline(setup: Setup, blocks: number, options: SuiteOption
     Array.from({ length: BLOCK }, () => {
       const s = Math.floor(r() * signers.length);
       const to = Math.floor(r() * recipients);
-      return signTransfer(signers[s]!, { chainId: 2, to: setup.addresses.subarray(to * 32, to * 32 + 32), amount: 5n, fee: 1n, nonce: nonces[s]!++ });
+      return signTransfer(signers[s]!, {
+        chainId: 2,
+        to: setup.addresses.subarray(to * 32, to * 32 + 32),
+        amount: 5n,
+        fee: 1n,
+        nonce: nonces[s]!++,
+      });
     }),
   );
   const totals = { verifyMs: 0, applyMs: 0, rootMs: 0, commitMs: 0 };
@@ -304,7 +395,8 @@ async function signedPipeline(setup: Setup, blocks: number, options: SuiteOption
     const result = await ledger.applyBlock(block, { proposer: signers[0]!.publicKey });
     rates.push((BLOCK * 1000) / (performance.now() - t));
     if (result.statuses.some((s) => s !== "ok")) throw new Error("signed pipeline: a transfer was rejected");
-    for (const k of Object.keys(totals) as Array<keyof typeof totals>) totals[k] += ledger.lastBlockTimings[k];
+    for (const k of Object.keys(totals) as Array<keyof typeof totals>)
+      totals[k] += ledger.lastBlockTimings[k];
   }
   await ledger.close();
   const sum = totals.verifyMs + totals.applyMs + totals.rootMs + totals.commitMs;
@@ -315,38 +407,92 @@ async function signedPipeline(setup: Setup, blocks: number, options: SuiteOption
     commit: totals.commitMs / sum,
   };
   return {
-    cases: [{
-      id: "signed-pipeline",
-      label: "wasm, signed: decode + verify + apply + root + commit (durable)",
-      group: "signed pipeline",
-      unit: "transfers/s",
-      samples: rates,
-      median: median(rates),
-      min: Math.min(...rates),
-      max: Math.max(...rates),
-      params: Object.fromEntries(Object.entries(shares).map(([k, v]) => [`share ${k}`, Number(v.toFixed(4))])),
-    }],
+    cases: [
+      {
+        id: "signed-pipeline",
+        label: "wasm, signed: decode + verify + apply + root + commit (durable)",
+        group: "signed pipeline",
+        unit: "transfers/s",
+        samples: rates,
+        median: median(rates),
+        min: Math.min(...rates),
+        max: Math.max(...rates),
+        params: Object.fromEntries(
+          Object.entries(shares).map(([k, v]) => [`share ${k}`, Number(v.toFixed(4))]),
+        ),
+      },
+    ],
     shares,
   };
 }
 
 function targets(cases: CaseResult[], shares: Record<string, number>): TargetCheck[] {
   const m = (id: string) => cases.find((c) => c.id === id)?.median ?? NaN;
-  const atLeast = (name: string, want: string, value: number, min: number, fmt: (v: number) => string): TargetCheck => ({
-    name, want, measured: fmt(value), pass: value >= min,
+  const atLeast = (
+    name: string,
+    want: string,
+    value: number,
+    min: number,
+    fmt: (v: number) => string,
+  ): TargetCheck => ({
+    name,
+    want,
+    measured: fmt(value),
+    pass: value >= min,
   });
   const rate = (v: number) => formatQuantity(v, "transfers/s");
   const times = (v: number) => `${v.toFixed(2)}×`;
   const tuned = m("uniform-peer-tuned-map");
   const wasmOverTs = m("uniform-wasm-root") / m("uniform-ts-root");
   return [
-    atLeast("ts execution only vs the tuned Map ledger in this run, uniform", "≥ 1.00×", m("uniform-ts-exec") / tuned, 1, times),
-    atLeast("wasm execution only vs the tuned Map ledger in this run, uniform", "≥ 5.00×", m("uniform-wasm-exec") / tuned, 5, times),
-    { name: "wasm / ts, execution + root per block, uniform", want: "≤ 5.00×", measured: times(wasmOverTs), pass: wasmOverTs <= 5 },
-    atLeast("wasm execution + root per block, uniform (absolute, issue 3)", "≥ 250 k transfers/s", m("uniform-wasm-root"), 250_000, rate),
-    atLeast("wasm durable (root + fsync per block), uniform (absolute, issue 3)", "≥ 200 k transfers/s", m("uniform-wasm-durable"), 200_000, rate),
-    atLeast("signed pipeline: share of time in decode + signature verification", "≥ 85%", shares["decode + verify"]!, 0.85, (v) => `${(v * 100).toFixed(1)}%`),
-    atLeast("recovery: log replay, wasm, uniform (root once at the end, timed apart; absolute, issue 3)", "≥ 1 M transfers/s", m("uniform-wasm-recovery"), 1_000_000, rate),
+    atLeast(
+      "ts execution only vs the tuned Map ledger in this run, uniform",
+      "≥ 1.00×",
+      m("uniform-ts-exec") / tuned,
+      1,
+      times,
+    ),
+    atLeast(
+      "wasm execution only vs the tuned Map ledger in this run, uniform",
+      "≥ 5.00×",
+      m("uniform-wasm-exec") / tuned,
+      5,
+      times,
+    ),
+    {
+      name: "wasm / ts, execution + root per block, uniform",
+      want: "≤ 5.00×",
+      measured: times(wasmOverTs),
+      pass: wasmOverTs <= 5,
+    },
+    atLeast(
+      "wasm execution + root per block, uniform (absolute, issue 3)",
+      "≥ 250 k transfers/s",
+      m("uniform-wasm-root"),
+      250_000,
+      rate,
+    ),
+    atLeast(
+      "wasm durable (root + fsync per block), uniform (absolute, issue 3)",
+      "≥ 200 k transfers/s",
+      m("uniform-wasm-durable"),
+      200_000,
+      rate,
+    ),
+    atLeast(
+      "signed pipeline: share of time in decode + signature verification",
+      "≥ 85%",
+      shares["decode + verify"]!,
+      0.85,
+      (v) => `${(v * 100).toFixed(1)}%`,
+    ),
+    atLeast(
+      "recovery: log replay, wasm, uniform (root once at the end, timed apart; absolute, issue 3)",
+      "≥ 1 M transfers/s",
+      m("uniform-wasm-recovery"),
+      1_000_000,
+      rate,
+    ),
   ];
 }
 
@@ -371,24 +517,43 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       const base = cases.find((b) => b.id === c.baseline);
       if (base) c.ratio = c.median / base.median;
     }
-    return suiteResult("state", "Ledger state: transfers per second", options.quick, cases, targets(cases, signed.shares), [
-      `${accounts} accounts (sparse Merkle state tree), blocks of ${BLOCK} pre-verified transfers; ${rounds} rounds × ${blocksPerRound} blocks per case.`,
-      "Every case of a workload applies the same blocks in the same order; wasm ratios are against the ts engine.",
-      "The three modes of one engine run side by side in rounds; the engines run one after the other (the ts states' GC would stall the wasm cases).",
-      "Hot-set: 90% of transfers pick both ends within 1% of the accounts.",
-      `Signed pipeline shares: ${Object.entries(signed.shares).map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(", ")}.`,
-      "Peers (same blocks, same rules: nonce, balance, fee to the proposer; no root, no signatures): naive Map<hex, {balance, nonce}> with BigInt; tuned Map<hex, slot> + Float64Arrays; sqlite-wasm in memory and durable (node:fs VFS, WAL, fsync per block), one transaction per block; lmdb, one synchronous write transaction per block. They run after the engines, side by side in rounds among themselves.",
-      "The machine is shared: absolute rates drift; compare ratios within one run.",
-    ]);
+    return suiteResult(
+      "state",
+      "Ledger state: transfers per second",
+      options.quick,
+      cases,
+      targets(cases, signed.shares),
+      [
+        `${accounts} accounts (sparse Merkle state tree), blocks of ${BLOCK} pre-verified transfers; ${rounds} rounds × ${blocksPerRound} blocks per case.`,
+        "Every case of a workload applies the same blocks in the same order; wasm ratios are against the ts engine.",
+        "The three modes of one engine run side by side in rounds; the engines run one after the other (the ts states' GC would stall the wasm cases).",
+        "Hot-set: 90% of transfers pick both ends within 1% of the accounts.",
+        `Signed pipeline shares: ${Object.entries(signed.shares)
+          .map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`)
+          .join(", ")}.`,
+        "Peers (same blocks, same rules: nonce, balance, fee to the proposer; no root, no signatures): naive Map<hex, {balance, nonce}> with BigInt; tuned Map<hex, slot> + Float64Arrays; sqlite-wasm in memory and durable (node:fs VFS, WAL, fsync per block), one transaction per block; lmdb, one synchronous write transaction per block. They run after the engines, side by side in rounds among themselves.",
+        "The machine is shared: absolute rates drift; compare ratios within one run.",
+      ],
+    );
   } finally {
     fs.rmSync(setup.tmp, { recursive: true, force: true });
   }
 }
 
-const invokedDirectly = typeof process !== "undefined" && process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split("/").pop()!);
+const invokedDirectly =
+  typeof process !== "undefined" &&
+  process.argv[1] !== undefined &&
+  import.meta.url.endsWith(process.argv[1].split("/").pop()!);
 if (invokedDirectly) {
-  const result = await run({ quick: process.argv.includes("--quick"), onProgress: (m) => process.stderr.write(`${m}\n`) });
-  for (const c of result.cases) console.log(`${c.label.padEnd(80)} ${formatRate(c.median).padStart(9)}/s${c.ratio ? `  ${c.ratio.toFixed(2)}× ts` : ""}`);
-  for (const t of result.targets) console.log(`${t.pass ? "met " : "MISS"} ${t.name}: want ${t.want}, measured ${t.measured}`);
+  const result = await run({
+    quick: process.argv.includes("--quick"),
+    onProgress: (m) => process.stderr.write(`${m}\n`),
+  });
+  for (const c of result.cases)
+    console.log(
+      `${c.label.padEnd(80)} ${formatRate(c.median).padStart(9)}/s${c.ratio ? `  ${c.ratio.toFixed(2)}× ts` : ""}`,
+    );
+  for (const t of result.targets)
+    console.log(`${t.pass ? "met " : "MISS"} ${t.name}: want ${t.want}, measured ${t.measured}`);
   console.log(`wrote ${writeSuiteResult(result, "bench/results")}`);
 }

@@ -15,7 +15,16 @@ import * as path from "node:path";
 import { createKvStore, type KvStore } from "../bindings/engine/index.ts";
 import { loadSqlite, NODE_VFS_NAME } from "../bindings/store/index.ts";
 import { lmdbUnavailable } from "./peers.ts";
-import { consume, median, suiteResult, writeSuiteResult, type CaseResult, type SuiteOptions, type SuiteResult, type TargetCheck } from "./lib.ts";
+import {
+  consume,
+  median,
+  suiteResult,
+  writeSuiteResult,
+  type CaseResult,
+  type SuiteOptions,
+  type SuiteResult,
+  type TargetCheck,
+} from "./lib.ts";
 
 /** A store under the test's hands: put, get, and optional transaction bounds and close. */
 interface OpenStore {
@@ -76,8 +85,12 @@ function sqliteSubject(durable: boolean): Subject {
 
 async function openSqlite(file: string | undefined): Promise<OpenStore> {
   const sqlite3 = await loadSqlite();
-  const db = file === undefined ? new sqlite3.oo1.DB(":memory:", "c") : new sqlite3.oo1.DB({ filename: file, flags: "c", vfs: NODE_VFS_NAME });
-  if (file !== undefined) db.exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
+  const db =
+    file === undefined
+      ? new sqlite3.oo1.DB(":memory:", "c")
+      : new sqlite3.oo1.DB({ filename: file, flags: "c", vfs: NODE_VFS_NAME });
+  if (file !== undefined)
+    db.exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
   {
     db.exec("CREATE TABLE kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
     const put = db.prepare("INSERT OR REPLACE INTO kv VALUES (?, ?)");
@@ -132,9 +145,18 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
   const rounds = options.quick ? 2 : 3;
   const keys = randomBytes(count, 32, 0x5eed);
   const values = randomBytes(count, 16, 0xbeef);
-  const order = randomBytes(count, 4, 0xface).map((b) => (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0);
+  const order = randomBytes(count, 4, 0xface).map(
+    (b) => (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0,
+  );
   const unavailable = await lmdbUnavailable();
-  const subjects = [kvSubject("wasm"), kvSubject("ts"), mapSubject, sqliteSubject(false), sqliteSubject(true), ...(unavailable ? [] : [lmdbSubject])];
+  const subjects = [
+    kvSubject("wasm"),
+    kvSubject("ts"),
+    mapSubject,
+    sqliteSubject(false),
+    sqliteSubject(true),
+    ...(unavailable ? [] : [lmdbSubject]),
+  ];
   const load = new Map<string, number[]>(subjects.map((s) => [s.id, []]));
   const gets = new Map<string, number[]>(subjects.map((s) => [s.id, []]));
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "chaindb-bench-store-"));
@@ -142,7 +164,13 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     for (let round = 1; round <= rounds; round++) {
       for (const subject of subjects) {
         options.onProgress?.(`round ${round}/${rounds}: ${subject.label}, ${count} keys`);
-        const [l, g] = await loadAndGet(subject, fs.mkdtempSync(path.join(tmp, `${subject.id}-`)), keys, values, order);
+        const [l, g] = await loadAndGet(
+          subject,
+          fs.mkdtempSync(path.join(tmp, `${subject.id}-`)),
+          keys,
+          values,
+          order,
+        );
         load.get(subject.id)!.push(l);
         gets.get(subject.id)!.push(g);
       }
@@ -151,25 +179,55 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const cases: CaseResult[] = [];
-  for (const [group, samples] of [["load", load], ["random get", gets]] as const) {
+  for (const [group, samples] of [
+    ["load", load],
+    ["random get", gets],
+  ] as const) {
     const prefix = group === "load" ? "load" : "get";
-    for (const s of subjects) cases.push(storeCase(`${prefix}-${s.id}`, `${s.label}: ${group}`, group, samples.get(s.id)!, count, s.id === "map" ? undefined : `${prefix}-map`));
-    if (unavailable) cases.push({ ...storeCase(`${prefix}-lmdb`, `${lmdbSubject.label}: ${group}`, group, [], count), unavailable });
+    for (const s of subjects)
+      cases.push(
+        storeCase(
+          `${prefix}-${s.id}`,
+          `${s.label}: ${group}`,
+          group,
+          samples.get(s.id)!,
+          count,
+          s.id === "map" ? undefined : `${prefix}-map`,
+        ),
+      );
+    if (unavailable)
+      cases.push({
+        ...storeCase(`${prefix}-lmdb`, `${lmdbSubject.label}: ${group}`, group, [], count),
+        unavailable,
+      });
   }
   for (const c of cases) {
     const base = cases.find((b) => b.id === c.baseline);
     if (base) c.ratio = c.median / base.median;
   }
-  return suiteResult("store", "Key-value store: 32-byte keys, 16-byte values", options.quick, cases, targets(cases), [
-    `${count} random keys; load = puts into an empty store (sqlite and lmdb: one transaction); gets in a random order. Ratios are against the plain Map on the same keys.`,
-    "chaindb's stores go through the public API (argument checks, copies in and out, an undo journal); the Map peer keeps and returns the caller's arrays, with hex keys.",
-    "Durable peers fsync once, at the load's commit (sqlite-wasm through the node:fs VFS with WAL; lmdb's synchronous transaction).",
-    "Rounds alternate the stores; ratios compare medians of the same run; the machine is shared.",
-  ]);
+  return suiteResult(
+    "store",
+    "Key-value store: 32-byte keys, 16-byte values",
+    options.quick,
+    cases,
+    targets(cases),
+    [
+      `${count} random keys; load = puts into an empty store (sqlite and lmdb: one transaction); gets in a random order. Ratios are against the plain Map on the same keys.`,
+      "chaindb's stores go through the public API (argument checks, copies in and out, an undo journal); the Map peer keeps and returns the caller's arrays, with hex keys.",
+      "Durable peers fsync once, at the load's commit (sqlite-wasm through the node:fs VFS with WAL; lmdb's synchronous transaction).",
+      "Rounds alternate the stores; ratios compare medians of the same run; the machine is shared.",
+    ],
+  );
 }
 
 /** Loads every key into a fresh store, then gets them in `order`; returns [load ops/s, get ops/s]. */
-async function loadAndGet(subject: Subject, dir: string, keys: Uint8Array[], values: Uint8Array[], order: number[]): Promise<[number, number]> {
+async function loadAndGet(
+  subject: Subject,
+  dir: string,
+  keys: Uint8Array[],
+  values: Uint8Array[],
+  order: number[],
+): Promise<[number, number]> {
   const count = keys.length;
   const store = await subject.open(dir);
   try {
@@ -189,17 +247,31 @@ async function loadAndGet(subject: Subject, dir: string, keys: Uint8Array[], val
     for (let i = 0; i < count; i++) found += store.get(keys[order[i]! % count]!)!.length;
     const getRate = (count * 1000) / (performance.now() - t);
     consume(found);
-    if (found !== count * 16) throw new Error(`${subject.label}: gets returned ${found} bytes, expected ${count * 16}`);
+    if (found !== count * 16)
+      throw new Error(`${subject.label}: gets returned ${found} bytes, expected ${count * 16}`);
     return [loadRate, getRate];
   } finally {
     await store.close?.();
   }
 }
 
-function storeCase(id: string, label: string, group: string, rates: number[], keys: number, baseline?: string): CaseResult {
+function storeCase(
+  id: string,
+  label: string,
+  group: string,
+  rates: number[],
+  keys: number,
+  baseline?: string,
+): CaseResult {
   return {
-    id, label, group, unit: "ops/s", samples: rates,
-    median: rates.length ? median(rates) : 0, min: rates.length ? Math.min(...rates) : 0, max: rates.length ? Math.max(...rates) : 0,
+    id,
+    label,
+    group,
+    unit: "ops/s",
+    samples: rates,
+    median: rates.length ? median(rates) : 0,
+    min: rates.length ? Math.min(...rates) : 0,
+    max: rates.length ? Math.max(...rates) : 0,
     ...(baseline ? { baseline } : {}),
     params: { keys, keyBytes: 32, valueBytes: 16 },
   };
@@ -209,13 +281,30 @@ function targets(cases: CaseResult[]): TargetCheck[] {
   const ratio = (id: string) => cases.find((c) => c.id === id)?.ratio ?? NaN;
   return (["load", "get"] as const).map((op) => {
     const r = ratio(`${op}-ts-store`);
-    return { name: `ts store vs a Map<string, Uint8Array> on the same keys, ${op === "load" ? "load" : "random get"}`, want: "≥ 1.00×", measured: `${r.toFixed(2)}×`, pass: r >= 1 };
+    return {
+      name: `ts store vs a Map<string, Uint8Array> on the same keys, ${op === "load" ? "load" : "random get"}`,
+      want: "≥ 1.00×",
+      measured: `${r.toFixed(2)}×`,
+      pass: r >= 1,
+    };
   });
 }
 
-const invokedDirectly = typeof process !== "undefined" && process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split("/").pop()!);
+const invokedDirectly =
+  typeof process !== "undefined" &&
+  process.argv[1] !== undefined &&
+  import.meta.url.endsWith(process.argv[1].split("/").pop()!);
 if (invokedDirectly) {
-  const result = await run({ quick: process.argv.includes("--quick"), onProgress: (m) => process.stderr.write(`${m}\n`) });
-  console.log(JSON.stringify(result.cases.map((c) => ({ case: c.label, median: Math.round(c.median), ratio: c.ratio })), null, 1));
+  const result = await run({
+    quick: process.argv.includes("--quick"),
+    onProgress: (m) => process.stderr.write(`${m}\n`),
+  });
+  console.log(
+    JSON.stringify(
+      result.cases.map((c) => ({ case: c.label, median: Math.round(c.median), ratio: c.ratio })),
+      null,
+      1,
+    ),
+  );
   console.log(`wrote ${writeSuiteResult(result, "bench/results")}`);
 }

@@ -8,7 +8,14 @@
 export { ChainDbError, ErrorCode, toHex, fromHex } from "./util/index.ts";
 
 // engines: the hot paths in WebAssembly and in pure TypeScript
-export { createEngine, ENGINE_NAMES, NONCE_SPACE, type Engine, type EngineName, type SearchResult } from "./engine/index.ts";
+export {
+  createEngine,
+  ENGINE_NAMES,
+  NONCE_SPACE,
+  type Engine,
+  type EngineName,
+  type SearchResult,
+} from "./engine/index.ts";
 
 // chain formats
 export {
@@ -63,7 +70,15 @@ export {
   type SignalHandle,
   type WaitOptions,
 } from "./concurrency/index.ts";
-export { LockManager, ManualClock, type LockMode, type LockKey, type TxId, type LockManagerOptions, type TimerClock } from "./txn/index.ts";
+export {
+  LockManager,
+  ManualClock,
+  type LockMode,
+  type LockKey,
+  type TxId,
+  type LockManagerOptions,
+  type TimerClock,
+} from "./txn/index.ts";
 
 // ledger: ed25519 transfers, the account state machine, state proofs; the key-value store
 export {
@@ -172,7 +187,13 @@ export {
   type TwoPcLog,
   type TwoPcSimulationReport,
 } from "./txn/index.ts";
-export { SerialExecutor, ParallelExecutor, type BlockExecutor, type ParallelExecutorOptions, type ExecutionReport } from "./concurrency/index.ts";
+export {
+  SerialExecutor,
+  ParallelExecutor,
+  type BlockExecutor,
+  type ParallelExecutorOptions,
+  type ExecutionReport,
+} from "./concurrency/index.ts";
 
 // consensus: the Tendermint engine (Algorithm 1 of "The latest gossip on BFT consensus"), CometBFT
 // proposer selection, signed messages, evidence, the write-ahead log, and the seeded simulation
@@ -222,7 +243,14 @@ export {
 } from "./consensus/index.ts";
 
 // resource selection: proof of stake (staking, unbonding, slashing) and delegated proof of stake
-export { StakingState, DelegateElection, type StakingOptions, type StakingTx, type PoweredValidator, type DposOptions } from "./selection/index.ts";
+export {
+  StakingState,
+  DelegateElection,
+  type StakingOptions,
+  type StakingTx,
+  type PoweredValidator,
+  type DposOptions,
+} from "./selection/index.ts";
 // on a consensus chain: staking as signed ledger transactions, and the selection state they change
 export {
   SelectionState,

@@ -44,16 +44,22 @@ try {
   ]);
   outcomes.forEach((o, i) => {
     const what = i === 0 ? "Alice -> Bob $10" : "Alice -> Carol $15";
-    const why = o.status === "rejected" && o.reason instanceof ChainDbError ? `${o.reason.code}: ${o.reason.message}` : String((o as PromiseRejectedResult).reason);
+    const why =
+      o.status === "rejected" && o.reason instanceof ChainDbError
+        ? `${o.reason.code}: ${o.reason.message}`
+        : String((o as PromiseRejectedResult).reason);
     console.log(`  ${what}: ${o.status === "fulfilled" ? "committed" : `failed (${why})`}`);
   });
-  if (outcomes.filter((o) => o.status === "fulfilled").length !== 1) throw new Error("expected exactly one transfer to succeed");
+  if (outcomes.filter((o) => o.status === "fulfilled").length !== 1)
+    throw new Error("expected exactly one transfer to succeed");
   show(ledger, "after the two concurrent transfers:");
 
   // 2. A transfer rolled back on purpose leaves no trace.
   const tx = bank.begin();
   await tx.transfer(bob, carol, 15n);
-  console.log(`  inside the open transaction Bob has $${await tx.balance(bob)}, outside $${ledger.account(bob)!.balance}`);
+  console.log(
+    `  inside the open transaction Bob has $${await tx.balance(bob)}, outside $${ledger.account(bob)!.balance}`,
+  );
   tx.rollback();
   show(ledger, "after a rolled-back transfer:");
 

@@ -21,7 +21,9 @@ const header = encodeHeader({
   nonce: 0,
 });
 
-console.log(`mining at bits ${bits.toString(16)} (difficulty ${difficulty(bits).toExponential(3)}) with ${workers} worker(s)…`);
+console.log(
+  `mining at bits ${bits.toString(16)} (difficulty ${difficulty(bits).toExponential(3)}) with ${workers} worker(s)…`,
+);
 const result = await mine(header, {
   workers,
   engine: "wasm",
@@ -32,7 +34,11 @@ console.log(`found nonce ${result.nonce} after ${result.hashes} hashes in ${resu
 console.log(`block hash ${result.hash}`);
 
 const check = checkProofOfWork(result.header);
-if (!check.ok || blockHash(result.header) !== result.hash || decodeHeader(result.header).nonce !== result.nonce) {
+if (
+  !check.ok ||
+  blockHash(result.header) !== result.hash ||
+  decodeHeader(result.header).nonce !== result.nonce
+) {
   throw new Error(`verification failed: ${check.reason}`);
 }
 console.log("proof of work verified ✓");

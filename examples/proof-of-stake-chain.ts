@@ -11,7 +11,16 @@
  *
  *   npx tsx examples/proof-of-stake-chain.ts [seed]
  */
-import { BURN_ADDRESS, ConsensusNode, SimNetwork, byzantine, keyPairFromSeed, signStakingTx, signTransfer, toHex } from "chaindb";
+import {
+  BURN_ADDRESS,
+  ConsensusNode,
+  SimNetwork,
+  byzantine,
+  keyPairFromSeed,
+  signStakingTx,
+  signTransfer,
+  toHex,
+} from "chaindb";
 
 const seed = Number(process.argv[2] ?? 7);
 const CHAIN = 42;
@@ -42,22 +51,37 @@ const nodes = await Promise.all(
         if (b.height === 8) rootsAt8.add(toHex(b.root));
         if (i !== 0) return;
         const slashed = b.slashed.map(short).join(", ");
-        console.log(`height ${b.height}: ${b.txs} txs, root ${toHex(b.root).slice(0, 12)}${slashed ? `, slashed ${slashed}` : ""}`);
+        console.log(
+          `height ${b.height}: ${b.txs} txs, root ${toHex(b.root).slice(0, 12)}${slashed ? `, slashed ${slashed}` : ""}`,
+        );
       },
     });
   }),
 );
 
 const bob = validators[0]!.publicKey;
-for (let nonce = 0; nonce < 3; nonce++) nodes[0]!.submit(signTransfer(alice, { chainId: CHAIN, to: bob, amount: 100, fee: 1, nonce }));
+for (let nonce = 0; nonce < 3; nonce++)
+  nodes[0]!.submit(signTransfer(alice, { chainId: CHAIN, to: bob, amount: 100, fee: 1, nonce }));
 nodes[1]!.submit(signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: 300, fee: 1, nonce: 3 }));
 
 const offender = validators[3]!.publicKey;
-const done = await net.runUntil(() => nodes.every((n) => n.height >= 8 && n.selectionState.bondOf(offender).jailed), 120_000);
+const done = await net.runUntil(
+  () => nodes.every((n) => n.height >= 8 && n.selectionState.bondOf(offender).jailed),
+  120_000,
+);
 if (!done) throw new Error(`no slashing by height ${nodes[0]!.height}`);
 const node = nodes[0]!;
-console.log(`validator ${short(offender)}: bonded ${node.selectionState.bondOf(offender).bonded} of 1000, jailed; burned ${node.accounts.account(BURN_ADDRESS)?.balance ?? 0n}`);
-console.log(`set at height ${node.height + 1}: ${node.validatorsAt(node.height + 1).validators.map((v) => `${short(v.address)}:${v.power}`).join(" ")}`);
-console.log(`alice bonded ${node.selectionState.bondOf(alice.publicKey).bonded}; state roots of height 8 agree: ${rootsAt8.size === 1 ? "yes" : "NO"}`);
+console.log(
+  `validator ${short(offender)}: bonded ${node.selectionState.bondOf(offender).bonded} of 1000, jailed; burned ${node.accounts.account(BURN_ADDRESS)?.balance ?? 0n}`,
+);
+console.log(
+  `set at height ${node.height + 1}: ${node
+    .validatorsAt(node.height + 1)
+    .validators.map((v) => `${short(v.address)}:${v.power}`)
+    .join(" ")}`,
+);
+console.log(
+  `alice bonded ${node.selectionState.bondOf(alice.publicKey).bonded}; state roots of height 8 agree: ${rootsAt8.size === 1 ? "yes" : "NO"}`,
+);
 if (rootsAt8.size !== 1) process.exitCode = 1;
 for (const n of nodes) await n.close();

@@ -7,18 +7,31 @@
  *   npx tsx examples/replication-failover.ts [seed]                 (Node)
  *   npx deno run -A examples/replication-failover.ts [seed]         (Deno)
  */
-import { Ledger, NotPrimaryError, Replica, SimNetwork, SimReplicaStore, keyPairFromSeed, signTransfer, toHex } from "chaindb";
+import {
+  Ledger,
+  NotPrimaryError,
+  Replica,
+  SimNetwork,
+  SimReplicaStore,
+  keyPairFromSeed,
+  signTransfer,
+  toHex,
+} from "chaindb";
 
 const seed = Number(process.argv[2] ?? 42);
 const ids = ["alpha", "beta", "gamma"];
 const alice = keyPairFromSeed(new Uint8Array(32).fill(1));
 const bob = keyPairFromSeed(new Uint8Array(32).fill(2));
 const genesis = [alice, bob].map((k) => ({ address: k.publicKey, balance: 1_000n }));
-const pay = (nonce: number) => signTransfer(alice, { chainId: 1, to: bob.publicKey, amount: 10, fee: 1, nonce });
+const pay = (nonce: number) =>
+  signTransfer(alice, { chainId: 1, to: bob.publicKey, amount: 10, fee: 1, nonce });
 
 const replicas = new Map<string, Replica>();
 // The simulator waits for every replica to finish its work after each event: exact replays.
-const net = new SimNetwork({ seed, settle: async () => void (await Promise.all([...replicas.values()].map((r) => r.idle()))) });
+const net = new SimNetwork({
+  seed,
+  settle: async () => void (await Promise.all([...replicas.values()].map((r) => r.idle()))),
+});
 
 async function boot(id: string): Promise<Replica> {
   const node = net.node(id);
@@ -42,7 +55,8 @@ async function submit(replica: Replica, nonce: number): Promise<string> {
   let outcome = "";
   replica.submit(pay(nonce)).then(
     (r) => (outcome = `committed at height ${r.height} in epoch ${r.epoch} (${r.status})`),
-    (e: unknown) => (outcome = e instanceof NotPrimaryError ? `refused: ${e.message}` : `failed: ${String(e)}`),
+    (e: unknown) =>
+      (outcome = e instanceof NotPrimaryError ? `refused: ${e.message}` : `failed: ${String(e)}`),
   );
   await net.runUntil(() => outcome !== "", 5_000);
   return outcome;
@@ -68,8 +82,15 @@ console.log(`write at ${second.id}: ${await submit(second, 3)}`);
 
 net.restart(first.id);
 const back = await boot(first.id);
-await net.runUntil(() => [...replicas.values()].every((r) => r.status().applied === second.status().commit), 10_000);
-console.log(`t=${net.now.toFixed(0)} ms: ${back.id} restarted as ${back.status().role}, caught up to height ${back.status().applied}`);
+await net.runUntil(
+  () => [...replicas.values()].every((r) => r.status().applied === second.status().commit),
+  10_000,
+);
+console.log(
+  `t=${net.now.toFixed(0)} ms: ${back.id} restarted as ${back.status().role}, caught up to height ${back.status().applied}`,
+);
 const roots = [...replicas.values()].map((r) => toHex(r.status().root));
-console.log(`state roots agree: ${roots.every((r) => r === roots[0])} (${roots[0]!.slice(0, 16)}…); bob's balance on ${back.id}: ${back.read(bob.publicKey)?.balance}`);
+console.log(
+  `state roots agree: ${roots.every((r) => r === roots[0])} (${roots[0]!.slice(0, 16)}…); bob's balance on ${back.id}: ${back.read(bob.publicKey)?.balance}`,
+);
 if (!roots.every((r) => r === roots[0]) || back.read(bob.publicKey)?.balance !== 1_040n) process.exit(1);

@@ -10,8 +10,23 @@
  * the main program and the worker: each primitive travels to the workers as a `handle()` and is
  * reattached there with `from(handle)`.
  */
-import { ConditionVariable, Event, Mutex, Semaphore, Signal, inWorker, onParentMessage, spawnWorker } from "chaindb";
-import type { ConditionVariableHandle, EventHandle, MutexHandle, SemaphoreHandle, SignalHandle } from "chaindb";
+import {
+  ConditionVariable,
+  Event,
+  Mutex,
+  Semaphore,
+  Signal,
+  inWorker,
+  onParentMessage,
+  spawnWorker,
+} from "chaindb";
+import type {
+  ConditionVariableHandle,
+  EventHandle,
+  MutexHandle,
+  SemaphoreHandle,
+  SignalHandle,
+} from "chaindb";
 
 const TELLERS = 3;
 const DEPOSITS = 10_000;
@@ -33,13 +48,23 @@ if (inWorker()) {
 }
 
 function teller(h: Handles): { audits: number } {
-  const [doors, mutex, vault, allDone, stop] = [Event.from(h.doors), Mutex.from(h.mutex), Semaphore.from(h.vault), ConditionVariable.from(h.allDone), Signal.from(h.stop)];
+  const [doors, mutex, vault, allDone, stop] = [
+    Event.from(h.doors),
+    Mutex.from(h.mutex),
+    Semaphore.from(h.vault),
+    ConditionVariable.from(h.allDone),
+    Signal.from(h.stop),
+  ];
   const w = h.words;
   doors.wait();
   for (let i = 0; i < DEPOSITS; i++) mutex.withLock(() => (w[0] = w[0]! + 1)); // a plain += made safe by the lock
   vault.acquire();
   const inside = Atomics.add(w, 2, 1) + 1;
-  for (let seen = Atomics.load(w, 3); inside > seen && Atomics.compareExchange(w, 3, seen, inside) !== seen; seen = Atomics.load(w, 3));
+  for (
+    let seen = Atomics.load(w, 3);
+    inside > seen && Atomics.compareExchange(w, 3, seen, inside) !== seen;
+    seen = Atomics.load(w, 3)
+  );
   Atomics.sub(w, 2, 1);
   vault.release();
   mutex.withLock(() => {
@@ -52,15 +77,31 @@ function teller(h: Handles): { audits: number } {
 }
 
 async function main(): Promise<void> {
-  const [doors, mutex, vault, allDone, stop] = [new Event(), new Mutex(), new Semaphore(2), new ConditionVariable(), new Signal()];
+  const [doors, mutex, vault, allDone, stop] = [
+    new Event(),
+    new Mutex(),
+    new Semaphore(2),
+    new ConditionVariable(),
+    new Signal(),
+  ];
   const words = new Int32Array(new SharedArrayBuffer(16));
-  const handles: Handles = { doors: doors.handle(), mutex: mutex.handle(), vault: vault.handle(), allDone: allDone.handle(), stop: stop.handle(), words };
+  const handles: Handles = {
+    doors: doors.handle(),
+    mutex: mutex.handle(),
+    vault: vault.handle(),
+    allDone: allDone.handle(),
+    stop: stop.handle(),
+    words,
+  };
   const replies: Promise<{ audits: number }>[] = [];
   const workers = Array.from({ length: TELLERS }, () => {
     let reply!: (r: { audits: number }) => void;
     let fail!: (e: Error) => void;
     replies.push(new Promise((resolve, reject) => ((reply = resolve), (fail = reject))));
-    const worker = spawnWorker(new URL(import.meta.url), { onMessage: (m) => reply(m as { audits: number }), onError: (e) => fail(e) });
+    const worker = spawnWorker(new URL(import.meta.url), {
+      onMessage: (m) => reply(m as { audits: number }),
+      onError: (e) => fail(e),
+    });
     worker.postMessage(handles);
     return worker;
   });
@@ -68,7 +109,8 @@ async function main(): Promise<void> {
   doors.set(); // a manual-reset event: every teller goes, even those not waiting yet
   await mutex.lockAsync({ timeoutMs: 60_000 }); // the main thread must not block: async variants
   while (words[1]! < TELLERS) {
-    if (!(await allDone.waitAsync(mutex, { timeoutMs: 60_000 }))) throw new Error("tellers did not finish within 60 s");
+    if (!(await allDone.waitAsync(mutex, { timeoutMs: 60_000 })))
+      throw new Error("tellers did not finish within 60 s");
   }
   const balance = words[0]!;
   mutex.unlock();
@@ -76,7 +118,9 @@ async function main(): Promise<void> {
   stop.raise();
   const audits = await Promise.all(replies);
   await Promise.all(workers.map((w) => w.terminate()));
-  console.log(`balance ${balance} (expected ${TELLERS * DEPOSITS}), most tellers in the vault at once: ${words[3]} (limit 2)`);
+  console.log(
+    `balance ${balance} (expected ${TELLERS * DEPOSITS}), most tellers in the vault at once: ${words[3]} (limit 2)`,
+  );
   console.log(`audit loops stopped by the signal after ${audits.map((a) => a.audits).join(", ")} iterations`);
   if (balance !== TELLERS * DEPOSITS || words[3]! > 2) throw new Error("a synchronization primitive failed");
 }

@@ -27,7 +27,11 @@ const seed = Number(process.argv[2] ?? 7);
 const keys = [1, 2, 3, 4].map((i) => keyPairFromSeed(new Uint8Array(32).fill(i)));
 const validators = new ValidatorSet(keys.map((k) => ({ address: k.publicKey, power: 1 })));
 keys.sort((a, b) => validators.indexOf(a.publicKey) - validators.indexOf(b.publicKey));
-const net = new SimNetwork({ seed, settle: "microtask", link: { latency: { kind: "uniform", minMs: 1, maxMs: 20 }, loss: 0.05 } });
+const net = new SimNetwork({
+  seed,
+  settle: "microtask",
+  link: { latency: { kind: "uniform", minMs: 1, maxMs: 20 }, loss: 0.05 },
+});
 const BYZANTINE = 3;
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
@@ -41,10 +45,7 @@ const options = (i: number): EngineOptions => ({
   key: keys[i]!,
   newHeightDelayMs: 100,
   buildValue: (height, round) => new TextEncoder().encode(`block ${height} by v${i} (round ${round})`),
-  behavior:
-    i === BYZANTINE
-      ? byzantine("double-vote", { variant: (v) => v, corrupt: (v) => v })
-      : honest,
+  behavior: i === BYZANTINE ? byzantine("double-vote", { variant: (v) => v, corrupt: (v) => v }) : honest,
 });
 
 function run(i: number, effects: ConsensusEffect[]): void {
@@ -54,15 +55,35 @@ function run(i: number, effects: ConsensusEffect[]): void {
     if (e.kind === "persist") wal[i]!.push(e.record);
     else if (e.kind === "broadcast") node.transport.broadcast(encodeConsensusMessage(e.message));
     else if (e.kind === "send") node.transport.send(`v${e.to}`, encodeConsensusMessage(e.message));
-    else if (e.kind === "schedule") node.clock.setTimer(e.delayMs, () => run(i, engines[i]!.handle({ kind: "timeout", timeout: e.timeout })));
-    else if (e.kind === "validate") effects.push(...engines[i]!.handle({ kind: "validity", valueId: e.valueId, valid: text(e.value).startsWith(`block ${e.height} `) }));
+    else if (e.kind === "schedule")
+      node.clock.setTimer(e.delayMs, () =>
+        run(i, engines[i]!.handle({ kind: "timeout", timeout: e.timeout })),
+      );
+    else if (e.kind === "validate")
+      effects.push(
+        ...engines[i]!.handle({
+          kind: "validity",
+          valueId: e.valueId,
+          valid: text(e.value).startsWith(`block ${e.height} `),
+        }),
+      );
     else if (e.kind === "decide") chains[i]![e.height - 1] = text(e.value);
   }
 }
 
 function boot(i: number, restart: boolean): void {
   const node = net.node(`v${i}`);
-  node.transport.setHandler({ onMessage: (from, bytes) => run(i, engines[i]!.handle({ kind: "message", from: Number(from.slice(1)), message: decodeConsensusMessage(bytes) })) });
+  node.transport.setHandler({
+    onMessage: (from, bytes) =>
+      run(
+        i,
+        engines[i]!.handle({
+          kind: "message",
+          from: Number(from.slice(1)),
+          message: decodeConsensusMessage(bytes),
+        }),
+      ),
+  });
   const tick = () => node.clock.setTimer(250, () => (run(i, engines[i]!.handle({ kind: "tick" })), tick()));
   tick();
   if (restart) {
@@ -83,20 +104,34 @@ console.log(`t=${Math.round(net.now)} ms: every validator committed 4 blocks`);
 net.crash("v1");
 console.log(`t=${Math.round(net.now)} ms: v1 crashes at height ${engines[1]!.height}`);
 await net.runFor(3_000);
-console.log(`t=${Math.round(net.now)} ms: the others are at height ${engines[0]!.height} (3 of 4 is more than 2/3)`);
+console.log(
+  `t=${Math.round(net.now)} ms: the others are at height ${engines[0]!.height} (3 of 4 is more than 2/3)`,
+);
 net.restart("v1");
 boot(1, true);
 console.log(`t=${Math.round(net.now)} ms: v1 restarts from its log at height ${engines[1]!.height}`);
 const target = engines[0]!.height + 2;
-const caughtUp = await net.runUntil(() => engines.every((e, i) => i === BYZANTINE || e.height >= target), 60_000);
-console.log(`t=${Math.round(net.now)} ms: v1 ${caughtUp ? "caught up" : "did NOT catch up"}, height ${engines[1]!.height}`);
+const caughtUp = await net.runUntil(
+  () => engines.every((e, i) => i === BYZANTINE || e.height >= target),
+  60_000,
+);
+console.log(
+  `t=${Math.round(net.now)} ms: v1 ${caughtUp ? "caught up" : "did NOT catch up"}, height ${engines[1]!.height}`,
+);
 
-for (const [i, chain] of chains.entries()) console.log(`v${i}${i === BYZANTINE ? " (byzantine)" : ""}: ${chain.length} blocks, last "${chain.at(-1)}"`);
+for (const [i, chain] of chains.entries())
+  console.log(
+    `v${i}${i === BYZANTINE ? " (byzantine)" : ""}: ${chain.length} blocks, last "${chain.at(-1)}"`,
+  );
 const correct = [0, 1, 2];
-const agree = correct.every((i) => chains[i]!.slice(0, chains[0]!.length).every((b, h) => chains[0]![h] === undefined || b === chains[0]![h]));
+const agree = correct.every((i) =>
+  chains[i]!.slice(0, chains[0]!.length).every((b, h) => chains[0]![h] === undefined || b === chains[0]![h]),
+);
 console.log(`correct validators agree on every height: ${agree}`);
 const evidence = correct.flatMap((i) => engines[i]!.evidence());
 const valid = evidence.filter((e) => verifyEvidence("example", validators, e));
 const accusedOf = new Set(valid.map((e) => toHex(e.a.kind === "vote" ? e.a.validator : e.a.proposer)));
-console.log(`evidence held by correct validators: ${valid.length} verified, accusing ${[...accusedOf].map((a) => `v${validators.indexOf(Uint8Array.from(a.match(/../g)!.map((h) => parseInt(h, 16))))}`).join(", ") || "nobody"}`);
+console.log(
+  `evidence held by correct validators: ${valid.length} verified, accusing ${[...accusedOf].map((a) => `v${validators.indexOf(Uint8Array.from(a.match(/../g)!.map((h) => parseInt(h, 16))))}`).join(", ") || "nobody"}`,
+);
 if (!agree || !caughtUp) process.exitCode = 1;

@@ -76,7 +76,8 @@ for (let r = 0; r < rounds; r++) {
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, median(v)]));
-for (const [k, v] of Object.entries(m)) console.log(`${k.padEnd(16)} ${(v / 1e6).toFixed(3)} MH/s median of ${rounds}`);
+for (const [k, v] of Object.entries(m))
+  console.log(`${k.padEnd(16)} ${(v / 1e6).toFixed(3)} MH/s median of ${rounds}`);
 console.log(`ts / noble-midstate = ${(m.ts! / m["noble-midstate"]!).toFixed(2)}x`);
 console.log(`ts / node:crypto x2 = ${(m.ts! / m["node:crypto x2"]!).toFixed(2)}x`);
 if (m.wasm) console.log(`wasm / ts = ${(m.wasm / m.ts!).toFixed(2)}x`);

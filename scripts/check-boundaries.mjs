@@ -44,7 +44,8 @@ function sourceFiles(root) {
       const path = join(dir, name);
       if (statSync(path).isDirectory()) {
         if (name !== "results" && name !== "node_modules") walk(path);
-      } else if (/\.(ts|mts|mjs|js)$/.test(name) && !name.endsWith(".d.ts")) out.push(relative(root, path).split("\\").join("/"));
+      } else if (/\.(ts|mts|mjs|js)$/.test(name) && !name.endsWith(".d.ts"))
+        out.push(relative(root, path).split("\\").join("/"));
     }
   };
   for (const r of ROOTS) walk(join(root, r));
@@ -88,9 +89,12 @@ export function edgeViolations(from, to) {
   const rankA = RANK.get(a);
   const rankB = RANK.get(b);
   if (rankA === undefined) out.push(`${from}: folder "${a}" is not in DESIGN.md's layer order`);
-  else if (rankB === undefined) out.push(`${from} imports ${to}: folder "${b}" is not in DESIGN.md's layer order`);
-  else if (rankB > rankA) out.push(`${from} imports ${to}: layer ${a} must not import ${b}, which sits above it`);
-  if (a === "examples") out.push(`${from} imports ${to} by path: examples import the package ("chaindb") only`);
+  else if (rankB === undefined)
+    out.push(`${from} imports ${to}: folder "${b}" is not in DESIGN.md's layer order`);
+  else if (rankB > rankA)
+    out.push(`${from} imports ${to}: layer ${a} must not import ${b}, which sits above it`);
+  if (a === "examples")
+    out.push(`${from} imports ${to} by path: examples import the package ("chaindb") only`);
   else if (to.startsWith("bindings/") && b !== "(package root)" && to !== `bindings/${b}/index.ts`) {
     out.push(`${from} imports ${to}: reach layer ${b} through bindings/${b}/index.ts`);
   }
@@ -143,9 +147,12 @@ export function checkTree(root) {
   for (const from of files) {
     for (const spec of importsOf(readFileSync(join(root, from), "utf8"))) {
       if (!spec.startsWith(".")) continue;
-      const to = relative(root, resolve(root, dirname(from), spec)).split("\\").join("/");
+      const to = relative(root, resolve(root, dirname(from), spec))
+        .split("\\")
+        .join("/");
       if (!known.has(to)) {
-        if (!/\.(wasm|json)$/.test(to) && !to.startsWith("build/")) violations.push(`${from} imports ${spec}: no such source file`);
+        if (!/\.(wasm|json)$/.test(to) && !to.startsWith("build/"))
+          violations.push(`${from} imports ${spec}: no such source file`);
         continue;
       }
       fileGraph.get(from)?.add(to);
@@ -169,6 +176,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { files, violations } = checkTree(resolve(dirname(new URL(import.meta.url).pathname), ".."));
   for (const v of violations) console.log(v);
   console.log(`boundaries: ${files} files, ${violations.length} violation(s) (${Date.now() - started} ms)`);
-  if (at >= 0) writeFileSync(args[at + 1], JSON.stringify({ passed: violations.length === 0 ? 1 : 0, failed: violations.length === 0 ? 0 : 1 }) + "\n");
+  if (at >= 0)
+    writeFileSync(
+      args[at + 1],
+      JSON.stringify({ passed: violations.length === 0 ? 1 : 0, failed: violations.length === 0 ? 0 : 1 }) +
+        "\n",
+    );
   process.exitCode = violations.length === 0 ? 0 : 1;
 }

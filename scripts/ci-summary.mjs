@@ -7,15 +7,18 @@ let passed = 0;
 let failed = 0;
 
 function vitest(file) {
-  if (!existsSync(file)) return void (failed += 1, console.log(`missing report: ${file}`));
+  if (!existsSync(file)) return void ((failed += 1), console.log(`missing report: ${file}`));
   const r = JSON.parse(readFileSync(file, "utf8"));
   passed += r.numPassedTests;
-  failed += r.numFailedTests + (r.numTotalTestSuites > 0 && r.success === false && r.numFailedTests === 0 ? 1 : 0);
-  console.log(`${file}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  failed +=
+    r.numFailedTests + (r.numTotalTestSuites > 0 && r.success === false && r.numFailedTests === 0 ? 1 : 0);
+  console.log(
+    `${file}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`,
+  );
 }
 
 function junit(file) {
-  if (!existsSync(file)) return void (failed += 1, console.log(`missing report: ${file}`));
+  if (!existsSync(file)) return void ((failed += 1), console.log(`missing report: ${file}`));
   const xml = readFileSync(file, "utf8");
   const cases = (xml.match(/<testcase\b/g) ?? []).length;
   const failures = (xml.match(/<failure\b/g) ?? []).length + (xml.match(/<error\b/g) ?? []).length;
@@ -25,14 +28,15 @@ function junit(file) {
 }
 
 function counts(file) {
-  if (!existsSync(file)) return void (failed += 1, console.log(`missing report: ${file}`));
+  if (!existsSync(file)) return void ((failed += 1), console.log(`missing report: ${file}`));
   const r = JSON.parse(readFileSync(file, "utf8"));
   passed += r.passed;
   failed += r.failed;
   console.log(`${file}: ${r.passed} passed, ${r.failed} failed`);
 }
 
-for (const guard of ["lint", "format", "typecheck", "boundaries", "generated", "pack"]) counts(`${dir}/${guard}.json`);
+for (const guard of ["lint", "format", "typecheck", "boundaries", "generated", "pack"])
+  counts(`${dir}/${guard}.json`);
 vitest(`${dir}/vitest.json`);
 vitest(`${dir}/vitest-slow.json`);
 vitest(`${dir}/browser.json`);

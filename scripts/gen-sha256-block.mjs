@@ -8,14 +8,14 @@
 import { writeFileSync } from "node:fs";
 
 const K = [
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+  0xc67178f2,
 ];
 const IV = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
@@ -45,11 +45,21 @@ function rounds(p, s, kw) {
   const A = { 0: s[0], [-1]: s[1], [-2]: s[2], [-3]: s[3] };
   const E = { 0: s[4], [-1]: s[5], [-2]: s[6], [-3]: s[7] };
   for (let t = 0; t < 64; t++) {
-    const a = A[t], b = A[t - 1], c = A[t - 2], d = A[t - 3];
-    const e = E[t], f = E[t - 1], g = E[t - 2], h = E[t - 3];
-    L.push(`  const ${p}t${t} = (${h} + (${rot(e, 6)} ^ ${rot(e, 11)} ^ ${rot(e, 25)}) + ((${e} & ${f}) ^ (~${e} & ${g})) + ${kw(t)}) | 0;`);
+    const a = A[t],
+      b = A[t - 1],
+      c = A[t - 2],
+      d = A[t - 3];
+    const e = E[t],
+      f = E[t - 1],
+      g = E[t - 2],
+      h = E[t - 3];
+    L.push(
+      `  const ${p}t${t} = (${h} + (${rot(e, 6)} ^ ${rot(e, 11)} ^ ${rot(e, 25)}) + ((${e} & ${f}) ^ (~${e} & ${g})) + ${kw(t)}) | 0;`,
+    );
     L.push(`  const ${p}e${t + 1} = (${d} + ${p}t${t}) | 0;`);
-    L.push(`  const ${p}a${t + 1} = (${p}t${t} + (${rot(a, 2)} ^ ${rot(a, 13)} ^ ${rot(a, 22)}) + ((${a} & ${b}) ^ (${a} & ${c}) ^ (${b} & ${c}))) | 0;`);
+    L.push(
+      `  const ${p}a${t + 1} = (${p}t${t} + (${rot(a, 2)} ^ ${rot(a, 13)} ^ ${rot(a, 22)}) + ((${a} & ${b}) ^ (${a} & ${c}) ^ (${b} & ${c}))) | 0;`,
+    );
     A[t + 1] = `${p}a${t + 1}`;
     E[t + 1] = `${p}e${t + 1}`;
   }
@@ -61,14 +71,20 @@ function schedule() {
   const L = [];
   for (let i = 0; i < 16; i++) L.push(`  const w${i} = src[so + ${i}]! | 0;`);
   for (let t = 16; t < 64; t++) {
-    const x = `w${t - 15}`, y = `w${t - 2}`;
-    L.push(`  const w${t} = ((${rot(y, 17)} ^ ${rot(y, 19)} ^ (${y} >>> 10)) + w${t - 7} + (${rot(x, 7)} ^ ${rot(x, 18)} ^ (${x} >>> 3)) + w${t - 16}) | 0;`);
+    const x = `w${t - 15}`,
+      y = `w${t - 2}`;
+    L.push(
+      `  const w${t} = ((${rot(y, 17)} ^ ${rot(y, 19)} ^ (${y} >>> 10)) + w${t - 7} + (${rot(x, 7)} ^ ${rot(x, 18)} ^ (${x} >>> 3)) + w${t - 16}) | 0;`,
+    );
   }
   return L;
 }
 
 function fn(name, doc, twoBlocks) {
-  const L = [`/** ${doc} */`, `export function ${name}(src: Int32Array, so: number, out: Int32Array, oo: number): void {`];
+  const L = [
+    `/** ${doc} */`,
+    `export function ${name}(src: Int32Array, so: number, out: Int32Array, oo: number): void {`,
+  ];
   L.push(...schedule());
   const iv = IV.map((x) => String(i32(x)));
   const [r1, s1] = rounds("x", iv, (t) => `(w${t} + ${i32(K[t])})`);

@@ -11,28 +11,36 @@
 import { readFileSync, writeFileSync } from "node:fs";
 
 const K = [
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+  0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+  0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+  0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+  0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+  0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+  0xc67178f2,
 ];
 const IV = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
 
 const i32 = (x) => x | 0;
 const rotr = (x, n) => ((x >>> n) | (x << (32 - n))) >>> 0;
 const isConst = (w) => typeof w === "number";
-const sig0 = (x) => (isConst(x) ? i32(rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3)) : `(((${x} >>> 7) | (${x} << 25)) ^ ((${x} >>> 18) | (${x} << 14)) ^ (${x} >>> 3))`);
-const sig1 = (x) => (isConst(x) ? i32(rotr(x, 17) ^ rotr(x, 19) ^ (x >>> 10)) : `(((${x} >>> 17) | (${x} << 15)) ^ ((${x} >>> 19) | (${x} << 13)) ^ (${x} >>> 10))`);
+const sig0 = (x) =>
+  isConst(x)
+    ? i32(rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3))
+    : `(((${x} >>> 7) | (${x} << 25)) ^ ((${x} >>> 18) | (${x} << 14)) ^ (${x} >>> 3))`;
+const sig1 = (x) =>
+  isConst(x)
+    ? i32(rotr(x, 17) ^ rotr(x, 19) ^ (x >>> 10))
+    : `(((${x} >>> 17) | (${x} << 15)) ^ ((${x} >>> 19) | (${x} << 13)) ^ (${x} >>> 10))`;
 
 /** Sum of terms, constants folded into one literal; `| 0` keeps V8 on int32. */
 function sum(terms) {
   let k = 0;
   const vars = [];
-  for (const t of terms) if (isConst(t)) k = i32(k + t); else vars.push(t);
+  for (const t of terms)
+    if (isConst(t)) k = i32(k + t);
+    else vars.push(t);
   if (vars.length === 0) return k;
   if (k !== 0) vars.push(String(k));
   return `(${vars.join(" + ")}) | 0`;
@@ -78,7 +86,9 @@ body.push(fin.map((r, i) => `    const x${i} = (${r} + m${i}) | 0;`).join("\n"))
 // Second hash: one block, the 32-byte digest then constant padding (0x80000000, zeros, length 256).
 const x = ["x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", i32(0x80000000), 0, 0, 0, 0, 0, 0, 256];
 for (let t = 16; t < 61; t++) schedule(x, t, `x${t}`, body);
-body.push(`    a = ${i32(IV[0])}; b = ${i32(IV[1])}; c = ${i32(IV[2])}; d = ${i32(IV[3])}; e = ${i32(IV[4])}; f = ${i32(IV[5])}; g = ${i32(IV[6])}; h = ${i32(IV[7])};`);
+body.push(
+  `    a = ${i32(IV[0])}; b = ${i32(IV[1])}; c = ${i32(IV[2])}; d = ${i32(IV[3])}; e = ${i32(IV[4])}; f = ${i32(IV[5])}; g = ${i32(IV[6])}; h = ${i32(IV[7])};`,
+);
 for (let t = 0; t < 61; t++) round(t, kwOf(t, x[t]), body);
 // After round 60 the new `e` is what rounds 61..63 only shift into `h`: H7 is known here.
 body.push(`    const h7 = (${regsAt(61)[4]} + ${i32(IV[7])}) | 0;`);
@@ -118,7 +128,10 @@ export const PLAN_LENGTH = 20;
 const target = new URL("../bindings/engine/sha256d-search.generated.ts", import.meta.url);
 if (process.argv.includes("--check")) {
   const same = readFileSync(target, "utf8") === src;
-  if (!same) console.error(`${target.pathname} differs from its generator's output: run node scripts/gen-sha256d-search.mjs`);
+  if (!same)
+    console.error(
+      `${target.pathname} differs from its generator's output: run node scripts/gen-sha256d-search.mjs`,
+    );
   process.exitCode = same ? 0 : 1;
 } else {
   writeFileSync(target, src);

@@ -47,17 +47,22 @@ const stats = (xs) => {
   const med = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   return { med, min: s[0], max: s.at(-1) };
 };
-wasmSample(0); nodeSample(0); // warm-up: lets V8 tier up both
-const wasm = [], node = [];
+wasmSample(0);
+nodeSample(0); // warm-up: lets V8 tier up both
+const wasm = [],
+  node = [];
 for (let i = 0; i < samples; i++) {
   wasm.push(wasmSample(1_000_000 + i * wasmCount));
   node.push(nodeSample(i * nodeCount));
 }
 const f = (x) => x.toFixed(2);
 for (const clock of ["wall", "cpu"]) {
-  const w = stats(wasm.map((r) => r[clock])), n = stats(node.map((r) => r[clock]));
+  const w = stats(wasm.map((r) => r[clock])),
+    n = stats(node.map((r) => r[clock]));
   console.log(`[${clock}] wasm        median ${f(w.med)} MH/s  (min ${f(w.min)} – max ${f(w.max)})`);
   console.log(`[${clock}] node:crypto median ${f(n.med)} MH/s  (min ${f(n.min)} – max ${f(n.max)})`);
   console.log(`[${clock}] ratio wasm/node:crypto (medians) ${(w.med / n.med).toFixed(1)}×`);
 }
-console.log(`node ${process.version}, ${samples} samples, load average ${(await import("node:os")).loadavg().map(f).join(" ")}`);
+console.log(
+  `node ${process.version}, ${samples} samples, load average ${(await import("node:os")).loadavg().map(f).join(" ")}`,
+);

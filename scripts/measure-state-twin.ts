@@ -84,13 +84,17 @@ for (let b = 0; b < WARM + BLOCKS; b++) {
   });
   if (roots[0] !== roots[1]) throw new Error(`roots differ at block ${b}`);
 }
-const tps = (ms: number): string => `${((TXS / ms) * 1000 / 1000).toFixed(0)}k tx/s`;
+const tps = (ms: number): string => `${(((TXS / ms) * 1000) / 1000).toFixed(0)}k tx/s`;
 engines.forEach((e, k) => {
   const x = median(exec[k]!);
   const f = median(full[k]!);
   const cx = median(cpuExec[k]!);
   const cf = median(cpuFull[k]!);
-  console.log(`${e}: wall exec ${x.toFixed(2)} ms (${tps(x)}), exec+root ${f.toFixed(2)} ms (${tps(f)}) | cpu exec ${cx.toFixed(2)} ms (${tps(cx)}), exec+root ${cf.toFixed(2)} ms (${tps(cf)})`);
+  console.log(
+    `${e}: wall exec ${x.toFixed(2)} ms (${tps(x)}), exec+root ${f.toFixed(2)} ms (${tps(f)}) | cpu exec ${cx.toFixed(2)} ms (${tps(cx)}), exec+root ${cf.toFixed(2)} ms (${tps(cf)})`,
+  );
 });
 const ratio = (m: number[][]): string => (median(m[1]!) / median(m[0]!)).toFixed(2);
-console.log(`wasm/ts speed ratio: wall exec ${ratio(exec)}x, exec+root ${ratio(full)}x | cpu exec ${ratio(cpuExec)}x, exec+root ${ratio(cpuFull)}x  (N=${N}, ${BLOCKS} blocks after ${WARM} warm-up)`);
+console.log(
+  `wasm/ts speed ratio: wall exec ${ratio(exec)}x, exec+root ${ratio(full)}x | cpu exec ${ratio(cpuExec)}x, exec+root ${ratio(cpuFull)}x  (N=${N}, ${BLOCKS} blocks after ${WARM} warm-up)`,
+);

@@ -21,10 +21,22 @@ function newest(dir) {
 }
 
 const mtime = (file) => (existsSync(file) ? statSync(file).mtimeMs : 0);
-const sources = Math.max(newest("assembly"), newest("bindings"), newest("bench"), mtime("asconfig.json"), mtime("tsconfig.build.json"));
-const outputs = Math.min(mtime("build/release.wasm"), mtime("dist/bindings/index.js"), mtime("dist/build/release.wasm"));
+const sources = Math.max(
+  newest("assembly"),
+  newest("bindings"),
+  newest("bench"),
+  mtime("asconfig.json"),
+  mtime("tsconfig.build.json"),
+);
+const outputs = Math.min(
+  mtime("build/release.wasm"),
+  mtime("dist/bindings/index.js"),
+  mtime("dist/build/release.wasm"),
+);
 if (outputs > sources) {
-  console.log("chaindb: dist/ and build/ are newer than the sources; skipping the build (npm run build forces it)");
+  console.log(
+    "chaindb: dist/ and build/ are newer than the sources; skipping the build (npm run build forces it)",
+  );
 } else {
   execSync("npm run build", { stdio: "inherit" });
 }

@@ -10,7 +10,9 @@ const report = reportAt >= 0 ? args.splice(reportAt, 2)[1] : undefined;
 const only = new Set(args);
 // Examples that need a runtime feature the other lacks say so in their first lines:
 // "// runs on: node" or "// runs on: deno"; the default is both.
-const examples = readdirSync("examples").filter((f) => f.endsWith(".ts") && (only.size === 0 || only.has(f.replace(/\.ts$/, ""))));
+const examples = readdirSync("examples").filter(
+  (f) => f.endsWith(".ts") && (only.size === 0 || only.has(f.replace(/\.ts$/, ""))),
+);
 /** @type {Record<string, (file: string) => [string, string[]]>} */
 const runtimes = {
   node: (file) => ["npx", ["tsx", file]],
@@ -27,7 +29,11 @@ for (const file of examples.sort()) {
     if (on && on !== name) continue;
     const [cmd, cmdArgs] = command(path);
     const started = Date.now();
-    const r = spawnSync(cmd, cmdArgs, { encoding: "utf8", timeout: 300_000, env: { ...process.env, CHAINDB_EXAMPLE_CI: "1" } });
+    const r = spawnSync(cmd, cmdArgs, {
+      encoding: "utf8",
+      timeout: 300_000,
+      env: { ...process.env, CHAINDB_EXAMPLE_CI: "1" },
+    });
     const ok = r.status === 0;
     ok ? passed++ : failed++;
     console.log(`${ok ? "ok  " : "FAIL"} ${name} ${path} (${((Date.now() - started) / 1000).toFixed(1)} s)`);

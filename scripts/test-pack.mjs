@@ -38,26 +38,32 @@ const NAMES = "ChainDbError, blockHash, createEngine, decodeHeader, encodeHeader
 // A durable ledger in a fresh folder: @sqlite.org/sqlite-wasm and the node:fs VFS must load from
 // the install; a block applied before a reopen must be there after it.
 // The Deno app uses Deno's own file API: node: imports would need @types/node in the project.
-const DURABLE = (deno) => [
-  `import { Ledger, keyPairFromSeed, signTransfer } from "chaindb";`,
-  ...(deno
-    ? [`const dir = Deno.makeTempDirSync({ prefix: "chaindb-pack-ledger-" });`]
-    : [`import { mkdtempSync, rmSync } from "node:fs";`, `import { tmpdir } from "node:os";`, `import { join } from "node:path";`, `const dir = mkdtempSync(join(tmpdir(), "chaindb-pack-ledger-"));`]),
-  `const alice = keyPairFromSeed(new Uint8Array(32).fill(1));`,
-  `const bob = keyPairFromSeed(new Uint8Array(32).fill(2));`,
-  `const genesis = [{ address: alice.publicKey, balance: 20n }, { address: bob.publicKey, balance: 5n }];`,
-  `let ledger = await Ledger.open({ dir, chainId: 7, genesis });`,
-  `await ledger.applyBlock([signTransfer(alice, { chainId: 7, to: bob.publicKey, amount: 10n, fee: 1n, nonce: 0n })], { proposer: bob.publicKey });`,
-  `const root = toHex(ledger.root());`,
-  `await ledger.close();`,
-  `ledger = await Ledger.open({ dir, chainId: 7, genesis });`,
-  `const reopened = toHex(ledger.root());`,
-  `const bobAfter = ledger.account(bob.publicKey)?.balance;`,
-  `await ledger.close();`,
-  deno ? `Deno.removeSync(dir, { recursive: true });` : `rmSync(dir, { recursive: true, force: true });`,
-  `if (reopened !== root || bobAfter !== 16n) throw new Error("the durable ledger lost its block: " + reopened + " " + String(bobAfter));`,
-  `console.log("durable ok", root.slice(0, 16));`,
-].join("\n");
+const DURABLE = (deno) =>
+  [
+    `import { Ledger, keyPairFromSeed, signTransfer } from "chaindb";`,
+    ...(deno
+      ? [`const dir = Deno.makeTempDirSync({ prefix: "chaindb-pack-ledger-" });`]
+      : [
+          `import { mkdtempSync, rmSync } from "node:fs";`,
+          `import { tmpdir } from "node:os";`,
+          `import { join } from "node:path";`,
+          `const dir = mkdtempSync(join(tmpdir(), "chaindb-pack-ledger-"));`,
+        ]),
+    `const alice = keyPairFromSeed(new Uint8Array(32).fill(1));`,
+    `const bob = keyPairFromSeed(new Uint8Array(32).fill(2));`,
+    `const genesis = [{ address: alice.publicKey, balance: 20n }, { address: bob.publicKey, balance: 5n }];`,
+    `let ledger = await Ledger.open({ dir, chainId: 7, genesis });`,
+    `await ledger.applyBlock([signTransfer(alice, { chainId: 7, to: bob.publicKey, amount: 10n, fee: 1n, nonce: 0n })], { proposer: bob.publicKey });`,
+    `const root = toHex(ledger.root());`,
+    `await ledger.close();`,
+    `ledger = await Ledger.open({ dir, chainId: 7, genesis });`,
+    `const reopened = toHex(ledger.root());`,
+    `const bobAfter = ledger.account(bob.publicKey)?.balance;`,
+    `await ledger.close();`,
+    deno ? `Deno.removeSync(dir, { recursive: true });` : `rmSync(dir, { recursive: true, force: true });`,
+    `if (reopened !== root || bobAfter !== 16n) throw new Error("the durable ledger lost its block: " + reopened + " " + String(bobAfter));`,
+    `console.log("durable ok", root.slice(0, 16));`,
+  ].join("\n");
 const APPS = {
   "esm.mjs": `import { ${NAMES} } from "chaindb";\n${body("")}\n${DURABLE(false)}\n`,
   "index.js": `const { ${NAMES} } = require("chaindb");\n(async () => {\n${body("  ")}\n})().catch((e) => {\n  console.error(e);\n  process.exitCode = 1;\n});\n`,
@@ -68,8 +74,17 @@ const APPS = {
 /** Runs a command (inherits nothing but output), returns {ok, ms, out}. */
 function run(cmd, cmdArgs, cwd, timeout = 300_000) {
   const started = Date.now();
-  const r = spawnSync(cmd, cmdArgs, { cwd, encoding: "utf8", timeout, env: { ...process.env, NO_COLOR: "1" } });
-  return { ok: r.status === 0, ms: Date.now() - started, out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}` };
+  const r = spawnSync(cmd, cmdArgs, {
+    cwd,
+    encoding: "utf8",
+    timeout,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  return {
+    ok: r.status === 0,
+    ms: Date.now() - started,
+    out: `${r.stdout ?? ""}${r.stderr ?? ""}${r.error ? String(r.error) : ""}`,
+  };
 }
 
 let passed = 0;
@@ -89,24 +104,57 @@ try {
   const packed = JSON.parse(pack.out.slice(pack.out.indexOf("[")))[0];
   const tarball = join(dir, packed.filename);
   const shipped = new Set(packed.files.map((f) => f.path));
-  for (const need of ["dist/bindings/index.js", "dist/bindings/index.d.ts", "dist/build/release.wasm", "build/release.wasm", "dist/bindings/runtime/ts-worker-bootstrap.mjs"]) {
+  for (const need of [
+    "dist/bindings/index.js",
+    "dist/bindings/index.d.ts",
+    "dist/build/release.wasm",
+    "build/release.wasm",
+    "dist/bindings/runtime/ts-worker-bootstrap.mjs",
+  ]) {
     if (!shipped.has(need)) throw new Error(`the tarball lacks ${need}`);
   }
-  console.log(`     ${packed.filename}: ${packed.files.length} files, ${(packed.size / 1e6).toFixed(2)} MB packed`);
+  console.log(
+    `     ${packed.filename}: ${packed.files.length} files, ${(packed.size / 1e6).toFixed(2)} MB packed`,
+  );
 
   const app = join(dir, "app");
   run("mkdir", ["-p", app], dir);
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", main: "index.js", license: "ISC" }, null, 2));
+  writeFileSync(
+    join(app, "package.json"),
+    JSON.stringify({ name: "app", version: "1.0.0", main: "index.js", license: "ISC" }, null, 2),
+  );
   for (const [file, text] of Object.entries(APPS)) writeFileSync(join(app, file), text);
   const install = run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", tarball], app);
   if (!step("npm install <tarball> (no build)", install)) throw new Error("install failed");
   const warnings = install.out.split("\n").filter((l) => /EBADENGINE|warn/i.test(l));
-  if (warnings.length > 0) console.log(`     install warnings:\n${warnings.map((w) => `       ${w}`).join("\n")}`);
-  if (!existsSync(join(app, "node_modules/chaindb/dist/bindings/index.js"))) throw new Error("chaindb was not installed");
+  if (warnings.length > 0)
+    console.log(`     install warnings:\n${warnings.map((w) => `       ${w}`).join("\n")}`);
+  if (!existsSync(join(app, "node_modules/chaindb/dist/bindings/index.js")))
+    throw new Error("chaindb was not installed");
 
   step(
     "tsc --noEmit (nodenext, strict) against the shipped .d.ts",
-    run(bin("tsc"), ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--skipLibCheck", "false", "--typeRoots", join(repo, "node_modules/@types"), "--types", "node", "typed.mts"], app),
+    run(
+      bin("tsc"),
+      [
+        "--noEmit",
+        "--strict",
+        "--module",
+        "nodenext",
+        "--moduleResolution",
+        "nodenext",
+        "--target",
+        "es2022",
+        "--skipLibCheck",
+        "false",
+        "--typeRoots",
+        join(repo, "node_modules/@types"),
+        "--types",
+        "node",
+        "typed.mts",
+      ],
+      app,
+    ),
   );
   step("node esm.mjs (import; a durable ledger over sqlite-wasm)", run(process.execPath, ["esm.mjs"], app));
   step("node index.js (require, CommonJS project)", run(process.execPath, ["index.js"], app));
@@ -122,4 +170,3 @@ try {
 console.log(`pack: ${passed} passed, ${failed} failed`);
 if (at >= 0) writeFileSync(args[at + 1], JSON.stringify({ passed, failed }) + "\n");
 process.exitCode = failed === 0 ? 0 : 1;
-

@@ -38,7 +38,10 @@ const U32_MAX = 0xffffffff;
 /** Checks a nonce: BAD_NONCE for anything but an integer in [0, 2^32). */
 function anonce(nonce: unknown): number {
   if (typeof nonce !== "number" || !Number.isInteger(nonce) || nonce < 0 || nonce > U32_MAX) {
-    throw new ChainDbError(ErrorCode.BAD_NONCE, `"nonce" expected an integer in [0, 2^32), got ${String(nonce)}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_NONCE,
+      `"nonce" expected an integer in [0, 2^32), got ${String(nonce)}`,
+    );
   }
   return nonce;
 }
@@ -46,7 +49,10 @@ function anonce(nonce: unknown): number {
 /** Encodes a header to its 80 bytes (version is encoded as the u32 two's complement of the i32). */
 export function encodeHeader(header: BlockHeader): Uint8Array {
   if (typeof header !== "object" || header === null) {
-    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"header" expected an object, got ${header === null ? "null" : typeof header}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `"header" expected an object, got ${header === null ? "null" : typeof header}`,
+    );
   }
   const out = new Uint8Array(HEADER_SIZE);
   const view = new DataView(out.buffer);
@@ -120,6 +126,10 @@ export function headerWithNonce(header: Uint8Array, nonce: number): Uint8Array {
 /** Writes `time` (u32 seconds) into 80 header bytes in place and returns them (time rolling). */
 export function setTime(header: Uint8Array, time: number): Uint8Array {
   abytes(header, HEADER_SIZE, "header");
-  new DataView(header.buffer, header.byteOffset, HEADER_SIZE).setUint32(TIME_OFFSET, aint(time, 0, U32_MAX, "time"), true);
+  new DataView(header.buffer, header.byteOffset, HEADER_SIZE).setUint32(
+    TIME_OFFSET,
+    aint(time, 0, U32_MAX, "time"),
+    true,
+  );
   return header;
 }

@@ -8,7 +8,13 @@
  */
 import { ChainDbError, ErrorCode, abytes, aint, assert, equalBytes } from "../util/index.ts";
 import type { EngineName } from "../engine/index.ts";
-import { TRANSFER_STATUSES, createLedgerState, type AccountState, type LedgerState, type TransferStatus } from "../engine/index.ts";
+import {
+  TRANSFER_STATUSES,
+  createLedgerState,
+  type AccountState,
+  type LedgerState,
+  type TransferStatus,
+} from "../engine/index.ts";
 import { openDurableLog, type FilePort, type LedgerLog } from "../store/index.ts";
 import { ACCOUNT_RECORD_SIZE, accountRecord, encodeProof } from "./proof.ts";
 import { TRANSFER_SIZE, au64, decodeTransfer, packTransfers, verifyTransferSignature } from "./transfer.ts";
@@ -74,13 +80,15 @@ export interface BlockResult {
 
 /** Checks and encodes the genesis allocation as account records. */
 export function genesisRecords(genesis: readonly GenesisAllocation[]): Uint8Array {
-  if (!Array.isArray(genesis as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"genesis" expected an array`);
+  if (!Array.isArray(genesis as unknown))
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"genesis" expected an array`);
   const seen = new Set<string>();
   const out = new Uint8Array(genesis.length * ACCOUNT_RECORD_SIZE);
   genesis.forEach((g, i) => {
     abytes(g?.address, 32, `genesis[${i}].address`);
     const key = Buffer.from(g.address).toString("hex");
-    if (seen.has(key)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `genesis[${i}]: duplicate address ${key}`);
+    if (seen.has(key))
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `genesis[${i}]: duplicate address ${key}`);
     seen.add(key);
     out.set(accountRecord(g.address, au64(g.balance, `genesis[${i}].balance`), 0n), i * ACCOUNT_RECORD_SIZE);
   });
@@ -118,20 +126,31 @@ export class Ledger {
   static async open(options: LedgerOptions): Promise<Ledger> {
     const chainId = aint(options?.chainId, 0, 0xffffffff, "chainId");
     if ((options as { treeDepth?: unknown }).treeDepth !== undefined) {
-      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"treeDepth" is gone: the state tree is a sparse Merkle tree with no depth to choose`);
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `"treeDepth" is gone: the state tree is a sparse Merkle tree with no depth to choose`,
+      );
     }
     const snapshotEvery = aint(options.snapshotEvery ?? 1000, 1, 1_000_000_000, "snapshotEvery");
     const genesis = joinGenesis(genesisRecords(options.genesis), options.genesisRecords);
     const state = await createLedgerState(options.engine ?? "wasm");
     const progress = options.onProgress;
-    const loading = progress === undefined ? undefined : { load: (done: number, total: number) => progress("accounts", done, total) };
+    const loading =
+      progress === undefined
+        ? undefined
+        : { load: (done: number, total: number) => progress("accounts", done, total) };
     if (options.dir === undefined) {
       state.load(genesis, loading?.load);
       checkDistinct(state, genesis);
       rootWithProgress(state, progress);
       return new Ledger(chainId, state, 0, undefined, snapshotEvery);
     }
-    const { log, height } = await openDurableLog(options.dir, { chainId, genesis, onProgress: loading?.load }, state, { port: options.filePort });
+    const { log, height } = await openDurableLog(
+      options.dir,
+      { chainId, genesis, onProgress: loading?.load },
+      state,
+      { port: options.filePort },
+    );
     return new Ledger(chainId, state, height, log, snapshotEvery);
   }
 
@@ -181,15 +200,20 @@ export class Ledger {
   async applyBlock(transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult> {
     this.checkOpen();
     abytes(options?.proposer, 32, "proposer");
-    if (!Array.isArray(transfers as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
+    if (!Array.isArray(transfers as unknown))
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
     aint(transfers.length, 0, BLOCK_TRANSFERS_MAX, "transfers.length");
     const t0 = performance.now();
     transfers.forEach((bytes, i) => {
       const t = decodeTransfer(bytes);
       if (t.chainId !== this.chainId) {
-        throw new ChainDbError(ErrorCode.WRONG_CHAIN, `transfer ${i} is for chain ${t.chainId}, this is chain ${this.chainId}`);
+        throw new ChainDbError(
+          ErrorCode.WRONG_CHAIN,
+          `transfer ${i} is for chain ${t.chainId}, this is chain ${this.chainId}`,
+        );
       }
-      if (options.signaturesVerified !== true && !verifyTransferSignature(bytes)) throw new ChainDbError(ErrorCode.BAD_SIGNATURE, `transfer ${i} has a bad signature`);
+      if (options.signaturesVerified !== true && !verifyTransferSignature(bytes))
+        throw new ChainDbError(ErrorCode.BAD_SIGNATURE, `transfer ${i} has a bad signature`);
     });
     const packed = packTransfers(transfers);
     const verifyMs = performance.now() - t0;
@@ -215,7 +239,11 @@ export class Ledger {
    * statuses the block would give, with the state untouched (consensus checks a proposed block
    * this way before voting for it).
    */
-  preview(packed: Uint8Array, count: number, proposer: Uint8Array): { root: Uint8Array; statuses: TransferStatus[] } {
+  preview(
+    packed: Uint8Array,
+    count: number,
+    proposer: Uint8Array,
+  ): { root: Uint8Array; statuses: TransferStatus[] } {
     this.checkOpen();
     abytes(proposer, 32, "proposer");
     aint(count, 0, BLOCK_TRANSFERS_MAX, "count");
@@ -232,7 +260,12 @@ export class Ledger {
     }
   }
 
-  private applyVerified(packed: Uint8Array, count: number, options: ApplyOptions, body: () => Uint8Array): BlockResult {
+  private applyVerified(
+    packed: Uint8Array,
+    count: number,
+    options: ApplyOptions,
+    body: () => Uint8Array,
+  ): BlockResult {
     const state = this.state;
     const rootBefore = state.root();
     const t0 = performance.now();
@@ -245,13 +278,23 @@ export class Ledger {
       const rejected = codes.findIndex((c) => c !== 0);
       if (options.atomic === true && rejected >= 0) {
         const code = TRANSFER_STATUSES[codes[rejected]!]! as Exclude<TransferStatus, "ok">;
-        throw new ChainDbError(ErrorCode[code], `atomic block rejected: transfer ${rejected} failed with ${code}`);
+        throw new ChainDbError(
+          ErrorCode[code],
+          `atomic block rejected: transfer ${rejected} failed with ${code}`,
+        );
       }
       const t1 = performance.now();
       root = state.root();
       const t2 = performance.now();
       // The snapshot joins the block's transaction: an error never follows a durable block.
-      this.log?.appendBlock(this.currentHeight + 1, root, options.proposer, body(), state.changes(), this.snapshotDue() ? state.exportAll() : undefined);
+      this.log?.appendBlock(
+        this.currentHeight + 1,
+        root,
+        options.proposer,
+        body(),
+        state.changes(),
+        this.snapshotDue() ? state.exportAll() : undefined,
+      );
       timings.applyMs = t1 - t0;
       timings.rootMs = t2 - t1;
       timings.commitMs = performance.now() - t2;
@@ -275,17 +318,30 @@ export class Ledger {
    * With `block`, the records are the outcome of a block executed elsewhere (a parallel executor)
    * and the log keeps that block's proposer and transfers.
    */
-  async commitAccounts(records: Uint8Array, block?: { proposer: Uint8Array; transfers: Uint8Array }): Promise<{ height: number; root: Uint8Array }> {
+  async commitAccounts(
+    records: Uint8Array,
+    block?: { proposer: Uint8Array; transfers: Uint8Array },
+  ): Promise<{ height: number; root: Uint8Array }> {
     this.checkOpen();
     abytes(records, undefined, "records");
     if (records.length % ACCOUNT_RECORD_SIZE !== 0) {
-      throw new ChainDbError(ErrorCode.BAD_LENGTH, `"records" expected a multiple of ${ACCOUNT_RECORD_SIZE} bytes, got ${records.length}`);
+      throw new ChainDbError(
+        ErrorCode.BAD_LENGTH,
+        `"records" expected a multiple of ${ACCOUNT_RECORD_SIZE} bytes, got ${records.length}`,
+      );
     }
     this.state.load(records);
     const root = this.state.root();
     try {
       const snapshot = this.snapshotDue() ? this.state.exportAll() : undefined;
-      this.log?.appendBlock(this.currentHeight + 1, root, block?.proposer ?? new Uint8Array(32), block?.transfers ?? new Uint8Array(0), records, snapshot);
+      this.log?.appendBlock(
+        this.currentHeight + 1,
+        root,
+        block?.proposer ?? new Uint8Array(32),
+        block?.transfers ?? new Uint8Array(0),
+        records,
+        snapshot,
+      );
     } catch (error) {
       this.closed = true;
       this.log?.close();
@@ -325,7 +381,10 @@ function joinGenesis(fromList: Uint8Array, packed: Uint8Array | undefined): Uint
   if (packed === undefined) return fromList;
   abytes(packed, undefined, "genesisRecords");
   if (packed.length % ACCOUNT_RECORD_SIZE !== 0) {
-    throw new ChainDbError(ErrorCode.BAD_LENGTH, `"genesisRecords" expected a multiple of ${ACCOUNT_RECORD_SIZE} bytes, got ${packed.length}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_LENGTH,
+      `"genesisRecords" expected a multiple of ${ACCOUNT_RECORD_SIZE} bytes, got ${packed.length}`,
+    );
   }
   const all = new Uint8Array(fromList.length + packed.length);
   all.set(fromList);
@@ -337,7 +396,10 @@ function joinGenesis(fromList: Uint8Array, packed: Uint8Array | undefined): Uint
 export function checkDistinct(state: LedgerState, records: Uint8Array): void {
   const n = records.length / ACCOUNT_RECORD_SIZE;
   if (state.accountCount !== n) {
-    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `genesis: ${n - state.accountCount} duplicate address(es) among ${n} records`);
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `genesis: ${n - state.accountCount} duplicate address(es) among ${n} records`,
+    );
   }
 }
 

@@ -20,10 +20,29 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes, equalBytes } from "../util/index.ts";
-import { ACCOUNT_RECORD_SIZE, EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf } from "../engine/index.ts";
+import {
+  ACCOUNT_RECORD_SIZE,
+  EMPTY_HASH,
+  SMT_DEPTH_MAX,
+  accountRecord,
+  leafHash,
+  nodeHash,
+  pathBit,
+  pathOf,
+} from "../engine/index.ts";
 import type { ProofMaterial } from "../engine/index.ts";
 
-export { ACCOUNT_RECORD_SIZE, EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf, sha256 } from "../engine/index.ts";
+export {
+  ACCOUNT_RECORD_SIZE,
+  EMPTY_HASH,
+  SMT_DEPTH_MAX,
+  accountRecord,
+  leafHash,
+  nodeHash,
+  pathBit,
+  pathOf,
+  sha256,
+} from "../engine/index.ts";
 
 const PROOF_VERSION = 2;
 const PROOF_HEADER = 4;
@@ -100,10 +119,12 @@ export function decodeProof(proof: Uint8Array): DecodedProof {
   const bitmapLen = (depth + 7) >> 3;
   if (proof.length < bitmapAt + bitmapLen) throw badProof(`${proof.length} bytes is shorter than its bitmap`);
   const bitmap = proof.subarray(bitmapAt, bitmapAt + bitmapLen);
-  if (depth % 8 !== 0 && bitmapLen > 0 && bitmap[bitmapLen - 1]! >> (depth % 8) !== 0) throw badProof("bitmap bits beyond the depth");
+  if (depth % 8 !== 0 && bitmapLen > 0 && bitmap[bitmapLen - 1]! >> (depth % 8) !== 0)
+    throw badProof("bitmap bits beyond the depth");
   const count = bitmap.reduce((n, b) => n + popcount8(b), 0);
   const expected = bitmapAt + bitmapLen + count * 32;
-  if (proof.length !== expected) throw badProof(`expected ${expected} bytes for ${count} siblings, got ${proof.length}`);
+  if (proof.length !== expected)
+    throw badProof(`expected ${expected} bytes for ${count} siblings, got ${proof.length}`);
   const siblings: Uint8Array[] = [];
   let at = bitmapAt + bitmapLen;
   for (let i = 0; i < depth; i++) {
@@ -114,7 +135,10 @@ export function decodeProof(proof: Uint8Array): DecodedProof {
       at += 32;
     } else siblings.push(EMPTY_HASH);
   }
-  const leaf = flags === 1 ? new Uint8Array(proof.subarray(PROOF_HEADER, PROOF_HEADER + ACCOUNT_RECORD_SIZE)) : undefined;
+  const leaf =
+    flags === 1
+      ? new Uint8Array(proof.subarray(PROOF_HEADER, PROOF_HEADER + ACCOUNT_RECORD_SIZE))
+      : undefined;
   return { depth, leaf, siblings };
 }
 
@@ -129,7 +153,12 @@ function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
  * account exists there). Returns false for a proof that does not match; throws BAD_PROOF for
  * bytes that are not a proof.
  */
-export function verifyProof(root: Uint8Array, address: Uint8Array, account: Account | undefined, proof: Uint8Array): boolean {
+export function verifyProof(
+  root: Uint8Array,
+  address: Uint8Array,
+  account: Account | undefined,
+  proof: Uint8Array,
+): boolean {
   abytes(root, 32, "root");
   abytes(address, 32, "address");
   const { depth, leaf, siblings } = decodeProof(proof);

@@ -59,16 +59,28 @@ export interface TransferFields {
 export function au64(value: unknown, name: string): bigint {
   if (typeof value === "number") {
     if (!Number.isSafeInteger(value)) {
-      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"${name}" expected a safe integer or bigint, got ${value}`);
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `"${name}" expected a safe integer or bigint, got ${value}`,
+      );
     }
     value = BigInt(value);
   }
-  if (typeof value !== "bigint") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"${name}" expected a bigint, got ${typeof value}`);
-  if (value < 0n || value > U64_MAX) throw new ChainDbError(ErrorCode.BAD_RANGE, `"${name}" expected a u64, got ${value}`);
+  if (typeof value !== "bigint")
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"${name}" expected a bigint, got ${typeof value}`);
+  if (value < 0n || value > U64_MAX)
+    throw new ChainDbError(ErrorCode.BAD_RANGE, `"${name}" expected a u64, got ${value}`);
   return value;
 }
 
-function encodeBody(chainId: number, from: Uint8Array, to: Uint8Array, amount: bigint, fee: bigint, nonce: bigint): Uint8Array {
+function encodeBody(
+  chainId: number,
+  from: Uint8Array,
+  to: Uint8Array,
+  amount: bigint,
+  fee: bigint,
+  nonce: bigint,
+): Uint8Array {
   const out = new Uint8Array(TRANSFER_SIZE);
   const dv = new DataView(out.buffer);
   out[0] = VERSION;
@@ -97,8 +109,12 @@ export function signTransferUnchecked(keyPair: KeyPair, fields: TransferFields):
   abytes(fields.to, 32, "to");
   abytes(keyPair.publicKey, 32, "publicKey");
   const out = encodeBody(
-    fields.chainId, keyPair.publicKey, fields.to,
-    au64(fields.amount, "amount"), au64(fields.fee, "fee"), au64(fields.nonce, "nonce"),
+    fields.chainId,
+    keyPair.publicKey,
+    fields.to,
+    au64(fields.amount, "amount"),
+    au64(fields.fee, "fee"),
+    au64(fields.nonce, "nonce"),
   );
   out.set(ed25519Sign(keyPair.secretKey, signingMessage(out)), TRANSFER_BODY_SIZE);
   return out;
@@ -116,9 +132,13 @@ export function signTransfer(keyPair: KeyPair, fields: TransferFields): Uint8Arr
 export function decodeTransfer(bytes: Uint8Array): Transfer {
   abytes(bytes, undefined, "transfer");
   if (bytes.length !== TRANSFER_SIZE) {
-    throw new ChainDbError(ErrorCode.BAD_LENGTH, `"transfer" expected ${TRANSFER_SIZE} bytes, got ${bytes.length}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_LENGTH,
+      `"transfer" expected ${TRANSFER_SIZE} bytes, got ${bytes.length}`,
+    );
   }
-  if (bytes[0] !== VERSION) throw new ChainDbError(ErrorCode.BAD_TRANSFER, `unknown transfer version ${bytes[0]}`);
+  if (bytes[0] !== VERSION)
+    throw new ChainDbError(ErrorCode.BAD_TRANSFER, `unknown transfer version ${bytes[0]}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   return {
     chainId: dv.getUint32(1, true),
@@ -134,7 +154,11 @@ export function decodeTransfer(bytes: Uint8Array): Transfer {
 /** True if the encoded transfer's signature is valid for its `from` key. */
 export function verifyTransferSignature(bytes: Uint8Array): boolean {
   abytes(bytes, TRANSFER_SIZE, "transfer");
-  return ed25519Verify(bytes.subarray(5, 37), signingMessage(bytes), bytes.subarray(TRANSFER_BODY_SIZE, TRANSFER_SIZE));
+  return ed25519Verify(
+    bytes.subarray(5, 37),
+    signingMessage(bytes),
+    bytes.subarray(TRANSFER_BODY_SIZE, TRANSFER_SIZE),
+  );
 }
 
 /** Packs pre-verified encoded transfers into 88-byte records (from, to, amount, fee, nonce). */
@@ -147,7 +171,15 @@ export function packTransfers(encoded: readonly Uint8Array[]): Uint8Array {
 }
 
 /** Packs one transfer given by fields (benchmarks and tests feed the state machines directly). */
-export function packTransfer(out: Uint8Array, index: number, from: Uint8Array, to: Uint8Array, amount: bigint, fee: bigint, nonce: bigint): void {
+export function packTransfer(
+  out: Uint8Array,
+  index: number,
+  from: Uint8Array,
+  to: Uint8Array,
+  amount: bigint,
+  fee: bigint,
+  nonce: bigint,
+): void {
   const o = index * PACKED_TRANSFER_SIZE;
   out.set(from, o);
   out.set(to, o + 32);

@@ -8,11 +8,11 @@
 import { parseArgs } from "node:util";
 import { ChainDbError, ErrorCode } from "../util/index.ts";
 
-
 export type { ExitCode } from "./exit-code.ts";
 
 /** The exit-code line every help text ends with. */
-export const EXIT_CODES = "exit codes: 0 ok, 1 failure (a check failed, an invariant was violated, an operational error), 2 bad input or usage";
+export const EXIT_CODES =
+  "exit codes: 0 ok, 1 failure (a check failed, an invariant was violated, an operational error), 2 bad input or usage";
 
 /** One option of a command. */
 export interface OptionSpec {
@@ -49,9 +49,18 @@ export function helpText(spec: CommandSpec): string {
   const lines = [`usage: chaindb ${spec.name} ${spec.usage ?? "[options]"}`, "", ...wrap(spec.summary, 100)];
   if (spec.notes?.length) lines.push("", ...spec.notes);
   lines.push("", "options:");
-  for (const o of spec.options) lines.push(`  ${optionLabel(o).padEnd(width)}${o.help}${(o.defaultText ?? o.default) !== undefined ? ` (default: ${o.defaultText ?? o.default})` : ""}`);
+  for (const o of spec.options)
+    lines.push(
+      `  ${optionLabel(o).padEnd(width)}${o.help}${(o.defaultText ?? o.default) !== undefined ? ` (default: ${o.defaultText ?? o.default})` : ""}`,
+    );
   lines.push(`  ${"-h, --help".padEnd(width)}show this help`);
-  lines.push("", spec.examples.length > 1 ? "examples:" : "example:", ...spec.examples.map((e) => `  ${e}`), "", EXIT_CODES);
+  lines.push(
+    "",
+    spec.examples.length > 1 ? "examples:" : "example:",
+    ...spec.examples.map((e) => `  ${e}`),
+    "",
+    EXIT_CODES,
+  );
   return lines.join("\n") + "\n";
 }
 
@@ -92,13 +101,26 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed
     return null;
   }
   const options = Object.fromEntries(
-    spec.options.map((o) => [o.name, o.value === undefined ? { type: "boolean" as const, default: false } : { type: "string" as const, ...(o.default !== undefined ? { default: o.default } : {}) }]),
+    spec.options.map((o) => [
+      o.name,
+      o.value === undefined
+        ? { type: "boolean" as const, default: false }
+        : { type: "string" as const, ...(o.default !== undefined ? { default: o.default } : {}) },
+    ]),
   );
   try {
-    const { values, positionals } = parseArgs({ args: joinNegativeValues(spec, args), options, allowPositionals: spec.positionals === true, strict: true });
+    const { values, positionals } = parseArgs({
+      args: joinNegativeValues(spec, args),
+      options,
+      allowPositionals: spec.positionals === true,
+      strict: true,
+    });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (error) {
-    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `${spec.name}: ${parseError(error)} (see chaindb ${spec.name} --help)`);
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `${spec.name}: ${parseError(error)} (see chaindb ${spec.name} --help)`,
+    );
   }
 }
 
@@ -111,7 +133,8 @@ function joinNegativeValues(spec: CommandSpec, args: readonly string[]): string[
   const valued = new Set(spec.options.filter((o) => o.value !== undefined).map((o) => `--${o.name}`));
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const a = args[i]!, next = args[i + 1];
+    const a = args[i]!,
+      next = args[i + 1];
     if (valued.has(a) && next !== undefined && /^-\d/.test(next)) (out.push(`${a}=${next}`), i++);
     else out.push(a);
   }
@@ -123,24 +146,43 @@ function parseError(error: unknown): string {
   const code = (error as { code?: string })?.code;
   const option = /'(-[^' ]+)/.exec(message)?.[1];
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${option ?? message}`;
-  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? message}`;
-  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return message.includes("argument missing") ? `${option ?? "an option"} needs a value` : `${option ?? "an option"} takes no value`;
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL")
+    return `unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? message}`;
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE")
+    return message.includes("argument missing")
+      ? `${option ?? "an option"} needs a value`
+      : `${option ?? "an option"} takes no value`;
   return message.split(". ")[0]!;
 }
 
 /** An integer option in [min, max]; `BAD_ARGUMENT` with the option's name otherwise. */
-export function intOption(text: string | boolean | undefined, name: string, min: number, max: number): number {
+export function intOption(
+  text: string | boolean | undefined,
+  name: string,
+  min: number,
+  max: number,
+): number {
   const value = typeof text === "string" && /^-?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--${name} expected an integer in ${min}..${max}, got ${JSON.stringify(text)}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `--${name} expected an integer in ${min}..${max}, got ${JSON.stringify(text)}`,
+    );
   }
   return value;
 }
 
 /** One of `choices`; `BAD_ARGUMENT` naming them otherwise. */
-export function choiceOption<T extends string>(text: string | boolean | undefined, name: string, choices: readonly T[]): T {
+export function choiceOption<T extends string>(
+  text: string | boolean | undefined,
+  name: string,
+  choices: readonly T[],
+): T {
   if (typeof text !== "string" || !choices.includes(text as T)) {
-    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--${name} expected one of ${choices.join(", ")}, got ${JSON.stringify(text)}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `--${name} expected one of ${choices.join(", ")}, got ${JSON.stringify(text)}`,
+    );
   }
   return text as T;
 }
@@ -155,7 +197,15 @@ export function seedsOption(text: string | boolean | undefined): { from: number;
   const m = typeof text === "string" ? /^(\d{1,10})(?:\.\.(\d{1,10}))?$/.exec(text) : null;
   const from = m === null ? NaN : Number(m[1]);
   const to = m === null ? NaN : Number(m[2] ?? m[1]);
-  if (!(from <= to && to <= SEED_MAX)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--seeds expected <from>..<to> with from <= to <= ${SEED_MAX}, got ${JSON.stringify(text)}`);
-  if (to - from + 1 > SEEDS_MAX) throw new ChainDbError(ErrorCode.BAD_RANGE, `--seeds: ${to - from + 1} seeds is more than ${SEEDS_MAX} in one run; split the range`);
+  if (!(from <= to && to <= SEED_MAX))
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `--seeds expected <from>..<to> with from <= to <= ${SEED_MAX}, got ${JSON.stringify(text)}`,
+    );
+  if (to - from + 1 > SEEDS_MAX)
+    throw new ChainDbError(
+      ErrorCode.BAD_RANGE,
+      `--seeds: ${to - from + 1} seeds is more than ${SEEDS_MAX} in one run; split the range`,
+    );
   return { from, to };
 }

@@ -91,11 +91,17 @@ export class LocalCluster {
     const addresses = Array.from({ length: options.nodes }, (_, i) => `127.0.0.1:${base + 2 * i}`);
     const keys = addresses.map((_, i) => loadOrCreateNodeKey(join(dir, `n${i}`, "node.key")));
     const cluster = new LocalCluster(dir, addresses);
-    if (options.consensus !== undefined) cluster.validatorKeys = addresses.map((_, i) => toHex(loadOrCreateValidatorKey(join(dir, `n${i}`, "validator.key")).publicKey));
+    if (options.consensus !== undefined)
+      cluster.validatorKeys = addresses.map((_, i) =>
+        toHex(loadOrCreateValidatorKey(join(dir, `n${i}`, "validator.key")).publicKey),
+      );
     addresses.forEach((address, i) => {
-      const peers = addresses.flatMap((a, j) => (j === i ? [] : [`${a}@${toHex(keys[j]!.publicKey)}`])).join(",");
+      const peers = addresses
+        .flatMap((a, j) => (j === i ? [] : [`${a}@${toHex(keys[j]!.publicKey)}`]))
+        .join(",");
       const args = ["node", "--data", join(dir, `n${i}`), "--listen", address, "--peers", peers];
-      if (options.consensus === undefined) args.push("--mode", options.mode ?? "primary", "--ack", options.ack ?? "sync");
+      if (options.consensus === undefined)
+        args.push("--mode", options.mode ?? "primary", "--ack", options.ack ?? "sync");
       else {
         args.push("--consensus", options.consensus, "--validators", cluster.validatorKeys.join(","));
         if (options.byzantine?.includes(i)) args.push("--byzantine", "double-vote");
@@ -110,7 +116,9 @@ export class LocalCluster {
   /** (Re)starts node `i` from its data directory. */
   launch(i: number): void {
     const loader = BIN.pathname.endsWith(".ts") ? ["--import", "tsx"] : [];
-    const child = spawn(process.execPath, [...loader, BIN.pathname, ...this.args[i]!], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...loader, BIN.pathname, ...this.args[i]!], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     this.procs[i] = child;
     let buffered = "";
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
@@ -121,7 +129,14 @@ export class LocalCluster {
         try {
           const msg = JSON.parse(line) as { event?: string } & NodeStatusLine & SlashLine;
           if (msg.event === "status") this.statuses[i] = msg;
-          if (msg.event === "slash") this.slashes.push({ node: i, height: msg.height, offender: msg.offender, inSetNext: msg.inSetNext, inSetAfterNext: msg.inSetAfterNext });
+          if (msg.event === "slash")
+            this.slashes.push({
+              node: i,
+              height: msg.height,
+              offender: msg.offender,
+              inSetNext: msg.inSetNext,
+              inSetAfterNext: msg.inSetAfterNext,
+            });
         } catch {
           // not a status line
         }
@@ -150,7 +165,11 @@ export class LocalCluster {
   }
 
   /** Resolves when `done(statuses)` holds (checked on every status line); rejects after `timeoutMs`. */
-  waitFor(done: (s: (NodeStatusLine | undefined)[]) => boolean, timeoutMs: number, what: string): Promise<void> {
+  waitFor(
+    done: (s: (NodeStatusLine | undefined)[]) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<void> {
     if (done(this.statuses)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const check = () => {
@@ -161,7 +180,11 @@ export class LocalCluster {
       };
       const timer = setTimeout(() => {
         this.listeners = this.listeners.filter((l) => l !== check);
-        reject(new Error(`cluster: timed out after ${timeoutMs} ms waiting for ${what}: ${JSON.stringify(this.statuses.map((s) => s && { role: s.role, epoch: s.epoch, applied: s.applied }))}`));
+        reject(
+          new Error(
+            `cluster: timed out after ${timeoutMs} ms waiting for ${what}: ${JSON.stringify(this.statuses.map((s) => s && { role: s.role, epoch: s.epoch, applied: s.applied }))}`,
+          ),
+        );
       }, timeoutMs);
       this.listeners.push(check);
     });
@@ -171,7 +194,12 @@ export class LocalCluster {
   primaryIndex(): number | undefined {
     let best: number | undefined;
     this.statuses.forEach((s, i) => {
-      if (s?.role === "primary" && this.procs[i] !== undefined && (best === undefined || s.epoch > this.statuses[best]!.epoch)) best = i;
+      if (
+        s?.role === "primary" &&
+        this.procs[i] !== undefined &&
+        (best === undefined || s.epoch > this.statuses[best]!.epoch)
+      )
+        best = i;
     });
     return best;
   }
@@ -180,15 +208,32 @@ export class LocalCluster {
   async submit(i: number, transferHex: string): Promise<{ height: number; epoch: number; status?: string }> {
     let target = this.addresses[i]!;
     for (let hop = 0; hop < 4; hop++) {
-      const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
-      const res = await fetch(`http://${host}:${port + 1}/submit`, { method: "POST", body: transferHex, signal: AbortSignal.timeout(10_000) });
-      const body = (await res.json()) as { height: number; epoch: number; status?: string; primary?: string | null; error?: string; message?: string };
+      const [host, port] = [
+        target.slice(0, target.lastIndexOf(":")),
+        Number(target.slice(target.lastIndexOf(":") + 1)),
+      ];
+      const res = await fetch(`http://${host}:${port + 1}/submit`, {
+        method: "POST",
+        body: transferHex,
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await res.json()) as {
+        height: number;
+        epoch: number;
+        status?: string;
+        primary?: string | null;
+        error?: string;
+        message?: string;
+      };
       if (res.status === 200) return body;
       if (res.status === 409 && typeof body.primary === "string") {
         target = body.primary;
         continue;
       }
-      throw new ChainDbError(ErrorCode.NOT_PRIMARY, `submit failed (${res.status}): ${body.message ?? body.error}`);
+      throw new ChainDbError(
+        ErrorCode.NOT_PRIMARY,
+        `submit failed (${res.status}): ${body.message ?? body.error}`,
+      );
     }
     throw new ChainDbError(ErrorCode.NOT_PRIMARY, "submit: too many redirects");
   }
@@ -196,7 +241,10 @@ export class LocalCluster {
   /** Turns mining on or off at node `i` (proof-of-work mode). */
   async setMining(i: number, on: boolean): Promise<void> {
     const port = Number(this.addresses[i]!.split(":")[1]) + 1;
-    await fetch(`http://127.0.0.1:${port}/mining/${on ? "on" : "off"}`, { method: "POST", signal: AbortSignal.timeout(10_000) });
+    await fetch(`http://127.0.0.1:${port}/mining/${on ? "on" : "off"}`, {
+      method: "POST",
+      signal: AbortSignal.timeout(10_000),
+    });
   }
 
   /** Re-checks every waiter (after an outside change such as a signal). */
@@ -219,14 +267,48 @@ const CLUSTER: CommandSpec = {
   ],
   options: [
     { name: "nodes", value: "N", default: "4", help: "node processes, 1..16" },
-    { name: "mode", value: "primary|pow", default: "primary", help: "single-primary replication, or the multi-primary proof-of-work chain" },
-    { name: "consensus", value: "pow|tendermint|pos|dpos", help: "pow is --mode pow; the others run Tendermint validators with that selection" },
-    { name: "byzantine", value: "<i,...>", help: "consensus: node indexes that double-vote (evidence and slashing follow)" },
-    { name: "blocks", value: "N", help: "stop once N blocks are committed everywhere (default: run until Ctrl-C)" },
-    { name: "ack", value: "sync|async", default: "sync", help: "--mode primary: when the primary acknowledges a write" },
-    { name: "rate", value: "tx/s", default: "50", help: "load generator: transactions submitted per second, 1..10000" },
-    { name: "dir", value: "<dir>", help: "keep the nodes' data in <dir> (default: a temporary folder, removed at exit)" },
-    { name: "json", help: "with --blocks: print the final state of every node as one JSON object (the table goes to stderr)" },
+    {
+      name: "mode",
+      value: "primary|pow",
+      default: "primary",
+      help: "single-primary replication, or the multi-primary proof-of-work chain",
+    },
+    {
+      name: "consensus",
+      value: "pow|tendermint|pos|dpos",
+      help: "pow is --mode pow; the others run Tendermint validators with that selection",
+    },
+    {
+      name: "byzantine",
+      value: "<i,...>",
+      help: "consensus: node indexes that double-vote (evidence and slashing follow)",
+    },
+    {
+      name: "blocks",
+      value: "N",
+      help: "stop once N blocks are committed everywhere (default: run until Ctrl-C)",
+    },
+    {
+      name: "ack",
+      value: "sync|async",
+      default: "sync",
+      help: "--mode primary: when the primary acknowledges a write",
+    },
+    {
+      name: "rate",
+      value: "tx/s",
+      default: "50",
+      help: "load generator: transactions submitted per second, 1..10000",
+    },
+    {
+      name: "dir",
+      value: "<dir>",
+      help: "keep the nodes' data in <dir> (default: a temporary folder, removed at exit)",
+    },
+    {
+      name: "json",
+      help: "with --blocks: print the final state of every node as one JSON object (the table goes to stderr)",
+    },
   ],
   examples: ["chaindb cluster --nodes 4 --consensus pos --blocks 10"],
 };
@@ -237,27 +319,44 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
   if (parsed === null) return 0;
   const values = parsed.values as Record<string, string | undefined> & { json: boolean };
   const mode = choiceOption(values.mode, "mode", ["primary", "pow"] as const);
-  const consensus = values.consensus === undefined ? undefined : choiceOption(values.consensus, "consensus", CONSENSUS_KINDS);
+  const consensus =
+    values.consensus === undefined ? undefined : choiceOption(values.consensus, "consensus", CONSENSUS_KINDS);
   const ack = choiceOption(values.ack, "ack", ["sync", "async"] as const);
   const pow = mode === "pow" || consensus === "pow";
   const bft = consensus !== undefined && consensus !== "pow" ? consensus : undefined;
   const n = intOption(values.nodes, "nodes", 1, 16);
   const blocks = values.blocks === undefined ? undefined : intOption(values.blocks, "blocks", 1, 1_000_000);
   const rate = intOption(values.rate, "rate", 1, 10_000);
-  const byzantine = values.byzantine === undefined ? [] : values.byzantine.split(",").map((x) => intOption(x, "byzantine", 0, n - 1));
-  if (byzantine.length > 0 && bft === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "cluster: --byzantine needs --consensus tendermint, pos or dpos");
+  const byzantine =
+    values.byzantine === undefined
+      ? []
+      : values.byzantine.split(",").map((x) => intOption(x, "byzantine", 0, n - 1));
+  if (byzantine.length > 0 && bft === undefined)
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      "cluster: --byzantine needs --consensus tendermint, pos or dpos",
+    );
   const temporary = values.dir === undefined;
   const cluster = LocalCluster.start({
     nodes: n,
     mode: pow ? "pow" : "primary",
     ack,
     ...(values.dir ? { dir: values.dir } : {}),
-    ...(bft !== undefined ? { consensus: bft, byzantine, ...(blocks !== undefined ? { haltHeight: blocks } : {}) } : {}),
+    ...(bft !== undefined
+      ? { consensus: bft, byzantine, ...(blocks !== undefined ? { haltHeight: blocks } : {}) }
+      : {}),
   });
   const out = values.json ? process.stderr : process.stdout;
   const screen = new StatusScreen(out);
-  const kind = bft !== undefined ? `tendermint, ${bft} selection` : pow ? "proof of work, every node mines" : `single primary, ${ack} acks`;
-  out.write(`cluster: ${n} nodes (${kind}); data in ${cluster.dir}${temporary ? " (temporary: removed at exit; --dir <dir> keeps it)" : ""}\n`);
+  const kind =
+    bft !== undefined
+      ? `tendermint, ${bft} selection`
+      : pow
+        ? "proof of work, every node mines"
+        : `single primary, ${ack} acks`;
+  out.write(
+    `cluster: ${n} nodes (${kind}); data in ${cluster.dir}${temporary ? " (temporary: removed at exit; --dir <dir> keeps it)" : ""}\n`,
+  );
   let stopping = false;
   const onSignal = () => {
     stopping = true;
@@ -268,18 +367,25 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
   const startedAt = performance.now();
   const load = loadGenerator(cluster, n, rate, bft, () => stopping);
   const committedWord = pow || bft !== undefined ? "accepted into a mempool" : "committed";
-  const draw = () => screen.draw(statusTable(cluster, bft, `${load.submitted()} transactions ${committedWord}`));
+  const draw = () =>
+    screen.draw(statusTable(cluster, bft, `${load.submitted()} transactions ${committedWord}`));
   const show = setInterval(draw, 1000);
   let final: (NodeStatusLine | undefined)[];
   let caughtUp = blocks === undefined;
   try {
     if (blocks !== undefined) {
-      const reached = (x: NodeStatusLine | undefined) => x !== undefined && (pow || bft !== undefined ? x.height >= blocks : x.role === "primary" && x.commit >= blocks);
-      await cluster.waitFor((s) => stopping || s.some(reached), 120_000 + 5_000 * blocks, `${blocks} blocks`).catch(timedOut);
+      const reached = (x: NodeStatusLine | undefined) =>
+        x !== undefined &&
+        (pow || bft !== undefined ? x.height >= blocks : x.role === "primary" && x.commit >= blocks);
+      await cluster
+        .waitFor((s) => stopping || s.some(reached), 120_000 + 5_000 * blocks, `${blocks} blocks`)
+        .catch(timedOut);
       load.stop();
       // Proof of work: the miners stop so that the last blocks settle into one chain.
       if (pow) await Promise.all(cluster.addresses.map((_, i) => cluster.setMining(i, false)));
-      const agreed = (s: (NodeStatusLine | undefined)[]) => s.every((x) => x !== undefined) && s.every((x) => x!.applied === s[0]!.applied && x!.root === s[0]!.root && x!.applied >= blocks);
+      const agreed = (s: (NodeStatusLine | undefined)[]) =>
+        s.every((x) => x !== undefined) &&
+        s.every((x) => x!.applied === s[0]!.applied && x!.root === s[0]!.root && x!.applied >= blocks);
       await cluster.waitFor((s) => stopping || agreed(s), 60_000, "every node caught up").catch(timedOut);
       caughtUp = agreed(cluster.statuses);
     } else {
@@ -295,18 +401,47 @@ export async function clusterCommand(args: string[]): Promise<0 | 1 | 2> {
     process.off("SIGTERM", onSignal);
     if (temporary) rmSync(cluster.dir, { recursive: true, force: true });
   }
-  out.write(summaryLine(final, load.submitted(), committedWord, (performance.now() - startedAt) / 1000, cluster.dir, temporary, cluster.slashes.length) + "\n");
+  out.write(
+    summaryLine(
+      final,
+      load.submitted(),
+      committedWord,
+      (performance.now() - startedAt) / 1000,
+      cluster.dir,
+      temporary,
+      cluster.slashes.length,
+    ) + "\n",
+  );
   if (values.json && blocks !== undefined) {
-    const nodes = final.map((s, i) => ({ node: `n${i}`, id: cluster.addresses[i], height: s?.applied, tip: s?.tip, root: s?.root, ...(s?.validators !== undefined ? { validators: s.validators } : {}) }));
-    const extra = bft === undefined ? {} : { consensus: bft, validatorKeys: cluster.validatorKeys, byzantine, slashes: cluster.slashes };
-    process.stdout.write(JSON.stringify({ nodes, transfers: load.submitted(), ...extra, dir: temporary ? null : cluster.dir }, null, 2) + "\n");
+    const nodes = final.map((s, i) => ({
+      node: `n${i}`,
+      id: cluster.addresses[i],
+      height: s?.applied,
+      tip: s?.tip,
+      root: s?.root,
+      ...(s?.validators !== undefined ? { validators: s.validators } : {}),
+    }));
+    const extra =
+      bft === undefined
+        ? {}
+        : { consensus: bft, validatorKeys: cluster.validatorKeys, byzantine, slashes: cluster.slashes };
+    process.stdout.write(
+      JSON.stringify(
+        { nodes, transfers: load.submitted(), ...extra, dir: temporary ? null : cluster.dir },
+        null,
+        2,
+      ) + "\n",
+    );
   }
   return caughtUp || stopping ? 0 : 1;
 }
 
 /** A wait that ran out is an operational failure (exit 1, one line), not a crash. */
 function timedOut(error: unknown): never {
-  throw new ChainDbError(ErrorCode.REPLICATION_TIMEOUT, error instanceof Error ? error.message : String(error));
+  throw new ChainDbError(
+    ErrorCode.REPLICATION_TIMEOUT,
+    error instanceof Error ? error.message : String(error),
+  );
 }
 
 /** The status table: a header, one row per node, and a footer line. */
@@ -318,16 +453,29 @@ function statusTable(cluster: LocalCluster, bft: string | undefined, footer: str
     const set = bft !== undefined ? String(s.validators?.length ?? "").padEnd(12) : "";
     return `  n${String(i).padEnd(4)}${s.id.padEnd(18)}${s.role.padEnd(12)}${epoch}${String(s.applied).padEnd(8)}${s.tip.slice(0, 12).padEnd(14)}${set}${s.peers.length}`;
   });
-  const slashes = cluster.slashes.map((x) => `  slashed ${x.offender.slice(0, 12)} at height ${x.height} (seen by n${x.node}); in the set of height ${x.height + 2}: ${x.inSetAfterNext}`);
+  const slashes = cluster.slashes.map(
+    (x) =>
+      `  slashed ${x.offender.slice(0, 12)} at height ${x.height} (seen by n${x.node}); in the set of height ${x.height + 2}: ${x.inSetAfterNext}`,
+  );
   return [header, ...rows, ...slashes, `  ${footer}`];
 }
 
 /** The last line of a run: what was reached, by whom, in how long, and where the data is. */
-function summaryLine(final: (NodeStatusLine | undefined)[], submitted: number, word: string, seconds: number, dir: string, temporary: boolean, slashes: number): string {
+function summaryLine(
+  final: (NodeStatusLine | undefined)[],
+  submitted: number,
+  word: string,
+  seconds: number,
+  dir: string,
+  temporary: boolean,
+  slashes: number,
+): string {
   const heights = final.map((s) => s?.applied ?? 0);
   const roots = new Set(final.map((s) => s?.root));
   const agree = final.every((s) => s !== undefined) && new Set(heights).size === 1 && roots.size === 1;
-  const state = agree ? `all ${final.length} nodes at height ${heights[0]} with one state root ${final[0]!.root.slice(0, 12)}` : `heights ${heights.join(", ")}`;
+  const state = agree
+    ? `all ${final.length} nodes at height ${heights[0]} with one state root ${final[0]!.root.slice(0, 12)}`
+    : `heights ${heights.join(", ")}`;
   const data = temporary ? `data removed (${dir})` : `data kept in ${dir}`;
   return `summary: ${state}; ${submitted} transactions ${word}${slashes > 0 ? `; ${slashes} slash line(s)` : ""}; ${seconds.toFixed(1)} s; ${data}`;
 }
@@ -345,7 +493,9 @@ export class StatusScreen {
   draw(lines: readonly string[]): void {
     if (this.out.isTTY === true) {
       const up = this.drawn.length > 0 ? `\x1b[${this.drawn.length}A` : "";
-      this.out.write(up + lines.map((l) => `\x1b[2K${l}\n`).join("") + (this.drawn.length > lines.length ? "\x1b[J" : ""));
+      this.out.write(
+        up + lines.map((l) => `\x1b[2K${l}\n`).join("") + (this.drawn.length > lines.length ? "\x1b[J" : ""),
+      );
     } else {
       const changed = lines.filter((l, i) => this.drawn[i] !== l);
       if (changed.length > 0) this.out.write(changed.map((l) => `${l}\n`).join(""));
@@ -359,7 +509,13 @@ export class StatusScreen {
  * stake a little (too little to matter for liveness: those accounts run no validator), on a DPoS
  * chain each account first votes for the genesis validators.
  */
-function loadGenerator(cluster: LocalCluster, n: number, rate: number, bft: "tendermint" | "pos" | "dpos" | undefined, stopping: () => boolean) {
+function loadGenerator(
+  cluster: LocalCluster,
+  n: number,
+  rate: number,
+  bft: "tendermint" | "pos" | "dpos" | undefined,
+  stopping: () => boolean,
+) {
   const accounts = devAccounts();
   const nonces = accounts.map(() => 0);
   const busy = new Set<number>();
@@ -371,16 +527,26 @@ function loadGenerator(cluster: LocalCluster, n: number, rate: number, bft: "ten
     if (busy.has(a) || stopping()) return;
     busy.add(a);
     const nonce = nonces[a]!;
-    let tx = signTransfer(accounts[a]!, { chainId: DEV_CHAIN_ID, to: accounts[(a + 1) % accounts.length]!.publicKey, amount: 1, fee: 1, nonce });
-    if (bft === "pos" && a % 4 === 0 && nonce === 1) tx = signStakingTx(accounts[a]!, { kind: "stake", chainId: DEV_CHAIN_ID, amount: 100, fee: 1, nonce });
+    let tx = signTransfer(accounts[a]!, {
+      chainId: DEV_CHAIN_ID,
+      to: accounts[(a + 1) % accounts.length]!.publicKey,
+      amount: 1,
+      fee: 1,
+      nonce,
+    });
+    if (bft === "pos" && a % 4 === 0 && nonce === 1)
+      tx = signStakingTx(accounts[a]!, { kind: "stake", chainId: DEV_CHAIN_ID, amount: 100, fee: 1, nonce });
     if (bft === "dpos" && nonce === 0) {
       const candidates = cluster.validatorKeys.slice(0, 8).map((k) => fromHex(k, "validator"));
       tx = signStakingTx(accounts[a]!, { kind: "vote", chainId: DEV_CHAIN_ID, fee: 1, nonce, candidates });
     }
-    cluster.submit(at, toHex(tx)).then(
-      () => (nonces[a]!++, submitted++),
-      () => {},
-    ).finally(() => busy.delete(a));
+    cluster
+      .submit(at, toHex(tx))
+      .then(
+        () => (nonces[a]!++, submitted++),
+        () => {},
+      )
+      .finally(() => busy.delete(a));
   }, 1000 / rate);
   return { stop: () => clearInterval(timer), submitted: () => submitted };
 }

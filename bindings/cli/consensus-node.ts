@@ -49,21 +49,41 @@ export function loadOrCreateValidatorKey(path: string): KeyPair {
 }
 
 /** The development genesis of a consensus chain with these validators (same on every node). */
-export function devConsensusGenesis(selection: "tendermint" | "pos" | "dpos", validators: readonly Uint8Array[]): ChainGenesis {
+export function devConsensusGenesis(
+  selection: "tendermint" | "pos" | "dpos",
+  validators: readonly Uint8Array[],
+): ChainGenesis {
   return {
     accounts: [...devGenesis(), ...validators.map((address) => ({ address, balance: DEV_VALIDATOR_STAKE }))],
     validators: validators.map((address) => ({ address, stake: DEV_VALIDATOR_STAKE })),
-    selection: { mode: selection, unbondingHeights: 10, slashPpm: 100_000, maxValidators: selection === "dpos" ? validators.length : 100, epochHeights: 10 },
+    selection: {
+      mode: selection,
+      unbondingHeights: 10,
+      slashPpm: 100_000,
+      maxValidators: selection === "dpos" ? validators.length : 100,
+      epochHeights: 10,
+    },
   };
 }
 
 /** Runs a consensus node until SIGINT/SIGTERM. */
 export async function runConsensusNode(a: ConsensusNodeArgs): Promise<0> {
-  if (a.validators === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node --consensus: --validators <public key hex,…> is required");
-  if (a.byzantine !== undefined && a.byzantine !== "double-vote") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node: --byzantine expected double-vote");
+  if (a.validators === undefined)
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      "node --consensus: --validators <public key hex,…> is required",
+    );
+  if (a.byzantine !== undefined && a.byzantine !== "double-vote")
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "node: --byzantine expected double-vote");
   const validators = a.validators.split(",").map((hex) => fromHex(hex, "validator"));
   const key = loadOrCreateValidatorKey(a.validatorKeyPath);
-  const transport = await TcpTransport.start({ id: a.self, key: a.nodeKey, listen: a.listen, peers: a.peers, network: `chaindb-dev-${a.selection}-${DEV_CHAIN_ID}` });
+  const transport = await TcpTransport.start({
+    id: a.self,
+    key: a.nodeKey,
+    listen: a.listen,
+    peers: a.peers,
+    network: `chaindb-dev-${a.selection}-${DEV_CHAIN_ID}`,
+  });
   const print = (line: object) => process.stdout.write(JSON.stringify(line) + "\n");
   let node: ConsensusNode;
   try {
@@ -74,15 +94,30 @@ export async function runConsensusNode(a: ConsensusNodeArgs): Promise<0> {
       transport,
       clock: systemClock,
       dir: join(a.data, "consensus"),
-      timeouts: { proposeMs: 1000, proposeDeltaMs: 500, prevoteMs: 500, prevoteDeltaMs: 250, precommitMs: 500, precommitDeltaMs: 250 },
+      timeouts: {
+        proposeMs: 1000,
+        proposeDeltaMs: 500,
+        prevoteMs: 500,
+        prevoteDeltaMs: 250,
+        precommitMs: 500,
+        precommitDeltaMs: 250,
+      },
       newHeightDelayMs: 200,
       tickMs: 250,
       ...(a.haltHeight !== undefined ? { haltHeight: a.haltHeight } : {}),
-      ...(a.byzantine === "double-vote" ? { behavior: byzantine("double-vote", { variant: (v) => v, corrupt: (v) => v }) } : {}),
+      ...(a.byzantine === "double-vote"
+        ? { behavior: byzantine("double-vote", { variant: (v) => v, corrupt: (v) => v }) }
+        : {}),
       onCommit: (b) => {
         for (const offender of b.slashed) {
           const inSet = (h: number) => node.validatorsAt(h).indexOf(offender) >= 0;
-          print({ event: "slash", height: b.height, offender: toHex(offender), inSetNext: inSet(b.height + 1), inSetAfterNext: inSet(b.height + 2) });
+          print({
+            event: "slash",
+            height: b.height,
+            offender: toHex(offender),
+            inSetNext: inSet(b.height + 1),
+            inSetAfterNext: inSet(b.height + 2),
+          });
         }
       },
     });
@@ -114,14 +149,21 @@ export async function runConsensusNode(a: ConsensusNodeArgs): Promise<0> {
     };
   };
   const server = await closeOnFailure(
-    () => serveHttp(a.http, {
-      status: statusOf,
-      submit: async (tx) => node.submit(tx),
-      account: (address) => node.accounts.account(address),
-    }),
+    () =>
+      serveHttp(a.http, {
+        status: statusOf,
+        submit: async (tx) => node.submit(tx),
+        account: (address) => node.accounts.account(address),
+      }),
     async () => (await node.close(), await transport.close()),
   );
-  await runUntilSignal(a.self, key.publicKey, a.http.port, statusOf, (s) => [s.height, s.role, s.validators.length, s.halted, s.failure]);
+  await runUntilSignal(a.self, key.publicKey, a.http.port, statusOf, (s) => [
+    s.height,
+    s.role,
+    s.validators.length,
+    s.halted,
+    s.failure,
+  ]);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await node.close();
   await transport.close();

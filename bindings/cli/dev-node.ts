@@ -13,11 +13,19 @@ import { keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 export const DEV_CHAIN_ID = 0xc4a1;
 /** Accounts of the development genesis (deterministic keys, so any tool can sign for them). */
 export function devAccounts(count = 16): KeyPair[] {
-  return Array.from({ length: count }, (_, i) => keyPairFromSeed(createHash("sha256").update(`chaindb dev account ${i}`).digest()));
+  return Array.from({ length: count }, (_, i) =>
+    keyPairFromSeed(createHash("sha256").update(`chaindb dev account ${i}`).digest()),
+  );
 }
 
 /** Prints a status line on each change of `key(status)` until SIGINT or SIGTERM. */
-export async function runUntilSignal<S extends object>(id: string, publicKey: Uint8Array, http: number, status: () => S, key: (s: S) => unknown[]): Promise<void> {
+export async function runUntilSignal<S extends object>(
+  id: string,
+  publicKey: Uint8Array,
+  http: number,
+  status: () => S,
+  key: (s: S) => unknown[],
+): Promise<void> {
   let last = "";
   const ticker = setInterval(() => {
     const s = status();
@@ -39,7 +47,10 @@ export function devGenesis() {
 }
 
 /** Runs `start`; if it fails, runs `cleanup` (closing what was opened before it) and rethrows. */
-export async function closeOnFailure<T>(start: () => Promise<T>, cleanup: () => Promise<unknown>): Promise<T> {
+export async function closeOnFailure<T>(
+  start: () => Promise<T>,
+  cleanup: () => Promise<unknown>,
+): Promise<T> {
   try {
     return await start();
   } catch (error) {

@@ -54,8 +54,16 @@ const CLIENTS_MAX = 10_000;
 /** Serves `api`; resolves once listening (rejects with the listen error, e.g. EADDRINUSE). */
 export function serveHttp(options: HttpOptions, api: HttpApi): Promise<Server> {
   const token = options.adminToken;
-  if (token !== undefined && token.length < ADMIN_TOKEN_MIN) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `admin token expected at least ${ADMIN_TOKEN_MIN} characters, got ${token.length}`);
-  const limiter = new RateLimiter(options.rate ?? DEFAULT_HTTP_RATE, options.now ?? (() => performance.now()), CLIENTS_MAX);
+  if (token !== undefined && token.length < ADMIN_TOKEN_MIN)
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `admin token expected at least ${ADMIN_TOKEN_MIN} characters, got ${token.length}`,
+    );
+  const limiter = new RateLimiter(
+    options.rate ?? DEFAULT_HTTP_RATE,
+    options.now ?? (() => performance.now()),
+    CLIENTS_MAX,
+  );
   const tokenDigest = token === undefined ? null : digest(token);
   const server = createServer((req, res) => {
     void handle(req, res, api, limiter, tokenDigest).catch((error: unknown) => {
@@ -75,11 +83,21 @@ export function serveHttp(options: HttpOptions, api: HttpApi): Promise<Server> {
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, api: HttpApi, limiter: RateLimiter, tokenDigest: Buffer | null): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  api: HttpApi,
+  limiter: RateLimiter,
+  tokenDigest: Buffer | null,
+): Promise<void> {
   const client = req.socket.remoteAddress ?? "unknown";
   if (!limiter.take(client)) {
     res.setHeader("retry-after", String(Math.max(1, Math.ceil(limiter.waitMs(client) / 1000))));
-    return fail(res, ErrorCode.RATE_LIMITED, `too many requests from ${client}; retry in ${limiter.waitMs(client)} ms`);
+    return fail(
+      res,
+      ErrorCode.RATE_LIMITED,
+      `too many requests from ${client}; retry in ${limiter.waitMs(client)} ms`,
+    );
   }
   const url = req.url ?? "";
   if (req.method === "POST" && (url === "/mining/on" || url === "/mining/off") && api.mining !== undefined) {
@@ -103,7 +121,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, api: HttpApi, l
     try {
       return reply(res, 200, await api.submit(fromHex(body.trim(), "transfer")));
     } catch (error) {
-      if (error instanceof NotPrimaryError) return reply(res, 409, { error: error.code, primary: error.primary ?? null, message: error.message });
+      if (error instanceof NotPrimaryError)
+        return reply(res, 409, { error: error.code, primary: error.primary ?? null, message: error.message });
       throw error;
     }
   }
@@ -112,11 +131,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, api: HttpApi, l
 
 /** Why an admin request is refused, or null when it may go on. */
 function adminRefusal(req: IncomingMessage, tokenDigest: Buffer | null): string | null {
-  if (tokenDigest === null) return isLoopback(req.socket.remoteAddress) ? null : "admin endpoints answer loopback only (start the node with --admin-token to allow others)";
+  if (tokenDigest === null)
+    return isLoopback(req.socket.remoteAddress)
+      ? null
+      : "admin endpoints answer loopback only (start the node with --admin-token to allow others)";
   const header = req.headers.authorization ?? "";
   const given = header.startsWith("Bearer ") ? header.slice("Bearer ".length) : "";
   // Digests first: timingSafeEqual needs equal lengths, and the token's length must not leak either.
-  return timingSafeEqual(digest(given), tokenDigest) ? null : "admin endpoints need Authorization: Bearer <admin token>";
+  return timingSafeEqual(digest(given), tokenDigest)
+    ? null
+    : "admin endpoints need Authorization: Bearer <admin token>";
 }
 
 /** Whether `address` is a loopback address (IPv4 127/8, IPv6 ::1, or IPv4-mapped 127/8). */

@@ -10,7 +10,6 @@ import { EXIT_CODES, parseCommand, wantsHelp, type CommandSpec } from "./args.ts
 import type { ExitCode } from "./exit-code.ts";
 import { mineCommand, verifyCommand } from "./pow.ts";
 
-
 const USAGE = `usage: chaindb <command> [options]        (chaindb <command> --help for its options)
 
 commands:
@@ -49,13 +48,18 @@ ${EXIT_CODES}
 
 const BENCH: CommandSpec = {
   name: "bench",
-  summary: "Runs the benchmark suites (all by default; name some to run only those) and writes results.json and report.html.",
+  summary:
+    "Runs the benchmark suites (all by default; name some to run only those) and writes results.json and report.html.",
   usage: "[suite ...] [options]",
   positionals: true,
   options: [
     { name: "quick", help: "shorter runs with fewer samples (what CI runs)" },
     { name: "out", value: "<dir>", default: "bench/results", help: "where results.json and report.html go" },
-    { name: "accounts", value: "<n,n,...>", help: "state only: cost against the number of accounts, e.g. 100k,1M,10M (writes state-scale.json and .svg)" },
+    {
+      name: "accounts",
+      value: "<n,n,...>",
+      help: "state only: cost against the number of accounts, e.g. 100k,1M,10M (writes state-scale.json and .svg)",
+    },
     { name: "durable", help: "with --accounts: also measure the durable store (disk per account, reopen)" },
     { name: "check", help: "exit 1 when a target is missed (missed targets are always listed at the end)" },
   ],
@@ -109,7 +113,9 @@ export async function main(argv: string[], world: CliWorld = {}): Promise<ExitCo
         process.stdout.write(USAGE);
         return command === undefined ? 2 : 0;
       default:
-        process.stderr.write(`chaindb: unknown command "${command}" (commands: mine, verify, simulate, node, cluster, bench; see chaindb --help)\n`);
+        process.stderr.write(
+          `chaindb: unknown command "${command}" (commands: mine, verify, simulate, node, cluster, bench; see chaindb --help)\n`,
+        );
         return 2;
     }
   } catch (error) {
@@ -126,7 +132,10 @@ async function simulate(args: string[]): Promise<ExitCode> {
     process.stdout.write(SIMULATE_USAGE);
     return what === undefined ? 2 : 0;
   }
-  throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `simulate: unknown simulation ${JSON.stringify(what)}, expected replication, consensus or 2pc (see chaindb simulate --help)`);
+  throw new ChainDbError(
+    ErrorCode.BAD_ARGUMENT,
+    `simulate: unknown simulation ${JSON.stringify(what)}, expected replication, consensus or 2pc (see chaindb simulate --help)`,
+  );
 }
 
 async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> {
@@ -135,13 +144,20 @@ async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> 
     return 1;
   }
   const { SUITES, runBench, runStateScale, parseCounts, benchExitCode } = await world.loadBench();
-  const spec = { ...BENCH, notes: ["suites:", ...SUITES.map((s) => `  ${s.name.padEnd(12)}${s.description}`)] };
+  const spec = {
+    ...BENCH,
+    notes: ["suites:", ...SUITES.map((s) => `  ${s.name.padEnd(12)}${s.description}`)],
+  };
   const parsed = parseCommand(spec, args);
   if (parsed === null) return 0;
   const out = parsed.values.out as string;
   if (parsed.values.accounts !== undefined) {
     // `bench state --accounts 100k,1M,10M`: cost against the number of accounts (bench/state-scale.ts).
-    await runStateScale({ accounts: parseCounts(parsed.values.accounts as string), durable: parsed.values.durable === true, out });
+    await runStateScale({
+      accounts: parseCounts(parsed.values.accounts as string),
+      durable: parsed.values.durable === true,
+      out,
+    });
     return 0;
   }
   const run = await runBench(parsed.positionals, { quick: parsed.values.quick === true, out });
@@ -190,10 +206,22 @@ export function reportError(error: unknown): ExitCode {
 }
 
 function systemMessage(e: NodeJS.ErrnoException & { address?: string; port?: number }): string {
-  if (e.code === "EADDRINUSE") return `cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: the address is already in use`;
-  if (e.code === "EADDRNOTAVAIL") return `cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: no such local address`;
+  if (e.code === "EADDRINUSE")
+    return `cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: the address is already in use`;
+  if (e.code === "EADDRNOTAVAIL")
+    return `cannot listen on ${e.address ?? "?"}:${e.port ?? "?"}: no such local address`;
   const what = e.path !== undefined ? `${e.path}: ` : "";
-  const why = ({ EACCES: "permission denied", EPERM: "operation not permitted", EROFS: "read-only file system", ENOSPC: "no space left on device", ENOTDIR: "a path component is not a directory", EISDIR: "is a directory", ENOENT: "no such file or directory" } as Record<string, string>)[e.code!];
+  const why = (
+    {
+      EACCES: "permission denied",
+      EPERM: "operation not permitted",
+      EROFS: "read-only file system",
+      ENOSPC: "no space left on device",
+      ENOTDIR: "a path component is not a directory",
+      EISDIR: "is a directory",
+      ENOENT: "no such file or directory",
+    } as Record<string, string>
+  )[e.code!];
   return `${e.syscall} ${what}${why ?? e.message}`;
 }
 

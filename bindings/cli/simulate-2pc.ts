@@ -5,7 +5,14 @@
  * @module
  */
 import { simulateTwoPc, twoPcReplayCommand, type TwoPcBug } from "../txn/index.ts";
-import { choiceOption, intOption, parseCommand, seedsOption, type CommandSpec, type ExitCode } from "./args.ts";
+import {
+  choiceOption,
+  intOption,
+  parseCommand,
+  seedsOption,
+  type CommandSpec,
+  type ExitCode,
+} from "./args.ts";
 import { runSeeds } from "./simulate-run.ts";
 import { TRACE_OPTIONS, TraceTarget } from "./trace.ts";
 
@@ -13,11 +20,21 @@ const BUGS: readonly TwoPcBug[] = ["send-commit-before-force", "in-doubt-commits
 
 const SPEC: CommandSpec = {
   name: "simulate 2pc",
-  summary: "Runs seeded two-phase-commit simulations (a coordinator and N participants over a lossy network, with crashes) and checks atomicity, conservation and durability after every run.",
+  summary:
+    "Runs seeded two-phase-commit simulations (a coordinator and N participants over a lossy network, with crashes) and checks atomicity, conservation and durability after every run.",
   options: [
     { name: "seeds", value: "<from>..<to>", default: "1..100", help: "seeds to run (or one seed N)" },
-    { name: "participants", value: "N", defaultText: "3..5, drawn from the seed", help: "participants per run, 2..16" },
-    { name: "bug", value: "<name>", help: `inject a known protocol bug (the checker must catch it): ${BUGS.join(", ")}` },
+    {
+      name: "participants",
+      value: "N",
+      defaultText: "3..5, drawn from the seed",
+      help: "participants per run, 2..16",
+    },
+    {
+      name: "bug",
+      value: "<name>",
+      help: `inject a known protocol bug (the checker must catch it): ${BUGS.join(", ")}`,
+    },
     { name: "json", help: "print one JSON object instead of the summary line" },
     ...TRACE_OPTIONS,
   ],
@@ -30,7 +47,8 @@ export async function simulateTwoPcCommand(args: string[]): Promise<ExitCode> {
   if (parsed === null) return 0;
   const { values } = parsed;
   const { from, to } = seedsOption(values.seeds);
-  const participants = values.participants === undefined ? undefined : intOption(values.participants, "participants", 2, 16);
+  const participants =
+    values.participants === undefined ? undefined : intOption(values.participants, "participants", 2, 16);
   const bug = values.bug === undefined ? undefined : choiceOption(values.bug, "bug", BUGS);
   return runSeeds({
     tracing: TraceTarget.from(values),
@@ -41,10 +59,25 @@ export async function simulateTwoPcCommand(args: string[]): Promise<ExitCode> {
     to,
     json: values.json === true,
     run: async (seed, trace) => {
-      const r = await simulateTwoPc({ seed, ...(participants !== undefined ? { participants } : {}), ...(bug !== undefined ? { bug } : {}), ...(trace && { trace }) });
-      return { ...(r.violation ? { violation: r.violation } : {}), config: `${r.participants} participants`, counts: { transactions: r.transactions, committed: r.committed, aborted: r.aborted, crashes: r.crashes } };
+      const r = await simulateTwoPc({
+        seed,
+        ...(participants !== undefined ? { participants } : {}),
+        ...(bug !== undefined ? { bug } : {}),
+        ...(trace && { trace }),
+      });
+      return {
+        ...(r.violation ? { violation: r.violation } : {}),
+        config: `${r.participants} participants`,
+        counts: {
+          transactions: r.transactions,
+          committed: r.committed,
+          aborted: r.aborted,
+          crashes: r.crashes,
+        },
+      };
     },
     replay: (seed) => twoPcReplayCommand(seed, bug),
-    describe: (t) => `${t.transactions ?? 0} transactions, ${t.committed ?? 0} committed, ${t.aborted ?? 0} aborted, ${t.crashes ?? 0} crashes`,
+    describe: (t) =>
+      `${t.transactions ?? 0} transactions, ${t.committed ?? 0} committed, ${t.aborted ?? 0} aborted, ${t.crashes ?? 0} crashes`,
   });
 }

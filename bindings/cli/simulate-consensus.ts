@@ -7,7 +7,14 @@
  */
 import { replayCommand, simulateConsensus, type SimulationOptions } from "../consensus/index.ts";
 import { ChainDbError, ErrorCode } from "../util/index.ts";
-import { choiceOption, intOption, parseCommand, seedsOption, type CommandSpec, type ExitCode } from "./args.ts";
+import {
+  choiceOption,
+  intOption,
+  parseCommand,
+  seedsOption,
+  type CommandSpec,
+  type ExitCode,
+} from "./args.ts";
 import { runSeeds } from "./simulate-run.ts";
 import { TRACE_OPTIONS, TraceTarget } from "./trace.ts";
 
@@ -15,11 +22,22 @@ const SELECTIONS = ["tendermint", "pos", "dpos"] as const;
 
 const SPEC: CommandSpec = {
   name: "simulate consensus",
-  summary: "Runs seeded Tendermint simulations (partitions, crashes, lossy links, then a heal) and checks agreement, validity, liveness after the heal, and that every equivocation becomes evidence.",
+  summary:
+    "Runs seeded Tendermint simulations (partitions, crashes, lossy links, then a heal) and checks agreement, validity, liveness after the heal, and that every equivocation becomes evidence.",
   options: [
     { name: "validators", value: "N", default: "4", help: "validators, 1..128" },
-    { name: "byzantine", value: "F", default: "1", help: "byzantine validators among them (equivocate, send bad messages), 0..N" },
-    { name: "consensus", value: "tendermint|pos|dpos", default: "tendermint", help: "validator selection: fixed equal power, proof of stake, or delegated proof of stake" },
+    {
+      name: "byzantine",
+      value: "F",
+      default: "1",
+      help: "byzantine validators among them (equivocate, send bad messages), 0..N",
+    },
+    {
+      name: "consensus",
+      value: "tendermint|pos|dpos",
+      default: "tendermint",
+      help: "validator selection: fixed equal power, proof of stake, or delegated proof of stake",
+    },
     { name: "seeds", value: "<from>..<to>", default: "1..100", help: "seeds to run (or one seed N)" },
     { name: "json", help: "print one JSON object instead of the summary line" },
     ...TRACE_OPTIONS,
@@ -34,7 +52,11 @@ export async function simulateConsensusCommand(args: string[]): Promise<ExitCode
   const { values } = parsed;
   const validators = intOption(values.validators, "validators", 1, 128);
   const byzantine = intOption(values.byzantine, "byzantine", 0, 128);
-  if (byzantine > validators) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--byzantine ${byzantine} is more than --validators ${validators}`);
+  if (byzantine > validators)
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `--byzantine ${byzantine} is more than --validators ${validators}`,
+    );
   const selection = choiceOption(values.consensus, "consensus", SELECTIONS);
   const { from, to } = seedsOption(values.seeds);
   const options = (seed: number): SimulationOptions => ({ seed, validators, byzantine, selection });
@@ -48,12 +70,18 @@ export async function simulateConsensusCommand(args: string[]): Promise<ExitCode
     json: values.json === true,
     run: async (seed, trace) => {
       const r = await simulateConsensus({ ...options(seed), ...(trace && { trace }) });
-      const counts = { committedBlocks: r.minHeight, equivocations: r.equivocations, equivocationsWithEvidence: r.equivocationsWithEvidence, slashed: r.slashed, messages: r.messages, simulatedMs: Math.round(r.simTimeMs) };
+      const counts = {
+        committedBlocks: r.minHeight,
+        equivocations: r.equivocations,
+        equivocationsWithEvidence: r.equivocationsWithEvidence,
+        slashed: r.slashed,
+        messages: r.messages,
+        simulatedMs: Math.round(r.simTimeMs),
+      };
       return { ...(r.ok ? {} : { violation: r.violation! }), counts };
     },
     replay: (seed) => replayCommand(options(seed)),
     describe: (t) =>
       `${t.committedBlocks ?? 0} blocks committed, ${t.equivocationsWithEvidence ?? 0}/${t.equivocations ?? 0} equivocations with evidence, ${t.slashed ?? 0} slashed, ${Math.round((t.simulatedMs ?? 0) / 1000)} simulated s`,
   });
-
 }

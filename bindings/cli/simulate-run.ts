@@ -48,17 +48,43 @@ export async function runSeeds(loop: SeedLoop): Promise<ExitCode> {
   for (let seed = loop.from; seed <= loop.to; seed++) {
     const recorder = loop.tracing?.start();
     const r = await loop.run(seed, recorder);
-    if (recorder) loop.tracing!.finish(recorder, `simulate ${loop.simulation}, seed ${seed}: ${r.config ?? loop.config}`, loop.replay(seed), r.violation);
+    if (recorder)
+      loop.tracing!.finish(
+        recorder,
+        `simulate ${loop.simulation}, seed ${seed}: ${r.config ?? loop.config}`,
+        loop.replay(seed),
+        r.violation,
+      );
     for (const [k, v] of Object.entries(r.counts)) totals[k] = (totals[k] ?? 0) + v;
     const ran = seed - loop.from + 1;
     if (r.violation !== undefined) {
       const replay = loop.replay(seed);
       loop.tracing?.write();
-      process.stderr.write(`seed ${seed} (${r.config ?? loop.config}) violated "${r.violation.invariant}": ${r.violation.detail}\nreplay: ${replay}\n`);
+      process.stderr.write(
+        `seed ${seed} (${r.config ?? loop.config}) violated "${r.violation.invariant}": ${r.violation.detail}\nreplay: ${replay}\n`,
+      );
       if (loop.json) {
-        process.stdout.write(JSON.stringify({ ok: false, simulation: loop.simulation, seed, invariant: r.violation.invariant, detail: r.violation.detail, replay, seeds: ran, from: loop.from, to: seed, violations: 1, ...loop.configJson, ...totals, seconds: seconds(t0) }) + "\n");
+        process.stdout.write(
+          JSON.stringify({
+            ok: false,
+            simulation: loop.simulation,
+            seed,
+            invariant: r.violation.invariant,
+            detail: r.violation.detail,
+            replay,
+            seeds: ran,
+            from: loop.from,
+            to: seed,
+            violations: 1,
+            ...loop.configJson,
+            ...totals,
+            seconds: seconds(t0),
+          }) + "\n",
+        );
       } else {
-        process.stdout.write(`${ran} seeds (${loop.from}..${seed}), 1 violation (seed ${seed}): ${loop.simulation}, ${loop.config} — ${loop.describe(totals)} (${seconds(t0)} s)\n`);
+        process.stdout.write(
+          `${ran} seeds (${loop.from}..${seed}), 1 violation (seed ${seed}): ${loop.simulation}, ${loop.config} — ${loop.describe(totals)} (${seconds(t0)} s)\n`,
+        );
       }
       return 1;
     }
@@ -66,9 +92,23 @@ export async function runSeeds(loop: SeedLoop): Promise<ExitCode> {
   }
   loop.tracing?.write();
   if (loop.json) {
-    process.stdout.write(JSON.stringify({ ok: true, simulation: loop.simulation, seeds: total, from: loop.from, to: loop.to, violations: 0, ...loop.configJson, ...totals, seconds: seconds(t0) }) + "\n");
+    process.stdout.write(
+      JSON.stringify({
+        ok: true,
+        simulation: loop.simulation,
+        seeds: total,
+        from: loop.from,
+        to: loop.to,
+        violations: 0,
+        ...loop.configJson,
+        ...totals,
+        seconds: seconds(t0),
+      }) + "\n",
+    );
   } else {
-    process.stdout.write(`${total} seeds (${loop.from}..${loop.to}), 0 violations: ${loop.simulation}, ${loop.config} — ${loop.describe(totals)} (${seconds(t0)} s)\n`);
+    process.stdout.write(
+      `${total} seeds (${loop.from}..${loop.to}), 0 violations: ${loop.simulation}, ${loop.config} — ${loop.describe(totals)} (${seconds(t0)} s)\n`,
+    );
   }
   return 0;
 }

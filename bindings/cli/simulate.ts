@@ -6,17 +6,35 @@
  * @module
  */
 import { simulatePow, simulatePrimary } from "../replication/index.ts";
-import { choiceOption, intOption, parseCommand, seedsOption, type CommandSpec, type ExitCode } from "./args.ts";
+import {
+  choiceOption,
+  intOption,
+  parseCommand,
+  seedsOption,
+  type CommandSpec,
+  type ExitCode,
+} from "./args.ts";
 import { runSeeds } from "./simulate-run.ts";
 import { TRACE_OPTIONS, TraceTarget } from "./trace.ts";
 
 const SPEC: CommandSpec = {
   name: "simulate replication",
-  summary: "Runs seeded replication simulations (primary crashes, partitions, restarts from disk, lossy links) and checks that acknowledged writes survive and every node ends on one chain.",
+  summary:
+    "Runs seeded replication simulations (primary crashes, partitions, restarts from disk, lossy links) and checks that acknowledged writes survive and every node ends on one chain.",
   options: [
-    { name: "mode", value: "primary|pow", default: "primary", help: "single-primary log shipping with failover, or the multi-primary proof-of-work chain" },
+    {
+      name: "mode",
+      value: "primary|pow",
+      default: "primary",
+      help: "single-primary log shipping with failover, or the multi-primary proof-of-work chain",
+    },
     { name: "seeds", value: "<from>..<to>", default: "1..100", help: "seeds to run (or one seed N)" },
-    { name: "nodes", value: "N", defaultText: "drawn from the seed: 3 or 5 (primary), 3..4 (pow)", help: "nodes per run, 3..9" },
+    {
+      name: "nodes",
+      value: "N",
+      defaultText: "drawn from the seed: 3 or 5 (primary), 3..4 (pow)",
+      help: "nodes per run, 3..9",
+    },
     { name: "json", help: "print one JSON object instead of the summary line" },
     ...TRACE_OPTIONS,
   ],
@@ -44,9 +62,14 @@ export async function simulateCommand(args: string[]): Promise<ExitCode> {
       const options = { seed, ...(nodes !== undefined ? { nodes } : {}), ...(trace && { trace }) };
       const r = mode === "pow" ? await simulatePow(options) : await simulatePrimary(options);
       const counts = { blocks: r.height, ackedWrites: r.acked, faults: r.faults, reorgs: r.reorgs ?? 0 };
-      return { ...(r.violation ? { violation: r.violation } : {}), config: `${mode}, ${r.nodes} nodes`, counts };
+      return {
+        ...(r.violation ? { violation: r.violation } : {}),
+        config: `${mode}, ${r.nodes} nodes`,
+        counts,
+      };
     },
     replay: (seed) => `npx chaindb simulate replication --mode ${mode}${nodesFlag} --seeds ${seed}..${seed}`,
-    describe: (t) => `${t.blocks ?? 0} blocks on the final chains, ${mode === "pow" ? `${t.reorgs ?? 0} reorganisations` : `${t.ackedWrites ?? 0} sync-acked writes`}, ${t.faults ?? 0} faults`,
+    describe: (t) =>
+      `${t.blocks ?? 0} blocks on the final chains, ${mode === "pow" ? `${t.reorgs ?? 0} reorganisations` : `${t.ackedWrites ?? 0} sync-acked writes`}, ${t.faults ?? 0} faults`,
   });
 }

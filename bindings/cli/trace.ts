@@ -6,14 +6,28 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { TraceRecorder, renderTraceHtml, violationSubjects, type Trace, type TraceRenderOptions } from "../net/index.ts";
+import {
+  TraceRecorder,
+  renderTraceHtml,
+  violationSubjects,
+  type Trace,
+  type TraceRenderOptions,
+} from "../net/index.ts";
 import { ChainDbError, ErrorCode } from "../util/index.ts";
 import type { OptionSpec } from "./args.ts";
 
 /** The options every simulate command adds (see {@link TraceTarget.from}). */
 export const TRACE_OPTIONS: readonly OptionSpec[] = [
-  { name: "trace", value: "<file.html>", help: "write a space-time diagram of the failing seed (else the last seed) as a self-contained page" },
-  { name: "trace-window", value: "<from>..<to>", help: "with --trace: draw only this window of simulated ms (default: the whole run, at most 2000 messages)" },
+  {
+    name: "trace",
+    value: "<file.html>",
+    help: "write a space-time diagram of the failing seed (else the last seed) as a self-contained page",
+  },
+  {
+    name: "trace-window",
+    value: "<from>..<to>",
+    help: "with --trace: draw only this window of simulated ms (default: the whole run, at most 2000 messages)",
+  },
 ];
 
 /** Where and what to draw; one per command run. */
@@ -30,7 +44,8 @@ export class TraceTarget {
     const trace = values.trace as string | undefined;
     const window = values["trace-window"] as string | undefined;
     if (trace === undefined) {
-      if (window !== undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--trace-window needs --trace <file.html>`);
+      if (window !== undefined)
+        throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--trace-window needs --trace <file.html>`);
       return undefined;
     }
     if (trace === "") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--trace expected a file name`);
@@ -46,10 +61,20 @@ export class TraceTarget {
    * Closes the seed's trace and keeps it as the one to draw. A violation the simulation did not
    * record itself (one found after the run) is noted at the end, with the nodes its text names.
    */
-  finish(recorder: TraceRecorder, title: string, replay: string, violation?: { invariant: string; detail: string }): void {
+  finish(
+    recorder: TraceRecorder,
+    title: string,
+    replay: string,
+    violation?: { invariant: string; detail: string },
+  ): void {
     if (violation !== undefined && recorder.trace.violations.length === 0) {
       const { nodes, height } = violationSubjects(violation.detail, recorder.trace.nodes);
-      recorder.violation(violation.invariant, violation.detail, nodes, height === undefined ? {} : { height });
+      recorder.violation(
+        violation.invariant,
+        violation.detail,
+        nodes,
+        height === undefined ? {} : { height },
+      );
     }
     this.last = recorder.finish(title, replay);
   }
@@ -63,7 +88,11 @@ export class TraceTarget {
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, html);
     } catch (error) {
-      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--trace: cannot write ${path}: ${(error as Error).message}`, { cause: error });
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `--trace: cannot write ${path}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     process.stderr.write(`trace: ${this.last.title} drawn to ${path}\n`);
   }
@@ -72,6 +101,10 @@ export class TraceTarget {
 function parseWindow(value: string | undefined): TraceRenderOptions {
   if (value === undefined) return {};
   const match = /^(\d+(?:\.\d+)?)\.\.(\d+(?:\.\d+)?)$/.exec(value);
-  if (match === null || !(Number(match[1]) < Number(match[2]))) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--trace-window expected <from>..<to> in ms with from < to, got ${value}`);
+  if (match === null || !(Number(match[1]) < Number(match[2])))
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `--trace-window expected <from>..<to> in ms with from < to, got ${value}`,
+    );
   return { fromMs: Number(match[1]), toMs: Number(match[2]) };
 }

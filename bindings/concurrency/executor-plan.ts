@@ -66,7 +66,13 @@ const sharedU64 = (n: number) => new BigUint64Array(shared(n * 8), 0, n);
  * Plans a block: slots for its accounts (read through `read`), groups of connected transfers.
  * Returns undefined when the proposer's fees cannot be deferred (see the module comment).
  */
-export function planBlock(packed: Uint8Array, count: number, proposer: Uint8Array, read: AccountReader, threads: number): BlockPlan | undefined {
+export function planBlock(
+  packed: Uint8Array,
+  count: number,
+  proposer: Uint8Array,
+  read: AccountReader,
+  threads: number,
+): BlockPlan | undefined {
   assert(packed.length >= count * TX, "planBlock: packed too short");
   const slotOf = new Map<string, number>();
   const addresses: Uint8Array[] = [];
@@ -111,9 +117,20 @@ export function planBlock(packed: Uint8Array, count: number, proposer: Uint8Arra
   const sharedPacked = sharedU8(count * TX);
   sharedPacked.set(packed.subarray(0, count * TX));
   return {
-    count, packed: sharedPacked, fromSlot, toSlot, balance, nonce, flags, order, groupStart,
-    status: sharedU8(count), ctl: new Int32Array(shared(8)), fees: sharedU64(threads),
-    addresses, largestGroup,
+    count,
+    packed: sharedPacked,
+    fromSlot,
+    toSlot,
+    balance,
+    nonce,
+    flags,
+    order,
+    groupStart,
+    status: sharedU8(count),
+    ctl: new Int32Array(shared(8)),
+    fees: sharedU64(threads),
+    addresses,
+    largestGroup,
   };
 }
 
@@ -179,15 +196,33 @@ export function runGroups(plan: BlockPlan, thread: number): number {
       const amount = dv.getBigUint64(o + 64, true);
       const fee = dv.getBigUint64(o + 72, true);
       // Same checks, same order as applyOne (the proposer is neither party: see planBlock).
-      if (f === t) { status[i] = 4; continue; } // SELF_TRANSFER
+      if (f === t) {
+        status[i] = 4;
+        continue;
+      } // SELF_TRANSFER
       const total = amount + fee;
-      if (total > U64_MAX) { status[i] = 3; continue; } // OVERFLOW
+      if (total > U64_MAX) {
+        status[i] = 3;
+        continue;
+      } // OVERFLOW
       const fromBal = balance[f]!;
       const fromNonce = nonce[f]!;
-      if (dv.getBigUint64(o + 80, true) !== fromNonce) { status[i] = 1; continue; } // BAD_NONCE
-      if (fromBal < total) { status[i] = 2; continue; } // INSUFFICIENT_FUNDS
-      if (fromNonce === U64_MAX) { status[i] = 3; continue; }
-      if (balance[t]! + amount > U64_MAX) { status[i] = 3; continue; }
+      if (dv.getBigUint64(o + 80, true) !== fromNonce) {
+        status[i] = 1;
+        continue;
+      } // BAD_NONCE
+      if (fromBal < total) {
+        status[i] = 2;
+        continue;
+      } // INSUFFICIENT_FUNDS
+      if (fromNonce === U64_MAX) {
+        status[i] = 3;
+        continue;
+      }
+      if (balance[t]! + amount > U64_MAX) {
+        status[i] = 3;
+        continue;
+      }
       balance[f] = fromBal - total;
       nonce[f] = fromNonce + 1n;
       balance[t] = balance[t]! + amount;

@@ -31,7 +31,9 @@ function verifyChunks(job: Extract<ExecutorJob, { type: "verify" }>): void {
     if (c >= chunks) return;
     const end = Math.min(count, (c + 1) * chunk);
     for (let i = c * chunk; i < end; i++) {
-      results[i] = verifyTransferSignature(transfers.subarray(i * TRANSFER_SIZE, (i + 1) * TRANSFER_SIZE)) ? 1 : 0;
+      results[i] = verifyTransferSignature(transfers.subarray(i * TRANSFER_SIZE, (i + 1) * TRANSFER_SIZE))
+        ? 1
+        : 0;
     }
   }
 }

@@ -16,8 +16,20 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes, aint, assert } from "../util/index.ts";
-import { decodeTransfer, packTransfers, TRANSFER_SIZE, type ApplyOptions, type BlockResult, type Ledger } from "../chain/index.ts";
-import { ACCOUNT_RECORD_SIZE, TRANSFER_STATUSES, accountRecord, type TransferStatus } from "../engine/index.ts";
+import {
+  decodeTransfer,
+  packTransfers,
+  TRANSFER_SIZE,
+  type ApplyOptions,
+  type BlockResult,
+  type Ledger,
+} from "../chain/index.ts";
+import {
+  ACCOUNT_RECORD_SIZE,
+  TRANSFER_STATUSES,
+  accountRecord,
+  type TransferStatus,
+} from "../engine/index.ts";
 import { spawnWorker, workerUrl, type WorkerHandle } from "../runtime/index.ts";
 import { EXISTS, TOUCHED, planBlock, type BlockPlan } from "./executor-plan.ts";
 import type { ExecutorJob, ExecutorReply } from "./executor-protocol.ts";
@@ -27,7 +39,12 @@ export interface BlockExecutor {
   /** Verifies and applies signed transfers (as `Ledger.applyBlock`). */
   execute(ledger: Ledger, transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult>;
   /** Applies pre-verified packed transfers (as `Ledger.applyPacked`). */
-  executePacked(ledger: Ledger, packed: Uint8Array, count: number, options: ApplyOptions): Promise<BlockResult>;
+  executePacked(
+    ledger: Ledger,
+    packed: Uint8Array,
+    count: number,
+    options: ApplyOptions,
+  ): Promise<BlockResult>;
   /** Stops the workers, if any. */
   close(): Promise<void>;
 }
@@ -40,7 +57,12 @@ export class SerialExecutor implements BlockExecutor {
   }
 
   /** Applies pre-verified transfers in block order. */
-  executePacked(ledger: Ledger, packed: Uint8Array, count: number, options: ApplyOptions): Promise<BlockResult> {
+  executePacked(
+    ledger: Ledger,
+    packed: Uint8Array,
+    count: number,
+    options: ApplyOptions,
+  ): Promise<BlockResult> {
     return ledger.applyPacked(packed, count, options);
   }
 
@@ -88,7 +110,8 @@ export class ParallelExecutor implements BlockExecutor {
   static async start(options: ParallelExecutorOptions): Promise<ParallelExecutor> {
     const count = aint(options?.workers, 1, 64, "workers");
     const onWorkers = options.parallelExecution ?? false;
-    if (typeof onWorkers !== "boolean") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"parallelExecution" expected a boolean`);
+    if (typeof onWorkers !== "boolean")
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"parallelExecution" expected a boolean`);
     const handles: WorkerHandle[] = [];
     const ready: Promise<void>[] = [];
     let executor: ParallelExecutor | undefined;
@@ -96,12 +119,20 @@ export class ParallelExecutor implements BlockExecutor {
       let markReady!: () => void;
       let fail!: (e: Error) => void;
       ready.push(new Promise<void>((res, rej) => ((markReady = res), (fail = rej))));
-      handles.push(spawnWorker(workerUrl(import.meta.url, "executor-worker"), {
-        onMessage: (m) => ((m as ExecutorReply).type === "ready" ? markReady() : executor?.onReply(m as ExecutorReply)),
-        onError: (e) => (executor ? executor.onFailure(e) : fail(e)),
-      }));
+      handles.push(
+        spawnWorker(workerUrl(import.meta.url, "executor-worker"), {
+          onMessage: (m) =>
+            (m as ExecutorReply).type === "ready" ? markReady() : executor?.onReply(m as ExecutorReply),
+          onError: (e) => (executor ? executor.onFailure(e) : fail(e)),
+        }),
+      );
     }
-    executor = new ParallelExecutor(handles, onWorkers, aint(options.verifyChunk ?? 64, 1, 1 << 20, "verifyChunk"), options.jobTimeoutMs ?? 60_000);
+    executor = new ParallelExecutor(
+      handles,
+      onWorkers,
+      aint(options.verifyChunk ?? 64, 1, 1 << 20, "verifyChunk"),
+      options.jobTimeoutMs ?? 60_000,
+    );
     try {
       await Promise.all(ready);
     } catch (error) {
@@ -117,8 +148,13 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   /** Verifies signatures on the workers, then executes (see {@link executePacked}). */
-  async execute(ledger: Ledger, transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult> {
-    if (!Array.isArray(transfers as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
+  async execute(
+    ledger: Ledger,
+    transfers: readonly Uint8Array[],
+    options: ApplyOptions,
+  ): Promise<BlockResult> {
+    if (!Array.isArray(transfers as unknown))
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
     abytes(options?.proposer, 32, "proposer");
     // Decoding and chain ids on this thread (cheap); the first failing index wins, as in applyBlock.
     let firstBad: { index: number; error: ChainDbError } | undefined;
@@ -126,7 +162,10 @@ export class ParallelExecutor implements BlockExecutor {
       try {
         const t = decodeTransfer(transfers[i]!);
         if (t.chainId !== ledger.chainId) {
-          throw new ChainDbError(ErrorCode.WRONG_CHAIN, `transfer ${i} is for chain ${t.chainId}, this is chain ${ledger.chainId}`);
+          throw new ChainDbError(
+            ErrorCode.WRONG_CHAIN,
+            `transfer ${i} is for chain ${t.chainId}, this is chain ${ledger.chainId}`,
+          );
         }
       } catch (error) {
         if (!(error instanceof ChainDbError)) throw error;
@@ -136,23 +175,37 @@ export class ParallelExecutor implements BlockExecutor {
     const checked = firstBad?.index ?? transfers.length;
     const valid = await this.verifySignatures(transfers, checked);
     const badSig = valid.indexOf(0);
-    if (badSig >= 0 && badSig < checked) throw new ChainDbError(ErrorCode.BAD_SIGNATURE, `transfer ${badSig} has a bad signature`);
+    if (badSig >= 0 && badSig < checked)
+      throw new ChainDbError(ErrorCode.BAD_SIGNATURE, `transfer ${badSig} has a bad signature`);
     if (firstBad) throw firstBad.error;
     return this.run(ledger, packTransfers(transfers), transfers.length, options, transfers);
   }
 
   /** Executes pre-verified transfers: on the workers with `parallelExecution`, else on the ledger's engine. */
-  executePacked(ledger: Ledger, packed: Uint8Array, count: number, options: ApplyOptions): Promise<BlockResult> {
+  executePacked(
+    ledger: Ledger,
+    packed: Uint8Array,
+    count: number,
+    options: ApplyOptions,
+  ): Promise<BlockResult> {
     abytes(options?.proposer, 32, "proposer");
     aint(count, 0, 100_000, "count");
     abytes(packed, count * 88, "packed");
     return this.run(ledger, packed, count, options, undefined);
   }
 
-  private async run(ledger: Ledger, packed: Uint8Array, count: number, options: ApplyOptions, signed: readonly Uint8Array[] | undefined): Promise<BlockResult> {
+  private async run(
+    ledger: Ledger,
+    packed: Uint8Array,
+    count: number,
+    options: ApplyOptions,
+    signed: readonly Uint8Array[] | undefined,
+  ): Promise<BlockResult> {
     const serial = () => {
       this.lastReport = { path: "serial", groups: 0, largestGroup: 0 };
-      return signed ? ledger.applyBlock(signed, { ...options, signaturesVerified: true }) : ledger.applyPacked(packed, count, options);
+      return signed
+        ? ledger.applyBlock(signed, { ...options, signaturesVerified: true })
+        : ledger.applyPacked(packed, count, options);
     };
     if (!this.onWorkers || count === 0) return serial();
     const plan = planBlock(packed, count, options.proposer, (a) => ledger.account(a), this.workers.length);
@@ -164,12 +217,20 @@ export class ParallelExecutor implements BlockExecutor {
   }
 
   /** Writes the touched accounts (and the proposer's fees) as the block's durable step. */
-  private async commit(ledger: Ledger, plan: BlockPlan, options: ApplyOptions, body: Uint8Array): Promise<BlockResult> {
+  private async commit(
+    ledger: Ledger,
+    plan: BlockPlan,
+    options: ApplyOptions,
+    body: Uint8Array,
+  ): Promise<BlockResult> {
     const statuses = Array.from(plan.status, (c) => TRANSFER_STATUSES[c]!);
     const rejected = statuses.findIndex((s) => s !== "ok");
     if (options.atomic === true && rejected >= 0) {
       const code = statuses[rejected] as Exclude<TransferStatus, "ok">;
-      throw new ChainDbError(ErrorCode[code], `atomic block rejected: transfer ${rejected} failed with ${code}`);
+      throw new ChainDbError(
+        ErrorCode[code],
+        `atomic block rejected: transfer ${rejected} failed with ${code}`,
+      );
     }
     const records: Uint8Array[] = [];
     plan.addresses.forEach((address, s) => {
@@ -183,7 +244,10 @@ export class ParallelExecutor implements BlockExecutor {
     }
     const all = new Uint8Array(records.length * ACCOUNT_RECORD_SIZE);
     records.forEach((r, i) => all.set(r, i * ACCOUNT_RECORD_SIZE));
-    const { height, root } = await ledger.commitAccounts(all, { proposer: options.proposer, transfers: body });
+    const { height, root } = await ledger.commitAccounts(all, {
+      proposer: options.proposer,
+      transfers: body,
+    });
     return { height, root, statuses };
   }
 
@@ -192,18 +256,35 @@ export class ParallelExecutor implements BlockExecutor {
     for (let i = 0; i < count; i++) buf.set(transfers[i]!, i * TRANSFER_SIZE);
     const results = new Uint8Array(new SharedArrayBuffer(Math.max(1, count)));
     const ctl = new Int32Array(new SharedArrayBuffer(8));
-    if (count > 0) await this.onAll((id) => ({ type: "verify", id, transfers: buf, results, ctl, count, chunk: this.verifyChunk }));
+    if (count > 0)
+      await this.onAll((id) => ({
+        type: "verify",
+        id,
+        transfers: buf,
+        results,
+        ctl,
+        count,
+        chunk: this.verifyChunk,
+      }));
     return results.subarray(0, count);
   }
 
   /** Posts one job to every worker and waits for all their answers (bounded by jobTimeoutMs). */
   private onAll(make: (id: number, thread: number) => ExecutorJob): Promise<void> {
-    if (this.failure) return Promise.reject(new ChainDbError(ErrorCode.WORKER_FAILED, "an executor worker failed", { cause: this.failure }));
+    if (this.failure)
+      return Promise.reject(
+        new ChainDbError(ErrorCode.WORKER_FAILED, "an executor worker failed", { cause: this.failure }),
+      );
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new ChainDbError(ErrorCode.WORKER_FAILED, `executor workers did not answer within ${this.jobTimeoutMs} ms`));
+        reject(
+          new ChainDbError(
+            ErrorCode.WORKER_FAILED,
+            `executor workers did not answer within ${this.jobTimeoutMs} ms`,
+          ),
+        );
       }, this.jobTimeoutMs);
       const done = (error?: Error) => {
         clearTimeout(timer);
@@ -219,13 +300,17 @@ export class ParallelExecutor implements BlockExecutor {
   private onReply(reply: ExecutorReply): void {
     const job = this.pending.get(reply.id);
     if (!job) return;
-    if (reply.type === "error") return job.reject(new ChainDbError(ErrorCode.WORKER_FAILED, `executor worker failed: ${reply.message}`));
+    if (reply.type === "error")
+      return job.reject(
+        new ChainDbError(ErrorCode.WORKER_FAILED, `executor worker failed: ${reply.message}`),
+      );
     if (--job.left === 0) job.resolve();
   }
 
   private onFailure(error: Error): void {
     this.failure = error;
-    for (const job of [...this.pending.values()]) job.reject(new ChainDbError(ErrorCode.WORKER_FAILED, "an executor worker failed", { cause: error }));
+    for (const job of [...this.pending.values()])
+      job.reject(new ChainDbError(ErrorCode.WORKER_FAILED, "an executor worker failed", { cause: error }));
   }
 
   /** Stops the workers. */

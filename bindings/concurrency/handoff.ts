@@ -86,7 +86,11 @@ export class HandoffProbe {
    */
   roundTrips(count: number, answerBoundMs = 10_000): number {
     const s = this.setup;
-    const stuck = () => new ChainDbError(ErrorCode.LOCK_TIMEOUT, `handoff worker (${s.kind}) did not answer within ${answerBoundMs} ms`);
+    const stuck = () =>
+      new ChainDbError(
+        ErrorCode.LOCK_TIMEOUT,
+        `handoff worker (${s.kind}) did not answer within ${answerBoundMs} ms`,
+      );
     if (s.kind === "futex") {
       for (let i = 0; i < count; i++) {
         Atomics.store(s.words, TURN, PONG);

@@ -8,7 +8,11 @@
 export { Mutex, type MutexHandle } from "./mutex.ts";
 export { Semaphore, type SemaphoreHandle, type SemaphoreOptions } from "./semaphore.ts";
 export { Event, type EventHandle, type EventOptions } from "./event.ts";
-export { ConditionVariable, type ConditionVariableHandle, type ConditionWaitOptions } from "./condition-variable.ts";
+export {
+  ConditionVariable,
+  type ConditionVariableHandle,
+  type ConditionWaitOptions,
+} from "./condition-variable.ts";
 export { Signal, type SignalHandle } from "./signal.ts";
 export type { WaitOptions, PrimitiveHandle } from "./shared.ts";
 export { currentThread, type ThreadIdentity } from "./thread-id.ts";

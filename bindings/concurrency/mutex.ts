@@ -38,7 +38,8 @@ const CONTENDED = 2;
 
 // Drepper's take 3, one try of the slow path: mark the lock contended (so its holder's unlock
 // wakes a sleeper) and own it if it was free; otherwise sleep while it stays contended.
-const takeContended = (region: Int32Array): true | number => Atomics.exchange(region, STATE, CONTENDED) === FREE || CONTENDED;
+const takeContended = (region: Int32Array): true | number =>
+  Atomics.exchange(region, STATE, CONTENDED) === FREE || CONTENDED;
 
 /** Handle of a {@link Mutex}: post it to a worker, then `Mutex.from(handle)` there. */
 export interface MutexHandle extends PrimitiveHandle<"chaindb.Mutex"> {
@@ -99,7 +100,8 @@ export class Mutex {
       if (this.heldByCurrentThread) {
         throw new ChainDbError(ErrorCode.LOCK_RECURSION, "Mutex.lock: this thread already holds the mutex");
       }
-      if (!waitLoop(this.region, STATE, deadlineOf(options), takeContended)) throw timeoutError("Mutex.lock", options);
+      if (!waitLoop(this.region, STATE, deadlineOf(options), takeContended))
+        throw timeoutError("Mutex.lock", options);
     }
     this.setOwner();
   }
@@ -111,7 +113,8 @@ export class Mutex {
    */
   async lockAsync(options?: WaitOptions): Promise<void> {
     if (Atomics.compareExchange(this.region, STATE, FREE, LOCKED) !== FREE) {
-      if (!(await waitLoopAsync(this.region, STATE, deadlineOf(options), takeContended))) throw timeoutError("Mutex.lockAsync", options);
+      if (!(await waitLoopAsync(this.region, STATE, deadlineOf(options), takeContended)))
+        throw timeoutError("Mutex.lockAsync", options);
     }
     this.setOwner();
   }

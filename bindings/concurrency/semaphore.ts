@@ -102,13 +102,15 @@ export class Semaphore {
   /** Blocks until a permit is taken; throws `LOCK_TIMEOUT` after `timeoutMs`. */
   acquire(options?: WaitOptions): void {
     const deadline = deadlineOf(options);
-    if (!waitLoop(this.region, COUNT, deadline, permitOrSleep, SLEEPERS)) throw timeoutError("Semaphore.acquire", options);
+    if (!waitLoop(this.region, COUNT, deadline, permitOrSleep, SLEEPERS))
+      throw timeoutError("Semaphore.acquire", options);
   }
 
   /** Takes a permit without blocking the thread; throws `LOCK_TIMEOUT` after `timeoutMs`. */
   async acquireAsync(options?: WaitOptions): Promise<void> {
     const deadline = deadlineOf(options);
-    if (!(await waitLoopAsync(this.region, COUNT, deadline, permitOrSleep, SLEEPERS))) throw timeoutError("Semaphore.acquireAsync", options);
+    if (!(await waitLoopAsync(this.region, COUNT, deadline, permitOrSleep, SLEEPERS)))
+      throw timeoutError("Semaphore.acquireAsync", options);
   }
 
   /** Returns `count` permits; throws `SEMAPHORE_OVERFLOW` (and changes nothing) beyond the maximum. */
@@ -119,7 +121,10 @@ export class Semaphore {
       if (attempt >= CAS_ATTEMPTS_MAX) throw new Error("chaindb internal error: Semaphore.release livelock");
       const c = Atomics.load(this.region, COUNT);
       if (c + count > max) {
-        throw new ChainDbError(ErrorCode.SEMAPHORE_OVERFLOW, `Semaphore.release(${count}) with ${c} of ${max} permits available`);
+        throw new ChainDbError(
+          ErrorCode.SEMAPHORE_OVERFLOW,
+          `Semaphore.release(${count}) with ${c} of ${max} permits available`,
+        );
       }
       if (Atomics.compareExchange(this.region, COUNT, c, c + count) === c) break;
     }

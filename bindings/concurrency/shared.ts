@@ -25,9 +25,11 @@ export type WaitResult = "ok" | "not-equal" | "timed-out";
 
 type WaitAsyncResult = { async: false; value: WaitResult } | { async: true; value: Promise<WaitResult> };
 // ES2024's Atomics.waitAsync: present in Node 20 and Deno, missing from the ES2022 lib we compile with.
-const atomicsWaitAsync = (Atomics as unknown as {
-  waitAsync: (a: Int32Array, index: number, value: number, timeoutMs?: number) => WaitAsyncResult;
-}).waitAsync;
+const atomicsWaitAsync = (
+  Atomics as unknown as {
+    waitAsync: (a: Int32Array, index: number, value: number, timeoutMs?: number) => WaitAsyncResult;
+  }
+).waitAsync;
 
 /** Allocates a zeroed shared region of `words` Int32 words, or checks and narrows a given one. */
 export function sharedRegion(region: Int32Array | undefined, words: number, name: string): Int32Array {
@@ -44,7 +46,9 @@ export function sharedRegion(region: Int32Array | undefined, words: number, name
 export function attachRegion(handle: unknown, kind: string, words: number): Int32Array {
   const h = handle as Partial<PrimitiveHandle<string>> | null;
   if (h === null || typeof h !== "object" || h.kind !== kind) {
-    throw new TypeError(`expected a ${kind} handle, got ${h === null ? "null" : typeof h === "object" ? String(h.kind) : typeof h}`);
+    throw new TypeError(
+      `expected a ${kind} handle, got ${h === null ? "null" : typeof h === "object" ? String(h.kind) : typeof h}`,
+    );
   }
   return sharedRegion(h.region, words, `${kind}.region`);
 }
@@ -74,7 +78,12 @@ export function waitSync(region: Int32Array, index: number, value: number, deadl
 const KEEPALIVE_MS = 2 ** 30;
 
 /** Waits without blocking the thread while `region[index] === value`, at most until `deadline`. */
-export async function waitAsyncUntil(region: Int32Array, index: number, value: number, deadline: number): Promise<WaitResult> {
+export async function waitAsyncUntil(
+  region: Int32Array,
+  index: number,
+  value: number,
+  deadline: number,
+): Promise<WaitResult> {
   const remaining = remainingMs(deadline);
   const result = atomicsWaitAsync(region, index, value, remaining);
   if (!result.async) return result.value;
@@ -101,7 +110,13 @@ export type WaitAttempt = (region: Int32Array) => true | number;
  * passed first. With `sleepersIndex`, the word there counts the threads asleep, so that notifiers
  * can skip `Atomics.notify` when it is 0 (it is raised before the sleep re-reads the word).
  */
-export function waitLoop(region: Int32Array, index: number, deadline: number, attempt: WaitAttempt, sleepersIndex?: number): boolean {
+export function waitLoop(
+  region: Int32Array,
+  index: number,
+  deadline: number,
+  attempt: WaitAttempt,
+  sleepersIndex?: number,
+): boolean {
   for (;;) {
     const expected = attempt(region);
     if (expected === true) return true;
@@ -116,7 +131,13 @@ export function waitLoop(region: Int32Array, index: number, deadline: number, at
 }
 
 /** {@link waitLoop} without blocking the thread (sleeps with `Atomics.waitAsync`). */
-export async function waitLoopAsync(region: Int32Array, index: number, deadline: number, attempt: WaitAttempt, sleepersIndex?: number): Promise<boolean> {
+export async function waitLoopAsync(
+  region: Int32Array,
+  index: number,
+  deadline: number,
+  attempt: WaitAttempt,
+  sleepersIndex?: number,
+): Promise<boolean> {
   for (;;) {
     const expected = attempt(region);
     if (expected === true) return true;
@@ -137,7 +158,9 @@ export function timeoutError(what: string, options: WaitOptions | undefined): Ch
 
 /** Checks a count argument (permits, initial values). */
 export function acount(value: unknown, min: number, max: number, name: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value)) throw new TypeError(`"${name}" expected an integer, got ${typeof value}`);
-  if (value < min || value > max) throw new RangeError(`"${name}" expected an integer in [${min}, ${max}], got ${value}`);
+  if (typeof value !== "number" || !Number.isInteger(value))
+    throw new TypeError(`"${name}" expected an integer, got ${typeof value}`);
+  if (value < min || value > max)
+    throw new RangeError(`"${name}" expected an integer in [${min}, ${max}], got ${value}`);
   return value;
 }

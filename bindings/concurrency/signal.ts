@@ -78,7 +78,8 @@ export class Signal {
 
   /** Throws `ABORTED` if the signal is raised. */
   throwIfRaised(): void {
-    if (this.raised) throw new ChainDbError(ErrorCode.ABORTED, `interrupted by a signal (reason ${this.reason})`);
+    if (this.raised)
+      throw new ChainDbError(ErrorCode.ABORTED, `interrupted by a signal (reason ${this.reason})`);
   }
 
   /** Blocks until raised; returns false if `timeoutMs` expired first. */

@@ -49,7 +49,11 @@ export function threadRegistry(): Int32Array {
 /** Adopts a registry received from another thread, unless this thread already has one. */
 export function adoptRegistry(received: Int32Array | undefined): void {
   if (registry !== undefined || received === undefined) return;
-  if (!(received instanceof Int32Array) || !(received.buffer instanceof SharedArrayBuffer) || received.length < REGISTRY_WORDS) {
+  if (
+    !(received instanceof Int32Array) ||
+    !(received.buffer instanceof SharedArrayBuffer) ||
+    received.length < REGISTRY_WORDS
+  ) {
     throw new TypeError("expected a thread-id registry: an Int32Array of 2 words over a SharedArrayBuffer");
   }
   registry = received;

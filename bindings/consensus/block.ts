@@ -7,7 +7,14 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes } from "../util/index.ts";
-import { CERTIFICATE_VOTES_MAX, decodeMessage, encodeMessage, verifyProposal, verifyVote, type Verifier } from "./codec.ts";
+import {
+  CERTIFICATE_VOTES_MAX,
+  decodeMessage,
+  encodeMessage,
+  verifyProposal,
+  verifyVote,
+  type Verifier,
+} from "./codec.ts";
 import { verifyEvidence } from "./evidence.ts";
 import { VoteType, type CommitCertificate, type Evidence, type Vote } from "./types.ts";
 import type { ValidatorSet } from "./validators.ts";
@@ -73,7 +80,8 @@ export function decodeBlock(bytes: Uint8Array): Block {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 72;
   const need = (k: number) => {
-    if (at + k > bytes.length) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `block truncated at byte ${at} of ${bytes.length}`);
+    if (at + k > bytes.length)
+      throw new ChainDbError(ErrorCode.BAD_MESSAGE, `block truncated at byte ${at} of ${bytes.length}`);
   };
   need(0);
   const section = () => {
@@ -86,20 +94,31 @@ export function decodeBlock(bytes: Uint8Array): Block {
     return out;
   };
   const height = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  if (!Number.isSafeInteger(height)) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `block height ${height} beyond 2^53 - 1`);
+  if (!Number.isSafeInteger(height))
+    throw new ChainDbError(ErrorCode.BAD_MESSAGE, `block height ${height} beyond 2^53 - 1`);
   const commitBytes = section();
   const lastCommit = commitBytes.length === 0 ? null : decodeCommit(commitBytes);
   const count = section();
-  if (count.length !== 1 || count[0]! > BLOCK_EVIDENCE_MAX) throw new ChainDbError(ErrorCode.BAD_MESSAGE, "block evidence count out of range");
+  if (count.length !== 1 || count[0]! > BLOCK_EVIDENCE_MAX)
+    throw new ChainDbError(ErrorCode.BAD_MESSAGE, "block evidence count out of range");
   const evidence: Evidence[] = [];
   for (let i = 0; i < count[0]!; i++) {
     const e = decodeMessage(section());
-    if (e.kind !== "evidence") throw new ChainDbError(ErrorCode.BAD_MESSAGE, "block evidence entry is not evidence");
+    if (e.kind !== "evidence")
+      throw new ChainDbError(ErrorCode.BAD_MESSAGE, "block evidence entry is not evidence");
     evidence.push(e);
   }
   const txs = copy(section());
-  if (at !== bytes.length) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `${bytes.length - at} trailing bytes after the block`);
-  return { height, parent: copy(bytes.subarray(8, 40)), lastCommit, evidence, txs, stateRoot: copy(bytes.subarray(40, 72)) };
+  if (at !== bytes.length)
+    throw new ChainDbError(ErrorCode.BAD_MESSAGE, `${bytes.length - at} trailing bytes after the block`);
+  return {
+    height,
+    parent: copy(bytes.subarray(8, 40)),
+    lastCommit,
+    evidence,
+    txs,
+    stateRoot: copy(bytes.subarray(40, 72)),
+  };
 }
 
 /** A copy of `b` (a Node Buffer's own `slice` would alias a possibly pooled input). */
@@ -142,13 +161,21 @@ function decodeCommit(bytes: Uint8Array): BlockCommit {
  * round, from distinct validators of `set` with more than 2/3 of the power, each correctly signed.
  * A full certificate must also hold a valid proposal for `id` in that round.
  */
-export function verifyCommit(chainId: string, set: ValidatorSet, c: BlockCommit | CommitCertificate, height: number, id: Uint8Array, verify?: Verifier): boolean {
+export function verifyCommit(
+  chainId: string,
+  set: ValidatorSet,
+  c: BlockCommit | CommitCertificate,
+  height: number,
+  id: Uint8Array,
+  verify?: Verifier,
+): boolean {
   // Extras are refused before any signature is checked: at most one precommit per validator.
   if (c.precommits.length > set.size) return false;
   let round = c.precommits[0]?.round ?? -1;
   if ("proposal" in c) {
     const p = c.proposal;
-    if (p.height !== height || idKey(p.valueId) !== idKey(id) || !verifyProposal(chainId, p, verify)) return false;
+    if (p.height !== height || idKey(p.valueId) !== idKey(id) || !verifyProposal(chainId, p, verify))
+      return false;
     round = p.round;
   }
   const seen = new Set<number>();
@@ -156,7 +183,13 @@ export function verifyCommit(chainId: string, set: ValidatorSet, c: BlockCommit 
   for (const v of c.precommits) {
     const index = set.indexOf(v.validator);
     if (index < 0 || seen.has(index)) return false;
-    if (v.type !== VoteType.Precommit || v.height !== height || v.round !== round || idKey(v.valueId) !== idKey(id)) return false;
+    if (
+      v.type !== VoteType.Precommit ||
+      v.height !== height ||
+      v.round !== round ||
+      idKey(v.valueId) !== idKey(id)
+    )
+      return false;
     if (!verifyVote(chainId, v, verify)) return false;
     seen.add(index);
     power += set.power(index);
@@ -165,6 +198,11 @@ export function verifyCommit(chainId: string, set: ValidatorSet, c: BlockCommit 
 }
 
 /** True if every evidence in `b` verifies against `set` (the set of the evidence's height). */
-export function verifyBlockEvidence(chainId: string, set: ValidatorSet, b: Block, verify?: Verifier): boolean {
+export function verifyBlockEvidence(
+  chainId: string,
+  set: ValidatorSet,
+  b: Block,
+  verify?: Verifier,
+): boolean {
   return b.evidence.every((e) => verifyEvidence(chainId, set, e, verify));
 }

@@ -27,7 +27,8 @@ export interface ByzantineOptions {
 /** Sends `a` to the even-indexed peers and `b` to the odd ones (never to itself). */
 function split(ctx: BehaviorContext, a: Message, b: Message): Effect[] {
   const out: Effect[] = [];
-  for (let to = 0; to < ctx.peers; to++) if (to !== ctx.self) out.push({ kind: "send", to, message: to % 2 === 0 ? a : b });
+  for (let to = 0; to < ctx.peers; to++)
+    if (to !== ctx.self) out.push({ kind: "send", to, message: to % 2 === 0 ? a : b });
   return out;
 }
 
@@ -40,7 +41,12 @@ export function byzantine(strategy: ByzantineStrategy, options: ByzantineOptions
     case "equivocate":
       return {
         propose(ctx, p) {
-          const other = ctx.signProposal({ height: p.height, round: p.round, validRound: p.validRound, value: options.variant(p.value) });
+          const other = ctx.signProposal({
+            height: p.height,
+            round: p.round,
+            validRound: p.validRound,
+            value: options.variant(p.value),
+          });
           return split(ctx, note(p), note(other));
         },
         vote: (_ctx, v) => [{ kind: "broadcast", message: note(v) }],
@@ -59,7 +65,12 @@ export function byzantine(strategy: ByzantineStrategy, options: ByzantineOptions
     case "invalid":
       return {
         propose(ctx, p) {
-          const bad = ctx.signProposal({ height: p.height, round: p.round, validRound: -1, value: options.corrupt(p.value) });
+          const bad = ctx.signProposal({
+            height: p.height,
+            round: p.round,
+            validRound: -1,
+            value: options.corrupt(p.value),
+          });
           return [{ kind: "broadcast", message: note(bad) }];
         },
         vote(ctx, v) {

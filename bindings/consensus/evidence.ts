@@ -27,7 +27,8 @@ export function evidenceKey(e: Evidence): string {
  * Proposals are kept as headers: the signatures cover the value ids, so the blocks are not needed.
  */
 export function makeEvidence(a: Vote | Proposal, b: Vote | Proposal): Evidence {
-  const ka = idKey(a.valueId), kb = idKey(b.valueId);
+  const ka = idKey(a.valueId),
+    kb = idKey(b.valueId);
   const strip = (m: Vote | Proposal) => (m.kind === "proposal" ? proposalHeader(m) : m);
   const [first, second] = (ka < kb ? [a, b] : [b, a]).map(strip) as [Vote | Proposal, Vote | Proposal];
   return { kind: "evidence", type: a.kind === "vote" ? "vote" : "proposal", a: first, b: second };

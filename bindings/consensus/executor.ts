@@ -9,7 +9,14 @@
 import { createHash } from "node:crypto";
 import { ChainDbError, ErrorCode, assert, equalBytes, toHex } from "../util/index.ts";
 import type { Ledger } from "../chain/index.ts";
-import { EVIDENCE_AGE_MAX, decodeBlockTxs, decodeChainTx, encodeBlockTxs, type ChainTx, type SelectionState } from "../selection/index.ts";
+import {
+  EVIDENCE_AGE_MAX,
+  decodeBlockTxs,
+  decodeChainTx,
+  encodeBlockTxs,
+  type ChainTx,
+  type SelectionState,
+} from "../selection/index.ts";
 import { decodeBlock, encodeBlock, verifyCommit, type Block } from "./block.ts";
 import { valueIdOf } from "./codec.ts";
 import { accused, evidenceKey, verifyEvidence } from "./evidence.ts";
@@ -67,9 +74,17 @@ export class BlockExecutor {
    * (at most 8) and the `ready` transactions in order; a transaction the rules refuse goes to
    * `onRefused`, and its sender contributes nothing after it.
    */
-  build(height: number, feeRecipient: Uint8Array, ready: readonly MempoolEntry[], evidencePool: Iterable<Evidence>, onRefused: (e: MempoolEntry) => void): Uint8Array {
+  build(
+    height: number,
+    feeRecipient: Uint8Array,
+    ready: readonly MempoolEntry[],
+    evidencePool: Iterable<Evidence>,
+    onRefused: (e: MempoolEntry) => void,
+  ): Uint8Array {
     assert(height === this.chain.height() + 1, `building block ${height} on height ${this.chain.height()}`);
-    const evidence = [...evidencePool].filter((e) => this.evidenceUsable(e, height)).slice(0, BLOCK_EVIDENCE_TAKEN);
+    const evidence = [...evidencePool]
+      .filter((e) => this.evidenceUsable(e, height))
+      .slice(0, BLOCK_EVIDENCE_TAKEN);
     const selection = this.chain.selection().clone();
     const run = selection.begin(height, feeRecipient, this.chain.ledger);
     const slashed = evidence.map((e) => (run.slash(evidenceKey(e), accused(e), e.a.height), accused(e)));
@@ -90,20 +105,39 @@ export class BlockExecutor {
     }
     const { packed, count } = run.finish();
     const preview = this.chain.ledger.preview(packed, count, feeRecipient);
-    assert(preview.statuses.every((s) => s === "ok"), `a built block fails on the ledger: ${preview.statuses.find((s) => s !== "ok")}`);
+    assert(
+      preview.statuses.every((s) => s === "ok"),
+      `a built block fails on the ledger: ${preview.statuses.find((s) => s !== "ok")}`,
+    );
     const root = appRoot(preview.root, selection.hash());
     const lastCommit = height === 1 ? null : this.chain.certificate(height - 1)!;
     const txs = encodeBlockTxs({ feeRecipient, txs: included.map((t) => t.bytes) });
     const block: Block = { height, parent: this.chain.lastId(), lastCommit, evidence, txs, stateRoot: root };
     const value = encodeBlock(block);
-    this.remember(value, { block, packed, count, selection, root, feeRecipient, txKeys, senders: included.map((t) => t.tx.from), slashed });
+    this.remember(value, {
+      block,
+      packed,
+      count,
+      selection,
+      root,
+      feeRecipient,
+      txKeys,
+      senders: included.map((t) => t.tx.from),
+      slashed,
+    });
     return value;
   }
 
   /** Whether `e` may go into block `height`: in the age window, not slashed yet, and verified. */
   evidenceUsable(e: Evidence, height: number): boolean {
     const h = e.a.height;
-    if (h >= height || h < height - EVIDENCE_AGE_MAX || h < 1 || this.chain.selection().wasSlashed(evidenceKey(e))) return false;
+    if (
+      h >= height ||
+      h < height - EVIDENCE_AGE_MAX ||
+      h < 1 ||
+      this.chain.selection().wasSlashed(evidenceKey(e))
+    )
+      return false;
     return verifyEvidence(this.consensusChainId, this.chain.validatorsAt(h), e);
   }
 
@@ -136,7 +170,17 @@ export class BlockExecutor {
     if (block.height !== height) throw bad(`claims height ${block.height}`);
     const lastId = this.chain.lastId();
     if (!equalBytes(block.parent, lastId)) throw bad("wrong parent");
-    const parentCommitOk = height === 1 ? block.lastCommit === null : block.lastCommit !== null && verifyCommit(this.consensusChainId, this.chain.validatorsAt(height - 1), block.lastCommit, height - 1, lastId);
+    const parentCommitOk =
+      height === 1
+        ? block.lastCommit === null
+        : block.lastCommit !== null &&
+          verifyCommit(
+            this.consensusChainId,
+            this.chain.validatorsAt(height - 1),
+            block.lastCommit,
+            height - 1,
+            lastId,
+          );
     if (!parentCommitOk) throw bad("missing or invalid commit of the parent");
     const keys = new Set<string>();
     for (const e of block.evidence) {
@@ -147,14 +191,27 @@ export class BlockExecutor {
     const decoded = txs.map((t) => decodeChainTx(t, this.chainId));
     const selection = this.chain.selection().clone();
     const run = selection.begin(height, feeRecipient, this.chain.ledger);
-    const slashed = block.evidence.map((e) => (run.slash(evidenceKey(e), accused(e), e.a.height), accused(e)));
+    const slashed = block.evidence.map(
+      (e) => (run.slash(evidenceKey(e), accused(e), e.a.height), accused(e)),
+    );
     for (const t of decoded) run.tx(t);
     const { packed, count } = run.finish();
     const preview = this.chain.ledger.preview(packed, count, feeRecipient);
-    if (!preview.statuses.every((s) => s === "ok")) throw bad(`a transaction fails on the ledger (${preview.statuses.find((s) => s !== "ok")})`);
+    if (!preview.statuses.every((s) => s === "ok"))
+      throw bad(`a transaction fails on the ledger (${preview.statuses.find((s) => s !== "ok")})`);
     const root = appRoot(preview.root, selection.hash());
     const txKeys = txs.map((t) => toHex(createHash("sha256").update(t).digest()));
-    const execution = { block, packed, count, selection, root, feeRecipient, txKeys, senders: decoded.map((t) => t.tx.from), slashed };
+    const execution = {
+      block,
+      packed,
+      count,
+      selection,
+      root,
+      feeRecipient,
+      txKeys,
+      senders: decoded.map((t) => t.tx.from),
+      slashed,
+    };
     this.remember(value, execution);
     return execution;
   }
@@ -167,5 +224,7 @@ export class BlockExecutor {
 
 /** The block's state root: sha256(domain ‖ ledger root ‖ selection hash). */
 export function appRoot(ledgerRoot: Uint8Array, selectionHash: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(ROOT_DOMAIN).update(ledgerRoot).update(selectionHash).digest());
+  return new Uint8Array(
+    createHash("sha256").update(ROOT_DOMAIN).update(ledgerRoot).update(selectionHash).digest(),
+  );
 }

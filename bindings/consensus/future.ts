@@ -66,7 +66,8 @@ export class FutureBuffer {
     const out: Buffered[] = [];
     for (const [h, slots] of this.byHeight) {
       if (h > height) continue;
-      if (h === height) for (const e of slots.values()) e.message.kind === "commit" ? out.unshift(e) : out.push(e);
+      if (h === height)
+        for (const e of slots.values()) e.message.kind === "commit" ? out.unshift(e) : out.push(e);
       this.count -= slots.size;
       this.byHeight.delete(h);
       this.certificateSlots.delete(h);

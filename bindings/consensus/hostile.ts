@@ -12,7 +12,14 @@
 import type { KeyPair } from "../chain/index.ts";
 import type { Random } from "../net/index.ts";
 import { ChainDbError } from "../util/index.ts";
-import { CERTIFICATE_VOTES_MAX, ROUND_MAX, decodeMessage, encodeMessage, signProposal, signVote } from "./codec.ts";
+import {
+  CERTIFICATE_VOTES_MAX,
+  ROUND_MAX,
+  decodeMessage,
+  encodeMessage,
+  signProposal,
+  signVote,
+} from "./codec.ts";
 import { makeEvidence } from "./evidence.ts";
 import { VoteType, type CommitCertificate, type Message, type Proposal, type Vote } from "./types.ts";
 import type { ValidatorSet } from "./validators.ts";
@@ -81,13 +88,27 @@ export class HostilePeer {
    * of it fills a shared signature cache) and the same signature under another validator's name
    * to everyone else.
    */
-  next(): { attack: HostileAttack; sends: { readonly to: "single" | "broadcast"; readonly payload: Uint8Array }[] } {
+  next(): {
+    attack: HostileAttack;
+    sends: { readonly to: "single" | "broadcast"; readonly payload: Uint8Array }[];
+  } {
     const attack = this.o.rng.pick(HOSTILE_ATTACKS);
     this.counts.set(attack, (this.counts.get(attack) ?? 0) + 1);
     if (attack === "relabel") {
-      const original = this.vote(this.height, this.o.rng.int(0, 1), this.o.rng.chance(0.5) ? VoteType.Prevote : VoteType.Precommit, this.id(this.o.rng.u32()));
+      const original = this.vote(
+        this.height,
+        this.o.rng.int(0, 1),
+        this.o.rng.chance(0.5) ? VoteType.Prevote : VoteType.Precommit,
+        this.id(this.o.rng.u32()),
+      );
       const other = this.o.set.validators[this.o.rng.int(0, this.o.set.size - 1)]!.address;
-      return { attack, sends: [{ to: "single", payload: encodeMessage(original) }, { to: "broadcast", payload: encodeMessage({ ...original, validator: other }) }] };
+      return {
+        attack,
+        sends: [
+          { to: "single", payload: encodeMessage(original) },
+          { to: "broadcast", payload: encodeMessage({ ...original, validator: other }) },
+        ],
+      };
     }
     const to = this.o.rng.chance(0.3) ? "broadcast" : "single";
     // A flood is a burst: it must fill the next heights' slots faster than they drain.
@@ -102,7 +123,9 @@ export class HostilePeer {
       case "old-height":
         return encodeMessage(this.signed(rng.int(1, Math.max(1, h - 5)), rng.int(0, 3)));
       case "far-future":
-        return encodeMessage(this.signed(rng.chance(0.2) ? 2 ** 40 : h + rng.int(3, 1_000_000), rng.int(0, 3)));
+        return encodeMessage(
+          this.signed(rng.chance(0.2) ? 2 ** 40 : h + rng.int(3, 1_000_000), rng.int(0, 3)),
+        );
       case "next-heights-flood":
         return encodeMessage(this.signed(h + rng.int(1, 2), rng.int(0, 10)));
       case "huge-round": {
@@ -127,13 +150,25 @@ export class HostilePeer {
       case "foreign-evidence": {
         const key = this.key();
         const chain = rng.chance(0.5) ? "another-chain" : this.o.chainId;
-        const vote = (id: number) => signVote(chain, key.secretKey, key.publicKey, { type: VoteType.Prevote, height: h, round: 0, valueId: this.id(id) });
+        const vote = (id: number) =>
+          signVote(chain, key.secretKey, key.publicKey, {
+            type: VoteType.Prevote,
+            height: h,
+            round: 0,
+            valueId: this.id(id),
+          });
         return encodeMessage(makeEvidence(vote(1), vote(2)));
       }
       case "stale-evidence": {
         const key = this.key();
         const height = rng.chance(0.5) ? 1 : Math.max(1, h - rng.int(1, 300));
-        const vote = (id: number) => signVote(this.o.chainId, key.secretKey, key.publicKey, { type: VoteType.Precommit, height, round: rng.int(0, 2), valueId: this.id(id) });
+        const vote = (id: number) =>
+          signVote(this.o.chainId, key.secretKey, key.publicKey, {
+            type: VoteType.Precommit,
+            height,
+            round: rng.int(0, 2),
+            valueId: this.id(id),
+          });
         return encodeMessage(makeEvidence(vote(rng.u32()), vote(rng.u32())));
       }
       case "certificate":
@@ -166,13 +201,23 @@ export class HostilePeer {
   private signed(height: number, round: number): Proposal | Vote {
     const rng = this.o.rng;
     if (rng.chance(0.3)) return this.proposal(height, round);
-    return this.vote(height, round, rng.chance(0.5) ? VoteType.Prevote : VoteType.Precommit, rng.chance(0.2) ? null : this.id(rng.u32()));
+    return this.vote(
+      height,
+      round,
+      rng.chance(0.5) ? VoteType.Prevote : VoteType.Precommit,
+      rng.chance(0.2) ? null : this.id(rng.u32()),
+    );
   }
 
   private proposal(height: number, round: number): Proposal {
     const key = this.key();
     const value = Uint8Array.from({ length: this.o.rng.int(1, 64) }, () => this.o.rng.int(0, 255));
-    return signProposal(this.o.chainId, key.secretKey, key.publicKey, { height, round, validRound: -1, value });
+    return signProposal(this.o.chainId, key.secretKey, key.publicKey, {
+      height,
+      round,
+      validRound: -1,
+      value,
+    });
   }
 
   private vote(height: number, round: number, type: VoteType, valueId: Uint8Array | null): Vote {

@@ -5,7 +5,18 @@
  * @module
  */
 export { Step, VoteType, DEFAULT_TIMEOUTS } from "./types.ts";
-export type { Proposal, Vote, CommitCertificate, Evidence, Message, Timeout, ConsensusEvent, WalRecord, Effect, TimeoutConfig } from "./types.ts";
+export type {
+  Proposal,
+  Vote,
+  CommitCertificate,
+  Evidence,
+  Message,
+  Timeout,
+  ConsensusEvent,
+  WalRecord,
+  Effect,
+  TimeoutConfig,
+} from "./types.ts";
 export {
   valueIdOf,
   proposalSignBytes,
@@ -24,15 +35,75 @@ export {
   VALUE_BYTES_MAX,
   type Verifier,
 } from "./codec.ts";
-export { ValidatorSet, ProposerPriorities, ProposerSchedule, compareBytes, TOTAL_POWER_MAX, VALIDATORS_MAX, type Validator } from "./validators.ts";
+export {
+  ValidatorSet,
+  ProposerPriorities,
+  ProposerSchedule,
+  compareBytes,
+  TOTAL_POWER_MAX,
+  VALIDATORS_MAX,
+  type Validator,
+} from "./validators.ts";
 export { accused, evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
 export { honest, type Behavior, type BehaviorContext } from "./behavior.ts";
-export { TendermintEngine, ROUND_WINDOW, FUTURE_HEIGHTS, type EngineOptions, type EngineStats } from "./tendermint.ts";
-export { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy, type ByzantineOptions } from "./byzantine.ts";
-export { encodeRecord, decodeRecord, frameRecord, parseWal, crc32, FileWal, WAL_FRAME_MAX, type WalContents } from "./wal.ts";
-export { simulateConsensus, replayCommand, type SimulationOptions, type SimulationResult, type Invariant } from "./simulation.ts";
+export {
+  TendermintEngine,
+  ROUND_WINDOW,
+  FUTURE_HEIGHTS,
+  type EngineOptions,
+  type EngineStats,
+} from "./tendermint.ts";
+export {
+  BYZANTINE_STRATEGIES,
+  byzantine,
+  type ByzantineStrategy,
+  type ByzantineOptions,
+} from "./byzantine.ts";
+export {
+  encodeRecord,
+  decodeRecord,
+  frameRecord,
+  parseWal,
+  crc32,
+  FileWal,
+  WAL_FRAME_MAX,
+  type WalContents,
+} from "./wal.ts";
+export {
+  simulateConsensus,
+  replayCommand,
+  type SimulationOptions,
+  type SimulationResult,
+  type Invariant,
+} from "./simulation.ts";
 export { HostilePeer, HOSTILE_ATTACKS, type HostileAttack, type HostileOptions } from "./hostile.ts";
-export { encodeBlock, decodeBlock, verifyCommit, verifyBlockEvidence, blockCommitOf, BLOCK_EVIDENCE_MAX, type Block, type BlockCommit } from "./block.ts";
-export { ConsensusNode, appRoot, MEMPOOL_MAX, DEFAULT_SYNC_RATE, SYNC_REQUEST_COST, type ConsensusNodeOptions, type ConsensusNodeStatus, type ChainGenesis, type CommittedBlock } from "./node.ts";
-export { Mempool, DEFAULT_MEMPOOL_LIMITS, costOf, type MempoolLimits, type MempoolEntry, type SenderAccount } from "./mempool.ts";
+export {
+  encodeBlock,
+  decodeBlock,
+  verifyCommit,
+  verifyBlockEvidence,
+  blockCommitOf,
+  BLOCK_EVIDENCE_MAX,
+  type Block,
+  type BlockCommit,
+} from "./block.ts";
+export {
+  ConsensusNode,
+  appRoot,
+  MEMPOOL_MAX,
+  DEFAULT_SYNC_RATE,
+  SYNC_REQUEST_COST,
+  type ConsensusNodeOptions,
+  type ConsensusNodeStatus,
+  type ChainGenesis,
+  type CommittedBlock,
+} from "./node.ts";
+export {
+  Mempool,
+  DEFAULT_MEMPOOL_LIMITS,
+  costOf,
+  type MempoolLimits,
+  type MempoolEntry,
+  type SenderAccount,
+} from "./mempool.ts";
 export { Inbox, DEFAULT_INBOX_LIMITS, type InboxLimits } from "./inbox.ts";

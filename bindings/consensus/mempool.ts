@@ -35,7 +35,12 @@ export interface MempoolLimits {
 }
 
 /** Defaults: 20,000 waiting, 64 per sender, nonces up to 64 ahead, 600 heights (about 2 minutes at 200 ms blocks). */
-export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = { capacity: 20_000, perSenderMax: 64, nonceGapMax: 64, expiryHeights: 600 };
+export const DEFAULT_MEMPOOL_LIMITS: MempoolLimits = {
+  capacity: 20_000,
+  perSenderMax: 64,
+  nonceGapMax: 64,
+  expiryHeights: 600,
+};
 
 /** What admission reads of the sender's committed account. */
 export interface SenderAccount {
@@ -111,16 +116,34 @@ export class Mempool {
     const sender = toHex(tx.tx.from);
     const { nonce, fee } = tx.tx;
     const next = account?.nonce ?? 0n;
-    const refuse = (code: ErrorCode, why: string) => new ChainDbError(code, `transaction of ${sender.slice(0, 16)}… nonce ${nonce}: ${why}`);
-    if (tx.type === "transfer" && equalBytes(tx.tx.from, tx.tx.to)) throw refuse(ErrorCode.SELF_TRANSFER, "a transfer to itself");
+    const refuse = (code: ErrorCode, why: string) =>
+      new ChainDbError(code, `transaction of ${sender.slice(0, 16)}… nonce ${nonce}: ${why}`);
+    if (tx.type === "transfer" && equalBytes(tx.tx.from, tx.tx.to))
+      throw refuse(ErrorCode.SELF_TRANSFER, "a transfer to itself");
     if (nonce < next) throw refuse(ErrorCode.BAD_NONCE, `nonce was used already (next is ${next})`);
-    if (nonce >= next + BigInt(this.limits.nonceGapMax)) throw refuse(ErrorCode.NONCE_GAP, `more than ${this.limits.nonceGapMax - 1} ahead of the next nonce ${next}`);
+    if (nonce >= next + BigInt(this.limits.nonceGapMax))
+      throw refuse(
+        ErrorCode.NONCE_GAP,
+        `more than ${this.limits.nonceGapMax - 1} ahead of the next nonce ${next}`,
+      );
     const same = this.bySender.get(sender)?.get(nonce);
-    if (same !== undefined && fee <= same.fee) throw refuse(ErrorCode.FEE_TOO_LOW, `nonce ${nonce} waits with fee ${same.fee}; a replacement must pay more`);
-    if (same === undefined && this.countOf(sender) >= this.limits.perSenderMax) throw refuse(ErrorCode.MEMPOOL_SENDER_LIMIT, `${this.limits.perSenderMax} transactions of this sender wait`);
+    if (same !== undefined && fee <= same.fee)
+      throw refuse(
+        ErrorCode.FEE_TOO_LOW,
+        `nonce ${nonce} waits with fee ${same.fee}; a replacement must pay more`,
+      );
+    if (same === undefined && this.countOf(sender) >= this.limits.perSenderMax)
+      throw refuse(
+        ErrorCode.MEMPOOL_SENDER_LIMIT,
+        `${this.limits.perSenderMax} transactions of this sender wait`,
+      );
     const cost = costOf(tx);
     const spending = (this.spending.get(sender) ?? 0n) - (same?.cost ?? 0n) + cost;
-    if (account === undefined || spending > account.balance) throw refuse(ErrorCode.INSUFFICIENT_FUNDS, `balance ${account?.balance ?? 0n} does not cover ${spending} waiting`);
+    if (account === undefined || spending > account.balance)
+      throw refuse(
+        ErrorCode.INSUFFICIENT_FUNDS,
+        `balance ${account?.balance ?? 0n} does not cover ${spending} waiting`,
+      );
     if (same === undefined && this.byKey.size >= this.limits.capacity) this.makeRoom(fee, sender, refuse);
     if (same !== undefined) this.remove(same, false);
     this.insert({ key, tx, sender, nonce, fee, cost, height, atMs: nowMs, seq: this.seq++ }, next);
@@ -146,7 +169,11 @@ export class Mempool {
     const out: MempoolEntry[] = [];
     for (const head of heads) {
       const waiting = this.bySender.get(head.sender)!;
-      for (let e: MempoolEntry | undefined = head; e !== undefined && out.length < max; e = waiting.get(e.nonce + 1n)) {
+      for (
+        let e: MempoolEntry | undefined = head;
+        e !== undefined && out.length < max;
+        e = waiting.get(e.nonce + 1n)
+      ) {
         this.scanned++;
         out.push(e);
       }
@@ -159,7 +186,12 @@ export class Mempool {
    * After a block of height `height` is committed: drops the waiting transactions of `senders`
    * (the block's) whose nonce is now spent, and what expired; those senders may be ready again.
    */
-  committed(senders: Iterable<Uint8Array>, nonceOf: (from: Uint8Array) => bigint, height: number, nowMs: number): void {
+  committed(
+    senders: Iterable<Uint8Array>,
+    nonceOf: (from: Uint8Array) => bigint,
+    height: number,
+    nowMs: number,
+  ): void {
     for (const from of senders) {
       const sender = toHex(from);
       const waiting = this.bySender.get(sender);
@@ -181,18 +213,28 @@ export class Mempool {
   expire(height: number, nowMs: number): void {
     const { expiryHeights, expiryMs } = this.limits;
     for (const e of this.byKey.values()) {
-      const old = height - e.height >= expiryHeights || (expiryMs !== undefined && nowMs - e.atMs >= expiryMs);
+      const old =
+        height - e.height >= expiryHeights || (expiryMs !== undefined && nowMs - e.atMs >= expiryMs);
       if (!old) break;
       this.remove(e, true);
     }
   }
 
   /** Evicts the cheapest waiting transaction if `fee` beats it; else refuses with `MEMPOOL_FULL`. */
-  private makeRoom(fee: bigint, sender: string, refuse: (code: ErrorCode, why: string) => ChainDbError): void {
+  private makeRoom(
+    fee: bigint,
+    sender: string,
+    refuse: (code: ErrorCode, why: string) => ChainDbError,
+  ): void {
     const cheapest = this.peekCheapest();
     assert(cheapest !== undefined, "a full mempool has a cheapest transaction");
-    if (fee <= cheapest.fee) throw refuse(ErrorCode.MEMPOOL_FULL, `${this.limits.capacity} wait; a fee above ${cheapest.fee} is needed`);
-    if (cheapest.sender === sender) throw refuse(ErrorCode.MEMPOOL_FULL, `${this.limits.capacity} wait; the cheapest is this sender's own`);
+    if (fee <= cheapest.fee)
+      throw refuse(
+        ErrorCode.MEMPOOL_FULL,
+        `${this.limits.capacity} wait; a fee above ${cheapest.fee} is needed`,
+      );
+    if (cheapest.sender === sender)
+      throw refuse(ErrorCode.MEMPOOL_FULL, `${this.limits.capacity} wait; the cheapest is this sender's own`);
     this.remove(cheapest, true);
   }
 
@@ -242,7 +284,7 @@ const cheaper = (a: MempoolEntry, b: MempoolEntry) => a.fee < b.fee || (a.fee ==
 
 function heapPush(h: MempoolEntry[], e: MempoolEntry): void {
   h.push(e);
-  for (let i = h.length - 1; i > 0; ) {
+  for (let i = h.length - 1; i > 0;) {
     const p = (i - 1) >> 1;
     if (!cheaper(h[i]!, h[p]!)) break;
     [h[i], h[p]] = [h[p]!, h[i]!];

@@ -28,7 +28,15 @@ import { join } from "node:path";
 import { ChainDbError, ErrorCode, assert, equalBytes, toHex, type Rate } from "../util/index.ts";
 import { Ledger, type GenesisAllocation, type KeyPair } from "../chain/index.ts";
 import type { Clock, NodeId, Transport } from "../net/index.ts";
-import { DEFAULT_SELECTION_PARAMS, SelectionState, STAKE_POOL, EVIDENCE_AGE_MAX, decodeChainTx, poolGenesisBalance, type SelectionParams } from "../selection/index.ts";
+import {
+  DEFAULT_SELECTION_PARAMS,
+  SelectionState,
+  STAKE_POOL,
+  EVIDENCE_AGE_MAX,
+  decodeChainTx,
+  poolGenesisBalance,
+  type SelectionParams,
+} from "../selection/index.ts";
 import type { Behavior } from "./behavior.ts";
 import type { Block } from "./block.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
@@ -161,7 +169,11 @@ export class ConsensusNode {
     this.selection = genesisSelection;
     this.consensusChainId = `chaindb-${opts.chainId}`;
     this.mempool = new Mempool(opts.mempool);
-    this.inbox = new Inbox(opts.inbox ?? {}, (error) => (this.failure ??= error), () => this.closed || this.failure !== null);
+    this.inbox = new Inbox(
+      opts.inbox ?? {},
+      (error) => (this.failure ??= error),
+      () => this.closed || this.failure !== null,
+    );
     this.snapshot = new SelectionSnapshot(opts.dir);
     this.executor = new BlockExecutor(
       {
@@ -192,7 +204,8 @@ export class ConsensusNode {
     // Engine peer indexes: the other nodes in order, with this node at its genesis validator index,
     // so a behaviour that addresses peers by validator index (a byzantine split) reaches both halves.
     this.ids = [...opts.transport.peerIds].sort();
-    const genesisIndex = opts.key === null ? -1 : new ValidatorSet(genesisSelection.validatorsAt(1)).indexOf(opts.key.publicKey);
+    const genesisIndex =
+      opts.key === null ? -1 : new ValidatorSet(genesisSelection.validatorsAt(1)).indexOf(opts.key.publicKey);
     this.ids.splice(Math.min(Math.max(genesisIndex, 0), this.ids.length), 0, opts.transport.self);
   }
 
@@ -202,14 +215,26 @@ export class ConsensusNode {
    */
   static async open(options: ConsensusNodeOptions): Promise<ConsensusNode> {
     const params: SelectionParams = { ...DEFAULT_SELECTION_PARAMS, ...options.genesis.selection };
-    if ((options.newHeightDelayMs ?? 100) < 1) throw new ChainDbError(ErrorCode.BAD_RANGE, `"newHeightDelayMs" expected ≥ 1 (blocks are built after the previous one is applied)`);
+    if ((options.newHeightDelayMs ?? 100) < 1)
+      throw new ChainDbError(
+        ErrorCode.BAD_RANGE,
+        `"newHeightDelayMs" expected ≥ 1 (blocks are built after the previous one is applied)`,
+      );
     const validators = options.genesis.validators;
     const pool = poolGenesisBalance(params, validators);
-    const accounts = pool > 0n ? [...options.genesis.accounts, { address: STAKE_POOL, balance: pool }] : [...options.genesis.accounts];
+    const accounts =
+      pool > 0n
+        ? [...options.genesis.accounts, { address: STAKE_POOL, balance: pool }]
+        : [...options.genesis.accounts];
     const dir = options.dir;
     if (dir !== undefined) mkdirSync(dir, { recursive: true });
     // The ts state engine: the wasm engine refuses an empty block (see cli/node.ts).
-    const ledger = await Ledger.open({ chainId: options.chainId, genesis: accounts, engine: "ts", ...(dir !== undefined ? { dir: join(dir, "ledger") } : {}) });
+    const ledger = await Ledger.open({
+      chainId: options.chainId,
+      genesis: accounts,
+      engine: "ts",
+      ...(dir !== undefined ? { dir: join(dir, "ledger") } : {}),
+    });
     const wal = dir === undefined ? memoryLog() : fileLog(join(dir, "consensus.wal"));
     const blocks = new BlockStore(dir === undefined ? memoryLog() : fileLog(join(dir, "blocks.wal")));
     const node = new ConsensusNode(options, ledger, wal, blocks, SelectionState.genesis(params, validators));
@@ -322,16 +347,27 @@ export class ConsensusNode {
     if (stored !== null) {
       // The snapshot is written before the ledger step: one height ahead means that step was cut off.
       if (stored.height === h) this.selection = SelectionState.fromJSON(stored.state);
-      else if (stored.height === h + 1 && stored.previous !== null) this.selection = SelectionState.fromJSON(stored.previous);
-      else throw new ChainDbError(ErrorCode.STORE_MISMATCH, `selection snapshot of height ${stored.height} does not fit the ledger at ${h}`);
-    } else if (h !== 0) throw new ChainDbError(ErrorCode.STORE_MISMATCH, `the ledger is at height ${h} but no selection snapshot exists`);
+      else if (stored.height === h + 1 && stored.previous !== null)
+        this.selection = SelectionState.fromJSON(stored.previous);
+      else
+        throw new ChainDbError(
+          ErrorCode.STORE_MISMATCH,
+          `selection snapshot of height ${stored.height} does not fit the ledger at ${h}`,
+        );
+    } else if (h !== 0)
+      throw new ChainDbError(
+        ErrorCode.STORE_MISMATCH,
+        `the ledger is at height ${h} but no selection snapshot exists`,
+      );
     if (h > 0) {
       const cert = this.blocks.get(h);
-      if (cert === undefined) throw new ChainDbError(ErrorCode.STORE_MISMATCH, `the block store lacks block ${h} the ledger holds`);
+      if (cert === undefined)
+        throw new ChainDbError(ErrorCode.STORE_MISMATCH, `the block store lacks block ${h} the ledger holds`);
       this.lastId = cert.proposal.valueId;
     }
     assert(this.selection.height === h, "selection state and ledger at one height");
-    for (let next = h + 1; this.blocks.has(next); next++) await this.commit(next, this.blocks.get(next)!, false);
+    for (let next = h + 1; this.blocks.has(next); next++)
+      await this.commit(next, this.blocks.get(next)!, false);
   }
 
   private startEngine(): void {
@@ -361,8 +397,14 @@ export class ConsensusNode {
     // A lone validator decides inside start() (its own votes are a quorum): the decisions among
     // `effects` are not applied yet, so the engine may be ahead of the ledger by exactly those.
     const undecided = effects.filter((e) => e.kind === "decide").length;
-    assert(this.engine.height === this.height + 1 + undecided, `engine at height ${this.engine.height}, ledger at ${this.height}`);
-    this.opts.transport.setHandler({ onMessage: (from, payload) => void this.inbox.offer(from, payload.length, () => this.onPayload(from, payload)) });
+    assert(
+      this.engine.height === this.height + 1 + undecided,
+      `engine at height ${this.engine.height}, ledger at ${this.height}`,
+    );
+    this.opts.transport.setHandler({
+      onMessage: (from, payload) =>
+        void this.inbox.offer(from, payload.length, () => this.onPayload(from, payload)),
+    });
     this.enqueue(() => this.run(effects));
     const tick = () => {
       // One tick waiting at most: a slow node skips ticks instead of queueing them.
@@ -400,11 +442,14 @@ export class ConsensusNode {
           break;
         case "send": {
           const to = this.ids[e.to];
-          if (to !== undefined && to !== this.opts.transport.self) this.opts.transport.send(to, tagged(TAG.consensus, encodeMessage(e.message)));
+          if (to !== undefined && to !== this.opts.transport.self)
+            this.opts.transport.send(to, tagged(TAG.consensus, encodeMessage(e.message)));
           break;
         }
         case "schedule":
-          this.opts.clock.setTimer(e.delayMs, () => this.enqueue(() => this.feed({ kind: "timeout", timeout: e.timeout })));
+          this.opts.clock.setTimer(e.delayMs, () =>
+            this.enqueue(() => this.feed({ kind: "timeout", timeout: e.timeout })),
+          );
           break;
         case "validate":
           // Bounded: a byzantine proposer can propose a block per round; the oldest question goes.
@@ -416,11 +461,13 @@ export class ConsensusNode {
           await this.commit(e.height, e.certificate, true);
           // The decision (persisted just before) ends everything the log held: the block store and
           // the ledger have the height, and nothing of the next height was logged yet.
-          if (e.height % WAL_COMPACT_HEIGHTS === 0) this.wal.compact([{ type: "decide", height: e.height, certificate: e.certificate }]);
+          if (e.height % WAL_COMPACT_HEIGHTS === 0)
+            this.wal.compact([{ type: "decide", height: e.height, certificate: e.certificate }]);
           effects.push(...this.answerValidity());
           break;
         case "evidence":
-          if (this.evidencePool.size < EVIDENCE_POOL_MAX) this.evidencePool.set(evidenceKey(e.evidence), e.evidence);
+          if (this.evidencePool.size < EVIDENCE_POOL_MAX)
+            this.evidencePool.set(evidenceKey(e.evidence), e.evidence);
           this.opts.onEvidence?.(e.evidence);
           break;
       }
@@ -430,12 +477,18 @@ export class ConsensusNode {
   /** Answers the validity questions about the next height (others wait until the ledger gets there). */
   private answerValidity(): Effect[] {
     const out: Effect[] = [];
-    for (let i = 0; i < this.pendingValidity.length; ) {
+    for (let i = 0; i < this.pendingValidity.length;) {
       const q = this.pendingValidity[i]!;
       if (q.height <= this.height) this.pendingValidity.splice(i, 1);
       else if (q.height === this.height + 1 && !this.halted) {
         this.pendingValidity.splice(i, 1);
-        out.push(...this.engine.handle({ kind: "validity", valueId: q.valueId, valid: this.check(q.height, q.value) }));
+        out.push(
+          ...this.engine.handle({
+            kind: "validity",
+            valueId: q.valueId,
+            valid: this.check(q.height, q.value),
+          }),
+        );
       } else i++;
     }
     return out;
@@ -447,7 +500,11 @@ export class ConsensusNode {
     try {
       switch (payload[0]) {
         case TAG.consensus:
-          return await this.feed({ kind: "message", from: this.ids.indexOf(from), message: decodeMessage(body) });
+          return await this.feed({
+            kind: "message",
+            from: this.ids.indexOf(from),
+            message: decodeMessage(body),
+          });
         case TAG.tx:
           this.admitTx(body);
           return;
@@ -489,7 +546,9 @@ export class ConsensusNode {
     const ready = this.mempool.ready(this.nonceOf, this.opts.blockTxsMax ?? 1000);
     // One the committed state refuses (e.g. its funds went to a staking transaction) is dropped:
     // it would otherwise be tried again in every block until it expires.
-    return this.executor.build(height, this.opts.key!.publicKey, ready, this.evidencePool.values(), (e) => this.mempool.drop(e.key));
+    return this.executor.build(height, this.opts.key!.publicKey, ready, this.evidencePool.values(), (e) =>
+      this.mempool.drop(e.key),
+    );
   }
 
   /** The application's validity check of a proposed block of the next height. */
@@ -507,17 +566,31 @@ export class ConsensusNode {
     if (live) this.blocks.put(height, cert);
     const execution = this.executor.executionOf(height, cert.proposal.valueId, cert.proposal.value);
     // More than 2/3 of the power decided this block: a wrong root here means this node's state diverged.
-    assert(equalBytes(execution.root, execution.block.stateRoot), `decided block ${height} has a state root this node does not reach`);
+    assert(
+      equalBytes(execution.root, execution.block.stateRoot),
+      `decided block ${height} has a state root this node does not reach`,
+    );
     this.snapshot.write(height, execution.selection, this.selection);
-    await this.ledger.applyPacked(execution.packed, execution.count, { proposer: execution.feeRecipient, atomic: true });
+    await this.ledger.applyPacked(execution.packed, execution.count, {
+      proposer: execution.feeRecipient,
+      atomic: true,
+    });
     this.selection = execution.selection;
     this.lastId = cert.proposal.valueId;
     this.executor.clear();
     assert(equalBytes(this.root(), execution.root), "the committed state matches the executed block");
     this.mempool.committed(execution.senders, this.nonceOf, height, this.opts.clock.now());
     for (const e of execution.block.evidence) this.evidencePool.delete(evidenceKey(e));
-    for (const [k, e] of this.evidencePool) if (e.a.height < height - EVIDENCE_AGE_MAX) this.evidencePool.delete(k);
-    this.opts.onCommit?.({ height, id: cert.proposal.valueId, block: execution.block, root: execution.root, txs: execution.txKeys.length, slashed: execution.slashed });
+    for (const [k, e] of this.evidencePool)
+      if (e.a.height < height - EVIDENCE_AGE_MAX) this.evidencePool.delete(k);
+    this.opts.onCommit?.({
+      height,
+      id: cert.proposal.valueId,
+      block: execution.block,
+      root: execution.root,
+      txs: execution.txKeys.length,
+      slashed: execution.slashed,
+    });
     if (this.opts.haltHeight !== undefined && height >= this.opts.haltHeight) this.halted = true;
   }
 }

@@ -37,12 +37,25 @@ import { honest, type Behavior } from "./behavior.ts";
 import { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy } from "./byzantine.ts";
 import { cachingVerifier, decodeMessage, encodeMessage, valueIdOf, type Verifier } from "./codec.ts";
 import { accused, evidenceKey, verifyEvidence } from "./evidence.ts";
-import { EVIDENCE_MAX, FUTURE_HEIGHTS, ROUND_WINDOW, TendermintEngine, type EngineOptions } from "./tendermint.ts";
+import {
+  EVIDENCE_MAX,
+  FUTURE_HEIGHTS,
+  ROUND_WINDOW,
+  TendermintEngine,
+  type EngineOptions,
+} from "./tendermint.ts";
 import { FUTURE_CERTIFICATE_PEERS_MAX } from "./future.ts";
 import { HostilePeer } from "./hostile.ts";
 import { PROPOSALS_PER_ROUND_MAX, VOTES_PER_VALIDATOR_MAX } from "./votes.ts";
 import type { CommitCertificate, Effect, Evidence, Proposal, Vote, WalRecord } from "./types.ts";
-import { blockCommitOf, decodeBlock, encodeBlock, verifyCommit, type Block, type BlockCommit } from "./block.ts";
+import {
+  blockCommitOf,
+  decodeBlock,
+  encodeBlock,
+  verifyCommit,
+  type Block,
+  type BlockCommit,
+} from "./block.ts";
 import { ValidatorSet } from "./validators.ts";
 import { DelegateElection, StakingState } from "../selection/index.ts";
 import { decodeRecord, encodeRecord } from "./wal.ts";
@@ -124,7 +137,8 @@ export interface SimulationResult {
 
 /** The one-line command that replays a seed. */
 export function replayCommand(o: SimulationOptions): string {
-  if (o.hostile) return `CHAINDB_SEEDS=${o.seed}..${o.seed} npx vitest run test/consensus/consensus-hostile-simulation.test.ts`;
+  if (o.hostile)
+    return `CHAINDB_SEEDS=${o.seed}..${o.seed} npx vitest run test/consensus/consensus-hostile-simulation.test.ts`;
   const selection = o.selection && o.selection !== "tendermint" ? ` --consensus ${o.selection}` : "";
   return `npx chaindb simulate consensus --validators ${o.validators} --byzantine ${o.byzantine}${selection} --seeds ${o.seed}..${o.seed}`;
 }
@@ -134,13 +148,23 @@ const VALID = 1;
 const EVENTS_MAX = 3_000_000;
 
 class Violation extends Error {
-  constructor(readonly invariant: Invariant, detail: string) {
+  constructor(
+    readonly invariant: Invariant,
+    detail: string,
+  ) {
     super(detail);
   }
 }
 
 /** A block of the simulation: a {@link Block} whose transactions are a validity flag and a salt. */
-function makeBlock(height: number, parent: Uint8Array, valid: number, salt: number, lastCommit: BlockCommit | null, evidence: readonly Evidence[]): Uint8Array {
+function makeBlock(
+  height: number,
+  parent: Uint8Array,
+  valid: number,
+  salt: number,
+  lastCommit: BlockCommit | null,
+  evidence: readonly Evidence[],
+): Uint8Array {
   const txs = new Uint8Array(5);
   txs[0] = valid;
   new DataView(txs.buffer).setUint32(1, salt >>> 0, true);
@@ -162,7 +186,13 @@ function remake(value: Uint8Array, valid: number | null, salt: number): Uint8Arr
  * height and parent, carries a valid commit certificate for the parent and only verifiable
  * evidence, and its flag says valid (byzantine proposers clear it).
  */
-function blockValid(setAt: (height: number) => ValidatorSet, verifier: Verifier, value: Uint8Array, height: number, parent: Uint8Array): boolean {
+function blockValid(
+  setAt: (height: number) => ValidatorSet,
+  verifier: Verifier,
+  value: Uint8Array,
+  height: number,
+  parent: Uint8Array,
+): boolean {
   let b: Block;
   try {
     b = decodeBlock(value);
@@ -170,11 +200,20 @@ function blockValid(setAt: (height: number) => ValidatorSet, verifier: Verifier,
     if (error instanceof ChainDbError) return false;
     throw error;
   }
-  if (b.height !== height || toHex(b.parent) !== toHex(parent) || b.txs.length !== 5 || b.txs[0] !== VALID) return false;
-  if (height === 1 ? b.lastCommit !== null : b.lastCommit === null || !verifyCommit(CHAIN_ID, setAt(height - 1), b.lastCommit, height - 1, parent, verifier)) return false;
+  if (b.height !== height || toHex(b.parent) !== toHex(parent) || b.txs.length !== 5 || b.txs[0] !== VALID)
+    return false;
+  if (
+    height === 1
+      ? b.lastCommit !== null
+      : b.lastCommit === null ||
+        !verifyCommit(CHAIN_ID, setAt(height - 1), b.lastCommit, height - 1, parent, verifier)
+  )
+    return false;
   // Evidence of heights below the block's only, as ConsensusNode: their sets are final (a set
   // of a later height can still change, and the verdict with it).
-  return b.evidence.every((e) => e.a.height >= 1 && e.a.height < height && verifyEvidence(CHAIN_ID, setAt(e.a.height), e, verifier));
+  return b.evidence.every(
+    (e) => e.a.height >= 1 && e.a.height < height && verifyEvidence(CHAIN_ID, setAt(e.a.height), e, verifier),
+  );
 }
 
 /** One validator process: the engine, its WAL on the node's simulated disk, its timers. */
@@ -234,7 +273,10 @@ class Validator {
       fn();
     } catch (error) {
       if (error instanceof Violation || !this.correct) throw error;
-      throw new Violation("halt", `correct validator n${this.index} stopped at height ${this.engine.height}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Violation(
+        "halt",
+        `correct validator n${this.index} stopped at height ${this.engine.height}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 
@@ -247,7 +289,8 @@ class Validator {
       throw error;
     }
     this.guard(() => {
-      if (this.correct && (message.kind === "proposal" || message.kind === "vote")) this.noteReceived(message);
+      if (this.correct && (message.kind === "proposal" || message.kind === "vote"))
+        this.noteReceived(message);
       this.run(this.engine.handle({ kind: "message", from: Number(from.slice(1)), message }));
     });
   }
@@ -282,17 +325,38 @@ class Validator {
           if (e.to !== this.index) this.node.transport.send(`n${e.to}`, encodeMessage(e.message));
           break;
         case "schedule":
-          this.node.clock.setTimer(e.delayMs, () => this.guard(() => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout }))));
+          this.node.clock.setTimer(e.delayMs, () =>
+            this.guard(() => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout }))),
+          );
           break;
         case "validate":
-          queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: blockValid((h) => this.setAt(h), this.world.verifier, e.value, e.height, this.parent(e.height)) }));
+          queue.push(
+            ...this.engine.handle({
+              kind: "validity",
+              valueId: e.valueId,
+              valid: blockValid(
+                (h) => this.setAt(h),
+                this.world.verifier,
+                e.value,
+                e.height,
+                this.parent(e.height),
+              ),
+            }),
+          );
           break;
         case "decide":
           this.world.onDecide(this, e.height, e.value);
           break;
         case "evidence":
-          if (this.correct && this.world.set.indexOf(accused(e.evidence)) >= 0 && this.world.validators[this.world.set.indexOf(accused(e.evidence))]!.correct) {
-            throw new Violation("accusation", `correct validator n${this.index} holds evidence against correct validator n${this.world.set.indexOf(accused(e.evidence))}`);
+          if (
+            this.correct &&
+            this.world.set.indexOf(accused(e.evidence)) >= 0 &&
+            this.world.validators[this.world.set.indexOf(accused(e.evidence))]!.correct
+          ) {
+            throw new Violation(
+              "accusation",
+              `correct validator n${this.index} holds evidence against correct validator n${this.world.set.indexOf(accused(e.evidence))}`,
+            );
           }
           break;
       }
@@ -318,7 +382,10 @@ class Validator {
     if (height === 1) return new Uint8Array(32);
     // The engine calls buildValue for the next height before the decide effect reaches us.
     const certificate = this.engine?.certificate(height - 1);
-    return this.chain.get(height - 1) ?? (certificate ? certificate.proposal.valueId : new Uint8Array(32).fill(0xff));
+    return (
+      this.chain.get(height - 1) ??
+      (certificate ? certificate.proposal.valueId : new Uint8Array(32).fill(0xff))
+    );
   }
 
   /** Proof of stake: this node's staking state (every node applies the same committed blocks). */
@@ -353,7 +420,10 @@ class Validator {
    * that set was still a guess may name a validator the final set left out (jailed meanwhile).
    */
   pendingEvidence(height: number): Evidence[] {
-    const usable = (e: Evidence) => e.a.height < height && !this.included.has(evidenceKey(e)) && verifyEvidence(CHAIN_ID, this.setAt(e.a.height), e, this.world.verifier);
+    const usable = (e: Evidence) =>
+      e.a.height < height &&
+      !this.included.has(evidenceKey(e)) &&
+      verifyEvidence(CHAIN_ID, this.setAt(e.a.height), e, this.world.verifier);
     return (this.engine?.evidence() ?? []).filter(usable).slice(0, 8);
   }
 
@@ -361,7 +431,11 @@ class Validator {
   checkEvidence(): void {
     const held = coversEvidence([this.engine]);
     for (const [key, ids] of this.received) {
-      if (ids.size > 1 && !held(key)) throw new Violation("evidence", `n${this.index} received an equivocation (${key}) but holds no evidence for it`);
+      if (ids.size > 1 && !held(key))
+        throw new Violation(
+          "evidence",
+          `n${this.index} received an equivocation (${key}) but holds no evidence for it`,
+        );
     }
   }
 }
@@ -401,16 +475,28 @@ class World {
     this.rng = new Random(o.seed);
     this.verifier = o.selfTest === "stale-cache" ? staleCachingVerifier() : cachingVerifier();
     this.tickMs = o.tickMs ?? 200;
-    const keys = Array.from({ length: o.validators }, (_, i) => keyPairFromSeed(new Uint8Array(createHash("sha256").update(`chaindb-sim/${o.seed}/${i}`).digest())));
+    const keys = Array.from({ length: o.validators }, (_, i) =>
+      keyPairFromSeed(new Uint8Array(createHash("sha256").update(`chaindb-sim/${o.seed}/${i}`).digest())),
+    );
     this.selection = o.selection ?? "tendermint";
     this.stakes = this.selection === "pos" ? stakeGenesis(keys, this.rng) : null;
     this.staking = this.stakes === null ? null : stakingFor(this.stakes);
-    const powered = this.staking?.validatorsAt(1) ?? (this.selection === "dpos" ? electionFor(keys, this.rng).validatorsAt(1) : keys.map((k) => ({ address: k.publicKey, power: 1 })));
+    const powered =
+      this.staking?.validatorsAt(1) ??
+      (this.selection === "dpos"
+        ? electionFor(keys, this.rng).validatorsAt(1)
+        : keys.map((k) => ({ address: k.publicKey, power: 1 })));
     this.set = new ValidatorSet(powered);
     keys.sort((a, b) => this.set.indexOf(a.publicKey) - this.set.indexOf(b.publicKey));
     const byzantineSet = chooseByzantine(this.set, o.byzantine, this.rng);
     this.tracer = o.trace && new ConsensusTracer(o.trace, this.set);
-    this.net = new SimNetwork({ seed: this.rng.u32(), link: this.faultyLink(), settle: "microtask", eventsMax: 1_000_000, ...(o.trace && { trace: o.trace }) });
+    this.net = new SimNetwork({
+      seed: this.rng.u32(),
+      link: this.faultyLink(),
+      settle: "microtask",
+      eventsMax: 1_000_000,
+      ...(o.trace && { trace: o.trace }),
+    });
     for (const [i, key] of keys.entries()) {
       const node = this.net.addNode(`n${i}`);
       const correct = !byzantineSet.has(i) || o.mislabelByzantine === true;
@@ -434,8 +520,16 @@ class World {
   /** The hostile peer: node n<validators>, attacking every `hostileIntervalMs` (its own seeded stream). */
   private addHostile(keys: KeyPair[]): void {
     const rng = new Random((this.o.seed ^ 0x5eed_b0a7) >>> 0);
-    const outsider = keyPairFromSeed(new Uint8Array(createHash("sha256").update(`chaindb-sim/${this.o.seed}/outsider`).digest()));
-    const hostile = (this.hostile = new HostilePeer({ chainId: CHAIN_ID, set: this.set, keys, outsider, rng }));
+    const outsider = keyPairFromSeed(
+      new Uint8Array(createHash("sha256").update(`chaindb-sim/${this.o.seed}/outsider`).digest()),
+    );
+    const hostile = (this.hostile = new HostilePeer({
+      chainId: CHAIN_ID,
+      set: this.set,
+      keys,
+      outsider,
+      rng,
+    }));
     const node = this.net.addNode(`n${this.o.validators}`);
     node.transport.setHandler({ onMessage: (_from, payload) => hostile.observe(payload) });
     const interval = this.o.hostileIntervalMs ?? 10;
@@ -443,7 +537,8 @@ class World {
       const target = `n${rng.int(0, this.o.validators - 1)}`;
       for (const { to, payload } of hostile.next().sends) {
         if (to === "single") node.transport.send(target, payload);
-        else for (const peer of node.transport.peerIds) if (peer !== target) node.transport.send(peer, payload);
+        else
+          for (const peer of node.transport.peerIds) if (peer !== target) node.transport.send(peer, payload);
       }
       node.clock.setTimer(interval, attack);
     };
@@ -461,13 +556,25 @@ class World {
     const peers = this.validators.length + (this.hostile === null ? 0 : 1);
     const scale = this.o.selfTest === "memory-bound" ? 1 / 40 : 1;
     const perRound = PROPOSALS_PER_ROUND_MAX + 2 * n * VOTES_PER_VALIDATOR_MAX;
-    const futureMax = FUTURE_HEIGHTS * ((ROUND_WINDOW + 1) * perRound + Math.min(peers, FUTURE_CERTIFICATE_PEERS_MAX)) * scale;
+    const futureMax =
+      FUTURE_HEIGHTS *
+      ((ROUND_WINDOW + 1) * perRound + Math.min(peers, FUTURE_CERTIFICATE_PEERS_MAX)) *
+      scale;
     const roundsMax = v.engine.round + 1 + ROUND_WINDOW + n;
     this.peakFutureMessages = Math.max(this.peakFutureMessages, stats.futureMessages);
     this.peakRounds = Math.max(this.peakRounds, stats.rounds);
-    if (stats.futureMessages > futureMax) throw new Violation("memory", `n${v.index} buffers ${stats.futureMessages} future messages, bound ${futureMax}`);
-    if (stats.rounds > roundsMax) throw new Violation("memory", `n${v.index} holds ${stats.rounds} rounds at round ${v.engine.round}, bound ${roundsMax}`);
-    if (stats.evidence > EVIDENCE_MAX) throw new Violation("memory", `n${v.index} holds ${stats.evidence} evidence, bound ${EVIDENCE_MAX}`);
+    if (stats.futureMessages > futureMax)
+      throw new Violation(
+        "memory",
+        `n${v.index} buffers ${stats.futureMessages} future messages, bound ${futureMax}`,
+      );
+    if (stats.rounds > roundsMax)
+      throw new Violation(
+        "memory",
+        `n${v.index} holds ${stats.rounds} rounds at round ${v.engine.round}, bound ${roundsMax}`,
+      );
+    if (stats.evidence > EVIDENCE_MAX)
+      throw new Violation("memory", `n${v.index} holds ${stats.evidence} evidence, bound ${EVIDENCE_MAX}`);
   }
 
   private faultyLink() {
@@ -486,7 +593,15 @@ class World {
       chainId: CHAIN_ID,
       validators: this.set,
       key: v.key,
-      buildValue: (height) => makeBlock(height, v.parent(height), VALID, v.node.random.u32(), lastCommitOf(v.engine?.certificate(height - 1)), v.pendingEvidence(height)),
+      buildValue: (height) =>
+        makeBlock(
+          height,
+          v.parent(height),
+          VALID,
+          v.node.random.u32(),
+          lastCommitOf(v.engine?.certificate(height - 1)),
+          v.pendingEvidence(height),
+        ),
       behavior: v.behavior,
       verifier: this.verifier,
       peers: this.validators.length || this.o.validators,
@@ -502,22 +617,36 @@ class World {
     const ids = this.signedByByzantine.get(key) ?? new Set<string>();
     ids.add(m.valueId === null ? "nil" : toHex(m.valueId));
     this.signedByByzantine.set(key, ids);
-    if (ids.size === 2 && !this.equivocatedAt.has(key) && this.allCorrectNear(m.height)) this.equivocatedAt.set(key, this.net.now);
+    if (ids.size === 2 && !this.equivocatedAt.has(key) && this.allCorrectNear(m.height))
+      this.equivocatedAt.set(key, this.net.now);
   }
 
   /** True if every correct validator is up and would admit a message of `height` now. */
   private allCorrectNear(height: number): boolean {
-    return this.validators.every((v) => !v.correct || (v.node.up && v.engine !== undefined && v.engine.height >= height - 2 && v.engine.height <= height + 4));
+    return this.validators.every(
+      (v) =>
+        !v.correct ||
+        (v.node.up &&
+          v.engine !== undefined &&
+          v.engine.height >= height - 2 &&
+          v.engine.height <= height + 4),
+    );
   }
 
   onDecide(v: Validator, height: number, value: Uint8Array): void {
     v.endBlock(height, value);
     const id = valueIdOf(value);
     if (!v.correct) return void v.chain.set(height, id);
-    if (!blockValid((h) => v.setAt(h), this.verifier, value, height, v.parent(height))) throw new Violation("validity", `n${v.index} committed an invalid block at height ${height}`);
-    for (const e of decodeBlock(value).evidence) (v.included.add(evidenceKey(e)), this.evidenceInBlocks.add(evidenceKey(e)));
+    if (!blockValid((h) => v.setAt(h), this.verifier, value, height, v.parent(height)))
+      throw new Violation("validity", `n${v.index} committed an invalid block at height ${height}`);
+    for (const e of decodeBlock(value).evidence)
+      (v.included.add(evidenceKey(e)), this.evidenceInBlocks.add(evidenceKey(e)));
     const first = this.committed.get(height);
-    if (first !== undefined && first !== toHex(id)) throw new Violation("agreement", `n${v.index} committed ${toHex(id).slice(0, 16)} at height ${height}, another correct validator ${first.slice(0, 16)}`);
+    if (first !== undefined && first !== toHex(id))
+      throw new Violation(
+        "agreement",
+        `n${v.index} committed ${toHex(id).slice(0, 16)} at height ${height}, another correct validator ${first.slice(0, 16)}`,
+      );
     this.committed.set(height, toHex(id));
     v.chain.set(height, id);
   }
@@ -526,15 +655,20 @@ class World {
   scheduleFaults(faultMs: number): void {
     const correct = this.validators.filter((v) => v.correct);
     for (let k = this.rng.int(0, 2); k > 0; k--) {
-      const at = this.rng.int(0, faultMs - 1), length = this.rng.int(200, 2000);
+      const at = this.rng.int(0, faultMs - 1),
+        length = this.rng.int(200, 2000);
       const groups = this.rng.shuffle(this.validators.map((v) => v.node.id));
       const cut = this.rng.int(1, groups.length - 1);
-      this.net.clock.setTimer(at, () => (this.partitions++, this.net.partition([groups.slice(0, cut), groups.slice(cut)])));
+      this.net.clock.setTimer(
+        at,
+        () => (this.partitions++, this.net.partition([groups.slice(0, cut), groups.slice(cut)])),
+      );
       this.net.clock.setTimer(Math.min(at + length, faultMs), () => this.net.heal());
     }
     for (let k = this.rng.int(0, 2); k > 0; k--) {
       const v = this.rng.pick(correct);
-      const at = this.rng.int(0, faultMs - 1), down = this.rng.int(50, 3000);
+      const at = this.rng.int(0, faultMs - 1),
+        down = this.rng.int(50, 3000);
       this.net.clock.setTimer(at, () => this.crash(v));
       this.net.clock.setTimer(Math.min(at + down, faultMs), () => this.restart(v));
     }
@@ -557,7 +691,15 @@ class World {
   healAll(): void {
     this.net.heal();
     const ids = this.validators.map((v) => v.node.id);
-    for (const a of ids) for (const b of ids) if (a !== b) this.net.setLink(a, b, { latency: { kind: "uniform", minMs: 1, maxMs: 10 }, loss: 0, duplicate: 0, reorder: 0 }, false);
+    for (const a of ids)
+      for (const b of ids)
+        if (a !== b)
+          this.net.setLink(
+            a,
+            b,
+            { latency: { kind: "uniform", minMs: 1, maxMs: 10 }, loss: 0, duplicate: 0, reorder: 0 },
+            false,
+          );
     for (const v of this.validators) this.restart(v);
   }
 
@@ -567,23 +709,38 @@ class World {
 }
 
 /** Random bonded stakes (1–100) for every validator, all in the set. */
-function stakeGenesis(keys: KeyPair[], rng: Random): { address: Uint8Array; balance: number; bonded: number }[] {
+function stakeGenesis(
+  keys: KeyPair[],
+  rng: Random,
+): { address: Uint8Array; balance: number; bonded: number }[] {
   return keys.map((k) => ({ address: k.publicKey, balance: 0, bonded: rng.int(1, 100) }));
 }
 
 /** A staking state from the genesis; a slashing burns 5% and jails (so the set shrinks). */
 function stakingFor(genesis: { address: Uint8Array; balance: number; bonded: number }[]): StakingState {
-  return new StakingState({ unbondingHeights: 100, slashPpm: 50_000, maxValidators: genesis.length }, genesis);
+  return new StakingState(
+    { unbondingHeights: 100, slashPpm: 50_000, maxValidators: genesis.length },
+    genesis,
+  );
 }
 
 /** 3 voters per validator with random balances; each votes for "its" candidate and up to 2 more. */
 function electionFor(keys: KeyPair[], rng: Random): DelegateElection {
-  const election = new DelegateElection({ delegates: keys.length, votesPerVoter: 3, epochHeights: 1000, power: "weighted" });
+  const election = new DelegateElection({
+    delegates: keys.length,
+    votesPerVoter: 3,
+    epochHeights: 1000,
+    power: "weighted",
+  });
   for (const k of keys) election.register(k.publicKey);
   for (let i = 0; i < keys.length * 3; i++) {
     const voter = new Uint8Array(createHash("sha256").update(`voter/${i}/${rng.u32()}`).digest());
     election.setBalance(voter, rng.int(1, 1000));
-    election.vote(voter, [keys[i % keys.length]!.publicKey, rng.pick(keys).publicKey, rng.pick(keys).publicKey]);
+    election.vote(voter, [
+      keys[i % keys.length]!.publicKey,
+      rng.pick(keys).publicKey,
+      rng.pick(keys).publicKey,
+    ]);
   }
   return election;
 }
@@ -596,7 +753,10 @@ function chooseByzantine(set: ValidatorSet, count: number, rng: Random): Set<num
   if (below(random)) return new Set(random);
   const weakest = indices.sort((a, b) => set.power(a) - set.power(b)).slice(0, count);
   if (below(weakest)) return new Set(weakest);
-  throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `no ${count} validators hold less than 1/3 of the power in this draw`);
+  throw new ChainDbError(
+    ErrorCode.BAD_ARGUMENT,
+    `no ${count} validators hold less than 1/3 of the power in this draw`,
+  );
 }
 
 /** The signature cache as it was before issue 14: keyed without the public key (self-test only). */
@@ -625,12 +785,15 @@ function fromHexAddress(hex: string): Uint8Array {
   return Uint8Array.from(Buffer.from(hex, "hex"));
 }
 
-
 /** Runs one seeded simulation and checks its invariants. */
 export async function simulateConsensus(o: SimulationOptions): Promise<SimulationResult> {
   aint(o.validators, 1, 128, "validators");
   aint(o.byzantine, 0, o.validators, "byzantine");
-  if (o.byzantine * 3 >= o.validators) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `${o.byzantine} byzantine of ${o.validators} equal-power validators is not below 1/3`);
+  if (o.byzantine * 3 >= o.validators)
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `${o.byzantine} byzantine of ${o.validators} equal-power validators is not below 1/3`,
+    );
   const world = new World(o);
   const faultMs = o.faultMs ?? world.rng.int(2000, 6000);
   const heights = o.heights ?? 3;
@@ -644,8 +807,13 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
     const target = Math.max(...world.correctHeights()) + heights;
     const live = await runBounded(world, () => Math.min(...world.correctHeights()) >= target, livenessMs);
     if (!live) {
-      const states = world.validators.map((v) => `n${v.index}${v.correct ? "" : "(byzantine)"}: ${v.engine.describe()}`).join("; ");
-      throw new Violation("liveness", `after the heal at ${faultMs} ms, correct heights are ${world.correctHeights().join(",")} after ${livenessMs} ms (target ${target}); ${states}`);
+      const states = world.validators
+        .map((v) => `n${v.index}${v.correct ? "" : "(byzantine)"}: ${v.engine.describe()}`)
+        .join("; ");
+      throw new Violation(
+        "liveness",
+        `after the heal at ${faultMs} ms, correct heights are ${world.correctHeights().join(",")} after ${livenessMs} ms (target ${target}); ${states}`,
+      );
     }
     for (const v of world.validators) if (v.correct) v.checkEvidence();
     await checkEvidenceAfterHeal(world, faultMs);
@@ -655,16 +823,21 @@ export async function simulateConsensus(o: SimulationOptions): Promise<Simulatio
     world.tracer?.violation(error.invariant, error.message, o.validators);
   }
   const signed = [...world.signedByByzantine].filter(([, ids]) => ids.size > 1).map(([k]) => k);
-  const held = new Set(world.validators.filter((v) => v.correct).flatMap((v) => v.engine.evidence().map(evidenceKey)));
+  const held = new Set(
+    world.validators.filter((v) => v.correct).flatMap((v) => v.engine.evidence().map(evidenceKey)),
+  );
   const heightsNow = world.correctHeights();
   // Proof of stake: evidence in committed blocks slashed and jailed its offenders during the run.
   const slashed = new Set<string>();
   let validatorsAfterSlashing = world.set.size;
   const reference = world.validators.find((v) => v.correct);
   if (reference?.staking && violation === undefined) {
-    for (const v of world.set.validators) if (reference.staking.info(v.address).jailed) slashed.add(toHex(v.address));
+    for (const v of world.set.validators)
+      if (reference.staking.info(v.address).jailed) slashed.add(toHex(v.address));
     validatorsAfterSlashing = reference.setAt(reference.engine.height).size;
-    for (const a of slashed) if (world.validators[world.set.indexOf(fromHexAddress(a))]!.correct) violation = { invariant: "accusation", detail: `correct validator ${a} was slashed` };
+    for (const a of slashed)
+      if (world.validators[world.set.indexOf(fromHexAddress(a))]!.correct)
+        violation = { invariant: "accusation", detail: `correct validator ${a} was slashed` };
   }
   return {
     seed: o.seed,
@@ -702,7 +875,11 @@ async function checkEvidenceAfterHeal(world: World, healAt: number): Promise<voi
   await runBounded(world, () => false, EVIDENCE_DRAIN_MS);
   const held = coversEvidence(world.validators.filter((v) => v.correct).map((v) => v.engine));
   for (const [key, at] of world.equivocatedAt) {
-    if (at >= healAt && at <= until && !held(key)) throw new Violation("evidence", `equivocation ${key} signed at ${Math.round(at)} ms, after the heal at ${healAt} ms, became evidence at no correct validator`);
+    if (at >= healAt && at <= until && !held(key))
+      throw new Violation(
+        "evidence",
+        `equivocation ${key} signed at ${Math.round(at)} ms, after the heal at ${healAt} ms, became evidence at no correct validator`,
+      );
   }
 }
 
@@ -713,12 +890,15 @@ async function checkEvidenceAfterHeal(world: World, healAt: number): Promise<voi
  */
 function coversEvidence(engines: readonly TendermintEngine[]): (key: string) => boolean {
   const keys = new Set(engines.flatMap((e) => e.evidence().map(evidenceKey)));
-  return (key) => keys.has(key) || engines.some((e) => e.evidenceQuotaReached(fromHexAddress(key.slice(0, key.indexOf("/")))));
+  return (key) =>
+    keys.has(key) ||
+    engines.some((e) => e.evidenceQuotaReached(fromHexAddress(key.slice(0, key.indexOf("/")))));
 }
 
 async function runBounded(world: World, done: () => boolean, ms: number): Promise<boolean> {
   let events = 0;
   await world.net.runUntil(() => done() || ++events > EVENTS_MAX, ms);
-  if (events > EVENTS_MAX) throw new Violation("liveness", `event budget of ${EVENTS_MAX} exhausted at ${world.net.now} ms`);
+  if (events > EVENTS_MAX)
+    throw new Violation("liveness", `event budget of ${EVENTS_MAX} exhausted at ${world.net.now} ms`);
   return done();
 }

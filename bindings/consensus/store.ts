@@ -26,13 +26,23 @@ export interface Log {
 /** A log in memory (a node without a directory). */
 export function memoryLog(): Log {
   const records: WalRecord[] = [];
-  return { records, append: (r) => void records.push(r), compact: (keep) => void records.splice(0, records.length, ...keep), close: () => {} };
+  return {
+    records,
+    append: (r) => void records.push(r),
+    compact: (keep) => void records.splice(0, records.length, ...keep),
+    close: () => {},
+  };
 }
 
 /** A log in the WAL file at `path`. */
 export function fileLog(path: string): Log {
   const wal = FileWal.open(path);
-  return { records: wal.recovered.records, append: (r, sync) => wal.append(r, sync), compact: (keep) => wal.rewrite(keep), close: () => wal.close() };
+  return {
+    records: wal.recovered.records,
+    append: (r, sync) => wal.append(r, sync),
+    compact: (keep) => wal.rewrite(keep),
+    close: () => wal.close(),
+  };
 }
 
 /** Decided blocks by height, each stored durably before it is applied. */
@@ -102,7 +112,9 @@ export class SelectionSnapshot {
     try {
       return JSON.parse(readFileSync(this.path, "utf8")) as StoredSelection;
     } catch (error) {
-      throw new ChainDbError(ErrorCode.STORE_CORRUPT, `unreadable selection snapshot ${this.path}`, { cause: error });
+      throw new ChainDbError(ErrorCode.STORE_CORRUPT, `unreadable selection snapshot ${this.path}`, {
+        cause: error,
+      });
     }
   }
 }

@@ -94,7 +94,16 @@ export class BlockSync {
     const height = cert.proposal.height;
     if (height !== next || this.host.engineHeight() !== height) return;
     if (!equalBytes(valueIdOf(cert.proposal.value), cert.proposal.valueId)) return;
-    if (!verifyCommit(this.host.consensusChainId, this.host.validatorsAt(height), cert, height, cert.proposal.valueId)) return;
+    if (
+      !verifyCommit(
+        this.host.consensusChainId,
+        this.host.validatorsAt(height),
+        cert,
+        height,
+        cert.proposal.valueId,
+      )
+    )
+      return;
     await this.host.deliver(from, cert);
     if (this.host.height() === height) this.synced++;
     // Still behind: ask for the next one at once.
@@ -125,8 +134,10 @@ export function heightBytes(height: number): Uint8Array {
 
 /** Reads a u64 little-endian height; `BAD_MESSAGE` or `BAD_RANGE` when it is not one. */
 export function readHeight(body: Uint8Array): number {
-  if (body.length !== 8) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `height expected 8 bytes, got ${body.length}`);
+  if (body.length !== 8)
+    throw new ChainDbError(ErrorCode.BAD_MESSAGE, `height expected 8 bytes, got ${body.length}`);
   const h = new DataView(body.buffer, body.byteOffset, 8).getBigUint64(0, true);
-  if (h > BigInt(Number.MAX_SAFE_INTEGER)) throw new ChainDbError(ErrorCode.BAD_RANGE, `height ${h} out of range`);
+  if (h > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new ChainDbError(ErrorCode.BAD_RANGE, `height ${h} out of range`);
   return Number(h);
 }

@@ -36,7 +36,21 @@ import { honest, type Behavior, type BehaviorContext } from "./behavior.ts";
 import * as codec from "./codec.ts";
 import { accused, evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
 import { FutureBuffer } from "./future.ts";
-import { DEFAULT_TIMEOUTS, Step, VoteType, type CommitCertificate, type ConsensusEvent, type Effect, type Evidence, type Message, type Proposal, type Timeout, type TimeoutConfig, type Vote, type WalRecord } from "./types.ts";
+import {
+  DEFAULT_TIMEOUTS,
+  Step,
+  VoteType,
+  type CommitCertificate,
+  type ConsensusEvent,
+  type Effect,
+  type Evidence,
+  type Message,
+  type Proposal,
+  type Timeout,
+  type TimeoutConfig,
+  type Vote,
+  type WalRecord,
+} from "./types.ts";
 import { ProposerSchedule, type ValidatorSet } from "./validators.ts";
 import { PROPOSALS_PER_ROUND_MAX, RoundState, VOTES_PER_VALIDATOR_MAX, idKey } from "./votes.ts";
 import { EVIDENCE_AGE_MAX } from "../selection/index.ts";
@@ -187,7 +201,8 @@ export class TendermintEngine {
       return schedule;
     };
     this.proposerOf = options.proposer ?? ((h, r) => scheduleOf(this.setAt(h)).proposer(h, r));
-    if (options.key !== null && options.validatorsAt === undefined && this.self < 0) throw new ChainDbError(ErrorCode.NOT_VALIDATOR, "the key is not in the validator set");
+    if (options.key !== null && options.validatorsAt === undefined && this.self < 0)
+      throw new ChainDbError(ErrorCode.NOT_VALIDATOR, "the key is not in the validator set");
   }
 
   /** The validator set of the current height. */
@@ -273,11 +288,18 @@ export class TendermintEngine {
 
   /** A one-line summary of the state (diagnostics for failed simulations). */
   describe(): string {
-    const rounds = [...this.rounds.entries()].sort((a, b) => a[0] - b[0]).slice(-4).map(([r, rs]) => {
-      const p = rs.proposal === null ? "-" : `${idKey(rs.proposal.valueId).slice(0, 6)}(vr${rs.proposal.validRound},${this.validity.get(idKey(rs.proposal.valueId))})`;
-      const tally = (t: typeof rs.prevotes) => [...t.entries()].map(([k, w]) => `${k.slice(0, 6)}:${w}`).join(" ");
-      return `r${r}{p=${p} pv=[${tally(rs.prevotes)}] pc=[${tally(rs.precommits)}]}`;
-    });
+    const rounds = [...this.rounds.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .slice(-4)
+      .map(([r, rs]) => {
+        const p =
+          rs.proposal === null
+            ? "-"
+            : `${idKey(rs.proposal.valueId).slice(0, 6)}(vr${rs.proposal.validRound},${this.validity.get(idKey(rs.proposal.valueId))})`;
+        const tally = (t: typeof rs.prevotes) =>
+          [...t.entries()].map(([k, w]) => `${k.slice(0, 6)}:${w}`).join(" ");
+        return `r${r}{p=${p} pv=[${tally(rs.prevotes)}] pc=[${tally(rs.precommits)}]}`;
+      });
     const lock = this.lockedValue === null ? "-" : idKey(this.lockedValue.valueId).slice(0, 6);
     return `h${this.height} r${this.round} s${this.step} lock=${lock}@${this.lockedRound} valid@${this.validRound} ${rounds.join(" ")}`;
   }
@@ -296,7 +318,8 @@ export class TendermintEngine {
    * earlier round, or this round once past its propose step) is dropped.
    */
   private enterPropose(height: number, round: number): void {
-    if (height !== this.height || round < this.round || (round === this.round && this.step !== Step.Propose)) return;
+    if (height !== this.height || round < this.round || (round === this.round && this.step !== Step.Propose))
+      return;
     assert(round <= codec.ROUND_MAX, "round overflow");
     this.setStep(round, Step.Propose);
     if (this.self >= 0 && this.proposer(this.height, round) === this.self) {
@@ -332,7 +355,10 @@ export class TendermintEngine {
 
   /** The one place round and step change (a restart restores them in `resume`). */
   private setStep(round: number, step: Step): void {
-    assert(round > this.round || (round === this.round && step >= this.step) || step === Step.Propose, "steps only go forward");
+    assert(
+      round > this.round || (round === this.round && step >= this.step) || step === Step.Propose,
+      "steps only go forward",
+    );
     this.round = round;
     this.step = step;
   }
@@ -341,19 +367,30 @@ export class TendermintEngine {
   private timeoutMs(step: Step, round: number): number {
     const t = this.timeouts;
     if (step === Step.Propose) return t.proposeMs + round * t.proposeDeltaMs;
-    return step === Step.Prevote ? t.prevoteMs + round * t.prevoteDeltaMs : t.precommitMs + round * t.precommitDeltaMs;
+    return step === Step.Prevote
+      ? t.prevoteMs + round * t.prevoteDeltaMs
+      : t.precommitMs + round * t.precommitDeltaMs;
   }
 
   /** Schedules the timeout guarding `step` of the current round. */
   private scheduleTimeout(step: Step): void {
-    this.out.push({ kind: "schedule", timeout: { step, height: this.height, round: this.round }, delayMs: this.timeoutMs(step, this.round) });
+    this.out.push({
+      kind: "schedule",
+      timeout: { step, height: this.height, round: this.round },
+      delayMs: this.timeoutMs(step, this.round),
+    });
   }
 
   private propose(round: number, value: Uint8Array, validRound: number): void {
     let proposal = this.signed.get(`${round}/0`) as Proposal | undefined;
     // Guard: after a restart the proposer re-sends what it signed, never a different value.
     if (proposal === undefined) {
-      proposal = codec.signProposal(this.opts.chainId, this.opts.key!.secretKey, this.opts.key!.publicKey, { height: this.height, round, validRound, value });
+      proposal = codec.signProposal(this.opts.chainId, this.opts.key!.secretKey, this.opts.key!.publicKey, {
+        height: this.height,
+        round,
+        validRound,
+        value,
+      });
       this.signed.set(`${round}/0`, proposal);
       this.persistState(true);
       this.out.push({ kind: "persist", record: { type: "message", message: proposal }, sync: true });
@@ -370,7 +407,12 @@ export class TendermintEngine {
     let vote = this.signed.get(key) as Vote | undefined;
     // Guard: a vote already signed for this height/round/type is re-sent as it was.
     if (vote === undefined) {
-      vote = codec.signVote(this.opts.chainId, this.opts.key!.secretKey, this.opts.key!.publicKey, { type, height: this.height, round: this.round, valueId });
+      vote = codec.signVote(this.opts.chainId, this.opts.key!.secretKey, this.opts.key!.publicKey, {
+        type,
+        height: this.height,
+        round: this.round,
+        valueId,
+      });
       this.signed.set(key, vote);
       this.persistState(true);
       this.out.push({ kind: "persist", record: { type: "message", message: vote }, sync: true });
@@ -413,7 +455,8 @@ export class TendermintEngine {
     if (this.rule49Decide()) return true;
     if (this.rule55RoundSkip()) return true;
     const rs = this.roundState(this.round);
-    if (this.step === Step.Propose && (this.rule22FreshProposal(rs) || this.rule28ReProposal(rs))) return true;
+    if (this.step === Step.Propose && (this.rule22FreshProposal(rs) || this.rule28ReProposal(rs)))
+      return true;
     this.rule34PrevoteQuorum(rs);
     if (this.step >= Step.Prevote && this.rule36Polka(rs)) return true;
     if (this.rule44NilPolka(rs)) return true;
@@ -457,7 +500,12 @@ export class TendermintEngine {
 
   /** Line 34: upon 2f+1 ⟨PREVOTE, h, round, *⟩ while step = prevote for the first time: schedule timeoutPrevote. */
   private rule34PrevoteQuorum(rs: RoundState): void {
-    if (this.step !== Step.Prevote || this.prevoteTimeoutRound === this.round || !this.validators.isQuorum(rs.prevotes.totalPower)) return;
+    if (
+      this.step !== Step.Prevote ||
+      this.prevoteTimeoutRound === this.round ||
+      !this.validators.isQuorum(rs.prevotes.totalPower)
+    )
+      return;
     this.prevoteTimeoutRound = this.round;
     this.scheduleTimeout(Step.Prevote);
   }
@@ -469,7 +517,11 @@ export class TendermintEngine {
    */
   private rule36Polka(rs: RoundState): boolean {
     if (this.polkaRound === this.round) return false;
-    const p = rs.proposals.find((q) => this.validity.get(idKey(q.valueId)) === true && this.validators.isQuorum(rs.prevotes.powerFor(q.valueId)));
+    const p = rs.proposals.find(
+      (q) =>
+        this.validity.get(idKey(q.valueId)) === true &&
+        this.validators.isQuorum(rs.prevotes.powerFor(q.valueId)),
+    );
     if (p === undefined) return false;
     this.polkaRound = this.round;
     if (this.step === Step.Prevote) {
@@ -491,7 +543,8 @@ export class TendermintEngine {
 
   /** Line 47: upon 2f+1 ⟨PRECOMMIT, h, round, *⟩ for the first time: schedule timeoutPrecommit. */
   private rule47PrecommitQuorum(rs: RoundState): void {
-    if (this.precommitTimeoutRound === this.round || !this.validators.isQuorum(rs.precommits.totalPower)) return;
+    if (this.precommitTimeoutRound === this.round || !this.validators.isQuorum(rs.precommits.totalPower))
+      return;
     this.precommitTimeoutRound = this.round;
     this.scheduleTimeout(Step.Precommit);
   }
@@ -512,7 +565,8 @@ export class TendermintEngine {
   /** Line 55: upon f+1 messages (by power) of a round above round_p: StartRound(that round). */
   private rule55RoundSkip(): boolean {
     let target = -1;
-    for (const [round, rs] of this.rounds) if (round > this.round && round > target && this.validators.isOneThird(rs.senderPower)) target = round;
+    for (const [round, rs] of this.rounds)
+      if (round > this.round && round > target && this.validators.isOneThird(rs.senderPower)) target = round;
     if (target < 0) return false;
     this.enterPropose(this.height, target);
     return true;
@@ -540,7 +594,11 @@ export class TendermintEngine {
       // CometBFT's timeout_commit (opt-in; the paper starts at once): the next height waits, and
       // records what arrives for it meanwhile.
       this.waiting = true;
-      this.out.push({ kind: "schedule", timeout: { step: Step.Propose, height: this.height, round: -1 }, delayMs: this.opts.newHeightDelayMs! });
+      this.out.push({
+        kind: "schedule",
+        timeout: { step: Step.Propose, height: this.height, round: -1 },
+        delayMs: this.opts.newHeightDelayMs!,
+      });
       this.drainFuture();
       return;
     }
@@ -558,8 +616,10 @@ export class TendermintEngine {
       return;
     }
     if (this.waiting || t.height !== this.height || t.round !== this.round) return; // stale
-    if (t.step === Step.Propose) this.enterPrevote(t.height, t.round, null); // line 57 (dropped past the propose step)
-    else if (t.step === Step.Prevote) this.enterPrecommit(t.height, t.round, null); // line 61 (dropped past the prevote step)
+    if (t.step === Step.Propose)
+      this.enterPrevote(t.height, t.round, null); // line 57 (dropped past the propose step)
+    else if (t.step === Step.Prevote)
+      this.enterPrecommit(t.height, t.round, null); // line 61 (dropped past the prevote step)
     else this.enterPropose(t.height, t.round + 1); // line 65
   }
 
@@ -582,12 +642,14 @@ export class TendermintEngine {
         if (index < 0) return;
         // A proposal's header is relayed once, at any height in the window (a node that moved on
         // may hold the only copy of one half of an equivocation).
-        if (relay && m.kind === "proposal") this.out.push({ kind: "broadcast", message: codec.proposalHeader(m) });
+        if (relay && m.kind === "proposal")
+          this.out.push({ kind: "broadcast", message: codec.proposalHeader(m) });
         // A late vote of a past height is still relayed once (it was new here): a validator that
         // signs two votes after the others decided reaches each half of the set with one of them,
         // and only relaying lets someone hold both and make evidence.
         if (m.height < this.height) {
-          if (relay && m.kind === "vote" && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: m });
+          if (relay && m.kind === "vote" && this.opts.relayVotes !== false)
+            this.out.push({ kind: "broadcast", message: m });
           return;
         }
         if (m.height > this.height) return this.buffer(m, index);
@@ -620,12 +682,19 @@ export class TendermintEngine {
   private wellFormedCertificate(c: CommitCertificate): boolean {
     const p = c.proposal;
     const set = this.setAt(p.height);
-    if (c.precommits.length > set.size || set.indexOf(p.proposer) < 0 || p.round > codec.ROUND_MAX) return false;
+    if (c.precommits.length > set.size || set.indexOf(p.proposer) < 0 || p.round > codec.ROUND_MAX)
+      return false;
     const signers = new Set<number>();
     for (const v of c.precommits) {
       const index = set.indexOf(v.validator);
       if (index < 0 || signers.has(index)) return false;
-      if (v.type !== VoteType.Precommit || v.height !== p.height || v.round !== p.round || !sameId(p, v.valueId)) return false;
+      if (
+        v.type !== VoteType.Precommit ||
+        v.height !== p.height ||
+        v.round !== p.round ||
+        !sameId(p, v.valueId)
+      )
+        return false;
       signers.add(index);
     }
     return true;
@@ -643,7 +712,8 @@ export class TendermintEngine {
     if (this.seen.has(sig)) return -1;
     const index = this.admissible(m);
     if (index < 0) return -1;
-    if (m.kind === "vote" && m.height === this.height && m.round > this.roundLimit(m.height)) this.catchUpRounds.set(index, m.round);
+    if (m.kind === "vote" && m.height === this.height && m.round > this.roundLimit(m.height))
+      this.catchUpRounds.set(index, m.round);
     if (this.seen.size >= SEEN_MAX) this.seen.clear(); // a bound; only costs re-verification
     this.seen.set(sig, m.height);
     this.detect(m);
@@ -663,7 +733,12 @@ export class TendermintEngine {
     if (m.kind === "proposal") {
       // A header carries no value: its signature is all there is to check.
       const header = codec.isProposalHeader(m);
-      if (!(header ? codec.verifyProposalSignature(this.opts.chainId, m, this.verify) : codec.verifyProposal(this.opts.chainId, m, this.verify))) return -1;
+      if (
+        !(header
+          ? codec.verifyProposalSignature(this.opts.chainId, m, this.verify)
+          : codec.verifyProposal(this.opts.chainId, m, this.verify))
+      )
+        return -1;
       if (!this.fromProposer(m, index)) return -1;
     } else if (!codec.verifyVote(this.opts.chainId, m, this.verify)) return -1;
     return index;
@@ -676,7 +751,8 @@ export class TendermintEngine {
    * ({@link roundAllowed} checks that once the signer is known).
    */
   inWindow(m: Proposal | Vote): boolean {
-    if (m.height < Math.max(1, this.height - PAST_HEIGHTS) || m.height > this.height + FUTURE_HEIGHTS) return false;
+    if (m.height < Math.max(1, this.height - PAST_HEIGHTS) || m.height > this.height + FUTURE_HEIGHTS)
+      return false;
     if (m.round < 0 || m.round > codec.ROUND_MAX) return false;
     return m.round <= this.roundLimit(m.height) || (m.kind === "vote" && m.height === this.height);
   }
@@ -686,12 +762,21 @@ export class TendermintEngine {
     if (m.round <= this.roundLimit(m.height)) return true;
     const round = this.catchUpRounds.get(index);
     // A catch-up round the window has since reached frees the validator's slot.
-    return m.kind === "vote" && m.height === this.height && (round === undefined || round === m.round || round <= this.roundLimit(m.height));
+    return (
+      m.kind === "vote" &&
+      m.height === this.height &&
+      (round === undefined || round === m.round || round <= this.roundLimit(m.height))
+    );
   }
 
   /** The highest round of `height` taken without a catch-up round. */
   private roundLimit(height: number): number {
-    const base = height === this.height ? this.round : height < this.height ? (this.certificates.get(height)?.proposal.round ?? 0) : 0;
+    const base =
+      height === this.height
+        ? this.round
+        : height < this.height
+          ? (this.certificates.get(height)?.proposal.round ?? 0)
+          : 0;
     return Math.min(codec.ROUND_MAX, base + ROUND_WINDOW);
   }
 
@@ -791,7 +876,8 @@ export class TendermintEngine {
   private buffer(m: Proposal | Vote, index: number): void {
     const values = m.kind === "proposal" ? PROPOSALS_PER_ROUND_MAX : VOTES_PER_VALIDATOR_MAX;
     const prefix = m.kind === "proposal" ? `p/${m.round}` : `v/${m.round}/${m.type}/${index}`;
-    for (let k = 0; k < values; k++) if (this.future.add(m.height, `${prefix}/${k}`, { message: m, index })) return;
+    for (let k = 0; k < values; k++)
+      if (this.future.add(m.height, `${prefix}/${k}`, { message: m, index })) return;
     this.seen.delete(toHex(m.signature));
   }
 
@@ -827,7 +913,12 @@ export class TendermintEngine {
     const key = evidenceKey(e);
     const who = toHex(accused(e));
     const count = this.evidenceCount.get(who) ?? 0;
-    if (this.evidencePool.has(key) || this.evidencePool.size >= EVIDENCE_MAX || this.evidenceQuotaReached(accused(e))) return;
+    if (
+      this.evidencePool.has(key) ||
+      this.evidencePool.size >= EVIDENCE_MAX ||
+      this.evidenceQuotaReached(accused(e))
+    )
+      return;
     this.evidencePool.set(key, e);
     this.evidenceCount.set(who, count + 1);
     this.out.push({ kind: "evidence", evidence: e });
@@ -843,16 +934,32 @@ export class TendermintEngine {
       this.tickPosition = position;
       return;
     }
-    for (const m of this.signed.values()) this.out.push(...(m.kind === "proposal" ? this.behavior.propose(this.context(), m) : this.behavior.vote(this.context(), m)));
-    for (const rs of this.rounds.values()) for (const p of rs.proposals) if (this.signed.get(`${p.round}/0`) !== p) this.out.push({ kind: "broadcast", message: p });
+    for (const m of this.signed.values())
+      this.out.push(
+        ...(m.kind === "proposal"
+          ? this.behavior.propose(this.context(), m)
+          : this.behavior.vote(this.context(), m)),
+      );
+    for (const rs of this.rounds.values())
+      for (const p of rs.proposals)
+        if (this.signed.get(`${p.round}/0`) !== p) this.out.push({ kind: "broadcast", message: p });
     // The proofs of lock: prevotes for a re-proposed value in its validRound, and for our validValue.
     // Without them a process that missed those prevotes can never prevote the value (line 28).
     const pols = new Map<string, { round: number; id: Uint8Array }>();
-    if (this.validValue !== null) pols.set(`${this.validRound}/${idKey(this.validValue.valueId)}`, { round: this.validRound, id: this.validValue.valueId });
+    if (this.validValue !== null)
+      pols.set(`${this.validRound}/${idKey(this.validValue.valueId)}`, {
+        round: this.validRound,
+        id: this.validValue.valueId,
+      });
     const current = this.rounds.get(this.round);
-    for (const p of current?.proposals ?? []) if (p.validRound >= 0) pols.set(`${p.validRound}/${idKey(p.valueId)}`, { round: p.validRound, id: p.valueId });
-    for (const { round, id } of pols.values()) for (const v of this.rounds.get(round)?.prevotes.votesFor(id) ?? []) this.out.push({ kind: "broadcast", message: v });
-    if (this.height > 1 && this.certificates.has(this.height - 1)) this.out.push({ kind: "broadcast", message: this.certificates.get(this.height - 1)! });
+    for (const p of current?.proposals ?? [])
+      if (p.validRound >= 0)
+        pols.set(`${p.validRound}/${idKey(p.valueId)}`, { round: p.validRound, id: p.valueId });
+    for (const { round, id } of pols.values())
+      for (const v of this.rounds.get(round)?.prevotes.votesFor(id) ?? [])
+        this.out.push({ kind: "broadcast", message: v });
+    if (this.height > 1 && this.certificates.has(this.height - 1))
+      this.out.push({ kind: "broadcast", message: this.certificates.get(this.height - 1)! });
   }
 
   // ------------------------------------------------------------------ bookkeeping
@@ -870,7 +977,8 @@ export class TendermintEngine {
   }
 
   private keepCertificate(height: number, certificate: CommitCertificate): void {
-    if (this.certificates.size >= CERTIFICATES_MAX) this.certificates.delete(this.certificates.keys().next().value!);
+    if (this.certificates.size >= CERTIFICATES_MAX)
+      this.certificates.delete(this.certificates.keys().next().value!);
     this.certificates.set(height, certificate);
   }
 
@@ -919,11 +1027,16 @@ export class TendermintEngine {
    * resumes it: the state of the last decided height + 1, its messages, its lock and valid value,
    * and the sign-state guard (own signed messages), so the node re-sends what it signed before.
    */
-  static restore(options: EngineOptions, records: readonly WalRecord[]): { engine: TendermintEngine; effects: Effect[] } {
+  static restore(
+    options: EngineOptions,
+    records: readonly WalRecord[],
+  ): { engine: TendermintEngine; effects: Effect[] } {
     let start = 0;
     let height = options.height ?? 1;
     const decided: Extract<WalRecord, { type: "decide" }>[] = [];
-    for (const [i, r] of records.entries()) if (r.type === "decide" && r.height >= height) ((height = r.height + 1), (start = i + 1), decided.push(r));
+    for (const [i, r] of records.entries())
+      if (r.type === "decide" && r.height >= height)
+        ((height = r.height + 1), (start = i + 1), decided.push(r));
     const engine = new TendermintEngine({ ...options, height });
     for (const d of decided.slice(-CERTIFICATES_MAX)) engine.keepCertificate(d.height, d.certificate);
     let state: Extract<WalRecord, { type: "state" }> | null = null;
@@ -941,7 +1054,9 @@ export class TendermintEngine {
   }
 
   private replay(m: Proposal | Vote): void {
-    const own = this.opts.key !== null && toHex(m.kind === "vote" ? m.validator : m.proposer) === toHex(this.opts.key.publicKey);
+    const own =
+      this.opts.key !== null &&
+      toHex(m.kind === "vote" ? m.validator : m.proposer) === toHex(this.opts.key.publicKey);
     if (own) this.signed.set(`${m.round}/${m.kind === "vote" ? m.type : 0}`, m);
     this.seen.set(toHex(m.signature), m.height);
     this.detect(m);
@@ -969,7 +1084,10 @@ export class TendermintEngine {
 
   private findProposal(id: Uint8Array): Proposal {
     for (const rs of this.rounds.values()) for (const p of rs.proposals) if (sameId(p, id)) return p;
-    throw new ChainDbError(ErrorCode.WAL_CORRUPT, `the log names a locked or valid value ${toHex(id)} whose proposal it does not hold`);
+    throw new ChainDbError(
+      ErrorCode.WAL_CORRUPT,
+      `the log names a locked or valid value ${toHex(id)} whose proposal it does not hold`,
+    );
   }
 }
 

@@ -41,10 +41,18 @@ export class ConsensusTracer {
     const id = (v: Uint8Array | null) => (v === null ? "nil" : toHex(v).slice(0, 6));
     switch (m.kind) {
       case "proposal":
-        return { label: `proposal h${m.height} r${m.round} ${id(m.valueId)} by ${this.name(m.proposer)}`, height: m.height, origin: this.name(m.proposer) };
+        return {
+          label: `proposal h${m.height} r${m.round} ${id(m.valueId)} by ${this.name(m.proposer)}`,
+          height: m.height,
+          origin: this.name(m.proposer),
+        };
       case "vote": {
         const type = m.type === VoteType.Prevote ? "prevote" : "precommit";
-        return { label: `${type} h${m.height} r${m.round} ${id(m.valueId)} by ${this.name(m.validator)}`, height: m.height, origin: this.name(m.validator) };
+        return {
+          label: `${type} h${m.height} r${m.round} ${id(m.valueId)} by ${this.name(m.validator)}`,
+          height: m.height,
+          origin: this.name(m.validator),
+        };
       }
       case "commit":
         return { label: `commit certificate h${m.proposal.height}`, height: m.proposal.height };
@@ -60,12 +68,17 @@ export class ConsensusTracer {
     if (e.kind === "evidence") {
       const target = this.set.indexOf(accused(e.evidence));
       this.lastEvidence = { holder: index, accused: target, height: e.evidence.a.height };
-      return this.recorder.step(node, "evidence", { height: e.evidence.a.height, detail: `against n${target}` });
+      return this.recorder.step(node, "evidence", {
+        height: e.evidence.a.height,
+        detail: `against n${target}`,
+      });
     }
     if (e.kind !== "broadcast" && e.kind !== "send") return;
     const m = e.message;
-    if (m.kind === "proposal" && this.set.indexOf(m.proposer) === index) this.note(index, "propose", m.height, m.round);
-    if (m.kind === "vote" && this.set.indexOf(m.validator) === index) this.note(index, m.type === VoteType.Prevote ? "prevote" : "precommit", m.height, m.round);
+    if (m.kind === "proposal" && this.set.indexOf(m.proposer) === index)
+      this.note(index, "propose", m.height, m.round);
+    if (m.kind === "vote" && this.set.indexOf(m.validator) === index)
+      this.note(index, m.type === VoteType.Prevote ? "prevote" : "precommit", m.height, m.round);
   }
 
   // One mark per step: a byzantine validator's split sends and re-broadcasts repeat it.
@@ -85,7 +98,8 @@ export class ConsensusTracer {
     if (invariant === "accusation" && this.lastEvidence !== undefined) {
       // The accusation is thrown on the evidence effect just recorded: its height is the evidence's.
       height ??= this.lastEvidence.height;
-      for (const i of [this.lastEvidence.holder, this.lastEvidence.accused]) if (!subjects.nodes.includes(`n${i}`)) subjects.nodes.push(`n${i}`);
+      for (const i of [this.lastEvidence.holder, this.lastEvidence.accused])
+        if (!subjects.nodes.includes(`n${i}`)) subjects.nodes.push(`n${i}`);
     }
     this.recorder.violation(invariant, named, subjects.nodes, height === undefined ? {} : { height });
   }

@@ -102,8 +102,18 @@ export type Effect =
   | { readonly kind: "send"; readonly to: number; readonly message: Message }
   | { readonly kind: "schedule"; readonly timeout: Timeout; readonly delayMs: number }
   /** Ask the application whether a proposed value is valid; answer with a `validity` event. */
-  | { readonly kind: "validate"; readonly height: number; readonly valueId: Uint8Array; readonly value: Uint8Array }
-  | { readonly kind: "decide"; readonly height: number; readonly value: Uint8Array; readonly certificate: CommitCertificate }
+  | {
+      readonly kind: "validate";
+      readonly height: number;
+      readonly valueId: Uint8Array;
+      readonly value: Uint8Array;
+    }
+  | {
+      readonly kind: "decide";
+      readonly height: number;
+      readonly value: Uint8Array;
+      readonly certificate: CommitCertificate;
+    }
   | { readonly kind: "evidence"; readonly evidence: Evidence };
 
 /** Timeouts growing linearly with the round, as in the paper: `timeoutX(r) = initX + r·deltaX`. */

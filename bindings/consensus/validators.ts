@@ -40,17 +40,22 @@ export class ValidatorSet {
 
   constructor(validators: readonly Validator[]) {
     aint(validators.length, 1, VALIDATORS_MAX, "validators.length");
-    const sorted = validators.map((v) => ({ address: abytes(v.address, 32, "address").slice(), power: aint(v.power, 1, TOTAL_POWER_MAX, "power") }));
+    const sorted = validators.map((v) => ({
+      address: abytes(v.address, 32, "address").slice(),
+      power: aint(v.power, 1, TOTAL_POWER_MAX, "power"),
+    }));
     sorted.sort((a, b) => compareBytes(a.address, b.address));
     this.byAddress = new Map();
     let total = 0;
     for (const [i, v] of sorted.entries()) {
       const key = toHex(v.address);
-      if (this.byAddress.has(key)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `validator ${key} appears twice`);
+      if (this.byAddress.has(key))
+        throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `validator ${key} appears twice`);
       this.byAddress.set(key, i);
       total += v.power;
     }
-    if (total > TOTAL_POWER_MAX) throw new ChainDbError(ErrorCode.BAD_RANGE, `total voting power ${total} exceeds ${TOTAL_POWER_MAX}`);
+    if (total > TOTAL_POWER_MAX)
+      throw new ChainDbError(ErrorCode.BAD_RANGE, `total voting power ${total} exceeds ${TOTAL_POWER_MAX}`);
     this.validators = sorted;
     this.totalPower = total;
   }
@@ -95,7 +100,11 @@ export class ProposerPriorities {
 
   /** Fresh priorities (all zero, as for a genesis set); no election has run yet. */
   static initial(set: ValidatorSet): ProposerPriorities {
-    return new ProposerPriorities(set, set.validators.map(() => 0), -1);
+    return new ProposerPriorities(
+      set,
+      set.validators.map(() => 0),
+      -1,
+    );
   }
 
   /** Priorities carried over from elsewhere (e.g. a changed validator set), in set order. */
@@ -173,7 +182,10 @@ export class ProposerSchedule {
   elections = 0;
 
   /** `firstHeight` is the height whose round-0 proposer is the set's first election. */
-  constructor(readonly set: ValidatorSet, readonly firstHeight = 1) {}
+  constructor(
+    readonly set: ValidatorSet,
+    readonly firstHeight = 1,
+  ) {}
 
   /** Index of the proposer for (height, round). */
   proposer(height: number, round: number): number {
@@ -188,7 +200,10 @@ export class ProposerSchedule {
   }
 
   private atHeight(height: number): HeightRounds {
-    assert(height >= this.firstHeight, `height ${height} before the schedule's first height ${this.firstHeight}`);
+    assert(
+      height >= this.firstHeight,
+      `height ${height} before the schedule's first height ${this.firstHeight}`,
+    );
     const hit = this.byHeight.get(height);
     if (hit !== undefined) return hit;
     let best: ProposerPriorities | undefined;
@@ -197,7 +212,8 @@ export class ProposerSchedule {
     let p = best ?? ProposerPriorities.initial(this.set);
     // Elections are O(n) each; one per height, so walking forward is linear in the gap.
     for (let h = from + 1; h <= height; h++) ((p = p.advance(1)), this.elections++);
-    if (this.byHeight.size >= ProposerSchedule.CACHE_MAX) this.byHeight.delete(this.byHeight.keys().next().value!);
+    if (this.byHeight.size >= ProposerSchedule.CACHE_MAX)
+      this.byHeight.delete(this.byHeight.keys().next().value!);
     const rounds: HeightRounds = { base: p, scratch: p.prepared(), proposers: [] };
     this.byHeight.set(height, rounds);
     return rounds;

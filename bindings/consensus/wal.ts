@@ -47,7 +47,8 @@ export function decodeRecord(bytes: Uint8Array): WalRecord {
     const tag = bytes[0];
     if (tag === RECORD.message) {
       const message = decodeMessage(bytes.subarray(1));
-      if (message.kind !== "proposal" && message.kind !== "vote") throw new Error("message record holds a " + message.kind);
+      if (message.kind !== "proposal" && message.kind !== "vote")
+        throw new Error("message record holds a " + message.kind);
       return { type: "message", message };
     }
     if (tag === RECORD.decide) {
@@ -72,7 +73,11 @@ export function decodeRecord(bytes: Uint8Array): WalRecord {
     }
     throw new Error(`unknown record tag ${tag} (${bytes.length} bytes)`);
   } catch (cause) {
-    throw new ChainDbError(ErrorCode.WAL_CORRUPT, `consensus log record does not decode: ${(cause as Error).message}`, { cause });
+    throw new ChainDbError(
+      ErrorCode.WAL_CORRUPT,
+      `consensus log record does not decode: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 
@@ -145,7 +150,13 @@ export interface WalContents {
  */
 export function parseWal(bytes: Uint8Array): WalContents {
   const records: WalRecord[] = [];
-  const found = scanFrames(bytesSource(bytes), 0, (p) => records.push(decodeRecord(p)), "consensus log", WAL_FRAME_MAX);
+  const found = scanFrames(
+    bytesSource(bytes),
+    0,
+    (p) => records.push(decodeRecord(p)),
+    "consensus log",
+    WAL_FRAME_MAX,
+  );
   return { records, validBytes: found.validBytes, tornBytes: found.tailBytes };
 }
 
@@ -155,9 +166,15 @@ export class FileWal {
   /** What opening found: the records, and the torn tail that was cut. */
   readonly recovered: WalContents;
 
-  private constructor(readonly path: string, port: FilePort | undefined) {
+  private constructor(
+    readonly path: string,
+    port: FilePort | undefined,
+  ) {
     const records: WalRecord[] = [];
-    this.log = AppendLog.open(path, WAL_KIND, (p) => records.push(decodeRecord(p)), { port, maxRecordBytes: WAL_FRAME_MAX });
+    this.log = AppendLog.open(path, WAL_KIND, (p) => records.push(decodeRecord(p)), {
+      port,
+      maxRecordBytes: WAL_FRAME_MAX,
+    });
     const { validBytes, tailBytes } = this.log.recovery;
     this.recovered = { records, validBytes, tornBytes: tailBytes };
   }

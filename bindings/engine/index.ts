@@ -11,10 +11,24 @@ export type { Engine, EngineName, SearchResult } from "./types.ts";
 export { NONCE_SPACE } from "./validate.ts";
 export type { KvStore } from "./kv-types.ts";
 export { KV_KEY_MAX, KV_VALUE_MAX, KV_DEPTH_MAX } from "./kv-types.ts";
-export type { LedgerState, AccountState, TransferStatus, ProofMaterial, LoadProgress } from "./state-types.ts";
+export type {
+  LedgerState,
+  AccountState,
+  TransferStatus,
+  ProofMaterial,
+  LoadProgress,
+} from "./state-types.ts";
 export { TRANSFER_STATUSES } from "./state-types.ts";
 export {
-  ACCOUNT_RECORD_SIZE, EMPTY_HASH, SMT_DEPTH_MAX, accountRecord, leafHash, nodeHash, pathBit, pathOf, sha256,
+  ACCOUNT_RECORD_SIZE,
+  EMPTY_HASH,
+  SMT_DEPTH_MAX,
+  accountRecord,
+  leafHash,
+  nodeHash,
+  pathBit,
+  pathOf,
+  sha256,
 } from "./state-hash.ts";
 
 /** The engine names, fastest first. */
@@ -32,7 +46,10 @@ export async function createEngine(name: EngineName = "wasm"): Promise<Engine> {
       return createTsEngine();
     }
     default:
-      throw new ChainDbError(ErrorCode.BAD_ENGINE, `unknown engine ${JSON.stringify(name)}: expected "wasm" or "ts"`);
+      throw new ChainDbError(
+        ErrorCode.BAD_ENGINE,
+        `unknown engine ${JSON.stringify(name)}: expected "wasm" or "ts"`,
+      );
   }
 }
 
@@ -48,7 +65,10 @@ export async function createKvStore(engine: EngineName = "wasm"): Promise<KvStor
       return new TsKvStore();
     }
     default:
-      throw new ChainDbError(ErrorCode.BAD_ENGINE, `unknown engine ${JSON.stringify(engine)}: expected "wasm" or "ts"`);
+      throw new ChainDbError(
+        ErrorCode.BAD_ENGINE,
+        `unknown engine ${JSON.stringify(engine)}: expected "wasm" or "ts"`,
+      );
   }
 }
 
@@ -64,6 +84,9 @@ export async function createLedgerState(engine: EngineName): Promise<LedgerState
       return createTsState();
     }
     default:
-      throw new ChainDbError(ErrorCode.BAD_ENGINE, `unknown engine ${JSON.stringify(engine)}: expected "wasm" or "ts"`);
+      throw new ChainDbError(
+        ErrorCode.BAD_ENGINE,
+        `unknown engine ${JSON.stringify(engine)}: expected "wasm" or "ts"`,
+      );
   }
 }

@@ -18,7 +18,10 @@ export function checkKey(key: unknown): Uint8Array {
 export function checkValue(value: unknown): Uint8Array {
   const v = abytes(value, undefined, "value");
   if (v.length > KV_VALUE_MAX) {
-    throw new ChainDbError(ErrorCode.BAD_LENGTH, `"value" expected 0..${KV_VALUE_MAX} bytes, got ${v.length}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_LENGTH,
+      `"value" expected 0..${KV_VALUE_MAX} bytes, got ${v.length}`,
+    );
   }
   return v;
 }

@@ -35,12 +35,18 @@ function compileCore(): Promise<WebAssembly.Module> {
   compiled ??= (async () => {
     // CHAINDB_CORE_WASM picks another build of the core (e.g. build/debug.wasm, with assertions).
     const override = typeof process !== "undefined" ? process.env?.CHAINDB_CORE_WASM : undefined;
-    const url = override ? new URL(override, `file://${process.cwd()}/`) : new URL("../../build/release.wasm", import.meta.url);
+    const url = override
+      ? new URL(override, `file://${process.cwd()}/`)
+      : new URL("../../build/release.wasm", import.meta.url);
     try {
       return await WebAssembly.compile(new Uint8Array(await readFile(url)));
     } catch (cause) {
       compiled = undefined;
-      throw new ChainDbError(ErrorCode.WASM_UNAVAILABLE, `cannot load ${url.pathname}: run \`npm run build:wasm\``, { cause });
+      throw new ChainDbError(
+        ErrorCode.WASM_UNAVAILABLE,
+        `cannot load ${url.pathname}: run \`npm run build:wasm\``,
+        { cause },
+      );
     }
   })();
   return compiled;
@@ -63,7 +69,10 @@ export async function instantiateStoreCore(): Promise<StoreExports> {
   const instance = await WebAssembly.instantiate(module, imports);
   const exports = instance.exports as unknown as StoreExports;
   if (typeof exports.kvCreate !== "function") {
-    throw new ChainDbError(ErrorCode.WASM_UNAVAILABLE, "build/release.wasm has no store exports: rebuild with `npm run build:wasm`");
+    throw new ChainDbError(
+      ErrorCode.WASM_UNAVAILABLE,
+      "build/release.wasm has no store exports: rebuild with `npm run build:wasm`",
+    );
   }
   return exports;
 }

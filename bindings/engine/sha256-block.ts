@@ -42,14 +42,35 @@ export function pathDigest(bytes: Uint8Array, o: number, out: Int32Array, at: nu
  * SHA256(0x00 ‖ address ‖ balance u64le ‖ nonce u64le) → out[at..at+8): a leaf. The u64 come
  * as (lo, hi) u32 halves. The message is 49 bytes, so every word is the previous byte shifted in.
  */
-export function leafDigest(addr: Uint8Array, o: number, balLo: number, balHi: number, nonLo: number, nonHi: number, out: Int32Array, at: number): void {
+export function leafDigest(
+  addr: Uint8Array,
+  o: number,
+  balLo: number,
+  balHi: number,
+  nonLo: number,
+  nonHi: number,
+  out: Int32Array,
+  at: number,
+): void {
   // Byte stream: [0] 0x00, [1..32] address, [33..40] balance le, [41..48] nonce le, [49] 0x80.
   W[0] = (addr[o]! << 16) | (addr[o + 1]! << 8) | addr[o + 2]!;
   for (let i = 1; i < 8; i++) W[i] = be(addr, o + 4 * i - 1);
-  const b0 = balLo & 0xff, b1 = (balLo >>> 8) & 0xff, b2 = (balLo >>> 16) & 0xff, b3 = balLo >>> 24;
-  const b4 = balHi & 0xff, b5 = (balHi >>> 8) & 0xff, b6 = (balHi >>> 16) & 0xff, b7 = balHi >>> 24;
-  const n0 = nonLo & 0xff, n1 = (nonLo >>> 8) & 0xff, n2 = (nonLo >>> 16) & 0xff, n3 = nonLo >>> 24;
-  const n4 = nonHi & 0xff, n5 = (nonHi >>> 8) & 0xff, n6 = (nonHi >>> 16) & 0xff, n7 = nonHi >>> 24;
+  const b0 = balLo & 0xff,
+    b1 = (balLo >>> 8) & 0xff,
+    b2 = (balLo >>> 16) & 0xff,
+    b3 = balLo >>> 24;
+  const b4 = balHi & 0xff,
+    b5 = (balHi >>> 8) & 0xff,
+    b6 = (balHi >>> 16) & 0xff,
+    b7 = balHi >>> 24;
+  const n0 = nonLo & 0xff,
+    n1 = (nonLo >>> 8) & 0xff,
+    n2 = (nonLo >>> 16) & 0xff,
+    n3 = nonLo >>> 24;
+  const n4 = nonHi & 0xff,
+    n5 = (nonHi >>> 8) & 0xff,
+    n6 = (nonHi >>> 16) & 0xff,
+    n7 = nonHi >>> 24;
   W[8] = (addr[o + 31]! << 24) | (b0 << 16) | (b1 << 8) | b2;
   W[9] = (b3 << 24) | (b4 << 16) | (b5 << 8) | b6;
   W[10] = (b7 << 24) | (n0 << 16) | (n1 << 8) | n2;

@@ -28,7 +28,13 @@ const LOAD_CHUNK = 1 << 16;
 const NODE = 18; // words per node: c0, c1, h0[8], h1[8]
 const TWO32 = 4294967296;
 const U32_MAX = 0xffffffff;
-const enum St { Ok = 0, BadNonce = 1, Insufficient = 2, Overflow = 3, Self = 4 }
+const enum St {
+  Ok = 0,
+  BadNonce = 1,
+  Insufficient = 2,
+  Overflow = 3,
+  Self = 4,
+}
 
 /** Little-endian u32 at bytes[o..o+4). */
 function u32le(b: Uint8Array, o: number): number {
@@ -185,7 +191,8 @@ class TsState implements LedgerState {
   }
 
   private pushChanged(i: number): void {
-    if (this.changedLen === this.changedAcc.length) this.changedAcc = growI32(this.changedAcc, this.changedLen * 2);
+    if (this.changedLen === this.changedAcc.length)
+      this.changedAcc = growI32(this.changedAcc, this.changedLen * 2);
     this.changedAcc[this.changedLen++] = i;
   }
 
@@ -337,7 +344,16 @@ class TsState implements LedgerState {
         const i = -c - 1;
         if (this.leafStale[i] === 1) {
           const v = i * 4;
-          leafDigest(this.addr, i * 32, this.val[v]!, this.val[v + 1]!, this.val[v + 2]!, this.val[v + 3]!, t, at);
+          leafDigest(
+            this.addr,
+            i * 32,
+            this.val[v]!,
+            this.val[v + 1]!,
+            this.val[v + 2]!,
+            this.val[v + 3]!,
+            t,
+            at,
+          );
           this.leafStale[i] = 0;
         }
       }
@@ -398,9 +414,12 @@ class TsState implements LedgerState {
    */
   private applyOne(p: Uint8Array, o: number, prop: Uint8Array): St {
     if (eq32(p, o, p, o + 32)) return St.Self;
-    const aLo = u32le(p, o + 64), aHi = u32le(p, o + 68);
-    const fLo = u32le(p, o + 72), fHi = u32le(p, o + 76);
-    const nLo = u32le(p, o + 80), nHi = u32le(p, o + 84);
+    const aLo = u32le(p, o + 64),
+      aHi = u32le(p, o + 68);
+    const fLo = u32le(p, o + 72),
+      fHi = u32le(p, o + 76);
+    const nLo = u32le(p, o + 80),
+      nHi = u32le(p, o + 84);
     let tLo = aLo + fLo;
     let tHi = aHi + fHi;
     if (tLo >= TWO32) {
@@ -410,8 +429,10 @@ class TsState implements LedgerState {
     if (tHi > U32_MAX) return St.Overflow;
     const val = this.val;
     let fa = this.find(p, o);
-    const fbLo = fa < 0 ? 0 : val[fa * 4]!, fbHi = fa < 0 ? 0 : val[fa * 4 + 1]!;
-    const fnLo = fa < 0 ? 0 : val[fa * 4 + 2]!, fnHi = fa < 0 ? 0 : val[fa * 4 + 3]!;
+    const fbLo = fa < 0 ? 0 : val[fa * 4]!,
+      fbHi = fa < 0 ? 0 : val[fa * 4 + 1]!;
+    const fnLo = fa < 0 ? 0 : val[fa * 4 + 2]!,
+      fnHi = fa < 0 ? 0 : val[fa * 4 + 3]!;
     if (nLo !== fnLo || nHi !== fnHi) return St.BadNonce;
     if (fbHi < tHi || (fbHi === tHi && fbLo < tLo)) return St.Insufficient;
     if (fnLo === U32_MAX && fnHi === U32_MAX) return St.Overflow;
@@ -419,7 +440,8 @@ class TsState implements LedgerState {
     const propIsFrom = eq32(prop, 0, p, o);
     const propIsTo = eq32(prop, 0, p, o + 32);
     const thirdParty = (fLo !== 0 || fHi !== 0) && !propIsFrom && !propIsTo;
-    const gLo = propIsTo ? tLo : aLo, gHi = propIsTo ? tHi : aHi;
+    const gLo = propIsTo ? tLo : aLo,
+      gHi = propIsTo ? tHi : aHi;
     if (ta >= 0 && !this.fits(ta, gLo, gHi)) return St.Overflow;
     if (ta < 0 && gHi > U32_MAX) return St.Overflow;
     let pa = -1;

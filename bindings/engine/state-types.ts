@@ -8,7 +8,13 @@
 import type { EngineName } from "./types.ts";
 
 /** Transfer status by code (the WASM core writes the code; index = code). */
-export const TRANSFER_STATUSES = ["ok", "BAD_NONCE", "INSUFFICIENT_FUNDS", "OVERFLOW", "SELF_TRANSFER"] as const;
+export const TRANSFER_STATUSES = [
+  "ok",
+  "BAD_NONCE",
+  "INSUFFICIENT_FUNDS",
+  "OVERFLOW",
+  "SELF_TRANSFER",
+] as const;
 
 /** A transfer's outcome: applied, or the code of the rule it broke. */
 export type TransferStatus = (typeof TRANSFER_STATUSES)[number];

@@ -51,7 +51,10 @@ class WasmState implements LedgerState {
   private readonly addrIo: number;
   private readonly proposerIo: number;
 
-  constructor(private readonly x: StateExports, private readonly mem: CoreMemory) {
+  constructor(
+    private readonly x: StateExports,
+    private readonly mem: CoreMemory,
+  ) {
     const seed = crypto.getRandomValues(new Uint32Array(2));
     if (x.stateInit(seed[0]!, seed[1]!) !== 0) throw oom("init");
     this.addrIo = x.stateAddrIo();
@@ -68,7 +71,7 @@ class WasmState implements LedgerState {
 
   load(records: Uint8Array, onProgress?: LoadProgress): void {
     const total = Math.floor(records.length / REC);
-    for (let done = 0; done < total; ) {
+    for (let done = 0; done < total;) {
       const count = Math.min(LOAD_CHUNK, total - done);
       const p = this.x.stateLoadBuffer(count) >>> 0;
       if (p === 0) throw oom("load");

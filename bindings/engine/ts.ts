@@ -43,7 +43,8 @@ export function createTsEngine(): Engine {
     sha256: (data) => sha256(abytes(data, undefined, "data")),
     sha256d,
     sha256Many: (messages) => {
-      if (!Array.isArray(messages)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"messages" expected an array`);
+      if (!Array.isArray(messages))
+        throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"messages" expected an array`);
       return messages.map((m, i) => sha256(abytes(m, undefined, `messages[${i}]`)));
     },
     searchNonce(header, target, startNonce, count): SearchResult {

@@ -216,7 +216,8 @@ class WasmEngine implements Engine {
   }
 
   sha256Many(messages: readonly Uint8Array[]): Uint8Array[] {
-    if (!Array.isArray(messages as unknown)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"messages" expected an array`);
+    if (!Array.isArray(messages as unknown))
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"messages" expected an array`);
     for (let i = 0; i < messages.length; i++) {
       if (!(messages[i] instanceof Uint8Array)) abytes(messages[i], undefined, `messages[${i}]`); // throws
     }
@@ -241,7 +242,8 @@ class WasmEngine implements Engine {
         this.#x.sha256ManyInput(length, count);
         view = this.#mem();
         const digests = this.#input + count * length;
-        for (let k = 0; k < count; k++) out[indices[first + k]!] = view.slice(digests + 32 * k, digests + 32 * k + 32);
+        for (let k = 0; k < count; k++)
+          out[indices[first + k]!] = view.slice(digests + 32 * k, digests + 32 * k + 32);
       }
     }
     return out;

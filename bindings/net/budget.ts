@@ -67,7 +67,10 @@ export class PeerBudget {
   charge(size: number, now: number): BudgetVerdict {
     const elapsed = Math.max(0, now - this.refilledAt) / 1000;
     this.refilledAt = Math.max(this.refilledAt, now);
-    this.messages = Math.min(this.limits.messagesPerSecond, this.messages + elapsed * this.limits.messagesPerSecond);
+    this.messages = Math.min(
+      this.limits.messagesPerSecond,
+      this.messages + elapsed * this.limits.messagesPerSecond,
+    );
     this.bytes = Math.min(this.bytesCapacity, this.bytes + elapsed * this.limits.bytesPerSecond);
     if (this.messages >= 1 && this.bytes >= size) {
       this.messages -= 1;
@@ -80,6 +83,8 @@ export class PeerBudget {
       this.dropsInWindow = 0;
     }
     this.dropsInWindow++;
-    return this.dropsInWindow > this.limits.dropsBeforeDisconnect ? BudgetVerdict.Disconnect : BudgetVerdict.Drop;
+    return this.dropsInWindow > this.limits.dropsBeforeDisconnect
+      ? BudgetVerdict.Disconnect
+      : BudgetVerdict.Drop;
   }
 }

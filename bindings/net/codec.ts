@@ -36,12 +36,14 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 /** Encodes a message value. */
 export function encodeMessage(value: MessageValue): Uint8Array {
   // Read the holder's own value: JSON.stringify applies toJSON (a Node Buffer's) before the replacer.
-  return encoder.encode(JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
-    const original = key === "" ? v : this[key];
-    if (typeof original === "bigint") return { $n: original.toString() };
-    if (original instanceof Uint8Array) return { $b: toHex(original) };
-    return v;
-  }));
+  return encoder.encode(
+    JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
+      const original = key === "" ? v : this[key];
+      if (typeof original === "bigint") return { $n: original.toString() };
+      if (original instanceof Uint8Array) return { $b: toHex(original) };
+      return v;
+    }),
+  );
 }
 
 /** Decodes bytes produced by {@link encodeMessage}; throws `BAD_MESSAGE` on anything else. */
@@ -65,8 +67,13 @@ export function decodeMessage(bytes: Uint8Array): MessageValue {
 }
 
 function parseBigint(digits: string): bigint {
-  if (digits.length > BIGINT_DIGITS_MAX + 1) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `bigint of ${digits.length} characters exceeds ${BIGINT_DIGITS_MAX} digits`);
-  if (!/^-?\d+$/.test(digits)) throw new ChainDbError(ErrorCode.BAD_MESSAGE, "bigint is not a decimal integer");
+  if (digits.length > BIGINT_DIGITS_MAX + 1)
+    throw new ChainDbError(
+      ErrorCode.BAD_MESSAGE,
+      `bigint of ${digits.length} characters exceeds ${BIGINT_DIGITS_MAX} digits`,
+    );
+  if (!/^-?\d+$/.test(digits))
+    throw new ChainDbError(ErrorCode.BAD_MESSAGE, "bigint is not a decimal integer");
   return BigInt(digits);
 }
 
@@ -87,8 +94,16 @@ function checkShape(bytes: Uint8Array): void {
     }
     if (c === QUOTE) inString = true;
     else if (c === 0x7b || c === 0x5b) {
-      if (++depth > MESSAGE_DEPTH_MAX) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `message nested deeper than ${MESSAGE_DEPTH_MAX} at byte ${i}`);
-      if (++containers > MESSAGE_CONTAINERS_MAX) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `message has more than ${MESSAGE_CONTAINERS_MAX} objects and arrays (byte ${i})`);
+      if (++depth > MESSAGE_DEPTH_MAX)
+        throw new ChainDbError(
+          ErrorCode.BAD_MESSAGE,
+          `message nested deeper than ${MESSAGE_DEPTH_MAX} at byte ${i}`,
+        );
+      if (++containers > MESSAGE_CONTAINERS_MAX)
+        throw new ChainDbError(
+          ErrorCode.BAD_MESSAGE,
+          `message has more than ${MESSAGE_CONTAINERS_MAX} objects and arrays (byte ${i})`,
+        );
     } else if (c === 0x7d || c === 0x5d) depth--;
   }
 }

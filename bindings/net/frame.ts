@@ -22,7 +22,10 @@ export const FRAME_MAX_DEFAULT = 10 * 1024 * 1024;
 /** Encodes one frame: length prefix ‖ body. */
 export function encodeFrame(body: Uint8Array, frameMax = FRAME_MAX_DEFAULT): Uint8Array {
   if (body.length > frameMax) {
-    throw new ChainDbError(ErrorCode.FRAME_TOO_LARGE, `frame of ${body.length} bytes exceeds the maximum of ${frameMax}`);
+    throw new ChainDbError(
+      ErrorCode.FRAME_TOO_LARGE,
+      `frame of ${body.length} bytes exceeds the maximum of ${frameMax}`,
+    );
   }
   const out = new Uint8Array(FRAME_HEADER_SIZE + body.length);
   new DataView(out.buffer).setUint32(0, body.length, false);
@@ -73,7 +76,10 @@ export class FrameDecoder {
     const head = this.peek(FRAME_HEADER_SIZE);
     const length = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, false);
     if (length > this.frameMax) {
-      throw new ChainDbError(ErrorCode.FRAME_TOO_LARGE, `incoming frame of ${length} bytes exceeds the maximum of ${this.frameMax}`);
+      throw new ChainDbError(
+        ErrorCode.FRAME_TOO_LARGE,
+        `incoming frame of ${length} bytes exceeds the maximum of ${this.frameMax}`,
+      );
     }
     if (length === 0) throw new ChainDbError(ErrorCode.BAD_MESSAGE, "empty frame");
     if (this.buffered < FRAME_HEADER_SIZE + length) return undefined;

@@ -32,11 +32,36 @@ export {
   type TraceRecorderOptions,
 } from "./trace.ts";
 export { renderTraceHtml, TRACE_DRAWN_MESSAGES_MAX, type TraceRenderOptions } from "./trace-html.ts";
-export { encodeMessage, decodeMessage, MESSAGE_DEPTH_MAX, MESSAGE_CONTAINERS_MAX, BIGINT_DIGITS_MAX, type MessageValue } from "./codec.ts";
+export {
+  encodeMessage,
+  decodeMessage,
+  MESSAGE_DEPTH_MAX,
+  MESSAGE_CONTAINERS_MAX,
+  BIGINT_DIGITS_MAX,
+  type MessageValue,
+} from "./codec.ts";
 export { encodeFrame, FrameDecoder, FRAME_HEADER_SIZE, FRAME_MAX_DEFAULT } from "./frame.ts";
-export { nodeKeyFromSeed, generateNodeKey, verifyNodeSignature, loadOrCreateNodeKey, type NodeKey } from "./node-key.ts";
-export { TcpTransport, HANDSHAKE_FRAME_MAX, type TcpPeer, type TcpTransportOptions, type TcpStats } from "./tcp.ts";
-export { PeerBudget, BudgetVerdict, budgetLimits, type PeerBudgetOptions, type PeerBudgetLimits } from "./budget.ts";
+export {
+  nodeKeyFromSeed,
+  generateNodeKey,
+  verifyNodeSignature,
+  loadOrCreateNodeKey,
+  type NodeKey,
+} from "./node-key.ts";
+export {
+  TcpTransport,
+  HANDSHAKE_FRAME_MAX,
+  type TcpPeer,
+  type TcpTransportOptions,
+  type TcpStats,
+} from "./tcp.ts";
+export {
+  PeerBudget,
+  BudgetVerdict,
+  budgetLimits,
+  type PeerBudgetOptions,
+  type PeerBudgetLimits,
+} from "./budget.ts";
 export {
   Sealer,
   newEphemeral,

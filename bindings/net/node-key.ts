@@ -24,7 +24,11 @@ export interface NodeKey {
 /** The node key for a 32-byte seed. */
 export function nodeKeyFromSeed(seed: Uint8Array): NodeKey {
   abytes(seed, 32, "seed");
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: "der", type: "pkcs8" });
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([PKCS8_PREFIX, seed]),
+    format: "der",
+    type: "pkcs8",
+  });
   const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
   const publicKey = new Uint8Array(spki.subarray(spki.length - 32));
   return { publicKey, sign: (message) => new Uint8Array(sign(null, message, privateKey)) };
@@ -37,7 +41,11 @@ export function generateNodeKey(): { key: NodeKey; seed: Uint8Array } {
 }
 
 /** True if `signature` is `publicKey`'s signature of `message`. */
-export function verifyNodeSignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function verifyNodeSignature(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   let key: KeyObject;
   try {
@@ -53,7 +61,11 @@ export function loadOrCreateNodeKey(file: string): NodeKey {
   if (existsSync(file)) {
     const text = readFileSync(file, "utf8").trim();
     const seed = fromHex(text, file);
-    if (seed.length !== 32) throw new ChainDbError(ErrorCode.BAD_LENGTH, `key file ${file} expected 32 bytes of hex, got ${seed.length}`);
+    if (seed.length !== 32)
+      throw new ChainDbError(
+        ErrorCode.BAD_LENGTH,
+        `key file ${file} expected 32 bytes of hex, got ${seed.length}`,
+      );
     return nodeKeyFromSeed(seed);
   }
   const { key, seed } = generateNodeKey();

@@ -23,7 +23,15 @@
  * AES instructions and is CometBFT's choice.
  * @module
  */
-import { createCipheriv, createDecipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+} from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { ChainDbError, ErrorCode, fromHex } from "../util/index.ts";
 import { verifyNodeSignature, type NodeKey } from "./node-key.ts";
@@ -67,7 +75,8 @@ export interface Auth {
   readonly signature: Uint8Array;
 }
 
-const failed = (why: string, cause?: unknown) => new ChainDbError(ErrorCode.HANDSHAKE_FAILED, why, cause === undefined ? undefined : { cause });
+const failed = (why: string, cause?: unknown) =>
+  new ChainDbError(ErrorCode.HANDSHAKE_FAILED, why, cause === undefined ? undefined : { cause });
 
 /** A fresh ephemeral key pair. */
 export function newEphemeral(): Ephemeral {
@@ -97,7 +106,11 @@ export function deriveSession(local: Ephemeral, remote: Uint8Array, network: Uin
   if (order === 0) throw failed("the peer sent our own ephemeral key back");
   let shared: Uint8Array;
   try {
-    const key = createPublicKey({ key: Buffer.from(concatBytes(X25519_SPKI_PREFIX, remote)), format: "der", type: "spki" });
+    const key = createPublicKey({
+      key: Buffer.from(concatBytes(X25519_SPKI_PREFIX, remote)),
+      format: "der",
+      type: "spki",
+    });
     // OpenSSL refuses a low-order point (an all-zero shared secret), as CometBFT's blacklist does.
     shared = new Uint8Array(diffieHellman({ privateKey: local.privateKey, publicKey: key }));
   } catch (error) {
@@ -108,11 +121,19 @@ export function deriveSession(local: Ephemeral, remote: Uint8Array, network: Uin
   const okm = new Uint8Array(hkdfSync("sha256", shared, transcript, DOMAIN, 96));
   const fromLower = okm.slice(0, 32);
   const fromUpper = okm.slice(32, 64);
-  return { sendKey: order < 0 ? fromLower : fromUpper, receiveKey: order < 0 ? fromUpper : fromLower, challenge: okm.slice(64) };
+  return {
+    sendKey: order < 0 ? fromLower : fromUpper,
+    receiveKey: order < 0 ? fromUpper : fromLower,
+    challenge: okm.slice(64),
+  };
 }
 
 /** The bytes a side signs in AUTH. */
-export function authStatement(network: Uint8Array, challenge: Uint8Array, signerEphemeral: Uint8Array): Uint8Array {
+export function authStatement(
+  network: Uint8Array,
+  challenge: Uint8Array,
+  signerEphemeral: Uint8Array,
+): Uint8Array {
   return concatBytes(DOMAIN, network, challenge, signerEphemeral);
 }
 
@@ -125,7 +146,8 @@ export function encodeAuth(id: string, key: NodeKey, statement: Uint8Array): Uin
 /** Decodes AUTH's plaintext; throws `HANDSHAKE_FAILED` on anything malformed. */
 export function decodeAuth(bytes: Uint8Array): Auth {
   const idLength = bytes[0] ?? 0;
-  if (idLength === 0 || idLength > NODE_ID_MAX || bytes.length !== 1 + idLength + 32 + 64) throw failed(`malformed auth (${bytes.length} bytes)`);
+  if (idLength === 0 || idLength > NODE_ID_MAX || bytes.length !== 1 + idLength + 32 + 64)
+    throw failed(`malformed auth (${bytes.length} bytes)`);
   let id: string;
   try {
     id = utf8.decode(bytes.subarray(1, 1 + idLength));
@@ -171,7 +193,11 @@ export class Sealer {
 
   /** Opens the next frame; throws `BAD_MESSAGE` if it was not sealed as exactly that frame. */
   open(sealed: Uint8Array): Uint8Array {
-    if (sealed.length < SEAL_OVERHEAD) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `sealed frame of ${sealed.length} bytes is shorter than its tag`);
+    if (sealed.length < SEAL_OVERHEAD)
+      throw new ChainDbError(
+        ErrorCode.BAD_MESSAGE,
+        `sealed frame of ${sealed.length} bytes is shorter than its tag`,
+      );
     const body = sealed.length - SEAL_OVERHEAD;
     const decipher = createDecipheriv(CIPHER, this.key, this.next(), { authTagLength: SEAL_OVERHEAD });
     decipher.setAuthTag(sealed.subarray(body));
@@ -180,14 +206,19 @@ export class Sealer {
       out.set(decipher.update(sealed.subarray(0, body)), 0);
       decipher.final();
     } catch (error) {
-      throw new ChainDbError(ErrorCode.BAD_MESSAGE, "frame failed authentication (replayed, reordered, modified or forged)", { cause: error });
+      throw new ChainDbError(
+        ErrorCode.BAD_MESSAGE,
+        "frame failed authentication (replayed, reordered, modified or forged)",
+        { cause: error },
+      );
     }
     return out;
   }
 
   private next(): Uint8Array {
     // 2^53 frames would take centuries at a million frames a second; stop rather than reuse a nonce.
-    if (!Number.isSafeInteger(this.counter + 1)) throw new ChainDbError(ErrorCode.CLOSED, "frame counter exhausted");
+    if (!Number.isSafeInteger(this.counter + 1))
+      throw new ChainDbError(ErrorCode.CLOSED, "frame counter exhausted");
     const view = new DataView(this.nonce.buffer);
     view.setUint32(4, this.counter % 2 ** 32, true);
     view.setUint32(8, Math.floor(this.counter / 2 ** 32), true);

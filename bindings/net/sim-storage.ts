@@ -26,7 +26,11 @@ export class SimStorage {
 
   /** Buffers a write of `value` at `key` (a copy is kept). */
   put(key: string, value: Uint8Array): void {
-    if (!this.pending.has(key) && !this.durable.has(key) && this.durable.size + this.pending.size >= SIM_STORAGE_KEYS_MAX) {
+    if (
+      !this.pending.has(key) &&
+      !this.durable.has(key) &&
+      this.durable.size + this.pending.size >= SIM_STORAGE_KEYS_MAX
+    ) {
       throw new ChainDbError(ErrorCode.OUT_OF_MEMORY, `simulated disk full (${SIM_STORAGE_KEYS_MAX} keys)`);
     }
     this.pending.set(key, value.slice());

@@ -93,7 +93,14 @@ export class SimNetwork {
   /** The network's own random stream (faults); nodes get forks of it. */
   readonly random: Random;
   /** Counters. */
-  readonly stats: SimStats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, droppedUnreachable: 0, timersFired: 0 };
+  readonly stats: SimStats = {
+    sent: 0,
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    droppedUnreachable: 0,
+    timersFired: 0,
+  };
   /** A clock for the test harness itself (its timers survive node crashes). */
   readonly clock: Clock;
   private readonly nodes = new Map<NodeId, SimNode>();
@@ -126,7 +133,8 @@ export class SimNetwork {
 
   /** Adds a node (up) and connects it to every reachable node. */
   addNode(id: NodeId): SimNode {
-    if (typeof id !== "string" || id.length === 0) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"id" expected a non-empty string`);
+    if (typeof id !== "string" || id.length === 0)
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"id" expected a non-empty string`);
     if (this.nodes.has(id)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node "${id}" exists already`);
     const node = new SimNode(this, id, this.random.fork());
     this.nodes.set(id, node);
@@ -151,7 +159,8 @@ export class SimNetwork {
 
   /** Overrides the fault model of the directed link `from` → `to` (both directions if `symmetric`). */
   setLink(from: NodeId, to: NodeId, config: Partial<LinkConfig>, symmetric = true): void {
-    const apply = (a: NodeId, b: NodeId) => this.links.set(`${a}>${b}`, checkLink({ ...this.linkConfig(a, b), ...config }));
+    const apply = (a: NodeId, b: NodeId) =>
+      this.links.set(`${a}>${b}`, checkLink({ ...this.linkConfig(a, b), ...config }));
     apply(from, to);
     if (symmetric) apply(to, from);
   }
@@ -163,7 +172,14 @@ export class SimNetwork {
     groups.forEach((g, i) => g.forEach((id) => (this.node(id), map.set(id, i))));
     for (const id of this.nodes.keys()) if (!map.has(id)) map.set(id, groups.length);
     this.groupOf = map;
-    this.trace?.fault({ kind: "partition", at: this.time, groups: [...groups.map((g) => [...g]), [...this.nodes.keys()].filter((id) => map.get(id) === groups.length)].filter((g) => g.length > 0) });
+    this.trace?.fault({
+      kind: "partition",
+      at: this.time,
+      groups: [
+        ...groups.map((g) => [...g]),
+        [...this.nodes.keys()].filter((id) => map.get(id) === groups.length),
+      ].filter((g) => g.length > 0),
+    });
     this.announceChanges(before);
   }
 
@@ -262,9 +278,17 @@ export class SimNetwork {
   /** @internal Schedules `fn` after `delayMs`; returns a cancel function. */
   schedule(delayMs: number, fn: () => void): () => void {
     if (this.queue.size >= this.eventsMax) {
-      throw new ChainDbError(ErrorCode.OUT_OF_MEMORY, `simulation event queue full (${this.eventsMax}): a protocol is flooding`);
+      throw new ChainDbError(
+        ErrorCode.OUT_OF_MEMORY,
+        `simulation event queue full (${this.eventsMax}): a protocol is flooding`,
+      );
     }
-    const event: SimEvent = { at: this.time + Math.max(0, delayMs), seq: this.seq++, cancelled: false, run: fn };
+    const event: SimEvent = {
+      at: this.time + Math.max(0, delayMs),
+      seq: this.seq++,
+      cancelled: false,
+      run: fn,
+    };
     this.queue.push(event);
     return () => void (event.cancelled = true);
   }
@@ -322,7 +346,8 @@ export class SimNetwork {
 
   private connectivity(): Set<string> {
     const out = new Set<string>();
-    for (const a of this.nodes.keys()) for (const b of this.nodes.keys()) if (this.connected(a, b)) out.add(`${a}>${b}`);
+    for (const a of this.nodes.keys())
+      for (const b of this.nodes.keys()) if (this.connected(a, b)) out.add(`${a}>${b}`);
     return out;
   }
 
@@ -357,7 +382,9 @@ export class SimNetwork {
 
   private settle(): Promise<void> {
     if (typeof this.settleMode === "function") return this.settleMode();
-    return this.settleMode === "macrotask" ? new Promise((resolve) => setImmediateLike(resolve)) : Promise.resolve();
+    return this.settleMode === "macrotask"
+      ? new Promise((resolve) => setImmediateLike(resolve))
+      : Promise.resolve();
   }
 }
 
@@ -519,7 +546,8 @@ function sampleLatency(random: Random, spec: LatencySpec): number {
 
 function checkLink(link: LinkConfig): LinkConfig {
   for (const p of ["loss", "duplicate", "reorder"] as const) {
-    if (!(link[p] >= 0 && link[p] <= 1)) throw new ChainDbError(ErrorCode.BAD_RANGE, `"${p}" expected a probability in [0, 1], got ${link[p]}`);
+    if (!(link[p] >= 0 && link[p] <= 1))
+      throw new ChainDbError(ErrorCode.BAD_RANGE, `"${p}" expected a probability in [0, 1], got ${link[p]}`);
   }
   const l = link.latency;
   const ok =
@@ -527,7 +555,8 @@ function checkLink(link: LinkConfig): LinkConfig {
     (l.kind === "uniform" && l.minMs >= 0 && l.maxMs >= l.minMs) ||
     (l.kind === "exponential" && l.minMs >= 0 && l.meanMs >= 0);
   if (!ok) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `bad latency spec ${JSON.stringify(l)}`);
-  if (!(link.reorderDelayMs >= 0)) throw new ChainDbError(ErrorCode.BAD_RANGE, `"reorderDelayMs" expected >= 0`);
+  if (!(link.reorderDelayMs >= 0))
+    throw new ChainDbError(ErrorCode.BAD_RANGE, `"reorderDelayMs" expected >= 0`);
   return link;
 }
 
@@ -546,7 +575,7 @@ class EventHeap {
   push(event: SimEvent): void {
     const a = this.items;
     a.push(event);
-    for (let i = a.length - 1; i > 0; ) {
+    for (let i = a.length - 1; i > 0;) {
       const parent = (i - 1) >> 1;
       if (!before(a[i]!, a[parent]!)) break;
       [a[i], a[parent]] = [a[parent]!, a[i]!];
@@ -561,7 +590,7 @@ class EventHeap {
     const last = a.pop()!;
     if (a.length > 0) {
       a[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;

@@ -30,7 +30,13 @@ import { createServer, connect } from "node:net";
 import type { Server, Socket } from "node:net";
 import { setImmediate } from "node:timers";
 import { ChainDbError, ErrorCode, aint, abytes, assert, equalBytes } from "../util/index.ts";
-import { BudgetVerdict, PeerBudget, budgetLimits, type PeerBudgetLimits, type PeerBudgetOptions } from "./budget.ts";
+import {
+  BudgetVerdict,
+  PeerBudget,
+  budgetLimits,
+  type PeerBudgetLimits,
+  type PeerBudgetOptions,
+} from "./budget.ts";
 import { FRAME_HEADER_SIZE, FRAME_MAX_DEFAULT, FrameDecoder } from "./frame.ts";
 import type { NodeKey } from "./node-key.ts";
 import {
@@ -162,7 +168,12 @@ export class TcpTransport implements Transport {
 
   private constructor(private readonly options: TcpTransportOptions) {
     this.frameMax = aint(options.frameMax ?? FRAME_MAX_DEFAULT, 16, 2 ** 31, "frameMax");
-    this.sendQueueMaxBytes = aint(options.sendQueueMaxBytes ?? 32 * 1024 * 1024, 1, 2 ** 40, "sendQueueMaxBytes");
+    this.sendQueueMaxBytes = aint(
+      options.sendQueueMaxBytes ?? 32 * 1024 * 1024,
+      1,
+      2 ** 40,
+      "sendQueueMaxBytes",
+    );
     this.handshakeTimeoutMs = aint(options.handshakeTimeoutMs ?? 3000, 1, 3_600_000, "handshakeTimeoutMs");
     this.handshakesPendingMax = aint(options.handshakesPendingMax ?? 32, 1, 65_536, "handshakesPendingMax");
     this.inboxMaxMessages = aint(options.inboxMaxMessages ?? 1024, 1, 2 ** 24, "inboxMaxMessages");
@@ -176,7 +187,8 @@ export class TcpTransport implements Transport {
     for (const p of options.peers) {
       checkNodeId(p.id);
       abytes(p.publicKey, 32, `peer ${p.id} publicKey`);
-      if (p.id === options.id || this.peersById.has(p.id)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `duplicate node id "${p.id}"`);
+      if (p.id === options.id || this.peersById.has(p.id))
+        throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `duplicate node id "${p.id}"`);
       this.peersById.set(p.id, p);
     }
   }
@@ -248,13 +260,16 @@ export class TcpTransport implements Transport {
     for (const t of this.redialTimers.values()) clearTimeout(t);
     this.redialTimers.clear();
     this.waiting.clear();
-    const closing = [...this.sockets].map((s) => new Promise<void>((resolve) => {
-      if (s.destroyed) return resolve();
-      s.once("close", () => resolve());
-      s.end();
-      // A peer that does not finish its side within a second is cut off.
-      setTimeout(() => s.destroy(), 1000).unref();
-    }));
+    const closing = [...this.sockets].map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.destroyed) return resolve();
+          s.once("close", () => resolve());
+          s.end();
+          // A peer that does not finish its side within a second is cut off.
+          setTimeout(() => s.destroy(), 1000).unref();
+        }),
+    );
     const server = this.server;
     if (server !== undefined) closing.push(new Promise((resolve) => server.close(() => resolve())));
     await Promise.all(closing);
@@ -279,7 +294,10 @@ export class TcpTransport implements Transport {
       // Closed before any handshake work: a flood of idle connections costs one accept each.
       this.stats.refusedPending++;
       socket.destroy();
-      this.options.onConnectionError?.(new ChainDbError(ErrorCode.BUSY, `${this.pendingInbound} handshakes already pending`), undefined);
+      this.options.onConnectionError?.(
+        new ChainDbError(ErrorCode.BUSY, `${this.pendingInbound} handshakes already pending`),
+        undefined,
+      );
       return;
     }
     this.pendingInbound++;
@@ -299,15 +317,19 @@ export class TcpTransport implements Transport {
 
   private scheduleRedial(id: NodeId): void {
     const p = this.peersById.get(id);
-    if (this.closed || p === undefined || !this.dials(p) || this.redialTimers.has(id) || this.open.has(id)) return;
+    if (this.closed || p === undefined || !this.dials(p) || this.redialTimers.has(id) || this.open.has(id))
+      return;
     const min = this.options.reconnectMinMs ?? 50;
     const max = this.options.reconnectMaxMs ?? 2000;
     const delay = this.backoff.get(id) ?? min;
     this.backoff.set(id, Math.min(max, delay * 2));
-    const timer = setTimeout(() => {
-      this.redialTimers.delete(id);
-      this.dial(id);
-    }, delay * (0.5 + Math.random() / 2));
+    const timer = setTimeout(
+      () => {
+        this.redialTimers.delete(id);
+        this.dial(id);
+      },
+      delay * (0.5 + Math.random() / 2),
+    );
     this.redialTimers.set(id, timer);
   }
 
@@ -331,17 +353,27 @@ export class TcpTransport implements Transport {
 
   /** @internal Why `id` with `publicKey` may not connect, or undefined if it may. */
   refusal(id: NodeId, publicKey: Uint8Array, expected: NodeId | undefined): ChainDbError | undefined {
-    if (id === this.self) return new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `a peer claimed this node's own id "${id}"`);
-    if (expected !== undefined && id !== expected) return new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `dialed "${expected}" but "${id}" answered`);
+    if (id === this.self)
+      return new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `a peer claimed this node's own id "${id}"`);
+    if (expected !== undefined && id !== expected)
+      return new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `dialed "${expected}" but "${id}" answered`);
     const known = this.peersById.get(id);
     if (known !== undefined) {
-      return equalBytes(publicKey, known.publicKey) ? undefined : new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `node "${id}" presented a key that is not its configured key`);
+      return equalBytes(publicKey, known.publicKey)
+        ? undefined
+        : new ChainDbError(
+            ErrorCode.HANDSHAKE_FAILED,
+            `node "${id}" presented a key that is not its configured key`,
+          );
     }
-    if (this.options.admitUnknown !== true) return new ChainDbError(ErrorCode.PEER_UNKNOWN, `unknown node "${id}"`);
+    if (this.options.admitUnknown !== true)
+      return new ChainDbError(ErrorCode.PEER_UNKNOWN, `unknown node "${id}"`);
     const holder = this.open.get(id);
-    if (holder !== undefined && !equalBytes(holder.peerKey!, publicKey)) return new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `node id "${id}" is held by another key`);
+    if (holder !== undefined && !equalBytes(holder.peerKey!, publicKey))
+      return new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `node id "${id}" is held by another key`);
     const unknown = [...this.open.keys()].filter((p) => !this.peersById.has(p)).length;
-    if (holder === undefined && unknown >= this.unknownPeersMax) return new ChainDbError(ErrorCode.BUSY, `already ${unknown} unconfigured peers`);
+    if (holder === undefined && unknown >= this.unknownPeersMax)
+      return new ChainDbError(ErrorCode.BUSY, `already ${unknown} unconfigured peers`);
     return undefined;
   }
 
@@ -357,7 +389,8 @@ export class TcpTransport implements Transport {
     this.open.set(peer, conn);
     this.backoff.delete(peer);
     this.stats.connectionsOpened++;
-    if (previous !== undefined) previous.destroy(); // a restarted peer: the new connection wins
+    if (previous !== undefined)
+      previous.destroy(); // a restarted peer: the new connection wins
     else this.handler?.onPeerUp?.(peer);
   }
 
@@ -426,8 +459,12 @@ class Connection {
     private readonly expected: NodeId | undefined,
     private handshakeOver: (() => void) | undefined,
   ) {
-    this.cancelDeadline = t.clock.setTimer(t.handshakeTimeoutMs, () => this.fail(new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "handshake timed out")));
-    socket.on("data", (chunk: Buffer) => this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)));
+    this.cancelDeadline = t.clock.setTimer(t.handshakeTimeoutMs, () =>
+      this.fail(new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "handshake timed out")),
+    );
+    socket.on("data", (chunk: Buffer) =>
+      this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length)),
+    );
     socket.on("error", (error) => this.fail(error));
     socket.on("close", () => this.closeQuietly());
     const hello = () => this.write(withHeader(encodeHello(this.ephemeral)));
@@ -454,7 +491,10 @@ class Connection {
   sendData(payload: Uint8Array): boolean {
     if (this.state !== "open" || this.socket.destroyed) return false;
     if (payload.length + 1 > this.t.frameMax) {
-      throw new ChainDbError(ErrorCode.FRAME_TOO_LARGE, `message of ${payload.length} bytes exceeds the frame maximum of ${this.t.frameMax - 1}`);
+      throw new ChainDbError(
+        ErrorCode.FRAME_TOO_LARGE,
+        `message of ${payload.length} bytes exceeds the frame maximum of ${this.t.frameMax - 1}`,
+      );
     }
     const size = FRAME_HEADER_SIZE + 1 + payload.length + SEAL_OVERHEAD;
     if (this.socket.writableLength + size > this.t.sendQueueMaxBytes) {
@@ -477,7 +517,11 @@ class Connection {
       this.inboxHead = 0;
     }
     const waiting = this.inbox.length - this.inboxHead;
-    if (this.paused && waiting <= this.t.inboxMaxMessages / 2 && this.inboxBytes <= this.t.inboxMaxBytes / 2) {
+    if (
+      this.paused &&
+      waiting <= this.t.inboxMaxMessages / 2 &&
+      this.inboxBytes <= this.t.inboxMaxBytes / 2
+    ) {
       this.paused = false;
       this.socket.resume();
       queueMicrotask(() => this.pump()); // frames that arrived before the pause, after this delivery
@@ -557,9 +601,12 @@ class Connection {
     try {
       plain = this.receiver!.open(sealed);
     } catch (error) {
-      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "auth frame failed authentication", { cause: error });
+      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "auth frame failed authentication", {
+        cause: error,
+      });
     }
-    if (plain[0] !== FrameType.Auth) throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `expected auth, got frame type ${plain[0]}`);
+    if (plain[0] !== FrameType.Auth)
+      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `expected auth, got frame type ${plain[0]}`);
     const auth = decodeAuth(plain.subarray(1));
     const refusal = this.t.refusal(auth.id, auth.publicKey, this.expected);
     if (refusal !== undefined) throw refusal;
@@ -578,9 +625,12 @@ class Connection {
     try {
       plain = this.receiver!.open(sealed);
     } catch (error) {
-      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "ready frame failed authentication", { cause: error });
+      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, "ready frame failed authentication", {
+        cause: error,
+      });
     }
-    if (plain[0] !== FrameType.Ready || plain.length !== 1) throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `expected ready, got frame type ${plain[0]}`);
+    if (plain[0] !== FrameType.Ready || plain.length !== 1)
+      throw new ChainDbError(ErrorCode.HANDSHAKE_FAILED, `expected ready, got frame type ${plain[0]}`);
     this.state = "open";
     this.endHandshake();
     this.decoder.frameMax = this.t.frameMax + SEAL_OVERHEAD; // data frames may now be as large as configured
@@ -590,13 +640,20 @@ class Connection {
 
   private onSealed(sealed: Uint8Array): void {
     const plain = this.receiver!.open(sealed);
-    if (plain[0] !== FrameType.Data) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `unexpected frame type ${plain[0]} on an open connection`);
+    if (plain[0] !== FrameType.Data)
+      throw new ChainDbError(
+        ErrorCode.BAD_MESSAGE,
+        `unexpected frame type ${plain[0]} on an open connection`,
+      );
     const verdict = this.budget!.charge(plain.length, this.t.clock.now());
     if (verdict !== BudgetVerdict.Accept) {
       this.t.stats.droppedBudget++;
       if (verdict === BudgetVerdict.Disconnect) {
         this.t.stats.disconnectedBudget++;
-        throw new ChainDbError(ErrorCode.BUSY, `peer "${this.peer}" stayed over its budget (${this.budget!.dropped} messages dropped)`);
+        throw new ChainDbError(
+          ErrorCode.BUSY,
+          `peer "${this.peer}" stayed over its budget (${this.budget!.dropped} messages dropped)`,
+        );
       }
       return;
     }
@@ -644,6 +701,9 @@ function withHeader(body: Uint8Array): Uint8Array {
 
 function checkNodeId(id: unknown): void {
   if (typeof id !== "string" || id.length === 0 || new TextEncoder().encode(id).length > NODE_ID_MAX) {
-    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `node id expected a string of 1..${NODE_ID_MAX} bytes, got ${JSON.stringify(id)}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `node id expected a string of 1..${NODE_ID_MAX} bytes, got ${JSON.stringify(id)}`,
+    );
   }
 }

@@ -39,12 +39,17 @@ interface Layout {
 }
 
 /** The drawn window: the requested one, cut so it holds at most `messagesMax` messages, and why it was cut. */
-function chooseWindow(trace: Trace, o: TraceRenderOptions): { from: number; to: number; note: string | null } {
+function chooseWindow(
+  trace: Trace,
+  o: TraceRenderOptions,
+): { from: number; to: number; note: string | null } {
   const max = o.messagesMax ?? TRACE_DRAWN_MESSAGES_MAX;
-  if (!(Number.isInteger(max) && max >= 1)) throw new ChainDbError(ErrorCode.BAD_RANGE, `"messagesMax" expected an integer >= 1, got ${max}`);
+  if (!(Number.isInteger(max) && max >= 1))
+    throw new ChainDbError(ErrorCode.BAD_RANGE, `"messagesMax" expected an integer >= 1, got ${max}`);
   let from = o.fromMs ?? 0;
   let to = o.toMs ?? Math.max(trace.endAt, 1);
-  if (!(from >= 0 && to > from)) throw new ChainDbError(ErrorCode.BAD_RANGE, `trace window expected 0 <= from < to, got ${from}..${to}`);
+  if (!(from >= 0 && to > from))
+    throw new ChainDbError(ErrorCode.BAD_RANGE, `trace window expected 0 <= from < to, got ${from}..${to}`);
   const inside = trace.messages.filter((m) => m.sentAt >= from && m.sentAt <= to);
   if (inside.length <= max) return { from, to, note: null };
   const violation = trace.violations[0];
@@ -58,7 +63,11 @@ function chooseWindow(trace: Trace, o: TraceRenderOptions): { from: number; to: 
     to = inside[max - 1]!.sentAt;
   }
   const shown = trace.messages.filter((m) => m.sentAt >= from && m.sentAt <= to).length;
-  return { from, to, note: `showing ${ms(from)}–${ms(to)} of ${ms(trace.endAt)} (${shown} of ${inside.length} messages; at most ${max} are drawn): pass a window (--trace-window <from>..<to> in ms) for another part` };
+  return {
+    from,
+    to,
+    note: `showing ${ms(from)}–${ms(to)} of ${ms(trace.endAt)} (${shown} of ${inside.length} messages; at most ${max} are drawn): pass a window (--trace-window <from>..<to> in ms) for another part`,
+  };
 }
 
 /** 3 px per virtual ms keeps a 1–10 ms hop visible; 7 px per message keeps arrows apart; 24 000 px at most. */
@@ -92,13 +101,23 @@ export function renderTraceHtml(trace: Trace, options: TraceRenderOptions = {}):
     ...drawLanes(trace.nodes, L),
     ...drawHeights(trace.steps, L),
     ...messages.map((m) => drawMessage(m, L, violation, colors)),
-    ...drawSteps(trace.steps.filter((s) => s.at >= from && s.at <= to), L, violation),
+    ...drawSteps(
+      trace.steps.filter((s) => s.at >= from && s.at <= to),
+      L,
+      violation,
+    ),
     ...trace.violations.filter((v) => v.at >= from && v.at <= to).map((v) => drawViolation(v, L)),
     `</svg>`,
   ].join("\n");
   // Lane names again in a column outside the scrolled area, so they stay in view when it scrolls.
   const names = `<svg class="names" xmlns="http://www.w3.org/2000/svg" width="${LEFT}" height="${L.height}">${trace.nodes.map((id) => `<text x="${LEFT - 12}" y="${L.y(id) + 4}" text-anchor="end">${esc(id)}</text>`).join("")}</svg>`;
-  return page(trace, `${names}\n<div class="scroll">\n${svg}\n</div>`, note, messages, legend(colors, trace.steps));
+  return page(
+    trace,
+    `${names}\n<div class="scroll">\n${svg}\n</div>`,
+    note,
+    messages,
+    legend(colors, trace.steps),
+  );
 }
 
 const MARKERS = `<defs>
@@ -107,13 +126,19 @@ const MARKERS = `<defs>
 </defs>`;
 
 function drawAxis(L: Layout): string[] {
-  const out = [`<g class="axis"><line x1="${LEFT}" y1="${TOP - 8}" x2="${L.width - RIGHT}" y2="${TOP - 8}" stroke="#6b7280"/>`];
+  const out = [
+    `<g class="axis"><line x1="${LEFT}" y1="${TOP - 8}" x2="${L.width - RIGHT}" y2="${TOP - 8}" stroke="#6b7280"/>`,
+  ];
   const step = niceStep(((L.to - L.from) * 150) / (L.width - LEFT - RIGHT)); // a tick every ~150 px
   for (let t = Math.ceil(L.from / step) * step; t <= L.to; t += step) {
     const x = L.x(t).toFixed(1);
-    out.push(`<line x1="${x}" y1="${TOP - 12}" x2="${x}" y2="${L.height - 40}" stroke="#f3f4f6"/><text x="${x}" y="${TOP - 16}" text-anchor="middle">${ms(t)}</text>`);
+    out.push(
+      `<line x1="${x}" y1="${TOP - 12}" x2="${x}" y2="${L.height - 40}" stroke="#f3f4f6"/><text x="${x}" y="${TOP - 16}" text-anchor="middle">${ms(t)}</text>`,
+    );
   }
-  out.push(`<text x="${L.width - RIGHT}" y="${TOP - 34}" text-anchor="end" class="dim">virtual time →</text></g>`);
+  out.push(
+    `<text x="${L.width - RIGHT}" y="${TOP - 34}" text-anchor="end" class="dim">virtual time →</text></g>`,
+  );
   return out;
 }
 
@@ -129,17 +154,39 @@ function drawFaults(faults: readonly TraceFault[], endAt: number, L: Layout): st
   const out: string[] = [];
   const band = (node: string, a: number, b: number, cls: string, fill: string, title: string) => {
     if (b < L.from || a > L.to) return;
-    const x = L.x(a), w = Math.max(2, L.x(b) - x), y = L.y(node) - LANE_H / 2 + 4;
-    out.push(`<rect class="fault ${cls}" data-node="${esc(node)}" x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${LANE_H - 8}" fill="${fill}"><title>${esc(title)}</title></rect>`);
+    const x = L.x(a),
+      w = Math.max(2, L.x(b) - x),
+      y = L.y(node) - LANE_H / 2 + 4;
+    out.push(
+      `<rect class="fault ${cls}" data-node="${esc(node)}" x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${LANE_H - 8}" fill="${fill}"><title>${esc(title)}</title></rect>`,
+    );
   };
   faults.forEach((f, i) => {
     if (f.kind === "crash") {
       const back = faults.slice(i + 1).find((g) => g.kind === "restart" && g.node === f.node);
-      band(f.node, f.at, back?.at ?? endAt, "crash", "url(#hatch)", `${f.node} crashed at ${ms(f.at)}${back ? `, restarted at ${ms(back.at)}` : ", not restarted"}`);
+      band(
+        f.node,
+        f.at,
+        back?.at ?? endAt,
+        "crash",
+        "url(#hatch)",
+        `${f.node} crashed at ${ms(f.at)}${back ? `, restarted at ${ms(back.at)}` : ", not restarted"}`,
+      );
     } else if (f.kind === "partition") {
       const end = faults.slice(i + 1).find((g) => g.kind === "heal" || g.kind === "partition")?.at ?? endAt;
       const sides = f.groups.map((g) => `{${g.join(", ")}}`).join(" | ");
-      f.groups.forEach((g, k) => g.forEach((node) => band(node, f.at, end, `partition side-${k % 4}`, PARTITION_FILL[k % 4]!, `partition ${ms(f.at)}–${ms(end)}: ${sides}`)));
+      f.groups.forEach((g, k) =>
+        g.forEach((node) =>
+          band(
+            node,
+            f.at,
+            end,
+            `partition side-${k % 4}`,
+            PARTITION_FILL[k % 4]!,
+            `partition ${ms(f.at)}–${ms(end)}: ${sides}`,
+          ),
+        ),
+      );
     }
   });
   return out;
@@ -161,8 +208,11 @@ function drawHeights(steps: readonly TraceStep[], L: Layout): string[] {
   for (const [h, { a, b }] of spans) {
     const end = b ?? L.to;
     if (end < L.from || a > L.to) continue;
-    const x = L.x(a), w = Math.max(2, L.x(end) - x);
-    out.push(`<g class="height" data-height="${h}"><rect x="${x.toFixed(1)}" y="${TOP - 6}" width="${w.toFixed(1)}" height="8" fill="${h % 2 ? "#c7d2fe" : "#a5b4fc"}"><title>height ${h}: first step ${ms(a)}, ${b === null ? "no commit" : `first commit ${ms(b)}`}</title></rect><text x="${(x + 2).toFixed(1)}" y="${TOP + 10}" class="dim">h${h}</text></g>`);
+    const x = L.x(a),
+      w = Math.max(2, L.x(end) - x);
+    out.push(
+      `<g class="height" data-height="${h}"><rect x="${x.toFixed(1)}" y="${TOP - 6}" width="${w.toFixed(1)}" height="8" fill="${h % 2 ? "#c7d2fe" : "#a5b4fc"}"><title>height ${h}: first step ${ms(a)}, ${b === null ? "no commit" : `first commit ${ms(b)}`}</title></rect><text x="${(x + 2).toFixed(1)}" y="${TOP + 10}" class="dim">h${h}</text></g>`,
+    );
   }
   return out;
 }
@@ -182,15 +232,26 @@ function kindColors(messages: readonly TraceMessage[]): Map<string, string> {
 }
 
 /** An event the violation names: by one of its nodes, about its height (or its subject, e.g. a 2PC transaction). */
-function offending(v: TraceViolation | undefined, node: string, e: { height?: number; subject?: string }): boolean {
+function offending(
+  v: TraceViolation | undefined,
+  node: string,
+  e: { height?: number; subject?: string },
+): boolean {
   if (v === undefined || !v.nodes.includes(node)) return false;
   return v.subject !== undefined ? e.subject === v.subject : v.height !== undefined && e.height === v.height;
 }
 
-function drawMessage(m: TraceMessage, L: Layout, v: TraceViolation | undefined, colors: Map<string, string>): string {
+function drawMessage(
+  m: TraceMessage,
+  L: Layout,
+  v: TraceViolation | undefined,
+  colors: Map<string, string>,
+): string {
   const bad = offending(v, m.origin ?? m.from, m);
   const color = bad ? "#dc2626" : (colors.get(m.label.split(" ")[0]!) ?? OTHER);
-  const x1 = L.x(m.sentAt), y1 = L.y(m.from), y2 = L.y(m.to);
+  const x1 = L.x(m.sentAt),
+    y1 = L.y(m.from),
+    y2 = L.y(m.to);
   const title = `${m.from} → ${m.to}: ${m.label}${m.duplicate ? " (duplicate)" : ""}, sent ${ms(m.sentAt)}, ${m.fate}${m.endAt !== undefined ? ` at ${ms(m.endAt)}` : ""}`;
   const cls = `msg ${m.fate}${bad ? " offending" : ""}`;
   if (m.fate === "delivered" || (m.fate === "dropped" && m.endAt !== undefined)) {
@@ -201,7 +262,8 @@ function drawMessage(m: TraceMessage, L: Layout, v: TraceViolation | undefined, 
     return `<g class="${cls}"><line x1="${x1.toFixed(1)}" y1="${y1}" x2="${x2.toFixed(1)}" y2="${y2}" stroke="${color}" stroke-width="${bad ? 2.5 : 1}"${dash}${arrow}/>${end}<title>${esc(title)}</title></g>`;
   }
   // Lost, unreachable or still in flight: a short dashed stub toward the target, ending in a cross.
-  const x2 = x1 + 10, ym = y1 + (y2 - y1) * 0.4;
+  const x2 = x1 + 10,
+    ym = y1 + (y2 - y1) * 0.4;
   const crossColor = m.fate === "lost" ? "#dc2626" : "#9ca3af";
   return `<g class="${cls}"><line x1="${x1.toFixed(1)}" y1="${y1}" x2="${x2.toFixed(1)}" y2="${ym.toFixed(1)}" stroke="${color}" stroke-dasharray="3 2"/>${m.fate === "in-flight" ? "" : cross(x2, ym, crossColor)}<title>${esc(title)}</title></g>`;
 }
@@ -210,7 +272,14 @@ function cross(x: number, y: number, color: string): string {
   return `<path d="M${(x - 3).toFixed(1)},${(y - 3).toFixed(1)} l6,6 m0,-6 l-6,6" stroke="${color}" stroke-width="1.5"/>`;
 }
 
-const STEP_SHAPE: Record<string, string> = { propose: "P", prevote: "V", precommit: "C", commit: "✔", abort: "✖", evidence: "!" };
+const STEP_SHAPE: Record<string, string> = {
+  propose: "P",
+  prevote: "V",
+  precommit: "C",
+  commit: "✔",
+  abort: "✖",
+  evidence: "!",
+};
 
 /** Marks of one node that would overlap (propose and prevote in one instant) are set side by side. */
 function drawSteps(steps: readonly TraceStep[], L: Layout, v: TraceViolation | undefined): string[] {
@@ -224,7 +293,8 @@ function drawSteps(steps: readonly TraceStep[], L: Layout, v: TraceViolation | u
 
 function drawStep(s: TraceStep, at: number, L: Layout, v: TraceViolation | undefined): string {
   const bad = offending(v, s.node, s);
-  const x = at.toFixed(1), y = L.y(s.node) - 14;
+  const x = at.toFixed(1),
+    y = L.y(s.node) - 14;
   const letter = STEP_SHAPE[s.step] ?? s.step.charAt(0).toUpperCase();
   const fill = bad ? "#dc2626" : s.step === "commit" ? "#111827" : "#ffffff";
   const ink = bad || s.step === "commit" ? "#ffffff" : "#111827";
@@ -234,11 +304,19 @@ function drawStep(s: TraceStep, at: number, L: Layout, v: TraceViolation | undef
 
 function drawViolation(v: TraceViolation, L: Layout): string {
   const x = L.x(v.at).toFixed(1);
-  const lanes = v.nodes.map((n) => `<circle cx="${x}" cy="${L.y(n)}" r="9" fill="none" stroke="#dc2626" stroke-width="3"/>`).join("");
+  const lanes = v.nodes
+    .map((n) => `<circle cx="${x}" cy="${L.y(n)}" r="9" fill="none" stroke="#dc2626" stroke-width="3"/>`)
+    .join("");
   return `<g class="violation"><line x1="${x}" y1="${TOP - 8}" x2="${x}" y2="${L.height - 40}" stroke="#dc2626" stroke-width="2" stroke-dasharray="6 3"/>${lanes}<text x="${x}" y="${L.height - 24}" text-anchor="end" class="violation-label">✖ ${esc(v.invariant)}</text><title>${esc(`${v.invariant} violated at ${ms(v.at)}: ${v.detail}`)}</title></g>`;
 }
 
-function page(trace: Trace, svg: string, note: string | null, drawn: readonly TraceMessage[], legendHtml: string): string {
+function page(
+  trace: Trace,
+  svg: string,
+  note: string | null,
+  drawn: readonly TraceMessage[],
+  legendHtml: string,
+): string {
   const count = (fate: string) => trace.messages.filter((m) => m.fate === fate).length;
   const v = trace.violations[0];
   const faults = trace.faults.filter((f) => f.kind !== "heal" && f.kind !== "restart").length;
@@ -276,8 +354,12 @@ ${svg}
 
 /** The legend: the message kinds and step names this trace holds, then the fixed marks. */
 function legend(colors: Map<string, string>, steps: readonly TraceStep[]): string {
-  const kinds = [...colors].map(([kind, color]) => `<span><i class="sw" style="background:${color}"></i>${esc(kind)}</span>`);
-  const names = [...new Set(steps.map((s) => s.step))].map((n) => `<span><b>${esc(STEP_SHAPE[n] ?? n.charAt(0).toUpperCase())}</b> ${esc(n)}</span>`);
+  const kinds = [...colors].map(
+    ([kind, color]) => `<span><i class="sw" style="background:${color}"></i>${esc(kind)}</span>`,
+  );
+  const names = [...new Set(steps.map((s) => s.step))].map(
+    (n) => `<span><b>${esc(STEP_SHAPE[n] ?? n.charAt(0).toUpperCase())}</b> ${esc(n)}</span>`,
+  );
   const fixed = `<span>- - ✕ lost (red ✕) or dropped (grey ✕)</span><span><i class="sw" style="background:repeating-linear-gradient(45deg,#9ca3af 0 3px,#e5e7eb 3px 6px)"></i>crashed</span><span><i class="sw" style="background:#fde68a"></i><i class="sw" style="background:#bfdbfe"></i>partition sides</span><span><i class="sw" style="background:#dc2626"></i>violation and its events</span>`;
   return `<p class="legend">${kinds.join("")}${names.length ? ` · steps: ${names.join("")}` : ""} · ${fixed}</p>`;
 }
@@ -289,7 +371,11 @@ function niceStep(raw: number): number {
 }
 
 function ms(t: number): string {
-  return t >= 10_000 ? `${(t / 1000).toFixed(1)} s` : t >= 1000 ? `${(t / 1000).toFixed(2)} s` : `${Math.round(t)} ms`;
+  return t >= 10_000
+    ? `${(t / 1000).toFixed(1)} s`
+    : t >= 1000
+      ? `${(t / 1000).toFixed(2)} s`
+      : `${Math.round(t)} ms`;
 }
 
 function esc(s: string): string {

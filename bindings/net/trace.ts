@@ -109,7 +109,16 @@ const STEPS_MAX = 200_000;
 /** Records one simulated run; hand it to `SimNetwork` (option `trace`) and to the simulation. */
 export class TraceRecorder {
   /** The trace so far. */
-  readonly trace: Trace = { title: "", nodes: [], messages: [], faults: [], steps: [], violations: [], messagesUnrecorded: 0, endAt: 0 };
+  readonly trace: Trace = {
+    title: "",
+    nodes: [],
+    messages: [],
+    faults: [],
+    steps: [],
+    violations: [],
+    messagesUnrecorded: 0,
+    endAt: 0,
+  };
   private describe: (payload: Uint8Array) => MessageDescription;
   private readonly messagesMax: number;
   private now: () => number = () => 0;
@@ -139,10 +148,26 @@ export class TraceRecorder {
    * @internal A message was sent; returns its record (for {@link end}), or undefined when the
    * bound is reached. `fate` is "dropped" when the target was unreachable at send.
    */
-  send(from: NodeId, to: NodeId, payload: Uint8Array, fate: MessageFate, duplicate = false): TraceMessage | undefined {
+  send(
+    from: NodeId,
+    to: NodeId,
+    payload: Uint8Array,
+    fate: MessageFate,
+    duplicate = false,
+  ): TraceMessage | undefined {
     if (this.trace.messages.length >= this.messagesMax) return void this.trace.messagesUnrecorded++;
     const d = this.describe(payload);
-    const m: TraceMessage = { from, to, sentAt: this.now(), label: d.label, ...(d.height !== undefined ? { height: d.height } : {}), ...(d.origin !== undefined ? { origin: d.origin } : {}), ...(d.subject !== undefined ? { subject: d.subject } : {}), fate, ...(duplicate ? { duplicate } : {}) };
+    const m: TraceMessage = {
+      from,
+      to,
+      sentAt: this.now(),
+      label: d.label,
+      ...(d.height !== undefined ? { height: d.height } : {}),
+      ...(d.origin !== undefined ? { origin: d.origin } : {}),
+      ...(d.subject !== undefined ? { subject: d.subject } : {}),
+      fate,
+      ...(duplicate ? { duplicate } : {}),
+    };
     this.trace.messages.push(m);
     return m;
   }
@@ -160,13 +185,22 @@ export class TraceRecorder {
   }
 
   /** Notes a protocol step of `node` at the current virtual time. */
-  step(node: NodeId, step: string, extra: { height?: number; round?: number; subject?: string; detail?: string } = {}): void {
+  step(
+    node: NodeId,
+    step: string,
+    extra: { height?: number; round?: number; subject?: string; detail?: string } = {},
+  ): void {
     if (this.trace.steps.length >= STEPS_MAX) return;
     this.trace.steps.push({ at: this.now(), node, step, ...extra });
   }
 
   /** Notes a violated invariant at the current virtual time; `about` is its height or subject (to highlight). */
-  violation(invariant: string, detail: string, nodes: readonly NodeId[], about: { height?: number; subject?: string } = {}): void {
+  violation(
+    invariant: string,
+    detail: string,
+    nodes: readonly NodeId[],
+    about: { height?: number; subject?: string } = {},
+  ): void {
     this.trace.violations.push({ at: this.now(), invariant, detail, nodes: [...nodes], ...about });
   }
 
@@ -184,8 +218,13 @@ export class TraceRecorder {
  * as words, and the first `height H` or `H/R/T`-shaped evidence key. Lets a simulation hand its
  * violation text to {@link TraceRecorder.violation} without restating it.
  */
-export function violationSubjects(detail: string, nodes: readonly NodeId[]): { nodes: NodeId[]; height?: number } {
-  const named = nodes.filter((id) => new RegExp(`(^|[^\\w])${id.replace(/[^\w]/g, "\\$&")}($|[^\\w])`).test(detail));
+export function violationSubjects(
+  detail: string,
+  nodes: readonly NodeId[],
+): { nodes: NodeId[]; height?: number } {
+  const named = nodes.filter((id) =>
+    new RegExp(`(^|[^\\w])${id.replace(/[^\w]/g, "\\$&")}($|[^\\w])`).test(detail),
+  );
   const h = /height (\d+)/.exec(detail) ?? /[0-9a-f]{64}\/(\d+)\/\d+\/\d+/.exec(detail);
   return { nodes: named, ...(h !== null ? { height: Number(h[1]) } : {}) };
 }

@@ -73,15 +73,22 @@ export async function mine(header: Uint8Array, options: MineOptions = {}): Promi
   abytes(header, 80, "header");
   const engineName = options.engine ?? "wasm";
   if (engineName !== "wasm" && engineName !== "ts") {
-    throw new ChainDbError(ErrorCode.BAD_ENGINE, `unknown engine ${JSON.stringify(engineName)}: expected "wasm" or "ts"`);
+    throw new ChainDbError(
+      ErrorCode.BAD_ENGINE,
+      `unknown engine ${JSON.stringify(engineName)}: expected "wasm" or "ts"`,
+    );
   }
   const workers = aint(options.workers ?? cpuCount(), 0, MAX_WORKERS, "workers");
   const target = options.target ? abytes(options.target, 32, "target") : targetFromHeader(header);
   // No hash meets a zero target: the search would roll the header forever.
-  if (target.every((b) => b === 0)) throw new ChainDbError(ErrorCode.BAD_BITS, "the target is zero: no hash can meet it");
+  if (target.every((b) => b === 0))
+    throw new ChainDbError(ErrorCode.BAD_BITS, "the target is zero: no hash can meet it");
   const startNonce = options.startNonce ?? getNonce(header);
   aint(startNonce, 0, NONCE_SPACE - 1, "startNonce");
-  if (options.signal?.aborted) throw new ChainDbError(ErrorCode.ABORTED, "mining aborted before it started", { cause: options.signal.reason });
+  if (options.signal?.aborted)
+    throw new ChainDbError(ErrorCode.ABORTED, "mining aborted before it started", {
+      cause: options.signal.reason,
+    });
   const searcher = workers === 0 ? await serialSearcher(engineName) : await poolSearcher(workers, engineName);
   // The clock starts once the workers are ready: the hashrate measures hashing, not start-up.
   const run = new MineRun(options);
@@ -93,7 +100,12 @@ export async function mine(header: Uint8Array, options: MineOptions = {}): Promi
 }
 
 interface Searcher {
-  search(header: Uint8Array, target: Uint8Array, start: number, end: number): Promise<{ nonce: number | null }>;
+  search(
+    header: Uint8Array,
+    target: Uint8Array,
+    start: number,
+    end: number,
+  ): Promise<{ nonce: number | null }>;
   hashes(): number;
   stop(): void;
   close(): Promise<void>;
@@ -107,18 +119,27 @@ class MineRun {
 
   constructor(readonly options: MineOptions) {}
 
-  async loop(header: Uint8Array, target: Uint8Array, start: number, searcher: Searcher, meta: { workers: number; engine: EngineName }): Promise<MineResult> {
+  async loop(
+    header: Uint8Array,
+    target: Uint8Array,
+    start: number,
+    searcher: Searcher,
+    meta: { workers: number; engine: EngineName },
+  ): Promise<MineResult> {
     this.searcher = searcher;
     const onAbort = () => ((this.aborted = true), searcher.stop());
     this.options.signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = this.options.onProgress ? setInterval(() => this.report(), this.options.progressIntervalMs ?? 250) : undefined;
+    const timer = this.options.onProgress
+      ? setInterval(() => this.report(), this.options.progressIntervalMs ?? 250)
+      : undefined;
     try {
       // Copies (new Uint8Array) throughout: a Buffer's slice would alias, and the nonce and time
       // written into it would land in the caller's header.
       let current: Uint8Array = new Uint8Array(header);
       for (;;) {
         const { nonce } = await searcher.search(current, target, start, NONCE_SPACE);
-        if (this.aborted) throw new ChainDbError(ErrorCode.ABORTED, "mining aborted", { cause: this.options.signal?.reason });
+        if (this.aborted)
+          throw new ChainDbError(ErrorCode.ABORTED, "mining aborted", { cause: this.options.signal?.reason });
         if (nonce !== null) return this.result(current, nonce, meta);
         current = this.roll(current);
         start = 0;
@@ -132,24 +153,38 @@ class MineRun {
   private roll(header: Uint8Array): Uint8Array {
     const max = this.options.maxRolls ?? Infinity;
     if (this.rolls >= max) {
-      throw new ChainDbError(ErrorCode.NONCE_SPACE_EXHAUSTED, `nonce space exhausted after ${this.rolls} roll(s) of the header`);
+      throw new ChainDbError(
+        ErrorCode.NONCE_SPACE_EXHAUSTED,
+        `nonce space exhausted after ${this.rolls} roll(s) of the header`,
+      );
     }
     this.rolls++;
-    const next = this.options.nextHeader ? this.options.nextHeader(new Uint8Array(header), this.rolls) : rollTime(header);
+    const next = this.options.nextHeader
+      ? this.options.nextHeader(new Uint8Array(header), this.rolls)
+      : rollTime(header);
     return new Uint8Array(abytes(next, 80, "nextHeader()"));
   }
 
   private progress(): MineProgress {
     const elapsedMs = performance.now() - this.startedAt;
     const hashes = this.searcher?.hashes() ?? 0;
-    return { hashes, elapsedMs, hashrate: elapsedMs > 0 ? (hashes * 1000) / elapsedMs : 0, rolls: this.rolls };
+    return {
+      hashes,
+      elapsedMs,
+      hashrate: elapsedMs > 0 ? (hashes * 1000) / elapsedMs : 0,
+      rolls: this.rolls,
+    };
   }
 
   report(): void {
     this.options.onProgress?.(this.progress());
   }
 
-  private result(header: Uint8Array, nonce: number, meta: { workers: number; engine: EngineName }): MineResult {
+  private result(
+    header: Uint8Array,
+    nonce: number,
+    meta: { workers: number; engine: EngineName },
+  ): MineResult {
     const solved = setNonce(new Uint8Array(header), nonce);
     const p = this.progress();
     this.report();

@@ -54,7 +54,8 @@ export class MinerPool {
       let fail!: (e: Error) => void;
       ready.push(new Promise<void>((res, rej) => ((markReady = res), (fail = rej))));
       const handle = spawnWorker(workerUrl(import.meta.url, "miner-worker"), {
-        onMessage: (m) => ((m as WorkerReply).type === "ready" ? markReady() : pool?.onReply(m as WorkerReply)),
+        onMessage: (m) =>
+          (m as WorkerReply).type === "ready" ? markReady() : pool?.onReply(m as WorkerReply),
         onError: (e) => (pool ? pool.onFailure(e) : fail(e)),
       });
       handle.postMessage({ type: "init", engine });
@@ -91,7 +92,13 @@ export class MinerPool {
    * Searches [startNonce, endNonce) of `header` with all workers. Resolves with a solution (not
    * necessarily the smallest: workers race) or null when the range is exhausted or stopped.
    */
-  async search(header: Uint8Array, target: Uint8Array, startNonce: number, endNonce: number, chunkSize: number): Promise<PoolSearchResult> {
+  async search(
+    header: Uint8Array,
+    target: Uint8Array,
+    startNonce: number,
+    endNonce: number,
+    chunkSize: number,
+  ): Promise<PoolSearchResult> {
     assert(this.job === undefined, "one search at a time");
     if (this.failure) throw this.failure;
     const before = this.totalHashes();
@@ -102,7 +109,18 @@ export class MinerPool {
       this.job = { id, replies: 0, found: null, resolve, reject };
     });
     this.workers.forEach((w, slot) =>
-      w.postMessage({ type: "job", jobId: id, ctl: this.ctl, hashes: this.hashes, slot, header, target, startNonce, endNonce, chunkSize }),
+      w.postMessage({
+        type: "job",
+        jobId: id,
+        ctl: this.ctl,
+        hashes: this.hashes,
+        slot,
+        header,
+        target,
+        startNonce,
+        endNonce,
+        chunkSize,
+      }),
     );
     try {
       const nonce = await done;
@@ -124,7 +142,9 @@ export class MinerPool {
   }
 
   private onFailure(error: Error): void {
-    const wrapped = new ChainDbError(ErrorCode.WORKER_FAILED, `a mining worker failed: ${error.message}`, { cause: error });
+    const wrapped = new ChainDbError(ErrorCode.WORKER_FAILED, `a mining worker failed: ${error.message}`, {
+      cause: error,
+    });
     this.failure = wrapped;
     Atomics.store(this.ctl, CTL_STOP, 1);
     this.job?.reject(wrapped);

@@ -62,7 +62,8 @@ export function encodeCompact(value: bigint, negative = false): number {
 export function bitsToTargetBigInt(bits: number): bigint {
   const { target, negative, overflow } = decodeCompact(bits);
   const hex = `0x${(bits >>> 0).toString(16).padStart(8, "0")}`;
-  if (negative) throw new ChainDbError(ErrorCode.BAD_BITS, `"bits" ${hex} is negative (sign bit 0x00800000 set)`);
+  if (negative)
+    throw new ChainDbError(ErrorCode.BAD_BITS, `"bits" ${hex} is negative (sign bit 0x00800000 set)`);
   if (overflow) throw new ChainDbError(ErrorCode.BAD_BITS, `"bits" ${hex} overflows 256 bits`);
   return target;
 }
@@ -88,7 +89,10 @@ export function targetToBigInt(target: Uint8Array): bigint {
 /** Checks a target bigint is in [0, 2^256) and returns it; BAD_RANGE otherwise. */
 function checkTarget(value: bigint): bigint {
   if (typeof value !== "bigint" || value < 0n || value > MASK_256) {
-    throw new ChainDbError(ErrorCode.BAD_RANGE, `"target" expected a bigint in [0, 2^256), got ${String(value)}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_RANGE,
+      `"target" expected a bigint in [0, 2^256), got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -174,14 +178,23 @@ export interface PowCheckOptions {
 export function checkProofOfWork(header: Uint8Array | BlockHeader, options: PowCheckOptions = {}): PowCheck {
   const hashBytes = blockHashBytes(header, options.engine);
   const hash = hashToHex(hashBytes);
-  const bits = header instanceof Uint8Array ? new DataView(header.buffer, header.byteOffset, 80).getUint32(72, true) : header.bits;
+  const bits =
+    header instanceof Uint8Array
+      ? new DataView(header.buffer, header.byteOffset, 80).getUint32(72, true)
+      : header.bits;
   const { target, negative, overflow } = decodeCompact(bits);
   if (negative || overflow) return { ok: false, reason: "bad-bits", hash, target: null };
   const targetBytes = bigIntToTarget(target);
-  const verdict = (reason: PowVerdict): PowCheck => ({ ok: reason === "ok", reason, hash, target: targetBytes });
+  const verdict = (reason: PowVerdict): PowCheck => ({
+    ok: reason === "ok",
+    reason,
+    hash,
+    target: targetBytes,
+  });
   if (target === 0n) return verdict("zero-target");
   if (options.powLimit !== undefined) {
-    const limit = typeof options.powLimit === "bigint" ? options.powLimit : bitsToTargetBigInt(options.powLimit);
+    const limit =
+      typeof options.powLimit === "bigint" ? options.powLimit : bitsToTargetBigInt(options.powLimit);
     if (target > limit) return verdict("above-pow-limit");
   }
   return verdict(hashMeetsTarget(hashBytes, targetBytes) ? "ok" : "high-hash");

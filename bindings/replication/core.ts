@@ -50,9 +50,15 @@ export function resolveConfig(config: ReplicationConfig): ResolvedConfig {
     appendEntriesMax: config.appendEntriesMax ?? 64,
     candidates: [...(config.candidates ?? config.nodes)],
   };
-  assert(resolved.mode === "sync" || resolved.mode === "async", `mode is sync or async, got ${String(resolved.mode)}`);
+  assert(
+    resolved.mode === "sync" || resolved.mode === "async",
+    `mode is sync or async, got ${String(resolved.mode)}`,
+  );
   assert(resolved.syncBackups >= 0 && resolved.syncBackups <= n - 1, `syncBackups in [0, ${n - 1}]`);
-  assert(resolved.heartbeatMs * 2 <= resolved.electionTimeoutMs, "a failover timeout spans at least two heartbeats");
+  assert(
+    resolved.heartbeatMs * 2 <= resolved.electionTimeoutMs,
+    "a failover timeout spans at least two heartbeats",
+  );
   return resolved;
 }
 
@@ -174,11 +180,14 @@ export class ReplicaCore {
   }
 
   private onTimer(name: TimerName): void {
-    if (name === "election" && !this.config.candidates.includes(this.self)) return this.setTimer("election", this.electionDelay());
+    if (name === "election" && !this.config.candidates.includes(this.self))
+      return this.setTimer("election", this.electionDelay());
     if (name === "election" && this.role !== "primary") return this.startElection();
     if (name === "block" && this.role === "primary") return this.cutBlock();
     if (name === "heartbeat" && this.role === "primary") {
-      const heard = this.peers.filter((p) => this.now() - (this.lastHeard.get(p) ?? -Infinity) <= this.config.electionTimeoutMs).length;
+      const heard = this.peers.filter(
+        (p) => this.now() - (this.lastHeard.get(p) ?? -Infinity) <= this.config.electionTimeoutMs,
+      ).length;
       if (heard + 1 < this.majority) return this.stepDown(this.epoch); // cut off from a majority
       for (const p of this.peers) this.sendAppend(p);
       this.setTimer("heartbeat", this.config.heartbeatMs);
@@ -190,7 +199,8 @@ export class ReplicaCore {
       return this.reject([requestId], "NOT_PRIMARY", "this node is not the primary");
     }
     assert(transfer.length === TRANSFER_SIZE, "the driver checked the transfer's size");
-    if (this.pending.length >= this.config.pendingMax) return this.reject([requestId], "BUSY", "too many transfers waiting for a block");
+    if (this.pending.length >= this.config.pendingMax)
+      return this.reject([requestId], "BUSY", "too many transfers waiting for a block");
     this.pending.push({ requestId, transfer });
     if (this.pending.length >= this.config.blockTransfersMax) this.cutBlock();
     else if (this.pending.length === 1) this.setTimer("block", this.config.blockIntervalMs);
@@ -202,7 +212,10 @@ export class ReplicaCore {
     if (batch.length === 0) return;
     const transfers = new Uint8Array(batch.length * TRANSFER_SIZE);
     batch.forEach((b, i) => transfers.set(b.transfer, i * TRANSFER_SIZE));
-    this.appendOwn({ epoch: this.epoch, proposer: this.proposer, transfers }, batch.map((b) => b.requestId));
+    this.appendOwn(
+      { epoch: this.epoch, proposer: this.proposer, transfers },
+      batch.map((b) => b.requestId),
+    );
     if (this.pending.length > 0) this.setTimer("block", this.config.blockIntervalMs);
   }
 
@@ -238,9 +251,16 @@ export class ReplicaCore {
     if (this.role === "candidate") this.stepDown(m.epoch);
     this.primary = from;
     this.setTimer("election", this.electionDelay());
-    const prevOk = m.prevHeight <= this.log.length && (m.prevHeight === 0 || this.log[m.prevHeight - 1]!.epoch === m.prevEpoch);
+    const prevOk =
+      m.prevHeight <= this.log.length &&
+      (m.prevHeight === 0 || this.log[m.prevHeight - 1]!.epoch === m.prevEpoch);
     if (!prevOk) {
-      return this.send(from, { t: "appendReply", epoch: this.epoch, ok: false, height: Math.min(this.log.length, m.prevHeight - 1) });
+      return this.send(from, {
+        t: "appendReply",
+        epoch: this.epoch,
+        ok: false,
+        height: Math.min(this.log.length, m.prevHeight - 1),
+      });
     }
     let truncateFrom: number | undefined;
     let appendFrom: number | undefined;
@@ -258,7 +278,9 @@ export class ReplicaCore {
     if (appendFrom !== undefined || truncateFrom !== undefined) {
       this.persist({
         ...(truncateFrom !== undefined ? { truncateFrom } : {}),
-        ...(appendFrom !== undefined ? { append: { from: appendFrom, entries: this.log.slice(appendFrom - 1) } } : {}),
+        ...(appendFrom !== undefined
+          ? { append: { from: appendFrom, entries: this.log.slice(appendFrom - 1) } }
+          : {}),
       });
     }
     const matched = m.prevHeight + m.entries.length;
@@ -321,7 +343,8 @@ export class ReplicaCore {
 
   private onVote(from: NodeId, m: Extract<ReplicaMessage, { t: "vote" }>): void {
     const lastEpoch = this.log.at(-1)?.epoch ?? 0;
-    const upToDate = m.lastEpoch > lastEpoch || (m.lastEpoch === lastEpoch && m.lastHeight >= this.log.length);
+    const upToDate =
+      m.lastEpoch > lastEpoch || (m.lastEpoch === lastEpoch && m.lastHeight >= this.log.length);
     const granted = m.epoch === this.epoch && (this.votedFor === "" || this.votedFor === from) && upToDate;
     if (granted && this.votedFor !== from) {
       this.votedFor = from;
@@ -345,7 +368,8 @@ export class ReplicaCore {
     this.votes.add(this.self);
     this.persistMeta();
     const lastEpoch = this.log.at(-1)?.epoch ?? 0;
-    for (const p of this.peers) this.send(p, { t: "vote", epoch: this.epoch, lastHeight: this.log.length, lastEpoch });
+    for (const p of this.peers)
+      this.send(p, { t: "vote", epoch: this.epoch, lastHeight: this.log.length, lastEpoch });
     this.setTimer("election", this.electionDelay());
     if (this.votes.size >= this.majority) this.becomePrimary();
   }
@@ -378,7 +402,12 @@ export class ReplicaCore {
       const unacked = [...this.waiting.values()].flat().concat(this.pending.map((p) => p.requestId));
       this.waiting.clear();
       this.pending = [];
-      if (unacked.length > 0) this.reject(unacked, "NOT_PRIMARY", "lost the primary role before the commit was acknowledged; the outcome is unknown");
+      if (unacked.length > 0)
+        this.reject(
+          unacked,
+          "NOT_PRIMARY",
+          "lost the primary role before the commit was acknowledged; the outcome is unknown",
+        );
       this.out.push({ kind: "cancelTimer", name: "heartbeat" }, { kind: "cancelTimer", name: "block" });
       this.primary = undefined;
     }
@@ -387,7 +416,13 @@ export class ReplicaCore {
   }
 
   private reject(requestIds: number[], code: "NOT_PRIMARY" | "BUSY", message: string): void {
-    this.out.push({ kind: "reject", requestIds, code, primary: this.role === "primary" ? undefined : this.primary, message });
+    this.out.push({
+      kind: "reject",
+      requestIds,
+      code,
+      primary: this.role === "primary" ? undefined : this.primary,
+      message,
+    });
   }
 
   private send(to: NodeId, message: ReplicaMessage): void {
@@ -403,7 +438,11 @@ export class ReplicaCore {
   }
 
   private persist(change: Omit<PersistEffect, "kind" | "meta">): void {
-    this.out.push({ kind: "persist", meta: { epoch: this.epoch, votedFor: this.votedFor, commit: this.commit }, ...change });
+    this.out.push({
+      kind: "persist",
+      meta: { epoch: this.epoch, votedFor: this.votedFor, commit: this.commit },
+      ...change,
+    });
   }
 
   private electionDelay(): number {
@@ -414,7 +453,10 @@ export class ReplicaCore {
     assert(this.applied <= this.commit, "the ledger never runs ahead of the commit");
     assert(this.commit <= this.log.length, "commit within the log");
     assert(this.role !== "primary" || this.primary === this.self, "a primary knows it is primary");
-    assert(this.role === "secondary" || this.votedFor === this.self, "a candidate or primary voted for itself");
+    assert(
+      this.role === "secondary" || this.votedFor === this.self,
+      "a candidate or primary voted for itself",
+    );
     assert((this.log.at(-1)?.epoch ?? 0) <= this.epoch, "no entry from a future epoch");
   }
 }

@@ -5,9 +5,30 @@
  * @module
  */
 export { ReplicaCore, resolveConfig, type CoreStart } from "./core.ts";
-export { Replica, NotPrimaryError, type ReplicaLedger, type ReplicaOptions, type ReplicaStatus, type SubmitResult } from "./replica.ts";
-export { SimReplicaStore, FileReplicaStore, FileKeyStorage, encodeEntry, decodeEntry, type ReplicaStore } from "./store.ts";
-export { encodeReplicaMessage, decodeReplicaMessage, replicaMessageSize, REPLICA_WIRE_VERSION, APPEND_ENTRIES_WIRE_MAX, ENTRY_TRANSFERS_WIRE_MAX } from "./wire.ts";
+export {
+  Replica,
+  NotPrimaryError,
+  type ReplicaLedger,
+  type ReplicaOptions,
+  type ReplicaStatus,
+  type SubmitResult,
+} from "./replica.ts";
+export {
+  SimReplicaStore,
+  FileReplicaStore,
+  FileKeyStorage,
+  encodeEntry,
+  decodeEntry,
+  type ReplicaStore,
+} from "./store.ts";
+export {
+  encodeReplicaMessage,
+  decodeReplicaMessage,
+  replicaMessageSize,
+  REPLICA_WIRE_VERSION,
+  APPEND_ENTRIES_WIRE_MAX,
+  ENTRY_TRANSFERS_WIRE_MAX,
+} from "./wire.ts";
 export type {
   DurableMeta,
   Entry,
@@ -22,5 +43,14 @@ export type {
 } from "./types.ts";
 export { simulatePrimary, type PrimarySimulationOptions, type SimulationReport } from "./simulate.ts";
 export { PowNode, type PowNodeOptions, type PowLedger } from "./pow-node.ts";
-export { encodeBlock, decodeBlock, checkBlockStateless, blockMerkleRoot, newHeader, GENESIS_ID, POW_BLOCK_TRANSFERS_MAX, type PowBlock } from "./pow-block.ts";
+export {
+  encodeBlock,
+  decodeBlock,
+  checkBlockStateless,
+  blockMerkleRoot,
+  newHeader,
+  GENESIS_ID,
+  POW_BLOCK_TRANSFERS_MAX,
+  type PowBlock,
+} from "./pow-block.ts";
 export { simulatePow, type PowSimulationOptions } from "./pow-simulate.ts";

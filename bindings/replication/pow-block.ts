@@ -11,7 +11,13 @@
  * @module
  */
 import { ChainDbError, ErrorCode, toHex } from "../util/index.ts";
-import { decodeHeader, decodeTransfer, encodeHeader, verifyTransferSignature, TRANSFER_SIZE } from "../chain/index.ts";
+import {
+  decodeHeader,
+  decodeTransfer,
+  encodeHeader,
+  verifyTransferSignature,
+  TRANSFER_SIZE,
+} from "../chain/index.ts";
 import type { Engine } from "../engine/index.ts";
 import { checkProofOfWork } from "../pow/index.ts";
 
@@ -49,36 +55,74 @@ export function encodeBlock(b: Pick<PowBlock, "header" | "stateRoot" | "transfer
 
 /** Decodes a block (lengths only); throws `BAD_MESSAGE`. */
 export function decodeBlock(bytes: Uint8Array, engine: Engine): PowBlock {
-  if (bytes.length < 116) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `block of ${bytes.length} bytes is too short`);
+  if (bytes.length < 116)
+    throw new ChainDbError(ErrorCode.BAD_MESSAGE, `block of ${bytes.length} bytes is too short`);
   const count = new DataView(bytes.buffer, bytes.byteOffset + 112, 4).getUint32(0, true);
   if (count > POW_BLOCK_TRANSFERS_MAX || bytes.length !== 116 + count * TRANSFER_SIZE) {
-    throw new ChainDbError(ErrorCode.BAD_MESSAGE, `block length ${bytes.length} does not match ${count} transfers`);
+    throw new ChainDbError(
+      ErrorCode.BAD_MESSAGE,
+      `block length ${bytes.length} does not match ${count} transfers`,
+    );
   }
   // Copies (new Uint8Array): a Node Buffer's slice would alias the input.
   const header = new Uint8Array(bytes.subarray(0, 80));
   const h = decodeHeader(header);
-  const transfers = Array.from({ length: count }, (_, i) => new Uint8Array(bytes.subarray(116 + i * TRANSFER_SIZE, 116 + (i + 1) * TRANSFER_SIZE)));
-  return { header, stateRoot: new Uint8Array(bytes.subarray(80, 112)), transfers, id: toHex(engine.sha256d(header)), parent: toHex(h.prevHash), bits: h.bits };
+  const transfers = Array.from(
+    { length: count },
+    (_, i) => new Uint8Array(bytes.subarray(116 + i * TRANSFER_SIZE, 116 + (i + 1) * TRANSFER_SIZE)),
+  );
+  return {
+    header,
+    stateRoot: new Uint8Array(bytes.subarray(80, 112)),
+    transfers,
+    id: toHex(engine.sha256d(header)),
+    parent: toHex(h.prevHash),
+    bits: h.bits,
+  };
 }
 
 /** The merkle root committing to `transfers` and `stateRoot`. */
-export function blockMerkleRoot(engine: Engine, transfers: readonly Uint8Array[], stateRoot: Uint8Array): Uint8Array {
+export function blockMerkleRoot(
+  engine: Engine,
+  transfers: readonly Uint8Array[],
+  stateRoot: Uint8Array,
+): Uint8Array {
   return engine.merkleRoot([...transfers.map((t) => engine.sha256d(t)), stateRoot]);
 }
 
 /** A header for a new block (nonce 0; the miner fills it in). */
-export function newHeader(engine: Engine, parent: string, transfers: readonly Uint8Array[], stateRoot: Uint8Array, bits: number, time: number): Uint8Array {
+export function newHeader(
+  engine: Engine,
+  parent: string,
+  transfers: readonly Uint8Array[],
+  stateRoot: Uint8Array,
+  bits: number,
+  time: number,
+): Uint8Array {
   const prevHash = Uint8Array.from(Buffer.from(parent, "hex"));
-  return encodeHeader({ version: 1, prevHash, merkleRoot: blockMerkleRoot(engine, transfers, stateRoot), time, bits, nonce: 0 });
+  return encodeHeader({
+    version: 1,
+    prevHash,
+    merkleRoot: blockMerkleRoot(engine, transfers, stateRoot),
+    time,
+    bits,
+    nonce: 0,
+  });
 }
 
 /** Why a block fails the checks that need no state, or undefined when it passes them. */
-export function checkBlockStateless(b: PowBlock, engine: Engine, chainId: number, bits: number): string | undefined {
+export function checkBlockStateless(
+  b: PowBlock,
+  engine: Engine,
+  chainId: number,
+  bits: number,
+): string | undefined {
   if (b.bits !== bits) return `bits ${b.bits.toString(16)} are not the chain's ${bits.toString(16)}`;
   const pow = checkProofOfWork(b.header, { engine });
   if (!pow.ok) return `proof of work: ${pow.reason}`;
   const merkle = blockMerkleRoot(engine, b.transfers, b.stateRoot);
-  if (toHex(merkle) !== toHex(decodeHeader(b.header).merkleRoot)) return "merkle root does not match the transfers and state root";
+  if (toHex(merkle) !== toHex(decodeHeader(b.header).merkleRoot))
+    return "merkle root does not match the transfers and state root";
   for (const [i, t] of b.transfers.entries()) {
     let chain: number;
     try {

@@ -17,14 +17,33 @@ import { ChainDbError, ErrorCode, assert, toHex } from "../util/index.ts";
 import { decodeTransfer, setNonce, verifyTransferSignature, type BlockResult } from "../chain/index.ts";
 import type { Engine } from "../engine/index.ts";
 import { bitsToTarget, chainWork } from "../pow/index.ts";
-import { decodeMessage, encodeMessage, type Clock, type NodeId, type Random, type SimStorage, type Transport } from "../net/index.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type Clock,
+  type NodeId,
+  type Random,
+  type SimStorage,
+  type Transport,
+} from "../net/index.ts";
 import type { ReplicaLedger } from "./replica.ts";
-import { GENESIS_ID, POW_BLOCK_TRANSFERS_MAX, checkBlockStateless, decodeBlock, encodeBlock, newHeader, type PowBlock } from "./pow-block.ts";
+import {
+  GENESIS_ID,
+  POW_BLOCK_TRANSFERS_MAX,
+  checkBlockStateless,
+  decodeBlock,
+  encodeBlock,
+  newHeader,
+  type PowBlock,
+} from "./pow-block.ts";
 
 /** A ledger that can apply a block all-or-nothing. */
 export interface PowLedger extends Omit<ReplicaLedger, "applyBlock"> {
   /** Applies a block; with `atomic` a rejected transfer rejects the block (state untouched). */
-  applyBlock(transfers: readonly Uint8Array[], options: { proposer: Uint8Array; atomic?: boolean }): Promise<BlockResult>;
+  applyBlock(
+    transfers: readonly Uint8Array[],
+    options: { proposer: Uint8Array; atomic?: boolean },
+  ): Promise<BlockResult>;
 }
 
 /** Options of {@link PowNode.open}. */
@@ -60,7 +79,11 @@ interface Indexed {
   invalid?: string;
 }
 
-type Event = { kind: "message"; from: NodeId; payload: Uint8Array } | { kind: "mine" } | { kind: "announce" } | { kind: "peerUp"; peer: NodeId };
+type Event =
+  | { kind: "message"; from: NodeId; payload: Uint8Array }
+  | { kind: "mine" }
+  | { kind: "announce" }
+  | { kind: "peerUp"; peer: NodeId };
 
 const FEE_SINK = new Uint8Array(32); // fees are burned: headers carry no coinbase
 const ORPHANS_MAX = 512;
@@ -100,10 +123,11 @@ export class PowNode {
     const stored = options.storage.keys("block/").map((k) => options.storage.get(k)!);
     // Stored blocks were validated before they were written; index parents first (by height).
     const decoded = stored.map((bytes) => ({ bytes, block: decodeBlock(bytes, options.engine) }));
-    for (let progress = true; progress; ) {
+    for (let progress = true; progress;) {
       progress = false;
       for (const d of decoded) {
-        if (node.index.has(d.block.id) || (d.block.parent !== GENESIS_ID && !node.index.has(d.block.parent))) continue;
+        if (node.index.has(d.block.id) || (d.block.parent !== GENESIS_ID && !node.index.has(d.block.parent)))
+          continue;
         node.addToIndex(d.block, d.bytes);
         progress = true;
       }
@@ -121,7 +145,13 @@ export class PowNode {
 
   /** Height, tip id, state root and mempool size. */
   status(): { id: NodeId; height: number; tip: string; root: string; mempool: number } {
-    return { id: this.o.id, height: this.chain.length, tip: this.chain.at(-1) ?? GENESIS_ID, root: toHex(this.ledger.root()), mempool: this.mempoolSize };
+    return {
+      id: this.o.id,
+      height: this.chain.length,
+      tip: this.chain.at(-1) ?? GENESIS_ID,
+      root: toHex(this.ledger.root()),
+      mempool: this.mempoolSize,
+    };
   }
 
   /** An account on the best chain's state, if it exists. */
@@ -147,7 +177,8 @@ export class PowNode {
   /** Adds a signed transfer to the mempool and gossips it; throws on an invalid one. */
   submit(transfer: Uint8Array): void {
     const reason = this.acceptTx(transfer);
-    if (reason !== undefined && reason !== "seen") throw new ChainDbError(ErrorCode.BAD_TRANSFER, `transfer refused: ${reason}`);
+    if (reason !== undefined && reason !== "seen")
+      throw new ChainDbError(ErrorCode.BAD_TRANSFER, `transfer refused: ${reason}`);
     if (reason === undefined) this.o.transport.broadcast(encodeMessage({ t: "tx", tx: transfer }));
   }
 
@@ -161,7 +192,9 @@ export class PowNode {
   idle(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (!this.running && this.inbox.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.idleWaiters.push(() => (this.failure ? reject(this.failure) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.idleWaiters.push(() => (this.failure ? reject(this.failure) : resolve())),
+    );
   }
 
   /** Stops timers and message handling. */
@@ -237,14 +270,16 @@ export class PowNode {
       if (this.acceptTx(m.tx) === undefined) this.gossip(from, encodeMessage({ t: "tx", tx: m.tx }));
     } else if (m?.t === "getblock" && typeof m.id === "string") {
       const known = this.index.get(m.id);
-      if (known !== undefined && known.invalid === undefined) this.o.transport.send(from, encodeMessage({ t: "block", b: known.bytes }));
+      if (known !== undefined && known.invalid === undefined)
+        this.o.transport.send(from, encodeMessage({ t: "block", b: known.bytes }));
     } else if (m?.t === "block" && m.b instanceof Uint8Array) {
       await this.receiveBlock(m.b, from);
     }
   }
 
   private gossip(except: NodeId | undefined, message: Uint8Array): void {
-    for (const p of this.o.transport.peerIds) if (p !== except && this.o.transport.isConnected(p)) this.o.transport.send(p, message);
+    for (const p of this.o.transport.peerIds)
+      if (p !== except && this.o.transport.isConnected(p)) this.o.transport.send(p, message);
   }
 
   /** Mempool admission; returns why a transfer is refused, or undefined when newly accepted. */
@@ -271,7 +306,11 @@ export class PowNode {
     const sender = toHex(t.from);
     let queue = this.mempool.get(sender);
     if (queue?.has(t.nonce)) return true;
-    if (this.mempoolSize >= (this.o.mempoolMax ?? 10_000) || (queue?.size ?? 0) >= (this.o.mempoolPerSenderMax ?? 64)) return false;
+    if (
+      this.mempoolSize >= (this.o.mempoolMax ?? 10_000) ||
+      (queue?.size ?? 0) >= (this.o.mempoolPerSenderMax ?? 64)
+    )
+      return false;
     if (queue === undefined) this.mempool.set(sender, (queue = new Map<bigint, Uint8Array>()));
     queue.set(t.nonce, tx);
     this.mempoolSize++;
@@ -292,7 +331,12 @@ export class PowNode {
     const out: Uint8Array[] = [];
     for (const [sender, queue] of this.mempool) {
       let nonce = this.ledger.account(Uint8Array.from(Buffer.from(sender, "hex")))?.nonce ?? 0n;
-      for (let tx = queue.get(nonce); tx !== undefined && out.length < POW_BLOCK_TRANSFERS_MAX; tx = queue.get(++nonce)) out.push(tx);
+      for (
+        let tx = queue.get(nonce);
+        tx !== undefined && out.length < POW_BLOCK_TRANSFERS_MAX;
+        tx = queue.get(++nonce)
+      )
+        out.push(tx);
     }
     return out;
   }
@@ -357,7 +401,12 @@ export class PowNode {
 
   private addToIndex(block: PowBlock, bytes: Uint8Array): Indexed {
     const parent = block.parent === GENESIS_ID ? undefined : this.index.get(block.parent)!;
-    const entry: Indexed = { block, bytes, height: (parent?.height ?? 0) + 1, work: (parent?.work ?? 0n) + chainWork(block.bits) };
+    const entry: Indexed = {
+      block,
+      bytes,
+      height: (parent?.height ?? 0) + 1,
+      work: (parent?.work ?? 0n) + chainWork(block.bits),
+    };
     if (parent?.invalid !== undefined) entry.invalid = "descends from an invalid block";
     this.index.set(block.id, entry);
     return entry;
@@ -372,7 +421,8 @@ export class PowNode {
     let best: Indexed | undefined;
     for (const e of this.index.values()) {
       if (e.invalid !== undefined) continue;
-      if (best === undefined || e.work > best.work || (e.work === best.work && e.block.id < best.block.id)) best = e;
+      if (best === undefined || e.work > best.work || (e.work === best.work && e.block.id < best.block.id))
+        best = e;
     }
     return best?.block.id;
   }
@@ -382,7 +432,12 @@ export class PowNode {
     // Bounded: each round either connects the target or marks a block invalid.
     for (let round = 0; round < 64; round++) {
       const path: string[] = [];
-      for (let id: string | undefined = target; id !== undefined && id !== GENESIS_ID; id = this.index.get(id)!.block.parent) path.unshift(id);
+      for (
+        let id: string | undefined = target;
+        id !== undefined && id !== GENESIS_ID;
+        id = this.index.get(id)!.block.parent
+      )
+        path.unshift(id);
       let fork = 0;
       while (fork < Math.min(path.length, this.chain.length) && path[fork] === this.chain[fork]) fork++;
       const old = [...this.chain]; // a copy: extend() pushes onto this.chain
@@ -432,10 +487,14 @@ export class PowNode {
   private markInvalid(id: string, reason: string): void {
     this.index.get(id)!.invalid = reason;
     // Descendants cannot be valid either.
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       for (const e of this.index.values()) {
-        if (e.invalid === undefined && e.block.parent !== GENESIS_ID && this.index.get(e.block.parent)?.invalid !== undefined) {
+        if (
+          e.invalid === undefined &&
+          e.block.parent !== GENESIS_ID &&
+          this.index.get(e.block.parent)?.invalid !== undefined
+        ) {
           e.invalid = "descends from an invalid block";
           changed = true;
         }
@@ -451,7 +510,8 @@ export class PowNode {
 
   private afterSwitch(old: readonly string[], fork: number, from: NodeId | undefined): void {
     const connected = this.chain.slice(fork);
-    for (const id of old.slice(fork)) for (const tx of this.index.get(id)!.block.transfers) this.addToMempool(tx);
+    for (const id of old.slice(fork))
+      for (const tx of this.index.get(id)!.block.transfers) this.addToMempool(tx);
     this.pruneMempool();
     for (const [i, id] of connected.entries()) {
       const e = this.index.get(id)!;

@@ -35,7 +35,15 @@ async function getFixture() {
   if (fixture !== undefined) return fixture;
   const keys = Array.from({ length: ACCOUNTS }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 40)));
   const transfers = keys.map((k, i) =>
-    Array.from({ length: PER_ACCOUNT }, (_, n) => signTransfer(k, { chainId: CHAIN_ID, to: keys[(i + 1) % ACCOUNTS]!.publicKey, amount: 1, fee: 1, nonce: n })),
+    Array.from({ length: PER_ACCOUNT }, (_, n) =>
+      signTransfer(k, {
+        chainId: CHAIN_ID,
+        to: keys[(i + 1) % ACCOUNTS]!.publicKey,
+        amount: 1,
+        fee: 1,
+        nonce: n,
+      }),
+    ),
   );
   return (fixture = { keys, transfers, engine: await createEngine("wasm") });
 }
@@ -46,7 +54,12 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
   const nodes = new Map<NodeId, PowNode>();
   const net = new SimNetwork({
     seed: options.seed,
-    link: { latency: { kind: "exponential", minMs: 1, meanMs: 5 }, loss: 0.02, duplicate: 0.02, reorder: 0.05 },
+    link: {
+      latency: { kind: "exponential", minMs: 1, meanMs: 5 },
+      loss: 0.02,
+      duplicate: 0.02,
+      reorder: 0.05,
+    },
     settle: async () => void (await Promise.all([...nodes.values()].map((n) => n.idle()))),
     ...(options.trace && { trace: options.trace }),
   });
@@ -126,7 +139,10 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
   };
   try {
     if (!(await net.runUntil(converged, 30_000))) {
-      violation = { invariant: "miners converge to one tip and one state root", detail: [...nodes.values()].map((x) => JSON.stringify(x.status())).join("; ") };
+      violation = {
+        invariant: "miners converge to one tip and one state root",
+        detail: [...nodes.values()].map((x) => JSON.stringify(x.status())).join("; "),
+      };
     }
   } catch (error) {
     violation = { invariant: "nodes never fail an internal check", detail: (error as Error).message };
@@ -136,8 +152,22 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
   const height = first.status().height;
   for (const node of nodes.values()) reorgs += node.reorgs;
   const transfers = first.bestChain().reduce((sum, id) => sum + first.block(id)!.transfers.length, 0);
-  const fingerprint = createHash("sha256").update(JSON.stringify([...nodes.values()].map((x) => [x.status(), x.bestChain()]))).digest("hex");
-  const base = { seed: options.seed, mode: "async" as const, nodes: n, height, epochs: 0, acked: 0, faults, virtualMs: Math.round(net.now), reorgs, transfers, fingerprint };
+  const fingerprint = createHash("sha256")
+    .update(JSON.stringify([...nodes.values()].map((x) => [x.status(), x.bestChain()])))
+    .digest("hex");
+  const base = {
+    seed: options.seed,
+    mode: "async" as const,
+    nodes: n,
+    height,
+    epochs: 0,
+    acked: 0,
+    faults,
+    virtualMs: Math.round(net.now),
+    reorgs,
+    transfers,
+    fingerprint,
+  };
   return { ...base, ...(violation ? { violation } : {}) };
 }
 
@@ -149,7 +179,8 @@ function checkChain(node: PowNode): { invariant: string; detail: string } | unde
     for (const tx of block.transfers) {
       const t = decodeTransfer(tx);
       const key = `${toHex(t.from)}:${t.nonce}`;
-      if (seen.has(key)) return { invariant: "no transfer is applied twice", detail: `${key} again at height ${i + 1}` };
+      if (seen.has(key))
+        return { invariant: "no transfer is applied twice", detail: `${key} again at height ${i + 1}` };
       seen.add(key);
     }
   }

@@ -61,7 +61,10 @@ export class NotPrimaryError extends ChainDbError {
   /** The current primary as far as this node knows. */
   readonly primary: NodeId | undefined;
   constructor(message: string, primary: NodeId | undefined) {
-    super(ErrorCode.NOT_PRIMARY, primary === undefined ? `${message} (primary unknown)` : `${message}; the primary is ${primary}`);
+    super(
+      ErrorCode.NOT_PRIMARY,
+      primary === undefined ? `${message} (primary unknown)` : `${message}; the primary is ${primary}`,
+    );
     this.primary = primary;
   }
 }
@@ -86,7 +89,10 @@ export class Replica {
   droppedMessages = 0;
   private readonly inbox: ReplicaEvent[] = [];
   private readonly timers = new Map<TimerName, () => void>();
-  private readonly requests = new Map<number, { resolve: (r: SubmitResult) => void; reject: (e: Error) => void }>();
+  private readonly requests = new Map<
+    number,
+    { resolve: (r: SubmitResult) => void; reject: (e: Error) => void }
+  >();
   private readonly results = new Map<number, BlockResult>();
   private nextRequestId = 1;
   private running = false;
@@ -108,9 +114,19 @@ export class Replica {
     const { meta, entries } = await options.store.load();
     const applied = options.ledger.height;
     if (applied > entries.length) {
-      throw new ChainDbError(ErrorCode.STORE_MISMATCH, `the ledger is at height ${applied} but the replica log has ${entries.length} blocks`);
+      throw new ChainDbError(
+        ErrorCode.STORE_MISMATCH,
+        `the ledger is at height ${applied} but the replica log has ${entries.length} blocks`,
+      );
     }
-    const core = new ReplicaCore(options.id, options.proposer, config, { meta, entries, applied }, options.random, () => options.clock.now());
+    const core = new ReplicaCore(
+      options.id,
+      options.proposer,
+      config,
+      { meta, entries, applied },
+      options.random,
+      () => options.clock.now(),
+    );
     const replica = new Replica(options, core);
     options.transport.setHandler({
       onMessage: (from, payload) => replica.receive(from, payload),
@@ -135,11 +151,19 @@ export class Replica {
     if (this.closed) return Promise.reject(new ChainDbError(ErrorCode.CLOSED, "the replica is closed"));
     const t = decodeTransfer(transfer);
     if (t.chainId !== this.options.ledger.chainId) {
-      return Promise.reject(new ChainDbError(ErrorCode.WRONG_CHAIN, `transfer is for chain ${t.chainId}, this is chain ${this.options.ledger.chainId}`));
+      return Promise.reject(
+        new ChainDbError(
+          ErrorCode.WRONG_CHAIN,
+          `transfer is for chain ${t.chainId}, this is chain ${this.options.ledger.chainId}`,
+        ),
+      );
     }
-    if (this.core.role !== "primary") return Promise.reject(new NotPrimaryError("this node is not the primary", this.core.primary));
-    if (!verifyTransferSignature(transfer)) return Promise.reject(new ChainDbError(ErrorCode.BAD_SIGNATURE, "the transfer has a bad signature"));
-    if (this.inbox.length >= this.inboxMax) return Promise.reject(new ChainDbError(ErrorCode.BUSY, "the replica's inbox is full"));
+    if (this.core.role !== "primary")
+      return Promise.reject(new NotPrimaryError("this node is not the primary", this.core.primary));
+    if (!verifyTransferSignature(transfer))
+      return Promise.reject(new ChainDbError(ErrorCode.BAD_SIGNATURE, "the transfer has a bad signature"));
+    if (this.inbox.length >= this.inboxMax)
+      return Promise.reject(new ChainDbError(ErrorCode.BUSY, "the replica's inbox is full"));
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
       this.requests.set(requestId, { resolve, reject });
@@ -175,7 +199,9 @@ export class Replica {
   idle(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     if (!this.running && this.inbox.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => this.idleWaiters.push(() => (this.failure ? reject(this.failure) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.idleWaiters.push(() => (this.failure ? reject(this.failure) : resolve())),
+    );
   }
 
   /** Stops: cancels timers, detaches from the transport, refuses waiting submissions. */
@@ -185,7 +211,8 @@ export class Replica {
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
     this.inbox.length = 0;
-    for (const r of this.requests.values()) r.reject(new ChainDbError(ErrorCode.CLOSED, "the replica closed before the commit was acknowledged"));
+    for (const r of this.requests.values())
+      r.reject(new ChainDbError(ErrorCode.CLOSED, "the replica closed before the commit was acknowledged"));
     this.requests.clear();
     await this.idle().catch(() => {});
   }
@@ -242,7 +269,10 @@ export class Replica {
       case "setTimer": {
         this.timers.get(effect.name)?.();
         const name = effect.name;
-        this.timers.set(name, this.options.clock.setTimer(effect.ms, () => this.enqueue({ kind: "timer", name })));
+        this.timers.set(
+          name,
+          this.options.clock.setTimer(effect.ms, () => this.enqueue({ kind: "timer", name })),
+        );
         return;
       }
       case "cancelTimer":
@@ -254,12 +284,21 @@ export class Replica {
       case "ack":
         effect.requestIds.forEach((id, i) => {
           const status = this.results.get(effect.height)?.statuses[i];
-          this.settle(id, (r) => r.resolve({ height: effect.height, epoch: effect.epoch, ...(status !== undefined ? { status } : {}) }));
+          this.settle(id, (r) =>
+            r.resolve({
+              height: effect.height,
+              epoch: effect.epoch,
+              ...(status !== undefined ? { status } : {}),
+            }),
+          );
         });
         return;
       case "reject":
         for (const id of effect.requestIds) {
-          const error = effect.code === "BUSY" ? new ChainDbError(ErrorCode.BUSY, effect.message) : new NotPrimaryError(effect.message, effect.primary);
+          const error =
+            effect.code === "BUSY"
+              ? new ChainDbError(ErrorCode.BUSY, effect.message)
+              : new NotPrimaryError(effect.message, effect.primary);
           this.settle(id, (r) => r.reject(error));
         }
         return;
@@ -270,16 +309,23 @@ export class Replica {
 
   private async apply(height: number, entry: Entry): Promise<void> {
     const ledger = this.options.ledger;
-    assert(ledger.height === height - 1, `block ${height} follows the ledger's height ${ledger.height} (never applied twice)`);
+    assert(
+      ledger.height === height - 1,
+      `block ${height} follows the ledger's height ${ledger.height} (never applied twice)`,
+    );
     const transfers: Uint8Array[] = [];
-    for (let at = 0; at < entry.transfers.length; at += 157) transfers.push(entry.transfers.subarray(at, at + 157));
+    for (let at = 0; at < entry.transfers.length; at += 157)
+      transfers.push(entry.transfers.subarray(at, at + 157));
     const result = await ledger.applyBlock(transfers, { proposer: entry.proposer });
     assert(result.height === height, "the ledger applied the block at its height");
     this.results.set(height, result);
     if (this.results.size > RESULTS_KEPT) this.results.delete(this.results.keys().next().value!);
   }
 
-  private settle(id: number, fn: (r: { resolve: (r: SubmitResult) => void; reject: (e: Error) => void }) => void): void {
+  private settle(
+    id: number,
+    fn: (r: { resolve: (r: SubmitResult) => void; reject: (e: Error) => void }) => void,
+  ): void {
     const request = this.requests.get(id);
     if (request === undefined) return;
     this.requests.delete(id);

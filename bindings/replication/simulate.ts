@@ -67,7 +67,13 @@ function getFixture(): { keys: KeyPair[]; transfers: Uint8Array[][] } {
   const keys = Array.from({ length: ACCOUNTS }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 1)));
   const transfers = keys.map((k, i) =>
     Array.from({ length: TRANSFERS_PER_ACCOUNT }, (_, n) =>
-      signTransfer(k, { chainId: CHAIN_ID, to: keys[(i + 1 + (n % (ACCOUNTS - 1))) % ACCOUNTS]!.publicKey, amount: 1 + n, fee: 1, nonce: n }),
+      signTransfer(k, {
+        chainId: CHAIN_ID,
+        to: keys[(i + 1 + (n % (ACCOUNTS - 1))) % ACCOUNTS]!.publicKey,
+        amount: 1 + n,
+        fee: 1,
+        nonce: n,
+      }),
     ),
   );
   return (fixture = { keys, transfers });
@@ -108,7 +114,13 @@ class PrimaryRun {
     const seed = options.seed;
     this.net = new SimNetwork({
       seed,
-      link: { latency: { kind: "exponential", minMs: 1, meanMs: 4 }, loss: 0.02, duplicate: 0.02, reorder: 0.05, reorderDelayMs: 30 },
+      link: {
+        latency: { kind: "exponential", minMs: 1, meanMs: 4 },
+        loss: 0.02,
+        duplicate: 0.02,
+        reorder: 0.05,
+        reorderDelayMs: 30,
+      },
       settle: () => this.settle(),
       ...(options.trace && { trace: options.trace }),
     });
@@ -122,7 +134,8 @@ class PrimaryRun {
   }
 
   violate(invariant: string, detail: string): void {
-    if (this.violation === undefined && this.options.trace) traceReplicaViolation(this.options.trace, invariant, detail, this.ids);
+    if (this.violation === undefined && this.options.trace)
+      traceReplicaViolation(this.options.trace, invariant, detail, this.ids);
     this.violation ??= { invariant, detail };
   }
 
@@ -150,7 +163,13 @@ class PrimaryRun {
     const ledger = await Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts" });
     const replica = await Replica.open({
       id,
-      config: { nodes: this.ids, mode: this.mode, heartbeatMs: 50, electionTimeoutMs: 300, blockIntervalMs: 20 },
+      config: {
+        nodes: this.ids,
+        mode: this.mode,
+        heartbeatMs: 50,
+        electionTimeoutMs: 300,
+        blockIntervalMs: 20,
+      },
       transport: node.transport,
       clock: node.clock,
       random: node.random,
@@ -164,18 +183,28 @@ class PrimaryRun {
 
   private observe(id: NodeId, e: ReplicaEffect): void {
     if (this.options.trace) traceReplicaEffect(this.options.trace, id, e);
-    if (this.crashMidEvent && (e.kind === "persist" || e.kind === "send" || e.kind === "apply") && this.net.node(id).up && this.random.chance(0.002)) {
+    if (
+      this.crashMidEvent &&
+      (e.kind === "persist" || e.kind === "send" || e.kind === "apply") &&
+      this.net.node(id).up &&
+      this.random.chance(0.002)
+    ) {
       this.crash(id);
       return;
     }
     if (e.kind === "committed") {
       const other = this.committedBy.get(e.epoch);
-      if (other !== undefined && other !== id) this.violate("no two primaries commit in the same epoch", `epoch ${e.epoch}: ${other} and ${id}`);
+      if (other !== undefined && other !== id)
+        this.violate("no two primaries commit in the same epoch", `epoch ${e.epoch}: ${other} and ${id}`);
       this.committedBy.set(e.epoch, id);
     } else if (e.kind === "apply") {
       const digest = `${e.entry.epoch}:${toHex(createHash("sha256").update(e.entry.proposer).update(e.entry.transfers).digest())}`;
       const seen = this.blockAt.get(e.height);
-      if (seen !== undefined && seen !== digest) this.violate("every replica applies the same block at a height", `height ${e.height} on ${id}: ${digest} vs ${seen}`);
+      if (seen !== undefined && seen !== digest)
+        this.violate(
+          "every replica applies the same block at a height",
+          `height ${e.height} on ${id}: ${digest} vs ${seen}`,
+        );
       this.blockAt.set(e.height, digest);
     }
   }
@@ -187,7 +216,8 @@ class PrimaryRun {
     const account = this.random.int(0, ACCOUNTS - 1);
     if (this.busy.has(account) || this.cursor[account]! >= TRANSFERS_PER_ACCOUNT) return;
     const replica = this.replicas.get(this.target);
-    if (replica === undefined || !this.net.node(this.target).up) return void (this.target = this.random.pick(this.ids));
+    if (replica === undefined || !this.net.node(this.target).up)
+      return void (this.target = this.random.pick(this.ids));
     const transfer = getFixture().transfers[account]![this.cursor[account]!]!;
     this.busy.add(account);
     replica.submit(transfer).then(
@@ -205,7 +235,8 @@ class PrimaryRun {
   }
 
   private primaryId(): NodeId | undefined {
-    return [...this.replicas.values()].find((r) => this.net.node(r.id).up && r.status().role === "primary")?.id;
+    return [...this.replicas.values()].find((r) => this.net.node(r.id).up && r.status().role === "primary")
+      ?.id;
   }
 
   private async injectFault(): Promise<void> {
@@ -253,7 +284,13 @@ class PrimaryRun {
     const primaries = statuses.filter((s) => s.role === "primary");
     if (primaries.length !== 1) return false;
     const top = primaries[0]!;
-    return statuses.every((s) => s.epoch === top.epoch && s.applied === top.lastHeight && s.lastHeight === top.lastHeight && toHex(s.root) === toHex(top.root));
+    return statuses.every(
+      (s) =>
+        s.epoch === top.epoch &&
+        s.applied === top.lastHeight &&
+        s.lastHeight === top.lastHeight &&
+        toHex(s.root) === toHex(top.root),
+    );
   }
 
   private checkFinal(): void {
@@ -261,14 +298,21 @@ class PrimaryRun {
     for (const { height, transfer } of this.acked) {
       const entry = any.entry(height);
       if (entry === undefined || !containsTransfer(entry.transfers, transfer)) {
-        return this.violate("every write acknowledged in sync mode survives", `acked at height ${height}, missing from the final log`);
+        return this.violate(
+          "every write acknowledged in sync mode survives",
+          `acked at height ${height}, missing from the final log`,
+        );
       }
     }
   }
 
   private async settle(): Promise<void> {
     for (const r of this.replicas.values()) {
-      await r.idle().catch((error: Error) => this.violate("replicas never fail an internal check", `${r.id}: ${error.message}`));
+      await r
+        .idle()
+        .catch((error: Error) =>
+          this.violate("replicas never fail an internal check", `${r.id}: ${error.message}`),
+        );
     }
   }
 
@@ -294,7 +338,12 @@ class PrimaryRun {
       faults: this.faults,
       virtualMs: Math.round(this.net.now),
       fingerprint: createHash("sha256")
-        .update(JSON.stringify([[...this.blockAt], statuses.map((st) => [st.id, st.role, st.epoch, st.lastHeight, toHex(st.root)])]))
+        .update(
+          JSON.stringify([
+            [...this.blockAt],
+            statuses.map((st) => [st.id, st.role, st.epoch, st.lastHeight, toHex(st.root)]),
+          ]),
+        )
         .digest("hex"),
     };
   }
@@ -302,6 +351,7 @@ class PrimaryRun {
 
 function containsTransfer(transfers: Uint8Array, transfer: Uint8Array): boolean {
   const hex = toHex(transfer);
-  for (let at = 0; at < transfers.length; at += 157) if (toHex(transfers.subarray(at, at + 157)) === hex) return true;
+  for (let at = 0; at < transfers.length; at += 157)
+    if (toHex(transfers.subarray(at, at + 157)) === hex) return true;
   return false;
 }

@@ -7,7 +7,15 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
-import { AppendLog, FRAME_HEADER_BYTES, LOG_HEADER_BYTES, nodeFilePort, readSmallFile, writeFileAtomic, type FilePort } from "../store/index.ts";
+import {
+  AppendLog,
+  FRAME_HEADER_BYTES,
+  LOG_HEADER_BYTES,
+  nodeFilePort,
+  readSmallFile,
+  writeFileAtomic,
+  type FilePort,
+} from "../store/index.ts";
 import type { SimStorage } from "../net/index.ts";
 import type { DurableMeta, Entry, PersistEffect } from "./types.ts";
 
@@ -34,8 +42,13 @@ export function encodeEntry(entry: Entry): Uint8Array {
 
 /** Inverse of {@link encodeEntry}; throws `STORE_CORRUPT` on a malformed record. */
 export function decodeEntry(bytes: Uint8Array): Entry {
-  if (bytes.length < 36 || (bytes.length - 36) % 157 !== 0) throw new ChainDbError(ErrorCode.STORE_CORRUPT, `bad entry record of ${bytes.length} bytes`);
-  return { epoch: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true), proposer: new Uint8Array(bytes.subarray(4, 36)), transfers: new Uint8Array(bytes.subarray(36)) };
+  if (bytes.length < 36 || (bytes.length - 36) % 157 !== 0)
+    throw new ChainDbError(ErrorCode.STORE_CORRUPT, `bad entry record of ${bytes.length} bytes`);
+  return {
+    epoch: new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true),
+    proposer: new Uint8Array(bytes.subarray(4, 36)),
+    transfers: new Uint8Array(bytes.subarray(36)),
+  };
 }
 
 const entryKey = (height: number) => `entry/${String(height).padStart(12, "0")}`;
@@ -48,7 +61,10 @@ export class SimReplicaStore implements ReplicaStore {
   /** Loads metadata and entries. */
   async load(): Promise<{ meta: DurableMeta; entries: Entry[] }> {
     const metaBytes = this.storage.get("meta");
-    const meta = metaBytes === undefined ? { ...EMPTY_META } : (JSON.parse(new TextDecoder().decode(metaBytes)) as DurableMeta);
+    const meta =
+      metaBytes === undefined
+        ? { ...EMPTY_META }
+        : (JSON.parse(new TextDecoder().decode(metaBytes)) as DurableMeta);
     const keys = this.storage.keys("entry/");
     const entries = keys.map((k, i) => {
       assert(k === entryKey(i + 1), "entries are contiguous from height 1");
@@ -60,10 +76,14 @@ export class SimReplicaStore implements ReplicaStore {
   /** Writes and syncs. */
   async write(change: PersistEffect): Promise<void> {
     if (change.truncateFrom !== undefined) {
-      for (const k of this.storage.keys("entry/")) if (k >= entryKey(change.truncateFrom)) this.storage.delete(k);
+      for (const k of this.storage.keys("entry/"))
+        if (k >= entryKey(change.truncateFrom)) this.storage.delete(k);
     }
-    change.append?.entries.forEach((e, i) => this.storage.put(entryKey(change.append!.from + i), encodeEntry(e)));
-    if (change.meta !== undefined) this.storage.put("meta", new TextEncoder().encode(JSON.stringify(change.meta)));
+    change.append?.entries.forEach((e, i) =>
+      this.storage.put(entryKey(change.append!.from + i), encodeEntry(e)),
+    );
+    if (change.meta !== undefined)
+      this.storage.put("meta", new TextEncoder().encode(JSON.stringify(change.meta)));
     this.storage.sync();
   }
 
@@ -85,7 +105,10 @@ export class FileReplicaStore implements ReplicaStore {
   private written: DurableMeta | undefined;
 
   /** A store in `dir` (created if missing); `port` for tests (fault injection). */
-  constructor(private readonly dir: string, private readonly port: FilePort = nodeFilePort) {
+  constructor(
+    private readonly dir: string,
+    private readonly port: FilePort = nodeFilePort,
+  ) {
     port.mkdir(dir);
   }
 
@@ -98,11 +121,16 @@ export class FileReplicaStore implements ReplicaStore {
     const entries: Entry[] = [];
     let at = LOG_HEADER_BYTES;
     this.offsets.length = 0;
-    this.log = AppendLog.open(join(this.dir, "replica.log"), "repl", (p) => {
-      this.offsets.push(at);
-      at += FRAME_HEADER_BYTES + p.length;
-      entries.push(decodeEntry(p));
-    }, { port: this.port });
+    this.log = AppendLog.open(
+      join(this.dir, "replica.log"),
+      "repl",
+      (p) => {
+        this.offsets.push(at);
+        at += FRAME_HEADER_BYTES + p.length;
+        entries.push(decodeEntry(p));
+      },
+      { port: this.port },
+    );
     return { meta, entries };
   }
 
@@ -123,7 +151,11 @@ export class FileReplicaStore implements ReplicaStore {
       log.sync();
     }
     if (change.meta !== undefined && this.metaDue(change.meta)) {
-      writeFileAtomic(this.port, join(this.dir, "meta.json"), new TextEncoder().encode(JSON.stringify(change.meta)));
+      writeFileAtomic(
+        this.port,
+        join(this.dir, "meta.json"),
+        new TextEncoder().encode(JSON.stringify(change.meta)),
+      );
       this.written = { ...change.meta };
     }
   }
@@ -136,7 +168,13 @@ export class FileReplicaStore implements ReplicaStore {
    */
   private metaDue(meta: DurableMeta): boolean {
     const w = this.written;
-    return w === undefined || w.epoch !== meta.epoch || w.votedFor !== meta.votedFor || meta.commit < w.commit || meta.commit - w.commit >= META_COMMIT_STRIDE;
+    return (
+      w === undefined ||
+      w.epoch !== meta.epoch ||
+      w.votedFor !== meta.votedFor ||
+      meta.commit < w.commit ||
+      meta.commit - w.commit >= META_COMMIT_STRIDE
+    );
   }
 
   /** Closes the log file. */
@@ -157,7 +195,11 @@ function parseMeta(bytes: Uint8Array, file: string): DurableMeta {
   } catch (cause) {
     throw new ChainDbError(ErrorCode.STORE_CORRUPT, `${file} is not JSON`, { cause });
   }
-  if (!Number.isSafeInteger(meta.epoch) || typeof meta.votedFor !== "string" || !Number.isSafeInteger(meta.commit)) {
+  if (
+    !Number.isSafeInteger(meta.epoch) ||
+    typeof meta.votedFor !== "string" ||
+    !Number.isSafeInteger(meta.commit)
+  ) {
     throw new ChainDbError(ErrorCode.STORE_CORRUPT, `${file} lacks epoch, votedFor or commit`);
   }
   return meta as DurableMeta;
@@ -192,7 +234,11 @@ export class FileKeyStorage {
 
   /** Keys with `prefix`, sorted. */
   keys(prefix = ""): string[] {
-    const out = new Set(readdirSync(this.dir).filter((f) => !f.endsWith(".tmp")).map((f) => decodeURIComponent(f)));
+    const out = new Set(
+      readdirSync(this.dir)
+        .filter((f) => !f.endsWith(".tmp"))
+        .map((f) => decodeURIComponent(f)),
+    );
     for (const k of this.pending.keys()) out.add(k);
     return [...out].filter((k) => k.startsWith(prefix)).sort();
   }
@@ -200,7 +246,8 @@ export class FileKeyStorage {
   /** Writes and fsyncs every buffered value. */
   sync(): void {
     // Each value: temporary file, fsync, rename, directory fsync (before that a crash may bring back the old value).
-    for (const [key, value] of this.pending) writeFileAtomic(nodeFilePort, join(this.dir, encodeURIComponent(key)), value);
+    for (const [key, value] of this.pending)
+      writeFileAtomic(nodeFilePort, join(this.dir, encodeURIComponent(key)), value);
     this.pending.clear();
   }
 }

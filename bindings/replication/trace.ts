@@ -14,7 +14,10 @@ export function describeReplicaPayload(payload: Uint8Array): MessageDescription 
     const m = decodeReplicaMessage(payload);
     switch (m.t) {
       case "append":
-        return { label: `append e${m.epoch} h${m.prevHeight + 1}+${m.entries.length} commit ${m.commit}`, ...(m.entries.length > 0 ? { height: m.prevHeight + 1 } : {}) };
+        return {
+          label: `append e${m.epoch} h${m.prevHeight + 1}+${m.entries.length} commit ${m.commit}`,
+          ...(m.entries.length > 0 ? { height: m.prevHeight + 1 } : {}),
+        };
       case "appendReply":
         return { label: `appendReply e${m.epoch} ${m.ok ? "ok" : "no"} h${m.height}`, height: m.height };
       case "vote":
@@ -33,7 +36,12 @@ export function traceReplicaEffect(recorder: TraceRecorder, node: NodeId, e: Rep
 }
 
 /** Records a violation with the replicas and height its text names. */
-export function traceReplicaViolation(recorder: TraceRecorder, invariant: string, detail: string, nodes: readonly NodeId[]): void {
+export function traceReplicaViolation(
+  recorder: TraceRecorder,
+  invariant: string,
+  detail: string,
+  nodes: readonly NodeId[],
+): void {
   const { nodes: named, height } = violationSubjects(detail, nodes);
   recorder.violation(invariant, detail, named, height === undefined ? {} : { height });
 }

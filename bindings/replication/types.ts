@@ -94,5 +94,11 @@ export type ReplicaEffect =
   | { kind: "cancelTimer"; name: TimerName }
   | { kind: "apply"; height: number; entry: Entry }
   | { kind: "ack"; requestIds: number[]; height: number; epoch: number }
-  | { kind: "reject"; requestIds: number[]; code: "NOT_PRIMARY" | "BUSY"; primary: NodeId | undefined; message: string }
+  | {
+      kind: "reject";
+      requestIds: number[];
+      code: "NOT_PRIMARY" | "BUSY";
+      primary: NodeId | undefined;
+      message: string;
+    }
   | { kind: "committed"; height: number; epoch: number; primary: NodeId };

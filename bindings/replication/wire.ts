@@ -51,8 +51,12 @@ export function encodeReplicaMessage(m: ReplicaMessage): Uint8Array {
     case "append":
       w.u64(m.prevHeight).u64(m.prevEpoch).u64(m.commit).u32(m.entries.length);
       for (const e of m.entries) {
-        if (e.proposer.length !== 32 || e.transfers.length % WIRE_TRANSFER_SIZE !== 0) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "entry with a bad proposer or transfers length");
-        w.u64(e.epoch).bytes(e.proposer).u32(e.transfers.length / WIRE_TRANSFER_SIZE).bytes(e.transfers);
+        if (e.proposer.length !== 32 || e.transfers.length % WIRE_TRANSFER_SIZE !== 0)
+          throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "entry with a bad proposer or transfers length");
+        w.u64(e.epoch)
+          .bytes(e.proposer)
+          .u32(e.transfers.length / WIRE_TRANSFER_SIZE)
+          .bytes(e.transfers);
       }
       break;
     case "appendReply":
@@ -82,7 +86,8 @@ export function decodeReplicaMessage(bytes: Uint8Array): ReplicaMessage {
       const prevEpoch = r.u64("prevEpoch");
       const commit = r.u64("commit");
       const count = r.u32();
-      if (count > APPEND_ENTRIES_WIRE_MAX || count * ENTRY_HEAD > r.left) throw bad(`${count} entries do not fit in ${r.left} bytes`);
+      if (count > APPEND_ENTRIES_WIRE_MAX || count * ENTRY_HEAD > r.left)
+        throw bad(`${count} entries do not fit in ${r.left} bytes`);
       const entries: Entry[] = [];
       for (let i = 0; i < count; i++) entries.push(readEntry(r));
       m = { t: "append", epoch, prevHeight, prevEpoch, commit, entries };
@@ -108,7 +113,8 @@ function readEntry(r: Reader): Entry {
   const epoch = r.u64("entry epoch");
   const proposer = r.bytes(32);
   const transfers = r.u32();
-  if (transfers > ENTRY_TRANSFERS_WIRE_MAX || transfers * WIRE_TRANSFER_SIZE > r.left) throw bad(`entry of ${transfers} transfers does not fit in ${r.left} bytes`);
+  if (transfers > ENTRY_TRANSFERS_WIRE_MAX || transfers * WIRE_TRANSFER_SIZE > r.left)
+    throw bad(`entry of ${transfers} transfers does not fit in ${r.left} bytes`);
   return { epoch, proposer, transfers: r.bytes(transfers * WIRE_TRANSFER_SIZE) };
 }
 
@@ -173,7 +179,8 @@ class Writer {
     return this;
   }
   u64(v: number): this {
-    if (!Number.isSafeInteger(v) || v < 0) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `expected a safe non-negative integer, got ${v}`);
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `expected a safe non-negative integer, got ${v}`);
     this.view.setUint32(this.at, v % 2 ** 32, true);
     this.view.setUint32(this.at + 4, Math.floor(v / 2 ** 32), true);
     this.at += 8;

@@ -13,7 +13,9 @@ export const isDeno: boolean = typeof (globalThis as { Deno?: unknown }).Deno !=
 
 /** True inside a worker (Node's worker_threads, or a Deno Web Worker), false on the main thread. */
 export function inWorker(): boolean {
-  return isDeno ? typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined" : !isMainThread;
+  return isDeno
+    ? typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== "undefined"
+    : !isMainThread;
 }
 
 /** Name and version of the runtime, e.g. `node 20.20.2` or `deno 2.9.6`. */
@@ -29,7 +31,9 @@ export function cpuCount(): number {
 
 /** Resolves on the next turn of the event loop (macrotask), so timers and I/O can run. */
 export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => (typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0)));
+  return new Promise((resolve) =>
+    typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0),
+  );
 }
 
 /** A worker as both runtimes can drive it. */
@@ -81,7 +85,9 @@ function spawnWebWorker(url: URL, events: WorkerEvents): WorkerHandle {
 
 function spawnNodeWorker(url: URL, events: WorkerEvents): WorkerHandle {
   const worker = url.pathname.endsWith(".ts")
-    ? new NodeWorker(new URL("./ts-worker-bootstrap.mjs", import.meta.url), { workerData: { chaindbTsEntry: url.href } })
+    ? new NodeWorker(new URL("./ts-worker-bootstrap.mjs", import.meta.url), {
+        workerData: { chaindbTsEntry: url.href },
+      })
     : new NodeWorker(url);
   worker.on("message", (message) => events.onMessage(message));
   worker.on("error", (error) => events.onError(error));

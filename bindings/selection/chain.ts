@@ -39,8 +39,13 @@ export class SelectionChain {
   /** The run of block `height`: the open one, or a new one after empty blocks close any gap. */
   runAt(height: number): BlockRun {
     if (this.open !== null && this.open.height === height) return this.open;
-    if (height < this.pendingHeight) throw new ChainDbError(ErrorCode.BAD_RANGE, `block ${height} is behind the selection state's block ${this.pendingHeight}`);
-    if (height - this.pendingHeight > HEIGHT_GAP_MAX) throw new ChainDbError(ErrorCode.BAD_RANGE, `a gap of more than ${HEIGHT_GAP_MAX} heights`);
+    if (height < this.pendingHeight)
+      throw new ChainDbError(
+        ErrorCode.BAD_RANGE,
+        `block ${height} is behind the selection state's block ${this.pendingHeight}`,
+      );
+    if (height - this.pendingHeight > HEIGHT_GAP_MAX)
+      throw new ChainDbError(ErrorCode.BAD_RANGE, `a gap of more than ${HEIGHT_GAP_MAX} heights`);
     while (this.pendingHeight < height) this.finish();
     this.open = this.state.begin(height, FEE_SINK, this.view);
     return this.open;
@@ -61,9 +66,28 @@ export class SelectionChain {
   }
 
   /** Runs a fee-less staking transaction of `from` in block `height` (the adapters are trusted callers: no signature). */
-  staking(height: number, kind: StakingKind, from: Uint8Array, amount = 0n, candidates: readonly Uint8Array[] = []): void {
+  staking(
+    height: number,
+    kind: StakingKind,
+    from: Uint8Array,
+    amount = 0n,
+    candidates: readonly Uint8Array[] = [],
+  ): void {
     const run = this.runAt(height);
-    const tx: ChainTx = { type: "staking", bytes: new Uint8Array(0), tx: { kind, chainId: 0, from, amount, fee: 0n, nonce: run.accountOf(from).nonce, candidates, signature: new Uint8Array(64) } };
+    const tx: ChainTx = {
+      type: "staking",
+      bytes: new Uint8Array(0),
+      tx: {
+        kind,
+        chainId: 0,
+        from,
+        amount,
+        fee: 0n,
+        nonce: run.accountOf(from).nonce,
+        candidates,
+        signature: new Uint8Array(64),
+      },
+    };
     run.tx(tx);
   }
 

@@ -40,14 +40,23 @@ export class DelegateElection {
     aint(options.delegates, 1, 1024, "delegates");
     aint(options.votesPerVoter, 1, BALLOT_CANDIDATES_MAX, "votesPerVoter");
     aint(options.epochHeights, 1, 1 << 30, "epochHeights");
-    this.params = { mode: "dpos", unbondingHeights: 0, slashPpm: 0, maxValidators: options.delegates, epochHeights: options.epochHeights, powerUnit: 1n, dposPower: options.power };
+    this.params = {
+      mode: "dpos",
+      unbondingHeights: 0,
+      slashPpm: 0,
+      maxValidators: options.delegates,
+      epochHeights: options.epochHeights,
+      powerUnit: 1n,
+      dposPower: options.power,
+    };
   }
 
   /** Registers a candidate (its 32-byte validator key); registering twice changes nothing. */
   register(candidate: Uint8Array): void {
     abytes(candidate, 32, "candidate");
     if (this.chain === null) return void this.candidates.set(toHex(candidate), candidate.slice());
-    if (!this.chain.state.isCandidate(candidate)) this.chain.staking(this.chain.pendingHeight, "candidate", candidate);
+    if (!this.chain.state.isCandidate(candidate))
+      this.chain.staking(this.chain.pendingHeight, "candidate", candidate);
   }
 
   /** Sets a voter's balance (its voting weight at the next tally); a ballot follows its voter's balance. */
@@ -63,9 +72,16 @@ export class DelegateElection {
   vote(voter: Uint8Array, candidates: readonly Uint8Array[]): void {
     abytes(voter, 32, "voter");
     const unique = new Map(candidates.map((c) => [toHex(abytes(c, 32, "candidate")), c.slice()]));
-    if (unique.size > this.options.votesPerVoter) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `a ballot names at most ${this.options.votesPerVoter} candidates, got ${unique.size}`);
-    for (const [k, c] of unique) if (!(this.chain?.state.isCandidate(c) ?? this.candidates.has(k))) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `${k} is not a candidate`);
-    if (this.chain === null) return void this.ballots.set(toHex(voter), { voter: voter.slice(), candidates: [...unique.values()] });
+    if (unique.size > this.options.votesPerVoter)
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `a ballot names at most ${this.options.votesPerVoter} candidates, got ${unique.size}`,
+      );
+    for (const [k, c] of unique)
+      if (!(this.chain?.state.isCandidate(c) ?? this.candidates.has(k)))
+        throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `${k} is not a candidate`);
+    if (this.chain === null)
+      return void this.ballots.set(toHex(voter), { voter: voter.slice(), candidates: [...unique.values()] });
     this.chain.staking(this.chain.pendingHeight, "vote", voter, 0n, [...unique.values()]);
   }
 
@@ -105,7 +121,10 @@ export class DelegateElection {
   private genesis(): SelectionState | null {
     if (this.candidates.size === 0) return null;
     const validators = [...this.candidates.values()].map((address) => ({ address, stake: 0n }));
-    return SelectionState.genesis(this.params, validators, { ballots: [...this.ballots.values()], accounts: this.view() });
+    return SelectionState.genesis(this.params, validators, {
+      ballots: [...this.ballots.values()],
+      accounts: this.view(),
+    });
   }
 
   private view() {

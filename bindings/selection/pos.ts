@@ -49,7 +49,11 @@ export class StakingState {
     readonly options: StakingOptions,
     genesis: readonly { address: Uint8Array; balance: number; bonded?: number }[],
   ) {
-    if (options.updateDelay !== undefined && options.updateDelay !== 2) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"updateDelay" expected 2 (sets apply at H + 2), got ${String(options.updateDelay)}`);
+    if (options.updateDelay !== undefined && options.updateDelay !== 2)
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `"updateDelay" expected 2 (sets apply at H + 2), got ${String(options.updateDelay)}`,
+      );
     const params: SelectionParams = {
       mode: "pos",
       unbondingHeights: options.unbondingHeights,
@@ -58,9 +62,18 @@ export class StakingState {
       epochHeights: 1,
       powerUnit: BigInt(aint(options.powerUnit ?? 1, 1, Number.MAX_SAFE_INTEGER, "powerUnit")),
     };
-    const stakes = genesis.map((g) => ({ address: g.address, stake: BigInt(aint(g.bonded ?? 0, 0, Number.MAX_SAFE_INTEGER, "bonded")) }));
-    const ledger: Ledger = new Map([[toHex(STAKE_POOL), { balance: poolGenesisBalance(params, stakes), nonce: 0n }]]);
-    for (const g of genesis) ledger.set(toHex(g.address), { balance: BigInt(aint(g.balance, 0, Number.MAX_SAFE_INTEGER, "balance")), nonce: 0n });
+    const stakes = genesis.map((g) => ({
+      address: g.address,
+      stake: BigInt(aint(g.bonded ?? 0, 0, Number.MAX_SAFE_INTEGER, "bonded")),
+    }));
+    const ledger: Ledger = new Map([
+      [toHex(STAKE_POOL), { balance: poolGenesisBalance(params, stakes), nonce: 0n }],
+    ]);
+    for (const g of genesis)
+      ledger.set(toHex(g.address), {
+        balance: BigInt(aint(g.balance, 0, Number.MAX_SAFE_INTEGER, "balance")),
+        nonce: 0n,
+      });
     this.chain = new SelectionChain(SelectionState.genesis(params, stakes), ledger);
   }
 
@@ -77,7 +90,12 @@ export class StakingState {
   /** Balance, bonded stake and jail status of `address` (the open block's changes included). */
   info(address: Uint8Array): { balance: number; bonded: number; unbonding: number; jailed: boolean } {
     const bond = this.chain.state.bondOf(address);
-    return { balance: Number(this.chain.accountOf(address).balance), bonded: Number(bond.bonded), unbonding: Number(bond.unbonding), jailed: bond.jailed };
+    return {
+      balance: Number(this.chain.accountOf(address).balance),
+      bonded: Number(bond.bonded),
+      unbonding: Number(bond.unbonding),
+      jailed: bond.jailed,
+    };
   }
 
   /** Applies a transaction in block `height` (not behind the open block); throws `INSUFFICIENT_FUNDS`/`BAD_ARGUMENT` and changes nothing on failure. */

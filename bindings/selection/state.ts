@@ -44,7 +44,14 @@ export interface SelectionParams {
 }
 
 /** Defaults: unbonding 10 heights, 10% slashed, 100 validators, epochs of 10 heights, unit 1. */
-export const DEFAULT_SELECTION_PARAMS: SelectionParams = { mode: "tendermint", unbondingHeights: 10, slashPpm: 100_000, maxValidators: 100, epochHeights: 10, powerUnit: 1n };
+export const DEFAULT_SELECTION_PARAMS: SelectionParams = {
+  mode: "tendermint",
+  unbondingHeights: 10,
+  slashPpm: 100_000,
+  maxValidators: 100,
+  epochHeights: 10,
+  powerUnit: 1n,
+};
 
 /** Account holding all bonded and unbonding stake (no key: only the state machine moves it). */
 export const STAKE_POOL = new Uint8Array(createHash("sha256").update("chaindb/stake-pool").digest());
@@ -90,13 +97,22 @@ export class SelectionState {
    * height 1 (naming genesis validators only), tallied with `accounts`' balances to elect the
    * first set as every epoch's tally does.
    */
-  static genesis(params: SelectionParams, validators: readonly { address: Uint8Array; stake: bigint }[], election?: GenesisElection): SelectionState {
+  static genesis(
+    params: SelectionParams,
+    validators: readonly { address: Uint8Array; stake: bigint }[],
+    election?: GenesisElection,
+  ): SelectionState {
     aint(params.unbondingHeights, 0, 1 << 30, "unbondingHeights");
     aint(params.slashPpm, 0, 1_000_000, "slashPpm");
-    if (params.dposPower !== undefined && params.dposPower !== "equal" && params.dposPower !== "weighted") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"dposPower" expected equal or weighted, got ${String(params.dposPower)}`);
+    if (params.dposPower !== undefined && params.dposPower !== "equal" && params.dposPower !== "weighted")
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `"dposPower" expected equal or weighted, got ${String(params.dposPower)}`,
+      );
     aint(params.maxValidators, 1, 1024, "maxValidators");
     aint(params.epochHeights, 1, 1 << 30, "epochHeights");
-    if (params.powerUnit < 1n) throw new ChainDbError(ErrorCode.BAD_RANGE, `"powerUnit" expected ≥ 1, got ${params.powerUnit}`);
+    if (params.powerUnit < 1n)
+      throw new ChainDbError(ErrorCode.BAD_RANGE, `"powerUnit" expected ≥ 1, got ${params.powerUnit}`);
     const s = new SelectionState(params);
     for (const v of validators) {
       const key = toHex(v.address);
@@ -106,16 +122,22 @@ export class SelectionState {
     s.genesisSet = sortSet(validators.map((v) => ({ address: v.address.slice(), power: 1 })));
     if (election !== undefined) s.castGenesisBallots(election);
     const first = s.computeSet();
-    if (first.length === 0) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "the genesis validator set is empty");
+    if (first.length === 0)
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "the genesis validator set is empty");
     s.sets.set(1, first);
     return s;
   }
 
   private castGenesisBallots(election: GenesisElection): void {
-    if (this.params.mode !== "dpos") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "a genesis election needs the dpos selection");
+    if (this.params.mode !== "dpos")
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "a genesis election needs the dpos selection");
     for (const { voter, candidates } of election.ballots) {
       const names = [...new Set(candidates.map((c) => toHex(c)))];
-      if (!names.every((k) => this.candidates.has(k))) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "a genesis ballot names an account that is not a candidate");
+      if (!names.every((k) => this.candidates.has(k)))
+        throw new ChainDbError(
+          ErrorCode.BAD_ARGUMENT,
+          "a genesis ballot names an account that is not a candidate",
+        );
       this.ballots.set(toHex(voter), names);
     }
     // A genesis election that elects nobody leaves the genesis set until the first epoch's tally.
@@ -139,7 +161,11 @@ export class SelectionState {
   /** Bonded stake, unbonding stake and jail of `address` (zeros for an unknown account). */
   bondOf(address: Uint8Array): { bonded: bigint; unbonding: bigint; jailed: boolean } {
     const b = this.bonds.get(toHex(address));
-    return { bonded: b?.bonded ?? 0n, unbonding: b?.unbonding.reduce((s, u) => s + u.amount, 0n) ?? 0n, jailed: b?.jailed ?? false };
+    return {
+      bonded: b?.bonded ?? 0n,
+      unbonding: b?.unbonding.reduce((s, u) => s + u.amount, 0n) ?? 0n,
+      jailed: b?.jailed ?? false,
+    };
   }
 
   /** Sum of bonded and unbonding stake (equals the pool's balance). */
@@ -182,11 +208,18 @@ export class SelectionState {
     return {
       params: { ...this.params, powerUnit: this.params.powerUnit.toString() },
       height: this.height,
-      bonds: sorted(this.bonds).map(([k, b]) => [k, b.bonded.toString(), b.jailed, b.unbonding.map((u) => [u.amount.toString(), u.release])]),
+      bonds: sorted(this.bonds).map(([k, b]) => [
+        k,
+        b.bonded.toString(),
+        b.jailed,
+        b.unbonding.map((u) => [u.amount.toString(), u.release]),
+      ]),
       candidates: [...this.candidates].sort(),
       ballots: sorted(this.ballots),
       tally: sorted(this.tally).map(([k, v]) => [k, v.toString()]),
-      sets: [...this.sets.entries()].sort((a, b) => a[0] - b[0]).map(([h, set]) => [h, set.map((v) => [toHex(v.address), v.power])]),
+      sets: [...this.sets.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([h, set]) => [h, set.map((v) => [toHex(v.address), v.power])]),
       slashed: sorted(this.slashed),
       genesisSet: this.genesisSet.map((v) => toHex(v.address)),
     };
@@ -196,11 +229,18 @@ export class SelectionState {
   static fromJSON(j: SelectionJson): SelectionState {
     const s = new SelectionState({ ...j.params, powerUnit: BigInt(j.params.powerUnit) });
     s.height = j.height;
-    for (const [k, bonded, jailed, unbonding] of j.bonds) s.bonds.set(k, { bonded: BigInt(bonded), jailed, unbonding: unbonding.map(([a, r]) => ({ amount: BigInt(a), release: r })) });
+    for (const [k, bonded, jailed, unbonding] of j.bonds)
+      s.bonds.set(k, {
+        bonded: BigInt(bonded),
+        jailed,
+        unbonding: unbonding.map(([a, r]) => ({ amount: BigInt(a), release: r })),
+      });
     s.candidates = new Set(j.candidates);
     s.ballots = new Map(j.ballots.map(([k, v]) => [k, [...v]]));
     s.tally = new Map(j.tally.map(([k, v]) => [k, BigInt(v)]));
-    s.sets = new Map(j.sets.map(([h, set]) => [h, set.map(([a, p]) => ({ address: fromHex(a, "address"), power: p }))]));
+    s.sets = new Map(
+      j.sets.map(([h, set]) => [h, set.map(([a, p]) => ({ address: fromHex(a, "address"), power: p }))]),
+    );
     s.slashed = new Map(j.slashed);
     s.genesisSet = j.genesisSet.map((a) => ({ address: fromHex(a, "address"), power: 1 }));
     return s;
@@ -247,7 +287,8 @@ export class SelectionState {
 
   /** @internal End of block `height`: the tally at epoch ends, the set for height + 2, pruning. */
   endBlock(height: number, accounts: AccountView): void {
-    if (this.params.mode === "dpos" && height % this.params.epochHeights === 0) this.tally = tallyBallots(this.candidates, this.ballots, accounts);
+    if (this.params.mode === "dpos" && height % this.params.epochHeights === 0)
+      this.tally = tallyBallots(this.candidates, this.ballots, accounts);
     const set = this.computeSet();
     const latest = this.validatorsAt(height + 2);
     // Never an empty set: with no eligible validator the chain keeps the last one (and halts on its own).
@@ -278,13 +319,18 @@ export class SelectionState {
     const jailed = (k: string) => this.bonds.get(k)?.jailed === true;
     const ranked = [...tally].filter(([k, v]) => v > 0n && !jailed(k) && this.candidates.has(k));
     ranked.sort((a, b) => (a[1] === b[1] ? (a[0] < b[0] ? -1 : 1) : a[1] > b[1] ? -1 : 1));
-    return sortSet(ranked.slice(0, this.params.maxValidators).map(([k, votes]) => ({ address: fromHex(k, "candidate"), power: this.delegatePower(votes) })));
+    return sortSet(
+      ranked
+        .slice(0, this.params.maxValidators)
+        .map(([k, votes]) => ({ address: fromHex(k, "candidate"), power: this.delegatePower(votes) })),
+    );
   }
 
   private computeSet(): PoweredValidator[] {
     if (this.params.mode === "tendermint") return this.genesisSet;
     if (this.params.mode === "dpos") {
-      if (this.tally.size === 0) return this.genesisSet.filter((v) => this.bonds.get(toHex(v.address))?.jailed !== true);
+      if (this.tally.size === 0)
+        return this.genesisSet.filter((v) => this.bonds.get(toHex(v.address))?.jailed !== true);
       return this.elect(this.tally);
     }
     const powered: { key: string; power: bigint }[] = [];
@@ -295,7 +341,11 @@ export class SelectionState {
     powered.sort((a, b) => (a.power === b.power ? (a.key < b.key ? -1 : 1) : a.power > b.power ? -1 : 1));
     // Ranked by stake, then capped like weighted delegates: uncapped, 2^48 staked units made a set ValidatorSet refuses (the chain halted).
     const cap = this.powerCap();
-    return sortSet(powered.slice(0, this.params.maxValidators).map((p) => ({ address: fromHex(p.key, "validator"), power: Number(p.power > cap ? cap : p.power) })));
+    return sortSet(
+      powered
+        .slice(0, this.params.maxValidators)
+        .map((p) => ({ address: fromHex(p.key, "validator"), power: Number(p.power > cap ? cap : p.power) })),
+    );
   }
 }
 
@@ -324,7 +374,11 @@ export interface GenesisElection {
  * ballot names anyone keeps the last set (as a tally of zero-weight ballots does), rather than
  * falling back to the genesis set, which an empty tally stands for.
  */
-function tallyBallots(candidates: ReadonlySet<string>, ballots: ReadonlyMap<string, readonly string[]>, accounts: AccountView): Map<string, bigint> {
+function tallyBallots(
+  candidates: ReadonlySet<string>,
+  ballots: ReadonlyMap<string, readonly string[]>,
+  accounts: AccountView,
+): Map<string, bigint> {
   const tally = new Map<string, bigint>([...candidates].map((k) => [k, 0n]));
   for (const [voter, names] of ballots) {
     const weight = accounts.account(fromHex(voter, "voter"))?.balance ?? 0n;
@@ -334,13 +388,17 @@ function tallyBallots(candidates: ReadonlySet<string>, ballots: ReadonlyMap<stri
 }
 
 /** Pool balance a PoS genesis needs: the sum of the validators' bonded stake (0 otherwise). */
-export function poolGenesisBalance(params: SelectionParams, validators: readonly { stake: bigint }[]): bigint {
+export function poolGenesisBalance(
+  params: SelectionParams,
+  validators: readonly { stake: bigint }[],
+): bigint {
   return params.mode === "pos" ? validators.reduce((s, v) => s + v.stake, 0n) : 0n;
 }
 
 /** One block running on a selection state: collects the ledger moves in order. */
 export class BlockRun {
-  private readonly moves: { from: Uint8Array; to: Uint8Array; amount: bigint; fee: bigint; nonce: bigint }[] = [];
+  private readonly moves: { from: Uint8Array; to: Uint8Array; amount: bigint; fee: bigint; nonce: bigint }[] =
+    [];
   /** Balances and nonces as this block changed them so far (checks before the ledger runs). */
   private readonly overlay = new Map<string, { balance: bigint; nonce: bigint }>();
 
@@ -359,8 +417,13 @@ export class BlockRun {
    * precommit), and they are one offence, as in Cosmos, which tombstones after the first.
    */
   slash(evidenceKey: string, offender: Uint8Array, offenceHeight: number): bigint {
-    if (this.state.wasSlashed(evidenceKey)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `offence ${evidenceKey} was slashed already`);
-    if (offenceHeight < this.height - EVIDENCE_AGE_MAX || offenceHeight >= this.height) throw new ChainDbError(ErrorCode.BAD_RANGE, `evidence of height ${offenceHeight} is out of the window of block ${this.height}`);
+    if (this.state.wasSlashed(evidenceKey))
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `offence ${evidenceKey} was slashed already`);
+    if (offenceHeight < this.height - EVIDENCE_AGE_MAX || offenceHeight >= this.height)
+      throw new ChainDbError(
+        ErrorCode.BAD_RANGE,
+        `evidence of height ${offenceHeight} is out of the window of block ${this.height}`,
+      );
     const b = this.state.bond(toHex(offender));
     if (b.jailed) {
       this.state.markSlashed(evidenceKey, offenceHeight);
@@ -392,7 +455,8 @@ export class BlockRun {
   }
 
   private transfer(t: Transfer): void {
-    if (compareAddresses(t.from, t.to) === 0) throw new ChainDbError(ErrorCode.SELF_TRANSFER, "transfer to itself");
+    if (compareAddresses(t.from, t.to) === 0)
+      throw new ChainDbError(ErrorCode.SELF_TRANSFER, "transfer to itself");
     this.debit(t.from, t.amount + t.fee, t.nonce);
     this.credit(t.to, t.amount);
     this.credit(this.feeRecipient, t.fee);
@@ -403,14 +467,21 @@ export class BlockRun {
     const mode = this.state.params.mode;
     const key = toHex(t.from);
     const b = this.state.peekBond(key) ?? { bonded: 0n, jailed: false, unbonding: [] };
-    if (mode === "tendermint") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "staking transactions need the pos or dpos selection");
-    if ((t.kind === "candidate" || t.kind === "vote") && mode !== "dpos") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `a ${t.kind} transaction needs the dpos selection`);
-    if (t.kind === "unbond" && b.bonded < t.amount) throw new ChainDbError(ErrorCode.INSUFFICIENT_FUNDS, `unbond ${t.amount} exceeds bonded ${b.bonded}`);
-    if (t.kind === "unbond" && b.unbonding.length >= UNBONDINGS_MAX) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `more than ${UNBONDINGS_MAX} pending unbondings`);
-    if (t.kind === "unjail" && !b.jailed) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "unjail: the account is not jailed");
-    if (t.kind === "candidate" && this.state.hasCandidate(key)) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "already a candidate");
+    if (mode === "tendermint")
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "staking transactions need the pos or dpos selection");
+    if ((t.kind === "candidate" || t.kind === "vote") && mode !== "dpos")
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `a ${t.kind} transaction needs the dpos selection`);
+    if (t.kind === "unbond" && b.bonded < t.amount)
+      throw new ChainDbError(ErrorCode.INSUFFICIENT_FUNDS, `unbond ${t.amount} exceeds bonded ${b.bonded}`);
+    if (t.kind === "unbond" && b.unbonding.length >= UNBONDINGS_MAX)
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `more than ${UNBONDINGS_MAX} pending unbondings`);
+    if (t.kind === "unjail" && !b.jailed)
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "unjail: the account is not jailed");
+    if (t.kind === "candidate" && this.state.hasCandidate(key))
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "already a candidate");
     const names = t.candidates.map((c) => toHex(c));
-    if (t.kind === "vote" && !names.every((k) => this.state.hasCandidate(k))) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "a ballot names an account that is not a candidate");
+    if (t.kind === "vote" && !names.every((k) => this.state.hasCandidate(k)))
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "a ballot names an account that is not a candidate");
     // Checks done: the holder → pool move (bonds for stake; nonce and fee for every kind).
     const bonded = t.kind === "stake" ? t.amount : 0n;
     this.debit(t.from, bonded + t.fee, t.nonce);
@@ -443,7 +514,10 @@ export class BlockRun {
     for (const [holder, amount] of released) this.poolMove(holder, amount);
     this.state.endBlock(this.height, this.accounts);
     const pool = this.view(STAKE_POOL);
-    assert(pool.balance === this.state.totalStaked(), `stake pool holds ${pool.balance}, bonded + unbonding is ${this.state.totalStaked()}`);
+    assert(
+      pool.balance === this.state.totalStaked(),
+      `stake pool holds ${pool.balance}, bonded + unbonding is ${this.state.totalStaked()}`,
+    );
     const out = new Uint8Array(this.moves.length * 88);
     const dv = new DataView(out.buffer);
     this.moves.forEach((m, i) => {
@@ -477,8 +551,10 @@ export class BlockRun {
 
   private debit(address: Uint8Array, total: bigint, nonce: bigint): void {
     const a = this.view(address);
-    if (nonce !== a.nonce) throw new ChainDbError(ErrorCode.BAD_NONCE, `nonce ${nonce}, the account expects ${a.nonce}`);
-    if (a.balance < total) throw new ChainDbError(ErrorCode.INSUFFICIENT_FUNDS, `needs ${total}, has ${a.balance}`);
+    if (nonce !== a.nonce)
+      throw new ChainDbError(ErrorCode.BAD_NONCE, `nonce ${nonce}, the account expects ${a.nonce}`);
+    if (a.balance < total)
+      throw new ChainDbError(ErrorCode.INSUFFICIENT_FUNDS, `needs ${total}, has ${a.balance}`);
     a.balance -= total;
     a.nonce += 1n;
   }
@@ -493,8 +569,8 @@ function sortSet(set: PoweredValidator[]): PoweredValidator[] {
 }
 
 function sameSet(a: readonly PoweredValidator[], b: readonly PoweredValidator[]): boolean {
-  return a.length === b.length && a.every((v, i) => v.power === b[i]!.power && compareAddresses(v.address, b[i]!.address) === 0);
+  return (
+    a.length === b.length &&
+    a.every((v, i) => v.power === b[i]!.power && compareAddresses(v.address, b[i]!.address) === 0)
+  );
 }
-
-
-

@@ -15,7 +15,14 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes, aint } from "../util/index.ts";
-import { decodeTransfer, ed25519Sign, ed25519Verify, verifyTransferSignature, type KeyPair, type Transfer } from "../chain/index.ts";
+import {
+  decodeTransfer,
+  ed25519Sign,
+  ed25519Verify,
+  verifyTransferSignature,
+  type KeyPair,
+  type Transfer,
+} from "../chain/index.ts";
 
 /** Version byte of a staking transaction (a transfer's is 1). */
 export const STAKING_TX_VERSION = 2;
@@ -61,7 +68,9 @@ export interface StakingTxFields {
 }
 
 /** A transaction of a block: a transfer or a staking transaction, with its encoding. */
-export type ChainTx = { readonly type: "transfer"; readonly tx: Transfer; readonly bytes: Uint8Array } | { readonly type: "staking"; readonly tx: StakingTransaction; readonly bytes: Uint8Array };
+export type ChainTx =
+  | { readonly type: "transfer"; readonly tx: Transfer; readonly bytes: Uint8Array }
+  | { readonly type: "staking"; readonly tx: StakingTransaction; readonly bytes: Uint8Array };
 
 /** The transactions of one block and the account its fees go to (the proposer's choice). */
 export interface BlockTxs {
@@ -71,7 +80,8 @@ export interface BlockTxs {
 
 function u64(value: bigint | number, name: string): bigint {
   const v = typeof value === "number" ? BigInt(aint(value, 0, Number.MAX_SAFE_INTEGER, name)) : value;
-  if (typeof v !== "bigint" || v < 0n || v > U64_MAX) throw new ChainDbError(ErrorCode.BAD_RANGE, `"${name}" expected a u64, got ${String(value)}`);
+  if (typeof v !== "bigint" || v < 0n || v > U64_MAX)
+    throw new ChainDbError(ErrorCode.BAD_RANGE, `"${name}" expected a u64, got ${String(value)}`);
   return v;
 }
 
@@ -103,7 +113,8 @@ function signingMessage(encoded: Uint8Array): Uint8Array {
 /** Encodes and signs a staking transaction from `keyPair`; throws on fields out of range. */
 export function signStakingTx(keyPair: KeyPair, fields: StakingTxFields): Uint8Array {
   const code = STAKING_KINDS[fields.kind];
-  if (code === undefined) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `unknown staking kind ${String(fields.kind)}`);
+  if (code === undefined)
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `unknown staking kind ${String(fields.kind)}`);
   aint(fields.chainId, 0, 0xffffffff, "chainId");
   const amount = u64(fields.amount ?? 0, "amount");
   const fee = u64(fields.fee, "fee");
@@ -129,20 +140,40 @@ export function signStakingTx(keyPair: KeyPair, fields: StakingTxFields): Uint8A
 /** Decodes a staking transaction (strict); does not check the signature. */
 export function decodeStakingTx(bytes: Uint8Array): StakingTransaction {
   abytes(bytes, undefined, "staking transaction");
-  if (bytes.length < STAKING_TX_BASE_SIZE) throw new ChainDbError(ErrorCode.BAD_LENGTH, `"staking transaction" expected at least ${STAKING_TX_BASE_SIZE} bytes, got ${bytes.length}`);
+  if (bytes.length < STAKING_TX_BASE_SIZE)
+    throw new ChainDbError(
+      ErrorCode.BAD_LENGTH,
+      `"staking transaction" expected at least ${STAKING_TX_BASE_SIZE} bytes, got ${bytes.length}`,
+    );
   if (bytes[0] !== STAKING_TX_VERSION) throw badTx(`unknown staking transaction version ${bytes[0]}`);
   const kind = (Object.keys(STAKING_KINDS) as StakingKind[]).find((k) => STAKING_KINDS[k] === bytes[1]);
   if (kind === undefined) throw badTx(`unknown staking kind ${bytes[1]}`);
   const count = bytes[62]!;
   const size = STAKING_TX_BASE_SIZE + 32 * count;
-  if (bytes.length !== size) throw new ChainDbError(ErrorCode.BAD_LENGTH, `"staking transaction" with ${count} candidates expected ${size} bytes, got ${bytes.length}`);
+  if (bytes.length !== size)
+    throw new ChainDbError(
+      ErrorCode.BAD_LENGTH,
+      `"staking transaction" with ${count} candidates expected ${size} bytes, got ${bytes.length}`,
+    );
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const amount = dv.getBigUint64(38, true);
   const fee = dv.getBigUint64(46, true);
-  const candidates = Array.from({ length: count }, (_, i) => new Uint8Array(bytes.subarray(63 + 32 * i, 95 + 32 * i)));
+  const candidates = Array.from(
+    { length: count },
+    (_, i) => new Uint8Array(bytes.subarray(63 + 32 * i, 95 + 32 * i)),
+  );
   checkShape(kind, amount, candidates);
   if (amount + fee > U64_MAX) throw new ChainDbError(ErrorCode.OVERFLOW, "amount + fee exceeds a u64");
-  return { kind, chainId: dv.getUint32(2, true), from: new Uint8Array(bytes.subarray(6, 38)), amount, fee, nonce: dv.getBigUint64(54, true), candidates, signature: new Uint8Array(bytes.subarray(size - 64)) };
+  return {
+    kind,
+    chainId: dv.getUint32(2, true),
+    from: new Uint8Array(bytes.subarray(6, 38)),
+    amount,
+    fee,
+    nonce: dv.getBigUint64(54, true),
+    candidates,
+    signature: new Uint8Array(bytes.subarray(size - 64)),
+  };
 }
 
 /** True if the staking transaction's signature is valid for its `from` key. */
@@ -161,14 +192,20 @@ export function decodeChainTx(input: Uint8Array, chainId: number): ChainTx {
   let out: ChainTx;
   if (bytes[0] === 1) {
     out = { type: "transfer", tx: decodeTransfer(bytes), bytes };
-    if (!verifyTransferSignature(bytes)) throw new ChainDbError(ErrorCode.BAD_SIGNATURE, "transfer has a bad signature");
+    if (!verifyTransferSignature(bytes))
+      throw new ChainDbError(ErrorCode.BAD_SIGNATURE, "transfer has a bad signature");
   } else if (bytes[0] === STAKING_TX_VERSION) {
     out = { type: "staking", tx: decodeStakingTx(bytes), bytes };
-    if (!verifyStakingTxSignature(bytes)) throw new ChainDbError(ErrorCode.BAD_SIGNATURE, "staking transaction has a bad signature");
+    if (!verifyStakingTxSignature(bytes))
+      throw new ChainDbError(ErrorCode.BAD_SIGNATURE, "staking transaction has a bad signature");
   } else {
     throw badTx(`unknown transaction version ${bytes[0]}`);
   }
-  if (out.tx.chainId !== chainId) throw new ChainDbError(ErrorCode.WRONG_CHAIN, `transaction is for chain ${out.tx.chainId}, this is chain ${chainId}`);
+  if (out.tx.chainId !== chainId)
+    throw new ChainDbError(
+      ErrorCode.WRONG_CHAIN,
+      `transaction is for chain ${out.tx.chainId}, this is chain ${chainId}`,
+    );
   return out;
 }
 
@@ -176,7 +213,10 @@ export function decodeChainTx(input: Uint8Array, chainId: number): ChainTx {
 export function encodeBlockTxs(b: BlockTxs): Uint8Array {
   abytes(b.feeRecipient, 32, "feeRecipient");
   aint(b.txs.length, 0, BLOCK_TXS_MAX, "txs.length");
-  const size = b.txs.reduce((n, t) => n + 2 + aint(abytes(t, undefined, "tx").length, 1, 0xffff, "tx.length"), 37);
+  const size = b.txs.reduce(
+    (n, t) => n + 2 + aint(abytes(t, undefined, "tx").length, 1, 0xffff, "tx.length"),
+    37,
+  );
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
   out[0] = 1;
@@ -194,21 +234,34 @@ export function encodeBlockTxs(b: BlockTxs): Uint8Array {
 /** Decodes {@link encodeBlockTxs}'s output (strict); the transactions themselves are not decoded. */
 export function decodeBlockTxs(bytes: Uint8Array): BlockTxs {
   abytes(bytes, undefined, "block txs");
-  if (bytes.length < 37) throw new ChainDbError(ErrorCode.BAD_LENGTH, `"block txs" expected at least 37 bytes, got ${bytes.length}`);
+  if (bytes.length < 37)
+    throw new ChainDbError(
+      ErrorCode.BAD_LENGTH,
+      `"block txs" expected at least 37 bytes, got ${bytes.length}`,
+    );
   if (bytes[0] !== 1) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `unknown block txs version ${bytes[0]}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const count = dv.getUint32(33, true);
-  if (count > BLOCK_TXS_MAX) throw new ChainDbError(ErrorCode.BAD_RANGE, `block has ${count} transactions, at most ${BLOCK_TXS_MAX}`);
+  if (count > BLOCK_TXS_MAX)
+    throw new ChainDbError(ErrorCode.BAD_RANGE, `block has ${count} transactions, at most ${BLOCK_TXS_MAX}`);
   const txs: Uint8Array[] = [];
   let at = 37;
   for (let i = 0; i < count; i++) {
-    if (at + 2 > bytes.length) throw new ChainDbError(ErrorCode.BAD_LENGTH, `block txs truncated at transaction ${i}`);
+    if (at + 2 > bytes.length)
+      throw new ChainDbError(ErrorCode.BAD_LENGTH, `block txs truncated at transaction ${i}`);
     const len = dv.getUint16(at, true);
-    if (len === 0 || at + 2 + len > bytes.length) throw new ChainDbError(ErrorCode.BAD_LENGTH, `block txs: transaction ${i} of ${len} bytes does not fit`);
+    if (len === 0 || at + 2 + len > bytes.length)
+      throw new ChainDbError(
+        ErrorCode.BAD_LENGTH,
+        `block txs: transaction ${i} of ${len} bytes does not fit`,
+      );
     txs.push(new Uint8Array(bytes.subarray(at + 2, at + 2 + len)));
     at += 2 + len;
   }
-  if (at !== bytes.length) throw new ChainDbError(ErrorCode.BAD_LENGTH, `${bytes.length - at} trailing bytes after the block's transactions`);
+  if (at !== bytes.length)
+    throw new ChainDbError(
+      ErrorCode.BAD_LENGTH,
+      `${bytes.length - at} trailing bytes after the block's transactions`,
+    );
   return { feeRecipient: new Uint8Array(bytes.subarray(1, 33)), txs };
 }
-

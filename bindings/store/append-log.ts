@@ -27,7 +27,15 @@
  * @module
  */
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
-import { type FilePort, fsyncOrThrow, fsyncParent, ioError, nodeFilePort, readFully, writeFully } from "./file-port.ts";
+import {
+  type FilePort,
+  fsyncOrThrow,
+  fsyncParent,
+  ioError,
+  nodeFilePort,
+  readFully,
+  writeFully,
+} from "./file-port.ts";
 
 /** Bytes of the file header. */
 export const LOG_HEADER_BYTES = 16;
@@ -49,7 +57,9 @@ const CRC32C_TABLES = (() => {
     for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
     t[n] = c;
   }
-  for (let n = 0; n < 256; n++) for (let k = 1; k < 8; k++) t[k * 256 + n] = t[(k - 1) * 256 + n]! >>> 8 ^ t[t[(k - 1) * 256 + n]! & 0xff]!;
+  for (let n = 0; n < 256; n++)
+    for (let k = 1; k < 8; k++)
+      t[k * 256 + n] = (t[(k - 1) * 256 + n]! >>> 8) ^ t[t[(k - 1) * 256 + n]! & 0xff]!;
   return t;
 })();
 
@@ -61,8 +71,15 @@ export function crc32c(bytes: Uint8Array, crc = 0): number {
   const n8 = bytes.length - (bytes.length & 7);
   for (; i < n8; i += 8) {
     const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
-    c = t[1792 + (lo & 0xff)]! ^ t[1536 + ((lo >>> 8) & 0xff)]! ^ t[1280 + ((lo >>> 16) & 0xff)]! ^ t[1024 + (lo >>> 24)]! ^
-      t[768 + bytes[i + 4]!]! ^ t[512 + bytes[i + 5]!]! ^ t[256 + bytes[i + 6]!]! ^ t[bytes[i + 7]!]!;
+    c =
+      t[1792 + (lo & 0xff)]! ^
+      t[1536 + ((lo >>> 8) & 0xff)]! ^
+      t[1280 + ((lo >>> 16) & 0xff)]! ^
+      t[1024 + (lo >>> 24)]! ^
+      t[768 + bytes[i + 4]!]! ^
+      t[512 + bytes[i + 5]!]! ^
+      t[256 + bytes[i + 6]!]! ^
+      t[bytes[i + 7]!]!;
   }
   for (; i < bytes.length; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
@@ -132,7 +149,8 @@ class Reader {
   /** `n` bytes at `at` (a view valid until the next call), or null past the end. */
   bytes(at: number, n: number): Uint8Array | null {
     if (at + n > this.src.size) return null;
-    if (at >= this.start && at + n <= this.start + this.length) return this.buf.subarray(at - this.start, at - this.start + n);
+    if (at >= this.start && at + n <= this.start + this.length)
+      return this.buf.subarray(at - this.start, at - this.start + n);
     if (n > this.buf.length) this.buf = new Uint8Array(n);
     this.start = at;
     this.length = this.src.read(this.buf, 0, Math.min(this.buf.length, this.src.size - at), at);
@@ -184,7 +202,13 @@ function laterDurableClaim(reader: Reader, at: number, maxRecord: number): numbe
  * Reads the frames of `src` from `from`, calling `onRecord` with a copy of each payload; applies
  * the tail rule of the module comment (throws `STORE_CORRUPT` for damage to durable data).
  */
-export function scanFrames(src: ByteSource, from: number, onRecord: (payload: Uint8Array) => void, name: string, maxRecord = LOG_RECORD_MAX): LogRecovery {
+export function scanFrames(
+  src: ByteSource,
+  from: number,
+  onRecord: (payload: Uint8Array) => void,
+  name: string,
+  maxRecord = LOG_RECORD_MAX,
+): LogRecovery {
   const reader = new Reader(src);
   let at = from;
   let records = 0;
@@ -248,7 +272,12 @@ export class AppendLog {
    * record in order; cuts a torn tail. Throws `STORE_CORRUPT` for damaged durable data,
    * `NOT_CHAINDB` for a file that is not a log of this kind, `STORE_IO` for a failed operation.
    */
-  static open(file: string, kind: string, onRecord: (payload: Uint8Array) => void, options: AppendLogOptions = {}): AppendLog {
+  static open(
+    file: string,
+    kind: string,
+    onRecord: (payload: Uint8Array) => void,
+    options: AppendLogOptions = {},
+  ): AppendLog {
     const port = options.port ?? nodeFilePort;
     const maxRecord = options.maxRecordBytes ?? LOG_RECORD_MAX;
     if (!port.exists(file)) createFile(port, file, kind, []);
@@ -295,7 +324,11 @@ export class AppendLog {
    */
   append(payload: Uint8Array): void {
     this.usable();
-    if (payload.length > this.maxRecord) throw new ChainDbError(ErrorCode.BAD_LENGTH, `record of ${payload.length} bytes is larger than ${this.maxRecord}`);
+    if (payload.length > this.maxRecord)
+      throw new ChainDbError(
+        ErrorCode.BAD_LENGTH,
+        `record of ${payload.length} bytes is larger than ${this.maxRecord}`,
+      );
     const frame = encodeFrame(payload, this.synced);
     this.pending.push(frame);
     this.pendingBytes += frame.length;
@@ -381,7 +414,12 @@ export class AppendLog {
   }
 
   private usable(): void {
-    if (this.broken !== null) throw new ChainDbError(ErrorCode.STORE_IO, `${this.file}: the log stopped after an I/O error; reopen it`, { cause: this.broken });
+    if (this.broken !== null)
+      throw new ChainDbError(
+        ErrorCode.STORE_IO,
+        `${this.file}: the log stopped after an I/O error; reopen it`,
+        { cause: this.broken },
+      );
     if (this.fd < 0) throw new ChainDbError(ErrorCode.CLOSED, `${this.file} is closed`);
   }
 
@@ -401,12 +439,17 @@ function checkHeader(src: ByteSource, file: string, kind: string): void {
   const got = src.size >= LOG_HEADER_BYTES ? src.read(head, 0, LOG_HEADER_BYTES, 0) : 0;
   const want = logHeader(kind);
   // The header was fsynced before the file got its name: a short or different one is damage or a foreign file.
-  if (got < LOG_HEADER_BYTES) throw new ChainDbError(ErrorCode.STORE_CORRUPT, `${file}: ${src.size} bytes, shorter than a log header`);
-  if (new TextDecoder("latin1").decode(head.subarray(0, 8)) !== MAGIC) throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb log`);
+  if (got < LOG_HEADER_BYTES)
+    throw new ChainDbError(ErrorCode.STORE_CORRUPT, `${file}: ${src.size} bytes, shorter than a log header`);
+  if (new TextDecoder("latin1").decode(head.subarray(0, 8)) !== MAGIC)
+    throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb log`);
   for (let i = 8; i < LOG_HEADER_BYTES; i++) {
     if (head[i] !== want[i]) {
       const found = `format ${new DataView(head.buffer).getUint32(8, true)}, kind ${JSON.stringify(new TextDecoder("latin1").decode(head.subarray(12)))}`;
-      throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is a chaindb log of ${found}, expected format ${FORMAT}, kind ${JSON.stringify(kind)}`);
+      throw new ChainDbError(
+        ErrorCode.NOT_CHAINDB,
+        `${file} is a chaindb log of ${found}, expected format ${FORMAT}, kind ${JSON.stringify(kind)}`,
+      );
     }
   }
 }

@@ -46,7 +46,14 @@ export interface LedgerLog {
    * snapshot at its height, in one transaction: durable (fsynced) when it returns, nothing of it
    * durable when it throws.
    */
-  appendBlock(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array, snapshot?: Uint8Array): void;
+  appendBlock(
+    height: number,
+    root: Uint8Array,
+    proposer: Uint8Array,
+    transfers: Uint8Array,
+    changes: Uint8Array,
+    snapshot?: Uint8Array,
+  ): void;
   /** Writes a full snapshot at `height` (the state after that block) in a transaction of its own. */
   writeSnapshot(height: number, root: Uint8Array, records: Uint8Array): void;
   /** Releases the files. */
@@ -125,10 +132,19 @@ function sqliteError(sqlite3: Db, error: unknown, file: string): ChainDbError {
   const rc = (error as { resultCode?: number })?.resultCode;
   const primary = typeof rc === "number" ? rc & 0xff : undefined;
   if (primary === sqlite3.capi.SQLITE_NOTADB) {
-    return new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb ledger (not an SQLite database)`, { cause: error });
+    return new ChainDbError(
+      ErrorCode.NOT_CHAINDB,
+      `${file} is not a chaindb ledger (not an SQLite database)`,
+      { cause: error },
+    );
   }
   if (primary === sqlite3.capi.SQLITE_CORRUPT) return corrupt(`SQLite reports corruption in ${file}`, error);
-  if (primary === SQLITE_IOERR || primary === SQLITE_FULL) return new ChainDbError(ErrorCode.STORE_IO, `${file} cannot be read: ${(error as Error)?.message ?? error}`, { cause: error });
+  if (primary === SQLITE_IOERR || primary === SQLITE_FULL)
+    return new ChainDbError(
+      ErrorCode.STORE_IO,
+      `${file} cannot be read: ${(error as Error)?.message ?? error}`,
+      { cause: error },
+    );
   return corrupt(`${file} cannot be read: ${(error as Error)?.message ?? error}`, error);
 }
 
@@ -160,7 +176,9 @@ function storeError(e: unknown): ChainDbError {
   if (e instanceof ChainDbError) return e;
   const primary = ((e as { resultCode?: number })?.resultCode ?? -1) & 0xff;
   if (primary === SQLITE_IOERR || primary === SQLITE_FULL) {
-    return new ChainDbError(ErrorCode.STORE_IO, `ledger store write failed: ${(e as Error)?.message ?? e}`, { cause: e });
+    return new ChainDbError(ErrorCode.STORE_IO, `ledger store write failed: ${(e as Error)?.message ?? e}`, {
+      cause: e,
+    });
   }
   return corrupt(`write failed: ${(e as Error)?.message ?? e}`, e);
 }
@@ -176,7 +194,8 @@ function generation(port: FilePort): number {
 function lockOwner(port: FilePort, file: string): { pid: number; token: string } | undefined {
   const bytes = readSmallFile(port, file, 256);
   // Malformed (empty, torn, zeroed: a crash while it was created): nobody's, so stale.
-  const m = bytes === undefined ? null : /^(\d{1,10}) ([0-9a-f]{16})\n$/.exec(new TextDecoder().decode(bytes));
+  const m =
+    bytes === undefined ? null : /^(\d{1,10}) ([0-9a-f]{16})\n$/.exec(new TextDecoder().decode(bytes));
   return m === null ? undefined : { pid: Number(m[1]), token: m[2]! };
 }
 
@@ -207,7 +226,8 @@ function lockDir(port: FilePort, dir: string): { lock: string; token: string } {
       const fd = port.open(lock, { create: true, exclusive: true });
       try {
         const bytes = new TextEncoder().encode(`${process.pid} ${token}\n`);
-        if (port.write(fd, bytes, 0, bytes.length, 0) !== bytes.length) throw ioError("write of", lock, new Error("short write"));
+        if (port.write(fd, bytes, 0, bytes.length, 0) !== bytes.length)
+          throw ioError("write of", lock, new Error("short write"));
       } finally {
         port.close(fd);
       }
@@ -218,10 +238,12 @@ function lockDir(port: FilePort, dir: string): { lock: string; token: string } {
       }
       continue;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e instanceof ChainDbError ? e : ioError("create of", lock, e);
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST")
+        throw e instanceof ChainDbError ? e : ioError("create of", lock, e);
     }
     const owner = lockOwner(port, lock);
-    if (owner !== undefined && ownerAlive(port, owner)) throw new ChainDbError(ErrorCode.BUSY, `ledger directory ${dir} is open in process ${owner.pid}`);
+    if (owner !== undefined && ownerAlive(port, owner))
+      throw new ChainDbError(ErrorCode.BUSY, `ledger directory ${dir} is open in process ${owner.pid}`);
     const stale = `${lock}.stale-${process.pid}-${token}`;
     try {
       port.rename(lock, stale);
@@ -247,12 +269,21 @@ function openDb(sqlite3: Db, file: string, create: boolean, vfs: string): Db {
   const db = new sqlite3.oo1.DB({ filename: file, flags: create ? "c" : "w", vfs });
   // Order matters: exclusive locking before WAL keeps the WAL index in heap memory (no xShm*).
   if (create) db.exec(`PRAGMA page_size=${PAGE_SIZE}`);
-  db.exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000; PRAGMA temp_store=MEMORY");
+  db.exec(
+    "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000; PRAGMA temp_store=MEMORY",
+  );
   return db;
 }
 
 /** Builds a complete new ledger file under a temporary name, then renames it into place. */
-function createLedgerFile(sqlite3: Db, port: FilePort, vfs: string, file: string, meta: DurableMeta, genesisRoot: Uint8Array): void {
+function createLedgerFile(
+  sqlite3: Db,
+  port: FilePort,
+  vfs: string,
+  file: string,
+  meta: DurableMeta,
+  genesisRoot: Uint8Array,
+): void {
   const tmp = `${file}.tmp-${process.pid}`;
   for (const f of [tmp, `${tmp}-wal`, `${tmp}-journal`]) port.unlink(f);
   const db = openDb(sqlite3, tmp, true, vfs);
@@ -296,16 +327,28 @@ function insertSnapshot(db: Db, height: number, root: Uint8Array, records: Uint8
 /** Checks the meta table: ours, this format, this chain. */
 function checkMeta(db: Db, file: string, meta: DurableMeta): void {
   const hasMeta = db.selectValue("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
-  if (hasMeta !== 1) throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is an SQLite database but not a chaindb ledger`);
+  if (hasMeta !== 1)
+    throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is an SQLite database but not a chaindb ledger`);
   const values = new Map<string, string>();
-  db.exec({ sql: "SELECT key, value FROM meta", rowMode: "array", callback: (r: [string, string]) => void values.set(r[0], r[1]) });
-  if (values.get("magic") !== LEDGER_MAGIC) throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb ledger`);
+  db.exec({
+    sql: "SELECT key, value FROM meta",
+    rowMode: "array",
+    callback: (r: [string, string]) => void values.set(r[0], r[1]),
+  });
+  if (values.get("magic") !== LEDGER_MAGIC)
+    throw new ChainDbError(ErrorCode.NOT_CHAINDB, `${file} is not a chaindb ledger`);
   if (values.get("format") !== String(LEDGER_FORMAT)) {
-    throw new ChainDbError(ErrorCode.STORE_FORMAT, `${file} has ledger format ${values.get("format")}, this chaindb reads format ${LEDGER_FORMAT} (sparse Merkle state root): rebuild the ledger from its genesis and blocks`);
+    throw new ChainDbError(
+      ErrorCode.STORE_FORMAT,
+      `${file} has ledger format ${values.get("format")}, this chaindb reads format ${LEDGER_FORMAT} (sparse Merkle state root): rebuild the ledger from its genesis and blocks`,
+    );
   }
   const expect = (key: string, want: string) => {
     if (values.get(key) !== want) {
-      throw new ChainDbError(ErrorCode.STORE_MISMATCH, `${file} holds a ledger with ${key} ${values.get(key)}, opened with ${want}`);
+      throw new ChainDbError(
+        ErrorCode.STORE_MISMATCH,
+        `${file} holds a ledger with ${key} ${values.get(key)}, opened with ${want}`,
+      );
     }
   };
   expect("chainId", String(meta.chainId));
@@ -349,7 +392,12 @@ function blobView(sqlite3: Db, stmt: Db, col: number): Uint8Array {
 }
 
 /** Loads the newest snapshot into `state`; returns its height and root. */
-function loadSnapshot(sqlite3: Db, db: Db, state: LedgerState, onProgress?: DurableMeta["onProgress"]): { snapHeight: number; snapRoot: Uint8Array } {
+function loadSnapshot(
+  sqlite3: Db,
+  db: Db,
+  state: LedgerState,
+  onProgress?: DurableMeta["onProgress"],
+): { snapHeight: number; snapRoot: Uint8Array } {
   const stmt = db.prepare("SELECT height, root, digest, records FROM snapshots ORDER BY height DESC LIMIT 1");
   try {
     if (!stmt.step()) throw corrupt("no snapshot");
@@ -357,7 +405,8 @@ function loadSnapshot(sqlite3: Db, db: Db, state: LedgerState, onProgress?: Dura
     const snapRoot = stmt.getBlob(1) as Uint8Array;
     const snapDigest = stmt.getBlob(2) as Uint8Array;
     const records = blobView(sqlite3, stmt, 3);
-    if (!equalBytes(sha256(u64(snapHeight), snapRoot, records), snapDigest)) throw corrupt(`snapshot ${snapHeight} fails its digest`);
+    if (!equalBytes(sha256(u64(snapHeight), snapRoot, records), snapDigest))
+      throw corrupt(`snapshot ${snapHeight} fails its digest`);
     if (records.length % REC !== 0) throw corrupt(`snapshot ${snapHeight} has a partial record`);
     state.load(records, onProgress);
     return { snapHeight, snapRoot };
@@ -375,7 +424,9 @@ function recover(sqlite3: Db, db: Db, state: LedgerState, onProgress?: DurableMe
   let root = snapRoot;
   let recordsReplayed = 0;
   // Columns before `transfers` only: SQLite then never reads the transfers' overflow pages.
-  const stmt = db.prepare("SELECT height, root, proposer, changes, digest FROM blocks WHERE height > ? ORDER BY height");
+  const stmt = db.prepare(
+    "SELECT height, root, proposer, changes, digest FROM blocks WHERE height > ? ORDER BY height",
+  );
   try {
     stmt.bind([snapHeight]);
     // Bounded by the number of rows in the table.
@@ -384,7 +435,8 @@ function recover(sqlite3: Db, db: Db, state: LedgerState, onProgress?: DurableMe
       const [r, proposer, digest] = [1, 2, 4].map((i) => stmt.getBlob(i) as Uint8Array);
       const changes = blobView(sqlite3, stmt, 3); // read before the next step
       if (h !== height + 1) throw corrupt(`block ${height + 1} is missing (next is ${h})`);
-      if (!equalBytes(sha256(u64(h), r!, proposer!, changes!), digest!)) throw corrupt(`block ${h} fails its digest`);
+      if (!equalBytes(sha256(u64(h), r!, proposer!, changes!), digest!))
+        throw corrupt(`block ${h} fails its digest`);
       if (changes!.length % REC !== 0) throw corrupt(`block ${h} has a partial change record`);
       state.load(changes!);
       recordsReplayed += changes!.length / REC;
@@ -405,7 +457,9 @@ function recover(sqlite3: Db, db: Db, state: LedgerState, onProgress?: DurableMe
     rootMs: performance.now() - t2,
   };
   if (!equalBytes(actual, root)) {
-    throw corrupt(`recovered root ${toHex(actual)} differs from the root ${toHex(root)} recorded at height ${height}`);
+    throw corrupt(
+      `recovered root ${toHex(actual)} differs from the root ${toHex(root)} recorded at height ${height}`,
+    );
   }
   return height;
 }
@@ -414,12 +468,26 @@ class SqliteLedgerLog implements LedgerLog {
   private readonly insertBlock: Db;
   private broken: unknown;
 
-  constructor(private readonly db: Db, private readonly port: FilePort, private readonly lock: { lock: string; token: string }) {
+  constructor(
+    private readonly db: Db,
+    private readonly port: FilePort,
+    private readonly lock: { lock: string; token: string },
+  ) {
     this.insertBlock = db.prepare("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)");
   }
 
-  appendBlock(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array, snapshot?: Uint8Array): void {
-    if (this.broken !== undefined) throw new ChainDbError(ErrorCode.STORE_IO, "the ledger store stopped after an I/O error; reopen it", { cause: this.broken });
+  appendBlock(
+    height: number,
+    root: Uint8Array,
+    proposer: Uint8Array,
+    transfers: Uint8Array,
+    changes: Uint8Array,
+    snapshot?: Uint8Array,
+  ): void {
+    if (this.broken !== undefined)
+      throw new ChainDbError(ErrorCode.STORE_IO, "the ledger store stopped after an I/O error; reopen it", {
+        cause: this.broken,
+      });
     try {
       this.write(height, root, proposer, transfers, changes, snapshot);
     } catch (e) {
@@ -430,9 +498,19 @@ class SqliteLedgerLog implements LedgerLog {
     }
   }
 
-  private write(height: number, root: Uint8Array, proposer: Uint8Array, transfers: Uint8Array, changes: Uint8Array, snapshot?: Uint8Array): void {
+  private write(
+    height: number,
+    root: Uint8Array,
+    proposer: Uint8Array,
+    transfers: Uint8Array,
+    changes: Uint8Array,
+    snapshot?: Uint8Array,
+  ): void {
     const digest = sha256(u64(height), root, proposer, changes);
-    const insert = () => this.insertBlock.bind([height, root, proposer, changes, digest, transfers, sha256(transfers)]).stepReset();
+    const insert = () =>
+      this.insertBlock
+        .bind([height, root, proposer, changes, digest, transfers, sha256(transfers)])
+        .stepReset();
     // One statement outside BEGIN is one transaction: its commit fsyncs the WAL (synchronous=FULL).
     // A snapshot joins the block's transaction, so an error never comes after the block is durable.
     if (snapshot === undefined) insert();
@@ -473,7 +551,12 @@ export interface DurableOptions {
 }
 
 /** Opens (or creates) the ledger in `dir` and restores `state` to its last committed block. */
-export async function openDurableLog(dir: string, meta: DurableMeta, state: LedgerState, options: DurableOptions = {}): Promise<{ log: LedgerLog; height: number }> {
+export async function openDurableLog(
+  dir: string,
+  meta: DurableMeta,
+  state: LedgerState,
+  options: DurableOptions = {},
+): Promise<{ log: LedgerLog; height: number }> {
   const sqlite3 = await loadSqlite();
   const port = options.port ?? nodeFilePort;
   const vfs = port === nodeFilePort ? NODE_VFS_NAME : PORT_VFS_NAME;
@@ -485,7 +568,8 @@ export async function openDurableLog(dir: string, meta: DurableMeta, state: Ledg
   try {
     if (!port.exists(file)) {
       state.load(meta.genesis, meta.onProgress);
-      if (state.accountCount !== meta.genesis.length / REC) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "genesis: duplicate addresses");
+      if (state.accountCount !== meta.genesis.length / REC)
+        throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "genesis: duplicate addresses");
       try {
         createLedgerFile(sqlite3, port, vfs, file, meta, state.root());
       } catch (e) {

@@ -312,8 +312,10 @@ export class FaultFs implements FilePort {
     const key = path.resolve(dir);
     this.check("fsyncDir", key, true);
     if (!this.dirs.has(key)) throw errno("ENOENT", key);
-    for (const name of [...this.durableNames.keys()]) if (path.dirname(name) === key && !this.names.has(name)) this.durableNames.delete(name);
-    for (const [name, inode] of this.names) if (path.dirname(name) === key) this.durableNames.set(name, inode);
+    for (const name of [...this.durableNames.keys()])
+      if (path.dirname(name) === key && !this.names.has(name)) this.durableNames.delete(name);
+    for (const [name, inode] of this.names)
+      if (path.dirname(name) === key) this.durableNames.set(name, inode);
   }
 
   mkdir(dir: string): void {

@@ -90,11 +90,21 @@ export const nodeFilePort: FilePort = {
 /** A `STORE_IO` error for a failed file operation, with the errno error as its cause. */
 export function ioError(what: string, file: string, cause: unknown): ChainDbError {
   const code = (cause as { code?: string })?.code ?? "error";
-  return new ChainDbError(ErrorCode.STORE_IO, `${what} ${file} failed (${code}): the store stops; reopen it to recover`, { cause });
+  return new ChainDbError(
+    ErrorCode.STORE_IO,
+    `${what} ${file} failed (${code}): the store stops; reopen it to recover`,
+    { cause },
+  );
 }
 
 /** Writes all of `bytes` at `position` (a short write is retried; an error is `STORE_IO`). */
-export function writeFully(port: FilePort, fd: number, bytes: Uint8Array, position: number, file: string): void {
+export function writeFully(
+  port: FilePort,
+  fd: number,
+  bytes: Uint8Array,
+  position: number,
+  file: string,
+): void {
   let done = 0;
   // Bounded: every iteration writes at least one byte or throws.
   while (done < bytes.length) {
@@ -104,13 +114,22 @@ export function writeFully(port: FilePort, fd: number, bytes: Uint8Array, positi
     } catch (cause) {
       throw ioError("write to", file, cause);
     }
-    if (n <= 0) throw ioError("write to", file, Object.assign(new Error("write made no progress"), { code: "EIO" }));
+    if (n <= 0)
+      throw ioError("write to", file, Object.assign(new Error("write made no progress"), { code: "EIO" }));
     done += n;
   }
 }
 
 /** Reads exactly `length` bytes at `position` into `buffer[offset..]`; returns how many existed. */
-export function readFully(port: FilePort, fd: number, buffer: Uint8Array, offset: number, length: number, position: number, file: string): number {
+export function readFully(
+  port: FilePort,
+  fd: number,
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+  position: number,
+  file: string,
+): number {
   let done = 0;
   while (done < length) {
     let n: number;
@@ -173,7 +192,11 @@ export function readSmallFile(port: FilePort, file: string, maxBytes: number): U
   const fd = port.open(file, { readOnly: true });
   try {
     const size = port.size(fd);
-    if (size > maxBytes) throw new ChainDbError(ErrorCode.STORE_CORRUPT, `${file} is ${size} bytes, more than the ${maxBytes} a record file may hold`);
+    if (size > maxBytes)
+      throw new ChainDbError(
+        ErrorCode.STORE_CORRUPT,
+        `${file} is ${size} bytes, more than the ${maxBytes} a record file may hold`,
+      );
     const out = new Uint8Array(size);
     const got = readFully(port, fd, out, 0, size, 0, file);
     return out.subarray(0, got);

@@ -3,14 +3,37 @@
  * VFS). The in-memory stores (KV and ledger state) are the engine's: engine/index.ts.
  * @module
  */
-export { openDurableLog, lastRecoveryStats, LEDGER_FILE, type LedgerLog, type DurableMeta, type RecoveryStats } from "./durable.ts";
+export {
+  openDurableLog,
+  lastRecoveryStats,
+  LEDGER_FILE,
+  type LedgerLog,
+  type DurableMeta,
+  type RecoveryStats,
+} from "./durable.ts";
 export { loadSqlite } from "./sqlite.ts";
 export { NODE_VFS_NAME } from "./node-vfs.ts";
 export {
-  nodeFilePort, writeFileAtomic, readSmallFile, fsyncParent, ioError, type FilePort, type OpenFlags,
+  nodeFilePort,
+  writeFileAtomic,
+  readSmallFile,
+  fsyncParent,
+  ioError,
+  type FilePort,
+  type OpenFlags,
 } from "./file-port.ts";
 export {
-  AppendLog, scanFrames, bytesSource, encodeFrame, crc32c, logHeader, LOG_HEADER_BYTES, FRAME_HEADER_BYTES, LOG_RECORD_MAX,
-  type AppendLogOptions, type LogRecovery, type ByteSource,
+  AppendLog,
+  scanFrames,
+  bytesSource,
+  encodeFrame,
+  crc32c,
+  logHeader,
+  LOG_HEADER_BYTES,
+  FRAME_HEADER_BYTES,
+  LOG_RECORD_MAX,
+  type AppendLogOptions,
+  type LogRecovery,
+  type ByteSource,
 } from "./append-log.ts";
 export { FaultFs, type FaultFsOptions, type FaultRule, type FaultOp, type CrashMode } from "./fault-fs.ts";

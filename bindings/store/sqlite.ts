@@ -15,7 +15,10 @@ export function loadSqlite(): Promise<Sqlite3> {
   loading ??= (async () => {
     try {
       const { default: init } = await import("@sqlite.org/sqlite-wasm");
-      const sqlite3 = await (init as unknown as (opts?: object) => Promise<Sqlite3>)({ print: () => {}, printErr: () => {} });
+      const sqlite3 = await (init as unknown as (opts?: object) => Promise<Sqlite3>)({
+        print: () => {},
+        printErr: () => {},
+      });
       installNodeVfs(sqlite3);
       return sqlite3;
     } catch (cause) {

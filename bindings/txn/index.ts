@@ -27,7 +27,13 @@ export {
   type RetryOptions,
   type Savepoint,
 } from "./transaction.ts";
-export { LedgerDatabase, LedgerTransaction, noNegativeBalance, supplyConserved, type TxAccount } from "./ledger-db.ts";
+export {
+  LedgerDatabase,
+  LedgerTransaction,
+  noNegativeBalance,
+  supplyConserved,
+  type TxAccount,
+} from "./ledger-db.ts";
 export { KvDatabase, type KvDatabaseOptions } from "./kv-db.ts";
 export { transactional } from "./open.ts";
 export {

@@ -23,7 +23,11 @@ class KvBackend implements TxBackend<Uint8Array, Uint8Array> {
 
   keyId(key: Uint8Array): string {
     abytes(key, undefined, "key");
-    if (key.length < 1 || key.length > KV_KEY_MAX) throw new ChainDbError(ErrorCode.BAD_LENGTH, `"key" expected 1..${KV_KEY_MAX} bytes, got ${key.length}`);
+    if (key.length < 1 || key.length > KV_KEY_MAX)
+      throw new ChainDbError(
+        ErrorCode.BAD_LENGTH,
+        `"key" expected 1..${KV_KEY_MAX} bytes, got ${key.length}`,
+      );
     return toHex(key);
   }
 

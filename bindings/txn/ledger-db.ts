@@ -9,7 +9,14 @@
 import { ChainDbError, ErrorCode, abytes, toHex } from "../util/index.ts";
 import { decodeTransfer, type ApplyOptions, type BlockResult, type Ledger } from "../chain/index.ts";
 import { ACCOUNT_RECORD_SIZE, accountRecord } from "../engine/index.ts";
-import { Transaction, TxDatabase, type Change, type TxBackend, type TxDatabaseOptions, type Write } from "./transaction.ts";
+import {
+  Transaction,
+  TxDatabase,
+  type Change,
+  type TxBackend,
+  type TxDatabaseOptions,
+  type Write,
+} from "./transaction.ts";
 
 /** An account as a transaction sees it; the balance may dip below zero until commit checks it. */
 export interface TxAccount {
@@ -84,8 +91,10 @@ export class LedgerTransaction extends Transaction<Uint8Array, TxAccount> {
    * not refused here: the "no negative balance" invariant refuses it at commit (TX_INVARIANT).
    */
   async transfer(from: Uint8Array, to: Uint8Array, amount: bigint): Promise<void> {
-    if (typeof amount !== "bigint" || amount < 0n) throw new ChainDbError(ErrorCode.BAD_RANGE, `"amount" expected a bigint >= 0, got ${String(amount)}`);
-    if (toHex(from) === toHex(to)) throw new ChainDbError(ErrorCode.SELF_TRANSFER, "transfer to the sending account");
+    if (typeof amount !== "bigint" || amount < 0n)
+      throw new ChainDbError(ErrorCode.BAD_RANGE, `"amount" expected a bigint >= 0, got ${String(amount)}`);
+    if (toHex(from) === toHex(to))
+      throw new ChainDbError(ErrorCode.SELF_TRANSFER, "transfer to the sending account");
     const a = await this.getForUpdate(from);
     const b = await this.getForUpdate(to);
     await this.put(from, { balance: (a?.balance ?? 0n) - amount, nonce: a?.nonce ?? 0n });
@@ -120,7 +129,9 @@ export class LedgerDatabase extends TxDatabase<Uint8Array, TxAccount> {
   async applyBlock(transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult> {
     const tx = this.begin();
     try {
-      const keys = new Map<string, Uint8Array>([[toHex(abytes(options?.proposer, 32, "proposer")), options.proposer]]);
+      const keys = new Map<string, Uint8Array>([
+        [toHex(abytes(options?.proposer, 32, "proposer")), options.proposer],
+      ]);
       for (const bytes of transfers) {
         const t = decodeTransfer(bytes);
         keys.set(toHex(t.from), t.from);
@@ -140,7 +151,10 @@ export class LedgerDatabase extends TxDatabase<Uint8Array, TxAccount> {
   }
 
   /** Runs `fn` in a ledger transaction with retries (see {@link TxDatabase.transaction}). */
-  override transaction<T>(fn: (tx: LedgerTransaction) => Promise<T>, options?: { retries?: number }): Promise<T> {
+  override transaction<T>(
+    fn: (tx: LedgerTransaction) => Promise<T>,
+    options?: { retries?: number },
+  ): Promise<T> {
     return super.transaction((tx) => fn(tx as LedgerTransaction), options);
   }
 

@@ -105,7 +105,8 @@ export class LockManager {
     this.clock = options.clock ?? systemClock;
     this.lockTimeoutMs = checkTimeout(options.lockTimeoutMs ?? Infinity, "lockTimeoutMs");
     this.waitersMax = options.waitersMax ?? 100_000;
-    if (!Number.isInteger(this.waitersMax) || this.waitersMax < 1) throw new RangeError(`"waitersMax" expected an integer >= 1`);
+    if (!Number.isInteger(this.waitersMax) || this.waitersMax < 1)
+      throw new RangeError(`"waitersMax" expected an integer >= 1`);
   }
 
   /**
@@ -135,7 +136,14 @@ export class LockManager {
   releaseAll(txId: TxId): void {
     const tx = this.txs.get(txId);
     if (!tx) return;
-    if (tx.waiting) this.dropRequest(tx.waiting, new ChainDbError(ErrorCode.TX_ABORTED, `transaction ${String(txId)} released its locks while waiting`));
+    if (tx.waiting)
+      this.dropRequest(
+        tx.waiting,
+        new ChainDbError(
+          ErrorCode.TX_ABORTED,
+          `transaction ${String(txId)} released its locks while waiting`,
+        ),
+      );
     assert(tx.waiting === undefined, "released transaction still waiting");
     // Granting others touches their `held` maps, never this one: iterate it in place, then clear.
     for (const entry of tx.held.values()) {
@@ -175,25 +183,40 @@ export class LockManager {
     let waiting = 0;
     for (const entry of this.entries.values()) {
       const modes = [...entry.holders.values()];
-      assert(!modes.includes("X") || modes.length === 1, `key ${entry.key}: X held together with another lock`);
+      assert(
+        !modes.includes("X") || modes.length === 1,
+        `key ${entry.key}: X held together with another lock`,
+      );
       assert(entry.holders.size > 0 || entry.queue.length > 0, `key ${entry.key}: idle entry kept`);
-      if (entry.queue.length > 0) assert(!this.headGrantable(entry), `key ${entry.key}: grantable request left waiting`);
-      for (const r of entry.queue) assert(r.tx.waiting === r, `key ${entry.key}: request not linked to its transaction`);
+      if (entry.queue.length > 0)
+        assert(!this.headGrantable(entry), `key ${entry.key}: grantable request left waiting`);
+      for (const r of entry.queue)
+        assert(r.tx.waiting === r, `key ${entry.key}: request not linked to its transaction`);
       waiting += entry.queue.length;
     }
     assert(waiting === this.waiterCount, "waiter count drifted");
     for (const tx of this.txs.values()) {
-      if (tx.waiting) assert(this.findCycle(tx) === undefined, `deadlock left undetected through ${String(tx.id)}`);
+      if (tx.waiting)
+        assert(this.findCycle(tx) === undefined, `deadlock left undetected through ${String(tx.id)}`);
     }
   }
 
   // Checks a request and registers the transaction (kept until releaseAll, so its age is stable).
   private admit(txId: TxId, key: LockKey, mode: LockMode): { tx: TxState; entry: LockEntry } {
-    if (mode !== "S" && mode !== "X") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"mode" expected "S" or "X", got ${String(mode)}`);
+    if (mode !== "S" && mode !== "X")
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"mode" expected "S" or "X", got ${String(mode)}`);
     const k = keyOf(key);
     const tx = this.txFor(txId);
-    if (tx.abortedBy) throw new ChainDbError(ErrorCode.TX_ABORTED, `transaction ${String(txId)} was aborted (${tx.abortedBy}); roll it back`);
-    if (tx.waiting) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `transaction ${String(txId)} already has a request waiting`);
+    if (tx.abortedBy)
+      throw new ChainDbError(
+        ErrorCode.TX_ABORTED,
+        `transaction ${String(txId)} was aborted (${tx.abortedBy}); roll it back`,
+      );
+    if (tx.waiting)
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `transaction ${String(txId)} already has a request waiting`,
+      );
     return { tx, entry: this.entryFor(k) };
   }
 
@@ -232,7 +255,13 @@ export class LockManager {
       request.cancelTimer = this.clock.setTimer(timeoutMs, () => {
         if (tx.waiting !== request) return;
         this.counters.timeouts++;
-        this.dropRequest(request, new ChainDbError(ErrorCode.LOCK_TIMEOUT, `lock ${mode} on ${entry.key} not granted within ${timeoutMs} ms`));
+        this.dropRequest(
+          request,
+          new ChainDbError(
+            ErrorCode.LOCK_TIMEOUT,
+            `lock ${mode} on ${entry.key} not granted within ${timeoutMs} ms`,
+          ),
+        );
       });
     }
     this.resolveDeadlocks(tx);
@@ -252,7 +281,13 @@ export class LockManager {
       this.counters.deadlocks++;
       victim.abortedBy = ErrorCode.TX_DEADLOCK;
       const others = cycle.filter((t) => t !== victim).map((t) => String(t.id));
-      this.dropRequest(victim.waiting, new ChainDbError(ErrorCode.TX_DEADLOCK, `transaction ${String(victim.id)} chosen as deadlock victim (cycle with ${others.join(", ")})`));
+      this.dropRequest(
+        victim.waiting,
+        new ChainDbError(
+          ErrorCode.TX_DEADLOCK,
+          `transaction ${String(victim.id)} chosen as deadlock victim (cycle with ${others.join(", ")})`,
+        ),
+      );
     }
   }
 
@@ -357,7 +392,10 @@ export class LockManager {
 
   private txFor(txId: TxId): TxState {
     if (typeof txId !== "string" && typeof txId !== "number") {
-      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"txId" expected a string or number, got ${typeof txId}`);
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `"txId" expected a string or number, got ${typeof txId}`,
+      );
     }
     let tx = this.txs.get(txId);
     if (!tx) {
@@ -382,6 +420,7 @@ export class LockManager {
 }
 
 function checkTimeout(ms: number, name: string): number {
-  if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0) throw new RangeError(`"${name}" expected a number >= 0, got ${String(ms)}`);
+  if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0)
+    throw new RangeError(`"${name}" expected a number >= 0, got ${String(ms)}`);
   return ms;
 }

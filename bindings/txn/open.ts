@@ -13,9 +13,16 @@ import type { TxDatabaseOptions } from "./transaction.ts";
 /** Transactions on a ledger (accounts) or on a key-value store (bytes); `begin()` starts one. */
 export function transactional(target: Ledger, options?: TxDatabaseOptions): LedgerDatabase;
 export function transactional(target: KvStore, options?: KvDatabaseOptions): KvDatabase;
-export function transactional(target: Ledger | KvStore, options: KvDatabaseOptions = {}): LedgerDatabase | KvDatabase {
+export function transactional(
+  target: Ledger | KvStore,
+  options: KvDatabaseOptions = {},
+): LedgerDatabase | KvDatabase {
   if (target instanceof Ledger) return new LedgerDatabase(target, options);
-  if (target && typeof (target as KvStore).checkpoint === "function" && typeof (target as KvStore).get === "function") {
+  if (
+    target &&
+    typeof (target as KvStore).checkpoint === "function" &&
+    typeof (target as KvStore).get === "function"
+  ) {
     return new KvDatabase(target as KvStore, options);
   }
   throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"target" expected a Ledger or a KvStore`);

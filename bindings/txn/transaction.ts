@@ -55,7 +55,11 @@ export interface RetryOptions {
 }
 
 /** Error codes after which {@link TxDatabase.transaction} tries again. */
-export const RETRYABLE_CODES: ReadonlySet<string> = new Set([ErrorCode.TX_DEADLOCK, ErrorCode.TX_CONFLICT, ErrorCode.LOCK_TIMEOUT]);
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.TX_DEADLOCK,
+  ErrorCode.TX_CONFLICT,
+  ErrorCode.LOCK_TIMEOUT,
+]);
 
 /** A savepoint inside a transaction (see {@link Transaction.savepoint}). */
 export type Savepoint = number & { readonly __savepoint: unique symbol };
@@ -118,7 +122,10 @@ export class Transaction<K, V> {
   rollbackTo(savepoint: Savepoint): void {
     this.checkActive();
     if (!Number.isInteger(savepoint) || savepoint < 0 || savepoint > this.undo.length) {
-      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"savepoint" ${String(savepoint)} is not a savepoint of this transaction (or was rolled back past)`);
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `"savepoint" ${String(savepoint)} is not a savepoint of this transaction (or was rolled back past)`,
+      );
     }
     // Bounded by the undo log's length.
     while (this.undo.length > savepoint) {
@@ -130,7 +137,11 @@ export class Transaction<K, V> {
 
   /** The changes this transaction would commit (committed value before, buffered value after). */
   changes(): Change<K, V>[] {
-    return [...this.writes.values()].map((w) => ({ key: w.key, before: this.db.backend.read(w.key), after: w.value }));
+    return [...this.writes.values()].map((w) => ({
+      key: w.key,
+      before: this.db.backend.read(w.key),
+      after: w.value,
+    }));
   }
 
   /**
@@ -163,7 +174,10 @@ export class Transaction<K, V> {
     const id = this.db.backend.keyId(key);
     const isNew = this.db.locks.heldMode(this.id, id) === undefined;
     if (isNew && this.lockedKeys >= this.db.keysMax) {
-      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `transaction ${String(this.id)} would lock more than ${this.db.keysMax} keys`);
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `transaction ${String(this.id)} would lock more than ${this.db.keysMax} keys`,
+      );
     }
     try {
       await this.db.locks.acquire(this.id, id, mode);
@@ -194,7 +208,10 @@ export class Transaction<K, V> {
 
   private checkActive(): void {
     if (this.status !== "active") {
-      throw new ChainDbError(ErrorCode.TX_ABORTED, `transaction ${String(this.id)} has ${this.status === "committing" ? "begun committing" : this.status === "committed" ? "committed" : "been rolled back"}`);
+      throw new ChainDbError(
+        ErrorCode.TX_ABORTED,
+        `transaction ${String(this.id)} has ${this.status === "committing" ? "begun committing" : this.status === "committed" ? "committed" : "been rolled back"}`,
+      );
     }
   }
 }
@@ -217,7 +234,8 @@ export class TxDatabase<K, V> {
   ) {
     this.locks = new LockManager(options);
     this.keysMax = options.keysMax ?? 100_000;
-    if (!Number.isInteger(this.keysMax) || this.keysMax < 1) throw new RangeError(`"keysMax" expected an integer >= 1`);
+    if (!Number.isInteger(this.keysMax) || this.keysMax < 1)
+      throw new RangeError(`"keysMax" expected an integer >= 1`);
   }
 
   /** Number of transactions committed through this database. */
@@ -227,7 +245,8 @@ export class TxDatabase<K, V> {
 
   /** Registers an invariant checked before every commit. */
   registerInvariant(name: string, check: Invariant<K, V>): void {
-    if (typeof check !== "function") throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `invariant "${name}" expected a function`);
+    if (typeof check !== "function")
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `invariant "${name}" expected a function`);
     this.invariants.push({ name, check });
   }
 
@@ -242,7 +261,8 @@ export class TxDatabase<K, V> {
    */
   async transaction<T>(fn: (tx: Transaction<K, V>) => Promise<T>, options: RetryOptions = {}): Promise<T> {
     const retries = options.retries ?? 3;
-    if (!Number.isInteger(retries) || retries < 0 || retries > 1000) throw new RangeError(`"retries" expected an integer 0..1000, got ${String(retries)}`);
+    if (!Number.isInteger(retries) || retries < 0 || retries > 1000)
+      throw new RangeError(`"retries" expected an integer 0..1000, got ${String(retries)}`);
     for (let attempt = 0; ; attempt++) {
       const tx = this.begin();
       try {
@@ -268,7 +288,10 @@ export class TxDatabase<K, V> {
       const verdict = check(changes);
       if (verdict === true) continue;
       const why = typeof verdict === "string" ? `: ${verdict}` : "";
-      throw new ChainDbError(ErrorCode.TX_INVARIANT, `invariant "${name}" violated${why}; transaction rolled back`);
+      throw new ChainDbError(
+        ErrorCode.TX_INVARIANT,
+        `invariant "${name}" violated${why}; transaction rolled back`,
+      );
     }
   }
 

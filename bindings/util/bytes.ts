@@ -21,7 +21,10 @@ export function aint(value: unknown, min: number, max: number, name: string): nu
     throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"${name}" expected an integer, got ${describe(value)}`);
   }
   if (value < min || value > max) {
-    throw new ChainDbError(ErrorCode.BAD_RANGE, `"${name}" expected an integer in [${min}, ${max}], got ${value}`);
+    throw new ChainDbError(
+      ErrorCode.BAD_RANGE,
+      `"${name}" expected an integer in [${min}, ${max}], got ${value}`,
+    );
   }
   return value;
 }
@@ -47,8 +50,10 @@ export function fromHex(hex: string, name = "hex"): Uint8Array {
     throw new ChainDbError(ErrorCode.BAD_HEX, `"${name}" expected a hex string, got ${describe(hex)}`);
   }
   const s = hex.startsWith("0x") || hex.startsWith("0X") ? hex.slice(2) : hex;
-  if (s.length % 2 !== 0) throw new ChainDbError(ErrorCode.BAD_HEX, `"${name}" has an odd number of hex digits (${s.length})`);
-  if (!/^[0-9a-fA-F]*$/.test(s)) throw new ChainDbError(ErrorCode.BAD_HEX, `"${name}" contains a character that is not a hex digit`);
+  if (s.length % 2 !== 0)
+    throw new ChainDbError(ErrorCode.BAD_HEX, `"${name}" has an odd number of hex digits (${s.length})`);
+  if (!/^[0-9a-fA-F]*$/.test(s))
+    throw new ChainDbError(ErrorCode.BAD_HEX, `"${name}" contains a character that is not a hex digit`);
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
   return out;

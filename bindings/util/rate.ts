@@ -14,8 +14,13 @@ export interface Rate {
 }
 
 function checkRate(rate: Rate): void {
-  if (!(rate.perSecond > 0) || !Number.isFinite(rate.perSecond)) throw new ChainDbError(ErrorCode.BAD_RANGE, `"perSecond" expected a positive number, got ${rate.perSecond}`);
-  if (!(rate.burst >= 1) || !Number.isFinite(rate.burst)) throw new ChainDbError(ErrorCode.BAD_RANGE, `"burst" expected a number ≥ 1, got ${rate.burst}`);
+  if (!(rate.perSecond > 0) || !Number.isFinite(rate.perSecond))
+    throw new ChainDbError(
+      ErrorCode.BAD_RANGE,
+      `"perSecond" expected a positive number, got ${rate.perSecond}`,
+    );
+  if (!(rate.burst >= 1) || !Number.isFinite(rate.burst))
+    throw new ChainDbError(ErrorCode.BAD_RANGE, `"burst" expected a number ≥ 1, got ${rate.burst}`);
 }
 
 /** One token bucket; `now()` in milliseconds, never going backwards (a step back is ignored). */
@@ -55,7 +60,8 @@ export class TokenBucket {
 
   private refill(): void {
     const t = this.now();
-    if (t > this.last) this.tokens = Math.min(this.rate.burst, this.tokens + ((t - this.last) / 1000) * this.rate.perSecond);
+    if (t > this.last)
+      this.tokens = Math.min(this.rate.burst, this.tokens + ((t - this.last) / 1000) * this.rate.perSecond);
     this.last = Math.max(this.last, t);
   }
 }

@@ -59,7 +59,8 @@ afterAll(() => {
 
 describe.each(LEDGER_PEERS)("peer ledger %s", (id) => {
   it("gives the ts engine's statuses and accounts on random blocks", async () => {
-    if (id === "lmdb") expect(await lmdbUnavailable(), "lmdb is a devDependency and must load here").toBeUndefined();
+    if (id === "lmdb")
+      expect(await lmdbUnavailable(), "lmdb is a devDependency and must load here").toBeUndefined();
     const dir = mkdtempSync(join(tmpdir(), "chaindb-bench-peer-"));
     dirs.push(dir);
     for (const seed of [1, 2, 3]) {
@@ -79,11 +80,13 @@ describe.each(LEDGER_PEERS)("peer ledger %s", (id) => {
         expect([...got], `seed ${seed} block ${b}`).toEqual([...want]);
         want.forEach((s) => seen.add(s));
       }
-      for (let i = 0; i < ACCOUNTS + 10; i++) expect(peer.account(address(i)), `seed ${seed} account ${i}`).toEqual(reference.account(address(i)));
+      for (let i = 0; i < ACCOUNTS + 10; i++)
+        expect(peer.account(address(i)), `seed ${seed} account ${i}`).toEqual(reference.account(address(i)));
       await peer.close();
       // ok, BAD_NONCE, INSUFFICIENT_FUNDS and SELF_TRANSFER all occur, so each rule was compared
       // (OVERFLOW needs values near 2^64, where the typed peers differ by design: see peers.ts).
-      for (const status of [0, 1, 2, 4]) expect(seen.has(status), `status ${status} never occurred`).toBe(true);
+      for (const status of [0, 1, 2, 4])
+        expect(seen.has(status), `status ${status} never occurred`).toBe(true);
     }
   });
 });

@@ -17,10 +17,19 @@ describe("traced simulation page in headless chromium", () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
   });
 
@@ -30,7 +39,13 @@ describe("traced simulation page in headless chromium", () => {
 
   it("renders the diagram and shows the seeded violation with its events in red", async () => {
     const recorder = new TraceRecorder();
-    const result = await simulateConsensus({ seed: 4, validators: 4, byzantine: 1, mislabelByzantine: true, trace: recorder });
+    const result = await simulateConsensus({
+      seed: 4,
+      validators: 4,
+      byzantine: 1,
+      mislabelByzantine: true,
+      trace: recorder,
+    });
     expect(result.violation?.invariant).toBe("accusation");
     const file = join(mkdtempSync(join(tmpdir(), "chaindb-trace-")), "trace.html");
     writeFileSync(file, renderTraceHtml(recorder.finish("checker self-test, seed 4")));
@@ -42,13 +57,20 @@ describe("traced simulation page in headless chromium", () => {
     page.on("pageerror", (e) => void errors.push(e.message));
     await page.goto(pathToFileURL(file).href);
 
-    const svg = await page.$eval("svg.trace", (s) => ({ width: s.getBoundingClientRect().width, height: s.getBoundingClientRect().height }));
+    const svg = await page.$eval("svg.trace", (s) => ({
+      width: s.getBoundingClientRect().width,
+      height: s.getBoundingClientRect().height,
+    }));
     expect(svg.width).toBeGreaterThan(900);
     expect(svg.height).toBeGreaterThan(200);
-    const lanes = await page.$$eval("svg.trace g.lane", (gs) => gs.map((g) => [g.getAttribute("data-node"), g.getBoundingClientRect().width]));
+    const lanes = await page.$$eval("svg.trace g.lane", (gs) =>
+      gs.map((g) => [g.getAttribute("data-node"), g.getBoundingClientRect().width]),
+    );
     expect(lanes.map(([id]) => id)).toEqual(["n0", "n1", "n2", "n3"]);
     for (const [, width] of lanes) expect(width).toBeGreaterThan(800);
-    expect(await page.$$eval("svg.trace g.msg.delivered", (gs) => gs.length)).toBe(recorder.trace.messages.filter((m) => m.fate === "delivered").length);
+    expect(await page.$$eval("svg.trace g.msg.delivered", (gs) => gs.length)).toBe(
+      recorder.trace.messages.filter((m) => m.fate === "delivered").length,
+    );
 
     expect(await page.textContent(".violation-box")).toContain("violated: accusation");
     // The page scrolls the diagram to the violation: its line is inside the visible part.
@@ -59,7 +81,9 @@ describe("traced simulation page in headless chromium", () => {
     });
     expect(seen.inside).toBe(true);
     expect(seen.height).toBeGreaterThan(150);
-    const red = await page.$$eval("svg.trace g.offending line, svg.trace g.offending circle", (els) => els.map((e) => getComputedStyle(e).stroke || e.getAttribute("stroke")));
+    const red = await page.$$eval("svg.trace g.offending line, svg.trace g.offending circle", (els) =>
+      els.map((e) => getComputedStyle(e).stroke || e.getAttribute("stroke")),
+    );
     expect(red.length).toBeGreaterThan(0);
     expect(red.filter((c) => c === "rgb(220, 38, 38)" || c === "rgb(127, 29, 29)").length).toBe(red.length);
 

@@ -34,14 +34,17 @@ function sample(): BlockHeader {
 }
 
 describe("decodeHeader / encodeHeader on mainnet headers", () => {
-  it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))("block %i decodes to its fields and re-encodes byte for byte", (_h, v) => {
-    const bytes = fromHex(v.header);
-    const h = decodeHeader(bytes);
-    expect([h.version, h.time, h.bits, h.nonce]).toEqual([v.version, v.time, Number(v.bits), v.nonce]);
-    expect(toHex(encodeHeader(h))).toBe(v.header);
-    expect(blockHash(bytes)).toBe(v.hash);
-    expect(blockHash(h)).toBe(v.hash);
-  });
+  it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))(
+    "block %i decodes to its fields and re-encodes byte for byte",
+    (_h, v) => {
+      const bytes = fromHex(v.header);
+      const h = decodeHeader(bytes);
+      expect([h.version, h.time, h.bits, h.nonce]).toEqual([v.version, v.time, Number(v.bits), v.nonce]);
+      expect(toHex(encodeHeader(h))).toBe(v.header);
+      expect(blockHash(bytes)).toBe(v.hash);
+      expect(blockHash(h)).toBe(v.hash);
+    },
+  );
 
   it("genesis: zero prevHash and the well-known merkle root (display order)", () => {
     const h = decodeHeader(fromHex(genesis.header));
@@ -93,7 +96,10 @@ describe("encodeHeader fields", () => {
     expectCode(() => encodeHeader({ ...sample(), nonce: 0.5 }), "BAD_NONCE");
     expectCode(() => encodeHeader({ ...sample(), prevHash: new Uint8Array(31) }), "BAD_LENGTH");
     expectCode(() => encodeHeader({ ...sample(), merkleRoot: new Uint8Array(33) }), "BAD_LENGTH");
-    expectCode(() => encodeHeader({ ...sample(), merkleRoot: "00" as unknown as Uint8Array }), "BAD_ARGUMENT");
+    expectCode(
+      () => encodeHeader({ ...sample(), merkleRoot: "00" as unknown as Uint8Array }),
+      "BAD_ARGUMENT",
+    );
     expectCode(() => encodeHeader(null as unknown as BlockHeader), "BAD_ARGUMENT");
   });
 

@@ -2,7 +2,15 @@
  * The public surface from the package root: the names the issue promises, used end to end.
  */
 import { describe, expect, it } from "vitest";
-import { generateKeyPair, keyPairFromSeed, signTransfer, decodeTransfer, Ledger, verifyProof, createKvStore } from "../../bindings/index.ts";
+import {
+  generateKeyPair,
+  keyPairFromSeed,
+  signTransfer,
+  decodeTransfer,
+  Ledger,
+  verifyProof,
+  createKvStore,
+} from "../../bindings/index.ts";
 
 describe("package root: ledger API", () => {
   it("keys, a signed transfer, a block, a proof", async () => {
@@ -15,7 +23,9 @@ describe("package root: ledger API", () => {
     expect({ height, statuses }).toEqual({ height: 1, statuses: ["ok"] });
     expect(ledger.height).toBe(1);
     expect(ledger.account(bob.publicKey)).toEqual({ balance: 26n, nonce: 0n });
-    expect(verifyProof(root, bob.publicKey, { balance: 26n, nonce: 0n }, ledger.prove(bob.publicKey))).toBe(true);
+    expect(verifyProof(root, bob.publicKey, { balance: 26n, nonce: 0n }, ledger.prove(bob.publicKey))).toBe(
+      true,
+    );
     const stranger = generateKeyPair().publicKey;
     expect(verifyProof(root, stranger, undefined, ledger.prove(stranger))).toBe(true);
     await ledger.close();

@@ -6,7 +6,11 @@ import { Ledger, keyPairFromSeed } from "../../bindings/index.ts";
 describe.each(["wasm", "ts"] as const)("empty blocks (%s engine)", (engine) => {
   it("raise the height and change no account and not the root", async () => {
     const alice = keyPairFromSeed(new Uint8Array(32).fill(1));
-    const ledger = await Ledger.open({ chainId: 1, engine, genesis: [{ address: alice.publicKey, balance: 5n }] });
+    const ledger = await Ledger.open({
+      chainId: 1,
+      engine,
+      genesis: [{ address: alice.publicKey, balance: 5n }],
+    });
     try {
       const before = ledger.root();
       const first = await ledger.applyBlock([], { proposer: alice.publicKey });

@@ -47,11 +47,25 @@ for (const engine of ["wasm", "ts"] as const) {
         signTransfer(bob, { chainId: CHAIN, to: dave.publicKey, amount: 149n, fee: 1n, nonce: 0n }), // all of it
         signTransfer(bob, { chainId: CHAIN, to: dave.publicKey, amount: 1n, fee: 0n, nonce: 1n }), // broke now
         signTransfer(alice, { chainId: CHAIN, to: alice.publicKey, amount: 1n, fee: 0n, nonce: 1n }),
-        signTransferUnchecked(alice, { chainId: CHAIN, to: bob.publicKey, amount: U64_MAX, fee: 1n, nonce: 1n }),
+        signTransferUnchecked(alice, {
+          chainId: CHAIN,
+          to: bob.publicKey,
+          amount: U64_MAX,
+          fee: 1n,
+          nonce: 1n,
+        }),
         signTransfer(alice, { chainId: CHAIN, to: dave.publicKey, amount: 0n, fee: 0n, nonce: 1n }),
       ];
       const r = await l.applyBlock(txs, { proposer: carol.publicKey });
-      expect(r.statuses).toEqual(["ok", "BAD_NONCE", "ok", "INSUFFICIENT_FUNDS", "SELF_TRANSFER", "OVERFLOW", "ok"]);
+      expect(r.statuses).toEqual([
+        "ok",
+        "BAD_NONCE",
+        "ok",
+        "INSUFFICIENT_FUNDS",
+        "SELF_TRANSFER",
+        "OVERFLOW",
+        "ok",
+      ]);
       expect(r.height).toBe(1);
       expect(l.height).toBe(1);
       expect(l.account(alice.publicKey)).toEqual({ balance: 895n, nonce: 2n });
@@ -64,14 +78,22 @@ for (const engine of ["wasm", "ts"] as const) {
 
     it("rejects balance overflow of the recipient and of the proposer", async () => {
       const l = await Ledger.open({
-        engine, chainId: CHAIN,
-        genesis: [{ address: alice.publicKey, balance: 10n }, { address: bob.publicKey, balance: U64_MAX - 5n }, { address: carol.publicKey, balance: U64_MAX }],
+        engine,
+        chainId: CHAIN,
+        genesis: [
+          { address: alice.publicKey, balance: 10n },
+          { address: bob.publicKey, balance: U64_MAX - 5n },
+          { address: carol.publicKey, balance: U64_MAX },
+        ],
       });
       const root = l.root();
-      const r = await l.applyBlock([
-        signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 6n, fee: 0n, nonce: 0n }),
-        signTransfer(alice, { chainId: CHAIN, to: dave.publicKey, amount: 1n, fee: 1n, nonce: 0n }),
-      ], { proposer: carol.publicKey });
+      const r = await l.applyBlock(
+        [
+          signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 6n, fee: 0n, nonce: 0n }),
+          signTransfer(alice, { chainId: CHAIN, to: dave.publicKey, amount: 1n, fee: 1n, nonce: 0n }),
+        ],
+        { proposer: carol.publicKey },
+      );
       expect(r.statuses).toEqual(["OVERFLOW", "OVERFLOW"]);
       expect(r.root).toEqual(root);
       expect(l.account(dave.publicKey)).toBeUndefined();
@@ -79,10 +101,13 @@ for (const engine of ["wasm", "ts"] as const) {
 
     it("proposer as sender or recipient is paid exactly once", async () => {
       const l = await openLedger(engine);
-      const r = await l.applyBlock([
-        signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 10n, fee: 3n, nonce: 0n }),
-        signTransfer(bob, { chainId: CHAIN, to: alice.publicKey, amount: 10n, fee: 2n, nonce: 0n }),
-      ], { proposer: alice.publicKey });
+      const r = await l.applyBlock(
+        [
+          signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 10n, fee: 3n, nonce: 0n }),
+          signTransfer(bob, { chainId: CHAIN, to: alice.publicKey, amount: 10n, fee: 2n, nonce: 0n }),
+        ],
+        { proposer: alice.publicKey },
+      );
       expect(r.statuses).toEqual(["ok", "ok"]);
       expect(l.account(alice.publicKey)).toEqual({ balance: 1000n - 10n + 10n + 2n, nonce: 1n });
       expect(l.account(bob.publicKey)).toEqual({ balance: 50n + 10n - 12n, nonce: 1n });
@@ -95,7 +120,9 @@ for (const engine of ["wasm", "ts"] as const) {
         signTransfer(alice, { chainId: CHAIN, to: dave.publicKey, amount: 10n, fee: 1n, nonce: 0n }),
         signTransfer(bob, { chainId: CHAIN, to: dave.publicKey, amount: 51n, fee: 0n, nonce: 0n }),
       ];
-      await expect(l.applyBlock(txs, { proposer: carol.publicKey, atomic: true })).rejects.toMatchObject({ code: "INSUFFICIENT_FUNDS" });
+      await expect(l.applyBlock(txs, { proposer: carol.publicKey, atomic: true })).rejects.toMatchObject({
+        code: "INSUFFICIENT_FUNDS",
+      });
       expect(l.height).toBe(0);
       expect(l.root()).toEqual(root);
       expect(l.account(dave.publicKey)).toBeUndefined();
@@ -111,15 +138,23 @@ for (const engine of ["wasm", "ts"] as const) {
       const good = signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 1n, fee: 0n, nonce: 0n });
       const forged = good.slice();
       forged[70] ^= 1; // amount changed after signing
-      const otherChain = signTransfer(alice, { chainId: CHAIN + 1, to: bob.publicKey, amount: 1n, fee: 0n, nonce: 0n });
+      const otherChain = signTransfer(alice, {
+        chainId: CHAIN + 1,
+        to: bob.publicKey,
+        amount: 1n,
+        fee: 0n,
+        nonce: 0n,
+      });
       const p = { proposer: carol.publicKey };
       await expect(l.applyBlock([good, forged], p)).rejects.toMatchObject({ code: "BAD_SIGNATURE" });
       await expect(l.applyBlock([good, otherChain], p)).rejects.toMatchObject({ code: "WRONG_CHAIN" });
       await expect(l.applyBlock([good, good.subarray(1)], p)).rejects.toMatchObject({ code: "BAD_LENGTH" });
-      await expect(l.applyBlock([good], { proposer: new Uint8Array(31) })).rejects.toMatchObject({ code: "BAD_LENGTH" });
-      expect(() => signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: U64_MAX, fee: 1n, nonce: 0n })).toThrow(
-        expect.objectContaining({ code: "OVERFLOW" }),
-      );
+      await expect(l.applyBlock([good], { proposer: new Uint8Array(31) })).rejects.toMatchObject({
+        code: "BAD_LENGTH",
+      });
+      expect(() =>
+        signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: U64_MAX, fee: 1n, nonce: 0n }),
+      ).toThrow(expect.objectContaining({ code: "OVERFLOW" }));
       expect(l.height).toBe(0);
       expect(l.root()).toEqual(root);
       expect(l.account(alice.publicKey)).toEqual({ balance: 1000n, nonce: 0n });
@@ -140,7 +175,10 @@ describe("differential: wasm vs ts vs naive reference, seeded random blocks", ()
       if (i % 7 === 0) a.set([0, 0, 0, 0]); // share a bucket: exercises the bucket chain
       return a;
     });
-    const genesis = addrs.slice(0, 30).map((address, i) => ({ address, balance: i === 3 ? U64_MAX - 100n : BigInt(Math.floor(rand() * 1000)) }));
+    const genesis = addrs.slice(0, 30).map((address, i) => ({
+      address,
+      balance: i === 3 ? U64_MAX - 100n : BigInt(Math.floor(rand() * 1000)),
+    }));
     const opts = { chainId: CHAIN, genesis };
     const wasm = await Ledger.open({ ...opts, engine: "wasm" });
     const ts = await Ledger.open({ ...opts, engine: "ts" });
@@ -168,7 +206,9 @@ describe("differential: wasm vs ts vs naive reference, seeded random blocks", ()
       const proposer = addrs[Math.floor(rand() * n)]!;
       const expected = ref.applyBlock(txs, proposer);
       const atomic = b % 10 === 9;
-      const results = await Promise.allSettled([wasm, ts].map((l) => l.applyPacked(packed, count, { proposer, atomic })));
+      const results = await Promise.allSettled(
+        [wasm, ts].map((l) => l.applyPacked(packed, count, { proposer, atomic })),
+      );
       if (atomic && expected.some((s) => s !== "ok")) {
         for (const r of results) expect(r.status, `seed ${seed} block ${b}`).toBe("rejected");
         // undo the reference: rebuild from the wasm ledger, which must be unchanged (checked below)
@@ -176,7 +216,10 @@ describe("differential: wasm vs ts vs naive reference, seeded random blocks", ()
         const recs = wasm.exportAccounts();
         const dv = new DataView(recs.buffer);
         for (let o = 0; o < recs.length; o += 48) {
-          ref.accounts.set(Buffer.from(recs.subarray(o, o + 32)).toString("hex"), { balance: dv.getBigUint64(o + 32, true), nonce: dv.getBigUint64(o + 40, true) });
+          ref.accounts.set(Buffer.from(recs.subarray(o, o + 32)).toString("hex"), {
+            balance: dv.getBigUint64(o + 32, true),
+            nonce: dv.getBigUint64(o + 40, true),
+          });
         }
       } else {
         for (const r of results) {

@@ -25,7 +25,11 @@ describe("reference sparse Merkle tree", () => {
     expect(Buffer.from(referenceRoot([])).toString("hex")).toBe("0".repeat(64));
     const one = accountRecord(a(1), 5n, 0n);
     expect(referenceRoot([one])).toEqual(sha(new Uint8Array([0]), one));
-    const three = [accountRecord(a(1), 5n, 0n), accountRecord(a(2), 7n, 1n), accountRecord(a(3), 1n << 63n, 9n)];
+    const three = [
+      accountRecord(a(1), 5n, 0n),
+      accountRecord(a(2), 7n, 1n),
+      accountRecord(a(3), 1n << 63n, 9n),
+    ];
     expect(Buffer.from(referenceRoot(three)).toString("hex")).toBe(THREE_ROOT);
   });
 });
@@ -51,7 +55,13 @@ for (const engine of ["wasm", "ts"] as const) {
       expect(Buffer.from(l.root()).toString("hex")).not.toBe("0".repeat(64));
       const three = [1, 2, 3].map((b) => new Uint8Array(32).fill(b));
       const l3 = await Ledger.open({ engine, chainId: 1, genesis: [] });
-      await l3.commitAccounts(Buffer.concat([accountRecord(three[0]!, 5n, 0n), accountRecord(three[1]!, 7n, 1n), accountRecord(three[2]!, 1n << 63n, 9n)]));
+      await l3.commitAccounts(
+        Buffer.concat([
+          accountRecord(three[0]!, 5n, 0n),
+          accountRecord(three[1]!, 7n, 1n),
+          accountRecord(three[2]!, 1n << 63n, 9n),
+        ]),
+      );
       expect(Buffer.from(l3.root()).toString("hex")).toBe(THREE_ROOT);
     });
 
@@ -101,7 +111,11 @@ for (const engine of ["wasm", "ts"] as const) {
 
     it("an absence proof cannot hide a present account behind its neighbour", async () => {
       const addrs = randomAddresses(14, 64);
-      const l = await Ledger.open({ engine, chainId: 1, genesis: addrs.map((address) => ({ address, balance: 9n })) });
+      const l = await Ledger.open({
+        engine,
+        chainId: 1,
+        genesis: addrs.map((address) => ({ address, balance: 9n })),
+      });
       const root = l.root();
       for (const [i, a] of addrs.entries()) {
         // Every other account's proof, offered as an absence proof of `a`, fails.
@@ -145,7 +159,11 @@ for (const engine of ["wasm", "ts"] as const) {
 
     it("a previewed (aborted) block with new accounts restores the root and the tree", async () => {
       const addrs = randomAddresses(15, 400);
-      const l = await Ledger.open({ engine, chainId: 1, genesis: addrs.slice(0, 100).map((address) => ({ address, balance: 50n })) });
+      const l = await Ledger.open({
+        engine,
+        chainId: 1,
+        genesis: addrs.slice(0, 100).map((address) => ({ address, balance: 50n })),
+      });
       const before = l.root();
       const packed = new Uint8Array(88 * 100);
       for (let i = 0; i < 100; i++) packTransfer(packed, i, addrs[i]!, addrs[100 + i]!, 3n, 1n, 0n);

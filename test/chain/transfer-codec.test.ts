@@ -6,7 +6,12 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ChainDbError } from "../../bindings/util/index.ts";
-import { decodeTransfer, signTransfer, verifyTransferSignature, TRANSFER_SIZE } from "../../bindings/chain/transfer.ts";
+import {
+  decodeTransfer,
+  signTransfer,
+  verifyTransferSignature,
+  TRANSFER_SIZE,
+} from "../../bindings/chain/transfer.ts";
 import { generateKeyPair, keyPairFromSeed } from "../../bindings/chain/keys.ts";
 import { decodeProof, verifyProof } from "../../bindings/chain/proof.ts";
 import { fromHex, toHex } from "../../bindings/util/index.ts";
@@ -55,15 +60,27 @@ describe("transfer codec", () => {
 
   it("strict decoding: length, version, argument checks", () => {
     const bytes = signTransfer(kp, fields);
-    expect(() => decodeTransfer(bytes.subarray(0, 156))).toThrow(expect.objectContaining({ code: "BAD_LENGTH" }));
-    expect(() => decodeTransfer(new Uint8Array(158))).toThrow(expect.objectContaining({ code: "BAD_LENGTH" }));
+    expect(() => decodeTransfer(bytes.subarray(0, 156))).toThrow(
+      expect.objectContaining({ code: "BAD_LENGTH" }),
+    );
+    expect(() => decodeTransfer(new Uint8Array(158))).toThrow(
+      expect.objectContaining({ code: "BAD_LENGTH" }),
+    );
     const v2 = bytes.slice();
     v2[0] = 2;
     expect(() => decodeTransfer(v2)).toThrow(expect.objectContaining({ code: "BAD_TRANSFER" }));
-    expect(() => signTransfer(kp, { ...fields, amount: -1n })).toThrow(expect.objectContaining({ code: "BAD_RANGE" }));
-    expect(() => signTransfer(kp, { ...fields, nonce: 2n ** 64n })).toThrow(expect.objectContaining({ code: "BAD_RANGE" }));
-    expect(() => signTransfer(kp, { ...fields, chainId: 2 ** 32 })).toThrow(expect.objectContaining({ code: "BAD_RANGE" }));
-    expect(() => signTransfer(kp, { ...fields, to: new Uint8Array(31) })).toThrow(expect.objectContaining({ code: "BAD_LENGTH" }));
+    expect(() => signTransfer(kp, { ...fields, amount: -1n })).toThrow(
+      expect.objectContaining({ code: "BAD_RANGE" }),
+    );
+    expect(() => signTransfer(kp, { ...fields, nonce: 2n ** 64n })).toThrow(
+      expect.objectContaining({ code: "BAD_RANGE" }),
+    );
+    expect(() => signTransfer(kp, { ...fields, chainId: 2 ** 32 })).toThrow(
+      expect.objectContaining({ code: "BAD_RANGE" }),
+    );
+    expect(() => signTransfer(kp, { ...fields, to: new Uint8Array(31) })).toThrow(
+      expect.objectContaining({ code: "BAD_LENGTH" }),
+    );
   });
 });
 
@@ -76,12 +93,21 @@ describe("decoder fuzzing", () => {
     }
   };
   it("decodeTransfer on random bytes and mutations", () => {
-    const valid = signTransfer(keyPairFromSeed(new Uint8Array(32).fill(3)), { chainId: 1, to: new Uint8Array(32), amount: 1n, fee: 1n, nonce: 0n });
+    const valid = signTransfer(keyPairFromSeed(new Uint8Array(32).fill(3)), {
+      chainId: 1,
+      to: new Uint8Array(32),
+      amount: 1n,
+      fee: 1n,
+      nonce: 0n,
+    });
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 400 }), fc.uint8Array({ minLength: 157, maxLength: 157 })), (bytes) => {
-        onlyTyped(() => decodeTransfer(bytes));
-        onlyTyped(() => verifyTransferSignature(bytes));
-      }),
+      fc.property(
+        fc.oneof(fc.uint8Array({ maxLength: 400 }), fc.uint8Array({ minLength: 157, maxLength: 157 })),
+        (bytes) => {
+          onlyTyped(() => decodeTransfer(bytes));
+          onlyTyped(() => verifyTransferSignature(bytes));
+        },
+      ),
       { numRuns: 2000, seed: 42 },
     );
     fc.assert(

@@ -23,7 +23,9 @@ describe("chaindb simulate 2pc", () => {
   it("exits 1 on a violation with the seed, the invariant and the replay command", async () => {
     const { out, err } = capture();
     expect(await main(["simulate", "2pc", "--seeds", "1..50", "--bug", "no-locks"])).toBe(1);
-    expect(err.join("")).toMatch(/^seed (\d+) \(\d participants\) violated "conservation[^\n]*\nreplay: npx chaindb simulate 2pc --seeds (\d+)\.\.\2 --bug no-locks\n$/);
+    expect(err.join("")).toMatch(
+      /^seed (\d+) \(\d participants\) violated "conservation[^\n]*\nreplay: npx chaindb simulate 2pc --seeds (\d+)\.\.\2 --bug no-locks\n$/,
+    );
     expect(out.join("")).toMatch(/^\d+ seeds \(1\.\.\d+\), 1 violation \(seed \d+\): 2pc, /);
   });
 

@@ -22,13 +22,28 @@ interface Answer {
 }
 
 /** One HTTP request; `localAddress` picks the client's source address. */
-function call(host: string, port: number, method: string, path: string, opts: { body?: string; headers?: Record<string, string>; localAddress?: string } = {}): Promise<Answer> {
+function call(
+  host: string,
+  port: number,
+  method: string,
+  path: string,
+  opts: { body?: string; headers?: Record<string, string>; localAddress?: string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, method, path, headers: opts.headers, localAddress: opts.localAddress, agent: false }, (res) => {
-      let text = "";
-      res.setEncoding("utf8").on("data", (c: string) => (text += c));
-      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) as Answer["body"] }));
-    });
+    const req = request(
+      { host, port, method, path, headers: opts.headers, localAddress: opts.localAddress, agent: false },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (c: string) => (text += c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode!,
+            headers: res.headers,
+            body: JSON.parse(text) as Answer["body"],
+          }),
+        );
+      },
+    );
     req.on("error", reject);
     req.end(opts.body);
   });
@@ -57,7 +72,10 @@ function fakeApi(log: string[]): HttpApi {
   };
 }
 
-async function start(options: Omit<HttpOptions, "port">, log: string[] = []): Promise<{ port: number; log: string[] }> {
+async function start(
+  options: Omit<HttpOptions, "port">,
+  log: string[] = [],
+): Promise<{ port: number; log: string[] }> {
   const server = await serveHttp({ port: 0, ...options }, fakeApi(log));
   servers.push(server);
   return { port: (server.address() as { port: number }).port, log };
@@ -67,7 +85,9 @@ describe("HTTP API: where it listens and who may administer it", () => {
   it("listens on loopback by default: another interface's address is refused", async () => {
     const { port } = await start({});
     expect((await call("127.0.0.1", port, "GET", "/status")).body).toEqual({ height: 7 });
-    await expect(call(externalAddress(), port, "GET", "/status")).rejects.toMatchObject({ code: "ECONNREFUSED" });
+    await expect(call(externalAddress(), port, "GET", "/status")).rejects.toMatchObject({
+      code: "ECONNREFUSED",
+    });
   });
 
   it("without a token, admin endpoints answer loopback clients only (403 with a code for others)", async () => {
@@ -87,22 +107,50 @@ describe("HTTP API: where it listens and who may administer it", () => {
     const external = externalAddress();
     const token = "s3cret-token-0123456789";
     const { port, log } = await start({ host: "0.0.0.0", adminToken: token });
-    for (const auth of [undefined, "Bearer wrong-token-0123456789", `Bearer ${token}x`, token, `Bearer ${token.slice(0, -1)}`]) {
-      const r = await call("127.0.0.1", port, "POST", "/mining/on", auth === undefined ? {} : { headers: { authorization: auth } });
-      expect([r.status, r.body.error, r.headers["www-authenticate"]]).toEqual([401, "UNAUTHORIZED", "Bearer"]);
+    for (const auth of [
+      undefined,
+      "Bearer wrong-token-0123456789",
+      `Bearer ${token}x`,
+      token,
+      `Bearer ${token.slice(0, -1)}`,
+    ]) {
+      const r = await call(
+        "127.0.0.1",
+        port,
+        "POST",
+        "/mining/on",
+        auth === undefined ? {} : { headers: { authorization: auth } },
+      );
+      expect([r.status, r.body.error, r.headers["www-authenticate"]]).toEqual([
+        401,
+        "UNAUTHORIZED",
+        "Bearer",
+      ]);
     }
-    const ok = await call(external, port, "POST", "/mining/on", { localAddress: external, headers: { authorization: `Bearer ${token}` } });
+    const ok = await call(external, port, "POST", "/mining/on", {
+      localAddress: external,
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect([ok.status, ok.body]).toEqual([200, { mining: true }]);
     expect(log).toEqual(["mining true"]);
   });
 
   it("refuses a short admin token at start with a code", () => {
-    expect(() => serveHttp({ port: 0, adminToken: "short" }, fakeApi([]))).toThrow(expect.objectContaining({ code: "BAD_ARGUMENT" }));
+    expect(() => serveHttp({ port: 0, adminToken: "short" }, fakeApi([]))).toThrow(
+      expect.objectContaining({ code: "BAD_ARGUMENT" }),
+    );
   });
 
   it("loopback means 127/8, ::1 and IPv4-mapped 127/8", () => {
-    expect(["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"].map(isLoopback)).toEqual([true, true, true, true]);
-    expect(["10.0.0.1", "::ffff:10.0.0.1", "fd00::2", "0.0.0.0", "127.0.0.1.evil", undefined].map(isLoopback)).toEqual([false, false, false, false, false, false]);
+    expect(["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"].map(isLoopback)).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(
+      ["10.0.0.1", "::ffff:10.0.0.1", "fd00::2", "0.0.0.0", "127.0.0.1.evil", undefined].map(isLoopback),
+    ).toEqual([false, false, false, false, false, false]);
   });
 });
 
@@ -115,7 +163,11 @@ describe("HTTP API: rate limits and errors", () => {
     for (let i = 0; i < 3; i++) statuses.push((await call("127.0.0.1", port, "GET", "/status")).status);
     const limited = await call("127.0.0.1", port, "GET", "/account/01");
     expect(statuses).toEqual([200, 200, 200]);
-    expect([limited.status, limited.body.error, limited.headers["retry-after"]]).toEqual([429, "RATE_LIMITED", "1"]);
+    expect([limited.status, limited.body.error, limited.headers["retry-after"]]).toEqual([
+      429,
+      "RATE_LIMITED",
+      "1",
+    ]);
     expect((await call("127.0.0.1", port, "POST", "/submit", { body: "00" })).status).toBe(429);
     // Another client has its own bucket.
     expect((await call(external, port, "GET", "/status", { localAddress: external })).status).toBe(200);
@@ -135,7 +187,9 @@ describe("HTTP API: rate limits and errors", () => {
     expect([nowhere.status, nowhere.body.error]).toEqual([404, "NOT_FOUND"]);
     const big = await call("127.0.0.1", port, "POST", "/submit", { body: "00".repeat(2000) });
     expect([big.status, big.body.error]).toEqual([413, "BAD_LENGTH"]);
-    expect((await call("127.0.0.1", port, "POST", "/submit", { body: "abcd\n" })).body).toEqual({ accepted: true });
+    expect((await call("127.0.0.1", port, "POST", "/submit", { body: "abcd\n" })).body).toEqual({
+      accepted: true,
+    });
     expect(log).toEqual(["submit abcd"]);
   });
 });
@@ -166,7 +220,22 @@ describe("chaindb node --consensus tendermint with one validator (process, HTTP)
     writeFileSync(join(dir, "n0", "validator.key"), toHex(seed) + "\n");
     const validator = toHex(keyPairFromSeed(seed).publicKey);
     const listen = await freePort();
-    const args = ["--import", "tsx", "bindings/cli/bin.ts", "node", "--data", join(dir, "n0"), "--listen", `127.0.0.1:${listen}`, "--consensus", "tendermint", "--validators", validator, "--http-rate", "5"];
+    const args = [
+      "--import",
+      "tsx",
+      "bindings/cli/bin.ts",
+      "node",
+      "--data",
+      join(dir, "n0"),
+      "--listen",
+      `127.0.0.1:${listen}`,
+      "--consensus",
+      "tendermint",
+      "--validators",
+      validator,
+      "--http-rate",
+      "5",
+    ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
     let stderr = "";
@@ -178,7 +247,11 @@ describe("chaindb node --consensus tendermint with one validator (process, HTTP)
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       buffered += chunk;
       for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
-        const line = JSON.parse(buffered.slice(0, nl)) as { event?: string; height?: number; failure?: unknown };
+        const line = JSON.parse(buffered.slice(0, nl)) as {
+          event?: string;
+          height?: number;
+          failure?: unknown;
+        };
         buffered = buffered.slice(nl + 1);
         if (line.event === "status") [height, failure] = [line.height!, line.failure ?? null];
         for (const w of waiters.splice(0)) w();
@@ -191,25 +264,44 @@ describe("chaindb node --consensus tendermint with one validator (process, HTTP)
         check();
       });
     // Before the fix the process failed at start: "internal error: engine at height 2, ledger at 0".
-    expect(await until(() => height >= 2, 60_000), `height ${height} failure ${String(failure)} stderr ${stderr.slice(-500)}`).toBe(true);
+    expect(
+      await until(() => height >= 2, 60_000),
+      `height ${height} failure ${String(failure)} stderr ${stderr.slice(-500)}`,
+    ).toBe(true);
     const port = listen + 1;
     const [alice, bob] = devAccounts(2);
-    const tx = signTransfer(alice!, { chainId: DEV_CHAIN_ID, to: bob!.publicKey, amount: 3, fee: 1, nonce: 0 });
+    const tx = signTransfer(alice!, {
+      chainId: DEV_CHAIN_ID,
+      to: bob!.publicKey,
+      amount: 3,
+      fee: 1,
+      nonce: 0,
+    });
     const submitted = await call("127.0.0.1", port, "POST", "/submit", { body: toHex(tx) });
     expect([submitted.status, submitted.body]).toEqual([200, { accepted: true }]);
-    const gap = signTransfer(alice!, { chainId: DEV_CHAIN_ID, to: bob!.publicKey, amount: 3, fee: 1, nonce: 1000 });
+    const gap = signTransfer(alice!, {
+      chainId: DEV_CHAIN_ID,
+      to: bob!.publicKey,
+      amount: 3,
+      fee: 1,
+      nonce: 1000,
+    });
     const refused = await call("127.0.0.1", port, "POST", "/submit", { body: toHex(gap) });
     expect([refused.status, refused.body.error]).toEqual([400, "NONCE_GAP"]);
     const at = height;
     expect(await until(() => height >= at + 2, 30_000)).toBe(true);
     // Burst of 10 at --http-rate 5: the rest of a quick burst of 12 is refused.
-    const burst = await Promise.all(Array.from({ length: 12 }, () => call("127.0.0.1", port, "GET", `/account/${toHex(alice!.publicKey)}`)));
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, () => call("127.0.0.1", port, "GET", `/account/${toHex(alice!.publicKey)}`)),
+    );
     const ok = burst.filter((r) => r.status === 200);
     expect(ok.length).toBeGreaterThanOrEqual(1);
     expect(ok.length).toBeLessThan(12);
     expect(burst.filter((r) => r.status === 429).every((r) => r.body.error === "RATE_LIMITED")).toBe(true);
     expect(ok.every((r) => r.body.nonce === "1")).toBe(true);
-    await expect(call(externalAddress(), port, "GET", "/status")).rejects.toMatchObject({ code: "ECONNREFUSED" });
+    await expect(call(externalAddress(), port, "GET", "/status")).rejects.toMatchObject({
+      code: "ECONNREFUSED",
+    });
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

@@ -25,9 +25,14 @@ afterEach(() => void vi.restoreAllMocks());
 // Asynchronous on purpose: a blocking spawn would stall vitest's own messaging.
 function chaindb(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "bindings/cli/bin.ts", ...args], { encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "bindings/cli/bin.ts", ...args],
+      { encoding: "utf8", timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -39,8 +44,32 @@ const COMMANDS: Record<string, string[]> = {
   "simulate replication": ["--mode", "--seeds", "--nodes", "--json"],
   "simulate consensus": ["--validators", "--byzantine", "--consensus", "--seeds", "--json"],
   "simulate 2pc": ["--seeds", "--participants", "--bug", "--json"],
-  node: ["--data", "--listen", "--peers", "--key", "--mode", "--ack", "--backups", "--block-ms", "--consensus", "--validators", "--validator-key", "--byzantine", "--halt-height"],
-  cluster: ["--nodes", "--mode", "--consensus", "--byzantine", "--blocks", "--ack", "--rate", "--dir", "--json"],
+  node: [
+    "--data",
+    "--listen",
+    "--peers",
+    "--key",
+    "--mode",
+    "--ack",
+    "--backups",
+    "--block-ms",
+    "--consensus",
+    "--validators",
+    "--validator-key",
+    "--byzantine",
+    "--halt-height",
+  ],
+  cluster: [
+    "--nodes",
+    "--mode",
+    "--consensus",
+    "--byzantine",
+    "--blocks",
+    "--ack",
+    "--rate",
+    "--dir",
+    "--json",
+  ],
 };
 
 /** A one-line error with a code, nothing on stdout. */
@@ -90,7 +119,17 @@ describe("--help and -h on every command", () => {
   it("the top-level usage names every command, --byzantine and the exit codes", async () => {
     const io = capture();
     expect(await main(["--help"])).toBe(0);
-    for (const c of ["mine", "verify", "simulate", "node", "cluster", "bench", "--byzantine", "exit codes: 0 ok, 1 failure"]) expect(io.out()).toContain(c);
+    for (const c of [
+      "mine",
+      "verify",
+      "simulate",
+      "node",
+      "cluster",
+      "bench",
+      "--byzantine",
+      "exit codes: 0 ok, 1 failure",
+    ])
+      expect(io.out()).toContain(c);
   });
 });
 
@@ -99,15 +138,30 @@ describe("bad input: one line with a code, exit 2", () => {
     [["mine", "--workers", "-1"], /--workers expected an integer in 0\.\.256, got "-1" \[BAD_ARGUMENT\]/],
     [["mine", "--bits", "0x00000000"], /zero target, which no hash meets \[BAD_BITS\]/],
     [["mine", "--bits", "0x00800000", "--workers", "0"], /\[BAD_BITS\]/],
-    [["mine", "--frobnicate"], /mine: unknown option --frobnicate \(see chaindb mine --help\) \[BAD_ARGUMENT\]/],
+    [
+      ["mine", "--frobnicate"],
+      /mine: unknown option --frobnicate \(see chaindb mine --help\) \[BAD_ARGUMENT\]/,
+    ],
     [["mine", "--bits"], /mine: --bits needs a value/],
     [["mine", "--json=yes"], /mine: --json takes no value/],
     [["verify", "--header", "00", "extra"], /verify: unexpected argument extra/],
-    [["simulate", "2pc", "--seeds", "0..100000000000000000000"], /--seeds expected <from>\.\.<to> with from <= to <= 4294967295/],
+    [
+      ["simulate", "2pc", "--seeds", "0..100000000000000000000"],
+      /--seeds expected <from>\.\.<to> with from <= to <= 4294967295/,
+    ],
     [["simulate", "consensus", "--seeds", "0..1e20"], /--seeds expected <from>\.\.<to>/],
-    [["simulate", "replication", "--seeds", "0..4294967295"], /4294967296 seeds is more than 10000000 in one run; split the range \[BAD_RANGE\]/],
-    [["simulate", "consensus", "--validators", "-4"], /--validators expected an integer in 1\.\.128, got "-4"/],
-    [["simulate", "consensus", "--validators", "4", "--byzantine", "5"], /--byzantine 5 is more than --validators 4/],
+    [
+      ["simulate", "replication", "--seeds", "0..4294967295"],
+      /4294967296 seeds is more than 10000000 in one run; split the range \[BAD_RANGE\]/,
+    ],
+    [
+      ["simulate", "consensus", "--validators", "-4"],
+      /--validators expected an integer in 1\.\.128, got "-4"/,
+    ],
+    [
+      ["simulate", "consensus", "--validators", "4", "--byzantine", "5"],
+      /--byzantine 5 is more than --validators 4/,
+    ],
     [["simulate", "replication", "--mode", "raft"], /--mode expected one of primary, pow, got "raft"/],
     [["cluster", "--nodes", "0"], /--nodes expected an integer in 1\.\.16/],
     [["cluster", "--byzantine", "1"], /--byzantine needs --consensus/],
@@ -133,7 +187,11 @@ describe("simulators report alike, with --json on all three", () => {
     for (const [args, name] of runs) {
       let io = capture();
       expect(await main(args)).toBe(0);
-      expect(io.out()).toMatch(new RegExp(`^2 seeds \\(1\\.\\.2\\), 0 violations: ${name}, [^\\n]+ — [^\\n]+ \\(\\d+(\\.\\d)? s\\)\\n$`));
+      expect(io.out()).toMatch(
+        new RegExp(
+          `^2 seeds \\(1\\.\\.2\\), 0 violations: ${name}, [^\\n]+ — [^\\n]+ \\(\\d+(\\.\\d)? s\\)\\n$`,
+        ),
+      );
       vi.restoreAllMocks();
       io = capture();
       expect(await main([...args, "--json"])).toBe(0);
@@ -171,11 +229,24 @@ describe("node: operational failures are one line, exit 1, and leave nothing beh
       expect(asFile.code).toBe(2);
       expectOneLineError(asFile.stderr, /--data \S+ is a file, expected a directory \[BAD_ARGUMENT\]/);
       expect(readOnly.code).toBe(1);
-      expectOneLineError(readOnly.stderr, /chaindb-cli-test: (operation not permitted|permission denied|no such file or directory) \[E[A-Z]+\]/);
+      expectOneLineError(
+        readOnly.stderr,
+        /chaindb-cli-test: (operation not permitted|permission denied|no such file or directory) \[E[A-Z]+\]/,
+      );
       expect(peerInUse.code).toBe(1);
-      expectOneLineError(peerInUse.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use \\[EADDRINUSE\\]`));
+      expectOneLineError(
+        peerInUse.stderr,
+        new RegExp(
+          `cannot listen on 127\\.0\\.0\\.1:${port}: the address is already in use \\[EADDRINUSE\\]`,
+        ),
+      );
       expect(httpInUse.code).toBe(1);
-      expectOneLineError(httpInUse.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port + 3}: the address is already in use \\[EADDRINUSE\\]`));
+      expectOneLineError(
+        httpInUse.stderr,
+        new RegExp(
+          `cannot listen on 127\\.0\\.0\\.1:${port + 3}: the address is already in use \\[EADDRINUSE\\]`,
+        ),
+      );
       expect(existsSync(join(dir, "h", "ledger")), "the ledger was opened before the HTTP port").toBe(true);
       expect(readdirSync(join(dir, "h", "ledger"))).not.toContain("LOCK");
     } finally {
@@ -194,7 +265,10 @@ describe("node: operational failures are one line, exit 1, and leave nothing beh
 describe("cluster status table", () => {
   const stream = (isTTY: boolean) => {
     const writes: string[] = [];
-    return { writes, out: { isTTY, write: (s: string) => (writes.push(s), true) } as unknown as NodeJS.WriteStream };
+    return {
+      writes,
+      out: { isTTY, write: (s: string) => (writes.push(s), true) } as unknown as NodeJS.WriteStream,
+    };
   };
 
   it("redraws in place on a terminal: cursor up over the last table, each line cleared", () => {

@@ -10,9 +10,14 @@ const GENESIS =
 // Asynchronous on purpose: a blocking spawn would stall vitest's own messaging.
 function chaindb(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "bindings/cli/bin.ts", ...args], { encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "bindings/cli/bin.ts", ...args],
+      { encoding: "utf8", timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 

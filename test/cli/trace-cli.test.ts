@@ -9,9 +9,14 @@ import { main } from "../../bindings/cli/main.ts";
 
 function chaindb(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "bindings/cli/bin.ts", ...args], { encoding: "utf8", timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "bindings/cli/bin.ts", ...args],
+      { encoding: "utf8", timeout: 120_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -29,7 +34,9 @@ describe("simulate --trace", () => {
     const file = join(mkdtempSync(join(tmpdir(), "chaindb-trace-")), "sub", "x.html");
     const r = await chaindb("simulate", "consensus", "--seeds", "1..1", "--trace", file);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain(`trace: simulate consensus, seed 1: 4 validators (1 byzantine, tendermint) drawn to ${file}`);
+    expect(r.stderr).toContain(
+      `trace: simulate consensus, seed 1: 4 validators (1 byzantine, tendermint) drawn to ${file}`,
+    );
     const html = readFileSync(file, "utf8");
     expect(html).toContain('<svg class="trace"');
     expect([...html.matchAll(/<g class="lane" data-node="n\d">/g)]).toHaveLength(4);
@@ -51,7 +58,18 @@ describe("simulate --trace", () => {
   it("draws only the requested window", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "chaindb-trace-")), "w.html");
     capture();
-    expect(await main(["simulate", "replication", "--seeds", "3..3", "--trace", file, "--trace-window", "400..600"])).toBe(0);
+    expect(
+      await main([
+        "simulate",
+        "replication",
+        "--seeds",
+        "3..3",
+        "--trace",
+        file,
+        "--trace-window",
+        "400..600",
+      ]),
+    ).toBe(0);
     const html = readFileSync(file, "utf8");
     const sent = [...html.matchAll(/, sent (\d+) ms,/g)].map((m) => Number(m[1]));
     expect(sent.length).toBeGreaterThan(0);
@@ -61,7 +79,18 @@ describe("simulate --trace", () => {
   it("bad trace options exit 2 with one line and write nothing", async () => {
     const dir = mkdtempSync(join(tmpdir(), "chaindb-trace-"));
     const err = capture();
-    expect(await main(["simulate", "consensus", "--seeds", "1..1", "--trace", join(dir, "a.html"), "--trace-window", "5..1"])).toBe(2);
+    expect(
+      await main([
+        "simulate",
+        "consensus",
+        "--seeds",
+        "1..1",
+        "--trace",
+        join(dir, "a.html"),
+        "--trace-window",
+        "5..1",
+      ]),
+    ).toBe(2);
     expect(await main(["simulate", "2pc", "--seeds", "1..1", "--trace-window", "0..10"])).toBe(2);
     expect(await main(["simulate", "replication", "--seeds", "1..1", "--trace", ""])).toBe(2);
     expect(err).toEqual([

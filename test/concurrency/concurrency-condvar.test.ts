@@ -35,17 +35,24 @@ describe("ConditionVariable across real workers", () => {
 
   // The worker holds the mutex, calls wait, and is held (by the onUnlocked hook) in the window
   // after the unlock and before the sleep while this thread notifies: the wakeup must not be lost.
-  async function lostWakeupCase(naive: boolean, timeoutMs: number): Promise<{ notified: boolean; ms: number }> {
+  async function lostWakeupCase(
+    naive: boolean,
+    timeoutMs: number,
+  ): Promise<{ notified: boolean; ms: number }> {
     const mutex = new Mutex();
     const cv = new ConditionVariable();
     const gate = new Int32Array(new SharedArrayBuffer(4));
     let reachedWindow!: () => void;
     const inWindow = new Promise<void>((resolve) => (reachedWindow = resolve));
     const t0 = performance.now();
-    const running = pool.start(0, { task: "lostWakeup", mutex: mutex.handle(), cv: cv.handle(), gate, naive, timeoutMs }, {
-      timeoutMs: 30_000,
-      onProgress: (m) => m.stage === "unlocked" && reachedWindow(),
-    });
+    const running = pool.start(
+      0,
+      { task: "lostWakeup", mutex: mutex.handle(), cv: cv.handle(), gate, naive, timeoutMs },
+      {
+        timeoutMs: 30_000,
+        onProgress: (m) => m.stage === "unlocked" && reachedWindow(),
+      },
+    );
     await inWindow;
     await mutex.withLockAsync(() => cv.notifyOne());
     Atomics.store(gate, 0, 1);

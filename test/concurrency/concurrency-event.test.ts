@@ -8,8 +8,14 @@ afterAll(() => pool.close());
 
 // Shared words: [0] waiters ready, [1] waiters released, [2] sets performed.
 function startWaiters(event: Event, shared: Int32Array): Promise<unknown>[] {
-  return Array.from({ length: WAITERS }, (_, i) =>
-    pool.start(i, { task: "eventWait", event: event.handle(), shared, timeoutMs: 20_000 }, { timeoutMs: 60_000 }).done,
+  return Array.from(
+    { length: WAITERS },
+    (_, i) =>
+      pool.start(
+        i,
+        { task: "eventWait", event: event.handle(), shared, timeoutMs: 20_000 },
+        { timeoutMs: 60_000 },
+      ).done,
   );
 }
 

@@ -13,7 +13,12 @@ describe("Mutex across real workers", () => {
     const mutex = new Mutex();
     const shared = new Int32Array(new SharedArrayBuffer(12)); // inside, violations, counter
     const results = await pool.run(
-      Array.from({ length: workers }, () => ({ task: "mutexCounter" as const, mutex: mutex.handle(), shared, iterations })),
+      Array.from({ length: workers }, () => ({
+        task: "mutexCounter" as const,
+        mutex: mutex.handle(),
+        shared,
+        iterations,
+      })),
       slow ? 600_000 : 60_000,
     );
     expect(results).toEqual(Array(workers).fill(iterations));
@@ -37,7 +42,11 @@ describe("Mutex across real workers", () => {
     // Each round takes the lock from the main thread, through the waitAsync path whenever a worker
     // holds it (rare on 2 busy cores; the deterministic contended case is the lockAsync test below).
     const mainRoundsMin = slow ? 50_000 : 5_000;
-    for (let round = 0; round < 10_000_000 && (workerIncrements < 2 * iterations || round < mainRoundsMin); round++) {
+    for (
+      let round = 0;
+      round < 10_000_000 && (workerIncrements < 2 * iterations || round < mainRoundsMin);
+      round++
+    ) {
       await mutex.lockAsync({ timeoutMs: 30_000 });
       if (Atomics.add(shared, 0, 1) !== 0) Atomics.add(shared, 1, 1);
       shared[2] = shared[2]! + 1;
@@ -54,7 +63,10 @@ describe("Mutex across real workers", () => {
 
   it("gives every thread its own id from the shared registry that travels with a Mutex handle", async () => {
     const handle = new Mutex().handle();
-    const ids = (await pool.run([0, 1, 2].map(() => ({ task: "identity" as const, mutex: handle })), 30_000)) as ThreadIdentity[];
+    const ids = (await pool.run(
+      [0, 1, 2].map(() => ({ task: "identity" as const, mutex: handle })),
+      30_000,
+    )) as ThreadIdentity[];
     const me = currentThread();
     expect(ids.every((id) => id.tag === me.tag)).toBe(true);
     expect(new Set([me.id, ...ids.map((id) => id.id)]).size).toBe(4);
@@ -64,7 +76,11 @@ describe("Mutex across real workers", () => {
     const mutex = new Mutex();
     await mutex.lockAsync();
     const t0 = performance.now();
-    const done = pool.start(0, { task: "lockWithTimeout", mutex: mutex.handle(), timeoutMs: 100 }, { timeoutMs: 30_000 });
+    const done = pool.start(
+      0,
+      { task: "lockWithTimeout", mutex: mutex.handle(), timeoutMs: 100 },
+      { timeoutMs: 30_000 },
+    );
     await expect(done.done).rejects.toMatchObject({ code: "LOCK_TIMEOUT" });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(100);
     mutex.unlock();
@@ -89,7 +105,9 @@ describe("Mutex across real workers", () => {
   it("rejects unlock by a thread that does not own the lock (NOT_OWNER)", async () => {
     const mutex = new Mutex();
     mutex.lock();
-    const error = await pool.start(0, { task: "unlockForeign", mutex: mutex.handle() }, { timeoutMs: 30_000 }).done.catch((e: unknown) => e);
+    const error = await pool
+      .start(0, { task: "unlockForeign", mutex: mutex.handle() }, { timeoutMs: 30_000 })
+      .done.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WorkerTaskError);
     expect((error as WorkerTaskError).code).toBe("NOT_OWNER");
     expect(mutex.heldByCurrentThread).toBe(true); // the failed unlock changed nothing

@@ -12,7 +12,12 @@ describe("Semaphore across real workers", () => {
     const shared = new Int32Array(new SharedArrayBuffer(8)); // holders now, most holders seen
     const iterations = slow ? 50_000 : 5_000;
     const results = await pool.run(
-      Array.from({ length: 4 }, () => ({ task: "semaphore" as const, semaphore: semaphore.handle(), shared, iterations })),
+      Array.from({ length: 4 }, () => ({
+        task: "semaphore" as const,
+        semaphore: semaphore.handle(),
+        shared,
+        iterations,
+      })),
       slow ? 300_000 : 60_000,
     );
     expect(results).toEqual([iterations, iterations, iterations, iterations]);

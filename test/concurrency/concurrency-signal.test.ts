@@ -10,7 +10,11 @@ describe("Signal", () => {
   it("stops a busy worker loop within a bound after raise", async () => {
     const signal = new Signal();
     const shared = new Int32Array(new SharedArrayBuffer(8)); // [0] iterations, [1] stopped
-    const running = pool.start(0, { task: "signalLoop", signal: signal.handle(), shared }, { timeoutMs: 60_000 });
+    const running = pool.start(
+      0,
+      { task: "signalLoop", signal: signal.handle(), shared },
+      { timeoutMs: 60_000 },
+    );
     await waitForWord(shared, 0, 1, 30_000); // the loop is running
     const t0 = performance.now();
     signal.raise(7);

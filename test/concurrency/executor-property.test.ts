@@ -49,7 +49,10 @@ function build(sc: Scenario) {
   for (let i = 0; i < sc.accounts; i++) {
     const r = rand();
     if (r < 0.1) continue; // absent until credited
-    genesis.push({ address: address(i), balance: r < 0.15 ? U64_MAX - BigInt(pick(50)) : BigInt(pick(2000)) });
+    genesis.push({
+      address: address(i),
+      balance: r < 0.15 ? U64_MAX - BigInt(pick(50)) : BigInt(pick(2000)),
+    });
   }
   const outsider = address(1_000_000);
   if (sc.proposer === "rich") genesis.push({ address: outsider, balance: U64_MAX - 3n });
@@ -130,7 +133,9 @@ describe("parallel executor = serial executor", () => {
     try {
       await fc.assert(fc.asyncProperty(scenarioArb, check), { seed, numRuns });
     } catch (error) {
-      console.error(`failing seed ${seed}; replay: CHAINDB_SEED=${seed} npx vitest run test/concurrency/executor-property.test.ts`);
+      console.error(
+        `failing seed ${seed}; replay: CHAINDB_SEED=${seed} npx vitest run test/concurrency/executor-property.test.ts`,
+      );
       throw error;
     }
     // The parallel path really ran (the rest fell back: a trading or overflowing proposer).
@@ -138,7 +143,15 @@ describe("parallel executor = serial executor", () => {
   }, 120_000);
 
   it("the two-account block: every transfer in one group, identical result", async () => {
-    await check({ accounts: 2, hot: false, count: 200, proposer: "outsider", engine: "wasm", hugeFees: false, seed: 99 });
+    await check({
+      accounts: 2,
+      hot: false,
+      count: 200,
+      proposer: "outsider",
+      engine: "wasm",
+      hugeFees: false,
+      seed: 99,
+    });
     expect(parallel.lastReport).toMatchObject({ path: "workers", groups: 1 });
   });
 });

@@ -19,7 +19,13 @@ function block(count: number, nonces: number[], chainId = CHAIN): Uint8Array[] {
   return Array.from({ length: count }, (_, i) => {
     const from = (i * 7) % keys.length;
     const to = (i * 3 + 1) % keys.length;
-    return signTransfer(keys[from]!, { chainId, to: keys[to]!.publicKey, amount: 10 + (i % 50), fee: 1, nonce: nonces[from]!++ });
+    return signTransfer(keys[from]!, {
+      chainId,
+      to: keys[to]!.publicKey,
+      amount: 10 + (i % 50),
+      fee: 1,
+      nonce: nonces[from]!++,
+    });
   });
 }
 
@@ -59,13 +65,30 @@ describe("parallel executor, signed pipeline", () => {
   it("refuses a bad signature or a wrong chain with the serial error, and changes nothing", async () => {
     const a = await Ledger.open({ chainId: CHAIN, genesis });
     const b = await Ledger.open({ chainId: CHAIN, genesis });
-    const txs = block(60, keys.map(() => 0));
+    const txs = block(
+      60,
+      keys.map(() => 0),
+    );
     const badSig = txs.map((t) => t.slice());
     badSig[41]![150] ^= 1;
-    const wrongChain = [...txs.slice(0, 50), ...block(1, keys.map(() => 0), CHAIN + 1), ...badSig.slice(51)];
+    const wrongChain = [
+      ...txs.slice(0, 50),
+      ...block(
+        1,
+        keys.map(() => 0),
+        CHAIN + 1,
+      ),
+      ...badSig.slice(51),
+    ];
     for (const bad of [badSig, wrongChain]) {
-      const want = await a.applyBlock(bad, { proposer }).then(() => "ok", (e) => `${e.code}: ${e.message}`);
-      const got = await parallel.execute(b, bad, { proposer }).then(() => "ok", (e) => `${e.code}: ${e.message}`);
+      const want = await a.applyBlock(bad, { proposer }).then(
+        () => "ok",
+        (e) => `${e.code}: ${e.message}`,
+      );
+      const got = await parallel.execute(b, bad, { proposer }).then(
+        () => "ok",
+        (e) => `${e.code}: ${e.message}`,
+      );
       expect(got).toBe(want);
       expect(got).not.toBe("ok");
     }

@@ -32,13 +32,22 @@ describe("consensus cluster (processes, TCP, SIGKILL)", () => {
     const problems: string[] = [];
     const restoredFrom: number[] = [];
     const spawnNode = (i: number) => {
-      const child = spawn(process.execPath, ["--import", "tsx", "test/helpers/consensus-cluster-node.ts", String(i), dir, ports.join(",")], { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", "test/helpers/consensus-cluster-node.ts", String(i), dir, ports.join(",")],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
       children.push(child);
       let buffer = "";
       child.stdout!.on("data", (chunk: Buffer) => {
         buffer += chunk.toString();
         for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
-          const line = JSON.parse(buffer.slice(0, nl)) as { height?: number; slot?: string; id?: string; restored?: boolean };
+          const line = JSON.parse(buffer.slice(0, nl)) as {
+            height?: number;
+            slot?: string;
+            id?: string;
+            restored?: boolean;
+          };
           buffer = buffer.slice(nl + 1);
           if (line.restored === true) restoredFrom.push(line.height!);
           if (line.height !== undefined) heights[i] = Math.max(heights[i]!, line.height);
@@ -54,20 +63,30 @@ describe("consensus cluster (processes, TCP, SIGKILL)", () => {
     const until = (done: () => boolean, ms: number) =>
       new Promise<boolean>((resolve) => {
         const t0 = Date.now();
-        const check = () => (done() ? resolve(true) : Date.now() - t0 > ms ? resolve(false) : setTimeout(check, 50));
+        const check = () =>
+          done() ? resolve(true) : Date.now() - t0 > ms ? resolve(false) : setTimeout(check, 50);
         check();
       });
 
     const nodes = Array.from({ length: N }, (_, i) => spawnNode(i));
-    expect(await until(() => Math.min(...heights) >= 3, 60_000), `heights ${heights}; ${problems.join("; ")}`).toBe(true);
+    expect(
+      await until(() => Math.min(...heights) >= 3, 60_000),
+      `heights ${heights}; ${problems.join("; ")}`,
+    ).toBe(true);
     nodes[2]!.kill("SIGKILL");
     await until(() => nodes[2]!.exitCode !== null || nodes[2]!.signalCode !== null, 5_000);
     const atKill = heights[2]!;
     const others = () => Math.min(...heights.filter((_, i) => i !== 2));
-    expect(await until(() => others() >= Math.max(...heights) && others() >= atKill + 3, 60_000), `heights ${heights}`).toBe(true);
+    expect(
+      await until(() => others() >= Math.max(...heights) && others() >= atKill + 3, 60_000),
+      `heights ${heights}`,
+    ).toBe(true);
     nodes[2] = spawnNode(2);
     const target = Math.max(...heights) + 2;
-    expect(await until(() => Math.min(...heights) >= target, 60_000), `heights ${heights} (target ${target}); ${problems.join("; ")}`).toBe(true);
+    expect(
+      await until(() => Math.min(...heights) >= target, 60_000),
+      `heights ${heights} (target ${target}); ${problems.join("; ")}`,
+    ).toBe(true);
     for (const c of nodes) c.kill("SIGTERM");
     expect(restoredFrom).toHaveLength(1); // the restarted process resumed from its own WAL
     expect(restoredFrom[0]).toBeGreaterThanOrEqual(3);

@@ -41,7 +41,8 @@ function node(options: { proposerOffset?: number } = {}) {
   const effects: Effect[] = [...engine.start()];
   const feed = (...messages: Message[]) => {
     const out: Effect[] = [];
-    for (const message of messages) out.push(...answerValidity(engine, engine.handle({ kind: "message", from: 1, message })));
+    for (const message of messages)
+      out.push(...answerValidity(engine, engine.handle({ kind: "message", from: 1, message })));
     effects.push(...out);
     return out;
   };
@@ -53,24 +54,61 @@ function answerValidity(engine: TendermintEngine, effects: Effect[]): Effect[] {
   const out = [...effects];
   for (let i = 0; i < out.length; i++) {
     const e = out[i]!;
-    if (e.kind === "validate") out.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid: !new TextDecoder().decode(e.value).startsWith("bad") }));
+    if (e.kind === "validate")
+      out.push(
+        ...engine.handle({
+          kind: "validity",
+          valueId: e.valueId,
+          valid: !new TextDecoder().decode(e.value).startsWith("bad"),
+        }),
+      );
   }
   return out;
 }
 
 const proposal = (round: number, value: Uint8Array, validRound = -1, height = 1) =>
-  signProposal(CHAIN, key((round + 1) % 4).secretKey, key((round + 1) % 4).publicKey, { height, round, validRound, value });
-const vote = (i: number, type: VoteType, round: number, value: Uint8Array | null, height = 1, chain = CHAIN) =>
-  signVote(chain, key(i).secretKey, key(i).publicKey, { type, height, round, valueId: value === null ? null : valueIdOf(value) });
-const prevotes = (round: number, value: Uint8Array | null, who = [1, 2, 3]) => who.map((i) => vote(i, VoteType.Prevote, round, value));
-const precommits = (round: number, value: Uint8Array | null, who = [1, 2, 3]) => who.map((i) => vote(i, VoteType.Precommit, round, value));
+  signProposal(CHAIN, key((round + 1) % 4).secretKey, key((round + 1) % 4).publicKey, {
+    height,
+    round,
+    validRound,
+    value,
+  });
+const vote = (
+  i: number,
+  type: VoteType,
+  round: number,
+  value: Uint8Array | null,
+  height = 1,
+  chain = CHAIN,
+) =>
+  signVote(chain, key(i).secretKey, key(i).publicKey, {
+    type,
+    height,
+    round,
+    valueId: value === null ? null : valueIdOf(value),
+  });
+const prevotes = (round: number, value: Uint8Array | null, who = [1, 2, 3]) =>
+  who.map((i) => vote(i, VoteType.Prevote, round, value));
+const precommits = (round: number, value: Uint8Array | null, who = [1, 2, 3]) =>
+  who.map((i) => vote(i, VoteType.Precommit, round, value));
 
 function ownVotes(effects: Effect[], type: VoteType): Vote[] {
-  return effects.flatMap((e) => (e.kind === "broadcast" && e.message.kind === "vote" && e.message.type === type && set.indexOf(e.message.validator) === 0 ? [e.message] : []));
+  return effects.flatMap((e) =>
+    e.kind === "broadcast" &&
+    e.message.kind === "vote" &&
+    e.message.type === type &&
+    set.indexOf(e.message.validator) === 0
+      ? [e.message]
+      : [],
+  );
 }
-const idOf = (v: Vote | undefined) => (v?.valueId ? Buffer.from(v.valueId).toString("hex") : v === undefined ? "none" : "nil");
+const idOf = (v: Vote | undefined) =>
+  v?.valueId ? Buffer.from(v.valueId).toString("hex") : v === undefined ? "none" : "nil";
 const hex = (value: Uint8Array) => Buffer.from(valueIdOf(value)).toString("hex");
-const timeout = (step: Step, round: number, height = 1) => ({ kind: "timeout" as const, timeout: { step, height, round } });
+const timeout = (step: Step, round: number, height = 1) => ({
+  kind: "timeout" as const,
+  timeout: { step, height, round },
+});
 
 /** Drives node 0 through round 0 so that it locks on `value` and round 0 ends without a decision. */
 function lockedOn(value: Uint8Array) {
@@ -109,14 +147,20 @@ describe("tendermint engine: Algorithm 1", () => {
     expect(ownVotes(n.effects, VoteType.Prevote).map(idOf)).toEqual(["nil"]);
     const m = node();
     const scheduled = m.effects.filter((e) => e.kind === "schedule");
-    expect(scheduled).toEqual([{ kind: "schedule", timeout: { step: Step.Propose, height: 1, round: 0 }, delayMs: 300 }]);
+    expect(scheduled).toEqual([
+      { kind: "schedule", timeout: { step: Step.Propose, height: 1, round: 0 }, delayMs: 300 },
+    ]);
     m.effects.push(...m.engine.handle(timeout(Step.Propose, 0)));
     expect(ownVotes(m.effects, VoteType.Prevote).map(idOf)).toEqual(["nil"]);
     m.feed(...prevotes(0, null, [1, 2]));
     expect(ownVotes(m.effects, VoteType.Precommit).map(idOf)).toEqual(["nil"]);
     m.feed(...precommits(0, null, [1, 2]));
     const round1 = m.engine.handle(timeout(Step.Precommit, 0));
-    expect(round1).toContainEqual({ kind: "schedule", timeout: { step: Step.Propose, height: 1, round: 1 }, delayMs: 400 });
+    expect(round1).toContainEqual({
+      kind: "schedule",
+      timeout: { step: Step.Propose, height: 1, round: 1 },
+      delayMs: 400,
+    });
   });
 
   it("locks on a polka and then prevotes nil for a fresh different value (line 22)", () => {
@@ -182,7 +226,9 @@ describe("tendermint engine: Algorithm 1", () => {
     expect(n.engine.validRound).toBe(2);
     n.feed(...precommits(2, null, [1, 2]));
     const out = n.engine.handle(timeout(Step.Precommit, 2));
-    const sent = out.flatMap((e) => (e.kind === "broadcast" && e.message.kind === "proposal" ? [e.message] : []));
+    const sent = out.flatMap((e) =>
+      e.kind === "broadcast" && e.message.kind === "proposal" ? [e.message] : [],
+    );
     expect(sent).toHaveLength(1);
     expect(sent[0]!.round).toBe(3);
     expect(sent[0]!.validRound).toBe(2);
@@ -216,10 +262,24 @@ describe("tendermint engine: Algorithm 1", () => {
     const good = vote(1, VoteType.Prevote, 0, V);
     const forged: Vote = { ...good, signature: good.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) };
     const outsider = keyPairFromSeed(new Uint8Array(32).fill(99));
-    const stranger = signVote(CHAIN, outsider.secretKey, outsider.publicKey, { type: VoteType.Prevote, height: 1, round: 7, valueId: null });
-    const strangers = [stranger, { ...stranger, validator: key(2).publicKey }, vote(3, VoteType.Prevote, 7, null, 1, "other-chain")];
+    const stranger = signVote(CHAIN, outsider.secretKey, outsider.publicKey, {
+      type: VoteType.Prevote,
+      height: 1,
+      round: 7,
+      valueId: null,
+    });
+    const strangers = [
+      stranger,
+      { ...stranger, validator: key(2).publicKey },
+      vote(3, VoteType.Prevote, 7, null, 1, "other-chain"),
+    ];
     expect(n.feed(forged, ...strangers)).toEqual([]);
-    const wrong = signProposal(CHAIN, key(2).secretKey, key(2).publicKey, { height: 1, round: 0, validRound: -1, value: V });
+    const wrong = signProposal(CHAIN, key(2).secretKey, key(2).publicKey, {
+      height: 1,
+      round: 0,
+      validRound: -1,
+      value: V,
+    });
     const tampered: Proposal = { ...proposal(0, V), value: W };
     expect(n.feed(wrong, tampered)).toEqual([]);
     expect(n.engine.round).toBe(0);
@@ -235,7 +295,11 @@ describe("tendermint engine: Algorithm 1", () => {
     expect(verifyEvidence(CHAIN, set, evidence[0]!)).toBe(true);
     expect(set.indexOf((evidence[0]!.a as Vote).validator)).toBe(1);
     expect(n.engine.step).toBe(Step.Prevote); // V: self + 1, W: 1 + 2 — no polka, 3 voters in all
-    expect(out).toContainEqual({ kind: "schedule", timeout: { step: Step.Prevote, height: 1, round: 0 }, delayMs: 100 });
+    expect(out).toContainEqual({
+      kind: "schedule",
+      timeout: { step: Step.Prevote, height: 1, round: 0 },
+      delayMs: 100,
+    });
     n.feed(vote(3, VoteType.Prevote, 0, W)); // W: 1, 2, 3 (the equivocator counts for both) but W was not proposed
     expect(ownVotes(n.effects, VoteType.Precommit)).toEqual([]);
     expect(n.engine.lockedRound).toBe(-1);
@@ -246,7 +310,9 @@ describe("tendermint engine: Algorithm 1", () => {
     const n = node();
     const p = proposal(0, V);
     const out = n.feed(p);
-    const headers = out.flatMap((e) => (e.kind === "broadcast" && e.message.kind === "proposal" ? [e.message] : []));
+    const headers = out.flatMap((e) =>
+      e.kind === "broadcast" && e.message.kind === "proposal" ? [e.message] : [],
+    );
     expect(headers).toHaveLength(1);
     expect(headers[0]!.value).toHaveLength(0); // the signed fields without the block
     expect(isProposalHeader(headers[0]!)).toBe(true);
@@ -256,9 +322,16 @@ describe("tendermint engine: Algorithm 1", () => {
     const evidence = n.feed(other).flatMap((e) => (e.kind === "evidence" ? [e.evidence] : []));
     expect(evidence).toHaveLength(1);
     expect(evidence[0]!.type).toBe("proposal");
-    expect([(evidence[0]!.a as Proposal).value.length, (evidence[0]!.b as Proposal).value.length]).toEqual([0, 0]);
+    expect([(evidence[0]!.a as Proposal).value.length, (evidence[0]!.b as Proposal).value.length]).toEqual([
+      0, 0,
+    ]);
     expect(verifyEvidence(CHAIN, set, evidence[0]!)).toBe(true);
-    expect(verifyEvidence(CHAIN, set, { ...evidence[0]!, b: { ...evidence[0]!.b, signature: evidence[0]!.a.signature } })).toBe(false);
+    expect(
+      verifyEvidence(CHAIN, set, {
+        ...evidence[0]!,
+        b: { ...evidence[0]!.b, signature: evidence[0]!.a.signature },
+      }),
+    ).toBe(false);
     expect(n.engine.step).toBe(Step.Prevote); // a header is not a proposal: the round still runs on V
     // A forged header (wrong proposer key) is dropped.
     const forged = { ...proposalHeader(proposal(0, OWN)), signature: new Uint8Array(64) };

@@ -34,23 +34,36 @@ const value = (s: string) => new TextEncoder().encode(s);
 
 /** Validator 0 of `set`, fed messages from peer 1; validity answered "valid" at once. */
 function node(options: Partial<EngineOptions> = {}) {
-  const engine = new TendermintEngine({ chainId: CHAIN, validators: set, key: key(0), buildValue: (h, r) => value(`own ${h}/${r}`), ...options });
+  const engine = new TendermintEngine({
+    chainId: CHAIN,
+    validators: set,
+    key: key(0),
+    buildValue: (h, r) => value(`own ${h}/${r}`),
+    ...options,
+  });
   const effects: Effect[] = [];
   const apply = (out: Effect[]) => {
     for (let i = 0; i < out.length; i++) {
       const e = out[i]!;
       effects.push(e);
-      if (e.kind === "validate") out.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
+      if (e.kind === "validate")
+        out.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
     }
     return out;
   };
   apply(engine.start());
-  const feed = (...messages: Message[]) => messages.flatMap((message) => apply(engine.handle({ kind: "message", from: 1, message })));
+  const feed = (...messages: Message[]) =>
+    messages.flatMap((message) => apply(engine.handle({ kind: "message", from: 1, message })));
   return { engine, effects, feed, apply };
 }
 
 const vote = (i: number, type: VoteType, height: number, round: number, v: Uint8Array | null) =>
-  signVote(CHAIN, key(i).secretKey, key(i).publicKey, { type, height, round, valueId: v === null ? null : valueIdOf(v) });
+  signVote(CHAIN, key(i).secretKey, key(i).publicKey, {
+    type,
+    height,
+    round,
+    valueId: v === null ? null : valueIdOf(v),
+  });
 const proposalBy = (i: number, height: number, round: number, v: Uint8Array) =>
   signProposal(CHAIN, key(i).secretKey, key(i).publicKey, { height, round, validRound: -1, value: v });
 /** The signed proposal of (height, round) from its real proposer under the default schedule. */
@@ -60,10 +73,20 @@ function proposalOf(engine: TendermintEngine, height: number, round: number, v: 
 /** Decides `height` at round 0 with a proposal from its proposer and votes of validators 1..3. */
 function decide(n: ReturnType<typeof node>, height: number, v: Uint8Array) {
   n.feed(proposalOf(n.engine, height, 0, v));
-  for (const type of [VoteType.Prevote, VoteType.Precommit]) n.feed(...[1, 2, 3].map((i) => vote(i, type, height, 0, v)));
+  for (const type of [VoteType.Prevote, VoteType.Precommit])
+    n.feed(...[1, 2, 3].map((i) => vote(i, type, height, 0, v)));
 }
-function certificateOf(engine: TendermintEngine, height: number, v: Uint8Array, signers = [1, 2, 3]): CommitCertificate {
-  return { kind: "commit", proposal: proposalOf(engine, height, 0, v), precommits: signers.map((i) => vote(i, VoteType.Precommit, height, 0, v)) };
+function certificateOf(
+  engine: TendermintEngine,
+  height: number,
+  v: Uint8Array,
+  signers = [1, 2, 3],
+): CommitCertificate {
+  return {
+    kind: "commit",
+    proposal: proposalOf(engine, height, 0, v),
+    precommits: signers.map((i) => vote(i, VoteType.Precommit, height, 0, v)),
+  };
 }
 function countingVerifier(): { verify: Verifier; calls: () => number } {
   let calls = 0;
@@ -75,7 +98,11 @@ describe("hostile input: rounds and proposer computation", () => {
     let proposerCalls = 0;
     const n = node({ proposer: (_h, r) => (proposerCalls++, r % 4) });
     const before = proposerCalls;
-    const forged: Proposal = { ...proposalBy(1, 1, 1, value("x")), round: 2 ** 30, signature: new Uint8Array(64) };
+    const forged: Proposal = {
+      ...proposalBy(1, 1, 1, value("x")),
+      round: 2 ** 30,
+      signature: new Uint8Array(64),
+    };
     expect(n.feed(forged)).toEqual([]);
     expect(proposerCalls - before).toBe(0);
   });
@@ -84,7 +111,12 @@ describe("hostile input: rounds and proposer computation", () => {
     const n = node();
     const before = n.engine.stats();
     for (const round of [2 ** 30, 0x7fff_ffff, 1000]) {
-      const p = signProposal(CHAIN, key(1).secretKey, key(1).publicKey, { height: 1, round, validRound: -1, value: value(`huge ${round}`) });
+      const p = signProposal(CHAIN, key(1).secretKey, key(1).publicKey, {
+        height: 1,
+        round,
+        validRound: -1,
+        value: value(`huge ${round}`),
+      });
       expect(n.feed(p)).toEqual([]);
     }
     expect(n.engine.stats().elections).toBe(before.elections);
@@ -130,7 +162,14 @@ describe("hostile input: old-height evidence", () => {
     const b = { ...vote(1, VoteType.Prevote, 1, 0, value("b")), signature: new Uint8Array(64) };
     expect(n.feed({ kind: "evidence", type: "vote", a, b })).toEqual([]);
     // Real double votes of height 1 are just as old: dropped unread.
-    expect(n.feed(makeEvidence(vote(1, VoteType.Prevote, 1, 0, value("a")), vote(1, VoteType.Prevote, 1, 0, value("b"))))).toEqual([]);
+    expect(
+      n.feed(
+        makeEvidence(
+          vote(1, VoteType.Prevote, 1, 0, value("a")),
+          vote(1, VoteType.Prevote, 1, 0, value("b")),
+        ),
+      ),
+    ).toEqual([]);
     for (let h = 120; h < 123; h++) decide(n, h, value(`block ${h}`));
     expect(n.engine.height).toBe(123);
     expect(n.effects.filter((e) => e.kind === "decide")).toHaveLength(3);
@@ -138,17 +177,31 @@ describe("hostile input: old-height evidence", () => {
 
   it("still judges evidence within the window against the set of its height", () => {
     const n = node({ height: 50 });
-    const e = makeEvidence(vote(1, VoteType.Prevote, 40, 3, value("a")), vote(1, VoteType.Prevote, 40, 3, value("b")));
+    const e = makeEvidence(
+      vote(1, VoteType.Prevote, 40, 3, value("a")),
+      vote(1, VoteType.Prevote, 40, 3, value("b")),
+    );
     expect(n.feed(e).filter((x) => x.kind === "evidence")).toHaveLength(1);
     expect(n.engine.evidence()).toHaveLength(1);
   });
 
   it("keeps one validator's offences to its share of the pool", () => {
     const n = node({ height: 50 });
-    for (let r = 0; r < 1200; r++) n.feed(makeEvidence(vote(1, VoteType.Prevote, 40, r, value("a")), vote(1, VoteType.Prevote, 40, r, value("b"))));
+    for (let r = 0; r < 1200; r++)
+      n.feed(
+        makeEvidence(
+          vote(1, VoteType.Prevote, 40, r, value("a")),
+          vote(1, VoteType.Prevote, 40, r, value("b")),
+        ),
+      );
     expect(n.engine.evidence()).toHaveLength(1024); // 4096 / 4 validators
     expect(n.engine.evidenceQuotaReached(key(1).publicKey)).toBe(true);
-    n.feed(makeEvidence(vote(2, VoteType.Precommit, 41, 0, value("a")), vote(2, VoteType.Precommit, 41, 0, value("b"))));
+    n.feed(
+      makeEvidence(
+        vote(2, VoteType.Precommit, 41, 0, value("a")),
+        vote(2, VoteType.Precommit, 41, 0, value("b")),
+      ),
+    );
     expect(n.engine.evidence()).toHaveLength(1025); // another offender still has room
   });
 });
@@ -158,10 +211,15 @@ describe("hostile input: far-future messages", () => {
     const n = node();
     const junk = { ...vote(1, VoteType.Prevote, 2, 0, value("j")), signature: new Uint8Array(64) };
     n.feed(junk);
-    for (const h of [4, 5, 1000, 2 ** 40]) n.feed(vote(1, VoteType.Prevote, h, 0, value("far")), vote(2, VoteType.Precommit, h, 0, null));
+    for (const h of [4, 5, 1000, 2 ** 40])
+      n.feed(vote(1, VoteType.Prevote, h, 0, value("far")), vote(2, VoteType.Precommit, h, 0, null));
     expect(n.engine.stats().futureMessages).toBe(0);
     // Validator 1 floods heights 2 and 3 with votes of every round and many values.
-    for (let h = 2; h <= 3; h++) for (let r = 0; r < 40; r++) for (let k = 0; k < 6; k++) for (const t of [VoteType.Prevote, VoteType.Precommit]) n.feed(vote(1, t, h, r, value(`flood ${k}`)));
+    for (let h = 2; h <= 3; h++)
+      for (let r = 0; r < 40; r++)
+        for (let k = 0; k < 6; k++)
+          for (const t of [VoteType.Prevote, VoteType.Precommit])
+            n.feed(vote(1, t, h, r, value(`flood ${k}`)));
     // 2 heights × 9 rounds (window) × 2 types × 4 values per round and type.
     expect(n.engine.stats().futureMessages).toBe(2 * 9 * 2 * 4);
     // Others' future messages still find room, and are taken once the height comes.
@@ -173,7 +231,12 @@ describe("hostile input: far-future messages", () => {
   it("keeps one certificate per peer and height, checks its structure first, and does not re-buffer it at every height", () => {
     const n = node();
     const cert3 = certificateOf(n.engine, 3, value("block 3"));
-    for (let i = 0; i < 50; i++) n.engine.handle({ kind: "message", from: 2, message: { ...cert3, proposal: { ...cert3.proposal, signature: new Uint8Array(64).fill(i) } } });
+    for (let i = 0; i < 50; i++)
+      n.engine.handle({
+        kind: "message",
+        from: 2,
+        message: { ...cert3, proposal: { ...cert3.proposal, signature: new Uint8Array(64).fill(i) } },
+      });
     n.engine.handle({ kind: "message", from: 2, message: certificateOf(n.engine, 5, value("too far")) });
     expect(n.engine.stats().futureCertificates).toBe(1);
     // Duplicated or foreign precommits: refused before buffering.
@@ -193,7 +256,10 @@ describe("hostile input: far-future messages", () => {
     const counting = countingVerifier();
     const n = node({ verifier: counting.verify });
     const good = certificateOf(n.engine, 1, value("block 1"));
-    const extras: CommitCertificate = { ...good, precommits: Array.from({ length: 1024 }, () => good.precommits[0]!) };
+    const extras: CommitCertificate = {
+      ...good,
+      precommits: Array.from({ length: 1024 }, () => good.precommits[0]!),
+    };
     let before = counting.calls();
     n.feed(extras);
     expect(counting.calls() - before).toBe(0);
@@ -206,12 +272,17 @@ describe("hostile input: far-future messages", () => {
   it("never lets a full buffer push out the next height's messages while it waits for round 0", () => {
     const n = node({ newHeightDelayMs: 100 });
     // A byzantine validator fills everything it can at heights 2 and 3.
-    for (let h = 2; h <= 3; h++) for (let r = 0; r < 2100; r++) n.feed(vote(3, VoteType.Prevote, h, r, value(`junk ${r}`)));
+    for (let h = 2; h <= 3; h++)
+      for (let r = 0; r < 2100; r++) n.feed(vote(3, VoteType.Prevote, h, r, value(`junk ${r}`)));
     decide(n, 1, value("block 1"));
     expect(n.engine.height).toBe(2);
     // Height 2 arrives while the node waits (newHeightDelayMs): recorded, then used at round 0.
     const v = value("block 2");
-    n.feed(proposalOf(n.engine, 2, 0, v), ...[1, 2].map((i) => vote(i, VoteType.Prevote, 2, 0, v)), ...[1, 2].map((i) => vote(i, VoteType.Precommit, 2, 0, v)));
+    n.feed(
+      proposalOf(n.engine, 2, 0, v),
+      ...[1, 2].map((i) => vote(i, VoteType.Prevote, 2, 0, v)),
+      ...[1, 2].map((i) => vote(i, VoteType.Precommit, 2, 0, v)),
+    );
     expect(n.engine.height).toBe(2);
     n.apply(n.engine.handle({ kind: "timeout", timeout: { step: 0, height: 2, round: -1 } }));
     expect(n.engine.height).toBe(3);

@@ -6,7 +6,13 @@
 // their bounds at every tick). CHAINDB_SLOW=1 runs ten times the seeds; CHAINDB_SEEDS=<a>..<b>
 // picks the range (the failing seed's replay line names it).
 import { describe, expect, it } from "vitest";
-import { HOSTILE_ATTACKS, replayCommand, simulateConsensus, type SimulationOptions, type SimulationResult } from "../../bindings/consensus/index.ts";
+import {
+  HOSTILE_ATTACKS,
+  replayCommand,
+  simulateConsensus,
+  type SimulationOptions,
+  type SimulationResult,
+} from "../../bindings/consensus/index.ts";
 
 const slow = process.env.CHAINDB_SLOW === "1";
 const range = process.env.CHAINDB_SEEDS?.match(/^(\d+)\.\.(\d+)$/);
@@ -17,11 +23,19 @@ function seeds(count: number, first = 1): number[] {
 }
 
 /** Short runs (1 s of faults, 2 heights after the heal) so that hundreds of seeds fit in CI. */
-function options(seed: number, validators: number, byzantine: number, selection: SimulationOptions["selection"] = "tendermint"): SimulationOptions {
+function options(
+  seed: number,
+  validators: number,
+  byzantine: number,
+  selection: SimulationOptions["selection"] = "tendermint",
+): SimulationOptions {
   return { seed, validators, byzantine, selection, hostile: true, faultMs: 1000, heights: 2 };
 }
 
-async function runSeeds(make: (seed: number) => SimulationOptions, list: number[]): Promise<SimulationResult[]> {
+async function runSeeds(
+  make: (seed: number) => SimulationOptions,
+  list: number[],
+): Promise<SimulationResult[]> {
   const results: SimulationResult[] = [];
   for (const seed of list) {
     const o = make(seed);
@@ -39,7 +53,10 @@ async function runSeeds(make: (seed: number) => SimulationOptions, list: number[
 
 describe("consensus simulation with a hostile peer", () => {
   it(`4 validators (0 or 1 byzantine, whose keys the hostile peer holds): ${slow ? 2000 : 160} seeds`, async () => {
-    const results = await runSeeds((seed) => options(seed, 4, seed % 4 === 0 ? 0 : 1), seeds(slow ? 2000 : 160));
+    const results = await runSeeds(
+      (seed) => options(seed, 4, seed % 4 === 0 ? 0 : 1),
+      seeds(slow ? 2000 : 160),
+    );
     expect(results.reduce((n, r) => n + r.hostileMessages, 0)).toBeGreaterThan(results.length * 100);
     expect(Math.max(...results.map((r) => r.peakFutureMessages))).toBeGreaterThan(0); // the floods reached the buffers
   }, 1_800_000);
@@ -64,11 +81,15 @@ describe("hostile simulation checker", () => {
   };
 
   it("catches relabelled signatures believed through a cache keyed without the public key (accusation)", async () => {
-    expect((await selfTest("stale-cache"))[0]).toMatch(/^accusation: correct validator n\d holds evidence against correct validator/);
+    expect((await selfTest("stale-cache"))[0]).toMatch(
+      /^accusation: correct validator n\d holds evidence against correct validator/,
+    );
   });
 
   it("catches a node stopped by old evidence reaching a set lookup that asserts (halt)", async () => {
-    expect((await selfTest("old-evidence"))[0]).toMatch(/^halt: correct validator n\d stopped .*no validator set for height/);
+    expect((await selfTest("old-evidence"))[0]).toMatch(
+      /^halt: correct validator n\d stopped .*no validator set for height/,
+    );
   });
 
   it("catches buffers above their bound (memory), with the bound scaled down", async () => {
@@ -81,6 +102,8 @@ describe("hostile simulation checker", () => {
     expect(first.ok).toBe(true);
     expect(await simulateConsensus(o)).toEqual(first);
     expect(first.hostileMessages).toBeGreaterThan(HOSTILE_ATTACKS.length * 10);
-    expect(replayCommand(o)).toBe("CHAINDB_SEEDS=7..7 npx vitest run test/consensus/consensus-hostile-simulation.test.ts");
+    expect(replayCommand(o)).toBe(
+      "CHAINDB_SEEDS=7..7 npx vitest run test/consensus/consensus-hostile-simulation.test.ts",
+    );
   });
 });

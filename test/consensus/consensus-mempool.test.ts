@@ -14,7 +14,15 @@ const TO = new Uint8Array(32).fill(0xee);
 function transfer(sender: number, nonce: number, fee: number, amount = 10): { tx: ChainTx; key: string } {
   const tx: ChainTx = {
     type: "transfer",
-    tx: { chainId: 1, from: address(sender), to: TO, amount: BigInt(amount), fee: BigInt(fee), nonce: BigInt(nonce), signature: new Uint8Array(64) },
+    tx: {
+      chainId: 1,
+      from: address(sender),
+      to: TO,
+      amount: BigInt(amount),
+      fee: BigInt(fee),
+      nonce: BigInt(nonce),
+      signature: new Uint8Array(64),
+    },
     bytes: new Uint8Array(0),
   };
   return { tx, key: `${sender}/${nonce}/${fee}/${amount}` };
@@ -34,7 +42,10 @@ const rich: SenderAccount = { balance: 1_000_000n, nonce: 0n };
 describe("Mempool admission", () => {
   it("refuses a spent nonce and a nonce too far ahead, with codes; takes one just inside the window", () => {
     const pool = new Mempool({ nonceGapMax: 4 });
-    const at = (nonce: number) => codeOf(() => pool.add(transfer(0, nonce, 1).tx, transfer(0, nonce, 1).key, { balance: 1000n, nonce: 5n }, 0, 0));
+    const at = (nonce: number) =>
+      codeOf(() =>
+        pool.add(transfer(0, nonce, 1).tx, transfer(0, nonce, 1).key, { balance: 1000n, nonce: 5n }, 0, 0),
+      );
     expect(at(4)).toBe("BAD_NONCE");
     expect(at(9)).toBe("NONCE_GAP");
     expect(at(8)).toBe("true");
@@ -44,7 +55,8 @@ describe("Mempool admission", () => {
 
   it("limits each sender and its balance: what waits must be covered", () => {
     const pool = new Mempool({ perSenderMax: 3 });
-    const add = (s: number, n: number, account: SenderAccount, amount = 10) => codeOf(() => pool.add(transfer(s, n, 1, amount).tx, transfer(s, n, 1, amount).key, account, 0, 0));
+    const add = (s: number, n: number, account: SenderAccount, amount = 10) =>
+      codeOf(() => pool.add(transfer(s, n, 1, amount).tx, transfer(s, n, 1, amount).key, account, 0, 0));
     for (let n = 0; n < 3; n++) expect(add(0, n, rich)).toBe("true");
     expect(add(0, 3, rich)).toBe("MEMPOOL_SENDER_LIMIT");
     const poor = { balance: 25n, nonce: 0n };
@@ -57,7 +69,10 @@ describe("Mempool admission", () => {
 
   it("refuses a transfer to itself, and drops a refused transaction with its sender's later nonces", () => {
     const pool = new Mempool();
-    const self: ChainTx = { ...transfer(0, 0, 1).tx, tx: { ...(transfer(0, 0, 1).tx.tx as Extract<ChainTx, { type: "transfer" }>["tx"]), to: address(0) } } as ChainTx;
+    const self: ChainTx = {
+      ...transfer(0, 0, 1).tx,
+      tx: { ...(transfer(0, 0, 1).tx.tx as Extract<ChainTx, { type: "transfer" }>["tx"]), to: address(0) },
+    } as ChainTx;
     expect(codeOf(() => pool.add(self, "self", rich, 0, 0))).toBe("SELF_TRANSFER");
     for (let n = 0; n < 3; n++) pool.add(transfer(0, n, 1).tx, `n${n}`, rich, 0, 0);
     pool.add(transfer(1, 0, 1).tx, "other", rich, 0, 0);
@@ -77,7 +92,8 @@ describe("Mempool admission", () => {
   it("full: a funded user's higher-fee transfer gets in, the cheapest (oldest among equals) goes", () => {
     const pool = new Mempool({ capacity: 100, perSenderMax: 10, nonceGapMax: 20 });
     // 100 gapped fee-1 transfers from 10 senders (nonces 1..10: none can run).
-    for (let s = 0; s < 10; s++) for (let n = 1; n <= 10; n++) pool.add(transfer(s, n, 1).tx, transfer(s, n, 1).key, rich, 0, 0);
+    for (let s = 0; s < 10; s++)
+      for (let n = 1; n <= 10; n++) pool.add(transfer(s, n, 1).tx, transfer(s, n, 1).key, rich, 0, 0);
     expect(pool.size).toBe(100);
     const user = 50;
     expect(codeOf(() => pool.add(transfer(user, 0, 1).tx, "same fee", rich, 0, 0))).toBe("MEMPOOL_FULL");
@@ -95,7 +111,8 @@ describe("Mempool admission", () => {
 
   it("3,000 gapped transfers cost a block read nothing", () => {
     const pool = new Mempool({ perSenderMax: 64, nonceGapMax: 64 });
-    for (let s = 0; s < 60; s++) for (let n = 1; n <= 50; n++) pool.add(transfer(s, n, 1).tx, transfer(s, n, 1).key, rich, 0, 0);
+    for (let s = 0; s < 60; s++)
+      for (let n = 1; n <= 50; n++) pool.add(transfer(s, n, 1).tx, transfer(s, n, 1).key, rich, 0, 0);
     expect(pool.size).toBe(3000);
     pool.add(transfer(99, 0, 1).tx, "ready", rich, 0, 0);
     pool.add(transfer(99, 1, 1).tx, "ready next", rich, 0, 0);
@@ -167,7 +184,9 @@ class NaiveMempool {
     const spending = mine.reduce((s, e) => s + e.cost, 0n) - (same?.cost ?? 0n) + costOf(tx);
     if (spending > account.balance) return "INSUFFICIENT_FUNDS";
     if (!same && this.entries.length >= this.limits.capacity) {
-      const cheapest = [...this.entries].sort((a, b) => (a.fee === b.fee ? a.seq - b.seq : a.fee < b.fee ? -1 : 1))[0]!;
+      const cheapest = [...this.entries].sort((a, b) =>
+        a.fee === b.fee ? a.seq - b.seq : a.fee < b.fee ? -1 : 1,
+      )[0]!;
       if (fee <= cheapest.fee || cheapest.sender === sender) return "MEMPOOL_FULL";
       this.dropFrom(cheapest);
     }
@@ -180,7 +199,9 @@ class NaiveMempool {
     for (;;) {
       const oldest = [...this.entries].sort((a, b) => a.seq - b.seq)[0];
       if (oldest === undefined) return;
-      const old = height - oldest.height >= this.limits.expiryHeights || (this.limits.expiryMs !== undefined && nowMs - oldest.atMs >= this.limits.expiryMs);
+      const old =
+        height - oldest.height >= this.limits.expiryHeights ||
+        (this.limits.expiryMs !== undefined && nowMs - oldest.atMs >= this.limits.expiryMs);
       if (!old) return;
       this.dropFrom(oldest);
     }
@@ -193,7 +214,7 @@ class NaiveMempool {
       .sort((a, b) => (a.fee === b.fee ? a.seq - b.seq : a.fee > b.fee ? -1 : 1));
     const out: string[] = [];
     for (const head of heads) {
-      for (let e: ModelEntry | undefined = head; e !== undefined && out.length < max; ) {
+      for (let e: ModelEntry | undefined = head; e !== undefined && out.length < max;) {
         out.push(e.key);
         const n: bigint = e.nonce + 1n;
         e = this.entries.find((x) => x.sender === head.sender && x.nonce === n);
@@ -224,15 +245,33 @@ type Op =
   | { kind: "wait"; ms: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ kind: fc.constant("add" as const), sender: fc.nat(5), ahead: fc.integer({ min: -1, max: 5 }), fee: fc.integer({ min: 1, max: 4 }), amount: fc.nat(40) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("block" as const), max: fc.integer({ min: 1, max: 6 }) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant("add" as const),
+      sender: fc.nat(5),
+      ahead: fc.integer({ min: -1, max: 5 }),
+      fee: fc.integer({ min: 1, max: 4 }),
+      amount: fc.nat(40),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("block" as const), max: fc.integer({ min: 1, max: 6 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("foreign" as const), sender: fc.nat(5) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("wait" as const), ms: fc.nat(400) }) },
 );
 
 describe("Mempool against a naive model (fast-check, seeded)", () => {
   it("same answers, same contents, same block reads for any sequence of operations", () => {
-    const limits: MempoolLimits = { capacity: 6, perSenderMax: 3, nonceGapMax: 4, expiryHeights: 6, expiryMs: 3000 };
+    const limits: MempoolLimits = {
+      capacity: 6,
+      perSenderMax: 3,
+      nonceGapMax: 4,
+      expiryHeights: 6,
+      expiryMs: 3000,
+    };
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 30, maxLength: 120 }), (ops) => {
         const pool = new Mempool(limits);
@@ -247,7 +286,9 @@ describe("Mempool against a naive model (fast-check, seeded)", () => {
             const { tx } = transfer(op.sender, Number(a.nonce) + op.ahead, op.fee, op.amount);
             const key = `k${serial++}`;
             if (tx.tx.nonce < 0n) continue;
-            expect(codeOf(() => pool.add(tx, key, a, height, nowMs))).toBe(model.add(tx, key, a, height, nowMs));
+            expect(codeOf(() => pool.add(tx, key, a, height, nowMs))).toBe(
+              model.add(tx, key, a, height, nowMs),
+            );
           } else if (op.kind === "block") {
             const taken = pool.ready(nonceOf, op.max);
             expect(taken.map((e) => e.key)).toEqual(model.ready(nonceOfHex, op.max));
@@ -270,7 +311,12 @@ describe("Mempool against a naive model (fast-check, seeded)", () => {
             }
             height++;
             pool.committed([...senders].map(address), nonceOf, height, nowMs);
-            model.committed([...senders].map((s) => toHex(address(s))), nonceOfHex, height, nowMs);
+            model.committed(
+              [...senders].map((s) => toHex(address(s))),
+              nonceOfHex,
+              height,
+              nowMs,
+            );
           } else if (op.kind === "foreign") {
             // Another proposer's block spent this sender's next nonce (and funds) with a transaction we never saw.
             const a = accounts[op.sender]!;

@@ -3,16 +3,35 @@
 // per-peer byte budget (a 9-byte request used to answer a whole block, every time).
 import { describe, expect, it } from "vitest";
 import { keyPairFromSeed } from "../../bindings/chain/index.ts";
-import { ConsensusNode, DEFAULT_SYNC_RATE, decodeMessage, SYNC_REQUEST_COST, type ChainGenesis } from "../../bindings/consensus/index.ts";
+import {
+  ConsensusNode,
+  DEFAULT_SYNC_RATE,
+  decodeMessage,
+  SYNC_REQUEST_COST,
+  type ChainGenesis,
+} from "../../bindings/consensus/index.ts";
 import { SimNetwork, type Transport, type TransportHandler } from "../../bindings/net/index.ts";
 
 const CHAIN = 5;
-const TIMEOUTS = { proposeMs: 300, proposeDeltaMs: 100, prevoteMs: 150, prevoteDeltaMs: 50, precommitMs: 150, precommitDeltaMs: 50 };
+const TIMEOUTS = {
+  proposeMs: 300,
+  proposeDeltaMs: 100,
+  prevoteMs: 150,
+  prevoteDeltaMs: 50,
+  precommitMs: 150,
+  precommitDeltaMs: 50,
+};
 const validator = keyPairFromSeed(new Uint8Array(32).fill(1));
-const genesis: ChainGenesis = { accounts: [{ address: validator.publicKey, balance: 1000n }], validators: [{ address: validator.publicKey, stake: 1000n }] };
+const genesis: ChainGenesis = {
+  accounts: [{ address: validator.publicKey, balance: 1000n }],
+  validators: [{ address: validator.publicKey, stake: 1000n }],
+};
 
 /** `inner` with its handler captured (to deliver bursts synchronously, as a fast socket would). */
-function capturing(inner: Transport, send?: (to: string, payload: Uint8Array) => boolean): { transport: Transport; handler: () => TransportHandler } {
+function capturing(
+  inner: Transport,
+  send?: (to: string, payload: Uint8Array) => boolean,
+): { transport: Transport; handler: () => TransportHandler } {
   let handler: TransportHandler | undefined;
   const transport: Transport = {
     self: inner.self,
@@ -39,7 +58,17 @@ describe("ConsensusNode inbox", () => {
     const sim = net.addNode("v0");
     net.addNode("evil");
     const { transport, handler } = capturing(sim.transport);
-    const node = await ConsensusNode.open({ chainId: CHAIN, genesis, key: validator, transport, clock: sim.clock, timeouts: TIMEOUTS, newHeightDelayMs: 20, tickMs: 100, inbox: { eventsMax: 2048, peerEventsMax: 512 } });
+    const node = await ConsensusNode.open({
+      chainId: CHAIN,
+      genesis,
+      key: validator,
+      transport,
+      clock: sim.clock,
+      timeouts: TIMEOUTS,
+      newHeightDelayMs: 20,
+      tickMs: 100,
+      inbox: { eventsMax: 2048, peerEventsMax: 512 },
+    });
     const status = new Uint8Array(9);
     status[0] = 2; // a well-formed status message (height 0): cheap, harmless, but it takes a slot
     for (let i = 0; i < 5000; i++) handler().onMessage("evil", status);
@@ -48,7 +77,10 @@ describe("ConsensusNode inbox", () => {
     for (let i = 0; i < 5000; i++) handler().onMessage(`sybil${i % 8}`, status);
     expect(node.inboxSize).toBeLessThanOrEqual(2048 + 2); // the total bound holds across peers
     const from = node.height;
-    expect(await net.runUntil(() => node.height >= from + 3, 10_000), `height ${node.height} failure ${String(node.failure)}`).toBe(true);
+    expect(
+      await net.runUntil(() => node.height >= from + 3, 10_000),
+      `height ${node.height} failure ${String(node.failure)}`,
+    ).toBe(true);
     expect(node.failure).toBe(null);
     await node.close();
   }, 30_000);
@@ -59,7 +91,16 @@ describe("ConsensusNode inbox", () => {
     net.addNode("peer");
     const sent: Uint8Array[] = [];
     const { transport, handler } = capturing(sim.transport, (_to, payload) => (sent.push(payload), true));
-    const node = await ConsensusNode.open({ chainId: CHAIN, genesis, key: validator, transport, clock: sim.clock, timeouts: TIMEOUTS, newHeightDelayMs: 20, tickMs: 100 });
+    const node = await ConsensusNode.open({
+      chainId: CHAIN,
+      genesis,
+      key: validator,
+      transport,
+      clock: sim.clock,
+      timeouts: TIMEOUTS,
+      newHeightDelayMs: 20,
+      tickMs: 100,
+    });
     expect(await net.runUntil(() => node.height >= 4, 10_000)).toBe(true);
     await node.idle();
     for (const h of [3, 1, 4, 2]) handler().onMessage("peer", heightRequest(h));
@@ -85,7 +126,16 @@ describe("ConsensusNode block sync budget", () => {
         answerBytes += payload.length;
       },
     });
-    const node = await ConsensusNode.open({ chainId: CHAIN, genesis, key: validator, transport: sim.transport, clock: sim.clock, timeouts: TIMEOUTS, newHeightDelayMs: 20, tickMs: 100 });
+    const node = await ConsensusNode.open({
+      chainId: CHAIN,
+      genesis,
+      key: validator,
+      transport: sim.transport,
+      clock: sim.clock,
+      timeouts: TIMEOUTS,
+      newHeightDelayMs: 20,
+      tickMs: 100,
+    });
     expect(await net.runUntil(() => node.height >= 2, 10_000)).toBe(true);
     const t0 = sim.clock.now();
     const requests = 20_000;

@@ -9,7 +9,14 @@ import { BlockRun } from "../../bindings/selection/index.ts";
 import { ChainDbError } from "../../bindings/util/index.ts";
 
 const CHAIN = 9;
-const TIMEOUTS = { proposeMs: 300, proposeDeltaMs: 100, prevoteMs: 150, prevoteDeltaMs: 50, precommitMs: 150, precommitDeltaMs: 50 };
+const TIMEOUTS = {
+  proposeMs: 300,
+  proposeDeltaMs: 100,
+  prevoteMs: 150,
+  prevoteDeltaMs: 50,
+  precommitMs: 150,
+  precommitDeltaMs: 50,
+};
 const validator = keyPairFromSeed(new Uint8Array(32).fill(1));
 const user = keyPairFromSeed(new Uint8Array(32).fill(2));
 const sink = keyPairFromSeed(new Uint8Array(32).fill(3));
@@ -20,14 +27,25 @@ const genesis: ChainGenesis = {
   accounts: [validator, user, ...spammers].map((k) => ({ address: k.publicKey, balance: 1_000_000n })),
   validators: [{ address: validator.publicKey, stake: 1000n }],
 };
-const pay = (from: KeyPair, nonce: number, fee = 1) => signTransfer(from, { chainId: CHAIN, to: sink.publicKey, amount: 5, fee, nonce });
+const pay = (from: KeyPair, nonce: number, fee = 1) =>
+  signTransfer(from, { chainId: CHAIN, to: sink.publicKey, amount: 5, fee, nonce });
 // Signed once for both tests (3,000 ed25519 signatures).
 const gapped = spammers.flatMap((k) => Array.from({ length: GAPPED_PER_SENDER }, (_, n) => pay(k, n + 1)));
 
 async function lone(mempool?: { capacity: number }) {
   const net = new SimNetwork({ seed: 3 });
   const sim = net.addNode("v0");
-  const node = await ConsensusNode.open({ chainId: CHAIN, genesis, key: validator, transport: sim.transport, clock: sim.clock, timeouts: TIMEOUTS, newHeightDelayMs: 20, tickMs: 100, ...(mempool ? { mempool } : {}) });
+  const node = await ConsensusNode.open({
+    chainId: CHAIN,
+    genesis,
+    key: validator,
+    transport: sim.transport,
+    clock: sim.clock,
+    timeouts: TIMEOUTS,
+    newHeightDelayMs: 20,
+    tickMs: 100,
+    ...(mempool ? { mempool } : {}),
+  });
   return { net, node };
 }
 
@@ -41,7 +59,10 @@ describe("ConsensusNode mempool under a clog", () => {
     const tried = vi.spyOn(BlockRun.prototype, "tx");
     const from = node.height;
     for (let n = 0; n < 4; n++) node.submit(pay(user, n));
-    expect(await net.runUntil(() => node.height >= from + 5, 20_000), `height ${node.height} failure ${String(node.failure)}`).toBe(true);
+    expect(
+      await net.runUntil(() => node.height >= from + 5, 20_000),
+      `height ${node.height} failure ${String(node.failure)}`,
+    ).toBe(true);
     await node.idle();
     expect(node.accounts.account(user.publicKey)!.nonce).toBe(4n);
     // Before: every block tried each of the 3,000 and caught the refusal (>= 15,000 here).
@@ -66,7 +87,10 @@ describe("ConsensusNode mempool under a clog", () => {
     expect(node.submit(pay(user, 0, 2)).accepted).toBe(true);
     expect(node.status().mempool).toBeLessThanOrEqual(3000);
     const from = node.height;
-    expect(await net.runUntil(() => node.accounts.account(user.publicKey)?.nonce === 1n, 20_000), `height ${node.height} from ${from}`).toBe(true);
+    expect(
+      await net.runUntil(() => node.accounts.account(user.publicKey)?.nonce === 1n, 20_000),
+      `height ${node.height} from ${from}`,
+    ).toBe(true);
     await node.close();
   }, 30_000);
 

@@ -6,13 +6,31 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { keyPairFromSeed, signTransfer, type KeyPair } from "../../bindings/chain/index.ts";
-import { ConsensusNode, byzantine, type ChainGenesis, type CommittedBlock, type Evidence } from "../../bindings/consensus/index.ts";
+import {
+  ConsensusNode,
+  byzantine,
+  type ChainGenesis,
+  type CommittedBlock,
+  type Evidence,
+} from "../../bindings/consensus/index.ts";
 import { SimNetwork } from "../../bindings/net/index.ts";
-import { BURN_ADDRESS, STAKE_POOL, signStakingTx, type SelectionMode } from "../../bindings/selection/index.ts";
+import {
+  BURN_ADDRESS,
+  STAKE_POOL,
+  signStakingTx,
+  type SelectionMode,
+} from "../../bindings/selection/index.ts";
 import { toHex } from "../../bindings/util/index.ts";
 
 const CHAIN = 7;
-const TIMEOUTS = { proposeMs: 300, proposeDeltaMs: 100, prevoteMs: 150, prevoteDeltaMs: 50, precommitMs: 150, precommitDeltaMs: 50 };
+const TIMEOUTS = {
+  proposeMs: 300,
+  proposeDeltaMs: 100,
+  prevoteMs: 150,
+  prevoteDeltaMs: 50,
+  precommitMs: 150,
+  precommitDeltaMs: 50,
+};
 const validators = Array.from({ length: 4 }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 1)));
 const users = Array.from({ length: 4 }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 101)));
 
@@ -50,31 +68,53 @@ async function start(mode: SelectionMode, seed: number, byzantineIndex = -1): Pr
         tickMs: 100,
         onCommit: (b) => commits[i]!.push(b),
         onEvidence: (e) => evidence.push(e),
-        ...(i === byzantineIndex ? { behavior: byzantine("double-vote", { variant: (v) => v, corrupt: (v) => v }) } : {}),
+        ...(i === byzantineIndex
+          ? { behavior: byzantine("double-vote", { variant: (v) => v, corrupt: (v) => v }) }
+          : {}),
       }),
     ),
   );
   return { net, nodes, commits, evidence };
 }
 
-const transfer = (from: KeyPair, to: KeyPair, nonce: number) => signTransfer(from, { chainId: CHAIN, to: to.publicKey, amount: 10, fee: 1, nonce });
+const transfer = (from: KeyPair, to: KeyPair, nonce: number) =>
+  signTransfer(from, { chainId: CHAIN, to: to.publicKey, amount: 10, fee: 1, nonce });
 
 describe("ConsensusNode on SimNetwork", () => {
   for (const mode of ["tendermint", "pos", "dpos"] as const) {
     it(`${mode}: commits blocks of transactions, every node reaches the same state root`, async () => {
       const c = await start(mode, 11);
-      for (let n = 0; n < 3; n++) for (const [i, u] of users.entries()) c.nodes[i % 4]!.submit(transfer(u, users[(i + 1) % 4]!, n));
-      if (mode === "pos") c.nodes[0]!.submit(signStakingTx(users[0]!, { kind: "stake", chainId: CHAIN, amount: 500, fee: 1, nonce: 3 }));
-      if (mode === "dpos") c.nodes[1]!.submit(signStakingTx(users[1]!, { kind: "vote", chainId: CHAIN, fee: 1, nonce: 3, candidates: [validators[2]!.publicKey] }));
+      for (let n = 0; n < 3; n++)
+        for (const [i, u] of users.entries()) c.nodes[i % 4]!.submit(transfer(u, users[(i + 1) % 4]!, n));
+      if (mode === "pos")
+        c.nodes[0]!.submit(
+          signStakingTx(users[0]!, { kind: "stake", chainId: CHAIN, amount: 500, fee: 1, nonce: 3 }),
+        );
+      if (mode === "dpos")
+        c.nodes[1]!.submit(
+          signStakingTx(users[1]!, {
+            kind: "vote",
+            chainId: CHAIN,
+            fee: 1,
+            nonce: 3,
+            candidates: [validators[2]!.publicKey],
+          }),
+        );
       const done = await c.net.runUntil(() => c.nodes.every((n) => n.height >= 6), 60_000);
-      expect(done, `heights ${c.nodes.map((n) => n.height)} failure ${c.nodes.map((n) => String(n.failure))}`).toBe(true);
+      expect(
+        done,
+        `heights ${c.nodes.map((n) => n.height)} failure ${c.nodes.map((n) => String(n.failure))}`,
+      ).toBe(true);
       await Promise.all(c.nodes.map((n) => n.idle()));
       const h = Math.min(...c.nodes.map((n) => n.height));
       const at = (i: number) => c.commits[i]!.find((b) => b.height === h)!;
       for (let i = 1; i < 4; i++) expect(toHex(at(i).root)).toBe(toHex(at(0).root));
       const txs = c.commits[0]!.reduce((s, b) => s + b.txs, 0);
       expect(txs).toBe(12 + (mode === "tendermint" ? 0 : 1));
-      for (const u of users) expect(c.nodes[0]!.accounts.account(u.publicKey)!.nonce).toBe(mode !== "tendermint" && u === users[mode === "pos" ? 0 : 1] ? 4n : 3n);
+      for (const u of users)
+        expect(c.nodes[0]!.accounts.account(u.publicKey)!.nonce).toBe(
+          mode !== "tendermint" && u === users[mode === "pos" ? 0 : 1] ? 4n : 3n,
+        );
       if (mode === "pos") {
         expect(c.nodes[0]!.selectionState.bondOf(users[0]!.publicKey).bonded).toBe(500n);
         expect(c.nodes[0]!.accounts.account(STAKE_POOL)!.balance).toBe(4500n);
@@ -88,8 +128,14 @@ describe("ConsensusNode on SimNetwork", () => {
       const c = await start(mode, 23, 3);
       const offender = toHex(validators[3]!.publicKey);
       const slashedAt = () => c.commits[0]!.find((b) => b.slashed.some((a) => toHex(a) === offender))?.height;
-      const done = await c.net.runUntil(() => slashedAt() !== undefined && c.nodes.every((n) => n.height >= slashedAt()! + 3), 60_000);
-      expect(done, `heights ${c.nodes.map((n) => n.height)} evidence ${c.evidence.length} failure ${c.nodes.map((n) => String(n.failure))}`).toBe(true);
+      const done = await c.net.runUntil(
+        () => slashedAt() !== undefined && c.nodes.every((n) => n.height >= slashedAt()! + 3),
+        60_000,
+      );
+      expect(
+        done,
+        `heights ${c.nodes.map((n) => n.height)} evidence ${c.evidence.length} failure ${c.nodes.map((n) => String(n.failure))}`,
+      ).toBe(true);
       const h = slashedAt()!;
       const node = c.nodes[0]!;
       const inSet = (height: number) => node.validatorsAt(height).indexOf(validators[3]!.publicKey) >= 0;
@@ -100,10 +146,17 @@ describe("ConsensusNode on SimNetwork", () => {
         expect(node.selectionState.bondOf(validators[3]!.publicKey).bonded).toBeLessThan(1000n);
         expect(node.accounts.account(BURN_ADDRESS)!.balance).toBeGreaterThan(0n);
         // Supply: nothing created or destroyed; burned stake sits at the burn address.
-        const total = [...validators, ...users, { publicKey: STAKE_POOL }, { publicKey: BURN_ADDRESS }].reduce((s, k) => s + (node.accounts.account(k.publicKey)?.balance ?? 0n), 0n);
+        const total = [
+          ...validators,
+          ...users,
+          { publicKey: STAKE_POOL },
+          { publicKey: BURN_ADDRESS },
+        ].reduce((s, k) => s + (node.accounts.account(k.publicKey)?.balance ?? 0n), 0n);
         expect(total).toBe(8n * 1_000_000n + 4000n);
       }
-      const roots = new Set(c.nodes.map((_, i) => toHex(c.commits[i]!.find((b) => b.height === h + 2)!.root)));
+      const roots = new Set(
+        c.nodes.map((_, i) => toHex(c.commits[i]!.find((b) => b.height === h + 2)!.root)),
+      );
       expect(roots.size).toBe(1);
       for (const n of c.nodes) await n.close();
     }, 60_000);
@@ -118,10 +171,15 @@ describe("ConsensusNode block sync", () => {
     expect(c.nodes[3]!.height).toBeLessThan(2);
     c.net.heal();
     const target = c.nodes[0]!.height;
-    expect(await c.net.runUntil(() => c.nodes[3]!.height >= target, 60_000), `heights ${c.nodes.map((n) => n.height)}`).toBe(true);
+    expect(
+      await c.net.runUntil(() => c.nodes[3]!.height >= target, 60_000),
+      `heights ${c.nodes.map((n) => n.height)}`,
+    ).toBe(true);
     expect(c.nodes[3]!.syncedBlocks).toBeGreaterThan(0);
     await Promise.all(c.nodes.map((n) => n.idle()));
-    expect(toHex(c.commits[3]!.find((b) => b.height === target)!.root)).toBe(toHex(c.commits[0]!.find((b) => b.height === target)!.root));
+    expect(toHex(c.commits[3]!.find((b) => b.height === target)!.root)).toBe(
+      toHex(c.commits[0]!.find((b) => b.height === target)!.root),
+    );
     for (const n of c.nodes) await n.close();
   }, 60_000);
 });
@@ -133,13 +191,38 @@ describe("ConsensusNode recovery from its files", () => {
       const net = new SimNetwork({ seed: 5 });
       const ids = validators.map((_, i) => `v${i}`);
       for (const id of ids) net.addNode(id);
-      const open = (i: number, transport = net.node(ids[i]!).transport, clock = net.node(ids[i]!).clock, haltHeight?: number) =>
-        ConsensusNode.open({ chainId: CHAIN, genesis: genesis("pos"), key: validators[i]!, transport, clock, dir: join(root, ids[i]!), timeouts: TIMEOUTS, newHeightDelayMs: 20, tickMs: 100, ...(haltHeight ? { haltHeight } : {}) });
+      const open = (
+        i: number,
+        transport = net.node(ids[i]!).transport,
+        clock = net.node(ids[i]!).clock,
+        haltHeight?: number,
+      ) =>
+        ConsensusNode.open({
+          chainId: CHAIN,
+          genesis: genesis("pos"),
+          key: validators[i]!,
+          transport,
+          clock,
+          dir: join(root, ids[i]!),
+          timeouts: TIMEOUTS,
+          newHeightDelayMs: 20,
+          tickMs: 100,
+          ...(haltHeight ? { haltHeight } : {}),
+        });
       // v0 stops after height 3; the other three go on to 7.
-      const nodes = await Promise.all(ids.map((_, i) => open(i, undefined, undefined, i === 0 ? 3 : undefined)));
+      const nodes = await Promise.all(
+        ids.map((_, i) => open(i, undefined, undefined, i === 0 ? 3 : undefined)),
+      );
       nodes[1]!.submit(transfer(users[0]!, users[1]!, 0));
-      nodes[1]!.submit(signStakingTx(users[2]!, { kind: "stake", chainId: CHAIN, amount: 50, fee: 1, nonce: 0 }));
-      expect(await net.runUntil(() => nodes[0]!.height === 3 && nodes.slice(1).every((n) => n.height >= 7), 60_000)).toBe(true);
+      nodes[1]!.submit(
+        signStakingTx(users[2]!, { kind: "stake", chainId: CHAIN, amount: 50, fee: 1, nonce: 0 }),
+      );
+      expect(
+        await net.runUntil(
+          () => nodes[0]!.height === 3 && nodes.slice(1).every((n) => n.height >= 7),
+          60_000,
+        ),
+      ).toBe(true);
       await Promise.all(nodes.map((n) => n.idle()));
       const ahead = nodes[1]!;
       const [aheadHeight, aheadRoot] = [ahead.height, toHex(ahead.root())];
@@ -147,8 +230,15 @@ describe("ConsensusNode recovery from its files", () => {
       // The crash: v0 had stored blocks 4.. (v1's block store holds the same chain) and written the
       // selection snapshot of height 4, but its ledger never took block 4.
       copyFileSync(join(root, "v1", "blocks.wal"), join(root, "v0", "blocks.wal"));
-      const snapshot = JSON.parse(readFileSync(join(root, "v0", "selection.json"), "utf8")) as { height: number; state: unknown; previous: unknown };
-      writeFileSync(join(root, "v0", "selection.json"), JSON.stringify({ height: 4, state: snapshot.state, previous: snapshot.state }));
+      const snapshot = JSON.parse(readFileSync(join(root, "v0", "selection.json"), "utf8")) as {
+        height: number;
+        state: unknown;
+        previous: unknown;
+      };
+      writeFileSync(
+        join(root, "v0", "selection.json"),
+        JSON.stringify({ height: 4, state: snapshot.state, previous: snapshot.state }),
+      );
       const alone = new SimNetwork({ seed: 6 }).addNode("v0");
       const reopened = await open(0, alone.transport, alone.clock);
       expect(reopened.height).toBe(aheadHeight);
@@ -171,16 +261,35 @@ describe("ConsensusNode with a single validator", () => {
     const root = mkdtempSync(join(tmpdir(), "chaindb-node-single-"));
     try {
       const only = validators[0]!;
-      const lone: ChainGenesis = { accounts: [{ address: only.publicKey, balance: 1_000_000n }, { address: users[0]!.publicKey, balance: 1000n }], validators: [{ address: only.publicKey, stake: 1000n }] };
+      const lone: ChainGenesis = {
+        accounts: [
+          { address: only.publicKey, balance: 1_000_000n },
+          { address: users[0]!.publicKey, balance: 1000n },
+        ],
+        validators: [{ address: only.publicKey, stake: 1000n }],
+      };
       const heights: number[] = [];
       for (const seed of [41, 42]) {
         const net = new SimNetwork({ seed });
         const sim = net.addNode("v0");
         // Before the fix, open() threw "engine at height 2, ledger at 0" (start() decides at once).
-        const node = await ConsensusNode.open({ chainId: CHAIN, genesis: lone, key: only, transport: sim.transport, clock: sim.clock, dir: root, timeouts: TIMEOUTS, newHeightDelayMs: 20, tickMs: 100 });
+        const node = await ConsensusNode.open({
+          chainId: CHAIN,
+          genesis: lone,
+          key: only,
+          transport: sim.transport,
+          clock: sim.clock,
+          dir: root,
+          timeouts: TIMEOUTS,
+          newHeightDelayMs: 20,
+          tickMs: 100,
+        });
         const from = node.height;
         node.submit(transfer(users[0]!, users[1]!, seed - 41));
-        expect(await net.runUntil(() => node.height >= from + 3, 10_000), `height ${node.height} failure ${String(node.failure)}`).toBe(true);
+        expect(
+          await net.runUntil(() => node.height >= from + 3, 10_000),
+          `height ${node.height} failure ${String(node.failure)}`,
+        ).toBe(true);
         await node.idle();
         expect(node.failure).toBe(null);
         expect(node.accounts.account(users[0]!.publicKey)!.nonce).toBe(BigInt(seed - 40));

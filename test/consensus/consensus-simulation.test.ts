@@ -13,7 +13,12 @@ function seeds(count: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 
-async function runSeeds(validators: number, byzantine: number, count: number, selection: SimulationOptions["selection"] = "tendermint") {
+async function runSeeds(
+  validators: number,
+  byzantine: number,
+  count: number,
+  selection: SimulationOptions["selection"] = "tendermint",
+) {
   let commits = 0;
   let equivocations = 0;
   for (const seed of seeds(count)) {
@@ -64,7 +69,9 @@ describe("consensus simulation checker", () => {
       if (!result.ok) found.push(result.violation!.invariant);
     }
     expect(found.length).toBeGreaterThan(0);
-    expect(found.every((invariant) => ["accusation", "validity", "agreement", "evidence"].includes(invariant))).toBe(true);
+    expect(
+      found.every((invariant) => ["accusation", "validity", "agreement", "evidence"].includes(invariant)),
+    ).toBe(true);
   });
 
   it("reports missing evidence for double votes after the heal when votes are not relayed", async () => {
@@ -85,6 +92,8 @@ describe("consensus simulation checker", () => {
   });
 
   it("refuses byzantine power of 1/3 or more", async () => {
-    await expect(simulateConsensus({ seed: 1, validators: 3, byzantine: 1 })).rejects.toThrow(/not below 1\/3/);
+    await expect(simulateConsensus({ seed: 1, validators: 3, byzantine: 1 })).rejects.toThrow(
+      /not below 1\/3/,
+    );
   });
 });

@@ -6,7 +6,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { keyPairFromSeed } from "../../bindings/chain/index.ts";
-import { FileWal, TendermintEngine, ValidatorSet, decodeMessage, encodeMessage, type Effect, type EngineOptions } from "../../bindings/consensus/index.ts";
+import {
+  FileWal,
+  TendermintEngine,
+  ValidatorSet,
+  decodeMessage,
+  encodeMessage,
+  type Effect,
+  type EngineOptions,
+} from "../../bindings/consensus/index.ts";
 import { TcpTransport, nodeKeyFromSeed } from "../../bindings/net/index.ts";
 
 const N = 4;
@@ -16,7 +24,14 @@ keys.sort((a, b) => set.indexOf(a.publicKey) - set.indexOf(b.publicKey));
 const nodeKeys = keys.map((_, i) => nodeKeyFromSeed(new Uint8Array(32).fill(i + 80)));
 const dir = mkdtempSync(join(tmpdir(), "chaindb-consensus-tcp-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const timeouts = { proposeMs: 400, proposeDeltaMs: 200, prevoteMs: 200, prevoteDeltaMs: 100, precommitMs: 200, precommitDeltaMs: 100 };
+const timeouts = {
+  proposeMs: 400,
+  proposeDeltaMs: 200,
+  prevoteMs: 200,
+  prevoteDeltaMs: 100,
+  precommitMs: 200,
+  precommitDeltaMs: 100,
+};
 
 interface Live {
   engine: TendermintEngine;
@@ -31,7 +46,14 @@ describe("consensus over TCP", () => {
     const live: (Live | null)[] = Array(N).fill(null);
     const signed = new Map<string, string>();
     let doubleSign = "";
-    const options = (i: number): EngineOptions => ({ chainId: "tcp", validators: set, key: keys[i]!, timeouts, newHeightDelayMs: 50, buildValue: (h, r) => new TextEncoder().encode(`block ${h} from ${i} round ${r}`) });
+    const options = (i: number): EngineOptions => ({
+      chainId: "tcp",
+      validators: set,
+      key: keys[i]!,
+      timeouts,
+      newHeightDelayMs: 50,
+      buildValue: (h, r) => new TextEncoder().encode(`block ${h} from ${i} round ${r}`),
+    });
 
     const run = (i: number, effects: Effect[]) => {
       const node = live[i];
@@ -41,7 +63,10 @@ describe("consensus over TCP", () => {
         if (e.kind === "persist") node.wal.append(e.record, e.sync);
         else if (e.kind === "broadcast") {
           const m = e.message;
-          if ((m.kind === "vote" && set.indexOf(m.validator) === i) || (m.kind === "proposal" && set.indexOf(m.proposer) === i)) {
+          if (
+            (m.kind === "vote" && set.indexOf(m.validator) === i) ||
+            (m.kind === "proposal" && set.indexOf(m.proposer) === i)
+          ) {
             const slot = `${i}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
             const id = m.valueId === null ? "nil" : Buffer.from(m.valueId).toString("hex");
             if ((signed.get(slot) ?? id) !== id) doubleSign = slot;
@@ -50,15 +75,38 @@ describe("consensus over TCP", () => {
           node.transport.broadcast(encodeMessage(m));
         } else if (e.kind === "send") node.transport.send(`v${e.to}`, encodeMessage(e.message));
         else if (e.kind === "schedule") {
-          const t = setTimeout(() => (node.timers.delete(t), run(i, node.engine.handle({ kind: "timeout", timeout: e.timeout }))), e.delayMs);
+          const t = setTimeout(
+            () => (
+              node.timers.delete(t),
+              run(i, node.engine.handle({ kind: "timeout", timeout: e.timeout }))
+            ),
+            e.delayMs,
+          );
           node.timers.add(t);
-        } else if (e.kind === "validate") effects.push(...node.engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
+        } else if (e.kind === "validate")
+          effects.push(...node.engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
       }
     };
 
     const start = async (i: number, restart: boolean) => {
-      const peers = keys.flatMap((_, j) => (j === i ? [] : [{ id: `v${j}`, publicKey: nodeKeys[j]!.publicKey, ...(ports[j] !== undefined && j !== i ? { host: "127.0.0.1", port: ports[j]! } : {}) }]));
-      const transport = await TcpTransport.start({ id: `v${i}`, key: nodeKeys[i]!, listen: { host: "127.0.0.1", port: ports[i] ?? 0 }, peers, network: "consensus-tcp" });
+      const peers = keys.flatMap((_, j) =>
+        j === i
+          ? []
+          : [
+              {
+                id: `v${j}`,
+                publicKey: nodeKeys[j]!.publicKey,
+                ...(ports[j] !== undefined && j !== i ? { host: "127.0.0.1", port: ports[j]! } : {}),
+              },
+            ],
+      );
+      const transport = await TcpTransport.start({
+        id: `v${i}`,
+        key: nodeKeys[i]!,
+        listen: { host: "127.0.0.1", port: ports[i] ?? 0 },
+        peers,
+        network: "consensus-tcp",
+      });
       ports[i] = transport.address!.port;
       const wal = FileWal.open(join(dir, `v${i}.wal`));
       let engine: TendermintEngine;
@@ -67,9 +115,22 @@ describe("consensus over TCP", () => {
       else ((engine = new TendermintEngine(options(i))), (effects = []));
       const node: Live = { engine, wal, transport, timers: new Set() };
       live[i] = node;
-      transport.setHandler({ onMessage: (from, bytes) => run(i, node.engine.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) })) });
+      transport.setHandler({
+        onMessage: (from, bytes) =>
+          run(
+            i,
+            node.engine.handle({
+              kind: "message",
+              from: Number(from.slice(1)),
+              message: decodeMessage(bytes),
+            }),
+          ),
+      });
       const tick = () => {
-        const t = setTimeout(() => (node.timers.delete(t), run(i, node.engine.handle({ kind: "tick" })), tick()), 150);
+        const t = setTimeout(
+          () => (node.timers.delete(t), run(i, node.engine.handle({ kind: "tick" })), tick()),
+          150,
+        );
         node.timers.add(t);
       };
       tick();
@@ -86,7 +147,8 @@ describe("consensus over TCP", () => {
     const until = (done: () => boolean, ms: number) =>
       new Promise<boolean>((resolve) => {
         const t0 = Date.now();
-        const check = () => (done() ? resolve(true) : Date.now() - t0 > ms ? resolve(false) : setTimeout(check, 20));
+        const check = () =>
+          done() ? resolve(true) : Date.now() - t0 > ms ? resolve(false) : setTimeout(check, 20);
         check();
       });
     const heights = () => live.map((n) => n?.engine.height ?? 0);
@@ -98,7 +160,9 @@ describe("consensus over TCP", () => {
       expect(await until(() => Math.min(...heights()) >= 4, 20_000)).toBe(true);
       await stop(2);
       const at = Math.max(...heights());
-      expect(await until(() => Math.min(...heights().filter((_, i) => i !== 2)) >= at + 3, 20_000)).toBe(true);
+      expect(await until(() => Math.min(...heights().filter((_, i) => i !== 2)) >= at + 3, 20_000)).toBe(
+        true,
+      );
       const restarted = await start(2, true);
       const target = Math.max(...heights()) + 2;
       expect(restarted.engine.height).toBeLessThan(target);

@@ -15,8 +15,11 @@ describe("traced consensus simulation", () => {
     const t = recorder.finish("seed 1");
     expect(t.nodes).toEqual(["n0", "n1", "n2", "n3"]);
     expect(t.messages.length).toBe(traced.messages + t.messages.filter((m) => m.duplicate).length);
-    expect(t.faults.filter((f) => f.kind === "crash" || f.kind === "partition").length).toBe(traced.crashes + traced.partitions);
-    for (const step of ["propose", "prevote", "precommit", "commit"]) expect(t.steps.some((s) => s.step === step && s.height === 1)).toBe(true);
+    expect(t.faults.filter((f) => f.kind === "crash" || f.kind === "partition").length).toBe(
+      traced.crashes + traced.partitions,
+    );
+    for (const step of ["propose", "prevote", "precommit", "commit"])
+      expect(t.steps.some((s) => s.step === step && s.height === 1)).toBe(true);
     const commits = t.steps.filter((s) => s.step === "commit");
     expect(Math.max(...commits.map((s) => s.height!))).toBeGreaterThanOrEqual(traced.minHeight);
     expect(t.messages.some((m) => /^prevote h1 r0 ([0-9a-f]{6}|nil) by n\d$/.test(m.label))).toBe(true);
@@ -26,7 +29,13 @@ describe("traced consensus simulation", () => {
   it("records a seeded checker violation with the validators and height it concerns", async () => {
     // Checker self-test: the byzantine validator counted as correct (seed 4: n3 double-votes).
     const recorder = new TraceRecorder();
-    const r = await simulateConsensus({ seed: 4, validators: 4, byzantine: 1, mislabelByzantine: true, trace: recorder });
+    const r = await simulateConsensus({
+      seed: 4,
+      validators: 4,
+      byzantine: 1,
+      mislabelByzantine: true,
+      trace: recorder,
+    });
     expect(r.ok).toBe(false);
     const [v] = recorder.finish("seed 4").violations;
     expect(v!.invariant).toBe(r.violation!.invariant);
@@ -55,7 +64,9 @@ describe("traced replication and 2PC simulations", () => {
     const r = await simulateTwoPc({ seed: 9, bug: "no-locks", trace: recorder });
     expect(r.violation?.invariant).toMatch(/^conservation/);
     expect(recorder.trace.violations.map((v) => v.invariant)).toEqual([r.violation!.invariant]);
-    expect(recorder.trace.messages.some((m) => /^prepare \S+$/.test(m.label) && m.subject !== undefined)).toBe(true);
+    expect(
+      recorder.trace.messages.some((m) => /^prepare \S+$/.test(m.label) && m.subject !== undefined),
+    ).toBe(true);
     expect(recorder.trace.steps.some((s) => s.step === "prepare" && s.node === "c")).toBe(true);
   });
 });

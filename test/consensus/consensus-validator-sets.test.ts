@@ -2,7 +2,16 @@
 // their height, and a node that leaves the set stops signing.
 import { describe, expect, it } from "vitest";
 import { keyPairFromSeed } from "../../bindings/chain/index.ts";
-import { TendermintEngine, ValidatorSet, VoteType, signProposal, signVote, valueIdOf, type Effect, type Message } from "../../bindings/consensus/index.ts";
+import {
+  TendermintEngine,
+  ValidatorSet,
+  VoteType,
+  signProposal,
+  signVote,
+  valueIdOf,
+  type Effect,
+  type Message,
+} from "../../bindings/consensus/index.ts";
 
 const CHAIN = "sets-chain";
 const keys = [1, 2, 3, 4, 5].map((i) => keyPairFromSeed(new Uint8Array(32).fill(i)));
@@ -12,17 +21,29 @@ const setAt = (h: number) => (h <= 1 ? first : second);
 const V = new TextEncoder().encode("v");
 
 function node(key = keys[1]!) {
-  const engine = new TendermintEngine({ chainId: CHAIN, validators: first, validatorsAt: setAt, key, buildValue: (h) => new TextEncoder().encode(`own ${h}`), proposer: () => 0 });
+  const engine = new TendermintEngine({
+    chainId: CHAIN,
+    validators: first,
+    validatorsAt: setAt,
+    key,
+    buildValue: (h) => new TextEncoder().encode(`own ${h}`),
+    proposer: () => 0,
+  });
   const out: Effect[] = [];
   const apply = (effects: Effect[]) => {
     for (let i = 0; i < effects.length; i++) {
       const e = effects[i]!;
       out.push(e);
-      if (e.kind === "validate") effects.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
+      if (e.kind === "validate")
+        effects.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
     }
   };
   apply(engine.start());
-  return { engine, out, feed: (m: Message) => apply(engine.handle({ kind: "message", from: 0, message: m })) };
+  return {
+    engine,
+    out,
+    feed: (m: Message) => apply(engine.handle({ kind: "message", from: 0, message: m })),
+  };
 }
 
 /** Decides height 1 (set `first`, proposer index 0) at `n`. */
@@ -33,7 +54,14 @@ function decideHeight1(n: ReturnType<typeof node>) {
   for (const type of [VoteType.Prevote, VoteType.Precommit]) {
     for (const v of first.validators) {
       const signer = keys.find((x) => Buffer.from(x.publicKey).equals(Buffer.from(v.address)))!;
-      n.feed(signVote(CHAIN, signer.secretKey, signer.publicKey, { type, height: 1, round: 0, valueId: valueIdOf(V) }));
+      n.feed(
+        signVote(CHAIN, signer.secretKey, signer.publicKey, {
+          type,
+          height: 1,
+          round: 0,
+          valueId: valueIdOf(V),
+        }),
+      );
     }
   }
   expect(n.engine.height).toBe(2);
@@ -45,10 +73,21 @@ describe("validator sets per height", () => {
     decideHeight1(n);
     expect(n.engine.validators).toBe(second);
     const before = n.out.length;
-    const left = signVote(CHAIN, keys[0]!.secretKey, keys[0]!.publicKey, { type: VoteType.Prevote, height: 2, round: 3, valueId: null });
+    const left = signVote(CHAIN, keys[0]!.secretKey, keys[0]!.publicKey, {
+      type: VoteType.Prevote,
+      height: 2,
+      round: 3,
+      valueId: null,
+    });
     n.feed(left);
     expect(n.out.length).toBe(before); // not relayed, not persisted: unknown signer at height 2
-    const joined = (k: number) => signVote(CHAIN, keys[k]!.secretKey, keys[k]!.publicKey, { type: VoteType.Prevote, height: 2, round: 3, valueId: null });
+    const joined = (k: number) =>
+      signVote(CHAIN, keys[k]!.secretKey, keys[k]!.publicKey, {
+        type: VoteType.Prevote,
+        height: 2,
+        round: 3,
+        valueId: null,
+      });
     n.feed(joined(4));
     expect(n.engine.round).toBe(0); // the departed validator's vote did not count toward f+1
     n.feed(joined(2));

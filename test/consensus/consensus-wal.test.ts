@@ -57,33 +57,65 @@ function harness(engine: TendermintEngine, first: Effect[], valid = true) {
       const e = effects[i]!;
       if (e.kind === "persist") disk.push(decodeRecord(encodeRecord(e.record))); // through the codec
       if (e.kind === "broadcast") sent.push(e.message);
-      if (e.kind === "validate") effects.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid }));
+      if (e.kind === "validate")
+        effects.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid }));
     }
   };
   apply(first);
-  return { disk, sent, feed: (m: Message) => apply(engine.handle({ kind: "message", from: 1, message: m })), fire: (step: Step, round: number) => apply(engine.handle({ kind: "timeout", timeout: { step, height: 1, round } })) };
+  return {
+    disk,
+    sent,
+    feed: (m: Message) => apply(engine.handle({ kind: "message", from: 1, message: m })),
+    fire: (step: Step, round: number) =>
+      apply(engine.handle({ kind: "timeout", timeout: { step, height: 1, round } })),
+  };
 }
 
 const proposal = (proposer: number, round: number, value: Uint8Array, validRound = -1) =>
-  signProposal(CHAIN, key(proposer).secretKey, key(proposer).publicKey, { height: 1, round, validRound, value });
+  signProposal(CHAIN, key(proposer).secretKey, key(proposer).publicKey, {
+    height: 1,
+    round,
+    validRound,
+    value,
+  });
 const vote = (i: number, type: VoteType, round: number, value: Uint8Array | null) =>
-  signVote(CHAIN, key(i).secretKey, key(i).publicKey, { type, height: 1, round, valueId: value && valueIdOf(value) });
+  signVote(CHAIN, key(i).secretKey, key(i).publicKey, {
+    type,
+    height: 1,
+    round,
+    valueId: value && valueIdOf(value),
+  });
 
 describe("consensus WAL and restart", () => {
   it("round-trips every message and record kind, and rejects malformed bytes", () => {
     const p = proposal(1, 2, V, 1);
     const v = vote(2, VoteType.Precommit, 0, null);
-    const messages: Message[] = [p, v, { kind: "commit", proposal: p, precommits: [v, vote(3, VoteType.Precommit, 0, V)] }, { kind: "evidence", type: "vote", a: v, b: vote(2, VoteType.Precommit, 0, W) }];
+    const messages: Message[] = [
+      p,
+      v,
+      { kind: "commit", proposal: p, precommits: [v, vote(3, VoteType.Precommit, 0, V)] },
+      { kind: "evidence", type: "vote", a: v, b: vote(2, VoteType.Precommit, 0, W) },
+    ];
     for (const m of messages) {
       const bytes = encodeMessage(m);
       expect(decodeMessage(bytes)).toEqual(m);
-      for (const cut of [1, 7, bytes.length - 1]) expect(() => decodeMessage(bytes.subarray(0, cut))).toThrow(ChainDbError);
+      for (const cut of [1, 7, bytes.length - 1])
+        expect(() => decodeMessage(bytes.subarray(0, cut))).toThrow(ChainDbError);
       expect(() => decodeMessage(new Uint8Array([...bytes, 0]))).toThrow(/trailing/);
     }
     expect(() => decodeMessage(new Uint8Array([9]))).toThrow(/tag/);
     const records: WalRecord[] = [
       { type: "message", message: p },
-      { type: "state", height: 7, round: 3, step: Step.Precommit, lockedRound: 2, lockedId: valueIdOf(V), validRound: -1, validId: null },
+      {
+        type: "state",
+        height: 7,
+        round: 3,
+        step: Step.Precommit,
+        lockedRound: 2,
+        lockedId: valueIdOf(V),
+        validRound: -1,
+        validId: null,
+      },
       { type: "decide", height: 7, certificate: { kind: "commit", proposal: p, precommits: [v] } },
     ];
     for (const r of records) expect(decodeRecord(encodeRecord(r))).toEqual(r);
@@ -104,7 +136,11 @@ describe("consensus WAL and restart", () => {
     for (const f of frames) (whole.set(f, at), (at += f.length));
     return { frames, whole };
   };
-  const three: WalRecord[] = [{ type: "message", message: proposal(1, 0, V) }, { type: "message", message: vote(2, VoteType.Prevote, 0, V) }, { type: "message", message: vote(3, VoteType.Prevote, 0, null) }];
+  const three: WalRecord[] = [
+    { type: "message", message: proposal(1, 0, V) },
+    { type: "message", message: vote(2, VoteType.Prevote, 0, V) },
+    { type: "message", message: vote(3, VoteType.Prevote, 0, null) },
+  ];
 
   it("cuts a torn last frame at every cut point, and refuses damage to a frame a later one records as fsynced", () => {
     const { frames, whole } = syncedFrames(three);
@@ -123,7 +159,12 @@ describe("consensus WAL and restart", () => {
     for (let bit = 0; bit < frames[0]!.length * 8; bit += 7) {
       const flipped = whole.slice();
       flipped[bit >> 3]! ^= 1 << (bit & 7);
-      expect(() => parseWal(flipped), `bit ${bit}`).toThrow(expect.objectContaining({ code: "STORE_CORRUPT", message: expect.stringMatching(/damaged frame at byte 0/) }));
+      expect(() => parseWal(flipped), `bit ${bit}`).toThrow(
+        expect.objectContaining({
+          code: "STORE_CORRUPT",
+          message: expect.stringMatching(/damaged frame at byte 0/),
+        }),
+      );
     }
   });
 
@@ -146,7 +187,9 @@ describe("consensus WAL and restart", () => {
       const flipped = bytes.slice();
       flipped[LOG_HEADER_BYTES + (bit >> 3)]! ^= 1 << (bit & 7);
       writeFileSync(path, flipped);
-      expect(() => FileWal.open(path), `bit ${bit}`).toThrow(expect.objectContaining({ code: "STORE_CORRUPT" }));
+      expect(() => FileWal.open(path), `bit ${bit}`).toThrow(
+        expect.objectContaining({ code: "STORE_CORRUPT" }),
+      );
       expect(statSync(path).size).toBe(bytes.length); // nothing was cut
     }
   });
@@ -181,8 +224,13 @@ describe("consensus WAL and restart", () => {
     reopened.append({ type: "message", message: vote(3, VoteType.Prevote, 0, W) }, true);
     reopened.close();
     expect(FileWal.open(path).recovered.records).toHaveLength(3);
-    writeFileSync(join(dir, "garbage.wal"), new Uint8Array([255, 255, 255, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]));
-    expect(() => FileWal.open(join(dir, "garbage.wal"))).toThrow(expect.objectContaining({ code: "NOT_CHAINDB" }));
+    writeFileSync(
+      join(dir, "garbage.wal"),
+      new Uint8Array([255, 255, 255, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]),
+    );
+    expect(() => FileWal.open(join(dir, "garbage.wal"))).toThrow(
+      expect.objectContaining({ code: "NOT_CHAINDB" }),
+    );
   });
 
   it("a proposer that crashes after proposing re-proposes the same value after restart", () => {
@@ -191,7 +239,10 @@ describe("consensus WAL and restart", () => {
     const first = run.sent.find((m) => m.kind === "proposal")!;
     expect(first).toBeDefined();
     // The crash came right after the proposal was made durable (before its own prevote).
-    const upToProposal = run.disk.slice(0, run.disk.findIndex((r) => r.type === "message" && r.message.kind === "proposal") + 1);
+    const upToProposal = run.disk.slice(
+      0,
+      run.disk.findIndex((r) => r.type === "message" && r.message.kind === "proposal") + 1,
+    );
     const { engine: restarted, effects } = TendermintEngine.restore(options(0), upToProposal);
     const again = harness(restarted, effects);
     const resent = again.sent.filter((m) => m.kind === "proposal");
@@ -207,7 +258,10 @@ describe("consensus WAL and restart", () => {
     const prevote = run.sent.find((m) => m.kind === "vote" && m.type === VoteType.Prevote);
     expect(prevote?.kind === "vote" && prevote.valueId).toEqual(valueIdOf(V));
     // The durable records end with the prevote; the step change after it was not synced yet.
-    const upToVote = run.disk.slice(0, run.disk.findIndex((r) => r.type === "message" && r.message.kind === "vote") + 1);
+    const upToVote = run.disk.slice(
+      0,
+      run.disk.findIndex((r) => r.type === "message" && r.message.kind === "vote") + 1,
+    );
     const { engine: restarted, effects } = TendermintEngine.restore(options(1), upToVote);
     // After the restart the application judges V invalid (say its state moved on): the rules now
     // say "prevote nil", the guard must re-send the prevote for V instead.

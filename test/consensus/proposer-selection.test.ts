@@ -11,7 +11,9 @@ function address(name: string): Uint8Array {
 }
 
 function setOf(powers: Record<string, number>) {
-  const set = new ValidatorSet(Object.entries(powers).map(([name, power]) => ({ address: address(name), power })));
+  const set = new ValidatorSet(
+    Object.entries(powers).map(([name, power]) => ({ address: address(name), power })),
+  );
   const name = (i: number) => new TextDecoder().decode(set.validators[i]!.address).replace(/\0+$/, "");
   return { set, name };
 }
@@ -24,7 +26,20 @@ function sequence(powers: Record<string, number>, count: number): string[] {
 
 describe("proposer selection", () => {
   it("powers {A:1, B:3} give B, A, B, B repeating", () => {
-    expect(sequence({ A: 1, B: 3 }, 12)).toEqual(["B", "A", "B", "B", "B", "A", "B", "B", "B", "A", "B", "B"]);
+    expect(sequence({ A: 1, B: 3 }, 12)).toEqual([
+      "B",
+      "A",
+      "B",
+      "B",
+      "B",
+      "A",
+      "B",
+      "B",
+      "B",
+      "A",
+      "B",
+      "B",
+    ]);
   });
 
   it("matches CometBFT's TestProposerSelection1 (foo 1000, bar 300, baz 330; 99 elections)", () => {

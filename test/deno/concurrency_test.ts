@@ -23,7 +23,8 @@ function runTask(task: Record<string, unknown>, timeoutMs: number): Promise<unkn
       onMessage: (raw) => {
         const m = raw as { type: string; result?: unknown; error?: { code?: string; message: string } };
         if (m.type === "done") finish(() => resolve(m.result));
-        else if (m.type === "failed") finish(() => reject(Object.assign(new Error(m.error?.message), { code: m.error?.code })));
+        else if (m.type === "failed")
+          finish(() => reject(Object.assign(new Error(m.error?.message), { code: m.error?.code })));
       },
       onError: (error) => finish(() => reject(error)),
     });
@@ -72,22 +73,35 @@ Deno.test("LockManager: a 2-cycle deadlock aborts the younger transaction with T
   const lm = new LockManager();
   await lm.acquire("old", "a", "X");
   await lm.acquire("young", "b", "X");
-  const old = lm.acquire("old", "b", "X").then(() => "granted", (e) => e.code);
-  const young = lm.acquire("young", "a", "X").then(() => "granted", (e) => e.code);
+  const old = lm.acquire("old", "b", "X").then(
+    () => "granted",
+    (e) => e.code,
+  );
+  const young = lm.acquire("young", "a", "X").then(
+    () => "granted",
+    (e) => e.code,
+  );
   assertEquals(await young, "TX_DEADLOCK", "victim");
   lm.releaseAll("young");
   assertEquals(await old, "granted", "survivor");
 });
 
-Deno.test("ConditionVariable: bounded queue, 2 producers and 2 consumers, 20k items, none lost or repeated", async () => {
-  const total = 20_000;
-  const queue = createQueue(total);
-  const results = await Promise.all([
-    runTask({ task: "producer", queue, first: 0, count: total / 2, timeoutMs: 20_000 }, 60_000),
-    runTask({ task: "producer", queue, first: total / 2, count: total / 2, timeoutMs: 20_000 }, 60_000),
-    runTask({ task: "consumer", queue, total, timeoutMs: 20_000 }, 60_000),
-    runTask({ task: "consumer", queue, total, timeoutMs: 20_000 }, 60_000),
-  ]);
-  assertEquals((results[2] as number) + (results[3] as number), total, "items consumed");
-  assertEquals(queue.seen.every((n) => n === 1), true, "every item seen exactly once");
-});
+Deno.test(
+  "ConditionVariable: bounded queue, 2 producers and 2 consumers, 20k items, none lost or repeated",
+  async () => {
+    const total = 20_000;
+    const queue = createQueue(total);
+    const results = await Promise.all([
+      runTask({ task: "producer", queue, first: 0, count: total / 2, timeoutMs: 20_000 }, 60_000),
+      runTask({ task: "producer", queue, first: total / 2, count: total / 2, timeoutMs: 20_000 }, 60_000),
+      runTask({ task: "consumer", queue, total, timeoutMs: 20_000 }, 60_000),
+      runTask({ task: "consumer", queue, total, timeoutMs: 20_000 }, 60_000),
+    ]);
+    assertEquals((results[2] as number) + (results[3] as number), total, "items consumed");
+    assertEquals(
+      queue.seen.every((n) => n === 1),
+      true,
+      "every item seen exactly once",
+    );
+  },
+);

@@ -2,7 +2,17 @@
 // the SimNetwork (1–10 ms links, duplicated and reordered messages) commit the same blocks, and a
 // few seeded simulations with a byzantine validator hold every invariant, as under Node.
 import { keyPairFromSeed } from "../../bindings/chain/index.ts";
-import { ProposerSchedule, TendermintEngine, ValidatorSet, decodeMessage, encodeMessage, replayCommand, simulateConsensus, type Effect, type SimulationOptions } from "../../bindings/consensus/index.ts";
+import {
+  ProposerSchedule,
+  TendermintEngine,
+  ValidatorSet,
+  decodeMessage,
+  encodeMessage,
+  replayCommand,
+  simulateConsensus,
+  type Effect,
+  type SimulationOptions,
+} from "../../bindings/consensus/index.ts";
 import { SimNetwork, type SimNode } from "../../bindings/net/index.ts";
 import { toHex } from "../../bindings/util/index.ts";
 
@@ -18,9 +28,14 @@ function address(name: string): Uint8Array {
 }
 
 Deno.test("proposer selection: powers {A:1, B:3} give B, A, B, B repeating", () => {
-  const set = new ValidatorSet([{ address: address("A"), power: 1 }, { address: address("B"), power: 3 }]);
+  const set = new ValidatorSet([
+    { address: address("A"), power: 1 },
+    { address: address("B"), power: 3 },
+  ]);
   const schedule = new ProposerSchedule(set);
-  const names = Array.from({ length: 8 }, (_, h) => new TextDecoder().decode(set.validators[schedule.proposer(h + 1, 0)]!.address.subarray(0, 1)));
+  const names = Array.from({ length: 8 }, (_, h) =>
+    new TextDecoder().decode(set.validators[schedule.proposer(h + 1, 0)]!.address.subarray(0, 1)),
+  );
   // the same vector is pinned in test/consensus/proposer-selection.test.ts (Node)
   check(names.join("") === "BABBBABB", `proposers ${names.join("")}`);
 });
@@ -41,20 +56,35 @@ Deno.test("4 Tendermint engines over the SimNetwork commit the same 5 blocks", a
       const e = effects[k]!;
       if (e.kind === "broadcast") nodes[i]!.transport.broadcast(encodeMessage(e.message));
       else if (e.kind === "send") nodes[i]!.transport.send(`v${e.to}`, encodeMessage(e.message));
-      else if (e.kind === "schedule") nodes[i]!.clock.setTimer(e.delayMs, () => run(i, engines[i]!.handle({ kind: "timeout", timeout: e.timeout })));
-      else if (e.kind === "validate") effects.push(...engines[i]!.handle({ kind: "validity", valueId: e.valueId, valid: true }));
+      else if (e.kind === "schedule")
+        nodes[i]!.clock.setTimer(e.delayMs, () =>
+          run(i, engines[i]!.handle({ kind: "timeout", timeout: e.timeout })),
+        );
+      else if (e.kind === "validate")
+        effects.push(...engines[i]!.handle({ kind: "validity", valueId: e.valueId, valid: true }));
       else if (e.kind === "decide") {
-        check(e.height === decided[i]!.length + 1, `validator ${i} decided height ${e.height} after ${decided[i]!.length}`);
+        check(
+          e.height === decided[i]!.length + 1,
+          `validator ${i} decided height ${e.height} after ${decided[i]!.length}`,
+        );
         decided[i]!.push(toHex(e.certificate.proposal.valueId));
       }
     }
   };
   for (let i = 0; i < N; i++) {
     nodes.push(net.addNode(`v${i}`));
-    const buildValue = (height: number, round: number) => new TextEncoder().encode(`block ${height} by ${i} in round ${round}`);
+    const buildValue = (height: number, round: number) =>
+      new TextEncoder().encode(`block ${height} by ${i} in round ${round}`);
     engines.push(new TendermintEngine({ chainId: "deno", validators: set, key: keys[i]!, buildValue }));
   }
-  for (let i = 0; i < N; i++) nodes[i]!.transport.setHandler({ onMessage: (from, bytes) => run(i, engines[i]!.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) })) });
+  for (let i = 0; i < N; i++)
+    nodes[i]!.transport.setHandler({
+      onMessage: (from, bytes) =>
+        run(
+          i,
+          engines[i]!.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) }),
+        ),
+    });
   for (let i = 0; i < N; i++) run(i, engines[i]!.start());
   const done = await net.runUntil(() => decided.every((d) => d.length >= HEIGHTS), 60_000);
   check(done, `heights reached: ${decided.map((d) => d.length).join(", ")}`);
@@ -64,13 +94,22 @@ Deno.test("4 Tendermint engines over the SimNetwork commit the same 5 blocks", a
   }
 });
 
-for (const [validators, byzantine, seeds] of [[4, 1, 5], [7, 2, 2]] as const) {
-  Deno.test(`consensus simulation: ${validators} validators, ${byzantine} byzantine, seeds 1..${seeds} hold every invariant`, async () => {
-    for (let seed = 1; seed <= seeds; seed++) {
-      const options: SimulationOptions = { seed, validators, byzantine };
-      const r = await simulateConsensus(options);
-      check(r.ok, `seed ${seed}: ${r.violation?.invariant}: ${r.violation?.detail}\nreplay: ${replayCommand(options)}`);
-      check(r.minHeight >= 3, `seed ${seed}: committed ${r.minHeight} heights after the heal`);
-    }
-  });
+for (const [validators, byzantine, seeds] of [
+  [4, 1, 5],
+  [7, 2, 2],
+] as const) {
+  Deno.test(
+    `consensus simulation: ${validators} validators, ${byzantine} byzantine, seeds 1..${seeds} hold every invariant`,
+    async () => {
+      for (let seed = 1; seed <= seeds; seed++) {
+        const options: SimulationOptions = { seed, validators, byzantine };
+        const r = await simulateConsensus(options);
+        check(
+          r.ok,
+          `seed ${seed}: ${r.violation?.invariant}: ${r.violation?.detail}\nreplay: ${replayCommand(options)}`,
+        );
+        check(r.minHeight >= 3, `seed ${seed}: committed ${r.minHeight} heights after the heal`);
+      }
+    },
+  );
 }

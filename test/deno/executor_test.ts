@@ -17,7 +17,13 @@ Deno.test("parallel executor equals serial under Deno workers", async () => {
   const nonces = keys.map(() => 0);
   const block = Array.from({ length: 80 }, (_, i) => {
     const from = (i * 5) % keys.length;
-    return signTransfer(keys[from]!, { chainId: 3, to: keys[(from + 1) % keys.length]!.publicKey, amount: 1 + i, fee: 1, nonce: nonces[from]!++ });
+    return signTransfer(keys[from]!, {
+      chainId: 3,
+      to: keys[(from + 1) % keys.length]!.publicKey,
+      amount: 1 + i,
+      fee: 1,
+      nonce: nonces[from]!++,
+    });
   });
   const a = await Ledger.open({ chainId: 3, genesis });
   const b = await Ledger.open({ chainId: 3, genesis });
@@ -34,10 +40,24 @@ Deno.test("parallel executor equals serial under Deno workers", async () => {
 });
 
 Deno.test("Alice pays Bob and Carol at the same moment: exactly one succeeds", async () => {
-  const [alice, bob, carol] = [0xa1, 0xb0, 0xca].map((x) => new Uint8Array(32).fill(x)) as [Uint8Array, Uint8Array, Uint8Array];
-  const ledger = await Ledger.open({ chainId: 1, genesis: [{ address: alice, balance: 20n }, { address: bob, balance: 5n }, { address: carol, balance: 0n }] });
+  const [alice, bob, carol] = [0xa1, 0xb0, 0xca].map((x) => new Uint8Array(32).fill(x)) as [
+    Uint8Array,
+    Uint8Array,
+    Uint8Array,
+  ];
+  const ledger = await Ledger.open({
+    chainId: 1,
+    genesis: [
+      { address: alice, balance: 20n },
+      { address: bob, balance: 5n },
+      { address: carol, balance: 0n },
+    ],
+  });
   const db = transactional(ledger);
-  const results = await Promise.allSettled([db.transaction((tx) => tx.transfer(alice, bob, 10n)), db.transaction((tx) => tx.transfer(alice, carol, 15n))]);
+  const results = await Promise.allSettled([
+    db.transaction((tx) => tx.transfer(alice, bob, 10n)),
+    db.transaction((tx) => tx.transfer(alice, carol, 15n)),
+  ]);
   check(results.filter((r) => r.status === "fulfilled").length === 1, "not exactly one success");
   const total = [alice, bob, carol].reduce((s, x) => s + ledger.account(x)!.balance, 0n);
   check(total === 25n, `total ${total}`);

@@ -29,8 +29,16 @@ for (const name of ["wasm", "ts"] as const) {
   Deno.test(`${name} engine: NIST SHA-256 vectors`, async () => {
     const engine = await createEngine(name);
     const enc = new TextEncoder();
-    assertEquals(toHex(engine.sha256(new Uint8Array())), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "empty");
-    assertEquals(toHex(engine.sha256(enc.encode("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "abc");
+    assertEquals(
+      toHex(engine.sha256(new Uint8Array())),
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+      "empty",
+    );
+    assertEquals(
+      toHex(engine.sha256(enc.encode("abc"))),
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+      "abc",
+    );
     assertEquals(
       toHex(engine.sha256(enc.encode("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))),
       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
@@ -63,7 +71,14 @@ Deno.test("bad input throws a typed ChainDbError", async () => {
 });
 
 Deno.test("a small parallel mine under Deno, with 2 workers", async () => {
-  const header = encodeHeader({ version: 2, prevHash: new Uint8Array(32), merkleRoot: new Uint8Array(32).fill(5), time: 1_700_000_000, bits: 0x1f00ffff, nonce: 0 });
+  const header = encodeHeader({
+    version: 2,
+    prevHash: new Uint8Array(32),
+    merkleRoot: new Uint8Array(32).fill(5),
+    time: 1_700_000_000,
+    bits: 0x1f00ffff,
+    nonce: 0,
+  });
   const result = await mine(header, { workers: 2, engine: "wasm" });
   assertEquals(result.workers, 2, "workers");
   assertEquals(checkProofOfWork(result.header).ok, true, "pow");

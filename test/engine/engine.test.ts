@@ -27,7 +27,9 @@ describe("wasm and ts engines agree", () => {
       target[31] = rand() & (trial % 2 ? 0x07 : 0x00);
       target[30] = rand() & 0xff;
       const start = rand() % (2 ** 32 - 5000);
-      expect(wasm.searchNonce(header, target, start, 5000), `trial ${trial}`).toEqual(ts.searchNonce(header, target, start, 5000));
+      expect(wasm.searchNonce(header, target, start, 5000), `trial ${trial}`).toEqual(
+        ts.searchNonce(header, target, start, 5000),
+      );
     }
   });
 
@@ -42,14 +44,16 @@ describe("wasm and ts engines agree", () => {
       target[30] = 0;
       target[29] = trial < 2 ? 0x01 : 0x80 + trial; // about 1 in 2^23 or 2^17 nonces solve
       const start = rand() % (2 ** 32 - count);
-      expect(wasm.searchNonce(header, target, start, count), `trial ${trial}`).toEqual(ts.searchNonce(header, target, start, count));
+      expect(wasm.searchNonce(header, target, start, count), `trial ${trial}`).toEqual(
+        ts.searchNonce(header, target, start, count),
+      );
     }
   });
 
   it("on sha256, sha256Many and merkle roots of seeded inputs", async () => {
     const [wasm, ts] = await Promise.all([createEngine("wasm"), createEngine("ts")]);
     const rand = prng(0xa9ee);
-    const msgs = Array.from({ length: 40 }, (_, i) => randomBytes(rand, i % 5 === 0 ? 64 : (rand() % 600)));
+    const msgs = Array.from({ length: 40 }, (_, i) => randomBytes(rand, i % 5 === 0 ? 64 : rand() % 600));
     expect(wasm.sha256Many(msgs)).toEqual(ts.sha256Many(msgs));
     for (const m of msgs) expect(wasm.sha256d(m)).toEqual(ts.sha256d(m));
     for (let n = 1; n <= 33; n++) {

@@ -32,7 +32,8 @@ describe("wasm store survives memory growth", () => {
     expect(memoryBytes()).toBeGreaterThan(startBytes * 10);
     expect(before).toEqual(first); // a copy taken before growth is intact
     expect(store.size).toBe(i);
-    for (const j of [0, 1, 2, Math.floor(i / 2), i - 2, i - 1]) expect(store.get(key(j))).toEqual(valueFor(j, 65536));
+    for (const j of [0, 1, 2, Math.floor(i / 2), i - 2, i - 1])
+      expect(store.get(key(j))).toEqual(valueFor(j, 65536));
     // checkpoint + rollback of a change that itself grows memory
     store.checkpoint();
     for (let j = 0; j < 200; j++) store.put(key(j), new Uint8Array(3));

@@ -78,7 +78,8 @@ function runOps(stores: KvStore[], ops: Op[]): void {
       case "release": {
         const op = o.op as "rollback" | "release";
         if (snapshots.length === 0) {
-          for (const s of stores) expect(() => s[op]()).toThrow(expect.objectContaining({ code: "NO_CHECKPOINT" }));
+          for (const s of stores)
+            expect(() => s[op]()).toThrow(expect.objectContaining({ code: "NO_CHECKPOINT" }));
           break;
         }
         if (op === "rollback") model = snapshots.pop()!;
@@ -132,10 +133,18 @@ describe("kv store model test (wasm and ts against a Map)", () => {
   it("rejects bad keys and values with typed errors", async () => {
     for (const engine of ["wasm", "ts"] as const) {
       const s = await createKvStore(engine);
-      expect(() => s.put(new Uint8Array(0), new Uint8Array(1))).toThrow(expect.objectContaining({ code: "BAD_LENGTH" }));
-      expect(() => s.put(new Uint8Array(1025), new Uint8Array(1))).toThrow(expect.objectContaining({ code: "BAD_LENGTH" }));
-      expect(() => s.put(new Uint8Array(1), new Uint8Array(65537))).toThrow(expect.objectContaining({ code: "BAD_LENGTH" }));
-      expect(() => s.get("x" as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: "BAD_ARGUMENT" }));
+      expect(() => s.put(new Uint8Array(0), new Uint8Array(1))).toThrow(
+        expect.objectContaining({ code: "BAD_LENGTH" }),
+      );
+      expect(() => s.put(new Uint8Array(1025), new Uint8Array(1))).toThrow(
+        expect.objectContaining({ code: "BAD_LENGTH" }),
+      );
+      expect(() => s.put(new Uint8Array(1), new Uint8Array(65537))).toThrow(
+        expect.objectContaining({ code: "BAD_LENGTH" }),
+      );
+      expect(() => s.get("x" as unknown as Uint8Array)).toThrow(
+        expect.objectContaining({ code: "BAD_ARGUMENT" }),
+      );
       expect(s.size).toBe(0);
     }
   });

@@ -45,7 +45,18 @@ function scalar(message: Uint8Array): Uint8Array {
 // then block boundaries up to the longest four messages that fit with their digests (16 KiB − 32).
 const LENGTHS = [
   ...Array.from({ length: 301 }, (_, i) => i),
-  447, 448, 511, 512, 1000, 1023, 1024, 1025, 4096, 4151, 16351, 16352,
+  447,
+  448,
+  511,
+  512,
+  1000,
+  1023,
+  1024,
+  1025,
+  4096,
+  4151,
+  16351,
+  16352,
 ];
 
 describe("4-lane SHA-256 (sha256ManyInput)", () => {
@@ -56,7 +67,10 @@ describe("4-lane SHA-256 (sha256ManyInput)", () => {
       const got = many(messages).map(toHex);
       const want = messages.map((m) => toHex(sha256(m)));
       expect(got, `length ${length}`).toEqual(want);
-      expect(messages.map((m) => toHex(scalar(m))), `scalar, length ${length}`).toEqual(want);
+      expect(
+        messages.map((m) => toHex(scalar(m))),
+        `scalar, length ${length}`,
+      ).toEqual(want);
     }
   });
 
@@ -83,7 +97,9 @@ describe("4-lane SHA-256 (sha256ManyInput)", () => {
     for (let count = 1; count <= 11; count++) {
       for (const length of [0, 32, 64, 65, 200]) {
         const messages = Array.from({ length: count }, () => randomBytes(rand, length));
-        expect(many(messages).map(toHex), `${count} × ${length}`).toEqual(messages.map((m) => toHex(sha256(m))));
+        expect(many(messages).map(toHex), `${count} × ${length}`).toEqual(
+          messages.map((m) => toHex(sha256(m))),
+        );
       }
     }
   });
@@ -143,8 +159,11 @@ describe("streaming SHA-256 (sha256Init / sha256Update / sha256Final)", () => {
   function streamed(data: Uint8Array, seed: number, double = false): Uint8Array {
     const rand = prng(seed);
     x.sha256Init();
-    for (let i = 0; i < data.length; ) {
-      const n = Math.min(data.length - i, rand() % 3 === 0 ? 1 + (rand() % 70) : 1 + (rand() % x.inputSize()));
+    for (let i = 0; i < data.length;) {
+      const n = Math.min(
+        data.length - i,
+        rand() % 3 === 0 ? 1 + (rand() % 70) : 1 + (rand() % x.inputSize()),
+      );
       mem().set(data.subarray(i, i + n), input);
       x.sha256Update(n);
       i += n;
@@ -183,7 +202,9 @@ describe("the wasm engine's sha256Many", () => {
   it("returns node:crypto's digests in order for mixed lengths (SIMD groups, leftovers, long messages)", async () => {
     const engine = await createWasmEngine(x);
     const rand = prng(0x3a17);
-    const lengths = [64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 100, 7, 100, 100, 100, 20_000, 20_000, 20_000, 20_000, 70_000, 5];
+    const lengths = [
+      64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 100, 7, 100, 100, 100, 20_000, 20_000, 20_000, 20_000, 70_000, 5,
+    ];
     const messages = lengths.map((n) => randomBytes(rand, n));
     expect(engine.sha256Many(messages).map(toHex)).toEqual(messages.map((m) => toHex(sha256(m))));
     expect(engine.sha256Many([])).toEqual([]);

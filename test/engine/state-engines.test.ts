@@ -30,15 +30,29 @@ const sortedRecords = (s: LedgerState) => splitRecords(s.exportAll()).map(hex).s
 
 type Op =
   | { kind: "load"; recs: Array<[number, number, number]> }
-  | { kind: "block"; txs: Array<[number, number, number, number, boolean]>; proposer: number; midRoot: boolean; abort: boolean };
+  | {
+      kind: "block";
+      txs: Array<[number, number, number, number, boolean]>;
+      proposer: number;
+      midRoot: boolean;
+      abort: boolean;
+    };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("load" as const), recs: fc.array(fc.tuple(fc.nat(23), fc.nat(1000), fc.nat(3)), { maxLength: 6 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("load" as const),
+      recs: fc.array(fc.tuple(fc.nat(23), fc.nat(1000), fc.nat(3)), { maxLength: 6 }),
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
       kind: fc.constant("block" as const),
-      txs: fc.array(fc.tuple(fc.nat(23), fc.nat(23), fc.nat(300), fc.nat(3), fc.boolean()), { maxLength: 12 }),
+      txs: fc.array(fc.tuple(fc.nat(23), fc.nat(23), fc.nat(300), fc.nat(3), fc.boolean()), {
+        maxLength: 12,
+      }),
       proposer: fc.nat(23),
       midRoot: fc.boolean(),
       abort: fc.boolean(),
@@ -109,7 +123,9 @@ describe("state engines, differential (sparse Merkle tree)", () => {
           const packed = op.kind === "block" ? packBlock(t, op.txs) : undefined;
           const sw = step(w, op, packed);
           const st = step(t, op, packed);
-          expect(sw === undefined ? undefined : Array.from(sw)).toEqual(st === undefined ? undefined : Array.from(st));
+          expect(sw === undefined ? undefined : Array.from(sw)).toEqual(
+            st === undefined ? undefined : Array.from(st),
+          );
           checkSame(w, t, rand);
         }
       }),
@@ -119,7 +135,9 @@ describe("state engines, differential (sparse Merkle tree)", () => {
 
   it("1000-account blocks with many new accounts and aborts keep the engines equal", async () => {
     const rand = prng(5);
-    const addrs = Array.from({ length: 3000 }, () => Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)));
+    const addrs = Array.from({ length: 3000 }, () =>
+      Uint8Array.from({ length: 32 }, () => Math.floor(rand() * 256)),
+    );
     const genesis = Buffer.concat(addrs.slice(0, 1000).map((a) => accountRecord(a, 10_000n, 0n)));
     const states = [await createLedgerState("wasm"), await createLedgerState("ts")];
     for (const s of states) s.load(genesis);
@@ -163,7 +181,17 @@ describe("durable ledgers on the sparse Merkle tree", () => {
     const l = await Ledger.open({ dir, engine: "wasm", chainId: 9, genesis, snapshotEvery: 3 });
     const rand = prng(3);
     for (let b = 0; b < 7; b++) {
-      const txs = Array.from({ length: 5 }, () => [Math.floor(rand() * 12), Math.floor(rand() * 24), 5, 1, false] as [number, number, number, number, boolean]);
+      const txs = Array.from(
+        { length: 5 },
+        () =>
+          [Math.floor(rand() * 12), Math.floor(rand() * 24), 5, 1, false] as [
+            number,
+            number,
+            number,
+            number,
+            boolean,
+          ],
+      );
       const state = await createLedgerState("ts");
       state.load(l.exportAccounts());
       await l.applyPacked(packBlock(state, txs), txs.length, { proposer: POOL[23]! });
@@ -185,27 +213,51 @@ describe("durable ledgers on the sparse Merkle tree", () => {
     const l = await Ledger.open({ dir, chainId: 9, genesis });
     await l.close();
     const sqlite3 = await loadSqlite();
-    const db = new sqlite3.oo1.DB({ filename: path.join(dir, "ledger.sqlite"), flags: "w", vfs: NODE_VFS_NAME });
-    db.exec("PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; UPDATE meta SET value = '1' WHERE key = 'format'");
+    const db = new sqlite3.oo1.DB({
+      filename: path.join(dir, "ledger.sqlite"),
+      flags: "w",
+      vfs: NODE_VFS_NAME,
+    });
+    db.exec(
+      "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; UPDATE meta SET value = '1' WHERE key = 'format'",
+    );
     db.close();
     await expect(Ledger.open({ dir, chainId: 9, genesis })).rejects.toMatchObject({ code: "STORE_FORMAT" });
     expect(fs.existsSync(path.join(dir, "LOCK"))).toBe(false);
   });
 
   it("refuses treeDepth and duplicate packed genesis records; reports load progress", async () => {
-    await expect(Ledger.open({ chainId: 9, genesis, treeDepth: 16 } as never)).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
-    const recs = Buffer.concat([accountRecord(POOL[0]!, 1n, 0n), accountRecord(POOL[1]!, 2n, 0n), accountRecord(POOL[0]!, 3n, 0n)]);
-    await expect(Ledger.open({ chainId: 9, genesis: [], genesisRecords: recs })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
-    await expect(Ledger.open({ dir: path.join(tmp, "dup"), chainId: 9, genesis: [], genesisRecords: recs })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
-    await expect(Ledger.open({ chainId: 9, genesis: [], genesisRecords: recs.subarray(1) })).rejects.toMatchObject({ code: "BAD_LENGTH" });
+    await expect(Ledger.open({ chainId: 9, genesis, treeDepth: 16 } as never)).rejects.toMatchObject({
+      code: "BAD_ARGUMENT",
+    });
+    const recs = Buffer.concat([
+      accountRecord(POOL[0]!, 1n, 0n),
+      accountRecord(POOL[1]!, 2n, 0n),
+      accountRecord(POOL[0]!, 3n, 0n),
+    ]);
+    await expect(Ledger.open({ chainId: 9, genesis: [], genesisRecords: recs })).rejects.toMatchObject({
+      code: "BAD_ARGUMENT",
+    });
+    await expect(
+      Ledger.open({ dir: path.join(tmp, "dup"), chainId: 9, genesis: [], genesisRecords: recs }),
+    ).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    await expect(
+      Ledger.open({ chainId: 9, genesis: [], genesisRecords: recs.subarray(1) }),
+    ).rejects.toMatchObject({ code: "BAD_LENGTH" });
     // 300k packed records: the wasm engine loads them in chunks and reports each, then the tree.
     const n = 300_000;
     const big = new Uint8Array(n * 48);
     const rand = prng(8);
-    for (let i = 0; i < big.length; i += 4) new DataView(big.buffer).setUint32(i, Math.floor(rand() * 2 ** 32));
+    for (let i = 0; i < big.length; i += 4)
+      new DataView(big.buffer).setUint32(i, Math.floor(rand() * 2 ** 32));
     for (let i = 0; i < n; i++) big.fill(0, i * 48 + 32, i * 48 + 48);
     const seen: string[] = [];
-    const l = await Ledger.open({ chainId: 9, genesis: [], genesisRecords: big, onProgress: (phase, done, total) => seen.push(`${phase}:${done}/${total}`) });
+    const l = await Ledger.open({
+      chainId: 9,
+      genesis: [],
+      genesisRecords: big,
+      onProgress: (phase, done, total) => seen.push(`${phase}:${done}/${total}`),
+    });
     expect(l.accountCount).toBe(n);
     expect(seen).toEqual([`accounts:262144/${n}`, `accounts:${n}/${n}`, `tree:0/${n}`, `tree:${n}/${n}`]);
     const probe = big.subarray(48 * 1234, 48 * 1234 + 32);

@@ -9,7 +9,12 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../bindings/engine/index.ts";
-import { compileWasmAt, createWasmEngine, instantiateWasm, SEARCH_CHUNK } from "../../bindings/engine/wasm.ts";
+import {
+  compileWasmAt,
+  createWasmEngine,
+  instantiateWasm,
+  SEARCH_CHUNK,
+} from "../../bindings/engine/wasm.ts";
 import { ChainDbError, ErrorCode, fromHex, toHex } from "../../bindings/util/index.ts";
 import { prng, randomBytes } from "../helpers/engine.suite.ts";
 
@@ -70,7 +75,9 @@ beforeAll(async () => {
 
 describe("wasm nonce search on the Bitcoin genesis header", () => {
   it("the genesis header meets its own target (the vector is right)", () => {
-    expect(toHex(sha256d(GENESIS).reverse())).toBe("000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f");
+    expect(toHex(sha256d(GENESIS).reverse())).toBe(
+      "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
+    );
     expect(leqLE(sha256d(GENESIS), GENESIS_TARGET)).toBe(true);
   });
 
@@ -92,7 +99,10 @@ describe("wasm nonce search on the Bitcoin genesis header", () => {
   it("finds the solution in each of the four lanes of a group", () => {
     for (let lane = 0; lane < 4; lane++) {
       for (const count of [4, 5, 8, 13]) {
-        expect(engine.searchNonce(GENESIS, GENESIS_TARGET, GENESIS_NONCE - lane, count), `lane ${lane}, count ${count}`).toEqual({
+        expect(
+          engine.searchNonce(GENESIS, GENESIS_TARGET, GENESIS_NONCE - lane, count),
+          `lane ${lane}, count ${count}`,
+        ).toEqual({
           nonce: GENESIS_NONCE,
           hashes: lane + 1,
         });
@@ -102,7 +112,10 @@ describe("wasm nonce search on the Bitcoin genesis header", () => {
 
   it("finds a solution at the last nonce of a range, for every count modulo 4", () => {
     for (const count of [1, 2, 3, 4, 97, 98, 99, 100, SEARCH_CHUNK + 3]) {
-      expect(engine.searchNonce(GENESIS, GENESIS_TARGET, GENESIS_NONCE - count + 1, count), `count ${count}`).toEqual({
+      expect(
+        engine.searchNonce(GENESIS, GENESIS_TARGET, GENESIS_NONCE - count + 1, count),
+        `count ${count}`,
+      ).toEqual({
         nonce: GENESIS_NONCE,
         hashes: count,
       });
@@ -111,7 +124,10 @@ describe("wasm nonce search on the Bitcoin genesis header", () => {
 
   it("never reports a solution just past the end of a range (hashed in a lane, outside the range)", () => {
     for (const count of [1, 2, 3, 5, 6, 7, 97, 98, 99, SEARCH_CHUNK + 1]) {
-      expect(engine.searchNonce(GENESIS, GENESIS_TARGET, GENESIS_NONCE - count, count), `count ${count}`).toEqual({
+      expect(
+        engine.searchNonce(GENESIS, GENESIS_TARGET, GENESIS_NONCE - count, count),
+        `count ${count}`,
+      ).toEqual({
         nonce: null,
         hashes: count,
       });
@@ -153,7 +169,8 @@ describe("wasm nonce search at the end of the nonce space", () => {
   });
 
   it("refuses ranges beyond 2^32 with a ChainDbError instead of wrapping", () => {
-    const call = (start: number, count: number) => () => engine.searchNonce(GENESIS, GENESIS_TARGET, start, count);
+    const call = (start: number, count: number) => () =>
+      engine.searchNonce(GENESIS, GENESIS_TARGET, start, count);
     expect(call(NONCE_SPACE - 3, 4)).toThrow(ChainDbError);
     expect(call(NONCE_SPACE - 3, 4)).toThrow(expect.objectContaining({ code: ErrorCode.BAD_RANGE }));
     expect(call(NONCE_SPACE, 0)).toThrow(expect.objectContaining({ code: ErrorCode.BAD_NONCE }));
@@ -191,7 +208,10 @@ describe("wasm nonce search against a node:crypto brute force", () => {
         if (!leqLE(hashes[best]!, h)) best = i;
       });
       const target = hashes[best]!;
-      expect(engine.searchNonce(header, target, start, 64)).toEqual({ nonce: start + best, hashes: best + 1 });
+      expect(engine.searchNonce(header, target, start, 64)).toEqual({
+        nonce: start + best,
+        hashes: best + 1,
+      });
       expect(engine.searchNonce(header, minusOne(target), start, 64)).toEqual({ nonce: null, hashes: 64 });
     }
   });
@@ -231,7 +251,10 @@ describe("loading the core", () => {
   it("reports a missing build as WASM_UNAVAILABLE, telling to run the build", async () => {
     const missing = new URL("../../build/no-such-core.wasm", import.meta.url);
     await expect(compileWasmAt(missing)).rejects.toThrow(
-      expect.objectContaining({ code: ErrorCode.WASM_UNAVAILABLE, message: expect.stringMatching(/npm run build/) }),
+      expect.objectContaining({
+        code: ErrorCode.WASM_UNAVAILABLE,
+        message: expect.stringMatching(/npm run build/),
+      }),
     );
   });
 });

@@ -4,7 +4,15 @@
  * test needs them valid (decoders never check them; the checks that do are fuzzed separately).
  */
 import fc from "fast-check";
-import { VoteType, type Block, type CommitCertificate, type Evidence, type Message, type Proposal, type Vote } from "../../bindings/consensus/index.ts";
+import {
+  VoteType,
+  type Block,
+  type CommitCertificate,
+  type Evidence,
+  type Message,
+  type Proposal,
+  type Vote,
+} from "../../bindings/consensus/index.ts";
 import { ROUND_MAX } from "../../bindings/consensus/codec.ts";
 
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -15,7 +23,15 @@ const round = fc.oneof(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max
 /** A proposal (value up to `valueMax` bytes). */
 export function proposalArb(valueMax = 64): fc.Arbitrary<Proposal> {
   return fc
-    .record({ height, round, vr: fc.nat(), valueId: bytes32, value: fc.uint8Array({ maxLength: valueMax }), proposer: bytes32, signature: bytes64 })
+    .record({
+      height,
+      round,
+      vr: fc.nat(),
+      valueId: bytes32,
+      value: fc.uint8Array({ maxLength: valueMax }),
+      proposer: bytes32,
+      signature: bytes64,
+    })
     .map(({ vr, ...p }) => ({ kind: "proposal" as const, ...p, validRound: (vr % (p.round + 1)) - 1 }));
 }
 
@@ -32,13 +48,27 @@ export const voteArb: fc.Arbitrary<Vote> = fc.record({
 
 /** A certificate with 0..`votes` precommits. */
 export function commitArb(votes = 4): fc.Arbitrary<CommitCertificate> {
-  return fc.record({ kind: fc.constant("commit" as const), proposal: proposalArb(), precommits: fc.array(voteArb, { maxLength: votes }) });
+  return fc.record({
+    kind: fc.constant("commit" as const),
+    proposal: proposalArb(),
+    precommits: fc.array(voteArb, { maxLength: votes }),
+  });
 }
 
 /** Evidence of either kind (the decoder checks shape only, not that the halves conflict). */
 export const evidenceArb: fc.Arbitrary<Evidence> = fc.oneof(
-  fc.record({ kind: fc.constant("evidence" as const), type: fc.constant("vote" as const), a: voteArb, b: voteArb }),
-  fc.record({ kind: fc.constant("evidence" as const), type: fc.constant("proposal" as const), a: proposalArb(0), b: proposalArb(0) }),
+  fc.record({
+    kind: fc.constant("evidence" as const),
+    type: fc.constant("vote" as const),
+    a: voteArb,
+    b: voteArb,
+  }),
+  fc.record({
+    kind: fc.constant("evidence" as const),
+    type: fc.constant("proposal" as const),
+    a: proposalArb(0),
+    b: proposalArb(0),
+  }),
 );
 
 /** Any consensus message. */

@@ -7,8 +7,26 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { decodeHeader, decodeProof, decodeTransfer, encodeHeader, hashFromHex, keyPairFromSeed, signTransfer, verifyProof, type BlockHeader } from "../../bindings/chain/index.ts";
-import { decodeBlockTxs, decodeChainTx, decodeStakingTx, encodeBlockTxs, signStakingTx, STAKING_KINDS, type StakingKind } from "../../bindings/selection/index.ts";
+import {
+  decodeHeader,
+  decodeProof,
+  decodeTransfer,
+  encodeHeader,
+  hashFromHex,
+  keyPairFromSeed,
+  signTransfer,
+  verifyProof,
+  type BlockHeader,
+} from "../../bindings/chain/index.ts";
+import {
+  decodeBlockTxs,
+  decodeChainTx,
+  decodeStakingTx,
+  encodeBlockTxs,
+  signStakingTx,
+  STAKING_KINDS,
+  type StakingKind,
+} from "../../bindings/selection/index.ts";
 import { fromHex, toHex } from "../../bindings/util/index.ts";
 import { Tally, decodeOrCode, hostileBytes, params } from "./harness.ts";
 
@@ -27,30 +45,61 @@ const headerArb: fc.Arbitrary<BlockHeader> = fc.record({
 });
 
 const transferArb = fc
-  .record({ key: fc.nat({ max: 2 }), chainId: fc.constantFrom(CHAIN_ID, 0, 0xffffffff), to: bytes32, amount: u64, fee: u64, nonce: u64 })
+  .record({
+    key: fc.nat({ max: 2 }),
+    chainId: fc.constantFrom(CHAIN_ID, 0, 0xffffffff),
+    to: bytes32,
+    amount: u64,
+    fee: u64,
+    nonce: u64,
+  })
   .filter((t) => t.amount + t.fee < 1n << 64n)
   .map(({ key, ...fields }) => signTransfer(keys[key]!, fields));
 
 const kindArb = fc.constantFrom(...(Object.keys(STAKING_KINDS) as StakingKind[]));
 const stakingArb = fc
-  .record({ key: fc.nat({ max: 2 }), kind: kindArb, chainId: fc.constantFrom(CHAIN_ID, 1), amount: fc.bigInt({ min: 1n, max: 1n << 40n }), fee: fc.bigInt({ min: 0n, max: 1n << 40n }), nonce: u64, ballot: fc.uniqueArray(bytes32, { minLength: 1, maxLength: 8, selector: toHex }) })
+  .record({
+    key: fc.nat({ max: 2 }),
+    kind: kindArb,
+    chainId: fc.constantFrom(CHAIN_ID, 1),
+    amount: fc.bigInt({ min: 1n, max: 1n << 40n }),
+    fee: fc.bigInt({ min: 0n, max: 1n << 40n }),
+    nonce: u64,
+    ballot: fc.uniqueArray(bytes32, { minLength: 1, maxLength: 8, selector: toHex }),
+  })
   .map(({ key, kind, amount, ballot, ...rest }) =>
-    signStakingTx(keys[key]!, { ...rest, kind, amount: kind === "stake" || kind === "unbond" ? amount : 0n, candidates: kind === "vote" ? ballot : [] }),
+    signStakingTx(keys[key]!, {
+      ...rest,
+      kind,
+      amount: kind === "stake" || kind === "unbond" ? amount : 0n,
+      candidates: kind === "vote" ? ballot : [],
+    }),
   );
 
 const blockTxsArb = fc
-  .record({ feeRecipient: bytes32, txs: fc.array(fc.oneof(transferArb, stakingArb, fc.uint8Array({ minLength: 1, maxLength: 300 })), { maxLength: 6 }) })
+  .record({
+    feeRecipient: bytes32,
+    txs: fc.array(fc.oneof(transferArb, stakingArb, fc.uint8Array({ minLength: 1, maxLength: 300 })), {
+      maxLength: 6,
+    }),
+  })
   .map(encodeBlockTxs);
 
 /** A proof-shaped byte string: version 1, a depth in range, and `count` matching the length. */
-const proofArb = fc.record({ depth: fc.integer({ min: 1, max: 22 }), count: fc.nat({ max: 4 }), fill: fc.uint8Array({ maxLength: 48 * 4 + 32 * 22 }) }).map(({ depth, count, fill }) => {
-  const out = new Uint8Array(6 + 48 * count + 32 * depth);
-  out.set(fill.subarray(0, out.length - 6), 6);
-  out[0] = 1;
-  out[1] = depth;
-  new DataView(out.buffer).setUint32(2, count, true);
-  return out;
-});
+const proofArb = fc
+  .record({
+    depth: fc.integer({ min: 1, max: 22 }),
+    count: fc.nat({ max: 4 }),
+    fill: fc.uint8Array({ maxLength: 48 * 4 + 32 * 22 }),
+  })
+  .map(({ depth, count, fill }) => {
+    const out = new Uint8Array(6 + 48 * count + 32 * depth);
+    out.set(fill.subarray(0, out.length - 6), 6);
+    out[0] = 1;
+    out[1] = depth;
+    new DataView(out.buffer).setUint32(2, count, true);
+    return out;
+  });
 
 describe("header, transfer and proof decoders", () => {
   it("decodeHeader: a header that re-encodes to its bytes, or BAD_LENGTH", () => {
@@ -79,12 +128,17 @@ describe("header, transfer and proof decoders", () => {
 
   it("decodeProof and verifyProof: a proof (false for a wrong one) or BAD_PROOF", () => {
     const tally = new Tally();
-    const root = new Uint8Array(32), address = new Uint8Array(32).fill(5);
+    const root = new Uint8Array(32),
+      address = new Uint8Array(32).fill(5);
     fc.assert(
       fc.property(hostileBytes(proofArb, 1200), fc.boolean(), (bytes, present) => {
         const o = decodeOrCode(decodeProof, bytes, ["BAD_PROOF"]);
         tally.add(o);
-        const v = decodeOrCode((b) => verifyProof(root, address, present ? { balance: 1n, nonce: 0n } : undefined, b), bytes, ["BAD_PROOF"]);
+        const v = decodeOrCode(
+          (b) => verifyProof(root, address, present ? { balance: 1n, nonce: 0n } : undefined, b),
+          bytes,
+          ["BAD_PROOF"],
+        );
         expect(v.ok).toBe(o.ok);
         if (v.ok) expect(v.value).toBe(false);
       }),
@@ -97,7 +151,11 @@ describe("header, transfer and proof decoders", () => {
 describe("hex text", () => {
   it("fromHex and hashFromHex: bytes that print back as the same digits, or BAD_HEX / BAD_LENGTH", () => {
     const tally = new Tally();
-    const hexish = fc.oneof(fc.string({ maxLength: 80 }), fc.stringMatching(/^(0x)?[0-9a-fA-F]{0,70}$/), headerArb.map(encodeHeader).map(toHex));
+    const hexish = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.stringMatching(/^(0x)?[0-9a-fA-F]{0,70}$/),
+      headerArb.map(encodeHeader).map(toHex),
+    );
     fc.assert(
       fc.property(hexish, (text) => {
         const o = decodeOrCode(() => fromHex(text), new Uint8Array(text.length), ["BAD_HEX"]);

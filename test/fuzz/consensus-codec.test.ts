@@ -7,7 +7,13 @@
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { VoteType, decodeBlock, decodeMessage, encodeBlock, encodeMessage } from "../../bindings/consensus/index.ts";
+import {
+  VoteType,
+  decodeBlock,
+  decodeMessage,
+  encodeBlock,
+  encodeMessage,
+} from "../../bindings/consensus/index.ts";
 import { toHex } from "../../bindings/util/index.ts";
 import { blockArb, messageArb } from "./arbitraries.ts";
 import { Tally, decodeOrCode, hostileBytes, params } from "./harness.ts";
@@ -39,7 +45,16 @@ describe("consensus decodeMessage", () => {
 
   it("rejects a value or a certificate larger than its limits before reading them", () => {
     // A proposal header claiming a 4 GiB value in a 200-byte message.
-    const p = encodeMessage({ kind: "proposal", height: 1, round: 0, validRound: -1, valueId: new Uint8Array(32), value: new Uint8Array(0), proposer: new Uint8Array(32), signature: new Uint8Array(64) });
+    const p = encodeMessage({
+      kind: "proposal",
+      height: 1,
+      round: 0,
+      validRound: -1,
+      valueId: new Uint8Array(32),
+      value: new Uint8Array(0),
+      proposer: new Uint8Array(32),
+      signature: new Uint8Array(64),
+    });
     const huge = p.slice();
     new DataView(huge.buffer).setUint32(huge.length - 4, 0xffffffff, true);
     expect(() => decodeMessage(huge)).toThrow(expect.objectContaining({ code: "BAD_MESSAGE" }));
@@ -50,14 +65,29 @@ describe("consensus decodeMessage", () => {
 
 describe("regressions the fuzzers found", () => {
   it("a nil vote must carry a zero id (one vote, one encoding)", () => {
-    const nil = encodeMessage({ kind: "vote", type: VoteType.Precommit, height: 3, round: 0, valueId: null, validator: new Uint8Array(32), signature: new Uint8Array(64) });
+    const nil = encodeMessage({
+      kind: "vote",
+      type: VoteType.Precommit,
+      height: 3,
+      round: 0,
+      valueId: null,
+      validator: new Uint8Array(32),
+      signature: new Uint8Array(64),
+    });
     const malleated = nil.slice();
     malleated[16] = 2; // inside the id field, which the nil flag says is absent
     expect(() => decodeMessage(malleated)).toThrow(expect.objectContaining({ code: "BAD_MESSAGE" }));
   });
 
   it("a block height beyond 2^53 - 1 is refused, not rounded", () => {
-    const bytes = encodeBlock({ height: 1, parent: new Uint8Array(32), lastCommit: null, evidence: [], txs: new Uint8Array(0), stateRoot: new Uint8Array(32) });
+    const bytes = encodeBlock({
+      height: 1,
+      parent: new Uint8Array(32),
+      lastCommit: null,
+      evidence: [],
+      txs: new Uint8Array(0),
+      stateRoot: new Uint8Array(32),
+    });
     bytes[7] = 0xa3;
     expect(() => decodeBlock(bytes)).toThrow(expect.objectContaining({ code: "BAD_MESSAGE" }));
   });

@@ -32,21 +32,31 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; code: string };
  * the result may total at most `copies` × the input (a decoder that keeps its input beside the
  * fields it decoded from it holds 2 copies).
  */
-export function decodeOrCode<T>(decode: (bytes: Uint8Array) => T, bytes: Uint8Array, codes: readonly string[], copies = 1): Outcome<T> {
+export function decodeOrCode<T>(
+  decode: (bytes: Uint8Array) => T,
+  bytes: Uint8Array,
+  codes: readonly string[],
+  copies = 1,
+): Outcome<T> {
   const start = performance.now();
   let outcome: Outcome<T>;
   try {
     outcome = { ok: true, value: decode(bytes) };
   } catch (error) {
     if (!(error instanceof ChainDbError)) {
-      throw new Error(`decoder threw ${String(error)} (not a ChainDbError) on ${hexOf(bytes)}`, { cause: error });
+      throw new Error(`decoder threw ${String(error)} (not a ChainDbError) on ${hexOf(bytes)}`, {
+        cause: error,
+      });
     }
     expect(codes, `code of "${error.message}"`).toContain(error.code);
     outcome = { ok: false, code: error.code };
   }
   const ms = performance.now() - start;
   expect(ms, `decode of ${bytes.length} bytes took ${ms.toFixed(0)} ms`).toBeLessThan(CALL_MS_MAX);
-  if (outcome.ok) expect(payloadBytes(outcome.value), "decoded bytes exceed the input").toBeLessThanOrEqual(copies * bytes.length);
+  if (outcome.ok)
+    expect(payloadBytes(outcome.value), "decoded bytes exceed the input").toBeLessThanOrEqual(
+      copies * bytes.length,
+    );
   return outcome;
 }
 
@@ -75,16 +85,35 @@ type Mutation =
   | { op: "copy"; from: number; to: number; count: number };
 
 /** u32 values that sit on the edges of length and count checks. */
-const EDGE_U32 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+const EDGE_U32 = [
+  0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff,
+];
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ op: fc.constant("set" as const), at: fc.nat(), byte: fc.oneof(fc.constantFrom(0, 1, 0x7f, 0x80, 0xff), fc.integer({ min: 0, max: 255 })) }),
-  fc.record({ op: fc.constant("u32" as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(...EDGE_U32), fc.nat({ max: 0xffffffff })) }),
+  fc.record({
+    op: fc.constant("set" as const),
+    at: fc.nat(),
+    byte: fc.oneof(fc.constantFrom(0, 1, 0x7f, 0x80, 0xff), fc.integer({ min: 0, max: 255 })),
+  }),
+  fc.record({
+    op: fc.constant("u32" as const),
+    at: fc.nat(),
+    value: fc.oneof(fc.constantFrom(...EDGE_U32), fc.nat({ max: 0xffffffff })),
+  }),
   fc.record({ op: fc.constant("truncate" as const), at: fc.nat() }),
-  fc.record({ op: fc.constant("insert" as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }) }),
+  fc.record({
+    op: fc.constant("insert" as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }),
+  }),
   fc.record({ op: fc.constant("delete" as const), at: fc.nat(), count: fc.integer({ min: 1, max: 40 }) }),
-  fc.record({ op: fc.constant("copy" as const), from: fc.nat(), to: fc.nat(), count: fc.integer({ min: 1, max: 200 }) }),
+  fc.record({
+    op: fc.constant("copy" as const),
+    from: fc.nat(),
+    to: fc.nat(),
+    count: fc.integer({ min: 1, max: 200 }),
+  }),
 );
 
 function apply(bytes: Uint8Array, m: Mutation): Uint8Array {
@@ -121,7 +150,8 @@ function apply(bytes: Uint8Array, m: Mutation): Uint8Array {
     }
     case "copy": {
       if (n === 0) return bytes;
-      const from = pos(m.from), to = pos(m.to);
+      const from = pos(m.from),
+        to = pos(m.to);
       const out = bytes.slice();
       out.set(bytes.subarray(from, Math.min(n, from + m.count)).subarray(0, n - to), to);
       return out;
@@ -138,7 +168,9 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 /** A valid encoding from `valid`, with 1..`edits` mutations applied. */
 export function mutatedFrom(valid: fc.Arbitrary<Uint8Array>, edits = 4): fc.Arbitrary<Uint8Array> {
-  return fc.tuple(valid, fc.array(mutationArb, { minLength: 1, maxLength: edits })).map(([bytes, ms]) => ms.reduce(apply, bytes));
+  return fc
+    .tuple(valid, fc.array(mutationArb, { minLength: 1, maxLength: edits }))
+    .map(([bytes, ms]) => ms.reduce(apply, bytes));
 }
 
 /** Random bytes, mutations of valid encodings, and the valid encodings themselves. */

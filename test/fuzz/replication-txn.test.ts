@@ -9,7 +9,14 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createEngine } from "../../bindings/engine/index.ts";
 import { keyPairFromSeed, signTransfer } from "../../bindings/chain/index.ts";
-import { checkBlockStateless, decodeBlock, decodeEntry, encodeBlock, encodeEntry, newHeader } from "../../bindings/replication/index.ts";
+import {
+  checkBlockStateless,
+  decodeBlock,
+  decodeEntry,
+  encodeBlock,
+  encodeEntry,
+  newHeader,
+} from "../../bindings/replication/index.ts";
 import { decodeTwoPcMessage, encodeTwoPcMessage, type TwoPcMessage } from "../../bindings/txn/index.ts";
 import { encodeMessage, type MessageValue } from "../../bindings/net/index.ts";
 import { toHex } from "../../bindings/util/index.ts";
@@ -18,11 +25,28 @@ import { Tally, decodeOrCode, hostileBytes, params } from "./harness.ts";
 const engine = await createEngine("ts");
 const key = keyPairFromSeed(new Uint8Array(32).fill(4));
 const bytes32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
-const transferArb = fc.record({ to: bytes32, amount: fc.bigInt({ min: 0n, max: 1n << 40n }), nonce: fc.bigInt({ min: 0n, max: 99n }) }).map((f) => signTransfer(key, { chainId: 3, fee: 1n, ...f }));
+const transferArb = fc
+  .record({
+    to: bytes32,
+    amount: fc.bigInt({ min: 0n, max: 1n << 40n }),
+    nonce: fc.bigInt({ min: 0n, max: 99n }),
+  })
+  .map((f) => signTransfer(key, { chainId: 3, fee: 1n, ...f }));
 
 const powBlockArb = fc
-  .record({ transfers: fc.array(transferArb, { maxLength: 3 }), stateRoot: bytes32, parent: bytes32, time: fc.nat({ max: 0xffffffff }) })
-  .map(({ transfers, stateRoot, parent, time }) => encodeBlock({ header: newHeader(engine, toHex(parent), transfers, stateRoot, 0x207fffff, time), stateRoot, transfers }));
+  .record({
+    transfers: fc.array(transferArb, { maxLength: 3 }),
+    stateRoot: bytes32,
+    parent: bytes32,
+    time: fc.nat({ max: 0xffffffff }),
+  })
+  .map(({ transfers, stateRoot, parent, time }) =>
+    encodeBlock({
+      header: newHeader(engine, toHex(parent), transfers, stateRoot, 0x207fffff, time),
+      stateRoot,
+      transfers,
+    }),
+  );
 
 describe("proof-of-work block decoder", () => {
   it("returns a block that re-encodes to its bytes, or BAD_MESSAGE; the stateless check never throws", () => {
@@ -43,11 +67,17 @@ describe("proof-of-work block decoder", () => {
 });
 
 describe("replica store entry record", () => {
-  const entryArb = fc.record({ epoch: fc.nat({ max: 0xffffffff }), proposer: bytes32, transfers: fc.array(transferArb, { maxLength: 3 }) }).map((e) => {
-    const transfers = new Uint8Array(157 * e.transfers.length);
-    e.transfers.forEach((t, i) => transfers.set(t, 157 * i));
-    return encodeEntry({ epoch: e.epoch, proposer: e.proposer, transfers });
-  });
+  const entryArb = fc
+    .record({
+      epoch: fc.nat({ max: 0xffffffff }),
+      proposer: bytes32,
+      transfers: fc.array(transferArb, { maxLength: 3 }),
+    })
+    .map((e) => {
+      const transfers = new Uint8Array(157 * e.transfers.length);
+      e.transfers.forEach((t, i) => transfers.set(t, 157 * i));
+      return encodeEntry({ epoch: e.epoch, proposer: e.proposer, transfers });
+    });
   it("returns an entry that re-encodes to its bytes, or STORE_CORRUPT", () => {
     const tally = new Tally();
     fc.assert(
@@ -65,9 +95,23 @@ describe("replica store entry record", () => {
 describe("2PC message decoder", () => {
   const txId = fc.string({ minLength: 1, maxLength: 20 });
   const messageArb: fc.Arbitrary<TwoPcMessage> = fc.oneof(
-    fc.record({ type: fc.constant("prepare" as const), tx: txId, participants: fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }), ops: fc.array(fc.record({ account: fc.string({ minLength: 1, maxLength: 64 }), delta: fc.bigInt({ min: -(1n << 64n), max: 1n << 64n }) }), { maxLength: 5 }) }),
+    fc.record({
+      type: fc.constant("prepare" as const),
+      tx: txId,
+      participants: fc.uniqueArray(fc.string({ minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }),
+      ops: fc.array(
+        fc.record({
+          account: fc.string({ minLength: 1, maxLength: 64 }),
+          delta: fc.bigInt({ min: -(1n << 64n), max: 1n << 64n }),
+        }),
+        { maxLength: 5 },
+      ),
+    }),
     fc.record({ type: fc.constant("vote" as const), tx: txId, yes: fc.boolean() }),
-    fc.record({ type: fc.constantFrom("commit" as const, "abort" as const, "ack" as const, "inquiry" as const), tx: txId }),
+    fc.record({
+      type: fc.constantFrom("commit" as const, "abort" as const, "ack" as const, "inquiry" as const),
+      tx: txId,
+    }),
   );
   /** Any codec value, nested a little: what a hostile peer can put in a field. */
   const { value: anyValue } = fc.letrec<{ value: MessageValue }>((tie) => ({
@@ -80,13 +124,26 @@ describe("2PC message decoder", () => {
       fc.bigInt(),
       fc.uint8Array({ maxLength: 8 }),
       fc.array(tie("value"), { maxLength: 70 }),
-      fc.dictionary(fc.constantFrom("account", "delta", "v", "tx", "type", "x", "__proto__", "$b", "$n"), tie("value"), { maxKeys: 3 }),
+      fc.dictionary(
+        fc.constantFrom("account", "delta", "v", "tx", "type", "x", "__proto__", "$b", "$n"),
+        tie("value"),
+        { maxKeys: 3 },
+      ),
     ),
   }));
   /** A valid message with some fields replaced by arbitrary values or removed. */
-  const shapeMutated = fc.tuple(messageArb, fc.dictionary(fc.constantFrom("v", "tx", "type", "yes", "participants", "ops"), fc.option(anyValue, { nil: undefined }), { maxKeys: 2 })).map(([m, patch]) =>
-    encodeMessage({ ...(m as unknown as Record<string, MessageValue>), v: 1, ...patch }),
-  );
+  const shapeMutated = fc
+    .tuple(
+      messageArb,
+      fc.dictionary(
+        fc.constantFrom("v", "tx", "type", "yes", "participants", "ops"),
+        fc.option(anyValue, { nil: undefined }),
+        { maxKeys: 2 },
+      ),
+    )
+    .map(([m, patch]) =>
+      encodeMessage({ ...(m as unknown as Record<string, MessageValue>), v: 1, ...patch }),
+    );
 
   it("refuses a bigint type with BAD_MESSAGE (its error message once threw a TypeError)", () => {
     const bytes = encodeMessage({ type: 12n, tx: "t", v: 1 });

@@ -46,7 +46,11 @@ export class TaskPool {
   }
 
   /** Starts `task` on worker `index`; a worker that misses its bound is terminated and replaced. */
-  start(index: number, task: Task, options: { timeoutMs: number; onProgress?: (m: Record<string, unknown>) => void }): RunningTask {
+  start(
+    index: number,
+    task: Task,
+    options: { timeoutMs: number; onProgress?: (m: Record<string, unknown>) => void },
+  ): RunningTask {
     if (index < 0 || index >= this.size) throw new RangeError(`pool slot ${index} outside [0, ${this.size})`);
     const slot = this.slot(index);
     if (slot.current) throw new Error(`pool slot ${index} is busy`);
@@ -107,12 +111,24 @@ export class TaskPool {
   }
 }
 
-const waitAsync = (Atomics as unknown as {
-  waitAsync: (a: Int32Array, i: number, v: number, t: number) => { async: boolean; value: Promise<string> | string };
-}).waitAsync;
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync: (
+      a: Int32Array,
+      i: number,
+      v: number,
+      t: number,
+    ) => { async: boolean; value: Promise<string> | string };
+  }
+).waitAsync;
 
 /** Waits (without blocking the thread) until `words[index] >= target`, failing after `timeoutMs`. */
-export async function waitForWord(words: Int32Array, index: number, target: number, timeoutMs: number): Promise<void> {
+export async function waitForWord(
+  words: Int32Array,
+  index: number,
+  target: number,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   for (let value = Atomics.load(words, index); value < target; value = Atomics.load(words, index)) {
     const left = deadline - performance.now();

@@ -4,7 +4,15 @@
 // Usage: node --import tsx test/helpers/consensus-cluster-node.ts <index> <dir> <port,port,…>
 import { join } from "node:path";
 import { keyPairFromSeed } from "../../bindings/chain/index.ts";
-import { FileWal, TendermintEngine, ValidatorSet, decodeMessage, encodeMessage, type Effect, type EngineOptions } from "../../bindings/consensus/index.ts";
+import {
+  FileWal,
+  TendermintEngine,
+  ValidatorSet,
+  decodeMessage,
+  encodeMessage,
+  type Effect,
+  type EngineOptions,
+} from "../../bindings/consensus/index.ts";
 import { TcpTransport, nodeKeyFromSeed } from "../../bindings/net/index.ts";
 
 const [index, dir, portList] = [Number(process.argv[2]), process.argv[3]!, process.argv[4]!];
@@ -21,14 +29,30 @@ const options: EngineOptions = {
   validators: set,
   key: keys[index]!,
   newHeightDelayMs: 50,
-  timeouts: { proposeMs: 400, proposeDeltaMs: 200, prevoteMs: 200, prevoteDeltaMs: 100, precommitMs: 200, precommitDeltaMs: 100 },
+  timeouts: {
+    proposeMs: 400,
+    proposeDeltaMs: 200,
+    prevoteMs: 200,
+    prevoteDeltaMs: 100,
+    precommitMs: 200,
+    precommitDeltaMs: 100,
+  },
   buildValue: (h, r) => new TextEncoder().encode(`block ${h} from ${index} round ${r}`),
 };
 // Every node dials every other (a restarted node must be able to reach everyone again).
-const peers = keys.flatMap((_, j) => (j === index ? [] : [{ id: `v${j}`, publicKey: nodeKeys[j]!.publicKey, host: "127.0.0.1", port: ports[j]! }]));
-const transport = await TcpTransport.start({ id: `v${index}`, key: nodeKeys[index]!, listen: { host: "127.0.0.1", port: ports[index]! }, peers, network: "consensus-cluster" });
+const peers = keys.flatMap((_, j) =>
+  j === index ? [] : [{ id: `v${j}`, publicKey: nodeKeys[j]!.publicKey, host: "127.0.0.1", port: ports[j]! }],
+);
+const transport = await TcpTransport.start({
+  id: `v${index}`,
+  key: nodeKeys[index]!,
+  listen: { host: "127.0.0.1", port: ports[index]! },
+  peers,
+  network: "consensus-cluster",
+});
 const wal = FileWal.open(join(dir, `v${index}.wal`));
-const restored = wal.recovered.records.length > 0 ? TendermintEngine.restore(options, wal.recovered.records) : null;
+const restored =
+  wal.recovered.records.length > 0 ? TendermintEngine.restore(options, wal.recovered.records) : null;
 const engine = restored?.engine ?? new TendermintEngine(options);
 
 function run(effects: Effect[]): void {
@@ -37,18 +61,29 @@ function run(effects: Effect[]): void {
     if (e.kind === "persist") wal.append(e.record, e.sync);
     else if (e.kind === "broadcast") {
       const m = e.message;
-      if ((m.kind === "vote" && set.indexOf(m.validator) === index) || (m.kind === "proposal" && set.indexOf(m.proposer) === index)) {
-        print({ slot: `${index}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`, id: m.valueId === null ? "nil" : Buffer.from(m.valueId).toString("hex") });
+      if (
+        (m.kind === "vote" && set.indexOf(m.validator) === index) ||
+        (m.kind === "proposal" && set.indexOf(m.proposer) === index)
+      ) {
+        print({
+          slot: `${index}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`,
+          id: m.valueId === null ? "nil" : Buffer.from(m.valueId).toString("hex"),
+        });
       }
       transport.broadcast(encodeMessage(m));
     } else if (e.kind === "send") transport.send(`v${e.to}`, encodeMessage(e.message));
-    else if (e.kind === "schedule") setTimeout(() => run(engine.handle({ kind: "timeout", timeout: e.timeout })), e.delayMs);
-    else if (e.kind === "validate") effects.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
+    else if (e.kind === "schedule")
+      setTimeout(() => run(engine.handle({ kind: "timeout", timeout: e.timeout })), e.delayMs);
+    else if (e.kind === "validate")
+      effects.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
     else if (e.kind === "decide") print({ height: e.height });
   }
 }
 
-transport.setHandler({ onMessage: (from, bytes) => run(engine.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) })) });
+transport.setHandler({
+  onMessage: (from, bytes) =>
+    run(engine.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) })),
+});
 setInterval(() => run(engine.handle({ kind: "tick" })), 150);
 print({ started: index, height: engine.height - 1, restored: restored !== null });
 run(restored?.effects ?? engine.start());

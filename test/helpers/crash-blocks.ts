@@ -22,7 +22,10 @@ export function crashAddress(i: number): Uint8Array {
 
 /** The genesis: every account starts with 1,000,000. */
 export function crashGenesis(): Array<{ address: Uint8Array; balance: bigint }> {
-  return Array.from({ length: CRASH_ACCOUNTS }, (_, i) => ({ address: crashAddress(i), balance: 1_000_000n }));
+  return Array.from({ length: CRASH_ACCOUNTS }, (_, i) => ({
+    address: crashAddress(i),
+    balance: 1_000_000n,
+  }));
 }
 
 /** Applies block `ledger.height + 1` (pre-verified transfers); returns its root. */
@@ -37,7 +40,15 @@ export async function applyNextBlock(ledger: Ledger, count = 200): Promise<Uint8
     if (to === from) to = (to + 1) % CRASH_ACCOUNTS;
     const nonce = nonces.get(from) ?? ledger.account(crashAddress(from))?.nonce ?? 0n;
     nonces.set(from, nonce + 1n);
-    packTransfer(packed, i, crashAddress(from), crashAddress(to), BigInt(Math.floor(rand() * 100)), BigInt(Math.floor(rand() * 3)), nonce);
+    packTransfer(
+      packed,
+      i,
+      crashAddress(from),
+      crashAddress(to),
+      BigInt(Math.floor(rand() * 100)),
+      BigInt(Math.floor(rand() * 3)),
+      nonce,
+    );
   }
   const proposer = crashAddress(Math.floor(rand() * CRASH_ACCOUNTS));
   const r = await ledger.applyPacked(packed, count, { proposer });

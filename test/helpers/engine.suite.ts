@@ -43,7 +43,8 @@ export function randomBytes(rand: () => number, n: number): Uint8Array {
   return Uint8Array.from({ length: n }, () => rand() & 0xff);
 }
 
-const nodeSha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(data).digest());
+const nodeSha256 = (data: Uint8Array): Uint8Array =>
+  new Uint8Array(createHash("sha256").update(data).digest());
 const nodeSha256d = (data: Uint8Array): Uint8Array => nodeSha256(nodeSha256(data));
 
 /** `a ≤ b` as 256-bit little-endian integers (the reference for the PoW comparison). */
@@ -53,7 +54,12 @@ function leqLE(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** Reference nonce search: node:crypto per nonce, no shortcuts. */
-export function referenceSearch(header: Uint8Array, target: Uint8Array, start: number, count: number): { nonce: number | null; hashes: number } {
+export function referenceSearch(
+  header: Uint8Array,
+  target: Uint8Array,
+  start: number,
+  count: number,
+): { nonce: number | null; hashes: number } {
   const h = header.slice();
   const view = new DataView(h.buffer);
   for (let i = 0; i < count; i++) {
@@ -95,13 +101,23 @@ const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 const NIST: [string, Uint8Array, string][] = [
   ["empty", ascii(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
   ["abc", ascii("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"],
-  ["448-bit", ascii("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"), "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"],
+  [
+    "448-bit",
+    ascii("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+  ],
   [
     "896-bit",
-    ascii("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu"),
+    ascii(
+      "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+    ),
     "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1",
   ],
-  ["one million a", new Uint8Array(1_000_000).fill(0x61), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"],
+  [
+    "one million a",
+    new Uint8Array(1_000_000).fill(0x61),
+    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+  ],
 ];
 
 /** Registers the shared engine tests; `getEngine` is called once before they run. */
@@ -133,7 +149,9 @@ export function engineSuite(getEngine: () => Promise<Engine> | Engine): void {
 
   describe("sha256d", () => {
     it("double SHA-256 of the empty string", () => {
-      expect(toHex(engine.sha256d(new Uint8Array(0)))).toBe("5df6e0e2761359d30a8275058e299fcc0381534545f55cf43e41983f5d4c9456");
+      expect(toHex(engine.sha256d(new Uint8Array(0)))).toBe(
+        "5df6e0e2761359d30a8275058e299fcc0381534545f55cf43e41983f5d4c9456",
+      );
     });
 
     it("matches node:crypto twice for seeded lengths 0..200", () => {
@@ -163,7 +181,10 @@ export function engineSuite(getEngine: () => Promise<Engine> | Engine): void {
     });
 
     it("rejects a non-Uint8Array message with a typed error", () => {
-      expectCode(() => engine.sha256Many([new Uint8Array(4), "abcd" as unknown as Uint8Array]), "BAD_ARGUMENT");
+      expectCode(
+        () => engine.sha256Many([new Uint8Array(4), "abcd" as unknown as Uint8Array]),
+        "BAD_ARGUMENT",
+      );
     });
   });
 
@@ -187,13 +208,16 @@ export function engineSuite(getEngine: () => Promise<Engine> | Engine): void {
       expect(toHex(engine.merkleRoot([leaf]))).toBe(toHex(leaf));
     });
 
-    it.each([2, 3, 5, 6, 7, 11, 16, 17])("%i leaves (odd levels duplicate the last) match the reference", (n) => {
-      const rand = prng(1000 + n);
-      const leaves = Array.from({ length: n }, () => randomBytes(rand, 32));
-      const copies = leaves.map((l) => l.slice());
-      expect(toHex(engine.merkleRoot(leaves))).toBe(toHex(referenceMerkle(leaves)));
-      expect(leaves.map(toHex)).toEqual(copies.map(toHex)); // inputs untouched
-    });
+    it.each([2, 3, 5, 6, 7, 11, 16, 17])(
+      "%i leaves (odd levels duplicate the last) match the reference",
+      (n) => {
+        const rand = prng(1000 + n);
+        const leaves = Array.from({ length: n }, () => randomBytes(rand, 32));
+        const copies = leaves.map((l) => l.slice());
+        expect(toHex(engine.merkleRoot(leaves))).toBe(toHex(referenceMerkle(leaves)));
+        expect(leaves.map(toHex)).toEqual(copies.map(toHex)); // inputs untouched
+      },
+    );
 
     it("empty list, wrong leaf size and non-array input are typed errors", () => {
       expectCode(() => engine.merkleRoot([]), "BAD_ARGUMENT");
@@ -203,40 +227,55 @@ export function engineSuite(getEngine: () => Promise<Engine> | Engine): void {
   });
 
   describe("searchNonce on real Bitcoin headers", () => {
-    it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))("block %i: hash and proof of work hold", (_h, v) => {
-      const header = fromHex(v.header);
-      const hash = engine.sha256d(header);
-      expect(toHex(reverseBytes(hash))).toBe(v.hash);
-      expect(new DataView(header.buffer).getUint32(76, true)).toBe(v.nonce);
-      expect(leqLE(hash, bitsTarget(Number(v.bits)))).toBe(true);
-    });
+    it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))(
+      "block %i: hash and proof of work hold",
+      (_h, v) => {
+        const header = fromHex(v.header);
+        const hash = engine.sha256d(header);
+        expect(toHex(reverseBytes(hash))).toBe(v.hash);
+        expect(new DataView(header.buffer).getUint32(76, true)).toBe(v.nonce);
+        expect(leqLE(hash, bitsTarget(Number(v.bits)))).toBe(true);
+      },
+    );
 
-    it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))("block %i: a window around the real nonce finds exactly it", (_h, v) => {
-      const header = fromHex(v.header);
-      header.fill(0, 76, 80); // the header's own nonce field must be ignored
-      const start = Math.max(0, v.nonce - 1500);
-      const count = Math.min(v.nonce + 1500, 2 ** 32) - start;
-      const target = bitsTarget(Number(v.bits));
-      expect(engine.searchNonce(header, target, start, count)).toEqual({ nonce: v.nonce, hashes: v.nonce - start + 1 });
-      // Just past the real nonce nothing in the window solves it at real difficulty.
-      expect(engine.searchNonce(header, target, v.nonce + 1, 1000)).toEqual({ nonce: null, hashes: 1000 });
-    });
+    it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))(
+      "block %i: a window around the real nonce finds exactly it",
+      (_h, v) => {
+        const header = fromHex(v.header);
+        header.fill(0, 76, 80); // the header's own nonce field must be ignored
+        const start = Math.max(0, v.nonce - 1500);
+        const count = Math.min(v.nonce + 1500, 2 ** 32) - start;
+        const target = bitsTarget(Number(v.bits));
+        expect(engine.searchNonce(header, target, start, count)).toEqual({
+          nonce: v.nonce,
+          hashes: v.nonce - start + 1,
+        });
+        // Just past the real nonce nothing in the window solves it at real difficulty.
+        expect(engine.searchNonce(header, target, v.nonce + 1, 1000)).toEqual({ nonce: null, hashes: 1000 });
+      },
+    );
 
-    it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))("block %i: the same from a pooled Buffer and an odd-offset view", (_h, v) => {
-      // Regression: the ts engine wrote the trial nonce at byte 76 of Node's shared pool
-      // (Buffer#slice shares memory, `new DataView(x.buffer)` ignored byteOffset) and found nothing.
-      const zeroed = fromHex(v.header).fill(0, 76, 80);
-      const pooled = Buffer.from(zeroed);
-      const backing = new Uint8Array(85);
-      const odd = backing.subarray(3, 83);
-      odd.set(zeroed);
-      const target = bitsTarget(Number(v.bits));
-      for (const header of [pooled, odd]) {
-        expect(engine.searchNonce(header, target, v.nonce - 10, 20)).toEqual({ nonce: v.nonce, hashes: 11 });
-        expect(toHex(header)).toBe(toHex(zeroed));
-      }
-      expect(toHex(backing.subarray(0, 3)) + toHex(backing.subarray(83))).toBe("0000000000");
-    });
+    it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))(
+      "block %i: the same from a pooled Buffer and an odd-offset view",
+      (_h, v) => {
+        // Regression: the ts engine wrote the trial nonce at byte 76 of Node's shared pool
+        // (Buffer#slice shares memory, `new DataView(x.buffer)` ignored byteOffset) and found nothing.
+        const zeroed = fromHex(v.header).fill(0, 76, 80);
+        const pooled = Buffer.from(zeroed);
+        const backing = new Uint8Array(85);
+        const odd = backing.subarray(3, 83);
+        odd.set(zeroed);
+        const target = bitsTarget(Number(v.bits));
+        for (const header of [pooled, odd]) {
+          expect(engine.searchNonce(header, target, v.nonce - 10, 20)).toEqual({
+            nonce: v.nonce,
+            hashes: 11,
+          });
+          expect(toHex(header)).toBe(toHex(zeroed));
+        }
+        expect(toHex(backing.subarray(0, 3)) + toHex(backing.subarray(83))).toBe("0000000000");
+      },
+    );
   });
 
   describe("searchNonce against the reference", () => {
@@ -265,15 +304,25 @@ export function engineSuite(getEngine: () => Promise<Engine> | Engine): void {
       const lowByteOnly = hash.slice();
       lowByteOnly[0] = 0;
       lowByteOnly[1] = 0;
-      if (toHex(lowByteOnly) !== toHex(hash)) expect(engine.searchNonce(header, lowByteOnly, nonce, 1).nonce).toBe(null);
+      if (toHex(lowByteOnly) !== toHex(hash))
+        expect(engine.searchNonce(header, lowByteOnly, nonce, 1).nonce).toBe(null);
     });
 
     it("edge targets and ranges: all-ones, zero, empty range, the last nonces", () => {
       const header = randomBytes(prng(3), 80);
-      expect(engine.searchNonce(header, new Uint8Array(32).fill(0xff), 77, 10)).toEqual({ nonce: 77, hashes: 1 });
+      expect(engine.searchNonce(header, new Uint8Array(32).fill(0xff), 77, 10)).toEqual({
+        nonce: 77,
+        hashes: 1,
+      });
       expect(engine.searchNonce(header, new Uint8Array(32), 0, 500)).toEqual({ nonce: null, hashes: 500 });
-      expect(engine.searchNonce(header, new Uint8Array(32).fill(0xff), 5, 0)).toEqual({ nonce: null, hashes: 0 });
-      expect(engine.searchNonce(header, new Uint8Array(32).fill(0xff), 2 ** 32 - 1, 1)).toEqual({ nonce: 2 ** 32 - 1, hashes: 1 });
+      expect(engine.searchNonce(header, new Uint8Array(32).fill(0xff), 5, 0)).toEqual({
+        nonce: null,
+        hashes: 0,
+      });
+      expect(engine.searchNonce(header, new Uint8Array(32).fill(0xff), 2 ** 32 - 1, 1)).toEqual({
+        nonce: 2 ** 32 - 1,
+        hashes: 1,
+      });
       const easy = new Uint8Array(32).fill(0xff);
       easy[31] = 0x0f;
       const start = 2 ** 32 - 300;

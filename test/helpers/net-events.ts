@@ -18,7 +18,10 @@ export class Waitable<T> {
   until(done: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
     if (done()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+        timeoutMs,
+      );
       this.waiters.push({ done, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }
@@ -35,14 +38,16 @@ export class Waitable<T> {
   }
 }
 
-export type NetEvent = { kind: "msg"; from: NodeId; text: string; bytes: Uint8Array } | { kind: "up" | "down"; peer: NodeId };
+export type NetEvent =
+  { kind: "msg"; from: NodeId; text: string; bytes: Uint8Array } | { kind: "up" | "down"; peer: NodeId };
 
 /** The events a transport reports. */
 export class EventLog extends Waitable<NetEvent> {
   constructor(transport: Transport) {
     super();
     transport.setHandler({
-      onMessage: (from, bytes) => this.push({ kind: "msg", from, text: new TextDecoder().decode(bytes.slice(0, 64)), bytes }),
+      onMessage: (from, bytes) =>
+        this.push({ kind: "msg", from, text: new TextDecoder().decode(bytes.slice(0, 64)), bytes }),
       onPeerUp: (peer) => this.push({ kind: "up", peer }),
       onPeerDown: (peer) => this.push({ kind: "down", peer }),
     });

@@ -4,7 +4,9 @@ import { SimNetwork, type NodeId } from "../../bindings/net/index.ts";
 import { Replica, SimReplicaStore, type ReplicationConfig } from "../../bindings/replication/index.ts";
 
 export const CHAIN_ID = 7;
-export const keys: KeyPair[] = Array.from({ length: 4 }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 1)));
+export const keys: KeyPair[] = Array.from({ length: 4 }, (_, i) =>
+  keyPairFromSeed(new Uint8Array(32).fill(i + 1)),
+);
 export const genesis = keys.map((k) => ({ address: k.publicKey, balance: 1_000_000n }));
 
 /** The n-th transfer of 1 unit from account 0 to account 1. */
@@ -52,27 +54,47 @@ export class SimCluster {
 
   /** The single live primary, if exactly one. */
   primary(): Replica | undefined {
-    const live = [...this.replicas.values()].filter((r) => this.net.node(r.id).up && r.status().role === "primary");
+    const live = [...this.replicas.values()].filter(
+      (r) => this.net.node(r.id).up && r.status().role === "primary",
+    );
     return live.length === 1 ? live[0] : undefined;
   }
 
   async waitForPrimary(maxMs = 5000, exclude?: NodeId): Promise<Replica> {
-    const ok = await this.net.runUntil(() => this.primary() !== undefined && this.primary()!.id !== exclude, maxMs);
+    const ok = await this.net.runUntil(
+      () => this.primary() !== undefined && this.primary()!.id !== exclude,
+      maxMs,
+    );
     if (!ok) throw new Error(`no primary within ${maxMs} virtual ms`);
     return this.primary()!;
   }
 
   /** Submits and runs the simulation until the promise settles (bounded in virtual time). */
-  async submit(replica: Replica, tx: Uint8Array, maxMs = 5000): Promise<{ ok: true; value: Awaited<ReturnType<Replica["submit"]>> } | { ok: false; error: unknown } | undefined> {
-    let outcome: { ok: true; value: Awaited<ReturnType<Replica["submit"]>> } | { ok: false; error: unknown } | undefined;
-    replica.submit(tx).then((value) => (outcome = { ok: true, value }), (error: unknown) => (outcome = { ok: false, error }));
+  async submit(
+    replica: Replica,
+    tx: Uint8Array,
+    maxMs = 5000,
+  ): Promise<
+    { ok: true; value: Awaited<ReturnType<Replica["submit"]>> } | { ok: false; error: unknown } | undefined
+  > {
+    let outcome:
+      { ok: true; value: Awaited<ReturnType<Replica["submit"]>> } | { ok: false; error: unknown } | undefined;
+    replica.submit(tx).then(
+      (value) => (outcome = { ok: true, value }),
+      (error: unknown) => (outcome = { ok: false, error }),
+    );
     await this.net.runUntil(() => outcome !== undefined, maxMs);
     return outcome;
   }
 
   converged(): boolean {
     const s = [...this.replicas.values()].filter((r) => this.net.node(r.id).up).map((r) => r.status());
-    return s.every((x) => x.applied === s[0]!.applied && x.lastHeight === s[0]!.lastHeight && Buffer.from(x.root).equals(Buffer.from(s[0]!.root)));
+    return s.every(
+      (x) =>
+        x.applied === s[0]!.applied &&
+        x.lastHeight === s[0]!.lastHeight &&
+        Buffer.from(x.root).equals(Buffer.from(s[0]!.root)),
+    );
   }
 
   crash(id: NodeId): void {

@@ -4,7 +4,9 @@
 /** The seeds to run: `CHAINDB_SEEDS=a..b`, else 1..slow under CHAINDB_SLOW=1, else 1..ci. */
 export function seedRange(ci: number, slow: number): number[] {
   const range = process.env.CHAINDB_SEEDS?.match(/^(\d+)\.\.(\d+)$/);
-  const [from, to] = range ? [Number(range[1]), Number(range[2])] : [1, process.env.CHAINDB_SLOW === "1" ? slow : ci];
+  const [from, to] = range
+    ? [Number(range[1]), Number(range[2])]
+    : [1, process.env.CHAINDB_SLOW === "1" ? slow : ci];
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
 

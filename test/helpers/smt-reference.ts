@@ -20,7 +20,16 @@ export function referenceRoot(records: Uint8Array[]): Uint8Array {
   const sub = (set: typeof items, d: number): Uint8Array => {
     if (set.length === 0) return new Uint8Array(32);
     if (set.length === 1) return set[0]!.leaf;
-    return sha(sub(set.filter((x) => bit(x.path, d) === 0), d + 1), sub(set.filter((x) => bit(x.path, d) === 1), d + 1));
+    return sha(
+      sub(
+        set.filter((x) => bit(x.path, d) === 0),
+        d + 1,
+      ),
+      sub(
+        set.filter((x) => bit(x.path, d) === 1),
+        d + 1,
+      ),
+    );
   };
   return sub(items, 0);
 }

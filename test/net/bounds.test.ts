@@ -5,11 +5,23 @@
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChainDbError, ErrorCode } from "../../bindings/util/index.ts";
-import { BudgetVerdict, PeerBudget, TcpTransport, budgetLimits, nodeKeyFromSeed, type Clock, type NodeKey, type TcpPeer, type TcpTransportOptions } from "../../bindings/net/index.ts";
+import {
+  BudgetVerdict,
+  PeerBudget,
+  TcpTransport,
+  budgetLimits,
+  nodeKeyFromSeed,
+  type Clock,
+  type NodeKey,
+  type TcpPeer,
+  type TcpTransportOptions,
+} from "../../bindings/net/index.ts";
 import { EventLog, Waitable } from "../helpers/net-events.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const keys: Record<string, NodeKey> = Object.fromEntries(["a", "b"].map((id, i) => [id, nodeKeyFromSeed(new Uint8Array(32).fill(i + 1))]));
+const keys: Record<string, NodeKey> = Object.fromEntries(
+  ["a", "b"].map((id, i) => [id, nodeKeyFromSeed(new Uint8Array(32).fill(i + 1))]),
+);
 const cleanup: (() => Promise<void> | void)[] = [];
 
 afterEach(async () => {
@@ -39,8 +51,20 @@ class ManualClock implements Clock {
   }
 }
 
-async function start(id: string, peers: TcpPeer[], extra: Partial<TcpTransportOptions> = {}): Promise<TcpTransport> {
-  const t = await TcpTransport.start({ id, key: keys[id]!, listen: { host: "127.0.0.1", port: 0 }, peers, reconnectMinMs: 10, reconnectMaxMs: 100, ...extra });
+async function start(
+  id: string,
+  peers: TcpPeer[],
+  extra: Partial<TcpTransportOptions> = {},
+): Promise<TcpTransport> {
+  const t = await TcpTransport.start({
+    id,
+    key: keys[id]!,
+    listen: { host: "127.0.0.1", port: 0 },
+    peers,
+    reconnectMinMs: 10,
+    reconnectMaxMs: 100,
+    ...extra,
+  });
   cleanup.push(() => t.close());
   return t;
 }
@@ -48,7 +72,11 @@ async function start(id: string, peers: TcpPeer[], extra: Partial<TcpTransportOp
 async function pair(extraB: Partial<TcpTransportOptions>) {
   const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }], extraB);
   const logB = new EventLog(b);
-  const a = await start("a", [{ id: "b", publicKey: keys.b!.publicKey, host: "127.0.0.1", port: b.address!.port }], { reconnectMinMs: 60_000 });
+  const a = await start(
+    "a",
+    [{ id: "b", publicKey: keys.b!.publicKey, host: "127.0.0.1", port: b.address!.port }],
+    { reconnectMinMs: 60_000 },
+  );
   const logA = new EventLog(a);
   await logA.wait((e) => e.kind === "up");
   await logB.wait((e) => e.kind === "up");
@@ -68,7 +96,12 @@ describe("connections that have not finished the handshake", () => {
   it("at most handshakesPendingMax are held; the rest are closed at accept, and the held ones at the deadline", async () => {
     const clock = new ManualClock();
     const errors = new Waitable<Error>();
-    const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }], { clock, handshakesPendingMax: 4, handshakeTimeoutMs: 1000, onConnectionError: (e) => errors.push(e) });
+    const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }], {
+      clock,
+      handshakesPendingMax: 4,
+      handshakeTimeoutMs: 1000,
+      onConnectionError: (e) => errors.push(e),
+    });
     const conns = Array.from({ length: 10 }, () => idle(b.address!.port));
     await errors.count((e) => (e as ChainDbError).code === ErrorCode.BUSY, 6);
     expect(b.stats.refusedPending).toBe(6);
@@ -77,12 +110,17 @@ describe("connections that have not finished the handshake", () => {
     clock.advance(999);
     expect(b.handshakesPending).toBe(4); // not yet
     clock.advance(1);
-    await errors.count((e) => (e as ChainDbError).code === ErrorCode.HANDSHAKE_FAILED && /timed out/.test(e.message), 4);
+    await errors.count(
+      (e) => (e as ChainDbError).code === ErrorCode.HANDSHAKE_FAILED && /timed out/.test(e.message),
+      4,
+    );
     await Promise.all(conns.map((c) => c.closed));
     expect(b.handshakesPending).toBe(0);
     // the slots are free again: a real peer gets in
     const logB = new EventLog(b);
-    const a = await start("a", [{ id: "b", publicKey: keys.b!.publicKey, host: "127.0.0.1", port: b.address!.port }]);
+    const a = await start("a", [
+      { id: "b", publicKey: keys.b!.publicKey, host: "127.0.0.1", port: b.address!.port },
+    ]);
     await logB.wait((e) => e.kind === "up" && e.peer === "a");
     expect(a.isConnected("b")).toBe(true);
     expect(clock.armed).toBe(0); // the completed handshake cancelled its deadline
@@ -91,14 +129,21 @@ describe("connections that have not finished the handshake", () => {
   it("a truncated handshake holds its slot only until the deadline", async () => {
     const clock = new ManualClock();
     const errors = new Waitable<Error>();
-    const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }], { clock, handshakesPendingMax: 1, onConnectionError: (e) => errors.push(e) });
+    const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }], {
+      clock,
+      handshakesPendingMax: 1,
+      onConnectionError: (e) => errors.push(e),
+    });
     const c = idle(b.address!.port);
     c.socket.write(new Uint8Array([0, 0, 0, 33, 1, 2, 3])); // half a hello
     const second = idle(b.address!.port);
     await second.closed; // refused: the one slot is taken
     clock.advance(3000); // the default deadline
     await c.closed;
-    expect(errors.items.map((e) => (e as ChainDbError).code)).toEqual([ErrorCode.BUSY, ErrorCode.HANDSHAKE_FAILED]);
+    expect(errors.items.map((e) => (e as ChainDbError).code)).toEqual([
+      ErrorCode.BUSY,
+      ErrorCode.HANDSHAKE_FAILED,
+    ]);
   });
 });
 
@@ -129,7 +174,11 @@ describe("per-peer budget", () => {
   it("drops a flooding peer's messages over its budget, then disconnects it", async () => {
     const clock = new ManualClock(); // frozen: no refill during the test
     const errors = new Waitable<Error>();
-    const { a, b, logB } = await pair({ clock, budget: { messagesPerSecond: 100, dropsBeforeDisconnect: 50 }, onConnectionError: (e) => errors.push(e) });
+    const { a, b, logB } = await pair({
+      clock,
+      budget: { messagesPerSecond: 100, dropsBeforeDisconnect: 50 },
+      onConnectionError: (e) => errors.push(e),
+    });
     for (let i = 0; i < 400; i++) a.send("b", enc(`m${i}`));
     const error = await errors.wait((e) => e instanceof ChainDbError);
     expect((error as ChainDbError).code).toBe(ErrorCode.BUSY);
@@ -157,7 +206,10 @@ describe("per-peer budget", () => {
     for (let i = 0; i < 10; i++) expect(bytes.charge(100, 0)).toBe(BudgetVerdict.Accept);
     expect(bytes.charge(1, 0)).toBe(BudgetVerdict.Drop);
     // a long silence refills only one second's worth
-    expect(Array.from({ length: 11 }, () => bytes.charge(1, 60_000)).filter((v) => v === BudgetVerdict.Accept).length).toBe(10);
+    expect(
+      Array.from({ length: 11 }, () => bytes.charge(1, 60_000)).filter((v) => v === BudgetVerdict.Accept)
+        .length,
+    ).toBe(10);
     expect(() => budgetLimits({ messagesPerSecond: 0 })).toThrow(ChainDbError);
   });
 });

@@ -15,7 +15,9 @@ const concat = (parts: Uint8Array[]) => {
 
 /** Splits `bytes` at the given cut points (taken modulo the length). */
 function chunked(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((c) => (bytes.length === 0 ? 0 : c % bytes.length)))].sort((a, b) => a - b);
+  const points = [...new Set(cuts.map((c) => (bytes.length === 0 ? 0 : c % bytes.length)))].sort(
+    (a, b) => a - b,
+  );
   const out: Uint8Array[] = [];
   let from = 0;
   for (const p of [...points, bytes.length]) (out.push(bytes.subarray(from, p)), (from = p));
@@ -34,7 +36,9 @@ describe("encodeFrame", () => {
   });
 
   it("refuses a body over the maximum with FRAME_TOO_LARGE", () => {
-    expect(() => encodeFrame(new Uint8Array(11), 10)).toThrowError(expect.objectContaining({ code: ErrorCode.FRAME_TOO_LARGE }));
+    expect(() => encodeFrame(new Uint8Array(11), 10)).toThrowError(
+      expect.objectContaining({ code: ErrorCode.FRAME_TOO_LARGE }),
+    );
   });
 });
 
@@ -63,13 +67,19 @@ describe("FrameDecoder", () => {
 
   it("refuses an oversized length as soon as its header arrives, before buffering the body", () => {
     const d = new FrameDecoder(10);
-    expect(() => d.push(new Uint8Array([0, 0, 0, 11]))).toThrowError(expect.objectContaining({ code: ErrorCode.FRAME_TOO_LARGE }));
+    expect(() => d.push(new Uint8Array([0, 0, 0, 11]))).toThrowError(
+      expect.objectContaining({ code: ErrorCode.FRAME_TOO_LARGE }),
+    );
     expect(d.pendingBytes).toBe(4);
-    expect(() => new FrameDecoder(10).push(new Uint8Array([0xff, 0xff, 0xff, 0xff]))).toThrowError(expect.objectContaining({ code: ErrorCode.FRAME_TOO_LARGE }));
+    expect(() => new FrameDecoder(10).push(new Uint8Array([0xff, 0xff, 0xff, 0xff]))).toThrowError(
+      expect.objectContaining({ code: ErrorCode.FRAME_TOO_LARGE }),
+    );
   });
 
   it("refuses an empty frame with BAD_MESSAGE", () => {
-    expect(() => new FrameDecoder(10).push(new Uint8Array([0, 0, 0, 0]))).toThrowError(expect.objectContaining({ code: ErrorCode.BAD_MESSAGE }));
+    expect(() => new FrameDecoder(10).push(new Uint8Array([0, 0, 0, 0]))).toThrowError(
+      expect.objectContaining({ code: ErrorCode.BAD_MESSAGE }),
+    );
   });
 
   it("next() takes one frame at a time, so the limit can rise between frames", () => {
@@ -89,13 +99,17 @@ describe("FrameDecoder", () => {
 
   it("property: any chunking of a stream of frames gives the same frames", () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 20 }), (bodies, cuts) => {
-        const stream = concat(bodies.map((b) => encodeFrame(b, 64)));
-        const d = new FrameDecoder(64);
-        const got = chunked(stream, cuts).flatMap((c) => d.push(c));
-        expect(got).toEqual(bodies);
-        expect(d.pendingBytes).toBe(0);
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (bodies, cuts) => {
+          const stream = concat(bodies.map((b) => encodeFrame(b, 64)));
+          const d = new FrameDecoder(64);
+          const got = chunked(stream, cuts).flatMap((c) => d.push(c));
+          expect(got).toEqual(bodies);
+          expect(d.pendingBytes).toBe(0);
+        },
+      ),
       { numRuns: 1000, seed: 1404 },
     );
   });
@@ -113,13 +127,21 @@ describe("FrameDecoder", () => {
         coded(error, ErrorCode.FRAME_TOO_LARGE, ErrorCode.BAD_MESSAGE);
       }
     };
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), fc.array(fc.nat(), { maxLength: 10 }), run), { numRuns: 2000, seed: 1405 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), fc.array(fc.nat(), { maxLength: 10 }), run), {
+      numRuns: 2000,
+      seed: 1405,
+    });
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 8 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), fc.array(fc.nat(), { maxLength: 10 }), (bodies, edits, cuts) => {
-        const stream = concat(bodies.map((b) => encodeFrame(b)));
-        for (const [at, x] of edits) stream[at % stream.length] = x;
-        run(stream, cuts);
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (bodies, edits, cuts) => {
+          const stream = concat(bodies.map((b) => encodeFrame(b)));
+          for (const [at, x] of edits) stream[at % stream.length] = x;
+          run(stream, cuts);
+        },
+      ),
       { numRuns: 2000, seed: 1406 },
     );
   });

@@ -48,13 +48,19 @@ describe("handshake primitives", () => {
     expect(sx.sendKey).not.toEqual(sx.receiveKey);
     const sz = deriveSession(z, y.publicKey, network);
     expect(sz.challenge).not.toEqual(sx.challenge);
-    expect(deriveSession(x, y.publicKey, new TextEncoder().encode("other")).challenge).not.toEqual(sx.challenge); // the network name is bound
+    expect(deriveSession(x, y.publicKey, new TextEncoder().encode("other")).challenge).not.toEqual(
+      sx.challenge,
+    ); // the network name is bound
   });
 
   it("refuses our own ephemeral key reflected back, and a low-order point", () => {
     const x = newEphemeral();
-    expect(() => deriveSession(x, x.publicKey, network)).toThrowError(expect.objectContaining({ code: ErrorCode.HANDSHAKE_FAILED }));
-    expect(() => deriveSession(x, new Uint8Array(32), network)).toThrowError(expect.objectContaining({ code: ErrorCode.HANDSHAKE_FAILED }));
+    expect(() => deriveSession(x, x.publicKey, network)).toThrowError(
+      expect.objectContaining({ code: ErrorCode.HANDSHAKE_FAILED }),
+    );
+    expect(() => deriveSession(x, new Uint8Array(32), network)).toThrowError(
+      expect.objectContaining({ code: ErrorCode.HANDSHAKE_FAILED }),
+    );
   });
 
   it("AUTH round-trips and verifies only over its own statement", () => {
@@ -83,8 +89,12 @@ describe("handshake primitives", () => {
     const bent = f0.slice();
     bent[0]! ^= 1;
     expect(() => rx3.open(bent)).toThrowError(expect.objectContaining({ code: ErrorCode.BAD_MESSAGE })); // modified
-    expect(() => new Sealer(key).open(f0.subarray(0, f0.length - 1))).toThrowError(expect.objectContaining({ code: ErrorCode.BAD_MESSAGE })); // truncated
-    expect(() => new Sealer(key).open(new Uint8Array(3))).toThrowError(expect.objectContaining({ code: ErrorCode.BAD_MESSAGE })); // shorter than a tag
+    expect(() => new Sealer(key).open(f0.subarray(0, f0.length - 1))).toThrowError(
+      expect.objectContaining({ code: ErrorCode.BAD_MESSAGE }),
+    ); // truncated
+    expect(() => new Sealer(key).open(new Uint8Array(3))).toThrowError(
+      expect.objectContaining({ code: ErrorCode.BAD_MESSAGE }),
+    ); // shorter than a tag
   });
 
   it("fuzz: HELLO, AUTH and sealed frames from random and mutated bytes are accepted or refused with a code", () => {
@@ -101,13 +111,15 @@ describe("handshake primitives", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), edits, fc.nat(), (random, e, cut) => {
         for (const bytes of [random, mutate(hello, e, cut)]) {
-          const remote = coded(() => decodeHello(bytes), ErrorCode.HANDSHAKE_FAILED) as Uint8Array | undefined;
+          const remote = coded(() => decodeHello(bytes), ErrorCode.HANDSHAKE_FAILED) as
+            Uint8Array | undefined;
           if (remote !== undefined) {
             expect(remote.length).toBe(HELLO_SIZE - 1);
             coded(() => deriveSession(newEphemeral(), remote, network), ErrorCode.HANDSHAKE_FAILED);
           }
         }
-        for (const bytes of [random, mutate(auth, e, cut)]) coded(() => decodeAuth(bytes), ErrorCode.HANDSHAKE_FAILED);
+        for (const bytes of [random, mutate(auth, e, cut)])
+          coded(() => decodeAuth(bytes), ErrorCode.HANDSHAKE_FAILED);
         const changed = mutate(sealed, e, cut);
         const opened = coded(() => new Sealer(key).open(changed), ErrorCode.BAD_MESSAGE);
         if (opened !== undefined) expect(changed).toEqual(sealed); // only the genuine frame opens
@@ -122,7 +134,13 @@ describe("fuzz: mutated handshakes against a live transport", () => {
   let b: TcpTransport;
   const errors: Error[] = [];
   beforeAll(async () => {
-    b = await TcpTransport.start({ id: "b", key: keyB, listen: { host: "127.0.0.1", port: 0 }, peers: [{ id: "a", publicKey: keyA.publicKey }], onConnectionError: (e) => errors.push(e) });
+    b = await TcpTransport.start({
+      id: "b",
+      key: keyB,
+      listen: { host: "127.0.0.1", port: 0 },
+      peers: [{ id: "a", publicKey: keyA.publicKey }],
+      onConnectionError: (e) => errors.push(e),
+    });
   });
   afterAll(async () => {
     await b.close();
@@ -157,7 +175,11 @@ describe("fuzz: mutated handshakes against a live transport", () => {
         for (const f of dec.push(new Uint8Array(chunk))) {
           if (tx === undefined) {
             const session = deriveSession(eph, decodeHello(f), network);
-            [tx, rx, challenge] = [new Sealer(session.sendKey), new Sealer(session.receiveKey), session.challenge];
+            [tx, rx, challenge] = [
+              new Sealer(session.sendKey),
+              new Sealer(session.receiveKey),
+              session.challenge,
+            ];
             send(tx.seal(2, encodeAuth("a", keyA, authStatement(network, challenge, eph.publicKey))));
           } else if (!sentReady) {
             rx!.open(f); // b's AUTH; then b's READY follows
@@ -176,14 +198,23 @@ describe("fuzz: mutated handshakes against a live transport", () => {
   it("b completes the handshake or refuses it with a coded error; it never throws elsewhere", async () => {
     const outcomes: string[] = [];
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: 3 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 2 }), async (target, edits) => {
-        errors.length = 0;
-        outcomes.push(await play(target, edits));
-        for (const e of errors) {
-          expect(e).toBeInstanceOf(ChainDbError);
-          expect([ErrorCode.HANDSHAKE_FAILED, ErrorCode.BAD_MESSAGE, ErrorCode.FRAME_TOO_LARGE, ErrorCode.PEER_UNKNOWN]).toContain((e as ChainDbError).code);
-        }
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 2 }),
+        async (target, edits) => {
+          errors.length = 0;
+          outcomes.push(await play(target, edits));
+          for (const e of errors) {
+            expect(e).toBeInstanceOf(ChainDbError);
+            expect([
+              ErrorCode.HANDSHAKE_FAILED,
+              ErrorCode.BAD_MESSAGE,
+              ErrorCode.FRAME_TOO_LARGE,
+              ErrorCode.PEER_UNKNOWN,
+            ]).toContain((e as ChainDbError).code);
+          }
+        },
+      ),
       { numRuns: 40, seed: 1408 },
     );
     expect(outcomes).toContain("closed");

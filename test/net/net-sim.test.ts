@@ -18,7 +18,11 @@ function record(net: SimNetwork, ids: NodeId[]) {
 }
 
 async function trace(seed: number): Promise<string[]> {
-  const net = new SimNetwork({ seed, link: { loss: 0.1, duplicate: 0.1, reorder: 0.2 }, settle: "microtask" });
+  const net = new SimNetwork({
+    seed,
+    link: { loss: 0.1, duplicate: 0.1, reorder: 0.2 },
+    settle: "microtask",
+  });
   const ids = ["a", "b", "c"];
   ids.forEach((id) => net.addNode(id));
   const log = record(net, ids);
@@ -39,7 +43,11 @@ describe("SimNetwork", () => {
   });
 
   it("delivers within the latency bounds, in order when fifo", async () => {
-    const net = new SimNetwork({ seed: 1, link: { latency: { kind: "uniform", minMs: 5, maxMs: 20 }, fifo: true }, settle: "microtask" });
+    const net = new SimNetwork({
+      seed: 1,
+      link: { latency: { kind: "uniform", minMs: 5, maxMs: 20 }, fifo: true },
+      settle: "microtask",
+    });
     net.addNode("a");
     net.addNode("b");
     const got: [number, string][] = [];
@@ -64,13 +72,20 @@ describe("SimNetwork", () => {
   });
 
   it("partitions split the nodes, report peers down and up, and drop messages in flight", async () => {
-    const net = new SimNetwork({ seed: 3, link: { latency: { kind: "fixed", ms: 10 } }, settle: "microtask" });
+    const net = new SimNetwork({
+      seed: 3,
+      link: { latency: { kind: "fixed", ms: 10 } },
+      settle: "microtask",
+    });
     ["a", "b", "c", "d"].forEach((id) => net.addNode(id));
     const log = record(net, ["a", "b", "c", "d"]);
     await net.runFor(1);
     expect(net.node("a").transport.isConnected("c")).toBe(true);
     net.node("a").transport.send("c", enc("in-flight"));
-    net.partition([["a", "b"], ["c", "d"]]);
+    net.partition([
+      ["a", "b"],
+      ["c", "d"],
+    ]);
     expect(net.node("a").transport.send("c", enc("x"))).toBe(false);
     expect(net.node("a").transport.send("b", enc("same side"))).toBe(true);
     await net.runFor(50);
@@ -146,7 +161,9 @@ describe("message codec", () => {
     expect(decodeMessage(encodeMessage(v))).toEqual(v);
     const buffer = Buffer.from([7, 8]); // a Node Buffer has a toJSON of its own
     expect(decodeMessage(encodeMessage({ buffer }))).toEqual({ buffer: new Uint8Array([7, 8]) });
-    expect(() => decodeMessage(new Uint8Array([0xff, 0x00]))).toThrow(expect.objectContaining({ code: "BAD_MESSAGE" }));
+    expect(() => decodeMessage(new Uint8Array([0xff, 0x00]))).toThrow(
+      expect.objectContaining({ code: "BAD_MESSAGE" }),
+    );
     expect(() => decodeMessage(enc("{not json"))).toThrow(expect.objectContaining({ code: "BAD_MESSAGE" }));
   });
 });

@@ -1,25 +1,49 @@
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChainDbError, ErrorCode } from "../../bindings/util/index.ts";
-import { TcpTransport, nodeKeyFromSeed, type NodeKey, type TcpPeer, type TcpTransportOptions } from "../../bindings/net/index.ts";
+import {
+  TcpTransport,
+  nodeKeyFromSeed,
+  type NodeKey,
+  type TcpPeer,
+  type TcpTransportOptions,
+} from "../../bindings/net/index.ts";
 import { EventLog, Waitable } from "../helpers/net-events.ts";
 
 const waitCount = (log: EventLog, match: Parameters<EventLog["count"]>[0], n: number) => log.count(match, n);
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const keys: Record<string, NodeKey> = Object.fromEntries(["a", "b", "c", "x"].map((id, i) => [id, nodeKeyFromSeed(new Uint8Array(32).fill(i + 1))]));
+const keys: Record<string, NodeKey> = Object.fromEntries(
+  ["a", "b", "c", "x"].map((id, i) => [id, nodeKeyFromSeed(new Uint8Array(32).fill(i + 1))]),
+);
 const open: TcpTransport[] = [];
 
 afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.close()));
 });
 
-async function start(id: string, peers: TcpPeer[], extra: Partial<TcpTransportOptions> = {}): Promise<TcpTransport> {
-  const t = await TcpTransport.start({ id, key: keys[id]!, listen: { host: "127.0.0.1", port: 0 }, peers, reconnectMinMs: 10, reconnectMaxMs: 100, ...extra });
+async function start(
+  id: string,
+  peers: TcpPeer[],
+  extra: Partial<TcpTransportOptions> = {},
+): Promise<TcpTransport> {
+  const t = await TcpTransport.start({
+    id,
+    key: keys[id]!,
+    listen: { host: "127.0.0.1", port: 0 },
+    peers,
+    reconnectMinMs: 10,
+    reconnectMaxMs: 100,
+    ...extra,
+  });
   open.push(t);
   return t;
 }
-const peer = (id: string, t?: TcpTransport): TcpPeer => ({ id, publicKey: keys[id]!.publicKey, ...(t ? { host: "127.0.0.1", port: t.address!.port } : {}) });
+const peer = (id: string, t?: TcpTransport): TcpPeer => ({
+  id,
+  publicKey: keys[id]!.publicKey,
+  ...(t ? { host: "127.0.0.1", port: t.address!.port } : {}),
+});
 
 /** b listens, a dials b (a < b). */
 async function pair(extraA: Partial<TcpTransportOptions> = {}, extraB: Partial<TcpTransportOptions> = {}) {
@@ -35,8 +59,13 @@ async function pair(extraA: Partial<TcpTransportOptions> = {}, extraB: Partial<T
 /** A raw socket to `t` that sends `bytes`; resolves when the server closes it. */
 function rawClosed(t: TcpTransport, bytes: Uint8Array, end = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const s: Socket = connect({ host: "127.0.0.1", port: t.address!.port }, () => (end ? s.end(bytes) : s.write(bytes)));
-    const timer = setTimeout(() => (s.destroy(), reject(new Error("the server kept a bad connection open"))), 5000);
+    const s: Socket = connect({ host: "127.0.0.1", port: t.address!.port }, () =>
+      end ? s.end(bytes) : s.write(bytes),
+    );
+    const timer = setTimeout(
+      () => (s.destroy(), reject(new Error("the server kept a bad connection open"))),
+      5000,
+    );
     s.on("data", () => {}); // the server's hello
     s.on("error", () => {});
     s.on("close", () => (clearTimeout(timer), resolve()));
@@ -55,7 +84,9 @@ describe("TcpTransport on loopback", () => {
     for (let i = 0; i < 100; i++) expect(a.send("c", enc(`m${i}`))).toBe(true);
     expect(b.broadcast(enc("from b"))).toBe(2);
     await waitCount(lc, (e) => e.kind === "msg" && e.from === "a", 100);
-    expect(lc.events.filter((e) => e.kind === "msg" && e.from === "a").map((e) => (e as { text: string }).text)).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
+    expect(
+      lc.events.filter((e) => e.kind === "msg" && e.from === "a").map((e) => (e as { text: string }).text),
+    ).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
     await la.wait((e) => e.kind === "msg" && e.text === "from b");
     await lc.wait((e) => e.kind === "msg" && e.text === "from b");
     expect(a.send("nobody", enc("x"))).toBe(false);
@@ -64,13 +95,20 @@ describe("TcpTransport on loopback", () => {
   it("refuses a peer presenting the wrong key and a node id it does not know", async () => {
     const errorsB = new Waitable<Error>();
     // b believes a's key is x's key
-    const b = await start("b", [{ id: "a", publicKey: keys.x!.publicKey }], { onConnectionError: (e) => errorsB.push(e) });
+    const b = await start("b", [{ id: "a", publicKey: keys.x!.publicKey }], {
+      onConnectionError: (e) => errorsB.push(e),
+    });
     const logB = new EventLog(b);
     const a = await start("a", [peer("b", b)]);
     const logA = new EventLog(a);
     await errorsB.wait((e) => e instanceof ChainDbError && e.code === ErrorCode.HANDSHAKE_FAILED);
     // "aa" (dials b since "aa" < "b") is not in b's configuration at all
-    const aa = await TcpTransport.start({ id: "aa", key: keys.x!, peers: [peer("b", b)], reconnectMinMs: 10 });
+    const aa = await TcpTransport.start({
+      id: "aa",
+      key: keys.x!,
+      peers: [peer("b", b)],
+      reconnectMinMs: 10,
+    });
     open.push(aa);
     await errorsB.wait((e) => e instanceof ChainDbError && e.code === ErrorCode.PEER_UNKNOWN);
     expect(b.stats.handshakesFailed).toBeGreaterThanOrEqual(2);
@@ -119,7 +157,7 @@ describe("TcpTransport on loopback", () => {
     const big = new Uint8Array(64 * 1024);
     let accepted = 0;
     let refused = 0;
-    for (let i = 0; i < 200; i++) (a.send("b", big) ? accepted++ : refused++);
+    for (let i = 0; i < 200; i++) a.send("b", big) ? accepted++ : refused++;
     expect(refused).toBeGreaterThan(0);
     expect(accepted).toBeGreaterThan(0);
     expect(a.stats.refusedBackpressure).toBe(refused);

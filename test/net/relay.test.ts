@@ -4,19 +4,40 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChainDbError, ErrorCode } from "../../bindings/util/index.ts";
-import { FrameDecoder, TcpTransport, nodeKeyFromSeed, type NodeKey, type TcpPeer, type TcpTransportOptions } from "../../bindings/net/index.ts";
+import {
+  FrameDecoder,
+  TcpTransport,
+  nodeKeyFromSeed,
+  type NodeKey,
+  type TcpPeer,
+  type TcpTransportOptions,
+} from "../../bindings/net/index.ts";
 import { EventLog, Waitable } from "../helpers/net-events.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
-const keys: Record<string, NodeKey> = Object.fromEntries(["a", "b"].map((id, i) => [id, nodeKeyFromSeed(new Uint8Array(32).fill(i + 1))]));
+const keys: Record<string, NodeKey> = Object.fromEntries(
+  ["a", "b"].map((id, i) => [id, nodeKeyFromSeed(new Uint8Array(32).fill(i + 1))]),
+);
 const cleanup: (() => Promise<void> | void)[] = [];
 
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-async function start(id: string, peers: TcpPeer[], extra: Partial<TcpTransportOptions> = {}): Promise<TcpTransport> {
-  const t = await TcpTransport.start({ id, key: keys[id]!, listen: { host: "127.0.0.1", port: 0 }, peers, reconnectMinMs: 10, reconnectMaxMs: 100, ...extra });
+async function start(
+  id: string,
+  peers: TcpPeer[],
+  extra: Partial<TcpTransportOptions> = {},
+): Promise<TcpTransport> {
+  const t = await TcpTransport.start({
+    id,
+    key: keys[id]!,
+    listen: { host: "127.0.0.1", port: 0 },
+    peers,
+    reconnectMinMs: 10,
+    reconnectMaxMs: 100,
+    ...extra,
+  });
   cleanup.push(() => t.close());
   return t;
 }
@@ -41,7 +62,9 @@ describe("relay attack (issue 14)", () => {
   it("a keyless relay that splices a's and b's handshakes can forward b's messages but never inject one as b", async () => {
     // Neither node dials (no addresses): the only connection between them is the attacker's splice.
     const errorsA = new Waitable<Error>();
-    const a = await start("a", [{ id: "b", publicKey: keys.b!.publicKey }], { onConnectionError: (e) => errorsA.push(e) });
+    const a = await start("a", [{ id: "b", publicKey: keys.b!.publicKey }], {
+      onConnectionError: (e) => errorsA.push(e),
+    });
     const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }]);
     const [logA, logB] = [new EventLog(a), new EventLog(b)];
     const toA = dialRaw(a.address!.port);
@@ -56,7 +79,9 @@ describe("relay attack (issue 14)", () => {
     // ... but a frame it writes itself, in the framing the transport uses, is not b's.
     toA.write(plaintextDataFrame(enc("injected as b")));
     toA.write(new Uint8Array(64).fill(7).map((x, i) => (i < 4 ? [0, 0, 0, 60][i]! : x)));
-    const outcome = await logA.wait((e) => (e.kind === "down" && e.peer === "b") || (e.kind === "msg" && e.text.startsWith("injected")));
+    const outcome = await logA.wait(
+      (e) => (e.kind === "down" && e.peer === "b") || (e.kind === "msg" && e.text.startsWith("injected")),
+    );
     expect(outcome.kind).toBe("down");
     expect(logA.events.some((e) => e.kind === "msg" && e.text !== "genuine from b")).toBe(false);
     const error = await errorsA.wait((e) => e instanceof ChainDbError);
@@ -65,13 +90,16 @@ describe("relay attack (issue 14)", () => {
 
   it("a relay that answers each side with its own ephemeral key cannot complete either handshake", async () => {
     const errorsA = new Waitable<Error>();
-    const a = await start("a", [{ id: "b", publicKey: keys.b!.publicKey }], { onConnectionError: (e) => errorsA.push(e) });
+    const a = await start("a", [{ id: "b", publicKey: keys.b!.publicKey }], {
+      onConnectionError: (e) => errorsA.push(e),
+    });
     const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }]);
     const logA = new EventLog(a);
     // The attacker is a man in the middle with its own X25519 keys toward each side: it receives b's
     // AUTH sealed under its b-side session and re-seals it for a. b's signature covers the b-side
     // challenge, which a never derives, so a must refuse it.
-    const { newEphemeral, encodeHello, decodeHello, deriveSession, Sealer } = await import("../../bindings/net/index.ts");
+    const { newEphemeral, encodeHello, decodeHello, deriveSession, Sealer } =
+      await import("../../bindings/net/index.ts");
     const network = enc("chaindb");
     const mitmA = newEphemeral();
     const mitmB = newEphemeral();
@@ -142,7 +170,7 @@ async function tamperingProxy(bPort: number, tamper: Tamper, at: number): Promis
         else if (i !== at) (toB.write(f), toB.write(held!), (held = undefined));
         else if (tamper === "replay") (toB.write(f), toB.write(f));
         else if (tamper === "reorder") held = f;
-        else if (tamper === "modify") (f[f.length - 20]! ^= 1, toB.write(f));
+        else if (tamper === "modify") ((f[f.length - 20]! ^= 1), toB.write(f));
         else if (tamper === "truncate") (toB.end(f.subarray(0, f.length - 5)), fromA.destroy());
         // "drop": nothing is written
       }
@@ -161,23 +189,31 @@ describe("a live link's frames cannot be tampered with", () => {
     ["modify", ["m0", "m1"]],
     ["truncate", ["m0", "m1"]],
   ];
-  it.each(cases)("%s of a data frame: b delivers only genuine messages in order, then the link closes", async (tamper, most) => {
-    const errorsB = new Waitable<Error>();
-    const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }], { onConnectionError: (e) => errorsB.push(e) });
-    const logB = new EventLog(b);
-    const proxy = await tamperingProxy(b.address!.port, tamper, 2);
-    const port = (proxy.address() as { port: number }).port;
-    const a = await start("a", [{ id: "b", publicKey: keys.b!.publicKey, host: "127.0.0.1", port }], { listen: undefined, reconnectMinMs: 60_000 });
-    const logA = new EventLog(a);
-    await logA.wait((e) => e.kind === "up" && e.peer === "b");
-    for (let i = 0; i < 6; i++) expect(a.send("b", enc(`m${i}`))).toBe(true);
-    await logB.wait((e) => e.kind === "down" && e.peer === "a");
-    const got = logB.events.filter((e) => e.kind === "msg").map((e) => (e as { text: string }).text);
-    // Messages authenticated before the bad frame may be delivered (or lost with the link): a prefix.
-    expect(most.slice(0, got.length)).toEqual(got);
-    if (tamper !== "truncate") {
-      const error = await errorsB.wait((e) => e instanceof ChainDbError);
-      expect((error as ChainDbError).code).toBe(ErrorCode.BAD_MESSAGE);
-    }
-  });
+  it.each(cases)(
+    "%s of a data frame: b delivers only genuine messages in order, then the link closes",
+    async (tamper, most) => {
+      const errorsB = new Waitable<Error>();
+      const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }], {
+        onConnectionError: (e) => errorsB.push(e),
+      });
+      const logB = new EventLog(b);
+      const proxy = await tamperingProxy(b.address!.port, tamper, 2);
+      const port = (proxy.address() as { port: number }).port;
+      const a = await start("a", [{ id: "b", publicKey: keys.b!.publicKey, host: "127.0.0.1", port }], {
+        listen: undefined,
+        reconnectMinMs: 60_000,
+      });
+      const logA = new EventLog(a);
+      await logA.wait((e) => e.kind === "up" && e.peer === "b");
+      for (let i = 0; i < 6; i++) expect(a.send("b", enc(`m${i}`))).toBe(true);
+      await logB.wait((e) => e.kind === "down" && e.peer === "a");
+      const got = logB.events.filter((e) => e.kind === "msg").map((e) => (e as { text: string }).text);
+      // Messages authenticated before the bad frame may be delivered (or lost with the link): a prefix.
+      expect(most.slice(0, got.length)).toEqual(got);
+      if (tamper !== "truncate") {
+        const error = await errorsB.wait((e) => e instanceof ChainDbError);
+        expect((error as ChainDbError).code).toBe(ErrorCode.BAD_MESSAGE);
+      }
+    },
+  );
 });

@@ -2,7 +2,13 @@
 // without changing the run), and the HTML renderer (a lane per node, an arrow per delivered
 // message, shaded faults, a highlighted violation, a bounded drawing).
 import { describe, expect, it } from "vitest";
-import { SimNetwork, TraceRecorder, renderTraceHtml, violationSubjects, type Trace } from "../../bindings/net/index.ts";
+import {
+  SimNetwork,
+  TraceRecorder,
+  renderTraceHtml,
+  violationSubjects,
+  type Trace,
+} from "../../bindings/net/index.ts";
 import { ChainDbError } from "../../bindings/util/index.ts";
 
 function count(html: string, pattern: RegExp): number {
@@ -15,12 +21,64 @@ function handTrace(): Trace {
     replay: "npx chaindb simulate consensus --seeds 1..1",
     nodes: ["n0", "n1", "n2"],
     messages: [
-      { from: "n0", to: "n1", sentAt: 1, endAt: 5, label: "proposal h1 r0 aa by n0", height: 1, origin: "n0", fate: "delivered" },
-      { from: "n0", to: "n2", sentAt: 1, endAt: 7, label: "proposal h1 r0 aa by n0", height: 1, origin: "n0", fate: "delivered" },
-      { from: "n1", to: "n2", sentAt: 6, endAt: 9, label: "prevote h1 r0 aa by n1", height: 1, origin: "n1", fate: "delivered" },
-      { from: "n2", to: "n0", sentAt: 10, label: "prevote h1 r0 bb by n2", height: 1, origin: "n2", fate: "lost" },
-      { from: "n2", to: "n1", sentAt: 11, endAt: 15, label: "prevote h1 r0 bb by n2", height: 1, origin: "n2", fate: "dropped" },
-      { from: "n1", to: "n0", sentAt: 12, label: "precommit h1 r0 aa by n1", height: 1, origin: "n1", fate: "dropped" },
+      {
+        from: "n0",
+        to: "n1",
+        sentAt: 1,
+        endAt: 5,
+        label: "proposal h1 r0 aa by n0",
+        height: 1,
+        origin: "n0",
+        fate: "delivered",
+      },
+      {
+        from: "n0",
+        to: "n2",
+        sentAt: 1,
+        endAt: 7,
+        label: "proposal h1 r0 aa by n0",
+        height: 1,
+        origin: "n0",
+        fate: "delivered",
+      },
+      {
+        from: "n1",
+        to: "n2",
+        sentAt: 6,
+        endAt: 9,
+        label: "prevote h1 r0 aa by n1",
+        height: 1,
+        origin: "n1",
+        fate: "delivered",
+      },
+      {
+        from: "n2",
+        to: "n0",
+        sentAt: 10,
+        label: "prevote h1 r0 bb by n2",
+        height: 1,
+        origin: "n2",
+        fate: "lost",
+      },
+      {
+        from: "n2",
+        to: "n1",
+        sentAt: 11,
+        endAt: 15,
+        label: "prevote h1 r0 bb by n2",
+        height: 1,
+        origin: "n2",
+        fate: "dropped",
+      },
+      {
+        from: "n1",
+        to: "n0",
+        sentAt: 12,
+        label: "precommit h1 r0 aa by n1",
+        height: 1,
+        origin: "n1",
+        fate: "dropped",
+      },
     ],
     faults: [
       { kind: "partition", at: 8, groups: [["n0"], ["n1", "n2"]] },
@@ -34,7 +92,15 @@ function handTrace(): Trace {
       { at: 10, node: "n2", step: "prevote", height: 1, round: 0 },
       { at: 28, node: "n1", step: "commit", height: 1, round: 0 },
     ],
-    violations: [{ at: 30, invariant: "evidence", detail: "n1 received an equivocation (n2/1/0/1) but holds no evidence <for it>", nodes: ["n1", "n2"], height: 1 }],
+    violations: [
+      {
+        at: 30,
+        invariant: "evidence",
+        detail: "n1 received an equivocation (n2/1/0/1) but holds no evidence <for it>",
+        nodes: ["n1", "n2"],
+        height: 1,
+      },
+    ],
     messagesUnrecorded: 0,
     endAt: 30,
   };
@@ -91,10 +157,24 @@ describe("renderTraceHtml", () => {
 
   it("caps the drawn messages with a note, keeping the ones before a violation", () => {
     const t = handTrace();
-    const many: Trace = { ...t, messages: Array.from({ length: 50 }, (_, i) => ({ from: "n0", to: "n1", sentAt: i, endAt: i + 1, label: "ping", fate: "delivered" as const })), violations: [{ ...t.violations[0]!, at: 40 }], endAt: 60 };
+    const many: Trace = {
+      ...t,
+      messages: Array.from({ length: 50 }, (_, i) => ({
+        from: "n0",
+        to: "n1",
+        sentAt: i,
+        endAt: i + 1,
+        label: "ping",
+        fate: "delivered" as const,
+      })),
+      violations: [{ ...t.violations[0]!, at: 40 }],
+      endAt: 60,
+    };
     const capped = renderTraceHtml(many, { messagesMax: 10 });
     expect(count(capped, /<g class="msg delivered/g)).toBe(10);
-    expect(capped).toMatch(/class="note">showing 32 ms–41 ms of 60 ms \(10 of 50 messages; at most 10 are drawn\)/);
+    expect(capped).toMatch(
+      /class="note">showing 32 ms–41 ms of 60 ms \(10 of 50 messages; at most 10 are drawn\)/,
+    );
     expect(count(capped, /<g class="violation">/g)).toBe(1);
     const windowed = renderTraceHtml(many, { fromMs: 0, toMs: 4.5 });
     expect(count(windowed, /<g class="msg delivered/g)).toBe(5);
@@ -109,7 +189,12 @@ describe("renderTraceHtml", () => {
 
 describe("TraceRecorder on SimNetwork", () => {
   async function run(trace?: TraceRecorder) {
-    const net = new SimNetwork({ seed: 5, link: { loss: 0.2, duplicate: 0.2 }, settle: "microtask", ...(trace && { trace }) });
+    const net = new SimNetwork({
+      seed: 5,
+      link: { loss: 0.2, duplicate: 0.2 },
+      settle: "microtask",
+      ...(trace && { trace }),
+    });
     const ids = ["a", "b", "c"];
     for (const id of ids) net.addNode(id).transport.setHandler({ onMessage: () => {} });
     const chatter = () => {
@@ -163,8 +248,13 @@ describe("TraceRecorder on SimNetwork", () => {
 
 describe("violationSubjects", () => {
   it("finds the run's node ids as words and the height", () => {
-    expect(violationSubjects("n1 committed 0a at height 12, another correct validator n10", ["n0", "n1", "n2"])).toEqual({ nodes: ["n1"], height: 12 });
-    expect(violationSubjects(`equivocation ${"ab".repeat(32)}/7/0/1 signed`, ["n0"])).toEqual({ nodes: [], height: 7 });
+    expect(
+      violationSubjects("n1 committed 0a at height 12, another correct validator n10", ["n0", "n1", "n2"]),
+    ).toEqual({ nodes: ["n1"], height: 12 });
+    expect(violationSubjects(`equivocation ${"ab".repeat(32)}/7/0/1 signed`, ["n0"])).toEqual({
+      nodes: [],
+      height: 7,
+    });
     expect(violationSubjects("total 817, expected 900", ["c", "p0"])).toEqual({ nodes: [] });
   });
 });

@@ -100,7 +100,9 @@ describe("bitsToTarget: every exponent 0..0x20", () => {
 
 describe("GetCompact properties (fast-check, seeded)", () => {
   const target = fc.bigInt({ min: 0n, max: (1n << 256n) - 1n });
-  const shifted = fc.tuple(fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }), fc.integer({ min: 0, max: 192 })).map(([m, s]) => m << BigInt(s));
+  const shifted = fc
+    .tuple(fc.bigInt({ min: 1n, max: (1n << 64n) - 1n }), fc.integer({ min: 0, max: 192 }))
+    .map(([m, s]) => m << BigInt(s));
 
   it("encoding truncates to the top 23 mantissa bits: decode(encode(t)) ≤ t, within one unit of the last kept byte", () => {
     fc.assert(
@@ -118,10 +120,13 @@ describe("GetCompact properties (fast-check, seeded)", () => {
 });
 
 describe("bitsToTarget rejects negative and overflowing bits with BAD_BITS", () => {
-  it.each([0x04923456, 0x01fedcba, 0x1d800001, 0x20ffffff, 0x03800001].map(named))("negative %s", (_name, bits) => {
-    expectCode(() => bitsToTarget(bits), "BAD_BITS");
-    expectCode(() => chainWork(bits), "BAD_BITS");
-  });
+  it.each([0x04923456, 0x01fedcba, 0x1d800001, 0x20ffffff, 0x03800001].map(named))(
+    "negative %s",
+    (_name, bits) => {
+      expectCode(() => bitsToTarget(bits), "BAD_BITS");
+      expectCode(() => chainWork(bits), "BAD_BITS");
+    },
+  );
 
   it.each([0xff123456, 0x21010000, 0x22000100, 0x23000001].map(named))("overflow %s", (_name, bits) => {
     expectCode(() => bitsToTarget(bits), "BAD_BITS");
@@ -169,34 +174,45 @@ describe("work and difficulty", () => {
 
   it("harder bits carry more work", () => {
     expect(chainWork(0x1b04864c)).toBeGreaterThan(chainWork(0x1d00ffff));
-    expect(Number(chainWork(0x1b04864c)) / Number(chainWork(0x1d00ffff))).toBeCloseTo(difficulty(0x1b04864c), 3);
+    expect(Number(chainWork(0x1b04864c)) / Number(chainWork(0x1d00ffff))).toBeCloseTo(
+      difficulty(0x1b04864c),
+      3,
+    );
   });
 
-  it.each([
-    [0x1d00ffff, 1],
-    [0x1b04864c, 14484.1623612254],
-    [0x1f111111, 0.000001],
-    [0x1ef88f6f, 0.000016],
-    [0x1df88f6f, 0.004023],
-    [0x1cf88f6f, 1.029916],
-    [0x12345678, 5913134931067755359633408.0],
-  ].map(([bits, d]) => [...named(bits!), d!] as const))("difficulty(%s) as Bitcoin's GetDifficulty", (_name, bits, expected) => {
+  it.each(
+    [
+      [0x1d00ffff, 1],
+      [0x1b04864c, 14484.1623612254],
+      [0x1f111111, 0.000001],
+      [0x1ef88f6f, 0.000016],
+      [0x1df88f6f, 0.004023],
+      [0x1cf88f6f, 1.029916],
+      [0x12345678, 5913134931067755359633408.0],
+    ].map(([bits, d]) => [...named(bits!), d!] as const),
+  )("difficulty(%s) as Bitcoin's GetDifficulty", (_name, bits, expected) => {
     const d = difficulty(bits);
     expect(Math.abs(d - expected)).toBeLessThan(Math.max(0.00001, expected * 1e-9));
   });
 });
 
 describe("checkProofOfWork", () => {
-  it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))("mainnet block %i passes, also under the mainnet pow limit", (_h, v) => {
-    const r = checkProofOfWork(fromHex(v.header), { powLimit: MAINNET_POW_LIMIT_BITS });
-    expect(r).toMatchObject({ ok: true, reason: "ok", hash: v.hash });
-    expect(r.target).toEqual(bitsToTarget(Number(v.bits)));
-    expect(checkProofOfWork(decodeHeader(fromHex(v.header))).ok).toBe(true);
-  });
+  it.each(HEADER_VECTORS.map((v) => [v.height, v] as const))(
+    "mainnet block %i passes, also under the mainnet pow limit",
+    (_h, v) => {
+      const r = checkProofOfWork(fromHex(v.header), { powLimit: MAINNET_POW_LIMIT_BITS });
+      expect(r).toMatchObject({ ok: true, reason: "ok", hash: v.hash });
+      expect(r.target).toEqual(bitsToTarget(Number(v.bits)));
+      expect(checkProofOfWork(decodeHeader(fromHex(v.header))).ok).toBe(true);
+    },
+  );
 
   it("a changed nonce fails with high-hash", () => {
     const v = HEADER_VECTORS[0]!;
-    expect(checkProofOfWork(headerWithNonce(fromHex(v.header), v.nonce + 1))).toMatchObject({ ok: false, reason: "high-hash" });
+    expect(checkProofOfWork(headerWithNonce(fromHex(v.header), v.nonce + 1))).toMatchObject({
+      ok: false,
+      reason: "high-hash",
+    });
   });
 
   it("a zero target is rejected even though it decodes (as Bitcoin's CheckProofOfWork)", () => {
@@ -208,8 +224,16 @@ describe("checkProofOfWork", () => {
 
   it("negative or overflowing bits fail with bad-bits and no target", () => {
     const h = decodeHeader(fromHex(HEADER_VECTORS[0]!.header));
-    expect(checkProofOfWork(encodeHeader({ ...h, bits: 0x2080ffff }))).toMatchObject({ ok: false, reason: "bad-bits", target: null });
-    expect(checkProofOfWork(encodeHeader({ ...h, bits: 0xff123456 }))).toMatchObject({ ok: false, reason: "bad-bits", target: null });
+    expect(checkProofOfWork(encodeHeader({ ...h, bits: 0x2080ffff }))).toMatchObject({
+      ok: false,
+      reason: "bad-bits",
+      target: null,
+    });
+    expect(checkProofOfWork(encodeHeader({ ...h, bits: 0xff123456 }))).toMatchObject({
+      ok: false,
+      reason: "bad-bits",
+      target: null,
+    });
   });
 
   it("an easy target above the pow limit fails only when a limit is given", () => {
@@ -218,7 +242,10 @@ describe("checkProofOfWork", () => {
     let nonce = 0;
     while (!checkProofOfWork(headerWithNonce(easy, nonce)).ok) nonce++;
     const solved = headerWithNonce(easy, nonce);
-    expect(checkProofOfWork(solved, { powLimit: MAINNET_POW_LIMIT_BITS })).toMatchObject({ ok: false, reason: "above-pow-limit" });
+    expect(checkProofOfWork(solved, { powLimit: MAINNET_POW_LIMIT_BITS })).toMatchObject({
+      ok: false,
+      reason: "above-pow-limit",
+    });
     expect(checkProofOfWork(solved, { powLimit: 1n << 255n })).toMatchObject({ ok: true });
   });
 

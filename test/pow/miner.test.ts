@@ -5,11 +5,21 @@ import { bitsToTarget, checkProofOfWork, mine, MinerPool } from "../../bindings/
 import { ChainDbError } from "../../bindings/util/index.ts";
 
 function header(bits: number, time = 1_700_000_000, nonce = 0): Uint8Array {
-  return encodeHeader({ version: 2, prevHash: new Uint8Array(32).fill(7), merkleRoot: new Uint8Array(32).fill(9), time, bits, nonce });
+  return encodeHeader({
+    version: 2,
+    prevHash: new Uint8Array(32).fill(7),
+    merkleRoot: new Uint8Array(32).fill(9),
+    time,
+    bits,
+    nonce,
+  });
 }
 
 async function rejection(p: Promise<unknown>): Promise<ChainDbError> {
-  const error = await p.then(() => undefined, (e: unknown) => e);
+  const error = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ChainDbError);
   return error as ChainDbError;
 }
@@ -89,13 +99,16 @@ describe.each(["wasm", "ts"] as const)("mine (%s engine)", (ENGINE) => {
     expect(result.nonce).toBe(engine.searchNonce(header(bits, time + 1), target, 0, 4096).nonce);
     expect(checkProofOfWork(result.header).ok).toBe(true);
 
-    const exhausted = await rejection(mine(header(bits, time, tail), { workers: 0, engine: ENGINE, maxRolls: 0 }));
+    const exhausted = await rejection(
+      mine(header(bits, time, tail), { workers: 0, engine: ENGINE, maxRolls: 0 }),
+    );
     expect(exhausted.code).toBe("NONCE_SPACE_EXHAUSTED");
 
     const custom = await mine(header(bits, time, tail), {
       workers: 0,
       engine: ENGINE,
-      nextHeader: (h, roll) => encodeHeader({ ...decodeHeader(h), merkleRoot: new Uint8Array(32).fill(roll) }),
+      nextHeader: (h, roll) =>
+        encodeHeader({ ...decodeHeader(h), merkleRoot: new Uint8Array(32).fill(roll) }),
     });
     expect(decodeHeader(custom.header).merkleRoot).toEqual(new Uint8Array(32).fill(1));
   });
@@ -103,9 +116,13 @@ describe.each(["wasm", "ts"] as const)("mine (%s engine)", (ENGINE) => {
   it("rejects bad input with typed errors", async () => {
     expect((await rejection(mine(new Uint8Array(79)))).code).toBe("BAD_LENGTH");
     expect((await rejection(mine(header(0x1d00ffff), { workers: -1 }))).code).toBe("BAD_RANGE");
-    expect((await rejection(mine(header(0x1d00ffff), { target: new Uint8Array(31) }))).code).toBe("BAD_LENGTH");
+    expect((await rejection(mine(header(0x1d00ffff), { target: new Uint8Array(31) }))).code).toBe(
+      "BAD_LENGTH",
+    );
     expect((await rejection(mine(header(0x1d00ffff), { startNonce: 2 ** 32 }))).code).toBe("BAD_RANGE");
-    expect((await rejection(mine(header(0x1d00ffff), { workers: 2, engine: "gpu" as "wasm" }))).code).toBe("BAD_ENGINE");
+    expect((await rejection(mine(header(0x1d00ffff), { workers: 2, engine: "gpu" as "wasm" }))).code).toBe(
+      "BAD_ENGINE",
+    );
     expect((await rejection(mine(header(0x1d00ffff), { signal: AbortSignal.abort() }))).code).toBe("ABORTED");
   });
 });

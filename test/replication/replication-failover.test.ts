@@ -20,7 +20,11 @@ describe("single-primary replication (scenarios on the SimNetwork)", () => {
     expect(error.message).toContain(primary.id);
     const acked = await c.submit(primary, transfer(0));
     expect(acked).toMatchObject({ ok: true, value: { status: "ok", epoch: primary.status().epoch } });
-    await c.net.runUntil(() => c.converged() && secondary.status().applied >= (acked as { value: { height: number } }).value.height, 2000);
+    await c.net.runUntil(
+      () =>
+        c.converged() && secondary.status().applied >= (acked as { value: { height: number } }).value.height,
+      2000,
+    );
     expect(secondary.read(keys[1]!.publicKey)?.balance).toBe(1_000_001n);
     expect(secondary.read(keys[0]!.publicKey)?.nonce).toBe(1n);
   });
@@ -40,7 +44,9 @@ describe("single-primary replication (scenarios on the SimNetwork)", () => {
     expect(old.status().role).not.toBe("primary");
     expect((await c.submit(next, transfer(1)))?.ok).toBe(true);
     c.net.heal();
-    expect(await c.net.runUntil(() => c.converged() && old.status().epoch === next.status().epoch, 5000)).toBe(true);
+    expect(
+      await c.net.runUntil(() => c.converged() && old.status().epoch === next.status().epoch, 5000),
+    ).toBe(true);
     expect(old.status().role).toBe("secondary");
     expect(old.status().primary).toBe(next.id);
     expect(old.read(keys[0]!.publicKey)?.nonce).toBe(2n);
@@ -72,7 +78,9 @@ describe("single-primary replication (scenarios on the SimNetwork)", () => {
       else expect(result?.ok).toBe(true);
       await c.restart(backup);
       if (mode === "sync") {
-        expect(await c.net.runUntil(() => c.converged() && c.primary()?.status().applied === 2, 5000)).toBe(true);
+        expect(await c.net.runUntil(() => c.converged() && c.primary()?.status().applied === 2, 5000)).toBe(
+          true,
+        );
       }
     }
   });

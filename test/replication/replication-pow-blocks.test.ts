@@ -11,24 +11,45 @@ const BITS = 0x207fffff;
 const alice = keyPairFromSeed(new Uint8Array(32).fill(60));
 const bob = keyPairFromSeed(new Uint8Array(32).fill(61));
 const genesis = [alice, bob].map((k) => ({ address: k.publicKey, balance: 1_000n }));
-const pay = (nonce: number) => signTransfer(alice, { chainId: CHAIN_ID, to: bob.publicKey, amount: 5, fee: 1, nonce });
+const pay = (nonce: number) =>
+  signTransfer(alice, { chainId: CHAIN_ID, to: bob.publicKey, amount: 5, fee: 1, nonce });
 const openLedger = () => Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts" });
 
 async function world(seed: number, miners: string[], others: string[]) {
   const engine = await createEngine("wasm");
   const nodes = new Map<string, PowNode>();
-  const net = new SimNetwork({ seed, settle: async () => void (await Promise.all([...nodes.values()].map((n) => n.idle()))) });
+  const net = new SimNetwork({
+    seed,
+    settle: async () => void (await Promise.all([...nodes.values()].map((n) => n.idle()))),
+  });
   for (const id of [...miners, ...others]) net.addNode(id);
   for (const id of miners) {
     const n = net.node(id);
-    nodes.set(id, await PowNode.open({ id, transport: n.transport, clock: n.clock, random: n.random, storage: n.storage, engine, openLedger, bits: BITS, mineEveryMs: 100 }));
+    nodes.set(
+      id,
+      await PowNode.open({
+        id,
+        transport: n.transport,
+        clock: n.clock,
+        random: n.random,
+        storage: n.storage,
+        engine,
+        openLedger,
+        bits: BITS,
+        mineEveryMs: 100,
+      }),
+    );
     nodes.get(id)!.setMining(false);
   }
   return { engine, net, nodes };
 }
 
 /** A block on genesis with the given transfers; `tamper` may corrupt it before the nonce search. */
-async function craft(engine: Awaited<ReturnType<typeof createEngine>>, transfers: Uint8Array[], tamper: { root?: boolean; merkle?: boolean; badPow?: boolean } = {}) {
+async function craft(
+  engine: Awaited<ReturnType<typeof createEngine>>,
+  transfers: Uint8Array[],
+  tamper: { root?: boolean; merkle?: boolean; badPow?: boolean } = {},
+) {
   const ledger = await openLedger();
   try {
     await ledger.applyBlock(transfers, { proposer: new Uint8Array(32), atomic: true });
@@ -56,7 +77,13 @@ describe("proof-of-work blocks", () => {
     const { engine, net, nodes } = await world(1, ["b", "c"], ["x"]);
     const b = nodes.get("b")!;
     const c = nodes.get("c")!;
-    const overdraft = signTransfer(alice, { chainId: CHAIN_ID, to: bob.publicKey, amount: 5_000, fee: 1, nonce: 0 });
+    const overdraft = signTransfer(alice, {
+      chainId: CHAIN_ID,
+      to: bob.publicKey,
+      amount: 5_000,
+      fee: 1,
+      nonce: 0,
+    });
     const forged = pay(0).slice();
     forged[100] ^= 1; // amount changed after signing
     const bad = [
@@ -103,7 +130,9 @@ describe("proof-of-work blocks", () => {
     m0.setMining(true);
     expect(await net.runUntil(() => m0.status().mempool === 0, 5000)).toBe(true);
     m0.setMining(false);
-    expect(await net.runUntil(() => [...nodes.values()].every((n) => n.status().tip === m0.status().tip), 5000)).toBe(true);
+    expect(
+      await net.runUntil(() => [...nodes.values()].every((n) => n.status().tip === m0.status().tip), 5000),
+    ).toBe(true);
     const included = m0.bestChain().filter((id) => m0.block(id)!.transfers.length > 0);
     expect(included.length).toBe(1);
     expect(m1.status().root).toBe(m0.status().root);
@@ -120,7 +149,16 @@ describe("proof-of-work blocks", () => {
     m0.setMining(false);
     const n = net.restart("m1");
     const engine = await createEngine("wasm");
-    const m1 = await PowNode.open({ id: "m1", transport: n.transport, clock: n.clock, random: n.random, storage: n.storage, engine, openLedger, bits: BITS });
+    const m1 = await PowNode.open({
+      id: "m1",
+      transport: n.transport,
+      clock: n.clock,
+      random: n.random,
+      storage: n.storage,
+      engine,
+      openLedger,
+      bits: BITS,
+    });
     nodes.set("m1", m1);
     expect(m1.status().height).toBeGreaterThanOrEqual(3); // from its own disk
     expect(await net.runUntil(() => m1.status().tip === m0.status().tip, 5000)).toBe(true);

@@ -13,7 +13,9 @@ describe("multi-primary proof-of-work replication under seeded partitions and cr
     for (let seed = FIRST; seed <= LAST; seed++) {
       const r = await simulatePow({ seed });
       if (r.violation !== undefined) {
-        throw new Error(`seed ${seed} (${r.nodes} miners): ${r.violation.invariant}: ${r.violation.detail}\nreplay: CHAINDB_SEED=${seed} npx vitest run test/replication/replication-pow-sim.test.ts`);
+        throw new Error(
+          `seed ${seed} (${r.nodes} miners): ${r.violation.invariant}: ${r.violation.detail}\nreplay: CHAINDB_SEED=${seed} npx vitest run test/replication/replication-pow-sim.test.ts`,
+        );
       }
       reorgs += r.reorgs ?? 0;
       transfers += r.transfers ?? 0;

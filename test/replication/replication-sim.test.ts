@@ -16,12 +16,16 @@ describe("single-primary replication under seeded faults", () => {
       const r = await simulatePrimary({ seed });
       if (r.violation !== undefined) {
         const replay = `CHAINDB_SEED=${seed} npx vitest run test/replication/replication-sim.test.ts`;
-        throw new Error(`seed ${seed} (${r.mode}, ${r.nodes} nodes): ${r.violation.invariant}: ${r.violation.detail}\nreplay: ${replay}`);
+        throw new Error(
+          `seed ${seed} (${r.mode}, ${r.nodes} nodes): ${r.violation.invariant}: ${r.violation.detail}\nreplay: ${replay}`,
+        );
       }
       heights += r.height;
       acked += r.acked;
     }
-    console.log(`${LAST - FIRST + 1} seeds, ${heights} committed blocks, ${acked} sync-acked writes, ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(
+      `${LAST - FIRST + 1} seeds, ${heights} committed blocks, ${acked} sync-acked writes, ${(performance.now() - t0).toFixed(0)} ms`,
+    );
     // The runs did real work: blocks were committed and writes acknowledged across failovers.
     expect(heights).toBeGreaterThan(LAST - FIRST + 1);
   }, 600_000);

@@ -16,7 +16,11 @@ import { replay, seedRange } from "../helpers/seeds.ts";
 const dir = mkdtempSync(join(tmpdir(), "chaindb-replica-store-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const entry = (epoch: number, tag: number): Entry => ({ epoch, proposer: new Uint8Array(32).fill(tag & 0xff), transfers: new Uint8Array(157 * (tag % 3)).fill(tag & 0xff) });
+const entry = (epoch: number, tag: number): Entry => ({
+  epoch,
+  proposer: new Uint8Array(32).fill(tag & 0xff),
+  transfers: new Uint8Array(157 * (tag % 3)).fill(tag & 0xff),
+});
 const hex = (e: Entry) => Buffer.from(encodeEntry(e)).toString("hex");
 
 describe("FileReplicaStore", () => {
@@ -24,7 +28,11 @@ describe("FileReplicaStore", () => {
     const d = join(dir, "a");
     const store = new FileReplicaStore(d);
     expect(await store.load()).toEqual({ meta: { epoch: 0, votedFor: "", commit: 0 }, entries: [] });
-    await store.write({ kind: "persist", append: { from: 1, entries: [entry(1, 1), entry(1, 2), entry(1, 3)] }, meta: { epoch: 1, votedFor: "n1", commit: 1 } });
+    await store.write({
+      kind: "persist",
+      append: { from: 1, entries: [entry(1, 1), entry(1, 2), entry(1, 3)] },
+      meta: { epoch: 1, votedFor: "n1", commit: 1 },
+    });
     await store.write({ kind: "persist", truncateFrom: 2, append: { from: 2, entries: [entry(2, 4)] } });
     await store.close();
     appendFileSync(join(d, "replica.log"), encodeFrame(encodeEntry(entry(2, 5)), 0).subarray(0, 20));
@@ -39,7 +47,8 @@ describe("FileReplicaStore", () => {
     const d = join(dir, "b");
     const store = new FileReplicaStore(d);
     await store.load();
-    for (let i = 1; i <= 5; i++) await store.write({ kind: "persist", append: { from: i, entries: [entry(1, i)] } });
+    for (let i = 1; i <= 5; i++)
+      await store.write({ kind: "persist", append: { from: i, entries: [entry(1, i)] } });
     await store.close();
     const file = join(d, "replica.log");
     const bytes = readFileSync(file);
@@ -55,18 +64,24 @@ describe("FileReplicaStore", () => {
     await store.load();
     await store.write({ kind: "persist", meta: { epoch: 3, votedFor: "n2", commit: 0 } });
     fs.restart();
-    expect((await new FileReplicaStore("/r", fs).load()).meta).toEqual({ epoch: 3, votedFor: "n2", commit: 0 });
+    expect((await new FileReplicaStore("/r", fs).load()).meta).toEqual({
+      epoch: 3,
+      votedFor: "n2",
+      commit: 0,
+    });
     const dirSyncs = new FaultFs({ seed: 1, crashMode: "drop" });
     const counting = new FileReplicaStore("/r", dirSyncs);
     await counting.load();
     dirSyncs.inject({ op: "fsyncDir", nth: 1, code: "EIO" });
-    await expect(counting.write({ kind: "persist", meta: { epoch: 4, votedFor: "", commit: 0 } })).rejects.toMatchObject({ code: "STORE_IO" });
+    await expect(
+      counting.write({ kind: "persist", meta: { epoch: 4, votedFor: "", commit: 0 } }),
+    ).rejects.toMatchObject({ code: "STORE_IO" });
   });
 
   it("a malformed meta.json is STORE_CORRUPT", async () => {
     const d = join(dir, "c");
     await new FileReplicaStore(d).load();
-    writeFileSync(join(d, "meta.json"), "{\"epoch\": 1");
+    writeFileSync(join(d, "meta.json"), '{"epoch": 1');
     await expect(new FileReplicaStore(d).load()).rejects.toMatchObject({ code: "STORE_CORRUPT" });
   });
 });
@@ -82,16 +97,30 @@ function workload(seed: number): PersistEffect[] {
     const kind = next(10);
     if (kind < 6) {
       const n = 1 + next(3);
-      out.push({ kind: "persist", append: { from: height + 1, entries: Array.from({ length: n }, (_, j) => entry(epoch, seed * 100 + i * 3 + j)) } });
+      out.push({
+        kind: "persist",
+        append: {
+          from: height + 1,
+          entries: Array.from({ length: n }, (_, j) => entry(epoch, seed * 100 + i * 3 + j)),
+        },
+      });
       height += n;
     } else if (kind < 8 && height > 1) {
       const from = 1 + next(height);
       epoch++;
-      out.push({ kind: "persist", truncateFrom: from, append: { from, entries: [entry(epoch, seed * 100 + i * 3)] }, meta: { epoch, votedFor: `n${next(3)}`, commit: 0 } });
+      out.push({
+        kind: "persist",
+        truncateFrom: from,
+        append: { from, entries: [entry(epoch, seed * 100 + i * 3)] },
+        meta: { epoch, votedFor: `n${next(3)}`, commit: 0 },
+      });
       height = from;
     } else {
       epoch++;
-      out.push({ kind: "persist", meta: { epoch, votedFor: `n${next(3)}`, commit: Math.max(0, height - 1) } });
+      out.push({
+        kind: "persist",
+        meta: { epoch, votedFor: `n${next(3)}`, commit: Math.max(0, height - 1) },
+      });
     }
   }
   return out;
@@ -99,43 +128,60 @@ function workload(seed: number): PersistEffect[] {
 
 /** The durable state a model store holds after `effects`. */
 function apply(state: { meta: DurableMeta; entries: string[] }, e: PersistEffect) {
-  const entries = e.truncateFrom !== undefined ? state.entries.slice(0, e.truncateFrom - 1) : state.entries.slice();
+  const entries =
+    e.truncateFrom !== undefined ? state.entries.slice(0, e.truncateFrom - 1) : state.entries.slice();
   if (e.append !== undefined) entries.push(...e.append.entries.map(hex));
   return { meta: e.meta ?? state.meta, entries };
 }
 
 describe("replica store crash suite (fault-injecting file system)", () => {
   const FILE = "test/replication/replication-store.test.ts";
-  it.each(seedRange(300, 5000).map((s) => [s]))("seed %i: acknowledged writes survive any crash point", async (seed) => {
-    const fs = new FaultFs({ seed, crashAfterOps: 3 + (seed % 97) });
-    const effects = workload(seed);
-    let acked = { meta: { epoch: 0, votedFor: "", commit: 0 } as DurableMeta, entries: [] as string[] };
-    let inFlight: PersistEffect | undefined;
-    const store = new FileReplicaStore("/replica", fs);
-    try {
-      await store.load();
-      for (const e of effects) {
-        inFlight = e;
-        await store.write(e);
-        acked = apply(acked, e);
-        inFlight = undefined;
+  it.each(seedRange(300, 5000).map((s) => [s]))(
+    "seed %i: acknowledged writes survive any crash point",
+    async (seed) => {
+      const fs = new FaultFs({ seed, crashAfterOps: 3 + (seed % 97) });
+      const effects = workload(seed);
+      let acked = { meta: { epoch: 0, votedFor: "", commit: 0 } as DurableMeta, entries: [] as string[] };
+      let inFlight: PersistEffect | undefined;
+      const store = new FileReplicaStore("/replica", fs);
+      try {
+        await store.load();
+        for (const e of effects) {
+          inFlight = e;
+          await store.write(e);
+          acked = apply(acked, e);
+          inFlight = undefined;
+        }
+      } catch (e) {
+        expect((e as { code?: string }).code, `seed ${seed}: ${replay(FILE, seed)}`).toBe("STORE_IO");
       }
-    } catch (e) {
-      expect((e as { code?: string }).code, `seed ${seed}: ${replay(FILE, seed)}`).toBe("STORE_IO");
-    }
-    fs.restart();
-    const got = await new FileReplicaStore("/replica", fs).load().catch((e: Error) => expect.fail(`seed ${seed}: reopen failed: ${e.message}; ${replay(FILE, seed)}`));
-    const after = inFlight === undefined ? acked : apply(acked, inFlight);
-    const entries = got.entries.map(hex);
-    // Either nothing of the write in flight landed, or some of it did: never less than acknowledged.
-    // Epoch and vote exactly as acknowledged (or as in flight); the commit hint a lower bound.
-    const sameVote = (m: DurableMeta) => got.meta.epoch === m.epoch && got.meta.votedFor === m.votedFor;
-    expect(sameVote(acked.meta) || sameVote(after.meta), `seed ${seed}: meta ${JSON.stringify(got.meta)}, acknowledged ${JSON.stringify(acked.meta)}; ${replay(FILE, seed)}`).toBe(true);
-    expect(got.meta.commit, `seed ${seed}: ${replay(FILE, seed)}`).toBeLessThanOrEqual(Math.max(acked.meta.commit, after.meta.commit));
-    expect(got.meta.commit, `seed ${seed}: ${replay(FILE, seed)}`).toBeGreaterThanOrEqual(Math.min(acked.meta.commit, after.meta.commit) - META_COMMIT_STRIDE);
-    const floor = inFlight?.truncateFrom !== undefined ? inFlight.truncateFrom - 1 : acked.entries.length;
-    const isAcked = entries.join() === acked.entries.join();
-    const partOfInFlight = after.entries.slice(0, entries.length).join() === entries.join() && entries.length >= floor;
-    expect(isAcked || partOfInFlight, `seed ${seed}: ${entries.length} entries, acknowledged ${acked.entries.length}; ${replay(FILE, seed)}`).toBe(true);
-  });
+      fs.restart();
+      const got = await new FileReplicaStore("/replica", fs)
+        .load()
+        .catch((e: Error) => expect.fail(`seed ${seed}: reopen failed: ${e.message}; ${replay(FILE, seed)}`));
+      const after = inFlight === undefined ? acked : apply(acked, inFlight);
+      const entries = got.entries.map(hex);
+      // Either nothing of the write in flight landed, or some of it did: never less than acknowledged.
+      // Epoch and vote exactly as acknowledged (or as in flight); the commit hint a lower bound.
+      const sameVote = (m: DurableMeta) => got.meta.epoch === m.epoch && got.meta.votedFor === m.votedFor;
+      expect(
+        sameVote(acked.meta) || sameVote(after.meta),
+        `seed ${seed}: meta ${JSON.stringify(got.meta)}, acknowledged ${JSON.stringify(acked.meta)}; ${replay(FILE, seed)}`,
+      ).toBe(true);
+      expect(got.meta.commit, `seed ${seed}: ${replay(FILE, seed)}`).toBeLessThanOrEqual(
+        Math.max(acked.meta.commit, after.meta.commit),
+      );
+      expect(got.meta.commit, `seed ${seed}: ${replay(FILE, seed)}`).toBeGreaterThanOrEqual(
+        Math.min(acked.meta.commit, after.meta.commit) - META_COMMIT_STRIDE,
+      );
+      const floor = inFlight?.truncateFrom !== undefined ? inFlight.truncateFrom - 1 : acked.entries.length;
+      const isAcked = entries.join() === acked.entries.join();
+      const partOfInFlight =
+        after.entries.slice(0, entries.length).join() === entries.join() && entries.length >= floor;
+      expect(
+        isAcked || partOfInFlight,
+        `seed ${seed}: ${entries.length} entries, acknowledged ${acked.entries.length}; ${replay(FILE, seed)}`,
+      ).toBe(true);
+    },
+  );
 });

@@ -19,7 +19,10 @@ describe("delegated proof of stake", () => {
     e.setBalance(addr(101), 30);
     e.vote(addr(100), [addr(1), addr(2)]);
     e.vote(addr(101), [addr(3)]);
-    expect(view(e.elect())).toEqual([[1, 50], [2, 50]]);
+    expect(view(e.elect())).toEqual([
+      [1, 50],
+      [2, 50],
+    ]);
     expect(view(election("equal").elect())).toEqual([]);
   });
 
@@ -29,9 +32,15 @@ describe("delegated proof of stake", () => {
     e.vote(addr(100), [addr(3), addr(2)]);
     e.setBalance(addr(101), 50);
     e.vote(addr(101), [addr(1)]);
-    expect(view(e.elect())).toEqual([[1, 1], [2, 1]]); // 1, 2, 3 all at 50: smaller addresses win
+    expect(view(e.elect())).toEqual([
+      [1, 1],
+      [2, 1],
+    ]); // 1, 2, 3 all at 50: smaller addresses win
     e.vote(addr(101), [addr(3)]);
-    expect(view(e.elect())).toEqual([[2, 1], [3, 1]]);
+    expect(view(e.elect())).toEqual([
+      [2, 1],
+      [3, 1],
+    ]);
   });
 
   it("refuses too many or unknown candidates", () => {
@@ -44,14 +53,32 @@ describe("delegated proof of stake", () => {
     const e = election();
     e.setBalance(addr(100), 10);
     e.vote(addr(100), [addr(1), addr(2)]);
-    expect(view(e.validatorsAt(1))).toEqual([[1, 10], [2, 10]]);
+    expect(view(e.validatorsAt(1))).toEqual([
+      [1, 10],
+      [2, 10],
+    ]);
     e.setBalance(addr(101), 20);
     e.vote(addr(101), [addr(3)]);
     expect(e.endBlock(9)).toBeNull();
-    expect(view(e.validatorsAt(10))).toEqual([[1, 10], [2, 10]]);
-    expect(view(e.endBlock(10)!)).toEqual([[1, 10], [3, 20]]);
-    expect(view(e.validatorsAt(11))).toEqual([[1, 10], [2, 10]]);
-    expect(view(e.validatorsAt(12))).toEqual([[1, 10], [3, 20]]);
-    expect(view(e.validatorsAt(5))).toEqual([[1, 10], [2, 10]]);
+    expect(view(e.validatorsAt(10))).toEqual([
+      [1, 10],
+      [2, 10],
+    ]);
+    expect(view(e.endBlock(10)!)).toEqual([
+      [1, 10],
+      [3, 20],
+    ]);
+    expect(view(e.validatorsAt(11))).toEqual([
+      [1, 10],
+      [2, 10],
+    ]);
+    expect(view(e.validatorsAt(12))).toEqual([
+      [1, 10],
+      [3, 20],
+    ]);
+    expect(view(e.validatorsAt(5))).toEqual([
+      [1, 10],
+      [2, 10],
+    ]);
   });
 });

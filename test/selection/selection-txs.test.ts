@@ -61,7 +61,12 @@ describe("staking transaction codec", () => {
     const tampered = bytes.slice();
     tampered[45]! ^= 1;
     expect(code(() => decodeChainTx(tampered, CHAIN))).toBe("BAD_SIGNATURE");
-    expect(decodeChainTx(signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 1, fee: 0, nonce: 0 }), CHAIN).type).toBe("transfer");
+    expect(
+      decodeChainTx(
+        signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 1, fee: 0, nonce: 0 }),
+        CHAIN,
+      ).type,
+    ).toBe("transfer");
   });
 
   it("refuses bad lengths, versions, kinds, amounts and ballots with typed errors", () => {
@@ -81,17 +86,52 @@ describe("staking transaction codec", () => {
     const zero = stake.slice();
     zero.fill(0, 38, 46);
     expect(code(() => decodeStakingTx(zero))).toBe("BAD_TRANSFER"); // stake of 0
-    expect(code(() => signStakingTx(alice, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [] }))).toBe("BAD_TRANSFER");
-    expect(code(() => signStakingTx(alice, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: Array(9).fill(bob.publicKey) }))).toBe("BAD_TRANSFER");
-    expect(code(() => signStakingTx(alice, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [bob.publicKey, bob.publicKey] }))).toBe("BAD_TRANSFER");
-    expect(code(() => signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: -1, fee: 0, nonce: 0 }))).toBe("BAD_RANGE");
-    expect(code(() => signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: 1n << 64n, fee: 0, nonce: 0 }))).toBe("BAD_RANGE");
-    expect(code(() => signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: (1n << 64n) - 1n, fee: 1, nonce: 0 }))).toBe("OVERFLOW");
+    expect(
+      code(() => signStakingTx(alice, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [] })),
+    ).toBe("BAD_TRANSFER");
+    expect(
+      code(() =>
+        signStakingTx(alice, {
+          kind: "vote",
+          chainId: CHAIN,
+          fee: 0,
+          nonce: 0,
+          candidates: Array(9).fill(bob.publicKey),
+        }),
+      ),
+    ).toBe("BAD_TRANSFER");
+    expect(
+      code(() =>
+        signStakingTx(alice, {
+          kind: "vote",
+          chainId: CHAIN,
+          fee: 0,
+          nonce: 0,
+          candidates: [bob.publicKey, bob.publicKey],
+        }),
+      ),
+    ).toBe("BAD_TRANSFER");
+    expect(
+      code(() => signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: -1, fee: 0, nonce: 0 })),
+    ).toBe("BAD_RANGE");
+    expect(
+      code(() =>
+        signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: 1n << 64n, fee: 0, nonce: 0 }),
+      ),
+    ).toBe("BAD_RANGE");
+    expect(
+      code(() =>
+        signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: (1n << 64n) - 1n, fee: 1, nonce: 0 }),
+      ),
+    ).toBe("OVERFLOW");
     expect(code(() => decodeChainTx(new Uint8Array([7, 1, 2]), CHAIN))).toBe("BAD_TRANSFER");
   });
 
   it("block transaction lists round-trip and refuse truncation, trailing bytes and empty entries", () => {
-    const txs = [signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 1, fee: 0, nonce: 0 }), signStakingTx(bob, { kind: "stake", chainId: CHAIN, amount: 3, fee: 0, nonce: 0 })];
+    const txs = [
+      signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 1, fee: 0, nonce: 0 }),
+      signStakingTx(bob, { kind: "stake", chainId: CHAIN, amount: 3, fee: 0, nonce: 0 }),
+    ];
     const bytes = encodeBlockTxs({ feeRecipient: carol.publicKey, txs });
     const back = decodeBlockTxs(bytes);
     expect(toHex(back.feeRecipient)).toBe(toHex(carol.publicKey));
@@ -103,7 +143,9 @@ describe("staking transaction codec", () => {
     new DataView(many.buffer).setUint32(33, 0xffffffff, true);
     expect(code(() => decodeBlockTxs(many))).toBe("BAD_RANGE");
     const empty = encodeBlockTxs({ feeRecipient: carol.publicKey, txs: [] });
-    expect(code(() => decodeBlockTxs(new Uint8Array([...empty.subarray(0, 33), 1, 0, 0, 0, 0, 0])))).toBe("BAD_LENGTH");
+    expect(code(() => decodeBlockTxs(new Uint8Array([...empty.subarray(0, 33), 1, 0, 0, 0, 0, 0])))).toBe(
+      "BAD_LENGTH",
+    );
     const version = bytes.slice();
     version[0] = 2;
     expect(code(() => decodeBlockTxs(version))).toBe("BAD_MESSAGE");
@@ -114,11 +156,33 @@ describe("staking transaction codec", () => {
 class Chain {
   readonly accounts = new Map<string, { balance: bigint; nonce: bigint }>();
   state: SelectionState;
-  constructor(mode: SelectionMode, stakes: bigint[], maxValidators = 2, extra: Partial<SelectionParams> = {}) {
-    const validators = [alice, bob, carol].slice(0, stakes.length).map((k, i) => ({ address: k.publicKey, stake: stakes[i]! }));
-    this.state = SelectionState.genesis({ ...DEFAULT_SELECTION_PARAMS, mode, unbondingHeights: 2, slashPpm: 100_000, maxValidators, epochHeights: 3, ...extra }, validators);
-    for (const k of [alice, bob, carol]) this.accounts.set(toHex(k.publicKey), { balance: 10_000n, nonce: 0n });
-    this.accounts.set(toHex(STAKE_POOL), { balance: mode === "pos" ? stakes.reduce((a, b) => a + b, 0n) : 0n, nonce: 0n });
+  constructor(
+    mode: SelectionMode,
+    stakes: bigint[],
+    maxValidators = 2,
+    extra: Partial<SelectionParams> = {},
+  ) {
+    const validators = [alice, bob, carol]
+      .slice(0, stakes.length)
+      .map((k, i) => ({ address: k.publicKey, stake: stakes[i]! }));
+    this.state = SelectionState.genesis(
+      {
+        ...DEFAULT_SELECTION_PARAMS,
+        mode,
+        unbondingHeights: 2,
+        slashPpm: 100_000,
+        maxValidators,
+        epochHeights: 3,
+        ...extra,
+      },
+      validators,
+    );
+    for (const k of [alice, bob, carol])
+      this.accounts.set(toHex(k.publicKey), { balance: 10_000n, nonce: 0n });
+    this.accounts.set(toHex(STAKE_POOL), {
+      balance: mode === "pos" ? stakes.reduce((a, b) => a + b, 0n) : 0n,
+      nonce: 0n,
+    });
   }
   account = (a: Uint8Array) => this.accounts.get(toHex(a));
   balance = (a: Uint8Array) => this.account(a)?.balance ?? 0n;
@@ -135,7 +199,8 @@ class Chain {
       const o = i * 88;
       const from = this.account(packed.subarray(o, o + 32))!;
       const to = toHex(packed.subarray(o + 32, o + 64));
-      const amount = dv.getBigUint64(o + 64, true), fee = dv.getBigUint64(o + 72, true);
+      const amount = dv.getBigUint64(o + 64, true),
+        fee = dv.getBigUint64(o + 72, true);
       expect(dv.getBigUint64(o + 80, true)).toBe(from.nonce);
       from.balance -= amount + fee;
       from.nonce++;
@@ -164,7 +229,11 @@ describe("selection state transitions", () => {
   it("pos: unbond locks stake for unbondingHeights, then returns it; too much is refused and changes nothing", () => {
     const c = new Chain("pos", [100n, 50n]);
     const before = toHex(c.state.hash());
-    expect(code(() => c.block([signStakingTx(alice, { kind: "unbond", chainId: CHAIN, amount: 101, fee: 0, nonce: 0 })]))).toBe("INSUFFICIENT_FUNDS");
+    expect(
+      code(() =>
+        c.block([signStakingTx(alice, { kind: "unbond", chainId: CHAIN, amount: 101, fee: 0, nonce: 0 })]),
+      ),
+    ).toBe("INSUFFICIENT_FUNDS");
     expect(toHex(c.state.hash())).toBe(before);
     c.block([signStakingTx(alice, { kind: "unbond", chainId: CHAIN, amount: 40, fee: 0, nonce: 0 })]); // height 1, releases at 3
     expect(c.state.bondOf(alice.publicKey)).toEqual({ bonded: 60n, unbonding: 40n, jailed: false });
@@ -174,24 +243,38 @@ describe("selection state transitions", () => {
     expect(c.balance(alice.publicKey)).toBe(10_040n);
     expect(c.state.bondOf(alice.publicKey).unbonding).toBe(0n);
     expect(c.balance(STAKE_POOL)).toBe(110n);
-    expect(code(() => c.block([signStakingTx(alice, { kind: "unbond", chainId: CHAIN, amount: 1, fee: 0, nonce: 0 })]))).toBe("BAD_NONCE");
+    expect(
+      code(() =>
+        c.block([signStakingTx(alice, { kind: "unbond", chainId: CHAIN, amount: 1, fee: 0, nonce: 0 })]),
+      ),
+    ).toBe("BAD_NONCE");
   });
 
   it("pos: slashing burns 10% of bonded and unbonding stake, jails, drops from the set at H+2; unjail restores", () => {
     const c = new Chain("pos", [100n, 50n, 50n], 3);
     c.block([signStakingTx(bob, { kind: "unbond", chainId: CHAIN, amount: 20, fee: 0, nonce: 0 })]);
     // Height 2: its prevote and precommit equivocations; one offence, so one burn (bob is jailed after the first).
-    c.block([], [{ key: "bob/1/0/1", offender: bob.publicKey, height: 1 }, { key: "bob/1/0/2", offender: bob.publicKey, height: 1 }]);
+    c.block(
+      [],
+      [
+        { key: "bob/1/0/1", offender: bob.publicKey, height: 1 },
+        { key: "bob/1/0/2", offender: bob.publicKey, height: 1 },
+      ],
+    );
     expect(c.state.bondOf(bob.publicKey)).toEqual({ bonded: 27n, unbonding: 18n, jailed: true });
     expect(c.balance(BURN_ADDRESS)).toBe(5n);
     expect(c.balance(STAKE_POOL)).toBe(100n + 45n + 50n);
     expect(c.setAt(3)).toContain(short(bob, 30));
     expect(c.setAt(4).sort()).toEqual([short(alice, 100), short(carol, 50)].sort());
-    expect(code(() => c.block([], [{ key: "bob/1/0/1", offender: bob.publicKey, height: 1 }]))).toBe("BAD_ARGUMENT"); // the same offence again
+    expect(code(() => c.block([], [{ key: "bob/1/0/1", offender: bob.publicKey, height: 1 }]))).toBe(
+      "BAD_ARGUMENT",
+    ); // the same offence again
     c.block([signStakingTx(bob, { kind: "unjail", chainId: CHAIN, fee: 0, nonce: 1 })]); // height 3
     expect(c.state.bondOf(bob.publicKey).jailed).toBe(false);
     expect(c.setAt(5)).toContain(short(bob, 27));
-    expect(code(() => c.block([signStakingTx(bob, { kind: "unjail", chainId: CHAIN, fee: 0, nonce: 2 })]))).toBe("BAD_ARGUMENT");
+    expect(
+      code(() => c.block([signStakingTx(bob, { kind: "unjail", chainId: CHAIN, fee: 0, nonce: 2 })])),
+    ).toBe("BAD_ARGUMENT");
     const supply = [...c.accounts.values()].reduce((s, a) => s + a.balance, 0n);
     expect(supply).toBe(3n * 10_000n + 200n); // nothing created or lost: the burn is an account
   });
@@ -199,33 +282,67 @@ describe("selection state transitions", () => {
   it("dpos: candidates and ballots elect the top K at the epoch end, applied two heights later", () => {
     const c = new Chain("dpos", [0n, 0n]); // genesis delegates alice and bob
     expect(c.setAt(1).sort()).toEqual([short(alice, 1), short(bob, 1)].sort());
-    expect(code(() => c.block([signStakingTx(alice, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [carol.publicKey] })]))).toBe("BAD_ARGUMENT");
+    expect(
+      code(() =>
+        c.block([
+          signStakingTx(alice, {
+            kind: "vote",
+            chainId: CHAIN,
+            fee: 0,
+            nonce: 0,
+            candidates: [carol.publicKey],
+          }),
+        ]),
+      ),
+    ).toBe("BAD_ARGUMENT");
     c.block([signStakingTx(carol, { kind: "candidate", chainId: CHAIN, fee: 0, nonce: 0 })]);
     c.block([
-      signStakingTx(alice, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [carol.publicKey, alice.publicKey] }),
+      signStakingTx(alice, {
+        kind: "vote",
+        chainId: CHAIN,
+        fee: 0,
+        nonce: 0,
+        candidates: [carol.publicKey, alice.publicKey],
+      }),
       signStakingTx(bob, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [carol.publicKey] }),
     ]);
     expect(c.setAt(4)).toEqual(c.setAt(1)); // no tally before the epoch ends
     c.block([]); // height 3: epoch end, tally carol 20000, alice 10000
     expect(c.setAt(5).sort()).toEqual([short(alice, 1), short(carol, 1)].sort());
-    expect(code(() => c.block([signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: 0n + 1n, fee: 0, nonce: 1 })]))).toBe("ok");
+    expect(
+      code(() =>
+        c.block([signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: 0n + 1n, fee: 0, nonce: 1 })]),
+      ),
+    ).toBe("ok");
   });
 
   it("dpos, weighted: an elected delegate's power is its votes (per powerUnit)", () => {
     const c = new Chain("dpos", [0n, 0n], 2, { dposPower: "weighted" });
     c.block([signStakingTx(carol, { kind: "candidate", chainId: CHAIN, fee: 0, nonce: 0 })]);
     c.block([
-      signStakingTx(alice, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [carol.publicKey, alice.publicKey] }),
+      signStakingTx(alice, {
+        kind: "vote",
+        chainId: CHAIN,
+        fee: 0,
+        nonce: 0,
+        candidates: [carol.publicKey, alice.publicKey],
+      }),
       signStakingTx(bob, { kind: "vote", chainId: CHAIN, fee: 0, nonce: 0, candidates: [carol.publicKey] }),
     ]);
     c.block([]); // height 3: epoch end
     expect(c.setAt(5).sort()).toEqual([short(alice, 10_000), short(carol, 20_000)].sort());
-    expect(() => SelectionState.genesis({ ...DEFAULT_SELECTION_PARAMS, mode: "dpos", dposPower: "most" as "equal" }, [])).toThrow(/dposPower/);
+    expect(() =>
+      SelectionState.genesis({ ...DEFAULT_SELECTION_PARAMS, mode: "dpos", dposPower: "most" as "equal" }, []),
+    ).toThrow(/dposPower/);
   });
 
   it("tendermint: staking transactions are refused, the set never changes", () => {
     const c = new Chain("tendermint", [0n, 0n, 0n]);
-    expect(code(() => c.block([signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: 1, fee: 0, nonce: 0 })]))).toBe("BAD_ARGUMENT");
+    expect(
+      code(() =>
+        c.block([signStakingTx(alice, { kind: "stake", chainId: CHAIN, amount: 1, fee: 0, nonce: 0 })]),
+      ),
+    ).toBe("BAD_ARGUMENT");
     c.block([]);
     c.block([]);
     expect(c.setAt(10)).toEqual(c.setAt(1));

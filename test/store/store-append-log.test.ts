@@ -5,7 +5,15 @@ import { mkdtempSync, rmSync, statSync, writeFileSync, appendFileSync, readFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { AppendLog, FaultFs, LOG_HEADER_BYTES, crc32c, encodeFrame, nodeFilePort, type FilePort } from "../../bindings/store/index.ts";
+import {
+  AppendLog,
+  FaultFs,
+  LOG_HEADER_BYTES,
+  crc32c,
+  encodeFrame,
+  nodeFilePort,
+  type FilePort,
+} from "../../bindings/store/index.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "chaindb-log-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,7 +34,8 @@ describe("append log on real files", () => {
     expect(crc32c(Uint8Array.from({ length: 32 }, (_, i) => i))).toBe(0x46dd794e);
     expect(crc32c(new TextEncoder().encode("123456789"))).toBe(0xe3069283);
     const bytes = Uint8Array.from({ length: 1001 }, (_, i) => (i * 31) & 0xff);
-    for (const cut of [0, 1, 7, 8, 9, 500, 1001]) expect(crc32c(bytes.subarray(cut), crc32c(bytes.subarray(0, cut)))).toBe(crc32c(bytes));
+    for (const cut of [0, 1, 7, 8, 9, 500, 1001])
+      expect(crc32c(bytes.subarray(cut), crc32c(bytes.subarray(0, cut)))).toBe(crc32c(bytes));
   });
 
   it("round-trips records and reopens with the same content", () => {
@@ -76,7 +85,12 @@ describe("append log on real files", () => {
       const bad = Buffer.from(good);
       bad[LOG_HEADER_BYTES + 2 * frame + at]! ^= 0x10;
       writeFileSync(file, bad);
-      expect(() => openCollect(file), `byte ${at}`).toThrow(expect.objectContaining({ code: "STORE_CORRUPT", message: expect.stringMatching(new RegExp(`byte ${LOG_HEADER_BYTES + 2 * frame}`)) }));
+      expect(() => openCollect(file), `byte ${at}`).toThrow(
+        expect.objectContaining({
+          code: "STORE_CORRUPT",
+          message: expect.stringMatching(new RegExp(`byte ${LOG_HEADER_BYTES + 2 * frame}`)),
+        }),
+      );
       expect(statSync(file).size).toBe(good.length);
     }
   });
@@ -87,7 +101,9 @@ describe("append log on real files", () => {
     expect(() => openCollect(file)).toThrow(expect.objectContaining({ code: "NOT_CHAINDB" }));
     const other = join(dir, "other.log");
     AppendLog.open(other, "othr", () => {}).close();
-    expect(() => openCollect(other)).toThrow(expect.objectContaining({ code: "NOT_CHAINDB", message: expect.stringMatching(/othr/) }));
+    expect(() => openCollect(other)).toThrow(
+      expect.objectContaining({ code: "NOT_CHAINDB", message: expect.stringMatching(/othr/) }),
+    );
     writeFileSync(file, new Uint8Array(10));
     expect(() => openCollect(file)).toThrow(expect.objectContaining({ code: "STORE_CORRUPT" }));
   });
@@ -113,7 +129,10 @@ describe("append log on real files", () => {
     log.close();
     let n = 0;
     const reads: number[] = [];
-    const counting: FilePort = { ...nodeFilePort, read: (fd, b, o, l, p) => (reads.push(l), nodeFilePort.read(fd, b, o, l, p)) };
+    const counting: FilePort = {
+      ...nodeFilePort,
+      read: (fd, b, o, l, p) => (reads.push(l), nodeFilePort.read(fd, b, o, l, p)),
+    };
     AppendLog.open(file, "test", (p) => (expect(p[1]).toBe(rec(n, 2)[1]), n++), { port: counting }).close();
     expect(n).toBe(40);
     expect(Math.max(...reads)).toBeLessThanOrEqual(1 << 20);
@@ -121,7 +140,10 @@ describe("append log on real files", () => {
 
   it("a short write is completed, not ignored", () => {
     const file = join(dir, "short.log");
-    const short: FilePort = { ...nodeFilePort, write: (fd, b, o, l, p) => nodeFilePort.write(fd, b, o, Math.min(l, 5), p) };
+    const short: FilePort = {
+      ...nodeFilePort,
+      write: (fd, b, o, l, p) => nodeFilePort.write(fd, b, o, Math.min(l, 5), p),
+    };
     const log = AppendLog.open(file, "test", () => {}, { port: short });
     log.append(rec(1, 77));
     log.close();
@@ -170,11 +192,16 @@ describe("append log on the fault-injecting file system", () => {
       try {
         ({ got } = openCollect("/d/x.log", fs));
       } catch (e) {
-        expect.fail(`seed ${seed}: reopen failed (${(e as Error).message}); replay: the loop body with seed ${seed}`);
+        expect.fail(
+          `seed ${seed}: reopen failed (${(e as Error).message}); replay: the loop body with seed ${seed}`,
+        );
       }
       const read = got.map(dec);
       expect(read.slice(0, durable.length), `seed ${seed}`).toEqual(durable);
-      expect(durable.concat(written).slice(0, read.length), `seed ${seed}: only written records, in order`).toEqual(read);
+      expect(
+        durable.concat(written).slice(0, read.length),
+        `seed ${seed}: only written records, in order`,
+      ).toEqual(read);
     }
     for (const k of ["lost", "torn", "zeroed"] as const) expect(damage[k], k).toBeGreaterThan(10); // the crashes did damage
   });
@@ -208,7 +235,10 @@ describe("append log on the fault-injecting file system", () => {
   });
 
   it("ENOSPC on a write and EIO on an fsync are STORE_IO errors that stop the log; reopening recovers the durable records", () => {
-    for (const [op, code] of [["write", "ENOSPC"], ["fsync", "EIO"]] as const) {
+    for (const [op, code] of [
+      ["write", "ENOSPC"],
+      ["fsync", "EIO"],
+    ] as const) {
       const fs = new FaultFs({ seed: 3 });
       fs.mkdir("/d");
       const { log } = openCollect("/d/x.log", fs);
@@ -216,8 +246,12 @@ describe("append log on the fault-injecting file system", () => {
       log.sync();
       fs.inject({ op, nth: 1, code });
       const fail = () => (log.append(rec(2)), log.sync());
-      expect(fail).toThrow(expect.objectContaining({ code: "STORE_IO", message: expect.stringContaining(code) }));
-      expect(() => log.append(rec(3))).toThrow(expect.objectContaining({ code: "STORE_IO", message: expect.stringMatching(/stopped/) }));
+      expect(fail).toThrow(
+        expect.objectContaining({ code: "STORE_IO", message: expect.stringContaining(code) }),
+      );
+      expect(() => log.append(rec(3))).toThrow(
+        expect.objectContaining({ code: "STORE_IO", message: expect.stringMatching(/stopped/) }),
+      );
       log.close();
       fs.restart();
       const { got } = openCollect("/d/x.log", fs);
@@ -232,7 +266,9 @@ describe("append log on the fault-injecting file system", () => {
     expect(() => openCollect("/d/x.log", fs)).toThrow(expect.objectContaining({ code: "STORE_IO" }));
     const { log } = openCollect("/d/y.log", fs);
     fs.inject({ op: "fsyncDir", nth: 1, code: "EIO" });
-    expect(() => log.rewrite([rec(1)])).toThrow(expect.objectContaining({ code: "STORE_IO", message: expect.stringMatching(/directory/) }));
+    expect(() => log.rewrite([rec(1)])).toThrow(
+      expect.objectContaining({ code: "STORE_IO", message: expect.stringMatching(/directory/) }),
+    );
   });
 
   it("a crash anywhere inside a compaction leaves the old records or the new ones, never a mix or nothing (200 seeds)", () => {
@@ -251,7 +287,9 @@ describe("append log on the fault-injecting file system", () => {
       fs.restart();
       const read = openCollect("/d/x.log", fs).got.map(dec);
       const old = [0, 1, 2, 3, 4, 5].map((i) => dec(rec(i)));
-      expect([JSON.stringify(old), JSON.stringify([dec(rec(4)), dec(rec(5))])], `seed ${seed}`).toContain(JSON.stringify(read));
+      expect([JSON.stringify(old), JSON.stringify([dec(rec(4)), dec(rec(5))])], `seed ${seed}`).toContain(
+        JSON.stringify(read),
+      );
     }
   });
 });

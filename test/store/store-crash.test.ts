@@ -30,7 +30,9 @@ interface Round {
 /** Runs the child until it has acknowledged `killAfter` commits, then SIGKILLs it (bounded wait). */
 function runChild(dir: string, engine: string, killAfter: number, delayMs: number): Promise<Round> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir, engine], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir, engine], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const round: Round = { opened: -1, acked: -1, ackedRoots: new Map() };
     let buffered = "";
     let stderr = "";
@@ -67,36 +69,42 @@ function runChild(dir: string, engine: string, killAfter: number, delayMs: numbe
 }
 
 describe("crash recovery under SIGKILL", () => {
-  it(`${KILLS} kills: reopen gives exactly a committed state, never losing an acknowledged block`, async () => {
-    const seed = Number(process.env.CHAINDB_CRASH_SEED ?? 0xc0ffee);
-    const rand = prng(seed);
-    const dir = path.join(work, "ledger");
-    const opts = { chainId: CRASH_CHAIN, genesis: crashGenesis(), snapshotEvery: 7 };
-    const reference = await Ledger.open(opts);
-    const roots = [toHex(reference.root())];
-    const rootAt = async (h: number) => {
-      while (roots.length <= h) roots.push(toHex(await applyNextBlock(reference)));
-      return roots[h]!;
-    };
-    let height = 0;
-    let inFlightCommitted = 0;
-    for (let k = 0; k < KILLS; k++) {
-      const engine = k % 4 === 3 ? "ts" : "wasm";
-      const killAfter = height + 1 + Math.floor(rand() * 4);
-      const delayMs = rand() < 0.4 ? 0 : Math.floor(rand() * 8);
-      const round = await runChild(dir, engine, killAfter, delayMs);
-      const where = `seed ${seed} kill ${k} (replay: CHAINDB_CRASH_SEED=${seed} npx vitest run test/store/store-crash.test.ts)`;
-      expect(round.opened, where).toBe(height);
-      for (const [h, r] of round.ackedRoots) expect(r, where).toBe(await rootAt(h));
-      const reopened = await Ledger.open({ ...opts, dir });
-      expect(reopened.height, where).toBeGreaterThanOrEqual(round.acked);
-      expect(reopened.height, where).toBeLessThanOrEqual(round.acked + 1);
-      expect(toHex(reopened.root()), where).toBe(await rootAt(reopened.height));
-      if (reopened.height === round.acked + 1) inFlightCommitted++;
-      height = reopened.height;
-      await reopened.close();
-    }
-    expect(height).toBeGreaterThanOrEqual(KILLS);
-    console.log(`crash test: ${KILLS} kills, final height ${height}, in-flight block found committed after ${inFlightCommitted} kills`);
-  }, KILLS * 15_000); // each kill cycle is a child start, some commits and a reopen: seconds on a loaded 2-core machine
+  it(
+    `${KILLS} kills: reopen gives exactly a committed state, never losing an acknowledged block`,
+    async () => {
+      const seed = Number(process.env.CHAINDB_CRASH_SEED ?? 0xc0ffee);
+      const rand = prng(seed);
+      const dir = path.join(work, "ledger");
+      const opts = { chainId: CRASH_CHAIN, genesis: crashGenesis(), snapshotEvery: 7 };
+      const reference = await Ledger.open(opts);
+      const roots = [toHex(reference.root())];
+      const rootAt = async (h: number) => {
+        while (roots.length <= h) roots.push(toHex(await applyNextBlock(reference)));
+        return roots[h]!;
+      };
+      let height = 0;
+      let inFlightCommitted = 0;
+      for (let k = 0; k < KILLS; k++) {
+        const engine = k % 4 === 3 ? "ts" : "wasm";
+        const killAfter = height + 1 + Math.floor(rand() * 4);
+        const delayMs = rand() < 0.4 ? 0 : Math.floor(rand() * 8);
+        const round = await runChild(dir, engine, killAfter, delayMs);
+        const where = `seed ${seed} kill ${k} (replay: CHAINDB_CRASH_SEED=${seed} npx vitest run test/store/store-crash.test.ts)`;
+        expect(round.opened, where).toBe(height);
+        for (const [h, r] of round.ackedRoots) expect(r, where).toBe(await rootAt(h));
+        const reopened = await Ledger.open({ ...opts, dir });
+        expect(reopened.height, where).toBeGreaterThanOrEqual(round.acked);
+        expect(reopened.height, where).toBeLessThanOrEqual(round.acked + 1);
+        expect(toHex(reopened.root()), where).toBe(await rootAt(reopened.height));
+        if (reopened.height === round.acked + 1) inFlightCommitted++;
+        height = reopened.height;
+        await reopened.close();
+      }
+      expect(height).toBeGreaterThanOrEqual(KILLS);
+      console.log(
+        `crash test: ${KILLS} kills, final height ${height}, in-flight block found committed after ${inFlightCommitted} kills`,
+      );
+    },
+    KILLS * 15_000,
+  ); // each kill cycle is a child start, some commits and a reopen: seconds on a loaded 2-core machine
 });

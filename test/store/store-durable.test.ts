@@ -63,7 +63,9 @@ describe("durable ledger", () => {
     const l = await Ledger.open({ dir, chainId: 5, genesis });
     const tx = signTransfer(alice, { chainId: 5, to: testKey(1).publicKey, amount: 10n, fee: 1n, nonce: 0n });
     await l.applyBlock([tx], { proposer: testKey(2).publicKey });
-    await expect(l.applyBlock([tx], { proposer: testKey(2).publicKey, atomic: true })).rejects.toMatchObject({ code: "BAD_NONCE" });
+    await expect(l.applyBlock([tx], { proposer: testKey(2).publicKey, atomic: true })).rejects.toMatchObject({
+      code: "BAD_NONCE",
+    });
     const r = l.root();
     await l.close();
     const again = await Ledger.open({ dir, chainId: 5, genesis });
@@ -106,8 +108,12 @@ describe("durable ledger", () => {
     await expect(open(dir)).rejects.toMatchObject({ code: "BUSY" });
     await l.close();
     await expect(open(dir, "wasm", { chainId: 1 })).rejects.toMatchObject({ code: "STORE_MISMATCH" });
-    await expect(open(dir, "wasm", { treeDepth: 9 } as object)).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
-    await expect(open(dir, "wasm", { genesis: crashGenesis().slice(1) })).rejects.toMatchObject({ code: "STORE_MISMATCH" });
+    await expect(open(dir, "wasm", { treeDepth: 9 } as object)).rejects.toMatchObject({
+      code: "BAD_ARGUMENT",
+    });
+    await expect(open(dir, "wasm", { genesis: crashGenesis().slice(1) })).rejects.toMatchObject({
+      code: "STORE_MISMATCH",
+    });
     const ok = await open(dir);
     expect(ok.height).toBe(0);
     await ok.close();
@@ -116,13 +122,20 @@ describe("durable ledger", () => {
   it("foreign files are NOT_CHAINDB", async () => {
     const junk = freshDir();
     fs.mkdirSync(junk);
-    fs.writeFileSync(path.join(junk, "ledger.sqlite"), "this is a text file, not a database at all".repeat(10));
+    fs.writeFileSync(
+      path.join(junk, "ledger.sqlite"),
+      "this is a text file, not a database at all".repeat(10),
+    );
     await expect(open(junk)).rejects.toMatchObject({ code: "NOT_CHAINDB" });
 
     const other = freshDir();
     fs.mkdirSync(other);
     const sqlite3 = await loadSqlite();
-    const db = new sqlite3.oo1.DB({ filename: path.join(other, "ledger.sqlite"), flags: "c", vfs: NODE_VFS_NAME });
+    const db = new sqlite3.oo1.DB({
+      filename: path.join(other, "ledger.sqlite"),
+      flags: "c",
+      vfs: NODE_VFS_NAME,
+    });
     db.exec("CREATE TABLE songs (title TEXT); INSERT INTO songs VALUES ('la')");
     db.close();
     await expect(open(other)).rejects.toMatchObject({ code: "NOT_CHAINDB" });
@@ -175,7 +188,9 @@ describe("the directory LOCK", () => {
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(path.join(dir, "LOCK"), stale);
       const l = await open(dir);
-      expect(fs.readFileSync(path.join(dir, "LOCK"), "utf8")).toMatch(new RegExp(`^${process.pid} [0-9a-f]{16}\\n$`));
+      expect(fs.readFileSync(path.join(dir, "LOCK"), "utf8")).toMatch(
+        new RegExp(`^${process.pid} [0-9a-f]{16}\\n$`),
+      );
       await l.close();
       expect(fs.existsSync(path.join(dir, "LOCK"))).toBe(false);
       expect(fs.readdirSync(dir).filter((f) => f.startsWith("LOCK"))).toEqual([]);
@@ -210,7 +225,12 @@ describe("the directory LOCK", () => {
 
   it("a failed directory fsync when the ledger file is created is STORE_IO, not swallowed", async () => {
     const dir = freshDir();
-    const failing: FilePort = { ...nodeFilePort, fsyncDir: () => { throw Object.assign(new Error("EIO: injected"), { code: "EIO" }); } };
+    const failing: FilePort = {
+      ...nodeFilePort,
+      fsyncDir: () => {
+        throw Object.assign(new Error("EIO: injected"), { code: "EIO" });
+      },
+    };
     await expect(open(dir, "wasm", { filePort: failing })).rejects.toMatchObject({ code: "STORE_IO" });
     expect(fs.existsSync(path.join(dir, "LOCK"))).toBe(false);
   });

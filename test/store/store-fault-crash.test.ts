@@ -31,7 +31,9 @@ async function reopen(fs: FaultFs, seed: number, what: string): Promise<Ledger> 
   try {
     return await Ledger.open({ ...opts, dir: "/chain", filePort: fs });
   } catch (e) {
-    return expect.fail(`seed ${seed}: reopen after ${what} failed: ${(e as Error).message}; ${replay(FILE, seed)}`);
+    return expect.fail(
+      `seed ${seed}: reopen after ${what} failed: ${(e as Error).message}; ${replay(FILE, seed)}`,
+    );
   }
 }
 
@@ -40,7 +42,10 @@ async function crashOnce(seed: number, fault?: { op: FaultOp; code: "EIO" | "ENO
   const fs = new FaultFs({ seed });
   let acked = 0;
   let ledger: Ledger | undefined;
-  const where = fault === undefined ? `seed ${seed}; ${replay(FILE, seed)}` : `${fault.code} on ${fault.op} number ${seed}; replay: npx vitest run ${FILE} -t "${fault.op} ${fault.code}"`;
+  const where =
+    fault === undefined
+      ? `seed ${seed}; ${replay(FILE, seed)}`
+      : `${fault.code} on ${fault.op} number ${seed}; replay: npx vitest run ${FILE} -t "${fault.op} ${fault.code}"`;
   if (fault === undefined) fs.crashAfterOps(5 + ((seed * 37) % 120));
   try {
     ledger = await Ledger.open({ ...opts, dir: "/chain", filePort: fs });
@@ -51,7 +56,10 @@ async function crashOnce(seed: number, fault?: { op: FaultOp; code: "EIO" | "ENO
     }
   } catch (e) {
     const code = (e as { code?: string }).code;
-    expect(["STORE_IO", "STORE_CORRUPT", "CLOSED"].includes(code ?? "") || fault === undefined, `${where}: ${(e as Error).message}`).toBe(true);
+    expect(
+      ["STORE_IO", "STORE_CORRUPT", "CLOSED"].includes(code ?? "") || fault === undefined,
+      `${where}: ${(e as Error).message}`,
+    ).toBe(true);
     if (fault !== undefined) expect(code, where).toBe("STORE_IO");
   }
   fs.restart();
@@ -60,7 +68,8 @@ async function crashOnce(seed: number, fault?: { op: FaultOp; code: "EIO" | "ENO
   expect(again.height, where).toBeLessThanOrEqual(acked + 1);
   // A failed write (before the commit record): the block that got the error is not committed.
   // (A failed fsync leaves the outcome unknown, as a crash does: either is allowed there.)
-  if (fault?.op === "write") expect(again.height, `${where}: a block whose call failed is durable`).toBe(acked);
+  if (fault?.op === "write")
+    expect(again.height, `${where}: a block whose call failed is durable`).toBe(acked);
   expect(toHex(again.root()), where).toBe(await rootAt(again.height));
   await applyNextBlock(again, 20); // and it goes on
   await again.close();
@@ -68,15 +77,23 @@ async function crashOnce(seed: number, fault?: { op: FaultOp; code: "EIO" | "ENO
 }
 
 describe("ledger crash suite on the fault-injecting file system", () => {
-  it.each(seedRange(120, 2000).map((s) => [s]))("seed %i: a crash at any file operation reopens to a committed state", async (seed) => {
-    await crashOnce(seed);
-  }, 60_000);
+  it.each(seedRange(120, 2000).map((s) => [s]))(
+    "seed %i: a crash at any file operation reopens to a committed state",
+    async (seed) => {
+      await crashOnce(seed);
+    },
+    60_000,
+  );
 
   it.each([
     ["write", "EIO"],
     ["write", "ENOSPC"],
     ["fsync", "EIO"],
-  ] as const)("an injected %s %s on each of the first 24 operations is STORE_IO; the ledger reopens to a committed state", async (op, code) => {
-    for (let seed = 1; seed <= 24; seed++) await crashOnce(seed, { op: op as FaultOp, code });
-  }, 60_000);
+  ] as const)(
+    "an injected %s %s on each of the first 24 operations is STORE_IO; the ledger reopens to a committed state",
+    async (op, code) => {
+      for (let seed = 1; seed <= 24; seed++) await crashOnce(seed, { op: op as FaultOp, code });
+    },
+    60_000,
+  );
 });

@@ -63,7 +63,8 @@ describe("check-boundaries", () => {
       "bindings/cli/main.ts": 'export const run = () => import("../../bench/index.ts");\n',
       "bench/index.ts": "export const runBench = 1;\n",
       "bindings/runtime/index.ts": "export const spawnWorker = 1;\n",
-      "examples/e.ts": 'import { spawnWorker } from "../bindings/runtime/index.ts";\nconsole.log(spawnWorker);\n',
+      "examples/e.ts":
+        'import { spawnWorker } from "../bindings/runtime/index.ts";\nconsole.log(spawnWorker);\n',
     });
     expect(check(root).violations).toEqual([
       "bindings/cli/main.ts imports bench/index.ts: layer cli must not import bench, which sits above it",
@@ -73,7 +74,8 @@ describe("check-boundaries", () => {
 
   it("reports cycles between files of one folder and between folders", () => {
     const root = tree({
-      "bench/index.ts": 'import { render } from "./report.ts";\nexport type Run = number;\nexport const r = render;\n',
+      "bench/index.ts":
+        'import { render } from "./report.ts";\nexport type Run = number;\nexport const r = render;\n',
       "bench/report.ts": 'import type { Run } from "./index.ts";\nexport const render = (r: Run) => r;\n',
       "bindings/net/index.ts": 'import { c } from "../concurrency/index.ts";\nexport const n = c;\n',
       "bindings/concurrency/index.ts": 'import { n } from "../net/index.ts";\nexport const c = () => n;\n',
@@ -87,7 +89,8 @@ describe("check-boundaries", () => {
 
   it("ignores import-like text in comments and strings", () => {
     const root = tree({
-      "bindings/engine/index.ts": '// import { x } from "../cli/main.ts";\nexport const s = \'from "../cli/main.ts"\';\n',
+      "bindings/engine/index.ts":
+        '// import { x } from "../cli/main.ts";\nexport const s = \'from "../cli/main.ts"\';\n',
     });
     expect(check(root).violations).toEqual([]);
   });

@@ -15,7 +15,8 @@ import {
 } from "../../bindings/txn/two-phase/index.ts";
 
 const msg = (from: string, message: TwoPcMessage) => ({ kind: "message" as const, from, message });
-const kinds = (effects: TwoPcEffect[]) => effects.map((e) => (e.kind === "send" ? `send:${e.to}:${e.message.type}` : e.kind));
+const kinds = (effects: TwoPcEffect[]) =>
+  effects.map((e) => (e.kind === "send" ? `send:${e.to}:${e.message.type}` : e.kind));
 const code = (fn: () => unknown) => {
   try {
     fn();
@@ -43,7 +44,12 @@ async function participant(id = "p0") {
 describe("2PC coordinator", () => {
   it("forces COMMIT before sending it, then forgets after every ack", () => {
     const c = coordinator();
-    const { tx, effects } = c.begin(new Map([["p0", []], ["p1", []]]));
+    const { tx, effects } = c.begin(
+      new Map([
+        ["p0", []],
+        ["p1", []],
+      ]),
+    );
     expect(kinds(effects)).toEqual(["send:p0:prepare", "send:p1:prepare", "timer", "timer"]);
     expect(c.handle(msg("p0", { type: "vote", tx, yes: true }))).toEqual([]);
     const decided = c.handle(msg("p1", { type: "vote", tx, yes: true }));
@@ -59,8 +65,17 @@ describe("2PC coordinator", () => {
 
   it("presumed abort: a NO aborts without a log write; unknown transactions are answered abort", () => {
     const c = coordinator();
-    const { tx } = c.begin(new Map([["p0", []], ["p1", []]]));
-    expect(kinds(c.handle(msg("p0", { type: "vote", tx, yes: false })))).toEqual(["outcome", "send:p0:abort", "send:p1:abort"]);
+    const { tx } = c.begin(
+      new Map([
+        ["p0", []],
+        ["p1", []],
+      ]),
+    );
+    expect(kinds(c.handle(msg("p0", { type: "vote", tx, yes: false })))).toEqual([
+      "outcome",
+      "send:p0:abort",
+      "send:p1:abort",
+    ]);
     expect(kinds(c.handle(msg("p1", { type: "vote", tx, yes: true })))).toEqual(["send:p1:abort"]);
     expect(kinds(c.handle(msg("p1", { type: "inquiry", tx })))).toEqual(["send:p1:abort"]);
   });
@@ -69,7 +84,10 @@ describe("2PC coordinator", () => {
     const c = coordinator();
     const { tx } = c.begin(new Map([["p0", []]]));
     expect(kinds(c.handle({ kind: "timeout", timer: "deadline", tx }))).toEqual(["outcome", "send:p0:abort"]);
-    const log = new Map<string, MessageValue>([["2pc/c/epoch", 3], ["2pc/c/commit/c.2.7", { participants: ["p0", "p1"] }]]);
+    const log = new Map<string, MessageValue>([
+      ["2pc/c/epoch", 3],
+      ["2pc/c/commit/c.2.7", { participants: ["p0", "p1"] }],
+    ]);
     const again = new Coordinator("c");
     const effects = again.recover(log);
     expect(effects[0]).toEqual({ kind: "force", key: "2pc/c/epoch", record: 4 });
@@ -92,7 +110,12 @@ describe("2PC coordinator", () => {
 describe("2PC participant", () => {
   it("locks and forces PREPARED before voting yes; holds the locks until the decision", async () => {
     const { p, bank } = await participant();
-    const prepare: TwoPcMessage = { type: "prepare", tx: "c.1.1", participants: ["p0", "p1"], ops: [{ account: "a", delta: -30n }] };
+    const prepare: TwoPcMessage = {
+      type: "prepare",
+      tx: "c.1.1",
+      participants: ["p0", "p1"],
+      ops: [{ account: "a", delta: -30n }],
+    };
     const effects = p.handle(msg("c", prepare));
     expect(kinds(effects)).toEqual(["force", "send:c:vote", "timer"]);
     expect(bank.locksHeld).toBe(1);
@@ -101,21 +124,45 @@ describe("2PC participant", () => {
     const other = p.handle(msg("c", { ...prepare, tx: "c.1.2" }));
     expect(kinds(other)).toEqual(["force", "outcome", "send:c:vote"]);
     expect(other[2]).toMatchObject({ message: { yes: false } });
-    expect(kinds(p.handle(msg("c", { type: "commit", tx: "c.1.1" })))).toEqual(["apply", "force", "release", "outcome", "send:c:ack"]);
+    expect(kinds(p.handle(msg("c", { type: "commit", tx: "c.1.1" })))).toEqual([
+      "apply",
+      "force",
+      "release",
+      "outcome",
+      "send:c:ack",
+    ]);
     expect(kinds(p.handle(msg("c", { type: "commit", tx: "c.1.1" })))).toEqual(["send:c:ack"]); // idempotent
   });
 
   it("votes NO on an overdraft; in doubt it asks coordinator and peers, never deciding alone", async () => {
     const { p } = await participant();
-    const no = p.handle(msg("c", { type: "prepare", tx: "c.1.1", participants: ["p0"], ops: [{ account: "a", delta: -101n }] }));
+    const no = p.handle(
+      msg("c", { type: "prepare", tx: "c.1.1", participants: ["p0"], ops: [{ account: "a", delta: -101n }] }),
+    );
     expect(no.at(-1)).toMatchObject({ kind: "send", message: { type: "vote", yes: false } });
-    p.handle(msg("c", { type: "prepare", tx: "c.1.2", participants: ["p0", "p1", "p2"], ops: [{ account: "a", delta: -1n }] }));
+    p.handle(
+      msg("c", {
+        type: "prepare",
+        tx: "c.1.2",
+        participants: ["p0", "p1", "p2"],
+        ops: [{ account: "a", delta: -1n }],
+      }),
+    );
     for (let i = 0; i < 5; i++) {
-      expect(kinds(p.handle({ kind: "timeout", timer: "inquire", tx: "c.1.2" }))).toEqual(["send:c:inquiry", "send:p1:inquiry", "send:p2:inquiry", "timer"]);
+      expect(kinds(p.handle({ kind: "timeout", timer: "inquire", tx: "c.1.2" }))).toEqual([
+        "send:c:inquiry",
+        "send:p1:inquiry",
+        "send:p2:inquiry",
+        "timer",
+      ]);
     }
     expect(p.inDoubt).toEqual(["c.1.2"]);
     // A peer that knows the outcome may tell it (cooperative termination).
-    expect(kinds(p.handle(msg("p1", { type: "abort", tx: "c.1.2" })))).toEqual(["write", "release", "outcome"]);
+    expect(kinds(p.handle(msg("p1", { type: "abort", tx: "c.1.2" })))).toEqual([
+      "write",
+      "release",
+      "outcome",
+    ]);
     expect(p.outcome("c.1.2")).toBe(false);
     expect(kinds(p.handle(msg("p2", { type: "inquiry", tx: "c.1.2" })))).toEqual(["send:p2:abort"]);
   });
@@ -123,7 +170,15 @@ describe("2PC participant", () => {
   it("recovers: re-takes the locks of prepared transactions and asks about them", async () => {
     const { bank } = await participant();
     const log = new Map<string, MessageValue>([
-      ["2pc/p/c.1.1", { state: "prepared", coordinator: "c", participants: ["p0", "p1"], writes: [{ account: "a", balance: 70n }] }],
+      [
+        "2pc/p/c.1.1",
+        {
+          state: "prepared",
+          coordinator: "c",
+          participants: ["p0", "p1"],
+          writes: [{ account: "a", balance: 70n }],
+        },
+      ],
       ["2pc/p/c.1.2", { state: "committed", participants: ["p0", "p1"] }],
     ]);
     const p = new Participant("p0", bank, { coordinators: ["c"] });
@@ -135,7 +190,12 @@ describe("2PC participant", () => {
 
   it("rejects non-members and foreign decisions, state untouched", async () => {
     const { p, bank } = await participant();
-    const prepare: TwoPcMessage = { type: "prepare", tx: "c.1.1", participants: ["p0"], ops: [{ account: "a", delta: 5n }] };
+    const prepare: TwoPcMessage = {
+      type: "prepare",
+      tx: "c.1.1",
+      participants: ["p0"],
+      ops: [{ account: "a", delta: 5n }],
+    };
     expect(code(() => p.handle(msg("mallory", prepare)))).toBe("PEER_UNKNOWN");
     expect(code(() => p.handle(msg("c", { ...prepare, participants: ["p1"] })))).toBe("BAD_MESSAGE");
     expect(bank.locksHeld).toBe(0);

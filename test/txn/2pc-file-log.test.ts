@@ -34,7 +34,10 @@ describe("FileTwoPcLog on the durable log", () => {
 
   it("completes short writes (the return value of write counts)", () => {
     const path = join(dir, "short.log");
-    const short: FilePort = { ...nodeFilePort, write: (fd, b, o, l, p) => nodeFilePort.write(fd, b, o, Math.min(l, 3), p) };
+    const short: FilePort = {
+      ...nodeFilePort,
+      write: (fd, b, o, l, p) => nodeFilePort.write(fd, b, o, Math.min(l, 3), p),
+    };
     const log = FileTwoPcLog.open(path, { port: short });
     for (let i = 0; i < 20; i++) log.put(`2pc/k${i}`, v(i));
     log.close();
@@ -75,42 +78,51 @@ type Op = { key: string; value: Uint8Array | null };
 
 describe("2PC log crash suite (fault-injecting file system)", () => {
   const FILE = "test/txn/2pc-file-log.test.ts";
-  it.each(seedRange(300, 5000).map((s) => [s]))("seed %i: every forced write survives; the state is a forced one plus a prefix of the next", (seed) => {
-    const fs = new FaultFs({ seed, crashAfterOps: 2 + ((seed * 13) % 160) });
-    fs.mkdir("/n");
-    let forced = new Map<string, string>();
-    let inFlight: Op[] = [];
-    let batch: Op[] = [];
-    try {
-      const log = FileTwoPcLog.open("/n/2pc.log", { port: fs, compactMinBytes: 2048 });
-      for (let i = 0; i < 400; i++) {
-        const key = `2pc/t${(seed * 7 + i * 3) % 11}`;
-        const op: Op = (seed + i) % 4 === 0 ? { key, value: null } : { key, value: v(seed * 1000 + i) };
-        if (op.value === null) log.delete(op.key);
-        else log.put(op.key, op.value);
-        batch.push(op);
-        if ((seed + i) % 3 === 0) {
-          inFlight = batch;
-          log.sync();
-          forced = applyOps(forced, batch);
-          inFlight = batch = [];
+  it.each(seedRange(300, 5000).map((s) => [s]))(
+    "seed %i: every forced write survives; the state is a forced one plus a prefix of the next",
+    (seed) => {
+      const fs = new FaultFs({ seed, crashAfterOps: 2 + ((seed * 13) % 160) });
+      fs.mkdir("/n");
+      let forced = new Map<string, string>();
+      let inFlight: Op[] = [];
+      let batch: Op[] = [];
+      try {
+        const log = FileTwoPcLog.open("/n/2pc.log", { port: fs, compactMinBytes: 2048 });
+        for (let i = 0; i < 400; i++) {
+          const key = `2pc/t${(seed * 7 + i * 3) % 11}`;
+          const op: Op = (seed + i) % 4 === 0 ? { key, value: null } : { key, value: v(seed * 1000 + i) };
+          if (op.value === null) log.delete(op.key);
+          else log.put(op.key, op.value);
+          batch.push(op);
+          if ((seed + i) % 3 === 0) {
+            inFlight = batch;
+            log.sync();
+            forced = applyOps(forced, batch);
+            inFlight = batch = [];
+          }
         }
+      } catch (e) {
+        expect((e as { code?: string }).code, `seed ${seed}: ${replay(FILE, seed)}`).toBe("STORE_IO");
       }
-    } catch (e) {
-      expect((e as { code?: string }).code, `seed ${seed}: ${replay(FILE, seed)}`).toBe("STORE_IO");
-    }
-    fs.restart();
-    let got: Map<string, string>;
-    try {
-      const again = FileTwoPcLog.open("/n/2pc.log", { port: fs });
-      got = new Map(again.keys().map((k) => [k, Buffer.from(again.get(k)!).toString("hex")]));
-    } catch (e) {
-      return expect.fail(`seed ${seed}: reopen failed: ${(e as Error).message}; ${replay(FILE, seed)}`);
-    }
-    const candidates = Array.from({ length: inFlight.length + 1 }, (_, j) => applyOps(forced, inFlight.slice(0, j)));
-    const same = (a: Map<string, string>, b: Map<string, string>) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-    expect(candidates.some((c) => same(c, got)), `seed ${seed}: state after restart is not the forced state plus a prefix of the write being forced; ${replay(FILE, seed)}`).toBe(true);
-  });
+      fs.restart();
+      let got: Map<string, string>;
+      try {
+        const again = FileTwoPcLog.open("/n/2pc.log", { port: fs });
+        got = new Map(again.keys().map((k) => [k, Buffer.from(again.get(k)!).toString("hex")]));
+      } catch (e) {
+        return expect.fail(`seed ${seed}: reopen failed: ${(e as Error).message}; ${replay(FILE, seed)}`);
+      }
+      const candidates = Array.from({ length: inFlight.length + 1 }, (_, j) =>
+        applyOps(forced, inFlight.slice(0, j)),
+      );
+      const same = (a: Map<string, string>, b: Map<string, string>) =>
+        JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+      expect(
+        candidates.some((c) => same(c, got)),
+        `seed ${seed}: state after restart is not the forced state plus a prefix of the write being forced; ${replay(FILE, seed)}`,
+      ).toBe(true);
+    },
+  );
 });
 
 function applyOps(state: Map<string, string>, ops: Op[]): Map<string, string> {

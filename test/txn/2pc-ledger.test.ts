@@ -9,7 +9,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Ledger } from "../../bindings/chain/index.ts";
 import { SimNetwork } from "../../bindings/net/index.ts";
 import { LedgerDatabase } from "../../bindings/txn/index.ts";
-import { Coordinator, FileTwoPcLog, LedgerBank, Participant, TwoPcRunner } from "../../bindings/txn/two-phase/index.ts";
+import {
+  Coordinator,
+  FileTwoPcLog,
+  LedgerBank,
+  Participant,
+  TwoPcRunner,
+} from "../../bindings/txn/two-phase/index.ts";
 import { fromHex, toHex } from "../../bindings/util/index.ts";
 import { encodeFrame } from "../../bindings/store/index.ts";
 
@@ -29,7 +35,10 @@ describe("LedgerBank", () => {
     const bank = new LedgerBank(db);
     expect(bank.tryPrepare("t1", [{ account: alice, delta: -101n }])).toMatchObject({ ok: false });
     expect(bank.locksHeld).toBe(0);
-    expect(bank.tryPrepare("t1", [{ account: alice, delta: -40n }])).toEqual({ ok: true, writes: [{ account: alice, balance: 60n }] });
+    expect(bank.tryPrepare("t1", [{ account: alice, delta: -40n }])).toEqual({
+      ok: true,
+      writes: [{ account: alice, balance: 60n }],
+    });
     // A local transaction cannot take the account while the 2PC transaction holds it.
     const local = db.begin();
     expect(db.locks.tryAcquire(local.id, alice, "X")).toBe(false);
@@ -50,16 +59,37 @@ describe("2PC runner over the SimNetwork with two ledgers", () => {
     const dbs = { bankA: await ledgerDb(alice, 100n), bankB: await ledgerDb(bob, 20n) };
     const runners = [a!, b!].map((node) => {
       const bank = new LedgerBank(dbs[node.id as "bankA" | "bankB"]);
-      return new TwoPcRunner({ transport: node.transport, clock: node.clock, log: node.storage, resource: bank, core: new Participant(node.id, bank, { coordinators: ["c"] }) });
+      return new TwoPcRunner({
+        transport: node.transport,
+        clock: node.clock,
+        log: node.storage,
+        resource: bank,
+        core: new Participant(node.id, bank, { coordinators: ["c"] }),
+      });
     });
-    const coord = new TwoPcRunner({ transport: c!.transport, clock: c!.clock, log: c!.storage, core: new Coordinator("c") });
+    const coord = new TwoPcRunner({
+      transport: c!.transport,
+      clock: c!.clock,
+      log: c!.storage,
+      core: new Coordinator("c"),
+    });
     for (const r of [...runners, coord]) await r.start();
     c!.transport.send("bankA", new Uint8Array([1, 2, 3]));
     c!.transport.send("bankA", new TextEncoder().encode(JSON.stringify({ v: 1, type: "commit", tx: "" })));
-    const { outcome } = coord.begin(new Map([["bankA", [{ account: alice, delta: -30n }]], ["bankB", [{ account: bob, delta: 30n }]]]));
+    const { outcome } = coord.begin(
+      new Map([
+        ["bankA", [{ account: alice, delta: -30n }]],
+        ["bankB", [{ account: bob, delta: 30n }]],
+      ]),
+    );
     let committed: boolean | undefined;
     void outcome.then((v) => (committed = v));
-    expect(await net.runUntil(() => committed !== undefined && dbs.bankB.ledger.account(fromHex(bob))?.balance === 50n, 10_000)).toBe(true);
+    expect(
+      await net.runUntil(
+        () => committed !== undefined && dbs.bankB.ledger.account(fromHex(bob))?.balance === 50n,
+        10_000,
+      ),
+    ).toBe(true);
     expect(committed).toBe(true);
     expect(dbs.bankA.ledger.account(fromHex(alice))?.balance).toBe(70n);
     expect(runners[0]!.rejected.count).toBeGreaterThanOrEqual(2); // links duplicate
@@ -87,6 +117,8 @@ describe("FileTwoPcLog", () => {
     repaired.close();
     expect(FileTwoPcLog.open(path).keys()).toEqual(["2pc/y", "2pc/z"]);
     writeFileSync(join(dir, "bad.log"), 'not json\n{"k":"2pc/y","v":"02"}\n');
-    expect(() => FileTwoPcLog.open(join(dir, "bad.log"))).toThrow(expect.objectContaining({ code: "NOT_CHAINDB" }));
+    expect(() => FileTwoPcLog.open(join(dir, "bad.log"))).toThrow(
+      expect.objectContaining({ code: "NOT_CHAINDB" }),
+    );
   });
 });

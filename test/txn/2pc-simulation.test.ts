@@ -43,12 +43,17 @@ describe("2PC simulation", () => {
     ["send-commit-before-force", "atomicity"],
     ["in-doubt-commits-alone", "validity"],
     ["no-locks", "conservation"],
-  ])("catches a broken protocol: %s (%s)", async (bug, invariant) => {
-    let caught: string | undefined;
-    for (let seed = 1; seed <= 200 && caught === undefined; seed++) caught = (await simulateTwoPc({ seed, bug })).violation?.invariant;
-    expect(caught).toBeDefined();
-    expect(caught!.startsWith(invariant)).toBe(true);
-  }, 120_000);
+  ])(
+    "catches a broken protocol: %s (%s)",
+    async (bug, invariant) => {
+      let caught: string | undefined;
+      for (let seed = 1; seed <= 200 && caught === undefined; seed++)
+        caught = (await simulateTwoPc({ seed, bug })).violation?.invariant;
+      expect(caught).toBeDefined();
+      expect(caught!.startsWith(invariant)).toBe(true);
+    },
+    120_000,
+  );
 
   it("replays a seed exactly", async () => {
     const a = await simulateTwoPc({ seed: 4242 });

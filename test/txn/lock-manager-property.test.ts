@@ -29,7 +29,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("commit" as const), tx: fc.nat(TXS - 1) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 30 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant("tick" as const), ms: fc.integer({ min: 1, max: 30 }) }),
+  },
 );
 
 interface Request {
@@ -48,7 +51,8 @@ async function runSchedule(ops: Op[]): Promise<void> {
   const lm = new LockManager({ clock });
   const requests: Request[] = [];
   const epoch = Array(TXS).fill(0) as number[];
-  const waiting = (tx: number) => requests.some((r) => r.tx === tx && r.epoch === epoch[tx] && r.state === "pending");
+  const waiting = (tx: number) =>
+    requests.some((r) => r.tx === tx && r.epoch === epoch[tx] && r.state === "pending");
 
   const check = async () => {
     await flush();
@@ -69,7 +73,13 @@ async function runSchedule(ops: Op[]): Promise<void> {
   for (const op of ops) {
     if (op.op === "acquire") {
       if (waiting(op.tx)) continue; // a transaction runs one operation at a time
-      const r: Request = { tx: op.tx, key: KEYS[op.key]!, mode: op.mode, state: "pending", epoch: epoch[op.tx]! };
+      const r: Request = {
+        tx: op.tx,
+        key: KEYS[op.key]!,
+        mode: op.mode,
+        state: "pending",
+        epoch: epoch[op.tx]!,
+      };
       requests.push(r);
       lm.acquire(op.tx, r.key, r.mode, { timeoutMs: op.timeoutMs }).then(
         () => (r.state = "granted"),
@@ -107,12 +117,21 @@ describe("LockManager under random schedules", () => {
   it("never holds conflicting locks, and every waiter gets its lock or a typed error", async () => {
     // A fixed range of seeds (one by default, ten under CHAINDB_SLOW): every run is replayable.
     const first = 20_260_401;
-    const seeds = process.env.CHAINDB_SEED ? [Number(process.env.CHAINDB_SEED)] : process.env.CHAINDB_SLOW ? Array.from({ length: 10 }, (_, i) => first + i) : [first];
+    const seeds = process.env.CHAINDB_SEED
+      ? [Number(process.env.CHAINDB_SEED)]
+      : process.env.CHAINDB_SLOW
+        ? Array.from({ length: 10 }, (_, i) => first + i)
+        : [first];
     for (const seed of seeds) {
       try {
-        await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 60 }), runSchedule), { seed, numRuns: 300 });
+        await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 60 }), runSchedule), {
+          seed,
+          numRuns: 300,
+        });
       } catch (error) {
-        console.error(`failing seed ${seed}; replay: CHAINDB_SEED=${seed} npx vitest run test/txn/lock-manager-property.test.ts`);
+        console.error(
+          `failing seed ${seed}; replay: CHAINDB_SEED=${seed} npx vitest run test/txn/lock-manager-property.test.ts`,
+        );
         throw error;
       }
     }

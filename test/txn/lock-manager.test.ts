@@ -54,7 +54,12 @@ describe("LockManager", () => {
     lm.releaseAll("t2");
     await flush();
     expect([t3.state, t4.state]).toEqual(["granted", "granted"]);
-    expect(lm.holders("k")).toEqual(new Map([["t3", "S"], ["t4", "S"]]));
+    expect(lm.holders("k")).toEqual(
+      new Map([
+        ["t3", "S"],
+        ["t4", "S"],
+      ]),
+    );
     lm.checkInvariants();
   });
 
@@ -175,7 +180,12 @@ describe("LockManager: one request closing many cycles", () => {
     const outcomes: Promise<string>[] = [];
     for (let i = 1; i <= 6; i++) {
       await lm.acquire(`A${i}`, "hot", "S");
-      outcomes.push(lm.acquire(`A${i}`, `k${i}`, "X").then(() => "granted", (e) => e.code));
+      outcomes.push(
+        lm.acquire(`A${i}`, `k${i}`, "X").then(
+          () => "granted",
+          (e) => e.code,
+        ),
+      );
     }
     const r = lm.acquire("R", "hot", "X");
     // The victims release their locks (as a rolled-back transaction does), then R is granted.
@@ -194,9 +204,18 @@ describe("LockManager: one request closing many cycles", () => {
     await lm.acquire("T1", "a", "X");
     await lm.acquire("T2", "b", "X");
     await lm.acquire("T3", "c", "X");
-    const t3 = lm.acquire("T3", "b", "X").then(() => "granted", (e) => e.code);
-    const t1 = lm.acquire("T1", "b", "X").then(() => "granted", (e) => e.code);
-    const t2 = lm.acquire("T2", "a", "X").then(() => "granted", (e) => e.code);
+    const t3 = lm.acquire("T3", "b", "X").then(
+      () => "granted",
+      (e) => e.code,
+    );
+    const t1 = lm.acquire("T1", "b", "X").then(
+      () => "granted",
+      (e) => e.code,
+    );
+    const t2 = lm.acquire("T2", "a", "X").then(
+      () => "granted",
+      (e) => e.code,
+    );
     expect(await t2).toBe("TX_DEADLOCK");
     lm.releaseAll("T2");
     expect(await t3).toBe("granted"); // FIFO: T3 queued for b before T1

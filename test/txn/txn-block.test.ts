@@ -12,7 +12,13 @@ const proposer = new Uint8Array(32).fill(9);
 
 describe("blocks and transactions serialize", () => {
   it("a block touching a locked account waits for the transaction's commit", async () => {
-    const ledger = await Ledger.open({ chainId: 5, genesis: [{ address: alice.publicKey, balance: 100n }, { address: bob, balance: 0n }] });
+    const ledger = await Ledger.open({
+      chainId: 5,
+      genesis: [
+        { address: alice.publicKey, balance: 100n },
+        { address: bob, balance: 0n },
+      ],
+    });
     const db = transactional(ledger);
     const tx = db.begin();
     await tx.transfer(alice.publicKey, carol, 60n);

@@ -26,7 +26,9 @@ const tempDir = () => {
 /** Runs the child until it prints "debited", then SIGKILLs it; resolves with its output. */
 function runAndKill(dir: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     const bound = setTimeout(() => {

@@ -9,7 +9,8 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const k = (s: string) => enc.encode(s);
 const text = (v: Uint8Array | undefined) => (v === undefined ? undefined : dec.decode(v));
-const dump = (entries: Iterable<[Uint8Array, Uint8Array]>) => Object.fromEntries([...entries].map(([a, b]) => [dec.decode(a), dec.decode(b)]));
+const dump = (entries: Iterable<[Uint8Array, Uint8Array]>) =>
+  Object.fromEntries([...entries].map(([a, b]) => [dec.decode(a), dec.decode(b)]));
 
 for (const engine of ["wasm", "ts"] as const) {
   describe(`KV transactions (${engine} store)`, () => {
@@ -77,8 +78,12 @@ for (const engine of ["wasm", "ts"] as const) {
     it("registered invariants are checked before commit (TX_INVARIANT)", async () => {
       const store = await createKvStore(engine);
       const db = transactional(store);
-      db.registerInvariant("values are digits", (changes) => changes.every((c) => c.after === undefined || /^\d+$/.test(dec.decode(c.after))));
-      await expect(db.transaction((tx) => tx.put(k("a"), k("abc")))).rejects.toMatchObject({ code: "TX_INVARIANT" });
+      db.registerInvariant("values are digits", (changes) =>
+        changes.every((c) => c.after === undefined || /^\d+$/.test(dec.decode(c.after))),
+      );
+      await expect(db.transaction((tx) => tx.put(k("a"), k("abc")))).rejects.toMatchObject({
+        code: "TX_INVARIANT",
+      });
       await db.transaction((tx) => tx.put(k("a"), k("42")));
       expect(dump(store.entries())).toEqual({ a: "42" });
     });
@@ -94,7 +99,10 @@ describe("KV transactions: lock timeouts", () => {
     const holder = db.begin();
     await holder.put(k("a"), k("held"));
     const waiter = db.begin();
-    const read = waiter.get(k("a")).then(() => "granted", (e) => e.code);
+    const read = waiter.get(k("a")).then(
+      () => "granted",
+      (e) => e.code,
+    );
     clock.advance(49);
     expect(waiter.active).toBe(true);
     clock.advance(1);
@@ -102,10 +110,13 @@ describe("KV transactions: lock timeouts", () => {
     expect(waiter.active).toBe(false);
     // With retries: the first attempt times out, the holder commits, the second attempt succeeds.
     let attempts = 0;
-    const retried = db.transaction(async (tx) => {
-      attempts++;
-      return text(await tx.get(k("a")));
-    }, { retries: 1 });
+    const retried = db.transaction(
+      async (tx) => {
+        attempts++;
+        return text(await tx.get(k("a")));
+      },
+      { retries: 1 },
+    );
     clock.advance(50);
     await new Promise((resolve) => setImmediate(resolve));
     await holder.commit();

@@ -16,7 +16,8 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-const codeOf = (r: PromiseSettledResult<unknown>) => (r.status === "rejected" ? (r.reason as { code?: string }).code : "ok");
+const codeOf = (r: PromiseSettledResult<unknown>) =>
+  r.status === "rejected" ? (r.reason as { code?: string }).code : "ok";
 
 describe("ledger transactions: Alice pays Bob and Carol at the same moment", () => {
   for (const engine of ["wasm", "ts"] as const) {
@@ -36,12 +37,16 @@ describe("ledger transactions: Alice pays Bob and Carol at the same moment", () 
   it("read-then-write transactions deadlock on the upgrade; the youngest is the victim, the other commits", async () => {
     const ledger = await openBank();
     const db = transactional(ledger);
-    const pay = (to: Uint8Array, amount: bigint) => db.transaction(async (tx) => {
-      const a = await tx.get(ALICE); // shared lock: both hold it before either writes
-      const b = await tx.get(to);
-      await tx.put(ALICE, { balance: a!.balance - amount, nonce: a!.nonce }); // S -> X upgrade
-      await tx.put(to, { balance: b!.balance + amount, nonce: b!.nonce });
-    }, { retries: 0 });
+    const pay = (to: Uint8Array, amount: bigint) =>
+      db.transaction(
+        async (tx) => {
+          const a = await tx.get(ALICE); // shared lock: both hold it before either writes
+          const b = await tx.get(to);
+          await tx.put(ALICE, { balance: a!.balance - amount, nonce: a!.nonce }); // S -> X upgrade
+          await tx.put(to, { balance: b!.balance + amount, nonce: b!.nonce });
+        },
+        { retries: 0 },
+      );
     const results = await Promise.allSettled([pay(BOB, 10n), pay(CAROL, 15n)]);
     expect(results.map(codeOf)).toEqual(["ok", "TX_DEADLOCK"]);
     expect(db.locks.stats.deadlocks).toBe(1);
@@ -51,11 +56,15 @@ describe("ledger transactions: Alice pays Bob and Carol at the same moment", () 
   it("with retries, the deadlock victim runs again and is refused by the no-negative-balance invariant", async () => {
     const ledger = await openBank();
     const db = transactional(ledger);
-    const pay = (to: Uint8Array, amount: bigint) => db.transaction(async (tx) => {
-      const a = await tx.get(ALICE);
-      await tx.put(ALICE, { balance: a!.balance - amount, nonce: a!.nonce });
-      await tx.put(to, { balance: (await tx.get(to))!.balance + amount, nonce: 0n });
-    }, { retries: 2 });
+    const pay = (to: Uint8Array, amount: bigint) =>
+      db.transaction(
+        async (tx) => {
+          const a = await tx.get(ALICE);
+          await tx.put(ALICE, { balance: a!.balance - amount, nonce: a!.nonce });
+          await tx.put(to, { balance: (await tx.get(to))!.balance + amount, nonce: 0n });
+        },
+        { retries: 2 },
+      );
     const results = await Promise.allSettled([pay(BOB, 10n), pay(CAROL, 15n)]);
     expect(results.map(codeOf)).toEqual(["ok", "TX_INVARIANT"]);
     const [a, b, c] = balances(ledger);
@@ -69,7 +78,9 @@ describe("ledger transactions: Alice pays Bob and Carol at the same moment", () 
     const ledger = await openBank(dir);
     const db = transactional(ledger);
     await db.transaction((tx) => tx.transfer(ALICE, BOB, 10n));
-    await expect(db.transaction((tx) => tx.transfer(ALICE, CAROL, 15n))).rejects.toMatchObject({ code: "TX_INVARIANT" });
+    await expect(db.transaction((tx) => tx.transfer(ALICE, CAROL, 15n))).rejects.toMatchObject({
+      code: "TX_INVARIANT",
+    });
     const root = toHex(ledger.root());
     expect(ledger.height).toBe(1);
     await ledger.close();
@@ -137,11 +148,21 @@ describe("ledger transactions: rollback, savepoints, invariants", () => {
     const db = transactional(ledger);
     const mint = db.begin();
     await mint.setBalance(CAROL, 1_000n);
-    await expect(mint.commit()).rejects.toMatchObject({ code: "TX_INVARIANT", message: expect.stringContaining("total supply") });
+    await expect(mint.commit()).rejects.toMatchObject({
+      code: "TX_INVARIANT",
+      message: expect.stringContaining("total supply"),
+    });
     expect(mint.active).toBe(false);
-    db.registerInvariant("Bob keeps at least $5", (changes) =>
-      changes.every((c) => toHex(c.key) !== toHex(BOB) || (c.after?.balance ?? 0n) >= 5n) || "Bob would drop below $5");
-    await expect(db.transaction((tx) => tx.transfer(BOB, CAROL, 1n))).rejects.toMatchObject({ code: "TX_INVARIANT", message: expect.stringContaining("Bob") });
+    db.registerInvariant(
+      "Bob keeps at least $5",
+      (changes) =>
+        changes.every((c) => toHex(c.key) !== toHex(BOB) || (c.after?.balance ?? 0n) >= 5n) ||
+        "Bob would drop below $5",
+    );
+    await expect(db.transaction((tx) => tx.transfer(BOB, CAROL, 1n))).rejects.toMatchObject({
+      code: "TX_INVARIANT",
+      message: expect.stringContaining("Bob"),
+    });
     await db.transaction((tx) => tx.transfer(ALICE, CAROL, 1n));
     expect(balances(ledger)).toEqual([19, 5, 1]);
   });

@@ -34,7 +34,10 @@ const written = (i: number, j: number, reads: readonly string[]) => `t${i}.${j}(
 async function runHistory(seed: number): Promise<{ committed: number; victims: number }> {
   const rand = xorshift(seed);
   const plans: Op[][] = Array.from({ length: TXS }, () =>
-    Array.from({ length: 2 + Math.floor(rand() * 4) }, () => (rand() < 0.5 ? { read: Math.floor(rand() * KEYS) } : { write: Math.floor(rand() * KEYS) })));
+    Array.from({ length: 2 + Math.floor(rand() * 4) }, () =>
+      rand() < 0.5 ? { read: Math.floor(rand() * KEYS) } : { write: Math.floor(rand() * KEYS) },
+    ),
+  );
   const store = await createKvStore("ts");
   const order: number[] = [];
   // Each transaction also writes its own receipt key: the log hook sees commits in their true order.
@@ -55,7 +58,9 @@ async function runHistory(seed: number): Promise<{ committed: number; victims: n
     }
     await tx.put(enc.encode(`receipt${i}`), enc.encode("1"));
   };
-  const outcomes = await Promise.allSettled(plans.map((_, i) => db.transaction(body(i, { n: 0 }), { retries: 40 })));
+  const outcomes = await Promise.allSettled(
+    plans.map((_, i) => db.transaction(body(i, { n: 0 }), { retries: 40 })),
+  );
   let victims = 0;
   outcomes.forEach((o) => {
     if (o.status === "rejected") {
@@ -87,13 +92,17 @@ describe("transactions: concurrent random histories are serializable", () => {
   it("each seeded history equals the serial execution of its commit order", async () => {
     const first = 20_261_126;
     const count = process.env.CHAINDB_SLOW ? 300 : 12;
-    const seeds = process.env.CHAINDB_SEED ? [Number(process.env.CHAINDB_SEED)] : Array.from({ length: count }, (_, i) => first + i);
+    const seeds = process.env.CHAINDB_SEED
+      ? [Number(process.env.CHAINDB_SEED)]
+      : Array.from({ length: count }, (_, i) => first + i);
     let committed = 0;
     for (const seed of seeds) {
       try {
         committed += (await runHistory(seed)).committed;
       } catch (error) {
-        console.error(`failing seed ${seed}; replay: CHAINDB_SEED=${seed} npx vitest run test/txn/txn-serializable.test.ts`);
+        console.error(
+          `failing seed ${seed}; replay: CHAINDB_SEED=${seed} npx vitest run test/txn/txn-serializable.test.ts`,
+        );
         throw error;
       }
     }

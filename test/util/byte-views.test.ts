@@ -55,7 +55,13 @@ import {
 import { decodeProof, ed25519Sign, ed25519Verify, packTransfers } from "../../bindings/chain/index.ts";
 import { decodeBlock, encodeBlock } from "../../bindings/consensus/index.ts";
 import { decodeBlockTxs, decodeChainTx, encodeBlockTxs } from "../../bindings/selection/index.ts";
-import { FileKeyStorage, decodeBlock as decodePowBlock, decodeEntry, encodeEntry, encodeBlock as encodePowBlock } from "../../bindings/replication/index.ts";
+import {
+  FileKeyStorage,
+  decodeBlock as decodePowBlock,
+  decodeEntry,
+  encodeEntry,
+  encodeBlock as encodePowBlock,
+} from "../../bindings/replication/index.ts";
 import { FileTwoPcLog } from "../../bindings/txn/index.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -76,8 +82,12 @@ interface Case {
 }
 
 /** Views of `inputs` of one kind, and a check that nothing around them changed. */
-function makeViews(kind: View, inputs: readonly Uint8Array[]): { views: Uint8Array[]; checkSurroundings: () => void } {
-  if (kind === "fresh Uint8Array") return { views: inputs.map((b) => new Uint8Array(b)), checkSurroundings: () => {} };
+function makeViews(
+  kind: View,
+  inputs: readonly Uint8Array[],
+): { views: Uint8Array[]; checkSurroundings: () => void } {
+  if (kind === "fresh Uint8Array")
+    return { views: inputs.map((b) => new Uint8Array(b)), checkSurroundings: () => {} };
   if (kind === "pooled Buffer") {
     // Start a new pool so every byte in front of our buffers is ours (a stray write at the pool's
     // offset 0, the old searchNonce bug, lands in the guard).
@@ -97,7 +107,9 @@ function makeViews(kind: View, inputs: readonly Uint8Array[]): { views: Uint8Arr
     return {
       views,
       checkSurroundings: () => {
-        for (let i = 0; i < end; i++) if (outside(i) && pool[i] !== before[i]) throw new Error(`wrote pool byte ${i} (outside its inputs)`);
+        for (let i = 0; i < end; i++)
+          if (outside(i) && pool[i] !== before[i])
+            throw new Error(`wrote pool byte ${i} (outside its inputs)`);
       },
     };
   }
@@ -115,7 +127,9 @@ function makeViews(kind: View, inputs: readonly Uint8Array[]): { views: Uint8Arr
   return {
     views,
     checkSurroundings: () => {
-      for (let i = 0; i < backing.length; i++) if (!inside(i) && backing[i] !== snapshot[i]) throw new Error(`wrote byte ${i} of the backing array (outside its inputs)`);
+      for (let i = 0; i < backing.length; i++)
+        if (!inside(i) && backing[i] !== snapshot[i])
+          throw new Error(`wrote byte ${i} of the backing array (outside its inputs)`);
     },
   };
 }
@@ -152,7 +166,8 @@ async function checkCase(c: Case): Promise<void> {
     const got = (await outcome(() => c.run(views))) as { value: unknown; shown: unknown };
     const where = `${c.name} on a ${kind}`;
     checkSurroundings();
-    if (!c.inPlace) views.forEach((v, i) => expect(toHex(v), `${where}: input ${i} changed`).toBe(toHex(c.inputs[i]!)));
+    if (!c.inPlace)
+      views.forEach((v, i) => expect(toHex(v), `${where}: input ${i} changed`).toBe(toHex(c.inputs[i]!)));
     if (kind === "fresh Uint8Array") expected = got.shown;
     else expect(got.shown, where).toEqual(expected);
     if (c.inPlace || c.holdsInputs) continue;
@@ -166,7 +181,9 @@ const key = keyPairFromSeed(seq(32, 3));
 const CHAIN = 9;
 
 /** Mainnet headers with the nonce zeroed, to be searched for their real nonce. */
-const mainnet = vectors.headers.slice(0, 3).map((v) => ({ header: headerWithNonce(fromHex(v.header), 0), nonce: v.nonce }));
+const mainnet = vectors.headers
+  .slice(0, 3)
+  .map((v) => ({ header: headerWithNonce(fromHex(v.header), 0), nonce: v.nonce }));
 
 function engineCases(engine: Engine): Case[] {
   const e = engine.name;
@@ -174,8 +191,16 @@ function engineCases(engine: Engine): Case[] {
     { name: `${e} sha256`, inputs: [seq(200)], run: ([d]) => engine.sha256(d!) },
     { name: `${e} sha256 (5 KiB, unpooled)`, inputs: [seq(5000)], run: ([d]) => engine.sha256(d!) },
     { name: `${e} sha256d`, inputs: [seq(80)], run: ([d]) => engine.sha256d(d!) },
-    { name: `${e} sha256Many`, inputs: [seq(64, 1), seq(64, 2), seq(64, 3), seq(64, 4), seq(64, 5)], run: (ms) => engine.sha256Many(ms) },
-    { name: `${e} merkleRoot`, inputs: [seq(32, 1), seq(32, 2), seq(32, 3)], run: (hs) => engine.merkleRoot(hs) },
+    {
+      name: `${e} sha256Many`,
+      inputs: [seq(64, 1), seq(64, 2), seq(64, 3), seq(64, 4), seq(64, 5)],
+      run: (ms) => engine.sha256Many(ms),
+    },
+    {
+      name: `${e} merkleRoot`,
+      inputs: [seq(32, 1), seq(32, 2), seq(32, 3)],
+      run: (hs) => engine.merkleRoot(hs),
+    },
     ...mainnet.map((m, i) => ({
       name: `${e} searchNonce, mainnet header ${i}`,
       inputs: [m.header, bitsToTarget(decodeHeader(m.header).bits)],
@@ -188,21 +213,49 @@ function engineCases(engine: Engine): Case[] {
   ];
 }
 
-const header = encodeHeader({ version: 2, prevHash: seq(32, 5), merkleRoot: seq(32, 6), time: 1_700_000_000, bits: 0x207fffff, nonce: 77 });
+const header = encodeHeader({
+  version: 2,
+  prevHash: seq(32, 5),
+  merkleRoot: seq(32, 6),
+  time: 1_700_000_000,
+  bits: 0x207fffff,
+  nonce: 77,
+});
 const transfer = signTransfer(key, { chainId: CHAIN, to: seq(32, 8), amount: 5n, fee: 1n, nonce: 0n });
-const staking = signStakingTx(key, { kind: "vote", chainId: CHAIN, fee: 1n, nonce: 0n, candidates: [seq(32, 1), seq(32, 2)] });
-const proposal = signProposal("views", key.secretKey, key.publicKey, { height: 3, round: 1, validRound: 0, value: seq(100) });
-const vote = signVote("views", key.secretKey, key.publicKey, { type: VoteType.Precommit, height: 3, round: 1, valueId: proposal.valueId });
+const staking = signStakingTx(key, {
+  kind: "vote",
+  chainId: CHAIN,
+  fee: 1n,
+  nonce: 0n,
+  candidates: [seq(32, 1), seq(32, 2)],
+});
+const proposal = signProposal("views", key.secretKey, key.publicKey, {
+  height: 3,
+  round: 1,
+  validRound: 0,
+  value: seq(100),
+});
+const vote = signVote("views", key.secretKey, key.publicKey, {
+  type: VoteType.Precommit,
+  height: 3,
+  round: 1,
+  valueId: proposal.valueId,
+});
 
 /** Account records as sorted hex (exportAccounts gives them in any order). */
-const records = (all: Uint8Array) => Array.from({ length: all.length / 48 }, (_, i) => toHex(all.subarray(48 * i, 48 * i + 48))).sort();
+const records = (all: Uint8Array) =>
+  Array.from({ length: all.length / 48 }, (_, i) => toHex(all.subarray(48 * i, 48 * i + 48))).sort();
 
 async function ledgerWith(engine: "wasm" | "ts"): Promise<Ledger> {
   return Ledger.open({ engine, chainId: CHAIN, genesis: [{ address: key.publicKey, balance: 100n }] });
 }
 
 const formatCases: Case[] = [
-  { name: "encodeHeader", inputs: [seq(32, 1), seq(32, 2)], run: ([p, m]) => encodeHeader({ version: 1, prevHash: p!, merkleRoot: m!, time: 1, bits: 2, nonce: 3 }) },
+  {
+    name: "encodeHeader",
+    inputs: [seq(32, 1), seq(32, 2)],
+    run: ([p, m]) => encodeHeader({ version: 1, prevHash: p!, merkleRoot: m!, time: 1, bits: 2, nonce: 3 }),
+  },
   { name: "decodeHeader", inputs: [header], run: ([h]) => decodeHeader(h!) },
   { name: "blockHash", inputs: [header], run: ([h]) => blockHash(h!) },
   { name: "blockHashBytes", inputs: [header], run: ([h]) => blockHashBytes(h!) },
@@ -215,36 +268,129 @@ const formatCases: Case[] = [
   { name: "targetToBits", inputs: [bitsToTarget(0x1d00ffff)], run: ([t]) => targetToBits(t!) },
   { name: "targetToBigInt", inputs: [bitsToTarget(0x1b0404cb)], run: ([t]) => targetToBigInt(t!) },
   { name: "workFromTarget", inputs: [bitsToTarget(0x1b0404cb)], run: ([t]) => workFromTarget(t!) },
-  { name: "hashMeetsTarget", inputs: [seq(32), bitsToTarget(0x207fffff)], run: ([h, t]) => hashMeetsTarget(h!, t!) },
-  { name: "checkProofOfWork", inputs: [fromHex(vectors.headers[2]!.header)], run: ([h]) => checkProofOfWork(h!) },
+  {
+    name: "hashMeetsTarget",
+    inputs: [seq(32), bitsToTarget(0x207fffff)],
+    run: ([h, t]) => hashMeetsTarget(h!, t!),
+  },
+  {
+    name: "checkProofOfWork",
+    inputs: [fromHex(vectors.headers[2]!.header)],
+    run: ([h]) => checkProofOfWork(h!),
+  },
   { name: "keyPairFromSeed", inputs: [seq(32, 11)], run: ([s]) => keyPairFromSeed(s!) },
-  { name: "ed25519Sign + Verify", inputs: [key.secretKey, seq(99)], run: ([sk, m]) => ({ sig: ed25519Sign(sk!, m!), ok: ed25519Verify(key.publicKey, m!, ed25519Sign(sk!, m!)) }) },
-  { name: "signTransfer", inputs: [key.secretKey, key.publicKey, seq(32, 4)], run: ([sk, pk, to]) => signTransfer({ secretKey: sk!, publicKey: pk! }, { chainId: 1, to: to!, amount: 1n, fee: 0n, nonce: 2n }) },
+  {
+    name: "ed25519Sign + Verify",
+    inputs: [key.secretKey, seq(99)],
+    run: ([sk, m]) => ({
+      sig: ed25519Sign(sk!, m!),
+      ok: ed25519Verify(key.publicKey, m!, ed25519Sign(sk!, m!)),
+    }),
+  },
+  {
+    name: "signTransfer",
+    inputs: [key.secretKey, key.publicKey, seq(32, 4)],
+    run: ([sk, pk, to]) =>
+      signTransfer(
+        { secretKey: sk!, publicKey: pk! },
+        { chainId: 1, to: to!, amount: 1n, fee: 0n, nonce: 2n },
+      ),
+  },
   { name: "decodeTransfer", inputs: [transfer], run: ([t]) => decodeTransfer(t!) },
   { name: "verifyTransferSignature", inputs: [transfer], run: ([t]) => verifyTransferSignature(t!) },
-  { name: "signStakingTx", inputs: [seq(32, 1), seq(32, 2)], run: (c) => signStakingTx(key, { kind: "vote", chainId: 1, fee: 0n, nonce: 0n, candidates: c }) },
+  {
+    name: "signStakingTx",
+    inputs: [seq(32, 1), seq(32, 2)],
+    run: (c) => signStakingTx(key, { kind: "vote", chainId: 1, fee: 0n, nonce: 0n, candidates: c }),
+  },
   { name: "decodeStakingTx", inputs: [staking], run: ([t]) => decodeStakingTx(t!) },
   { name: "verifyStakingTxSignature", inputs: [staking], run: ([t]) => verifyStakingTxSignature(t!) },
   { name: "decodeChainTx (transfer)", inputs: [transfer], run: ([t]) => decodeChainTx(t!, CHAIN) },
   { name: "decodeChainTx (staking)", inputs: [staking], run: ([t]) => decodeChainTx(t!, CHAIN) },
-  { name: "decodeBlockTxs", inputs: [encodeBlockTxs({ feeRecipient: seq(32), txs: [transfer, staking] })], run: ([b]) => decodeBlockTxs(b!) },
+  {
+    name: "decodeBlockTxs",
+    inputs: [encodeBlockTxs({ feeRecipient: seq(32), txs: [transfer, staking] })],
+    run: ([b]) => decodeBlockTxs(b!),
+  },
   { name: "net encodeMessage", inputs: [seq(40)], run: ([b]) => encodeMessage({ b: b!, n: 5n }) },
-  { name: "net decodeMessage", inputs: [encodeMessage({ b: seq(40), n: 5n })], run: ([b]) => decodeMessage(b!) },
+  {
+    name: "net decodeMessage",
+    inputs: [encodeMessage({ b: seq(40), n: 5n })],
+    run: ([b]) => decodeMessage(b!),
+  },
   { name: "valueIdOf", inputs: [seq(300)], run: ([v]) => valueIdOf(v!) },
-  { name: "signProposal + verifyProposal", inputs: [key.secretKey, seq(120)], run: ([sk, v]) => {
-    const p = signProposal("views", sk!, key.publicKey, { height: 1, round: 0, validRound: -1, value: v! });
-    return { p, ok: verifyProposal("views", p) };
-  }, holdsInputs: true },
-  { name: "signVote + verifyVote", inputs: [key.secretKey, seq(32)], run: ([sk, id]) => {
-    const v = signVote("views", sk!, key.publicKey, { type: VoteType.Prevote, height: 1, round: 0, valueId: id! });
-    return { v, ok: verifyVote("views", v) };
-  }, holdsInputs: true },
-  { name: "encodeConsensusMessage", inputs: [seq(80), seq(32), seq(32), seq(64)], run: ([value, id, pk, sig]) => encodeConsensusMessage({ kind: "proposal", height: 2, round: 0, validRound: -1, value: value!, valueId: id!, proposer: pk!, signature: sig! }) },
-  { name: "decodeConsensusMessage (proposal)", inputs: [encodeConsensusMessage(proposal)], run: ([b]) => decodeConsensusMessage(b!) },
-  { name: "decodeConsensusMessage (commit)", inputs: [encodeConsensusMessage({ kind: "commit", proposal, precommits: [vote, vote] })], run: ([b]) => decodeConsensusMessage(b!) },
-  { name: "consensus decodeBlock", inputs: [encodeBlock({ height: 4, parent: seq(32), lastCommit: { precommits: [vote] }, evidence: [], txs: seq(50), stateRoot: seq(32, 9) })], run: ([b]) => decodeBlock(b!) },
-  { name: "decodeProof", inputs: [Uint8Array.from([1, 2, 1, 0, 0, 0, ...seq(48), ...seq(64, 5)])], run: ([p]) => decodeProof(p!) },
-  { name: "replica decodeEntry", inputs: [encodeEntry({ epoch: 3, proposer: seq(32), transfers: transfer })], run: ([b]) => decodeEntry(b!) },
+  {
+    name: "signProposal + verifyProposal",
+    inputs: [key.secretKey, seq(120)],
+    run: ([sk, v]) => {
+      const p = signProposal("views", sk!, key.publicKey, { height: 1, round: 0, validRound: -1, value: v! });
+      return { p, ok: verifyProposal("views", p) };
+    },
+    holdsInputs: true,
+  },
+  {
+    name: "signVote + verifyVote",
+    inputs: [key.secretKey, seq(32)],
+    run: ([sk, id]) => {
+      const v = signVote("views", sk!, key.publicKey, {
+        type: VoteType.Prevote,
+        height: 1,
+        round: 0,
+        valueId: id!,
+      });
+      return { v, ok: verifyVote("views", v) };
+    },
+    holdsInputs: true,
+  },
+  {
+    name: "encodeConsensusMessage",
+    inputs: [seq(80), seq(32), seq(32), seq(64)],
+    run: ([value, id, pk, sig]) =>
+      encodeConsensusMessage({
+        kind: "proposal",
+        height: 2,
+        round: 0,
+        validRound: -1,
+        value: value!,
+        valueId: id!,
+        proposer: pk!,
+        signature: sig!,
+      }),
+  },
+  {
+    name: "decodeConsensusMessage (proposal)",
+    inputs: [encodeConsensusMessage(proposal)],
+    run: ([b]) => decodeConsensusMessage(b!),
+  },
+  {
+    name: "decodeConsensusMessage (commit)",
+    inputs: [encodeConsensusMessage({ kind: "commit", proposal, precommits: [vote, vote] })],
+    run: ([b]) => decodeConsensusMessage(b!),
+  },
+  {
+    name: "consensus decodeBlock",
+    inputs: [
+      encodeBlock({
+        height: 4,
+        parent: seq(32),
+        lastCommit: { precommits: [vote] },
+        evidence: [],
+        txs: seq(50),
+        stateRoot: seq(32, 9),
+      }),
+    ],
+    run: ([b]) => decodeBlock(b!),
+  },
+  {
+    name: "decodeProof",
+    inputs: [Uint8Array.from([1, 2, 1, 0, 0, 0, ...seq(48), ...seq(64, 5)])],
+    run: ([p]) => decodeProof(p!),
+  },
+  {
+    name: "replica decodeEntry",
+    inputs: [encodeEntry({ epoch: 3, proposer: seq(32), transfers: transfer })],
+    run: ([b]) => decodeEntry(b!),
+  },
 ];
 
 describe("bytes in, bytes out, whatever the view", () => {
@@ -252,7 +398,11 @@ describe("bytes in, bytes out, whatever the view", () => {
     for (const name of ["ts", "wasm"] as const) {
       const engine = await createEngine(name);
       for (const c of engineCases(engine)) await checkCase(c);
-      await checkCase({ name: `${name} PoW decodeBlock`, inputs: [encodePowBlock({ header, stateRoot: seq(32), transfers: [transfer] })], run: ([b]) => decodePowBlock(b!, engine) });
+      await checkCase({
+        name: `${name} PoW decodeBlock`,
+        inputs: [encodePowBlock({ header, stateRoot: seq(32), transfers: [transfer] })],
+        run: ([b]) => decodePowBlock(b!, engine),
+      });
     }
   });
 
@@ -261,13 +411,23 @@ describe("bytes in, bytes out, whatever the view", () => {
   });
 
   it("the miner leaves the caller's header alone", async () => {
-    const start = encodeHeader({ version: 1, prevHash: seq(32, 2), merkleRoot: seq(32, 3), time: 1000, bits: 0x1f00ffff, nonce: 0 });
+    const start = encodeHeader({
+      version: 1,
+      prevHash: seq(32, 2),
+      merkleRoot: seq(32, 3),
+      time: 1000,
+      bits: 0x1f00ffff,
+      nonce: 0,
+    });
     await checkCase({
       name: "mine (serial, wasm)",
       inputs: [start],
       run: async ([h]) => {
         const r = await mine(h!, { workers: 0, engine: "wasm" });
-        expect(r.nonce, "a solution past the start nonce, so a write into the input would show").toBeGreaterThan(0);
+        expect(
+          r.nonce,
+          "a solution past the start nonce, so a write into the input would show",
+        ).toBeGreaterThan(0);
         return { header: r.header, nonce: r.nonce, hash: r.hash };
       },
     });
@@ -281,7 +441,11 @@ describe("bytes in, bytes out, whatever the view", () => {
         run: async ([t, proposer]) => {
           const ledger = await ledgerWith(engine);
           const result = await ledger.applyBlock([t!], { proposer: proposer! });
-          return { result, account: () => ledger.account(key.publicKey), proof: () => ledger.prove(seq(32, 8)) };
+          return {
+            result,
+            account: () => ledger.account(key.publicKey),
+            proof: () => ledger.prove(seq(32, 8)),
+          };
         },
       });
       await checkCase({
@@ -295,8 +459,16 @@ describe("bytes in, bytes out, whatever the view", () => {
       });
       const ledger = await ledgerWith(engine);
       const root = ledger.root();
-      await checkCase({ name: `${engine} Ledger.account/prove`, inputs: [key.publicKey], run: ([a]) => ({ account: ledger.account(a!), proof: ledger.prove(a!) }) });
-      await checkCase({ name: `${engine} verifyProof`, inputs: [root, key.publicKey, ledger.prove(key.publicKey)], run: ([r, a, p]) => verifyProof(r!, a!, { balance: 100n, nonce: 0n }, p!) });
+      await checkCase({
+        name: `${engine} Ledger.account/prove`,
+        inputs: [key.publicKey],
+        run: ([a]) => ({ account: ledger.account(a!), proof: ledger.prove(a!) }),
+      });
+      await checkCase({
+        name: `${engine} verifyProof`,
+        inputs: [root, key.publicKey, ledger.prove(key.publicKey)],
+        run: ([r, a, p]) => verifyProof(r!, a!, { balance: 100n, nonce: 0n }, p!),
+      });
     }
   });
 
@@ -310,7 +482,12 @@ describe("bytes in, bytes out, whatever the view", () => {
           store.put(k!, v!);
           store.put(other!, k!);
           const got = store.get(k!);
-          return { got, has: store.has(other!), later: () => [store.get(seq(20, 1)), store.get(seq(20, 3))], deleted: store.delete(other!) };
+          return {
+            got,
+            has: store.has(other!),
+            later: () => [store.get(seq(20, 1)), store.get(seq(20, 3))],
+            deleted: store.delete(other!),
+          };
         },
       });
     }
@@ -340,12 +517,18 @@ describe("bytes in, bytes out, whatever the view", () => {
   });
 
   it("random lengths and offsets through the hashing and header paths (fast-check)", async () => {
-    const ts = await createEngine("ts"), wasm = await createEngine("wasm");
+    const ts = await createEngine("ts"),
+      wasm = await createEngine("wasm");
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), async (data) => {
         await checkCase({ name: "ts sha256d", inputs: [data], run: ([d]) => ts.sha256d(d!) });
         await checkCase({ name: "wasm sha256d", inputs: [data], run: ([d]) => wasm.sha256d(d!) });
-        if (data.length >= 80) await checkCase({ name: "blockHash", inputs: [data.subarray(0, 80)], run: ([h]) => blockHash(h!, wasm) });
+        if (data.length >= 80)
+          await checkCase({
+            name: "blockHash",
+            inputs: [data.subarray(0, 80)],
+            run: ([h]) => blockHash(h!, wasm),
+          });
       }),
       { numRuns: 60, seed: 15 },
     );

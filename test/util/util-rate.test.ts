@@ -26,9 +26,15 @@ describe("TokenBucket", () => {
   });
 
   it("refuses nonsense rates with coded errors", () => {
-    expect(() => new TokenBucket({ perSecond: 0, burst: 1 }, () => 0)).toThrow(expect.objectContaining({ code: "BAD_RANGE" }));
-    expect(() => new TokenBucket({ perSecond: 1, burst: 0.5 }, () => 0)).toThrow(expect.objectContaining({ code: "BAD_RANGE" }));
-    expect(() => new RateLimiter({ perSecond: Number.NaN, burst: 1 }, () => 0)).toThrow(expect.objectContaining({ code: "BAD_RANGE" }));
+    expect(() => new TokenBucket({ perSecond: 0, burst: 1 }, () => 0)).toThrow(
+      expect.objectContaining({ code: "BAD_RANGE" }),
+    );
+    expect(() => new TokenBucket({ perSecond: 1, burst: 0.5 }, () => 0)).toThrow(
+      expect.objectContaining({ code: "BAD_RANGE" }),
+    );
+    expect(() => new RateLimiter({ perSecond: Number.NaN, burst: 1 }, () => 0)).toThrow(
+      expect.objectContaining({ code: "BAD_RANGE" }),
+    );
   });
 });
 
@@ -62,7 +68,11 @@ describe("RateLimiter", () => {
 describe("Inbox", () => {
   it("runs steps one at a time in order, never inside the caller's stack", async () => {
     const log: string[] = [];
-    const inbox = new Inbox({}, (e) => log.push(`error ${String(e)}`), () => false);
+    const inbox = new Inbox(
+      {},
+      (e) => log.push(`error ${String(e)}`),
+      () => false,
+    );
     const slow = (name: string) => async () => {
       log.push(`${name} start`);
       await new Promise<void>((resolve) => queueMicrotask(resolve));
@@ -83,7 +93,11 @@ describe("Inbox", () => {
 
   it("drops peer messages beyond the event, per-peer and byte bounds, never internal events", async () => {
     let ran = 0;
-    const inbox = new Inbox({ eventsMax: 10, peerEventsMax: 4, bytesMax: 100 }, () => {}, () => false);
+    const inbox = new Inbox(
+      { eventsMax: 10, peerEventsMax: 4, bytesMax: 100 },
+      () => {},
+      () => false,
+    );
     const step = () => void ran++;
     expect([1, 2, 3, 4, 5].map(() => inbox.offer("p", 1, step))).toEqual([true, true, true, true, false]);
     expect(inbox.offer("q", 97, step)).toBe(false); // 4 + 97 > 100 bytes

@@ -11,7 +11,13 @@
  */
 import { ChainDbError, ErrorCode, assert } from "../../util/index.ts";
 import type { MessageValue, NodeId } from "../../net/index.ts";
-import { TWO_PC_PARTICIPANTS_MAX, type TwoPcEffect, type TwoPcEvent, type TwoPcMessage, type TwoPcOp } from "./types.ts";
+import {
+  TWO_PC_PARTICIPANTS_MAX,
+  type TwoPcEffect,
+  type TwoPcEvent,
+  type TwoPcMessage,
+  type TwoPcOp,
+} from "./types.ts";
 
 /** Timing of a {@link Coordinator}. */
 export interface CoordinatorOptions {
@@ -71,10 +77,23 @@ export class Coordinator {
       if (!key.startsWith(COMMIT_PREFIX)) continue;
       const tx = key.slice(COMMIT_PREFIX.length);
       const participants = (record as { participants?: unknown })?.participants;
-      if (!Array.isArray(participants)) throw new ChainDbError(ErrorCode.STORE_CORRUPT, `2PC log: bad commit record ${key}`);
-      const state: CoordTx = { phase: "committing", participants: participants as NodeId[], ops: new Map(), votes: new Set(participants as NodeId[]), acks: new Set(), retryMs: this.retryMs };
+      if (!Array.isArray(participants))
+        throw new ChainDbError(ErrorCode.STORE_CORRUPT, `2PC log: bad commit record ${key}`);
+      const state: CoordTx = {
+        phase: "committing",
+        participants: participants as NodeId[],
+        ops: new Map(),
+        votes: new Set(participants as NodeId[]),
+        acks: new Set(),
+        retryMs: this.retryMs,
+      };
       this.txs.set(tx, state);
-      effects.push(...this.sendAll(state, { type: "commit", tx }), { kind: "timer", timer: "retry", tx, delayMs: state.retryMs });
+      effects.push(...this.sendAll(state, { type: "commit", tx }), {
+        kind: "timer",
+        timer: "retry",
+        tx,
+        delayMs: state.retryMs,
+      });
     }
     return effects;
   }
@@ -92,35 +111,62 @@ export class Coordinator {
   /** Starts a transaction with `ops` per participant; returns its id and the effects (PREPAREs). */
   begin(plan: ReadonlyMap<NodeId, readonly TwoPcOp[]>): { tx: string; effects: TwoPcEffect[] } {
     assert(this.epoch > 0, "begin after recover");
-    if (plan.size === 0 || plan.size > TWO_PC_PARTICIPANTS_MAX) throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `a transaction needs 1..${TWO_PC_PARTICIPANTS_MAX} participants, got ${plan.size}`);
-    if (this.txs.size >= this.inFlightMax) throw new ChainDbError(ErrorCode.BUSY, `coordinator has ${this.txs.size} transactions in flight`);
+    if (plan.size === 0 || plan.size > TWO_PC_PARTICIPANTS_MAX)
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `a transaction needs 1..${TWO_PC_PARTICIPANTS_MAX} participants, got ${plan.size}`,
+      );
+    if (this.txs.size >= this.inFlightMax)
+      throw new ChainDbError(ErrorCode.BUSY, `coordinator has ${this.txs.size} transactions in flight`);
     const tx = `${this.self}.${this.epoch}.${++this.seq}`;
     const participants = [...plan.keys()];
-    const state: CoordTx = { phase: "collecting", participants, ops: new Map(plan), votes: new Set(), acks: new Set(), retryMs: this.retryMs };
+    const state: CoordTx = {
+      phase: "collecting",
+      participants,
+      ops: new Map(plan),
+      votes: new Set(),
+      acks: new Set(),
+      retryMs: this.retryMs,
+    };
     this.txs.set(tx, state);
-    const effects: TwoPcEffect[] = participants.map((p) => ({ kind: "send", to: p, message: { type: "prepare", tx, participants, ops: plan.get(p)! } }));
-    effects.push({ kind: "timer", timer: "retry", tx, delayMs: this.retryMs }, { kind: "timer", timer: "deadline", tx, delayMs: this.voteTimeoutMs });
+    const effects: TwoPcEffect[] = participants.map((p) => ({
+      kind: "send",
+      to: p,
+      message: { type: "prepare", tx, participants, ops: plan.get(p)! },
+    }));
+    effects.push(
+      { kind: "timer", timer: "retry", tx, delayMs: this.retryMs },
+      { kind: "timer", timer: "deadline", tx, delayMs: this.voteTimeoutMs },
+    );
     return { tx, effects };
   }
 
   /** Handles one event. Throws `PEER_UNKNOWN` (state untouched) for a message from a non-member. */
   handle(event: TwoPcEvent): TwoPcEffect[] {
     const sizeBefore = this.txs.size;
-    const effects = event.kind === "timeout" ? this.onTimeout(event.timer, event.tx) : this.onMessage(event.from, event.message);
+    const effects =
+      event.kind === "timeout"
+        ? this.onTimeout(event.timer, event.tx)
+        : this.onMessage(event.from, event.message);
     assert(this.txs.size <= sizeBefore, "events never start transactions");
     assert(this.txs.size <= this.inFlightMax, "in-flight bound");
     return effects;
   }
 
   private onMessage(from: NodeId, message: TwoPcMessage): TwoPcEffect[] {
-    if (!this.issued(message.tx)) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `2PC: ${message.tx} is not a transaction of ${this.self}`);
+    if (!this.issued(message.tx))
+      throw new ChainDbError(
+        ErrorCode.BAD_MESSAGE,
+        `2PC: ${message.tx} is not a transaction of ${this.self}`,
+      );
     const state = this.txs.get(message.tx);
     if (state !== undefined && !state.participants.includes(from)) {
       throw new ChainDbError(ErrorCode.PEER_UNKNOWN, `2PC: ${from} is not a participant of ${message.tx}`);
     }
     switch (message.type) {
       case "vote":
-        if (state === undefined) return message.yes ? [{ kind: "send", to: from, message: { type: "abort", tx: message.tx } }] : []; // presumed abort
+        if (state === undefined)
+          return message.yes ? [{ kind: "send", to: from, message: { type: "abort", tx: message.tx } }] : []; // presumed abort
         if (state.phase !== "collecting") return [];
         if (!message.yes) return this.decideAbort(message.tx, state);
         state.votes.add(from);
@@ -132,8 +178,11 @@ export class Coordinator {
         this.txs.delete(message.tx);
         return [{ kind: "write", key: COMMIT_PREFIX + message.tx, record: undefined }]; // END, lazily
       case "inquiry":
-        if (state === undefined) return [{ kind: "send", to: from, message: { type: "abort", tx: message.tx } }];
-        return state.phase === "committing" ? [{ kind: "send", to: from, message: { type: "commit", tx: message.tx } }] : [];
+        if (state === undefined)
+          return [{ kind: "send", to: from, message: { type: "abort", tx: message.tx } }];
+        return state.phase === "committing"
+          ? [{ kind: "send", to: from, message: { type: "commit", tx: message.tx } }]
+          : [];
       default:
         return []; // prepare/commit/abort are not for a coordinator: ignored
     }
@@ -175,8 +224,16 @@ export class Coordinator {
     state.retryMs = Math.min(state.retryMs * 2, this.retryMs * 8);
     const effects: TwoPcEffect[] =
       state.phase === "collecting"
-        ? state.participants.filter((p) => !state.votes.has(p)).map((p) => ({ kind: "send", to: p, message: { type: "prepare", tx, participants: state.participants, ops: state.ops.get(p)! } }))
-        : state.participants.filter((p) => !state.acks.has(p)).map((p) => ({ kind: "send", to: p, message: { type: "commit", tx } }));
+        ? state.participants
+            .filter((p) => !state.votes.has(p))
+            .map((p) => ({
+              kind: "send",
+              to: p,
+              message: { type: "prepare", tx, participants: state.participants, ops: state.ops.get(p)! },
+            }))
+        : state.participants
+            .filter((p) => !state.acks.has(p))
+            .map((p) => ({ kind: "send", to: p, message: { type: "commit", tx } }));
     effects.push({ kind: "timer", timer: "retry", tx, delayMs: state.retryMs });
     return effects;
   }

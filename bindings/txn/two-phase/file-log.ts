@@ -25,7 +25,11 @@ const KEY_MAX = 0xffff;
 
 function encodeOp(key: string, value: Uint8Array | null): Uint8Array {
   const k = new TextEncoder().encode(key);
-  if (k.length > KEY_MAX) throw new ChainDbError(ErrorCode.BAD_LENGTH, `2PC log key of ${k.length} bytes is longer than ${KEY_MAX}`);
+  if (k.length > KEY_MAX)
+    throw new ChainDbError(
+      ErrorCode.BAD_LENGTH,
+      `2PC log key of ${k.length} bytes is longer than ${KEY_MAX}`,
+    );
   const out = new Uint8Array(3 + k.length + (value?.length ?? 0));
   out[0] = value === null ? DELETE : PUT;
   out[1] = k.length & 0xff;
@@ -53,7 +57,10 @@ export class FileTwoPcLog implements TwoPcLog {
 
   private readonly compactMinBytes: number;
 
-  private constructor(readonly path: string, options: FileTwoPcLogOptions) {
+  private constructor(
+    readonly path: string,
+    options: FileTwoPcLogOptions,
+  ) {
     this.compactMinBytes = options.compactMinBytes ?? FILE_LOG_COMPACT_MIN_BYTES;
     this.log = AppendLog.open(path, "2pcl", (p) => this.replay(p), { port: options.port });
   }
@@ -125,8 +132,16 @@ export class FileTwoPcLog implements TwoPcLog {
 
   private replay(p: Uint8Array): void {
     const keyLength = p.length >= 3 ? p[1]! | (p[2]! << 8) : -1;
-    if (keyLength < 0 || 3 + keyLength > p.length || (p[0] !== PUT && p[0] !== DELETE) || (p[0] === DELETE && p.length !== 3 + keyLength)) {
-      throw new ChainDbError(ErrorCode.STORE_CORRUPT, `2PC log ${this.path}: malformed record of ${p.length} bytes`);
+    if (
+      keyLength < 0 ||
+      3 + keyLength > p.length ||
+      (p[0] !== PUT && p[0] !== DELETE) ||
+      (p[0] === DELETE && p.length !== 3 + keyLength)
+    ) {
+      throw new ChainDbError(
+        ErrorCode.STORE_CORRUPT,
+        `2PC log ${this.path}: malformed record of ${p.length} bytes`,
+      );
     }
     let key: string;
     try {

@@ -6,7 +6,12 @@
  * @module
  */
 export { Coordinator, COORDINATOR_EPOCH_KEY, type CoordinatorOptions } from "./coordinator.ts";
-export { Participant, PARTICIPANT_PREFIX, type ParticipantOptions, type TwoPcResource } from "./participant.ts";
+export {
+  Participant,
+  PARTICIPANT_PREFIX,
+  type ParticipantOptions,
+  type TwoPcResource,
+} from "./participant.ts";
 export { TwoPcRunner, type TwoPcCore, type TwoPcLog, type TwoPcRunnerOptions } from "./runner.ts";
 export { LogBank, LedgerBank } from "./resources.ts";
 export {
@@ -21,5 +26,16 @@ export {
   type TwoPcTimer,
   type TwoPcWrite,
 } from "./types.ts";
-export { simulateTwoPc, twoPcReplayCommand, type TwoPcBug, type TwoPcSimulationOptions, type TwoPcSimulationReport } from "./simulate.ts";
-export { FileTwoPcLog, FILE_LOG_COMPACT_RATIO, FILE_LOG_COMPACT_MIN_BYTES, type FileTwoPcLogOptions } from "./file-log.ts";
+export {
+  simulateTwoPc,
+  twoPcReplayCommand,
+  type TwoPcBug,
+  type TwoPcSimulationOptions,
+  type TwoPcSimulationReport,
+} from "./simulate.ts";
+export {
+  FileTwoPcLog,
+  FILE_LOG_COMPACT_RATIO,
+  FILE_LOG_COMPACT_MIN_BYTES,
+  type FileTwoPcLogOptions,
+} from "./file-log.ts";

@@ -14,7 +14,15 @@
  */
 import { ChainDbError, ErrorCode, assert } from "../../util/index.ts";
 import type { MessageValue, NodeId } from "../../net/index.ts";
-import { writesFromRecord, writesToRecord, type TwoPcEffect, type TwoPcEvent, type TwoPcMessage, type TwoPcOp, type TwoPcWrite } from "./types.ts";
+import {
+  writesFromRecord,
+  writesToRecord,
+  type TwoPcEffect,
+  type TwoPcEvent,
+  type TwoPcMessage,
+  type TwoPcOp,
+  type TwoPcWrite,
+} from "./types.ts";
 
 /** What a participant prepares against: a bank's accounts under its locks. */
 export interface TwoPcResource {
@@ -22,7 +30,10 @@ export interface TwoPcResource {
    * Takes exclusive locks on the ops' accounts without waiting and validates the result; on
    * success returns the after-images (locks held), else a reason (no lock left held).
    */
-  tryPrepare(tx: string, ops: readonly TwoPcOp[]): { ok: true; writes: TwoPcWrite[] } | { ok: false; reason: string };
+  tryPrepare(
+    tx: string,
+    ops: readonly TwoPcOp[],
+  ): { ok: true; writes: TwoPcWrite[] } | { ok: false; reason: string };
   /** Re-takes the locks of a transaction found prepared at recovery (nothing else runs yet). */
   restore(tx: string, writes: readonly TwoPcWrite[]): void;
   /** Applies the after-images (idempotent); durable by the time the following forced log write is. */
@@ -85,11 +96,24 @@ export class Participant {
       if (!key.startsWith(PARTICIPANT_PREFIX)) continue;
       const tx = key.slice(PARTICIPANT_PREFIX.length);
       const r = value as Record<string, MessageValue>;
-      if ((r?.state === "committed" || r?.state === "aborted") && Array.isArray(r.participants)) this.remember(tx, r.state === "committed", r.participants as NodeId[]);
-      else if (r?.state === "prepared" && typeof r.coordinator === "string" && Array.isArray(r.participants)) {
-        const p: Prepared = { coordinator: r.coordinator, participants: r.participants as NodeId[], writes: writesFromRecord(r.writes), inquireMs: this.inquireMs };
+      if ((r?.state === "committed" || r?.state === "aborted") && Array.isArray(r.participants))
+        this.remember(tx, r.state === "committed", r.participants as NodeId[]);
+      else if (
+        r?.state === "prepared" &&
+        typeof r.coordinator === "string" &&
+        Array.isArray(r.participants)
+      ) {
+        const p: Prepared = {
+          coordinator: r.coordinator,
+          participants: r.participants as NodeId[],
+          writes: writesFromRecord(r.writes),
+          inquireMs: this.inquireMs,
+        };
         this.prepared.set(tx, p);
-        effects.push({ kind: "restore", tx, writes: p.writes }, { kind: "timer", timer: "inquire", tx, delayMs: 0 });
+        effects.push(
+          { kind: "restore", tx, writes: p.writes },
+          { kind: "timer", timer: "inquire", tx, delayMs: 0 },
+        );
       } else throw new ChainDbError(ErrorCode.STORE_CORRUPT, `2PC log: bad participant record ${key}`);
     }
     return effects;
@@ -113,19 +137,28 @@ export class Participant {
     const knownPeer = this.coordinators.has(from) || (p !== undefined && p.participants.includes(from));
     switch (message.type) {
       case "prepare":
-        if (!this.coordinators.has(from)) throw new ChainDbError(ErrorCode.PEER_UNKNOWN, `2PC: ${from} may not coordinate here`);
-        if (!message.participants.includes(this.self)) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `2PC: ${this.self} is not a participant of ${message.tx}`);
+        if (!this.coordinators.has(from))
+          throw new ChainDbError(ErrorCode.PEER_UNKNOWN, `2PC: ${from} may not coordinate here`);
+        if (!message.participants.includes(this.self))
+          throw new ChainDbError(
+            ErrorCode.BAD_MESSAGE,
+            `2PC: ${this.self} is not a participant of ${message.tx}`,
+          );
         return this.onPrepare(from, message);
       case "commit":
       case "abort":
-        if (!knownPeer) throw new ChainDbError(ErrorCode.PEER_UNKNOWN, `2PC: ${from} may not decide ${message.tx}`);
+        if (!knownPeer)
+          throw new ChainDbError(ErrorCode.PEER_UNKNOWN, `2PC: ${from} may not decide ${message.tx}`);
         return this.onDecision(from, message.tx, message.type === "commit");
       case "inquiry": {
         // Cooperative termination: answer only with a decision we know; "don't know" is silence.
         const known = this.decided.get(message.tx);
         if (known === undefined) return [];
-        if (!known.participants.includes(from) && !this.coordinators.has(from)) throw new ChainDbError(ErrorCode.PEER_UNKNOWN, `2PC: ${from} is not a member of ${message.tx}`);
-        return [{ kind: "send", to: from, message: { type: known.committed ? "commit" : "abort", tx: message.tx } }];
+        if (!known.participants.includes(from) && !this.coordinators.has(from))
+          throw new ChainDbError(ErrorCode.PEER_UNKNOWN, `2PC: ${from} is not a member of ${message.tx}`);
+        return [
+          { kind: "send", to: from, message: { type: known.committed ? "commit" : "abort", tx: message.tx } },
+        ];
       }
       default:
         return [];
@@ -136,22 +169,41 @@ export class Participant {
     const { tx } = m;
     if (this.prepared.has(tx)) return [{ kind: "send", to: from, message: { type: "vote", tx, yes: true } }];
     const known = this.decided.get(tx)?.committed;
-    if (known !== undefined) return known ? [] : [{ kind: "send", to: from, message: { type: "vote", tx, yes: false } }];
+    if (known !== undefined)
+      return known ? [] : [{ kind: "send", to: from, message: { type: "vote", tx, yes: false } }];
     const verdict = this.resource.tryPrepare(tx, m.ops);
     if (!verdict.ok) {
       // Unilateral abort (we never voted yes), forced: we may tell in-doubt peers "abort", so a
       // duplicate PREPARE after a crash must not find us willing to vote yes.
       this.remember(tx, false, m.participants);
       return [
-        { kind: "force", key: PARTICIPANT_PREFIX + tx, record: { state: "aborted", participants: m.participants } },
+        {
+          kind: "force",
+          key: PARTICIPANT_PREFIX + tx,
+          record: { state: "aborted", participants: m.participants },
+        },
         { kind: "outcome", tx, committed: false },
         { kind: "send", to: from, message: { type: "vote", tx, yes: false } },
       ];
     }
-    const p: Prepared = { coordinator: from, participants: [...m.participants], writes: verdict.writes, inquireMs: this.inquireMs };
+    const p: Prepared = {
+      coordinator: from,
+      participants: [...m.participants],
+      writes: verdict.writes,
+      inquireMs: this.inquireMs,
+    };
     this.prepared.set(tx, p);
     return [
-      { kind: "force", key: PARTICIPANT_PREFIX + tx, record: { state: "prepared", coordinator: from, participants: p.participants, writes: writesToRecord(p.writes) } },
+      {
+        kind: "force",
+        key: PARTICIPANT_PREFIX + tx,
+        record: {
+          state: "prepared",
+          coordinator: from,
+          participants: p.participants,
+          writes: writesToRecord(p.writes),
+        },
+      },
       { kind: "send", to: from, message: { type: "vote", tx, yes: true } },
       { kind: "timer", timer: "inquire", tx, delayMs: this.inquireMs * 4 },
     ];
@@ -161,19 +213,35 @@ export class Participant {
     const p = this.prepared.get(tx);
     if (p === undefined) {
       const known = this.decided.get(tx)?.committed;
-      if (known !== undefined && known !== commit) throw new ChainDbError(ErrorCode.BAD_MESSAGE, `2PC: ${from} says ${commit ? "commit" : "abort"} for ${tx}, decided otherwise here`);
+      if (known !== undefined && known !== commit)
+        throw new ChainDbError(
+          ErrorCode.BAD_MESSAGE,
+          `2PC: ${from} says ${commit ? "commit" : "abort"} for ${tx}, decided otherwise here`,
+        );
       // Committed and forgotten, or never prepared: an ack costs nothing and ends the re-sends.
       return commit ? [{ kind: "send", to: from, message: { type: "ack", tx } }] : [];
     }
     this.prepared.delete(tx);
     this.remember(tx, commit, p.participants);
     if (!commit) {
-      return [{ kind: "write", key: PARTICIPANT_PREFIX + tx, record: { state: "aborted", participants: p.participants } }, { kind: "release", tx }, { kind: "outcome", tx, committed: false }];
+      return [
+        {
+          kind: "write",
+          key: PARTICIPANT_PREFIX + tx,
+          record: { state: "aborted", participants: p.participants },
+        },
+        { kind: "release", tx },
+        { kind: "outcome", tx, committed: false },
+      ];
     }
     // Locks stay held until COMMITTED is durable: a crash before it replays the same after-images.
     return [
       { kind: "apply", tx, writes: p.writes },
-      { kind: "force", key: PARTICIPANT_PREFIX + tx, record: { state: "committed", participants: p.participants } },
+      {
+        kind: "force",
+        key: PARTICIPANT_PREFIX + tx,
+        record: { state: "committed", participants: p.participants },
+      },
       { kind: "release", tx },
       { kind: "outcome", tx, committed: true },
       { kind: "send", to: p.coordinator, message: { type: "ack", tx } },
@@ -183,9 +251,14 @@ export class Participant {
   private inquire(tx: string): TwoPcEffect[] {
     const p = this.prepared.get(tx);
     if (p === undefined) return [];
-    const targets = this.cooperative ? [p.coordinator, ...p.participants.filter((q) => q !== this.self && q !== p.coordinator)] : [p.coordinator];
+    const targets = this.cooperative
+      ? [p.coordinator, ...p.participants.filter((q) => q !== this.self && q !== p.coordinator)]
+      : [p.coordinator];
     p.inquireMs = Math.min(p.inquireMs * 2, this.inquireMs * 8);
-    return [...targets.map((to): TwoPcEffect => ({ kind: "send", to, message: { type: "inquiry", tx } })), { kind: "timer", timer: "inquire", tx, delayMs: p.inquireMs }];
+    return [
+      ...targets.map((to): TwoPcEffect => ({ kind: "send", to, message: { type: "inquiry", tx } })),
+      { kind: "timer", timer: "inquire", tx, delayMs: p.inquireMs },
+    ];
   }
 
   private remember(tx: string, committed: boolean, participants: readonly NodeId[]): void {

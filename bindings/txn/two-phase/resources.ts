@@ -18,7 +18,10 @@ const text = new TextEncoder();
 const untext = new TextDecoder();
 
 /** Validates ops against current balances: every account appears once, results stay within u64. */
-function afterImages(ops: readonly TwoPcOp[], balanceOf: (account: string) => bigint): { ok: true; writes: TwoPcWrite[] } | { ok: false; reason: string } {
+function afterImages(
+  ops: readonly TwoPcOp[],
+  balanceOf: (account: string) => bigint,
+): { ok: true; writes: TwoPcWrite[] } | { ok: false; reason: string } {
   const seen = new Set<string>();
   const writes: TwoPcWrite[] = [];
   for (const op of ops) {
@@ -41,7 +44,8 @@ export class LogBank implements TwoPcResource {
 
   /** Sets opening balances and syncs (setup only). */
   async open(balances: ReadonlyMap<string, bigint>): Promise<void> {
-    for (const [account, balance] of balances) this.log.put(BANK_PREFIX + account, text.encode(balance.toString()));
+    for (const [account, balance] of balances)
+      this.log.put(BANK_PREFIX + account, text.encode(balance.toString()));
     await this.log.sync();
   }
 
@@ -53,16 +57,24 @@ export class LogBank implements TwoPcResource {
 
   /** Every account and its balance. */
   balances(): Map<string, bigint> {
-    return new Map(this.log.keys(BANK_PREFIX).map((k) => [k.slice(BANK_PREFIX.length), this.balance(k.slice(BANK_PREFIX.length))]));
+    return new Map(
+      this.log
+        .keys(BANK_PREFIX)
+        .map((k) => [k.slice(BANK_PREFIX.length), this.balance(k.slice(BANK_PREFIX.length))]),
+    );
   }
 
   get locksHeld(): number {
     return this.locks.size;
   }
 
-  tryPrepare(tx: string, ops: readonly TwoPcOp[]): { ok: true; writes: TwoPcWrite[] } | { ok: false; reason: string } {
+  tryPrepare(
+    tx: string,
+    ops: readonly TwoPcOp[],
+  ): { ok: true; writes: TwoPcWrite[] } | { ok: false; reason: string } {
     const busy = ops.find((op) => this.locks.has(op.account) && this.locks.get(op.account) !== tx);
-    if (busy !== undefined) return { ok: false, reason: `account ${busy.account} is locked by ${this.locks.get(busy.account)}` };
+    if (busy !== undefined)
+      return { ok: false, reason: `account ${busy.account} is locked by ${this.locks.get(busy.account)}` };
     const verdict = afterImages(ops, (a) => this.balance(a));
     if (verdict.ok) for (const op of ops) this.locks.set(op.account, tx);
     return verdict;
@@ -100,12 +112,17 @@ export class LedgerBank implements TwoPcResource {
     return n;
   }
 
-  tryPrepare(tx: string, ops: readonly TwoPcOp[]): { ok: true; writes: TwoPcWrite[] } | { ok: false; reason: string } {
+  tryPrepare(
+    tx: string,
+    ops: readonly TwoPcOp[],
+  ): { ok: true; writes: TwoPcWrite[] } | { ok: false; reason: string } {
     const owner = `2pc:${tx}`;
     const taken: string[] = [];
     for (const op of ops) {
-      if (!/^[0-9a-f]{64}$/.test(op.account)) return this.fail(tx, taken, `account ${op.account} is not a 32-byte hex address`);
-      if (!this.db.locks.tryAcquire(owner, op.account, "X")) return this.fail(tx, taken, `account ${op.account.slice(0, 16)}… is locked`);
+      if (!/^[0-9a-f]{64}$/.test(op.account))
+        return this.fail(tx, taken, `account ${op.account} is not a 32-byte hex address`);
+      if (!this.db.locks.tryAcquire(owner, op.account, "X"))
+        return this.fail(tx, taken, `account ${op.account.slice(0, 16)}… is locked`);
       taken.push(op.account);
     }
     const verdict = afterImages(ops, (a) => this.db.backend.read(fromHex(a))?.balance ?? 0n);
@@ -116,9 +133,13 @@ export class LedgerBank implements TwoPcResource {
 
   restore(tx: string, writes: readonly TwoPcWrite[]): void {
     for (const w of writes) {
-      if (!this.db.locks.tryAcquire(`2pc:${tx}`, w.account, "X")) throw new ChainDbError(ErrorCode.TX_CONFLICT, `recovery: account ${w.account} is locked`);
+      if (!this.db.locks.tryAcquire(`2pc:${tx}`, w.account, "X"))
+        throw new ChainDbError(ErrorCode.TX_CONFLICT, `recovery: account ${w.account} is locked`);
     }
-    this.held.set(tx, writes.map((w) => w.account));
+    this.held.set(
+      tx,
+      writes.map((w) => w.account),
+    );
   }
 
   async apply(tx: string, writes: readonly TwoPcWrite[]): Promise<void> {

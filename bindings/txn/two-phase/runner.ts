@@ -7,10 +7,24 @@
  * @module
  */
 import { ChainDbError, assert } from "../../util/index.ts";
-import { decodeMessage, encodeMessage, type Clock, type MessageValue, type NodeId, type Transport } from "../../net/index.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type Clock,
+  type MessageValue,
+  type NodeId,
+  type Transport,
+} from "../../net/index.ts";
 import { Coordinator } from "./coordinator.ts";
 import type { TwoPcResource } from "./participant.ts";
-import { decodeTwoPcMessage, encodeTwoPcMessage, type TwoPcEffect, type TwoPcEvent, type TwoPcOp, type TwoPcTimer } from "./types.ts";
+import {
+  decodeTwoPcMessage,
+  encodeTwoPcMessage,
+  type TwoPcEffect,
+  type TwoPcEvent,
+  type TwoPcOp,
+  type TwoPcTimer,
+} from "./types.ts";
 
 /** The durable log a runner writes: a key-value store whose writes are durable after `sync` (SimStorage fits). */
 export interface TwoPcLog {

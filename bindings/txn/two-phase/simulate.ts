@@ -103,7 +103,11 @@ class TwoPcRun {
   private violation: { invariant: string; detail: string } | undefined;
 
   constructor(private readonly options: TwoPcSimulationOptions) {
-    this.net = new SimNetwork({ seed: options.seed, settle: () => this.settle(), ...(options.trace && { trace: options.trace }) });
+    this.net = new SimNetwork({
+      seed: options.seed,
+      settle: () => this.settle(),
+      ...(options.trace && { trace: options.trace }),
+    });
     options.trace?.setDescriber(describeTwoPcPayload);
     this.random = this.net.random.fork();
     const n = options.participants ?? this.random.int(3, 5);
@@ -114,14 +118,20 @@ class TwoPcRun {
 
   async execute(): Promise<void> {
     const r = this.random;
-    const link = { loss: r.pick([0, 0.05, 0.2]), duplicate: r.pick([0, 0.1, 0.3]), reorder: r.pick([0, 0.2]), latency: { kind: "uniform" as const, minMs: 1, maxMs: r.pick([5, 30]) } };
+    const link = {
+      loss: r.pick([0, 0.05, 0.2]),
+      duplicate: r.pick([0, 0.1, 0.3]),
+      reorder: r.pick([0, 0.2]),
+      latency: { kind: "uniform" as const, minMs: 1, maxMs: r.pick([5, 30]) },
+    };
     this.crashP = r.pick([0, 0.01, 0.03, 0.08]);
     if (this.options.crashAt !== undefined) {
       this.crashP = 0;
       link.loss = 0;
     }
     for (const id of [COORD, ...this.ids]) this.net.addNode(id);
-    for (const a of [COORD, ...this.ids]) for (const b of [COORD, ...this.ids]) if (a < b) this.net.setLink(a, b, link);
+    for (const a of [COORD, ...this.ids])
+      for (const b of [COORD, ...this.ids]) if (a < b) this.net.setLink(a, b, link);
     for (const id of this.ids) {
       const bank = new LogBank(this.net.node(id).storage);
       await bank.open(new Map(Array.from({ length: ACCOUNTS }, (_, i) => [`a${i}`, OPENING])));
@@ -136,7 +146,11 @@ class TwoPcRun {
     const done = await this.net.runUntil(() => this.violation !== undefined || this.quiescent(), 120_000);
     if (this.violation !== undefined) return;
     this.checkAtomicity();
-    if (!done) this.violate("termination: after healing every participant decides and releases its locks", this.describe());
+    if (!done)
+      this.violate(
+        "termination: after healing every participant decides and releases its locks",
+        this.describe(),
+      );
     this.checkConservation();
   }
 
@@ -144,7 +158,10 @@ class TwoPcRun {
     const node = this.net.node(id);
     const bank = id === COORD ? undefined : new LogBank(node.storage);
     const resource = bank === undefined ? undefined : bankFor(bank, this.options.bug);
-    const core = resource === undefined ? makeCoordinator(this.options.bug) : makeParticipant(id, resource, this.options.bug);
+    const core =
+      resource === undefined
+        ? makeCoordinator(this.options.bug)
+        : makeParticipant(id, resource, this.options.bug);
     const runner = new TwoPcRunner({
       transport: node.transport,
       clock: node.clock,
@@ -152,7 +169,11 @@ class TwoPcRun {
       core,
       ...(resource ? { resource } : {}),
       observer: (n, e) => this.observe(n, e),
-      beforeEffect: (n) => !(this.faulty && (this.crashPoint(n) || (this.crashes < CRASHES_MAX && this.random.chance(this.crashP)))),
+      beforeEffect: (n) =>
+        !(
+          this.faulty &&
+          (this.crashPoint(n) || (this.crashes < CRASHES_MAX && this.random.chance(this.crashP)))
+        ),
       onCrash: () => this.crash(id),
     });
     this.runners.set(id, runner);
@@ -174,7 +195,10 @@ class TwoPcRun {
     this.runners.get(id)!.kill();
     this.net.crash(id);
     const delay = this.options.crashAt?.restartMs ?? this.random.int(20, 1500);
-    this.net.clock.setTimer(delay, () => void this.restart(id).catch((e: Error) => this.violate("restart succeeds", e.stack ?? e.message)));
+    this.net.clock.setTimer(
+      delay,
+      () => void this.restart(id).catch((e: Error) => this.violate("restart succeeds", e.stack ?? e.message)),
+    );
   }
 
   private async restart(id: NodeId): Promise<void> {
@@ -192,7 +216,8 @@ class TwoPcRun {
       const plan = new Map<NodeId, TwoPcOp[]>(members.map((p) => [p, []]));
       plan.get(members[0]!)!.push({ account: `a${this.random.int(0, ACCOUNTS - 1)}`, delta: -amount });
       plan.get(members[1]!)!.push({ account: `a${this.random.int(0, ACCOUNTS - 1)}`, delta: amount });
-      for (const p of members.slice(2)) plan.get(p)!.push({ account: `a${this.random.int(0, ACCOUNTS - 1)}`, delta: 0n });
+      for (const p of members.slice(2))
+        plan.get(p)!.push({ account: `a${this.random.int(0, ACCOUNTS - 1)}`, delta: 0n });
       this.net.clock.setTimer(at, () => {
         if (!this.net.node(COORD).up) return;
         const { tx } = this.runners.get(COORD)!.begin(plan);
@@ -207,7 +232,9 @@ class TwoPcRun {
       const at = this.random.int(0, this.durationMs - 1);
       const kind = this.random.pick(["crash", "partition", "heal"] as const);
       const victim = this.random.pick([COORD, ...this.ids]);
-      const groups = [this.random.shuffle([COORD, ...this.ids]).slice(0, this.random.int(1, this.ids.length))];
+      const groups = [
+        this.random.shuffle([COORD, ...this.ids]).slice(0, this.random.int(1, this.ids.length)),
+      ];
       this.net.clock.setTimer(at, () => {
         if (!this.faulty) return;
         if (kind === "crash" && this.net.node(victim).up && this.crashes < CRASHES_MAX) this.crash(victim);
@@ -220,13 +247,18 @@ class TwoPcRun {
   private readonly lastPrepare = new Map<NodeId, string>();
   private observe(node: NodeId, e: TwoPcEffect): void {
     if (this.options.trace) traceTwoPcEffect(this.options.trace, node, e, this.lastPrepare);
-    if (e.kind === "send" && e.message.type === "vote") entry(this.votes, e.message.tx, node).add(e.message.yes);
+    if (e.kind === "send" && e.message.type === "vote")
+      entry(this.votes, e.message.tx, node).add(e.message.yes);
     if (e.kind !== "outcome") return;
     const seen = entry(this.outcomes, e.tx, node);
     seen.add(e.committed);
     const all = new Set<boolean>();
     for (const s of this.outcomes.get(e.tx)!.values()) for (const v of s) all.add(v);
-    if (all.size > 1) this.violate("atomicity: never committed at one node and aborted at another", `${e.tx}: ${this.outcomeText(e.tx)}`);
+    if (all.size > 1)
+      this.violate(
+        "atomicity: never committed at one node and aborted at another",
+        `${e.tx}: ${this.outcomeText(e.tx)}`,
+      );
     if (e.committed) this.checkValidity(e.tx);
   }
 
@@ -234,7 +266,11 @@ class TwoPcRun {
     const members = this.members.get(tx);
     if (members === undefined) return this.violate("validity: only started transactions commit", tx);
     const missing = members.filter((p) => !this.votes.get(tx)?.get(p)?.has(true));
-    if (missing.length > 0) this.violate("validity: committed only if all voted yes", `${tx} committed without a yes from ${missing.join(", ")}`);
+    if (missing.length > 0)
+      this.violate(
+        "validity: committed only if all voted yes",
+        `${tx} committed without a yes from ${missing.join(", ")}`,
+      );
   }
 
   private checkAtomicity(): void {
@@ -243,8 +279,11 @@ class TwoPcRun {
       for (const p of members) {
         // A crash between the forced COMMITTED record and its outcome effect hides the outcome from
         // the observer: the participant's recovered state knows it.
-        const here = this.outcomes.get(tx)?.get(p)?.has(true) === true || (this.cores.get(p) as Participant).outcome(tx) === true;
-        if (committed && !here) this.violate("atomicity: a commit reaches every participant", `${tx}: ${this.outcomeText(tx)}`);
+        const here =
+          this.outcomes.get(tx)?.get(p)?.has(true) === true ||
+          (this.cores.get(p) as Participant).outcome(tx) === true;
+        if (committed && !here)
+          this.violate("atomicity: a commit reaches every participant", `${tx}: ${this.outcomeText(tx)}`);
       }
     }
   }
@@ -253,36 +292,50 @@ class TwoPcRun {
     let total = 0n;
     for (const bank of this.banks.values()) for (const b of bank.balances().values()) total += b;
     const expected = OPENING * BigInt(ACCOUNTS * this.ids.length);
-    if (total !== expected) this.violate("conservation: no money created or destroyed across the banks", `total ${total}, expected ${expected}`);
+    if (total !== expected)
+      this.violate(
+        "conservation: no money created or destroyed across the banks",
+        `total ${total}, expected ${expected}`,
+      );
   }
 
   private quiescent(): boolean {
     if (![COORD, ...this.ids].every((id) => this.net.node(id).up)) return false;
     if ((this.cores.get(COORD) as Coordinator).inFlight > 0) return false;
-    return this.ids.every((id) => (this.cores.get(id) as Participant).inDoubt.length === 0 && this.banks.get(id)!.locksHeld === 0);
+    return this.ids.every(
+      (id) => (this.cores.get(id) as Participant).inDoubt.length === 0 && this.banks.get(id)!.locksHeld === 0,
+    );
   }
 
   private async settle(): Promise<void> {
     for (let i = 0; i < SETTLE_ROUNDS_MAX; i++) {
       const tails = [...this.runners.values()].map((r) => r.idle());
-      await Promise.all(tails).catch((error: Error) => this.violate("no internal check fails", error.stack ?? error.message));
+      await Promise.all(tails).catch((error: Error) =>
+        this.violate("no internal check fails", error.stack ?? error.message),
+      );
       if ([...this.runners.values()].every((r, j) => r.idle() === tails[j])) return;
     }
   }
 
   private outcomeText(tx: string): string {
     const m = this.outcomes.get(tx);
-    return m === undefined ? "no outcomes" : [...m].map(([n, s]) => `${n}:${[...s].map((c) => (c ? "commit" : "abort")).join("+")}`).join(" ");
+    return m === undefined
+      ? "no outcomes"
+      : [...m].map(([n, s]) => `${n}:${[...s].map((c) => (c ? "commit" : "abort")).join("+")}`).join(" ");
   }
 
   private describe(): string {
     const c = this.cores.get(COORD) as Coordinator;
-    const parts = this.ids.map((id) => `${id} ${this.net.node(id).up ? "up" : "down"} in-doubt [${(this.cores.get(id) as Participant).inDoubt.join(",")}] locks ${this.banks.get(id)!.locksHeld}`);
+    const parts = this.ids.map(
+      (id) =>
+        `${id} ${this.net.node(id).up ? "up" : "down"} in-doubt [${(this.cores.get(id) as Participant).inDoubt.join(",")}] locks ${this.banks.get(id)!.locksHeld}`,
+    );
     return `c ${this.net.node(COORD).up ? "up" : "down"} in-flight ${c.inFlight}; ${parts.join("; ")}`;
   }
 
   violate(invariant: string, detail: string): void {
-    if (this.violation === undefined && this.options.trace) traceTwoPcViolation(this.options.trace, invariant, detail, [COORD, ...this.ids], this.members.keys());
+    if (this.violation === undefined && this.options.trace)
+      traceTwoPcViolation(this.options.trace, invariant, detail, [COORD, ...this.ids], this.members.keys());
     this.violation ??= { invariant, detail };
   }
 
@@ -294,7 +347,15 @@ class TwoPcRun {
       if (c?.has(true)) committed++;
       else aborted++;
     }
-    const report: TwoPcSimulationReport = { seed: this.options.seed, participants: this.ids.length, transactions: this.members.size, committed, aborted, crashes: this.crashes, virtualMs: this.net.now };
+    const report: TwoPcSimulationReport = {
+      seed: this.options.seed,
+      participants: this.ids.length,
+      transactions: this.members.size,
+      committed,
+      aborted,
+      crashes: this.crashes,
+      virtualMs: this.net.now,
+    };
     if (this.options.crashAt !== undefined) report.crashed = this.crashes > 0;
     if (this.violation !== undefined) report.violation = this.violation;
     return report;
@@ -349,6 +410,8 @@ function makeParticipant(id: NodeId, resource: TwoPcResource, bug: TwoPcBug | un
   if (bug !== "in-doubt-commits-alone") return core;
   const handle = core.handle.bind(core);
   core.handle = (event: TwoPcEvent) =>
-    event.kind === "timeout" && core.inDoubt.includes(event.tx) ? handle({ kind: "message", from: COORD, message: { type: "commit", tx: event.tx } }) : handle(event);
+    event.kind === "timeout" && core.inDoubt.includes(event.tx)
+      ? handle({ kind: "message", from: COORD, message: { type: "commit", tx: event.tx } })
+      : handle(event);
   return core;
 }

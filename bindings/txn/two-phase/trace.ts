@@ -5,7 +5,12 @@
  * transaction it names, so the page draws that transaction's events in red.
  * @module
  */
-import { violationSubjects, type MessageDescription, type NodeId, type TraceRecorder } from "../../net/index.ts";
+import {
+  violationSubjects,
+  type MessageDescription,
+  type NodeId,
+  type TraceRecorder,
+} from "../../net/index.ts";
 import { decodeTwoPcMessage, type TwoPcEffect } from "./types.ts";
 
 /** A label and transaction for a 2PC payload. */
@@ -20,10 +25,16 @@ export function describeTwoPcPayload(payload: Uint8Array): MessageDescription {
 }
 
 /** Records the step an effect of `node` shows: a prepare or vote it sends, or an outcome. */
-export function traceTwoPcEffect(recorder: TraceRecorder, node: NodeId, e: TwoPcEffect, lastPrepare: Map<NodeId, string>): void {
+export function traceTwoPcEffect(
+  recorder: TraceRecorder,
+  node: NodeId,
+  e: TwoPcEffect,
+  lastPrepare: Map<NodeId, string>,
+): void {
   if (e.kind === "outcome") return recorder.step(node, e.committed ? "commit" : "abort", { subject: e.tx });
   if (e.kind !== "send") return;
-  if (e.message.type === "vote") return recorder.step(node, e.message.yes ? "vote yes" : "vote no", { subject: e.message.tx });
+  if (e.message.type === "vote")
+    return recorder.step(node, e.message.yes ? "vote yes" : "vote no", { subject: e.message.tx });
   // A prepare goes to every participant: one mark per transaction.
   if (e.message.type === "prepare" && lastPrepare.get(node) !== e.message.tx) {
     lastPrepare.set(node, e.message.tx);
@@ -32,8 +43,16 @@ export function traceTwoPcEffect(recorder: TraceRecorder, node: NodeId, e: TwoPc
 }
 
 /** Records a violation: the nodes its text names and the first known transaction id in it. */
-export function traceTwoPcViolation(recorder: TraceRecorder, invariant: string, detail: string, nodes: readonly NodeId[], txs: Iterable<string>): void {
+export function traceTwoPcViolation(
+  recorder: TraceRecorder,
+  invariant: string,
+  detail: string,
+  nodes: readonly NodeId[],
+  txs: Iterable<string>,
+): void {
   const subjects = violationSubjects(detail, nodes);
-  const tx = [...txs].find((t) => new RegExp(`(^|[^\\w])${t.replace(/[^\w]/g, "\\$&")}($|[^\\w])`).test(detail));
+  const tx = [...txs].find((t) =>
+    new RegExp(`(^|[^\\w])${t.replace(/[^\w]/g, "\\$&")}($|[^\\w])`).test(detail),
+  );
   recorder.violation(invariant, detail, subjects.nodes, tx === undefined ? {} : { subject: tx });
 }

@@ -78,11 +78,13 @@ export function encodeTwoPcMessage(message: TwoPcMessage): Uint8Array {
 /** Decodes and checks a message; anything malformed throws `BAD_MESSAGE`. */
 export function decodeTwoPcMessage(bytes: Uint8Array): TwoPcMessage {
   const value = decodeMessage(bytes);
-  if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) return bad("not an object");
+  if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array)
+    return bad("not an object");
   const o = value as Record<string, MessageValue | undefined>;
   if (o.v !== 1) bad("unknown version");
   const tx = o.tx;
-  if (typeof tx !== "string" || tx.length === 0 || tx.length > TX_ID_LENGTH_MAX) return bad("bad transaction id");
+  if (typeof tx !== "string" || tx.length === 0 || tx.length > TX_ID_LENGTH_MAX)
+    return bad("bad transaction id");
   switch (o.type) {
     case "vote":
       if (typeof o.yes !== "boolean") bad("vote without yes/no");
@@ -101,8 +103,11 @@ export function decodeTwoPcMessage(bytes: Uint8Array): TwoPcMessage {
 }
 
 function checkParticipants(value: MessageValue | undefined): NodeId[] {
-  if (!Array.isArray(value) || value.length === 0 || value.length > TWO_PC_PARTICIPANTS_MAX) return bad("bad participant list");
-  const out = (value as MessageValue[]).map((p) => (typeof p === "string" && p.length > 0 ? p : bad("bad participant id")));
+  if (!Array.isArray(value) || value.length === 0 || value.length > TWO_PC_PARTICIPANTS_MAX)
+    return bad("bad participant list");
+  const out = (value as MessageValue[]).map((p) =>
+    typeof p === "string" && p.length > 0 ? p : bad("bad participant id"),
+  );
   if (new Set(out).size !== out.length) bad("duplicate participant");
   return out;
 }
@@ -110,7 +115,8 @@ function checkParticipants(value: MessageValue | undefined): NodeId[] {
 function checkOps(value: MessageValue | undefined): TwoPcOp[] {
   if (!Array.isArray(value) || value.length > TWO_PC_OPS_MAX) return bad("bad op list");
   return (value as MessageValue[]).map((op) => {
-    if (op === null || typeof op !== "object" || Array.isArray(op) || op instanceof Uint8Array) return bad("bad op");
+    if (op === null || typeof op !== "object" || Array.isArray(op) || op instanceof Uint8Array)
+      return bad("bad op");
     const { account, delta } = op as Record<string, MessageValue | undefined>;
     if (typeof account !== "string" || account.length === 0) return bad("bad op account");
     if (typeof delta !== "bigint") return bad("bad op delta");
@@ -128,7 +134,8 @@ export function writesFromRecord(value: MessageValue | undefined): TwoPcWrite[] 
   if (!Array.isArray(value)) throw new ChainDbError(ErrorCode.STORE_CORRUPT, "2PC log: bad write list");
   return (value as MessageValue[]).map((w) => {
     const o = w as Record<string, MessageValue>;
-    if (typeof o?.account !== "string" || typeof o.balance !== "bigint") throw new ChainDbError(ErrorCode.STORE_CORRUPT, "2PC log: bad write");
+    if (typeof o?.account !== "string" || typeof o.balance !== "bigint")
+      throw new ChainDbError(ErrorCode.STORE_CORRUPT, "2PC log: bad write");
     return { account: o.account, balance: o.balance };
   });
 }
