@@ -139,17 +139,16 @@ async function simulate(args: string[]): Promise<ExitCode> {
 }
 
 async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> {
-  if (world.loadBench === undefined) {
+  // --help works without the suites (then it lists none); a run needs them.
+  const bench = world.loadBench === undefined ? undefined : await world.loadBench();
+  const suites = bench?.SUITES.map((s) => `  ${s.name.padEnd(12)}${s.description}`) ?? [];
+  const parsed = parseCommand({ ...BENCH, notes: ["suites:", ...suites] }, args);
+  if (parsed === null) return 0;
+  if (bench === undefined) {
     process.stderr.write("chaindb: the benchmark suites are not available in this build\n");
     return 1;
   }
-  const { SUITES, runBench, runStateScale, parseCounts, benchExitCode } = await world.loadBench();
-  const spec = {
-    ...BENCH,
-    notes: ["suites:", ...SUITES.map((s) => `  ${s.name.padEnd(12)}${s.description}`)],
-  };
-  const parsed = parseCommand(spec, args);
-  if (parsed === null) return 0;
+  const { runBench, runStateScale, parseCounts, benchExitCode } = bench;
   const out = parsed.values.out as string;
   if (parsed.values.accounts !== undefined) {
     // `bench state --accounts 100k,1M,10M`: cost against the number of accounts (bench/state-scale.ts).

@@ -35,7 +35,7 @@ describe("simulate --trace", () => {
     const r = await chaindb("simulate", "consensus", "--seeds", "1..1", "--trace", file);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(
-      `trace: simulate consensus, seed 1: 4 validators (1 byzantine, tendermint) drawn to ${file}`,
+      `trace: simulate consensus, seed 1: 4 validators, 1 byzantine, tendermint drawn to ${file}`,
     );
     const html = readFileSync(file, "utf8");
     expect(html).toContain('<svg class="trace"');
@@ -48,7 +48,7 @@ describe("simulate --trace", () => {
     const file = join(mkdtempSync(join(tmpdir(), "chaindb-trace-")), "2pc.html");
     const err = capture();
     expect(await main(["simulate", "2pc", "--seeds", "1..50", "--bug", "no-locks", "--trace", file])).toBe(1);
-    const seed = /^seed (\d+)/.exec(err.join(""))![1];
+    const seed = /^seed (\d+)/m.exec(err.join(""))![1];
     const html = readFileSync(file, "utf8");
     expect(html).toContain(`simulate 2pc, seed ${seed}: `);
     expect(html).toContain("violated: conservation");

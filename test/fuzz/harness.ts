@@ -66,8 +66,9 @@ function hexOf(bytes: Uint8Array): string {
 
 /** Total length of the byte arrays inside a decoded value (what decoding allocated from input). */
 export function payloadBytes(value: unknown, seen = new Set<unknown>()): number {
-  if (value instanceof Uint8Array) return value.length;
   if (value === null || typeof value !== "object" || seen.has(value)) return 0;
+  // One array held in several places (a proof's shared empty-subtree hash) is memory held once.
+  if (value instanceof Uint8Array) return (seen.add(value), value.length);
   seen.add(value);
   let total = 0;
   for (const v of Array.isArray(value) ? value : Object.values(value)) total += payloadBytes(v, seen);

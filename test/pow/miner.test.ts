@@ -66,6 +66,7 @@ describe.each(["wasm", "ts"] as const)("mine (%s engine)", (ENGINE) => {
       const controller = new AbortController();
       const seen: number[] = [];
       const unreachable = new Uint8Array(32);
+      unreachable[0] = 1; // target 1 (little-endian): no hash meets it in this test's life; a zero target is BAD_BITS
       const error = await rejection(
         mine(header(0x1d00ffff), {
           workers,

@@ -13,7 +13,7 @@ import { CRASH_CHAIN, applyNextBlock, crashGenesis } from "../helpers/crash-bloc
 import { replay, seedRange } from "../helpers/seeds.ts";
 
 const FILE = "test/store/store-fault-crash.test.ts";
-const opts = { chainId: CRASH_CHAIN, genesis: crashGenesis(), snapshotEvery: 3, treeDepth: 8 };
+const opts = { chainId: CRASH_CHAIN, genesis: crashGenesis(), snapshotEvery: 3 };
 const roots: string[] = [];
 
 let reference: Ledger | undefined;

@@ -52,7 +52,13 @@ import {
   VoteType,
   type Engine,
 } from "../../bindings/index.ts";
-import { decodeProof, ed25519Sign, ed25519Verify, packTransfers } from "../../bindings/chain/index.ts";
+import {
+  decodeProof,
+  ed25519Sign,
+  ed25519Verify,
+  encodeProof,
+  packTransfers,
+} from "../../bindings/chain/index.ts";
 import { decodeBlock, encodeBlock } from "../../bindings/consensus/index.ts";
 import { decodeBlockTxs, decodeChainTx, encodeBlockTxs } from "../../bindings/selection/index.ts";
 import {
@@ -383,7 +389,13 @@ const formatCases: Case[] = [
   },
   {
     name: "decodeProof",
-    inputs: [Uint8Array.from([1, 2, 1, 0, 0, 0, ...seq(48), ...seq(64, 5)])],
+    inputs: [
+      encodeProof({
+        depth: 3,
+        leaf: seq(48),
+        siblings: Uint8Array.from([...seq(32, 5), ...new Uint8Array(32), ...seq(32, 9)]),
+      }),
+    ],
     run: ([p]) => decodeProof(p!),
   },
   {
