@@ -172,6 +172,11 @@ export class TendermintEngine {
   private readonly schedules = new Map<ValidatorSet, ProposerSchedule>();
   private readonly certificates = new Map<number, CommitCertificate>();
   private readonly evidencePool = new Map<string, Evidence>();
+  /**
+   * A verified commit certificate of the current height whose precommits the round's tally could
+   * not hold (see {@link certify}); line 49 decides on it once its value is judged valid.
+   */
+  private certified: CommitCertificate | null = null;
   /** Peers sent a catch-up certificate since the last tick. */
   private readonly certificateSent = new Set<number>();
   private prevoteTimeoutRound = -1;
@@ -551,6 +556,11 @@ export class TendermintEngine {
 
   /** Line 49: upon a valid ⟨PROPOSAL, h, r, v, *⟩ and 2f+1 ⟨PRECOMMIT, h, r, id(v)⟩ of any round r: decide. */
   private rule49Decide(): boolean {
+    const c = this.certified;
+    if (c !== null && this.validity.get(idKey(c.proposal.valueId)) === true) {
+      this.enterCommit(this.height, c.proposal, [...c.precommits]);
+      return true;
+    }
     for (const rs of this.rounds.values()) {
       for (const p of rs.proposals) {
         if (this.validity.get(idKey(p.valueId)) !== true) continue;
@@ -590,6 +600,7 @@ export class TendermintEngine {
     this.signed = new Map();
     this.prevoteTimeoutRound = this.precommitTimeoutRound = this.polkaRound = -1;
     this.catchUpRounds = new Map();
+    this.certified = null;
     if ((this.opts.newHeightDelayMs ?? 0) > 0) {
       // CometBFT's timeout_commit (opt-in; the paper starts at once): the next height waits, and
       // records what arrives for it meanwhile.
@@ -676,6 +687,35 @@ export class TendermintEngine {
     if (h > this.height) return void (from >= 0 && this.future.addCertificate(h, from, c));
     this.onMessage(from, c.proposal, false);
     for (const v of c.precommits) this.onMessage(from, v, false);
+    this.certify(c);
+  }
+
+  /**
+   * A certificate of the current height the tally still lacks a quorum for: the tally keeps at most
+   * VOTES_PER_VALIDATOR_MAX values per validator and round, so an equivocator (whose keys a hostile
+   * peer may hold) can fill its slots with other values before its precommit in the certificate
+   * arrives, and that precommit is then dropped as a duplicate on every later copy — a lagging node
+   * would never count the quorum that decided. A certificate is proof on its own: with its
+   * signatures checked (at most a set's worth, and only while no decision is made) and a quorum of
+   * power, it is kept whole (one per height) for line 49.
+   */
+  private certify(c: CommitCertificate): void {
+    const p = c.proposal;
+    const set = this.validators;
+    const counted = this.rounds.get(p.round)?.precommits.powerFor(p.valueId) ?? 0;
+    if (this.certified !== null || set.isQuorum(counted)) return;
+    let power = 0;
+    for (const v of c.precommits) power += set.power(set.indexOf(v.validator));
+    if (!set.isQuorum(power)) return;
+    const proposer = set.indexOf(p.proposer);
+    if (!this.fromProposer(p, proposer) || !codec.verifyProposal(this.opts.chainId, p, this.verify)) return;
+    if (!c.precommits.every((v) => codec.verifyVote(this.opts.chainId, v, this.verify))) return;
+    this.certified = c;
+    const key = idKey(p.valueId);
+    if (!this.validity.has(key)) {
+      this.validity.set(key, null);
+      this.out.push({ kind: "validate", height: p.height, valueId: p.valueId, value: p.value });
+    }
   }
 
   /** Structure of a certificate, checked against the set of its height without any signature. */

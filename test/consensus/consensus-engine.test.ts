@@ -257,6 +257,28 @@ describe("tendermint engine: Algorithm 1", () => {
     expect(n.engine.height).toBe(2);
   });
 
+  it("decides on a commit certificate whose equivocator's slots are full of other precommits", () => {
+    // Validator 1 (its keys in hostile hands) fills its precommit slots of round 0 with other
+    // values; the certificate's precommit of validator 1 then finds no slot in the tally, but the
+    // certificate still proves the decision (seed 458 of the hostile simulation stalled on this).
+    const n = node();
+    const junk = [1, 2, 3, 4].map((k) =>
+      vote(1, VoteType.Precommit, 0, new TextEncoder().encode(`junk ${k}`)),
+    );
+    n.feed(...junk);
+    const certificate = { kind: "commit" as const, proposal: proposal(0, V), precommits: precommits(0, V) };
+    const forged = { ...certificate, precommits: certificate.precommits.slice() };
+    const last = forged.precommits[2]!;
+    forged.precommits[2] = { ...last, signature: last.signature.map((b, i) => (i === 0 ? b ^ 1 : b)) };
+    expect(n.feed(forged).some((e) => e.kind === "decide")).toBe(false);
+    expect(n.engine.height).toBe(1);
+    const decided = n.feed(certificate).flatMap((e) => (e.kind === "decide" ? [e] : []));
+    expect(decided.map((d) => d.height)).toEqual([1]);
+    expect(decided[0]!.value).toEqual(V);
+    expect(decided[0]!.certificate.precommits).toHaveLength(3);
+    expect(n.engine.height).toBe(2);
+  });
+
   it("drops bad signatures, other chains' votes, non-validators and the wrong proposer", () => {
     const n = node();
     const good = vote(1, VoteType.Prevote, 0, V);

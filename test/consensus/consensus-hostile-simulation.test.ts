@@ -61,6 +61,10 @@ describe("consensus simulation with a hostile peer", () => {
     expect(Math.max(...results.map((r) => r.peakFutureMessages))).toBeGreaterThan(0); // the floods reached the buffers
   }, 1_800_000);
 
+  it("4 validators, 1 byzantine: seed 458 (a lagging node counts a certificate the equivocator's slots hid)", async () => {
+    await runSeeds((seed) => options(seed, 4, 1), [458]);
+  }, 60_000);
+
   it(`7 validators, 2 byzantine: ${slow ? 200 : 8} seeds`, async () => {
     await runSeeds((seed) => options(seed, 7, 2), seeds(slow ? 200 : 8, 1001));
   }, 1_800_000);
