@@ -37,13 +37,8 @@ import { honest, type Behavior } from "./behavior.ts";
 import { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy } from "./byzantine.ts";
 import { cachingVerifier, decodeMessage, encodeMessage, valueIdOf, type Verifier } from "./codec.ts";
 import { accused, evidenceKey, verifyEvidence } from "./evidence.ts";
-import {
-  EVIDENCE_MAX,
-  FUTURE_HEIGHTS,
-  ROUND_WINDOW,
-  TendermintEngine,
-  type EngineOptions,
-} from "./tendermint.ts";
+import { EVIDENCE_MAX } from "./evidence-pool.ts";
+import { FUTURE_HEIGHTS, ROUND_WINDOW, TendermintEngine, type EngineOptions } from "./tendermint.ts";
 import { FUTURE_CERTIFICATE_PEERS_MAX } from "./future.ts";
 import { HostilePeer } from "./hostile.ts";
 import { PROPOSALS_PER_ROUND_MAX, VOTES_PER_VALIDATOR_MAX } from "./votes.ts";
@@ -456,10 +451,18 @@ class World {
   readonly committed = new Map<number, string>();
   readonly signedByByzantine = new Map<string, Set<string>>();
   /**
-   * Equivocations that every correct validator can take in: signed while all correct validators
-   * were up and within the engine's height window of the message (by simulated time of signing).
+   * Equivocations that every correct validator can take in: both halves signed (or signed again)
+   * after the heal, while all correct validators were up and within the engine's height window of
+   * the message (by simulated time of the second half).
    */
   readonly equivocatedAt = new Map<string, number>();
+  /**
+   * Values each byzantine signer/height/round/type signed after the heal. A half signed in the
+   * fault phase may have been lost, even in the heal's own tick before the links came back
+   * (seed 1270: halves signed at 711 ms, re-signed at 1000 ms just before the heal, one lost).
+   */
+  private readonly signedAfterHeal = new Map<string, Set<string>>();
+  private healed = false;
   readonly strategies: ByzantineStrategy[] = [];
   crashes = 0;
   partitions = 0;
@@ -617,7 +620,11 @@ class World {
     const ids = this.signedByByzantine.get(key) ?? new Set<string>();
     ids.add(m.valueId === null ? "nil" : toHex(m.valueId));
     this.signedByByzantine.set(key, ids);
-    if (ids.size === 2 && !this.equivocatedAt.has(key) && this.allCorrectNear(m.height))
+    if (!this.healed) return;
+    const after = this.signedAfterHeal.get(key) ?? new Set<string>();
+    after.add(m.valueId === null ? "nil" : toHex(m.valueId));
+    this.signedAfterHeal.set(key, after);
+    if (after.size === 2 && !this.equivocatedAt.has(key) && this.allCorrectNear(m.height))
       this.equivocatedAt.set(key, this.net.now);
   }
 
@@ -689,6 +696,7 @@ class World {
 
   /** Clean links, no partitions, everyone up. */
   healAll(): void {
+    this.healed = true;
     this.net.heal();
     const ids = this.validators.map((v) => v.node.id);
     for (const a of ids)

@@ -29,12 +29,16 @@
  * as the tick before) it re-sends its own messages, the proposals it holds and the proofs of lock;
  * and a node answers a message from a lower height with that height's commit certificate, so a
  * lagging or restarted node catches up.
+ * These live beside the engine, which calls them: relay.ts (what is relayed, the stuck tick's
+ * re-sends), evidence-pool.ts (the equivocation detector and the bounded pool) and catch-up.ts
+ * (certificates kept for lagging peers, a certificate's structural check).
  * @module
  */
 import { ChainDbError, ErrorCode, assert, toHex } from "../util/index.ts";
 import { honest, type Behavior, type BehaviorContext } from "./behavior.ts";
 import * as codec from "./codec.ts";
-import { accused, evidenceKey, makeEvidence, verifyEvidence } from "./evidence.ts";
+import { CatchUp, CERTIFICATES_MAX, wellFormedCertificate } from "./catch-up.ts";
+import { EvidencePool } from "./evidence-pool.ts";
 import { FutureBuffer } from "./future.ts";
 import {
   DEFAULT_TIMEOUTS,
@@ -52,6 +56,7 @@ import {
   type WalRecord,
 } from "./types.ts";
 import { ProposerSchedule, type ValidatorSet } from "./validators.ts";
+import { relayAdmitted, resendWhenStuck, StuckDetector } from "./relay.ts";
 import { PROPOSALS_PER_ROUND_MAX, RoundState, VOTES_PER_VALIDATOR_MAX, idKey } from "./votes.ts";
 import { EVIDENCE_AGE_MAX } from "../selection/index.ts";
 
@@ -124,19 +129,14 @@ export const FUTURE_HEIGHTS = 2;
  * others are far ahead; proposals beyond it are dropped before their proposer is computed.
  */
 export const ROUND_WINDOW = 8;
-/** Certificates kept to help lagging peers catch up. */
-const CERTIFICATES_MAX = 1024;
 /** Rounds tracked per height (a byzantine validator can sign one message per round). */
 const ROUNDS_MAX = 4096;
 /** Bound of the rule loop of one event: each firing changes the step, round or height. */
 const RULE_FIRINGS_MAX = 1000;
 /** Old heights whose messages are still checked for equivocation. */
 const PAST_HEIGHTS = 4;
-/** Bounds of the duplicate filter and of the equivocation detector. */
+/** Bound of the duplicate filter. */
 const SEEN_MAX = 1 << 16;
-const SIGNED_BY_MAX = 1 << 16;
-/** Evidence kept in the pool. */
-export const EVIDENCE_MAX = 4096;
 
 /** A Tendermint validator (or observer) as a state machine: events in, effects out. */
 export class TendermintEngine {
@@ -160,31 +160,27 @@ export class TendermintEngine {
   private validity = new Map<string, boolean | null>();
   /** Signatures already admitted, with their height (duplicates are dropped before verification). */
   private seen = new Map<string, number>();
-  /** First message per signer/height/round/type in the height window (the equivocation detector). */
-  private signedBy = new Map<string, Proposal | Vote>();
   /** Own signed messages of the current height by `${round}/${type}` (the sign-state guard). */
   private signed = new Map<string, Proposal | Vote>();
   private readonly future = new FutureBuffer();
   /** Per validator index: the one round above the window it may send votes in (current height). */
   private catchUpRounds = new Map<number, number>();
-  /** Evidence held per accused address. */
-  private readonly evidenceCount = new Map<string, number>();
   private readonly schedules = new Map<ValidatorSet, ProposerSchedule>();
-  private readonly certificates = new Map<number, CommitCertificate>();
-  private readonly evidencePool = new Map<string, Evidence>();
+  /** The equivocation detector and the evidence pool (evidence-pool.ts). */
+  private readonly pool: EvidencePool;
+  /** Certificates of decided heights for lagging peers (catch-up.ts). */
+  private readonly catchUp = new CatchUp();
+  private readonly stuck = new StuckDetector();
   /**
    * A verified commit certificate of the current height whose precommits the round's tally could
    * not hold (see {@link certify}); line 49 decides on it once its value is judged valid.
    */
   private certified: CommitCertificate | null = null;
-  /** Peers sent a catch-up certificate since the last tick. */
-  private readonly certificateSent = new Set<number>();
   private prevoteTimeoutRound = -1;
   private precommitTimeoutRound = -1;
   private polkaRound = -1;
   private out: Effect[] = [];
   private started = false;
-  private tickPosition = "";
   /** Between a decision and round 0 of the next height, when `newHeightDelayMs` > 0. */
   private waiting = false;
   private lastState = "";
@@ -195,6 +191,11 @@ export class TendermintEngine {
     this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
     this.behavior = options.behavior ?? honest;
     this.verify = options.verifier ?? codec.verifyEd25519;
+    this.pool = new EvidencePool({
+      chainId: options.chainId,
+      verify: this.verify,
+      setAt: (h) => this.setAt(h),
+    });
     // One schedule per set object (a changed set restarts the rotation; CometBFT carries priorities over).
     const schedules = this.schedules;
     const scheduleOf = (set: ValidatorSet) => {
@@ -227,7 +228,7 @@ export class TendermintEngine {
 
   /** Evidence this node has collected (verified), oldest first. */
   evidence(): Evidence[] {
-    return [...this.evidencePool.values()];
+    return this.pool.evidence();
   }
 
   /**
@@ -236,8 +237,7 @@ export class TendermintEngine {
    * never crowds out evidence against another. One offence is enough to slash.
    */
   evidenceQuotaReached(address: Uint8Array): boolean {
-    const share = Math.max(1, Math.floor(EVIDENCE_MAX / this.validators.size));
-    return (this.evidenceCount.get(toHex(address)) ?? 0) >= share;
+    return this.pool.quotaReached(address, this.validators.size);
   }
 
   /** Sizes of the bounded collections, and the proposer computations so far. */
@@ -249,16 +249,16 @@ export class TendermintEngine {
       futureCertificates: this.future.certificates,
       rounds: this.rounds.size,
       seen: this.seen.size,
-      detector: this.signedBy.size,
-      evidence: this.evidencePool.size,
-      certificates: this.certificates.size,
+      detector: this.pool.detectorSize,
+      evidence: this.pool.size,
+      certificates: this.catchUp.size,
       elections,
     };
   }
 
   /** The certificate of a decided height, if still kept. */
   certificate(height: number): CommitCertificate | undefined {
-    return this.certificates.get(height);
+    return this.catchUp.certificate(height);
   }
 
   /** Starts round 0 of the first height (the paper's `upon start do StartRound(0)`). */
@@ -588,7 +588,7 @@ export class TendermintEngine {
     const certificate: CommitCertificate = { kind: "commit", proposal, precommits };
     this.out.push({ kind: "persist", record: { type: "decide", height, certificate }, sync: true });
     this.out.push({ kind: "decide", height, value: proposal.value, certificate });
-    this.keepCertificate(height, certificate);
+    this.catchUp.keep(height, certificate);
     this.height = height + 1;
     this.round = 0;
     this.step = Step.Propose; // a new height: round and step start over
@@ -653,14 +653,12 @@ export class TendermintEngine {
         if (index < 0) return;
         // A proposal's header is relayed once, at any height in the window (a node that moved on
         // may hold the only copy of one half of an equivocation).
-        if (relay && m.kind === "proposal")
-          this.out.push({ kind: "broadcast", message: codec.proposalHeader(m) });
+        if (relay && m.kind === "proposal") this.out.push(relayAdmitted(m, true)!);
         // A late vote of a past height is still relayed once (it was new here): a validator that
         // signs two votes after the others decided reaches each half of the set with one of them,
         // and only relaying lets someone hold both and make evidence.
         if (m.height < this.height) {
-          if (relay && m.kind === "vote" && this.opts.relayVotes !== false)
-            this.out.push({ kind: "broadcast", message: m });
+          if (relay && m.kind === "vote") this.relay(m);
           return;
         }
         if (m.height > this.height) return this.buffer(m, index);
@@ -683,7 +681,8 @@ export class TendermintEngine {
    */
   private onCertificate(from: number, c: CommitCertificate): void {
     const h = c.proposal.height;
-    if (h < this.height || h > this.height + FUTURE_HEIGHTS || !this.wellFormedCertificate(c)) return;
+    if (h < this.height || h > this.height + FUTURE_HEIGHTS || !wellFormedCertificate(c, this.setAt(h)))
+      return;
     if (h > this.height) return void (from >= 0 && this.future.addCertificate(h, from, c));
     this.onMessage(from, c.proposal, false);
     for (const v of c.precommits) this.onMessage(from, v, false);
@@ -716,28 +715,6 @@ export class TendermintEngine {
       this.validity.set(key, null);
       this.out.push({ kind: "validate", height: p.height, valueId: p.valueId, value: p.value });
     }
-  }
-
-  /** Structure of a certificate, checked against the set of its height without any signature. */
-  private wellFormedCertificate(c: CommitCertificate): boolean {
-    const p = c.proposal;
-    const set = this.setAt(p.height);
-    if (c.precommits.length > set.size || set.indexOf(p.proposer) < 0 || p.round > codec.ROUND_MAX)
-      return false;
-    const signers = new Set<number>();
-    for (const v of c.precommits) {
-      const index = set.indexOf(v.validator);
-      if (index < 0 || signers.has(index)) return false;
-      if (
-        v.type !== VoteType.Precommit ||
-        v.height !== p.height ||
-        v.round !== p.round ||
-        !sameId(p, v.valueId)
-      )
-        return false;
-      signers.add(index);
-    }
-    return true;
   }
 
   /**
@@ -815,7 +792,7 @@ export class TendermintEngine {
       height === this.height
         ? this.round
         : height < this.height
-          ? (this.certificates.get(height)?.proposal.round ?? 0)
+          ? (this.catchUp.certificate(height)?.proposal.round ?? 0)
           : 0;
     return Math.min(codec.ROUND_MAX, base + ROUND_WINDOW);
   }
@@ -838,19 +815,13 @@ export class TendermintEngine {
   }
 
   /**
-   * The equivocation detector: evidence when `m` conflicts with a message already held. The
-   * message is used either way: the paper counts every message received (see VoteTally), and a
-   * commit may be for an equivocating proposer's second proposal.
+   * The equivocation detector (evidence-pool.ts): evidence when `m` conflicts with a message
+   * already held. The message is used either way: the paper counts every message received (see
+   * VoteTally), and a commit may be for an equivocating proposer's second proposal.
    */
   private detect(m: Proposal | Vote): void {
-    const key = `${toHex(m.kind === "vote" ? m.validator : m.proposer)}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
-    const earlier = this.signedBy.get(key);
-    if (earlier === undefined) {
-      if (this.signedBy.size < SIGNED_BY_MAX) this.signedBy.set(key, m);
-      return;
-    }
-    if (idKey(earlier.valueId) === idKey(m.valueId)) return; // same content (e.g. another validRound)
-    this.addEvidence(makeEvidence(earlier, m), true);
+    const evidence = this.pool.detect(m);
+    if (evidence !== null) this.addEvidence(evidence, true);
   }
 
   /**
@@ -882,7 +853,13 @@ export class TendermintEngine {
     if (this.roundState(v.round, true) === null) return void this.seen.delete(toHex(v.signature));
     if (!this.acceptVote(v, index)) return;
     this.out.push({ kind: "persist", record: { type: "message", message: v }, sync: false });
-    if (relay && this.opts.relayVotes !== false) this.out.push({ kind: "broadcast", message: v });
+    if (relay) this.relay(v);
+  }
+
+  /** Relays an admitted vote once (relay.ts), unless vote relaying is off. */
+  private relay(v: Vote): void {
+    const effect = relayAdmitted(v, this.opts.relayVotes !== false);
+    if (effect !== null) this.out.push(effect);
   }
 
   /** Counts a vote; false if it was already counted. */
@@ -900,11 +877,8 @@ export class TendermintEngine {
    * most one certificate per peer per tick, whatever heights its messages name.
    */
   private onPastMessage(from: number, m: Proposal | Vote): void {
-    const certificate = this.certificates.get(m.height);
-    if (from >= 0 && certificate !== undefined && !this.certificateSent.has(from)) {
-      this.certificateSent.add(from);
-      this.out.push({ kind: "send", to: from, message: certificate });
-    }
+    const answer = this.catchUp.answer(from, m);
+    if (answer !== null) this.out.push(answer);
   }
 
   /**
@@ -940,66 +914,33 @@ export class TendermintEngine {
    * validator has room in the pool.
    */
   private onEvidence(e: Evidence): void {
-    const h = e.a.height;
     const low = Math.max(1, this.height - (this.opts.evidenceHeights ?? EVIDENCE_AGE_MAX));
     // Up to the next height: its set is final (known once the height before this one was decided).
-    if (h < low || h > this.height + 1 || this.evidencePool.has(evidenceKey(e))) return;
-    if (this.evidenceQuotaReached(accused(e))) return;
-    if (!verifyEvidence(this.opts.chainId, this.setAt(h), e, this.verify)) return;
-    this.addEvidence(e, true);
+    if (this.pool.judge(e, low, this.height + 1, this.validators.size)) this.addEvidence(e, true);
   }
 
   private addEvidence(e: Evidence, gossip: boolean): void {
-    const key = evidenceKey(e);
-    const who = toHex(accused(e));
-    const count = this.evidenceCount.get(who) ?? 0;
-    if (
-      this.evidencePool.has(key) ||
-      this.evidencePool.size >= EVIDENCE_MAX ||
-      this.evidenceQuotaReached(accused(e))
-    )
-      return;
-    this.evidencePool.set(key, e);
-    this.evidenceCount.set(who, count + 1);
+    if (!this.pool.add(e, this.validators.size)) return;
     this.out.push({ kind: "evidence", evidence: e });
     if (gossip) this.out.push({ kind: "broadcast", message: e });
   }
 
-  /** Re-sends own messages and held proposals of this height; lost messages are not lost forever. */
+  /** A gossip tick: peers may be answered again; when stuck, re-send (relay.ts). */
   private onTick(): void {
-    this.certificateSent.clear();
-    // Re-send only when stuck: no change of height, round or step since the last tick.
-    const position = `${this.height}/${this.round}/${this.step}`;
-    if (position !== this.tickPosition) {
-      this.tickPosition = position;
-      return;
-    }
-    for (const m of this.signed.values())
-      this.out.push(
-        ...(m.kind === "proposal"
-          ? this.behavior.propose(this.context(), m)
-          : this.behavior.vote(this.context(), m)),
-      );
-    for (const rs of this.rounds.values())
-      for (const p of rs.proposals)
-        if (this.signed.get(`${p.round}/0`) !== p) this.out.push({ kind: "broadcast", message: p });
-    // The proofs of lock: prevotes for a re-proposed value in its validRound, and for our validValue.
-    // Without them a process that missed those prevotes can never prevote the value (line 28).
-    const pols = new Map<string, { round: number; id: Uint8Array }>();
-    if (this.validValue !== null)
-      pols.set(`${this.validRound}/${idKey(this.validValue.valueId)}`, {
-        round: this.validRound,
-        id: this.validValue.valueId,
-      });
-    const current = this.rounds.get(this.round);
-    for (const p of current?.proposals ?? [])
-      if (p.validRound >= 0)
-        pols.set(`${p.validRound}/${idKey(p.valueId)}`, { round: p.validRound, id: p.valueId });
-    for (const { round, id } of pols.values())
-      for (const v of this.rounds.get(round)?.prevotes.votesFor(id) ?? [])
-        this.out.push({ kind: "broadcast", message: v });
-    if (this.height > 1 && this.certificates.has(this.height - 1))
-      this.out.push({ kind: "broadcast", message: this.certificates.get(this.height - 1)! });
+    this.catchUp.tick();
+    if (!this.stuck.stuck(this.height, this.round, this.step)) return;
+    this.out.push(
+      ...resendWhenStuck({
+        signed: this.signed,
+        rounds: this.rounds,
+        round: this.round,
+        validValue: this.validValue,
+        validRound: this.validRound,
+        lastCertificate: this.height > 1 ? this.catchUp.certificate(this.height - 1) : undefined,
+        behavior: this.behavior,
+        context: () => this.context(),
+      }),
+    );
   }
 
   // ------------------------------------------------------------------ bookkeeping
@@ -1016,17 +957,11 @@ export class TendermintEngine {
     return rs;
   }
 
-  private keepCertificate(height: number, certificate: CommitCertificate): void {
-    if (this.certificates.size >= CERTIFICATES_MAX)
-      this.certificates.delete(this.certificates.keys().next().value!);
-    this.certificates.set(height, certificate);
-  }
-
   /** Forgets duplicate-filter and detector entries below the height window. */
   private prune(): void {
     const low = this.height - PAST_HEIGHTS;
     for (const [sig, h] of this.seen) if (h < low) this.seen.delete(sig);
-    for (const [key, m] of this.signedBy) if (m.height < low) this.signedBy.delete(key);
+    this.pool.prune(low);
   }
 
   private stateRecord(): WalRecord {
@@ -1078,7 +1013,7 @@ export class TendermintEngine {
       if (r.type === "decide" && r.height >= height)
         ((height = r.height + 1), (start = i + 1), decided.push(r));
     const engine = new TendermintEngine({ ...options, height });
-    for (const d of decided.slice(-CERTIFICATES_MAX)) engine.keepCertificate(d.height, d.certificate);
+    for (const d of decided.slice(-CERTIFICATES_MAX)) engine.catchUp.keep(d.height, d.certificate);
     let state: Extract<WalRecord, { type: "state" }> | null = null;
     for (const r of records.slice(start)) {
       if (r.type === "state" && r.height === height) state = r;
@@ -1088,7 +1023,7 @@ export class TendermintEngine {
     engine.started = true;
     if (state !== null) engine.resume(state);
     else engine.enterPropose(engine.height, 0);
-    engine.tickPosition = `${engine.height}/${engine.round}/${engine.step}`;
+    engine.stuck.mark(engine.height, engine.round, engine.step);
     engine.onTick(); // re-send own messages of this height
     return { engine, effects: engine.finish() };
   }
