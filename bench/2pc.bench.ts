@@ -40,6 +40,7 @@ import {
   type CaseResult,
   type SuiteOptions,
   type SuiteResult,
+  type TargetCheck,
 } from "./lib.ts";
 
 const BANKS = ["b0", "b1", "b2"];
@@ -252,6 +253,78 @@ async function singleLedger(
   return { rate, latencies };
 }
 
+/** Concurrent clients of one durable ledger, each on its own two accounts, `total` transfers in all. */
+async function durableClients(
+  dir: string,
+  clients: number,
+  total: number,
+  groupCommit: boolean,
+): Promise<number> {
+  const pair = (c: number) =>
+    [c, c + clients].map((i) => fromHex(address(3, 0).slice(0, 56) + i.toString(16).padStart(8, "0")));
+  const genesis = Array.from({ length: clients }, (_, c) => ({ address: pair(c)[0]!, balance: 1n << 40n }));
+  const ledger = await Ledger.open({ chainId: 5, genesis, dir });
+  const db = new LedgerDatabase(ledger, { groupCommit });
+  let started = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      const [from, to] = pair(c) as [Uint8Array, Uint8Array];
+      while (started < total) {
+        started++;
+        await db.transaction((tx) => tx.transfer(from, to, 1n));
+      }
+    }),
+  );
+  const rate = (total * 1000) / (performance.now() - t0);
+  await ledger.close();
+  return rate;
+}
+
+/** Group commit: durable transactions with 1 to 1,000 concurrent clients, and 200 without grouping. */
+async function groupCommitCases(
+  options: SuiteOptions,
+  rounds: number,
+): Promise<{ cases: CaseResult[]; target: TargetCheck }> {
+  const cases: CaseResult[] = [];
+  const runs: [string, number, boolean][] = [
+    ["ungrouped-200", 200, false],
+    ...[1, 10, 100, 200, 1000].map((n): [string, number, boolean] => [`grouped-${n}`, n, true]),
+  ];
+  for (const [id, clients, grouped] of runs) {
+    options.onProgress?.(`durable transactions, ${clients} clients${grouped ? "" : ", no group commit"}`);
+    // Ungrouped, every commit is an fsync: one or two transfers per client keep the run short.
+    const perClient = grouped ? (options.quick ? 2 : 4) : options.quick ? 1 : 2;
+    const total = Math.max(grouped ? (options.quick ? 100 : 400) : 0, clients * perClient);
+    const rates: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const dir = mkdtempSync(join(tmpdir(), "chaindb-group-bench-"));
+      try {
+        rates.push(await durableClients(dir, clients, total, grouped));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const label = `one durable ledger, ${clients} concurrent client${clients > 1 ? "s" : ""}${grouped ? "" : ", one fsync per commit"}`;
+    const params = { clients, groupCommit: grouped ? "on" : "off", storage: "durable (fsync)" };
+    cases.push(
+      caseFromSamples(`txn-${id}`, label, "group commit", "tx/s", rates, params, "txn-ungrouped-200"),
+    );
+  }
+  const grouped = cases.find((c) => c.id === "txn-grouped-200")!.median;
+  const ungrouped = cases.find((c) => c.id === "txn-ungrouped-200")!.median;
+  const ratio = grouped / ungrouped;
+  return {
+    cases,
+    target: {
+      name: "200 concurrent durable transactions: group commit vs one fsync each",
+      want: "≥ 10×",
+      measured: `${ratio.toFixed(1)}× (${Math.round(grouped)} vs ${Math.round(ungrouped)} tx/s)`,
+      pass: ratio >= 10,
+    },
+  };
+}
+
 /** Runs the suite and returns its results. */
 export async function run(options: SuiteOptions): Promise<SuiteResult> {
   const rounds = options.quick ? 1 : 3;
@@ -313,21 +386,24 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       cases.push(caseFromSamples(`${net}-${kind}-p99`, `${what}: latency p99`, "latency", "ms", p99, params));
     }
   }
+  const group = await groupCommitCases(options, rounds);
+  cases.push(...group.cases);
   for (const c of cases) {
     const base = cases.find((b) => b.id === c.baseline);
     if (base) c.ratio = c.median / base.median;
   }
   return suiteResult(
     "2pc",
-    "Two-phase commit: 3 participant ledgers vs one ledger",
+    "Two-phase commit: 3 participant ledgers vs one ledger; group commit",
     options.quick,
     cases,
-    [],
+    [group.target],
     [
       `Closed loop with ${CONCURRENCY} transactions in flight, each on its own accounts (no lock conflicts); latency is begin → the coordinator's decision (COMMIT forced), wall-clock ms.`,
       "2PC: per transaction 3 PREPAREs, 3 forced PREPARED records, 3 votes, 1 forced COMMIT record, 3 COMMITs, 3 ledger writes, 3 forced COMMITTED records, 3 acks. Coordinator, participants and their ledgers all share this process.",
       "sim: SimNetwork with 0 ms links and in-memory ledgers (the protocol's own CPU cost); baseline: the same transfers as LedgerDatabase transactions on one in-memory ledger.",
       "tcp: TcpTransport on loopback, ledgers on disk (commitAccounts fsyncs) and FileTwoPcLog (fsync per force); baseline: one durable ledger. The ratio is 2PC / single.",
+      "group commit: N clients each move 1 between its own two accounts in a closed loop on one durable ledger; commits that reach the ledger in one event-loop turn share one fsync. Baseline: 200 clients with `groupCommit: false` (one fsync per commit).",
     ],
   );
 }

@@ -75,7 +75,7 @@ export const SUITES: readonly SuiteEntry[] = [
   {
     name: "2pc",
     description:
-      "two-phase commit: distributed tx/s and latency p50/p99, 3 participants, SimNetwork (zero latency) and TCP loopback with fsync, vs one ledger",
+      "two-phase commit: distributed tx/s and latency p50/p99, 3 participants, SimNetwork (zero latency) and TCP loopback with fsync, vs one ledger; group commit with 1 to 1,000 clients",
     load: () => import("./2pc.bench.ts"),
   },
 ];

@@ -170,6 +170,7 @@ export {
   type RetryOptions,
   type Savepoint,
   type TxDatabaseOptions,
+  type LedgerDatabaseOptions,
   type KvDatabaseOptions,
 } from "./txn/index.ts";
 // two-phase commit across databases (presumed abort): cores, runner, banks, file log, simulation

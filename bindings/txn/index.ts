@@ -32,6 +32,7 @@ export {
   LedgerTransaction,
   noNegativeBalance,
   supplyConserved,
+  type LedgerDatabaseOptions,
   type TxAccount,
 } from "./ledger-db.ts";
 export { KvDatabase, type KvDatabaseOptions } from "./kv-db.ts";

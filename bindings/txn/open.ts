@@ -6,16 +6,15 @@
 import { ChainDbError, ErrorCode } from "../util/index.ts";
 import { Ledger } from "../chain/index.ts";
 import type { KvStore } from "../engine/index.ts";
-import { LedgerDatabase } from "./ledger-db.ts";
+import { LedgerDatabase, type LedgerDatabaseOptions } from "./ledger-db.ts";
 import { KvDatabase, type KvDatabaseOptions } from "./kv-db.ts";
-import type { TxDatabaseOptions } from "./transaction.ts";
 
 /** Transactions on a ledger (accounts) or on a key-value store (bytes); `begin()` starts one. */
-export function transactional(target: Ledger, options?: TxDatabaseOptions): LedgerDatabase;
+export function transactional(target: Ledger, options?: LedgerDatabaseOptions): LedgerDatabase;
 export function transactional(target: KvStore, options?: KvDatabaseOptions): KvDatabase;
 export function transactional(
   target: Ledger | KvStore,
-  options: KvDatabaseOptions = {},
+  options: KvDatabaseOptions & LedgerDatabaseOptions = {},
 ): LedgerDatabase | KvDatabase {
   if (target instanceof Ledger) return new LedgerDatabase(target, options);
   if (

@@ -29,3 +29,24 @@ export function openBank(dir?: string, engine: EngineName = "wasm"): Promise<Led
 export function balances(ledger: Ledger): [number, number, number] {
   return [ALICE, BOB, CAROL].map((a) => Number(ledger.account(a)?.balance ?? 0n)) as [number, number, number];
 }
+
+/** Group-commit tests: clients, each with a pair of accounts (A starts with GROUP_START, B empty). */
+export const GROUP_CLIENTS = 64;
+export const GROUP_START = 1_000_000n;
+
+/** Client `c`'s accounts A and B. */
+export function groupPair(c: number): [Uint8Array, Uint8Array] {
+  const address = (i: number) => {
+    const a = new Uint8Array(32).fill(0x5a);
+    new DataView(a.buffer).setUint32(0, i);
+    return a;
+  };
+  return [address(2 * c), address(2 * c + 1)];
+}
+
+export function groupGenesis(): { address: Uint8Array; balance: bigint }[] {
+  return Array.from({ length: GROUP_CLIENTS }, (_, c) => ({
+    address: groupPair(c)[0],
+    balance: GROUP_START,
+  }));
+}
