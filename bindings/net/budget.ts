@@ -88,3 +88,40 @@ export class PeerBudget {
       : BudgetVerdict.Drop;
   }
 }
+
+/** Remote addresses whose connect rate is tracked at once; the least recently seen goes first. */
+export const CONNECT_RATE_ADDRESSES_MAX = 4096;
+
+/**
+ * New inbound connections per remote address: a token bucket of `perSecond` (holding at most one
+ * second's worth) refilled from an injected clock. Each accepted connection costs the node an
+ * X25519 key exchange and an ed25519 signature before it knows who is calling; this bounds that
+ * work per address (the pending-handshake bound caps it per moment, not per second). At most
+ * {@link CONNECT_RATE_ADDRESSES_MAX} addresses are tracked: an attacker with more addresses only
+ * resets buckets, it never grows the map.
+ */
+export class ConnectRate {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(private readonly perSecond: number) {}
+
+  /** True if a connection from `address` at `now` (ms) may start its handshake. */
+  allow(address: string, now: number): boolean {
+    const b = this.buckets.get(address) ?? { tokens: this.perSecond, at: now };
+    this.buckets.delete(address); // re-inserted last: the map's order is least recently seen first
+    const elapsed = Math.max(0, now - b.at) / 1000;
+    b.tokens = Math.min(this.perSecond, b.tokens + elapsed * this.perSecond);
+    b.at = Math.max(b.at, now);
+    const ok = b.tokens >= 1;
+    if (ok) b.tokens -= 1;
+    if (this.buckets.size >= CONNECT_RATE_ADDRESSES_MAX)
+      this.buckets.delete(this.buckets.keys().next().value!);
+    this.buckets.set(address, b);
+    return ok;
+  }
+
+  /** Addresses tracked. */
+  get size(): number {
+    return this.buckets.size;
+  }
+}

@@ -58,6 +58,8 @@ export {
 export {
   PeerBudget,
   BudgetVerdict,
+  ConnectRate,
+  CONNECT_RATE_ADDRESSES_MAX,
   budgetLimits,
   type PeerBudgetOptions,
   type PeerBudgetLimits,

@@ -15,7 +15,8 @@
  * - Admission: only configured node ids with their configured keys, unless `admitUnknown`.
  * - Frames: 4-byte length ‖ body (frame.ts). Before the handshake a frame may hold at most
  *   {@link HANDSHAKE_FRAME_MAX} bytes; after it `frameMax`. A bad frame closes that connection only.
- * - Bounds: at most `handshakesPendingMax` inbound connections may be unauthenticated at once
+ * - Bounds: at most `connectsPerSecond` new connections per remote address, and at most
+ *   `handshakesPendingMax` inbound connections may be unauthenticated at once
  *   (further ones are closed at accept), each gets `handshakeTimeoutMs`; each peer has a budget
  *   (budget.ts) and an inbox of at most `inboxMaxMessages`/`inboxMaxBytes`, its socket paused while
  *   the inbox is full; messages are delivered a bounded batch per event-loop turn, round-robin over
@@ -32,6 +33,7 @@ import { setImmediate } from "node:timers";
 import { ChainDbError, ErrorCode, aint, abytes, assert, equalBytes } from "../util/index.ts";
 import {
   BudgetVerdict,
+  ConnectRate,
   PeerBudget,
   budgetLimits,
   type PeerBudgetLimits,
@@ -89,6 +91,11 @@ export interface TcpTransportOptions {
   handshakeTimeoutMs?: number;
   /** Most inbound connections still in their handshake; more are closed at once (default 32). */
   handshakesPendingMax?: number;
+  /**
+   * New inbound connections per second from one remote address; more are closed at accept, before
+   * any handshake work (default 20, a burst of as many).
+   */
+  connectsPerSecond?: number;
   /** Most received messages waiting for delivery per peer before its socket is paused (default 1024). */
   inboxMaxMessages?: number;
   /** Most received bytes waiting for delivery per peer before its socket is paused (default 8 MiB; one larger message still passes). */
@@ -113,6 +120,8 @@ export interface TcpStats {
   connectionsOpened: number;
   /** Inbound connections closed at accept because too many handshakes were pending. */
   refusedPending: number;
+  /** Inbound connections closed at accept because their address connected too often. */
+  refusedRate: number;
   /** Messages dropped because their peer was over its budget. */
   droppedBudget: number;
   /** Peers disconnected for staying over their budget. */
@@ -139,6 +148,7 @@ export class TcpTransport implements Transport {
     handshakesFailed: 0,
     connectionsOpened: 0,
     refusedPending: 0,
+    refusedRate: 0,
     droppedBudget: 0,
     disconnectedBudget: 0,
     pauses: 0,
@@ -159,6 +169,7 @@ export class TcpTransport implements Transport {
   /** @internal */ readonly sendQueueMaxBytes: number;
   /** @internal */ readonly handshakeTimeoutMs: number;
   /** @internal */ readonly handshakesPendingMax: number;
+  private readonly connectRate: ConnectRate;
   /** @internal */ readonly inboxMaxMessages: number;
   /** @internal */ readonly inboxMaxBytes: number;
   /** @internal */ readonly unknownPeersMax: number;
@@ -176,6 +187,9 @@ export class TcpTransport implements Transport {
     );
     this.handshakeTimeoutMs = aint(options.handshakeTimeoutMs ?? 3000, 1, 3_600_000, "handshakeTimeoutMs");
     this.handshakesPendingMax = aint(options.handshakesPendingMax ?? 32, 1, 65_536, "handshakesPendingMax");
+    this.connectRate = new ConnectRate(
+      aint(options.connectsPerSecond ?? 20, 1, 1_000_000, "connectsPerSecond"),
+    );
     this.inboxMaxMessages = aint(options.inboxMaxMessages ?? 1024, 1, 2 ** 24, "inboxMaxMessages");
     this.inboxMaxBytes = aint(options.inboxMaxBytes ?? 8 * 1024 * 1024, 1, 2 ** 40, "inboxMaxBytes");
     this.unknownPeersMax = aint(options.unknownPeersMax ?? 64, 0, 65_536, "unknownPeersMax");
@@ -290,6 +304,15 @@ export class TcpTransport implements Transport {
   }
 
   private accept(socket: Socket): void {
+    if (!this.connectRate.allow(socket.remoteAddress ?? "", this.clock.now())) {
+      this.stats.refusedRate++;
+      socket.destroy();
+      this.options.onConnectionError?.(
+        new ChainDbError(ErrorCode.BUSY, `${socket.remoteAddress} connects too often`),
+        undefined,
+      );
+      return;
+    }
     if (this.pendingInbound >= this.handshakesPendingMax) {
       // Closed before any handshake work: a flood of idle connections costs one accept each.
       this.stats.refusedPending++;

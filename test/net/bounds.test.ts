@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ChainDbError, ErrorCode } from "../../bindings/util/index.ts";
 import {
   BudgetVerdict,
+  CONNECT_RATE_ADDRESSES_MAX,
+  ConnectRate,
   PeerBudget,
   TcpTransport,
   budgetLimits,
@@ -144,6 +146,42 @@ describe("connections that have not finished the handshake", () => {
       ErrorCode.BUSY,
       ErrorCode.HANDSHAKE_FAILED,
     ]);
+  });
+});
+
+describe("connect rate per remote address", () => {
+  it("closes connections over connectsPerSecond at accept, before any handshake work", async () => {
+    const clock = new ManualClock();
+    const errors = new Waitable<Error>();
+    const b = await start("b", [{ id: "a", publicKey: keys.a!.publicKey }], {
+      clock,
+      connectsPerSecond: 3,
+      handshakeTimeoutMs: 1000,
+      onConnectionError: (e) => errors.push(e),
+    });
+    const first = Array.from({ length: 5 }, () => idle(b.address!.port));
+    await errors.count((e) => /connects too often/.test(e.message), 2);
+    expect(b.stats.refusedRate).toBe(2);
+    expect(b.handshakesPending).toBe(3);
+    expect(clock.armed).toBe(3); // only the admitted ones got a handshake deadline
+    clock.advance(1000); // the bucket refills (and the three idle ones time out)
+    await Promise.all(first.map((c) => c.closed));
+    const logB = new EventLog(b);
+    const a = await start("a", [
+      { id: "b", publicKey: keys.b!.publicKey, host: "127.0.0.1", port: b.address!.port },
+    ]);
+    await logB.wait((e) => e.kind === "up" && e.peer === "a");
+    expect(a.isConnected("b")).toBe(true);
+  });
+
+  it("refills at the configured rate and tracks a bounded number of addresses", () => {
+    const rate = new ConnectRate(2);
+    expect([rate.allow("x", 0), rate.allow("x", 0), rate.allow("x", 0)]).toEqual([true, true, false]);
+    expect(rate.allow("y", 0)).toBe(true); // another address has its own bucket
+    expect(rate.allow("x", 400)).toBe(false); // 0.8 of a token
+    expect(rate.allow("x", 500)).toBe(true);
+    for (let i = 0; i < CONNECT_RATE_ADDRESSES_MAX + 10; i++) rate.allow(`10.0.${i >> 8}.${i & 255}`, 600);
+    expect(rate.size).toBe(CONNECT_RATE_ADDRESSES_MAX);
   });
 });
 
