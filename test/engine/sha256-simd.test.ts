@@ -7,20 +7,22 @@
  */
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createWasmEngine, instantiateWasm, type WasmExports } from "../../bindings/engine/wasm.ts";
+import type { CoreExports } from "../../bindings/engine/core-abi.ts";
+import { instantiateCore } from "../../bindings/engine/core.ts";
+import { createWasmEngine } from "../../bindings/engine/wasm.ts";
 import { toHex } from "../../bindings/util/index.ts";
 import { prng, randomBytes } from "../helpers/engine.suite.ts";
 
 const sha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash("sha256").update(data).digest());
 const sha256d = (data: Uint8Array): Uint8Array => sha256(sha256(data));
 
-let x: WasmExports;
+let x: CoreExports;
 let input: number;
 let output: number;
 const mem = (): Uint8Array => new Uint8Array(x.memory.buffer);
 
 beforeAll(async () => {
-  x = await instantiateWasm();
+  x = await instantiateCore();
   input = x.inputPtr();
   output = x.outputPtr();
 });
