@@ -14,6 +14,13 @@
  */
 import { Ledger, keyPairFromSeed, signTransfer, type KeyPair } from "../bindings/chain/index.ts";
 import { ParallelExecutor, SerialExecutor, type BlockExecutor } from "../bindings/concurrency/index.ts";
+import {
+  PACKED_AMOUNT,
+  PACKED_FEE,
+  PACKED_NONCE,
+  PACKED_TO,
+  PACKED_TRANSFER_SIZE as TX,
+} from "../bindings/engine/index.ts";
 import { toHex } from "../bindings/util/index.ts";
 import {
   consume,
@@ -97,15 +104,15 @@ function blockSource(world: World, workload: Workload) {
   };
   return {
     packed(): Uint8Array {
-      const block = new Uint8Array(BLOCK * 88);
+      const block = new Uint8Array(BLOCK * TX);
       const dv = new DataView(block.buffer);
       for (let i = 0; i < BLOCK; i++) {
         const { from, to, nonce } = pair(world.accounts);
-        block.set(world.addresses[from]!, i * 88);
-        block.set(world.addresses[to]!, i * 88 + 32);
-        dv.setUint32(i * 88 + 64, 1 + (i & 15), true);
-        dv.setUint32(i * 88 + 72, 1, true);
-        dv.setUint32(i * 88 + 80, nonce, true);
+        block.set(world.addresses[from]!, i * TX);
+        block.set(world.addresses[to]!, i * TX + PACKED_TO);
+        dv.setUint32(i * TX + PACKED_AMOUNT, 1 + (i & 15), true);
+        dv.setUint32(i * TX + PACKED_FEE, 1, true);
+        dv.setUint32(i * TX + PACKED_NONCE, nonce, true);
       }
       return block;
     },

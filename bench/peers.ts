@@ -14,16 +14,15 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import {
+  ACCOUNT_RECORD_SIZE as REC,
+  PACKED_TRANSFER_SIZE as TX,
+  TransferCode,
+} from "../bindings/engine/index.ts";
 import { loadSqlite, NODE_VFS_NAME } from "../bindings/store/index.ts";
 
-/** Status codes, as bindings/engine/state-types.ts `TRANSFER_STATUSES` orders them. */
-const OK = 0;
-const BAD_NONCE = 1;
-const INSUFFICIENT = 2;
-const OVERFLOW = 3;
-const SELF = 4;
-const TX = 88;
-const REC = 48;
+// The engines' status codes as module constants (what the peers' hot loops return).
+const { ok: OK, BAD_NONCE, INSUFFICIENT_FUNDS: INSUFFICIENT, OVERFLOW, SELF_TRANSFER: SELF } = TransferCode;
 const MAX = Number.MAX_SAFE_INTEGER;
 const MAX_BIG = (1n << 64n) - 1n;
 

@@ -19,7 +19,16 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Ledger, decodeProof, encodeProof } from "../bindings/chain/index.ts";
-import { createLedgerState } from "../bindings/engine/index.ts";
+import {
+  ACCOUNT_RECORD_SIZE as REC,
+  PACKED_AMOUNT,
+  PACKED_FEE,
+  PACKED_NONCE,
+  PACKED_TO,
+  PACKED_TRANSFER_SIZE as TX,
+  RECORD_BALANCE,
+  createLedgerState,
+} from "../bindings/engine/index.ts";
 import { machineInfo } from "./lib.ts";
 
 const BLOCK = 1000;
@@ -66,7 +75,7 @@ export function parseCounts(text: string): number[] {
 
 /** xorshift32 words: fast deterministic addresses (48-byte records: address, balance 2^40, nonce 0). */
 function genesisRecords(n: number, seed: number): Uint8Array {
-  const recs = new Uint8Array(n * 48);
+  const recs = new Uint8Array(n * REC);
   const w = new Uint32Array(recs.buffer);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
@@ -101,18 +110,18 @@ function makeBlocks(records: Uint8Array, n: number, count: number, seed: number)
     return (x >>> 0) % n;
   };
   return Array.from({ length: count }, () => {
-    const block = new Uint8Array(BLOCK * 88);
+    const block = new Uint8Array(BLOCK * TX);
     const dv = new DataView(block.buffer);
     for (let i = 0; i < BLOCK; i++) {
       const from = next();
       let to = next();
       if (to === from) to = (to + 1) % n;
-      block.set(records.subarray(from * 48, from * 48 + 32), i * 88);
-      block.set(records.subarray(to * 48, to * 48 + 32), i * 88 + 32);
-      dv.setBigUint64(i * 88 + 64, 1n, true);
-      dv.setBigUint64(i * 88 + 72, 1n, true);
+      block.set(records.subarray(from * REC, from * REC + RECORD_BALANCE), i * TX);
+      block.set(records.subarray(to * REC, to * REC + RECORD_BALANCE), i * TX + PACKED_TO);
+      dv.setBigUint64(i * TX + PACKED_AMOUNT, 1n, true);
+      dv.setBigUint64(i * TX + PACKED_FEE, 1n, true);
       const nonce = nonces.get(from) ?? 0;
-      dv.setBigUint64(i * 88 + 80, BigInt(nonce), true);
+      dv.setBigUint64(i * TX + PACKED_NONCE, BigInt(nonce), true);
       nonces.set(from, nonce + 1);
     }
     return block;
@@ -169,10 +178,10 @@ export async function measurePoint(
   const absent = genesisRecords(PROOF_SAMPLES, 77);
   for (let i = 0; i < PROOF_SAMPLES; i++) {
     const k = Math.floor((i * n) / PROOF_SAMPLES);
-    const p = encodeProof(state.proofMaterial(records.subarray(k * 48, k * 48 + 32)));
+    const p = encodeProof(state.proofMaterial(records.subarray(k * REC, k * REC + RECORD_BALANCE)));
     inclusion.push(p.length);
     depths.push(decodeProof(p).depth);
-    absence.push(encodeProof(state.proofMaterial(absent.subarray(i * 48, i * 48 + 32))).length);
+    absence.push(encodeProof(state.proofMaterial(absent.subarray(i * REC, i * REC + RECORD_BALANCE))).length);
   }
   const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
   const blockMs = median(exec.map((e, i) => e + root[i]!));

@@ -15,7 +15,17 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Ledger, keyPairFromSeed, signTransfer } from "../bindings/chain/index.ts";
-import { createLedgerState, type LedgerState } from "../bindings/engine/index.ts";
+import {
+  ACCOUNT_RECORD_SIZE as REC,
+  PACKED_AMOUNT,
+  PACKED_FEE,
+  PACKED_NONCE,
+  PACKED_TO,
+  PACKED_TRANSFER_SIZE as TX,
+  RECORD_BALANCE,
+  createLedgerState,
+  type LedgerState,
+} from "../bindings/engine/index.ts";
 import { lastRecoveryStats } from "../bindings/store/index.ts";
 import {
   LEDGER_PEERS,
@@ -61,11 +71,11 @@ function makeSetup(accounts: number, depth: number): Setup {
   const addresses = new Uint8Array(accounts * 32);
   const words = new Uint32Array(addresses.buffer);
   for (let i = 0; i < words.length; i++) words[i] = r() * 4294967296;
-  const genesis = new Uint8Array(accounts * 48);
+  const genesis = new Uint8Array(accounts * REC);
   const dv = new DataView(genesis.buffer);
   for (let i = 0; i < accounts; i++) {
-    genesis.set(addresses.subarray(i * 32, i * 32 + 32), i * 48);
-    dv.setBigUint64(i * 48 + 32, 1n << 40n, true);
+    genesis.set(addresses.subarray(i * 32, i * 32 + 32), i * REC);
+    dv.setBigUint64(i * REC + RECORD_BALANCE, 1n << 40n, true);
   }
   return {
     accounts,
@@ -85,17 +95,17 @@ function blockSource(setup: Setup, workload: Workload): (count: number) => Uint8
   const a = setup.addresses;
   return (count) =>
     Array.from({ length: count }, () => {
-      const block = new Uint8Array(BLOCK * 88);
+      const block = new Uint8Array(BLOCK * TX);
       const dv = new DataView(block.buffer);
       for (let i = 0; i < BLOCK; i++) {
         const from = pick();
         let to = pick();
         if (to === from) to = (to + 1) % setup.accounts;
-        block.set(a.subarray(from * 32, from * 32 + 32), i * 88);
-        block.set(a.subarray(to * 32, to * 32 + 32), i * 88 + 32);
-        dv.setUint32(i * 88 + 64, 1 + (i & 15), true);
-        dv.setUint32(i * 88 + 72, 1, true);
-        dv.setUint32(i * 88 + 80, nonces[from]!++, true);
+        block.set(a.subarray(from * 32, from * 32 + 32), i * TX);
+        block.set(a.subarray(to * 32, to * 32 + 32), i * TX + PACKED_TO);
+        dv.setUint32(i * TX + PACKED_AMOUNT, 1 + (i & 15), true);
+        dv.setUint32(i * TX + PACKED_FEE, 1, true);
+        dv.setUint32(i * TX + PACKED_NONCE, nonces[from]!++, true);
       }
       return block;
     });

@@ -99,7 +99,16 @@ export {
   type GenesisAllocation,
   type Account,
 } from "./chain/index.ts";
-export { createKvStore, type KvStore, type TransferStatus } from "./engine/index.ts";
+// what an Engine creates: key-value stores and ledger states (engine.createKvStore(), …)
+export {
+  createKvStore,
+  TransferCode,
+  type KvStore,
+  type LedgerState,
+  type AccountState,
+  type ProofMaterial,
+  type TransferStatus,
+} from "./engine/index.ts";
 
 // runtime: run a module in a worker thread on Node.js or Deno
 export {

@@ -172,13 +172,15 @@ export function checkTree(root) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const at = args.indexOf("--report");
+  const report = at >= 0 ? args[at + 1] : undefined;
+  if (at >= 0 && report === undefined) throw new Error("--report expects a file name");
   const started = Date.now();
   const { files, violations } = checkTree(resolve(dirname(new URL(import.meta.url).pathname), ".."));
   for (const v of violations) console.log(v);
   console.log(`boundaries: ${files} files, ${violations.length} violation(s) (${Date.now() - started} ms)`);
-  if (at >= 0)
+  if (report !== undefined)
     writeFileSync(
-      args[at + 1],
+      report,
       JSON.stringify({ passed: violations.length === 0 ? 1 : 0, failed: violations.length === 0 ? 0 : 1 }) +
         "\n",
     );

@@ -28,6 +28,8 @@ function generatedFiles(root) {
 const root = new URL("..", import.meta.url).pathname;
 const args = process.argv.slice(2);
 const at = args.indexOf("--report");
+const report = at >= 0 ? args[at + 1] : undefined;
+if (at >= 0 && report === undefined) throw new Error("--report expects a file name");
 let passed = 0;
 let failed = 0;
 for (const file of generatedFiles(root)) {
@@ -46,5 +48,5 @@ for (const file of generatedFiles(root)) {
   ok ? passed++ : failed++;
 }
 console.log(`generated files: ${passed} match, ${failed} differ`);
-if (at >= 0) writeFileSync(args[at + 1], JSON.stringify({ passed, failed }) + "\n");
+if (report !== undefined) writeFileSync(report, JSON.stringify({ passed, failed }) + "\n");
 process.exitCode = failed === 0 && passed > 0 ? 0 : 1;

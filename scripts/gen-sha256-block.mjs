@@ -39,6 +39,7 @@ function padKW() {
 /**
  * Lines of 64 rounds: state names in `s` (8 expressions, a..h), round t adds kw(t) (an expression).
  * Returns [lines, names of the 8 result words before the feed-forward].
+ * @returns {[string[], string[]]}
  */
 function rounds(p, s, kw) {
   const L = [];

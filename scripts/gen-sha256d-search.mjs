@@ -69,7 +69,13 @@ function round(t, kw, lines) {
     `    ${h} = (t1 + (((${a} >>> 2) | (${a} << 30)) ^ ((${a} >>> 13) | (${a} << 19)) ^ ((${a} >>> 22) | (${a} << 10))) + ((${a} & ${b}) | (${c} & (${a} | ${b})))) | 0;`,
   );
 }
-const kwOf = (t, w) => (isConst(w) ? i32(K[t] + w) : `${i32(K[t])} + ${w}`);
+/** Round constant t (0..63). */
+const k = (t) => {
+  const v = K[t];
+  if (v === undefined) throw new RangeError(`round ${t} outside 0..63`);
+  return v;
+};
+const kwOf = (t, w) => (isConst(w) ? i32(k(t) + w) : `${i32(k(t))} + ${w}`);
 
 const body = [];
 // First hash, second block: W0..W2 (used only by the precomputed rounds 0..2) and W16, W17 are per-search inputs, W3 is the nonce, the rest is

@@ -36,7 +36,7 @@ function nodeSample(start) {
   const r = timed(nodeCount, () => {
     for (let n = start; n < start + nodeCount; n++) {
       h.writeUInt32LE(n, 76);
-      sink ^= crypto.hash("sha256", crypto.hash("sha256", h, "buffer"), "buffer")[31];
+      sink ^= crypto.hash("sha256", crypto.hash("sha256", h, "buffer"), "buffer").readUInt8(31);
     }
   });
   if (sink === 256) throw new Error("unreachable");

@@ -6,9 +6,14 @@
  * Usage: npx tsx scripts/measure-state-twin.ts [accounts=100000] [blocks=15] [warm=3]
  * @module
  */
-import { createLedgerState } from "../bindings/engine/index.ts";
+import {
+  ACCOUNT_RECORD_SIZE as REC,
+  PACKED_TRANSFER_SIZE as TX,
+  RECORD_BALANCE,
+  createLedgerState,
+  packTransfer,
+} from "../bindings/engine/index.ts";
 import type { LedgerState } from "../bindings/engine/index.ts";
-import { packTransfer } from "../bindings/chain/transfer.ts";
 
 const N = Number(process.argv[2] ?? 100_000);
 const BLOCKS = Number(process.argv[3] ?? 15);
@@ -23,15 +28,15 @@ const rand = (): number => {
 const addrs = new Uint8Array(N * 32);
 for (let i = 0; i < addrs.length; i++) addrs[i] = (rand() * 256) | 0;
 const addr = (i: number): Uint8Array => addrs.subarray(i * 32, i * 32 + 32);
-const genesis = new Uint8Array(N * 48);
+const genesis = new Uint8Array(N * REC);
 const gdv = new DataView(genesis.buffer);
 for (let i = 0; i < N; i++) {
-  genesis.set(addr(i), i * 48);
-  gdv.setBigUint64(i * 48 + 32, 1_000_000_000n, true);
+  genesis.set(addr(i), i * REC);
+  gdv.setBigUint64(i * REC + RECORD_BALANCE, 1_000_000_000n, true);
 }
 const nonces = new Float64Array(N);
 function makeBlock(): Uint8Array {
-  const out = new Uint8Array(88 * TXS);
+  const out = new Uint8Array(TX * TXS);
   for (let t = 0; t < TXS; t++) {
     const f = (rand() * N) | 0;
     let to = (rand() * N) | 0;

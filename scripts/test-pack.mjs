@@ -13,6 +13,8 @@ import { join, resolve } from "node:path";
 const repo = resolve(new URL("..", import.meta.url).pathname);
 const args = process.argv.slice(2);
 const at = args.indexOf("--report");
+const report = at >= 0 ? args[at + 1] : undefined;
+if (at >= 0 && report === undefined) throw new Error("--report expects a file name");
 const bin = (name) => join(repo, "node_modules", ".bin", name);
 
 // The apps: each hashes a header on the wasm engine (so build/*.wasm must ship and load), checks
@@ -168,5 +170,5 @@ try {
   else rmSync(dir, { recursive: true, force: true });
 }
 console.log(`pack: ${passed} passed, ${failed} failed`);
-if (at >= 0) writeFileSync(args[at + 1], JSON.stringify({ passed, failed }) + "\n");
+if (report !== undefined) writeFileSync(report, JSON.stringify({ passed, failed }) + "\n");
 process.exitCode = failed === 0 ? 0 : 1;

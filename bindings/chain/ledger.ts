@@ -9,6 +9,7 @@
 import { ChainDbError, ErrorCode, abytes, aint, assert, equalBytes } from "../util/index.ts";
 import type { EngineName } from "../engine/index.ts";
 import {
+  PACKED_TRANSFER_SIZE,
   TRANSFER_STATUSES,
   createLedgerState,
   type AccountState,
@@ -230,7 +231,7 @@ export class Ledger {
     this.checkOpen();
     abytes(options?.proposer, 32, "proposer");
     aint(count, 0, BLOCK_TRANSFERS_MAX, "count");
-    abytes(packed, count * 88, "packed");
+    abytes(packed, count * PACKED_TRANSFER_SIZE, "packed");
     return this.applyVerified(packed, count, options, () => packed);
   }
 
@@ -247,7 +248,7 @@ export class Ledger {
     this.checkOpen();
     abytes(proposer, 32, "proposer");
     aint(count, 0, BLOCK_TRANSFERS_MAX, "count");
-    abytes(packed, count * 88, "packed");
+    abytes(packed, count * PACKED_TRANSFER_SIZE, "packed");
     const state = this.state;
     const rootBefore = state.root();
     state.begin();

@@ -9,6 +9,7 @@
  * @module
  */
 import { ChainDbError, ErrorCode, abytes, aint } from "../util/index.ts";
+import { PACKED_TRANSFER_SIZE } from "../engine/index.ts";
 import { ed25519Sign, ed25519Verify } from "./keys.ts";
 import type { KeyPair } from "./keys.ts";
 
@@ -16,8 +17,8 @@ import type { KeyPair } from "./keys.ts";
 export const TRANSFER_SIZE = 157;
 /** Bytes covered by the signature (everything before it). */
 export const TRANSFER_BODY_SIZE = 93;
-/** Size of a pre-verified transfer as the state machines take it: from, to, amount, fee, nonce. */
-export const PACKED_TRANSFER_SIZE = 88;
+// The packed form the state machines take, and its writer, are the engine's (engine/records.ts).
+export { PACKED_TRANSFER_SIZE, packTransfer } from "../engine/index.ts";
 /** Largest u64. */
 export const U64_MAX = (1n << 64n) - 1n;
 const VERSION = 1;
@@ -161,30 +162,11 @@ export function verifyTransferSignature(bytes: Uint8Array): boolean {
   );
 }
 
-/** Packs pre-verified encoded transfers into 88-byte records (from, to, amount, fee, nonce). */
+/** Packs pre-verified encoded transfers into packed records (from, to, amount, fee, nonce). */
 export function packTransfers(encoded: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(encoded.length * PACKED_TRANSFER_SIZE);
   for (let i = 0; i < encoded.length; i++) {
     out.set(encoded[i]!.subarray(5, TRANSFER_BODY_SIZE), i * PACKED_TRANSFER_SIZE);
   }
   return out;
-}
-
-/** Packs one transfer given by fields (benchmarks and tests feed the state machines directly). */
-export function packTransfer(
-  out: Uint8Array,
-  index: number,
-  from: Uint8Array,
-  to: Uint8Array,
-  amount: bigint,
-  fee: bigint,
-  nonce: bigint,
-): void {
-  const o = index * PACKED_TRANSFER_SIZE;
-  out.set(from, o);
-  out.set(to, o + 32);
-  const dv = new DataView(out.buffer, out.byteOffset);
-  dv.setBigUint64(o + 64, amount, true);
-  dv.setBigUint64(o + 72, fee, true);
-  dv.setBigUint64(o + 80, nonce, true);
 }

@@ -16,8 +16,15 @@
  * @module
  */
 import { assert, toHex } from "../util/index.ts";
+import {
+  PACKED_AMOUNT,
+  PACKED_FEE,
+  PACKED_NONCE,
+  PACKED_TO,
+  PACKED_TRANSFER_SIZE as TX,
+  TransferCode,
+} from "../engine/index.ts";
 
-const TX = 88;
 const U64_MAX = (1n << 64n) - 1n;
 /** Slot flags: the account exists (before or after the block); the block wrote it. */
 export const EXISTS = 1;
@@ -28,7 +35,7 @@ export const TOUCHED = 2;
 export interface BlockPlan {
   /** Transfers in the block. */
   readonly count: number;
-  /** The packed transfers (88 bytes each), shared. */
+  /** The packed transfers (engine records, 88 bytes each), shared. */
   readonly packed: Uint8Array;
   /** Slot of each transfer's sender and recipient. */
   readonly fromSlot: Int32Array;
@@ -41,7 +48,7 @@ export interface BlockPlan {
   readonly order: Int32Array;
   /** Group g is order[groupStart[g] .. groupStart[g+1]). */
   readonly groupStart: Int32Array;
-  /** Status per transfer (0 = ok, codes as TRANSFER_STATUSES). */
+  /** Status per transfer (a `TransferCode`). */
   readonly status: Uint8Array;
   /** [0]: next group to claim; the rest unused. */
   readonly ctl: Int32Array;
@@ -94,10 +101,10 @@ export function planBlock(
   };
   for (let i = 0; i < count; i++) {
     fromSlot[i] = slot(i * TX);
-    toSlot[i] = slot(i * TX + 32);
+    toSlot[i] = slot(i * TX + PACKED_TO);
     // A transfer whose amount + fee overflows fails before it pays: its fee never reaches the proposer.
-    const fee = dv.getBigUint64(i * TX + 72, true);
-    if (dv.getBigUint64(i * TX + 64, true) + fee <= U64_MAX) fees += fee;
+    const fee = dv.getBigUint64(i * TX + PACKED_FEE, true);
+    if (dv.getBigUint64(i * TX + PACKED_AMOUNT, true) + fee <= U64_MAX) fees += fee;
   }
   if (slotOf.has(proposerKey)) return undefined; // the proposer trades in this block
   const proposerBalance = read(proposer)?.balance ?? 0n;
@@ -193,34 +200,30 @@ export function runGroups(plan: BlockPlan, thread: number): number {
       const f = fromSlot[i]!;
       const t = toSlot[i]!;
       const o = i * TX;
-      const amount = dv.getBigUint64(o + 64, true);
-      const fee = dv.getBigUint64(o + 72, true);
+      const amount = dv.getBigUint64(o + PACKED_AMOUNT, true);
+      const fee = dv.getBigUint64(o + PACKED_FEE, true);
       // Same checks, same order as applyOne (the proposer is neither party: see planBlock).
       if (f === t) {
-        status[i] = 4;
-        continue;
-      } // SELF_TRANSFER
-      const total = amount + fee;
-      if (total > U64_MAX) {
-        status[i] = 3;
-        continue;
-      } // OVERFLOW
-      const fromBal = balance[f]!;
-      const fromNonce = nonce[f]!;
-      if (dv.getBigUint64(o + 80, true) !== fromNonce) {
-        status[i] = 1;
-        continue;
-      } // BAD_NONCE
-      if (fromBal < total) {
-        status[i] = 2;
-        continue;
-      } // INSUFFICIENT_FUNDS
-      if (fromNonce === U64_MAX) {
-        status[i] = 3;
+        status[i] = TransferCode.SELF_TRANSFER;
         continue;
       }
-      if (balance[t]! + amount > U64_MAX) {
-        status[i] = 3;
+      const total = amount + fee;
+      if (total > U64_MAX) {
+        status[i] = TransferCode.OVERFLOW;
+        continue;
+      }
+      const fromBal = balance[f]!;
+      const fromNonce = nonce[f]!;
+      if (dv.getBigUint64(o + PACKED_NONCE, true) !== fromNonce) {
+        status[i] = TransferCode.BAD_NONCE;
+        continue;
+      }
+      if (fromBal < total) {
+        status[i] = TransferCode.INSUFFICIENT_FUNDS;
+        continue;
+      }
+      if (fromNonce === U64_MAX || balance[t]! + amount > U64_MAX) {
+        status[i] = TransferCode.OVERFLOW;
         continue;
       }
       balance[f] = fromBal - total;
@@ -229,7 +232,7 @@ export function runGroups(plan: BlockPlan, thread: number): number {
       flags[f] = EXISTS | TOUCHED;
       flags[t] = EXISTS | TOUCHED;
       fees += fee;
-      status[i] = 0;
+      status[i] = TransferCode.ok;
     }
     ran++;
   }

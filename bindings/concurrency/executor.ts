@@ -26,6 +26,7 @@ import {
 } from "../chain/index.ts";
 import {
   ACCOUNT_RECORD_SIZE,
+  PACKED_TRANSFER_SIZE,
   TRANSFER_STATUSES,
   accountRecord,
   type TransferStatus,
@@ -190,7 +191,7 @@ export class ParallelExecutor implements BlockExecutor {
   ): Promise<BlockResult> {
     abytes(options?.proposer, 32, "proposer");
     aint(count, 0, 100_000, "count");
-    abytes(packed, count * 88, "packed");
+    abytes(packed, count * PACKED_TRANSFER_SIZE, "packed");
     return this.run(ledger, packed, count, options, undefined);
   }
 

@@ -495,10 +495,11 @@ export class ConsensusNode {
   }
 
   private async onPayload(from: NodeId, payload: Uint8Array): Promise<void> {
-    if (payload.length < 1) return;
+    const tag = payload[0];
+    if (tag === undefined) return; // empty
     const body = payload.subarray(1);
     try {
-      switch (payload[0]) {
+      switch (tag) {
         case TAG.consensus:
           return await this.feed({
             kind: "message",

@@ -1,5 +1,8 @@
 /**
- * Engine selection: `createEngine("wasm" | "ts")`. Callers never know which engine they hold.
+ * The engine layer's public face. `createEngine("wasm" | "ts")` is the one factory: an
+ * {@link Engine} hashes, searches nonces and builds merkle roots, and creates the key-value stores
+ * and ledger states on its implementation. Callers never know which engine they hold. The binary
+ * records and status codes the state machines exchange are in records.ts, re-exported here.
  * @module
  */
 import { ChainDbError, ErrorCode } from "../util/index.ts";
@@ -11,25 +14,24 @@ export type { Engine, EngineName, SearchResult } from "./types.ts";
 export { NONCE_SPACE } from "./validate.ts";
 export type { KvStore } from "./kv-types.ts";
 export { KV_KEY_MAX, KV_VALUE_MAX, KV_DEPTH_MAX } from "./kv-types.ts";
-export type {
-  LedgerState,
-  AccountState,
-  TransferStatus,
-  ProofMaterial,
-  LoadProgress,
-} from "./state-types.ts";
-export { TRANSFER_STATUSES } from "./state-types.ts";
+export type { LedgerState, AccountState, ProofMaterial, LoadProgress } from "./state-types.ts";
 export {
   ACCOUNT_RECORD_SIZE,
-  EMPTY_HASH,
-  SMT_DEPTH_MAX,
+  PACKED_TRANSFER_SIZE,
+  PACKED_FROM,
+  PACKED_TO,
+  PACKED_AMOUNT,
+  PACKED_FEE,
+  PACKED_NONCE,
+  RECORD_BALANCE,
+  RECORD_NONCE,
+  TRANSFER_STATUSES,
+  TransferCode,
   accountRecord,
-  leafHash,
-  nodeHash,
-  pathBit,
-  pathOf,
-  sha256,
-} from "./state-hash.ts";
+  packTransfer,
+  type TransferStatus,
+} from "./records.ts";
+export { EMPTY_HASH, SMT_DEPTH_MAX, leafHash, nodeHash, pathBit, pathOf, sha256 } from "./state-hash.ts";
 
 /** The engine names, fastest first. */
 export const ENGINE_NAMES: readonly EngineName[] = ["wasm", "ts"];
@@ -53,40 +55,12 @@ export async function createEngine(name: EngineName = "wasm"): Promise<Engine> {
   }
 }
 
-/** Creates an empty key-value store on the given engine. */
+/** Creates an empty key-value store on the given engine: `(await createEngine(name)).createKvStore()`. */
 export async function createKvStore(engine: EngineName = "wasm"): Promise<KvStore> {
-  switch (engine) {
-    case "wasm": {
-      const { createWasmKvStore } = await import("./kv-wasm.ts");
-      return createWasmKvStore();
-    }
-    case "ts": {
-      const { TsKvStore } = await import("./kv-ts.ts");
-      return new TsKvStore();
-    }
-    default:
-      throw new ChainDbError(
-        ErrorCode.BAD_ENGINE,
-        `unknown engine ${JSON.stringify(engine)}: expected "wasm" or "ts"`,
-      );
-  }
+  return (await createEngine(engine)).createKvStore();
 }
 
-/** Creates an empty ledger state (accounts + their sparse Merkle tree) on an engine. */
+/** Creates an empty ledger state on an engine: `(await createEngine(name)).createLedgerState()`. */
 export async function createLedgerState(engine: EngineName): Promise<LedgerState> {
-  switch (engine) {
-    case "wasm": {
-      const { createWasmState } = await import("./state-wasm.ts");
-      return createWasmState();
-    }
-    case "ts": {
-      const { createTsState } = await import("./state-ts.ts");
-      return createTsState();
-    }
-    default:
-      throw new ChainDbError(
-        ErrorCode.BAD_ENGINE,
-        `unknown engine ${JSON.stringify(engine)}: expected "wasm" or "ts"`,
-      );
-  }
+  return (await createEngine(engine)).createLedgerState();
 }

@@ -4,7 +4,7 @@
  * with rollback in the style of SQLite savepoints.
  * @module
  */
-import type { EngineName } from "./types.ts";
+import type { EngineName } from "./engine-name.ts";
 
 /** Largest key in bytes. */
 export const KV_KEY_MAX = 1024;

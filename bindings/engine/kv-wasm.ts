@@ -1,6 +1,6 @@
 /**
- * The `wasm` key-value store: a thin binding over assembly/kv.ts. Keys and values travel through
- * the core's IO area; every call re-reads `memory.buffer` when it changed, because growing the
+ * The `wasm` key-value store: a thin binding over assembly/kv.ts in a core instance of its own
+ * (core.ts). Keys and values travel through the core's IO area; every call re-reads `memory.buffer` when it changed, because growing the
  * memory detaches every JS view of the old buffer.
  * @module
  */
@@ -8,32 +8,11 @@ import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
 import { checkCanCheckpoint, checkKey, checkOpenCheckpoint, checkValue } from "./kv-check.ts";
 import { KV_KEY_MAX } from "./kv-types.ts";
 import type { KvStore } from "./kv-types.ts";
-import { instantiateStoreCore } from "./kv-module.ts";
-import type { StoreExports } from "./kv-module.ts";
+import type { CoreExports } from "./core-abi.ts";
+import { CoreMemory, instantiateCore } from "./core.ts";
+import { CORE_ENTRY_HEADER } from "./records.ts";
 
 const KV_OOM = -1;
-
-/** A view of the core's memory that follows memory growth. */
-export class CoreMemory {
-  private buffer: ArrayBuffer | SharedArrayBuffer;
-  private view: Uint8Array;
-  constructor(private readonly memory: WebAssembly.Memory) {
-    this.buffer = memory.buffer;
-    this.view = new Uint8Array(this.buffer);
-  }
-  /** The current byte view (re-created after growth). */
-  get u8(): Uint8Array {
-    if (this.memory.buffer !== this.buffer) {
-      this.buffer = this.memory.buffer;
-      this.view = new Uint8Array(this.buffer);
-    }
-    return this.view;
-  }
-  /** Memory size in bytes. */
-  get byteLength(): number {
-    return this.memory.buffer.byteLength;
-  }
-}
 
 function oom(what: string): ChainDbError {
   return new ChainDbError(ErrorCode.OUT_OF_MEMORY, `wasm store: out of memory during ${what}`);
@@ -41,7 +20,7 @@ function oom(what: string): ChainDbError {
 
 /** Creates a store in a fresh core instance. */
 export async function createWasmKvStore(): Promise<WasmKvStore> {
-  return new WasmKvStore(await instantiateStoreCore());
+  return new WasmKvStore(await instantiateCore());
 }
 
 /** The WASM-backed store. */
@@ -52,7 +31,7 @@ export class WasmKvStore implements KvStore {
   private readonly io: number;
   private version = 0;
 
-  constructor(private readonly core: StoreExports) {
+  constructor(private readonly core: CoreExports) {
     this.mem = new CoreMemory(core.memory);
     const seed = crypto.getRandomValues(new Uint32Array(2));
     this.s = core.kvCreate(seed[0]!, seed[1]!);
@@ -112,7 +91,8 @@ export class WasmKvStore implements KvStore {
       const e = this.core.kvSlotEntry(this.s, i);
       const u8 = this.mem.u8;
       const keyLen = u8[e]! | (u8[e + 1]! << 8);
-      yield [u8.slice(e + 8, e + 8 + keyLen), this.valueOf(e)];
+      const key = e + CORE_ENTRY_HEADER;
+      yield [u8.slice(key, key + keyLen), this.valueOf(e)];
     }
   }
 
@@ -147,7 +127,7 @@ export class WasmKvStore implements KvStore {
     const u8 = this.mem.u8;
     const keyLen = u8[e]! | (u8[e + 1]! << 8);
     const valLen = u8[e + 4]! | (u8[e + 5]! << 8) | (u8[e + 6]! << 16);
-    const start = e + 8 + keyLen;
+    const start = e + CORE_ENTRY_HEADER + keyLen;
     return u8.slice(start, start + valLen);
   }
 }

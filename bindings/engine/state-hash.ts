@@ -17,9 +17,8 @@
  */
 import { createHash } from "node:crypto";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { ACCOUNT_RECORD_SIZE } from "./records.ts";
 
-/** Size of an account record: address, balance u64le, nonce u64le. */
-export const ACCOUNT_RECORD_SIZE = 48;
 /** Deepest leaf: a path has 256 bits. */
 export const SMT_DEPTH_MAX = 256;
 /** The hash of an empty subtree. */
@@ -54,14 +53,4 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   nodeMsg.set(left);
   nodeMsg.set(right, 32);
   return nobleSha256(nodeMsg);
-}
-
-/** An account record: address ‖ balance u64le ‖ nonce u64le. */
-export function accountRecord(address: Uint8Array, balance: bigint, nonce: bigint): Uint8Array {
-  const r = new Uint8Array(ACCOUNT_RECORD_SIZE);
-  r.set(address.subarray(0, 32));
-  const dv = new DataView(r.buffer);
-  dv.setBigUint64(32, balance, true);
-  dv.setBigUint64(40, nonce, true);
-  return r;
 }

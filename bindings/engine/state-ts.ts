@@ -18,23 +18,24 @@
  * @module
  */
 import { assert } from "../util/index.ts";
-import { ACCOUNT_RECORD_SIZE, SMT_DEPTH_MAX } from "./state-hash.ts";
+import {
+  ACCOUNT_RECORD_SIZE as REC,
+  PACKED_AMOUNT,
+  PACKED_FEE,
+  PACKED_NONCE,
+  PACKED_TO,
+  PACKED_TRANSFER_SIZE as TX,
+  RECORD_BALANCE,
+  TransferCode,
+} from "./records.ts";
+import { SMT_DEPTH_MAX } from "./state-hash.ts";
 import { digestBytes, leafDigest, nodeDigest, pathDigest } from "./sha256-block.ts";
 import type { AccountState, LedgerState, LoadProgress, ProofMaterial } from "./state-types.ts";
 
-const TX = 88;
-const REC = ACCOUNT_RECORD_SIZE;
 const LOAD_CHUNK = 1 << 16;
 const NODE = 18; // words per node: c0, c1, h0[8], h1[8]
 const TWO32 = 4294967296;
 const U32_MAX = 0xffffffff;
-const enum St {
-  Ok = 0,
-  BadNonce = 1,
-  Insufficient = 2,
-  Overflow = 3,
-  Self = 4,
-}
 
 /** Little-endian u32 at bytes[o..o+4). */
 function u32le(b: Uint8Array, o: number): number {
@@ -386,7 +387,7 @@ class TsState implements LedgerState {
       let i = this.find(records, o);
       if (i < 0) i = this.create(records, o);
       this.touch(i);
-      for (let k = 0; k < 4; k++) this.val[i * 4 + k] = u32le(records, o + 32 + 4 * k);
+      for (let k = 0; k < 4; k++) this.val[i * 4 + k] = u32le(records, o + RECORD_BALANCE + 4 * k);
     }
     onProgress?.(total, total);
   }
@@ -412,46 +413,46 @@ class TsState implements LedgerState {
    * One transfer; the checks and their order mirror assembly/state.ts `applyOne`. u64 values are
    * (lo, hi) u32 halves in doubles: a sum of two halves is exact, carries are explicit.
    */
-  private applyOne(p: Uint8Array, o: number, prop: Uint8Array): St {
-    if (eq32(p, o, p, o + 32)) return St.Self;
-    const aLo = u32le(p, o + 64),
-      aHi = u32le(p, o + 68);
-    const fLo = u32le(p, o + 72),
-      fHi = u32le(p, o + 76);
-    const nLo = u32le(p, o + 80),
-      nHi = u32le(p, o + 84);
+  private applyOne(p: Uint8Array, o: number, prop: Uint8Array): number {
+    if (eq32(p, o, p, o + PACKED_TO)) return TransferCode.SELF_TRANSFER;
+    const aLo = u32le(p, o + PACKED_AMOUNT),
+      aHi = u32le(p, o + PACKED_AMOUNT + 4);
+    const fLo = u32le(p, o + PACKED_FEE),
+      fHi = u32le(p, o + PACKED_FEE + 4);
+    const nLo = u32le(p, o + PACKED_NONCE),
+      nHi = u32le(p, o + PACKED_NONCE + 4);
     let tLo = aLo + fLo;
     let tHi = aHi + fHi;
     if (tLo >= TWO32) {
       tLo -= TWO32;
       tHi++;
     }
-    if (tHi > U32_MAX) return St.Overflow;
+    if (tHi > U32_MAX) return TransferCode.OVERFLOW;
     const val = this.val;
     let fa = this.find(p, o);
     const fbLo = fa < 0 ? 0 : val[fa * 4]!,
       fbHi = fa < 0 ? 0 : val[fa * 4 + 1]!;
     const fnLo = fa < 0 ? 0 : val[fa * 4 + 2]!,
       fnHi = fa < 0 ? 0 : val[fa * 4 + 3]!;
-    if (nLo !== fnLo || nHi !== fnHi) return St.BadNonce;
-    if (fbHi < tHi || (fbHi === tHi && fbLo < tLo)) return St.Insufficient;
-    if (fnLo === U32_MAX && fnHi === U32_MAX) return St.Overflow;
-    let ta = this.find(p, o + 32);
+    if (nLo !== fnLo || nHi !== fnHi) return TransferCode.BAD_NONCE;
+    if (fbHi < tHi || (fbHi === tHi && fbLo < tLo)) return TransferCode.INSUFFICIENT_FUNDS;
+    if (fnLo === U32_MAX && fnHi === U32_MAX) return TransferCode.OVERFLOW;
+    let ta = this.find(p, o + PACKED_TO);
     const propIsFrom = eq32(prop, 0, p, o);
-    const propIsTo = eq32(prop, 0, p, o + 32);
+    const propIsTo = eq32(prop, 0, p, o + PACKED_TO);
     const thirdParty = (fLo !== 0 || fHi !== 0) && !propIsFrom && !propIsTo;
     const gLo = propIsTo ? tLo : aLo,
       gHi = propIsTo ? tHi : aHi;
-    if (ta >= 0 && !this.fits(ta, gLo, gHi)) return St.Overflow;
-    if (ta < 0 && gHi > U32_MAX) return St.Overflow;
+    if (ta >= 0 && !this.fits(ta, gLo, gHi)) return TransferCode.OVERFLOW;
+    if (ta < 0 && gHi > U32_MAX) return TransferCode.OVERFLOW;
     let pa = -1;
     if (thirdParty) {
       pa = this.find(prop, 0);
-      if (pa >= 0 && !this.fits(pa, fLo, fHi)) return St.Overflow;
+      if (pa >= 0 && !this.fits(pa, fLo, fHi)) return TransferCode.OVERFLOW;
     }
     if (fa < 0) fa = this.create(p, o);
     else this.touch(fa);
-    if (ta < 0) ta = this.create(p, o + 32);
+    if (ta < 0) ta = this.create(p, o + PACKED_TO);
     else this.touch(ta);
     if (thirdParty) {
       if (pa < 0) pa = this.create(prop, 0);
@@ -478,7 +479,7 @@ class TsState implements LedgerState {
     v[fa * 4 + 2] = nl;
     v[fa * 4 + 3] = nh;
     this.add(ta, gLo, gHi);
-    return St.Ok;
+    return TransferCode.ok;
   }
 
   /** True if account i's balance + (lo, hi) fits in u64. */
@@ -514,15 +515,16 @@ class TsState implements LedgerState {
     this.changedLen = 0;
   }
 
-  /** Writes account i's record at out[o..o+48). */
+  /** Writes account i's record at out[o..o+48): address, then balance and nonce as u32le halves. */
   private record(i: number, out: Uint8Array, o: number): void {
     out.set(this.addr.subarray(i * 32, i * 32 + 32), o);
     for (let k = 0; k < 4; k++) {
       const x = this.val[i * 4 + k]!;
-      out[o + 32 + 4 * k] = x;
-      out[o + 33 + 4 * k] = x >>> 8;
-      out[o + 34 + 4 * k] = x >>> 16;
-      out[o + 35 + 4 * k] = x >>> 24;
+      const b = o + RECORD_BALANCE + 4 * k;
+      out[b] = x;
+      out[b + 1] = x >>> 8;
+      out[b + 2] = x >>> 16;
+      out[b + 3] = x >>> 24;
     }
   }
 

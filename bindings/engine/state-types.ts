@@ -1,23 +1,11 @@
 /**
  * The ledger state machine interface, implemented in WASM (assembly/state.ts + commit.ts) and in
  * TypeScript (state-ts.ts) with identical statuses and roots. It takes pre-verified transfers
- * packed as 88-byte records (from 32, to 32, amount u64le, fee u64le, nonce u64le); signature
- * checks happen before, in bindings/chain/ledger.ts.
+ * packed as 88-byte records and keeps accounts as 48-byte records (layouts and status codes:
+ * records.ts); signature checks happen before, in bindings/chain/ledger.ts.
  * @module
  */
-import type { EngineName } from "./types.ts";
-
-/** Transfer status by code (the WASM core writes the code; index = code). */
-export const TRANSFER_STATUSES = [
-  "ok",
-  "BAD_NONCE",
-  "INSUFFICIENT_FUNDS",
-  "OVERFLOW",
-  "SELF_TRANSFER",
-] as const;
-
-/** A transfer's outcome: applied, or the code of the rule it broke. */
-export type TransferStatus = (typeof TRANSFER_STATUSES)[number];
+import type { EngineName } from "./engine-name.ts";
 
 /** Balance and nonce of an account. */
 export interface AccountState {
@@ -59,7 +47,7 @@ export interface LedgerState {
   load(records: Uint8Array, onProgress?: LoadProgress): void;
   /** Opens a block. */
   begin(): void;
-  /** Applies `count` packed transfers in order; returns one status code per transfer (0 = ok). */
+  /** Applies `count` packed transfers in order; returns one `TransferCode` per transfer (0 = ok). */
   apply(packed: Uint8Array, count: number, proposer: Uint8Array): Uint8Array;
   /** Keeps the open block. */
   commit(): void;

@@ -3,38 +3,21 @@
  * @module
  */
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
-import { CoreMemory } from "./kv-wasm.ts";
-import { instantiateStoreCore } from "./kv-module.ts";
+import type { CoreExports } from "./core-abi.ts";
+import { CoreMemory, instantiateCore } from "./core.ts";
+import {
+  ACCOUNT_RECORD_SIZE as REC,
+  CORE_ENTRY_HEADER,
+  PACKED_TRANSFER_SIZE as TX,
+  RECORD_BALANCE,
+  RECORD_NONCE,
+} from "./records.ts";
 import type { AccountState, LedgerState, LoadProgress, ProofMaterial } from "./state-types.ts";
 
-const TX = 88;
-const REC = 48;
 /** Records per `stateLoad` call: progress is reported between chunks (12 MB of records each). */
 const LOAD_CHUNK = 1 << 18;
 // Pointers from the core are u32, but a wasm i32 result reaches JS signed: every address is read
 // with `>>> 0`, or a state past 2 GiB (about 6M accounts) would index at a negative offset.
-
-interface StateExports {
-  stateInit(seedLo: number, seedHi: number): number;
-  stateAddrIo(): number;
-  stateProposerIo(): number;
-  stateCount(): number;
-  stateTxBuffer(count: number): number;
-  stateStatusPtr(): number;
-  stateGet(): number;
-  stateBegin(): number;
-  stateCommit(): number;
-  stateAbort(): number;
-  stateApply(count: number): number;
-  stateChangedCount(): number;
-  stateChanges(): number;
-  stateExportAll(): number;
-  stateLoadBuffer(count: number): number;
-  stateLoad(count: number): number;
-  stateRoot(): number;
-  stateProve(): number;
-  commitNodeCount(): number;
-}
 
 function oom(what: string): ChainDbError {
   return new ChainDbError(ErrorCode.OUT_OF_MEMORY, `wasm state: out of memory during ${what}`);
@@ -42,8 +25,8 @@ function oom(what: string): ChainDbError {
 
 /** Creates an empty WASM ledger state. */
 export async function createWasmState(): Promise<LedgerState> {
-  const core = await instantiateStoreCore();
-  return new WasmState(core as unknown as StateExports, new CoreMemory(core.memory));
+  const core = await instantiateCore();
+  return new WasmState(core, new CoreMemory(core.memory));
 }
 
 class WasmState implements LedgerState {
@@ -52,7 +35,7 @@ class WasmState implements LedgerState {
   private readonly proposerIo: number;
 
   constructor(
-    private readonly x: StateExports,
+    private readonly x: CoreExports,
     private readonly mem: CoreMemory,
   ) {
     const seed = crypto.getRandomValues(new Uint32Array(2));
@@ -138,8 +121,9 @@ class WasmState implements LedgerState {
     const e = this.x.stateGet() >>> 0;
     if (e === 0) return undefined;
     const u8 = this.mem.u8;
-    const dv = new DataView(u8.buffer, e + 40, 16);
-    return { balance: dv.getBigUint64(0, true), nonce: dv.getBigUint64(8, true) };
+    // The entry's key and value, side by side, are the account record (address ‖ balance ‖ nonce).
+    const dv = new DataView(u8.buffer, e + CORE_ENTRY_HEADER, REC);
+    return { balance: dv.getBigUint64(RECORD_BALANCE, true), nonce: dv.getBigUint64(RECORD_NONCE, true) };
   }
 
   proofMaterial(address: Uint8Array): ProofMaterial {
@@ -149,7 +133,9 @@ class WasmState implements LedgerState {
     const u8 = this.mem.u8;
     const dv = new DataView(u8.buffer, p, 8);
     const depth = dv.getUint32(0, true);
-    const leaf = dv.getUint32(4, true) === 1 ? u8.slice(p + 8, p + 56) : undefined;
-    return { depth, leaf, siblings: u8.slice(p + 56, p + 56 + depth * 32) };
+    // assembly/commit.ts: depth u32 ‖ has-leaf u32 ‖ leaf record ‖ depth sibling hashes.
+    const leaf = dv.getUint32(4, true) === 1 ? u8.slice(p + 8, p + 8 + REC) : undefined;
+    const siblings = p + 8 + REC;
+    return { depth, leaf, siblings: u8.slice(siblings, siblings + depth * 32) };
   }
 }

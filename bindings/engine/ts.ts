@@ -7,7 +7,9 @@
  */
 import { sha256 } from "@noble/hashes/sha2.js";
 import { ChainDbError, ErrorCode, abytes } from "../util/index.ts";
+import { TsKvStore } from "./kv-ts.ts";
 import { searchNonceTs } from "./sha256-ts.ts";
+import { createTsState } from "./state-ts.ts";
 import type { Engine, SearchResult } from "./types.ts";
 import { checkLeaves, checkSearchArgs } from "./validate.ts";
 
@@ -52,5 +54,7 @@ export function createTsEngine(): Engine {
       return searchNonceTs(header, target, startNonce, count);
     },
     merkleRoot,
+    createKvStore: () => Promise.resolve(new TsKvStore()),
+    createLedgerState: () => Promise.resolve(createTsState()),
   };
 }

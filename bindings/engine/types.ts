@@ -1,11 +1,15 @@
 /**
  * The `Engine` interface: every hot path exists twice, in WebAssembly (`wasm`) and in pure
  * TypeScript (`ts`), with byte-identical results (ChainSafe persistent-merkle-tree `hasher/`).
+ * An engine hashes and searches itself, and creates the key-value stores and ledger states that
+ * run on it: `createEngine(name)` is the one factory.
  * @module
  */
+import type { EngineName } from "./engine-name.ts";
+import type { KvStore } from "./kv-types.ts";
+import type { LedgerState } from "./state-types.ts";
 
-/** Names of the available engines. */
-export type EngineName = "wasm" | "ts";
+export type { EngineName };
 
 /** Outcome of a nonce search. */
 export interface SearchResult {
@@ -33,4 +37,8 @@ export interface Engine {
   searchNonce(header: Uint8Array, target: Uint8Array, startNonce: number, count: number): SearchResult;
   /** Bitcoin's merkle root of 32-byte hashes (internal byte order); odd levels duplicate the last. */
   merkleRoot(hashes: readonly Uint8Array[]): Uint8Array;
+  /** A new, empty key-value store on this engine (wasm: in a core instance with its own memory). */
+  createKvStore(): Promise<KvStore>;
+  /** A new, empty ledger state on this engine (wasm: in a core instance with its own memory). */
+  createLedgerState(): Promise<LedgerState>;
 }

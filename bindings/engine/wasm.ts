@@ -1,22 +1,22 @@
 /**
  * The WebAssembly engine: {@link Engine} over the AssemblyScript core (assembly/, built to
- * build/release.wasm). The module is compiled once per thread; {@link instantiateWasm} makes a fresh
- * instance (one per worker), {@link loadWasmExports} returns the thread's shared instance, which
- * {@link createWasmEngine} uses too, so other layers (the store) can reach the same memory.
+ * build/release.wasm, loaded by core.ts). By default it binds the thread's shared instance; a
+ * caller may hand it a fresh one (`instantiateCore()`, e.g. one per worker).
  *
  * Data goes through the core's static input/output buffers. Other exports may grow the memory,
  * which detaches every view of the old buffer: views are re-created whenever `memory.buffer`
  * changed, never kept across a call.
  * @module
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { ChainDbError, ErrorCode, abytes, assert } from "../util/index.ts";
+import type { CoreExports } from "./core-abi.ts";
+import { sharedCore } from "./core.ts";
+import type { KvStore } from "./kv-types.ts";
+import { createWasmKvStore } from "./kv-wasm.ts";
+import type { LedgerState } from "./state-types.ts";
+import { createWasmState } from "./state-wasm.ts";
 import type { Engine, SearchResult } from "./types.ts";
 import { checkLeaves, checkSearchArgs } from "./validate.ts";
-
-/** Location of the release build, relative to this file (also valid from dist/bindings/engine/). */
-export const WASM_URL: URL = new URL("../../build/release.wasm", import.meta.url);
 
 /**
  * Nonces per `powSearch` call: V8 swaps in its optimizing tier only between calls, and a chunk
@@ -24,146 +24,20 @@ export const WASM_URL: URL = new URL("../../build/release.wasm", import.meta.url
  */
 export const SEARCH_CHUNK = 65536;
 
-/** The raw ABI of the core (assembly/index.ts). Pointers and lengths are byte offsets into `memory`. */
-export interface WasmExports {
-  /** The core's linear memory (its buffer changes when memory grows). */
-  readonly memory: WebAssembly.Memory;
-  /** Address of the static input buffer. */
-  inputPtr(): number;
-  /** Size of the static input buffer in bytes (64 KiB). */
-  inputSize(): number;
-  /** Address of the static output buffer (128 bytes). */
-  outputPtr(): number;
-  /** Test-only: grows memory by `pages`, returns the previous size in pages. */
-  growMemoryForTest(pages: number): number;
-  /** SHA-256 of input[0, len) → output[0, 32). */
-  sha256Input(len: number): void;
-  /** SHA-256d of input[0, len) → output[0, 32). */
-  sha256dInput(len: number): void;
-  /** Starts a streaming hash. */
-  sha256Init(): void;
-  /** Feeds input[0, len) to the streaming hash. */
-  sha256Update(len: number): void;
-  /** Ends the streaming hash: SHA-256 → output[0, 32). */
-  sha256Final(): void;
-  /** Ends the streaming hash: SHA-256d → output[0, 32). */
-  sha256dFinal(): void;
-  /**
-   * SHA-256 of `count` messages of `len` bytes contiguous in the input (four at a time in the SIMD
-   * lanes); digest i goes to input + count·len + 32·i.
-   */
-  sha256ManyInput(len: number, count: number): void;
-  /** SHA-256 of memory[src, src + len) → memory[dst, dst + 32). */
-  sha256Bytes(src: number, len: number, dst: number): void;
-  /** SHA-256d of memory[src, src + len) → memory[dst, dst + 32). */
-  sha256dBytes(src: number, len: number, dst: number): void;
-  /** SHA-256 of four 64-byte messages contiguous at src → four digests at dst. */
-  sha256Pairs4(src: number, dst: number): void;
-  /** SHA-256d of four 64-byte messages contiguous at src → four digests at dst. */
-  sha256dPairs4(src: number, dst: number): void;
-  /** Prepares a search: header in input[0, 80), target in input[80, 112). */
-  powInit(): void;
-  /** Searches [start, start + count); 1 if found (see powFoundNonce), else 0. */
-  powSearch(start: number, count: number): number;
-  /** The nonce found by the last successful powSearch (as i32: use `>>> 0`). */
-  powFoundNonce(): number;
-  /** `levels` merkle levels over `count` hashes in the input buffer, in place; returns the node count left. */
-  merkleLevelsInput(count: number, levels: number): number;
-  /** Merkle root of `count` hashes in the input buffer → output[0, 32). */
-  merkleRootInput(count: number): void;
-}
-
-let compiled: Promise<WebAssembly.Module> | undefined;
-let shared: Promise<WasmExports> | undefined;
-
-/**
- * Compiles build/release.wasm once per thread; `WASM_UNAVAILABLE` if it is missing or invalid.
- * The environment variable CHAINDB_CORE_WASM (a path relative to the working directory) picks
- * another build, e.g. build/debug.wasm, as the store's loader does.
- */
-export function compileWasm(): Promise<WebAssembly.Module> {
-  const override = typeof process !== "undefined" ? process.env?.CHAINDB_CORE_WASM : undefined;
-  const url = override ? new URL(override, `file://${process.cwd()}/`) : WASM_URL;
-  compiled ??= compileWasmAt(url).catch((error: unknown) => {
-    compiled = undefined; // a later build may fix it
-    throw error;
-  });
-  return compiled;
-}
-
-/** Compiles the module at `url` (uncached); `WASM_UNAVAILABLE` if it is missing or invalid. */
-export async function compileWasmAt(url: URL): Promise<WebAssembly.Module> {
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = new Uint8Array(readFileSync(url));
-  } catch (cause) {
-    throw new ChainDbError(
-      ErrorCode.WASM_UNAVAILABLE,
-      `cannot read ${fileURLToPath(url)}: run \`npm run build\` to build the WebAssembly core`,
-      { cause },
-    );
-  }
-  try {
-    return await WebAssembly.compile(bytes);
-  } catch (cause) {
-    throw new ChainDbError(
-      ErrorCode.WASM_UNAVAILABLE,
-      `${fileURLToPath(url)} is not a valid WebAssembly module: run \`npm run build\``,
-      { cause },
-    );
-  }
-}
-
-/** A fresh instance of the core with its own memory (e.g. one per worker). */
-export async function instantiateWasm(): Promise<WasmExports> {
-  const module = await compileWasm();
-  let memory: WebAssembly.Memory | undefined;
-  const imports = {
-    env: {
-      // AssemblyScript's abort(message, fileName, line, column): strings are UTF-16 with their
-      // byte length stored 4 bytes before the pointer.
-      abort(messagePtr: number, filePtr: number, line: number, column: number): never {
-        const text = (ptr: number): string => {
-          if (memory === undefined || ptr === 0) return "";
-          const length = new Uint32Array(memory.buffer, ptr - 4, 1)[0]!;
-          return String.fromCharCode(...new Uint16Array(memory.buffer, ptr, length >>> 1));
-        };
-        throw new Error(`chaindb wasm abort: ${text(messagePtr)} (${text(filePtr)}:${line}:${column})`);
-      },
-      // AssemblyScript's other environment imports, in case a part of the core uses them.
-      seed: (): number => Date.now(),
-      trace: (): void => {},
-    },
-  };
-  const instance = await WebAssembly.instantiate(module, imports);
-  const exports = instance.exports as unknown as WasmExports;
-  memory = exports.memory;
-  return exports;
-}
-
-/** The thread's shared instance of the core (instantiated on first use). */
-export function loadWasmExports(): Promise<WasmExports> {
-  shared ??= instantiateWasm().catch((error: unknown) => {
-    shared = undefined;
-    throw error;
-  });
-  return shared;
-}
-
-/** The WebAssembly engine over `exports` (default: the thread's shared instance). */
-export async function createWasmEngine(exports?: WasmExports): Promise<Engine> {
-  return new WasmEngine(exports ?? (await loadWasmExports()));
+/** The WebAssembly engine over `core` (default: the thread's shared instance, core.ts). */
+export async function createWasmEngine(core?: CoreExports): Promise<Engine> {
+  return new WasmEngine(core ?? (await sharedCore()));
 }
 
 class WasmEngine implements Engine {
   readonly name = "wasm" as const;
-  readonly #x: WasmExports;
+  readonly #x: CoreExports;
   readonly #input: number;
   readonly #inputSize: number;
   readonly #output: number;
   #view: Uint8Array;
 
-  constructor(exports: WasmExports) {
+  constructor(exports: CoreExports) {
     this.#x = exports;
     this.#input = exports.inputPtr();
     this.#inputSize = exports.inputSize();
@@ -184,6 +58,14 @@ class WasmEngine implements Engine {
   #read(offset: number, length: number): Uint8Array {
     const start = this.#output + offset;
     return this.#mem().slice(start, start + length);
+  }
+
+  createKvStore(): Promise<KvStore> {
+    return createWasmKvStore();
+  }
+
+  createLedgerState(): Promise<LedgerState> {
+    return createWasmState();
   }
 
   sha256(data: Uint8Array): Uint8Array {

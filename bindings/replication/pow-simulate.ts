@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { Ledger, decodeTransfer, keyPairFromSeed, signTransfer, type KeyPair } from "../chain/index.ts";
 import { createEngine, type Engine } from "../engine/index.ts";
 import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../net/index.ts";
-import { toHex } from "../util/index.ts";
+import { at, toHex } from "../util/index.ts";
 import { PowNode } from "./pow-node.ts";
 import type { SimulationReport } from "./simulate.ts";
 
@@ -96,10 +96,12 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
     net.clock.setTimer(random.int(10, 40), client);
     const a = random.int(0, ACCOUNTS - 1);
     const id = random.pick(ids);
-    if (sent[a] >= PER_ACCOUNT || !net.node(id).up) return;
+    const next = at(sent, a);
+    if (next >= PER_ACCOUNT || !net.node(id).up) return;
+    const transfer = at(at(f.transfers, a), next);
     try {
-      nodes.get(id)!.submit(f.transfers[a]![sent[a]]!);
-      sent[a]++;
+      nodes.get(id)!.submit(transfer);
+      sent[a] = next + 1;
     } catch {
       // refused (e.g. stale nonce after a reorg on that node): the client moves on
     }

@@ -7,6 +7,7 @@
  * @module
  */
 import { ChainDbError, ErrorCode, assert, toHex } from "../util/index.ts";
+import { PACKED_AMOUNT, PACKED_FEE, PACKED_NONCE, PACKED_TO, PACKED_TRANSFER_SIZE } from "../engine/index.ts";
 import type { AccountView, BlockRun, SelectionState } from "./state.ts";
 import type { ChainTx, StakingKind } from "./txs.ts";
 
@@ -98,16 +99,16 @@ export class SelectionChain {
     this.applyMoves(packed, count);
   }
 
-  /** Applies packed moves (from 32, to 32, amount u64, fee u64, nonce u64; little-endian). */
+  /** Applies packed moves (the engine's packed transfer records). */
   private applyMoves(packed: Uint8Array, count: number): void {
     const dv = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
     for (let i = 0; i < count; i++) {
-      const o = i * 88;
+      const o = i * PACKED_TRANSFER_SIZE;
       const from = this.entry(packed.subarray(o, o + 32));
-      const to = this.entry(packed.subarray(o + 32, o + 64));
-      const amount = dv.getBigUint64(o + 64, true);
-      assert(dv.getBigUint64(o + 72, true) === 0n, "an adapter block paid a fee");
-      assert(dv.getBigUint64(o + 80, true) === from.nonce, "a move out of order");
+      const to = this.entry(packed.subarray(o + PACKED_TO, o + PACKED_TO + 32));
+      const amount = dv.getBigUint64(o + PACKED_AMOUNT, true);
+      assert(dv.getBigUint64(o + PACKED_FEE, true) === 0n, "an adapter block paid a fee");
+      assert(dv.getBigUint64(o + PACKED_NONCE, true) === from.nonce, "a move out of order");
       assert(from.balance >= amount, "a move overdraws its sender");
       from.balance -= amount;
       from.nonce += 1n;

@@ -20,6 +20,7 @@
 import { createHash } from "node:crypto";
 import { ChainDbError, ErrorCode, aint, assert, toHex, fromHex } from "../util/index.ts";
 import type { Transfer } from "../chain/index.ts";
+import { PACKED_TRANSFER_SIZE, packTransfer } from "../engine/index.ts";
 import { TOTAL_POWER_MAX, compareAddresses, UNBONDINGS_MAX, type PoweredValidator } from "./types.ts";
 import type { ChainTx, StakingTransaction } from "./txs.ts";
 
@@ -501,7 +502,7 @@ export class BlockRun {
 
   /**
    * Ends the block: matured unbondings return to their holders, the set for height + 2 is
-   * scheduled. Returns the block as packed ledger transfers (88 bytes each) in order.
+   * scheduled. Returns the block as packed ledger transfers (the engine's records) in order.
    */
   finish(): { packed: Uint8Array; count: number } {
     const released: [Uint8Array, bigint][] = [];
@@ -518,16 +519,8 @@ export class BlockRun {
       pool.balance === this.state.totalStaked(),
       `stake pool holds ${pool.balance}, bonded + unbonding is ${this.state.totalStaked()}`,
     );
-    const out = new Uint8Array(this.moves.length * 88);
-    const dv = new DataView(out.buffer);
-    this.moves.forEach((m, i) => {
-      const o = i * 88;
-      out.set(m.from, o);
-      out.set(m.to, o + 32);
-      dv.setBigUint64(o + 64, m.amount, true);
-      dv.setBigUint64(o + 72, m.fee, true);
-      dv.setBigUint64(o + 80, m.nonce, true);
-    });
+    const out = new Uint8Array(this.moves.length * PACKED_TRANSFER_SIZE);
+    this.moves.forEach((m, i) => packTransfer(out, i, m.from, m.to, m.amount, m.fee, m.nonce));
     return { packed: out, count: this.moves.length };
   }
 

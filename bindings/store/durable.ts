@@ -20,7 +20,7 @@
 import * as path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { ChainDbError, ErrorCode, equalBytes, toHex } from "../util/index.ts";
-import type { LedgerState } from "../engine/index.ts";
+import { ACCOUNT_RECORD_SIZE as REC, type LedgerState } from "../engine/index.ts";
 import { loadSqlite } from "./sqlite.ts";
 import { NODE_VFS_NAME, PORT_VFS_NAME, setVfsPort } from "./node-vfs.ts";
 import { type FilePort, fsyncParent, ioError, nodeFilePort, readFully, readSmallFile } from "./file-port.ts";
@@ -37,7 +37,6 @@ export const LEDGER_FORMAT = 2;
 const SQLITE_MAGIC = "SQLite format 3\0";
 const PAGE_SIZE = 65536; // 180 KB blocks: 64 KiB pages took 1.4–1.6 ms per commit here, 4 KiB pages 2.8–6.4 ms
 const SNAPSHOTS_KEPT = 2;
-const REC = 48;
 
 /** What a ledger needs from its durable log. */
 export interface LedgerLog {

@@ -86,3 +86,16 @@ export class ChainDbError extends Error {
 export function assert(condition: unknown, message = "assertion failed"): asserts condition {
   if (!condition) throw new Error(`chaindb internal error: ${message}`);
 }
+
+/**
+ * `items[index]` for an index the caller knows is in range: an index outside `[0, length)` is a
+ * bug and crashes loudly, where a plain read would carry `undefined` on (noUncheckedIndexedAccess
+ * types plain reads as possibly undefined; this is the checked way to read one).
+ */
+export function at<T>(items: ArrayLike<T>, index: number): T {
+  assert(
+    Number.isInteger(index) && index >= 0 && index < items.length,
+    `index ${index} outside [0, ${items.length})`,
+  );
+  return items[index] as T;
+}

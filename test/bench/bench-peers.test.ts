@@ -6,10 +6,18 @@ import { afterAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLedgerState } from "../../bindings/engine/index.ts";
+import {
+  ACCOUNT_RECORD_SIZE as REC,
+  PACKED_AMOUNT,
+  PACKED_FEE,
+  PACKED_NONCE,
+  PACKED_TO,
+  PACKED_TRANSFER_SIZE as TX,
+  RECORD_BALANCE,
+  createLedgerState,
+} from "../../bindings/engine/index.ts";
 import { LEDGER_PEERS, lmdbUnavailable, openLedgerPeer } from "../../bench/peers.ts";
 
-const TX = 88;
 const ACCOUNTS = 40;
 
 function rng(seed: number): () => number {
@@ -25,11 +33,11 @@ function address(i: number): Uint8Array {
 }
 
 function genesisRecords(): Uint8Array {
-  const out = new Uint8Array(ACCOUNTS * 48);
+  const out = new Uint8Array(ACCOUNTS * REC);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < ACCOUNTS; i++) {
-    out.set(address(i), i * 48);
-    dv.setBigUint64(i * 48 + 32, BigInt(i % 5 === 0 ? 3 : 1000), true);
+    out.set(address(i), i * REC);
+    dv.setBigUint64(i * REC + RECORD_BALANCE, BigInt(i % 5 === 0 ? 3 : 1000), true);
   }
   return out;
 }
@@ -42,11 +50,11 @@ function randomBlock(r: () => number, nonces: number[], count: number): Uint8Arr
     const from = Math.floor(r() * (ACCOUNTS + 10));
     const to = r() < 0.05 ? from : Math.floor(r() * (ACCOUNTS + 10));
     block.set(address(from), i * TX);
-    block.set(address(to), i * TX + 32);
-    dv.setBigUint64(i * TX + 64, BigInt(Math.floor(r() * 300)), true);
-    dv.setBigUint64(i * TX + 72, BigInt(r() < 0.2 ? 0 : Math.floor(r() * 5)), true);
+    block.set(address(to), i * TX + PACKED_TO);
+    dv.setBigUint64(i * TX + PACKED_AMOUNT, BigInt(Math.floor(r() * 300)), true);
+    dv.setBigUint64(i * TX + PACKED_FEE, BigInt(r() < 0.2 ? 0 : Math.floor(r() * 5)), true);
     const nonce = r() < 0.1 ? nonces[from]! + 1 : nonces[from]!;
-    dv.setBigUint64(i * TX + 80, BigInt(nonce), true);
+    dv.setBigUint64(i * TX + PACKED_NONCE, BigInt(nonce), true);
     nonces[from]!++; // may drift from the truth after a rejection: more BAD_NONCE cases
   }
   return block;

@@ -5,9 +5,11 @@
  */
 import { describe, expect, it } from "vitest";
 import { Ledger } from "../../bindings/chain/ledger.ts";
-import { signTransfer, signTransferUnchecked, packTransfer } from "../../bindings/chain/transfer.ts";
+import { signTransfer, signTransferUnchecked } from "../../bindings/chain/transfer.ts";
+import { PACKED_TRANSFER_SIZE, packTransfer } from "../../bindings/engine/index.ts";
 import { ReferenceLedger, prng, testKey } from "../helpers/ledger-fixtures.ts";
 import type { RefTransfer } from "../helpers/ledger-fixtures.ts";
+import { xorAt } from "../helpers/bytes.ts";
 
 const CHAIN = 7;
 const U64_MAX = (1n << 64n) - 1n;
@@ -137,7 +139,7 @@ for (const engine of ["wasm", "ts"] as const) {
       const root = l.root();
       const good = signTransfer(alice, { chainId: CHAIN, to: bob.publicKey, amount: 1n, fee: 0n, nonce: 0n });
       const forged = good.slice();
-      forged[70] ^= 1; // amount changed after signing
+      xorAt(forged, 70, 1); // amount changed after signing
       const otherChain = signTransfer(alice, {
         chainId: CHAIN + 1,
         to: bob.publicKey,
@@ -201,7 +203,7 @@ describe("differential: wasm vs ts vs naive reference, seeded random blocks", ()
           nonce: r > 0.1 && r < 0.15 ? nonce + 1n : nonce,
         });
       }
-      const packed = new Uint8Array(count * 88);
+      const packed = new Uint8Array(count * PACKED_TRANSFER_SIZE);
       txs.forEach((t, i) => packTransfer(packed, i, t.from, t.to, t.amount, t.fee, t.nonce));
       const proposer = addrs[Math.floor(rand() * n)]!;
       const expected = ref.applyBlock(txs, proposer);

@@ -2,6 +2,13 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Ledger } from "../../bindings/chain/index.ts";
 import { ParallelExecutor, SerialExecutor } from "../../bindings/concurrency/index.ts";
+import {
+  PACKED_AMOUNT,
+  PACKED_FEE,
+  PACKED_NONCE,
+  PACKED_TO,
+  PACKED_TRANSFER_SIZE as TX,
+} from "../../bindings/engine/index.ts";
 import { toHex } from "../../bindings/util/index.ts";
 
 // Parallel execution must equal serial execution, always: random blocks at every contention level
@@ -12,7 +19,6 @@ import { toHex } from "../../bindings/util/index.ts";
 
 const U64_MAX = (1n << 64n) - 1n;
 const CHAIN = 7;
-const TX = 88;
 
 function xorshift(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -71,10 +77,10 @@ function build(sc: Scenario) {
       if (nonce === expected) nonces.set(f, expected + 1n);
       const huge = rand() < 0.03;
       packed.set(address(f), i * TX);
-      packed.set(address(t), i * TX + 32);
-      dv.setBigUint64(i * TX + 64, huge ? U64_MAX - BigInt(pick(3)) : BigInt(pick(400)), true);
-      dv.setBigUint64(i * TX + 72, sc.hugeFees && rand() < 0.05 ? U64_MAX : BigInt(pick(4)), true);
-      dv.setBigUint64(i * TX + 80, nonce, true);
+      packed.set(address(t), i * TX + PACKED_TO);
+      dv.setBigUint64(i * TX + PACKED_AMOUNT, huge ? U64_MAX - BigInt(pick(3)) : BigInt(pick(400)), true);
+      dv.setBigUint64(i * TX + PACKED_FEE, sc.hugeFees && rand() < 0.05 ? U64_MAX : BigInt(pick(4)), true);
+      dv.setBigUint64(i * TX + PACKED_NONCE, nonce, true);
     }
     return packed;
   });

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger, keyPairFromSeed, signTransfer, type KeyPair } from "../../bindings/chain/index.ts";
 import { ParallelExecutor, SerialExecutor } from "../../bindings/concurrency/index.ts";
-import { toHex } from "../../bindings/util/index.ts";
+import { at, toHex } from "../../bindings/util/index.ts";
+import { xorAt } from "../helpers/bytes.ts";
 
 // The signed pipeline: signatures verified on the workers, then execution. Same result as the
 // ledger's serial applyBlock, the same first error for a bad signature or a wrong chain, and the
@@ -70,7 +71,7 @@ describe("parallel executor, signed pipeline", () => {
       keys.map(() => 0),
     );
     const badSig = txs.map((t) => t.slice());
-    badSig[41]![150] ^= 1;
+    xorAt(at(badSig, 41), 150, 1);
     const wrongChain = [
       ...txs.slice(0, 50),
       ...block(

@@ -16,6 +16,7 @@ import {
   type EngineOptions,
 } from "../../bindings/consensus/index.ts";
 import { TcpTransport, nodeKeyFromSeed } from "../../bindings/net/index.ts";
+import { at } from "../../bindings/util/index.ts";
 
 const N = 4;
 const keys = Array.from({ length: N }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 40)));
@@ -56,7 +57,7 @@ describe("consensus over TCP", () => {
     });
 
     const run = (i: number, effects: Effect[]) => {
-      const node = live[i];
+      const node = at(live, i);
       if (node === null) return;
       for (let k = 0; k < effects.length; k++) {
         const e = effects[k]!;
@@ -159,8 +160,8 @@ describe("consensus over TCP", () => {
       for (let i = 0; i < N; i++) run(i, live[i]!.engine.start());
       expect(await until(() => Math.min(...heights()) >= 4, 20_000)).toBe(true);
       await stop(2);
-      const at = Math.max(...heights());
-      expect(await until(() => Math.min(...heights().filter((_, i) => i !== 2)) >= at + 3, 20_000)).toBe(
+      const top = Math.max(...heights());
+      expect(await until(() => Math.min(...heights().filter((_, i) => i !== 2)) >= top + 3, 20_000)).toBe(
         true,
       );
       const restarted = await start(2, true);

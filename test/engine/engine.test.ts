@@ -15,6 +15,15 @@ describe.each(ENGINE_NAMES as EngineName[])("engine %s", (name) => {
   it("reports its own name", async () => {
     expect((await createEngine(name)).name).toBe(name);
   });
+
+  it("creates stores and ledger states of its own kind, each independent", async () => {
+    const engine = await createEngine(name);
+    const [a, b] = await Promise.all([engine.createKvStore(), engine.createKvStore()]);
+    a.put(new Uint8Array([1]), new Uint8Array([2]));
+    expect([a.engine, a.size, b.size]).toEqual([name, 1, 0]);
+    const state = await engine.createLedgerState();
+    expect([state.engine, state.accountCount]).toEqual([name, 0]);
+  });
 });
 
 describe("wasm and ts engines agree", () => {

@@ -6,7 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { createWasmEngine, instantiateWasm } from "../../bindings/engine/wasm.ts";
+import { instantiateCore } from "../../bindings/engine/core.ts";
+import { createWasmEngine } from "../../bindings/engine/wasm.ts";
 import { toHex } from "../../bindings/util/index.ts";
 import { prng, randomBytes } from "../helpers/engine.suite.ts";
 
@@ -30,7 +31,7 @@ function referenceRoot(leaves: Uint8Array[]): Uint8Array {
 
 describe("wasm merkle root beyond one input buffer of leaves", () => {
   it("equals the reference around the 2^11-leaf block size and its multiples", async () => {
-    const engine = await createWasmEngine(await instantiateWasm());
+    const engine = await createWasmEngine(await instantiateCore());
     const rand = prng(0x3e4c1e);
     const all = Array.from({ length: 3 * 2048 + 5 }, () => randomBytes(rand, 32));
     // (Above 2^22 leaves the block nodes are themselves cut into blocks: the same code, recursing.)

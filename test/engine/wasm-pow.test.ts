@@ -9,12 +9,8 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Engine } from "../../bindings/engine/index.ts";
-import {
-  compileWasmAt,
-  createWasmEngine,
-  instantiateWasm,
-  SEARCH_CHUNK,
-} from "../../bindings/engine/wasm.ts";
+import { compileCoreAt, instantiateCore } from "../../bindings/engine/core.ts";
+import { createWasmEngine, SEARCH_CHUNK } from "../../bindings/engine/wasm.ts";
 import { ChainDbError, ErrorCode, fromHex, toHex } from "../../bindings/util/index.ts";
 import { prng, randomBytes } from "../helpers/engine.suite.ts";
 
@@ -70,7 +66,7 @@ function minusOne(value: Uint8Array): Uint8Array {
 
 let engine: Engine;
 beforeAll(async () => {
-  engine = await createWasmEngine(await instantiateWasm());
+  engine = await createWasmEngine(await instantiateCore());
 });
 
 describe("wasm nonce search on the Bitcoin genesis header", () => {
@@ -219,7 +215,7 @@ describe("wasm nonce search against a node:crypto brute force", () => {
 
 describe("the wasm binding after memory grows", () => {
   it("re-creates its views of memory and keeps hashing, searching and building merkle roots", async () => {
-    const exports = await instantiateWasm();
+    const exports = await instantiateCore();
     const wasm = await createWasmEngine(exports);
     const rand = prng(0x96a);
     const data = randomBytes(rand, 100_000);
@@ -250,7 +246,7 @@ describe("the wasm binding after memory grows", () => {
 describe("loading the core", () => {
   it("reports a missing build as WASM_UNAVAILABLE, telling to run the build", async () => {
     const missing = new URL("../../build/no-such-core.wasm", import.meta.url);
-    await expect(compileWasmAt(missing)).rejects.toThrow(
+    await expect(compileCoreAt(missing)).rejects.toThrow(
       expect.objectContaining({
         code: ErrorCode.WASM_UNAVAILABLE,
         message: expect.stringMatching(/npm run build/),

@@ -9,6 +9,7 @@
 import fc from "fast-check";
 import { expect } from "vitest";
 import { ChainDbError, toHex } from "../../bindings/util/index.ts";
+import { xorAt } from "../helpers/bytes.ts";
 
 /** True under `npm run test:slow`. */
 export const SLOW = Boolean(process.env.CHAINDB_SLOW);
@@ -124,7 +125,7 @@ function apply(bytes: Uint8Array, m: Mutation): Uint8Array {
     case "flip": {
       if (n === 0) return bytes;
       const out = bytes.slice();
-      out[pos(m.at)] ^= 1 << m.bit;
+      xorAt(out, pos(m.at), 1 << m.bit);
       return out;
     }
     case "set": {

@@ -4,7 +4,7 @@
  * same blocks.
  */
 import type { Ledger } from "../../bindings/chain/ledger.ts";
-import { packTransfer } from "../../bindings/chain/transfer.ts";
+import { PACKED_TRANSFER_SIZE, packTransfer } from "../../bindings/engine/index.ts";
 import { prng } from "./ledger-fixtures.ts";
 
 /** Number of accounts the blocks move money between. */
@@ -33,7 +33,7 @@ export async function applyNextBlock(ledger: Ledger, count = 200): Promise<Uint8
   const height = ledger.height + 1;
   const rand = prng(height * 7919);
   const nonces = new Map<number, bigint>();
-  const packed = new Uint8Array(count * 88);
+  const packed = new Uint8Array(count * PACKED_TRANSFER_SIZE);
   for (let i = 0; i < count; i++) {
     const from = Math.floor(rand() * CRASH_ACCOUNTS);
     let to = Math.floor(rand() * CRASH_ACCOUNTS);

@@ -5,6 +5,7 @@ import { SimNetwork, encodeMessage } from "../../bindings/net/index.ts";
 import { bitsToTarget, hashMeetsTarget } from "../../bindings/pow/index.ts";
 import { GENESIS_ID, PowNode, encodeBlock, newHeader } from "../../bindings/replication/index.ts";
 import { toHex } from "../../bindings/util/index.ts";
+import { xorAt } from "../helpers/bytes.ts";
 
 const CHAIN_ID = 11;
 const BITS = 0x207fffff;
@@ -59,7 +60,7 @@ async function craft(
   let stateRoot = ledger.root();
   if (tamper.root) stateRoot = stateRoot.map((b) => b ^ 1);
   let header = newHeader(engine, GENESIS_ID, transfers, stateRoot, BITS, 1_700_000_000);
-  if (tamper.merkle) header[40] ^= 0xff;
+  if (tamper.merkle) xorAt(header, 40, 0xff);
   const target = bitsToTarget(BITS);
   for (let nonce = 0; ; nonce++) {
     const h = setNonce(header, nonce);
@@ -85,7 +86,7 @@ describe("proof-of-work blocks", () => {
       nonce: 0,
     });
     const forged = pay(0).slice();
-    forged[100] ^= 1; // amount changed after signing
+    xorAt(forged, 100, 1); // amount changed after signing
     const bad = [
       await craft(engine, [pay(0)], { badPow: true }),
       await craft(engine, [pay(0)], { merkle: true }),

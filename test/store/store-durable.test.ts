@@ -13,6 +13,7 @@ import { NODE_VFS_NAME } from "../../bindings/store/node-vfs.ts";
 import { nodeFilePort, type FilePort } from "../../bindings/store/index.ts";
 import { CRASH_CHAIN, applyNextBlock, crashGenesis } from "../helpers/crash-blocks.ts";
 import { testKey } from "../helpers/ledger-fixtures.ts";
+import { xorAt } from "../helpers/bytes.ts";
 
 const root = fs.mkdtempSync(path.join(process.cwd(), ".chaindb-tmp-durable-"));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -169,7 +170,7 @@ describe("durable ledger", () => {
     expect(at).toBeGreaterThan(0);
     expect(good.indexOf(Buffer.from(fresh, "hex"), at + 1)).toBe(-1);
     const bad = Buffer.from(good);
-    bad[at + 3] ^= 0x55;
+    xorAt(bad, at + 3, 0x55);
     fs.writeFileSync(file, bad);
     await expect(open(dir)).rejects.toMatchObject({ code: "STORE_CORRUPT" });
 
