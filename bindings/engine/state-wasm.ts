@@ -31,9 +31,12 @@ interface StateExports {
   stateExportAll(): number;
   stateLoadBuffer(count: number): number;
   stateLoad(count: number): number;
+  stateReserve(more: number): number;
   stateRoot(): number;
   stateProve(): number;
   commitNodeCount(): number;
+  commitTestPrefixBits(bits: number): void;
+  stateTestSkipHeap(bytes: number): number;
 }
 
 function oom(what: string): ChainDbError {
@@ -42,8 +45,24 @@ function oom(what: string): ChainDbError {
 
 /** Creates an empty WASM ledger state. */
 export async function createWasmState(): Promise<LedgerState> {
+  return createWasmStateForTest({});
+}
+
+/** Test hooks of the WASM state core (assembly/commit.ts, assembly/state.ts). */
+export interface WasmStateTestHooks {
+  /** Sort keys of the bulk tree build keep only this many path bits (1..64), so ties are common. */
+  prefixBits?: number;
+  /** Untouched heap to skip first, so every later allocation lies past it (e.g. past 2 GiB). */
+  skipHeapBytes?: number;
+}
+
+/** An empty WASM ledger state with test hooks applied (tests only). */
+export async function createWasmStateForTest(hooks: WasmStateTestHooks): Promise<LedgerState> {
   const core = await instantiateStoreCore();
-  return new WasmState(core as unknown as StateExports, new CoreMemory(core.memory));
+  const x = core as unknown as StateExports;
+  if (hooks.prefixBits !== undefined) x.commitTestPrefixBits(hooks.prefixBits);
+  if (hooks.skipHeapBytes !== undefined && x.stateTestSkipHeap(hooks.skipHeapBytes) !== 0) throw oom("skip");
+  return new WasmState(x, new CoreMemory(core.memory));
 }
 
 class WasmState implements LedgerState {
@@ -71,6 +90,8 @@ class WasmState implements LedgerState {
 
   load(records: Uint8Array, onProgress?: LoadProgress): void {
     const total = Math.floor(records.length / REC);
+    // The table sized once for all of them: no rehash while loading (a stateLoad outside a block).
+    if (total > 0 && this.x.stateReserve(total) !== 0) throw oom("load");
     for (let done = 0; done < total;) {
       const count = Math.min(LOAD_CHUNK, total - done);
       const p = this.x.stateLoadBuffer(count) >>> 0;
