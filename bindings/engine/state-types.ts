@@ -54,6 +54,7 @@ export interface LedgerState {
   readonly accountCount: number;
   /**
    * Sets accounts from 48-byte records (address, balance u64le, nonce u64le); not inside a block.
+   * A later record for an address overwrites an earlier one (the ledger refuses such a genesis).
    * The tree takes them in at the next `root()` (onto an empty tree: one bulk build).
    */
   load(records: Uint8Array, onProgress?: LoadProgress): void;
