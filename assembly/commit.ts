@@ -521,10 +521,12 @@ function hashLevels(): void {
 export function commitRoot(): usize {
   const n = dirtyLen + goneLen;
   if (n == 0) return ROOT_NODE + 8;
-  if (load<u32>(ROOT_NODE) == 0) {
-    // An empty tree (genesis, a snapshot load): one bulk build. Gone paths name nothing here.
-    if (!bulkBuild()) return 0;
-    return commitDone();
+  // An empty tree (genesis, a snapshot load): one bulk build.
+  const bulk = commitBulkBegin();
+  if (bulk == -1) return 0;
+  if (bulk >= 0) {
+    commitBulkLink(<u32>bulk);
+    return commitBulkEnd();
   }
   const paths = bufEnsure(B_PATH, n << 5, 0);
   const ents = bufEnsure(B_ENT, n << 2, 0);
@@ -781,20 +783,25 @@ function bulkChunks(total: u32): bool {
   return true;
 }
 
-/**
- * Links the nodes and leaves of the n sorted items (see the section comment) and lists the nodes
- * level by level for bulkHash; queues the leaves.
- */
-function bulkLink(keys: usize, ents: usize, n: u32, chunks: usize, list: usize): void {
+/** Sets the level and band cursors of a bulk build from the per-depth node counts. */
+function bulkLevels(): void {
   let fill: u32 = 0;
   for (let d: u32 = 0; d <= DEPTH_MAX; d++) {
     store<u32>(LEVEL_FILL + (<usize>d << 2), fill);
     if (d % BAND_LEVELS == 0) store<u32>(BAND_FILL + (<usize>(d / BAND_LEVELS) << 2), fill);
     fill += load<u32>(LEVEL_NODES + (<usize>d << 2));
   }
-  let prev: i32 = -1;
+}
+
+/**
+ * Links the nodes and leaves of sorted items [bulkAt, to) (see the section comment) and lists the
+ * nodes level by level for bulkHash; queues the leaves. Resumable: the open path is in STACK.
+ */
+function bulkLink(keys: usize, ents: usize, to: u32, chunks: usize, list: usize): void {
+  const n = bulkN;
+  let prev = bulkPrev;
   let sink: u32 = 0;
-  for (let i: u32 = 0; i < n; i++) {
+  for (let i = bulkAt; i < to; i++) {
     if (i % BULK_AHEAD == 0) {
       for (let j = i + BULK_AHEAD; j < min<u32>(n, i + 2 * BULK_AHEAD); j++) sink ^= load<u32>(<usize>load<u32>(ents + (<usize>j << 2)) + 8);
     }
@@ -823,7 +830,8 @@ function bulkLink(keys: usize, ents: usize, n: u32, chunks: usize, list: usize):
     queueLeaf(ref, <usize>e);
     prev = next;
   }
-  flushLeaves();
+  bulkPrev = prev;
+  bulkAt = to;
   touchSink ^= sink;
 }
 
@@ -877,29 +885,53 @@ function bulkHash(list: usize): void {
   }
 }
 
+let bulkN: u32 = 0;
+let bulkAt: u32 = 0;
+let bulkPrev: i32 = -1;
+let bulkTotal: u32 = 0;
+
 /**
- * Builds the whole tree from the dirty list onto an empty tree; false on OOM (nothing changed:
- * every buffer and chunk is allocated before the tree is touched).
+ * Starts a bulk build when the tree is empty and accounts wait for it: sorts them, counts and
+ * allocates the nodes. Returns the number of accounts to link (`commitBulkLink`, then
+ * `commitBulkEnd`: the bindings report progress in between), -2 when no bulk build is due (use
+ * `commitRoot`), -1 on OOM (nothing changed: every buffer and chunk is allocated before the tree
+ * is touched).
  */
-function bulkBuild(): bool {
+export function commitBulkBegin(): i32 {
+  if (load<u32>(ROOT_NODE) != 0 || dirtyLen + goneLen == 0) return -2;
+  goneLen = 0; // gone paths name nothing in an empty tree
   const m = bulkSort(dirtyLen);
-  if (m < 0) return false;
+  if (m < 0) return -1;
   const n = <u32>m;
-  const keys = bufPtr(B_BKEY);
-  const ents = bufPtr(B_BENT);
-  const total = bulkCount(keys, ents, n);
-  const list = bufEnsure(B_BLIST, total << 2, 0);
-  if (list == 0 || !bulkChunks(total)) return false;
-  const chunks = bufPtr(B_BCHUNK);
-  bulkLink(keys, ents, n, chunks, list);
-  bulkHash(list);
-  nodeCount += total;
+  const total = bulkCount(bufPtr(B_BKEY), bufPtr(B_BENT), n);
+  if (bufEnsure(B_BLIST, total << 2, 0) == 0 || !bulkChunks(total)) return -1;
+  bulkN = n;
+  bulkAt = 0;
+  bulkPrev = -1;
+  bulkTotal = total;
+  bulkLevels();
+  return <i32>n;
+}
+
+/** Links up to `count` more accounts of the started bulk build; returns how many are linked. */
+export function commitBulkLink(count: u32): u32 {
+  const to = min<u32>(bulkN, bulkAt + count);
+  bulkLink(bufPtr(B_BKEY), bufPtr(B_BENT), to, bufPtr(B_BCHUNK), bufPtr(B_BLIST));
+  return bulkAt;
+}
+
+/** Finishes the bulk build (every account linked): hashes the levels; returns the root's address. */
+export function commitBulkEnd(): usize {
+  flushLeaves();
+  bulkHash(bufPtr(B_BLIST));
+  nodeCount += bulkTotal;
   // nodeNew carries on in the last chunk's free tail.
-  if (total % BULK_CHUNK_NODES != 0) {
-    chunkNext = bulkNode(chunks, total);
-    chunkEnd = <usize>load<u32>(chunks + (<usize>(total / BULK_CHUNK_NODES) << 2)) + BULK_CHUNK_BYTES;
+  const chunks = bufPtr(B_BCHUNK);
+  if (bulkTotal % BULK_CHUNK_NODES != 0) {
+    chunkNext = bulkNode(chunks, bulkTotal);
+    chunkEnd = <usize>load<u32>(chunks + (<usize>(bulkTotal / BULK_CHUNK_NODES) << 2)) + BULK_CHUNK_BYTES;
   }
   for (let id = B_BPREFIX; id <= B_BLIST; id++) bufRelease(id);
   bufRelease(B_CNT);
-  return true;
+  return commitDone();
 }

@@ -8,7 +8,9 @@ export {
   kvCheckpoint, kvRollback, kvRelease, kvNextSlot, kvSlotEntry,
 } from "./kv";
 export { heapUsed } from "./store-alloc";
-export { commitHashCount, commitNodeCount, commitTestPrefixBits } from "./commit";
+export {
+  commitHashCount, commitNodeCount, commitTestPrefixBits, commitBulkBegin, commitBulkLink, commitBulkEnd,
+} from "./commit";
 export {
   stateInit, stateAddrIo, stateProposerIo, stateCount, stateTxBuffer, stateStatusPtr, stateGet,
   stateBegin, stateCommit, stateAbort, stateApply, stateChangedCount, stateChanges, stateExportAll,

@@ -25,6 +25,7 @@ import type { AccountState, LedgerState, LoadProgress, ProofMaterial } from "./s
 const TX = 88;
 const REC = ACCOUNT_RECORD_SIZE;
 const LOAD_CHUNK = 1 << 16;
+const LINK_CHUNK = 1 << 18; // accounts per progress report of a bulk tree build
 const NODE = 18; // words per node: c0, c1, h0[8], h1[8]
 const TWO32 = 4294967296;
 const U32_MAX = 0xffffffff;
@@ -342,7 +343,7 @@ class TsState implements LedgerState {
    * sits at depth max(lcp(i), lcp(i+1)) + 1. Every node and leaf is stale: `root()` hashes them.
    * 1M accounts: ~5× faster than inserting one by one, which walks the tree from the root each time.
    */
-  private buildBulk(): void {
+  private buildBulk(onProgress?: LoadProgress): void {
     this.bulk = false;
     const order = this.pathOrder();
     const n = order.length;
@@ -350,6 +351,7 @@ class TsState implements LedgerState {
     this.nodeStale[0] = 1;
     let prev = -1;
     for (let k = 0; k < n; k++) {
+      if (onProgress !== undefined && k > 0 && k % LINK_CHUNK === 0) onProgress(k, n);
       const i = order[k]!;
       const next = k + 1 < n ? this.pathLcp(i, order[k + 1]!) : -1;
       for (let d = prev + 1; d <= next; d++) {
@@ -627,8 +629,8 @@ class TsState implements LedgerState {
     return out;
   }
 
-  root(): Uint8Array {
-    if (this.bulk) this.buildBulk();
+  root(onProgress?: LoadProgress): Uint8Array {
+    if (this.bulk) this.buildBulk(onProgress);
     this.markDirtyPaths();
     if (this.nodeStale[0] === 1) this.rehash(0);
     const out = new Uint8Array(32);

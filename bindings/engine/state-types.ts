@@ -70,8 +70,11 @@ export interface LedgerState {
   changes(): Uint8Array;
   /** Every account as 48-byte records (any order). */
   exportAll(): Uint8Array;
-  /** The state root (recomputes what changed since the last call). */
-  root(): Uint8Array;
+  /**
+   * The state root (recomputes what changed since the last call). A bulk build onto an empty tree
+   * reports its progress (accounts placed in the tree) between steps.
+   */
+  root(onProgress?: LoadProgress): Uint8Array;
   /** The account at `address`, or undefined. */
   account(address: Uint8Array): AccountState | undefined;
   /** Proof material for `address` (inclusion or absence) against the current root. */

@@ -11,6 +11,8 @@ const TX = 88;
 const REC = 48;
 /** Records per `stateLoad` call: progress is reported between chunks (12 MB of records each). */
 const LOAD_CHUNK = 1 << 18;
+/** Accounts linked per call of a bulk tree build: progress is reported between calls. */
+const LINK_CHUNK = 1 << 18;
 // Pointers from the core are u32, but a wasm i32 result reaches JS signed: every address is read
 // with `>>> 0`, or a state past 2 GiB (about 6M accounts) would index at a negative offset.
 
@@ -35,6 +37,9 @@ interface StateExports {
   stateRoot(): number;
   stateProve(): number;
   commitNodeCount(): number;
+  commitBulkBegin(): number;
+  commitBulkLink(count: number): number;
+  commitBulkEnd(): number;
   commitTestPrefixBits(bits: number): void;
   stateTestSkipHeap(bytes: number): number;
 }
@@ -148,10 +153,22 @@ class WasmState implements LedgerState {
     return this.mem.u8.slice(p, p + n * REC);
   }
 
-  root(): Uint8Array {
-    const p = this.x.stateRoot() >>> 0;
+  root(onProgress?: LoadProgress): Uint8Array {
+    const p = (this.bulkRoot(onProgress) ?? this.x.stateRoot()) >>> 0;
     if (p === 0) throw oom("root");
     return this.mem.u8.slice(p, p + 32);
+  }
+
+  /** The bulk build onto an empty tree in steps, with progress; undefined when none is due. */
+  private bulkRoot(onProgress?: LoadProgress): number | undefined {
+    const n = this.x.commitBulkBegin();
+    if (n === -2) return undefined;
+    if (n === -1) throw oom("root");
+    for (let done = 0; done < n;) {
+      done = this.x.commitBulkLink(LINK_CHUNK);
+      if (done < n) onProgress?.(done, n);
+    }
+    return this.x.commitBulkEnd();
   }
 
   account(address: Uint8Array): AccountState | undefined {

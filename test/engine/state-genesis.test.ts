@@ -160,6 +160,27 @@ describe("bulk genesis onto an empty tree", () => {
   });
 });
 
+describe("progress of a long genesis", () => {
+  it("the ts engine reports the load and the tree build in chunks, as the wasm engine does", async () => {
+    const n = 270_000;
+    const records = new Uint8Array(n * 48);
+    const rand = prng(31);
+    for (let i = 0; i < n; i++) for (let j = 0; j < 32; j++) records[i * 48 + j] = Math.floor(rand() * 256);
+    const seen: string[] = [];
+    const ledger = await Ledger.open({
+      chainId: 1,
+      engine: "ts",
+      genesis: [],
+      genesisRecords: records,
+      onProgress: (phase, done, total) => {
+        if (phase === "tree" || done === total) seen.push(`${phase}:${done}/${total}`);
+      },
+    });
+    expect(seen).toEqual([`accounts:${n}/${n}`, `tree:0/${n}`, `tree:262144/${n}`, `tree:${n}/${n}`]);
+    expect(ledger.accountCount).toBe(n);
+  }, 60_000);
+});
+
 describe("a wasm state past 2 GiB", () => {
   it("reads accounts, records, roots and proofs at addresses JS sees as negative i32", async () => {
     const high = await createWasmStateForTest({ skipHeapBytes: 2 ** 31 + 2 ** 20 });
