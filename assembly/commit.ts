@@ -26,7 +26,8 @@
  * time, over the sorted keys: it inserts new leaves (splitting a leaf it meets into a chain of
  * nodes down to where the two paths part), collects the dirty nodes per level, and hashes leaves
  * then levels bottom-up, four at a time through the 4-lane SIMD SHA-256. Cost: O(changed × log N)
- * per block; a load onto an empty tree (genesis, snapshot) builds the whole tree the same way.
+ * per block. A load onto an empty tree (genesis, snapshot) is built in one pass from the sorted
+ * keys instead ("bulk build" below), with its nodes laid out for the walks that follow.
  * bindings/engine/state-ts.ts and bindings/chain/proof.ts implement the same definitions.
  * @module
  */
