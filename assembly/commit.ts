@@ -26,11 +26,12 @@
  * time, over the sorted keys: it inserts new leaves (splitting a leaf it meets into a chain of
  * nodes down to where the two paths part), collects the dirty nodes per level, and hashes leaves
  * then levels bottom-up, four at a time through the 4-lane SIMD SHA-256. Cost: O(changed × log N)
- * per block; a load onto an empty tree (genesis, snapshot) builds the whole tree the same way.
+ * per block. A load onto an empty tree (genesis, snapshot) is built in one pass from the sorted
+ * keys instead ("bulk build" below), with its nodes laid out for the walks that follow.
  * bindings/engine/state-ts.ts and bindings/chain/proof.ts implement the same definitions.
  * @module
  */
-import { alloc } from "./store-alloc";
+import { alloc, free } from "./store-alloc";
 import { bufEnsure, bufPtr, bufDesc } from "./store-buf";
 import { sha256Bytes, sha256Pairs4, sha256Block4 } from "./sha256";
 import { copy32, copy48, copy64 } from "./store-mem";
@@ -521,6 +522,13 @@ function hashLevels(): void {
 export function commitRoot(): usize {
   const n = dirtyLen + goneLen;
   if (n == 0) return ROOT_NODE + 8;
+  // An empty tree (genesis, a snapshot load): one bulk build.
+  const bulk = commitBulkBegin();
+  if (bulk == -1) return 0;
+  if (bulk >= 0) {
+    commitBulkLink(<u32>bulk);
+    return commitBulkEnd();
+  }
   const paths = bufEnsure(B_PATH, n << 5, 0);
   const ents = bufEnsure(B_ENT, n << 2, 0);
   if (paths == 0 || ents == 0) return 0;
@@ -535,6 +543,11 @@ export function commitRoot(): usize {
   const m = sortItems(n);
   if (m < 0 || !walk(<u32>m)) return 0;
   hashLevels();
+  return commitDone();
+}
+
+/** Empties the dirty and gone lists after a root; returns the root's address. */
+function commitDone(): usize {
   dirtyLen = 0;
   goneLen = 0;
   dirtyGen++;
@@ -566,4 +579,360 @@ export function commitProve(addr: usize): usize {
   store<u32>(out, p != 0 ? 1 : 0, 4);
   if (p != 0) copy48(out + 8, (p & ~1) + 8);
   return out;
+}
+
+// ---- bulk build onto an empty tree ------------------------------------------------------------
+//
+// When the tree is empty (genesis, a snapshot load) the root is built in one pass instead of the
+// walk: hash every key's path (four lanes), sort by the first 64 path bits (a bucket scatter on
+// the top bits, then insertion sort inside the buckets of about one item), and read the tree off
+// the sorted keys. With lcp(i) the common prefix, in bits, of keys i-1 and i (-1 at both ends),
+// the nodes are exactly the prefixes shared by two neighbours: key i opens the nodes at depths
+// lcp(i)+1 … lcp(i+1), and its leaf sits at depth max(lcp(i), lcp(i+1)) + 1. Counting first gives
+// each depth's node count, so the nodes are laid out level by level in key order; every level is
+// then hashed four at a time as one sequential sweep, deepest first, writing into the level above.
+
+const B_BPREFIX: u32 = 18; // sort keys: the first path bits (u64), dirty order
+const B_BKEY: u32 = 19; // sort keys, sorted
+const B_BENT: u32 = 20; // entries, sorted (u32)
+const B_BCHUNK: u32 = 21; // node chunk bases (u32)
+const B_BLIST: u32 = 22; // the nodes level by level, in key order (u32 addresses)
+/** A node chunk: exactly one store-alloc size class (5 · 2^18 bytes), so nothing is rounded away. */
+const BULK_CHUNK_BYTES: u32 = 1310720;
+const BULK_CHUNK_NODES: u32 = BULK_CHUNK_BYTES / NODE_SIZE;
+/** Entries are loaded this many keys ahead of the build (see touchFront: WASM has no prefetch). */
+const BULK_AHEAD: u32 = 16;
+
+const LEVEL_NODES: usize = memory.data(<i32>((DEPTH_MAX + 2) * 4), 16);
+const LEVEL_FILL: usize = memory.data(<i32>((DEPTH_MAX + 2) * 4), 16);
+/**
+ * Depths per band of the node layout. A node's address is not its level-order position: each band
+ * of BAND_LEVELS depths gets the level-order range of its depths, filled in key (pre-)order, so a
+ * subtree of BAND_LEVELS levels (≤ 31 nodes, 2.2 KB) lies in one or two 4 KiB pages, and a path
+ * from the root crosses ~5 bands instead of ~25 separate level regions. At 10M accounts, where
+ * every node below the top levels is a TLB miss (4 KiB pages, nested paging on this VM), a
+ * root's dirty paths touch about half as many pages.
+ */
+const BAND_LEVELS: u32 = 5;
+const BAND_FILL: usize = memory.data(<i32>((DEPTH_MAX / BAND_LEVELS + 2) * 4), 16);
+const FULL_A: usize = memory.data(32, 16);
+const FULL_B: usize = memory.data(32, 16);
+
+/** Path bits the sort keys keep (64; fewer only in tests, to exercise the full-path tie breaks). */
+let prefixBits: u32 = 64;
+
+/** Test hook: sort keys keep only the first `bits` (1..64) path bits, so ties are common. */
+export function commitTestPrefixBits(bits: u32): void {
+  prefixBits = max<u32>(1, min<u32>(64, bits));
+}
+
+// @ts-ignore: decorator
+@inline function prefixOf(digest: usize): u64 {
+  const p = bswap<u64>(load<u64>(digest));
+  return prefixBits == 64 ? p : p & ~(u64.MAX_VALUE >> prefixBits);
+}
+
+/** Releases a scratch buffer (a genesis build's run to hundreds of MB). */
+function bufRelease(id: u32): void {
+  const d = bufDesc(id);
+  const p = <usize>load<u32>(d);
+  if (p != 0) free(p, load<u32>(d, 4));
+  store<u64>(d, 0);
+}
+
+/** Sort keys (first path bits) of the `n` entries on the dirty list, four at a time. */
+function bulkPrefixes(list: usize, n: u32, dst: usize): void {
+  for (let i: u32 = 0; i < n; i += 4) {
+    const lanes = min<u32>(4, n - i);
+    for (let j: u32 = 0; j < lanes; j++) {
+      const m = MSG4 + (<usize>j << 6);
+      copy32(m, <usize>load<u32>(list + (<usize>(i + j) << 2)) + 8);
+      store<u64>(m, 0x80, 32);
+      v128.store(m, i32x4.splat(0), 40);
+      store<u64>(m, bswap<u64>(256), 56);
+    }
+    sha256Block4(MSG4, DIG4);
+    hashCount += lanes;
+    for (let j: u32 = 0; j < lanes; j++) store<u64>(dst + (<usize>(i + j) << 3), prefixOf(DIG4 + (<usize>j << 5)));
+  }
+}
+
+/** (key a, entry ea) before (key b, entry eb): by path (whole paths on a key tie), then entry. */
+function bulkLess(ka: u64, ea: u32, kb: u64, eb: u32): bool {
+  if (ka != kb) return ka < kb;
+  if (ea == eb) return false;
+  sha256Bytes(<usize>ea + 8, 32, FULL_A);
+  sha256Bytes(<usize>eb + 8, 32, FULL_B);
+  return itemLess(FULL_A, ea, FULL_B, eb);
+}
+
+/**
+ * Sorts the n dirty entries by path into B_BKEY/B_BENT, dropping repeats; the count kept, -1 on
+ * OOM. A scatter into buckets on the top key bits, then insertion sort inside the buckets of about
+ * one item. (An in-place American flag sort saves the 8-byte key copy, but its chains of dependent
+ * random loads made the 1M-account build 1.2 s slower here.)
+ */
+function bulkSort(n: u32): i32 {
+  let bits: u32 = 1;
+  while (bits < 22 && (<u32>1 << bits) < n) bits++;
+  const buckets: u32 = 1 << bits;
+  const pre = bufEnsure(B_BPREFIX, n << 3, 0);
+  const cnt = bufEnsure(B_CNT, (buckets + 1) << 2, 0);
+  const keys = bufEnsure(B_BKEY, n << 3, 0);
+  const ents = bufEnsure(B_BENT, n << 2, 0);
+  if (pre == 0 || cnt == 0 || keys == 0 || ents == 0) return -1;
+  const list = bufPtr(B_DIRTY);
+  bulkPrefixes(list, n, pre);
+  memory.fill(cnt, 0, <usize>(buckets + 1) << 2);
+  const shift: u64 = 64 - bits;
+  for (let i: u32 = 0; i < n; i++) {
+    const at = cnt + ((<usize>(load<u64>(pre + (<usize>i << 3)) >> shift) + 1) << 2);
+    store<u32>(at, load<u32>(at) + 1);
+  }
+  for (let b: u32 = 1; b <= buckets; b++) store<u32>(cnt + (<usize>b << 2), load<u32>(cnt + (<usize>b << 2)) + load<u32>(cnt + (<usize>(b - 1) << 2)));
+  for (let i: u32 = 0; i < n; i++) {
+    const k = load<u64>(pre + (<usize>i << 3));
+    const c = cnt + (<usize>(k >> shift) << 2);
+    const at = load<u32>(c);
+    store<u32>(c, at + 1);
+    store<u64>(keys + (<usize>at << 3), k);
+    store<u32>(ents + (<usize>at << 2), load<u32>(list + (<usize>i << 2)));
+  }
+  bufRelease(B_BPREFIX);
+  for (let i: u32 = 1; i < n; i++) {
+    const k = load<u64>(keys + (<usize>i << 3));
+    const e = load<u32>(ents + (<usize>i << 2));
+    let j = i;
+    while (j > 0 && bulkLess(k, e, load<u64>(keys + (<usize>(j - 1) << 3)), load<u32>(ents + (<usize>(j - 1) << 2)))) {
+      store<u64>(keys + (<usize>j << 3), load<u64>(keys + (<usize>(j - 1) << 3)));
+      store<u32>(ents + (<usize>j << 2), load<u32>(ents + (<usize>(j - 1) << 2)));
+      j--;
+    }
+    store<u64>(keys + (<usize>j << 3), k);
+    store<u32>(ents + (<usize>j << 2), e);
+  }
+  let kept: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const e = load<u32>(ents + (<usize>i << 2));
+    if (kept > 0 && e == load<u32>(ents + (<usize>(kept - 1) << 2))) continue; // the same entry twice
+    store<u64>(keys + (<usize>kept << 3), load<u64>(keys + (<usize>i << 3)));
+    store<u32>(ents + (<usize>kept << 2), e);
+    kept++;
+  }
+  return <i32>kept;
+}
+
+/** Common prefix, in bits, of the paths of sorted items i and i + 1 (distinct addresses). */
+function bulkLcp(keys: usize, ents: usize, i: u32): i32 {
+  const a = load<u64>(keys + (<usize>i << 3));
+  const b = load<u64>(keys + (<usize>(i + 1) << 3));
+  if (a != b) return <i32>clz<u64>(a ^ b);
+  sha256Bytes(<usize>load<u32>(ents + (<usize>i << 2)) + 8, 32, FULL_A);
+  sha256Bytes(<usize>load<u32>(ents + (<usize>(i + 1) << 2)) + 8, 32, FULL_B);
+  for (let k: usize = 0; k < 32; k++) {
+    const x = <u32>(load<u8>(FULL_A + k) ^ load<u8>(FULL_B + k));
+    if (x != 0) return <i32>(k << 3) + <i32>clz<u32>(x) - 24;
+  }
+  unreachable(); // two distinct addresses with one SHA-256 path
+  return 0;
+}
+
+/** Bit d of the path of the item with key `k` and entry `e`. */
+// @ts-ignore: decorator
+@inline function bulkBit(k: u64, e: u32, d: u32): u32 {
+  if (d < prefixBits) return <u32>(k >> (63 - <u64>d)) & 1;
+  sha256Bytes(<usize>e + 8, 32, FULL_A);
+  return bitAt(FULL_A, d);
+}
+
+/** Address of node k (level order) in the chunks. */
+// @ts-ignore: decorator
+@inline function bulkNode(chunks: usize, k: u32): usize {
+  return <usize>load<u32>(chunks + (<usize>(k / BULK_CHUNK_NODES) << 2)) + <usize>(k % BULK_CHUNK_NODES) * NODE_SIZE;
+}
+
+/** Counts the nodes per depth into LEVEL_NODES; returns the total. */
+function bulkCount(keys: usize, ents: usize, n: u32): u32 {
+  memory.fill(LEVEL_NODES, 0, (DEPTH_MAX + 2) * 4);
+  let prev: i32 = -1;
+  let total: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const next: i32 = i + 1 < n ? bulkLcp(keys, ents, i) : -1;
+    for (let d = prev + 1; d <= next; d++) {
+      const at = LEVEL_NODES + (<usize>d << 2);
+      store<u32>(at, load<u32>(at) + 1);
+    }
+    if (next > prev) total += <u32>(next - prev);
+    prev = next;
+  }
+  return total;
+}
+
+/** Allocates the chunks for `total` nodes into B_BCHUNK; false on OOM (all freed again). */
+function bulkChunks(total: u32): bool {
+  const count = (total + BULK_CHUNK_NODES - 1) / BULK_CHUNK_NODES;
+  const chunks = bufEnsure(B_BCHUNK, count << 2, 0);
+  if (chunks == 0) return false;
+  for (let c: u32 = 0; c < count; c++) {
+    const p = alloc(BULK_CHUNK_BYTES);
+    if (p == 0) {
+      for (let k: u32 = 0; k < c; k++) free(<usize>load<u32>(chunks + (<usize>k << 2)), BULK_CHUNK_BYTES);
+      return false;
+    }
+    store<u32>(chunks + (<usize>c << 2), <u32>p);
+  }
+  return true;
+}
+
+/** Sets the level and band cursors of a bulk build from the per-depth node counts. */
+function bulkLevels(): void {
+  let fill: u32 = 0;
+  for (let d: u32 = 0; d <= DEPTH_MAX; d++) {
+    store<u32>(LEVEL_FILL + (<usize>d << 2), fill);
+    if (d % BAND_LEVELS == 0) store<u32>(BAND_FILL + (<usize>(d / BAND_LEVELS) << 2), fill);
+    fill += load<u32>(LEVEL_NODES + (<usize>d << 2));
+  }
+}
+
+/**
+ * Links the nodes and leaves of sorted items [bulkAt, to) (see the section comment) and lists the
+ * nodes level by level for bulkHash; queues the leaves. Resumable: the open path is in STACK.
+ */
+function bulkLink(keys: usize, ents: usize, to: u32, chunks: usize, list: usize): void {
+  const n = bulkN;
+  let prev = bulkPrev;
+  let sink: u32 = 0;
+  for (let i = bulkAt; i < to; i++) {
+    if (i % BULK_AHEAD == 0) {
+      for (let j = i + BULK_AHEAD; j < min<u32>(n, i + 2 * BULK_AHEAD); j++) sink ^= load<u32>(<usize>load<u32>(ents + (<usize>j << 2)) + 8);
+    }
+    const k = load<u64>(keys + (<usize>i << 3));
+    const e = load<u32>(ents + (<usize>i << 2));
+    const next: i32 = i + 1 < n ? bulkLcp(keys, ents, i) : -1;
+    for (let d = prev + 1; d <= next; d++) {
+      const at = LEVEL_FILL + (<usize>d << 2);
+      const idx = load<u32>(at);
+      store<u32>(at, idx + 1);
+      const band = BAND_FILL + (<usize>(<u32>d / BAND_LEVELS) << 2);
+      const pos = load<u32>(band);
+      store<u32>(band, pos + 1);
+      const m = bulkNode(chunks, pos);
+      store<u32>(list + (<usize>idx << 2), <u32>m);
+      store<u64>(m, 0);
+      zero32(m + 8);
+      zero32(m + 40);
+      const ref: usize = d == 0 ? ROOT_NODE : <usize>load<u32>(STACK + (<usize>(d - 1) << 2)) | bulkBit(k, e, <u32>d - 1);
+      store<u32>(slotPtr(ref), <u32>m);
+      store<u32>(STACK + (<usize>d << 2), <u32>m);
+    }
+    const depth = max<i32>(prev, next) + 1;
+    const ref: usize = depth == 0 ? ROOT_NODE : <usize>load<u32>(STACK + (<usize>(depth - 1) << 2)) | bulkBit(k, e, <u32>depth - 1);
+    store<u32>(slotPtr(ref), e | 1);
+    queueLeaf(ref, <usize>e);
+    prev = next;
+  }
+  bulkPrev = prev;
+  bulkAt = to;
+  touchSink ^= sink;
+}
+
+const PULL_DST: usize = memory.data(16, 16);
+let pulled: u32 = 0;
+
+/** Queues node `child`'s hash for the 32 bytes at `dst`; hashes four at a time. */
+function pullNode(child: usize, dst: usize): void {
+  copy64(MSG4 + (<usize>pulled << 6), child + 8);
+  store<u32>(PULL_DST + (<usize>pulled << 2), <u32>dst);
+  pulled++;
+  if (pulled == 4) flushPulled();
+}
+
+function flushPulled(): void {
+  if (pulled == 0) return;
+  sha256Pairs4(MSG4, DIG4);
+  hashCount += <u64>pulled * 2;
+  for (let j: u32 = 0; j < pulled; j++) copy32(<usize>load<u32>(PULL_DST + (<usize>j << 2)), DIG4 + (<usize>j << 5));
+  pulled = 0;
+}
+
+/**
+ * Hashes the nodes deepest level first: each node of a level pulls its node children's hashes
+ * (the level below, complete by then) into its own slots, so no node needs its parent's address
+ * and both levels are read in key order. The root node goes last, into the root slot.
+ */
+function bulkHash(list: usize): void {
+  let start: u32 = 0;
+  for (let d: u32 = 0; d <= DEPTH_MAX; d++) {
+    store<u32>(LEVEL_FILL + (<usize>d << 2), start);
+    start += load<u32>(LEVEL_NODES + (<usize>d << 2));
+  }
+  for (let d = <i32>DEPTH_MAX - 1; d >= 0; d--) {
+    const from = load<u32>(LEVEL_FILL + (<usize>d << 2));
+    const to = from + load<u32>(LEVEL_NODES + (<usize>d << 2));
+    if (load<u32>(LEVEL_NODES + (<usize>(d + 1) << 2)) == 0) continue; // no node below pulls anything
+    for (let i = from; i < to; i++) {
+      const p = <usize>load<u32>(list + (<usize>i << 2));
+      const c0 = <usize>load<u32>(p);
+      const c1 = <usize>load<u32>(p, 4);
+      if (c0 != 0 && (c0 & 1) == 0) pullNode(c0, p + 8);
+      if (c1 != 0 && (c1 & 1) == 0) pullNode(c1, p + 40);
+    }
+    flushPulled();
+  }
+  const top = <usize>load<u32>(ROOT_NODE);
+  if (top != 0 && (top & 1) == 0) {
+    pullNode(top, ROOT_NODE + 8);
+    flushPulled();
+  }
+}
+
+let bulkN: u32 = 0;
+let bulkAt: u32 = 0;
+let bulkPrev: i32 = -1;
+let bulkTotal: u32 = 0;
+
+/**
+ * Starts a bulk build when the tree is empty and accounts wait for it: sorts them, counts and
+ * allocates the nodes. Returns the number of accounts to link (`commitBulkLink`, then
+ * `commitBulkEnd`: the bindings report progress in between), -2 when no bulk build is due (use
+ * `commitRoot`), -1 on OOM (nothing changed: every buffer and chunk is allocated before the tree
+ * is touched).
+ */
+export function commitBulkBegin(): i32 {
+  if (load<u32>(ROOT_NODE) != 0 || dirtyLen + goneLen == 0) return -2;
+  goneLen = 0; // gone paths name nothing in an empty tree
+  const m = bulkSort(dirtyLen);
+  if (m < 0) return -1;
+  const n = <u32>m;
+  const total = bulkCount(bufPtr(B_BKEY), bufPtr(B_BENT), n);
+  if (bufEnsure(B_BLIST, total << 2, 0) == 0 || !bulkChunks(total)) return -1;
+  bulkN = n;
+  bulkAt = 0;
+  bulkPrev = -1;
+  bulkTotal = total;
+  bulkLevels();
+  return <i32>n;
+}
+
+/** Links up to `count` more accounts of the started bulk build; returns how many are linked. */
+export function commitBulkLink(count: u32): u32 {
+  const to = min<u32>(bulkN, bulkAt + count);
+  bulkLink(bufPtr(B_BKEY), bufPtr(B_BENT), to, bufPtr(B_BCHUNK), bufPtr(B_BLIST));
+  return bulkAt;
+}
+
+/** Finishes the bulk build (every account linked): hashes the levels; returns the root's address. */
+export function commitBulkEnd(): usize {
+  flushLeaves();
+  bulkHash(bufPtr(B_BLIST));
+  nodeCount += bulkTotal;
+  // nodeNew carries on in the last chunk's free tail.
+  const chunks = bufPtr(B_BCHUNK);
+  if (bulkTotal % BULK_CHUNK_NODES != 0) {
+    chunkNext = bulkNode(chunks, bulkTotal);
+    chunkEnd = <usize>load<u32>(chunks + (<usize>(bulkTotal / BULK_CHUNK_NODES) << 2)) + BULK_CHUNK_BYTES;
+  }
+  for (let id = B_BPREFIX; id <= B_BLIST; id++) bufRelease(id);
+  bufRelease(B_CNT);
+  return commitDone();
 }

@@ -206,11 +206,16 @@ function slotOf(s: usize, key: usize, keyLen: u32, h: u32): u32 {
   return ABSENT;
 }
 
-/** Doubles the table; false when out of memory. Rehashes from the stored hashes only. */
+/** Doubles the table; false when out of memory. */
 function grow(s: usize): bool {
   const oldCap = load<u32>(s, S_CAP);
   if (oldCap >= CAP_MAX) return false;
-  const cap = oldCap << 1;
+  return growTo(s, oldCap << 1);
+}
+
+/** Rebuilds the table with `cap` slots (a power of two); false when out of memory. Rehashes from the stored hashes only. */
+function growTo(s: usize, cap: u32): bool {
+  const oldCap = load<u32>(s, S_CAP);
   const slots = alloc(cap * 8);
   if (slots == 0) return false;
   memory.fill(slots, 0, <usize>cap * 8);
@@ -227,6 +232,41 @@ function grow(s: usize): bool {
   store<u32>(s, <u32>slots, S_SLOTS);
   store<u32>(s, cap, S_CAP);
   return true;
+}
+
+/**
+ * Sizes the table for `n` entries in one step, so a bulk load (genesis: 10M accounts) rehashes
+ * nothing on the way (a doubling from 16 slots would rebuild it 20 times); false when out of memory.
+ */
+export function kvReserve(s: usize, n: u32): bool {
+  const need = (<u64>n * 4 + 2) / 3 + 1;
+  let cap = load<u32>(s, S_CAP);
+  if (<u64>cap >= need) return true;
+  while (<u64>cap < need) {
+    if (cap >= CAP_MAX) return false;
+    cap <<= 1;
+  }
+  return growTo(s, cap);
+}
+
+/**
+ * Inserts `key` → `val` for a key known to be absent (a `kvFindHashed` with hash `h` just missed):
+ * one probe instead of `kvPut`'s lookup, insert and second lookup. Returns the entry, 0 when out
+ * of memory (store unchanged).
+ */
+export function kvInsertHashed(s: usize, key: usize, keyLen: u32, h: u32, val: usize, valLen: u32): usize {
+  if (!kvJournal(s, key, keyLen, 0)) return 0;
+  const e = entryNew(key, keyLen, val, valLen);
+  if (e == 0) {
+    dropJournal(s, KV_OOM);
+    return 0;
+  }
+  if (!insertNew(s, e, h)) {
+    entryFree(e);
+    dropJournal(s, KV_OOM);
+    return 0;
+  }
+  return e;
 }
 
 /** Inserts a new entry for a key known to be absent; false when out of memory. */

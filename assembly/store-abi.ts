@@ -8,9 +8,11 @@ export {
   kvCheckpoint, kvRollback, kvRelease, kvNextSlot, kvSlotEntry,
 } from "./kv";
 export { heapUsed } from "./store-alloc";
-export { commitHashCount, commitNodeCount } from "./commit";
+export {
+  commitHashCount, commitNodeCount, commitTestPrefixBits, commitBulkBegin, commitBulkLink, commitBulkEnd,
+} from "./commit";
 export {
   stateInit, stateAddrIo, stateProposerIo, stateCount, stateTxBuffer, stateStatusPtr, stateGet,
   stateBegin, stateCommit, stateAbort, stateApply, stateChangedCount, stateChanges, stateExportAll,
-  stateLoadBuffer, stateLoad, stateRoot, stateProve,
+  stateLoadBuffer, stateLoad, stateReserve, stateRoot, stateProve, stateTestSkipHeap,
 } from "./state";

@@ -74,7 +74,7 @@ export function parseCounts(text: string): number[] {
 }
 
 /** xorshift32 words: fast deterministic addresses (48-byte records: address, balance 2^40, nonce 0). */
-function genesisRecords(n: number, seed: number): Uint8Array {
+export function genesisRecords(n: number, seed: number): Uint8Array {
   const recs = new Uint8Array(n * REC);
   const w = new Uint32Array(recs.buffer);
   let x = seed >>> 0 || 1;

@@ -373,7 +373,7 @@ export class Ledger {
 function rootWithProgress(state: LedgerState, progress: LedgerOptions["onProgress"]): void {
   const n = state.accountCount;
   progress?.("tree", 0, n);
-  state.root();
+  state.root(progress === undefined ? undefined : (done) => progress("tree", done, n));
   progress?.("tree", n, n);
 }
 

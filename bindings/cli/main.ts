@@ -61,9 +61,14 @@ const BENCH: CommandSpec = {
       help: "state only: cost against the number of accounts, e.g. 100k,1M,10M (writes state-scale.json and .svg)",
     },
     { name: "durable", help: "with --accounts: also measure the durable store (disk per account, reopen)" },
+    {
+      name: "genesis",
+      value: "<n,n,...>",
+      help: "state only: bulk genesis accounts/s from packed records, e.g. 1M,10M (median of 3 runs per size)",
+    },
     { name: "check", help: "exit 1 when a target is missed (missed targets are always listed at the end)" },
   ],
-  examples: ["chaindb bench pow state --quick"],
+  examples: ["chaindb bench pow state --quick", "chaindb bench state --genesis 1M,10M"],
 };
 
 export type { ExitCode } from "./exit-code.ts";
@@ -81,6 +86,7 @@ export interface BenchModule {
   benchExitCode(this: void, run: BenchRunLike, check: boolean): ExitCode;
   runStateScale: (options: { accounts: number[]; durable: boolean; out?: string }) => Promise<unknown>;
   parseCounts: (text: string) => number[];
+  runGenesisBench: (options: { accounts: number[] }) => unknown;
 }
 
 /** What the executable hands the CLI: bench/ sits above the library layers, so main.ts cannot import it. */
@@ -148,8 +154,13 @@ async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> 
     process.stderr.write("chaindb: the benchmark suites are not available in this build\n");
     return 1;
   }
-  const { runBench, runStateScale, parseCounts, benchExitCode } = bench;
+  const { runBench, runStateScale, runGenesisBench, parseCounts, benchExitCode } = bench;
   const out = parsed.values.out as string;
+  if (parsed.values.genesis !== undefined) {
+    // `bench state --genesis 1M,10M`: bulk genesis rate and where its time goes (bench/state-genesis.ts).
+    runGenesisBench({ accounts: parseCounts(parsed.values.genesis as string) });
+    return 0;
+  }
   if (parsed.values.accounts !== undefined) {
     // `bench state --accounts 100k,1M,10M`: cost against the number of accounts (bench/state-scale.ts).
     await runStateScale({

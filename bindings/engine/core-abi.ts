@@ -101,6 +101,14 @@ export interface CoreFunctions {
   commitHashCount(): bigint;
   /** Tree nodes allocated. */
   commitNodeCount(): number;
+  /** Test hook: sort keys of the bulk tree build keep only this many path bits (1..64). */
+  commitTestPrefixBits(bits: number): void;
+  /** Starts a bulk build (empty tree, accounts waiting): accounts to link, -2 when none is due, -1 when out of memory. */
+  commitBulkBegin(): number;
+  /** Links up to `count` more accounts of the started bulk build; returns how many are linked so far. */
+  commitBulkLink(count: number): number;
+  /** Hashes the bulk-built tree bottom-up; returns the root's address (32 bytes). */
+  commitBulkEnd(): number;
   /** Sets up an empty state: 0, or -1 when out of memory. */
   stateInit(seedLo: number, seedHi: number): number;
   /** Scratch for one address (queries, proofs). */
@@ -133,10 +141,14 @@ export interface CoreFunctions {
   stateLoadBuffer(count: number): number;
   /** Loads `count` records from the load buffer: 0, -1 when out of memory, else inside a block. */
   stateLoad(count: number): number;
+  /** Sizes the account table for `more` accounts to come: 0, -1 when out of memory. */
+  stateReserve(more: number): number;
   /** Brings the state root up to date; returns its address (32 bytes), 0 when out of memory. */
   stateRoot(): number;
   /** Proof material for the address in the address IO area (commit.ts layout); 0 when out of memory. */
   stateProve(): number;
+  /** Test hook: leaves `bytes` of heap untouched so later allocations lie past it; 0, -1 when out of memory. */
+  stateTestSkipHeap(bytes: number): number;
 }
 
 /** Everything the core exports: its functions and its linear memory (whose buffer changes as it grows). */
@@ -186,6 +198,10 @@ export const CORE_FUNCTION_ARITY: {
   heapUsed: 0,
   commitHashCount: 0,
   commitNodeCount: 0,
+  commitTestPrefixBits: 1,
+  commitBulkBegin: 0,
+  commitBulkLink: 1,
+  commitBulkEnd: 0,
   stateInit: 2,
   stateAddrIo: 0,
   stateProposerIo: 0,
@@ -202,8 +218,10 @@ export const CORE_FUNCTION_ARITY: {
   stateExportAll: 0,
   stateLoadBuffer: 1,
   stateLoad: 1,
+  stateReserve: 1,
   stateRoot: 0,
   stateProve: 0,
+  stateTestSkipHeap: 1,
 };
 
 /**

@@ -42,6 +42,7 @@ export interface LedgerState {
   readonly accountCount: number;
   /**
    * Sets accounts from 48-byte records (address, balance u64le, nonce u64le); not inside a block.
+   * A later record for an address overwrites an earlier one (the ledger refuses such a genesis).
    * The tree takes them in at the next `root()` (onto an empty tree: one bulk build).
    */
   load(records: Uint8Array, onProgress?: LoadProgress): void;
@@ -57,8 +58,11 @@ export interface LedgerState {
   changes(): Uint8Array;
   /** Every account as 48-byte records (any order). */
   exportAll(): Uint8Array;
-  /** The state root (recomputes what changed since the last call). */
-  root(): Uint8Array;
+  /**
+   * The state root (recomputes what changed since the last call). A bulk build onto an empty tree
+   * reports its progress (accounts placed in the tree) between steps.
+   */
+  root(onProgress?: LoadProgress): Uint8Array;
   /** The account at `address`, or undefined. */
   account(address: Uint8Array): AccountState | undefined;
   /** Proof material for `address` (inclusion or absence) against the current root. */

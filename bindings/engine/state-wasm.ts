@@ -16,6 +16,8 @@ import type { AccountState, LedgerState, LoadProgress, ProofMaterial } from "./s
 
 /** Records per `stateLoad` call: progress is reported between chunks (12 MB of records each). */
 const LOAD_CHUNK = 1 << 18;
+/** Accounts linked per call of a bulk tree build: progress is reported between calls. */
+const LINK_CHUNK = 1 << 18;
 // Pointers from the core are u32, but a wasm i32 result reaches JS signed: every address is read
 // with `>>> 0`, or a state past 2 GiB (about 6M accounts) would index at a negative offset.
 
@@ -25,7 +27,23 @@ function oom(what: string): ChainDbError {
 
 /** Creates an empty WASM ledger state. */
 export async function createWasmState(): Promise<LedgerState> {
+  return createWasmStateForTest({});
+}
+
+/** Test hooks of the WASM state core (assembly/commit.ts, assembly/state.ts). */
+export interface WasmStateTestHooks {
+  /** Sort keys of the bulk tree build keep only this many path bits (1..64), so ties are common. */
+  prefixBits?: number;
+  /** Untouched heap to skip first, so every later allocation lies past it (e.g. past 2 GiB). */
+  skipHeapBytes?: number;
+}
+
+/** An empty WASM ledger state with test hooks applied (tests only). */
+export async function createWasmStateForTest(hooks: WasmStateTestHooks): Promise<LedgerState> {
   const core = await instantiateCore();
+  if (hooks.prefixBits !== undefined) core.commitTestPrefixBits(hooks.prefixBits);
+  if (hooks.skipHeapBytes !== undefined && core.stateTestSkipHeap(hooks.skipHeapBytes) !== 0)
+    throw oom("skip");
   return new WasmState(core, new CoreMemory(core.memory));
 }
 
@@ -54,6 +72,8 @@ class WasmState implements LedgerState {
 
   load(records: Uint8Array, onProgress?: LoadProgress): void {
     const total = Math.floor(records.length / REC);
+    // The table sized once for all of them: no rehash while loading (a stateLoad outside a block).
+    if (total > 0 && this.x.stateReserve(total) !== 0) throw oom("load");
     for (let done = 0; done < total;) {
       const count = Math.min(LOAD_CHUNK, total - done);
       const p = this.x.stateLoadBuffer(count) >>> 0;
@@ -110,10 +130,22 @@ class WasmState implements LedgerState {
     return this.mem.u8.slice(p, p + n * REC);
   }
 
-  root(): Uint8Array {
-    const p = this.x.stateRoot() >>> 0;
+  root(onProgress?: LoadProgress): Uint8Array {
+    const p = (this.bulkRoot(onProgress) ?? this.x.stateRoot()) >>> 0;
     if (p === 0) throw oom("root");
     return this.mem.u8.slice(p, p + 32);
+  }
+
+  /** The bulk build onto an empty tree in steps, with progress; undefined when none is due. */
+  private bulkRoot(onProgress?: LoadProgress): number | undefined {
+    const n = this.x.commitBulkBegin();
+    if (n === -2) return undefined;
+    if (n === -1) throw oom("root");
+    for (let done = 0; done < n;) {
+      done = this.x.commitBulkLink(LINK_CHUNK);
+      if (done < n) onProgress?.(done, n);
+    }
+    return this.x.commitBulkEnd();
   }
 
   account(address: Uint8Array): AccountState | undefined {
