@@ -93,6 +93,8 @@ export {
   MEMPOOL_MAX,
   DEFAULT_SYNC_RATE,
   SYNC_REQUEST_COST,
+  DEFAULT_INBOX_LIMITS,
+  type InboxLimits,
   type ConsensusNodeOptions,
   type ConsensusNodeStatus,
   type ChainGenesis,
@@ -106,4 +108,9 @@ export {
   type MempoolEntry,
   type SenderAccount,
 } from "./mempool.ts";
-export { Inbox, DEFAULT_INBOX_LIMITS, type InboxLimits } from "./inbox.ts";
+export {
+  driveTendermint,
+  tendermintEffects,
+  type TendermintWorld,
+  type TendermintDriverOptions,
+} from "./driver.ts";
