@@ -96,6 +96,8 @@ export class ProtocolDriver<In, Eff> {
   private current: DriverState = "idle";
   /** True while inputs are being run (also after `stop()`, until an awaited effect settles). */
   private pumping = false;
+  /** `stop("input")` was called: stop once the running input is done. */
+  private stopping = false;
   private idleWaiters: (() => void)[] = [];
   private cause: unknown = undefined;
   /** Peer inputs refused because a bound was hit. */
@@ -182,14 +184,23 @@ export class ProtocolDriver<In, Eff> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Stops: drops waiting inputs; an effect being awaited finishes, no later effect starts. */
-  stop(): void {
+  /**
+   * Stops: drops waiting inputs and refuses new ones. `after` "effect" (default): an effect being
+   * awaited finishes, no later effect starts (a crash between effects). "input": the input
+   * running finishes all its effects first (a clean shutdown between inputs).
+   */
+  stop(after: "effect" | "input" = "effect"): void {
     if (this.finished()) return;
+    if (after === "input" && this.current === "running") {
+      this.stopping = true;
+      this.clear();
+      return;
+    }
     this.settle("stopped");
   }
 
   private finished(): boolean {
-    return this.current === "failed" || this.current === "stopped";
+    return this.current === "failed" || this.current === "stopped" || this.stopping;
   }
 
   private queue(item: Item<In, Eff>): void {
@@ -205,6 +216,10 @@ export class ProtocolDriver<In, Eff> {
   /** Runs inputs until the inbox is empty, synchronously until an effect returns a promise. */
   private pump(): void {
     while (this.current === "running") {
+      if (this.stopping) {
+        this.settle("stopped");
+        break;
+      }
       const item = this.shift();
       if (item === undefined) {
         this.current = "idle";
@@ -267,7 +282,7 @@ export class ProtocolDriver<In, Eff> {
   }
 
   private fail(error: unknown): void {
-    if (this.finished()) return;
+    if (this.current === "failed" || this.current === "stopped") return;
     this.cause = error;
     this.settle("failed");
     this.options.onFailure?.(error);
@@ -276,6 +291,11 @@ export class ProtocolDriver<In, Eff> {
   /** Ends the driver for good: `failed` or `stopped`, nothing waiting. */
   private settle(state: "failed" | "stopped"): void {
     this.current = state;
+    this.stopping = false;
+    this.clear();
+  }
+
+  private clear(): void {
     this.items = [];
     this.head = 0;
     this.perSource.clear();

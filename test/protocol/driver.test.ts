@@ -205,6 +205,17 @@ describe("ProtocolDriver", () => {
     expect(log).toEqual(["persist 1", "durable 1"]);
   });
 
+  it('stop("input") lets the running input finish all its effects, drops the waiting ones', async () => {
+    const { driver, log } = world();
+    driver.push(1);
+    driver.push(2);
+    driver.stop("input");
+    expect(driver.push(3)).toBe(false);
+    await driver.idle();
+    expect(driver.state).toBe("stopped");
+    expect(log).toEqual(["persist 1", "durable 1", "send 1 (durable 1)", "answer 1"]);
+  });
+
   it("runs a core's own effects (start, restore) as one input, after those waiting", () => {
     const { driver, log } = world({}, false);
     driver.pushEffects([{ kind: "send", n: 4 }]);
