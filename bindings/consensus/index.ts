@@ -76,6 +76,12 @@ export {
   type SimulationResult,
   type Invariant,
 } from "./simulation.ts";
+export {
+  simulateConsensusNodes,
+  nodeReplayCommand,
+  type NodeSimulationOptions,
+  type NodeSimulationResult,
+} from "./node-simulation.ts";
 export { HostilePeer, HOSTILE_ATTACKS, type HostileAttack, type HostileOptions } from "./hostile.ts";
 export {
   encodeBlock,
