@@ -130,7 +130,7 @@ export async function simulateConsensusNodes(o: NodeSimulationOptions): Promise<
     return violation !== undefined;
   };
   let partitions = 0;
-  let committed = 0;
+  const tally = { committed: 0 };
   try {
     client.start(net);
     const faultEnd = net.now + (o.faultMs ?? rng.int(1000, 3000));
@@ -162,7 +162,7 @@ export async function simulateConsensusNodes(o: NodeSimulationOptions): Promise<
           `accepted transfers not committed: ${client.pending(nodes[0]!)}`,
         );
     }
-    committed = client.committedCount(nodes[0]!);
+    tally.committed = client.committedCount(nodes[0]!); // read before the ledgers close
   } finally {
     client.stop();
     for (const node of nodes) await node.close();
@@ -182,7 +182,7 @@ export async function simulateConsensusNodes(o: NodeSimulationOptions): Promise<
     messages: net.stats.delivered,
     partitions,
     submitted: client.accepted,
-    committed,
+    committed: tally.committed,
     fingerprint,
   };
 }
