@@ -26,10 +26,13 @@ import {
   ValidatorSet,
   cachingVerifier,
   decodeMessage,
+  driveTendermint,
   encodeMessage,
+  type ConsensusEvent,
   type Effect,
   type Verifier,
 } from "../bindings/consensus/index.ts";
+import type { ProtocolDriver } from "../bindings/protocol/index.ts";
 import {
   SimNetwork,
   TcpTransport,
@@ -125,21 +128,7 @@ async function runCluster(n: number, down: number, blocks: number, relayVotes = 
   const progress = new Progress(n - down, blocks);
   const nodes: SimNode[] = [];
   const engines: TendermintEngine[] = [];
-  const run = (i: number, effects: Effect[]) => {
-    const queue = effects.slice();
-    for (let k = 0; k < queue.length; k++) {
-      const e = queue[k]!;
-      if (e.kind === "broadcast") nodes[i]!.transport.broadcast(encodeMessage(e.message));
-      else if (e.kind === "send") nodes[i]!.transport.send(`v${e.to}`, encodeMessage(e.message));
-      else if (e.kind === "schedule")
-        nodes[i]!.clock.setTimer(e.delayMs, () =>
-          run(i, engines[i]!.handle({ kind: "timeout", timeout: e.timeout })),
-        );
-      else if (e.kind === "validate")
-        queue.push(...engines[i]!.handle({ kind: "validity", valueId: e.valueId, valid: true }));
-      else if (e.kind === "decide") progress.decided(e.height);
-    }
-  };
+  const drivers: ProtocolDriver<ConsensusEvent, Effect>[] = [];
   for (let i = 0; i < n; i++) {
     nodes.push(net.addNode(`v${i}`));
     engines.push(
@@ -152,19 +141,28 @@ async function runCluster(n: number, down: number, blocks: number, relayVotes = 
         buildValue: progress.buildValue,
       }),
     );
+    drivers.push(
+      driveTendermint(engines[i]!, {
+        broadcast: (message) => nodes[i]!.transport.broadcast(encodeMessage(message)),
+        send: (to, message) => nodes[i]!.transport.send(`v${to}`, encodeMessage(message)),
+        setTimer: (delayMs, fire) => void nodes[i]!.clock.setTimer(delayMs, fire),
+        decide: (height) => progress.decided(height),
+      }),
+    );
   }
   for (let i = 0; i < n; i++)
     nodes[i]!.transport.setHandler({
       onMessage: (from, bytes) =>
-        run(
-          i,
-          engines[i]!.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) }),
-        ),
+        void drivers[i]!.push({
+          kind: "message",
+          from: Number(from.slice(1)),
+          message: decodeMessage(bytes),
+        }),
     });
   for (let i = 0; i < down; i++) net.crash(`v${n - 1 - i}`);
   const t0 = performance.now();
   const sim0 = net.now;
-  for (let i = 0; i < n - down; i++) run(i, engines[i]!.start());
+  for (let i = 0; i < n - down; i++) drivers[i]!.pushEffects(engines[i]!.start());
   if (!(await net.runUntil(() => progress.done, 600_000)))
     throw new Error(`consensus bench: ${blocks} blocks not committed with n=${n}, down=${down}`);
   const seconds = (performance.now() - t0) / 1000;
@@ -180,6 +178,8 @@ async function runCluster(n: number, down: number, blocks: number, relayVotes = 
 class TcpValidator {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private closed = false;
+  /** Carries out effects in order: a synced record is on disk before any later send. */
+  private readonly driver: ProtocolDriver<ConsensusEvent, Effect>;
 
   constructor(
     private readonly engine: TendermintEngine,
@@ -189,39 +189,31 @@ class TcpValidator {
     /** False: records are appended but never fsynced (to show the fsync's share of the cost). */
     private readonly fsync: boolean,
   ) {
+    this.driver = driveTendermint(engine, {
+      persist: (record, sync) => this.wal.append(record, sync && this.fsync),
+      broadcast: (message) => this.transport.broadcast(encodeMessage(message)),
+      send: (to, message) => this.transport.send(`v${to}`, encodeMessage(message)),
+      setTimer: (delayMs, fire) => this.later(delayMs, fire),
+      decide: (height) => this.progress.decided(height),
+    });
     transport.setHandler({
       onMessage: (from, bytes) =>
-        this.run(
-          engine.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) }),
-        ),
+        void this.driver.push({
+          kind: "message",
+          from: Number(from.slice(1)),
+          message: decodeMessage(bytes),
+        }),
     });
   }
 
   /** Starts the gossip tick and carries out the engine's first effects (round 0 of height 1). */
   start(): void {
     this.tick();
-    this.run(this.engine.start());
-  }
-
-  /** Carries out effects in order: a synced record is on disk before any later send. */
-  private run(effects: Effect[]): void {
-    if (this.closed) return;
-    const queue = effects.slice();
-    for (let k = 0; k < queue.length; k++) {
-      const e = queue[k]!;
-      if (e.kind === "persist") this.wal.append(e.record, e.sync && this.fsync);
-      else if (e.kind === "broadcast") this.transport.broadcast(encodeMessage(e.message));
-      else if (e.kind === "send") this.transport.send(`v${e.to}`, encodeMessage(e.message));
-      else if (e.kind === "schedule")
-        this.later(e.delayMs, () => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout })));
-      else if (e.kind === "validate")
-        queue.push(...this.engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
-      else if (e.kind === "decide") this.progress.decided(e.height);
-    }
+    this.driver.pushEffects(this.engine.start());
   }
 
   private tick(): void {
-    this.later(TICK_MS, () => (this.run(this.engine.handle({ kind: "tick" })), this.tick()));
+    this.later(TICK_MS, () => (this.driver.push({ kind: "tick" }), this.tick()));
   }
 
   private later(delayMs: number, fn: () => void): void {
@@ -237,6 +229,7 @@ class TcpValidator {
   /** Cancels every timer, closes the transport and the WAL (the process must be able to exit). */
   async close(): Promise<void> {
     this.closed = true;
+    this.driver.stop();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     await this.transport.close();

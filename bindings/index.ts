@@ -246,11 +246,23 @@ export {
   type SimulationOptions as ConsensusSimulationOptions,
   type SimulationResult as ConsensusSimulationResult,
   ConsensusNode,
+  driveTendermint,
+  type TendermintWorld,
+  type TendermintDriverOptions,
   type ConsensusNodeOptions,
   type ConsensusNodeStatus,
   type ChainGenesis,
   type CommittedBlock,
 } from "./consensus/index.ts";
+
+// the protocol driver every deterministic core runs under
+export {
+  ProtocolDriver,
+  DEFAULT_DRIVER_LIMITS,
+  type DriverLimits,
+  type DriverOptions,
+  type DriverState,
+} from "./protocol/index.ts";
 
 // resource selection: proof of stake (staking, unbonding, slashing) and delegated proof of stake
 export {

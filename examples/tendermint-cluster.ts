@@ -13,6 +13,7 @@ import {
   ValidatorSet,
   byzantine,
   decodeConsensusMessage,
+  driveTendermint,
   encodeConsensusMessage,
   honest,
   keyPairFromSeed,
@@ -48,52 +49,37 @@ const options = (i: number): EngineOptions => ({
   behavior: i === BYZANTINE ? byzantine("double-vote", { variant: (v) => v, corrupt: (v) => v }) : honest,
 });
 
-function run(i: number, effects: ConsensusEffect[]): void {
-  const node = net.node(`v${i}`);
-  for (let k = 0; k < effects.length; k++) {
-    const e = effects[k]!;
-    if (e.kind === "persist") wal[i]!.push(e.record);
-    else if (e.kind === "broadcast") node.transport.broadcast(encodeConsensusMessage(e.message));
-    else if (e.kind === "send") node.transport.send(`v${e.to}`, encodeConsensusMessage(e.message));
-    else if (e.kind === "schedule")
-      node.clock.setTimer(e.delayMs, () =>
-        run(i, engines[i]!.handle({ kind: "timeout", timeout: e.timeout })),
-      );
-    else if (e.kind === "validate")
-      effects.push(
-        ...engines[i]!.handle({
-          kind: "validity",
-          valueId: e.valueId,
-          valid: text(e.value).startsWith(`block ${e.height} `),
-        }),
-      );
-    else if (e.kind === "decide") chains[i]![e.height - 1] = text(e.value);
-  }
-}
-
 function boot(i: number, restart: boolean): void {
   const node = net.node(`v${i}`);
-  node.transport.setHandler({
-    onMessage: (from, bytes) =>
-      run(
-        i,
-        engines[i]!.handle({
-          kind: "message",
-          from: Number(from.slice(1)),
-          message: decodeConsensusMessage(bytes),
-        }),
-      ),
-  });
-  const tick = () => node.clock.setTimer(250, () => (run(i, engines[i]!.handle({ kind: "tick" })), tick()));
-  tick();
+  // One protocol driver per incarnation carries out the engine's effects in order.
+  let effects: ConsensusEffect[];
   if (restart) {
-    const { engine, effects } = TendermintEngine.restore(options(i), wal[i]!);
-    engines[i] = engine;
-    run(i, effects);
+    const restored = TendermintEngine.restore(options(i), wal[i]!);
+    engines[i] = restored.engine;
+    effects = restored.effects;
   } else {
     engines[i] = new TendermintEngine(options(i));
-    run(i, engines[i]!.start());
+    effects = engines[i]!.start();
   }
+  const driver = driveTendermint(engines[i]!, {
+    persist: (record) => void wal[i]!.push(record),
+    broadcast: (message) => node.transport.broadcast(encodeConsensusMessage(message)),
+    send: (to, message) => node.transport.send(`v${to}`, encodeConsensusMessage(message)),
+    setTimer: (delayMs, fire) => void node.clock.setTimer(delayMs, fire),
+    validate: (height, value) => text(value).startsWith(`block ${height} `),
+    decide: (height, value) => void (chains[i]![height - 1] = text(value)),
+  });
+  node.transport.setHandler({
+    onMessage: (from, bytes) =>
+      void driver.push({
+        kind: "message",
+        from: Number(from.slice(1)),
+        message: decodeConsensusMessage(bytes),
+      }),
+  });
+  const tick = () => node.clock.setTimer(250, () => (driver.push({ kind: "tick" }), tick()));
+  tick();
+  driver.pushEffects(effects);
 }
 
 for (let i = 0; i < keys.length; i++) net.addNode(`v${i}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Import-boundary check: encodes DESIGN.md's layer order and fails on any import that breaks it.
-//   1. A layer never imports one above it. From the bottom: util, runtime → engine → store →
-//      chain → pow, net, concurrency → txn → replication → selection → consensus → cli; the
+//   1. A layer never imports one above it. From the bottom: util, runtime → protocol → engine →
+//      store → chain → pow, net, concurrency → txn → replication → selection → consensus → cli; the
 //      package root (bindings/index.ts) above the library layers; bench/ and examples/ on top.
 //      Layers on one rung (util and runtime; pow, net and concurrency) may import each other.
 //   2. Another layer is reached only through its index.ts (bindings/<layer>/index.ts).
@@ -19,6 +19,7 @@ import ts from "typescript";
 /** DESIGN.md's layer picture, bottom first: each entry is one rung. */
 export const RUNGS = [
   ["util", "runtime"],
+  ["protocol"],
   ["engine"],
   ["store"],
   ["chain"],

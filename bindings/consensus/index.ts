@@ -76,6 +76,12 @@ export {
   type SimulationResult,
   type Invariant,
 } from "./simulation.ts";
+export {
+  simulateConsensusNodes,
+  nodeReplayCommand,
+  type NodeSimulationOptions,
+  type NodeSimulationResult,
+} from "./node-simulation.ts";
 export { HostilePeer, HOSTILE_ATTACKS, type HostileAttack, type HostileOptions } from "./hostile.ts";
 export {
   encodeBlock,
@@ -93,6 +99,8 @@ export {
   MEMPOOL_MAX,
   DEFAULT_SYNC_RATE,
   SYNC_REQUEST_COST,
+  DEFAULT_INBOX_LIMITS,
+  type InboxLimits,
   type ConsensusNodeOptions,
   type ConsensusNodeStatus,
   type ChainGenesis,
@@ -106,4 +114,9 @@ export {
   type MempoolEntry,
   type SenderAccount,
 } from "./mempool.ts";
-export { Inbox, DEFAULT_INBOX_LIMITS, type InboxLimits } from "./inbox.ts";
+export {
+  driveTendermint,
+  tendermintEffects,
+  type TendermintWorld,
+  type TendermintDriverOptions,
+} from "./driver.ts";

@@ -2,7 +2,8 @@
  * A consensus node: the Tendermint engine (tendermint.ts) driven over any {@link Transport}, with
  * its write-ahead log, a mempool of signed transactions, and a {@link Ledger} as the application
  * (CometBFT's node = consensus reactor + mempool + block executor + block store, reduced). This
- * module is the driver; beside it: inbox.ts (the bounded event queue), mempool.ts, executor.ts
+ * module is the driver (its inputs and effects run under bindings/protocol/'s ProtocolDriver,
+ * the engine's effects through driver.ts); beside it: mempool.ts, executor.ts
  * (block builder and executor), store.ts (block store, logs, selection snapshot) and sync.ts
  * (block sync and the node's wire).
  *
@@ -28,6 +29,7 @@ import { join } from "node:path";
 import { ChainDbError, ErrorCode, assert, equalBytes, toHex, type Rate } from "../util/index.ts";
 import { Ledger, type GenesisAllocation, type KeyPair } from "../chain/index.ts";
 import type { Clock, NodeId, Transport } from "../net/index.ts";
+import { DEFAULT_DRIVER_LIMITS, ProtocolDriver } from "../protocol/index.ts";
 import {
   DEFAULT_SELECTION_PARAMS,
   SelectionState,
@@ -45,7 +47,7 @@ import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
 import type { CommitCertificate, ConsensusEvent, Effect, Evidence, TimeoutConfig } from "./types.ts";
 import { ValidatorSet } from "./validators.ts";
 import { DEFAULT_MEMPOOL_LIMITS, Mempool, type MempoolLimits } from "./mempool.ts";
-import { Inbox, type InboxLimits } from "./inbox.ts";
+import { tendermintEffects } from "./driver.ts";
 import { BlockExecutor, appRoot } from "./executor.ts";
 import { BlockStore, SelectionSnapshot, fileLog, memoryLog, type Log } from "./store.ts";
 import { BlockSync, DEFAULT_SYNC_RATE, TAG, readHeight, tagged } from "./sync.ts";
@@ -79,7 +81,7 @@ export interface ConsensusNodeOptions {
   readonly tickMs?: number;
   /** How own messages go out (tests and `--byzantine` plug in a misbehaving one). */
   readonly behavior?: Behavior;
-  /** Bounds of the inbox (defaults: inbox.ts's `DEFAULT_INBOX_LIMITS`). */
+  /** Bounds of the inbox (defaults: {@link DEFAULT_INBOX_LIMITS}). */
   readonly inbox?: Partial<InboxLimits>;
   /**
    * What block-sync answers may cost per peer, in bytes (each answer costs its size plus
@@ -126,6 +128,37 @@ export interface ConsensusNodeStatus {
   readonly syncRefused: number;
 }
 
+/**
+ * Bounds of a node's inbox: a peer's message beyond `eventsMax` waiting events, beyond
+ * `peerEventsMax` of that peer's, or beyond `bytesMax` waiting bytes is dropped and counted
+ * (consensus tolerates lost messages: the tick re-sends votes and asks for missing blocks).
+ */
+export interface InboxLimits {
+  /** Most peer messages waiting. */
+  readonly eventsMax: number;
+  /** Most waiting messages of one peer (a flooding peer cannot crowd out the others). */
+  readonly peerEventsMax: number;
+  /** Most bytes of waiting messages. */
+  readonly bytesMax: number;
+}
+
+/** Defaults: 4,096 events, 1,024 per peer, 64 MiB. */
+export const DEFAULT_INBOX_LIMITS: InboxLimits = {
+  eventsMax: DEFAULT_DRIVER_LIMITS.eventsMax,
+  peerEventsMax: DEFAULT_DRIVER_LIMITS.sourceEventsMax,
+  bytesMax: DEFAULT_DRIVER_LIMITS.bytesMax,
+};
+
+/**
+ * What the node's driver runs: a peer's bytes, the gossip tick, a fired engine timeout, and block
+ * sync's bookkeeping once the engine's effects of a fetched certificate ran.
+ */
+type NodeInput =
+  | { readonly kind: "payload"; readonly from: NodeId; readonly payload: Uint8Array }
+  | { readonly kind: "tick" }
+  | { readonly kind: "event"; readonly event: ConsensusEvent }
+  | { readonly kind: "synced"; readonly from: NodeId; readonly height: number };
+
 /** Most transactions waiting in the mempool by default. */
 export const MEMPOOL_MAX = DEFAULT_MEMPOOL_LIMITS.capacity;
 /** Heights between rewrites of the consensus log down to its last decision. */
@@ -149,13 +182,11 @@ export class ConsensusNode {
   private readonly pendingValidity: { height: number; valueId: Uint8Array; value: Uint8Array }[] = [];
   private readonly setCache = new Map<string, ValidatorSet>();
   private readonly ids: NodeId[];
-  private readonly inbox: Inbox;
+  private readonly driver: ProtocolDriver<NodeInput, Effect>;
   private tickWaiting = false;
   private stopTick: () => void = () => {};
   private closed = false;
   private halted = false;
-  /** The first error the event loop hit (the node stops; tests and the CLI report it). */
-  failure: unknown = null;
   /** Engine chain id (consensus messages are signed for it). */
   readonly consensusChainId: string;
 
@@ -169,11 +200,18 @@ export class ConsensusNode {
     this.selection = genesisSelection;
     this.consensusChainId = `chaindb-${opts.chainId}`;
     this.mempool = new Mempool(opts.mempool);
-    this.inbox = new Inbox(
-      opts.inbox ?? {},
-      (error) => (this.failure ??= error),
-      () => this.closed || this.failure !== null,
-    );
+    const limits = { ...DEFAULT_INBOX_LIMITS, ...opts.inbox };
+    this.driver = new ProtocolDriver<NodeInput, Effect>({
+      handle: (input) => this.handle(input),
+      apply: this.applier(),
+      // Never inside the caller's stack (a transport callback).
+      start: "microtask",
+      limits: {
+        eventsMax: limits.eventsMax,
+        sourceEventsMax: limits.peerEventsMax,
+        bytesMax: limits.bytesMax,
+      },
+    });
     this.snapshot = new SelectionSnapshot(opts.dir);
     this.executor = new BlockExecutor(
       {
@@ -197,7 +235,6 @@ export class ConsensusNode {
         halted: () => this.halted,
         certificate: (h) => this.blocks.get(h),
         validatorsAt: (h) => this.validatorsAt(h),
-        deliver: (from, cert) => this.feed({ kind: "message", from: this.ids.indexOf(from), message: cert }),
       },
       opts.syncRate ?? DEFAULT_SYNC_RATE,
     );
@@ -305,14 +342,19 @@ export class ConsensusNode {
       mempool: this.mempool.size,
       validators: set.validators.map((v) => ({ address: toHex(v.address), power: v.power })),
       halted: this.halted,
-      inboxDropped: this.inbox.dropped,
+      inboxDropped: this.driver.dropped,
       syncRefused: this.sync.refused,
     };
   }
 
-  /** Resolves once every event queued so far was handled (tests). */
+  /** Resolves once every event queued so far was handled, or the node failed (tests). */
   idle(): Promise<void> {
-    return this.inbox.idle();
+    return this.driver.idle();
+  }
+
+  /** The first error the event loop hit (the node stops; tests and the CLI report it), else null. */
+  get failure(): unknown {
+    return this.driver.failure ?? null;
   }
 
   /** Blocks committed from fetched certificates (block sync) rather than from live votes. */
@@ -322,7 +364,7 @@ export class ConsensusNode {
 
   /** Events waiting in the inbox. */
   get inboxSize(): number {
-    return this.inbox.size;
+    return this.driver.size;
   }
 
   /** Stops: timers, handler, logs and ledger closed. */
@@ -331,7 +373,8 @@ export class ConsensusNode {
     this.closed = true;
     this.stopTick();
     this.opts.transport.setHandler({ onMessage: () => {} });
-    await this.inbox.idle();
+    this.driver.stop(); // what waits is dropped; an effect being awaited (a commit) finishes
+    await this.driver.idle();
     this.wal.close();
     this.blocks.close();
     await this.ledger.close();
@@ -403,14 +446,14 @@ export class ConsensusNode {
     );
     this.opts.transport.setHandler({
       onMessage: (from, payload) =>
-        void this.inbox.offer(from, payload.length, () => this.onPayload(from, payload)),
+        void this.driver.offer({ kind: "payload", from, payload }, from, payload.length),
     });
-    this.enqueue(() => this.run(effects));
+    this.driver.pushEffects(effects);
     const tick = () => {
       // One tick waiting at most: a slow node skips ticks instead of queueing them.
       if (!this.tickWaiting) {
         this.tickWaiting = true;
-        this.enqueue(() => ((this.tickWaiting = false), this.onTick()));
+        this.driver.push({ kind: "tick" });
       }
       this.stopTick = this.opts.clock.setTimer(this.opts.tickMs ?? 200, tick);
     };
@@ -419,112 +462,119 @@ export class ConsensusNode {
 
   // ------------------------------------------------------------------ event loop
 
-  /** Runs an internal event after every earlier event (one event at a time, in arrival order). */
-  private enqueue(step: () => void | Promise<void>): void {
-    this.inbox.push(step);
-  }
-
-  private async feed(event: ConsensusEvent): Promise<void> {
-    if (this.halted) return;
-    await this.run(this.engine.handle(event));
-  }
-
-  /** Carries out the engine's effects in order (persist before send; a decision before what follows). */
-  private async run(effects: Effect[]): Promise<void> {
-    for (let k = 0; k < effects.length && k < 100_000; k++) {
-      const e = effects[k]!;
-      switch (e.kind) {
-        case "persist":
-          this.wal.append(e.record, e.sync);
-          break;
-        case "broadcast":
-          this.opts.transport.broadcast(tagged(TAG.consensus, encodeMessage(e.message)));
-          break;
-        case "send": {
-          const to = this.ids[e.to];
-          if (to !== undefined && to !== this.opts.transport.self)
-            this.opts.transport.send(to, tagged(TAG.consensus, encodeMessage(e.message)));
-          break;
+  /** One input to the effects it causes (the engine's; a peer's malformed bytes cause none). */
+  private handle(input: NodeInput): Effect[] {
+    switch (input.kind) {
+      case "tick":
+        this.tickWaiting = false;
+        this.sync.announce();
+        return this.feed({ kind: "tick" });
+      case "event":
+        return this.feed(input.event);
+      case "synced":
+        this.sync.delivered(input.from, input.height);
+        return [];
+      case "payload":
+        try {
+          return this.onPayload(input.from, input.payload);
+        } catch (error) {
+          // A peer's malformed bytes are its problem, not ours: drop them.
+          if (!(error instanceof ChainDbError)) throw error;
+          return [];
         }
-        case "schedule":
-          this.opts.clock.setTimer(e.delayMs, () =>
-            this.enqueue(() => this.feed({ kind: "timeout", timeout: e.timeout })),
-          );
-          break;
-        case "validate":
-          // Bounded: a byzantine proposer can propose a block per round; the oldest question goes.
-          if (this.pendingValidity.length >= PENDING_VALIDITY_MAX) this.pendingValidity.shift();
-          this.pendingValidity.push({ height: e.height, valueId: e.valueId, value: e.value });
-          effects.push(...this.answerValidity());
-          break;
-        case "decide":
-          await this.commit(e.height, e.certificate, true);
-          // The decision (persisted just before) ends everything the log held: the block store and
-          // the ledger have the height, and nothing of the next height was logged yet.
-          if (e.height % WAL_COMPACT_HEIGHTS === 0)
-            this.wal.compact([{ type: "decide", height: e.height, certificate: e.certificate }]);
-          effects.push(...this.answerValidity());
-          break;
-        case "evidence":
-          if (this.evidencePool.size < EVIDENCE_POOL_MAX)
-            this.evidencePool.set(evidenceKey(e.evidence), e.evidence);
-          this.opts.onEvidence?.(e.evidence);
-          break;
-      }
     }
   }
 
+  private feed(event: ConsensusEvent): Effect[] {
+    return this.halted ? [] : this.engine.handle(event);
+  }
+
+  private onPayload(from: NodeId, payload: Uint8Array): Effect[] {
+    const tag = payload[0];
+    if (tag === undefined) return []; // empty
+    const body = payload.subarray(1);
+    switch (tag) {
+      case TAG.consensus:
+        return this.feed({ kind: "message", from: this.ids.indexOf(from), message: decodeMessage(body) });
+      case TAG.tx:
+        this.admitTx(body);
+        return [];
+      case TAG.status:
+        this.sync.onStatus(from, readHeight(body));
+        return [];
+      case TAG.getBlock:
+        this.sync.onGetBlock(from, readHeight(body));
+        return [];
+      case TAG.block: {
+        const cert = this.sync.acceptBlock(from, body);
+        if (cert === undefined) return [];
+        // Counted and followed up once the effects of the certificate (its decision) ran.
+        this.driver.push({ kind: "synced", from, height: cert.proposal.height });
+        return this.feed({ kind: "message", from: this.ids.indexOf(from), message: cert });
+      }
+    }
+    return [];
+  }
+
+  /**
+   * How the node carries out the engine's effects (consensus/driver.ts): persist before send, a
+   * decision (block store, snapshot, ledger) before what follows.
+   */
+  private applier(): (effect: Effect) => void | readonly Effect[] | Promise<void | readonly Effect[]> {
+    return tendermintEffects(
+      () => this.engine,
+      {
+        persist: (record, sync) => this.wal.append(record, sync),
+        broadcast: (message) => this.opts.transport.broadcast(tagged(TAG.consensus, encodeMessage(message))),
+        send: (index, message) => {
+          const to = this.ids[index];
+          if (to !== undefined && to !== this.opts.transport.self)
+            this.opts.transport.send(to, tagged(TAG.consensus, encodeMessage(message)));
+        },
+        setTimer: (delayMs, fire) => void this.opts.clock.setTimer(delayMs, fire),
+        validate: (height, value, valueId) => this.validate(height, value, valueId),
+        decide: async (height, _value, certificate) => {
+          await this.commit(height, certificate, true);
+          // The decision (persisted just before) ends everything the log held: the block store and
+          // the ledger have the height, and nothing of the next height was logged yet.
+          if (height % WAL_COMPACT_HEIGHTS === 0) this.wal.compact([{ type: "decide", height, certificate }]);
+          return this.answerValidity();
+        },
+        evidence: (evidence) => {
+          if (this.evidencePool.size < EVIDENCE_POOL_MAX)
+            this.evidencePool.set(evidenceKey(evidence), evidence);
+          this.opts.onEvidence?.(evidence);
+        },
+      },
+      (event) => void this.driver.push({ kind: "event", event }),
+    );
+  }
+
+  /**
+   * The verdict on a proposed block: at once for the next height; a block of a later height waits
+   * (bounded: a byzantine proposer can propose a block per round; the oldest question goes) until
+   * the ledger gets there; one of a committed height is never answered.
+   */
+  private validate(height: number, value: Uint8Array, valueId: Uint8Array): boolean | undefined {
+    if (height <= this.height) return undefined;
+    if (height === this.height + 1 && !this.halted) return this.check(height, value);
+    if (this.pendingValidity.length >= PENDING_VALIDITY_MAX) this.pendingValidity.shift();
+    this.pendingValidity.push({ height, valueId, value });
+    return undefined;
+  }
+
   /** Answers the validity questions about the next height (others wait until the ledger gets there). */
-  private answerValidity(): Effect[] {
-    const out: Effect[] = [];
+  private answerValidity(): ConsensusEvent[] {
+    const out: ConsensusEvent[] = [];
     for (let i = 0; i < this.pendingValidity.length;) {
       const q = this.pendingValidity[i]!;
       if (q.height <= this.height) this.pendingValidity.splice(i, 1);
       else if (q.height === this.height + 1 && !this.halted) {
         this.pendingValidity.splice(i, 1);
-        out.push(
-          ...this.engine.handle({
-            kind: "validity",
-            valueId: q.valueId,
-            valid: this.check(q.height, q.value),
-          }),
-        );
+        out.push({ kind: "validity", valueId: q.valueId, valid: this.check(q.height, q.value) });
       } else i++;
     }
     return out;
-  }
-
-  private async onPayload(from: NodeId, payload: Uint8Array): Promise<void> {
-    const tag = payload[0];
-    if (tag === undefined) return; // empty
-    const body = payload.subarray(1);
-    try {
-      switch (tag) {
-        case TAG.consensus:
-          return await this.feed({
-            kind: "message",
-            from: this.ids.indexOf(from),
-            message: decodeMessage(body),
-          });
-        case TAG.tx:
-          this.admitTx(body);
-          return;
-        case TAG.status:
-          return this.sync.onStatus(from, readHeight(body));
-        case TAG.getBlock:
-          return this.sync.onGetBlock(from, readHeight(body));
-        case TAG.block:
-          return await this.sync.onBlock(from, body);
-      }
-    } catch (error) {
-      // A peer's malformed bytes are its problem, not ours: drop them.
-      if (!(error instanceof ChainDbError)) throw error;
-    }
-  }
-
-  private async onTick(): Promise<void> {
-    this.sync.announce();
-    await this.feed({ kind: "tick" });
   }
 
   // ------------------------------------------------------------------ mempool

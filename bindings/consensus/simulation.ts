@@ -42,7 +42,17 @@ import { FUTURE_HEIGHTS, ROUND_WINDOW, TendermintEngine, type EngineOptions } fr
 import { FUTURE_CERTIFICATE_PEERS_MAX } from "./future.ts";
 import { HostilePeer } from "./hostile.ts";
 import { PROPOSALS_PER_ROUND_MAX, VOTES_PER_VALIDATOR_MAX } from "./votes.ts";
-import type { CommitCertificate, Effect, Evidence, Proposal, Vote, WalRecord } from "./types.ts";
+import type {
+  CommitCertificate,
+  ConsensusEvent,
+  Effect,
+  Evidence,
+  Proposal,
+  Vote,
+  WalRecord,
+} from "./types.ts";
+import { driveTendermint, type TendermintWorld } from "./driver.ts";
+import type { ProtocolDriver } from "../protocol/index.ts";
 import {
   blockCommitOf,
   decodeBlock,
@@ -214,6 +224,8 @@ function blockValid(
 /** One validator process: the engine, its WAL on the node's simulated disk, its timers. */
 class Validator {
   engine!: TendermintEngine;
+  /** Runs the engine's effects (bindings/protocol/), synchronously: the simulation is one thread. */
+  private driver!: ProtocolDriver<ConsensusEvent, Effect>;
   /** Committed block ids by height (the node's chain; kept across crashes like its block store). */
   readonly chain = new Map<number, Uint8Array>();
   /** Evidence keys already in this node's chain (not proposed again). */
@@ -249,23 +261,31 @@ class Validator {
     } else {
       ({ engine: this.engine, effects } = TendermintEngine.restore(options, records));
     }
+    this.driver = driveTendermint(this.engine, this.effectsWorld(), {
+      beforeEffect: (e) => (this.world.tracer?.effect(this.index, e), true),
+    });
     this.node.transport.setHandler({ onMessage: (from, payload) => this.onMessage(from, payload) });
     this.tick();
-    this.run(effects);
+    this.driver.pushEffects(effects);
+    if (this.driver.failure !== undefined) throw this.driver.failure as Error;
   }
 
   private tick(): void {
     this.node.clock.setTimer(this.world.tickMs, () => {
-      this.guard(() => this.run(this.engine.handle({ kind: "tick" })));
+      this.guard(() => this.driver.push({ kind: "tick" }));
       if (this.correct) this.world.checkMemory(this);
       this.tick();
     });
   }
 
-  /** Runs `fn`; anything a correct validator throws (other than a found violation) is a halt. */
+  /**
+   * Runs `fn` (which feeds the driver; effects run synchronously here); anything a correct
+   * validator throws (other than a found violation) is a halt.
+   */
   guard(fn: () => void): void {
     try {
       fn();
+      if (this.driver.failure !== undefined) throw this.driver.failure as Error;
     } catch (error) {
       if (error instanceof Violation || !this.correct) throw error;
       throw new Violation(
@@ -286,7 +306,7 @@ class Validator {
     this.guard(() => {
       if (this.correct && (message.kind === "proposal" || message.kind === "vote"))
         this.noteReceived(message);
-      this.run(this.engine.handle({ kind: "message", from: Number(from.slice(1)), message }));
+      this.driver.push({ kind: "message", from: Number(from.slice(1)), message });
     });
   }
 
@@ -302,60 +322,27 @@ class Validator {
     this.received.set(key, ids);
   }
 
-  /** Carries out effects in order; validity answers feed back in (bounded). */
-  run(effects: Effect[]): void {
-    const queue = effects.slice();
-    for (let i = 0; i < queue.length; i++) {
-      assert(i < 100_000, "effect queue did not drain");
-      const e = queue[i]!;
-      this.world.tracer?.effect(this.index, e);
-      switch (e.kind) {
-        case "persist":
-          this.persist(e.record, e.sync);
-          break;
-        case "broadcast":
-          this.node.transport.broadcast(encodeMessage(e.message));
-          break;
-        case "send":
-          if (e.to !== this.index) this.node.transport.send(`n${e.to}`, encodeMessage(e.message));
-          break;
-        case "schedule":
-          this.node.clock.setTimer(e.delayMs, () =>
-            this.guard(() => this.run(this.engine.handle({ kind: "timeout", timeout: e.timeout }))),
+  /** What the engine's effects do here: the simulated disk and network, the world's checks. */
+  private effectsWorld(): TendermintWorld {
+    return {
+      persist: (record, sync) => this.persist(record, sync),
+      broadcast: (message) => this.node.transport.broadcast(encodeMessage(message)),
+      send: (to, message) => {
+        if (to !== this.index) this.node.transport.send(`n${to}`, encodeMessage(message));
+      },
+      setTimer: (delayMs, fire) => void this.node.clock.setTimer(delayMs, () => this.guard(fire)),
+      validate: (height, value) =>
+        blockValid((h) => this.setAt(h), this.world.verifier, value, height, this.parent(height)),
+      decide: (height, value) => this.world.onDecide(this, height, value),
+      evidence: (evidence) => {
+        const index = this.world.set.indexOf(accused(evidence));
+        if (this.correct && index >= 0 && this.world.validators[index]!.correct)
+          throw new Violation(
+            "accusation",
+            `correct validator n${this.index} holds evidence against correct validator n${index}`,
           );
-          break;
-        case "validate":
-          queue.push(
-            ...this.engine.handle({
-              kind: "validity",
-              valueId: e.valueId,
-              valid: blockValid(
-                (h) => this.setAt(h),
-                this.world.verifier,
-                e.value,
-                e.height,
-                this.parent(e.height),
-              ),
-            }),
-          );
-          break;
-        case "decide":
-          this.world.onDecide(this, e.height, e.value);
-          break;
-        case "evidence":
-          if (
-            this.correct &&
-            this.world.set.indexOf(accused(e.evidence)) >= 0 &&
-            this.world.validators[this.world.set.indexOf(accused(e.evidence))]!.correct
-          ) {
-            throw new Violation(
-              "accusation",
-              `correct validator n${this.index} holds evidence against correct validator n${this.world.set.indexOf(accused(e.evidence))}`,
-            );
-          }
-          break;
-      }
-    }
+      },
+    };
   }
 
   private persist(record: WalRecord, sync: boolean): void {

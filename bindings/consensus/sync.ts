@@ -40,8 +40,6 @@ export interface SyncHost {
   halted(): boolean;
   certificate(height: number): CommitCertificate | undefined;
   validatorsAt(height: number): ValidatorSet;
-  /** Hands a verified certificate of the next height to the engine. */
-  deliver(from: NodeId, certificate: CommitCertificate): Promise<void>;
 }
 
 /** Asks peers for missing blocks and answers their requests within a budget. */
@@ -83,8 +81,12 @@ export class BlockSync {
     this.host.transport.send(from, answer);
   }
 
-  /** A fetched block: verify its certificate against the set of its height, then let the engine decide it. */
-  async onBlock(from: NodeId, body: Uint8Array): Promise<void> {
+  /**
+   * A fetched block: its certificate, verified against the set of its height, for the node to hand
+   * its engine (which decides it); undefined when it is not the answer asked for or fails a check.
+   * Call {@link delivered} once the engine's effects of it ran.
+   */
+  acceptBlock(from: NodeId, body: Uint8Array): CommitCertificate | undefined {
     const next = this.host.height() + 1;
     // Only an answer to what this node asked of this peer is decoded and verified, once per request.
     if (this.requested.get(from) !== next || this.host.halted()) return;
@@ -104,7 +106,11 @@ export class BlockSync {
       )
     )
       return;
-    await this.host.deliver(from, cert);
+    return cert;
+  }
+
+  /** After the engine took the certificate of `height` from `from`: count it, ask for the next one. */
+  delivered(from: NodeId, height: number): void {
     if (this.host.height() === height) this.synced++;
     // Still behind: ask for the next one at once.
     const known = this.peerHeights.get(from) ?? 0;

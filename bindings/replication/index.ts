@@ -44,6 +44,14 @@ export type {
 export { simulatePrimary, type PrimarySimulationOptions, type SimulationReport } from "./simulate.ts";
 export { PowNode, type PowNodeOptions, type PowLedger } from "./pow-node.ts";
 export {
+  PowCore,
+  type PowCoreOptions,
+  type PowEffect,
+  type PowEvent,
+  type PowExecution,
+  type PowLedgerView,
+} from "./pow-core.ts";
+export {
   encodeBlock,
   decodeBlock,
   checkBlockStateless,

@@ -1,14 +1,16 @@
 /**
  * The replica driver: runs a {@link ReplicaCore} against the injected world — a Transport, a
- * Clock, a durable {@link ReplicaStore} and a ledger. Events (messages, timers, client
- * submissions) go through one bounded inbox and are handled one at a time; the core's effects
- * run in order, each awaited, so a block is durable before anything that depends on it is sent
- * or acknowledged. The same driver runs on SimNetwork and on TcpTransport.
+ * Clock, a durable {@link ReplicaStore} and a ledger — under the protocol driver
+ * (bindings/protocol/). Events (messages, timers, client submissions) go through its bounded
+ * inbox and are handled one at a time; the core's effects run in order, each awaited, so a block
+ * is durable before anything that depends on it is sent or acknowledged. The same driver runs on
+ * SimNetwork and on TcpTransport.
  * @module
  */
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
 import { decodeTransfer, verifyTransferSignature, type BlockResult } from "../chain/index.ts";
 import type { Clock, NodeId, Random, Transport } from "../net/index.ts";
+import { ProtocolDriver } from "../protocol/index.ts";
 import type { AccountState, TransferStatus } from "../engine/index.ts";
 import { ReplicaCore, resolveConfig } from "./core.ts";
 import type { ReplicaStore } from "./store.ts";
@@ -87,7 +89,7 @@ const RESULTS_KEPT = 1024;
 export class Replica {
   /** Messages dropped because the inbox was full or they were malformed. */
   droppedMessages = 0;
-  private readonly inbox: ReplicaEvent[] = [];
+  private readonly driver: ProtocolDriver<ReplicaEvent, ReplicaEffect>;
   private readonly timers = new Map<TimerName, () => void>();
   private readonly requests = new Map<
     number,
@@ -95,10 +97,7 @@ export class Replica {
   >();
   private readonly results = new Map<number, BlockResult>();
   private nextRequestId = 1;
-  private running = false;
   private closed = false;
-  private failure: Error | undefined;
-  private idleWaiters: (() => void)[] = [];
   private readonly inboxMax: number;
 
   private constructor(
@@ -106,6 +105,20 @@ export class Replica {
     private readonly core: ReplicaCore,
   ) {
     this.inboxMax = options.inboxMax ?? 100_000;
+    this.driver = new ProtocolDriver<ReplicaEvent, ReplicaEffect>({
+      handle: (event) => this.core.handle(event),
+      apply: (effect) => this.execute(effect),
+      limits: { eventsMax: this.inboxMax, sourceEventsMax: this.inboxMax, internalEventsMax: this.inboxMax },
+      // Closed (or crashed, in a simulation) between two effects: nothing more runs.
+      beforeEffect: (effect) => (this.options.onEffect?.(effect), !this.closed),
+      onFailure: () => {
+        for (const cancel of this.timers.values()) cancel();
+      },
+    });
+  }
+
+  private get failure(): Error | undefined {
+    return this.driver.failure as Error | undefined;
   }
 
   /** Loads the durable state, attaches to the transport and starts the protocol. */
@@ -162,7 +175,7 @@ export class Replica {
       return Promise.reject(new NotPrimaryError("this node is not the primary", this.core.primary));
     if (!verifyTransferSignature(transfer))
       return Promise.reject(new ChainDbError(ErrorCode.BAD_SIGNATURE, "the transfer has a bad signature"));
-    if (this.inbox.length >= this.inboxMax)
+    if (this.driver.size >= this.inboxMax)
       return Promise.reject(new ChainDbError(ErrorCode.BUSY, "the replica's inbox is full"));
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
@@ -196,12 +209,9 @@ export class Replica {
   }
 
   /** Resolves once the inbox is empty and no effect is running; rejects if the replica failed. */
-  idle(): Promise<void> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (!this.running && this.inbox.length === 0) return Promise.resolve();
-    return new Promise((resolve, reject) =>
-      this.idleWaiters.push(() => (this.failure ? reject(this.failure) : resolve())),
-    );
+  async idle(): Promise<void> {
+    await this.driver.idle();
+    if (this.failure !== undefined) throw this.failure;
   }
 
   /** Stops: cancels timers, detaches from the transport, refuses waiting submissions. */
@@ -210,7 +220,7 @@ export class Replica {
     this.closed = true;
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
-    this.inbox.length = 0;
+    this.driver.stop();
     for (const r of this.requests.values())
       r.reject(new ChainDbError(ErrorCode.CLOSED, "the replica closed before the commit was acknowledged"));
     this.requests.clear();
@@ -230,33 +240,9 @@ export class Replica {
 
   private enqueue(event: ReplicaEvent): void {
     if (this.closed || this.failure !== undefined) return;
-    if (this.inbox.length >= this.inboxMax && event.kind === "message") return void this.droppedMessages++;
-    this.inbox.push(event);
-    if (!this.running) void this.pump();
-  }
-
-  private async pump(): Promise<void> {
-    assert(!this.running, "one pump at a time");
-    this.running = true;
-    try {
-      // Bounded by the inbox bound: each iteration removes one event.
-      while (this.inbox.length > 0 && !this.closed) {
-        const event = this.inbox.shift()!;
-        for (const effect of this.core.handle(event)) {
-          this.options.onEffect?.(effect);
-          if (this.closed) break; // closed (or crashed, in a simulation) between two effects
-          await this.execute(effect);
-        }
-      }
-    } catch (error) {
-      this.failure = error as Error;
-      for (const cancel of this.timers.values()) cancel();
-    } finally {
-      this.running = false;
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-    }
+    if (event.kind === "message") {
+      if (!this.driver.offer(event, event.from)) this.droppedMessages++;
+    } else this.driver.push(event);
   }
 
   private async execute(effect: ReplicaEffect): Promise<void> {

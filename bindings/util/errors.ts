@@ -44,6 +44,9 @@ export const ErrorCode = {
   STORE_FORMAT: "STORE_FORMAT",
   CLOSED: "CLOSED",
   BUSY: "BUSY",
+  // the protocol driver (bindings/protocol/)
+  INBOX_FULL: "INBOX_FULL",
+  EFFECT_LIMIT: "EFFECT_LIMIT",
   // consensus (bindings/consensus/, bindings/selection/); BAD_MESSAGE is shared with the net layer
   DOUBLE_SIGN: "DOUBLE_SIGN",
   WAL_CORRUPT: "WAL_CORRUPT",

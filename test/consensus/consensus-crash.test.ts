@@ -15,6 +15,7 @@ import {
   signProposal,
   signVote,
   valueIdOf,
+  driveTendermint,
   type Effect,
   type EngineOptions,
   type Message,
@@ -107,46 +108,47 @@ describe("consensus crash safety (file WAL on the fault-injecting file system)",
         let wal = FileWal.open(path, fs);
         let engine = new TendermintEngine(options);
         let pending: Effect[] = engine.start();
+        // The crash point of the current batch: its effect index, counted from `base`.
+        let crashAt = -1;
+        let base = 0;
+        const drive = (e: TendermintEngine) =>
+          driveTendermint(
+            e,
+            {
+              persist: (record, sync) => wal.append(record, sync),
+              broadcast: (m) => {
+                if (m.kind !== "vote" && m.kind !== "proposal") return;
+                if ((m.kind === "vote" ? set.indexOf(m.validator) : set.indexOf(m.proposer)) !== 0) return;
+                const slot = `${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
+                const id = m.valueId === null ? "nil" : Buffer.from(m.valueId).toString("hex");
+                const before = signedBy.get(slot);
+                if (before !== undefined && before !== id)
+                  expect.fail(
+                    `seed ${seed}: double sign at ${slot} (${before} then ${id}) after ${restarts} restarts; ${replayHint}`,
+                  );
+                signedBy.set(slot, id);
+              },
+              send: () => {},
+              setTimer: () => {},
+              validate: (_h, value) => !new TextDecoder().decode(value).endsWith("w") || rng.chance(0.5),
+            },
+            // The driver's crash hook: the process dies before effect `crashAt` of this batch.
+            { beforeEffect: (_e, k) => k - base !== crashAt },
+          );
+        let driver = drive(engine);
         for (let step = 0; step < 300; step++) {
-          const crashAt = rng.chance(0.05) ? rng.int(0, pending.length) : -1;
+          crashAt = rng.chance(0.05) ? rng.int(0, pending.length) : -1;
           if (rng.chance(0.03)) fs.crashAfterOps(rng.int(0, 3)); // a crash inside a coming append or fsync
+          base = driver.effects;
+          driver.pushEffects(pending);
           let crashed = false;
-          for (let k = 0; k < pending.length; k++) {
-            if (k === crashAt) {
-              fs.crash();
-              crashed = true;
-              break;
-            }
-            const e = pending[k]!;
-            if (e.kind === "persist") {
-              try {
-                wal.append(e.record, e.sync);
-              } catch (error) {
-                expect((error as { code?: string }).code, `seed ${seed}; ${replayHint}`).toBe("STORE_IO");
-                crashed = true;
-                break;
-              }
-            }
-            if (e.kind === "validate")
-              pending.push(
-                ...engine.handle({
-                  kind: "validity",
-                  valueId: e.valueId,
-                  valid: !new TextDecoder().decode(e.value).endsWith("w") || rng.chance(0.5),
-                }),
-              );
-            if (e.kind === "broadcast" && (e.message.kind === "vote" || e.message.kind === "proposal")) {
-              const m = e.message;
-              if ((m.kind === "vote" ? set.indexOf(m.validator) : set.indexOf(m.proposer)) !== 0) continue;
-              const slot = `${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
-              const id = m.valueId === null ? "nil" : Buffer.from(m.valueId).toString("hex");
-              const before = signedBy.get(slot);
-              if (before !== undefined && before !== id)
-                expect.fail(
-                  `seed ${seed}: double sign at ${slot} (${before} then ${id}) after ${restarts} restarts; ${replayHint}`,
-                );
-              signedBy.set(slot, id);
-            }
+          if (driver.state === "stopped") {
+            fs.crash();
+            crashed = true;
+          } else if (driver.state === "failed") {
+            const code = (driver.failure as { code?: string }).code;
+            expect(code, `seed ${seed}: ${String(driver.failure)}; ${replayHint}`).toBe("STORE_IO");
+            crashed = true;
           }
           if (crashed) {
             // Power loss: only what was fsynced is sure to be there; the rest is lost, torn or zeroed.
@@ -159,6 +161,7 @@ describe("consensus crash safety (file WAL on the fault-injecting file system)",
               );
             }
             ({ engine, effects: pending } = TendermintEngine.restore(options, wal.recovered.records));
+            driver = drive(engine);
             restarts++;
             continue;
           }

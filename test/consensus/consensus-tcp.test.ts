@@ -11,12 +11,15 @@ import {
   TendermintEngine,
   ValidatorSet,
   decodeMessage,
+  driveTendermint,
   encodeMessage,
+  type ConsensusEvent,
   type Effect,
   type EngineOptions,
+  type TendermintWorld,
 } from "../../bindings/consensus/index.ts";
+import type { ProtocolDriver } from "../../bindings/protocol/index.ts";
 import { TcpTransport, nodeKeyFromSeed } from "../../bindings/net/index.ts";
-import { at } from "../../bindings/util/index.ts";
 
 const N = 4;
 const keys = Array.from({ length: N }, (_, i) => keyPairFromSeed(new Uint8Array(32).fill(i + 40)));
@@ -36,6 +39,7 @@ const timeouts = {
 
 interface Live {
   engine: TendermintEngine;
+  driver: ProtocolDriver<ConsensusEvent, Effect>;
   wal: FileWal;
   transport: TcpTransport;
   timers: Set<ReturnType<typeof setTimeout>>;
@@ -56,38 +60,27 @@ describe("consensus over TCP", () => {
       buildValue: (h, r) => new TextEncoder().encode(`block ${h} from ${i} round ${r}`),
     });
 
-    const run = (i: number, effects: Effect[]) => {
-      const node = at(live, i);
-      if (node === null) return;
-      for (let k = 0; k < effects.length; k++) {
-        const e = effects[k]!;
-        if (e.kind === "persist") node.wal.append(e.record, e.sync);
-        else if (e.kind === "broadcast") {
-          const m = e.message;
-          if (
-            (m.kind === "vote" && set.indexOf(m.validator) === i) ||
-            (m.kind === "proposal" && set.indexOf(m.proposer) === i)
-          ) {
-            const slot = `${i}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
-            const id = m.valueId === null ? "nil" : Buffer.from(m.valueId).toString("hex");
-            if ((signed.get(slot) ?? id) !== id) doubleSign = slot;
-            signed.set(slot, id);
-          }
-          node.transport.broadcast(encodeMessage(m));
-        } else if (e.kind === "send") node.transport.send(`v${e.to}`, encodeMessage(e.message));
-        else if (e.kind === "schedule") {
-          const t = setTimeout(
-            () => (
-              node.timers.delete(t),
-              run(i, node.engine.handle({ kind: "timeout", timeout: e.timeout }))
-            ),
-            e.delayMs,
-          );
-          node.timers.add(t);
-        } else if (e.kind === "validate")
-          effects.push(...node.engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
-      }
-    };
+    // What node i's engine effects do (through the one Tendermint driver helper).
+    const world = (i: number, node: Live): TendermintWorld => ({
+      persist: (record, sync) => node.wal.append(record, sync),
+      broadcast: (m) => {
+        if (
+          (m.kind === "vote" && set.indexOf(m.validator) === i) ||
+          (m.kind === "proposal" && set.indexOf(m.proposer) === i)
+        ) {
+          const slot = `${i}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
+          const id = m.valueId === null ? "nil" : Buffer.from(m.valueId).toString("hex");
+          if ((signed.get(slot) ?? id) !== id) doubleSign = slot;
+          signed.set(slot, id);
+        }
+        node.transport.broadcast(encodeMessage(m));
+      },
+      send: (to, message) => node.transport.send(`v${to}`, encodeMessage(message)),
+      setTimer: (delayMs, fire) => {
+        const t = setTimeout(() => (node.timers.delete(t), fire()), delayMs);
+        node.timers.add(t);
+      },
+    });
 
     const start = async (i: number, restart: boolean) => {
       const peers = keys.flatMap((_, j) =>
@@ -114,33 +107,29 @@ describe("consensus over TCP", () => {
       let effects: Effect[];
       if (restart) ({ engine, effects } = TendermintEngine.restore(options(i), wal.recovered.records));
       else ((engine = new TendermintEngine(options(i))), (effects = []));
-      const node: Live = { engine, wal, transport, timers: new Set() };
+      const node: Live = { engine, wal, transport, timers: new Set(), driver: null! };
+      node.driver = driveTendermint(engine, world(i, node));
       live[i] = node;
       transport.setHandler({
         onMessage: (from, bytes) =>
-          run(
-            i,
-            node.engine.handle({
-              kind: "message",
-              from: Number(from.slice(1)),
-              message: decodeMessage(bytes),
-            }),
-          ),
+          void node.driver.push({
+            kind: "message",
+            from: Number(from.slice(1)),
+            message: decodeMessage(bytes),
+          }),
       });
       const tick = () => {
-        const t = setTimeout(
-          () => (node.timers.delete(t), run(i, node.engine.handle({ kind: "tick" })), tick()),
-          150,
-        );
+        const t = setTimeout(() => (node.timers.delete(t), node.driver.push({ kind: "tick" }), tick()), 150);
         node.timers.add(t);
       };
       tick();
-      run(i, effects);
+      node.driver.pushEffects(effects);
       return node;
     };
     const stop = async (i: number) => {
       const node = live[i]!;
       live[i] = null;
+      node.driver.stop();
       for (const t of node.timers) clearTimeout(t);
       await node.transport.close();
       node.wal.close();
@@ -157,7 +146,7 @@ describe("consensus over TCP", () => {
     try {
       // Start in reverse order so each node knows the ports of the ones it dials.
       for (let i = N - 1; i >= 0; i--) await start(i, false);
-      for (let i = 0; i < N; i++) run(i, live[i]!.engine.start());
+      for (let i = 0; i < N; i++) live[i]!.driver.pushEffects(live[i]!.engine.start());
       expect(await until(() => Math.min(...heights()) >= 4, 20_000)).toBe(true);
       await stop(2);
       const top = Math.max(...heights());

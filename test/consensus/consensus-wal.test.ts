@@ -14,6 +14,7 @@ import {
   VoteType,
   decodeMessage,
   decodeRecord,
+  driveTendermint,
   encodeMessage,
   encodeRecord,
   frameRecord,
@@ -48,26 +49,34 @@ const options = (offset: number): EngineOptions => ({
   proposer: (_h, r) => (r + offset) % 4,
 });
 
-/** Runs an engine, answering validity, collecting the records it persists (the "disk"). */
+/**
+ * Runs an engine, answering validity, collecting the records it persists (the "disk"); timers are
+ * fired by the test, messages to single peers dropped.
+ */
 function harness(engine: TendermintEngine, first: Effect[], valid = true) {
   const disk: WalRecord[] = [];
   const sent: Message[] = [];
-  const apply = (effects: Effect[]) => {
-    for (let i = 0; i < effects.length; i++) {
-      const e = effects[i]!;
-      if (e.kind === "persist") disk.push(decodeRecord(encodeRecord(e.record))); // through the codec
-      if (e.kind === "broadcast") sent.push(e.message);
-      if (e.kind === "validate")
-        effects.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid }));
-    }
+  const driver = driveTendermint(engine, {
+    persist: (record) => void disk.push(decodeRecord(encodeRecord(record))), // through the codec
+    broadcast: (message) => void sent.push(message),
+    send: () => {},
+    setTimer: () => {},
+    validate: () => valid,
+  });
+  // Effects run synchronously: a failure is the test's, at once.
+  const ran = () => {
+    if (driver.failure !== undefined) throw driver.failure as Error;
   };
-  apply(first);
+  driver.pushEffects(first);
+  ran();
   return {
     disk,
     sent,
-    feed: (m: Message) => apply(engine.handle({ kind: "message", from: 1, message: m })),
-    fire: (step: Step, round: number) =>
-      apply(engine.handle({ kind: "timeout", timeout: { step, height: 1, round } })),
+    feed: (m: Message) => (driver.push({ kind: "message", from: 1, message: m }), ran()),
+    fire: (step: Step, round: number) => (
+      driver.push({ kind: "timeout", timeout: { step, height: 1, round } }),
+      ran()
+    ),
   };
 }
 

@@ -7,13 +7,16 @@ import {
   TendermintEngine,
   ValidatorSet,
   decodeMessage,
+  driveTendermint,
   encodeMessage,
   replayCommand,
   simulateConsensus,
+  type ConsensusEvent,
   type Effect,
   type SimulationOptions,
 } from "../../bindings/consensus/index.ts";
 import { SimNetwork, type SimNode } from "../../bindings/net/index.ts";
+import type { ProtocolDriver } from "../../bindings/protocol/index.ts";
 import { toHex } from "../../bindings/util/index.ts";
 
 function check(condition: unknown, message: string): asserts condition {
@@ -49,45 +52,45 @@ Deno.test("4 Tendermint engines over the SimNetwork commit the same 5 blocks", a
   const net = new SimNetwork({ seed: 11, link: { duplicate: 0.1, reorder: 0.1 } });
   const nodes: SimNode[] = [];
   const engines: TendermintEngine[] = [];
+  const drivers: ProtocolDriver<ConsensusEvent, Effect>[] = [];
   // decided[i] = value ids validator i committed, by height - 1
   const decided: string[][] = Array.from({ length: N }, () => []);
-  const run = (i: number, effects: Effect[]) => {
-    for (let k = 0; k < effects.length; k++) {
-      const e = effects[k]!;
-      if (e.kind === "broadcast") nodes[i]!.transport.broadcast(encodeMessage(e.message));
-      else if (e.kind === "send") nodes[i]!.transport.send(`v${e.to}`, encodeMessage(e.message));
-      else if (e.kind === "schedule")
-        nodes[i]!.clock.setTimer(e.delayMs, () =>
-          run(i, engines[i]!.handle({ kind: "timeout", timeout: e.timeout })),
-        );
-      else if (e.kind === "validate")
-        effects.push(...engines[i]!.handle({ kind: "validity", valueId: e.valueId, valid: true }));
-      else if (e.kind === "decide") {
-        check(
-          e.height === decided[i]!.length + 1,
-          `validator ${i} decided height ${e.height} after ${decided[i]!.length}`,
-        );
-        decided[i]!.push(toHex(e.certificate.proposal.valueId));
-      }
-    }
-  };
   for (let i = 0; i < N; i++) {
     nodes.push(net.addNode(`v${i}`));
     const buildValue = (height: number, round: number) =>
       new TextEncoder().encode(`block ${height} by ${i} in round ${round}`);
     engines.push(new TendermintEngine({ chainId: "deno", validators: set, key: keys[i]!, buildValue }));
+    drivers.push(
+      driveTendermint(engines[i]!, {
+        broadcast: (message) => nodes[i]!.transport.broadcast(encodeMessage(message)),
+        send: (to, message) => nodes[i]!.transport.send(`v${to}`, encodeMessage(message)),
+        setTimer: (delayMs, fire) => void nodes[i]!.clock.setTimer(delayMs, fire),
+        decide: (height, _value, certificate) => {
+          check(
+            height === decided[i]!.length + 1,
+            `validator ${i} decided height ${height} after ${decided[i]!.length}`,
+          );
+          decided[i]!.push(toHex(certificate.proposal.valueId));
+        },
+      }),
+    );
   }
   for (let i = 0; i < N; i++)
     nodes[i]!.transport.setHandler({
       onMessage: (from, bytes) =>
-        run(
-          i,
-          engines[i]!.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) }),
-        ),
+        void drivers[i]!.push({
+          kind: "message",
+          from: Number(from.slice(1)),
+          message: decodeMessage(bytes),
+        }),
     });
-  for (let i = 0; i < N; i++) run(i, engines[i]!.start());
+  for (let i = 0; i < N; i++) drivers[i]!.pushEffects(engines[i]!.start());
   const done = await net.runUntil(() => decided.every((d) => d.length >= HEIGHTS), 60_000);
   check(done, `heights reached: ${decided.map((d) => d.length).join(", ")}`);
+  check(
+    drivers.every((d) => d.failure === undefined),
+    `a driver failed: ${drivers.map((d) => String(d.failure)).join(", ")}`,
+  );
   for (let h = 0; h < HEIGHTS; h++) {
     const ids = new Set(decided.map((d) => d[h]));
     check(ids.size === 1, `agreement at height ${h + 1}: ${[...ids].join(" ")}`);

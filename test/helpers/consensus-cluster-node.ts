@@ -9,8 +9,8 @@ import {
   TendermintEngine,
   ValidatorSet,
   decodeMessage,
+  driveTendermint,
   encodeMessage,
-  type Effect,
   type EngineOptions,
 } from "../../bindings/consensus/index.ts";
 import { TcpTransport, nodeKeyFromSeed } from "../../bindings/net/index.ts";
@@ -55,38 +55,32 @@ const restored =
   wal.recovered.records.length > 0 ? TendermintEngine.restore(options, wal.recovered.records) : null;
 const engine = restored?.engine ?? new TendermintEngine(options);
 
-function run(effects: Effect[]): void {
-  for (let k = 0; k < effects.length; k++) {
-    const e = effects[k]!;
-    if (e.kind === "persist") wal.append(e.record, e.sync);
-    else if (e.kind === "broadcast") {
-      const m = e.message;
-      if (
-        (m.kind === "vote" && set.indexOf(m.validator) === index) ||
-        (m.kind === "proposal" && set.indexOf(m.proposer) === index)
-      ) {
-        print({
-          slot: `${index}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`,
-          id: m.valueId === null ? "nil" : Buffer.from(m.valueId).toString("hex"),
-        });
-      }
-      transport.broadcast(encodeMessage(m));
-    } else if (e.kind === "send") transport.send(`v${e.to}`, encodeMessage(e.message));
-    else if (e.kind === "schedule")
-      setTimeout(() => run(engine.handle({ kind: "timeout", timeout: e.timeout })), e.delayMs);
-    else if (e.kind === "validate")
-      effects.push(...engine.handle({ kind: "validity", valueId: e.valueId, valid: true }));
-    else if (e.kind === "decide") print({ height: e.height });
-  }
-}
+const driver = driveTendermint(engine, {
+  persist: (record, sync) => wal.append(record, sync),
+  broadcast: (m) => {
+    if (
+      (m.kind === "vote" && set.indexOf(m.validator) === index) ||
+      (m.kind === "proposal" && set.indexOf(m.proposer) === index)
+    ) {
+      print({
+        slot: `${index}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`,
+        id: m.valueId === null ? "nil" : Buffer.from(m.valueId).toString("hex"),
+      });
+    }
+    transport.broadcast(encodeMessage(m));
+  },
+  send: (to, message) => transport.send(`v${to}`, encodeMessage(message)),
+  setTimer: (delayMs, fire) => void setTimeout(fire, delayMs),
+  decide: (height) => void print({ height }),
+});
 
 transport.setHandler({
   onMessage: (from, bytes) =>
-    run(engine.handle({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) })),
+    void driver.push({ kind: "message", from: Number(from.slice(1)), message: decodeMessage(bytes) }),
 });
-setInterval(() => run(engine.handle({ kind: "tick" })), 150);
+setInterval(() => driver.push({ kind: "tick" }), 150);
 print({ started: index, height: engine.height - 1, restored: restored !== null });
-run(restored?.effects ?? engine.start());
+driver.pushEffects(restored?.effects ?? engine.start());
 process.on("SIGTERM", () => {
   wal.close();
   void transport.close().then(() => process.exit(0));

@@ -1,8 +1,7 @@
-// Token buckets on an injected clock, the keyed limiter's bound on keys, and the consensus inbox's
-// order and bounds on its own.
+// Token buckets on an injected clock and the keyed limiter's bound on keys (the inbox's order and
+// bounds: test/protocol/driver.test.ts).
 import { describe, expect, it } from "vitest";
 import { RateLimiter, TokenBucket } from "../../bindings/util/index.ts";
-import { Inbox } from "../../bindings/consensus/index.ts";
 
 describe("TokenBucket", () => {
   it("spends its burst, refills at its rate, never above the burst, and ignores a clock step back", () => {
@@ -62,54 +61,5 @@ describe("RateLimiter", () => {
     now = 10_000; // everyone full: the first full one goes
     for (let i = 0; i < 100; i++) r.take(`k${i}`);
     expect(r.size).toBe(3);
-  });
-});
-
-describe("Inbox", () => {
-  it("runs steps one at a time in order, never inside the caller's stack", async () => {
-    const log: string[] = [];
-    const inbox = new Inbox(
-      {},
-      (e) => log.push(`error ${String(e)}`),
-      () => false,
-    );
-    const slow = (name: string) => async () => {
-      log.push(`${name} start`);
-      await new Promise<void>((resolve) => queueMicrotask(resolve));
-      log.push(`${name} end`);
-    };
-    inbox.offer("p", 1, slow("a"));
-    inbox.push(slow("b"));
-    inbox.offer("q", 1, () => void log.push("c"));
-    inbox.push(() => {
-      throw new Error("boom");
-    });
-    inbox.push(() => void log.push("d"));
-    expect(log).toEqual([]);
-    await inbox.idle();
-    expect(log).toEqual(["a start", "a end", "b start", "b end", "c", "error Error: boom", "d"]);
-    expect(inbox.size).toBe(0);
-  });
-
-  it("drops peer messages beyond the event, per-peer and byte bounds, never internal events", async () => {
-    let ran = 0;
-    const inbox = new Inbox(
-      { eventsMax: 10, peerEventsMax: 4, bytesMax: 100 },
-      () => {},
-      () => false,
-    );
-    const step = () => void ran++;
-    expect([1, 2, 3, 4, 5].map(() => inbox.offer("p", 1, step))).toEqual([true, true, true, true, false]);
-    expect(inbox.offer("q", 97, step)).toBe(false); // 4 + 97 > 100 bytes
-    expect(inbox.offer("q", 96, step)).toBe(true);
-    for (let i = 0; i < 5; i++) inbox.offer(`r${i}`, 0, step);
-    expect(inbox.size).toBe(10);
-    expect(inbox.offer("s", 0, step)).toBe(false); // the event bound
-    inbox.push(step); // internal: beyond the bound, still queued
-    expect(inbox.size).toBe(11);
-    expect(inbox.dropped).toBe(3);
-    await inbox.idle();
-    expect(ran).toBe(11);
-    expect(inbox.offer("p", 100, step)).toBe(true); // everything was released
   });
 });

@@ -1,9 +1,10 @@
 /**
- * Runs a two-phase-commit core over any {@link Transport}, {@link Clock} and durable log: decodes
- * messages (malformed ones and non-members are counted and dropped, the core untouched), feeds
- * events one at a time, and executes each batch of effects strictly in order — a forced record
- * is synced before the next effect, so nothing is sent ahead of the record that backs it.
- * Simulations inject crashes between any two effects through `beforeEffect`.
+ * Runs a two-phase-commit core over any {@link Transport}, {@link Clock} and durable log, under
+ * the protocol driver (bindings/protocol/): decodes messages (malformed ones and non-members are
+ * counted and dropped, the core untouched), feeds events one at a time, and executes each batch of
+ * effects strictly in order — a forced record is synced before the next effect, so nothing is sent
+ * ahead of the record that backs it. Simulations inject crashes between any two effects through
+ * `beforeEffect` (the driver's crash hook).
  * @module
  */
 import { ChainDbError, assert } from "../../util/index.ts";
@@ -15,6 +16,7 @@ import {
   type NodeId,
   type Transport,
 } from "../../net/index.ts";
+import { ProtocolDriver } from "../../protocol/index.ts";
 import { Coordinator } from "./coordinator.ts";
 import type { TwoPcResource } from "./participant.ts";
 import {
@@ -66,7 +68,7 @@ export interface TwoPcRunnerOptions {
   onCrash?: () => void;
 }
 
-/** Most pending event batches (a bound; beyond it, messages are dropped like a lossy network would). */
+/** Most pending events (a bound; beyond it, messages are dropped like a lossy network would). */
 const QUEUE_MAX = 100_000;
 
 /** Drives one core: transport in, effects out. */
@@ -75,12 +77,31 @@ export class TwoPcRunner {
   readonly rejected = { count: 0, last: "" };
   private readonly timers = new Map<string, () => void>();
   private readonly waiters = new Map<string, (committed: boolean) => void>();
-  private tail: Promise<void> = Promise.resolve();
-  private queued = 0;
-  private dead = false;
+  private readonly driver: ProtocolDriver<TwoPcEvent, TwoPcEffect>;
 
   /** A runner; call {@link start} to recover from the log and begin handling messages. */
-  constructor(private readonly options: TwoPcRunnerOptions) {}
+  constructor(private readonly options: TwoPcRunnerOptions) {
+    this.driver = new ProtocolDriver<TwoPcEvent, TwoPcEffect>({
+      handle: (event) => {
+        try {
+          return this.options.core.handle(event);
+        } catch (error) {
+          this.reject(error);
+          return [];
+        }
+      },
+      apply: (effect) => this.execute(effect),
+      start: "microtask",
+      limits: { eventsMax: QUEUE_MAX, sourceEventsMax: QUEUE_MAX, internalEventsMax: QUEUE_MAX },
+      beforeEffect: (effect) => {
+        if (options.beforeEffect === undefined || options.beforeEffect(this.self, effect)) return true;
+        this.kill();
+        this.options.onCrash?.();
+        return false;
+      },
+      afterEffect: (effect) => options.observer?.(this.self, effect),
+    });
+  }
 
   /** The core's node id. */
   get self(): NodeId {
@@ -92,20 +113,27 @@ export class TwoPcRunner {
     const { log, core, transport } = this.options;
     const records = new Map<string, MessageValue>();
     for (const key of log.keys("2pc/")) records.set(key, decodeMessage(log.get(key)!));
-    await this.run(core.recover(records));
+    this.driver.pushEffects(core.recover(records));
+    await this.idle();
     transport.setHandler({ onMessage: (from, payload) => this.onMessage(from, payload) });
   }
 
   /** Stops handling anything (the crash as this runner sees it; timers are cancelled). */
   kill(): void {
-    this.dead = true;
+    this.driver.stop();
     for (const cancel of this.timers.values()) cancel();
     this.timers.clear();
   }
 
-  /** Resolves when all queued events have been handled. */
-  idle(): Promise<void> {
-    return this.tail;
+  /** True while events wait or run. */
+  get busy(): boolean {
+    return this.driver.state === "running";
+  }
+
+  /** Resolves when all queued events have been handled; rejects if an effect failed (a bug). */
+  async idle(): Promise<void> {
+    await this.driver.idle();
+    if (this.driver.state === "failed") throw this.driver.failure as Error;
   }
 
   /** Coordinator only: starts a transaction; `outcome` resolves with true for commit. */
@@ -114,38 +142,19 @@ export class TwoPcRunner {
     assert(core instanceof Coordinator, "begin on a coordinator");
     const { tx, effects } = core.begin(plan);
     const outcome = new Promise<boolean>((resolve) => this.waiters.set(tx, resolve));
-    this.enqueue(() => this.run(effects));
+    this.driver.pushEffects(effects);
     return { tx, outcome };
   }
 
   private onMessage(from: NodeId, payload: Uint8Array): void {
-    if (this.dead) return;
+    if (this.driver.state === "stopped") return;
     let event: TwoPcEvent;
     try {
       event = { kind: "message", from, message: decodeTwoPcMessage(payload) };
     } catch (error) {
       return this.reject(error);
     }
-    this.feed(event);
-  }
-
-  private feed(event: TwoPcEvent): void {
-    this.enqueue(async () => {
-      if (this.dead) return;
-      let effects: TwoPcEffect[];
-      try {
-        effects = this.options.core.handle(event);
-      } catch (error) {
-        return this.reject(error);
-      }
-      await this.run(effects);
-    });
-  }
-
-  private enqueue(job: () => Promise<void>): void {
-    if (this.queued >= QUEUE_MAX) return void this.rejected.count++;
-    this.queued++;
-    this.tail = this.tail.then(job).finally(() => void this.queued--);
+    if (!this.driver.offer(event, from)) this.rejected.count++;
   }
 
   private reject(error: unknown): void {
@@ -154,46 +163,31 @@ export class TwoPcRunner {
     this.rejected.last = `${error.code}: ${error.message}`;
   }
 
-  private async run(effects: readonly TwoPcEffect[]): Promise<void> {
-    const { log, transport, resource, observer, beforeEffect } = this.options;
-    for (const e of effects) {
-      if (this.dead) return;
-      if (beforeEffect !== undefined && !beforeEffect(this.self, e)) {
-        this.kill();
-        this.options.onCrash?.();
+  private execute(e: TwoPcEffect): void | Promise<void> {
+    const { log, transport, resource } = this.options;
+    switch (e.kind) {
+      case "send":
+        transport.send(e.to, encodeTwoPcMessage(e.message));
         return;
-      }
-      switch (e.kind) {
-        case "send":
-          transport.send(e.to, encodeTwoPcMessage(e.message));
-          break;
-        case "force":
-          log.put(e.key, encodeMessage(e.record));
-          await log.sync();
-          break;
-        case "write":
-          if (e.record === undefined) log.delete(e.key);
-          else log.put(e.key, encodeMessage(e.record));
-          break;
-        case "timer":
-          this.arm(e.timer, e.tx, e.delayMs);
-          break;
-        case "apply":
-          await resource!.apply(e.tx, e.writes);
-          break;
-        case "restore":
-          resource!.restore(e.tx, e.writes);
-          break;
-        case "release":
-          resource!.release(e.tx);
-          break;
-        case "outcome":
-          this.waiters.get(e.tx)?.(e.committed);
-          this.waiters.delete(e.tx);
-          break;
-      }
-      if (this.dead) return; // an awaited write may have outlived the node
-      observer?.(this.self, e);
+      case "force":
+        log.put(e.key, encodeMessage(e.record));
+        return log.sync();
+      case "write":
+        if (e.record === undefined) log.delete(e.key);
+        else log.put(e.key, encodeMessage(e.record));
+        return;
+      case "timer":
+        return this.arm(e.timer, e.tx, e.delayMs);
+      case "apply":
+        return resource!.apply(e.tx, e.writes);
+      case "restore":
+        return resource!.restore(e.tx, e.writes);
+      case "release":
+        return resource!.release(e.tx);
+      case "outcome":
+        this.waiters.get(e.tx)?.(e.committed);
+        this.waiters.delete(e.tx);
+        return;
     }
   }
 
@@ -202,7 +196,7 @@ export class TwoPcRunner {
     this.timers.get(key)?.();
     const cancel = this.options.clock.setTimer(delayMs, () => {
       this.timers.delete(key);
-      this.feed({ kind: "timeout", timer, tx });
+      this.driver.push({ kind: "timeout", timer, tx });
     });
     this.timers.set(key, cancel);
   }
