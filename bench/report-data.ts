@@ -68,7 +68,7 @@ const PATHS: PathSpec[] = [
     wasm: "uniform-wasm-exec",
     ts: "uniform-ts-exec",
     peers: ["uniform-peer-naive-map", "uniform-peer-tuned-map", "uniform-peer-sqlite-memory"],
-    why: "WASM applies transfers with native u64 arithmetic on flat account records in linear memory; in TypeScript a u64 needs BigInt or split numbers, every account lookup goes through a JS hash table, and bounds-checked typed-array or object accesses replace plain loads.",
+    why: "Both engines keep one flat record per account behind an open-addressing table; WASM adds u64s natively and hashes and compares an address 8 bytes per unchecked load, while TypeScript splits every u64 into two u32 halves with explicit carries and reads the address a byte per bounds-checked typed-array load. The Map peers build a hex string per lookup and hash it.",
   },
   {
     name: "state: execution + root per block",
