@@ -1,7 +1,9 @@
 /**
  * Ledger state benchmark (issue 3). 1,000,000 accounts (100,000 with --quick); pre-verified
- * transfers in blocks of 1,000 (3 rounds × 100 blocks per case; 2 × 10 with --quick), uniform and hot-set (90% of transfers within 1% of the accounts);
- * the wasm and ts engines each three ways, side by side in rounds on the same blocks:
+ * transfers in blocks of 1,000 (3 rounds × 100 blocks per case; 3 × 10 with --quick, after 5
+ * warm-up blocks), uniform and hot-set (90% of transfers within 1% of the accounts); the wasm and
+ * ts engines each three ways, and the peer ledgers (bench/peers.ts), side by side in rounds on the
+ * same blocks:
  *   exec     — the transfers applied in memory, root not recomputed;
  *   root     — exec plus the state root of every block;
  *   durable  — root plus the block and its changes written to SQLite and fsynced, per block.
@@ -192,7 +194,21 @@ function toCase(r: Runner, workload: Workload, setup: Setup): CaseResult {
   };
 }
 
-/** Measures one workload: every case applies the same blocks, round by round. */
+/** Blocks every case applies once, unmeasured, before the rounds (JIT warm-up). */
+const WARMUP_BLOCKS = 5;
+
+/** A peer ledger under measurement. */
+interface PeerRunner {
+  peer: LedgerPeer;
+  rates: number[];
+  applied: number;
+}
+
+/**
+ * Measures one workload: the engines' cases (wasm and ts, three modes each) and the peer ledgers
+ * apply the same blocks, side by side in rounds (one process, the same machine load), after a
+ * warm-up block set that every case applies unmeasured.
+ */
 async function runWorkload(
   setup: Setup,
   workload: Workload,
@@ -201,112 +217,59 @@ async function runWorkload(
   options: SuiteOptions,
 ): Promise<{ cases: CaseResult[]; recovery: CaseResult[] }> {
   const source = blockSource(setup, workload);
+  const warmup = source(Math.min(WARMUP_BLOCKS, blocksPerRound));
   const roundBlocks = Array.from({ length: rounds }, () => source(blocksPerRound));
-  const cases: CaseResult[] = [];
-  const recovery: CaseResult[] = [];
-  // One engine at a time: the ts states hold millions of JS objects, and their garbage collections
-  // would stall the wasm cases if both lived in the heap together. Both engines get the same blocks.
-  for (const engine of ["wasm", "ts"] as const) {
-    const r = await runEngine(setup, workload, engine, roundBlocks, options);
-    cases.push(...r.cases);
-    recovery.push(...r.recovery);
-  }
-  cases.push(...(await runPeers(setup, workload, roundBlocks, options)));
-  return { cases, recovery };
-}
-
-/** The peer ledgers (bench/peers.ts) on the same blocks, side by side in rounds among themselves. */
-async function runPeers(
-  setup: Setup,
-  workload: Workload,
-  roundBlocks: Uint8Array[][],
-  options: SuiteOptions,
-): Promise<CaseResult[]> {
+  const runners: Runner[] = [];
+  for (const engine of ["wasm", "ts"] as const)
+    for (const mode of ["exec", "root", "durable"] as const) {
+      options.onProgress?.(`${workload}: setting up ${engine} ${mode} (${setup.accounts} accounts)`);
+      runners.push(await makeRunner(setup, workload, engine, mode));
+    }
   const unavailable = await lmdbUnavailable();
-  const ids = LEDGER_PEERS.filter((id) => id !== "lmdb" || unavailable === undefined);
-  const peers: { peer: LedgerPeer; rates: number[]; applied: number }[] = [];
-  for (const id of ids) {
-    options.onProgress?.(`${workload}: loading peer ${id} (${setup.accounts} accounts)`);
-    peers.push({
-      peer: await openLedgerPeer(id, setup.genesis, path.join(setup.tmp, `${workload}-${id}`)),
-      rates: [],
-      applied: 0,
-    });
-  }
+  const peers: PeerRunner[] = [];
   const proposer = setup.addresses.subarray(0, 32);
   try {
-    for (const [round, blocks] of roundBlocks.entries()) {
+    for (const id of LEDGER_PEERS.filter((x) => x !== "lmdb" || unavailable === undefined)) {
+      options.onProgress?.(`${workload}: loading peer ${id} (${setup.accounts} accounts)`);
+      const dir = path.join(setup.tmp, `${workload}-${id}`);
+      peers.push({ peer: await openLedgerPeer(id, setup.genesis, dir), rates: [], applied: 0 });
+    }
+    for (const [round, blocks] of [warmup, ...roundBlocks].entries()) {
+      const what = round === 0 ? "warm-up" : `round ${round}/${rounds}`;
+      for (const r of runners) {
+        options.onProgress?.(`${workload} ${what}: ${r.label}`);
+        const t = performance.now();
+        for (const b of blocks) r.applied += await r.applyBlock(b, proposer);
+        if (round > 0) r.rates.push((blocks.length * BLOCK * 1000) / (performance.now() - t));
+      }
       for (const p of peers) {
-        options.onProgress?.(`${workload} peers round ${round + 1}/${roundBlocks.length}: ${p.peer.label}`);
+        options.onProgress?.(`${workload} ${what}: peer ${p.peer.label}`);
         const t = performance.now();
         for (const b of blocks)
           p.applied += p.peer.applyBlock(b, BLOCK, proposer).reduce((n, st) => n + (st === 0 ? 1 : 0), 0);
-        p.rates.push((blocks.length * BLOCK * 1000) / (performance.now() - t));
+        if (round > 0) p.rates.push((blocks.length * BLOCK * 1000) / (performance.now() - t));
       }
     }
   } finally {
     for (const p of peers) await p.peer.close();
   }
-  const total = roundBlocks.length * roundBlocks[0]!.length * BLOCK;
-  for (const p of peers)
-    if (p.applied !== total) throw new Error(`${p.peer.label}: applied ${p.applied} of ${total}`);
-  const cases = peers.map((p) => peerCase(p.peer.id, p.peer.label, p.peer.does, p.rates, workload, setup));
+  const total = (warmup.length + rounds * blocksPerRound) * BLOCK;
+  for (const { label, applied } of [...runners, ...peers.map((p) => ({ ...p, label: p.peer.label }))])
+    if (applied !== total) throw new Error(`${label}: applied ${applied} of ${total}`);
+  const cases = runners.map((r) => toCase(r, workload, setup));
+  for (const p of peers) cases.push(peerCase(p.peer.id, p.peer.label, p.peer.does, p.rates, workload, setup));
   if (unavailable !== undefined)
     cases.push({ ...peerCase("lmdb", "lmdb durable", "", [], workload, setup), unavailable });
-  return cases;
+  return { cases, recovery: await recoverAll(runners, setup, workload, options) };
 }
 
-function peerCase(
-  id: LedgerPeerId,
-  label: string,
-  does: string,
-  rates: number[],
-  workload: Workload,
-  setup: Setup,
-): CaseResult {
-  const mode: Mode = id === "sqlite-durable" || id === "lmdb" ? "durable" : "exec";
-  return {
-    id: `${workload}-peer-${id}`,
-    label: `peer ${label}, ${workload}`,
-    group: `${workload}: ${mode}`,
-    scale: mode,
-    unit: "transfers/s",
-    samples: rates,
-    median: rates.length ? median(rates) : 0,
-    min: rates.length ? Math.min(...rates) : 0,
-    max: rates.length ? Math.max(...rates) : 0,
-    params: { peer: id, mode, workload, accounts: setup.accounts, block: BLOCK, does },
-  };
-}
-
-async function runEngine(
+/** Reopens every durable ledger from its files and times the recovery. */
+async function recoverAll(
+  runners: Runner[],
   setup: Setup,
   workload: Workload,
-  engine: "wasm" | "ts",
-  roundBlocks: Uint8Array[][],
   options: SuiteOptions,
-): Promise<{ cases: CaseResult[]; recovery: CaseResult[] }> {
-  const rounds = roundBlocks.length;
-  const blocksPerRound = roundBlocks[0]!.length;
-  const runners: Runner[] = [];
-  for (const mode of ["exec", "root", "durable"] as const) {
-    options.onProgress?.(`${workload}: setting up ${engine} ${mode} (${setup.accounts} accounts)`);
-    runners.push(await makeRunner(setup, workload, engine, mode));
-  }
-  const proposer = setup.addresses.subarray(0, 32);
-  for (let round = 1; round <= rounds; round++) {
-    const blocks = roundBlocks[round - 1]!;
-    for (const r of runners) {
-      options.onProgress?.(`${workload} round ${round}/${rounds}: ${r.label}`);
-      const t = performance.now();
-      for (const b of blocks) r.applied += await r.applyBlock(b, proposer);
-      r.rates.push((blocks.length * BLOCK * 1000) / (performance.now() - t));
-    }
-  }
-  for (const r of runners) {
-    if (r.applied !== rounds * blocksPerRound * BLOCK)
-      throw new Error(`${r.label}: applied ${r.applied} of ${rounds * blocksPerRound * BLOCK}`);
-  }
+): Promise<CaseResult[]> {
   const recovery: CaseResult[] = [];
   for (const r of runners.filter((x) => x.ledger)) {
     const height = r.ledger!.height;
@@ -358,7 +321,30 @@ async function runEngine(
       params: { engine: r.engine, blocks: height, openMs: Math.round(ms) },
     });
   }
-  return { cases: runners.map((r) => toCase(r, workload, setup)), recovery };
+  return recovery;
+}
+
+function peerCase(
+  id: LedgerPeerId,
+  label: string,
+  does: string,
+  rates: number[],
+  workload: Workload,
+  setup: Setup,
+): CaseResult {
+  const mode: Mode = id === "sqlite-durable" || id === "lmdb" ? "durable" : "exec";
+  return {
+    id: `${workload}-peer-${id}`,
+    label: `peer ${label}, ${workload}`,
+    group: `${workload}: ${mode}`,
+    scale: mode,
+    unit: "transfers/s",
+    samples: rates,
+    median: rates.length ? median(rates) : 0,
+    min: rates.length ? Math.min(...rates) : 0,
+    max: rates.length ? Math.max(...rates) : 0,
+    params: { peer: id, mode, workload, accounts: setup.accounts, block: BLOCK, does },
+  };
 }
 
 /** The signed pipeline on a durable wasm ledger: decode + verify + apply + root + commit. */
@@ -512,7 +498,7 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
   const depth = options.quick ? 17 : 20;
   // 3 × 100 blocks per case: the issue's 1,000 blocks per case took over 25 minutes on this shared
   // 2-core machine (the ts cases dominate); CHAINDB_STATE_BLOCKS sets the blocks per round.
-  const rounds = options.quick ? 2 : 3;
+  const rounds = 3; // a median of 3: two rounds gave a mean, and a slow round halved a ratio
   const blocksPerRound = Number(process.env.CHAINDB_STATE_BLOCKS ?? (options.quick ? 10 : 100));
   const setup = makeSetup(accounts, depth);
   try {
@@ -536,12 +522,12 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       [
         `${accounts} accounts (sparse Merkle state tree), blocks of ${BLOCK} pre-verified transfers; ${rounds} rounds × ${blocksPerRound} blocks per case.`,
         "Every case of a workload applies the same blocks in the same order; wasm ratios are against the ts engine.",
-        "The three modes of one engine run side by side in rounds; the engines run one after the other (the ts states' GC would stall the wasm cases).",
+        `All cases of a workload (both engines' three modes and the peers) run side by side in rounds, after ${WARMUP_BLOCKS} warm-up blocks every case applies unmeasured; they share one heap, so a peer's garbage may be collected during another case.`,
         "Hot-set: 90% of transfers pick both ends within 1% of the accounts.",
         `Signed pipeline shares: ${Object.entries(signed.shares)
           .map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`)
           .join(", ")}.`,
-        "Peers (same blocks, same rules: nonce, balance, fee to the proposer; no root, no signatures): naive Map<hex, {balance, nonce}> with BigInt; tuned Map<hex, slot> + Float64Arrays; sqlite-wasm in memory and durable (node:fs VFS, WAL, fsync per block), one transaction per block; lmdb, one synchronous write transaction per block. They run after the engines, side by side in rounds among themselves.",
+        "Peers (same blocks, same rules: nonce, balance, fee to the proposer; no root, no signatures): naive Map<hex, {balance, nonce}> with BigInt; tuned Map<hex, slot> + Float64Arrays; sqlite-wasm in memory and durable (node:fs VFS, WAL, fsync per block), one transaction per block; lmdb, one synchronous write transaction per block.",
         "The machine is shared: absolute rates drift; compare ratios within one run.",
       ],
     );
