@@ -139,6 +139,8 @@ describe("fuzz: mutated handshakes against a live transport", () => {
       key: keyB,
       listen: { host: "127.0.0.1", port: 0 },
       peers: [{ id: "a", publicKey: keyA.publicKey }],
+      // Dozens of handshakes a second from one address: this fuzzes the handshake, not the rate.
+      connectsPerSecond: 100_000,
       onConnectionError: (e) => errors.push(e),
     });
   });
