@@ -23,9 +23,9 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChainDbError, ErrorCode, assert, equalBytes, toHex, type Rate } from "../util/index.ts";
+import { nodeFilePort, type FilePort } from "../store/index.ts";
 import { Ledger, type GenesisAllocation, type KeyPair } from "../chain/index.ts";
 import type { Clock, NodeId, Transport } from "../net/index.ts";
 import {
@@ -72,6 +72,10 @@ export interface ConsensusNodeOptions {
   readonly clock: Clock;
   /** Directory of the logs, the ledger and the selection snapshot; omitted: in memory. */
   readonly dir?: string;
+  /** Files of `dir` through this port (default node:fs; crash tests: a `FaultFs`). */
+  readonly filePort?: FilePort;
+  /** Size at which a block-store segment is sealed (default 64 MiB, store.ts's `BLOCK_SEGMENT_BYTES`). */
+  readonly blockSegmentBytes?: number;
   readonly timeouts?: TimeoutConfig;
   /** Wait after a decision before the next height (CometBFT's timeout_commit); default 100 ms, at least 1. */
   readonly newHeightDelayMs?: number;
@@ -174,7 +178,7 @@ export class ConsensusNode {
       (error) => (this.failure ??= error),
       () => this.closed || this.failure !== null,
     );
-    this.snapshot = new SelectionSnapshot(opts.dir);
+    this.snapshot = new SelectionSnapshot(opts.dir, opts.filePort ?? nodeFilePort);
     this.executor = new BlockExecutor(
       {
         ledger,
@@ -227,16 +231,20 @@ export class ConsensusNode {
         ? [...options.genesis.accounts, { address: STAKE_POOL, balance: pool }]
         : [...options.genesis.accounts];
     const dir = options.dir;
-    if (dir !== undefined) mkdirSync(dir, { recursive: true });
+    const port = options.filePort ?? nodeFilePort;
+    if (dir !== undefined) port.mkdir(dir);
     // The ts state engine: the wasm engine refuses an empty block (see cli/node.ts).
     const ledger = await Ledger.open({
       chainId: options.chainId,
       genesis: accounts,
       engine: "ts",
-      ...(dir !== undefined ? { dir: join(dir, "ledger") } : {}),
+      ...(dir !== undefined ? { dir: join(dir, "ledger"), filePort: port } : {}),
     });
-    const wal = dir === undefined ? memoryLog() : fileLog(join(dir, "consensus.wal"));
-    const blocks = new BlockStore(dir === undefined ? memoryLog() : fileLog(join(dir, "blocks.wal")));
+    const wal = dir === undefined ? memoryLog() : fileLog(join(dir, "consensus.wal"), port);
+    const blocks =
+      dir === undefined
+        ? BlockStore.memory()
+        : BlockStore.open({ dir, port, segmentBytes: options.blockSegmentBytes });
     const node = new ConsensusNode(options, ledger, wal, blocks, SelectionState.genesis(params, validators));
     await node.recover();
     node.startEngine();
