@@ -23,7 +23,7 @@
 import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../../net/index.ts";
 import { Coordinator } from "./coordinator.ts";
 import { Participant, type TwoPcResource } from "./participant.ts";
-import { FaultFs, type FilePort } from "../../store/index.ts";
+import { FaultFs, withoutFsync } from "../../store/index.ts";
 import { FileTwoPcLog } from "./file-log.ts";
 import { LogBank } from "./resources.ts";
 import { TwoPcRunner } from "./runner.ts";
@@ -174,7 +174,7 @@ class TwoPcRun {
     if (log === undefined) {
       const disk = this.disks.get(id)!;
       log = FileTwoPcLog.open(`/${id}/2pc.log`, {
-        port: this.options.bug === "no-fsync" ? noFsync(disk) : disk,
+        port: this.options.bug === "no-fsync" ? withoutFsync(disk) : disk,
       });
       this.logs.set(id, log);
     }
@@ -402,25 +402,6 @@ function entry(map: Map<string, Map<NodeId, Set<boolean>>>, tx: string, node: No
 }
 
 /** The coordinator, or a broken one that sends COMMIT before its record is durable. */
-/** The "no-fsync" bug: a port whose fsyncs return without making anything durable. */
-function noFsync(fs: FaultFs): FilePort {
-  return {
-    open: (file, flags) => fs.open(file, flags),
-    read: (fd, buffer, offset, length, position) => fs.read(fd, buffer, offset, length, position),
-    write: (fd, buffer, offset, length, position) => fs.write(fd, buffer, offset, length, position),
-    truncate: (fd, size) => fs.truncate(fd, size),
-    fsync: () => {},
-    size: (fd) => fs.size(fd),
-    close: (fd) => fs.close(fd),
-    exists: (file) => fs.exists(file),
-    rename: (from, to) => fs.rename(from, to),
-    unlink: (file) => fs.unlink(file),
-    fsyncDir: () => {},
-    mkdir: (dir) => fs.mkdir(dir),
-    readdir: (dir) => fs.readdir(dir),
-  };
-}
-
 function makeCoordinator(bug: TwoPcBug | undefined): Coordinator {
   const core = new Coordinator(COORD, { voteTimeoutMs: 1500, retryMs: 100 });
   if (bug !== "send-commit-before-force") return core;
