@@ -240,15 +240,36 @@ export class ConsensusNode {
       engine: "ts",
       ...(dir !== undefined ? { dir: join(dir, "ledger"), filePort: port } : {}),
     });
-    const wal = dir === undefined ? memoryLog() : fileLog(join(dir, "consensus.wal"), port);
-    const blocks =
-      dir === undefined
-        ? BlockStore.memory()
-        : BlockStore.open({ dir, port, segmentBytes: options.blockSegmentBytes });
-    const node = new ConsensusNode(options, ledger, wal, blocks, SelectionState.genesis(params, validators));
-    await node.recover();
-    node.startEngine();
-    return node;
+    let wal: Log | undefined;
+    let blocks: BlockStore | undefined;
+    try {
+      wal = dir === undefined ? memoryLog() : fileLog(join(dir, "consensus.wal"), port);
+      blocks =
+        dir === undefined
+          ? BlockStore.memory()
+          : BlockStore.open({ dir, port, segmentBytes: options.blockSegmentBytes });
+      const node = new ConsensusNode(
+        options,
+        ledger,
+        wal,
+        blocks,
+        SelectionState.genesis(params, validators),
+      );
+      await node.recover();
+      node.startEngine();
+      return node;
+    } catch (error) {
+      // A refused open (a corrupt file) releases what it opened: the ledger's lock above all,
+      // or the next open is BUSY.
+      for (const release of [() => wal?.close(), () => blocks?.close()])
+        try {
+          release();
+        } catch {
+          // the open's own error is the one to report
+        }
+      await ledger.close().catch(() => {});
+      throw error;
+    }
   }
 
   // ------------------------------------------------------------------ public API

@@ -175,7 +175,7 @@ describe("block store migration", () => {
       for (let h = 1; h <= 40; h++) old.append({ type: "decide", height: h, certificate: cert(h) }, true);
       old.close();
       if (crashAt > 0) {
-        fs.crashAfterOps(fs.opsDone + crashAt);
+        fs.crashAfterOps(crashAt);
         try {
           BlockStore.open({ dir: "/node", port: fs, segmentBytes: SEGMENT }).close();
         } catch (e) {
