@@ -25,7 +25,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { ChainDbError, ErrorCode, assert, equalBytes, toHex, type Rate } from "../util/index.ts";
-import { nodeFilePort, type FilePort } from "../store/index.ts";
+import { fsyncParent, nodeFilePort, type FilePort } from "../store/index.ts";
 import { Ledger, type GenesisAllocation, type KeyPair } from "../chain/index.ts";
 import type { Clock, NodeId, Transport } from "../net/index.ts";
 import {
@@ -232,7 +232,10 @@ export class ConsensusNode {
         : [...options.genesis.accounts];
     const dir = options.dir;
     const port = options.filePort ?? nodeFilePort;
-    if (dir !== undefined) port.mkdir(dir);
+    if (dir !== undefined && !port.exists(dir)) {
+      port.mkdir(dir);
+      fsyncParent(port, dir); // the directory's own entry, before any file in it is relied on
+    }
     // The ts state engine: the wasm engine refuses an empty block (see cli/node.ts).
     const ledger = await Ledger.open({
       chainId: options.chainId,
