@@ -109,7 +109,10 @@ export class FileReplicaStore implements ReplicaStore {
     private readonly dir: string,
     private readonly port: FilePort = nodeFilePort,
   ) {
-    port.mkdir(dir);
+    if (!port.exists(dir)) {
+      port.mkdir(dir);
+      fsyncParent(port, dir);
+    }
   }
 
   /** Loads metadata and entries, cutting a torn tail. */
