@@ -16,7 +16,12 @@ import {
 import { runSeeds } from "./simulate-run.ts";
 import { TRACE_OPTIONS, TraceTarget } from "./trace.ts";
 
-const BUGS: readonly TwoPcBug[] = ["send-commit-before-force", "in-doubt-commits-alone", "no-locks"];
+const BUGS: readonly TwoPcBug[] = [
+  "send-commit-before-force",
+  "in-doubt-commits-alone",
+  "no-locks",
+  "no-fsync",
+];
 
 const SPEC: CommandSpec = {
   name: "simulate 2pc",

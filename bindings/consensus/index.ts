@@ -60,6 +60,13 @@ export {
   type ByzantineOptions,
 } from "./byzantine.ts";
 export {
+  BlockStore,
+  SelectionSnapshot,
+  BLOCK_SEGMENT_BYTES,
+  type BlockStoreFiles,
+  type StoredSelection,
+} from "./store.ts";
+export {
   encodeRecord,
   decodeRecord,
   frameRecord,

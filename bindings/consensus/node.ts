@@ -24,9 +24,9 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChainDbError, ErrorCode, assert, equalBytes, toHex, type Rate } from "../util/index.ts";
+import { fsyncParent, nodeFilePort, type FilePort } from "../store/index.ts";
 import { Ledger, type GenesisAllocation, type KeyPair } from "../chain/index.ts";
 import type { Clock, NodeId, Transport } from "../net/index.ts";
 import { DEFAULT_DRIVER_LIMITS, ProtocolDriver } from "../protocol/index.ts";
@@ -74,6 +74,10 @@ export interface ConsensusNodeOptions {
   readonly clock: Clock;
   /** Directory of the logs, the ledger and the selection snapshot; omitted: in memory. */
   readonly dir?: string;
+  /** Files of `dir` through this port (default node:fs; crash tests: a `FaultFs`). */
+  readonly filePort?: FilePort;
+  /** Size at which a block-store segment is sealed (default 64 MiB, store.ts's `BLOCK_SEGMENT_BYTES`). */
+  readonly blockSegmentBytes?: number;
   readonly timeouts?: TimeoutConfig;
   /** Wait after a decision before the next height (CometBFT's timeout_commit); default 100 ms, at least 1. */
   readonly newHeightDelayMs?: number;
@@ -212,7 +216,7 @@ export class ConsensusNode {
         bytesMax: limits.bytesMax,
       },
     });
-    this.snapshot = new SelectionSnapshot(opts.dir);
+    this.snapshot = new SelectionSnapshot(opts.dir, opts.filePort ?? nodeFilePort);
     this.executor = new BlockExecutor(
       {
         ledger,
@@ -264,20 +268,48 @@ export class ConsensusNode {
         ? [...options.genesis.accounts, { address: STAKE_POOL, balance: pool }]
         : [...options.genesis.accounts];
     const dir = options.dir;
-    if (dir !== undefined) mkdirSync(dir, { recursive: true });
+    const port = options.filePort ?? nodeFilePort;
+    if (dir !== undefined && !port.exists(dir)) {
+      port.mkdir(dir);
+      fsyncParent(port, dir); // the directory's own entry, before any file in it is relied on
+    }
     // The ts state engine: the wasm engine refuses an empty block (see cli/node.ts).
     const ledger = await Ledger.open({
       chainId: options.chainId,
       genesis: accounts,
       engine: "ts",
-      ...(dir !== undefined ? { dir: join(dir, "ledger") } : {}),
+      ...(dir !== undefined ? { dir: join(dir, "ledger"), filePort: port } : {}),
     });
-    const wal = dir === undefined ? memoryLog() : fileLog(join(dir, "consensus.wal"));
-    const blocks = new BlockStore(dir === undefined ? memoryLog() : fileLog(join(dir, "blocks.wal")));
-    const node = new ConsensusNode(options, ledger, wal, blocks, SelectionState.genesis(params, validators));
-    await node.recover();
-    node.startEngine();
-    return node;
+    let wal: Log | undefined;
+    let blocks: BlockStore | undefined;
+    try {
+      wal = dir === undefined ? memoryLog() : fileLog(join(dir, "consensus.wal"), port);
+      blocks =
+        dir === undefined
+          ? BlockStore.memory()
+          : BlockStore.open({ dir, port, segmentBytes: options.blockSegmentBytes });
+      const node = new ConsensusNode(
+        options,
+        ledger,
+        wal,
+        blocks,
+        SelectionState.genesis(params, validators),
+      );
+      await node.recover();
+      node.startEngine();
+      return node;
+    } catch (error) {
+      // A refused open (a corrupt file) releases what it opened: the ledger's lock above all,
+      // or the next open is BUSY.
+      for (const release of [() => wal?.close(), () => blocks?.close()])
+        try {
+          release();
+        } catch {
+          // the open's own error is the one to report
+        }
+      await ledger.close().catch(() => {});
+      throw error;
+    }
   }
 
   // ------------------------------------------------------------------ public API

@@ -1,7 +1,9 @@
 /**
  * The seeded multi-primary (proof-of-work) simulation: miners at an easy difficulty on a lossy,
  * duplicating, reordering SimNetwork, a client submitting transfers at random nodes, partitions
- * that split the miners into competing forks and heal, and crashes with restarts from disk. Then
+ * that split the miners into competing forks and heal, and crashes with restarts from disk (each
+ * miner's blocks in the shipping {@link FileKeyStorage} on its own seeded fault-injecting file
+ * system, where a crash is a power loss that drops whatever was not fsynced). Then
  * mining stops and the run checks that every node converged to one tip and one state root (the
  * tip's committed state root), and that no transfer appears twice on the final chain.
  * @module
@@ -11,7 +13,9 @@ import { Ledger, decodeTransfer, keyPairFromSeed, signTransfer, type KeyPair } f
 import { createEngine, type Engine } from "../engine/index.ts";
 import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../net/index.ts";
 import { at, toHex } from "../util/index.ts";
+import { FaultFs } from "../store/index.ts";
 import { PowNode } from "./pow-node.ts";
+import { FileKeyStorage } from "./store.ts";
 import type { SimulationReport } from "./simulate.ts";
 
 /** Options of {@link simulatePow}. */
@@ -79,7 +83,7 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
         transport: node.transport,
         clock: node.clock,
         random: node.random,
-        storage: node.storage,
+        storage: new FileKeyStorage(`/${id}`, disks.get(id)!),
         engine: f.engine,
         openLedger: () => Ledger.open({ chainId: CHAIN_ID, genesis, engine: "ts" }),
         bits: BITS,
@@ -88,6 +92,10 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
     );
   };
   for (const id of ids) net.addNode(id);
+  // Each miner's disk: a seeded fault-injecting file system; a crash is a power loss there.
+  const disks = new Map(
+    ids.map((id, i) => [id, new FaultFs({ seed: (Math.imul(options.seed, 0x9e3779b1) + i + 1) >>> 0 })]),
+  );
   for (const id of ids) await boot(id);
   const sent = new Array<number>(ACCOUNTS).fill(0);
   let clientOn = true;
@@ -121,17 +129,19 @@ export async function simulatePow(options: PowSimulationOptions): Promise<Simula
     } else if (roll < 55 && down.length === 0) {
       const victim = random.pick(ids);
       net.crash(victim);
+      disks.get(victim)!.crash();
       reorgs += nodes.get(victim)!.reorgs;
       await nodes.get(victim)!.close();
       faults++;
     } else if (roll < 75 && down.length > 0) {
       const id = random.pick(down);
+      disks.get(id)!.restart();
       net.restart(id);
       await boot(id);
     }
   }
   net.heal();
-  for (const id of ids) if (!net.node(id).up) (net.restart(id), await boot(id));
+  for (const id of ids) if (!net.node(id).up) (disks.get(id)!.restart(), net.restart(id), await boot(id));
   clientOn = false;
   await net.runFor(1500); // keep mining on the healed network
   for (const node of nodes.values()) node.setMining(false);

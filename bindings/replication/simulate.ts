@@ -3,7 +3,10 @@
  * simulation tests): a cluster of replicas with real ledgers runs on a SimNetwork with lossy,
  * duplicating, reordering links while a client submits transfers and a fault schedule crashes
  * the primary at random points, partitions it away, crashes backups and restarts nodes from
- * their simulated disks. Then every fault heals and the run checks:
+ * their disks: each replica keeps its files (the shipping {@link FileReplicaStore}: append-log
+ * entries, the epoch/vote record) on its own seeded fault-injecting file system (`FaultFs`), where
+ * a crash is a power loss that loses, tears, zeroes or keeps every write not fsynced. Then every
+ * fault heals and the run checks:
  *
  * 1. no two primaries commit in the same epoch;
  * 2. every height holds the same block on every replica that applied it;
@@ -19,7 +22,8 @@ import { Ledger, keyPairFromSeed, signTransfer, type KeyPair } from "../chain/in
 import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../net/index.ts";
 import { toHex } from "../util/index.ts";
 import { Replica, NotPrimaryError } from "./replica.ts";
-import { SimReplicaStore } from "./store.ts";
+import { FaultFs, withoutFsync } from "../store/index.ts";
+import { FileReplicaStore } from "./store.ts";
 import type { ReplicaEffect, ReplicationMode } from "./types.ts";
 import { describeReplicaPayload, traceReplicaEffect, traceReplicaViolation } from "./trace.ts";
 
@@ -34,6 +38,8 @@ export interface PrimarySimulationOptions {
   durationMs?: number;
   /** Records the run (network, commits, violation) for `renderTraceHtml`; off when absent. */
   trace?: TraceRecorder;
+  /** Checker self-test: "no-fsync" gives every replica a disk whose fsyncs do nothing. Never set in a real run. */
+  selfTest?: "no-fsync";
 }
 
 /** What one simulated run found. */
@@ -109,6 +115,8 @@ class PrimaryRun {
   // While true, a node may also crash between two effects of one event (after a write, before
   // the message that depends on it), not only between events.
   private crashMidEvent = true;
+  /** Each node's disk: a seeded fault-injecting file system holding its replica files. */
+  private readonly disks = new Map<NodeId, FaultFs>();
 
   constructor(private readonly options: PrimarySimulationOptions) {
     const seed = options.seed;
@@ -141,6 +149,9 @@ class PrimaryRun {
 
   async execute(): Promise<void> {
     for (const id of this.ids) this.net.addNode(id);
+    this.ids.forEach((id, i) =>
+      this.disks.set(id, new FaultFs({ seed: (Math.imul(this.options.seed, 0x9e3779b1) + i + 1) >>> 0 })),
+    );
     for (const id of this.ids) await this.boot(id);
     this.client();
     const end = this.net.now + this.durationMs;
@@ -173,7 +184,10 @@ class PrimaryRun {
       transport: node.transport,
       clock: node.clock,
       random: node.random,
-      store: new SimReplicaStore(node.storage),
+      store: new FileReplicaStore(
+        `/${id}`,
+        this.options.selfTest === "no-fsync" ? withoutFsync(this.disks.get(id)!) : this.disks.get(id)!,
+      ),
       ledger,
       proposer: new Uint8Array(createHash("sha256").update(id).digest()),
       onEffect: (e) => this.observe(id, e),
@@ -264,11 +278,13 @@ class PrimaryRun {
 
   private crash(id: NodeId): void {
     this.net.crash(id);
+    this.disks.get(id)!.crash(); // power loss: what was not fsynced is settled at the restart
     void this.replicas.get(id)?.close();
     this.faults++;
   }
 
   private async restart(id: NodeId): Promise<void> {
+    this.disks.get(id)!.restart();
     this.net.restart(id);
     await this.boot(id);
   }

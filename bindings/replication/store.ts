@@ -4,13 +4,13 @@
  * only once it is durable — the replication protocol acknowledges nothing before that.
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
 import {
   AppendLog,
   FRAME_HEADER_BYTES,
   LOG_HEADER_BYTES,
+  fsyncParent,
   nodeFilePort,
   readSmallFile,
   writeFileAtomic,
@@ -109,7 +109,10 @@ export class FileReplicaStore implements ReplicaStore {
     private readonly dir: string,
     private readonly port: FilePort = nodeFilePort,
   ) {
-    port.mkdir(dir);
+    if (!port.exists(dir)) {
+      port.mkdir(dir);
+      fsyncParent(port, dir);
+    }
   }
 
   /** Loads metadata and entries, cutting a torn tail. */
@@ -185,6 +188,8 @@ export class FileReplicaStore implements ReplicaStore {
 }
 
 const META_BYTES_MAX = 4096;
+/** Largest value of a {@link FileKeyStorage} (a block). */
+const KEY_VALUE_BYTES_MAX = 64 << 20;
 /** Heights the durable commit hint may lag behind the core's. */
 export const META_COMMIT_STRIDE = 64;
 
@@ -214,17 +219,22 @@ function parseMeta(bytes: Uint8Array, file: string): DurableMeta {
 export class FileKeyStorage {
   private readonly pending = new Map<string, Uint8Array>();
 
-  /** A disk in `dir` (created if missing). */
-  constructor(private readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
+  /** A disk in `dir` (created if missing, its entry fsynced); `port` for tests (fault injection). */
+  constructor(
+    private readonly dir: string,
+    private readonly port: FilePort = nodeFilePort,
+  ) {
+    if (!port.exists(dir)) {
+      port.mkdir(dir);
+      fsyncParent(port, dir);
+    }
   }
 
   /** The value at `key`, if any. */
   get(key: string): Uint8Array | undefined {
     const p = this.pending.get(key);
     if (p !== undefined) return p.slice();
-    const file = join(this.dir, encodeURIComponent(key));
-    return existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined;
+    return readSmallFile(this.port, join(this.dir, encodeURIComponent(key)), KEY_VALUE_BYTES_MAX);
   }
 
   /** Buffers a write. */
@@ -235,7 +245,8 @@ export class FileKeyStorage {
   /** Keys with `prefix`, sorted. */
   keys(prefix = ""): string[] {
     const out = new Set(
-      readdirSync(this.dir)
+      this.port
+        .readdir(this.dir)
         .filter((f) => !f.endsWith(".tmp"))
         .map((f) => decodeURIComponent(f)),
     );
@@ -247,7 +258,7 @@ export class FileKeyStorage {
   sync(): void {
     // Each value: temporary file, fsync, rename, directory fsync (before that a crash may bring back the old value).
     for (const [key, value] of this.pending)
-      writeFileAtomic(nodeFilePort, join(this.dir, encodeURIComponent(key)), value);
+      writeFileAtomic(this.port, join(this.dir, encodeURIComponent(key)), value);
     this.pending.clear();
   }
 }

@@ -333,3 +333,25 @@ export class FaultFs implements FilePort {
     return [...out].sort();
   }
 }
+
+/**
+ * A port whose fsyncs (of files and directories) return without making anything durable: a
+ * deliberately broken disk for checker self-tests, which the crash invariants must catch.
+ */
+export function withoutFsync(port: FilePort): FilePort {
+  return {
+    open: (file, flags) => port.open(file, flags),
+    read: (fd, buffer, offset, length, position) => port.read(fd, buffer, offset, length, position),
+    write: (fd, buffer, offset, length, position) => port.write(fd, buffer, offset, length, position),
+    truncate: (fd, size) => port.truncate(fd, size),
+    fsync: () => {},
+    size: (fd) => port.size(fd),
+    close: (fd) => port.close(fd),
+    exists: (file) => port.exists(file),
+    rename: (from, to) => port.rename(from, to),
+    unlink: (file) => port.unlink(file),
+    fsyncDir: () => {},
+    mkdir: (dir) => port.mkdir(dir),
+    readdir: (dir) => port.readdir(dir),
+  };
+}

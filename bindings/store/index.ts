@@ -36,4 +36,11 @@ export {
   type LogRecovery,
   type ByteSource,
 } from "./append-log.ts";
-export { FaultFs, type FaultFsOptions, type FaultRule, type FaultOp, type CrashMode } from "./fault-fs.ts";
+export {
+  FaultFs,
+  withoutFsync,
+  type FaultFsOptions,
+  type FaultRule,
+  type FaultOp,
+  type CrashMode,
+} from "./fault-fs.ts";

@@ -1,13 +1,14 @@
 // ConsensusNode on the seeded SimNetwork: four validators commit blocks of transfers and staking
 // transactions and reach equal state roots; a double-voting validator is slashed, jailed and
 // leaves the set two heights after the block with the evidence.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { keyPairFromSeed, signTransfer, type KeyPair } from "../../bindings/chain/index.ts";
 import {
   ConsensusNode,
+  SelectionSnapshot,
   byzantine,
   type ChainGenesis,
   type CommittedBlock,
@@ -20,6 +21,7 @@ import {
   signStakingTx,
   type SelectionMode,
 } from "../../bindings/selection/index.ts";
+import { nodeFilePort } from "../../bindings/store/index.ts";
 import { toHex } from "../../bindings/util/index.ts";
 
 const CHAIN = 7;
@@ -229,16 +231,11 @@ describe("ConsensusNode recovery from its files", () => {
       for (const n of nodes) await n.close();
       // The crash: v0 had stored blocks 4.. (v1's block store holds the same chain) and written the
       // selection snapshot of height 4, but its ledger never took block 4.
-      copyFileSync(join(root, "v1", "blocks.wal"), join(root, "v0", "blocks.wal"));
-      const snapshot = JSON.parse(readFileSync(join(root, "v0", "selection.json"), "utf8")) as {
-        height: number;
-        state: unknown;
-        previous: unknown;
-      };
-      writeFileSync(
-        join(root, "v0", "selection.json"),
-        JSON.stringify({ height: 4, state: snapshot.state, previous: snapshot.state }),
-      );
+      rmSync(join(root, "v0", "blocks"), { recursive: true });
+      cpSync(join(root, "v1", "blocks"), join(root, "v0", "blocks"), { recursive: true });
+      const snapshots = new SelectionSnapshot(join(root, "v0"), nodeFilePort);
+      const snapshot = snapshots.read()!;
+      snapshots.writeStored({ height: 4, state: snapshot.state, previous: snapshot.state });
       const alone = new SimNetwork({ seed: 6 }).addNode("v0");
       const reopened = await open(0, alone.transport, alone.clock);
       expect(reopened.height).toBe(aheadHeight);

@@ -137,7 +137,7 @@ Deno.test(
       // the same value is pinned in test/replication/replication-sim.test.ts (Node)
       if (seed === 3)
         check(
-          r.fingerprint === "7154b2aa767aa26e9eb1cbc3ee0fc7bcc1029864b6436e586f4e48dfb2563c6c",
+          r.fingerprint === "61b09df95437d17ef867eecf5ce8b73c98339a4eb68180368e962b1e41b43fde",
           `seed 3 fingerprint ${r.fingerprint}`,
         );
     }

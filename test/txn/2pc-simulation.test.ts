@@ -55,6 +55,20 @@ describe("2PC simulation", () => {
     120_000,
   );
 
+  // The logs live on a fault-injecting file system: a protocol that skips fsync loses what it
+  // "forced" at a crash, and the invariants catch it (on the old in-memory disk, a log without
+  // fsync could not even be expressed).
+  it("catches a log that never fsyncs (no-fsync): the crashes lose its forced records", async () => {
+    const caught: string[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      const v = (await simulateTwoPc({ seed, bug: "no-fsync" })).violation;
+      if (v !== undefined) caught.push(v.invariant.split(":")[0]!);
+    }
+    expect(caught.length).toBeGreaterThan(10);
+    expect(new Set(caught).size).toBeGreaterThan(1);
+    for (const invariant of caught) expect(["atomicity", "conservation", "termination"]).toContain(invariant);
+  }, 120_000);
+
   it("replays a seed exactly", async () => {
     const a = await simulateTwoPc({ seed: 4242 });
     const b = await simulateTwoPc({ seed: 4242 });

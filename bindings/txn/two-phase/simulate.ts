@@ -3,8 +3,12 @@
  * simulation): a coordinator and 3–5 participant banks on a SimNetwork with lossy, duplicating,
  * reordering links and partitions; the coordinator or any participant crashes before any effect
  * of any step (before/after forcing PREPARED, after the decision before sending, mid-broadcast,
- * between apply and COMMITTED) and restarts from its simulated disk. Then everything heals and
- * the run checks:
+ * between apply and COMMITTED) and restarts from its disk. Each node's 2PC log and bank live in
+ * a {@link FileTwoPcLog} (the shipping append-log file) on its own fault-injecting file system
+ * (store's `FaultFs`, seeded from the run's seed): a crash is a power loss there, so every write
+ * not fsynced is lost, torn, zeroed or kept (seeded) before the restart reads the file back, and a
+ * missing fsync in the protocol shows up as a violated invariant. Then everything heals and the
+ * run checks:
  *
  * 1. atomicity: no transaction is committed at one node and aborted at another (coordinator
  *    included, across incarnations);
@@ -19,13 +23,15 @@
 import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../../net/index.ts";
 import { Coordinator } from "./coordinator.ts";
 import { Participant, type TwoPcResource } from "./participant.ts";
+import { FaultFs, withoutFsync } from "../../store/index.ts";
+import { FileTwoPcLog } from "./file-log.ts";
 import { LogBank } from "./resources.ts";
 import { TwoPcRunner } from "./runner.ts";
 import type { TwoPcEffect, TwoPcEvent, TwoPcOp } from "./types.ts";
 import { describeTwoPcPayload, traceTwoPcEffect, traceTwoPcViolation } from "./trace.ts";
 
 /** A deliberately broken protocol (for checking the checks). */
-export type TwoPcBug = "send-commit-before-force" | "in-doubt-commits-alone" | "no-locks";
+export type TwoPcBug = "send-commit-before-force" | "in-doubt-commits-alone" | "no-locks" | "no-fsync";
 
 /** Options of {@link simulateTwoPc}. */
 export interface TwoPcSimulationOptions {
@@ -91,6 +97,9 @@ class TwoPcRun {
   private readonly runners = new Map<NodeId, TwoPcRunner>();
   private readonly cores = new Map<NodeId, Coordinator | Participant>();
   private readonly banks = new Map<NodeId, LogBank>();
+  /** Each node's file system (its disk across incarnations) and its open log (until a crash). */
+  private readonly disks = new Map<NodeId, FaultFs>();
+  private readonly logs = new Map<NodeId, FileTwoPcLog>();
   private readonly votes = new Map<string, Map<NodeId, Set<boolean>>>();
   private readonly outcomes = new Map<string, Map<NodeId, Set<boolean>>>();
   private readonly members = new Map<string, NodeId[]>();
@@ -132,8 +141,13 @@ class TwoPcRun {
     for (const id of [COORD, ...this.ids]) this.net.addNode(id);
     for (const a of [COORD, ...this.ids])
       for (const b of [COORD, ...this.ids]) if (a < b) this.net.setLink(a, b, link);
+    [COORD, ...this.ids].forEach((id, i) => {
+      const disk = new FaultFs({ seed: (Math.imul(this.options.seed, 0x9e3779b1) + i + 1) >>> 0 });
+      disk.mkdir(`/${id}`);
+      this.disks.set(id, disk);
+    });
     for (const id of this.ids) {
-      const bank = new LogBank(this.net.node(id).storage);
+      const bank = new LogBank(this.logOf(id));
       await bank.open(new Map(Array.from({ length: ACCOUNTS }, (_, i) => [`a${i}`, OPENING])));
     }
     for (const id of [COORD, ...this.ids]) await this.startNode(id);
@@ -154,9 +168,23 @@ class TwoPcRun {
     this.checkConservation();
   }
 
+  /** The node's open log, opened from its disk after a restart. */
+  private logOf(id: NodeId): FileTwoPcLog {
+    let log = this.logs.get(id);
+    if (log === undefined) {
+      const disk = this.disks.get(id)!;
+      log = FileTwoPcLog.open(`/${id}/2pc.log`, {
+        port: this.options.bug === "no-fsync" ? withoutFsync(disk) : disk,
+      });
+      this.logs.set(id, log);
+    }
+    return log;
+  }
+
   private async startNode(id: NodeId): Promise<void> {
     const node = this.net.node(id);
-    const bank = id === COORD ? undefined : new LogBank(node.storage);
+    const log = this.logOf(id);
+    const bank = id === COORD ? undefined : new LogBank(log);
     const resource = bank === undefined ? undefined : bankFor(bank, this.options.bug);
     const core =
       resource === undefined
@@ -165,7 +193,7 @@ class TwoPcRun {
     const runner = new TwoPcRunner({
       transport: node.transport,
       clock: node.clock,
-      log: node.storage,
+      log,
       core,
       ...(resource ? { resource } : {}),
       observer: (n, e) => this.observe(n, e),
@@ -194,6 +222,8 @@ class TwoPcRun {
     this.crashes++;
     this.runners.get(id)!.kill();
     this.net.crash(id);
+    this.disks.get(id)!.crash(); // power loss: what was not fsynced is settled at the restart
+    this.logs.delete(id);
     const delay = this.options.crashAt?.restartMs ?? this.random.int(20, 1500);
     this.net.clock.setTimer(
       delay,
@@ -203,6 +233,7 @@ class TwoPcRun {
 
   private async restart(id: NodeId): Promise<void> {
     if (this.net.node(id).up) return;
+    this.disks.get(id)!.restart();
     this.net.restart(id);
     await this.startNode(id);
   }

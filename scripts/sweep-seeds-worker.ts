@@ -1,0 +1,73 @@
+// DO NOT RUN DIRECTLY: scripts/sweep-seeds.mjs starts this worker (node --import tsx) for one
+// configuration and one seed range, and reads one JSON line per seed from its stdout:
+//   {"config":"pos-7-2","seed":17,"ok":true,"ms":412}
+//   {"config":"pos-7-2","seed":18,"ok":false,"invariant":"evidence","detail":"…","replay":"…","ms":530}
+// A simulation that throws is reported as a failure with invariant "exception".
+import { replayCommand, simulateConsensus, type SimulationOptions } from "../bindings/consensus/index.ts";
+import { simulatePow, simulatePrimary } from "../bindings/replication/index.ts";
+import { simulateTwoPc, twoPcReplayCommand } from "../bindings/txn/index.ts";
+
+interface Outcome {
+  readonly violation?: { readonly invariant: string; readonly detail: string };
+}
+
+type Runner = { run: (seed: number) => Promise<Outcome>; replay: (seed: number) => string };
+
+function consensus(selection: SimulationOptions["selection"], validators: number, byzantine: number): Runner {
+  const options = (seed: number): SimulationOptions => ({ seed, validators, byzantine, selection });
+  return {
+    run: async (seed) => {
+      const r = await simulateConsensus(options(seed));
+      return r.ok ? {} : { violation: r.violation! };
+    },
+    replay: (seed) => replayCommand(options(seed)),
+  };
+}
+
+function replication(mode: "primary" | "pow"): Runner {
+  return {
+    run: (seed) => (mode === "pow" ? simulatePow({ seed }) : simulatePrimary({ seed })),
+    replay: (seed) => `npx chaindb simulate replication --mode ${mode} --seeds ${seed}..${seed}`,
+  };
+}
+
+/** The configurations of issue 15 part 6, by name. */
+const RUNNERS: Record<string, Runner> = {
+  "tendermint-4-1": consensus("tendermint", 4, 1),
+  "pos-4-1": consensus("pos", 4, 1),
+  "dpos-4-1": consensus("dpos", 4, 1),
+  "tendermint-7-2": consensus("tendermint", 7, 2),
+  "pos-7-2": consensus("pos", 7, 2),
+  "dpos-7-2": consensus("dpos", 7, 2),
+  "replication-primary": replication("primary"),
+  "replication-pow": replication("pow"),
+  "2pc": { run: (seed) => simulateTwoPc({ seed }), replay: (seed) => twoPcReplayCommand(seed) },
+};
+
+const [config, fromText, toText] = process.argv.slice(2);
+const runner = config === undefined ? undefined : RUNNERS[config];
+if (runner === undefined || !/^\d+$/.test(fromText ?? "") || !/^\d+$/.test(toText ?? "")) {
+  process.stderr.write(`usage: sweep-seeds-worker.ts <${Object.keys(RUNNERS).join("|")}> <from> <to>\n`);
+  process.exit(2);
+}
+for (let seed = Number(fromText); seed <= Number(toText); seed++) {
+  const t0 = performance.now();
+  let line: Record<string, unknown>;
+  try {
+    const r = await runner.run(seed);
+    line =
+      r.violation === undefined
+        ? { config, seed, ok: true }
+        : { config, seed, ok: false, ...r.violation, replay: runner.replay(seed) };
+  } catch (error) {
+    line = {
+      config,
+      seed,
+      ok: false,
+      invariant: "exception",
+      detail: String(error),
+      replay: runner.replay(seed),
+    };
+  }
+  process.stdout.write(`${JSON.stringify({ ...line, ms: Math.round(performance.now() - t0) })}\n`);
+}
