@@ -24,6 +24,26 @@ function consensus(selection: SimulationOptions["selection"], validators: number
   };
 }
 
+/** The hostile-peer configuration of test/consensus/consensus-hostile-simulation.test.ts. */
+function hostile(): Runner {
+  const options = (seed: number): SimulationOptions => ({
+    seed,
+    validators: 4,
+    byzantine: seed % 4 === 0 ? 0 : 1,
+    selection: "tendermint",
+    hostile: true,
+    faultMs: 1000,
+    heights: 2,
+  });
+  return {
+    run: async (seed) => {
+      const r = await simulateConsensus(options(seed));
+      return r.ok ? {} : { violation: r.violation! };
+    },
+    replay: (seed) => replayCommand(options(seed)),
+  };
+}
+
 function replication(mode: "primary" | "pow"): Runner {
   return {
     run: (seed) => (mode === "pow" ? simulatePow({ seed }) : simulatePrimary({ seed })),
@@ -39,6 +59,7 @@ const RUNNERS: Record<string, Runner> = {
   "tendermint-7-2": consensus("tendermint", 7, 2),
   "pos-7-2": consensus("pos", 7, 2),
   "dpos-7-2": consensus("dpos", 7, 2),
+  "hostile-4-1": hostile(),
   "replication-primary": replication("primary"),
   "replication-pow": replication("pow"),
   "2pc": { run: (seed) => simulateTwoPc({ seed }), replay: (seed) => twoPcReplayCommand(seed) },

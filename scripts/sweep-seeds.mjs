@@ -23,6 +23,7 @@ const CONFIGS = {
   "tendermint-7-2": 25,
   "pos-7-2": 25,
   "dpos-7-2": 25,
+  "hostile-4-1": 50,
   "replication-primary": 50,
   "replication-pow": 50,
   "2pc": 1000,

@@ -52,10 +52,12 @@ async function runSeeds(
 }
 
 describe("consensus simulation with a hostile peer", () => {
-  it(`4 validators (0 or 1 byzantine, whose keys the hostile peer holds): ${slow ? 2000 : 160} seeds`, async () => {
+  it(`4 validators (0 or 1 byzantine, whose keys the hostile peer holds): ${slow ? 600 : 160} seeds`, async () => {
     const results = await runSeeds(
       (seed) => options(seed, 4, seed % 4 === 0 ? 0 : 1),
-      seeds(slow ? 2000 : 160),
+      // CI's slow pass keeps to 600 (about 5 minutes); seeds 1..2000 passed in a wide sweep
+      // (2026-12-07), which `node scripts/sweep-seeds.mjs --configs hostile-4-1` repeats.
+      seeds(slow ? 600 : 160),
     );
     expect(results.reduce((n, r) => n + r.hostileMessages, 0)).toBeGreaterThan(results.length * 100);
     expect(Math.max(...results.map((r) => r.peakFutureMessages))).toBeGreaterThan(0); // the floods reached the buffers

@@ -48,6 +48,12 @@ describe("consensus simulation", () => {
     expect(commits).toBeGreaterThan(0);
   }, 900_000);
 
+  it("proof of stake, seed 930: byzantine stake of exactly 1/3 is not drawn (the correct 2/3 is no quorum)", async () => {
+    const result = await simulateConsensus({ seed: 930, validators: 4, byzantine: 1, selection: "pos" });
+    expect(result.violation).toBeUndefined();
+    expect(result.minHeight).toBeGreaterThan(0);
+  }, 60_000);
+
   it(`7 validators, 2 byzantine, equal power: ${slow ? 200 : 6} seeds`, async () => {
     const { commits } = await runSeeds(7, 2, slow ? 200 : 6);
     expect(commits).toBeGreaterThan(0);
