@@ -13,8 +13,8 @@ interface Outcome {
 
 type Runner = { run: (seed: number) => Promise<Outcome>; replay: (seed: number) => string };
 
-function consensus(selection: SimulationOptions["selection"], validators: number, byzantine: number): Runner {
-  const options = (seed: number): SimulationOptions => ({ seed, validators, byzantine, selection });
+/** A consensus configuration: the simulation's options for a seed. */
+function consensus(options: (seed: number) => SimulationOptions): Runner {
   return {
     run: async (seed) => {
       const r = await simulateConsensus(options(seed));
@@ -24,25 +24,20 @@ function consensus(selection: SimulationOptions["selection"], validators: number
   };
 }
 
+const plain =
+  (selection: SimulationOptions["selection"], validators: number, byzantine: number) =>
+  (seed: number): SimulationOptions => ({ seed, validators, byzantine, selection });
+
 /** The hostile-peer configuration of test/consensus/consensus-hostile-simulation.test.ts. */
-function hostile(): Runner {
-  const options = (seed: number): SimulationOptions => ({
-    seed,
-    validators: 4,
-    byzantine: seed % 4 === 0 ? 0 : 1,
-    selection: "tendermint",
-    hostile: true,
-    faultMs: 1000,
-    heights: 2,
-  });
-  return {
-    run: async (seed) => {
-      const r = await simulateConsensus(options(seed));
-      return r.ok ? {} : { violation: r.violation! };
-    },
-    replay: (seed) => replayCommand(options(seed)),
-  };
-}
+const hostile = (seed: number): SimulationOptions => ({
+  seed,
+  validators: 4,
+  byzantine: seed % 4 === 0 ? 0 : 1,
+  selection: "tendermint",
+  hostile: true,
+  faultMs: 1000,
+  heights: 2,
+});
 
 function replication(mode: "primary" | "pow"): Runner {
   return {
@@ -53,13 +48,13 @@ function replication(mode: "primary" | "pow"): Runner {
 
 /** The configurations of issue 15 part 6, by name. */
 const RUNNERS: Record<string, Runner> = {
-  "tendermint-4-1": consensus("tendermint", 4, 1),
-  "pos-4-1": consensus("pos", 4, 1),
-  "dpos-4-1": consensus("dpos", 4, 1),
-  "tendermint-7-2": consensus("tendermint", 7, 2),
-  "pos-7-2": consensus("pos", 7, 2),
-  "dpos-7-2": consensus("dpos", 7, 2),
-  "hostile-4-1": hostile(),
+  "tendermint-4-1": consensus(plain("tendermint", 4, 1)),
+  "pos-4-1": consensus(plain("pos", 4, 1)),
+  "dpos-4-1": consensus(plain("dpos", 4, 1)),
+  "tendermint-7-2": consensus(plain("tendermint", 7, 2)),
+  "pos-7-2": consensus(plain("pos", 7, 2)),
+  "dpos-7-2": consensus(plain("dpos", 7, 2)),
+  "hostile-4-1": consensus(hostile),
   "replication-primary": replication("primary"),
   "replication-pow": replication("pow"),
   "2pc": { run: (seed) => simulateTwoPc({ seed }), replay: (seed) => twoPcReplayCommand(seed) },

@@ -39,6 +39,11 @@ export function budgetLimits(options: PeerBudgetOptions = {}): PeerBudgetLimits 
   };
 }
 
+/** A token bucket's level after `elapsedMs` of refill at `perSecond`, capped at `capacity`. */
+function refilled(tokens: number, capacity: number, perSecond: number, elapsedMs: number): number {
+  return Math.min(capacity, tokens + (Math.max(0, elapsedMs) / 1000) * perSecond);
+}
+
 /** One peer's budget. */
 export class PeerBudget {
   private messages: number;
@@ -65,13 +70,11 @@ export class PeerBudget {
 
   /** Charges one frame of `size` bytes arriving at `now`. */
   charge(size: number, now: number): BudgetVerdict {
-    const elapsed = Math.max(0, now - this.refilledAt) / 1000;
+    const elapsed = now - this.refilledAt;
     this.refilledAt = Math.max(this.refilledAt, now);
-    this.messages = Math.min(
-      this.limits.messagesPerSecond,
-      this.messages + elapsed * this.limits.messagesPerSecond,
-    );
-    this.bytes = Math.min(this.bytesCapacity, this.bytes + elapsed * this.limits.bytesPerSecond);
+    const { messagesPerSecond, bytesPerSecond } = this.limits;
+    this.messages = refilled(this.messages, messagesPerSecond, messagesPerSecond, elapsed);
+    this.bytes = refilled(this.bytes, this.bytesCapacity, bytesPerSecond, elapsed);
     if (this.messages >= 1 && this.bytes >= size) {
       this.messages -= 1;
       this.bytes -= size;
@@ -109,8 +112,7 @@ export class ConnectRate {
   allow(address: string, now: number): boolean {
     const b = this.buckets.get(address) ?? { tokens: this.perSecond, at: now };
     this.buckets.delete(address); // re-inserted last: the map's order is least recently seen first
-    const elapsed = Math.max(0, now - b.at) / 1000;
-    b.tokens = Math.min(this.perSecond, b.tokens + elapsed * this.perSecond);
+    b.tokens = refilled(b.tokens, this.perSecond, this.perSecond, now - b.at);
     b.at = Math.max(b.at, now);
     const ok = b.tokens >= 1;
     if (ok) b.tokens -= 1;
