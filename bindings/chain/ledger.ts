@@ -22,6 +22,7 @@ import {
   openDurableLog,
   type FilePort,
   type LedgerLog,
+  type PagedStats,
 } from "../store/index.ts";
 import { ACCOUNT_RECORD_SIZE, accountRecord, encodeProof } from "./proof.ts";
 import { TRANSFER_SIZE, au64, decodeTransfer, packTransfers, verifyTransferSignature } from "./transfer.ts";
@@ -183,6 +184,11 @@ export class Ledger {
   /** Number of accounts. */
   get accountCount(): number {
     return this.state.accountCount;
+  }
+
+  /** Cache and file counters of a paged ledger (`cacheBytes`), else undefined. */
+  pagedStats(): PagedStats | undefined {
+    return this.state instanceof PagedState ? this.state.stats() : undefined;
   }
 
   /** The current state root. */
@@ -437,6 +443,8 @@ function joinGenesis(fromList: Uint8Array, packed: Uint8Array | undefined): Uint
       `"genesisRecords" expected a multiple of ${ACCOUNT_RECORD_SIZE} bytes, got ${packed.length}`,
     );
   }
+  // Millions of packed records and no list: no copy (it is only read).
+  if (fromList.length === 0) return packed;
   const all = new Uint8Array(fromList.length + packed.length);
   all.set(fromList);
   all.set(packed, fromList.length);

@@ -43,7 +43,7 @@ import {
   type ProofMaterial,
 } from "../engine/index.ts";
 import { type FilePort, nodeFilePort } from "./file-port.ts";
-import { PAGE_HEADER, PAGE_RECORD, PageFile, encodePage, type Checkpoint } from "./page-file.ts";
+import { PageFile, encodePage, pageFrameBytes, type Checkpoint } from "./page-file.ts";
 
 /** Words per record in a page's word area: path (8), leaf hash (8). */
 const WORDS = 16;
@@ -342,10 +342,10 @@ export class PagedState implements LedgerState {
     const off = this.offsets[b]!;
     p = new Page(b, Math.max(4, n + (n >> 2)));
     if (off >= 0) {
-      this.file.readPage(b, n, off, p.recs);
+      this.file.readPage(b, n, off, p.recs, p.words);
       this.pageReads++;
       p.n = n;
-      for (let i = 0; i < n; i++) pathDigest(p.recs, i * REC, p.words, i * WORDS);
+      p.leafOk.fill(1, 0, n);
     }
     this.pages[b] = p;
     this.clock.push(b);
@@ -387,13 +387,16 @@ export class PagedState implements LedgerState {
   /** Appends changed pages to the log in one write and points their buckets at them. */
   private writePages(pages: readonly Page[]): void {
     let bytes = 0;
-    for (const p of pages) if (p.n > 0) bytes += PAGE_HEADER + p.n * PAGE_RECORD;
+    for (const p of pages) {
+      if (p.n > 0) bytes += pageFrameBytes(p.n);
+      for (let i = 0; i < p.n; i++) this.leafOf(p, i);
+    }
     const buf = new Uint8Array(bytes);
     let at = 0;
     const starts: number[] = [];
     for (const p of pages) {
       starts.push(at);
-      if (p.n > 0) at = encodePage(p.bucket, p.recs, p.n, buf, at);
+      if (p.n > 0) at = encodePage(p.bucket, p.recs, p.words, p.n, buf, at);
     }
     const base = bytes > 0 ? this.file.append(buf) : 0;
     pages.forEach((p, i) => {
