@@ -3,11 +3,11 @@
  *
  *   state.pages   frames, appended, never rewritten in place:
  *                 magic u32le "PAGE" ‖ bucket u32le ‖ count u32le ‖ crc32c u32le ‖ count records
- *                 (48 bytes each, sorted by path) ‖ per record its path and leaf hash (16 words
- *                 u32le, as sha256-block.ts writes digests); the CRC-32C covers all after itself
- *                 and bucket, count. The hashes cost 64 bytes an account on disk and spare a page
- *                 miss its rehashing: at 100k accounts and a 4 MB cache, path and leaf hashes
- *                 of the pages read back were ~25% of a block's CPU time.
+ *                 (48 bytes each, sorted by path) ‖ per record its path, leaf hash and branch
+ *                 hash (24 words u32le, as sha256-block.ts writes digests); the CRC-32C covers
+ *                 all after itself and bucket, count. The hashes cost 96 bytes an account on
+ *                 disk and spare a page miss its rehashing: at 100k accounts and a 4 MB cache,
+ *                 path and leaf hashes of the pages read back were ~25% of a block's CPU time.
  *   state.ckpt    replaced atomically (tmp, fsync, rename, fsync dir): magic "CKPT" u32le ‖
  *                 version u32le ‖ pageBits u32le ‖ 0 u32 ‖ height f64le ‖ log end f64le ‖
  *                 accounts f64le ‖ root 32 ‖ per bucket (offset f64le, or -1 for none ‖ count u32le ‖
@@ -42,8 +42,8 @@ export const CHECKPOINT_FILE = "state.ckpt";
 export const PAGE_HEADER = 16;
 /** Bytes of an account record in a page. */
 export const PAGE_RECORD = 48;
-/** Bytes of a record's path and leaf hash in a page. */
-export const PAGE_WORDS = 64;
+/** Bytes of a record's path, leaf hash and branch hash in a page (paged-state.ts `WORDS`). */
+export const PAGE_WORDS = 96;
 /** Bytes per bucket in a checkpoint. */
 export const CKPT_BUCKET = 44;
 /** Bytes of a checkpoint's header. */

@@ -45,8 +45,13 @@ import {
 import { type FilePort, nodeFilePort } from "./file-port.ts";
 import { PageFile, encodePage, pageFrameBytes, type Checkpoint } from "./page-file.ts";
 
-/** Words per record in a page's word area: path (8), leaf hash (8). */
-const WORDS = 16;
+/**
+ * Words per record in a page's word area: path (8), leaf hash (8), branch hash (8). Record s > 0
+ * holds the hash of the branching node that splits the page between records s - 1 and s (each
+ * s names exactly one such node): a block rehashes only the paths to the records it changed
+ * (and the one-sided nodes above a branching node), not the whole page.
+ */
+const WORDS = 24;
 /** Bytes a page costs beyond its arrays (object, views), for the budget. */
 const PAGE_OVERHEAD = 256;
 const U64_MAX = (1n << 64n) - 1n;
@@ -91,6 +96,10 @@ class Page {
   recs: Uint8Array;
   words: Int32Array;
   leafOk: Uint8Array;
+  /** Branch hash s is current (all cleared when a record is inserted or removed). */
+  branchOk: Uint8Array;
+  /** Records changed in place since the page was last hashed. */
+  changed: number[] = [];
   /** Differs from its copy in the log (or has none). */
   dirty = false;
   /** CLOCK reference bit. */
@@ -101,14 +110,15 @@ class Page {
     cap: number,
   ) {
     this.cap = cap;
-    const buf = new ArrayBuffer(cap * (REC + WORDS * 4 + 1));
+    const buf = new ArrayBuffer(cap * (REC + WORDS * 4 + 2));
     this.recs = new Uint8Array(buf, 0, cap * REC);
     this.words = new Int32Array(buf, cap * REC, cap * WORDS);
     this.leafOk = new Uint8Array(buf, cap * (REC + WORDS * 4), cap);
+    this.branchOk = new Uint8Array(buf, cap * (REC + WORDS * 4 + 1), cap);
   }
 
   get bytes(): number {
-    return this.cap * (REC + WORDS * 4 + 1) + PAGE_OVERHEAD;
+    return this.cap * (REC + WORDS * 4 + 2) + PAGE_OVERHEAD;
   }
 
   /** Copies the contents into a page of capacity `cap`. */
@@ -119,6 +129,8 @@ class Page {
     p.recs.set(this.recs.subarray(0, n * REC));
     p.words.set(this.words.subarray(0, n * WORDS));
     p.leafOk.set(this.leafOk.subarray(0, n));
+    p.branchOk.set(this.branchOk.subarray(0, n));
+    p.changed = this.changed;
     p.dirty = this.dirty;
     return p;
   }
@@ -136,6 +148,21 @@ function cmpPath(a: Int32Array, ao: number, b: Int32Array, bo: number): number {
     if (x !== y) return x < y ? -1 : 1;
   }
   return 0;
+}
+
+/** Common prefix, in bits, of the paths at words a and b (distinct paths). */
+function lcpBits(w: Int32Array, a: number, b: number): number {
+  for (let i = 0; i < 8; i++) {
+    const x = w[a + i]! ^ w[b + i]!;
+    if (x !== 0) return i * 32 + Math.clz32(x);
+  }
+  assert(false, "two accounts with one path");
+}
+
+/** True if one of the changed record indices lies in [lo, hi). */
+function changedIn(changed: readonly number[], lo: number, hi: number): boolean {
+  for (const j of changed) if (j >= lo && j < hi) return true;
+  return false;
 }
 
 function bitOf(words: Int32Array, at: number, d: number): number {
@@ -202,6 +229,7 @@ export class PagedState implements LedgerState {
   private readonly q = new Int32Array(8);
   private readonly scratch = new Int32Array(16 * 258);
   private readonly word8 = new Int32Array(8);
+  private readonly chainH = new Int32Array(8);
 
   constructor(private readonly options: PagedStateOptions) {
     if (!Number.isFinite(options.cacheBytes) || options.cacheBytes < 0)
@@ -346,6 +374,7 @@ export class PagedState implements LedgerState {
       this.pageReads++;
       p.n = n;
       p.leafOk.fill(1, 0, n);
+      p.branchOk.fill(1, 0, n); // written fully hashed (writePages)
     }
     this.pages[b] = p;
     this.clock.push(b);
@@ -389,7 +418,9 @@ export class PagedState implements LedgerState {
     let bytes = 0;
     for (const p of pages) {
       if (p.n > 0) bytes += pageFrameBytes(p.n);
-      for (let i = 0; i < p.n; i++) this.leafOf(p, i);
+      // Every leaf and branch hash current, so a page read back trusts them (the bucket's slot
+      // gets the hash the next root would give it).
+      this.hashBucket(p, (this.buckets + p.bucket) * 8);
     }
     const buf = new Uint8Array(bytes);
     let at = 0;
@@ -451,11 +482,12 @@ export class PagedState implements LedgerState {
       p.recs.copyWithin((i + 1) * REC, i * REC, p.n * REC);
       p.words.copyWithin((i + 1) * WORDS, i * WORDS, p.n * WORDS);
       p.leafOk.copyWithin(i + 1, i, p.n);
+      p.branchOk.fill(0);
       p.n++;
       this.total++;
       p.recs.set(addr.subarray(o, o + 32), i * REC);
       p.words.set(this.q, i * WORDS);
-    }
+    } else p.changed.push(i);
     writeU64(p.recs, i * REC + 32, balance);
     writeU64(p.recs, i * REC + 40, nonce);
     p.leafOk[i] = 0;
@@ -470,6 +502,7 @@ export class PagedState implements LedgerState {
     p.recs.copyWithin(i * REC, (i + 1) * REC, p.n * REC);
     p.words.copyWithin(i * WORDS, (i + 1) * WORDS, p.n * WORDS);
     p.leafOk.copyWithin(i, i + 1, p.n);
+    p.branchOk.fill(0);
     p.n--;
     this.total--;
     p.dirty = true;
@@ -701,21 +734,45 @@ export class PagedState implements LedgerState {
 
   // ---- the root ---------------------------------------------------------------------------------
 
-  /** Hashes the subtree of sorted records [lo, hi) of `p` at depth d (≥ 2 records) → out[at..]. */
+  /**
+   * Hashes the subtree of sorted records [lo, hi) of `p` at depth d (≥ 1 record) → out[at..]:
+   * the branching node where the range splits (depth bd ≥ d), then the one-sided nodes from bd
+   * up to d. The branching node's hash is cached at the split record (unless a record of the
+   * range changed); the one-sided nodes above it depend on d (a proof asks at every depth).
+   */
   private subHash(p: Page, lo: number, hi: number, d: number, out: Int32Array, at: number): void {
+    const w = p.words;
     if (hi - lo === 1) {
       this.leafOf(p, lo);
-      out.set(p.words.subarray(lo * WORDS + 8, lo * WORDS + 16), at);
+      out.set(w.subarray(lo * WORDS + 8, lo * WORDS + 16), at);
       return;
     }
-    const m = this.splitAt(p, lo, hi, d);
-    const s = this.scratch;
-    const base = d * 16;
-    if (m > lo) this.subHash(p, lo, m, d + 1, s, base);
-    else s.fill(0, base, base + 8);
-    if (hi > m) this.subHash(p, m, hi, d + 1, s, base + 8);
-    else s.fill(0, base + 8, base + 16);
-    nodeDigest(s, base, out, at);
+    const bd = lcpBits(w, lo * WORDS, (hi - 1) * WORDS);
+    const split = this.splitAt(p, lo, hi, bd);
+    const c = split * WORDS + 16;
+    // Scratch rows d … bd are free: callers use rows above d, the children rows below bd.
+    const sc = this.scratch;
+    const h = this.chainH;
+    if (p.branchOk[split] === 1 && !changedIn(p.changed, lo, hi)) h.set(w.subarray(c, c + 8));
+    else {
+      this.subHash(p, lo, split, bd + 1, sc, bd * 16);
+      this.subHash(p, split, hi, bd + 1, sc, bd * 16 + 8);
+      nodeDigest(sc, bd * 16, h, 0);
+      w.set(h, c);
+      p.branchOk[split] = 1;
+    }
+    for (let k = bd - 1; k >= d; k--) {
+      const m = k * 16;
+      if (bitOf(w, lo * WORDS, k) === 0) {
+        sc.set(h, m);
+        sc.fill(0, m + 8, m + 16);
+      } else {
+        sc.fill(0, m, m + 8);
+        sc.set(h, m + 8);
+      }
+      nodeDigest(sc, m, h, 0);
+    }
+    out.set(h, at);
   }
 
   /** Hash of the records [lo, hi) at depth d (empty, one leaf, or a node) → out[at..]. */
@@ -756,6 +813,7 @@ export class PagedState implements LedgerState {
   /** The bucket's subtree hash (count 0, 1 or more) → top[at..]. */
   private hashBucket(p: Page, at: number): void {
     this.rangeHash(p, 0, p.n, this.bits, this.top, at);
+    p.changed = [];
   }
 
   /** Heap node i from its children: empty, the one leaf passed up, or a node hash. */
