@@ -660,6 +660,7 @@ export class PagedState implements LedgerState {
   commit(): void {
     assert(this.inBlock, "commit: no block is open");
     this.inBlock = false;
+    this.evict();
   }
 
   abort(): void {
@@ -690,6 +691,7 @@ export class PagedState implements LedgerState {
       assert(i >= 0, "changes: a touched account exists");
       out.set(p.recs.subarray(i * REC, (i + 1) * REC), n * REC);
     });
+    if (!this.inBlock) this.evict();
     return out;
   }
 

@@ -9,6 +9,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Ledger } from "../../bindings/chain/ledger.ts";
 import { encodeProof, verifyProof } from "../../bindings/chain/proof.ts";
 import { packTransfer } from "../../bindings/chain/transfer.ts";
 import { accountRecord, createLedgerState } from "../../bindings/engine/index.ts";
@@ -193,4 +194,45 @@ describe("paged state against the in-memory state", () => {
     expect(paged.stats().pageWrites).toBeGreaterThan(0);
     paged.close();
   }, 120_000);
+});
+
+describe("paged ledger options", () => {
+  const genesis = POOL.slice(0, 4).map((address) => ({ address, balance: 10n }));
+  const code = async (p: Promise<unknown>) =>
+    p.then(
+      () => "ok",
+      (e: { code?: string }) => e.code,
+    );
+
+  it("cacheBytes needs a dir, the ts engine and a size ≥ 0 (BAD_ARGUMENT)", async () => {
+    const fs = new FaultFs({ seed: 3 });
+    expect(await code(Ledger.open({ chainId: 1, genesis, cacheBytes: 1 << 20 }))).toBe("BAD_ARGUMENT");
+    expect(
+      await code(
+        Ledger.open({ chainId: 1, genesis, dir: "/a", filePort: fs, cacheBytes: 1 << 20, engine: "wasm" }),
+      ),
+    ).toBe("BAD_ARGUMENT");
+    expect(await code(Ledger.open({ chainId: 1, genesis, dir: "/a", filePort: fs, cacheBytes: -1 }))).toBe(
+      "BAD_ARGUMENT",
+    );
+  });
+
+  it("a paged ledger reports engine ts and its cache, and reopens to the same root", async () => {
+    const fs = new FaultFs({ seed: 4 });
+    const opts = { chainId: 1, genesis, dir: "/a", filePort: fs, cacheBytes: 0, snapshotEvery: 2 };
+    const l = await Ledger.open(opts);
+    expect(l.engine).toBe("ts");
+    const mem = await Ledger.open({ chainId: 1, genesis });
+    expect(hex(l.root())).toBe(hex(mem.root()));
+    const packed = new Uint8Array(88);
+    packTransfer(packed, 0, POOL[0]!, POOL[30]!, 3n, 1n, 0n);
+    for (const x of [l, mem]) await x.applyPacked(packed, 1, { proposer: POOL[1]! });
+    expect(l.pagedStats()!.cachedBytes).toBe(0);
+    await l.close();
+    const again = await Ledger.open(opts);
+    expect(again.height).toBe(1);
+    expect(hex(again.root())).toBe(hex(mem.root()));
+    expect(again.account(POOL[30]!)).toEqual({ balance: 3n, nonce: 0n });
+    await again.close();
+  });
 });
