@@ -78,9 +78,13 @@ export interface DurableMeta {
 // deno-lint-ignore no-explicit-any
 type Db = any;
 
+/** Bytes per `Hash.update`: node:crypto refuses 2 GiB and more at once (a 50M-account genesis is 2.4 GB). */
+const HASH_CHUNK = 1 << 30;
+
 function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = createHash("sha256");
-  for (const p of parts) h.update(p);
+  for (const p of parts)
+    for (let at = 0; at < p.length; at += HASH_CHUNK) h.update(p.subarray(at, at + HASH_CHUNK));
   return new Uint8Array(h.digest());
 }
 
