@@ -9,7 +9,7 @@
  *                 disk and spare a page miss its rehashing: at 100k accounts and a 4 MB cache,
  *                 path and leaf hashes of the pages read back were ~25% of a block's CPU time.
  *   state.ckpt    replaced atomically (tmp, fsync, rename, fsync dir): magic "CKPT" u32le ‖
- *                 version u32le ‖ pageBits u32le ‖ 0 u32 ‖ height f64le ‖ log end f64le ‖
+ *                 version u32le ‖ pageBits u32le ‖ log generation u32le ‖ height f64le ‖ log end f64le ‖
  *                 accounts f64le ‖ root 32 ‖ per bucket (offset f64le, or -1 for none ‖ count u32le ‖
  *                 subtree hash 32) ‖ SHA-256 of everything before.
  *
@@ -17,6 +17,11 @@
  * log is fsynced) makes the new offsets current, so a crash at any point leaves the last
  * checkpoint and every page it names intact; frames appended after it are unreferenced and cut
  * on open. Recovery reads the checkpoint (44 bytes per bucket) and nothing else of the log.
+ *
+ * Compaction: when the log holds more dead frames than live ones, a checkpoint copies the live
+ * pages into the next generation's file (`state.pages.<g>`), fsyncs it, and names it in the new
+ * checkpoint; the old file is removed after, and any file of another generation on open (a
+ * crash in between). Until the checkpoint is replaced the old generation stays whole.
  * @module
  */
 import * as path from "node:path";
@@ -62,6 +67,8 @@ function corrupt(message: string): ChainDbError {
 export interface Checkpoint {
   /** Bits of the path that pick a page (2^pageBits pages). */
   pageBits: number;
+  /** Generation of the page log it names (0: `state.pages`, g: `state.pages.<g>`). */
+  gen: number;
   /** Height of the state it holds. */
   height: number;
   /** Bytes of the page log it names (later frames are unreferenced). */
@@ -86,6 +93,7 @@ export function encodeCheckpoint(c: Checkpoint): Uint8Array {
   dv.setUint32(0, CKPT_MAGIC, true);
   dv.setUint32(4, CKPT_VERSION, true);
   dv.setUint32(8, c.pageBits, true);
+  dv.setUint32(12, c.gen, true);
   dv.setFloat64(16, c.height, true);
   dv.setFloat64(24, c.logEnd, true);
   dv.setFloat64(32, c.accounts, true);
@@ -129,6 +137,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   }
   return {
     pageBits,
+    gen: dv.getUint32(12, true),
     height: dv.getFloat64(16, true),
     logEnd: dv.getFloat64(24, true),
     accounts: dv.getFloat64(32, true),
@@ -148,21 +157,39 @@ export class PageFile {
   bytesRead = 0;
   /** Bytes appended to the log, for benchmarks. */
   bytesWritten = 0;
-  private readonly logPath: string;
+  /** Generation of the page log in use. */
+  gen = 0;
   private readonly ckptPath: string;
+  private next: { fd: number; end: number; path: string } | undefined;
 
   constructor(
     private readonly port: FilePort,
-    dir: string,
+    private readonly dir: string,
   ) {
-    this.logPath = path.join(dir, PAGE_LOG_FILE);
     this.ckptPath = path.join(dir, CHECKPOINT_FILE);
+  }
+
+  private genPath(gen: number): string {
+    return path.join(this.dir, gen === 0 ? PAGE_LOG_FILE : `${PAGE_LOG_FILE}.${gen}`);
+  }
+
+  private get logPath(): string {
+    return this.genPath(this.gen);
+  }
+
+  /** Removes page logs of other generations than the current one. */
+  private removeStrays(): void {
+    const keep = path.basename(this.logPath);
+    for (const name of this.port.readdir(this.dir))
+      if (name.startsWith(PAGE_LOG_FILE) && name !== keep) this.port.unlink(path.join(this.dir, name));
   }
 
   /** The durable checkpoint, or undefined when there is none; opens the log cut to its end. */
   open(): Checkpoint | undefined {
     const bytes = readSmallFile(this.port, this.ckptPath, CKPT_MAX);
     const ckpt = bytes === undefined ? undefined : decodeCheckpoint(bytes);
+    this.gen = ckpt?.gen ?? 0;
+    this.removeStrays();
     this.openLog();
     const size = this.port.size(this.fd);
     const end = ckpt?.logEnd ?? 0;
@@ -178,6 +205,8 @@ export class PageFile {
     this.close();
     this.port.unlink(this.ckptPath);
     this.port.unlink(`${this.ckptPath}.tmp`);
+    this.gen = 0;
+    this.removeStrays();
     this.port.unlink(this.logPath);
     fsyncParent(this.port, this.logPath);
     this.openLog();
@@ -225,6 +254,68 @@ export class PageFile {
     recs.set(buf.subarray(PAGE_HEADER, split));
     if (words !== undefined)
       new Uint8Array(words.buffer, words.byteOffset, count * PAGE_WORDS).set(buf.subarray(split));
+  }
+
+  /** Copies the checked frame of `bucket` (`count` records) at `offset` into `into` at `at`. */
+  readFrame(bucket: number, count: number, offset: number, into: Uint8Array, at: number): void {
+    const len = pageFrameBytes(count);
+    const buf = into.subarray(at, at + len);
+    if (readFully(this.port, this.fd, buf, 0, len, offset, this.logPath) !== len)
+      throw corrupt(`page ${bucket} at ${offset} is cut short`);
+    const dv = new DataView(buf.buffer, buf.byteOffset, len);
+    if (
+      dv.getUint32(0, true) !== PAGE_MAGIC ||
+      dv.getUint32(4, true) !== bucket ||
+      dv.getUint32(8, true) !== count
+    )
+      throw corrupt(`page ${bucket} at ${offset} has a wrong header`);
+    if (crc32c(buf.subarray(4, 12), crc32c(buf.subarray(PAGE_HEADER))) !== dv.getUint32(12, true))
+      throw corrupt(`page ${bucket} at ${offset} fails its CRC`);
+  }
+
+  /** Starts the next generation's log (compaction): empty, written by {@link rewriteAppend}. */
+  beginRewrite(): void {
+    const file = this.genPath(this.gen + 1);
+    try {
+      this.next = { fd: this.port.open(file, { create: true, truncate: true }), end: 0, path: file };
+    } catch (cause) {
+      throw ioError("create of", file, cause);
+    }
+  }
+
+  /** Appends frames to the next generation's log; returns their offset there. */
+  rewriteAppend(frames: Uint8Array): number {
+    const next = this.next!;
+    const at = next.end;
+    writeFully(this.port, next.fd, frames, at, next.path);
+    next.end += frames.length;
+    this.bytesWritten += frames.length;
+    return at;
+  }
+
+  /**
+   * Makes the next generation durable, names it in checkpoint `c` (its `gen` and `logEnd` are
+   * set here), switches to it and removes the old log.
+   */
+  commitRewrite(c: Checkpoint): void {
+    const next = this.next!;
+    this.next = undefined;
+    try {
+      fsyncOrThrow(this.port, next.fd, next.path);
+      fsyncParent(this.port, next.path);
+      c.gen = this.gen + 1;
+      c.logEnd = next.end;
+      writeFileAtomic(this.port, this.ckptPath, encodeCheckpoint(c));
+    } catch (e) {
+      this.port.close(next.fd);
+      throw e;
+    }
+    const old = this.logPath;
+    this.port.close(this.fd);
+    this.fd = next.fd;
+    this.gen++;
+    this.logEnd = next.end;
+    this.port.unlink(old);
   }
 
   /** Makes the appended pages durable, then writes the checkpoint atomically. */

@@ -59,6 +59,8 @@ const U64_MAX = (1n << 64n) - 1n;
 const LOAD_STEP = 1 << 14;
 /** Target accounts per page when the page count is chosen from the genesis size. */
 const PAGE_ACCOUNTS = 16;
+/** Bytes per write while compacting the page log. */
+const COMPACT_CHUNK = 4 << 20;
 
 /** Options of a paged state. */
 export interface PagedStateOptions {
@@ -88,6 +90,8 @@ export interface PagedStats {
   topBytes: number;
   /** Bits of the path that pick a page. */
   pageBits: number;
+  /** Generation of the page log (one more per compaction). */
+  logGeneration: number;
 }
 
 class Page {
@@ -350,6 +354,7 @@ export class PagedState implements LedgerState {
         this.stale.byteLength +
         this.buckets * 8,
       pageBits: this.bits,
+      logGeneration: this.file.gen,
     };
   }
 
@@ -948,6 +953,7 @@ export class PagedState implements LedgerState {
     const root = this.rootBytes();
     const ckpt: Checkpoint = {
       pageBits: this.bits,
+      gen: this.file.gen,
       height,
       logEnd: this.file.logEnd,
       accounts: this.total,
@@ -956,9 +962,52 @@ export class PagedState implements LedgerState {
       counts: this.diskN,
       hashes,
     };
-    this.file.checkpoint(ckpt);
+    if (this.file.logEnd > 2 * this.liveBytes()) this.compact(ckpt);
+    else this.file.checkpoint(ckpt);
     this.ckptHeight = height;
     this.ckptRoot = root;
+  }
+
+  /** Bytes of the page frames the buckets name. */
+  private liveBytes(): number {
+    let live = 0;
+    for (let b = 0; b < this.buckets; b++) if (this.offsets[b]! >= 0) live += pageFrameBytes(this.diskN[b]!);
+    return live;
+  }
+
+  /**
+   * Copies the live pages into the next log generation (4 MB writes) and checkpoints it there:
+   * the log holds more dead frames than live ones. Stops the world for one pass over the live
+   * pages (~7 GB at 50M accounts); the old generation stays valid until the checkpoint names
+   * the new one.
+   */
+  private compact(ckpt: Checkpoint): void {
+    const B = this.buckets;
+    const offsets = new Float64Array(B).fill(-1);
+    const buf = new Uint8Array(COMPACT_CHUNK);
+    const pending: number[] = [];
+    let used = 0;
+    const flush = () => {
+      const base = this.file.rewriteAppend(buf.subarray(0, used));
+      for (let k = 0; k < pending.length; k += 2) offsets[pending[k]!] = base + pending[k + 1]!;
+      pending.length = 0;
+      used = 0;
+    };
+    this.file.beginRewrite();
+    for (let b = 0; b < B; b++) {
+      if (this.offsets[b]! < 0) continue;
+      const len = pageFrameBytes(this.diskN[b]!);
+      if (used + len > buf.length) flush();
+      const into = len > buf.length ? new Uint8Array(len) : buf;
+      this.file.readFrame(b, this.diskN[b]!, this.offsets[b]!, into, into === buf ? used : 0);
+      if (into === buf) {
+        pending.push(b, used);
+        used += len;
+      } else offsets[b] = this.file.rewriteAppend(into);
+    }
+    if (used > 0) flush();
+    this.file.commitRewrite({ ...ckpt, offsets });
+    this.offsets = offsets;
   }
 
   /** Releases the files. */

@@ -1,7 +1,8 @@
 /**
- * The paged ledger of the crash tests: the crash-test accounts (crash-blocks.ts) plus 5,000 idle
+ * The paged ledger of the crash tests: the crash-test accounts (crash-blocks.ts) plus 500 idle
  * accounts, in pages with a 4 KB cache, so nearly every page a block touches is evicted to the
- * page log and read back: the ledger is ~150 times its cache budget.
+ * page log and read back (the ledger's pages are ~25 times its cache budget), and the log is
+ * compacted at most checkpoints (a block rewrites most pages).
  */
 import { accountRecord } from "../../bindings/engine/index.ts";
 import { CRASH_CHAIN, crashGenesis } from "./crash-blocks.ts";
@@ -10,7 +11,7 @@ import { prng } from "./ledger-fixtures.ts";
 /** Cache budget of the paged crash ledger (bytes). */
 export const PAGED_CACHE_BYTES = 4096;
 /** Idle accounts next to the crash-test accounts. */
-export const PAGED_IDLE_ACCOUNTS = 5000;
+export const PAGED_IDLE_ACCOUNTS = 500;
 
 /** Options of the paged crash ledger (without `dir`), and of its in-memory reference (`cacheBytes` dropped). */
 export function pagedCrashOptions(snapshotEvery: number): {
