@@ -17,7 +17,8 @@
  *   between operations, so one block may go past the budget by the pages it touches.
  * - `checkpoint(height)` appends every changed page, fsyncs the log and replaces the checkpoint
  *   (shadow paging); the durable ledger calls it in place of a full snapshot, and recovery opens
- *   the checkpoint and replays the blocks after it (bindings/store/durable.ts).
+ *   the checkpoint and replays the blocks after it (bindings/store/durable.ts). A checkpoint also
+ *   compacts the log into a new generation when dead frames outweigh live ones (page-file.ts).
  * - A block journals the record before each write; `abort` puts them back newest first.
  * Hashing is the ts engine's (engine/sha256-block.ts), so this state reports engine "ts".
  * Pages read through the file system also sit in the kernel's page cache, which is not part of
