@@ -16,7 +16,14 @@ import {
   type LedgerState,
   type TransferStatus,
 } from "../engine/index.ts";
-import { openDurableLog, type FilePort, type LedgerLog } from "../store/index.ts";
+import {
+  PagedState,
+  createPagedState,
+  openDurableLog,
+  type FilePort,
+  type LedgerLog,
+  type PagedStats,
+} from "../store/index.ts";
 import { ACCOUNT_RECORD_SIZE, accountRecord, encodeProof } from "./proof.ts";
 import { TRANSFER_SIZE, au64, decodeTransfer, packTransfers, verifyTransferSignature } from "./transfer.ts";
 
@@ -57,6 +64,12 @@ export interface LedgerOptions {
   snapshotEvery?: number;
   /** Files of the durable store through this port (default node:fs; crash tests: a `FaultFs`). */
   filePort?: FilePort;
+  /**
+   * A ledger larger than memory: the state lives in pages in `dir` (needed) and at most this many
+   * bytes of them stay in memory (bindings/store/paged-state.ts); `snapshotEvery` then sets how
+   * often the pages are checkpointed. Runs on the ts engine's hashing (engine "ts").
+   */
+  cacheBytes?: number;
 }
 
 /** Options of {@link Ledger.applyBlock}. */
@@ -134,7 +147,7 @@ export class Ledger {
     }
     const snapshotEvery = aint(options.snapshotEvery ?? 1000, 1, 1_000_000_000, "snapshotEvery");
     const genesis = joinGenesis(genesisRecords(options.genesis), options.genesisRecords);
-    const state = await createLedgerState(options.engine ?? "wasm");
+    const state = await openState(options);
     const progress = options.onProgress;
     const loading =
       progress === undefined
@@ -146,13 +159,16 @@ export class Ledger {
       rootWithProgress(state, progress);
       return new Ledger(chainId, state, 0, undefined, snapshotEvery);
     }
-    const { log, height } = await openDurableLog(
-      options.dir,
-      { chainId, genesis, onProgress: loading?.load },
-      state,
-      { port: options.filePort },
-    );
-    return new Ledger(chainId, state, height, log, snapshotEvery);
+    let opened: { log: LedgerLog; height: number };
+    try {
+      opened = await openDurableLog(options.dir, { chainId, genesis, onProgress: loading?.load }, state, {
+        port: options.filePort,
+      });
+    } catch (error) {
+      if (state instanceof PagedState) state.close();
+      throw error;
+    }
+    return new Ledger(chainId, state, opened.height, opened.log, snapshotEvery);
   }
 
   /** Height of the last committed block (0: genesis only). */
@@ -168,6 +184,11 @@ export class Ledger {
   /** Number of accounts. */
   get accountCount(): number {
     return this.state.accountCount;
+  }
+
+  /** Cache and file counters of a paged ledger (`cacheBytes`), else undefined. */
+  pagedStats(): PagedStats | undefined {
+    return this.state instanceof PagedState ? this.state.stats() : undefined;
   }
 
   /** The current state root. */
@@ -306,6 +327,7 @@ export class Ledger {
     }
     state.commit();
     this.currentHeight++;
+    this.checkpointIfDue();
     this.lastBlockTimings = timings;
     return { height: this.currentHeight, root, statuses: Array.from(codes, (c) => TRANSFER_STATUSES[c]!) };
   }
@@ -349,6 +371,7 @@ export class Ledger {
       throw error;
     }
     this.currentHeight++;
+    this.checkpointIfDue();
     return { height: this.currentHeight, root };
   }
 
@@ -357,16 +380,49 @@ export class Ledger {
     if (this.closed) return;
     this.closed = true;
     this.log?.close();
+    if (this.state instanceof PagedState) this.state.close();
   }
 
-  /** True when the next block's height is a snapshot height of a durable ledger. */
+  /** True when the next block's height is a snapshot height of a durable in-memory ledger. */
   private snapshotDue(): boolean {
+    if (this.state instanceof PagedState) return false; // its checkpoints stand in for snapshots
     return this.log !== undefined && (this.currentHeight + 1) % this.snapshotEvery === 0;
+  }
+
+  /**
+   * Checkpoints a paged state at snapshot heights, after the block is durable in the log. If that
+   * fails the block stays committed (recovery replays it from the older checkpoint), but the
+   * page files are in doubt: the ledger closes itself and rethrows (reopen to recover).
+   */
+  private checkpointIfDue(): void {
+    const state = this.state;
+    if (!(state instanceof PagedState) || this.currentHeight % this.snapshotEvery !== 0) return;
+    try {
+      state.checkpoint(this.currentHeight);
+    } catch (error) {
+      this.closed = true;
+      this.log?.close();
+      state.close();
+      throw error;
+    }
   }
 
   private checkOpen(): void {
     if (this.closed) throw new ChainDbError(ErrorCode.CLOSED, "the ledger is closed");
   }
+}
+
+/** The state of a ledger: in memory on its engine, or paged (`cacheBytes`, in `dir`). */
+async function openState(options: LedgerOptions): Promise<LedgerState> {
+  if (options.cacheBytes === undefined) return createLedgerState(options.engine ?? "wasm");
+  if (options.dir === undefined)
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"cacheBytes" needs a "dir" for the pages`);
+  if (options.engine === "wasm")
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `a paged state ("cacheBytes") runs on the ts engine, not wasm`,
+    );
+  return createPagedState({ dir: options.dir, cacheBytes: options.cacheBytes, port: options.filePort });
 }
 
 /** Builds the tree (the first root after a bulk load), reporting it as the "tree" phase. */
@@ -387,6 +443,8 @@ function joinGenesis(fromList: Uint8Array, packed: Uint8Array | undefined): Uint
       `"genesisRecords" expected a multiple of ${ACCOUNT_RECORD_SIZE} bytes, got ${packed.length}`,
     );
   }
+  // Millions of packed records and no list: no copy (it is only read).
+  if (fromList.length === 0) return packed;
   const all = new Uint8Array(fromList.length + packed.length);
   all.set(fromList);
   all.set(packed, fromList.length);

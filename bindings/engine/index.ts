@@ -32,6 +32,7 @@ export {
   type TransferStatus,
 } from "./records.ts";
 export { EMPTY_HASH, SMT_DEPTH_MAX, leafHash, nodeHash, pathBit, pathOf, sha256 } from "./state-hash.ts";
+export { digestBytes, leafDigest, nodeDigest, pathDigest } from "./sha256-block.ts";
 
 /** The engine names, fastest first. */
 export const ENGINE_NAMES: readonly EngineName[] = ["wasm", "ts"];

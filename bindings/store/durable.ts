@@ -12,6 +12,11 @@
  * reported, not replayed. Rows older than the newest snapshot, and the transfers, which recovery
  * does not read, are not checked on open.
  *
+ * A paged state (paged-state.ts: a state larger than memory) keeps itself in its own files: the
+ * snapshots are its checkpoints (no records in the database; the genesis row holds only its
+ * root), and recovery opens its checkpoint, checks the checkpoint's root against the block row of
+ * that height, and replays the blocks after it as above.
+ *
  * A new database is built under a temporary name and renamed into place only when complete, so
  * an existing `ledger.sqlite` is always a finished ledger: an empty, truncated, foreign or
  * corrupted file is an error (NOT_CHAINDB, STORE_CORRUPT), never a fresh empty ledger.
@@ -24,6 +29,7 @@ import { ACCOUNT_RECORD_SIZE as REC, type LedgerState } from "../engine/index.ts
 import { loadSqlite } from "./sqlite.ts";
 import { NODE_VFS_NAME, PORT_VFS_NAME, setVfsPort } from "./node-vfs.ts";
 import { type FilePort, fsyncParent, ioError, nodeFilePort, readFully, readSmallFile } from "./file-port.ts";
+import { PagedState } from "./paged-state.ts";
 
 /** File name of the ledger database inside its directory. */
 export const LEDGER_FILE = "ledger.sqlite";
@@ -72,9 +78,13 @@ export interface DurableMeta {
 // deno-lint-ignore no-explicit-any
 type Db = any;
 
+/** Bytes per `Hash.update`: node:crypto refuses 2 GiB and more at once (a 50M-account genesis is 2.4 GB). */
+const HASH_CHUNK = 1 << 30;
+
 function sha256(...parts: Uint8Array[]): Uint8Array {
   const h = createHash("sha256");
-  for (const p of parts) h.update(p);
+  for (const p of parts)
+    for (let at = 0; at < p.length; at += HASH_CHUNK) h.update(p.subarray(at, at + HASH_CHUNK));
   return new Uint8Array(h.digest());
 }
 
@@ -282,6 +292,7 @@ function createLedgerFile(
   file: string,
   meta: DurableMeta,
   genesisRoot: Uint8Array,
+  genesisSnapshot: Uint8Array,
 ): void {
   const tmp = `${file}.tmp-${process.pid}`;
   for (const f of [tmp, `${tmp}-wal`, `${tmp}-journal`]) port.unlink(f);
@@ -302,7 +313,7 @@ function createLedgerFile(
         ["genesis", toHex(sha256(meta.genesis))],
       ];
       for (const row of rows) db.exec({ sql: "INSERT INTO meta VALUES (?, ?)", bind: row });
-      insertSnapshot(db, 0, genesisRoot, meta.genesis);
+      insertSnapshot(db, 0, genesisRoot, genesisSnapshot);
     });
   } finally {
     db.close();
@@ -414,10 +425,30 @@ function loadSnapshot(
   }
 }
 
+/**
+ * Opens a paged state at its checkpoint (unless it was just created); returns its height and
+ * root after checking the root against what the database recorded for that height.
+ */
+function openCheckpoint(db: Db, state: PagedState): { snapHeight: number; snapRoot: Uint8Array } {
+  if (!state.isOpen) state.open();
+  const snapHeight = state.checkpointHeight;
+  if (snapHeight < 0) throw corrupt("the paged state has no checkpoint");
+  const sql =
+    snapHeight === 0
+      ? "SELECT root FROM snapshots WHERE height = 0"
+      : "SELECT root FROM blocks WHERE height = ?";
+  const recorded = db.selectValue(sql, snapHeight === 0 ? undefined : [snapHeight]) as Uint8Array | undefined;
+  if (recorded === undefined) throw corrupt(`the paged state's checkpoint ${snapHeight} has no block row`);
+  if (!equalBytes(recorded, state.checkpointRoot))
+    throw corrupt(`the paged state's checkpoint root differs from block ${snapHeight}'s`);
+  return { snapHeight, snapRoot: state.checkpointRoot };
+}
+
 /** Restores `state` from the newest snapshot and the later blocks; returns the height. */
 function recover(sqlite3: Db, db: Db, state: LedgerState, onProgress?: DurableMeta["onProgress"]): number {
   const t0 = performance.now();
-  const { snapHeight, snapRoot } = loadSnapshot(sqlite3, db, state, onProgress);
+  const { snapHeight, snapRoot } =
+    state instanceof PagedState ? openCheckpoint(db, state) : loadSnapshot(sqlite3, db, state, onProgress);
   const t1 = performance.now();
   let height = snapHeight;
   let root = snapRoot;
@@ -566,11 +597,16 @@ export async function openDurableLog(
   let db: Db | undefined;
   try {
     if (!port.exists(file)) {
+      const paged = state instanceof PagedState ? state : undefined;
+      paged?.reset(meta.genesis.length / REC); // files of a creation that crashed are dropped
       state.load(meta.genesis, meta.onProgress);
       if (state.accountCount !== meta.genesis.length / REC)
         throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "genesis: duplicate addresses");
+      const root = state.root();
+      // The checkpoint first: a ledger file always has its state's files.
+      paged?.checkpoint(0);
       try {
-        createLedgerFile(sqlite3, port, vfs, file, meta, state.root());
+        createLedgerFile(sqlite3, port, vfs, file, meta, root, paged ? new Uint8Array(0) : meta.genesis);
       } catch (e) {
         throw e instanceof ChainDbError ? e : sqliteError(sqlite3, e, file);
       }

@@ -12,6 +12,13 @@ export {
   type RecoveryStats,
 } from "./durable.ts";
 export { loadSqlite } from "./sqlite.ts";
+export {
+  PagedState,
+  createPagedState,
+  pageBitsFor,
+  type PagedStateOptions,
+  type PagedStats,
+} from "./paged-state.ts";
 export { NODE_VFS_NAME } from "./node-vfs.ts";
 export {
   nodeFilePort,
