@@ -447,7 +447,8 @@ export class Ledger {
    * write fails the in-memory state can no longer be trusted (it may hold accounts the log lacks),
    * so the ledger closes itself, as PostgreSQL panics on a failed fsync: reopen to recover.
    * With `block`, the records are the outcome of a block executed elsewhere (a parallel executor)
-   * and the log keeps that block's proposer and transfers.
+   * and the log keeps that block's proposer and transfers. On a pipelined ledger the promise
+   * resolves once the step is durable, and the next one may be committed meanwhile.
    */
   async commitAccounts(
     records: Uint8Array,
@@ -464,15 +465,16 @@ export class Ledger {
     this.state.load(records);
     const root = this.state.root();
     try {
-      const snapshot = this.snapshotDue() ? this.state.exportAll() : undefined;
-      this.log?.appendBlock(
+      const row = [
         this.currentHeight + 1,
         root,
         block?.proposer ?? new Uint8Array(32),
         block?.transfers ?? new Uint8Array(0),
         records,
-        snapshot,
-      );
+        this.snapshotDue() ? this.state.exportAll() : undefined,
+      ] as const;
+      if (this.pipelined) this.log?.writeBlock(...row);
+      else this.log?.appendBlock(...row);
     } catch (error) {
       this.failure = error as Error;
       this.closed = true;
@@ -481,8 +483,11 @@ export class Ledger {
       throw error;
     }
     this.currentHeight++;
+    const result = { height: this.currentHeight, root };
+    // Pipelined: the next group of transactions runs while this one's fsync does.
+    if (this.pipelined && this.log !== undefined) return this.whenDurable(result.height).then(() => result);
     this.markDurable(this.currentHeight); // its fsync covered every block written before it
-    return { height: this.currentHeight, root };
+    return result;
   }
 
   /**

@@ -117,6 +117,30 @@ describe("pipelined durable commit", () => {
     await again.close();
   });
 
+  it("commitAccounts (the transactions' durable step) is pipelined too", async () => {
+    const disk = new FaultFs({ seed: 6, crashMode: "drop" });
+    const ledger = await Ledger.open({ ...opts, dir: "/chain", filePort: disk });
+    await applyNextBlock(ledger, 20); // the WAL exists: no header fsync below
+    const fsyncs = vi.spyOn(disk, "fsync");
+    const record = (i: number, balance: bigint) => {
+      const r = new Uint8Array(48);
+      r.set(crashGenesis()[i]!.address);
+      new DataView(r.buffer).setBigUint64(32, balance, true);
+      return r;
+    };
+    const steps = [1n, 2n, 3n].map((b) => ledger.commitAccounts(record(0, b)));
+    expect(ledger.height).toBe(4);
+    expect(ledger.durableHeight).toBe(1);
+    expect((await Promise.all(steps)).map((r) => r.height)).toEqual([2, 3, 4]);
+    expect(fsyncs).toHaveBeenCalledTimes(2);
+    await ledger.close();
+    disk.restart();
+    const again = await Ledger.open({ ...opts, dir: "/chain", filePort: disk });
+    expect(again.height).toBe(4);
+    expect(again.account(crashGenesis()[0]!.address)?.balance).toBe(3n);
+    await again.close();
+  });
+
   it("on real files: two blocks in flight over snapshots, flush, and exact recovery", async () => {
     const dir = path.join(work, "real");
     const ledger = await Ledger.open({ ...opts, dir });
