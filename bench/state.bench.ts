@@ -597,7 +597,7 @@ if (invokedDirectly) {
   });
   for (const c of result.cases)
     console.log(
-      `${c.label.padEnd(80)} ${formatRate(c.median).padStart(9)}/s${c.ratio ? `  ${c.ratio.toFixed(2)}× ${c.baseline?.includes("durable") ? "durable" : "ts"}` : ""}`,
+      `${c.label.padEnd(80)} ${formatRate(c.median).padStart(9)}/s${c.ratio ? `  ${c.ratio.toFixed(2)}× ${c.id.endsWith("-pipelined") ? "durable" : "ts"}` : ""}`,
     );
   for (const t of result.targets)
     console.log(`${t.pass ? "met " : "MISS"} ${t.name}: want ${t.want}, measured ${t.measured}`);
