@@ -70,6 +70,12 @@ export interface LedgerOptions {
    * often the pages are checkpointed. Runs on the ts engine's hashing (engine "ts").
    */
   cacheBytes?: number;
+  /**
+   * Pipelined commit (durable ledgers): a block's fsync runs off the JavaScript thread after
+   * `applyBlock` returns, so the caller can execute the next block meanwhile; each promise still
+   * resolves only once its block is durable. Default false: the fsync runs inside the call.
+   */
+  pipelined?: boolean;
 }
 
 /** Options of {@link Ledger.applyBlock}. */
@@ -121,9 +127,36 @@ export interface BlockTimings {
   commitMs: number;
 }
 
-/** An account ledger on one engine, in memory or durable. */
+/** A block written to the log, waiting for the fsync that makes it durable. */
+interface DurableWaiter {
+  readonly height: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * An account ledger on one engine, in memory or durable.
+ *
+ * Pipelined commit (`pipelined: true` on a durable ledger): {@link Ledger.applyBlock} (and
+ * `applyPacked`) executes the block, writes it to the log and returns at once with a promise that
+ * resolves when the block is durable; the fsync runs off the JavaScript thread, so the caller may
+ * apply the next block while it runs (call again before awaiting). Blocks apply in call order and
+ * their promises resolve in that order; fsyncs are shared (one covers every block written before
+ * it started). Without it each block is fsynced before its promise is returned.
+ * Reads ({@link Ledger.height}, `root`, `account`) see every applied block, durable or not;
+ * {@link Ledger.durableHeight} is the last durable one. If an fsync fails, every block not yet
+ * durable is rejected with STORE_IO and the ledger closes itself (reopen to recover).
+ */
 export class Ledger {
   private closed = false;
+  private logClosed = false;
+  private durable: number;
+  private readonly waiting: DurableWaiter[] = [];
+  private syncing = false;
+  private releaseAfterSync = false;
+  /** The background fsync running now (never rejects: its failure goes to the waiting blocks). */
+  private syncInFlight: Promise<void> | undefined;
+  private failure: Error | undefined;
   /** Time spent in each stage of the last committed block. */
   lastBlockTimings: BlockTimings = { verifyMs: 0, applyMs: 0, rootMs: 0, commitMs: 0 };
 
@@ -134,7 +167,10 @@ export class Ledger {
     private currentHeight: number,
     private readonly log: LedgerLog | undefined,
     private readonly snapshotEvery: number,
-  ) {}
+    private readonly pipelined: boolean,
+  ) {
+    this.durable = currentHeight;
+  }
 
   /** Opens a ledger: in memory, or from `dir` (created with the genesis if empty). */
   static async open(options: LedgerOptions): Promise<Ledger> {
@@ -157,7 +193,7 @@ export class Ledger {
       state.load(genesis, loading?.load);
       checkDistinct(state, genesis);
       rootWithProgress(state, progress);
-      return new Ledger(chainId, state, 0, undefined, snapshotEvery);
+      return new Ledger(chainId, state, 0, undefined, snapshotEvery, false);
     }
     let opened: { log: LedgerLog; height: number };
     try {
@@ -168,12 +204,26 @@ export class Ledger {
       if (state instanceof PagedState) state.close();
       throw error;
     }
-    return new Ledger(chainId, state, opened.height, opened.log, snapshotEvery);
+    return new Ledger(chainId, state, opened.height, opened.log, snapshotEvery, options.pipelined === true);
   }
 
-  /** Height of the last committed block (0: genesis only). */
+  /** Height of the last applied block (0: genesis only); on a durable ledger maybe not durable yet. */
   get height(): number {
     return this.currentHeight;
+  }
+
+  /** Height of the last durable block (what a crash keeps); equal to {@link height} in memory. */
+  get durableHeight(): number {
+    return this.log === undefined ? this.currentHeight : this.durable;
+  }
+
+  /** Resolves once every block applied so far is durable; rejects (STORE_IO) if an fsync failed. */
+  async flush(): Promise<void> {
+    if (this.log === undefined || this.durable >= this.currentHeight) {
+      if (this.failure !== undefined) throw this.failure;
+      return;
+    }
+    return this.whenDurable(this.currentHeight);
   }
 
   /** The engine running the state. */
@@ -218,6 +268,8 @@ export class Ledger {
   /**
    * Applies a block of encoded signed transfers. Throws (state untouched) for a malformed
    * transfer, a wrong chain id or a bad signature, and in atomic mode for any rejected transfer.
+   * The block is executed before this returns; the promise resolves once it is durable, and the
+   * next block may be applied meanwhile (see the class comment: pipelined commit).
    */
   async applyBlock(transfers: readonly Uint8Array[], options: ApplyOptions): Promise<BlockResult> {
     this.checkOpen();
@@ -287,7 +339,7 @@ export class Ledger {
     count: number,
     options: ApplyOptions,
     body: () => Uint8Array,
-  ): BlockResult {
+  ): BlockResult | Promise<BlockResult> {
     const state = this.state;
     const rootBefore = state.root();
     const t0 = performance.now();
@@ -309,14 +361,17 @@ export class Ledger {
       root = state.root();
       const t2 = performance.now();
       // The snapshot joins the block's transaction: an error never follows a durable block.
-      this.log?.appendBlock(
+      // Pipelined: written, not fsynced; the fsync runs in the background (whenDurable).
+      const block = [
         this.currentHeight + 1,
         root,
         options.proposer,
         body(),
         state.changes(),
         this.snapshotDue() ? state.exportAll() : undefined,
-      );
+      ] as const;
+      if (this.pipelined) this.log?.writeBlock(...block);
+      else this.log?.appendBlock(...block);
       timings.applyMs = t1 - t0;
       timings.rootMs = t2 - t1;
       timings.commitMs = performance.now() - t2;
@@ -329,7 +384,82 @@ export class Ledger {
     this.currentHeight++;
     this.checkpointIfDue();
     this.lastBlockTimings = timings;
-    return { height: this.currentHeight, root, statuses: Array.from(codes, (c) => TRANSFER_STATUSES[c]!) };
+    const result = {
+      height: this.currentHeight,
+      root,
+      statuses: Array.from(codes, (c) => TRANSFER_STATUSES[c]!),
+    };
+    if (!this.pipelined || this.log === undefined) {
+      // Durable already; returned as a value: the caller's promise settles in as many microtask
+      // turns as before pipelining existed (the seeded simulations pin their schedules).
+      this.markDurable(this.currentHeight);
+      return result;
+    }
+    return this.whenDurable(this.currentHeight).then(() => result);
+  }
+
+  /** Resolves when block `height` (written to the log) is durable; starts an fsync if none runs. */
+  private whenDurable(height: number): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const done = new Promise<void>((resolve, reject) => this.waiting.push({ height, resolve, reject }));
+    this.startSync();
+    return done;
+  }
+
+  /**
+   * One background fsync at a time: it covers every block written before it started, and when it
+   * returns the next one starts for the blocks written meanwhile (group commit: the blocks of one
+   * fsync window share it).
+   */
+  private startSync(): void {
+    if (this.syncing || this.waiting.length === 0 || this.log === undefined || this.logClosed) return;
+    this.syncing = true;
+    const target = this.currentHeight;
+    this.syncInFlight = this.log.syncInBackground().then(
+      () => {
+        this.syncing = false;
+        this.markDurable(target);
+        if (this.releaseAfterSync) this.releaseLog();
+        this.startSync();
+      },
+      (error: unknown) => {
+        this.syncing = false;
+        this.failDurable(error);
+      },
+    );
+  }
+
+  private markDurable(height: number): void {
+    if (height > this.durable) this.durable = height;
+    // Bounded by the number of blocks in flight.
+    while (this.waiting.length > 0 && this.waiting[0]!.height <= this.durable)
+      this.waiting.shift()!.resolve();
+  }
+
+  /**
+   * A failed fsync: what reached the disk is unknown and memory holds blocks the log may lack, so
+   * every waiting block fails and the ledger closes (as PostgreSQL panics): reopen to recover.
+   */
+  private failDurable(error: unknown): void {
+    this.failure = error as Error;
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(error);
+    this.releaseLog();
+  }
+
+  /** Closes the log's files, after the fsync in flight (its descriptor must stay open until then). */
+  private releaseLog(): void {
+    if (this.logClosed) return;
+    if (this.syncing) {
+      this.releaseAfterSync = true;
+      return;
+    }
+    this.logClosed = true;
+    try {
+      this.log?.close();
+    } catch {
+      /* closing after a failed fsync or a crash: only the files are let go */
+    }
   }
 
   /**
@@ -339,7 +469,8 @@ export class Ledger {
    * write fails the in-memory state can no longer be trusted (it may hold accounts the log lacks),
    * so the ledger closes itself, as PostgreSQL panics on a failed fsync: reopen to recover.
    * With `block`, the records are the outcome of a block executed elsewhere (a parallel executor)
-   * and the log keeps that block's proposer and transfers.
+   * and the log keeps that block's proposer and transfers. On a pipelined ledger the promise
+   * resolves once the step is durable, and the next one may be committed meanwhile.
    */
   async commitAccounts(
     records: Uint8Array,
@@ -356,30 +487,48 @@ export class Ledger {
     this.state.load(records);
     const root = this.state.root();
     try {
-      const snapshot = this.snapshotDue() ? this.state.exportAll() : undefined;
-      this.log?.appendBlock(
+      const row = [
         this.currentHeight + 1,
         root,
         block?.proposer ?? new Uint8Array(32),
         block?.transfers ?? new Uint8Array(0),
         records,
-        snapshot,
-      );
+        this.snapshotDue() ? this.state.exportAll() : undefined,
+      ] as const;
+      if (this.pipelined) this.log?.writeBlock(...row);
+      else this.log?.appendBlock(...row);
     } catch (error) {
+      this.failure = error as Error;
       this.closed = true;
-      this.log?.close();
+      for (const w of this.waiting.splice(0)) w.reject(error);
+      this.releaseLog();
       throw error;
     }
     this.currentHeight++;
     this.checkpointIfDue();
-    return { height: this.currentHeight, root };
+    const result = { height: this.currentHeight, root };
+    // Pipelined: the next group of transactions runs while this one's fsync does.
+    if (this.pipelined && this.log !== undefined) return this.whenDurable(result.height).then(() => result);
+    this.markDurable(this.currentHeight); // its fsync covered every block written before it
+    return result;
   }
 
-  /** Closes the ledger (and its files); further calls throw CLOSED. */
+  /**
+   * Closes the ledger, once every applied block is durable (or its fsync failed), and its files;
+   * further calls throw CLOSED.
+   */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) return this.releaseLog();
     this.closed = true;
-    this.log?.close();
+    if (this.durable < this.currentHeight) {
+      try {
+        await this.flush();
+      } catch {
+        /* the failed fsync rejected the blocks it concerned; close releases the files regardless */
+      }
+    }
+    if (this.syncing) await this.syncInFlight; // its descriptor stays open until it returns
+    this.releaseLog();
     if (this.state instanceof PagedState) this.state.close();
   }
 
@@ -401,7 +550,7 @@ export class Ledger {
       state.checkpoint(this.currentHeight);
     } catch (error) {
       this.closed = true;
-      this.log?.close();
+      this.releaseLog();
       state.close();
       throw error;
     }
@@ -422,6 +571,9 @@ async function openState(options: LedgerOptions): Promise<LedgerState> {
       ErrorCode.BAD_ARGUMENT,
       `a paged state ("cacheBytes") runs on the ts engine, not wasm`,
     );
+  // A checkpoint names a block that must already be durable; pipelining would let it run ahead.
+  if (options.pipelined === true)
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `a paged state ("cacheBytes") is not pipelined yet`);
   return createPagedState({ dir: options.dir, cacheBytes: options.cacheBytes, port: options.filePort });
 }
 

@@ -34,6 +34,21 @@ import {
 import { spawnWorker, workerUrl, type WorkerHandle } from "../runtime/index.ts";
 import { EXISTS, TOUCHED, planBlock, type BlockPlan } from "./executor-plan.ts";
 import type { ExecutorJob, ExecutorReply } from "./executor-protocol.ts";
+import { verifyClaimedChunks, type VerifyWork } from "./executor-verify.ts";
+
+/** A signed block checked on this thread, its signatures being verified (see `prepare`). */
+interface PreparedBlock {
+  readonly transfers: readonly Uint8Array[];
+  readonly options: ApplyOptions;
+  /** Transfers before the first that failed to decode (only these are verified). */
+  readonly checked: number;
+  /** The workers' share of the verification. */
+  readonly job: Promise<void>;
+  readonly work?: VerifyWork;
+  readonly firstBad?: { index: number; error: ChainDbError };
+  /** A bad argument, thrown when the block's turn comes. */
+  readonly error?: Error;
+}
 
 /** Runs blocks of transfers on a ledger. */
 export interface BlockExecutor {
@@ -148,16 +163,68 @@ export class ParallelExecutor implements BlockExecutor {
     return this.workers.length;
   }
 
-  /** Verifies signatures on the workers, then executes (see {@link executePacked}). */
+  /**
+   * Verifies signatures on every thread — the workers and this one — then executes (see
+   * {@link executePacked}).
+   */
   async execute(
     ledger: Ledger,
     transfers: readonly Uint8Array[],
     options: ApplyOptions,
   ): Promise<BlockResult> {
-    if (!Array.isArray(transfers as unknown))
-      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
-    abytes(options?.proposer, 32, "proposer");
-    // Decoding and chain ids on this thread (cheap); the first failing index wins, as in applyBlock.
+    const { committed } = await this.finish(ledger, this.prepare(ledger, transfers, options));
+    return committed;
+  }
+
+  /**
+   * Runs a stream of signed blocks in order, pipelined: block n+1's signatures are verified on the
+   * workers while block n executes and commits on this thread (which first joins the verification
+   * of block n); on a `pipelined` ledger block n's fsync overlaps block n+1 as well. Yields each
+   * block's result in order once it is committed (durable, on a durable ledger). A block that
+   * fails (bad signature, wrong chain, atomic rejection) throws after the blocks before it were
+   * committed, as the same calls to {@link execute} one after the other would.
+   */
+  async *executeBlocks(
+    ledger: Ledger,
+    blocks: Iterable<{ readonly transfers: readonly Uint8Array[]; readonly options: ApplyOptions }>,
+  ): AsyncGenerator<BlockResult, void, undefined> {
+    const source = blocks[Symbol.iterator]();
+    const prepareNext = () => {
+      const step = source.next();
+      return step.done === true ? undefined : this.prepare(ledger, step.value.transfers, step.value.options);
+    };
+    let current = prepareNext();
+    let previous: Promise<BlockResult> | undefined;
+    // Bounded by the source; at most two blocks in flight (one verifying, one committing).
+    while (current !== undefined) {
+      const next = prepareNext(); // the workers start on it now
+      let committed: Promise<BlockResult>;
+      try {
+        ({ committed } = await this.finish(ledger, current));
+      } catch (error) {
+        if (previous !== undefined) yield await previous; // the blocks before the failing one first
+        throw error;
+      }
+      if (previous !== undefined) yield await previous;
+      previous = committed;
+      current = next;
+    }
+    if (previous !== undefined) yield await previous;
+  }
+
+  /**
+   * Decodes and checks chain ids on this thread (cheap) and posts the signature checks to the
+   * workers; never throws: an error waits in the result for {@link finish}.
+   */
+  private prepare(ledger: Ledger, transfers: readonly Uint8Array[], options: ApplyOptions): PreparedBlock {
+    try {
+      if (!Array.isArray(transfers as unknown))
+        throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"transfers" expected an array`);
+      abytes(options?.proposer, 32, "proposer");
+    } catch (error) {
+      return { transfers, options, checked: 0, job: Promise.resolve(), error: error as Error };
+    }
+    // The first failing index wins, as in applyBlock.
     let firstBad: { index: number; error: ChainDbError } | undefined;
     for (let i = 0; i < transfers.length && !firstBad; i++) {
       try {
@@ -174,11 +241,27 @@ export class ParallelExecutor implements BlockExecutor {
       }
     }
     const checked = firstBad?.index ?? transfers.length;
-    const valid = await this.verifySignatures(transfers, checked);
+    const work = checked > 0 ? this.verifyWork(transfers, checked) : undefined;
+    const job =
+      work === undefined ? Promise.resolve() : this.onAll((id) => ({ type: "verify", id, ...work }));
+    job.catch(() => {}); // awaited by finish; a block abandoned after an earlier failure is not unhandled
+    return { transfers, options, checked, job, work, firstBad };
+  }
+
+  /**
+   * Joins the block's verification on this thread, waits for the workers' share, and executes;
+   * `committed` resolves once the block is committed (wrapped: the caller goes on meanwhile).
+   */
+  private async finish(ledger: Ledger, block: PreparedBlock): Promise<{ committed: Promise<BlockResult> }> {
+    if (block.error !== undefined) throw block.error;
+    if (block.work !== undefined) verifyClaimedChunks(block.work); // the calling thread verifies too
+    await block.job;
+    const valid = block.work?.results.subarray(0, block.checked) ?? new Uint8Array(0);
     const badSig = valid.indexOf(0);
-    if (badSig >= 0 && badSig < checked)
+    if (badSig >= 0)
       throw new ChainDbError(ErrorCode.BAD_SIGNATURE, `transfer ${badSig} has a bad signature`);
-    if (firstBad) throw firstBad.error;
+    if (block.firstBad) throw block.firstBad.error;
+    const { transfers, options } = block;
     return this.run(ledger, packTransfers(transfers), transfers.length, options, transfers);
   }
 
@@ -192,21 +275,32 @@ export class ParallelExecutor implements BlockExecutor {
     abytes(options?.proposer, 32, "proposer");
     aint(count, 0, 100_000, "count");
     abytes(packed, count * PACKED_TRANSFER_SIZE, "packed");
-    return this.run(ledger, packed, count, options, undefined);
+    return this.run(ledger, packed, count, options, undefined).then((r) => r.committed);
   }
 
+  /**
+   * Executes the block; resolves once the ledger's state holds it (the next block may be planned
+   * on it), with `committed` resolving once the block is committed (durable on a durable ledger).
+   */
   private async run(
     ledger: Ledger,
     packed: Uint8Array,
     count: number,
     options: ApplyOptions,
     signed: readonly Uint8Array[] | undefined,
-  ): Promise<BlockResult> {
+  ): Promise<{ committed: Promise<BlockResult> }> {
+    const handled = (committed: Promise<BlockResult>) => {
+      committed.catch(() => {}); // the caller awaits it; handled here so a later failure is not unhandled
+      return { committed };
+    };
     const serial = () => {
       this.lastReport = { path: "serial", groups: 0, largestGroup: 0 };
-      return signed
-        ? ledger.applyBlock(signed, { ...options, signaturesVerified: true })
-        : ledger.applyPacked(packed, count, options);
+      // Both execute before they return (the state holds the block); the promise is the commit.
+      return handled(
+        signed
+          ? ledger.applyBlock(signed, { ...options, signaturesVerified: true })
+          : ledger.applyPacked(packed, count, options),
+      );
     };
     if (!this.onWorkers || count === 0) return serial();
     const plan = planBlock(packed, count, options.proposer, (a) => ledger.account(a), this.workers.length);
@@ -214,7 +308,8 @@ export class ParallelExecutor implements BlockExecutor {
     const groups = plan.groupStart.length - 1;
     await this.onAll((id, thread) => ({ type: "exec", id, plan: withoutAddresses(plan), thread }));
     this.lastReport = { path: "workers", groups, largestGroup: plan.largestGroup };
-    return this.commit(ledger, plan, options, signed ? concat(signed) : packed);
+    // commit() loads the records into the state before its first await.
+    return handled(this.commit(ledger, plan, options, signed ? concat(signed) : packed));
   }
 
   /** Writes the touched accounts (and the proposer's fees) as the block's durable step. */
@@ -252,22 +347,17 @@ export class ParallelExecutor implements BlockExecutor {
     return { height, root, statuses };
   }
 
-  private async verifySignatures(transfers: readonly Uint8Array[], count: number): Promise<Uint8Array> {
-    const buf = new Uint8Array(new SharedArrayBuffer(Math.max(1, count * TRANSFER_SIZE)));
+  /** Shared buffers for one block's verification (the first `count` transfers). */
+  private verifyWork(transfers: readonly Uint8Array[], count: number): VerifyWork {
+    const buf = new Uint8Array(new SharedArrayBuffer(count * TRANSFER_SIZE));
     for (let i = 0; i < count; i++) buf.set(transfers[i]!, i * TRANSFER_SIZE);
-    const results = new Uint8Array(new SharedArrayBuffer(Math.max(1, count)));
-    const ctl = new Int32Array(new SharedArrayBuffer(8));
-    if (count > 0)
-      await this.onAll((id) => ({
-        type: "verify",
-        id,
-        transfers: buf,
-        results,
-        ctl,
-        count,
-        chunk: this.verifyChunk,
-      }));
-    return results.subarray(0, count);
+    return {
+      transfers: buf,
+      results: new Uint8Array(new SharedArrayBuffer(count)),
+      ctl: new Int32Array(new SharedArrayBuffer(8)),
+      count,
+      chunk: this.verifyChunk,
+    };
   }
 
   /** Posts one job to every worker and waits for all their answers (bounded by jobTimeoutMs). */

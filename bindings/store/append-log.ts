@@ -29,6 +29,7 @@
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
 import {
   type FilePort,
+  fsyncInBackground,
   fsyncOrThrow,
   fsyncParent,
   ioError,
@@ -252,6 +253,11 @@ export class AppendLog {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private broken: ChainDbError | null = null;
+  /** Callers of {@link AppendLog.commit} waiting for their records to be durable, oldest first. */
+  private waiters: Array<{ end: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  /** The group fsync running now, if any (never rejects). */
+  private groupSync: Promise<void> | undefined;
+  private closeAfterSync = false;
   /** fsyncs issued. */
   syncs = 0;
 
@@ -361,6 +367,70 @@ export class AppendLog {
     this.guard(() => fsyncOrThrow(this.port, this.fd, this.file));
     this.synced = this.end;
     this.syncs++;
+    this.wake();
+  }
+
+  /**
+   * Group commit (PostgreSQL's `commit_delay` idea without the delay): resolves once every record
+   * appended before the call is durable. The fsync runs off the JavaScript thread; callers that
+   * come while one runs wait for the next, which then covers all of them, so N concurrent callers
+   * share about two fsyncs instead of N. If that fsync fails, every caller of its group is
+   * rejected with STORE_IO and the log stops.
+   */
+  commit(): Promise<void> {
+    try {
+      this.usable();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    if (this.synced === this.end) return Promise.resolve();
+    const done = new Promise<void>((resolve, reject) =>
+      this.waiters.push({ end: this.end, resolve, reject }),
+    );
+    this.startGroupSync();
+    return done;
+  }
+
+  /** True while a group fsync runs (compaction and truncation wait until it is done). */
+  get committing(): boolean {
+    return this.groupSync !== undefined;
+  }
+
+  /** Starts one fsync for every waiter, unless one runs (its end will start the next). */
+  private startGroupSync(): void {
+    if (this.groupSync !== undefined || this.waiters.length === 0 || this.fd < 0) return;
+    try {
+      this.flush();
+    } catch (e) {
+      return this.failWaiters(e);
+    }
+    const upTo = this.end;
+    this.syncs++;
+    this.groupSync = fsyncInBackground(this.port, this.fd, this.file).then(
+      () => {
+        this.groupSync = undefined;
+        if (upTo > this.synced) this.synced = upTo;
+        this.wake();
+        if (this.closeAfterSync) this.release();
+        else this.startGroupSync();
+      },
+      (e: unknown) => {
+        this.groupSync = undefined;
+        this.broken ??= e instanceof ChainDbError ? e : ioError("fsync of", this.file, e);
+        this.failWaiters(this.broken);
+        if (this.closeAfterSync) this.release();
+      },
+    );
+  }
+
+  /** Resolves the waiters whose records are durable now. */
+  private wake(): void {
+    // Bounded by the number of waiters.
+    while (this.waiters.length > 0 && this.waiters[0]!.end <= this.synced) this.waiters.shift()!.resolve();
+  }
+
+  private failWaiters(e: unknown): void {
+    for (const w of this.waiters.splice(0)) w.reject(e);
   }
 
   /**
@@ -370,6 +440,7 @@ export class AppendLog {
   truncate(size: number): void {
     this.usable();
     assert(size >= LOG_HEADER_BYTES && size <= this.end, "truncate inside the log");
+    assert(this.groupSync === undefined, "no truncation while a group fsync runs");
     this.flush();
     this.guard(() => {
       try {
@@ -388,6 +459,7 @@ export class AppendLog {
   /** Compaction: replaces the log with `payloads` (new file, fsync, rename, directory fsync). */
   rewrite(payloads: Iterable<Uint8Array>): void {
     this.usable();
+    assert(this.groupSync === undefined, "no compaction while a group fsync runs");
     this.pending = []; // superseded by `payloads`
     this.pendingBytes = 0;
     this.guard(() => {
@@ -405,15 +477,24 @@ export class AppendLog {
     });
   }
 
-  /** Syncs and closes (closing a broken log only releases the file). */
+  /**
+   * Syncs and closes (closing a broken log only releases the file). A group fsync still running
+   * keeps the descriptor until it returns.
+   */
   close(): void {
-    if (this.fd < 0) return;
+    if (this.fd < 0 || this.closeAfterSync) return;
     try {
       if (this.broken === null) this.sync();
     } finally {
-      this.port.close(this.fd);
-      this.fd = -1;
+      if (this.groupSync !== undefined) this.closeAfterSync = true;
+      else this.release();
     }
+  }
+
+  private release(): void {
+    this.failWaiters(new ChainDbError(ErrorCode.CLOSED, `${this.file} is closed`)); // none after a sync
+    this.port.close(this.fd);
+    this.fd = -1;
   }
 
   private usable(): void {
@@ -423,7 +504,8 @@ export class AppendLog {
         `${this.file}: the log stopped after an I/O error; reopen it`,
         { cause: this.broken },
       );
-    if (this.fd < 0) throw new ChainDbError(ErrorCode.CLOSED, `${this.file} is closed`);
+    if (this.fd < 0 || this.closeAfterSync)
+      throw new ChainDbError(ErrorCode.CLOSED, `${this.file} is closed`);
   }
 
   /** Runs an I/O step; a failure stops the log for good (what reached the disk is unknown). */

@@ -1,7 +1,9 @@
 /**
  * The durable ledger log: one SQLite database per ledger directory (@sqlite.org/sqlite-wasm over
- * the node:fs VFS), in WAL mode with `locking_mode=EXCLUSIVE` and `synchronous=FULL`, so a block's
- * INSERT is one transaction whose commit fsyncs the WAL before `appendBlock` returns.
+ * the node:fs VFS), in WAL mode with `locking_mode=EXCLUSIVE` and `synchronous=NORMAL`: a block's
+ * INSERT is one transaction committed to the WAL, and the log fsyncs the WAL itself — before
+ * `appendBlock` returns, or off the calling thread (`writeBlock` + `syncInBackground`), so the
+ * ledger can execute the next block while this one is flushed (pipelined commit).
  *
  * The state itself stays in WASM memory; per block the log gets the block (its transfers) and its
  * state changes (the touched accounts' new records), never rewritten B-tree pages of the state,
@@ -24,11 +26,20 @@
  */
 import * as path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
-import { ChainDbError, ErrorCode, equalBytes, toHex } from "../util/index.ts";
+import { ChainDbError, ErrorCode, assert, equalBytes, toHex } from "../util/index.ts";
 import { ACCOUNT_RECORD_SIZE as REC, type LedgerState } from "../engine/index.ts";
 import { loadSqlite } from "./sqlite.ts";
-import { NODE_VFS_NAME, PORT_VFS_NAME, setVfsPort } from "./node-vfs.ts";
-import { type FilePort, fsyncParent, ioError, nodeFilePort, readFully, readSmallFile } from "./file-port.ts";
+import { NODE_VFS_NAME, PORT_VFS_NAME, openVfsFile, setVfsPort } from "./node-vfs.ts";
+import {
+  type FilePort,
+  fsyncInBackground,
+  fsyncOrThrow,
+  fsyncParent,
+  ioError,
+  nodeFilePort,
+  readFully,
+  readSmallFile,
+} from "./file-port.ts";
 import { PagedState } from "./paged-state.ts";
 
 /** File name of the ledger database inside its directory. */
@@ -59,6 +70,24 @@ export interface LedgerLog {
     changes: Uint8Array,
     snapshot?: Uint8Array,
   ): void;
+  /**
+   * {@link appendBlock} without the fsync: the block's transaction is committed to the WAL (whole
+   * or not at all after a crash: SQLite's WAL frames are checksummed and salted), durable once a
+   * later {@link syncInBackground} (or {@link appendBlock}) has returned.
+   */
+  writeBlock(
+    height: number,
+    root: Uint8Array,
+    proposer: Uint8Array,
+    transfers: Uint8Array,
+    changes: Uint8Array,
+    snapshot?: Uint8Array,
+  ): void;
+  /**
+   * Makes every block written so far durable with an fsync of the WAL off the calling thread;
+   * rejects with STORE_IO (and the log stops) if the fsync fails.
+   */
+  syncInBackground(): Promise<void>;
   /** Writes a full snapshot at `height` (the state after that block) in a transaction of its own. */
   writeSnapshot(height: number, root: Uint8Array, records: Uint8Array): void;
   /** Releases the files. */
@@ -277,9 +306,11 @@ function unlock(port: FilePort, lock: { lock: string; token: string }): void {
 function openDb(sqlite3: Db, file: string, create: boolean, vfs: string): Db {
   const db = new sqlite3.oo1.DB({ filename: file, flags: create ? "c" : "w", vfs });
   // Order matters: exclusive locking before WAL keeps the WAL index in heap memory (no xShm*).
+  // synchronous=NORMAL: a commit writes the WAL without an fsync and the log fsyncs the WAL itself
+  // (SqliteLedgerLog.syncWal), at once or in the background; checkpoints still fsync WAL and file.
   if (create) db.exec(`PRAGMA page_size=${PAGE_SIZE}`);
   db.exec(
-    "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000; PRAGMA temp_store=MEMORY",
+    "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=1000; PRAGMA temp_store=MEMORY",
   );
   return db;
 }
@@ -502,6 +533,8 @@ class SqliteLedgerLog implements LedgerLog {
     private readonly db: Db,
     private readonly port: FilePort,
     private readonly lock: { lock: string; token: string },
+    private readonly vfs: string,
+    private readonly walFile: string,
   ) {
     this.insertBlock = db.prepare("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)");
   }
@@ -514,12 +547,56 @@ class SqliteLedgerLog implements LedgerLog {
     changes: Uint8Array,
     snapshot?: Uint8Array,
   ): void {
+    this.guarded(() => {
+      this.write(height, root, proposer, transfers, changes, snapshot);
+      const wal = this.wal();
+      fsyncOrThrow(wal.port, wal.fd, this.walFile);
+    });
+  }
+
+  writeBlock(
+    height: number,
+    root: Uint8Array,
+    proposer: Uint8Array,
+    transfers: Uint8Array,
+    changes: Uint8Array,
+    snapshot?: Uint8Array,
+  ): void {
+    this.guarded(() => this.write(height, root, proposer, transfers, changes, snapshot));
+  }
+
+  syncInBackground(): Promise<void> {
+    let wal: { fd: number; port: FilePort };
+    try {
+      this.checkUsable();
+      wal = this.wal();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    return fsyncInBackground(wal.port, wal.fd, this.walFile).catch((e: unknown) => {
+      this.broken ??= e;
+      throw e;
+    });
+  }
+
+  /** The WAL as SQLite holds it open (a committed write has created it). */
+  private wal(): { fd: number; port: FilePort } {
+    const wal = openVfsFile(this.vfs, this.walFile);
+    assert(wal !== undefined, "the WAL is open after a commit");
+    return wal;
+  }
+
+  private checkUsable(): void {
     if (this.broken !== undefined)
       throw new ChainDbError(ErrorCode.STORE_IO, "the ledger store stopped after an I/O error; reopen it", {
         cause: this.broken,
       });
+  }
+
+  private guarded(step: () => void): void {
+    this.checkUsable();
     try {
-      this.write(height, root, proposer, transfers, changes, snapshot);
+      step();
     } catch (e) {
       // After a failed commit what reached the disk is unknown (a failed fsync may have dropped
       // pages): stop, as PostgreSQL does, and let recovery decide on reopen.
@@ -541,19 +618,18 @@ class SqliteLedgerLog implements LedgerLog {
       this.insertBlock
         .bind([height, root, proposer, changes, digest, transfers, sha256(transfers)])
         .stepReset();
-    // One statement outside BEGIN is one transaction: its commit fsyncs the WAL (synchronous=FULL).
+    // One statement outside BEGIN is one transaction, committed to the WAL (not yet fsynced).
     // A snapshot joins the block's transaction, so an error never comes after the block is durable.
     if (snapshot === undefined) insert();
     else inTransaction(this.db, () => (insert(), this.snapshotRows(height, root, snapshot)));
   }
 
   writeSnapshot(height: number, root: Uint8Array, records: Uint8Array): void {
-    try {
+    this.guarded(() => {
       inTransaction(this.db, () => this.snapshotRows(height, root, records));
-    } catch (e) {
-      this.broken = e;
-      throw storeError(e);
-    }
+      const wal = this.wal();
+      fsyncOrThrow(wal.port, wal.fd, this.walFile);
+    });
   }
 
   private snapshotRows(height: number, root: Uint8Array, records: Uint8Array): void {
@@ -616,7 +692,7 @@ export async function openDurableLog(
       db = openDb(sqlite3, file, false, vfs);
       checkMeta(db, file, meta);
       const height = recover(sqlite3, db, state, meta.onProgress);
-      return { log: new SqliteLedgerLog(db, port, lock), height };
+      return { log: new SqliteLedgerLog(db, port, lock, vfs, `${file}-wal`), height };
     } catch (e) {
       try {
         db?.close();

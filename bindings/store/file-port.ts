@@ -10,6 +10,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { setImmediate } from "node:timers";
 import { ChainDbError, ErrorCode } from "../util/index.ts";
 
 /** How to open a file. */
@@ -36,6 +37,11 @@ export interface FilePort {
   truncate(fd: number, size: number): void;
   /** Makes the file's data and size durable. */
   fsync(fd: number): void;
+  /**
+   * {@link fsync} off the calling thread (node:fs: libuv's thread pool), so the caller runs on
+   * while the disk flushes; optional: {@link fsyncInBackground} falls back to a deferred `fsync`.
+   */
+  fsyncAsync?(fd: number): Promise<void>;
   /** The file's size in bytes. */
   size(fd: number): number;
   /** Closes the descriptor (closing does not make anything durable). */
@@ -70,6 +76,8 @@ export const nodeFilePort: FilePort = {
   write: (fd, buffer, offset, length, position) => fs.writeSync(fd, buffer, offset, length, position),
   truncate: (fd, size) => fs.ftruncateSync(fd, size),
   fsync: (fd) => fs.fsyncSync(fd),
+  fsyncAsync: (fd) =>
+    new Promise<void>((resolve, reject) => fs.fsync(fd, (e) => (e === null ? resolve() : reject(e)))),
   size: (fd) => fs.fstatSync(fd).size,
   close: (fd) => fs.closeSync(fd),
   exists: (file) => fs.existsSync(file),
@@ -151,6 +159,31 @@ export function fsyncOrThrow(port: FilePort, fd: number, file: string): void {
   } catch (cause) {
     throw ioError("fsync of", file, cause);
   }
+}
+
+/**
+ * fsync that runs while the caller goes on: the port's {@link FilePort.fsyncAsync}, or else its
+ * `fsync` on a later macrotask (a `FaultFs`: the same ordering, with the flush simulated). Writes
+ * made before the call are durable when the promise resolves; later ones may or may not be.
+ * Rejects with `STORE_IO`.
+ */
+export function fsyncInBackground(port: FilePort, fd: number, file: string): Promise<void> {
+  const started =
+    port.fsyncAsync !== undefined
+      ? port.fsyncAsync(fd)
+      : new Promise<void>((resolve, reject) =>
+          setImmediate(() => {
+            try {
+              port.fsync(fd);
+              resolve();
+            } catch (e) {
+              reject(e as Error);
+            }
+          }),
+        );
+  return started.catch((cause: unknown) => {
+    throw ioError("fsync of", file, cause);
+  });
 }
 
 /** fsync of the directory holding `file`, with an error surfaced as `STORE_IO`. */

@@ -59,6 +59,18 @@ const SQLITE_OPEN_DELETEONCLOSE = 0x8;
 
 let tempCounter = 0;
 const installed = new Set<string>();
+/** Files SQLite holds open, by VFS name and absolute path (for fsyncs the log schedules itself). */
+const openByPath = new Map<string, OpenFile>();
+const pathKey = (vfsName: string, file: string) => `${vfsName}\0${path.resolve(file)}`;
+
+/**
+ * The descriptor and port of `file` while SQLite holds it open through the VFS `vfsName`, or
+ * undefined. The durable ledger fsyncs its WAL through this in the background (pipelined commit).
+ */
+export function openVfsFile(vfsName: string, file: string): { fd: number; port: FilePort } | undefined {
+  const f = openByPath.get(pathKey(vfsName, file));
+  return f === undefined ? undefined : { fd: f.fd, port: f.port };
+}
 
 /** Registers the node:fs VFS and the port VFS once per sqlite3 instance (idempotent). */
 export function installNodeVfs(sqlite3: Sqlite3): void {
@@ -67,8 +79,8 @@ export function installNodeVfs(sqlite3: Sqlite3): void {
 }
 
 /** Registers a VFS named `name` whose file operations go to `port()`. */
-function installPortVfs(sqlite3: Sqlite3, name: string, port: () => FilePort): void {
-  if (installed.has(name)) return;
+function installPortVfs(sqlite3: Sqlite3, vfsName: string, port: () => FilePort): void {
+  if (installed.has(vfsName)) return;
   const { capi, wasm } = sqlite3;
   const files = new Map<number, OpenFile>();
   const ioMethods = new capi.sqlite3_io_methods();
@@ -86,6 +98,7 @@ function installPortVfs(sqlite3: Sqlite3, name: string, port: () => FilePort): v
       const f = files.get(pFile);
       if (!f) return SQLITE_OK;
       files.delete(pFile);
+      if (openByPath.get(pathKey(vfsName, f.path)) === f) openByPath.delete(pathKey(vfsName, f.path));
       try {
         f.port.close(f.fd);
         if (f.deleteOnClose) f.port.unlink(f.path);
@@ -204,7 +217,9 @@ function installPortVfs(sqlite3: Sqlite3, name: string, port: () => FilePort): v
         return SQLITE_IOERR_DIR_FSYNC;
       }
       try {
-        files.set(pFile, { fd, path: name, deleteOnClose, lockType: 0, port: p });
+        const open: OpenFile = { fd, path: name, deleteOnClose, lockType: 0, port: p };
+        files.set(pFile, open);
+        openByPath.set(pathKey(vfsName, name), open);
         const file = new capi.sqlite3_file(pFile);
         file.$pMethods = ioMethods.pointer;
         file.dispose();
@@ -270,7 +285,7 @@ function installPortVfs(sqlite3: Sqlite3, name: string, port: () => FilePort): v
 
   sqlite3.vfs.installVfs({
     io: { struct: ioMethods, methods: io },
-    vfs: { struct: vfs, methods, name, asDefault: false },
+    vfs: { struct: vfs, methods, name: vfsName, asDefault: false },
   });
-  installed.add(name);
+  installed.add(vfsName);
 }

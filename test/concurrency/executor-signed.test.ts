@@ -96,4 +96,64 @@ describe("parallel executor, signed pipeline", () => {
     expect(toHex(b.root())).toBe(toHex(a.root()));
     expect(b.height).toBe(0);
   });
+
+  it("executeBlocks pipelines a stream (n+1 verified while n commits): serial results, in order, durable", async () => {
+    const [da, db] = [0, 1].map(() => mkdtempSync(join(tmpdir(), "chaindb-exec-stream-")));
+    dirs.push(da!, db!);
+    const a = await Ledger.open({ dir: da, chainId: CHAIN, genesis });
+    const b = await Ledger.open({ dir: db, chainId: CHAIN, genesis, pipelined: true });
+    const nonces = keys.map(() => 0);
+    const blocks = Array.from({ length: 5 }, (_, i) => block(40 + 20 * i, nonces));
+    const want = [];
+    for (const txs of blocks) want.push(await a.applyBlock(txs, { proposer }));
+    const got = [];
+    for await (const r of parallel.executeBlocks(
+      b,
+      blocks.map((transfers) => ({ transfers, options: { proposer } })),
+    ))
+      got.push(r);
+    expect(got).toEqual(want);
+    expect(b.durableHeight).toBe(5);
+    await a.close();
+    await b.close();
+    const reopened = await Ledger.open({ dir: db, chainId: CHAIN, genesis });
+    expect(reopened.height).toBe(5);
+    expect(toHex(reopened.root())).toBe(toHex(at(want, 4).root));
+    await reopened.close();
+  }, 60_000);
+
+  it("executeBlocks: a bad signature in block 3 throws the serial error after blocks 1 and 2 committed", async () => {
+    const a = await Ledger.open({ chainId: CHAIN, genesis });
+    const b = await Ledger.open({ chainId: CHAIN, genesis });
+    const nonces = keys.map(() => 0);
+    const blocks = Array.from({ length: 4 }, () => block(50, nonces));
+    xorAt(at(at(blocks, 2), 17), 150, 1);
+    let want = "ok";
+    for (const txs of blocks) {
+      const r = await a.applyBlock(txs, { proposer }).then(
+        () => "ok",
+        (e) => `${e.code}: ${e.message}`,
+      );
+      if (r !== "ok") {
+        want = r;
+        break;
+      }
+    }
+    const got: number[] = [];
+    const error = await (async () => {
+      for await (const r of parallel.executeBlocks(
+        b,
+        blocks.map((transfers) => ({ transfers, options: { proposer } })),
+      ))
+        got.push(r.height);
+    })().then(
+      () => "ok",
+      (e) => `${e.code}: ${e.message}`,
+    );
+    expect(error).toBe(want);
+    expect(error).toMatch(/^BAD_SIGNATURE: transfer 17/);
+    expect(got).toEqual([1, 2]);
+    expect(b.height).toBe(2);
+    expect(toHex(b.root())).toBe(toHex(a.root()));
+  }, 60_000);
 });

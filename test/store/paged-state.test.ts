@@ -204,7 +204,7 @@ describe("paged ledger options", () => {
       (e: { code?: string }) => e.code,
     );
 
-  it("cacheBytes needs a dir, the ts engine and a size ≥ 0 (BAD_ARGUMENT)", async () => {
+  it("cacheBytes needs a dir, the ts engine, a size ≥ 0 and no pipelining (BAD_ARGUMENT)", async () => {
     const fs = new FaultFs({ seed: 3 });
     expect(await code(Ledger.open({ chainId: 1, genesis, cacheBytes: 1 << 20 }))).toBe("BAD_ARGUMENT");
     expect(
@@ -215,6 +215,12 @@ describe("paged ledger options", () => {
     expect(await code(Ledger.open({ chainId: 1, genesis, dir: "/a", filePort: fs, cacheBytes: -1 }))).toBe(
       "BAD_ARGUMENT",
     );
+    // A checkpoint must name a durable block: a pipelined paged ledger could checkpoint ahead of it.
+    expect(
+      await code(
+        Ledger.open({ chainId: 1, genesis, dir: "/a", filePort: fs, cacheBytes: 0, pipelined: true }),
+      ),
+    ).toBe("BAD_ARGUMENT");
   });
 
   it("a paged ledger reports engine ts and its cache, and reopens to the same root", async () => {

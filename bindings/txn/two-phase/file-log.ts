@@ -45,6 +45,11 @@ export interface FileTwoPcLogOptions {
   readonly port?: FilePort;
   /** Smallest file that is compacted (default {@link FILE_LOG_COMPACT_MIN_BYTES}). */
   readonly compactMinBytes?: number;
+  /**
+   * Group commit: `sync` returns a promise, and syncs that overlap share one fsync run off the
+   * JavaScript thread (AppendLog.commit). Default false: each `sync` fsyncs before it returns.
+   */
+  readonly groupCommit?: boolean;
 }
 
 /** An append-only file holding the 2PC records; writes are durable after {@link FileTwoPcLog.sync}. */
@@ -56,12 +61,15 @@ export class FileTwoPcLog implements TwoPcLog {
   compactions = 0;
 
   private readonly compactMinBytes: number;
+  private readonly groupCommit: boolean;
+  private closed = false;
 
   private constructor(
     readonly path: string,
     options: FileTwoPcLogOptions,
   ) {
     this.compactMinBytes = options.compactMinBytes ?? FILE_LOG_COMPACT_MIN_BYTES;
+    this.groupCommit = options.groupCommit === true;
     this.log = AppendLog.open(path, "2pcl", (p) => this.replay(p), { port: options.port });
   }
 
@@ -103,8 +111,12 @@ export class FileTwoPcLog implements TwoPcLog {
     return [...this.map.keys()].filter((k) => k.startsWith(prefix)).sort();
   }
 
-  /** Appends the buffered writes and fsyncs; compacts when the file outgrew its live records. */
-  sync(): void {
+  /**
+   * Appends the buffered writes and fsyncs; compacts when the file outgrew its live records. With
+   * group commit it resolves once they are durable, sharing the fsync with overlapping syncs.
+   */
+  sync(): void | Promise<void> {
+    if (this.groupCommit) return this.syncGrouped();
     if (this.pending.length === 0) return;
     for (const record of this.pending) this.log.append(record);
     this.pending = [];
@@ -112,12 +124,21 @@ export class FileTwoPcLog implements TwoPcLog {
     this.maybeCompact();
   }
 
+  private async syncGrouped(): Promise<void> {
+    for (const record of this.pending) this.log.append(record);
+    this.pending = [];
+    await this.log.commit(); // resolves at once when nothing is left to make durable
+    if (!this.log.committing && !this.closed) this.maybeCompact(); // never under a running fsync
+  }
+
   /** Syncs and closes the file. */
   close(): void {
+    this.closed = true;
     try {
-      this.sync();
+      if (this.groupCommit) for (const record of this.pending.splice(0)) this.log.append(record);
+      else void this.sync(); // synchronous without group commit
     } finally {
-      this.log.close();
+      this.log.close(); // fsyncs what was appended
     }
   }
 
