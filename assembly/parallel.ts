@@ -53,6 +53,8 @@ const C_GEN: usize = 0; // job generation: workers sleep on it
 const C_STOP: usize = 4;
 const C_BAR_COUNT: usize = 64;
 const C_BAR_GEN: usize = 68;
+const C_JOIN: usize = 96; // (generation << 8) | CLOSED | threads that joined the job
+const C_DONE: usize = 100; // workers done with the lookups of the job
 const C_THREADS: usize = 128;
 const C_COUNT: usize = 132;
 const C_TXS: usize = 136;
@@ -281,15 +283,62 @@ function applyPhases(c: usize, tid: u32, threads: u32): void {
   }
 }
 
-/** One job as every thread runs it: lookups, a barrier, and the levels unless a lookup missed. */
-function runJob(c: usize, tid: u32, gen: i32): void {
-  // Read per job after the job word's acquire: a worker that read it once before its first
-  // sleep saw 0 here (Node 20), and its barrier then never completed.
-  const threads = <u32>atomic.load<i32>(c + C_THREADS);
+const JOIN_CLOSED: i32 = 0x80;
+
+/**
+ * A worker joins job `gen` unless the main thread closed it (it had done every lookup alone by
+ * then): a worker woken late never holds a block up. True when it joined.
+ */
+function join(c: usize, gen: i32): bool {
+  if (!ASC_FEATURE_THREADS) return false;
+  let v = atomic.load<i32>(c + C_JOIN);
+  // Bounded: each failed exchange means another thread joined or the job closed.
+  while (true) {
+    if ((v >>> 8) != (gen & 0xffffff) || (v & JOIN_CLOSED) != 0) return false;
+    const seen = atomic.cmpxchg<i32>(c + C_JOIN, v, v + 1);
+    if (seen == v) return true;
+    v = seen;
+  }
+  return false;
+}
+
+/**
+ * The main thread's end of the lookup phase: closes the job to late workers, waits for those
+ * that joined to finish their lookups, and releases them. Returns the threads in the job.
+ */
+function closeLookups(c: usize): u32 {
+  const threads = <u32>(atomic.or<i32>(c + C_JOIN, JOIN_CLOSED) & 0x7f);
+  if (!spinUntil(c + C_DONE, <i32>threads - 1, BARRIER_SPINS_MAX)) abort("parallel.ts: a thread did not finish its lookups");
+  atomic.store<i32>(c + C_DONE, 0);
+  atomic.add<i32>(c + C_BAR_GEN, 1);
+  return threads;
+}
+
+/** Spins until the word at `p` equals `want`; false after `spins` loads. */
+function spinUntil(p: usize, want: i32, spins: u64): bool {
+  if (!ASC_FEATURE_THREADS) return true;
+  for (let i: u64 = 0; i < spins; i++) {
+    if (atomic.load<i32>(p) == want) return true;
+  }
+  return false;
+}
+
+/** A joined worker's job: lookups, then (unless a lookup missed) the levels. */
+function workerJob(c: usize, tid: u32, gen: i32): void {
+  const bgen = atomic.load<i32>(c + C_BAR_GEN);
   lookupPhase(c, gen);
-  barrier(c, threads);
+  atomic.add<i32>(c + C_DONE, 1);
+  if (!spinChange(c + C_BAR_GEN, bgen, BARRIER_SPINS_MAX)) abort("parallel.ts: the main thread did not close the lookups");
   if (atomic.load<i32>(missingWord(c, gen)) == gen) return;
-  applyPhases(c, tid, threads);
+  applyPhases(c, tid, <u32>(atomic.load<i32>(c + C_JOIN) & 0x7f));
+}
+
+/** The main thread's job: lookups, closing them, and (unless a lookup missed) the levels. */
+function mainJob(c: usize, gen: i32): void {
+  lookupPhase(c, gen);
+  const threads = closeLookups(c);
+  if (atomic.load<i32>(missingWord(c, gen)) == gen) return;
+  applyPhases(c, 0, threads);
 }
 
 /**
@@ -299,7 +348,7 @@ function runJob(c: usize, tid: u32, gen: i32): void {
  */
 export function parWorkerRun(c: usize, tid: u32, gen: i32): void {
   if (!ASC_FEATURE_THREADS) return;
-  runJob(c, tid, gen);
+  if (join(c, gen)) workerJob(c, tid, gen);
 }
 
 // ---- scheduling (main instance) ------------------------------------------------------------------
@@ -404,10 +453,13 @@ export function parApply(kv: usize, txs: usize, hashes: usize, status: usize, jo
   store<u32>(c + C_LSTART, load<u32>(SCRATCH + (SCR_LSTART << 3)));
   store<u32>(c + C_LEVELS, levels);
   store<u32>(c + C_CLAIMS, <u32>claims);
+  for (let t: u32 = 0; t < PAR_THREADS_MAX; t++) store<u64>(c + C_FEES + (<usize>t << 3), 0);
+  const gen = atomic.load<i32>(c + C_GEN) + 1;
+  atomic.store<i32>(c + C_JOIN, (gen << 8) | 1);
   // The release store of the generation publishes the job to the workers.
-  const gen = atomic.add<i32>(c + C_GEN, 1) + 1;
+  atomic.store<i32>(c + C_GEN, gen);
   atomic.notify(c + C_GEN, -1);
-  runJob(c, 0, gen);
+  mainJob(c, gen);
   if (atomic.load<i32>(missingWord(c, gen)) == gen) return 0;
   return 1;
 }
