@@ -40,6 +40,12 @@ export interface LedgerOptions {
   dir?: string;
   /** State engine (default "wasm"). */
   engine?: EngineName;
+  /**
+   * Threads that execute each block inside the core, the calling one included (wasm engine only;
+   * default 0: the single-threaded build). 1 or more runs the state on build/threads.wasm with
+   * `threads - 1` workers over one shared memory; `close()` stops them. Results are byte-identical.
+   */
+  threads?: number;
   /** Chain id (u32); transfers signed for another chain are refused. */
   chainId: number;
   /** Initial allocations (distinct addresses); may be empty when `genesisRecords` is given. */
@@ -134,7 +140,22 @@ export class Ledger {
     }
     const snapshotEvery = aint(options.snapshotEvery ?? 1000, 1, 1_000_000_000, "snapshotEvery");
     const genesis = joinGenesis(genesisRecords(options.genesis), options.genesisRecords);
-    const state = await createLedgerState(options.engine ?? "wasm");
+    const state = await createLedgerState(options.engine ?? "wasm", { threads: options.threads ?? 0 });
+    try {
+      return await Ledger.openOn(state, options, chainId, genesis, snapshotEvery);
+    } catch (error) {
+      await state.close?.(); // a threaded state's workers would outlive the failed open
+      throw error;
+    }
+  }
+
+  private static async openOn(
+    state: LedgerState,
+    options: LedgerOptions,
+    chainId: number,
+    genesis: Uint8Array,
+    snapshotEvery: number,
+  ): Promise<Ledger> {
     const progress = options.onProgress;
     const loading =
       progress === undefined
@@ -357,6 +378,7 @@ export class Ledger {
     if (this.closed) return;
     this.closed = true;
     this.log?.close();
+    await this.state.close?.();
   }
 
   /** True when the next block's height is a snapshot height of a durable ledger. */

@@ -7,6 +7,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLedgerState, type LedgerState } from "../../bindings/engine/index.ts";
+import { Ledger } from "../../bindings/chain/index.ts";
 import { ErrorCode } from "../../bindings/util/index.ts";
 import { blockCaseArb, runCase, sameAccounts } from "../helpers/parallel-blocks.ts";
 
@@ -46,5 +47,50 @@ describe("the threads option", () => {
     await expect(createLedgerState("ts", { threads: 2 })).rejects.toThrow(
       expect.objectContaining({ code: ErrorCode.BAD_ARGUMENT }),
     );
+  });
+});
+
+describe("a ledger on the threaded core", () => {
+  it("applies packed blocks as the serial ledger does, and its close stops the workers", async () => {
+    const genesis = Array.from({ length: 3000 }, (_, i) => ({
+      address: Uint8Array.from({ length: 32 }, (_, j) =>
+        j < 2 ? (i >> (8 * j)) & 0xff : (i * 7 + j * 13) & 0xff,
+      ),
+      balance: 1000n,
+    }));
+    const serial = await Ledger.open({ chainId: 5, genesis });
+    const threaded = await Ledger.open({ chainId: 5, genesis, threads: 2 });
+    try {
+      const nonces = new Map<number, bigint>();
+      for (let b = 0; b < 4; b++) {
+        const count = 400;
+        const packed = new Uint8Array(count * 88);
+        const dv = new DataView(packed.buffer);
+        for (let i = 0; i < count; i++) {
+          const from = (b * 977 + i * 31) % genesis.length;
+          const to = (from + 1 + ((i * 17) % 50)) % genesis.length;
+          packed.set(genesis[from]!.address, i * 88);
+          packed.set(genesis[to]!.address, i * 88 + 32);
+          dv.setBigUint64(i * 88 + 64, BigInt(1 + (i % 9)), true);
+          dv.setBigUint64(i * 88 + 72, 1n, true);
+          const n = nonces.get(from) ?? 0n;
+          dv.setBigUint64(i * 88 + 80, n, true);
+          nonces.set(from, n + 1n);
+        }
+        const proposer = genesis[b]!.address;
+        const [a, t] = [
+          await serial.applyPacked(packed, count, { proposer }),
+          await threaded.applyPacked(packed, count, { proposer }),
+        ];
+        expect(t.statuses).toEqual(a.statuses);
+        expect(Buffer.from(t.root).toString("hex")).toBe(Buffer.from(a.root).toString("hex"));
+      }
+    } finally {
+      await serial.close();
+      await threaded.close();
+    }
+    await expect(
+      threaded.applyPacked(new Uint8Array(0), 0, { proposer: new Uint8Array(32) }),
+    ).rejects.toThrow(expect.objectContaining({ code: ErrorCode.CLOSED }));
   });
 });
