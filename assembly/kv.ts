@@ -493,3 +493,42 @@ export function kvDeleteIo(s: usize, keyLen: u32): i32 {
   if (keyLen == 0 || keyLen > KEY_MAX) return 0;
   return kvDelete(s, ioPtr, keyLen);
 }
+
+// ---- journal records written in place (parallel execution: assembly/parallel.ts) -------------
+
+/** Bytes of the journal record of an entry with these key and value lengths. */
+// @ts-ignore: decorator
+@inline export function kvJournalRecordSize(keyLen: u32, valLen: u32): u32 {
+  return ((8 + keyLen + valLen + 3) & ~3) + 4;
+}
+
+/**
+ * Room for `bytes` of journal records past the journal's end, written in place by other threads
+ * (`kvJournalPlace`) and then kept by `kvJournalExtend`; returns their address, 0 on OOM. Only
+ * inside a checkpoint.
+ */
+export function kvJournalTail(s: usize, bytes: u32): usize {
+  if (!journalReserve(s, bytes)) return 0;
+  return <usize>load<u32>(s, S_JPTR) + load<u32>(s, S_JLEN);
+}
+
+/** Keeps `bytes` of records written at `kvJournalTail` (the rollback replays them too). */
+export function kvJournalExtend(s: usize, bytes: u32): void {
+  store<u32>(s, load<u32>(s, S_JLEN) + bytes, S_JLEN);
+}
+
+/**
+ * Writes entry `e`'s current key and value as a journal record at `p` (the layout of
+ * `kvJournal`); returns its size. Touches nothing but `p` and `e`: safe from any thread.
+ */
+// @ts-ignore: decorator
+@inline export function kvJournalPlace(p: usize, e: usize): u32 {
+  const keyLen = load<u32>(e);
+  const valLen = load<u32>(e, 4);
+  const rec = kvJournalRecordSize(keyLen, valLen);
+  store<u32>(p, keyLen);
+  store<u32>(p, valLen, 4);
+  copySmall(p + 8, e + 8, keyLen + valLen);
+  store<u32>(p + rec - 4, rec);
+  return rec;
+}

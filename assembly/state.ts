@@ -20,6 +20,8 @@ import {
   kvNextSlot, kvSlotEntry, kvSlots, kvMask, kvReserve, kvInsertHashed,
 } from "./kv";
 import { bufEnsure, bufPtr } from "./store-buf";
+import { kvJournalTail, kvJournalExtend } from "./kv";
+import { parApply, parEntries, parFees, parThreads, PAR_JREC } from "./parallel";
 import { alloc, ALLOC_MAX } from "./store-alloc";
 import { copy48 } from "./store-mem";
 import { ACC_VALUE, V_DGEN, DGEN_DEAD, commitRoot, commitProve, dirtyReserve, dirtyDropDead, goneReserve, markDirty, treeRemove } from "./commit";
@@ -292,6 +294,10 @@ export function stateApply(count: u32): i32 {
   // Key 2i is transfer i's sender, key 2i + 1 its recipient.
   hashKeys(txs, TX_SIZE, 0, count, 0, 2);
   hashKeys(txs, TX_SIZE, 32, count, 1, 2);
+  if (parThreads() != 0 && count >= PAR_MIN_BLOCK) {
+    const rc = applyThreads(count, txs, hashes, statuses);
+    if (rc != -2) return rc;
+  }
   let applied: i32 = 0;
   for (let i: u32 = 0; i < count; i++) {
     if (i % (GROUP / 2) == 0) lookahead(hashes, 2 * i, 2 * count);
@@ -300,6 +306,59 @@ export function stateApply(count: u32): i32 {
     store<u8>(statuses + i, <u8>st);
     if (st == 0) applied++;
   }
+  return applied;
+}
+
+/** Fewest transfers worth waking the threads for (assembly/parallel.ts). */
+const PAR_MIN_BLOCK: u32 = 128;
+
+/** Records a touched account whose value is journaled already (parallel execution). */
+function touchJournaled(e: usize): void {
+  markDirty(e);
+  if (load<u32>(e + V_EPOCH) == epoch) return;
+  store<u32>(e + V_EPOCH, epoch);
+  store<u32>(bufPtr(B_CHANGED) + (<usize>changedLen << 2), <u32>e);
+  changedLen++;
+}
+
+/**
+ * `stateApply` on all threads (assembly/parallel.ts), then a walk in block order that touches the
+ * accounts and credits the proposer as serial execution would. The applied count, -1 on OOM, or
+ * -2 when the block must run serially (nothing changed): the proposer is a sender or recipient,
+ * the fees could overflow its balance, an account is missing, or the schedule is too deep.
+ */
+function applyThreads(count: u32, txs: usize, hashes: usize, statuses: usize): i32 {
+  const ph = kvHash(kvSeed(acc), PROPOSER, 32);
+  let fees: u64 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    if (load<u32>(hashes + (<usize>i << 3)) == ph || load<u32>(hashes + (<usize>i << 3), 4) == ph) return -2;
+    const fee = load<u64>(txs + <usize>i * TX_SIZE, 72);
+    fees += fee;
+    if (fees < fee) return -2;
+  }
+  if (proposerEntry == 0) proposerEntry = find(PROPOSER);
+  const proposerBal: u64 = proposerEntry == 0 ? 0 : load<u64>(proposerEntry + V_BAL);
+  if (proposerBal + fees < proposerBal) return -2;
+  const jbytes = 2 * count * PAR_JREC;
+  const journal = kvJournalTail(acc, jbytes);
+  if (journal == 0) return -1;
+  const rc = parApply(acc, txs, hashes, statuses, journal, count);
+  if (rc <= 0) return rc == 0 ? -2 : -1;
+  kvJournalExtend(acc, jbytes);
+  const ents = parEntries();
+  let applied: i32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    if (load<u8>(statuses + i) != ST_OK) continue;
+    applied++;
+    touchJournaled(<usize>load<u32>(ents + (<usize>i << 3)));
+    touchJournaled(<usize>load<u32>(ents + (<usize>i << 3), 4));
+    if (load<u64>(txs + <usize>i * TX_SIZE, 72) == 0) continue;
+    if (proposerEntry == 0) proposerEntry = create(PROPOSER);
+    else if (!touch(proposerEntry)) return -1;
+    if (proposerEntry == 0) return -1;
+  }
+  const earned = parFees();
+  if (earned != 0) store<u64>(proposerEntry + V_BAL, load<u64>(proposerEntry + V_BAL) + earned);
   return applied;
 }
 

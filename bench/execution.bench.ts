@@ -34,6 +34,7 @@ import {
   type SuiteResult,
   type TargetCheck,
 } from "./lib.ts";
+import { stateThreadRows } from "./state-threads.ts";
 
 const BLOCK = 1000;
 const CHAIN = 11;
@@ -273,6 +274,15 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
   } finally {
     await Promise.all([par1.close(), par2.close(), forced.close()]);
   }
+  // Execution inside the core on all threads (assembly/parallel.ts): serial vs 1 vs 2 threads.
+  const core = await stateThreadRows({
+    accounts,
+    rounds,
+    blocksPerRound: options.quick ? 10 : 20,
+    onProgress: progress,
+  });
+  cases.push(...core.cases);
+  notes.push(...core.notes);
   const scaling = await parallelCeiling(options.quick ? 3 : 5);
   cases.push({
     id: "calibration-spin",
@@ -299,6 +309,7 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     target("signed pipeline, uniform, 2 workers vs serial", "uniform-signed-par2", 1.7),
     target("execution only, uniform, 2 workers vs serial", "uniform-exec-par2", 1.3),
     target("execution only, two accounts, 2 workers vs serial", "two-exec-par2", 0.9),
+    ...core.targets,
   ];
   notes.push(
     `${accounts} accounts (uniform-ts: ${tsWorld.accounts}, ts engine, execution only), blocks of ${BLOCK}; the signed pipeline's senders are ${KEYED} keyed accounts (hot: 90% among 2 of them), recipients among all`,

@@ -18,6 +18,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { stateThreadRows } from "./state-threads.ts";
 import { Ledger, keyPairFromSeed, signTransfer } from "../bindings/chain/index.ts";
 import {
   ACCOUNT_RECORD_SIZE as REC,
@@ -559,6 +560,12 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
     }
     const signed = await signedPipeline(setup, options.quick ? 5 : 20, options);
     cases.push(...signed.cases);
+    const core = await stateThreadRows({
+      accounts,
+      rounds,
+      blocksPerRound: options.quick ? 10 : 20,
+      onProgress: options.onProgress,
+    });
     for (const c of cases) {
       const base = cases.find((b) => b.id === c.baseline);
       if (base) c.ratio = c.median / base.median;
@@ -567,9 +574,10 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
       "state",
       "Ledger state: transfers per second",
       options.quick,
-      cases,
-      targets(cases, signed.shares),
+      [...cases, ...core.cases],
+      [...targets(cases, signed.shares), ...core.targets],
       [
+        ...core.notes,
         `${accounts} accounts (sparse Merkle state tree), blocks of ${BLOCK} pre-verified transfers; ${rounds} rounds × ${blocksPerRound} blocks per case.`,
         "Every case of a workload applies the same blocks in the same order; wasm ratios are against the ts engine.",
         `All cases of a workload (both engines' three modes and the peers) run side by side in rounds, after ${WARMUP_BLOCKS} warm-up blocks every case applies unmeasured; they share one heap, so a peer's garbage may be collected during another case.`,

@@ -102,7 +102,10 @@ export {
 // what an Engine creates: key-value stores and ledger states (engine.createKvStore(), …)
 export {
   createKvStore,
+  createLedgerState,
+  STATE_THREADS_MAX,
   TransferCode,
+  type LedgerStateOptions,
   type KvStore,
   type LedgerState,
   type AccountState,

@@ -47,6 +47,12 @@ export interface LedgerOptions {
   dir?: string;
   /** State engine (default "wasm"). */
   engine?: EngineName;
+  /**
+   * Threads that execute each block inside the core, the calling one included (wasm engine only;
+   * default 0: the single-threaded build). 1 or more runs the state on build/threads.wasm with
+   * `threads - 1` workers over one shared memory; `close()` stops them. Results are byte-identical.
+   */
+  threads?: number;
   /** Chain id (u32); transfers signed for another chain are refused. */
   chainId: number;
   /** Initial allocations (distinct addresses); may be empty when `genesisRecords` is given. */
@@ -184,6 +190,21 @@ export class Ledger {
     const snapshotEvery = aint(options.snapshotEvery ?? 1000, 1, 1_000_000_000, "snapshotEvery");
     const genesis = joinGenesis(genesisRecords(options.genesis), options.genesisRecords);
     const state = await openState(options);
+    try {
+      return await Ledger.openOn(state, options, chainId, genesis, snapshotEvery);
+    } catch (error) {
+      await state.close?.(); // a threaded state's workers, a paged state's file would outlive it
+      throw error;
+    }
+  }
+
+  private static async openOn(
+    state: LedgerState,
+    options: LedgerOptions,
+    chainId: number,
+    genesis: Uint8Array,
+    snapshotEvery: number,
+  ): Promise<Ledger> {
     const progress = options.onProgress;
     const loading =
       progress === undefined
@@ -195,15 +216,9 @@ export class Ledger {
       rootWithProgress(state, progress);
       return new Ledger(chainId, state, 0, undefined, snapshotEvery, false);
     }
-    let opened: { log: LedgerLog; height: number };
-    try {
-      opened = await openDurableLog(options.dir, { chainId, genesis, onProgress: loading?.load }, state, {
-        port: options.filePort,
-      });
-    } catch (error) {
-      if (state instanceof PagedState) state.close();
-      throw error;
-    }
+    const opened = await openDurableLog(options.dir, { chainId, genesis, onProgress: loading?.load }, state, {
+      port: options.filePort,
+    });
     return new Ledger(chainId, state, opened.height, opened.log, snapshotEvery, options.pipelined === true);
   }
 
@@ -529,7 +544,7 @@ export class Ledger {
     }
     if (this.syncing) await this.syncInFlight; // its descriptor stays open until it returns
     this.releaseLog();
-    if (this.state instanceof PagedState) this.state.close();
+    await this.state.close?.();
   }
 
   /** True when the next block's height is a snapshot height of a durable in-memory ledger. */
@@ -563,7 +578,8 @@ export class Ledger {
 
 /** The state of a ledger: in memory on its engine, or paged (`cacheBytes`, in `dir`). */
 async function openState(options: LedgerOptions): Promise<LedgerState> {
-  if (options.cacheBytes === undefined) return createLedgerState(options.engine ?? "wasm");
+  if (options.cacheBytes === undefined)
+    return createLedgerState(options.engine ?? "wasm", { threads: options.threads ?? 0 });
   if (options.dir === undefined)
     throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"cacheBytes" needs a "dir" for the pages`);
   if (options.engine === "wasm")
@@ -574,6 +590,8 @@ async function openState(options: LedgerOptions): Promise<LedgerState> {
   // A checkpoint names a block that must already be durable; pipelining would let it run ahead.
   if (options.pipelined === true)
     throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `a paged state ("cacheBytes") is not pipelined yet`);
+  if ((options.threads ?? 0) > 0)
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `a paged state ("cacheBytes") runs on one thread`);
   return createPagedState({ dir: options.dir, cacheBytes: options.cacheBytes, port: options.filePort });
 }
 

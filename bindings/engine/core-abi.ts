@@ -149,6 +149,16 @@ export interface CoreFunctions {
   stateProve(): number;
   /** Test hook: leaves `bytes` of heap untouched so later allocations lie past it; 0, -1 when out of memory. */
   stateTestSkipHeap(bytes: number): number;
+
+  // parallel.ts: parallel execution in the threaded build (the single-threaded build refuses)
+  /** Sets up `threads` threads (main included); the control block's address, 0 if refused or out of memory. */
+  parInit(threads: number): number;
+  /** Threads set up by parInit (0: serial only). */
+  parThreads(): number;
+  /** Sets the stop word (control block +4) and wakes the workers waiting on the job word (+0). */
+  parStop(): void;
+  /** A worker instance's share of job `gen` on the control block `ctl` as thread `tid` (1..threads-1). */
+  parWorkerRun(ctl: number, tid: number, gen: number): void;
 }
 
 /** Everything the core exports: its functions and its linear memory (whose buffer changes as it grows). */
@@ -222,6 +232,10 @@ export const CORE_FUNCTION_ARITY: {
   stateRoot: 0,
   stateProve: 0,
   stateTestSkipHeap: 1,
+  parInit: 1,
+  parThreads: 0,
+  parStop: 0,
+  parWorkerRun: 3,
 };
 
 /**

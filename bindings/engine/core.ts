@@ -124,6 +124,59 @@ export function sharedCore(): Promise<CoreExports> {
   return shared;
 }
 
+/** Location of the threaded build (same sources, shared imported memory: assembly/parallel.ts). */
+export const THREADS_WASM_URL: URL = new URL("../../build/threads.wasm", import.meta.url);
+/** Largest shared memory of the threaded build, in 64 KiB pages (4 GiB: asconfig.json `maximumMemory`). */
+export const THREADS_MEMORY_PAGES_MAX = 65536;
+
+let compiledThreads: Promise<WebAssembly.Module> | undefined;
+
+/** Compiles the threaded build once per thread; `WASM_UNAVAILABLE` if missing or invalid. */
+export function compileThreadedCore(): Promise<WebAssembly.Module> {
+  compiledThreads ??= compileCoreAt(THREADS_WASM_URL).catch((error: unknown) => {
+    compiledThreads = undefined;
+    throw error;
+  });
+  return compiledThreads;
+}
+
+/**
+ * A new shared memory for the threaded build, at its full 4 GiB from the start: it never grows.
+ * A worker instance did not always see a growth by the main instance (Node 20: "memory access out
+ * of bounds" in a worker reading a page the main thread had just grown into), and a shared memory
+ * is reserved at its maximum anyway; untouched pages cost address space, not memory.
+ */
+export function createSharedCoreMemory(): WebAssembly.Memory {
+  return new WebAssembly.Memory({
+    // One page short of 4 GiB: the allocator computes the memory's end in 32 bits (store-alloc.ts).
+    initial: THREADS_MEMORY_PAGES_MAX - 1,
+    maximum: THREADS_MEMORY_PAGES_MAX,
+    shared: true,
+  });
+}
+
+/**
+ * An instance of the threaded build over `memory`, checked against the ABI. Instantiating applies
+ * the module's data segments to the memory again: create every instance of a memory before the
+ * first one writes anything (assembly/parallel.ts).
+ */
+export async function instantiateThreadedCore(memory: WebAssembly.Memory): Promise<CoreExports> {
+  const module = await compileThreadedCore();
+  const imports = coreImports(() => memory);
+  imports.env = { ...imports.env, memory };
+  let instance: WebAssembly.Instance;
+  try {
+    instance = await WebAssembly.instantiate(module, imports);
+  } catch (cause) {
+    throw new ChainDbError(
+      ErrorCode.WASM_UNAVAILABLE,
+      `cannot instantiate ${fileURLToPath(THREADS_WASM_URL)}: run \`npm run build:wasm\``,
+      { cause },
+    );
+  }
+  return checkCoreExports(instance.exports, fileURLToPath(THREADS_WASM_URL));
+}
+
 /** A byte view of a core's memory that follows its growth (growth detaches every older view). */
 export class CoreMemory {
   private buffer: ArrayBuffer | SharedArrayBuffer;

@@ -9,6 +9,7 @@ import { ChainDbError, ErrorCode } from "../util/index.ts";
 import type { Engine, EngineName } from "./types.ts";
 import type { KvStore } from "./kv-types.ts";
 import type { LedgerState } from "./state-types.ts";
+import { createThreadedWasmState } from "./state-threads.ts";
 
 export type { Engine, EngineName, SearchResult } from "./types.ts";
 export { NONCE_SPACE } from "./validate.ts";
@@ -31,6 +32,7 @@ export {
   packTransfer,
   type TransferStatus,
 } from "./records.ts";
+export { STATE_THREADS_MAX } from "./state-threads.ts";
 export { EMPTY_HASH, SMT_DEPTH_MAX, leafHash, nodeHash, pathBit, pathOf, sha256 } from "./state-hash.ts";
 export { digestBytes, leafDigest, nodeDigest, pathDigest } from "./sha256-block.ts";
 
@@ -61,7 +63,26 @@ export async function createKvStore(engine: EngineName = "wasm"): Promise<KvStor
   return (await createEngine(engine)).createKvStore();
 }
 
+/** Options of {@link createLedgerState}. */
+export interface LedgerStateOptions {
+  /**
+   * Threads that execute each block, the calling one included (wasm engine only; default 0: the
+   * single-threaded build, serial). With 1 or more the state runs on build/threads.wasm in one
+   * shared memory, with `threads - 1` workers; close the state to stop them.
+   */
+  threads?: number;
+}
+
 /** Creates an empty ledger state on an engine: `(await createEngine(name)).createLedgerState()`. */
-export async function createLedgerState(engine: EngineName): Promise<LedgerState> {
+export async function createLedgerState(
+  engine: EngineName,
+  options: LedgerStateOptions = {},
+): Promise<LedgerState> {
+  const threads = options.threads ?? 0;
+  if (threads !== 0) {
+    if (engine !== "wasm")
+      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"threads" needs the wasm engine, got ${engine}`);
+    return createThreadedWasmState(threads);
+  }
   return (await createEngine(engine)).createLedgerState();
 }

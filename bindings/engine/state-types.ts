@@ -69,4 +69,11 @@ export interface LedgerState {
   proofMaterial(address: Uint8Array): ProofMaterial;
   /** Tree nodes held (memory accounting for benchmarks). */
   readonly nodeCount: number;
+  /** Threads that execute a block (0: serial, single-threaded build). */
+  readonly threads?: number;
+  /**
+   * Releases what the state runs on (the threaded build's workers, a paged state's file); the
+   * state is unusable after. Idempotent.
+   */
+  close?(): void | Promise<void>;
 }

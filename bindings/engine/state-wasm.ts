@@ -47,7 +47,8 @@ export async function createWasmStateForTest(hooks: WasmStateTestHooks): Promise
   return new WasmState(core, new CoreMemory(core.memory));
 }
 
-class WasmState implements LedgerState {
+/** The binding over one core instance; `onClose` releases what runs it (the threaded build's workers). */
+export class WasmState implements LedgerState {
   readonly engine = "wasm" as const;
   private readonly addrIo: number;
   private readonly proposerIo: number;
@@ -55,11 +56,21 @@ class WasmState implements LedgerState {
   constructor(
     private readonly x: CoreExports,
     private readonly mem: CoreMemory,
+    private readonly onClose?: () => Promise<void>,
   ) {
     const seed = crypto.getRandomValues(new Uint32Array(2));
     if (x.stateInit(seed[0]!, seed[1]!) !== 0) throw oom("init");
     this.addrIo = x.stateAddrIo();
     this.proposerIo = x.stateProposerIo();
+  }
+
+  /** Threads that execute a block (0: the single-threaded build). */
+  get threads(): number {
+    return this.x.parThreads();
+  }
+
+  async close(): Promise<void> {
+    await this.onClose?.();
   }
 
   get accountCount(): number {

@@ -7,6 +7,7 @@
  * memory, CHAINDB_CORE_WASM reaches the hashing engine, the KV store and the ledger state alike,
  * and an abort in the core throws with the core's own message.
  */
+import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   CORE_EXPORTS_IGNORED,
@@ -18,12 +19,20 @@ import {
   compileCore,
   compileCoreAt,
   coreImports,
+  createSharedCoreMemory,
   instantiateCore,
+  instantiateThreadedCore,
   sharedCore,
 } from "../../bindings/engine/core.ts";
 import { ErrorCode } from "../../bindings/util/index.ts";
 
-const BUILDS = ["release", "debug"] as const;
+const BUILDS = ["release", "debug", "threads"] as const;
+/** The loader's imports for a build: the threaded one also imports its shared memory. */
+const importsFor = (build: string): WebAssembly.Imports => {
+  const imports = coreImports(() => undefined);
+  if (build === "threads") imports.env = { ...imports.env, memory: createSharedCoreMemory() };
+  return imports;
+};
 const buildUrl = (name: string): URL => new URL(`../../build/${name}.wasm`, import.meta.url);
 
 describe.each(BUILDS)("the ABI type against build/%s.wasm", (build) => {
@@ -42,10 +51,7 @@ describe.each(BUILDS)("the ABI type against build/%s.wasm", (build) => {
     const missing = [...typed.keys()].filter((name) => !declared.some((e) => e.name === name));
     expect(missing).toEqual([]);
 
-    const instance = await WebAssembly.instantiate(
-      module,
-      coreImports(() => undefined),
-    );
+    const instance = await WebAssembly.instantiate(module, importsFor(build));
     expect(coreAbiMismatches(instance.exports)).toEqual([]);
     for (const [name, arity] of Object.entries(CORE_FUNCTION_ARITY)) {
       expect(`${name}/${(instance.exports[name] as () => unknown).length}`).toBe(`${name}/${arity}`);
@@ -54,11 +60,11 @@ describe.each(BUILDS)("the ABI type against build/%s.wasm", (build) => {
 
   it("imports nothing the loader does not provide", async () => {
     const module = await compileCoreAt(buildUrl(build));
-    const provided = coreImports(() => undefined);
+    const provided = importsFor(build);
     for (const imp of WebAssembly.Module.imports(module)) {
-      expect(`${imp.module}.${imp.name}: ${typeof provided[imp.module]?.[imp.name]}`).toBe(
-        `${imp.module}.${imp.name}: function`,
-      );
+      const value = provided[imp.module]?.[imp.name];
+      const kind = value instanceof WebAssembly.Memory ? "memory" : typeof value;
+      expect(`${imp.module}.${imp.name}: ${kind}`).toBe(`${imp.module}.${imp.name}: ${imp.kind}`);
     }
   });
 });
@@ -116,6 +122,30 @@ describe("the one loader", () => {
     expect(kv.get(new Uint8Array([1]))).toEqual(new Uint8Array([2]));
     const { coreWasmUrl } = await import("../../bindings/engine/core.ts");
     expect(coreWasmUrl().pathname.endsWith("/build/debug.wasm")).toBe(true);
+  });
+
+  it("instantiates the threaded build over one shared memory; the single-threaded one refuses threads", async () => {
+    const memory = createSharedCoreMemory();
+    const [a, b] = [await instantiateThreadedCore(memory), await instantiateThreadedCore(memory)];
+    expect(a.memory).toBe(memory);
+    expect(b.memory).toBe(memory);
+    expect(memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // One memory: the input written through one instance's address is hashed by the other.
+    new Uint8Array(memory.buffer).set([7, 8, 9], a.inputPtr());
+    b.sha256Input(3);
+    const want = createHash("sha256")
+      .update(new Uint8Array([7, 8, 9]))
+      .digest();
+    expect(new Uint8Array(memory.buffer.slice(a.outputPtr(), a.outputPtr() + 32))).toEqual(
+      new Uint8Array(want),
+    );
+    expect(a.parInit(0)).toBe(0);
+    expect(a.parInit(17)).toBe(0);
+    expect(a.parInit(2)).not.toBe(0);
+    expect(a.parThreads()).toBe(2);
+    const single = await instantiateCore();
+    expect(single.parInit(2)).toBe(0);
+    expect(single.parThreads()).toBe(0);
   });
 
   it("throws the core's abort message with its source position", () => {

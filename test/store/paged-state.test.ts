@@ -204,7 +204,7 @@ describe("paged ledger options", () => {
       (e: { code?: string }) => e.code,
     );
 
-  it("cacheBytes needs a dir, the ts engine, a size ≥ 0 and no pipelining (BAD_ARGUMENT)", async () => {
+  it("cacheBytes needs a dir, the ts engine, a size ≥ 0, one thread and no pipelining (BAD_ARGUMENT)", async () => {
     const fs = new FaultFs({ seed: 3 });
     expect(await code(Ledger.open({ chainId: 1, genesis, cacheBytes: 1 << 20 }))).toBe("BAD_ARGUMENT");
     expect(

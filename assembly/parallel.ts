@@ -1,0 +1,480 @@
+/**
+ * Parallel execution of a block's transfers inside the core, for the threaded build
+ * (build/threads.wasm: the same sources with `--enable threads`, one shared imported memory).
+ *
+ * Every thread runs its own instance of the module over the one memory. Globals (the allocator's
+ * bump pointer, the ledger's counters) are per instance, so only the main instance allocates and
+ * owns the state; a worker instance runs non-allocating phases ({@link parWorkerRun}) over pointers
+ * the main instance publishes in a control block in shared memory. Active data
+ * segments are re-applied by every instantiation, so every worker instance is created before the
+ * main instance writes anything (bindings/engine/state-threads.ts).
+ *
+ * A block runs as Solana's Sealevel schedules it (Yakovenko 2019), in levels of the dependency
+ * DAG: the main thread hashes the keys and gives transfer i the level 1 + the last level of
+ * either of its accounts (keyed by the key's 32-bit hash, so a collision only adds an edge), then
+ * every thread (the main one included) claims chunks of
+ *   phase 0: the lookups of both accounts (read-only; the cache misses that dominate at 1M
+ *            accounts) and a journal record of each account's value before the block;
+ *   phase 1 + L: the transfers of level L (no two share an account), in any order;
+ * with a barrier on an atomic counter in shared memory between phases (no message per phase).
+ * The main instance then walks the statuses in block order (state.ts `stateApply`) to build the
+ * same touched-account list, dirty list and proposer credit as serial execution, so the result is
+ * byte-identical. What the schedule cannot run, serial execution runs: a missing account (it would
+ * be created in block order), the proposer as a sender or recipient, fees that could overflow the
+ * proposer's balance, or a schedule too deep to pay (one hot account, a two-account ping-pong).
+ *
+ * In the single-threaded build (no `threads` feature) the atomics compile away: parInit refuses.
+ * @module
+ */
+import { alloc, free } from "./store-alloc";
+import { kvFindHashed, kvSlots, kvMask, kvJournalPlace } from "./kv";
+import { ACC_VALUE } from "./commit";
+
+/** Status codes, as state.ts defines them. */
+const ST_OK: u8 = 0;
+const ST_BAD_NONCE: u8 = 1;
+const ST_INSUFFICIENT: u8 = 2;
+const ST_OVERFLOW: u8 = 3;
+const ST_SELF: u8 = 4;
+const TX_SIZE: u32 = 88;
+const V_BAL: usize = ACC_VALUE;
+const V_NONCE: usize = ACC_VALUE + 8;
+/** A ledger entry's journal record: (8 + 32 + 24 + 3 & ~3) + 4 bytes (kv.ts). */
+export const PAR_JREC: u32 = 68;
+
+/** Most threads (main included). */
+export const PAR_THREADS_MAX: u32 = 16;
+/** Transfers per claimed chunk of the lookup phase, and of a level. */
+const LOOKUP_CHUNK: u32 = 32;
+const APPLY_CHUNK: u32 = 32;
+
+// Control block (one cache line per group of words that different threads write).
+const C_GEN: usize = 0; // job generation: workers sleep on it
+const C_STOP: usize = 4;
+const C_BAR_COUNT: usize = 64;
+const C_BAR_GEN: usize = 68;
+const C_JOIN: usize = 96; // (generation << 8) | CLOSED | threads that joined the job
+const C_DONE: usize = 100; // workers done with the lookups of the job
+const C_THREADS: usize = 128;
+const C_COUNT: usize = 132;
+const C_TXS: usize = 136;
+const C_HASHES: usize = 140;
+const C_ENTS: usize = 144;
+const C_STATUS: usize = 148;
+const C_JOURNAL: usize = 152;
+const C_LSTART: usize = 156;
+const C_ORDER: usize = 160;
+const C_LEVELS: usize = 164;
+const C_KV: usize = 168;
+const C_MISSING: usize = 184; // two words: a job writes the one of its generation's parity
+const C_CLAIMS: usize = 176; // pointer to one claim counter per phase, 64 bytes apart
+const C_FEES: usize = 192; // u64 per thread
+const CTL_SIZE: u32 = 192 + 8 * PAR_THREADS_MAX;
+const CLAIM_STRIDE: u32 = 64;
+
+/** The main instance's control block (0 in a worker instance and before parInit). */
+let ctl: usize = 0;
+let threadCount: u32 = 0;
+
+// The main instance's scratch, grown on demand: [ptr, cap] per buffer.
+const SCR_ENTS: u32 = 0; // entry pointers, 2 per transfer
+const SCR_TABLE: u32 = 1; // level table: [hash u32, level u32, stamp u32, pad]
+const SCR_ORDER: u32 = 2; // transfer indices sorted by level (block order within a level)
+const SCR_LEVEL: u32 = 3; // each transfer's level
+const SCR_LSTART: u32 = 4; // start of each level in the order, levels + 1 entries
+const SCR_CLAIMS: u32 = 5;
+const SCRATCH: usize = memory.data(6 * 8, 8);
+let tableStamp: u32 = 0;
+let tablePtr: usize = 0;
+let tableBytes: u32 = 0;
+
+/** Scratch buffer `id` with room for `bytes` (contents undefined); 0 on OOM. */
+function scratch(id: u32, bytes: u32): usize {
+  const d = SCRATCH + (<usize>id << 3);
+  const cap = load<u32>(d, 4);
+  if (bytes <= cap) return <usize>load<u32>(d);
+  let ncap = max<u32>(cap << 1, 4096);
+  while (ncap < bytes) ncap <<= 1;
+  const p = alloc(ncap);
+  if (p == 0) return 0;
+  if (cap != 0) free(<usize>load<u32>(d), cap);
+  store<u32>(d, <u32>p);
+  store<u32>(d, ncap, 4);
+  return p;
+}
+
+/**
+ * Sets up `threads` threads (main included) on the main instance: returns the control block's
+ * address, which each worker passes to {@link parWorkerRun}; 0 on OOM, or in a build without
+ * threads, or for a count out of range (1..PAR_THREADS_MAX).
+ */
+export function parInit(threads: u32): usize {
+  if (!ASC_FEATURE_THREADS || threads < 1 || threads > PAR_THREADS_MAX || ctl != 0) return 0;
+  const c = alloc(CTL_SIZE);
+  if (c == 0) return 0;
+  memory.fill(c, 0, CTL_SIZE);
+  store<u32>(c + C_THREADS, threads);
+  ctl = c;
+  threadCount = threads;
+  return c;
+}
+
+/** Threads set up by parInit (0: serial only). */
+export function parThreads(): u32 {
+  return threadCount;
+}
+
+/** Asks every worker to stop: sets the stop word and wakes the job word (main instance). */
+export function parStop(): void {
+  if (!ASC_FEATURE_THREADS || ctl == 0) return;
+  atomic.store<i32>(ctl + C_STOP, 1);
+  atomic.add<i32>(ctl + C_GEN, 1);
+  atomic.notify(ctl + C_GEN, -1);
+}
+
+// ---- synchronization ------------------------------------------------------------------------
+
+/**
+ * Loads of a barrier wait before it declares a thread lost (2^34: several seconds here).
+ * Barriers only spin: the threads of a block arrive microseconds apart, and a wasm
+ * `memory.atomic.wait32` in a worker broke it on Node 20 here (after such a wait the worker ran a
+ * job twice and computed wrong balances, only under V8's mixed Liftoff/TurboFan tiers), so
+ * workers sleep between blocks in JavaScript (`Atomics.wait`, state-thread-worker.ts) instead.
+ */
+const BARRIER_SPINS_MAX: u64 = 1 << 34;
+
+/** Spins until the word at `p` differs from `old`; false after `spins` loads. */
+function spinChange(p: usize, old: i32, spins: u64): bool {
+  if (!ASC_FEATURE_THREADS) return true;
+  for (let i: u64 = 0; i < spins; i++) {
+    if (atomic.load<i32>(p) != old) return true;
+  }
+  return false;
+}
+
+/** All `threads` threads meet here before any goes on. */
+function barrier(c: usize, threads: u32): void {
+  if (!ASC_FEATURE_THREADS) return;
+  const gen = atomic.load<i32>(c + C_BAR_GEN);
+  if (<u32>atomic.add<i32>(c + C_BAR_COUNT, 1) == threads - 1) {
+    atomic.store<i32>(c + C_BAR_COUNT, 0);
+    atomic.add<i32>(c + C_BAR_GEN, 1);
+  } else if (!spinChange(c + C_BAR_GEN, gen, BARRIER_SPINS_MAX)) {
+    // A thread never arrived (it died, or its instance was torn down): a bug, never bad input.
+    abort("parallel.ts: a thread did not reach the barrier");
+  }
+}
+
+/** Claims the next chunk of phase `phase`: its first index, or ≥ `n` when none is left. */
+// @ts-ignore: decorator
+@inline function claim(c: usize, phase: u32, chunk: u32): u32 {
+  if (!ASC_FEATURE_THREADS) return 0;
+  const p = <usize>load<u32>(c + C_CLAIMS) + <usize>phase * CLAIM_STRIDE;
+  return <u32>atomic.add<i32>(p, <i32>chunk);
+}
+
+// ---- the phases -------------------------------------------------------------------------------
+
+/**
+ * Where job `gen` says an account was missing: its generation, in the word of its parity. A
+ * worker may read it after the lookup barrier while the main instance, already past that
+ * barrier (a missing account ends the job there), publishes job gen + 1 and its lookups store
+ * their own word; job gen + 2 cannot start before that worker reaches job gen + 1's barrier.
+ */
+// @ts-ignore: decorator
+@inline function missingWord(c: usize, gen: i32): usize {
+  return c + C_MISSING + ((<usize>gen & 1) << 2);
+}
+
+/** Phase 0: finds both accounts of every claimed transfer and journals their values. */
+function lookupPhase(c: usize, gen: i32): void {
+  const n = load<u32>(c + C_COUNT);
+  const kv = <usize>load<u32>(c + C_KV);
+  const txs = <usize>load<u32>(c + C_TXS);
+  const hashes = <usize>load<u32>(c + C_HASHES);
+  const ents = <usize>load<u32>(c + C_ENTS);
+  const journal = <usize>load<u32>(c + C_JOURNAL);
+  const slots = kvSlots(kv);
+  const mask = kvMask(kv);
+  let missing = false;
+  let sink: u32 = 0;
+  for (let lo = claim(c, 0, LOOKUP_CHUNK); lo < n; lo = claim(c, 0, LOOKUP_CHUNK)) {
+    const hi = min<u32>(lo + LOOKUP_CHUNK, n);
+    // Issue the chunk's cache misses close together (see state.ts GROUP): slots, then entries.
+    for (let k = lo << 1; k < hi << 1; k++) {
+      sink ^= load<u32>(slots + (<usize>(load<u32>(hashes + (<usize>k << 2)) & mask) << 3), 4);
+    }
+    for (let k = lo << 1; k < hi << 1; k++) {
+      const e = <usize>load<u32>(slots + (<usize>(load<u32>(hashes + (<usize>k << 2)) & mask) << 3), 4);
+      if (e != 0) sink ^= load<u32>(e + V_NONCE);
+    }
+    for (let k = lo << 1; k < hi << 1; k++) {
+      const key = txs + <usize>(k >> 1) * TX_SIZE + ((<usize>k & 1) << 5);
+      const e = kvFindHashed(kv, key, 32, load<u32>(hashes + (<usize>k << 2)));
+      store<u32>(ents + (<usize>k << 2), <u32>e);
+      if (e == 0) missing = true;
+      else kvJournalPlace(journal + <usize>k * PAR_JREC, e);
+    }
+  }
+  if (missing || sink == 0x7fffffff) atomic.store<i32>(missingWord(c, gen), gen); // (the sink keeps the loads)
+}
+
+// @ts-ignore: decorator
+@inline function eq32(a: usize, b: usize): bool {
+  return load<u64>(a) == load<u64>(b) && load<u64>(a, 8) == load<u64>(b, 8) &&
+    load<u64>(a, 16) == load<u64>(b, 16) && load<u64>(a, 24) == load<u64>(b, 24);
+}
+
+/**
+ * Applies transfer `i` whose accounts exist and are not the proposer (state.ts `applyOne` under
+ * those conditions; the proposer's credit is summed, not written). Returns the fee earned.
+ */
+// @ts-ignore: decorator
+@inline function applyScheduled(txs: usize, ents: usize, status: usize, i: u32): u64 {
+  const tx = txs + <usize>i * TX_SIZE;
+  const amount = load<u64>(tx, 64);
+  const fee = load<u64>(tx, 72);
+  const nonce = load<u64>(tx, 80);
+  let st = ST_OK;
+  const total = amount + fee;
+  if (eq32(tx, tx + 32)) st = ST_SELF;
+  else if (total < amount) st = ST_OVERFLOW;
+  else {
+    const fe = <usize>load<u32>(ents + (<usize>i << 3));
+    const te = <usize>load<u32>(ents + (<usize>i << 3), 4);
+    const fromBal = load<u64>(fe + V_BAL);
+    const fromNonce = load<u64>(fe + V_NONCE);
+    const toBal = load<u64>(te + V_BAL);
+    if (nonce != fromNonce) st = ST_BAD_NONCE;
+    else if (fromBal < total) st = ST_INSUFFICIENT;
+    else if (fromNonce == u64.MAX_VALUE) st = ST_OVERFLOW;
+    else if (toBal + amount < toBal) st = ST_OVERFLOW;
+    else {
+      store<u64>(fe + V_BAL, fromBal - total);
+      store<u64>(fe + V_NONCE, fromNonce + 1);
+      store<u64>(te + V_BAL, toBal + amount);
+    }
+  }
+  store<u8>(status + i, st);
+  return st == ST_OK ? fee : 0;
+}
+
+/** Phases 1..levels: the transfers of each level, claimed in chunks, a barrier between levels. */
+function applyPhases(c: usize, tid: u32, threads: u32): void {
+  const txs = <usize>load<u32>(c + C_TXS);
+  const ents = <usize>load<u32>(c + C_ENTS);
+  const status = <usize>load<u32>(c + C_STATUS);
+  const order = <usize>load<u32>(c + C_ORDER);
+  const lstart = <usize>load<u32>(c + C_LSTART);
+  const levels = load<u32>(c + C_LEVELS);
+  let fees: u64 = 0;
+  for (let l: u32 = 0; l < levels; l++) {
+    const from = load<u32>(lstart + (<usize>l << 2));
+    const n = load<u32>(lstart + (<usize>(l + 1) << 2)) - from;
+    for (let lo = claim(c, l + 1, APPLY_CHUNK); lo < n; lo = claim(c, l + 1, APPLY_CHUNK)) {
+      const hi = min<u32>(lo + APPLY_CHUNK, n);
+      for (let k = lo; k < hi; k++) {
+        fees += applyScheduled(txs, ents, status, load<u32>(order + (<usize>(from + k) << 2)));
+      }
+    }
+    // The main instance reads the fees right after the last barrier: store them before it.
+    if (l + 1 == levels) store<u64>(c + C_FEES + (<usize>tid << 3), fees);
+    barrier(c, threads);
+  }
+}
+
+const JOIN_CLOSED: i32 = 0x80;
+
+/**
+ * A worker joins job `gen` unless the main thread closed it (it had done every lookup alone by
+ * then): a worker woken late never holds a block up. True when it joined.
+ */
+function join(c: usize, gen: i32): bool {
+  if (!ASC_FEATURE_THREADS) return false;
+  let v = atomic.load<i32>(c + C_JOIN);
+  // Bounded: each failed exchange means another thread joined or the job closed.
+  while (true) {
+    if ((v >>> 8) != (gen & 0xffffff) || (v & JOIN_CLOSED) != 0) return false;
+    const seen = atomic.cmpxchg<i32>(c + C_JOIN, v, v + 1);
+    if (seen == v) return true;
+    v = seen;
+  }
+  return false;
+}
+
+/**
+ * The main thread's end of the lookup phase: closes the job to late workers, waits for those
+ * that joined to finish their lookups, and releases them. Returns the threads in the job.
+ */
+function closeLookups(c: usize): u32 {
+  const threads = <u32>(atomic.or<i32>(c + C_JOIN, JOIN_CLOSED) & 0x7f);
+  if (!spinUntil(c + C_DONE, <i32>threads - 1, BARRIER_SPINS_MAX)) abort("parallel.ts: a thread did not finish its lookups");
+  atomic.store<i32>(c + C_DONE, 0);
+  atomic.add<i32>(c + C_BAR_GEN, 1);
+  return threads;
+}
+
+/** Spins until the word at `p` equals `want`; false after `spins` loads. */
+function spinUntil(p: usize, want: i32, spins: u64): bool {
+  if (!ASC_FEATURE_THREADS) return true;
+  for (let i: u64 = 0; i < spins; i++) {
+    if (atomic.load<i32>(p) == want) return true;
+  }
+  return false;
+}
+
+/** A joined worker's job: lookups, then (unless a lookup missed) the levels. */
+function workerJob(c: usize, tid: u32, gen: i32): void {
+  const bgen = atomic.load<i32>(c + C_BAR_GEN);
+  lookupPhase(c, gen);
+  atomic.add<i32>(c + C_DONE, 1);
+  if (!spinChange(c + C_BAR_GEN, bgen, BARRIER_SPINS_MAX)) abort("parallel.ts: the main thread did not close the lookups");
+  if (atomic.load<i32>(missingWord(c, gen)) == gen) return;
+  applyPhases(c, tid, <u32>(atomic.load<i32>(c + C_JOIN) & 0x7f));
+}
+
+/** The main thread's job: lookups, closing them, and (unless a lookup missed) the levels. */
+function mainJob(c: usize, gen: i32): void {
+  lookupPhase(c, gen);
+  const threads = closeLookups(c);
+  if (atomic.load<i32>(missingWord(c, gen)) == gen) return;
+  applyPhases(c, 0, threads);
+}
+
+/**
+ * A worker's share of job `gen` (the value of the job word, control block +0, that woke it: the
+ * worker waits on that word in JavaScript and checks the stop word, +4, first). `tid` is
+ * 1..threads-1 (the main thread is 0). Returns when the job is done.
+ */
+export function parWorkerRun(c: usize, tid: u32, gen: i32): void {
+  if (!ASC_FEATURE_THREADS) return;
+  if (join(c, gen)) workerJob(c, tid, gen);
+}
+
+// ---- scheduling (main instance) ------------------------------------------------------------------
+
+/**
+ * Levels of the dependency DAG of `n` transfers whose key hashes (2 per transfer) are at
+ * `hashes`: fills the order and level starts; returns the level count, or 0 when the schedule
+ * has more than `levelsMax` levels (or on OOM): then the block runs serially.
+ */
+function schedule(hashes: usize, n: u32, levelsMax: u32): u32 {
+  let cap: u32 = 16;
+  while (cap < n * 4) cap <<= 1;
+  const table = scratch(SCR_TABLE, cap << 4);
+  const level = scratch(SCR_LEVEL, n << 2);
+  const order = scratch(SCR_ORDER, n << 2);
+  const lstart = scratch(SCR_LSTART, (levelsMax + 2) << 2);
+  if (table == 0 || level == 0 || order == 0 || lstart == 0) return 0;
+  // A fresh stamp per block instead of clearing the table; cleared when it grew or wrapped.
+  if (++tableStamp == 0 || table != tablePtr || (cap << 4) > tableBytes) {
+    memory.fill(table, 0, cap << 4);
+    tablePtr = table;
+    tableBytes = cap << 4;
+    tableStamp = 1;
+  }
+  const mask = cap - 1;
+  let levels: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const a = slotFor(table, mask, load<u32>(hashes + (<usize>i << 3)));
+    const b = slotFor(table, mask, load<u32>(hashes + (<usize>i << 3), 4));
+    const l = max<u32>(load<u32>(a, 4), load<u32>(b, 4));
+    if (l >= levelsMax) return 0;
+    store<u32>(a, l + 1, 4);
+    store<u32>(b, l + 1, 4);
+    store<u32>(level + (<usize>i << 2), l);
+    if (l + 1 > levels) levels = l + 1;
+  }
+  // Counting sort by level, stable: block order within each level.
+  memory.fill(lstart, 0, (levels + 1) << 2);
+  for (let i: u32 = 0; i < n; i++) {
+    const p = lstart + (<usize>(load<u32>(level + (<usize>i << 2)) + 1) << 2);
+    store<u32>(p, load<u32>(p) + 1);
+  }
+  for (let l: u32 = 1; l <= levels; l++) {
+    store<u32>(lstart + (<usize>l << 2), load<u32>(lstart + (<usize>l << 2)) + load<u32>(lstart + (<usize>(l - 1) << 2)));
+  }
+  // Place with lstart[l] as level l's cursor (it ends at level l + 1's start), then shift back.
+  for (let i: u32 = 0; i < n; i++) {
+    const p = lstart + (<usize>load<u32>(level + (<usize>i << 2)) << 2);
+    const at = load<u32>(p);
+    store<u32>(order + (<usize>at << 2), i);
+    store<u32>(p, at + 1);
+  }
+  for (let l = levels; l > 0; l--) store<u32>(lstart + (<usize>l << 2), load<u32>(lstart + (<usize>(l - 1) << 2)));
+  store<u32>(lstart, 0);
+  return levels;
+}
+
+/** The level-table slot of key hash `h` (inserted, level 0, when new in this block). */
+// @ts-ignore: decorator
+@inline function slotFor(table: usize, mask: u32, h: u32): usize {
+  let i = (h * 0x9e3779b1) & mask;
+  // Bounded: the table holds at most half its slots (2 keys per transfer, 4 slots per transfer).
+  while (true) {
+    const s = table + (<usize>i << 4);
+    if (load<u32>(s, 8) != tableStamp) {
+      store<u32>(s, h);
+      store<u32>(s, 0, 4);
+      store<u32>(s, tableStamp, 8);
+      return s;
+    }
+    if (load<u32>(s) == h) return s;
+    i = (i + 1) & mask;
+  }
+  return 0;
+}
+
+/**
+ * Runs `n` transfers at `txs` on all threads (main instance). Returns 1 when they ran (statuses
+ * written, balances and nonces updated, journal records written at `journal`; the caller builds
+ * the touched list and credits {@link parFees} to the proposer), 0 when the block must run
+ * serially instead (nothing was changed), -1 on OOM.
+ */
+export function parApply(kv: usize, txs: usize, hashes: usize, status: usize, journal: usize, n: u32): i32 {
+  if (!ASC_FEATURE_THREADS || ctl == 0) return 0;
+  const c = ctl;
+  // Deeper schedules cost a barrier per level for few transfers each: serial wins (see bench).
+  const levelsMax = max<u32>(1, n / PAR_MIN_PER_LEVEL);
+  const levels = schedule(hashes, n, levelsMax);
+  if (levels == 0) return 0;
+  const ents = scratch(SCR_ENTS, n << 3);
+  const claims = scratch(SCR_CLAIMS, (levels + 1) * CLAIM_STRIDE);
+  if (ents == 0 || claims == 0) return -1;
+  for (let p: u32 = 0; p <= levels; p++) store<u32>(claims + <usize>p * CLAIM_STRIDE, 0);
+  store<u32>(c + C_COUNT, n);
+  store<u32>(c + C_KV, <u32>kv);
+  store<u32>(c + C_TXS, <u32>txs);
+  store<u32>(c + C_HASHES, <u32>hashes);
+  store<u32>(c + C_ENTS, <u32>ents);
+  store<u32>(c + C_STATUS, <u32>status);
+  store<u32>(c + C_JOURNAL, <u32>journal);
+  store<u32>(c + C_ORDER, load<u32>(SCRATCH + (SCR_ORDER << 3)));
+  store<u32>(c + C_LSTART, load<u32>(SCRATCH + (SCR_LSTART << 3)));
+  store<u32>(c + C_LEVELS, levels);
+  store<u32>(c + C_CLAIMS, <u32>claims);
+  for (let t: u32 = 0; t < PAR_THREADS_MAX; t++) store<u64>(c + C_FEES + (<usize>t << 3), 0);
+  const gen = atomic.load<i32>(c + C_GEN) + 1;
+  atomic.store<i32>(c + C_JOIN, (gen << 8) | 1);
+  // The release store of the generation publishes the job to the workers.
+  atomic.store<i32>(c + C_GEN, gen);
+  atomic.notify(c + C_GEN, -1);
+  mainJob(c, gen);
+  if (atomic.load<i32>(missingWord(c, gen)) == gen) return 0;
+  return 1;
+}
+
+/** Transfers per level below which a schedule is too deep to pay for its barriers. */
+const PAR_MIN_PER_LEVEL: u32 = 64;
+
+/** Entry pointers found by the last parApply: sender at 2i, recipient at 2i + 1. */
+export function parEntries(): usize {
+  return <usize>load<u32>(SCRATCH + (SCR_ENTS << 3));
+}
+
+/** Fees the threads credited to the proposer in the last parApply (their sum; cannot overflow). */
+export function parFees(): u64 {
+  let sum: u64 = 0;
+  for (let t: u32 = 0; t < threadCount; t++) sum += load<u64>(ctl + C_FEES + (<usize>t << 3));
+  return sum;
+}

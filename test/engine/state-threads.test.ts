@@ -1,0 +1,96 @@
+/**
+ * Parallel execution inside the core (assembly/parallel.ts, build/threads.wasm) against serial
+ * execution (build/release.wasm): a fast-check property over random blocks of every shape
+ * (test/helpers/parallel-blocks.ts) on 1 and 2 threads; then the option checks and the workers'
+ * lifecycle.
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLedgerState, type LedgerState } from "../../bindings/engine/index.ts";
+import { Ledger } from "../../bindings/chain/index.ts";
+import { ErrorCode } from "../../bindings/util/index.ts";
+import { blockCaseArb, runCase, sameAccounts } from "../helpers/parallel-blocks.ts";
+
+describe("parallel execution in the threaded core", () => {
+  let states: LedgerState[] = [];
+  beforeAll(async () => {
+    states = [
+      await createLedgerState("wasm"),
+      await createLedgerState("wasm", { threads: 1 }),
+      await createLedgerState("wasm", { threads: 2 }),
+    ];
+  });
+  afterAll(async () => {
+    for (const s of states) await s.close?.();
+  });
+
+  it("gives serial execution's statuses, touched accounts, roots and accounts on every block", () => {
+    expect(states.map((s) => s.threads ?? 0)).toEqual([0, 1, 2]);
+    fc.assert(
+      fc.property(blockCaseArb, (c) => runCase(states, c)),
+      { seed: 0x12c0de, numRuns: 120 },
+    );
+    expect(sameAccounts(states)).toBe(true);
+  }, 120_000);
+});
+
+describe("the threads option", () => {
+  it("refuses a thread count out of range and the ts engine", async () => {
+    for (const threads of [-1, 17]) {
+      await expect(createLedgerState("wasm", { threads })).rejects.toThrow(
+        expect.objectContaining({ code: ErrorCode.BAD_RANGE }),
+      );
+    }
+    await expect(createLedgerState("wasm", { threads: 1.5 })).rejects.toThrow(
+      expect.objectContaining({ code: ErrorCode.BAD_ARGUMENT }),
+    );
+    await expect(createLedgerState("ts", { threads: 2 })).rejects.toThrow(
+      expect.objectContaining({ code: ErrorCode.BAD_ARGUMENT }),
+    );
+  });
+});
+
+describe("a ledger on the threaded core", () => {
+  it("applies packed blocks as the serial ledger does, and its close stops the workers", async () => {
+    const genesis = Array.from({ length: 3000 }, (_, i) => ({
+      address: Uint8Array.from({ length: 32 }, (_, j) =>
+        j < 2 ? (i >> (8 * j)) & 0xff : (i * 7 + j * 13) & 0xff,
+      ),
+      balance: 1000n,
+    }));
+    const serial = await Ledger.open({ chainId: 5, genesis });
+    const threaded = await Ledger.open({ chainId: 5, genesis, threads: 2 });
+    try {
+      const nonces = new Map<number, bigint>();
+      for (let b = 0; b < 4; b++) {
+        const count = 400;
+        const packed = new Uint8Array(count * 88);
+        const dv = new DataView(packed.buffer);
+        for (let i = 0; i < count; i++) {
+          const from = (b * 977 + i * 31) % genesis.length;
+          const to = (from + 1 + ((i * 17) % 50)) % genesis.length;
+          packed.set(genesis[from]!.address, i * 88);
+          packed.set(genesis[to]!.address, i * 88 + 32);
+          dv.setBigUint64(i * 88 + 64, BigInt(1 + (i % 9)), true);
+          dv.setBigUint64(i * 88 + 72, 1n, true);
+          const n = nonces.get(from) ?? 0n;
+          dv.setBigUint64(i * 88 + 80, n, true);
+          nonces.set(from, n + 1n);
+        }
+        const proposer = genesis[b]!.address;
+        const [a, t] = [
+          await serial.applyPacked(packed, count, { proposer }),
+          await threaded.applyPacked(packed, count, { proposer }),
+        ];
+        expect(t.statuses).toEqual(a.statuses);
+        expect(Buffer.from(t.root).toString("hex")).toBe(Buffer.from(a.root).toString("hex"));
+      }
+    } finally {
+      await serial.close();
+      await threaded.close();
+    }
+    await expect(
+      threaded.applyPacked(new Uint8Array(0), 0, { proposer: new Uint8Array(32) }),
+    ).rejects.toThrow(expect.objectContaining({ code: ErrorCode.CLOSED }));
+  });
+});
