@@ -54,7 +54,10 @@ const BENCH: CommandSpec = {
   usage: "[suite ...] [options]",
   positionals: true,
   options: [
-    { name: "quick", help: "shorter runs with fewer samples (what CI runs)" },
+    {
+      name: "quick",
+      help: "shorter runs with fewer samples (what CI runs); with --accounts: the wasm engine only",
+    },
     { name: "out", value: "<dir>", default: "bench/results", help: "where results.json and report.html go" },
     {
       name: "accounts",
