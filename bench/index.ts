@@ -20,6 +20,7 @@ import {
 export type { BenchRun, CeilingResult } from "./lib.ts";
 export { runStateScale, parseCounts } from "./state-scale.ts";
 export { runGenesisBench } from "./state-genesis.ts";
+export { runPagedScaleReport, parseBytes } from "./state-paged.ts";
 import { renderReport } from "./report.ts";
 
 /** A suite the runner knows: its name, what it measures, and how to load it. */

@@ -8,7 +8,8 @@
  * SQLite block log), page reads and writes per block, open/recovery time. With `--memory` the same
  * blocks also run on an in-memory wasm ledger in the same process for the side-by-side ratio.
  *
- * `nice -n 10 npx tsx bench/state-paged.ts --accounts 1M,10M --cache 1G --blocks 100`
+ * `nice -n 10 npx tsx bench/state-paged.ts --accounts 1M,10M --cache 1G --blocks 100`, or through
+ * the CLI: `chaindb bench state --scale 1M,10M,50M --cache 6G` (a table and a log-axis chart).
  * Results: one JSON line per size on stdout (and `<out>/state-paged.json`).
  * @module
  */
@@ -21,7 +22,9 @@ import { parseArgs } from "node:util";
 import { Ledger } from "../bindings/chain/index.ts";
 import { PACKED_TRANSFER_SIZE as TX, packTransfer } from "../bindings/engine/index.ts";
 import type { PagedStats } from "../bindings/store/index.ts";
+import { ChainDbError, ErrorCode } from "../bindings/util/index.ts";
 import { machineInfo } from "./lib.ts";
+import { logChart } from "./text-chart.ts";
 
 const BLOCK = 1000;
 const fromAddr = new Uint8Array(32);
@@ -36,11 +39,17 @@ function parseCount(s: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-function parseBytes(s: string): number {
+/** "6G", "512M", "1048576" → bytes (binary units), 1 MiB to 1 TiB; `BAD_ARGUMENT` otherwise. */
+export function parseBytes(s: string, option = "--cache"): number {
   const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(s.trim());
-  if (m === null) throw new Error(`bad size ${s}`);
-  const mult = { "": 1, k: 1024, K: 1024, m: 1 << 20, M: 1 << 20, g: 1 << 30, G: 1 << 30 }[m[2]!]!;
-  return Math.round(Number(m[1]) * mult);
+  const mult = { "": 1, k: 1024, K: 1024, m: 1 << 20, M: 1 << 20, g: 1 << 30, G: 1 << 30 }[m?.[2] ?? ""]!;
+  const bytes = m === null ? NaN : Math.round(Number(m[1]) * mult);
+  if (!(bytes >= 2 ** 20 && bytes <= 2 ** 40))
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `${option} expected a size from 1M to 1024G like 512M or 6G, got ${JSON.stringify(s)} (see chaindb bench --help)`,
+    );
+  return bytes;
 }
 
 /** splitmix32 of `x`: the words of address i are mix(i·8 + w), so any address is cheap to rebuild. */
@@ -237,7 +246,8 @@ async function reopenPhase(dir: string, n: number, cache: number, every: number)
 /** Runs this script as a child with `args`; resolves with the line starting with `tag` (then SIGKILLs it). */
 function child(args: string[], tag: string, kill: boolean): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ["--max-old-space-size=8192", "--import", "tsx", SELF, ...args], {
+    // process.execArgv carries the loader (tsx) when run from sources and nothing from dist.
+    const c = spawn(process.execPath, [...process.execArgv, "--max-old-space-size=8192", SELF, ...args], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     let buf = "";
@@ -259,6 +269,108 @@ function child(args: string[], tag: string, kill: boolean): Promise<Record<strin
   });
 }
 
+/** Options of {@link runPagedScale}. */
+export interface PagedScaleOptions {
+  accounts: number[];
+  cacheBytes: number;
+  blocks: number;
+  /** Checkpoint every this many blocks (default 50). */
+  every?: number;
+  /** Where the ledgers are made (default the OS temporary directory); each is removed after. */
+  dir?: string;
+  memory?: boolean;
+  log?: (line: string) => void;
+}
+
+/** One size of the paged scale run: the running child's result, disk, and the reopening child's. */
+export type PagedResult = Record<string, unknown> & {
+  accounts: number;
+  diskBytesPerAccount: number;
+  reopen: Record<string, unknown>;
+};
+
+/**
+ * Per size, in child processes: create the paged ledger and run the blocks (then SIGKILL), reopen
+ * in a fresh process and check height and root. Throws if a reopen reaches another state.
+ */
+export async function runPagedScale(options: PagedScaleOptions): Promise<PagedResult[]> {
+  const every = options.every ?? 50;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const results: PagedResult[] = [];
+  for (const n of options.accounts) {
+    log(`state scale (paged, cache ${options.cacheBytes} B): ${n} accounts, ${options.blocks} blocks`);
+    const dir = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), "chaindb-paged-"));
+    try {
+      const common = ["--cache", String(options.cacheBytes), "--every", String(every), "--dir", dir];
+      const size = ["--accounts", String(n)];
+      const runArgs = ["--phase", "run", ...size, "--blocks", String(options.blocks), ...common];
+      const ran = await child([...runArgs, ...(options.memory ? ["--memory"] : [])], "RAN", true);
+      const disk = dirBytes(dir);
+      const total = Object.values(disk).reduce((a, b) => a + b, 0);
+      const opened = await child(["--phase", "reopen", ...size, ...common], "OPENED", false);
+      if (opened.height !== ran.height || opened.root !== ran.root)
+        throw new Error(
+          `reopen after SIGKILL: height ${String(opened.height)} root ${String(opened.root)}, killed at ${String(ran.height)} ${String(ran.root)}`,
+        );
+      const result = { ...ran, accounts: n, disk, diskBytesPerAccount: total / n, reopen: opened };
+      results.push(result);
+      log(JSON.stringify(result));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
+
+const num = (v: unknown) => (typeof v === "number" ? v : NaN);
+
+/** The paged results as a Markdown table and two log-axis text charts (ms per block, bytes per account). */
+export function formatPaged(results: readonly PagedResult[]): string {
+  const rows = [
+    "| accounts | cache MiB | genesis s | block ms (exec / root / commit) | page reads/block | peak RSS MiB | disk B/acc | reopen after SIGKILL ms | reopen peak RSS MiB |",
+    "|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const r of results)
+    rows.push(
+      `| ${r.accounts} | ${(num(r.cacheBytes) / 2 ** 20).toFixed(0)} | ${(num(r.genesisMs) / 1000).toFixed(1)} | ${num(r.blockMsMedian).toFixed(1)} (${num(r.execMsMedian).toFixed(1)} / ${num(r.rootMsMedian).toFixed(1)} / ${num(r.commitMsMedian).toFixed(1)}) | ${num(r.pageReadsPerBlock).toFixed(0)} | ${num(r.peakRssMb).toFixed(0)} | ${r.diskBytesPerAccount.toFixed(0)} | ${num(r.reopen.openMs).toFixed(0)} | ${num(r.reopen.peakRssMb).toFixed(0)} |`,
+    );
+  const of = (f: (r: PagedResult) => number) => results.map((r) => ({ x: r.accounts, y: f(r) }));
+  const block = logChart({
+    title: "paged ledger: ms per 1000-transfer block (median) against accounts",
+    series: [
+      { name: "block (exec+root+commit)", mark: "o", points: of((r) => num(r.blockMsMedian)) },
+      { name: "root", mark: "r", points: of((r) => num(r.rootMsMedian)) },
+    ],
+  });
+  const bytes = logChart({
+    title: "paged ledger: bytes per account against accounts",
+    series: [
+      { name: "disk", mark: "d", points: of((r) => r.diskBytesPerAccount) },
+      // Growth over the process before genesis: the node runtime's own ~80 MiB is no per-account cost.
+      {
+        name: "peak RSS growth",
+        mark: "m",
+        points: of((r) => ((num(r.peakRssMb) - num(r.rssBeforeGenesisMb)) * 2 ** 20) / r.accounts),
+      },
+    ],
+  });
+  return [...rows, "", "```", block, "", bytes, "```"].join("\n");
+}
+
+/** `chaindb bench state --scale …`: runs, prints the table and charts, writes state-paged.json and .md. */
+export async function runPagedScaleReport(
+  options: PagedScaleOptions & { out: string },
+): Promise<PagedResult[]> {
+  const results = await runPagedScale(options);
+  const stamped = results.map((r) => ({ ...r, machine: machineInfo(), date: new Date().toISOString() }));
+  const report = formatPaged(results);
+  fs.mkdirSync(options.out, { recursive: true });
+  fs.writeFileSync(path.join(options.out, "state-paged.json"), JSON.stringify(stamped, null, 2));
+  fs.writeFileSync(path.join(options.out, "state-paged.md"), `# chaindb bench state --scale\n\n${report}\n`);
+  console.log(report);
+  return results;
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -278,49 +390,20 @@ async function main() {
   if (values.phase === "run")
     return runPhase(values.dir!, parseCount(values.accounts!), cache, blocks, every, values.memory!);
   if (values.phase === "reopen") return reopenPhase(values.dir!, parseCount(values.accounts!), cache, every);
-  const results: unknown[] = [];
-  for (const size of values.accounts!.split(",")) {
-    const n = parseCount(size);
-    const dir = fs.mkdtempSync(path.join(values.dir ?? os.tmpdir(), "chaindb-paged-"));
-    try {
-      const common = ["--cache", values.cache!, "--every", String(every), "--dir", dir];
-      const ran = await child(
-        [
-          "--phase",
-          "run",
-          "--accounts",
-          String(n),
-          "--blocks",
-          String(blocks),
-          ...common,
-          ...(values.memory ? ["--memory"] : []),
-        ],
-        "RAN",
-        true,
-      );
-      const disk = dirBytes(dir);
-      const total = Object.values(disk).reduce((a, b) => a + b, 0);
-      const opened = await child(["--phase", "reopen", "--accounts", String(n), ...common], "OPENED", false);
-      if (opened.height !== ran.height || opened.root !== ran.root)
-        throw new Error(
-          `reopen after SIGKILL: height ${String(opened.height)} root ${String(opened.root)}, killed at ${String(ran.height)} ${String(ran.root)}`,
-        );
-      const result = {
-        ...ran,
-        disk,
-        diskBytesPerAccount: total / n,
-        reopen: opened,
-        machine: machineInfo(),
-        date: new Date().toISOString(),
-      };
-      results.push(result);
-      process.stdout.write(`${JSON.stringify(result)}\n`);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }
+  const results = await runPagedScale({
+    accounts: values.accounts!.split(",").map(parseCount),
+    cacheBytes: cache,
+    blocks,
+    every,
+    memory: values.memory!,
+    ...(values.dir !== undefined ? { dir: values.dir } : {}),
+  });
+  const stamped = results.map((r) => ({ ...r, machine: machineInfo(), date: new Date().toISOString() }));
+  for (const r of stamped) process.stdout.write(`${JSON.stringify(r)}\n`);
+  process.stderr.write(`${formatPaged(results)}\n`);
   if (values.out !== undefined)
-    fs.writeFileSync(path.join(values.out, "state-paged.json"), JSON.stringify(results, null, 2));
+    fs.writeFileSync(path.join(values.out, "state-paged.json"), JSON.stringify(stamped, null, 2));
 }
 
-await main();
+// Run as a script (or as one of its own children), not when the CLI imports runPagedScale.
+if (process.argv[1] !== undefined && SELF === path.resolve(process.argv[1])) await main();

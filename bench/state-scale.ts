@@ -4,9 +4,11 @@
  * its RSS is its own. Per size: bulk genesis from packed 48-byte records (accounts/s, tree build
  * included), the same kind of 1000-transfer blocks (uniform random existing accounts; median
  * block after warm-up: execution, root, execution + root), proof size (inclusion and absence),
- * tree depth, memory per account (RSS growth, tree nodes); with `--durable` also disk per account,
- * create time and reopen (recovery) time. Results go to `<out>/state-scale.json` and a log-axis
- * SVG chart `<out>/state-scale.svg`.
+ * tree depth, memory per account (RSS growth, tree nodes); with `--durable` (the CLI's default,
+ * `--memory-only` turns it off) also disk per account, create time and reopen (recovery) time.
+ * Results go to `<out>/state-scale.json`, a Markdown table with two log-axis text charts (ms per
+ * block; bytes per account and per proof) to stdout and `<out>/state-scale.md`, and an SVG chart
+ * to `<out>/state-scale.svg`. Sizes beyond memory: `--scale` (bench/state-paged.ts).
  *
  * Run from sources: `npx tsx bench/state-scale.ts --accounts 100k,1M,4M,10M [--durable]`; the
  * exec+root ratio between two sizes in one process, blocks interleaved: `--pair 100k,10M`.
@@ -29,7 +31,9 @@ import {
   RECORD_BALANCE,
   createLedgerState,
 } from "../bindings/engine/index.ts";
+import { ChainDbError, ErrorCode } from "../bindings/util/index.ts";
 import { machineInfo } from "./lib.ts";
+import { logChart } from "./text-chart.ts";
 
 const BLOCK = 1000;
 const WARMUP_BLOCKS = 5;
@@ -47,6 +51,7 @@ export interface ScalePoint {
   rootMs: number;
   transfersPerSec: number;
   proofBytesMean: number;
+  proofBytesMedian: number;
   proofBytesMax: number;
   absenceBytesMean: number;
   depthMean: number;
@@ -60,15 +65,23 @@ export interface ScalePoint {
   durable?: { createMs: number; diskBytesPerAccount: number; reopenMs: number };
 }
 
-/** Parses "100k,1M,10M" into counts. */
-export function parseCounts(text: string): number[] {
+/** Fewest and most accounts a size may name (60M: past the issue's 50M scale run, under 24 GiB on disk). */
+export const COUNT_MIN = 1000;
+export const COUNT_MAX = 60e6;
+
+/**
+ * Parses "100k,1M,10M" into counts for `option` (named in the error); `BAD_ARGUMENT` with the
+ * usage hint for a malformed or out-of-range size.
+ */
+export function parseCounts(text: string, option = "--accounts"): number[] {
   return text.split(",").map((part) => {
     const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(part.trim());
-    if (m === null)
-      throw new RangeError(`"--accounts" expected counts like 100k,1M,10M, got ${JSON.stringify(part)}`);
-    const n = Number(m[1]) * (m[2] === "" ? 1 : m[2]!.toLowerCase() === "k" ? 1e3 : 1e6);
-    if (!Number.isInteger(n) || n < 1000 || n > 60e6)
-      throw new RangeError(`"--accounts" count ${part} outside 1k..60M`);
+    const n = m === null ? NaN : Number(m[1]) * (m[2] === "" ? 1 : m[2]!.toLowerCase() === "k" ? 1e3 : 1e6);
+    if (!Number.isInteger(n) || n < COUNT_MIN || n > COUNT_MAX)
+      throw new ChainDbError(
+        ErrorCode.BAD_ARGUMENT,
+        `${option} expected account counts from 1k to 60M like 100k,1M,10M, got ${JSON.stringify(part)} (see chaindb bench --help)`,
+      );
     return n;
   });
 }
@@ -195,6 +208,7 @@ export async function measurePoint(
     rootMs: median(root),
     transfersPerSec: (BLOCK * 1000) / blockMs,
     proofBytesMean: mean(inclusion),
+    proofBytesMedian: median(inclusion),
     proofBytesMax: Math.max(...inclusion),
     absenceBytesMean: mean(absence),
     depthMean: mean(depths),
@@ -346,21 +360,26 @@ export async function runStateScale(options: StateScaleOptions): Promise<ScalePo
     JSON.stringify({ machine: machineInfo(), date: new Date().toISOString(), block: BLOCK, points }, null, 2),
   );
   fs.writeFileSync(path.join(out, "state-scale.svg"), scaleChart(points));
-  console.log(formatScale(points));
+  const report = formatScale(points);
+  fs.writeFileSync(path.join(out, "state-scale.md"), `# chaindb bench state --accounts\n\n${report}\n`);
+  console.log(report);
+  log(`wrote ${path.join(out, "state-scale.json")}, state-scale.md and state-scale.svg`);
   return points;
 }
 
-/** The results as a Markdown table, plus the issue's targets. */
+/** The results as a Markdown table, the two log-axis text charts and the issue's targets. */
 export function formatScale(points: ScalePoint[]): string {
   const rows = [
-    "| engine | accounts | exec+root ms/block | root ms | transfers/s | proof B (max) | absence B | depth | genesis acc/s | RSS B/acc | disk B/acc | reopen ms |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| engine | accounts | exec+root ms/block | root ms | transfers/s | proof B median (max) | absence B | genesis acc/s | open ms | RSS B/acc | disk B/acc | durable open ms | reopen ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const p of points) {
+    const d = p.durable;
     rows.push(
-      `| ${p.engine} | ${p.accounts} | ${p.blockMs.toFixed(2)} | ${p.rootMs.toFixed(2)} | ${Math.round(p.transfersPerSec)} | ${Math.round(p.proofBytesMean)} (${p.proofBytesMax}) | ${Math.round(p.absenceBytesMean)} | ${p.depthMean.toFixed(1)} | ${Math.round(p.genesisRate)} | ${Math.round(p.rssBytesPerAccount)} | ${p.durable ? p.durable.diskBytesPerAccount.toFixed(0) : "–"} | ${p.durable ? p.durable.reopenMs.toFixed(0) : "–"} |`,
+      `| ${p.engine} | ${p.accounts} | ${p.blockMs.toFixed(2)} | ${p.rootMs.toFixed(2)} | ${Math.round(p.transfersPerSec)} | ${Math.round(p.proofBytesMedian)} (${p.proofBytesMax}) | ${Math.round(p.absenceBytesMean)} | ${Math.round(p.genesisRate)} | ${p.genesisMs.toFixed(0)} | ${Math.round(p.rssBytesPerAccount)} | ${d ? d.diskBytesPerAccount.toFixed(0) : "–"} | ${d ? d.createMs.toFixed(0) : "–"} | ${d ? d.reopenMs.toFixed(0) : "–"} |`,
     );
   }
+  rows.push("", "```", ...scaleTextCharts(points), "```");
   const wasm = points.filter((p) => p.engine === "wasm").sort((a, b) => a.accounts - b.accounts);
   if (wasm.length >= 2) {
     const lo = wasm[0]!,
@@ -370,7 +389,7 @@ export function formatScale(points: ScalePoint[]): string {
       `exec+root rate at ${hi.accounts} / at ${lo.accounts}: ${(hi.transfersPerSec / lo.transfersPerSec).toFixed(2)}× (target ≥ 0.5×)`,
     );
     rows.push(
-      `proof at ${hi.accounts}: mean ${Math.round(hi.proofBytesMean)} B, max ${hi.proofBytesMax} B (target ≤ 1536 B); a 16-ary tree: ~${Math.round(hi.hexaryProofBytesMean)} B`,
+      `proof at ${hi.accounts}: median ${Math.round(hi.proofBytesMedian)} B, mean ${Math.round(hi.proofBytesMean)} B, max ${hi.proofBytesMax} B (target ≤ 1536 B); a 16-ary tree: ~${Math.round(hi.hexaryProofBytesMean)} B`,
     );
     rows.push(
       `compressions per changed leaf at ${hi.accounts}: binary ${hi.binaryCompressionsPerLeaf.toFixed(1)}, 16-ary ${hi.hexaryCompressionsPerLeaf.toFixed(1)}`,
@@ -380,6 +399,30 @@ export function formatScale(points: ScalePoint[]): string {
     );
   }
   return rows.join("\n");
+}
+
+/** Two text charts against accounts on a log axis: ms per block, and bytes per account. */
+export function scaleTextCharts(points: readonly ScalePoint[]): string[] {
+  const of = (engine: "wasm" | "ts", f: (p: ScalePoint) => number | undefined) =>
+    points.filter((p) => p.engine === engine && f(p) !== undefined).map((p) => ({ x: p.accounts, y: f(p)! }));
+  const ts = of("ts", (p) => p.blockMs);
+  const block = logChart({
+    title: "ms per 1000-transfer block (median) against accounts",
+    series: [
+      { name: "wasm exec+root", mark: "o", points: of("wasm", (p) => p.blockMs) },
+      { name: "wasm root", mark: "r", points: of("wasm", (p) => p.rootMs) },
+      ...(ts.length > 0 ? [{ name: "ts exec+root", mark: "t", points: ts }] : []),
+    ],
+  });
+  const bytes = logChart({
+    title: "bytes against accounts (wasm): per account (RSS, disk) and per proof",
+    series: [
+      { name: "RSS growth", mark: "m", points: of("wasm", (p) => p.rssBytesPerAccount) },
+      { name: "disk (durable)", mark: "d", points: of("wasm", (p) => p.durable?.diskBytesPerAccount) },
+      { name: "proof bytes (median)", mark: "p", points: of("wasm", (p) => p.proofBytesMedian) },
+    ],
+  });
+  return [block, "", bytes];
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { ChainDbError, ErrorCode } from "../util/index.ts";
-import { EXIT_CODES, parseCommand, wantsHelp, type CommandSpec } from "./args.ts";
+import { EXIT_CODES, intOption, parseCommand, wantsHelp, type CommandSpec, type Parsed } from "./args.ts";
 import type { ExitCode } from "./exit-code.ts";
 import { mineCommand, verifyCommand } from "./pow.ts";
 
@@ -24,7 +24,8 @@ commands:
   cluster   run a local cluster of node processes with a load generator and a live status table:
               [--nodes 4] [--mode primary|pow] [--consensus pow|tendermint|pos|dpos] [--byzantine i,...] [--blocks N] [--dir <dir>] [--json]
   bench     run the benchmark suites and write results.json and report.html: [suite ...] [--quick] [--out <dir>] [--check]
-              bench state --accounts 100k,1M,10M [--durable]: state cost against the number of accounts
+              bench state --accounts 100k,1M,10M [--memory-only]: state cost against the number of accounts
+              bench state --scale 1M,10M,50M --cache 6G: the paged ledger beyond memory (create, blocks, SIGKILL, reopen)
   help      show this text
 
 ${EXIT_CODES}
@@ -53,14 +54,37 @@ const BENCH: CommandSpec = {
   usage: "[suite ...] [options]",
   positionals: true,
   options: [
-    { name: "quick", help: "shorter runs with fewer samples (what CI runs)" },
+    {
+      name: "quick",
+      help: "shorter runs with fewer samples (what CI runs); with --accounts: the wasm engine only",
+    },
     { name: "out", value: "<dir>", default: "bench/results", help: "where results.json and report.html go" },
     {
       name: "accounts",
       value: "<n,n,...>",
-      help: "state only: cost against the number of accounts, e.g. 100k,1M,10M (writes state-scale.json and .svg)",
+      help: "state only: cost against the number of accounts, 1k..60M, e.g. 100k,1M,10M; one child process per size (writes state-scale.json, .md and .svg)",
     },
-    { name: "durable", help: "with --accounts: also measure the durable store (disk per account, reopen)" },
+    {
+      name: "memory-only",
+      help: "with --accounts: skip the durable store (no disk per account, durable open or reopen time)",
+    },
+    {
+      name: "scale",
+      value: "<n,n,...>",
+      help: "state only: the paged ledger larger than memory, e.g. 1M,10M,50M: create, --blocks blocks, SIGKILL, reopen in a fresh process (writes state-paged.json and .md; not for CI)",
+    },
+    {
+      name: "cache",
+      value: "<bytes>",
+      default: "1G",
+      help: "with --scale: the paged ledger's cache budget, e.g. 512M, 6G",
+    },
+    {
+      name: "blocks",
+      value: "N",
+      default: "100",
+      help: "with --scale: 1000-transfer blocks before the SIGKILL",
+    },
     {
       name: "genesis",
       value: "<n,n,...>",
@@ -68,7 +92,12 @@ const BENCH: CommandSpec = {
     },
     { name: "check", help: "exit 1 when a target is missed (missed targets are always listed at the end)" },
   ],
-  examples: ["chaindb bench pow state --quick", "chaindb bench state --genesis 1M,10M"],
+  examples: [
+    "chaindb bench pow state --quick",
+    "chaindb bench state --accounts 100k,1M,10M",
+    "chaindb bench state --scale 1M,10M,50M --cache 6G",
+    "chaindb bench state --genesis 1M,10M",
+  ],
 };
 
 export type { ExitCode } from "./exit-code.ts";
@@ -84,8 +113,20 @@ export interface BenchModule {
   runBench: (names: readonly string[], options: { quick: boolean; out?: string }) => Promise<BenchRunLike>;
   // A method, so bench's own BenchRun parameter is accepted (method parameters are bivariant).
   benchExitCode(this: void, run: BenchRunLike, check: boolean): ExitCode;
-  runStateScale: (options: { accounts: number[]; durable: boolean; out?: string }) => Promise<unknown>;
-  parseCounts: (text: string) => number[];
+  runStateScale: (options: {
+    accounts: number[];
+    durable: boolean;
+    tsMax?: number;
+    out?: string;
+  }) => Promise<unknown>;
+  runPagedScaleReport: (options: {
+    accounts: number[];
+    cacheBytes: number;
+    blocks: number;
+    out: string;
+  }) => Promise<unknown>;
+  parseCounts: (text: string, option?: string) => number[];
+  parseBytes: (text: string, option?: string) => number;
   runGenesisBench: (options: { accounts: number[] }) => unknown;
 }
 
@@ -154,27 +195,49 @@ async function benchCommand(args: string[], world: CliWorld): Promise<ExitCode> 
     process.stderr.write("chaindb: the benchmark suites are not available in this build\n");
     return 1;
   }
-  const { runBench, runStateScale, runGenesisBench, parseCounts, benchExitCode } = bench;
+  const { runBench, runGenesisBench, parseCounts, benchExitCode } = bench;
   const out = parsed.values.out as string;
   if (parsed.values.genesis !== undefined) {
     // `bench state --genesis 1M,10M`: bulk genesis rate and where its time goes (bench/state-genesis.ts).
-    runGenesisBench({ accounts: parseCounts(parsed.values.genesis as string) });
+    runGenesisBench({ accounts: parseCounts(parsed.values.genesis as string, "--genesis") });
     return 0;
   }
-  if (parsed.values.accounts !== undefined) {
-    // `bench state --accounts 100k,1M,10M`: cost against the number of accounts (bench/state-scale.ts).
-    await runStateScale({
-      accounts: parseCounts(parsed.values.accounts as string),
-      durable: parsed.values.durable === true,
-      out,
-    });
-    return 0;
-  }
+  if (parsed.values.accounts !== undefined || parsed.values.scale !== undefined)
+    return stateScale(bench, parsed, out);
   const run = await runBench(parsed.positionals, { quick: parsed.values.quick === true, out });
   // No process.exit here: every suite closes what it opened, and test/bench/bench-exit.test.ts fails
   // when one leaves a handle behind (the process would not end). Missed targets are listed at the
   // end of every run; --check makes them the exit status.
   return benchExitCode(run, parsed.values.check === true);
+}
+
+/**
+ * `bench state --accounts …` (bench/state-scale.ts, in-memory and durable ledgers) and `--scale …`
+ * (bench/state-paged.ts, the paged ledger beyond memory). Every argument is checked before either runs.
+ */
+async function stateScale(bench: BenchModule, parsed: Parsed, out: string): Promise<ExitCode> {
+  const { values } = parsed;
+  const accounts =
+    values.accounts === undefined ? undefined : bench.parseCounts(values.accounts as string, "--accounts");
+  const scale = values.scale === undefined ? undefined : bench.parseCounts(values.scale as string, "--scale");
+  const cacheBytes = bench.parseBytes(values.cache as string, "--cache");
+  const blocks = intOption(values.blocks, "blocks", 1, 100_000);
+  if (parsed.positionals.some((p) => p !== "state"))
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `bench: --accounts and --scale measure the state suite only, got ${parsed.positionals.join(" ")} (see chaindb bench --help)`,
+    );
+  // --quick: the wasm engine only (the ts engine is measured up to 1M accounts otherwise).
+  const tsMax = values.quick === true ? 0 : undefined;
+  if (accounts !== undefined)
+    await bench.runStateScale({
+      accounts,
+      durable: values["memory-only"] !== true,
+      out,
+      ...(tsMax !== undefined ? { tsMax } : {}),
+    });
+  if (scale !== undefined) await bench.runPagedScaleReport({ accounts: scale, cacheBytes, blocks, out });
+  return 0;
 }
 
 /** Codes that say the world failed (a port, a disk, a peer), not the input: exit 1. */
