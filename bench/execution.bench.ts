@@ -49,6 +49,8 @@ interface Case {
   ledger?: Ledger;
   rates: Record<Pipeline, number[]>;
   workers: number;
+  /** Signed blocks only, as one stream through `executeBlocks` (block n+1 verified while n commits). */
+  streamed?: boolean;
 }
 
 /** A seeded xorshift32. */
@@ -155,10 +157,14 @@ async function runWorkload(
       // then hits every case alike; whole-round timing per case swung medians of identical code
       // paths by 2× here.
       const spent = cases.map(() => 0);
+      const streamed = pipeline === "signed" ? cases.filter((c) => c.streamed === true) : [];
+      // Streams take whole rounds; before the block-by-block cases on even rounds, after on odd.
+      if (round % 2 === 0) await runStreams(cases, streamed, blocks as Uint8Array[][], proposer, spent);
       for (const [j, b] of blocks.entries()) {
         for (let k = 0; k < cases.length; k++) {
           const index = (k + j + round) % cases.length;
           const c = cases[index]!;
+          if (c.streamed === true) continue;
           const t0 = performance.now();
           const result =
             pipeline === "exec"
@@ -168,13 +174,37 @@ async function runWorkload(
           consume(result.root[0]!);
         }
       }
-      cases.forEach((c, i) => c.rates[pipeline].push((blocks.length * BLOCK * 1000) / spent[i]!));
+      if (round % 2 === 1) await runStreams(cases, streamed, blocks as Uint8Array[][], proposer, spent);
+      cases.forEach((c, i) => {
+        if (c.streamed === true && pipeline === "exec") return;
+        c.rates[pipeline].push((blocks.length * BLOCK * 1000) / spent[i]!);
+      });
       const roots = new Set(cases.map((c) => toHex(c.ledger!.root())));
       rootsMatch &&= roots.size === 1;
     }
   }
   for (const c of cases) await c.ledger!.close();
   return rootsMatch;
+}
+
+/** Runs the signed blocks through each streamed case's `executeBlocks`, adding its time to `spent`. */
+async function runStreams(
+  cases: Case[],
+  streamed: Case[],
+  blocks: Uint8Array[][],
+  proposer: Uint8Array,
+  spent: number[],
+): Promise<void> {
+  for (const c of streamed) {
+    const executor = c.executor as ParallelExecutor;
+    const t0 = performance.now();
+    for await (const result of executor.executeBlocks(
+      c.ledger!,
+      blocks.map((transfers) => ({ transfers, options: { proposer } })),
+    ))
+      consume(result.root[0]!);
+    spent[cases.indexOf(c)]! += performance.now() - t0;
+  }
 }
 
 function caseResults(workload: string, cases: Case[]): CaseResult[] {
@@ -250,6 +280,14 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
           rates: { exec: [], signed: [] },
         },
         {
+          id: "par2-stream",
+          label: "parallel, 2 workers, blocks streamed (executeBlocks)",
+          executor: par2,
+          workers: 2,
+          rates: { exec: [], signed: [] },
+          streamed: true,
+        },
+        {
           id: "par2-exec",
           label: "parallel, 2 workers, execution on the workers",
           executor: forced,
@@ -307,6 +345,7 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
   });
   const targets = [
     target("signed pipeline, uniform, 2 workers vs serial", "uniform-signed-par2", 1.7),
+    target("signed pipeline, uniform, 2 workers streamed vs serial", "uniform-signed-par2-stream", 1.8),
     target("execution only, uniform, 2 workers vs serial", "uniform-exec-par2", 1.3),
     target("execution only, two accounts, 2 workers vs serial", "two-exec-par2", 0.9),
     ...core.targets,
