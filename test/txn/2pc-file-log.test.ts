@@ -20,9 +20,9 @@ describe("FileTwoPcLog on the durable log", () => {
     const path = join(dir, "flip.log");
     const log = FileTwoPcLog.open(path);
     log.put("2pc/a", v(0x0a));
-    log.sync();
+    expect(log.sync()).toBeUndefined(); // synchronous without group commit
     log.put("2pc/b", v(0x0b));
-    log.sync();
+    expect(log.sync()).toBeUndefined(); // synchronous without group commit
     log.close();
     const bytes = readFileSync(path);
     const valueByte = LOG_HEADER_BYTES + 16 + 3 + "2pc/a".length; // first byte of a's value
@@ -54,7 +54,7 @@ describe("FileTwoPcLog on the durable log", () => {
     for (let i = 0; i < 5_000; i++) {
       log.put(`2pc/tx${i % 10}`, v(i));
       if (i % 3 === 0) log.delete(`2pc/tx${(i + 5) % 10}`);
-      log.sync();
+      expect(log.sync()).toBeUndefined(); // synchronous without group commit
     }
     log.close();
     expect(log.compactions).toBeGreaterThan(10);
@@ -96,7 +96,7 @@ describe("2PC log crash suite (fault-injecting file system)", () => {
           batch.push(op);
           if ((seed + i) % 3 === 0) {
             inFlight = batch;
-            log.sync();
+            expect(log.sync()).toBeUndefined(); // synchronous without group commit
             forced = applyOps(forced, batch);
             inFlight = batch = [];
           }
