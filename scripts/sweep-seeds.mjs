@@ -1,6 +1,7 @@
 // Wide seed sweep (issue 15 part 6): runs every seed of a range (default 1..10000) of each
 // simulation configuration — consensus tendermint/pos/dpos × (4 validators, 1 byzantine) and
-// (7, 2), replication primary and pow, 2PC — far past CI's ranges, and reports per configuration
+// (7, 2), the same six running the shipping ConsensusNode on fault-injecting disks with power
+// losses (node-…), replication primary and pow, 2PC — far past CI's ranges, and reports per configuration
 // the seeds run, passed, and each failing seed with its one-line replay command. Unlike
 // `chaindb simulate`, it does not stop at the first violation.
 //
@@ -27,6 +28,12 @@ const CONFIGS = {
   "replication-primary": 50,
   "replication-pow": 50,
   "2pc": 1000,
+  "node-tendermint-4-1": 5,
+  "node-pos-4-1": 5,
+  "node-dpos-4-1": 5,
+  "node-tendermint-7-2": 3,
+  "node-pos-7-2": 3,
+  "node-dpos-7-2": 3,
 }; // configuration → seeds per chunk (about 10–20 s of work each)
 
 const WORKER = fileURLToPath(new URL("./sweep-seeds-worker.ts", import.meta.url));

@@ -1,7 +1,8 @@
 /**
  * The node simulation's client (node-simulation.ts): users submitting transfers in nonce order
  * to random running nodes, re-sending one not committed {@link RESEND_MS} after a node accepted
- * it (a mempool is not durable: a power loss empties it, and its gossip may have been lost).
+ * it to every running node (a mempool is not durable: a power loss empties it; a node gossips a
+ * transaction once, when it takes it in, and that gossip may have been lost).
  * @module
  */
 import { signTransfer, type KeyPair } from "../chain/index.ts";
@@ -65,8 +66,10 @@ export class NodeClient {
     const done = this.committedNonce(u);
     const waiting = done < mine.length ? mine[done]! : undefined;
     if (waiting !== undefined && now - waiting.at >= RESEND_MS) {
+      // To every running node, as a wallet that saw no commit would: the nodes that hold it
+      // (their mempools do not gossip again) may be byzantine, jailed or partitioned.
       waiting.at = now;
-      this.offer(node, waiting.tx);
+      for (const t of targets) this.offer(t, waiting.tx);
       return;
     }
     if (!this.newTransfers) return;

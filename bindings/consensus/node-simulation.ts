@@ -126,9 +126,16 @@ const CRASH_CHANCE = 0.5;
 /** Simulated time after the last checked equivocation, for its halves and evidence to spread. */
 const EVIDENCE_DRAIN_MS = 1000;
 
-/** The one-line command that replays a seed of this configuration. */
+/**
+ * The one-line command that replays a seed of this configuration: the CLI's for what it can set,
+ * the test file's for a run with other options (a self-test, a fixed fault phase).
+ */
 export function nodeReplayCommand(o: NodeSimulationOptions): string {
-  return `CHAINDB_SEEDS=${o.seed}..${o.seed} npx vitest run test/consensus/consensus-node-simulation.test.ts`;
+  const { seed, validators, byzantine, selection, ...rest } = o;
+  if (Object.values(rest).some((v) => v !== undefined))
+    return `CHAINDB_SEEDS=${seed}..${seed} npx vitest run test/consensus/consensus-node-simulation.test.ts`;
+  const consensus = selection !== undefined && selection !== "tendermint" ? ` --consensus ${selection}` : "";
+  return `npx chaindb simulate consensus --nodes --validators ${validators ?? 4} --byzantine ${byzantine ?? 0}${consensus} --seeds ${seed}..${seed}`;
 }
 
 /** One validator: its keys and disk, and the incarnation running now. */
@@ -427,7 +434,7 @@ export async function simulateConsensusNodes(o: NodeSimulationOptions): Promise<
     const faultEnd = net.now + (o.faultMs ?? rng.int(1000, 3000));
     while (net.now < faultEnd && w.checker.violation === undefined) {
       await w.runUntil(() => false, rng.int(100, 500));
-      if (rng.chance(0.4)) {
+      if (ids.length > 1 && rng.chance(0.4)) {
         net.partition([rng.shuffle(ids).slice(0, rng.int(1, ids.length - 1))]);
         w.partitions++;
       } else net.heal();
