@@ -53,9 +53,10 @@ export { RESEND_MS };
  * Checker self-tests (never set in a real run): a seeded bug the invariants must catch.
  * "wal-no-fsync": the consensus log is never fsynced (a vote can go out before it is durable);
  * "forget-wal": a restarted node has lost its consensus log (its last-signed record);
+ * "no-fsync": no file or directory of a node is ever fsynced;
  * "mislabel-byzantine": byzantine nodes are checked as correct ones.
  */
-export type NodeSelfTest = "wal-no-fsync" | "forget-wal" | "mislabel-byzantine";
+export type NodeSelfTest = "wal-no-fsync" | "forget-wal" | "no-fsync" | "mislabel-byzantine";
 
 /** Options of {@link simulateConsensusNodes}. */
 export interface NodeSimulationOptions {
@@ -213,7 +214,7 @@ class NodeWorld {
         checked: correct || mislabel,
         behavior: correct ? honest : this.byzantineBehavior(),
         fs,
-        port: o.selfTest === "wal-no-fsync" ? withoutFsyncOf(fs, "consensus.wal") : fs,
+        port: portOf(fs, o.selfTest),
         node: null,
         down: false,
         reported: 0,
@@ -262,8 +263,8 @@ class NodeWorld {
 
   async open(slot: Slot): Promise<void> {
     const sim = this.net.node(slot.id);
-    const before = slot.reported;
-    slot.reported = 0;
+    // Every height any incarnation reported committed must still be there: the durability bound.
+    const before = slot.height;
     slot.received = new Map();
     let node: ConsensusNode;
     try {
@@ -292,6 +293,7 @@ class NodeWorld {
       );
     }
     slot.node = node;
+    slot.reported = node.height;
     if (slot.checked) this.checker.reopened(slot.id, node, before);
   }
 
@@ -535,6 +537,13 @@ function best(nodes: readonly ConsensusNode[]): ConsensusNode | null {
   return top;
 }
 
+/** The port a node's files go through: its FaultFs, or a broken view of it in a self-test. */
+function portOf(fs: FaultFs, selfTest: NodeSelfTest | undefined): FilePort {
+  if (selfTest === "wal-no-fsync") return withoutFsyncOf(fs, "consensus.wal");
+  if (selfTest === "no-fsync") return withoutFsyncOf(fs, "");
+  return fs;
+}
+
 /** A port over `port` whose fsyncs of files ending in `suffix` do nothing (the "wal-no-fsync" self-test). */
 function withoutFsyncOf(port: FilePort, suffix: string): FilePort {
   const skipped = new Set<number>();
@@ -548,6 +557,9 @@ function withoutFsyncOf(port: FilePort, suffix: string): FilePort {
     },
     fsync: (fd) => {
       if (!skipped.has(fd)) port.fsync(fd);
+    },
+    fsyncDir: (dir) => {
+      if (suffix !== "") port.fsyncDir(dir);
     },
   };
   // The ledger tells a LOCK of an incarnation before a power loss by the port's crash count

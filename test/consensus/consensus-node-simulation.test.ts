@@ -120,8 +120,12 @@ describe("node simulation checker self-tests: a planted bug is caught", () => {
 
   it("byzantine nodes checked as correct ones are caught signing twice (seeds 1..2)", async () => {
     expect(
-      await caught({ selfTest: "mislabel-byzantine", byzantine: 1 }, [1, 2], ["signature", "accusation"]),
+      await caught({ selfTest: "mislabel-byzantine", byzantine: 1 }, [1, 2], ["signature"]),
     ).toBeDefined();
+  }, 120_000);
+
+  it("a node whose files are never fsynced loses committed heights (seeds 1..2)", async () => {
+    expect(await caught({ selfTest: "no-fsync" }, [1, 2], ["durability"])).toBeDefined();
   }, 120_000);
 
   it("a consensus log never fsynced: a restart finds it corrupt (seeds 1..2)", async () => {
@@ -129,6 +133,6 @@ describe("node simulation checker self-tests: a planted bug is caught", () => {
   }, 120_000);
 
   it("a node that forgets its last-signed record on restart signs twice (seeds 1..4)", async () => {
-    expect(await caught({ selfTest: "forget-wal" }, [1, 2, 3, 4], ["signature", "accusation"])).toBeDefined();
+    expect(await caught({ selfTest: "forget-wal" }, [1, 2, 3, 4], ["signature"])).toBeDefined();
   }, 120_000);
 });
