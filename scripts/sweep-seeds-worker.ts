@@ -32,8 +32,19 @@ function consensus(options: (seed: number) => SimulationOptions): Runner {
 }
 
 /** A node-simulation configuration (the shipping ConsensusNode on FaultFs disks, power losses). */
-function nodes(selection: NodeSimulationOptions["selection"], validators: number, byzantine: number): Runner {
-  const options = (seed: number): NodeSimulationOptions => ({ seed, validators, byzantine, selection });
+function nodes(
+  selection: NodeSimulationOptions["selection"],
+  validators: number,
+  byzantine: number,
+  hostile = false,
+): Runner {
+  const options = (seed: number): NodeSimulationOptions => ({
+    seed,
+    validators,
+    byzantine,
+    selection,
+    ...(hostile ? { hostile } : {}),
+  });
   return {
     run: async (seed) => {
       const r = await simulateConsensusNodes(options(seed));
@@ -83,6 +94,7 @@ const RUNNERS: Record<string, Runner> = {
   "node-tendermint-7-2": nodes("tendermint", 7, 2),
   "node-pos-7-2": nodes("pos", 7, 2),
   "node-dpos-7-2": nodes("dpos", 7, 2),
+  "node-hostile-4-1": nodes("tendermint", 4, 1, true),
 };
 
 const [config, fromText, toText] = process.argv.slice(2);

@@ -34,6 +34,7 @@ const CONFIGS = {
   "node-tendermint-7-2": 3,
   "node-pos-7-2": 3,
   "node-dpos-7-2": 3,
+  "node-hostile-4-1": 3,
 }; // configuration → seeds per chunk (about 10–20 s of work each)
 
 const WORKER = fileURLToPath(new URL("./sweep-seeds-worker.ts", import.meta.url));

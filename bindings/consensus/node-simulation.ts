@@ -3,8 +3,9 @@
  * mempool, block building and execution, block store, block sync, selection state — over the
  * seeded SimNetwork, every node's files on its own seeded fault-injecting file system (FaultFs),
  * the way TigerBeetle's simulator runs its real replica on a simulated storage. The first
- * configuration (simulation.ts) drives bare engines and stays: it reaches hostile peers and
- * strategies this one does not yet.
+ * configuration (simulation.ts) drives bare engines and stays: it costs a fraction of the CPU per
+ * seed, checks the engine's memory bounds at every tick and draws its tracer's diagrams, which
+ * this one does not.
  *
  * One seed fixes the keys, the byzantine validators (less than 1/3 of the power, as
  * `chooseByzantine` enforces) and their strategies (byzantine.ts, through the node's behaviour
@@ -25,6 +26,7 @@
  * - funds: every transfer a node accepted is committed by the end (the client re-sends one not
  *   committed after {@link RESEND_MS}, as a wallet does: a mempool is not durable);
  * - evidence and accusation: simulation.ts's rules (see node-simulation-checks.ts).
+ * With `hostile`, hostile.ts's peer attacks through the whole run; the same invariants hold.
  * Bit flips in fsynced files are left to test/consensus/consensus-node-crash.test.ts: a node that
  * finds one stops with a coded error, and without a repair protocol it stays out, so a flip here
  * would only test that a cluster with one validator fewer than planned still runs.
@@ -40,10 +42,12 @@ import { honest, type Behavior } from "./behavior.ts";
 import { decodeBlock, encodeBlock } from "./block.ts";
 import { BYZANTINE_STRATEGIES, byzantine, type ByzantineStrategy } from "./byzantine.ts";
 import { evidenceKey } from "./evidence.ts";
+import { HostilePeer } from "./hostile.ts";
 import { ConsensusNode, type ChainGenesis, type CommittedBlock } from "./node.ts";
 import { EvidenceChecker, NodeChecker, NodeViolation, type NodeInvariant } from "./node-simulation-checks.ts";
 import { NodeClient, RESEND_MS } from "./node-simulation-client.ts";
 import { chooseByzantine } from "./simulation.ts";
+import { TAG } from "./sync.ts";
 import { ValidatorSet } from "./validators.ts";
 
 export type { NodeInvariant } from "./node-simulation-checks.ts";
@@ -75,6 +79,14 @@ export interface NodeSimulationOptions {
   readonly livenessMs?: number;
   /** Power losses of correct nodes in the fault phase; default true. */
   readonly crashes?: boolean;
+  /**
+   * Adds a hostile peer (hostile.ts) holding the byzantine validators' keys and an outsider's,
+   * attacking every `hostileIntervalMs` through the whole run; its messages reach the nodes as
+   * consensus payloads, and a tenth of them under a random tag (block sync, status, transactions).
+   */
+  readonly hostile?: boolean;
+  /** Simulated ms between two attacks of the hostile peer; default 10. */
+  readonly hostileIntervalMs?: number;
   /** A checker self-test (see {@link NodeSelfTest}). */
   readonly selfTest?: NodeSelfTest;
 }
@@ -106,6 +118,8 @@ export interface NodeSimulationResult {
   /** Distinct evidence in blocks correct nodes committed, and validators it slashed. */
   readonly evidenceInBlocks: number;
   readonly slashed: number;
+  /** Messages the hostile peer sent (0 without one). */
+  readonly hostileMessages: number;
   /** sha256 over every height's block id and state root: equal for a replayed seed. */
   readonly fingerprint: string;
 }
@@ -178,6 +192,7 @@ class NodeWorld {
   readonly users: KeyPair[];
   healed = false;
   partitions = 0;
+  hostileMessages = 0;
 
   constructor(readonly o: NodeSimulationOptions) {
     const n = aint(o.validators ?? 4, 1, 16, "validators");
@@ -224,6 +239,41 @@ class NodeWorld {
       });
       this.net.addNode(`v${i}`);
     }
+    if (o.hostile === true)
+      this.addHostile(
+        set,
+        keys.filter((k) => byzantineKeys.has(toHex(k.publicKey))),
+      );
+  }
+
+  /** The hostile peer: node `x` (its own seeded stream), attacking a random validator or all of them. */
+  private addHostile(set: ValidatorSet, keys: KeyPair[]): void {
+    const rng = new Random((this.o.seed ^ 0x5eed_b0a7) >>> 0);
+    const outsider = keyPairFromSeed(seedBytes(this.o.seed, 1000));
+    const hostile = new HostilePeer({ chainId: `chaindb-${CHAIN_ID}`, set, keys, outsider, rng });
+    const node = this.net.addNode("x");
+    node.transport.setHandler({
+      onMessage: (_from, payload) => {
+        if (payload[0] === TAG.consensus) hostile.observe(payload.subarray(1));
+      },
+    });
+    const interval = this.o.hostileIntervalMs ?? 10;
+    const attack = () => {
+      const target = `v${rng.int(0, this.slots.length - 1)}`;
+      for (const { to, payload } of hostile.next().sends) {
+        // Mostly consensus messages; sometimes the same bytes under another tag.
+        const tag = rng.chance(0.1) ? rng.int(1, 255) : TAG.consensus;
+        const tagged = new Uint8Array(payload.length + 1);
+        tagged[0] = tag;
+        tagged.set(payload, 1);
+        this.hostileMessages++;
+        if (to === "single") node.transport.send(target, tagged);
+        else
+          for (const peer of node.transport.peerIds) if (peer !== target) node.transport.send(peer, tagged);
+      }
+      node.clock.setTimer(interval, attack);
+    };
+    node.clock.setTimer(interval, attack);
   }
 
   private byzantineBehavior(): Behavior {
@@ -522,6 +572,7 @@ function resultOf(
     equivocationsWithEvidence: tally.withEvidence,
     evidenceInBlocks: w.evidence.inBlocks.size,
     slashed: w.evidence.slashed.size,
+    hostileMessages: w.hostileMessages,
     fingerprint,
   };
 }

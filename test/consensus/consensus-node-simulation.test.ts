@@ -57,6 +57,17 @@ describe("consensus simulation running ConsensusNode on FaultFs disks", () => {
         );
     }
 
+  it.each(seedRange(1, 10).map((s) => [s]))(
+    "tendermint, 4 nodes, 1 byzantine, a hostile peer, power losses, seed %i: the same invariants hold",
+    async (seed) => {
+      const o = { seed, byzantine: 1, hostile: true };
+      const r = await simulateConsensusNodes(o);
+      expectOk(r, o);
+      expect(r.hostileMessages).toBeGreaterThan(100);
+    },
+    120_000,
+  );
+
   it("byzantine equivocations become evidence in committed blocks, and slash under proof of stake", async () => {
     let equivocations = 0;
     let withEvidence = 0;
