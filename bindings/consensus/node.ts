@@ -442,9 +442,21 @@ export class ConsensusNode {
     this.opts.transport.setHandler({ onMessage: () => {} });
     this.driver.stop(); // what waits is dropped; an effect being awaited (a commit) finishes
     await this.driver.idle();
-    this.wal.close();
-    this.blocks.close();
-    await this.ledger.close();
+    // Each release runs even if one before it fails (a failing disk's last flush): otherwise the
+    // ledger stays open and its LOCK held, and the reopen the error asks for is BUSY.
+    let failure: { error: unknown } | undefined;
+    const releases: (() => void | Promise<void>)[] = [
+      () => this.wal.close(),
+      () => this.blocks.close(),
+      () => this.ledger.close(),
+    ];
+    for (const release of releases)
+      try {
+        await release();
+      } catch (error) {
+        failure ??= { error };
+      }
+    if (failure !== undefined) throw failure.error;
   }
 
   // ------------------------------------------------------------------ startup
