@@ -3,7 +3,14 @@
 //   {"config":"pos-7-2","seed":17,"ok":true,"ms":412}
 //   {"config":"pos-7-2","seed":18,"ok":false,"invariant":"evidence","detail":"…","replay":"…","ms":530}
 // A simulation that throws is reported as a failure with invariant "exception".
-import { replayCommand, simulateConsensus, type SimulationOptions } from "../bindings/consensus/index.ts";
+import {
+  nodeReplayCommand,
+  replayCommand,
+  simulateConsensus,
+  simulateConsensusNodes,
+  type NodeSimulationOptions,
+  type SimulationOptions,
+} from "../bindings/consensus/index.ts";
 import { simulatePow, simulatePrimary } from "../bindings/replication/index.ts";
 import { simulateTwoPc, twoPcReplayCommand } from "../bindings/txn/index.ts";
 
@@ -21,6 +28,29 @@ function consensus(options: (seed: number) => SimulationOptions): Runner {
       return r.ok ? {} : { violation: r.violation! };
     },
     replay: (seed) => replayCommand(options(seed)),
+  };
+}
+
+/** A node-simulation configuration (the shipping ConsensusNode on FaultFs disks, power losses). */
+function nodes(
+  selection: NodeSimulationOptions["selection"],
+  validators: number,
+  byzantine: number,
+  hostile = false,
+): Runner {
+  const options = (seed: number): NodeSimulationOptions => ({
+    seed,
+    validators,
+    byzantine,
+    selection,
+    ...(hostile ? { hostile } : {}),
+  });
+  return {
+    run: async (seed) => {
+      const r = await simulateConsensusNodes(options(seed));
+      return r.ok ? {} : { violation: r.violation! };
+    },
+    replay: (seed) => nodeReplayCommand(options(seed)),
   };
 }
 
@@ -58,6 +88,13 @@ const RUNNERS: Record<string, Runner> = {
   "replication-primary": replication("primary"),
   "replication-pow": replication("pow"),
   "2pc": { run: (seed) => simulateTwoPc({ seed }), replay: (seed) => twoPcReplayCommand(seed) },
+  "node-tendermint-4-1": nodes("tendermint", 4, 1),
+  "node-pos-4-1": nodes("pos", 4, 1),
+  "node-dpos-4-1": nodes("dpos", 4, 1),
+  "node-tendermint-7-2": nodes("tendermint", 7, 2),
+  "node-pos-7-2": nodes("pos", 7, 2),
+  "node-dpos-7-2": nodes("dpos", 7, 2),
+  "node-hostile-4-1": nodes("tendermint", 4, 1, true),
 };
 
 const [config, fromText, toText] = process.argv.slice(2);

@@ -1,6 +1,7 @@
 // Wide seed sweep (issue 15 part 6): runs every seed of a range (default 1..10000) of each
 // simulation configuration — consensus tendermint/pos/dpos × (4 validators, 1 byzantine) and
-// (7, 2), replication primary and pow, 2PC — far past CI's ranges, and reports per configuration
+// (7, 2), the same six running the shipping ConsensusNode on fault-injecting disks with power
+// losses (node-…), replication primary and pow, 2PC — far past CI's ranges, and reports per configuration
 // the seeds run, passed, and each failing seed with its one-line replay command. Unlike
 // `chaindb simulate`, it does not stop at the first violation.
 //
@@ -12,6 +13,8 @@
 // equally; every finished seed is one JSON line in the log, and --summary reads a log back.
 // At about 2 s per seed over the six consensus configurations on this machine (2 shared cores),
 // 10,000 seeds of everything is hours of CPU: run it niced (`nice -n 10`) and with --jobs 2 at most.
+// The node-… configurations cost 1–3.5 s of CPU a seed each (seeds 301..304, 2026-12-07: 4-1
+// 1.0–2.5 s, 7-2 1.7–3.4 s, hostile 2.6 s): 10,000 seeds of all seven is about 40 CPU-hours.
 import { spawn } from "node:child_process";
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -27,6 +30,13 @@ const CONFIGS = {
   "replication-primary": 50,
   "replication-pow": 50,
   "2pc": 1000,
+  "node-tendermint-4-1": 5,
+  "node-pos-4-1": 5,
+  "node-dpos-4-1": 5,
+  "node-tendermint-7-2": 3,
+  "node-pos-7-2": 3,
+  "node-dpos-7-2": 3,
+  "node-hostile-4-1": 3,
 }; // configuration → seeds per chunk (about 10–20 s of work each)
 
 const WORKER = fileURLToPath(new URL("./sweep-seeds-worker.ts", import.meta.url));

@@ -1,11 +1,19 @@
 /**
  * `chaindb simulate consensus --validators N --byzantine F [--consensus tendermint|pos|dpos]
- * --seeds <from>..<to> [--json]`: runs the seeded Tendermint simulations (bindings/consensus/
- * simulation.ts) with the chosen validator selection through the shared seed loop
+ * [--nodes] --seeds <from>..<to> [--json]`: runs the seeded Tendermint simulations (bindings/
+ * consensus/simulation.ts, or with `--nodes` node-simulation.ts: the shipping ConsensusNode on
+ * fault-injecting disks) with the chosen validator selection through the shared seed loop
  * (simulate-run.ts): the first invariant violation exits 1 with its seed and replay command.
  * @module
  */
-import { replayCommand, simulateConsensus, type SimulationOptions } from "../consensus/index.ts";
+import {
+  nodeReplayCommand,
+  replayCommand,
+  simulateConsensus,
+  simulateConsensusNodes,
+  type NodeSimulationOptions,
+  type SimulationOptions,
+} from "../consensus/index.ts";
 import { ChainDbError, ErrorCode } from "../util/index.ts";
 import {
   choiceOption,
@@ -15,7 +23,7 @@ import {
   type CommandSpec,
   type ExitCode,
 } from "./args.ts";
-import { runSeeds } from "./simulate-run.ts";
+import { runSeeds, type SeedOutcome } from "./simulate-run.ts";
 import { TRACE_OPTIONS, TraceTarget } from "./trace.ts";
 
 const SELECTIONS = ["tendermint", "pos", "dpos"] as const;
@@ -38,11 +46,18 @@ const SPEC: CommandSpec = {
       default: "tendermint",
       help: "validator selection: fixed equal power, proof of stake, or delegated proof of stake",
     },
+    {
+      name: "nodes",
+      help: "run the shipping ConsensusNode (mempool, blocks, block store, block sync) with every node's files on a fault-injecting disk and seeded power losses, instead of bare engines; validators 1..16, no --trace",
+    },
     { name: "seeds", value: "<from>..<to>", default: "1..100", help: "seeds to run (or one seed N)" },
     { name: "json", help: "print one JSON object instead of the summary line" },
     ...TRACE_OPTIONS,
   ],
-  examples: ["chaindb simulate consensus --validators 7 --byzantine 2 --consensus pos --seeds 1..20"],
+  examples: [
+    "chaindb simulate consensus --validators 7 --byzantine 2 --consensus pos --seeds 1..20",
+    "chaindb simulate consensus --nodes --validators 4 --byzantine 1 --seeds 1..10",
+  ],
 };
 
 /** Runs `simulate consensus ...` (arguments after "consensus"); returns the exit code. */
@@ -59,6 +74,7 @@ export async function simulateConsensusCommand(args: string[]): Promise<ExitCode
     );
   const selection = choiceOption(values.consensus, "consensus", SELECTIONS);
   const { from, to } = seedsOption(values.seeds);
+  if (values.nodes === true) return nodesCommand(values, { validators, byzantine, selection, from, to });
   const options = (seed: number): SimulationOptions => ({ seed, validators, byzantine, selection });
   return runSeeds({
     tracing: TraceTarget.from(values),
@@ -83,5 +99,53 @@ export async function simulateConsensusCommand(args: string[]): Promise<ExitCode
     replay: (seed) => replayCommand(options(seed)),
     describe: (t) =>
       `${t.committedBlocks ?? 0} blocks committed, ${t.equivocationsWithEvidence ?? 0}/${t.equivocations ?? 0} equivocations with evidence, ${t.slashed ?? 0} slashed, ${Math.round((t.simulatedMs ?? 0) / 1000)} simulated s`,
+  });
+}
+
+/** `--nodes`: the seed loop over {@link simulateConsensusNodes}. */
+function nodesCommand(
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  c: {
+    validators: number;
+    byzantine: number;
+    selection: (typeof SELECTIONS)[number];
+    from: number;
+    to: number;
+  },
+): Promise<ExitCode> {
+  if (c.validators > 16)
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `--nodes runs 1..16 validators, got ${c.validators}`);
+  if (TraceTarget.from(values) !== undefined)
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "--trace is not supported with --nodes");
+  const options = (seed: number): NodeSimulationOptions => ({
+    seed,
+    validators: c.validators,
+    byzantine: c.byzantine,
+    selection: c.selection,
+  });
+  return runSeeds({
+    simulation: "consensus",
+    config: `${c.validators} ConsensusNodes, ${c.byzantine} byzantine, ${c.selection}, power losses`,
+    configJson: { validators: c.validators, byzantine: c.byzantine, consensus: c.selection, nodes: true },
+    from: c.from,
+    to: c.to,
+    json: values.json === true,
+    run: async (seed): Promise<SeedOutcome> => {
+      const r = await simulateConsensusNodes(options(seed));
+      const counts = {
+        committedBlocks: r.minHeight,
+        powerLosses: r.crashes.hook + r.crashes.file + r.crashes.idle,
+        transfers: r.committed,
+        equivocations: r.equivocations,
+        equivocationsWithEvidence: r.equivocationsWithEvidence,
+        slashed: r.slashed,
+        messages: r.messages,
+        simulatedMs: r.simTimeMs,
+      };
+      return { ...(r.ok ? {} : { violation: r.violation! }), counts };
+    },
+    replay: (seed) => nodeReplayCommand(options(seed)),
+    describe: (t) =>
+      `${t.committedBlocks ?? 0} blocks committed, ${t.powerLosses ?? 0} power losses, ${t.transfers ?? 0} transfers, ${t.equivocationsWithEvidence ?? 0}/${t.equivocations ?? 0} equivocations with evidence, ${t.slashed ?? 0} slashed, ${Math.round((t.simulatedMs ?? 0) / 1000)} simulated s`,
   });
 }

@@ -88,6 +88,8 @@ export {
   nodeReplayCommand,
   type NodeSimulationOptions,
   type NodeSimulationResult,
+  type NodeSelfTest,
+  type NodeInvariant,
 } from "./node-simulation.ts";
 export { HostilePeer, HOSTILE_ATTACKS, type HostileAttack, type HostileOptions } from "./hostile.ts";
 export {

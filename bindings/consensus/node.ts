@@ -44,7 +44,15 @@ import type { Block } from "./block.ts";
 import { decodeMessage, encodeMessage } from "./codec.ts";
 import { evidenceKey } from "./evidence.ts";
 import { TendermintEngine, type EngineOptions } from "./tendermint.ts";
-import type { CommitCertificate, ConsensusEvent, Effect, Evidence, TimeoutConfig } from "./types.ts";
+import type {
+  CommitCertificate,
+  ConsensusEvent,
+  Effect,
+  Evidence,
+  Proposal,
+  TimeoutConfig,
+  Vote,
+} from "./types.ts";
 import { ValidatorSet } from "./validators.ts";
 import { DEFAULT_MEMPOOL_LIMITS, Mempool, type MempoolLimits } from "./mempool.ts";
 import { tendermintEffects } from "./driver.ts";
@@ -102,6 +110,12 @@ export interface ConsensusNodeOptions {
   readonly onCommit?: (block: CommittedBlock) => void;
   /** Called with each piece of evidence the engine finds. */
   readonly onEvidence?: (evidence: Evidence) => void;
+  /**
+   * The crash hook (simulations): called before each effect the node carries out, `k` counting
+   * them over this incarnation; false stops the node there, as a power loss between two effects
+   * would. Absent: never stops.
+   */
+  readonly beforeEffect?: (k: number) => boolean;
 }
 
 /** What {@link ConsensusNodeOptions.onCommit} reports. */
@@ -210,6 +224,9 @@ export class ConsensusNode {
       apply: this.applier(),
       // Never inside the caller's stack (a transport callback).
       start: "microtask",
+      ...(opts.beforeEffect !== undefined
+        ? { beforeEffect: (_e: Effect, k: number) => opts.beforeEffect!(k) }
+        : {}),
       limits: {
         eventsMax: limits.eventsMax,
         sourceEventsMax: limits.peerEventsMax,
@@ -394,6 +411,24 @@ export class ConsensusNode {
     return this.sync.synced;
   }
 
+  /**
+   * Evidence the engine holds (found or received, verified; what blocks draw from). Simulations
+   * check with it that every equivocation seen becomes evidence.
+   */
+  evidence(): Evidence[] {
+    return this.engine.evidence();
+  }
+
+  /** True if the engine holds its share of evidence against `address` (more is dropped: one slashes). */
+  evidenceQuotaReached(address: Uint8Array): boolean {
+    return this.engine.evidenceQuotaReached(address);
+  }
+
+  /** Whether the engine would take `message` in now (height window, signer, signature); no side effect. */
+  admits(message: Proposal | Vote): boolean {
+    return this.engine.admissible(message) >= 0;
+  }
+
   /** Events waiting in the inbox. */
   get inboxSize(): number {
     return this.driver.size;
@@ -407,9 +442,21 @@ export class ConsensusNode {
     this.opts.transport.setHandler({ onMessage: () => {} });
     this.driver.stop(); // what waits is dropped; an effect being awaited (a commit) finishes
     await this.driver.idle();
-    this.wal.close();
-    this.blocks.close();
-    await this.ledger.close();
+    // Each release runs even if one before it fails (a failing disk's last flush): otherwise the
+    // ledger stays open and its LOCK held, and the reopen the error asks for is BUSY.
+    let failure: { error: unknown } | undefined;
+    const releases: (() => void | Promise<void>)[] = [
+      () => this.wal.close(),
+      () => this.blocks.close(),
+      () => this.ledger.close(),
+    ];
+    for (const release of releases)
+      try {
+        await release();
+      } catch (error) {
+        failure ??= { error };
+      }
+    if (failure !== undefined) throw failure.error;
   }
 
   // ------------------------------------------------------------------ startup

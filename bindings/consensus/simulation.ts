@@ -741,7 +741,7 @@ function electionFor(keys: KeyPair[], rng: Random): DelegateElection {
 }
 
 /** `count` byzantine validators holding less than 1/3 of the power: random ones, else the weakest. */
-function chooseByzantine(set: ValidatorSet, count: number, rng: Random): Set<number> {
+export function chooseByzantine(set: ValidatorSet, count: number, rng: Random): Set<number> {
   // Strictly below 1/3: with exactly 1/3 byzantine the correct 2/3 is no quorum (more than 2/3),
   // and the chain may stall without breaking the model's assumption (pos seed 930 did).
   const below = (ids: number[]) => ids.reduce((sum, i) => sum + set.power(i), 0) * 3 < set.totalPower;
@@ -880,12 +880,18 @@ async function checkEvidenceAfterHeal(world: World, healAt: number): Promise<voi
   }
 }
 
+/** What holds evidence: an engine, or a ConsensusNode (node-simulation.ts checks with the same rule). */
+export interface EvidenceHolder {
+  evidence(): Evidence[];
+  evidenceQuotaReached(address: Uint8Array): boolean;
+}
+
 /**
  * Whether some engine holds evidence for an equivocation key: that evidence itself, or its full
  * share of evidence against the same validator (see `evidenceQuotaReached`; further offences are
  * dropped, one is enough to slash).
  */
-function coversEvidence(engines: readonly TendermintEngine[]): (key: string) => boolean {
+export function coversEvidence(engines: readonly EvidenceHolder[]): (key: string) => boolean {
   const keys = new Set(engines.flatMap((e) => e.evidence().map(evidenceKey)));
   return (key) =>
     keys.has(key) ||

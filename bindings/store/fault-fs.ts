@@ -52,8 +52,44 @@ interface Write {
 class Inode {
   data = new Uint8Array(0);
   size = 0;
-  durable = new Uint8Array(0);
   pending: Write[] = [];
+  /**
+   * The durable content, grown in place: an fsync applies only the writes since the last one.
+   * Copying the whole file at each fsync made a SQLite ledger's fsyncs quadratic (51% of a node
+   * simulation's time, pos seed 5; about 7× faster seeds with this).
+   */
+  private durableData: Uint8Array = new Uint8Array(0);
+  private durableSize = 0;
+
+  get durable(): Uint8Array {
+    return this.durableData.subarray(0, this.durableSize);
+  }
+
+  set durable(bytes: Uint8Array) {
+    this.durableData = bytes;
+    this.durableSize = bytes.length;
+  }
+
+  /** fsync: the pending writes reach the durable content, in order. */
+  sync(): void {
+    for (const w of this.pending) {
+      if (w.bytes === null) this.resizeDurable(w.position);
+      else {
+        if (w.position + w.bytes.length > this.durableSize) this.resizeDurable(w.position + w.bytes.length);
+        this.durableData.set(w.bytes, w.position);
+      }
+    }
+    this.pending = [];
+  }
+
+  private resizeDurable(size: number): void {
+    if (size > this.durableData.length) {
+      const grown = new Uint8Array(Math.max(size, this.durableData.length * 2, 64));
+      grown.set(this.durableData.subarray(0, this.durableSize));
+      this.durableData = grown;
+    } else if (size < this.durableSize) this.durableData.fill(0, size, this.durableSize);
+    this.durableSize = size;
+  }
 
   content(): Uint8Array {
     return this.data.subarray(0, this.size);
@@ -272,8 +308,7 @@ export class FaultFs implements FilePort {
   fsync(fd: number): void {
     const f = this.fileOf(fd);
     this.check("fsync", f.path, true);
-    f.inode.durable = f.inode.content().slice();
-    f.inode.pending = [];
+    f.inode.sync();
   }
 
   size(fd: number): number {

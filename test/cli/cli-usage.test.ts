@@ -42,7 +42,7 @@ const COMMANDS: Record<string, string[]> = {
   verify: ["--header", "--json"],
   bench: ["--quick", "--out"],
   "simulate replication": ["--mode", "--seeds", "--nodes", "--json"],
-  "simulate consensus": ["--validators", "--byzantine", "--consensus", "--seeds", "--json"],
+  "simulate consensus": ["--validators", "--byzantine", "--consensus", "--nodes", "--seeds", "--json"],
   "simulate 2pc": ["--seeds", "--participants", "--bug", "--json"],
   node: [
     "--data",
@@ -163,6 +163,12 @@ describe("bad input: one line with a code, exit 2", () => {
       /--byzantine 5 is more than --validators 4/,
     ],
     [["simulate", "replication", "--mode", "raft"], /--mode expected one of primary, pow, got "raft"/],
+    [["simulate", "consensus", "--nodes", "--validators", "17"], /--nodes runs 1\.\.16 validators, got 17/],
+    [["simulate", "consensus", "--nodes", "--trace", "x.html"], /--trace is not supported with --nodes/],
+    [
+      ["simulate", "consensus", "--nodes", "--validators", "4", "--byzantine", "2"],
+      /no 2 validators hold less than 1\/3 of the power/,
+    ],
     [["cluster", "--nodes", "0"], /--nodes expected an integer in 1\.\.16/],
     [["cluster", "--byzantine", "1"], /--byzantine needs --consensus/],
     [["node", "--listen", "127.0.0.1:1"], /--data and --listen are required/],
@@ -201,6 +207,32 @@ describe("simulators report alike, with --json on all three", () => {
       expect(typeof json.seconds).toBe("number");
     }
   }, 120_000);
+});
+
+describe("simulate consensus --nodes", () => {
+  it("runs the shipping ConsensusNode with power losses and reports it in the JSON object", async () => {
+    const io = capture();
+    expect(
+      await main([
+        "simulate",
+        "consensus",
+        "--nodes",
+        "--validators",
+        "1",
+        "--byzantine",
+        "0",
+        "--seeds",
+        "1..2",
+        "--json",
+      ]),
+    ).toBe(0);
+    const json = JSON.parse(io.out());
+    vi.restoreAllMocks();
+    expect(json).toMatchObject({ ok: true, simulation: "consensus", seeds: 2, nodes: true, validators: 1 });
+    expect(json.committedBlocks).toBeGreaterThan(3);
+    expect(json.powerLosses).toBeGreaterThan(0);
+    expect(json.transfers).toBeGreaterThan(0);
+  }, 60_000);
 });
 
 describe("node: operational failures are one line, exit 1, and leave nothing behind", () => {

@@ -253,6 +253,44 @@ describe("ConsensusNode on a fault-injecting file system", () => {
   }, 120_000);
 });
 
+describe("ConsensusNode.close on a failing disk", () => {
+  it("releases the ledger even when the log's last flush fails, so the reopen it asks for works", async () => {
+    const key = validators[0]!;
+    const lone: ChainGenesis = {
+      accounts: [{ address: key.publicKey, balance: 1000n }],
+      validators: [{ address: key.publicKey, stake: 10n }],
+    };
+    const net = new SimNetwork({ seed: 1 });
+    net.addNode("a");
+    const fs = new FaultFs({ seed: 1 });
+    const open = () =>
+      ConsensusNode.open({
+        chainId: CHAIN,
+        genesis: lone,
+        key,
+        transport: net.node("a").transport,
+        clock: net.node("a").clock,
+        dir: "/n",
+        filePort: fs,
+        newHeightDelayMs: 20,
+      });
+    const node = await open();
+    expect(await net.runUntil(() => node.height >= 3, 10_000)).toBe(true);
+    fs.inject({ op: "write", nth: 1, code: "EIO" });
+    fs.inject({ op: "fsync", nth: 1, code: "EIO" });
+    const closed = await node.close().then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(closed).toBeInstanceOf(ChainDbError);
+    expect((closed as ChainDbError).message).toMatch(/reopen it to recover/);
+    // Before: the ledger stayed open with its LOCK held by this process, and this was BUSY.
+    const reopened = await open();
+    expect(reopened.height).toBeGreaterThanOrEqual(3);
+    await reopened.close();
+  }, 60_000);
+});
+
 /**
  * Bytes of `file` whose damage must be caught: all of it except the last frame of an append log
  * (a damaged last frame nothing vouches for reads as a torn write: append-log.ts's documented limit).
