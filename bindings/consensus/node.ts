@@ -701,10 +701,17 @@ export class ConsensusNode {
       `decided block ${height} has a state root this node does not reach`,
     );
     this.snapshot.write(height, execution.selection, this.selection);
-    await this.ledger.applyPacked(execution.packed, execution.count, {
+    const before = this.ledger.height;
+    const applied = this.ledger.applyPacked(execution.packed, execution.count, {
       proposer: execution.feeRecipient,
       atomic: true,
     });
+    // The ledger's height moved when the call returned: move the selection state with it before
+    // awaiting, so `height` and `root()` never show a ledger at H beside a selection at H − 1 (a
+    // caller reading the node while this commit awaits — the node simulation's restart check
+    // did, at hostile seed 12 — saw a root no node ever committed).
+    if (this.ledger.height === before + 1) this.selection = execution.selection; // not if it threw
+    await applied;
     this.selection = execution.selection;
     this.lastId = cert.proposal.valueId;
     this.executor.clear();
