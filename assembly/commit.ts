@@ -70,6 +70,14 @@ const LEAF_SLOTS: usize = memory.data(16, 16);
 const PATH_IO: usize = memory.data(32, 16);
 const LEVEL_START: usize = memory.data(<i32>((DEPTH_MAX + 2) * 4), 16);
 const STACK: usize = memory.data(<i32>((DEPTH_MAX + 1) * 4), 16);
+/**
+ * Path bits that name a subtree the threads hash whole (parallel.ts): 16 subtrees, claimed one at
+ * a time, so the threads meet once after them instead of at every level.
+ */
+export const SUB_BITS: u32 = 4;
+export const SUBS: u32 = 1 << SUB_BITS;
+/** Dirty nodes per depth (≥ SUB_BITS) and subtree: u32 [depth][subtree], counted by the walk. */
+const SUB_COUNT: usize = memory.data(<i32>((DEPTH_MAX + 1) * SUBS * 4), 16);
 
 let nodeFreeList: usize = 0;
 let chunkNext: usize = 0;
@@ -85,12 +93,12 @@ let hashCount: u64 = 0;
  * at parInit; a function returns false when the caller must hash serially instead).
  */
 let rootPaths: ((list: usize, n: u32, dst: usize) => bool) | null = null;
-let rootTree: ((leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32) => bool) | null = null;
+let rootTree: ((leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32, subs: usize) => bool) | null = null;
 
 /** Lets the threads hash the roots from now on (parallel.ts parInit). */
 export function commitUseThreads(
   paths: (list: usize, n: u32, dst: usize) => bool,
-  tree: (leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32) => bool,
+  tree: (leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32, subs: usize) => bool,
 ): void {
   rootPaths = paths;
   rootTree = tree;
@@ -513,6 +521,12 @@ function visit(ref: usize, lo: u32, hi: u32, carry: u32, d: u32): bool {
   store<u32>(level + (<usize>levelLen << 3), <u32>ref);
   store<u32>(level + (<usize>levelLen << 3), <u32>p, 4); // hashLevels then need not load the slot
   levelLen++;
+  if (d >= SUB_BITS) {
+    // A level lists its nodes in key order, so each subtree's nodes are one run of it.
+    const path = lo < hi ? bufPtr(B_SPATH) + (<usize>lo << 5) : bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE + 4;
+    const at = SUB_COUNT + ((<usize>d * SUBS + (<u32>load<u8>(path) >> (8 - SUB_BITS))) << 2);
+    store<u32>(at, load<u32>(at) + 1);
+  }
   const m = splitAt(lo, hi, d);
   const carrySide: u32 = carry == 0 ? 2 : bitAt(bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE + 4, d);
   if ((m > lo || carrySide == 0) && !pushNext(p, lo, m, carrySide == 0 ? carry : 0)) return false;
@@ -533,6 +547,7 @@ function walk(n: u32): bool {
     frontLen = nextLen;
     nextLen = 0;
     store<u32>(LEVEL_START + (<usize>d << 2), levelLen);
+    if (d >= SUB_BITS) memory.fill(SUB_COUNT + ((<usize>d * SUBS) << 2), 0, SUBS << 2);
     const f = bufPtr(B_FRONT);
     touchFront(f, frontLen);
     for (let i: u32 = 0; i < frontLen; i++) {
@@ -635,7 +650,7 @@ export function commitRoot(): usize {
   const walked = walk(<u32>m);
   leafDefer = false;
   if (!walked) return 0;
-  if (tree != null && tree(bufPtr(B_LEAVES), leafLen, bufPtr(B_LEVEL), LEVEL_START, levelDepth)) {
+  if (tree != null && tree(bufPtr(B_LEAVES), leafLen, bufPtr(B_LEVEL), LEVEL_START, levelDepth, SUB_COUNT)) {
     hashCount += <u64>leafLen + (<u64>levelLen << 1);
   } else {
     hashLeafRange(bufPtr(B_LEAVES), 0, leafLen, SCRATCH_MAIN);

@@ -28,7 +28,7 @@
  */
 import { alloc, free } from "./store-alloc";
 import { kvFindHashed, kvSlots, kvMask, kvJournalPlace } from "./kv";
-import { ACC_VALUE, HASH_SCRATCH, commitUseThreads, hashPathRange, hashLeafRange, hashLevelRange } from "./commit";
+import { ACC_VALUE, HASH_SCRATCH, SUB_BITS, SUBS, commitUseThreads, hashPathRange, hashLeafRange, hashLevelRange } from "./commit";
 
 /** Status codes, as state.ts defines them. */
 const ST_OK: u8 = 0;
@@ -78,7 +78,8 @@ const C_HDST: usize = C_KIND + 16; // the paths (paths job)
 const C_HLEVEL: usize = C_KIND + 20; // level nodes, LEVEL_START, depth (tree job)
 const C_HLSTART: usize = C_KIND + 24;
 const C_HDEPTH: usize = C_KIND + 28;
-const CTL_SIZE: u32 = <u32>C_KIND + 32;
+const C_HSUBS: usize = C_KIND + 32; // dirty nodes per depth and subtree (commit.ts SUB_COUNT)
+const CTL_SIZE: u32 = <u32>C_KIND + 36;
 /** Job kinds: a block's transfers (parApply), the dirty keys' paths, the leaves and levels. */
 const KIND_APPLY: u32 = 0;
 const KIND_PATHS: u32 = 1;
@@ -516,15 +517,17 @@ function publish(c: usize, kind: u32): i32 {
 //
 // Structure changes stay serial (the walk allocates nodes: the allocator and the node free list
 // are the main instance's). What the threads share is the hashing: the dirty keys' paths (one
-// job, before the sort), then one job for the leaves the walk listed and the dirty nodes level by
-// level, deepest first, with a barrier between levels (a level reads the hashes the level below
-// wrote). Work is claimed in chunks, so a worker that joins late or not at all only costs its
-// share. A level of fewer than PAR_MIN_LEVEL nodes is hashed by the main thread alone: a barrier
-// costs more than hashing it.
+// job, before the sort), then one job for the leaves the walk listed and then the dirty nodes,
+// split into the 16 subtrees under the top SUB_BITS levels, each claimed whole and hashed deepest
+// level first; the main thread joins the top levels after one barrier. A barrier per level (the
+// first version) cost more than it saved on a loaded machine: at 1M accounts a root has ~25
+// levels, and each barrier waits for a thread the scheduler may have put aside (2 threads took
+// 53 ms per root against 15 ms on 1, load average 11 on 2 cores). Work is claimed in chunks, so
+// a worker that joins late or not at all only costs its share.
 
-/** Nodes (or keys, or leaves) below which a level, or a whole job, stays on the main thread. */
+/** Keys or leaves below which a job stays on the main thread: waking a worker costs more. */
 const PAR_MIN_LEVEL: u32 = 64;
-/** Keys, leaves or nodes per claimed chunk: ~16 compressions, a few microseconds. */
+/** Keys or leaves per claimed chunk: 16 compressions, a few microseconds. */
 const HASH_CHUNK: u32 = 16;
 
 /** Root hashing jobs run on the threads so far (a test and benchmark metric). */
@@ -589,31 +592,24 @@ function leafPhase(c: usize, tid: u32): void {
 }
 
 /**
- * The levels, deepest first: a level of PAR_MIN_LEVEL nodes or more is claimed in chunks by all
- * `threads` and ends at a barrier; a smaller one is the main thread's alone, and the first large
- * level after it starts at a barrier (the workers wait there for it). Every thread takes the same
- * decisions from the same level starts.
+ * The tree job's phase 1: whole subtrees (the nodes below the top SUB_BITS levels, by their first
+ * SUB_BITS path bits), claimed one at a time, each hashed deepest level first. A subtree's nodes
+ * only read hashes of its own deeper nodes and leaves, so the threads meet once, after it.
  */
-function levelPhases(c: usize, tid: u32, threads: u32): void {
+function subtreePhase(c: usize, tid: u32): void {
   const level = <usize>load<u32>(c + C_HLEVEL);
   const lstart = <usize>load<u32>(c + C_HLSTART);
   const depth = load<u32>(c + C_HDEPTH);
+  const counts = <usize>load<u32>(c + C_HSUBS);
   const scr = hashScratch(c, tid);
-  let behind = false; // the main thread hashed a level alone since the last barrier
-  for (let d = <i32>depth - 1; d >= 0; d--) {
-    const from = load<u32>(lstart + (<usize>d << 2));
-    const n = load<u32>(lstart + (<usize>(d + 1) << 2)) - from;
-    if (n < PAR_MIN_LEVEL || threads < 2) {
-      if (tid == 0) hashLevelRange(level, from, from + n, scr);
-      behind = true;
-      continue;
+  for (let sub = claim(c, 1, 1); sub < SUBS; sub = claim(c, 1, 1)) {
+    for (let d = <i32>depth - 1; d >= <i32>SUB_BITS; d--) {
+      const row = counts + ((<usize>d * SUBS) << 2);
+      let from = load<u32>(lstart + (<usize>d << 2));
+      for (let q: u32 = 0; q < sub; q++) from += load<u32>(row + (<usize>q << 2));
+      const n = load<u32>(row + (<usize>sub << 2));
+      if (n != 0) hashLevelRange(level, from, from + n, scr);
     }
-    if (behind) barrier(c, threads);
-    for (let lo = claim(c, 1 + <u32>d, HASH_CHUNK); lo < n; lo = claim(c, 1 + <u32>d, HASH_CHUNK)) {
-      hashLevelRange(level, from + lo, from + min<u32>(lo + HASH_CHUNK, n), scr);
-    }
-    barrier(c, threads);
-    behind = false;
   }
 }
 
@@ -623,30 +619,38 @@ function workerTree(c: usize, tid: u32): void {
   leafPhase(c, tid);
   atomic.add<i32>(c + C_DONE, 1);
   if (!spinChange(c + C_BAR_GEN, bgen, BARRIER_SPINS_MAX)) abort("parallel.ts: the main thread did not close the leaves");
-  levelPhases(c, tid, <u32>(atomic.load<i32>(c + C_JOIN) & 0x7f));
+  subtreePhase(c, tid);
+  barrier(c, <u32>(atomic.load<i32>(c + C_JOIN) & 0x7f));
 }
 
 /**
- * Hashes the `nLeaves` leaves listed at `leaves` ([slot, entry] each) and then the dirty nodes
- * at `level` ([slot, node] each; depth d's nodes from `lstart[d]` to `lstart[d + 1]`, `depth`
- * levels) on all threads (main instance). False when the caller must hash them itself: no level
- * and not the leaves big enough to share, or OOM.
+ * Hashes the `nLeaves` leaves listed at `leaves` ([slot, entry] each), then the dirty nodes at
+ * `level` ([slot, node] each; depth d's nodes from `lstart[d]` to `lstart[d + 1]`, `depth`
+ * levels, in key order; `subs` counts them per depth and subtree) on all threads (main
+ * instance): the subtrees on all threads, the top SUB_BITS levels on the main thread after them.
+ * False when the caller must hash them itself: too few to share, or OOM.
  */
-export function parHashTree(leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32): bool {
+export function parHashTree(leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32, subs: usize): bool {
   if (!ASC_FEATURE_THREADS || ctl == 0 || threadCount < 2) return false;
-  let widest: u32 = nLeaves;
-  for (let d: u32 = 0; d < depth; d++) widest = max<u32>(widest, load<u32>(lstart + (<usize>(d + 1) << 2)) - load<u32>(lstart + (<usize>d << 2)));
-  if (widest < PAR_MIN_LEVEL) return false;
+  const top = min<u32>(depth, SUB_BITS);
+  if (nLeaves + load<u32>(lstart + (<usize>depth << 2)) - load<u32>(lstart + (<usize>top << 2)) < PAR_MIN_LEVEL) return false;
   const c = ctl;
-  if (!resetClaims(c, depth + 1)) return false;
+  if (!resetClaims(c, 2)) return false;
   store<u32>(c + C_HLIST, <u32>leaves);
   store<u32>(c + C_HN, nLeaves);
   store<u32>(c + C_HLEVEL, <u32>level);
   store<u32>(c + C_HLSTART, <u32>lstart);
   store<u32>(c + C_HDEPTH, depth);
+  store<u32>(c + C_HSUBS, <u32>subs);
   publish(c, KIND_TREE);
   leafPhase(c, 0);
-  levelPhases(c, 0, closeLookups(c));
+  const threads = closeLookups(c);
+  subtreePhase(c, 0);
+  barrier(c, threads);
+  const scr = hashScratch(c, 0);
+  for (let d = <i32>top - 1; d >= 0; d--) {
+    hashLevelRange(level, load<u32>(lstart + (<usize>d << 2)), load<u32>(lstart + (<usize>(d + 1) << 2)), scr);
+  }
   rootJobs++;
   return true;
 }
