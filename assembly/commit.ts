@@ -521,7 +521,7 @@ function visit(ref: usize, lo: u32, hi: u32, carry: u32, d: u32): bool {
   store<u32>(level + (<usize>levelLen << 3), <u32>ref);
   store<u32>(level + (<usize>levelLen << 3), <u32>p, 4); // hashLevels then need not load the slot
   levelLen++;
-  if (d >= SUB_BITS) {
+  if (d >= SUB_BITS && rootTree != null) {
     // A level lists its nodes in key order, so each subtree's nodes are one run of it.
     const path = lo < hi ? bufPtr(B_SPATH) + (<usize>lo << 5) : bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE + 4;
     const at = SUB_COUNT + ((<usize>d * SUBS + (<u32>load<u8>(path) >> (8 - SUB_BITS))) << 2);
@@ -547,7 +547,7 @@ function walk(n: u32): bool {
     frontLen = nextLen;
     nextLen = 0;
     store<u32>(LEVEL_START + (<usize>d << 2), levelLen);
-    if (d >= SUB_BITS) memory.fill(SUB_COUNT + ((<usize>d * SUBS) << 2), 0, SUBS << 2);
+    if (d >= SUB_BITS && rootTree != null) memory.fill(SUB_COUNT + ((<usize>d * SUBS) << 2), 0, SUBS << 2);
     const f = bufPtr(B_FRONT);
     touchFront(f, frontLen);
     for (let i: u32 = 0; i < frontLen; i++) {
