@@ -33,7 +33,7 @@
  */
 import { alloc, free } from "./store-alloc";
 import { bufEnsure, bufPtr, bufDesc } from "./store-buf";
-import { sha256Bytes, sha256Pairs4, sha256Block4 } from "./sha256";
+import { sha256Bytes, sha256Pairs4, sha256Block4, sha256Pairs4In, sha256Block4In, SHA4_SCRATCH } from "./sha256";
 import { copy32, copy48, copy64 } from "./store-mem";
 
 /** Offset of the value in an account entry (8-byte header + 32-byte address). */
@@ -60,6 +60,7 @@ const B_LEVEL: u32 = 14; // dirty nodes level by level: [slot holding it, node] 
 const B_CARRY: u32 = 15; // leaves pushed down by a split: [entry, path 32, hash 32]
 const B_PROOF: u32 = 16;
 const B_ENT: u32 = 17; // the items' entries, dirty order
+const B_LEAVES: u32 = 23; // leaves deferred by the walk for the threads: [slot, entry] u32 each
 const CARRY_SIZE: u32 = 68;
 
 const ROOT_NODE: usize = memory.data(80, 16); // slot 0 is the root
@@ -69,6 +70,14 @@ const LEAF_SLOTS: usize = memory.data(16, 16);
 const PATH_IO: usize = memory.data(32, 16);
 const LEVEL_START: usize = memory.data(<i32>((DEPTH_MAX + 2) * 4), 16);
 const STACK: usize = memory.data(<i32>((DEPTH_MAX + 1) * 4), 16);
+/**
+ * Path bits that name a subtree the threads hash whole (parallel.ts): 16 subtrees, claimed one at
+ * a time, so the threads meet once after them instead of at every level.
+ */
+export const SUB_BITS: u32 = 4;
+export const SUBS: u32 = 1 << SUB_BITS;
+/** Dirty nodes per depth (≥ SUB_BITS) and subtree: u32 [depth][subtree], counted by the walk. */
+const SUB_COUNT: usize = memory.data(<i32>((DEPTH_MAX + 1) * SUBS * 4), 16);
 
 let nodeFreeList: usize = 0;
 let chunkNext: usize = 0;
@@ -79,6 +88,25 @@ let goneLen: u32 = 0;
 let dirtyGen: u32 = 1;
 let leafQueued: u32 = 0;
 let hashCount: u64 = 0;
+/**
+ * The threads' hashing of a root (assembly/parallel.ts, which imports this module, plugs them in
+ * at parInit; a function returns false when the caller must hash serially instead).
+ */
+let rootPaths: ((list: usize, n: u32, dst: usize) => bool) | null = null;
+let rootTree: ((leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32, subs: usize) => bool) | null = null;
+
+/** Lets the threads hash the roots from now on (parallel.ts parInit). */
+export function commitUseThreads(
+  paths: (list: usize, n: u32, dst: usize) => bool,
+  tree: (leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32, subs: usize) => bool,
+): void {
+  rootPaths = paths;
+  rootTree = tree;
+}
+
+/** The walk lists its leaves in B_LEAVES (for the threads) instead of hashing them. */
+let leafDefer = false;
+let leafLen: u32 = 0;
 
 /** SHA-256 compressions done by root updates so far (a benchmark metric). */
 export function commitHashCount(): u64 { return hashCount; }
@@ -216,6 +244,16 @@ export function treeRemove(e: usize): bool {
 
 /** Queues leaf(e) for slot `ref`; hashes four at a time. */
 function queueLeaf(ref: usize, e: usize): void {
+  if (leafDefer) {
+    const l = bufEnsure(B_LEAVES, (leafLen + 1) << 3, leafLen << 3);
+    if (l != 0) {
+      store<u32>(l + (<usize>leafLen << 3), <u32>ref);
+      store<u32>(l + (<usize>leafLen << 3), <u32>e, 4);
+      leafLen++;
+      return;
+    }
+    // Out of memory for the list: this leaf is hashed here, serially, as without threads.
+  }
   leafBlock(e, MSG4 + (<usize>leafQueued << 6));
   store<u32>(LEAF_SLOTS + (<usize>leafQueued << 2), <u32>ref);
   leafQueued++;
@@ -244,6 +282,59 @@ function hashPaths(list: usize, n: u32, dst: usize): void {
     sha256Block4(MSG4, DIG4);
     hashCount += lanes;
     for (let j: u32 = 0; j < lanes; j++) copy32(dst + (<usize>(i + j) << 5), DIG4 + (<usize>j << 5));
+  }
+}
+
+// ---- kernels shared with the threads (assembly/parallel.ts) -----------------------------------
+// Each takes its thread's own scratch of HASH_SCRATCH bytes: messages (4 × 64), digests (4 × 32),
+// then the SHA-256 lanes' state and schedule. MSG4, DIG4 and sha256.ts's scratch are static
+// data, one copy in the shared memory for every instance.
+
+/** Bytes of a thread's hashing scratch (16-byte aligned). */
+export const HASH_SCRATCH: u32 = 384 + SHA4_SCRATCH;
+/** The main thread's scratch when it hashes the deferred leaves alone. */
+const SCRATCH_MAIN: usize = memory.data(<i32>HASH_SCRATCH, 16);
+
+/** path(a) of dirty entries [lo, hi) of `list` into `dst` (32 bytes each). */
+export function hashPathRange(list: usize, dst: usize, lo: u32, hi: u32, scr: usize): void {
+  const msg = scr;
+  const dig = scr + 256;
+  for (let i = lo; i < hi; i += 4) {
+    const lanes = min<u32>(4, hi - i);
+    for (let j: u32 = 0; j < lanes; j++) {
+      const m = msg + (<usize>j << 6);
+      copy32(m, <usize>load<u32>(list + (<usize>(i + j) << 2)) + 8);
+      store<u64>(m, 0x80, 32);
+      v128.store(m, i32x4.splat(0), 40);
+      store<u64>(m, bswap<u64>(256), 56);
+    }
+    sha256Block4In(msg, dig, scr + 384);
+    for (let j: u32 = 0; j < lanes; j++) copy32(dst + (<usize>(i + j) << 5), dig + (<usize>j << 5));
+  }
+}
+
+/** leaf(e) of deferred leaves [lo, hi) of `leaves` ([slot, entry] each) into their slots. */
+export function hashLeafRange(leaves: usize, lo: u32, hi: u32, scr: usize): void {
+  const msg = scr;
+  const dig = scr + 256;
+  for (let i = lo; i < hi; i += 4) {
+    const lanes = min<u32>(4, hi - i);
+    for (let j: u32 = 0; j < lanes; j++) leafBlock(<usize>load<u32>(leaves + (<usize>(i + j) << 3), 4), msg + (<usize>j << 6));
+    sha256Block4In(msg, dig, scr + 384);
+    for (let j: u32 = 0; j < lanes; j++) copy32(slotHash(<usize>load<u32>(leaves + (<usize>(i + j) << 3))), dig + (<usize>j << 5));
+  }
+}
+
+/** Hashes level nodes [lo, hi) of `level` ([slot, node] each) into their slots. */
+export function hashLevelRange(level: usize, lo: u32, hi: u32, scr: usize): void {
+  const msg = scr;
+  const dig = scr + 256;
+  touchSink ^= touchLevel(level, lo, hi);
+  for (let i = lo; i < hi; i += 4) {
+    const lanes = min<u32>(4, hi - i);
+    for (let j: u32 = 0; j < lanes; j++) copy64(msg + (<usize>j << 6), <usize>load<u32>(level + (<usize>(i + j) << 3), 4) + 8);
+    sha256Pairs4In(msg, dig, scr + 384);
+    for (let j: u32 = 0; j < lanes; j++) copy32(slotHash(<usize>load<u32>(level + (<usize>(i + j) << 3))), dig + (<usize>j << 5));
   }
 }
 
@@ -430,6 +521,12 @@ function visit(ref: usize, lo: u32, hi: u32, carry: u32, d: u32): bool {
   store<u32>(level + (<usize>levelLen << 3), <u32>ref);
   store<u32>(level + (<usize>levelLen << 3), <u32>p, 4); // hashLevels then need not load the slot
   levelLen++;
+  if (d >= SUB_BITS && rootTree != null) {
+    // A level lists its nodes in key order, so each subtree's nodes are one run of it.
+    const path = lo < hi ? bufPtr(B_SPATH) + (<usize>lo << 5) : bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE + 4;
+    const at = SUB_COUNT + ((<usize>d * SUBS + (<u32>load<u8>(path) >> (8 - SUB_BITS))) << 2);
+    store<u32>(at, load<u32>(at) + 1);
+  }
   const m = splitAt(lo, hi, d);
   const carrySide: u32 = carry == 0 ? 2 : bitAt(bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE + 4, d);
   if ((m > lo || carrySide == 0) && !pushNext(p, lo, m, carrySide == 0 ? carry : 0)) return false;
@@ -450,6 +547,7 @@ function walk(n: u32): bool {
     frontLen = nextLen;
     nextLen = 0;
     store<u32>(LEVEL_START + (<usize>d << 2), levelLen);
+    if (d >= SUB_BITS && rootTree != null) memory.fill(SUB_COUNT + ((<usize>d * SUBS) << 2), 0, SUBS << 2);
     const f = bufPtr(B_FRONT);
     touchFront(f, frontLen);
     for (let i: u32 = 0; i < frontLen; i++) {
@@ -488,13 +586,13 @@ function swapFronts(): void {
 }
 
 /** Loads a level's nodes and their parents' slots in one tight loop (see touchFront). */
-function touchLevel(level: usize, from: u32, to: u32): void {
+function touchLevel(level: usize, from: u32, to: u32): u32 {
   let sink: u32 = 0;
   for (let i = from; i < to; i++) {
     sink ^= load<u32>(<usize>load<u32>(level + (<usize>i << 3), 4) + 8);
     sink ^= load<u32>(slotHash(<usize>load<u32>(level + (<usize>i << 3))));
   }
-  touchSink ^= sink;
+  return sink;
 }
 
 /** Hashes the collected nodes, deepest level first, four at a time, into their slots. */
@@ -503,7 +601,7 @@ function hashLevels(): void {
   for (let d = <i32>levelDepth - 1; d >= 0; d--) {
     const from = load<u32>(LEVEL_START + (<usize>d << 2));
     const to = load<u32>(LEVEL_START + (<usize>(d + 1) << 2));
-    touchLevel(level, from, to);
+    touchSink ^= touchLevel(level, from, to);
     for (let i = from; i < to; i += 4) {
       const lanes = min<u32>(4, to - i);
       for (let j: u32 = 0; j < lanes; j++) {
@@ -533,7 +631,11 @@ export function commitRoot(): usize {
   const ents = bufEnsure(B_ENT, n << 2, 0);
   if (paths == 0 || ents == 0) return 0;
   const list = bufPtr(B_DIRTY);
-  hashPaths(list, dirtyLen, paths);
+  const paral = rootPaths;
+  const tree = rootTree;
+  const threaded = tree != null;
+  if (paral != null && paral(list, dirtyLen, paths)) hashCount += dirtyLen;
+  else hashPaths(list, dirtyLen, paths);
   for (let i: u32 = 0; i < dirtyLen; i++) store<u32>(ents + (<usize>i << 2), load<u32>(list + (<usize>i << 2)));
   const gone = bufPtr(B_GONE);
   for (let i: u32 = 0; i < goneLen; i++) {
@@ -541,8 +643,20 @@ export function commitRoot(): usize {
     store<u32>(ents + (<usize>(dirtyLen + i) << 2), 0);
   }
   const m = sortItems(n);
-  if (m < 0 || !walk(<u32>m)) return 0;
-  hashLevels();
+  if (m < 0) return 0;
+  // With threads the walk only lists the leaves; the threads hash them, then the levels.
+  leafDefer = threaded;
+  leafLen = 0;
+  const walked = walk(<u32>m);
+  leafDefer = false;
+  if (!walked) return 0;
+  if (tree != null && tree(bufPtr(B_LEAVES), leafLen, bufPtr(B_LEVEL), LEVEL_START, levelDepth, SUB_COUNT)) {
+    hashCount += <u64>leafLen + (<u64>levelLen << 1);
+  } else {
+    hashLeafRange(bufPtr(B_LEAVES), 0, leafLen, SCRATCH_MAIN);
+    hashCount += leafLen;
+    hashLevels();
+  }
   return commitDone();
 }
 

@@ -306,10 +306,15 @@ export function sha256dFinal(): void {
 
 /** Loads one 64-byte block of each lane (lane i at `src + i·stride`) into W4[0..15]. */
 function loadBlock4(src: usize, stride: usize): void {
-  loadTransposed4(src, stride, W4);
-  loadTransposed4(src + 16, stride, W4 + 64);
-  loadTransposed4(src + 32, stride, W4 + 128);
-  loadTransposed4(src + 48, stride, W4 + 192);
+  loadBlockTo4(src, stride, W4);
+}
+
+/** Loads one 64-byte block of each lane (lane i at `src + i·stride`) into w[0..15]. */
+function loadBlockTo4(src: usize, stride: usize, w: usize): void {
+  loadTransposed4(src, stride, w);
+  loadTransposed4(src + 16, stride, w + 64);
+  loadTransposed4(src + 32, stride, w + 128);
+  loadTransposed4(src + 48, stride, w + 192);
 }
 
 /** Fills the vector schedule w[16..63] from w[0..15]. */
@@ -407,6 +412,34 @@ export function storeDigest4(state: usize, dst: usize): void {
 export function sha256Pairs4(src: usize, dst: usize): void {
   pairs4FirstHash(src);
   storeDigest4(STATE4, dst);
+}
+
+/**
+ * Bytes of the scratch that {@link sha256Pairs4In} and {@link sha256Block4In} take: a 4-lane state
+ * (8 vectors) then a schedule (64 vectors). The threads of the threaded build share the static
+ * STATE4 and W4 (one memory), so each thread hashes in its own scratch.
+ */
+export const SHA4_SCRATCH: u32 = 128 + 1024;
+
+/** {@link sha256Pairs4} in the caller's scratch of SHA4_SCRATCH bytes (16-byte aligned). */
+export function sha256Pairs4In(src: usize, dst: usize, scr: usize): void {
+  const w = scr + 128;
+  initState4(scr);
+  loadBlockTo4(src, 64, w);
+  expand4(w);
+  rounds4(scr, w);
+  rounds4(scr, PAD64_W);
+  storeDigest4(scr, dst);
+}
+
+/** {@link sha256Block4} in the caller's scratch of SHA4_SCRATCH bytes (16-byte aligned). */
+export function sha256Block4In(src: usize, dst: usize, scr: usize): void {
+  const w = scr + 128;
+  initState4(scr);
+  loadBlockTo4(src, 64, w);
+  expand4(w);
+  rounds4(scr, w);
+  storeDigest4(scr, dst);
 }
 
 /**

@@ -2,7 +2,8 @@
  * Serial against parallel execution inside the core (assembly/parallel.ts): the same blocks on
  * the single-threaded build (serial), and on the threaded build with 1 and 2 threads, for
  * execution only (begin, apply, commit) and execution + root, on uniform, hot-set and
- * two-account blocks. The machine's own parallel ceiling (a CPU-bound loop, 2 threads vs 1) is
+ * two-account blocks, and the state root alone (its share of execution + root: the root's hashing
+ * runs on all threads, commit.ts commitRoot; 2 threads are compared with 1 there). The machine's own parallel ceiling (a CPU-bound loop, 2 threads vs 1) is
  * measured in the same run, before and after, and printed beside every parallel ratio. Cases run
  * interleaved block by block (rotating who goes first), as bench/execution.bench.ts does; after
  * every round all roots must match. Used by `chaindb bench execution` and `bench state`.
@@ -17,6 +18,8 @@ const TX = 88;
 const BLOCK = 1000;
 type Workload = "uniform" | "hot" | "two";
 type Pipeline = "exec" | "root";
+/** What a row measures: a pipeline, or the state root alone (timed inside the "root" pipeline). */
+type Measure = Pipeline | "rootonly";
 
 /** Options of {@link stateThreadRows}. */
 export interface StateThreadOptions {
@@ -75,12 +78,18 @@ function blockSource(records: Uint8Array, workload: Workload): () => Uint8Array 
   };
 }
 
+const MEASURES: Record<Measure, string> = {
+  exec: "execution only",
+  root: "execution + root",
+  rootonly: `state root per block of ${BLOCK}`,
+};
+
 interface Case {
   id: string;
   label: string;
   threads: number;
   state?: LedgerState;
-  rates: Record<Pipeline, number[]>;
+  rates: Record<Measure, number[]>;
 }
 
 async function runWorkload(
@@ -89,9 +98,14 @@ async function runWorkload(
   opts: StateThreadOptions,
 ): Promise<{ cases: Case[]; rootsMatch: boolean }> {
   const cases: Case[] = [
-    { id: "serial", label: "serial (build/release.wasm)", threads: 0, rates: { exec: [], root: [] } },
-    { id: "t1", label: "threaded build, 1 thread", threads: 1, rates: { exec: [], root: [] } },
-    { id: "t2", label: "threaded build, 2 threads", threads: 2, rates: { exec: [], root: [] } },
+    {
+      id: "serial",
+      label: "serial (build/release.wasm)",
+      threads: 0,
+      rates: { exec: [], root: [], rootonly: [] },
+    },
+    { id: "t1", label: "threaded build, 1 thread", threads: 1, rates: { exec: [], root: [], rootonly: [] } },
+    { id: "t2", label: "threaded build, 2 threads", threads: 2, rates: { exec: [], root: [], rootonly: [] } },
   ];
   const proposer = new Uint8Array(32).fill(0xfe);
   const next = blockSource(records, workload);
@@ -107,6 +121,7 @@ async function runWorkload(
         opts.onProgress?.(`in-core parallel, ${workload}, ${pipeline}: round ${round + 1}/${opts.rounds}`);
         const blocks = Array.from({ length: opts.blocksPerRound }, next);
         const spent = cases.map(() => 0);
+        const rooting = cases.map(() => 0);
         for (const [j, b] of blocks.entries()) {
           for (let k = 0; k < cases.length; k++) {
             const index = (k + j + round) % cases.length;
@@ -115,11 +130,16 @@ async function runWorkload(
             s.begin();
             consume(s.apply(b, BLOCK, proposer)[0]!);
             s.commit();
+            const t1 = performance.now();
             if (pipeline === "root") consume(s.root()[0]!);
-            spent[index]! += performance.now() - t0;
+            const t2 = performance.now();
+            spent[index]! += t2 - t0;
+            rooting[index]! += t2 - t1;
           }
         }
         cases.forEach((c, i) => c.rates[pipeline].push((blocks.length * BLOCK * 1000) / spent[i]!));
+        if (pipeline === "root")
+          cases.forEach((c, i) => c.rates.rootonly.push((blocks.length * 1000) / rooting[i]!));
         rootsMatch &&= new Set(cases.map((c) => toHex(c.state!.root()))).size === 1;
       }
     }
@@ -143,21 +163,23 @@ export async function stateThreadRows(opts: StateThreadOptions): Promise<StateTh
     notes.push(
       `in-core parallel, ${workload}: roots of all cases ${rootsMatch ? "match after every round" : "DIFFER"}`,
     );
-    for (const pipeline of ["exec", "root"] as const) {
+    for (const pipeline of ["exec", "root", "rootonly"] as const) {
       for (const c of cases) {
         const rates = c.rates[pipeline];
+        // The root alone: 2 threads against 1 (the same build), 1 thread against serial.
+        const base = pipeline === "rootonly" && c.id === "t2" ? "t1" : "serial";
         out.push({
           id: `core-${workload}-${pipeline}-${c.id}`,
-          label: `in-core ${workload}, ${pipeline === "exec" ? "execution only" : "execution + root"}: ${c.label}`,
+          label: `in-core ${workload}, ${MEASURES[pipeline]}: ${c.label}`,
           group: `in-core ${workload}: ${pipeline}`,
           scale: `core-${pipeline}`,
-          unit: "tx/s",
+          unit: pipeline === "rootonly" ? "roots/s" : "tx/s",
           samples: rates,
           median: median(rates),
           min: Math.min(...rates),
           max: Math.max(...rates),
           params: { workload, pipeline, threads: c.threads, block: BLOCK, accounts: opts.accounts },
-          ...(c.id === "serial" ? {} : { baseline: `core-${workload}-${pipeline}-serial` }),
+          ...(c.id === "serial" ? {} : { baseline: `core-${workload}-${pipeline}-${base}` }),
         });
       }
     }
@@ -195,6 +217,7 @@ export async function stateThreadRows(opts: StateThreadOptions): Promise<StateTh
     target("in-core execution only, uniform, 2 threads vs serial", "core-uniform-exec-t2", 1.6),
     target("in-core execution only, hot set, 2 threads vs serial", "core-hot-exec-t2", 1.3),
     target("in-core execution only, two accounts, 2 threads vs serial", "core-two-exec-t2", 0.95),
+    target("state root per block, uniform, 2 threads vs 1", "core-uniform-rootonly-t2", 1.6),
   ];
   return { cases: out, targets, notes };
 }

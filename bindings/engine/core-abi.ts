@@ -159,6 +159,8 @@ export interface CoreFunctions {
   parStop(): void;
   /** A worker instance's share of job `gen` on the control block `ctl` as thread `tid` (1..threads-1). */
   parWorkerRun(ctl: number, tid: number, gen: number): void;
+  /** State-root hashing jobs (paths, or leaves and levels) that ran on the threads so far. */
+  parRootJobs(): number;
 }
 
 /** Everything the core exports: its functions and its linear memory (whose buffer changes as it grows). */
@@ -236,6 +238,7 @@ export const CORE_FUNCTION_ARITY: {
   parThreads: 0,
   parStop: 0,
   parWorkerRun: 3,
+  parRootJobs: 0,
 };
 
 /**

@@ -71,6 +71,10 @@ export interface LedgerState {
   readonly nodeCount: number;
   /** Threads that execute a block (0: serial, single-threaded build). */
   readonly threads?: number;
+  /** SHA-256 compressions the roots took so far, on every thread (a benchmark metric). */
+  readonly hashCount?: number;
+  /** Roots whose hashing ran on the threads so far, in jobs (two per large root; 0: serial). */
+  readonly rootJobs?: number;
   /**
    * Releases what the state runs on (the threaded build's workers, a paged state's file); the
    * state is unusable after. Idempotent.

@@ -69,6 +69,14 @@ export class WasmState implements LedgerState {
     return this.x.parThreads();
   }
 
+  get hashCount(): number {
+    return Number(this.x.commitHashCount());
+  }
+
+  get rootJobs(): number {
+    return this.x.parRootJobs();
+  }
+
   async close(): Promise<void> {
     await this.onClose?.();
   }

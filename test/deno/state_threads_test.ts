@@ -1,9 +1,10 @@
 // Deno suite for parallel execution inside the core (assembly/parallel.ts): the threaded build
 // runs its workers as Deno Web Workers over one shared memory, and random blocks of every shape
-// (test/helpers/parallel-blocks.ts) give serial execution's statuses, touched accounts and roots.
+// (test/helpers/parallel-blocks.ts) give serial execution's statuses, touched accounts and roots
+// (the roots hashed on both threads).
 import fc from "fast-check";
 import { createLedgerState, type LedgerState } from "chaindb";
-import { blockCaseArb, runCase, sameAccounts } from "../helpers/parallel-blocks.ts";
+import { blockCaseArb, checkRootThreads, runCase, sameAccounts } from "../helpers/parallel-blocks.ts";
 
 Deno.test("parallel execution on Web Workers equals serial execution on random blocks", async () => {
   const states: LedgerState[] = [
@@ -18,6 +19,7 @@ Deno.test("parallel execution on Web Workers equals serial execution on random b
       { seed: 0x12c0de, numRuns: 40 },
     );
     if (!sameAccounts(states)) throw new Error("accounts differ at the end");
+    checkRootThreads(states, 20);
   } finally {
     for (const s of states) await s.close?.();
   }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLedgerState, type LedgerState } from "../../bindings/engine/index.ts";
 import { Ledger } from "../../bindings/chain/index.ts";
 import { ErrorCode } from "../../bindings/util/index.ts";
-import { blockCaseArb, runCase, sameAccounts } from "../helpers/parallel-blocks.ts";
+import { blockCaseArb, checkRootThreads, runCase, sameAccounts } from "../helpers/parallel-blocks.ts";
 
 describe("parallel execution in the threaded core", () => {
   let states: LedgerState[] = [];
@@ -31,6 +31,8 @@ describe("parallel execution in the threaded core", () => {
       { seed: 0x12c0de, numRuns: 120 },
     );
     expect(sameAccounts(states)).toBe(true);
+    // The roots above were hashed on both threads (not serially after all).
+    expect(() => checkRootThreads(states, 100)).not.toThrow();
   }, 120_000);
 });
 

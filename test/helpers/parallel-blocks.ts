@@ -6,6 +6,8 @@
  * recipients, the proposer among senders and recipients, balances at the u64 edge, bad nonces —
  * run on the single-threaded build and on the threaded build with 1 and 2 threads; after every
  * block the statuses, the touched-account records (in order), the root and the accounts match.
+ * With 2 threads the roots are hashed on both threads too (assembly/parallel.ts parHashTree), so
+ * the root comparison covers the split hashing; {@link checkRootThreads} checks it was taken.
  * Runtime-neutral: no node: imports, the states come from the caller.
  */
 import fc from "fast-check";
@@ -173,4 +175,22 @@ export function sameAccounts(states: LedgerState[]): boolean {
   };
   const want = dump(states[0]!);
   return states.every((s) => dump(s) === want);
+}
+
+/**
+ * Throws unless the roots of every state with 2 threads or more were hashed on the threads (in
+ * more than `minJobs` jobs; the others in none) and counted the same SHA-256 compressions as the
+ * state on 1 thread (the threads' shares add up; serial execution on the single-threaded build
+ * dirties a different number of entries, so its count is not compared).
+ */
+export function checkRootThreads(states: LedgerState[], minJobs: number): void {
+  const one = states.find((s) => s.threads === 1);
+  for (const [k, s] of states.entries()) {
+    const jobs = s.rootJobs ?? 0;
+    const threads = s.threads ?? 0;
+    if (threads >= 2 ? jobs <= minJobs : jobs !== 0)
+      throw new Error(`state ${k} (${threads} threads) hashed ${jobs} roots on the threads`);
+    if (threads >= 1 && s.hashCount !== one?.hashCount)
+      throw new Error(`state ${k} counted ${s.hashCount} compressions, 1 thread ${one?.hashCount}`);
+  }
 }
