@@ -25,6 +25,7 @@ import {
   fsyncParent,
   ioError,
   logHeader,
+  readFully,
   readSmallFile,
   scanFrames,
   writeFileAtomic,
@@ -345,20 +346,7 @@ function portSource(port: FilePort, fd: number, file: string): ByteSource {
   }
   return {
     size,
-    read: (buffer, offset, length, position) => {
-      let done = 0;
-      while (done < length) {
-        let n: number;
-        try {
-          n = port.read(fd, buffer, offset + done, length - done, position + done);
-        } catch (cause) {
-          throw ioError("read of", file, cause);
-        }
-        if (n === 0) break;
-        done += n;
-      }
-      return done;
-    },
+    read: (buffer, offset, length, position) => readFully(port, fd, buffer, offset, length, position, file),
   };
 }
 

@@ -24,6 +24,7 @@ export {
   nodeFilePort,
   writeFileAtomic,
   readSmallFile,
+  readFully,
   fsyncParent,
   ioError,
   type FilePort,
