@@ -69,10 +69,11 @@ const hostile = (seed: number): SimulationOptions => ({
   heights: 2,
 });
 
-function replication(mode: "primary" | "pow"): Runner {
+function replication(mode: "primary" | "pow", groupCommit = false): Runner {
   return {
-    run: (seed) => (mode === "pow" ? simulatePow({ seed }) : simulatePrimary({ seed })),
-    replay: (seed) => `npx chaindb simulate replication --mode ${mode} --seeds ${seed}..${seed}`,
+    run: (seed) => (mode === "pow" ? simulatePow({ seed }) : simulatePrimary({ seed, groupCommit })),
+    replay: (seed) =>
+      `npx chaindb simulate replication --mode ${mode}${groupCommit ? " --group-commit" : ""} --seeds ${seed}..${seed}`,
   };
 }
 
@@ -88,6 +89,11 @@ const RUNNERS: Record<string, Runner> = {
   "replication-primary": replication("primary"),
   "replication-pow": replication("pow"),
   "2pc": { run: (seed) => simulateTwoPc({ seed }), replay: (seed) => twoPcReplayCommand(seed) },
+  "replication-primary-group": replication("primary", true),
+  "2pc-group": {
+    run: (seed) => simulateTwoPc({ seed, groupCommit: true }),
+    replay: (seed) => twoPcReplayCommand(seed, undefined, true),
+  },
   "node-tendermint-4-1": nodes("tendermint", 4, 1),
   "node-pos-4-1": nodes("pos", 4, 1),
   "node-dpos-4-1": nodes("dpos", 4, 1),

@@ -30,6 +30,8 @@ const CONFIGS = {
   "replication-primary": 50,
   "replication-pow": 50,
   "2pc": 1000,
+  "replication-primary-group": 50,
+  "2pc-group": 500,
   "node-tendermint-4-1": 5,
   "node-pos-4-1": 5,
   "node-dpos-4-1": 5,

@@ -1,5 +1,5 @@
 /**
- * `chaindb simulate 2pc --seeds <from>..<to> [--participants N] [--bug <name>] [--json]`: runs the
+ * `chaindb simulate 2pc --seeds <from>..<to> [--participants N] [--bug <name>] [--group-commit] [--json]`: runs the
  * seeded two-phase-commit simulations (bindings/txn/two-phase/simulate.ts) through the shared seed
  * loop (simulate-run.ts): the first invariant violation exits 1 with its seed and replay command.
  * @module
@@ -40,6 +40,7 @@ const SPEC: CommandSpec = {
       value: "<name>",
       help: `inject a known protocol bug (the checker must catch it): ${BUGS.join(", ")}`,
     },
+    { name: "group-commit", help: "every node's 2PC log with group commit (fsyncs in the background)" },
     { name: "json", help: "print one JSON object instead of the summary line" },
     ...TRACE_OPTIONS,
   ],
@@ -55,11 +56,12 @@ export async function simulateTwoPcCommand(args: string[]): Promise<ExitCode> {
   const participants =
     values.participants === undefined ? undefined : intOption(values.participants, "participants", 2, 16);
   const bug = values.bug === undefined ? undefined : choiceOption(values.bug, "bug", BUGS);
+  const groupCommit = values["group-commit"] === true;
   return runSeeds({
     tracing: TraceTarget.from(values),
     simulation: "2pc",
-    config: `${participants ?? "3..5"} participants${bug ? `, bug ${bug}` : ""}`,
-    configJson: { participants: participants ?? null, bug: bug ?? null },
+    config: `${participants ?? "3..5"} participants${bug ? `, bug ${bug}` : ""}${groupCommit ? ", group commit" : ""}`,
+    configJson: { participants: participants ?? null, bug: bug ?? null, groupCommit },
     from,
     to,
     json: values.json === true,
@@ -68,6 +70,7 @@ export async function simulateTwoPcCommand(args: string[]): Promise<ExitCode> {
         seed,
         ...(participants !== undefined ? { participants } : {}),
         ...(bug !== undefined ? { bug } : {}),
+        groupCommit,
         ...(trace && { trace }),
       });
       return {
@@ -81,7 +84,7 @@ export async function simulateTwoPcCommand(args: string[]): Promise<ExitCode> {
         },
       };
     },
-    replay: (seed) => twoPcReplayCommand(seed, bug),
+    replay: (seed) => twoPcReplayCommand(seed, bug, groupCommit),
     describe: (t) =>
       `${t.transactions ?? 0} transactions, ${t.committed ?? 0} committed, ${t.aborted ?? 0} aborted, ${t.crashes ?? 0} crashes`,
   });

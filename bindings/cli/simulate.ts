@@ -1,11 +1,12 @@
 /**
- * `chaindb simulate replication --mode primary|pow --seeds <from>..<to> [--nodes N] [--json]`: runs
+ * `chaindb simulate replication --mode primary|pow --seeds <from>..<to> [--nodes N] [--group-commit] [--json]`: runs
  * the seeded replication simulations (bindings/replication/simulate.ts, pow-simulate.ts) through
  * the shared seed loop (simulate-run.ts): the first invariant violation exits 1 with its seed and
  * replay command.
  * @module
  */
 import { simulatePow, simulatePrimary } from "../replication/index.ts";
+import { ChainDbError, ErrorCode } from "../util/index.ts";
 import {
   choiceOption,
   intOption,
@@ -35,6 +36,10 @@ const SPEC: CommandSpec = {
       defaultText: "drawn from the seed: 3 or 5 (primary), 3..4 (pow)",
       help: "nodes per run, 3..9",
     },
+    {
+      name: "group-commit",
+      help: "primary mode: every replica's log with group commit (fsyncs in the background, shared)",
+    },
     { name: "json", help: "print one JSON object instead of the summary line" },
     ...TRACE_OPTIONS,
   ],
@@ -49,18 +54,22 @@ export async function simulateCommand(args: string[]): Promise<ExitCode> {
   const mode = choiceOption(values.mode, "mode", ["primary", "pow"] as const);
   const { from, to } = seedsOption(values.seeds);
   const nodes = values.nodes === undefined ? undefined : intOption(values.nodes, "nodes", 3, 9);
-  const nodesFlag = nodes === undefined ? "" : ` --nodes ${nodes}`;
+  const groupCommit = values["group-commit"] === true;
+  if (groupCommit && mode !== "primary")
+    throw new ChainDbError(ErrorCode.BAD_ARGUMENT, "--group-commit applies to --mode primary only");
+  const nodesFlag = `${nodes === undefined ? "" : ` --nodes ${nodes}`}${groupCommit ? " --group-commit" : ""}`;
   return runSeeds({
     tracing: TraceTarget.from(values),
     simulation: "replication",
-    config: `${mode}${nodes === undefined ? "" : `, ${nodes} nodes`}`,
-    configJson: { mode, nodes: nodes ?? null },
+    config: `${mode}${nodes === undefined ? "" : `, ${nodes} nodes`}${groupCommit ? ", group commit" : ""}`,
+    configJson: { mode, nodes: nodes ?? null, groupCommit },
     from,
     to,
     json: values.json === true,
     run: async (seed, trace) => {
       const options = { seed, ...(nodes !== undefined ? { nodes } : {}), ...(trace && { trace }) };
-      const r = mode === "pow" ? await simulatePow(options) : await simulatePrimary(options);
+      const r =
+        mode === "pow" ? await simulatePow(options) : await simulatePrimary({ ...options, groupCommit });
       const counts = { blocks: r.height, ackedWrites: r.acked, faults: r.faults, reorgs: r.reorgs ?? 0 };
       return {
         ...(r.violation ? { violation: r.violation } : {}),

@@ -19,10 +19,10 @@
  */
 import { createHash } from "node:crypto";
 import { Ledger, keyPairFromSeed, signTransfer, type KeyPair } from "../chain/index.ts";
-import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../net/index.ts";
+import { SimNetwork, type Clock, type NodeId, type Random, type TraceRecorder } from "../net/index.ts";
 import { toHex } from "../util/index.ts";
 import { Replica, NotPrimaryError } from "./replica.ts";
-import { FaultFs, withoutFsync } from "../store/index.ts";
+import { FaultFs, SlowFsyncPort, withoutFsync, type FilePort } from "../store/index.ts";
 import { FileReplicaStore } from "./store.ts";
 import type { ReplicaEffect, ReplicationMode } from "./types.ts";
 import { describeReplicaPayload, traceReplicaEffect, traceReplicaViolation } from "./trace.ts";
@@ -40,6 +40,11 @@ export interface PrimarySimulationOptions {
   trace?: TraceRecorder;
   /** Checker self-test: "no-fsync" gives every replica a disk whose fsyncs do nothing. Never set in a real run. */
   selfTest?: "no-fsync";
+  /**
+   * Every replica's store with group commit ({@link FileReplicaStore} `groupCommit`: the log's
+   * fsync runs in the background and overlapping appends share it). Default false.
+   */
+  groupCommit?: boolean;
 }
 
 /** What one simulated run found. */
@@ -60,6 +65,8 @@ export interface SimulationReport {
   transfers?: number;
   /** SHA-256 over the committed blocks and final states: equal for a replayed seed. */
   fingerprint?: string;
+  /** Group commit: crashes that hit a replica while its log's background fsync ran. */
+  crashesMidFsync?: number;
 }
 
 const CHAIN_ID = 7;
@@ -103,6 +110,11 @@ class PrimaryRun {
   readonly ids: NodeId[];
   readonly replicas = new Map<NodeId, Replica>();
   readonly durationMs: number;
+  /** Virtual time a group commit's background fsync takes (drawn when group commit is on). */
+  private fsyncMs = 0;
+  private crashesMidFsync = 0;
+  /** Group commit: each replica's disk with an fsync that takes virtual time (per incarnation). */
+  private readonly slowDisks = new Map<NodeId, SlowFsyncPort>();
   violation: { invariant: string; detail: string } | undefined;
   private readonly committedBy = new Map<number, NodeId>();
   private readonly blockAt = new Map<number, string>();
@@ -138,6 +150,7 @@ class PrimaryRun {
     const n = options.nodes ?? (this.random.chance(0.2) ? 5 : 3);
     this.ids = Array.from({ length: n }, (_, i) => `n${i}`);
     this.durationMs = options.durationMs ?? 5000;
+    if (options.groupCommit === true) this.fsyncMs = this.random.pick([1, 4, 15]);
     this.target = this.ids[0]!;
   }
 
@@ -168,6 +181,17 @@ class PrimaryRun {
     this.checkFinal();
   }
 
+  /** The replica's disk as its store sees it: broken by the no-fsync self-test, slow to fsync under group commit. */
+  private portOf(id: NodeId, clock: Clock): FilePort {
+    const disk = this.disks.get(id)!;
+    const port = this.options.selfTest === "no-fsync" ? withoutFsync(disk) : disk;
+    if (this.options.groupCommit !== true) return port;
+    // Group commit's fsync takes virtual time, so crashes land while it runs.
+    const slow = new SlowFsyncPort(port, clock, () => this.fsyncMs);
+    this.slowDisks.set(id, slow);
+    return slow.port;
+  }
+
   private async boot(id: NodeId): Promise<void> {
     const node = this.net.node(id);
     const genesis = getFixture().keys.map((k) => ({ address: k.publicKey, balance: 1_000_000n }));
@@ -184,10 +208,9 @@ class PrimaryRun {
       transport: node.transport,
       clock: node.clock,
       random: node.random,
-      store: new FileReplicaStore(
-        `/${id}`,
-        this.options.selfTest === "no-fsync" ? withoutFsync(this.disks.get(id)!) : this.disks.get(id)!,
-      ),
+      store: new FileReplicaStore(`/${id}`, this.portOf(id, node.clock), {
+        groupCommit: this.options.groupCommit === true,
+      }),
       ledger,
       proposer: new Uint8Array(createHash("sha256").update(id).digest()),
       onEffect: (e) => this.observe(id, e),
@@ -277,6 +300,7 @@ class PrimaryRun {
   }
 
   private crash(id: NodeId): void {
+    if (this.slowDisks.get(id)?.fsyncing === true) this.crashesMidFsync++;
     this.net.crash(id);
     this.disks.get(id)!.crash(); // power loss: what was not fsynced is settled at the restart
     void this.replicas.get(id)?.close();
@@ -324,11 +348,11 @@ class PrimaryRun {
 
   private async settle(): Promise<void> {
     for (const r of this.replicas.values()) {
-      await r
-        .idle()
-        .catch((error: Error) =>
-          this.violate("replicas never fail an internal check", `${r.id}: ${error.message}`),
-        );
+      const slow = this.slowDisks.get(r.id);
+      // A replica waiting on a group commit's fsync is quiet: only virtual time can finish it.
+      await (slow === undefined ? r.idle() : Promise.race([r.idle(), slow.whenWaiting()])).catch(
+        (error: Error) => this.violate("replicas never fail an internal check", `${r.id}: ${error.message}`),
+      );
     }
   }
 
@@ -353,6 +377,7 @@ class PrimaryRun {
       acked: this.acked.length,
       faults: this.faults,
       virtualMs: Math.round(this.net.now),
+      ...(this.options.groupCommit === true ? { crashesMidFsync: this.crashesMidFsync } : {}),
       fingerprint: createHash("sha256")
         .update(
           JSON.stringify([

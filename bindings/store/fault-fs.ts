@@ -374,19 +374,78 @@ export class FaultFs implements FilePort {
  * deliberately broken disk for checker self-tests, which the crash invariants must catch.
  */
 export function withoutFsync(port: FilePort): FilePort {
+  return wrapPort(port, { fsync: () => {}, fsyncDir: () => {} });
+}
+
+/**
+ * A port with a background fsync ({@link FilePort.fsyncAsync}, which group commit uses) that
+ * completes `delayMs` later on `timers` — a simulated node's clock — so a simulation's crashes can
+ * land while a group commit's fsync runs. A crash cancels that clock's timers: the fsync then never
+ * happens and the writes it would have covered are lost, as at a power loss. A simulation's settle
+ * step treats a node waiting on such an fsync as quiet ({@link SlowFsyncPort.whenWaiting}): only
+ * virtual time can finish it. `delayMs()` of 0 fsyncs at once (a simulation's set-up, before its
+ * clock runs).
+ */
+export class SlowFsyncPort {
+  /** The port to hand to the log. */
+  readonly port: FilePort;
+  private pending = 0;
+  private waiting: (() => void)[] = [];
+
+  constructor(
+    inner: FilePort,
+    timers: { setTimer(delayMs: number, fn: () => void): () => void },
+    delayMs: () => number,
+    /** Called as each background fsync starts (a simulation may schedule a crash inside it). */
+    onStart?: () => void,
+  ) {
+    const fsyncAsync = (fd: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const delay = delayMs();
+        if (delay === 0) return resolve(inner.fsync(fd));
+        this.pending++;
+        for (const wake of this.waiting.splice(0)) wake();
+        onStart?.();
+        timers.setTimer(delay, () => {
+          this.pending--;
+          try {
+            inner.fsync(fd);
+            resolve();
+          } catch (e) {
+            reject(e as Error);
+          }
+        });
+      });
+    this.port = wrapPort(inner, { fsyncAsync });
+  }
+
+  /** Resolves once a background fsync is in flight (at once if one is). */
+  whenWaiting(): Promise<void> {
+    return this.pending > 0 ? Promise.resolve() : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** True while a background fsync is in flight. */
+  get fsyncing(): boolean {
+    return this.pending > 0;
+  }
+}
+
+/** Every method of `port` (not its background fsync), with `overrides` in place. */
+function wrapPort(port: FilePort, overrides: Partial<FilePort>): FilePort {
   return {
     open: (file, flags) => port.open(file, flags),
     read: (fd, buffer, offset, length, position) => port.read(fd, buffer, offset, length, position),
     write: (fd, buffer, offset, length, position) => port.write(fd, buffer, offset, length, position),
     truncate: (fd, size) => port.truncate(fd, size),
-    fsync: () => {},
+    fsync: (fd) => port.fsync(fd),
     size: (fd) => port.size(fd),
     close: (fd) => port.close(fd),
     exists: (file) => port.exists(file),
     rename: (from, to) => port.rename(from, to),
     unlink: (file) => port.unlink(file),
-    fsyncDir: () => {},
+    fsyncDir: (dir) => port.fsyncDir(dir),
     mkdir: (dir) => port.mkdir(dir),
     readdir: (dir) => port.readdir(dir),
+    ...overrides,
   };
 }

@@ -47,6 +47,7 @@ export {
 export {
   FaultFs,
   withoutFsync,
+  SlowFsyncPort,
   type FaultFsOptions,
   type FaultRule,
   type FaultOp,

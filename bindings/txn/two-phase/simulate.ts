@@ -23,7 +23,7 @@
 import { SimNetwork, type NodeId, type Random, type TraceRecorder } from "../../net/index.ts";
 import { Coordinator } from "./coordinator.ts";
 import { Participant, type TwoPcResource } from "./participant.ts";
-import { FaultFs, withoutFsync } from "../../store/index.ts";
+import { FaultFs, SlowFsyncPort, withoutFsync, type FilePort } from "../../store/index.ts";
 import { FileTwoPcLog } from "./file-log.ts";
 import { LogBank } from "./resources.ts";
 import { TwoPcRunner } from "./runner.ts";
@@ -45,6 +45,11 @@ export interface TwoPcSimulationOptions {
   /** Run a broken protocol instead. */
   bug?: TwoPcBug;
   /**
+   * Every node's 2PC log with group commit ({@link FileTwoPcLog} `groupCommit`: the fsync runs
+   * in the background and a forced record waits for it). Default false.
+   */
+  groupCommit?: boolean;
+  /**
    * Systematic mode: no random faults; `node` ("c" or "p0"…) crashes just before its `effect`-th
    * effect (0-based, counted over its incarnations) and restarts after `restartMs` (default 300).
    */
@@ -64,6 +69,8 @@ export interface TwoPcSimulationReport {
   virtualMs: number;
   /** Systematic mode: whether the crash point was reached. */
   crashed?: boolean;
+  /** Group commit: crashes that hit a node while its log's background fsync ran. */
+  crashesMidFsync?: number;
   /** The first invariant violated, if any. */
   violation?: { invariant: string; detail: string };
 }
@@ -86,8 +93,9 @@ export async function simulateTwoPc(options: TwoPcSimulationOptions): Promise<Tw
 }
 
 /** The command line that replays `seed`. */
-export function twoPcReplayCommand(seed: number, bug?: TwoPcBug): string {
-  return `npx chaindb simulate 2pc --seeds ${seed}..${seed}${bug ? ` --bug ${bug}` : ""}`;
+export function twoPcReplayCommand(seed: number, bug?: TwoPcBug, groupCommit = false): string {
+  const flags = `${bug ? ` --bug ${bug}` : ""}${groupCommit ? " --group-commit" : ""}`;
+  return `npx chaindb simulate 2pc --seeds ${seed}..${seed}${flags}`;
 }
 
 class TwoPcRun {
@@ -100,14 +108,19 @@ class TwoPcRun {
   /** Each node's file system (its disk across incarnations) and its open log (until a crash). */
   private readonly disks = new Map<NodeId, FaultFs>();
   private readonly logs = new Map<NodeId, FileTwoPcLog>();
+  /** Group commit: each node's log's disk with an fsync that takes virtual time (until a crash). */
+  private readonly slowDisks = new Map<NodeId, SlowFsyncPort>();
   private readonly votes = new Map<string, Map<NodeId, Set<boolean>>>();
   private readonly outcomes = new Map<string, Map<NodeId, Set<boolean>>>();
   private readonly members = new Map<string, NodeId[]>();
   private readonly txCount: number;
   private readonly durationMs: number;
   private crashP = 0;
+  /** Virtual time a group commit's background fsync takes (0 during set-up and without group commit). */
+  private fsyncMs = 0;
   private faulty = true;
   private crashes = 0;
+  private crashesMidFsync = 0;
   private readonly effectCounts = new Map<NodeId, number>();
   private violation: { invariant: string; detail: string } | undefined;
 
@@ -134,6 +147,7 @@ class TwoPcRun {
       latency: { kind: "uniform" as const, minMs: 1, maxMs: r.pick([5, 30]) },
     };
     this.crashP = r.pick([0, 0.01, 0.03, 0.08]);
+    const fsyncMs = this.options.groupCommit === true ? r.pick([1, 4, 15]) : 0;
     if (this.options.crashAt !== undefined) {
       this.crashP = 0;
       link.loss = 0;
@@ -151,6 +165,7 @@ class TwoPcRun {
       await bank.open(new Map(Array.from({ length: ACCOUNTS }, (_, i) => [`a${i}`, OPENING])));
     }
     for (const id of [COORD, ...this.ids]) await this.startNode(id);
+    this.fsyncMs = fsyncMs; // set-up fsyncs at once; from here on group commit's take virtual time
     this.scheduleWorkload();
     if (this.options.crashAt === undefined) this.scheduleFaults();
     await this.net.runFor(this.durationMs);
@@ -173,9 +188,19 @@ class TwoPcRun {
     let log = this.logs.get(id);
     if (log === undefined) {
       const disk = this.disks.get(id)!;
-      log = FileTwoPcLog.open(`/${id}/2pc.log`, {
-        port: this.options.bug === "no-fsync" ? withoutFsync(disk) : disk,
-      });
+      let port: FilePort = this.options.bug === "no-fsync" ? withoutFsync(disk) : disk;
+      // Group commit's fsync takes virtual time, so crashes land while it runs.
+      if (this.options.groupCommit === true) {
+        const slow = new SlowFsyncPort(
+          port,
+          this.net.node(id).clock,
+          () => this.fsyncMs,
+          () => this.maybeCrashMidFsync(id, slow),
+        );
+        this.slowDisks.set(id, slow);
+        port = slow.port;
+      }
+      log = FileTwoPcLog.open(`/${id}/2pc.log`, { port, groupCommit: this.options.groupCommit === true });
       this.logs.set(id, log);
     }
     return log;
@@ -207,7 +232,21 @@ class TwoPcRun {
     this.runners.set(id, runner);
     this.cores.set(id, core);
     if (bank) this.banks.set(id, bank);
-    await runner.start();
+    const started = runner.start();
+    const slow = this.slowDisks.get(id);
+    if (slow === undefined) return started;
+    // Recovery may force records: under group commit that takes virtual time, which runs on.
+    started.catch((e: Error) => this.violate("restart succeeds", e.stack ?? e.message));
+    await Promise.race([started, slow.whenWaiting()]);
+  }
+
+  /** Group commit: now and then a crash inside the fsync that just started (a power loss mid-flush). */
+  private maybeCrashMidFsync(id: NodeId, slow: SlowFsyncPort): void {
+    if (!this.faulty || this.crashes >= CRASHES_MAX || !this.random.chance(this.crashP * 2)) return;
+    this.net.clock.setTimer(this.random.int(0, this.fsyncMs - 1), () => {
+      if (this.faulty && this.slowDisks.get(id) === slow && slow.fsyncing && this.crashes < CRASHES_MAX)
+        this.crash(id);
+    });
   }
 
   private crashPoint(node: NodeId): boolean {
@@ -220,10 +259,12 @@ class TwoPcRun {
 
   private crash(id: NodeId): void {
     this.crashes++;
+    if (this.slowDisks.get(id)?.fsyncing === true) this.crashesMidFsync++;
     this.runners.get(id)!.kill();
     this.net.crash(id);
     this.disks.get(id)!.crash(); // power loss: what was not fsynced is settled at the restart
     this.logs.delete(id);
+    this.slowDisks.delete(id);
     const delay = this.options.crashAt?.restartMs ?? this.random.int(20, 1500);
     this.net.clock.setTimer(
       delay,
@@ -339,12 +380,19 @@ class TwoPcRun {
   }
 
   private async settle(): Promise<void> {
+    // A node waiting on a group commit's fsync is quiet: only virtual time can finish it. A
+    // crashed node's runner is dead (its fsync's timer was cancelled, so it may never go idle).
+    const live = () => [...this.runners].filter(([id]) => this.net.node(id).up);
+    const quiet = (id: NodeId, r: TwoPcRunner) => !r.busy || this.slowDisks.get(id)?.fsyncing === true;
     for (let i = 0; i < SETTLE_ROUNDS_MAX; i++) {
-      const tails = [...this.runners.values()].map((r) => r.idle());
+      const tails = live().map(([id, r]) => {
+        const slow = this.slowDisks.get(id);
+        return slow === undefined ? r.idle() : Promise.race([r.idle(), slow.whenWaiting()]);
+      });
       await Promise.all(tails).catch((error: Error) =>
         this.violate("no internal check fails", error.stack ?? error.message),
       );
-      if ([...this.runners.values()].every((r) => !r.busy)) return;
+      if (live().every(([id, r]) => quiet(id, r))) return;
     }
   }
 
@@ -388,6 +436,7 @@ class TwoPcRun {
       virtualMs: this.net.now,
     };
     if (this.options.crashAt !== undefined) report.crashed = this.crashes > 0;
+    if (this.options.groupCommit === true) report.crashesMidFsync = this.crashesMidFsync;
     if (this.violation !== undefined) report.violation = this.violation;
     return report;
   }
