@@ -33,11 +33,12 @@ export class Page {
   dirty = false;
   /** CLOCK reference bit. */
   ref = true;
+  // Made on first use (bind): a page costs no views until it is read, and none extra to GC.
   private buf: ArrayBuffer | undefined;
-  private r = new Uint8Array(0);
-  private w = new Int32Array(0);
-  private lo = new Uint8Array(0);
-  private bo = new Uint8Array(0);
+  private r!: Uint8Array;
+  private w!: Int32Array;
+  private lo!: Uint8Array;
+  private bo!: Uint8Array;
 
   /** Bytes of the arrays of a page of capacity `cap`. */
   static arrayBytes(cap: number): number {

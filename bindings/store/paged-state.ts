@@ -184,6 +184,8 @@ export class PagedState implements LedgerState {
   private journalLen = 0;
   // ---- scratch ----
   private readonly q = new Int32Array(8);
+  /** The page of the last {@link locate} (a field, not a returned object: ~10k lookups a block). */
+  private lp!: Page;
   private journalPath = new Int32Array(8 * 1024); // path of each journaled account
   private txPaths = new Int32Array(0); // paths of a block's senders and receivers (apply)
   private readonly scratch = new Int32Array(16 * 258);
@@ -502,16 +504,18 @@ export class PagedState implements LedgerState {
    * The record of `addr[o..o+32)`: page and index (negative: absent). Sets `this.q` to its path:
    * `path[at..at+8)` when given (computed before, four at a time), else hashed here.
    */
-  private locate(addr: Uint8Array, o: number, path?: Int32Array, at = 0): { p: Page; i: number } {
-    if (path === undefined) pathDigest(addr, o, this.q, 0);
-    else this.q.set(path.subarray(at, at + 8));
-    const p = this.page(this.bucketOf(this.q));
-    return { p, i: this.search(p, this.q) };
+  private locate(addr: Uint8Array, o: number, path?: Int32Array, at = 0): number {
+    const q = this.q;
+    if (path === undefined) pathDigest(addr, o, q, 0);
+    else for (let k = 0; k < 8; k++) q[k] = path[at + k]!;
+    const p = (this.lp = this.page(this.bucketOf(q)));
+    return this.search(p, q);
   }
 
   /** Sets the account `addr[o..]` to (balance, nonce), creating it; journals inside a block. */
   private put(addr: Uint8Array, o: number, balance: bigint, nonce: bigint, path?: Int32Array, at = 0): void {
-    let { p, i } = this.locate(addr, o, path, at);
+    let i = this.locate(addr, o, path, at);
+    let p = this.lp;
     if (this.inBlock) this.journalPush(addr, o, p, i);
     if (i < 0) {
       i = -i - 1;
@@ -534,7 +538,8 @@ export class PagedState implements LedgerState {
 
   /** Removes the account `addr[o..]` (an aborted creation). */
   private remove(addr: Uint8Array, o: number, path?: Int32Array, at = 0): void {
-    const { p, i } = this.locate(addr, o, path, at);
+    const i = this.locate(addr, o, path, at);
+    const p = this.lp;
     assert(i >= 0, "remove: the account exists");
     p.recs.copyWithin(i * REC, (i + 1) * REC, p.n * REC);
     p.words.copyWithin(i * WORDS, (i + 1) * WORDS, p.n * WORDS);
@@ -572,14 +577,16 @@ export class PagedState implements LedgerState {
 
   /** Balance and nonce of `addr[o..]` (zero for an absent account), and whether it exists. */
   private read(addr: Uint8Array, o: number, path?: Int32Array, at = 0): { bal: bigint; nonce: bigint } {
-    const { p, i } = this.locate(addr, o, path, at);
+    const i = this.locate(addr, o, path, at);
+    const p = this.lp;
     if (i < 0) return { bal: 0n, nonce: 0n };
     return { bal: readU64(p.recs, i * REC + 32), nonce: readU64(p.recs, i * REC + 40) };
   }
 
   account(address: Uint8Array): AccountState | undefined {
     this.checkOpened();
-    const { p, i } = this.locate(address, 0);
+    const i = this.locate(address, 0);
+    const p = this.lp;
     const out =
       i < 0 ? undefined : { balance: readU64(p.recs, i * REC + 32), nonce: readU64(p.recs, i * REC + 40) };
     this.evict();
@@ -761,7 +768,8 @@ export class PagedState implements LedgerState {
     }
     const out = new Uint8Array(addrs.length * REC);
     addrs.forEach((k, n) => {
-      const { p, i } = this.locate(j, k * REC, this.journalPath, k * 8);
+      const i = this.locate(j, k * REC, this.journalPath, k * 8);
+      const p = this.lp;
       assert(i >= 0, "changes: a touched account exists");
       out.set(p.recs.subarray(i * REC, (i + 1) * REC), n * REC);
     });

@@ -162,9 +162,10 @@ export class WasmPages implements PageMemory {
 
   /** Writes 8 words of `w[from..]` (or zeros when `w` is undefined) to the encoded place `dst`. */
   private put8(dst: number, w: Int32Array | undefined, from: number): void {
-    const [arr, at] = dst >= 0 ? [this.i32, dst >> 2] : [this.msgs, (-1 - dst) >> 2];
+    const arr = dst >= 0 ? this.i32 : this.msgs;
+    const at = dst >= 0 ? dst >> 2 : (-1 - dst) >> 2;
     if (w === undefined) arr.fill(0, at, at + 8);
-    else arr.set(w.subarray(from, from + 8), at);
+    else for (let k = 0; k < 8; k++) arr[at + k] = w[from + k]!;
   }
 
   /** Plans the hash of records [lo, hi) of `p` at depth d, delivered to `dst` (as `subHash`). */
