@@ -12,4 +12,5 @@ export { merkleLevelsInput, merkleRootInput } from "./merkle";
 export * from "./store-abi";
 export {
   pagedAlloc, pagedFree, pagedHashCount, pagedNodes, pagedLeaves, pagedPaths, pagedTopUpdate, pagedTopAll,
+  pagedCrc32c,
 } from "./paged";

@@ -260,3 +260,46 @@ export function pagedTopAll(top: usize, cnt: usize, bits: u32): void {
     if (k > 0) flushTop(top, k);
   }
 }
+
+/** CRC-32C (Castagnoli, reflected 0x82F63B78) slice-by-8 tables: 8 × 256 u32. */
+const CRC_T: usize = memory.data(8 * 256 * 4, 16);
+
+function initCrcTables(): void {
+  for (let i: u32 = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    store<u32>(CRC_T + (<usize>i << 2), c);
+  }
+  for (let i: usize = 0; i < 256; i++) {
+    let c = load<u32>(CRC_T + (i << 2));
+    for (let t: usize = 1; t < 8; t++) {
+      c = load<u32>(CRC_T + (<usize>(c & 0xff) << 2)) ^ (c >>> 8);
+      store<u32>(CRC_T + (t << 10) + (i << 2), c);
+    }
+  }
+}
+initCrcTables();
+
+// @ts-ignore: decorator
+@inline function crcT(t: usize, b: u32): u32 {
+  return load<u32>(CRC_T + (t << 10) + (<usize>b << 2));
+}
+
+/**
+ * CRC-32C of memory[ptr, ptr + len) continuing from `crc` (0 to start), the same value as
+ * bindings/store/append-log.ts `crc32c`: the page log's frames are checked here when they lie in
+ * this memory (read straight into a page, or encoded in it).
+ */
+export function pagedCrc32c(ptr: usize, len: u32, crc: u32): u32 {
+  let c = ~crc;
+  const end = ptr + <usize>len;
+  let p = ptr;
+  for (; p + 8 <= end; p += 8) {
+    const lo = c ^ load<u32>(p);
+    const hi = load<u32>(p, 4);
+    c = crcT(7, lo & 0xff) ^ crcT(6, (lo >>> 8) & 0xff) ^ crcT(5, (lo >>> 16) & 0xff) ^ crcT(4, lo >>> 24) ^
+      crcT(3, hi & 0xff) ^ crcT(2, (hi >>> 8) & 0xff) ^ crcT(1, (hi >>> 16) & 0xff) ^ crcT(0, hi >>> 24);
+  }
+  for (; p < end; p++) c = crcT(0, (c ^ <u32>load<u8>(p)) & 0xff) ^ (c >>> 8);
+  return ~c;
+}

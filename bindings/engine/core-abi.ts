@@ -179,6 +179,8 @@ export interface CoreFunctions {
   pagedTopUpdate(top: number, cnt: number, list: number, n: number, bits: number): void;
   /** Recomputes the whole heap above the 2^bits buckets. */
   pagedTopAll(top: number, cnt: number, bits: number): void;
+  /** CRC-32C of memory[ptr, ptr + len) from `crc` (as i32: use `>>> 0`). */
+  pagedCrc32c(ptr: number, len: number, crc: number): number;
 }
 
 /** Everything the core exports: its functions and its linear memory (whose buffer changes as it grows). */
@@ -265,6 +267,7 @@ export const CORE_FUNCTION_ARITY: {
   pagedPaths: 4,
   pagedTopUpdate: 5,
   pagedTopAll: 3,
+  pagedCrc32c: 3,
 };
 
 /**

@@ -148,6 +148,9 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   };
 }
 
+/** A CRC-32C implementation: `crc32c(bytes, crc)` of append-log.ts, or one that runs in the core. */
+export type Crc32c = (bytes: Uint8Array, crc?: number) => number;
+
 /** The page log and checkpoint of one ledger directory. */
 export class PageFile {
   private fd = -1;
@@ -165,6 +168,8 @@ export class PageFile {
   constructor(
     private readonly port: FilePort,
     private readonly dir: string,
+    /** Checks the frames (the wasm paged state passes the core's, for frames in its memory). */
+    private readonly crc: Crc32c = crc32c,
   ) {
     this.ckptPath = path.join(dir, CHECKPOINT_FILE);
   }
@@ -248,7 +253,7 @@ export class PageFile {
       dv.getUint32(8, true) !== count
     )
       throw corrupt(`page ${bucket} at ${offset} has a wrong header`);
-    if (crc32c(buf.subarray(4, 12), crc32c(buf.subarray(PAGE_HEADER))) !== dv.getUint32(12, true))
+    if (this.crc(buf.subarray(4, 12), this.crc(buf.subarray(PAGE_HEADER))) !== dv.getUint32(12, true))
       throw corrupt(`page ${bucket} at ${offset} fails its CRC`);
     const split = PAGE_HEADER + count * PAGE_RECORD;
     recs.set(buf.subarray(PAGE_HEADER, split));
@@ -269,7 +274,7 @@ export class PageFile {
       dv.getUint32(8, true) !== count
     )
       throw corrupt(`page ${bucket} at ${offset} has a wrong header`);
-    if (crc32c(buf.subarray(4, 12), crc32c(buf.subarray(PAGE_HEADER))) !== dv.getUint32(12, true))
+    if (this.crc(buf.subarray(4, 12), this.crc(buf.subarray(PAGE_HEADER))) !== dv.getUint32(12, true))
       throw corrupt(`page ${bucket} at ${offset} fails its CRC`);
   }
 
@@ -356,6 +361,7 @@ export function encodePage(
   count: number,
   out: Uint8Array,
   at: number,
+  crc: Crc32c = crc32c,
 ): number {
   const dv = new DataView(out.buffer, out.byteOffset);
   dv.setUint32(at, PAGE_MAGIC, true);
@@ -367,10 +373,6 @@ export function encodePage(
     at + PAGE_HEADER + count * PAGE_RECORD,
   );
   const end = at + pageFrameBytes(count);
-  dv.setUint32(
-    at + 12,
-    crc32c(out.subarray(at + 4, at + 12), crc32c(out.subarray(at + PAGE_HEADER, end))),
-    true,
-  );
+  dv.setUint32(at + 12, crc(out.subarray(at + 4, at + 12), crc(out.subarray(at + PAGE_HEADER, end))), true);
   return end;
 }

@@ -210,8 +210,8 @@ export class PagedState implements LedgerState {
         `"pageBits" expected an integer in 1..24, got ${options.pageBits}`,
       );
     this.budget = options.cacheBytes;
-    this.file = new PageFile(options.port ?? nodeFilePort, options.dir);
     this.wasm = core === undefined ? undefined : new WasmPages(core);
+    this.file = new PageFile(options.port ?? nodeFilePort, options.dir, this.wasm?.crc32c);
     this.engine = core === undefined ? "ts" : "wasm";
   }
 
@@ -457,12 +457,13 @@ export class PagedState implements LedgerState {
     this.hashPages(pages);
     let bytes = 0;
     for (const p of pages) if (p.n > 0) bytes += pageFrameBytes(p.n);
-    const buf = new Uint8Array(bytes);
+    // On the wasm engine the frames are encoded in the core's memory, where their CRC runs.
+    const buf = this.wasm?.frameBuffer(bytes) ?? new Uint8Array(bytes);
     let at = 0;
     const starts: number[] = [];
     for (const p of pages) {
       starts.push(at);
-      if (p.n > 0) at = encodePage(p.bucket, p.recs, p.words, p.n, buf, at);
+      if (p.n > 0) at = encodePage(p.bucket, p.recs, p.words, p.n, buf, at, this.wasm?.crc32c);
     }
     const base = bytes > 0 ? this.file.append(buf) : 0;
     pages.forEach((p, i) => {

@@ -14,6 +14,8 @@
  */
 import { ACCOUNT_RECORD_SIZE as REC, type CoreExports } from "../engine/index.ts";
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
+import { crc32c } from "./append-log.ts";
+import type { Crc32c } from "./page-file.ts";
 import { Page, WORDS, bitOf, changedIn, lcpBits, splitAt, type PageMemory } from "./page.ts";
 
 /** Bytes before a page's records in its block: a frame header read straight into the block lands there. */
@@ -80,6 +82,30 @@ export class WasmPages implements PageMemory {
   /** Frees the page's block; the page must not be used after. */
   freePage(p: Page): void {
     this.free(p.base - PAGE_ROOM, Page.arrayBytes(p.cap) + PAGE_ROOM);
+  }
+
+  /**
+   * CRC-32C in the core when `bytes` lie in its memory (a frame read straight into a page, or
+   * encoded in {@link frameBuffer}), else append-log.ts's. Same values; ~3× the JS speed here.
+   */
+  readonly crc32c: Crc32c = (bytes, crc = 0) => {
+    if (bytes.buffer !== this.core.memory.buffer) return crc32c(bytes, crc);
+    return this.core.pagedCrc32c(bytes.byteOffset, bytes.length, crc) >>> 0;
+  };
+
+  private frames = 0;
+  private framesBytes = 0;
+
+  /** A buffer of `bytes` in the core's memory for encoding page frames (valid until the next call). */
+  frameBuffer(bytes: number): Uint8Array {
+    if (bytes > this.framesBytes) {
+      if (this.frames !== 0) this.free(this.frames, this.framesBytes);
+      this.frames = 0;
+      const size = Math.max(bytes, this.framesBytes * 2, 1 << 16);
+      this.frames = this.alloc(size);
+      this.framesBytes = size;
+    }
+    return new Uint8Array(this.buffer, this.frames, bytes);
   }
 
   /** SHA-256 compressions of the kernels so far. */

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { instantiateCore } from "../../bindings/engine/core.ts";
 import { leafDigest, nodeDigest, pathDigest } from "../../bindings/engine/sha256-block.ts";
+import { crc32c } from "../../bindings/store/append-log.ts";
 import { prng } from "../helpers/ledger-fixtures.ts";
 
 const rand = prng(31);
@@ -125,5 +126,21 @@ describe("paged kernels", () => {
         Array.from(ref.subarray(8)),
       );
     }
+  });
+});
+
+describe("the paged CRC-32C", () => {
+  it("equals append-log.ts crc32c for every length 0..40 and chained, in the core's memory", async () => {
+    const core = await instantiateCore();
+    const data = bytes(4096);
+    const at = core.pagedAlloc(4096 + 8);
+    new Uint8Array(core.memory.buffer).set(data, at + 3); // an odd offset
+    for (let len = 0; len <= 40; len++)
+      expect(core.pagedCrc32c(at + 3, len, 0) >>> 0).toBe(crc32c(data.subarray(0, len)));
+    const seed = crc32c(data.subarray(100));
+    expect(core.pagedCrc32c(at + 3, 4096, seed) >>> 0).toBe(crc32c(data, seed));
+    // RFC 3720 §B.4: 32 bytes of zeros.
+    new Uint8Array(core.memory.buffer).fill(0, at, at + 32);
+    expect(core.pagedCrc32c(at, 32, 0) >>> 0).toBe(0x8a9136aa);
   });
 });
