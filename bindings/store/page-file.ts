@@ -164,6 +164,7 @@ export class PageFile {
   gen = 0;
   private readonly ckptPath: string;
   private next: { fd: number; end: number; path: string } | undefined;
+  private logPathOf: { gen: number; path: string } | undefined;
 
   constructor(
     private readonly port: FilePort,
@@ -178,8 +179,10 @@ export class PageFile {
     return path.join(this.dir, gen === 0 ? PAGE_LOG_FILE : `${PAGE_LOG_FILE}.${gen}`);
   }
 
+  /** Path of the log of the current generation (joined once per generation: a miss reads with it). */
   private get logPath(): string {
-    return this.genPath(this.gen);
+    if (this.logPathOf?.gen !== this.gen) this.logPathOf = { gen: this.gen, path: this.genPath(this.gen) };
+    return this.logPathOf.path;
   }
 
   /** Removes page logs of other generations than the current one. */

@@ -74,9 +74,16 @@ export class WasmPages implements PageMemory {
     this.core.pagedFree(ptr, bytes);
   }
 
-  /** A page of capacity `cap` for `bucket`, with {@link PAGE_ROOM} bytes before its records. */
+  /**
+   * A page of capacity `cap` for `bucket`, with {@link PAGE_ROOM} bytes before its records. Its
+   * block may be an evicted page's: the flags are cleared (a new ArrayBuffer's are zero), so no
+   * stale "hash is current" flag survives into it.
+   */
   newPage(bucket: number, cap: number): Page {
-    return new Page(bucket, cap, this, this.alloc(Page.arrayBytes(cap) + PAGE_ROOM) + PAGE_ROOM);
+    const p = new Page(bucket, cap, this, this.alloc(Page.arrayBytes(cap) + PAGE_ROOM) + PAGE_ROOM);
+    p.leafOk.fill(0);
+    p.branchOk.fill(0);
+    return p;
   }
 
   /** Frees the page's block; the page must not be used after. */
