@@ -698,17 +698,22 @@ export class PagedState implements LedgerState {
 
   /** Inserts (or replaces) record `records[o..o+48)` (its path at `path[at..]`) into page `p` in path order (bulk loads). */
   private insertSorted(p: Page, records: Uint8Array, o: number, path: Int32Array, at: number): void {
-    this.q.set(path.subarray(at, at + 8));
-    let i = this.search(p, this.q);
+    const q = this.q;
+    for (let k = 0; k < 8; k++) q[k] = path[at + k]!;
+    let i = this.search(p, q);
+    const recs = p.recs;
     if (i < 0) {
       i = -i - 1;
       assert(p.n < p.cap, "bulk page sized for its records");
-      p.recs.copyWithin((i + 1) * REC, i * REC, p.n * REC);
-      p.words.copyWithin((i + 1) * WORDS, i * WORDS, p.n * WORDS);
+      const words = p.words;
+      if (i < p.n) {
+        recs.copyWithin((i + 1) * REC, i * REC, p.n * REC);
+        words.copyWithin((i + 1) * WORDS, i * WORDS, p.n * WORDS);
+      }
       p.n++;
-      p.words.set(this.q, i * WORDS);
+      words.set(q, i * WORDS);
     }
-    p.recs.set(records.subarray(o, o + REC), i * REC);
+    for (let k = 0; k < REC; k++) recs[i * REC + k] = records[o + k]!;
     p.leafOk[i] = 0;
   }
 
