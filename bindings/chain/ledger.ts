@@ -75,7 +75,8 @@ export interface LedgerOptions {
    * A ledger larger than memory: the state lives in pages in `dir` (needed) and at most this many
    * bytes of them stay in memory (bindings/store/paged-state.ts); `snapshotEvery` then sets how
    * often the pages are checkpointed. With `engine: "wasm"` the pages live in a core instance's
-   * memory and hash four at a time in SIMD; otherwise on the ts engine (engine "ts").
+   * memory (so at most 3 GiB of cache) and hash four at a time in SIMD; otherwise on the ts
+   * engine (engine "ts").
    */
   cacheBytes?: number;
   /**

@@ -143,8 +143,17 @@ export function createPagedState(options: PagedStateOptions): PagedState {
  * instance, hashed four at a time by the SIMD kernels (paged-wasm.ts). Same files, same roots.
  */
 export async function createWasmPagedState(options: PagedStateOptions): Promise<PagedState> {
+  // One wasm32 memory holds the cache, the heap above the pages and the scratch: at most 4 GiB.
+  if (options.cacheBytes > WASM_CACHE_MAX)
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `"cacheBytes" on the wasm engine expected at most ${WASM_CACHE_MAX} (3 GiB), got ${options.cacheBytes}`,
+    );
   return new PagedState(options, await instantiateCore());
 }
+
+/** Largest cache of a wasm paged state: its pages share one 4 GiB memory with the tree above them. */
+export const WASM_CACHE_MAX = 3 * 2 ** 30;
 
 /** A ledger state in pages on disk with a bounded cache (see the module comment). */
 export class PagedState implements LedgerState {

@@ -253,7 +253,7 @@ describe("paged ledger options", () => {
       (e: { code?: string }) => e.code,
     );
 
-  it("cacheBytes needs a dir, a size ≥ 0, one thread and no pipelining (BAD_ARGUMENT)", async () => {
+  it("cacheBytes needs a dir, a size ≥ 0 (≤ 3 GiB on wasm), one thread and no pipelining (BAD_ARGUMENT)", async () => {
     const fs = new FaultFs({ seed: 3 });
     expect(await code(Ledger.open({ chainId: 1, genesis, cacheBytes: 1 << 20 }))).toBe("BAD_ARGUMENT");
     expect(
@@ -264,6 +264,12 @@ describe("paged ledger options", () => {
     expect(await code(Ledger.open({ chainId: 1, genesis, dir: "/a", filePort: fs, cacheBytes: -1 }))).toBe(
       "BAD_ARGUMENT",
     );
+    // The wasm engine's cache shares one 4 GiB memory with the tree above the pages.
+    expect(
+      await code(
+        Ledger.open({ chainId: 1, genesis, dir: "/a", filePort: fs, cacheBytes: 2 ** 32, engine: "wasm" }),
+      ),
+    ).toBe("BAD_ARGUMENT");
     // A checkpoint must name a durable block: a pipelined paged ledger could checkpoint ahead of it.
     expect(
       await code(
