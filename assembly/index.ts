@@ -10,3 +10,7 @@ export {
 export { powInit, powSearch, powFoundNonce } from "./pow";
 export { merkleLevelsInput, merkleRootInput } from "./merkle";
 export * from "./store-abi";
+export {
+  pagedAlloc, pagedFree, pagedHashCount, pagedNodes, pagedLeaves, pagedPaths, pagedTopUpdate, pagedTopAll,
+  pagedCrc32c,
+} from "./paged";

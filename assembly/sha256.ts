@@ -39,7 +39,7 @@ const STATE4: usize = memory.data(8 * 16, 16);
 const W4: usize = memory.data(64 * 16, 16);
 const TAIL4: usize = memory.data(4 * 128, 16);
 // Schedule of the padding block of a 64-byte message (constant; filled by the start function).
-const PAD64_W: usize = memory.data(64 * 16, 16);
+export const PAD64_W: usize = memory.data(64 * 16, 16);
 const PAD64_WS: usize = memory.data(64 * 4, 16);
 
 // ---------------------------------------------------------------------------------------------

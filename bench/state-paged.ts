@@ -7,6 +7,8 @@
  * peak RSS of the running and of the reopening process, disk per account (page log, checkpoint,
  * SQLite block log), page reads and writes per block, open/recovery time. With `--memory` the same
  * blocks also run on an in-memory wasm ledger in the same process for the side-by-side ratio.
+ * `--engines ts,wasm` (the script's default) runs each size on both paged engines, one after the
+ * other on the same blocks (the CLI runs the wasm engine).
  *
  * `nice -n 10 npx tsx bench/state-paged.ts --accounts 1M,10M --cache 1G --blocks 100`, or through
  * the CLI: `chaindb bench state --scale 1M,10M,50M --cache 6G` (a table and a log-axis chart).
@@ -20,7 +22,7 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Ledger } from "../bindings/chain/index.ts";
-import { PACKED_TRANSFER_SIZE as TX, packTransfer } from "../bindings/engine/index.ts";
+import { PACKED_TRANSFER_SIZE as TX, packTransfer, type EngineName } from "../bindings/engine/index.ts";
 import type { PagedStats } from "../bindings/store/index.ts";
 import { ChainDbError, ErrorCode } from "../bindings/util/index.ts";
 import { machineInfo } from "./lib.ts";
@@ -136,6 +138,7 @@ async function runPhase(
   blocks: number,
   every: number,
   memory: boolean,
+  engine: EngineName,
 ) {
   const proposer = new Uint8Array(32);
   addressInto(0, proposer, 0);
@@ -149,6 +152,7 @@ async function runPhase(
     genesisRecords: genesisRecordsOf(n),
     cacheBytes: cache,
     snapshotEvery: every,
+    engine,
   });
   const genesisMs = performance.now() - t0;
   const state = { stats: () => ledger.pagedStats()! };
@@ -162,14 +166,20 @@ async function runPhase(
   const root: number[] = [];
   const commit: number[] = [];
   const memTimes: number[] = [];
+  // CPU time of the process per block (user + system): on a shared machine it moves less with the
+  // other load than the wall time does.
+  const cpu: number[] = [];
   let reads = 0;
   let writes = 0;
   let last: PagedStats = state.stats();
   for (let h = 1; h <= blocks; h++) {
     const packed = makeBlock(n, h, nonces);
     const t = performance.now();
+    const c = process.cpuUsage();
     await ledger.applyPacked(packed, BLOCK, { proposer });
     times.push(performance.now() - t);
+    const dc = process.cpuUsage(c);
+    cpu.push((dc.user + dc.system) / 1000);
     exec.push(ledger.lastBlockTimings.applyMs);
     root.push(ledger.lastBlockTimings.rootMs);
     commit.push(ledger.lastBlockTimings.commitMs);
@@ -191,6 +201,7 @@ async function runPhase(
   const half = Math.max(1, blocks - Math.floor(blocks / 2));
   const result = {
     accounts: n,
+    engine: ledger.engine,
     cacheBytes: cache,
     pageBits: last.pageBits,
     genesisMs,
@@ -198,6 +209,7 @@ async function runPhase(
     rssBeforeGenesisMb: rssBefore,
     rssAfterGenesisMb: afterGenesis.rss,
     blockMsMedian: median(times),
+    blockCpuMsMedian: median(cpu),
     execMsMedian: median(exec),
     rootMsMedian: median(root),
     commitMsMedian: median(commit),
@@ -219,7 +231,7 @@ async function runPhase(
 }
 
 /** The child that reopens the killed ledger. */
-async function reopenPhase(dir: string, n: number, cache: number, every: number) {
+async function reopenPhase(dir: string, n: number, cache: number, every: number, engine: EngineName) {
   // The ledger checks the genesis it is opened with: the same records again (not timed).
   const genesisRecords = genesisRecordsOf(n);
   const t0 = performance.now();
@@ -230,6 +242,7 @@ async function reopenPhase(dir: string, n: number, cache: number, every: number)
     genesisRecords,
     cacheBytes: cache,
     snapshotEvery: every,
+    engine,
   });
   const openMs = performance.now() - t0;
   const result = {
@@ -279,6 +292,8 @@ export interface PagedScaleOptions {
   /** Where the ledgers are made (default the OS temporary directory); each is removed after. */
   dir?: string;
   memory?: boolean;
+  /** Paged engines to run each size on, one after the other (default ["wasm"]). */
+  engines?: readonly EngineName[];
   log?: (line: string) => void;
 }
 
@@ -297,28 +312,40 @@ export async function runPagedScale(options: PagedScaleOptions): Promise<PagedRe
   const every = options.every ?? 50;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const results: PagedResult[] = [];
-  for (const n of options.accounts) {
-    log(`state scale (paged, cache ${options.cacheBytes} B): ${n} accounts, ${options.blocks} blocks`);
-    const dir = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), "chaindb-paged-"));
-    try {
-      const common = ["--cache", String(options.cacheBytes), "--every", String(every), "--dir", dir];
-      const size = ["--accounts", String(n)];
-      const runArgs = ["--phase", "run", ...size, "--blocks", String(options.blocks), ...common];
-      const ran = await child([...runArgs, ...(options.memory ? ["--memory"] : [])], "RAN", true);
-      const disk = dirBytes(dir);
-      const total = Object.values(disk).reduce((a, b) => a + b, 0);
-      const opened = await child(["--phase", "reopen", ...size, ...common], "OPENED", false);
-      if (opened.height !== ran.height || opened.root !== ran.root)
-        throw new Error(
-          `reopen after SIGKILL: height ${String(opened.height)} root ${String(opened.root)}, killed at ${String(ran.height)} ${String(ran.root)}`,
-        );
-      const result = { ...ran, accounts: n, disk, diskBytesPerAccount: total / n, reopen: opened };
-      results.push(result);
-      log(JSON.stringify(result));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
+  for (const n of options.accounts)
+    for (const engine of options.engines ?? ["wasm"]) {
+      log(
+        `state scale (paged ${engine}, cache ${options.cacheBytes} B): ${n} accounts, ${options.blocks} blocks`,
+      );
+      const dir = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), "chaindb-paged-"));
+      try {
+        const common = [
+          "--cache",
+          String(options.cacheBytes),
+          "--every",
+          String(every),
+          "--dir",
+          dir,
+          "--engines",
+          engine,
+        ];
+        const size = ["--accounts", String(n)];
+        const runArgs = ["--phase", "run", ...size, "--blocks", String(options.blocks), ...common];
+        const ran = await child([...runArgs, ...(options.memory ? ["--memory"] : [])], "RAN", true);
+        const disk = dirBytes(dir);
+        const total = Object.values(disk).reduce((a, b) => a + b, 0);
+        const opened = await child(["--phase", "reopen", ...size, ...common], "OPENED", false);
+        if (opened.height !== ran.height || opened.root !== ran.root)
+          throw new Error(
+            `reopen after SIGKILL: height ${String(opened.height)} root ${String(opened.root)}, killed at ${String(ran.height)} ${String(ran.root)}`,
+          );
+        const result = { ...ran, accounts: n, disk, diskBytesPerAccount: total / n, reopen: opened };
+        results.push(result);
+        log(JSON.stringify(result));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     }
-  }
   return results;
 }
 
@@ -327,20 +354,27 @@ const num = (v: unknown) => (typeof v === "number" ? v : NaN);
 /** The paged results as a Markdown table and two log-axis text charts (ms per block, bytes per account). */
 export function formatPaged(results: readonly PagedResult[]): string {
   const rows = [
-    "| accounts | cache MiB | genesis s | block ms (exec / root / commit) | page reads/block | peak RSS MiB | disk B/acc | reopen after SIGKILL ms | reopen peak RSS MiB |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| accounts | cache MiB | genesis s | block ms (exec / root / commit) | page reads/block | peak RSS MiB | disk B/acc | reopen after SIGKILL ms | reopen peak RSS MiB | engine | genesis accounts/s | block CPU ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of results)
     rows.push(
-      `| ${r.accounts} | ${(num(r.cacheBytes) / 2 ** 20).toFixed(0)} | ${(num(r.genesisMs) / 1000).toFixed(1)} | ${num(r.blockMsMedian).toFixed(1)} (${num(r.execMsMedian).toFixed(1)} / ${num(r.rootMsMedian).toFixed(1)} / ${num(r.commitMsMedian).toFixed(1)}) | ${num(r.pageReadsPerBlock).toFixed(0)} | ${num(r.peakRssMb).toFixed(0)} | ${r.diskBytesPerAccount.toFixed(0)} | ${num(r.reopen.openMs).toFixed(0)} | ${num(r.reopen.peakRssMb).toFixed(0)} |`,
+      `| ${r.accounts} | ${(num(r.cacheBytes) / 2 ** 20).toFixed(0)} | ${(num(r.genesisMs) / 1000).toFixed(1)} | ${num(r.blockMsMedian).toFixed(1)} (${num(r.execMsMedian).toFixed(1)} / ${num(r.rootMsMedian).toFixed(1)} / ${num(r.commitMsMedian).toFixed(1)}) | ${num(r.pageReadsPerBlock).toFixed(0)} | ${num(r.peakRssMb).toFixed(0)} | ${r.diskBytesPerAccount.toFixed(0)} | ${num(r.reopen.openMs).toFixed(0)} | ${num(r.reopen.peakRssMb).toFixed(0)} | ${String(r.engine)} | ${num(r.genesisRate).toFixed(0)} | ${num(r.blockCpuMsMedian).toFixed(1)} |`,
     );
-  const of = (f: (r: PagedResult) => number) => results.map((r) => ({ x: r.accounts, y: f(r) }));
+  const engines = [...new Set(results.map((r) => String(r.engine)))];
+  const of = (f: (r: PagedResult) => number, engine = engines[0]) =>
+    results.filter((r) => String(r.engine) === engine).map((r) => ({ x: r.accounts, y: f(r) }));
   const block = logChart({
     title: "paged ledger: ms per 1000-transfer block (median) against accounts",
-    series: [
-      { name: "block (exec+root+commit)", mark: "o", points: of((r) => num(r.blockMsMedian)) },
-      { name: "root", mark: "r", points: of((r) => num(r.rootMsMedian)) },
-    ],
+    // One block and one root series per engine (marks o, r for the first; O, R for the second).
+    series: engines.flatMap((e, k) => [
+      {
+        name: `${e} block (exec+root+commit)`,
+        mark: k === 0 ? "o" : "O",
+        points: of((r) => num(r.blockMsMedian), e),
+      },
+      { name: `${e} root`, mark: k === 0 ? "r" : "R", points: of((r) => num(r.rootMsMedian), e) },
+    ]),
   });
   const bytes = logChart({
     title: "paged ledger: bytes per account against accounts",
@@ -382,20 +416,35 @@ async function main() {
       out: { type: "string" },
       phase: { type: "string" },
       memory: { type: "boolean", default: false },
+      engines: { type: "string", default: "ts,wasm" },
     },
+  });
+  const engines = values.engines!.split(",").map((e) => {
+    if (e !== "ts" && e !== "wasm") throw new Error(`bad engine ${e}`);
+    return e;
   });
   const cache = parseBytes(values.cache!);
   const blocks = Number(values.blocks);
   const every = Number(values.every);
   if (values.phase === "run")
-    return runPhase(values.dir!, parseCount(values.accounts!), cache, blocks, every, values.memory!);
-  if (values.phase === "reopen") return reopenPhase(values.dir!, parseCount(values.accounts!), cache, every);
+    return runPhase(
+      values.dir!,
+      parseCount(values.accounts!),
+      cache,
+      blocks,
+      every,
+      values.memory!,
+      engines[0]!,
+    );
+  if (values.phase === "reopen")
+    return reopenPhase(values.dir!, parseCount(values.accounts!), cache, every, engines[0]!);
   const results = await runPagedScale({
     accounts: values.accounts!.split(",").map(parseCount),
     cacheBytes: cache,
     blocks,
     every,
     memory: values.memory!,
+    engines,
     ...(values.dir !== undefined ? { dir: values.dir } : {}),
   });
   const stamped = results.map((r) => ({ ...r, machine: machineInfo(), date: new Date().toISOString() }));

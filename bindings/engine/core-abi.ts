@@ -161,6 +161,26 @@ export interface CoreFunctions {
   parWorkerRun(ctl: number, tid: number, gen: number): void;
   /** State-root hashing jobs (paths, or leaves and levels) that ran on the threads so far. */
   parRootJobs(): number;
+
+  // paged.ts: the paged ledger state's memory and 4-lane hashing (digests in word layout)
+  /** Allocates `size` bytes (8-byte aligned); 0 when out of memory. */
+  pagedAlloc(size: number): number;
+  /** Frees `size` bytes at `ptr` (the size it was allocated with). */
+  pagedFree(ptr: number, size: number): void;
+  /** SHA-256 compressions done by the paged kernels so far. */
+  pagedHashCount(): number;
+  /** Node jobs [message 64, dst, dst2 or 0] u32 × n, four at a time. */
+  pagedNodes(jobs: number, n: number): void;
+  /** Leaf jobs [record 48, dst, dst2 or 0] u32 × n, four at a time. */
+  pagedLeaves(jobs: number, n: number): void;
+  /** path(a) of n addresses at src + stride·i → dst + 32·i. */
+  pagedPaths(src: number, stride: number, n: number, dst: number): void;
+  /** Updates the heap ancestors of the sorted bucket nodes in `list` (overwritten). */
+  pagedTopUpdate(top: number, cnt: number, list: number, n: number, bits: number): void;
+  /** Recomputes the whole heap above the 2^bits buckets. */
+  pagedTopAll(top: number, cnt: number, bits: number): void;
+  /** CRC-32C of memory[ptr, ptr + len) from `crc` (as i32: use `>>> 0`). */
+  pagedCrc32c(ptr: number, len: number, crc: number): number;
 }
 
 /** Everything the core exports: its functions and its linear memory (whose buffer changes as it grows). */
@@ -239,6 +259,15 @@ export const CORE_FUNCTION_ARITY: {
   parStop: 0,
   parWorkerRun: 3,
   parRootJobs: 0,
+  pagedAlloc: 1,
+  pagedFree: 2,
+  pagedHashCount: 0,
+  pagedNodes: 2,
+  pagedLeaves: 2,
+  pagedPaths: 4,
+  pagedTopUpdate: 5,
+  pagedTopAll: 3,
+  pagedCrc32c: 3,
 };
 
 /**

@@ -35,6 +35,8 @@ export {
 export { STATE_THREADS_MAX } from "./state-threads.ts";
 export { EMPTY_HASH, SMT_DEPTH_MAX, leafHash, nodeHash, pathBit, pathOf, sha256 } from "./state-hash.ts";
 export { digestBytes, leafDigest, nodeDigest, pathDigest } from "./sha256-block.ts";
+export { instantiateCore } from "./core.ts";
+export type { CoreExports } from "./core-abi.ts";
 
 /** The engine names, fastest first. */
 export const ENGINE_NAMES: readonly EngineName[] = ["wasm", "ts"];

@@ -15,6 +15,7 @@ export { loadSqlite } from "./sqlite.ts";
 export {
   PagedState,
   createPagedState,
+  createWasmPagedState,
   pageBitsFor,
   type PagedStateOptions,
   type PagedStats,

@@ -148,6 +148,9 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   };
 }
 
+/** A CRC-32C implementation: `crc32c(bytes, crc)` of append-log.ts, or one that runs in the core. */
+export type Crc32c = (bytes: Uint8Array, crc?: number) => number;
+
 /** The page log and checkpoint of one ledger directory. */
 export class PageFile {
   private fd = -1;
@@ -161,10 +164,13 @@ export class PageFile {
   gen = 0;
   private readonly ckptPath: string;
   private next: { fd: number; end: number; path: string } | undefined;
+  private logPathOf: { gen: number; path: string } | undefined;
 
   constructor(
     private readonly port: FilePort,
     private readonly dir: string,
+    /** Checks the frames (the wasm paged state passes the core's, for frames in its memory). */
+    private readonly crc: Crc32c = crc32c,
   ) {
     this.ckptPath = path.join(dir, CHECKPOINT_FILE);
   }
@@ -173,8 +179,10 @@ export class PageFile {
     return path.join(this.dir, gen === 0 ? PAGE_LOG_FILE : `${PAGE_LOG_FILE}.${gen}`);
   }
 
+  /** Path of the log of the current generation (joined once per generation: a miss reads with it). */
   private get logPath(): string {
-    return this.genPath(this.gen);
+    if (this.logPathOf?.gen !== this.gen) this.logPathOf = { gen: this.gen, path: this.genPath(this.gen) };
+    return this.logPathOf.path;
   }
 
   /** Removes page logs of other generations than the current one. */
@@ -248,7 +256,7 @@ export class PageFile {
       dv.getUint32(8, true) !== count
     )
       throw corrupt(`page ${bucket} at ${offset} has a wrong header`);
-    if (crc32c(buf.subarray(4, 12), crc32c(buf.subarray(PAGE_HEADER))) !== dv.getUint32(12, true))
+    if (this.crc(buf.subarray(4, 12), this.crc(buf.subarray(PAGE_HEADER))) !== dv.getUint32(12, true))
       throw corrupt(`page ${bucket} at ${offset} fails its CRC`);
     const split = PAGE_HEADER + count * PAGE_RECORD;
     recs.set(buf.subarray(PAGE_HEADER, split));
@@ -269,7 +277,7 @@ export class PageFile {
       dv.getUint32(8, true) !== count
     )
       throw corrupt(`page ${bucket} at ${offset} has a wrong header`);
-    if (crc32c(buf.subarray(4, 12), crc32c(buf.subarray(PAGE_HEADER))) !== dv.getUint32(12, true))
+    if (this.crc(buf.subarray(4, 12), this.crc(buf.subarray(PAGE_HEADER))) !== dv.getUint32(12, true))
       throw corrupt(`page ${bucket} at ${offset} fails its CRC`);
   }
 
@@ -356,6 +364,7 @@ export function encodePage(
   count: number,
   out: Uint8Array,
   at: number,
+  crc: Crc32c = crc32c,
 ): number {
   const dv = new DataView(out.buffer, out.byteOffset);
   dv.setUint32(at, PAGE_MAGIC, true);
@@ -367,10 +376,6 @@ export function encodePage(
     at + PAGE_HEADER + count * PAGE_RECORD,
   );
   const end = at + pageFrameBytes(count);
-  dv.setUint32(
-    at + 12,
-    crc32c(out.subarray(at + 4, at + 12), crc32c(out.subarray(at + PAGE_HEADER, end))),
-    true,
-  );
+  dv.setUint32(at + 12, crc(out.subarray(at + 4, at + 12), crc(out.subarray(at + PAGE_HEADER, end))), true);
   return end;
 }

@@ -20,7 +20,13 @@
  *   the checkpoint and replays the blocks after it (bindings/store/durable.ts). A checkpoint also
  *   compacts the log into a new generation when dead frames outweigh live ones (page-file.ts).
  * - A block journals the record before each write; `abort` puts them back newest first.
- * Hashing is the ts engine's (engine/sha256-block.ts), so this state reports engine "ts".
+ * - Two engines, one format and one root. On "ts" (`createPagedState`) pages are JS buffers and
+ *   hashing is engine/sha256-block.ts. On "wasm" (`createWasmPagedState`, paged-wasm.ts) the
+ *   pages and the heap live in a core instance's memory, a miss is read straight into its page's
+ *   block, a block's paths are hashed up front and a root's dirty paths level by level, four at
+ *   a time in the SIMD kernels (assembly/paged.ts); proofs walk the pages in TypeScript on both.
+ * - Every account access takes its path from the block's path table (`blockPaths`) or from the
+ *   journal, so a block hashes each address once.
  * Pages read through the file system also sit in the kernel's page cache, which is not part of
  * the process's RSS and which the kernel drops under memory pressure.
  * @module
@@ -38,23 +44,19 @@ import {
   leafDigest,
   nodeDigest,
   pathDigest,
+  instantiateCore,
   type AccountState,
+  type CoreExports,
+  type EngineName,
   type LedgerState,
   type LoadProgress,
   type ProofMaterial,
 } from "../engine/index.ts";
 import { type FilePort, nodeFilePort } from "./file-port.ts";
-import { PageFile, encodePage, pageFrameBytes, type Checkpoint } from "./page-file.ts";
+import { PAGE_HEADER, PageFile, encodePage, pageFrameBytes, type Checkpoint } from "./page-file.ts";
+import { Page, WORDS, bitOf, changedIn, heapPage, lcpBits, splitAt } from "./page.ts";
+import { PAGE_ROOM, WasmPages } from "./paged-wasm.ts";
 
-/**
- * Words per record in a page's word area: path (8), leaf hash (8), branch hash (8). Record s > 0
- * holds the hash of the branching node that splits the page between records s - 1 and s (each
- * s names exactly one such node): a block rehashes only the paths to the records it changed
- * (and the one-sided nodes above a branching node), not the whole page.
- */
-const WORDS = 24;
-/** Bytes a page costs beyond its arrays (object, views), for the budget. */
-const PAGE_OVERHEAD = 256;
 const U64_MAX = (1n << 64n) - 1n;
 /** Records per load step between evictions and progress reports. */
 const LOAD_STEP = 1 << 14;
@@ -95,52 +97,6 @@ export interface PagedStats {
   logGeneration: number;
 }
 
-class Page {
-  n = 0;
-  cap: number;
-  recs: Uint8Array;
-  words: Int32Array;
-  leafOk: Uint8Array;
-  /** Branch hash s is current (all cleared when a record is inserted or removed). */
-  branchOk: Uint8Array;
-  /** Records changed in place since the page was last hashed. */
-  changed: number[] = [];
-  /** Differs from its copy in the log (or has none). */
-  dirty = false;
-  /** CLOCK reference bit. */
-  ref = true;
-
-  constructor(
-    readonly bucket: number,
-    cap: number,
-  ) {
-    this.cap = cap;
-    const buf = new ArrayBuffer(cap * (REC + WORDS * 4 + 2));
-    this.recs = new Uint8Array(buf, 0, cap * REC);
-    this.words = new Int32Array(buf, cap * REC, cap * WORDS);
-    this.leafOk = new Uint8Array(buf, cap * (REC + WORDS * 4), cap);
-    this.branchOk = new Uint8Array(buf, cap * (REC + WORDS * 4 + 1), cap);
-  }
-
-  get bytes(): number {
-    return this.cap * (REC + WORDS * 4 + 2) + PAGE_OVERHEAD;
-  }
-
-  /** Copies the contents into a page of capacity `cap`. */
-  resized(cap: number): Page {
-    const p = new Page(this.bucket, cap);
-    const n = Math.min(this.n, cap);
-    p.n = n;
-    p.recs.set(this.recs.subarray(0, n * REC));
-    p.words.set(this.words.subarray(0, n * WORDS));
-    p.leafOk.set(this.leafOk.subarray(0, n));
-    p.branchOk.set(this.branchOk.subarray(0, n));
-    p.changed = this.changed;
-    p.dirty = this.dirty;
-    return p;
-  }
-}
-
 function u32le(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 }
@@ -153,25 +109,6 @@ function cmpPath(a: Int32Array, ao: number, b: Int32Array, bo: number): number {
     if (x !== y) return x < y ? -1 : 1;
   }
   return 0;
-}
-
-/** Common prefix, in bits, of the paths at words a and b (distinct paths). */
-function lcpBits(w: Int32Array, a: number, b: number): number {
-  for (let i = 0; i < 8; i++) {
-    const x = w[a + i]! ^ w[b + i]!;
-    if (x !== 0) return i * 32 + Math.clz32(x);
-  }
-  assert(false, "two accounts with one path");
-}
-
-/** True if one of the changed record indices lies in [lo, hi). */
-function changedIn(changed: readonly number[], lo: number, hi: number): boolean {
-  for (const j of changed) if (j >= lo && j < hi) return true;
-  return false;
-}
-
-function bitOf(words: Int32Array, at: number, d: number): number {
-  return (words[at + (d >> 5)]! >>> (31 - (d & 31))) & 1;
 }
 
 function readU64(b: Uint8Array, o: number): bigint {
@@ -201,15 +138,39 @@ export function createPagedState(options: PagedStateOptions): PagedState {
   return new PagedState(options);
 }
 
+/**
+ * A paged state on the wasm engine: pages and the heap above them in the memory of its own core
+ * instance, hashed four at a time by the SIMD kernels (paged-wasm.ts). Same files, same roots.
+ */
+export async function createWasmPagedState(options: PagedStateOptions): Promise<PagedState> {
+  // One wasm32 memory holds the cache, the heap above the pages and the scratch: at most 4 GiB.
+  if (options.cacheBytes > WASM_CACHE_MAX)
+    throw new ChainDbError(
+      ErrorCode.BAD_ARGUMENT,
+      `"cacheBytes" on the wasm engine expected at most ${WASM_CACHE_MAX} (3 GiB), got ${options.cacheBytes}`,
+    );
+  return new PagedState(options, await instantiateCore());
+}
+
+/** Largest cache of a wasm paged state: its pages share one 4 GiB memory with the tree above them. */
+export const WASM_CACHE_MAX = 3 * 2 ** 30;
+
 /** A ledger state in pages on disk with a bounded cache (see the module comment). */
 export class PagedState implements LedgerState {
-  readonly engine = "ts" as const;
+  /** "wasm" when the pages live in a core instance (paged-wasm.ts), else "ts". */
+  readonly engine: EngineName;
   private readonly file: PageFile;
   private readonly budget: number;
+  private readonly wasm: WasmPages | undefined;
   private bits = 0;
   private buckets = 0;
-  private top = new Int32Array(0); // 8 words per heap node (1 … 2B - 1)
-  private cnt = new Uint32Array(0); // accounts per heap node
+  // The heap above the pages: 8 words (hash) and a u32 count (accounts) per node 1 … 2B - 1, in
+  // JS arrays (ts) or in the core's memory at topAt / cntAt (wasm; views made again on growth).
+  private topArr = new Int32Array(0);
+  private cntArr = new Uint32Array(0);
+  private topAt = 0;
+  private cntAt = 0;
+  private heapBuf: ArrayBufferLike | undefined;
   private offsets = new Float64Array(0); // page offset in the log per bucket, -1: none
   private diskN = new Uint32Array(0); // accounts in the bucket's page in the log
   private seenTop = new Uint8Array(0); // scratch of updateRoot
@@ -232,11 +193,18 @@ export class PagedState implements LedgerState {
   private journalLen = 0;
   // ---- scratch ----
   private readonly q = new Int32Array(8);
+  /** The page of the last {@link locate} (a field, not a returned object: ~10k lookups a block). */
+  private lp!: Page;
+  private journalPath = new Int32Array(8 * 1024); // path of each journaled account
+  private txPaths = new Int32Array(0); // paths of a block's senders and receivers (apply)
   private readonly scratch = new Int32Array(16 * 258);
   private readonly word8 = new Int32Array(8);
   private readonly chainH = new Int32Array(8);
 
-  constructor(private readonly options: PagedStateOptions) {
+  constructor(
+    private readonly options: PagedStateOptions,
+    core?: CoreExports,
+  ) {
     if (!Number.isFinite(options.cacheBytes) || options.cacheBytes < 0)
       throw new ChainDbError(
         ErrorCode.BAD_ARGUMENT,
@@ -251,7 +219,33 @@ export class PagedState implements LedgerState {
         `"pageBits" expected an integer in 1..24, got ${options.pageBits}`,
       );
     this.budget = options.cacheBytes;
-    this.file = new PageFile(options.port ?? nodeFilePort, options.dir);
+    this.wasm = core === undefined ? undefined : new WasmPages(core);
+    this.file = new PageFile(options.port ?? nodeFilePort, options.dir, this.wasm?.crc32c);
+    this.engine = core === undefined ? "ts" : "wasm";
+  }
+
+  /** The heap's hashes (8 words per node). */
+  private get top(): Int32Array {
+    if (this.wasm !== undefined && this.heapBuf !== this.wasm.buffer) this.bindHeap();
+    return this.topArr;
+  }
+
+  /** The heap's account counts. */
+  private get cnt(): Uint32Array {
+    if (this.wasm !== undefined && this.heapBuf !== this.wasm.buffer) this.bindHeap();
+    return this.cntArr;
+  }
+
+  private bindHeap(): void {
+    const buf = this.wasm!.buffer;
+    this.heapBuf = buf;
+    this.topArr = new Int32Array(buf, this.topAt, 2 * this.buckets * 8);
+    this.cntArr = new Uint32Array(buf, this.cntAt, 2 * this.buckets);
+  }
+
+  /** SHA-256 compressions of the wasm kernels so far (0 on the ts engine). */
+  get hashCount(): number {
+    return this.wasm?.hashCount ?? 0;
   }
 
   /** Opens the files: the state at the durable checkpoint, or empty (height -1) without one. */
@@ -271,7 +265,7 @@ export class PagedState implements LedgerState {
       this.cnt[B + b] = ckpt.counts[b]!;
       this.readWords(ckpt.hashes, b * 32, this.top, (B + b) * 8);
     }
-    for (let i = B - 1; i >= 1; i--) this.combine(i);
+    this.combineAll();
     this.total = ckpt.accounts;
     this.ckptHeight = ckpt.height;
     this.ckptRoot = ckpt.root;
@@ -308,10 +302,21 @@ export class PagedState implements LedgerState {
   }
 
   private layout(bits: number): void {
+    this.dropPages();
     this.bits = bits;
     const B = (this.buckets = 1 << bits);
-    this.top = new Int32Array(2 * B * 8);
-    this.cnt = new Uint32Array(2 * B);
+    if (this.wasm === undefined) {
+      this.topArr = new Int32Array(2 * B * 8);
+      this.cntArr = new Uint32Array(2 * B);
+    } else {
+      if (this.topAt !== 0) this.wasm.free(this.topAt, this.topArr.byteLength);
+      if (this.cntAt !== 0) this.wasm.free(this.cntAt, this.cntArr.byteLength);
+      this.topAt = this.wasm.alloc(2 * B * 32);
+      this.cntAt = this.wasm.alloc(2 * B * 4);
+      this.bindHeap();
+      this.topArr.fill(0);
+      this.cntArr.fill(0);
+    }
     this.offsets = new Float64Array(B).fill(-1);
     this.diskN = new Uint32Array(B);
     this.seenTop = new Uint8Array(B);
@@ -365,6 +370,23 @@ export class PagedState implements LedgerState {
     assert(this.opened, "paged state used before open()");
   }
 
+  /** An empty page of capacity `cap` (in the core's memory on the wasm engine). */
+  private newPage(b: number, cap: number): Page {
+    return this.wasm === undefined ? heapPage(b, cap) : this.wasm.newPage(b, cap);
+  }
+
+  /** Releases the memory of a page no longer in the cache. */
+  private freePage(p: Page): void {
+    this.wasm?.freePage(p);
+  }
+
+  /** Frees every cached page (a new layout). */
+  private dropPages(): void {
+    for (const b of this.clock) this.freePage(this.pages[b]!);
+    this.pages = [];
+    this.clock = [];
+  }
+
   /** The page of bucket `b`, read from the log on a miss. */
   private page(b: number): Page {
     let p = this.pages[b];
@@ -374,9 +396,9 @@ export class PagedState implements LedgerState {
     }
     const n = this.diskN[b]!;
     const off = this.offsets[b]!;
-    p = new Page(b, Math.max(4, n + (n >> 2)));
+    p = this.newPage(b, Math.max(4, n + (n >> 2)));
     if (off >= 0) {
-      this.file.readPage(b, n, off, p.recs, p.words);
+      this.readInto(p, n, off);
       this.pageReads++;
       p.n = n;
       p.leafOk.fill(1, 0, n);
@@ -388,9 +410,25 @@ export class PagedState implements LedgerState {
     return p;
   }
 
+  /**
+   * Reads the page's frame from the log. On the wasm engine the frame is read straight into the
+   * page's block, placed so that its word area lands where the page keeps it (the header in the
+   * block's room before the records); the records then move down to the block's start.
+   */
+  private readInto(p: Page, n: number, off: number): void {
+    if (this.wasm === undefined) return this.file.readPage(p.bucket, n, off, p.recs, p.words);
+    const at = p.wordsBase - n * REC - PAGE_HEADER;
+    assert(at >= p.base - PAGE_ROOM, "a frame fits its page's block");
+    const mem = this.wasm.bytes;
+    this.file.readFrame(p.bucket, n, off, mem, at);
+    mem.copyWithin(p.base, at + PAGE_HEADER, at + PAGE_HEADER + n * REC);
+  }
+
   /** Grows page `p` by one record's room (replacing it in the cache). */
   private grow(p: Page): Page {
-    const q = p.resized(p.cap * 2);
+    const q = this.newPage(p.bucket, p.cap * 2);
+    p.copyInto(q);
+    this.freePage(p);
     q.ref = true;
     this.pages[p.bucket] = q;
     this.cachedBytes += q.bytes - p.bytes;
@@ -415,25 +453,26 @@ export class PagedState implements LedgerState {
       this.clock[this.hand] = this.clock[this.clock.length - 1]!;
       this.clock.pop();
       this.cachedBytes -= p.bytes;
+      if (!p.dirty) this.freePage(p);
     }
     this.writePages(out);
+    for (const p of out) this.freePage(p);
   }
 
   /** Appends changed pages to the log in one write and points their buckets at them. */
   private writePages(pages: readonly Page[]): void {
+    // Every leaf and branch hash current, so a page read back trusts them (the bucket's slot
+    // gets the hash the next root would give it).
+    this.hashPages(pages);
     let bytes = 0;
-    for (const p of pages) {
-      if (p.n > 0) bytes += pageFrameBytes(p.n);
-      // Every leaf and branch hash current, so a page read back trusts them (the bucket's slot
-      // gets the hash the next root would give it).
-      this.hashBucket(p, (this.buckets + p.bucket) * 8);
-    }
-    const buf = new Uint8Array(bytes);
+    for (const p of pages) if (p.n > 0) bytes += pageFrameBytes(p.n);
+    // On the wasm engine the frames are encoded in the core's memory, where their CRC runs.
+    const buf = this.wasm?.frameBuffer(bytes) ?? new Uint8Array(bytes);
     let at = 0;
     const starts: number[] = [];
     for (const p of pages) {
       starts.push(at);
-      if (p.n > 0) at = encodePage(p.bucket, p.recs, p.words, p.n, buf, at);
+      if (p.n > 0) at = encodePage(p.bucket, p.recs, p.words, p.n, buf, at, this.wasm?.crc32c);
     }
     const base = bytes > 0 ? this.file.append(buf) : 0;
     pages.forEach((p, i) => {
@@ -471,16 +510,22 @@ export class PagedState implements LedgerState {
     return -lo - 1;
   }
 
-  /** The record of `addr[o..o+32)`: page and index (negative: absent). Sets `this.q`. */
-  private locate(addr: Uint8Array, o: number): { p: Page; i: number } {
-    pathDigest(addr, o, this.q, 0);
-    const p = this.page(this.bucketOf(this.q));
-    return { p, i: this.search(p, this.q) };
+  /**
+   * The record of `addr[o..o+32)`: page and index (negative: absent). Sets `this.q` to its path:
+   * `path[at..at+8)` when given (computed before, four at a time), else hashed here.
+   */
+  private locate(addr: Uint8Array, o: number, path?: Int32Array, at = 0): number {
+    const q = this.q;
+    if (path === undefined) pathDigest(addr, o, q, 0);
+    else for (let k = 0; k < 8; k++) q[k] = path[at + k]!;
+    const p = (this.lp = this.page(this.bucketOf(q)));
+    return this.search(p, q);
   }
 
   /** Sets the account `addr[o..]` to (balance, nonce), creating it; journals inside a block. */
-  private put(addr: Uint8Array, o: number, balance: bigint, nonce: bigint): void {
-    let { p, i } = this.locate(addr, o);
+  private put(addr: Uint8Array, o: number, balance: bigint, nonce: bigint, path?: Int32Array, at = 0): void {
+    let i = this.locate(addr, o, path, at);
+    let p = this.lp;
     if (this.inBlock) this.journalPush(addr, o, p, i);
     if (i < 0) {
       i = -i - 1;
@@ -502,8 +547,9 @@ export class PagedState implements LedgerState {
   }
 
   /** Removes the account `addr[o..]` (an aborted creation). */
-  private remove(addr: Uint8Array, o: number): void {
-    const { p, i } = this.locate(addr, o);
+  private remove(addr: Uint8Array, o: number, path?: Int32Array, at = 0): void {
+    const i = this.locate(addr, o, path, at);
+    const p = this.lp;
     assert(i >= 0, "remove: the account exists");
     p.recs.copyWithin(i * REC, (i + 1) * REC, p.n * REC);
     p.words.copyWithin(i * WORDS, (i + 1) * WORDS, p.n * WORDS);
@@ -524,7 +570,11 @@ export class PagedState implements LedgerState {
       const h = new Uint8Array(this.journalHad.length * 2);
       h.set(this.journalHad);
       this.journalHad = h;
+      const q = new Int32Array(this.journalPath.length * 2);
+      q.set(this.journalPath);
+      this.journalPath = q;
     }
+    this.journalPath.set(this.q, k * 8);
     if (i >= 0) {
       this.journal.set(p.recs.subarray(i * REC, (i + 1) * REC), k * REC);
       this.journalHad[k] = 1;
@@ -536,15 +586,17 @@ export class PagedState implements LedgerState {
   }
 
   /** Balance and nonce of `addr[o..]` (zero for an absent account), and whether it exists. */
-  private read(addr: Uint8Array, o: number): { bal: bigint; nonce: bigint } {
-    const { p, i } = this.locate(addr, o);
+  private read(addr: Uint8Array, o: number, path?: Int32Array, at = 0): { bal: bigint; nonce: bigint } {
+    const i = this.locate(addr, o, path, at);
+    const p = this.lp;
     if (i < 0) return { bal: 0n, nonce: 0n };
     return { bal: readU64(p.recs, i * REC + 32), nonce: readU64(p.recs, i * REC + 40) };
   }
 
   account(address: Uint8Array): AccountState | undefined {
     this.checkOpened();
-    const { p, i } = this.locate(address, 0);
+    const i = this.locate(address, 0);
+    const p = this.lp;
     const out =
       i < 0 ? undefined : { balance: readU64(p.recs, i * REC + 32), nonce: readU64(p.recs, i * REC + 40) };
     this.evict();
@@ -579,11 +631,15 @@ export class PagedState implements LedgerState {
     const B = this.buckets;
     const bucketOf = new Uint32Array(total);
     const start = new Uint32Array(B + 1);
-    for (let i = 0; i < total; i++) {
-      pathDigest(records, i * REC, this.q, 0);
-      const b = this.bucketOf(this.q);
-      bucketOf[i] = b;
-      start[b + 1]!++;
+    const paths = new Int32Array(8 * LOAD_STEP);
+    for (let i0 = 0; i0 < total; i0 += LOAD_STEP) {
+      const n = Math.min(LOAD_STEP, total - i0);
+      this.pathsOf(records, null, i0, n, paths);
+      for (let k = 0; k < n; k++) {
+        const b = (paths[8 * k]! >>> 0) >>> (32 - this.bits);
+        bucketOf[i0 + k] = b;
+        start[b + 1]!++;
+      }
     }
     for (let b = 0; b < B; b++) start[b + 1]! += start[b]!;
     const order = new Uint32Array(total);
@@ -591,15 +647,22 @@ export class PagedState implements LedgerState {
     for (let i = 0; i < total; i++) order[fill[bucketOf[i]!]!++] = i;
     let done = 0;
     let batch: Page[] = [];
+    // Paths of the records order[win, win + LOAD_STEP), recomputed as the pages move on.
+    let win = -LOAD_STEP;
     for (let b = 0; b < B; b++) {
       const from = start[b]!;
       const n = start[b + 1]! - from;
       if (n === 0) continue;
-      const p = new Page(b, Math.max(4, n + (n >> 2)));
-      for (let k = 0; k < n; k++) this.insertSorted(p, records, order[from + k]! * REC);
+      const p = this.newPage(b, Math.max(4, n + (n >> 2)));
+      for (let k = 0; k < n; k++) {
+        if (from + k >= win + LOAD_STEP) {
+          win = from + k;
+          this.pathsOf(records, order, win, Math.min(LOAD_STEP, total - win), paths);
+        }
+        this.insertSorted(p, records, order[from + k]! * REC, paths, (from + k - win) * 8);
+      }
       this.total += p.n;
       this.cnt[B + b] = p.n;
-      this.hashBucket(p, (B + b) * 8);
       p.dirty = true;
       p.ref = false;
       this.pages[b] = p;
@@ -617,24 +680,49 @@ export class PagedState implements LedgerState {
     this.writePages(batch);
     this.staleList = [];
     this.stale.fill(0);
-    for (let i = B - 1; i >= 1; i--) this.combine(i);
+    this.combineAll();
     this.evict();
     onProgress?.(total, total);
   }
 
-  /** Inserts (or replaces) record `records[o..o+48)` into page `p` in path order (bulk loads). */
-  private insertSorted(p: Page, records: Uint8Array, o: number): void {
-    pathDigest(records, o, this.q, 0);
-    let i = this.search(p, this.q);
+  /**
+   * path(a) of `n` records: record `order[from + k]` (or `from + k` when `order` is null) → out[8k..];
+   * four at a time on the wasm engine.
+   */
+  private pathsOf(
+    records: Uint8Array,
+    order: Uint32Array | null,
+    from: number,
+    n: number,
+    out: Int32Array,
+  ): void {
+    if (this.wasm !== undefined) {
+      if (order === null) this.wasm.pathsStrided(records, from * REC, REC, n, out, 0);
+      else this.wasm.paths(records, order, from, n, REC, out);
+      return;
+    }
+    for (let k = 0; k < n; k++)
+      pathDigest(records, (order === null ? from + k : order[from + k]!) * REC, out, 8 * k);
+  }
+
+  /** Inserts (or replaces) record `records[o..o+48)` (its path at `path[at..]`) into page `p` in path order (bulk loads). */
+  private insertSorted(p: Page, records: Uint8Array, o: number, path: Int32Array, at: number): void {
+    const q = this.q;
+    for (let k = 0; k < 8; k++) q[k] = path[at + k]!;
+    let i = this.search(p, q);
+    const recs = p.recs;
     if (i < 0) {
       i = -i - 1;
       assert(p.n < p.cap, "bulk page sized for its records");
-      p.recs.copyWithin((i + 1) * REC, i * REC, p.n * REC);
-      p.words.copyWithin((i + 1) * WORDS, i * WORDS, p.n * WORDS);
+      const words = p.words;
+      if (i < p.n) {
+        recs.copyWithin((i + 1) * REC, i * REC, p.n * REC);
+        words.copyWithin((i + 1) * WORDS, i * WORDS, p.n * WORDS);
+      }
       p.n++;
-      p.words.set(this.q, i * WORDS);
+      words.set(q, i * WORDS);
     }
-    p.recs.set(records.subarray(o, o + REC), i * REC);
+    for (let k = 0; k < REC; k++) recs[i * REC + k] = records[o + k]!;
     p.leafOk[i] = 0;
   }
 
@@ -674,8 +762,10 @@ export class PagedState implements LedgerState {
     this.inBlock = false;
     const j = this.journal;
     for (let k = this.journalLen - 1; k >= 0; k--) {
-      if (this.journalHad[k] === 1) this.put(j, k * REC, readU64(j, k * REC + 32), readU64(j, k * REC + 40));
-      else this.remove(j, k * REC);
+      const q = this.journalPath;
+      if (this.journalHad[k] === 1)
+        this.put(j, k * REC, readU64(j, k * REC + 32), readU64(j, k * REC + 40), q, k * 8);
+      else this.remove(j, k * REC, q, k * 8);
     }
     this.journalLen = 0;
     this.evict();
@@ -693,7 +783,8 @@ export class PagedState implements LedgerState {
     }
     const out = new Uint8Array(addrs.length * REC);
     addrs.forEach((k, n) => {
-      const { p, i } = this.locate(j, k * REC);
+      const i = this.locate(j, k * REC, this.journalPath, k * 8);
+      const p = this.lp;
       assert(i >= 0, "changes: a touched account exists");
       out.set(p.recs.subarray(i * REC, (i + 1) * REC), n * REC);
     });
@@ -705,12 +796,41 @@ export class PagedState implements LedgerState {
     assert(this.inBlock, "apply outside a block");
     assert(packed.length >= count * TX, "apply: packed buffer too short");
     const codes = new Uint8Array(count);
-    for (let t = 0; t < count; t++) codes[t] = this.applyOne(packed, t * TX, proposer);
+    this.blockPaths(packed, count, proposer);
+    for (let t = 0; t < count; t++)
+      codes[t] = this.applyOne(packed, t * TX, proposer, t * 8, (count + t) * 8, count * 16);
     return codes;
   }
 
+  /**
+   * The paths of every sender and receiver of a block (words 8t and 8(count + t)) and of the
+   * proposer (word 16·count) into `txPaths`: each address hashed once instead of at each of its
+   * reads and writes, and on the wasm engine four at a time.
+   */
+  private blockPaths(packed: Uint8Array, count: number, proposer: Uint8Array): void {
+    if (this.txPaths.length < count * 16 + 8) this.txPaths = new Int32Array(count * 32 + 8);
+    const q = this.txPaths;
+    if (this.wasm !== undefined && count > 0) {
+      this.wasm.pathsStrided(packed, 0, TX, count, q, 0);
+      this.wasm.pathsStrided(packed, PACKED_TO, TX, count, q, 8 * count);
+    } else
+      for (let t = 0; t < count; t++) {
+        pathDigest(packed, t * TX, q, t * 8);
+        pathDigest(packed, t * TX + PACKED_TO, q, (count + t) * 8);
+      }
+    pathDigest(proposer, 0, q, count * 16);
+  }
+
   /** One transfer, with the checks of assembly/state.ts `applyOne` in the same order. */
-  private applyOne(tx: Uint8Array, o: number, proposer: Uint8Array): number {
+  private applyOne(
+    tx: Uint8Array,
+    o: number,
+    proposer: Uint8Array,
+    pf: number,
+    pt: number,
+    pp: number,
+  ): number {
+    const q = this.txPaths;
     const to = o + PACKED_TO;
     const amount = readU64(tx, o + PACKED_AMOUNT);
     const fee = readU64(tx, o + PACKED_FEE);
@@ -718,11 +838,11 @@ export class PagedState implements LedgerState {
     if (eqAddr(tx, o, tx, to)) return TransferCode.SELF_TRANSFER;
     const total = amount + fee;
     if (total > U64_MAX) return TransferCode.OVERFLOW;
-    const from = this.read(tx, o);
+    const from = this.read(tx, o, q, pf);
     if (nonce !== from.nonce) return TransferCode.BAD_NONCE;
     if (from.bal < total) return TransferCode.INSUFFICIENT_FUNDS;
     if (from.nonce === U64_MAX) return TransferCode.OVERFLOW;
-    const toBal = this.read(tx, to).bal;
+    const toBal = this.read(tx, to, q, pt).bal;
     const proposerIsFrom = eqAddr(proposer, 0, tx, o);
     const proposerIsTo = eqAddr(proposer, 0, tx, to);
     const thirdParty = fee !== 0n && !proposerIsFrom && !proposerIsTo;
@@ -730,13 +850,13 @@ export class PagedState implements LedgerState {
     if (toBal + toGain > U64_MAX) return TransferCode.OVERFLOW;
     let prop = { bal: 0n, nonce: 0n };
     if (thirdParty) {
-      prop = this.read(proposer, 0);
+      prop = this.read(proposer, 0, q, pp);
       if (prop.bal + fee > U64_MAX) return TransferCode.OVERFLOW;
     }
     // Same write order as the WASM core: from, to, then the proposer (the tree sorts by path).
-    this.put(tx, o, from.bal - total + (proposerIsFrom ? fee : 0n), from.nonce + 1n);
-    this.put(tx, to, toBal + toGain, this.read(tx, to).nonce);
-    if (thirdParty) this.put(proposer, 0, prop.bal + fee, prop.nonce);
+    this.put(tx, o, from.bal - total + (proposerIsFrom ? fee : 0n), from.nonce + 1n, q, pf);
+    this.put(tx, to, toBal + toGain, this.read(tx, to, q, pt).nonce, q, pt);
+    if (thirdParty) this.put(proposer, 0, prop.bal + fee, prop.nonce, q, pp);
     return TransferCode.ok;
   }
 
@@ -756,7 +876,7 @@ export class PagedState implements LedgerState {
       return;
     }
     const bd = lcpBits(w, lo * WORDS, (hi - 1) * WORDS);
-    const split = this.splitAt(p, lo, hi, bd);
+    const split = splitAt(p, lo, hi, bd);
     const c = split * WORDS + 16;
     // Scratch rows d … bd are free: callers use rows above d, the children rows below bd.
     const sc = this.scratch;
@@ -789,18 +909,6 @@ export class PagedState implements LedgerState {
     else this.subHash(p, lo, hi, d, out, at);
   }
 
-  /** First index of [lo, hi) whose path has bit d set. */
-  private splitAt(p: Page, lo: number, hi: number, d: number): number {
-    let a = lo;
-    let b = hi;
-    while (a < b) {
-      const mid = (a + b) >>> 1;
-      if (bitOf(p.words, mid * WORDS, d) === 0) a = mid + 1;
-      else b = mid;
-    }
-    return a;
-  }
-
   private leafOf(p: Page, i: number): void {
     if (p.leafOk[i] === 1) return;
     const r = p.recs;
@@ -822,6 +930,21 @@ export class PagedState implements LedgerState {
   private hashBucket(p: Page, at: number): void {
     this.rangeHash(p, 0, p.n, this.bits, this.top, at);
     p.changed = [];
+  }
+
+  /**
+   * Hashes each page's subtree into its bucket's heap slot, making its leaf and branch caches
+   * current: on the wasm engine all pages together, level by level, four hashes at a time.
+   */
+  private hashPages(pages: readonly Page[]): void {
+    if (this.wasm !== undefined) return this.wasm.hashPages(pages, this.bits, this.topAt);
+    for (const p of pages) this.hashBucket(p, (this.buckets + p.bucket) * 8);
+  }
+
+  /** Recomputes the whole heap above the buckets from their hashes and counts. */
+  private combineAll(): void {
+    if (this.wasm !== undefined) return this.wasm.topAll(this.topAt, this.cntAt, this.bits);
+    for (let i = this.buckets - 1; i >= 1; i--) this.combine(i);
   }
 
   /** Heap node i from its children: empty, the one leaf passed up, or a node hash. */
@@ -854,15 +977,18 @@ export class PagedState implements LedgerState {
   private updateRoot(): void {
     const B = this.buckets;
     if (this.staleList.length === 0) return;
-    let level: number[] = [];
+    const pages: Page[] = [];
     for (const b of this.staleList) {
-      const p = this.page(b);
-      this.cnt[B + b] = p.n;
-      this.hashBucket(p, (B + b) * 8);
+      pages.push(this.page(b));
       this.stale[b] = 0;
-      level.push(B + b);
     }
+    const cnt = this.cnt; // after the reads: a read may grow the core's memory
+    for (const p of pages) cnt[B + p.bucket] = p.n;
+    this.hashPages(pages);
+    const stale = this.staleList;
     this.staleList = [];
+    if (this.wasm !== undefined) return this.wasm.topUpdate(this.topAt, this.cntAt, stale, this.bits);
+    let level = stale.map((b) => B + b);
     const seen = this.seenTop;
     for (let d = this.bits - 1; d >= 0; d--) {
       const up: number[] = [];
@@ -912,7 +1038,7 @@ export class PagedState implements LedgerState {
     for (;;) {
       if (hi === lo) return result(undefined);
       if (hi - lo === 1) return result(p.recs.slice(lo * REC, (lo + 1) * REC));
-      const m = this.splitAt(p, lo, hi, d);
+      const m = splitAt(p, lo, hi, d);
       const w = this.word8;
       if (bitOf(q, 0, d) === 0) {
         this.rangeHash(p, m, hi, d + 1, w, 0);

@@ -1,5 +1,5 @@
 /**
- * Crash tests of a paged ledger (state in pages, a 4 KB cache for ~560 accounts: see
+ * Crash tests of a paged ledger on both engines (state in pages, a 4 KB cache for ~560 accounts: see
  * test/helpers/paged-crash.ts), with the guarantees of the in-memory ledger's suites: after a
  * crash the ledger reopens at exactly a committed state, never below the last acknowledged block
  * and at most the one block in flight above it, with the root an in-memory ledger computes for
@@ -38,8 +38,10 @@ function referenceRoots(snapshotEvery: number): (h: number) => Promise<string> {
   };
 }
 
-describe("paged ledger on the fault-injecting file system", () => {
-  const opts = { ...pagedCrashOptions(3), cacheBytes: PAGED_CACHE_BYTES };
+const ENGINES = ["ts", "wasm"] as const;
+
+describe.each(ENGINES)("paged ledger (%s engine) on the fault-injecting file system", (engine) => {
+  const opts = { ...pagedCrashOptions(3), cacheBytes: PAGED_CACHE_BYTES, engine };
   const rootAt = referenceRoots(3);
 
   it.each(seedRange(40, 400).map((s) => [s]))(
@@ -51,6 +53,7 @@ describe("paged ledger on the fault-injecting file system", () => {
       let acked = 0;
       try {
         const ledger = await Ledger.open({ ...opts, dir: "/chain", filePort: ffs });
+        expect(ledger.engine).toBe(engine);
         for (let i = 0; i < 10; i++) {
           await applyNextBlock(ledger, TXS);
           acked = ledger.height;
@@ -115,14 +118,15 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 interface Round {
   opened: number;
+  engine?: string;
   acked: number;
   ackedRoots: Map<number, string>;
 }
 
 /** Runs the child until it acknowledged `killAfter` commits, then SIGKILLs it (bounded wait). */
-function runChild(dir: string, killAfter: number, delayMs: number): Promise<Round> {
+function runChild(dir: string, engine: string, killAfter: number, delayMs: number): Promise<Round> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir], {
+    const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir, engine], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const round: Round = { opened: -1, acked: -1, ackedRoots: new Map() };
@@ -140,7 +144,10 @@ function runChild(dir: string, killAfter: number, delayMs: number): Promise<Roun
       buffered = lines.pop()!;
       for (const line of lines) {
         const [what, h, root] = line.split(" ");
-        if (what === "opened") round.opened = Number(h);
+        if (what === "opened") {
+          round.opened = Number(h);
+          round.engine = root!;
+        }
         if (what === "committed") {
           round.acked = Number(h);
           round.ackedRoots.set(Number(h), root!);
@@ -160,23 +167,29 @@ function runChild(dir: string, killAfter: number, delayMs: number): Promise<Roun
   });
 }
 
-describe("paged ledger under SIGKILL", () => {
+describe.each(ENGINES)("paged ledger (%s engine) under SIGKILL", (engine) => {
   it(
     `${KILLS} kills of a ledger ~25 times its cache: reopen gives exactly a committed state`,
     async () => {
       const seed = Number(process.env.CHAINDB_CRASH_SEED ?? 0xbeef);
       const rand = prng(seed);
-      const dir = path.join(work, "ledger");
+      const dir = path.join(work, `ledger-${engine}`);
       const rootAt = referenceRoots(5);
       let height = 0;
       for (let k = 0; k < KILLS; k++) {
         const killAfter = height + 1 + Math.floor(rand() * 6);
         const delayMs = rand() < 0.4 ? 0 : Math.floor(rand() * 8);
-        const round = await runChild(dir, killAfter, delayMs);
+        const round = await runChild(dir, engine, killAfter, delayMs);
         const where = `seed ${seed} kill ${k} (replay: CHAINDB_CRASH_SEED=${seed} npx vitest run ${FILE})`;
         expect(round.opened, where).toBe(height);
+        expect(round.engine, where).toBe(engine);
         for (const [h, r] of round.ackedRoots) expect(r, where).toBe(await rootAt(h));
-        const reopened = await Ledger.open({ ...pagedCrashOptions(5), dir, cacheBytes: PAGED_CACHE_BYTES });
+        const reopened = await Ledger.open({
+          ...pagedCrashOptions(5),
+          dir,
+          cacheBytes: PAGED_CACHE_BYTES,
+          engine,
+        });
         expect(reopened.height, where).toBeGreaterThanOrEqual(round.acked);
         expect(reopened.height, where).toBeLessThanOrEqual(round.acked + 1);
         expect(toHex(reopened.root()), where).toBe(await rootAt(reopened.height));
