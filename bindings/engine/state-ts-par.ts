@@ -312,8 +312,15 @@ function lookupPhase(m: ParMemory, gen: number): void {
   const [txs, hashes, ents, snap] = [c[C_TXS]!, c[C_HASHES]!, c[C_ENTS]!, c[C_SNAP]!];
   const { s8, s32, su32, acc, accB, table } = m;
   let missing = false;
+  let sink = 0;
   for (let lo = claim(m, 0, LOOKUP_CHUNK); lo < n; lo = claim(m, 0, LOOKUP_CHUNK)) {
     const hi = Math.min(lo + LOOKUP_CHUNK, n);
+    // Issue the chunk's cache misses close together (assembly/state.ts GROUP): slots, then records.
+    for (let k = 2 * lo; k < 2 * hi; k++) sink ^= table[2 * (s32[hashes + k]! & mask) + 1]!;
+    for (let k = 2 * lo; k < 2 * hi; k++) {
+      const e = table[2 * (s32[hashes + k]! & mask) + 1]!;
+      if (e !== 0) sink ^= acc[(e - 1) * ACC + NON]!;
+    }
     for (let k = 2 * lo; k < 2 * hi; k++) {
       const e = findHashed(
         table,
@@ -328,7 +335,8 @@ function lookupPhase(m: ParMemory, gen: number): void {
       else for (let w = 0; w < 4; w++) su32[snap + 4 * k + w] = acc[e * ACC + BAL + w]!;
     }
   }
-  if (missing) Atomics.store(c, missingWord(gen), gen);
+  // The sink keeps the loads; a block whose sink hits the value just runs serially (parallel.ts).
+  if (missing || sink === 0x7fffffff) Atomics.store(c, missingWord(gen), gen);
 }
 
 /**
