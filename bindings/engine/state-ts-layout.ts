@@ -24,12 +24,17 @@ export const NODE = 18;
 export const ACC = 16;
 /** Bytes per account record. */
 export const ACC_BYTES = ACC * 4;
-/** Record words: balance lo, hi; nonce lo, hi; the block epoch; the leaf's stale flag. */
+/** Record word of the balance (lo, hi). */
 export const BAL = 8;
+/** Record word of the nonce (lo, hi). */
 export const NON = 10;
+/** Record word of the block epoch that journaled the account last. */
 export const EPOCH = 12;
+/** Record word of the leaf's stale flag (1: its digest needs recomputing). */
 export const STALE = 13;
+/** 2^32: u64 values are (lo, hi) u32 halves in doubles, with explicit carries. */
 export const TWO32 = 4294967296;
+/** The largest u32 half. */
 export const U32_MAX = 0xffffffff;
 
 /** Little-endian u32 at bytes[o..o+4). */

@@ -133,7 +133,9 @@ function growTo(b: GrowableBuffer, bytes: number): boolean {
  * buffers and refreshes its views at the start of each job it joins.
  */
 export class ParMemory {
+  /** The control block (job words, barrier, join, job inputs, fees per thread). */
   ctl: Int32Array;
+  // This thread's views of the shared arrays (state-ts.ts layouts) and of the scratch arena.
   acc: Uint32Array = new Uint32Array(0);
   accB: Uint8Array = new Uint8Array(0);
   table: Int32Array = new Int32Array(0);
