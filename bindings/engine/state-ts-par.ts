@@ -80,6 +80,10 @@ export const SUB_BITS = 4;
 export const PAR_MIN_ROOT = 64;
 /** Bound on a wait for another thread before it is declared lost (a bug or a dead worker). */
 const SPIN_TIMEOUT_MS = 30_000;
+/** Loads of a word before a waiting thread sleeps on it (a few microseconds). */
+const SPINS_BEFORE_SLEEP = 1 << 12;
+/** Longest sleep between two looks at the deadline. */
+const SLEEP_MS = 50;
 
 // ---- reservations: a growable SharedArrayBuffer reserves its maximum (Node 20 allows 4 GiB) ----
 /** Most accounts of a threaded ts state (its account records reserve 1 GiB). */
@@ -226,18 +230,29 @@ function lost(what: string): ChainDbError {
   return new ChainDbError(ErrorCode.WORKER_FAILED, `ts state: a thread did not ${what}`);
 }
 
-/** Spins until c[i] differs from `old` (or equals it, with `until`); false after SPIN_TIMEOUT_MS. */
+/**
+ * Waits until c[i] differs from `old` (or equals it, with `until`); false after SPIN_TIMEOUT_MS.
+ * Spins first (threads of a block arrive microseconds apart), then sleeps on the word with
+ * `Atomics.wait` (allowed on the main thread in Node and Deno), so a thread waiting for a partner
+ * the OS has descheduled gives up its core instead of burning it. Every write a waiter waits for
+ * is followed by `Atomics.notify` ({@link bump}).
+ */
 function spin(c: Int32Array, i: number, old: number, until: boolean): boolean {
-  let deadline = 0;
-  // Bounded by the deadline, read every 16k loads (a clock read costs more than a load).
-  for (let k = 1; ; k++) {
-    if ((Atomics.load(c, i) === old) === until) return true;
-    if ((k & 0x3fff) === 0) {
-      const now = performance.now();
-      if (deadline === 0) deadline = now + SPIN_TIMEOUT_MS;
-      else if (now > deadline) return false;
-    }
+  for (let k = 0; k < SPINS_BEFORE_SLEEP; k++) if ((Atomics.load(c, i) === old) === until) return true;
+  const deadline = performance.now() + SPIN_TIMEOUT_MS;
+  // Bounded by the deadline.
+  for (;;) {
+    const v = Atomics.load(c, i);
+    if ((v === old) === until) return true;
+    if (performance.now() > deadline) return false;
+    Atomics.wait(c, i, v, SLEEP_MS);
   }
+}
+
+/** Adds 1 to c[i] and wakes the threads sleeping on it. */
+function bump(c: Int32Array, i: number): void {
+  Atomics.add(c, i, 1);
+  Atomics.notify(c, i);
 }
 
 /** All `threads` threads meet here before any goes on. */
@@ -245,7 +260,7 @@ function barrier(c: Int32Array, threads: number): void {
   const gen = Atomics.load(c, C_BAR_GEN);
   if (Atomics.add(c, C_BAR_COUNT, 1) === threads - 1) {
     Atomics.store(c, C_BAR_COUNT, 0);
-    Atomics.add(c, C_BAR_GEN, 1);
+    bump(c, C_BAR_GEN);
   } else if (!spin(c, C_BAR_GEN, gen, false)) throw lost("reach a barrier");
 }
 
@@ -282,7 +297,7 @@ function closeFirstPhase(c: Int32Array): number {
   const threads = Atomics.or(c, C_JOIN, JOIN_CLOSED) & 0x7f;
   if (!spin(c, C_DONE, threads - 1, true)) throw lost("finish its share of a job");
   Atomics.store(c, C_DONE, 0);
-  Atomics.add(c, C_BAR_GEN, 1);
+  bump(c, C_BAR_GEN);
   return threads;
 }
 
@@ -452,12 +467,12 @@ export function parWorkerRun(m: ParMemory, tid: number, gen: number): void {
   m.refresh();
   if (c[C_KIND] === KIND_TREE) {
     subtreePhase(m);
-    Atomics.add(c, C_DONE, 1);
+    bump(c, C_DONE);
     return;
   }
   const bgen = Atomics.load(c, C_BAR_GEN);
   lookupPhase(m, gen);
-  Atomics.add(c, C_DONE, 1);
+  bump(c, C_DONE);
   if (!spin(c, C_BAR_GEN, bgen, false)) throw lost("close the lookups");
   if (Atomics.load(c, missingWord(gen)) === gen) return;
   applyPhases(m, tid, Atomics.load(c, C_JOIN) & 0x7f);
