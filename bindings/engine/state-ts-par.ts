@@ -15,7 +15,9 @@
  * and records their values before the block; phase 1 + L applies the transfers of level L (no two
  * share an account); a barrier on an atomic counter in shared memory sits between phases. A
  * worker joins a job unless the main thread closed it, so a late or dead worker never holds a
- * block up before its lookups. The main thread then walks the statuses in block order
+ * block up before its lookups. Where the twin departs from the core: a thread waiting at a
+ * meeting point spins a few microseconds, then sleeps on the word (`Atomics.wait`), so a partner
+ * the OS descheduled gets a core back; the core's barriers only spin (see `spin`). The main thread then walks the statuses in block order
  * (state-ts-threads.ts) to journal, mark and credit exactly as serial execution does.
  *
  * The root: the main thread lists the stale subtrees under the top SUB_BITS path bits (16), the
@@ -513,10 +515,10 @@ export class ParScheduler {
   ) {}
 
   /**
-   * Lays out a block of `n` transfers in the scratch arena: copies them and hashes both keys of
-   * each; undefined when the block is too large for the reservation (then it runs serially).
+   * Lays out a block of `n` transfers in the scratch arena; undefined when the block is too large
+   * for the reservation (then it runs serially).
    */
-  layout(packed: Uint8Array, n: number): Layout | undefined {
+  layout(n: number): Layout | undefined {
     const levelsMax = this.levelsMax(n);
     const words = (bytes: number): number => Math.ceil(bytes / 64) * 16; // whole cache lines
     const txs = 0;
@@ -528,10 +530,12 @@ export class ParScheduler {
     const claims = lstart + words(4 * (levelsMax + 2));
     const statusWord = claims + (levelsMax + 1) * CLAIM_STRIDE;
     if (!this.m.reserveScratch(statusWord * 4 + n)) return undefined;
-    const { s8, s32 } = this.m;
-    s8.set(packed.subarray(0, n * TX), txs);
-    for (let k = 0; k < 2 * n; k++) s32[hashes + k] = addrHash(s8, (k >> 1) * TX + (k & 1) * PACKED_TO);
     return { txs, hashes, ents, snap, status: statusWord * 4, order, lstart, claims };
+  }
+
+  /** Copies the block's `n` transfers into the scratch arena (once its schedule is known). */
+  copyTransfers(at: Layout, packed: Uint8Array, n: number): void {
+    this.m.s8.set(packed.subarray(0, n * TX), at.txs);
   }
 
   /** Deeper schedules cost a barrier per level for few transfers each: serial wins there. */
@@ -540,11 +544,12 @@ export class ParScheduler {
   }
 
   /**
-   * Levels of the dependency DAG of the `n` laid-out transfers: fills the order and the level
-   * starts; returns the level count, or 0 when the schedule is too deep (then the block runs
-   * serially).
+   * Levels of the dependency DAG of the `n` transfers at `packed`: hashes both keys of each
+   * (kept for the lookups), fills the order and the level starts; returns the level count, or 0
+   * when the block must run serially: a key's hash is `avoid` (the proposer's), or the schedule
+   * is too deep. Hashing as it goes, a block that cannot run on the schedule costs little.
    */
-  schedule(at: Layout, n: number): number {
+  schedule(at: Layout, packed: Uint8Array, n: number, avoid: number): number {
     const levelsMax = this.levelsMax(n);
     let cap = 16;
     while (cap < n * 4) cap *= 2;
@@ -559,8 +564,13 @@ export class ParScheduler {
     const level = this.level;
     let levels = 0;
     for (let i = 0; i < n; i++) {
-      const a = this.slotFor(mask, s32[at.hashes + 2 * i]!);
-      const b = this.slotFor(mask, s32[at.hashes + 2 * i + 1]!);
+      const ha = addrHash(packed, i * TX);
+      const hb = addrHash(packed, i * TX + PACKED_TO);
+      if (ha === avoid || hb === avoid) return 0;
+      s32[at.hashes + 2 * i] = ha;
+      s32[at.hashes + 2 * i + 1] = hb;
+      const a = this.slotFor(mask, ha);
+      const b = this.slotFor(mask, hb);
       const l = Math.max(this.table[a + 1]!, this.table[b + 1]!);
       if (l >= levelsMax) return 0;
       this.table[a + 1] = l + 1;

@@ -12,7 +12,7 @@
 import { ChainDbError, ErrorCode, assert } from "../util/index.ts";
 import { PACKED_FEE, PACKED_TRANSFER_SIZE as TX } from "./records.ts";
 import { TsState } from "./state-ts.ts";
-import { TWO32, U32_MAX, addrHash, u32le } from "./state-ts-layout.ts";
+import * as L from "./state-ts-layout.ts";
 import {
   PAR_MIN_BLOCK,
   PAR_MIN_ROOT,
@@ -23,6 +23,9 @@ import {
 } from "./state-ts-par.ts";
 import type { LedgerState, LoadProgress } from "./state-types.ts";
 import { checkThreads, expectReply, startStateWorker, type StateWorker } from "./state-workers.ts";
+
+// Module-level aliases of the layout's helpers, as state-ts.ts does (V8 inlines its own, not imports).
+const { TWO32, U32_MAX, addrHash, u32le } = L;
 
 /** What the state sends a worker (state-ts-thread-worker.ts). */
 export interface TsThreadWorkerMessage {
@@ -167,16 +170,15 @@ class ThreadedTsState extends TsState {
    */
   private applyThreads(packed: Uint8Array, count: number, proposer: Uint8Array): Uint8Array | undefined {
     const prop = Uint8Array.prototype.slice.call(proposer, 0, 32);
-    const at = this.par.layout(packed, count);
+    const at = this.par.layout(count);
     if (at === undefined) return undefined;
-    const { s8, s32 } = this.par.m;
-    const ph = addrHash(prop, 0);
+    const levels = this.par.schedule(at, packed, count, addrHash(prop, 0));
+    if (levels === 0) return undefined;
     let feeLo = 0;
     let feeHi = 0;
     for (let i = 0; i < count; i++) {
-      if (s32[at.hashes + 2 * i] === ph || s32[at.hashes + 2 * i + 1] === ph) return undefined;
-      feeLo += u32le(s8, at.txs + i * TX + PACKED_FEE);
-      feeHi += u32le(s8, at.txs + i * TX + PACKED_FEE + 4);
+      feeLo += u32le(packed, i * TX + PACKED_FEE);
+      feeHi += u32le(packed, i * TX + PACKED_FEE + 4);
       if (feeLo >= TWO32) {
         feeLo -= TWO32;
         feeHi++;
@@ -185,8 +187,7 @@ class ThreadedTsState extends TsState {
     if (feeHi > U32_MAX) return undefined;
     this.propIdx = this.find(prop, 0);
     if (this.propIdx >= 0 && !this.fits(this.propIdx, feeLo, feeHi)) return undefined;
-    const levels = this.par.schedule(at, count);
-    if (levels === 0) return undefined;
+    this.par.copyTransfers(at, packed, count);
     const earned = this.par.run(at, count, levels, this.mask);
     if (earned === undefined) return undefined;
     return this.walk(at, count, prop, earned);
