@@ -29,7 +29,6 @@ import { ChainDbError, ErrorCode } from "../util/index.ts";
 import * as R from "./records.ts";
 import * as H from "./sha256-block.ts";
 import * as L from "./state-ts-layout.ts";
-import { STATE_THREADS_MAX } from "./state-workers.ts";
 
 // Module-level aliases, not the imports themselves: V8 folds a module's own constants and inlines
 // its own functions in hot loops, not imported bindings (state-ts.ts: execution 1.6-2.5x slower).
@@ -62,8 +61,7 @@ const C_LSTART = 74;
 const C_CLAIMS = 75;
 const C_SUBS = 76; // the tree job's subtrees: [node, parent slot word] pairs
 const C_NSUBS = 77;
-const C_FEES = 128; // per thread: fees earned (lo, hi), 16 words apart
-const CTL_WORDS = C_FEES + 16 * STATE_THREADS_MAX;
+const CTL_WORDS = 128;
 const KIND_APPLY = 0;
 const KIND_TREE = 1;
 const JOIN_CLOSED = 0x80;
@@ -139,7 +137,7 @@ function growTo(b: GrowableBuffer, bytes: number): boolean {
  * buffers and refreshes its views at the start of each job it joins.
  */
 export class ParMemory {
-  /** The control block (job words, barrier, join, job inputs, fees per thread). */
+  /** The control block (job words, barrier, join, job inputs). */
   ctl: Int32Array;
   // This thread's views of the shared arrays (state-ts.ts layouts) and of the scratch arena.
   acc: Uint32Array = new Uint32Array(0);
@@ -404,7 +402,7 @@ function applyScheduled(acc: Uint32Array, p: Uint8Array, o: number, fe: number, 
 }
 
 /** Phases 1..levels: the transfers of each level, claimed in chunks, a barrier after each level. */
-function applyPhases(m: ParMemory, tid: number, threads: number): void {
+function applyPhases(m: ParMemory, threads: number): void {
   const c = m.ctl;
   const [txs, ents, status, order, lstart, levels] = [
     c[C_TXS]!,
@@ -415,8 +413,6 @@ function applyPhases(m: ParMemory, tid: number, threads: number): void {
     c[C_LEVELS]!,
   ];
   const { s8, s32, acc } = m;
-  let feeLo = 0;
-  let feeHi = 0;
   for (let l = 0; l < levels; l++) {
     const from = s32[lstart + l]!;
     const n = s32[lstart + l + 1]! - from;
@@ -424,22 +420,8 @@ function applyPhases(m: ParMemory, tid: number, threads: number): void {
       const hi = Math.min(lo + APPLY_CHUNK, n);
       for (let k = lo; k < hi; k++) {
         const i = s32[order + from + k]!;
-        const o = txs + i * TX;
-        const st = applyScheduled(acc, s8, o, s32[ents + 2 * i]!, s32[ents + 2 * i + 1]!);
-        s8[status + i] = st;
-        if (st !== TransferCode.ok) continue;
-        feeLo += u32le(s8, o + PACKED_FEE);
-        feeHi += u32le(s8, o + PACKED_FEE + 4);
-        if (feeLo >= TWO32) {
-          feeLo -= TWO32;
-          feeHi++;
-        }
+        s8[status + i] = applyScheduled(acc, s8, txs + i * TX, s32[ents + 2 * i]!, s32[ents + 2 * i + 1]!);
       }
-    }
-    // The main thread reads the fees right after the last barrier: store them before it.
-    if (l + 1 === levels) {
-      c[C_FEES + 16 * tid] = feeLo;
-      c[C_FEES + 16 * tid + 1] = feeHi;
     }
     barrier(c, threads);
   }
@@ -459,10 +441,10 @@ function subtreePhase(m: ParMemory): void {
 }
 
 /**
- * A worker's share of job `gen` (the value of the job word that woke it); `tid` is
- * 1..threads-1 (the main thread is 0). Returns when the job is done.
+ * A worker's share of job `gen` (the value of the job word that woke it). Returns when the job
+ * is done. Workers need no identity: they claim work, and the main thread walks the results.
  */
-export function parWorkerRun(m: ParMemory, tid: number, gen: number): void {
+export function parWorkerRun(m: ParMemory, gen: number): void {
   const c = m.ctl;
   if (!join(c, gen)) return;
   // The main thread grew the buffers (if at all) before the job word that the join just matched.
@@ -477,7 +459,7 @@ export function parWorkerRun(m: ParMemory, tid: number, gen: number): void {
   bump(c, C_DONE);
   if (!spin(c, C_BAR_GEN, bgen, false)) throw lost("close the lookups");
   if (Atomics.load(c, missingWord(gen)) === gen) return;
-  applyPhases(m, tid, Atomics.load(c, C_JOIN) & 0x7f);
+  applyPhases(m, Atomics.load(c, C_JOIN) & 0x7f);
 }
 
 // ---- the main thread's side ------------------------------------------------------------------------
@@ -609,10 +591,11 @@ export class ParScheduler {
   /**
    * Runs the scheduled block of `n` transfers (`levels` levels) on all threads: statuses written
    * at `at.status`, balances and nonces updated, the accounts' entries and values before the
-   * block at `at.ents` and `at.snap`. Returns the fees earned as [lo, hi], or undefined when an
-   * account was missing (then nothing changed and the block must run serially).
+   * block at `at.ents` and `at.snap`. False when an account was missing (then nothing changed
+   * and the block must run serially). The proposer's fees are the caller's: its walk in block
+   * order sums them (a sum per thread needs every thread's slot, whichever joined).
    */
-  run(at: Layout, n: number, levels: number, tableMask: number): [number, number] | undefined {
+  run(at: Layout, n: number, levels: number, tableMask: number): boolean {
     const c = this.m.ctl;
     const claims = this.m.s32;
     for (let p = 0; p <= levels; p++) claims[at.claims + p * CLAIM_STRIDE] = 0;
@@ -627,20 +610,13 @@ export class ParScheduler {
     c[C_ORDER] = at.order;
     c[C_LSTART] = at.lstart;
     c[C_CLAIMS] = at.claims;
-    for (let t = 0; t < STATE_THREADS_MAX; t++) c[C_FEES + 16 * t] = c[C_FEES + 16 * t + 1] = 0;
     const gen = publish(c, KIND_APPLY);
     lookupPhase(this.m, gen);
     const threads = closeFirstPhase(c);
-    if (Atomics.load(c, missingWord(gen)) === gen) return undefined;
-    applyPhases(this.m, 0, threads);
+    if (Atomics.load(c, missingWord(gen)) === gen) return false;
+    applyPhases(this.m, threads);
     this.applyJobs++;
-    let lo = 0;
-    let hi = 0;
-    for (let t = 0; t < threads; t++) {
-      lo += c[C_FEES + 16 * t]! >>> 0;
-      hi += c[C_FEES + 16 * t + 1]! >>> 0;
-    }
-    return [lo % TWO32, hi + Math.floor(lo / TWO32)];
+    return true;
   }
 
   /**

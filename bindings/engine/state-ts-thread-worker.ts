@@ -16,7 +16,7 @@ const parent = onParentMessage((message) => {
   try {
     const memory = new ParMemory(m.buffers);
     reply({ type: "running" });
-    serveJobs(memory.ctl, C_GEN, (gen) => parWorkerRun(memory, m.tid, gen));
+    serveJobs(memory.ctl, C_GEN, (gen) => parWorkerRun(memory, gen));
     reply({ type: "stopped" });
   } catch (error) {
     reply({ type: "error", message: String((error as Error)?.stack ?? error) });

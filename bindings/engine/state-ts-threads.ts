@@ -31,7 +31,6 @@ const { TWO32, U32_MAX, addrHash, u32le } = L;
 export interface TsThreadWorkerMessage {
   type: "run";
   buffers: ParBuffers;
-  tid: number;
 }
 
 /** Test hooks of the threaded ts state. */
@@ -68,13 +67,8 @@ export async function createThreadedTsStateForTest(
   try {
     for (let t = 1; t < threads; t++)
       workers.push(startStateWorker(import.meta.url, "state-ts-thread-worker", hooks.workerUrl));
-    workers.forEach((w, i) =>
-      w.handle.postMessage({
-        type: "run",
-        buffers: memory.buffers,
-        tid: i + 1,
-      } satisfies TsThreadWorkerMessage),
-    );
+    for (const w of workers)
+      w.handle.postMessage({ type: "run", buffers: memory.buffers } satisfies TsThreadWorkerMessage);
     for (const w of workers) await expectReply(w, "running");
     return new ThreadedTsState(new ParScheduler(memory, threads, hooks.minPerLevel), stop);
   } catch (error) {
@@ -188,33 +182,41 @@ class ThreadedTsState extends TsState {
     this.propIdx = this.find(prop, 0);
     if (this.propIdx >= 0 && !this.fits(this.propIdx, feeLo, feeHi)) return undefined;
     this.par.copyTransfers(at, packed, count);
-    const earned = this.par.run(at, count, levels, this.mask);
-    if (earned === undefined) return undefined;
-    return this.walk(at, count, prop, earned);
+    if (!this.par.run(at, count, levels, this.mask)) return undefined;
+    return this.walk(at, count, prop);
   }
 
   /**
    * Touches the accounts of the applied transfers in block order (journaling their values from
-   * before the block) and credits the proposer, as serial execution does.
+   * before the block) and credits the proposer the fees they paid, as serial execution does.
    */
   private walk(
     at: { txs: number; ents: number; snap: number; status: number },
     count: number,
     prop: Uint8Array,
-    earned: [number, number],
   ): Uint8Array {
     const { s8, s32, su32 } = this.par.m;
     const statuses = s8.slice(at.status, at.status + count);
+    let feeLo = 0;
+    let feeHi = 0;
     for (let i = 0; i < count; i++) {
       if (statuses[i] !== 0) continue;
       this.touchJournaled(s32[at.ents + 2 * i]!, su32, at.snap + 8 * i);
       this.touchJournaled(s32[at.ents + 2 * i + 1]!, su32, at.snap + 8 * i + 4);
-      const o = at.txs + i * TX + PACKED_FEE;
-      if (u32le(s8, o) === 0 && u32le(s8, o + 4) === 0) continue;
+      const lo = u32le(s8, at.txs + i * TX + PACKED_FEE);
+      const hi = u32le(s8, at.txs + i * TX + PACKED_FEE + 4);
+      if (lo === 0 && hi === 0) continue;
       if (this.propIdx < 0) this.propIdx = this.create(prop, 0);
       else this.touch(this.propIdx);
+      // No overflow: the sum of every fee of the block fits (applyThreads checked it).
+      feeLo += lo;
+      feeHi += hi;
+      if (feeLo >= TWO32) {
+        feeLo -= TWO32;
+        feeHi++;
+      }
     }
-    if (earned[0] !== 0 || earned[1] !== 0) this.add(this.propIdx, earned[0], earned[1]);
+    if (feeLo !== 0 || feeHi !== 0) this.add(this.propIdx, feeLo, feeHi);
     return statuses;
   }
 }

@@ -74,6 +74,24 @@ describe("parallel execution of the ts engine over SharedArrayBuffers", () => {
   }, 120_000);
 });
 
+describe("the ts engine on three threads", () => {
+  it("credits the fees of every thread, whichever workers joined a block", async () => {
+    // With 3 threads, worker 2 may join a block that worker 1 misses: the first version summed
+    // the fees of the joined count's first slots (threads 0 and 1) and lost worker 2's.
+    const states = [await createLedgerState("ts"), await createThreadedTsStateForTest(3, { minPerLevel: 1 })];
+    try {
+      fc.assert(
+        fc.property(blockCaseArb, (c) => runCase(states, c)),
+        { seed: 7, numRuns: 15, endOnFailure: true },
+      );
+      expect(sameAccounts(states)).toBe(true);
+      expect(states[1]!.applyJobs).toBeGreaterThan(5);
+    } finally {
+      for (const s of states) await s.close?.();
+    }
+  }, 60_000);
+});
+
 describe("the threads option", () => {
   it("refuses a thread count out of range on both engines", async () => {
     for (const engine of ["wasm", "ts"] as const) {
