@@ -312,7 +312,8 @@ export async function run(options: SuiteOptions): Promise<SuiteResult> {
   } finally {
     await Promise.all([par1.close(), par2.close(), forced.close()]);
   }
-  // Execution inside the core on all threads (assembly/parallel.ts): serial vs 1 vs 2 threads.
+  // Execution on all threads, serial vs 1 vs 2 threads: inside the wasm core (assembly/parallel.ts)
+  // and on the ts twin over SharedArrayBuffers (bindings/engine/state-ts-par.ts), same blocks.
   const core = await stateThreadRows({
     accounts,
     rounds,

@@ -1,15 +1,18 @@
 /**
- * Serial against parallel execution inside the core (assembly/parallel.ts): the same blocks on
- * the single-threaded build (serial), and on the threaded build with 1 and 2 threads, for
- * execution only (begin, apply, commit) and execution + root, on uniform, hot-set and
- * two-account blocks, and the state root alone (its share of execution + root: the root's hashing
- * runs on all threads, commit.ts commitRoot; 2 threads are compared with 1 there). The machine's own parallel ceiling (a CPU-bound loop, 2 threads vs 1) is
- * measured in the same run, before and after, and printed beside every parallel ratio. Cases run
- * interleaved block by block (rotating who goes first), as bench/execution.bench.ts does; after
- * every round all roots must match. Used by `chaindb bench execution` and `bench state`.
+ * Serial against parallel execution of a block's transfers, on both engines: the same blocks on
+ * the wasm engine's single-threaded build (serial) and threaded build with 1 and 2 threads
+ * (assembly/parallel.ts), and on the ts engine serially and with 1 and 2 threads over
+ * SharedArrayBuffers (bindings/engine/state-ts-par.ts, the same algorithm), for execution only
+ * (begin, apply, commit) and execution + root, on uniform, hot-set and two-account blocks, and the
+ * state root alone (its share of execution + root: the root's hashing runs on all threads,
+ * commit.ts commitRoot; 2 threads are compared with 1 there). The machine's own parallel ceiling
+ * (a CPU-bound loop, 2 threads vs 1) is measured in the same run, before and after, and printed
+ * beside every parallel ratio. Cases run interleaved block by block (rotating who goes first),
+ * as bench/execution.bench.ts does; after every round all roots, wasm and ts, must match. Used
+ * by `chaindb bench execution` and `bench state`.
  * @module
  */
-import { createLedgerState, type LedgerState } from "../bindings/engine/index.ts";
+import { createLedgerState, type EngineName, type LedgerState } from "../bindings/engine/index.ts";
 import { PACKED_AMOUNT, PACKED_FEE, PACKED_NONCE, PACKED_TO } from "../bindings/engine/index.ts";
 import { toHex } from "../bindings/util/index.ts";
 import { consume, median, parallelCeiling, type CaseResult, type TargetCheck } from "./lib.ts";
@@ -87,9 +90,31 @@ const MEASURES: Record<Measure, string> = {
 interface Case {
   id: string;
   label: string;
+  engine: EngineName;
   threads: number;
   state?: LedgerState;
   rates: Record<Measure, number[]>;
+}
+
+/** The cases of one workload: each engine serially and on 1 and 2 threads. */
+function makeCases(): Case[] {
+  const rates = (): Record<Measure, number[]> => ({ exec: [], root: [], rootonly: [] });
+  return [
+    { id: "serial", label: "serial (build/release.wasm)", engine: "wasm", threads: 0, rates: rates() },
+    { id: "t1", label: "threaded build, 1 thread", engine: "wasm", threads: 1, rates: rates() },
+    { id: "t2", label: "threaded build, 2 threads", engine: "wasm", threads: 2, rates: rates() },
+    { id: "ts", label: "ts engine, serial", engine: "ts", threads: 0, rates: rates() },
+    { id: "ts-t1", label: "ts engine, 1 thread", engine: "ts", threads: 1, rates: rates() },
+    { id: "ts-t2", label: "ts engine, 2 threads", engine: "ts", threads: 2, rates: rates() },
+  ];
+}
+
+/** The case a case is compared with: the same engine's serial case (for the root alone, 2 threads against 1). */
+function baseOf(c: Case, measure: Measure): string | undefined {
+  const ts = c.engine === "ts";
+  if (c.threads === 0) return undefined;
+  if (measure === "rootonly" && c.threads === 2) return ts ? "ts-t1" : "t1";
+  return ts ? "ts" : "serial";
 }
 
 async function runWorkload(
@@ -97,22 +122,16 @@ async function runWorkload(
   workload: Workload,
   opts: StateThreadOptions,
 ): Promise<{ cases: Case[]; rootsMatch: boolean }> {
-  const cases: Case[] = [
-    {
-      id: "serial",
-      label: "serial (build/release.wasm)",
-      threads: 0,
-      rates: { exec: [], root: [], rootonly: [] },
-    },
-    { id: "t1", label: "threaded build, 1 thread", threads: 1, rates: { exec: [], root: [], rootonly: [] } },
-    { id: "t2", label: "threaded build, 2 threads", threads: 2, rates: { exec: [], root: [], rootonly: [] } },
-  ];
+  const cases = makeCases();
   const proposer = new Uint8Array(32).fill(0xfe);
   const next = blockSource(records, workload);
   let rootsMatch = true;
   try {
     for (const c of cases) {
-      c.state = await createLedgerState("wasm", c.threads === 0 ? {} : { threads: c.threads });
+      opts.onProgress?.(
+        `in-core parallel, ${workload}: loading ${c.label} (${records.length / 48} accounts)`,
+      );
+      c.state = await createLedgerState(c.engine, c.threads === 0 ? {} : { threads: c.threads });
       c.state.load(records);
       consume(c.state.root()[0]!);
     }
@@ -161,25 +180,33 @@ export async function stateThreadRows(opts: StateThreadOptions): Promise<StateTh
   for (const workload of ["uniform", "hot", "two"] as const) {
     const { cases, rootsMatch } = await runWorkload(records, workload, opts);
     notes.push(
-      `in-core parallel, ${workload}: roots of all cases ${rootsMatch ? "match after every round" : "DIFFER"}`,
+      `in-core parallel, ${workload}: roots of all cases (wasm and ts) ${rootsMatch ? "match after every round" : "DIFFER"}`,
     );
     for (const pipeline of ["exec", "root", "rootonly"] as const) {
       for (const c of cases) {
         const rates = c.rates[pipeline];
-        // The root alone: 2 threads against 1 (the same build), 1 thread against serial.
-        const base = pipeline === "rootonly" && c.id === "t2" ? "t1" : "serial";
+        const base = baseOf(c, pipeline);
+        // The ts twin's rows chart apart: on the wasm rows' scale its bars would be slivers.
+        const side = c.engine === "ts" ? "ts twin" : "in-core";
         out.push({
           id: `core-${workload}-${pipeline}-${c.id}`,
-          label: `in-core ${workload}, ${MEASURES[pipeline]}: ${c.label}`,
-          group: `in-core ${workload}: ${pipeline}`,
-          scale: `core-${pipeline}`,
+          label: `${side} ${workload}, ${MEASURES[pipeline]}: ${c.label}`,
+          group: `${side} ${workload}: ${pipeline}`,
+          scale: `${c.engine === "ts" ? "ts" : "core"}-${pipeline}`,
           unit: pipeline === "rootonly" ? "roots/s" : "tx/s",
           samples: rates,
           median: median(rates),
           min: Math.min(...rates),
           max: Math.max(...rates),
-          params: { workload, pipeline, threads: c.threads, block: BLOCK, accounts: opts.accounts },
-          ...(c.id === "serial" ? {} : { baseline: `core-${workload}-${pipeline}-${base}` }),
+          params: {
+            workload,
+            pipeline,
+            engine: c.engine,
+            threads: c.threads,
+            block: BLOCK,
+            accounts: opts.accounts,
+          },
+          ...(base === undefined ? {} : { baseline: `core-${workload}-${pipeline}-${base}` }),
         });
       }
     }
@@ -194,7 +221,7 @@ export async function stateThreadRows(opts: StateThreadOptions): Promise<StateTh
   }
   out.push({
     id: "core-calibration-spin",
-    label: "calibration: CPU-bound loop, 2 threads vs 1 (ceiling of the in-core 2-thread ratios)",
+    label: "calibration: CPU-bound loop, 2 threads vs 1 (ceiling of the in-core and ts 2-thread ratios)",
     group: "calibration",
     unit: "×",
     samples: [...before, ...after],
@@ -205,6 +232,7 @@ export async function stateThreadRows(opts: StateThreadOptions): Promise<StateTh
   });
   notes.push(
     `in-core parallel rows: ${opts.accounts} accounts, blocks of ${BLOCK}; machine ceiling ${ceiling.toFixed(2)}× (2 threads vs 1, CPU-bound loop, same run)`,
+    `ts twin, 2 threads vs serial ts (ceiling ${ceiling.toFixed(2)}×): ${tsSummary(out)}`,
   );
   const ratio = (id: string): number => out.find((c) => c.id === id)?.ratio ?? NaN;
   const target = (name: string, id: string, want: number): TargetCheck => ({
@@ -220,4 +248,18 @@ export async function stateThreadRows(opts: StateThreadOptions): Promise<StateTh
     target("state root per block, uniform, 2 threads vs 1", "core-uniform-rootonly-t2", 1.6),
   ];
   return { cases: out, targets, notes };
+}
+
+/** The ts twin's 2-thread ratios in one line (a note beside the wasm targets). */
+function tsSummary(rows: CaseResult[]): string {
+  const ratio = (id: string): string => {
+    const r = rows.find((c) => c.id === id)?.ratio;
+    return r === undefined ? "n/a" : `${r.toFixed(2)}×`;
+  };
+  return (["uniform", "hot", "two"] as const)
+    .map(
+      (w) =>
+        `${w}: exec ${ratio(`core-${w}-exec-ts-t2`)}, exec + root ${ratio(`core-${w}-root-ts-t2`)}, root alone vs 1 thread ${ratio(`core-${w}-rootonly-ts-t2`)}`,
+    )
+    .join("; ");
 }

@@ -49,9 +49,10 @@ export interface LedgerOptions {
   /** State engine (default "wasm"). */
   engine?: EngineName;
   /**
-   * Threads that execute each block inside the core, the calling one included (wasm engine only;
-   * default 0: the single-threaded build). 1 or more runs the state on build/threads.wasm with
-   * `threads - 1` workers over one shared memory; `close()` stops them. Results are byte-identical.
+   * Threads that execute each block, the calling one included (default 0: serial). 1 or more runs
+   * `threads - 1` workers with the calling thread: on the wasm engine over build/threads.wasm in
+   * one shared memory, on the ts engine over SharedArrayBuffers; `close()` stops them. Results are
+   * byte-identical.
    */
   threads?: number;
   /** Chain id (u32); transfers signed for another chain are refused. */

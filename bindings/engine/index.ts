@@ -10,6 +10,7 @@ import type { Engine, EngineName } from "./types.ts";
 import type { KvStore } from "./kv-types.ts";
 import type { LedgerState } from "./state-types.ts";
 import { createThreadedWasmState } from "./state-threads.ts";
+import { createThreadedTsState } from "./state-ts-threads.ts";
 
 export type { Engine, EngineName, SearchResult } from "./types.ts";
 export { NONCE_SPACE } from "./validate.ts";
@@ -32,7 +33,7 @@ export {
   packTransfer,
   type TransferStatus,
 } from "./records.ts";
-export { STATE_THREADS_MAX } from "./state-threads.ts";
+export { STATE_THREADS_MAX } from "./state-workers.ts";
 export { EMPTY_HASH, SMT_DEPTH_MAX, leafHash, nodeHash, pathBit, pathOf, sha256 } from "./state-hash.ts";
 export { digestBytes, leafDigest, nodeDigest, pathDigest } from "./sha256-block.ts";
 export { instantiateCore } from "./core.ts";
@@ -68,9 +69,11 @@ export async function createKvStore(engine: EngineName = "wasm"): Promise<KvStor
 /** Options of {@link createLedgerState}. */
 export interface LedgerStateOptions {
   /**
-   * Threads that execute each block, the calling one included (wasm engine only; default 0: the
-   * single-threaded build, serial). With 1 or more the state runs on build/threads.wasm in one
-   * shared memory, with `threads - 1` workers; close the state to stop them.
+   * Threads that execute each block, the calling one included (default 0: serial). With 1 or
+   * more, `threads - 1` workers run each block's schedule (and the root's subtrees) with the
+   * calling thread: on the wasm engine the state runs on build/threads.wasm in one shared memory,
+   * on the ts engine its arrays live in SharedArrayBuffers. Results are byte-identical to serial
+   * execution; close the state to stop the workers.
    */
   threads?: number;
 }
@@ -82,9 +85,8 @@ export async function createLedgerState(
 ): Promise<LedgerState> {
   const threads = options.threads ?? 0;
   if (threads !== 0) {
-    if (engine !== "wasm")
-      throw new ChainDbError(ErrorCode.BAD_ARGUMENT, `"threads" needs the wasm engine, got ${engine}`);
-    return createThreadedWasmState(threads);
+    if (engine === "wasm") return createThreadedWasmState(threads);
+    if (engine === "ts") return createThreadedTsState(threads);
   }
   return (await createEngine(engine)).createLedgerState();
 }

@@ -9,52 +9,30 @@
 import { onParentMessage } from "../runtime/index.ts";
 import { instantiateThreadedCore } from "./core.ts";
 import type { CoreExports } from "./core-abi.ts";
+import { serveJobs, type StateWorkerReply } from "./state-workers.ts";
 
 /** What the state sends a worker. */
 export type ThreadWorkerMessage =
   { type: "instantiate"; memory: WebAssembly.Memory } | { type: "run"; ctl: number; tid: number };
 
-/** What a worker answers. */
-export type ThreadWorkerReply =
-  { type: "instantiated" } | { type: "running" } | { type: "stopped" } | { type: "error"; message: string };
-
-/** Loads of the job word before the worker sleeps: blocks come back to back in a busy ledger. */
-const SPINS = 20_000;
-
 let core: Promise<CoreExports> | undefined;
-
-/** Runs jobs until the stop word is set; blocks this worker's thread meanwhile. */
-function serve(x: CoreExports, ctl: number, tid: number): void {
-  const words = new Int32Array(x.memory.buffer);
-  const job = ctl >>> 2;
-  const stop = job + 1;
-  let seen = 0; // parInit's generation: a job published before this point is seen at once
-  // Bounded by the stop word: the state sets it (parStop) when it closes.
-  for (;;) {
-    for (let i = 0; i < SPINS && Atomics.load(words, job) === seen; i++);
-    while (Atomics.load(words, job) === seen) Atomics.wait(words, job, seen);
-    if (Atomics.load(words, stop) !== 0) return;
-    seen = Atomics.load(words, job);
-    x.parWorkerRun(ctl, tid, seen);
-  }
-}
 
 // Attached before any await: Deno drops messages that arrive before a listener exists.
 const parent = onParentMessage((message) => {
   const m = message as ThreadWorkerMessage;
-  const reply = (r: ThreadWorkerReply): void => parent.postMessage(r);
+  const reply = (r: StateWorkerReply): void => parent.postMessage(r);
   const fail = (error: unknown): void =>
     reply({ type: "error", message: String((error as Error)?.stack ?? error) });
   if (m.type === "instantiate") {
     core = instantiateThreadedCore(m.memory);
-    core.then(() => reply({ type: "instantiated" }), fail);
+    core.then(() => reply({ type: "ready" }), fail);
     return;
   }
   if (core === undefined) return fail(new Error("run before instantiate"));
   core
     .then((x) => {
       reply({ type: "running" });
-      serve(x, m.ctl, m.tid);
+      serveJobs(new Int32Array(x.memory.buffer), m.ctl >>> 2, (gen) => x.parWorkerRun(m.ctl, m.tid, gen));
       reply({ type: "stopped" });
     })
     .catch(fail);

@@ -34,47 +34,18 @@ import {
   TransferCode,
 } from "./records.ts";
 import { SMT_DEPTH_MAX } from "./state-hash.ts";
-import { digestBytes, leafDigest, nodeDigest, pathDigest } from "./sha256-block.ts";
+import { digestBytes, pathDigest } from "./sha256-block.ts";
+import * as L from "./state-ts-layout.ts";
 import type { AccountState, LedgerState, LoadProgress, ProofMaterial } from "./state-types.ts";
+
+// The record and node layouts (state-ts-layout.ts), as module-level aliases, not the imports
+// themselves: V8 folds a module's own constants and inlines its own functions in the hot loops,
+// not imported bindings (execution 1.6-2.5x slower through the imports, 200k accounts, Node 20).
+const { NODE, ACC, ACC_BYTES, BAL, NON, EPOCH, STALE, TWO32, U32_MAX } = L;
+const { u32le, addrHash, eq32, rehashNode } = L;
 
 const LOAD_CHUNK = 1 << 16;
 const LINK_CHUNK = 1 << 18; // accounts per progress report of a bulk tree build
-const NODE = 18; // words per node: c0, c1, h0[8], h1[8]
-/**
- * Words per account record: address (8 words), balance lo/hi, nonce lo/hi, block epoch, leaf
- * stale flag, 2 spare. One 64-byte record is one cache line: a lookup's key compare brings in the
- * balance, nonce and flags that execution then reads and writes. Separate arrays (address,
- * values, epoch, flag) cost four scattered loads per account, and execution at 100k+ accounts
- * waits on memory more than it computes.
- */
-const ACC = 16;
-const ACC_BYTES = ACC * 4;
-const BAL = 8; // balance lo, hi; nonce lo, hi at NON
-const NON = 10;
-const EPOCH = 12;
-const STALE = 13;
-const TWO32 = 4294967296;
-const U32_MAX = 0xffffffff;
-
-/** Little-endian u32 at bytes[o..o+4). */
-function u32le(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-}
-
-/** A 32-bit hash of 32 address bytes (the table's key; addresses are not trusted to be random). */
-function addrHash(b: Uint8Array, o: number): number {
-  let h = 0x2545f491;
-  for (let i = 0; i < 32; i += 4) {
-    h = Math.imul(h ^ u32le(b, o + i), 0x9e3779b1);
-    h ^= h >>> 15;
-  }
-  return Math.imul(h ^ (h >>> 13), 0x85ebca6b) ^ (h >>> 16);
-}
-
-function eq32(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
-  for (let i = 0; i < 32; i++) if (a[ao + i] !== b[bo + i]) return false;
-  return true;
-}
 
 function growI32(a: Int32Array, n: number): Int32Array {
   const b = new Int32Array(n);
@@ -107,7 +78,23 @@ export function createTsState(): LedgerState {
   return new TsState();
 }
 
-class TsState implements LedgerState {
+/**
+ * Where the arrays that threads share live (state-ts-par.ts `ParMemory`: SharedArrayBuffers); the
+ * serial state keeps plain typed arrays.
+ */
+export interface TsSharedArrays {
+  /** The account records grown to `words` words (contents kept). */
+  growAcc(words: number): Uint32Array;
+  /** A zeroed account table of `words` words. */
+  newTable(words: number): Int32Array;
+  /** The node arena grown to `words` words (contents kept). */
+  growTree(words: number): Int32Array;
+  /** The nodes' stale flags grown to `n` (contents kept). */
+  growNodeStale(n: number): Uint8Array;
+}
+
+/** The ts ledger state (state-ts-threads.ts extends it to run blocks on several threads). */
+export class TsState implements LedgerState {
   readonly engine = "ts" as const;
   // ---- accounts (index i) ----
   private count = 0;
@@ -118,9 +105,9 @@ class TsState implements LedgerState {
   private hash: Int32Array = new Int32Array(0); // addrHash
   private parent: Int32Array = new Int32Array(0); // node holding the leaf
   private table: Int32Array = new Int32Array(0);
-  private mask = 0;
+  protected mask = 0;
   // ---- tree ----
-  private tree: Int32Array = new Int32Array(NODE * 1024);
+  protected tree: Int32Array = new Int32Array(NODE * 1024);
   private nodeParent: Int32Array = new Int32Array(1024);
   private nodeStale: Uint8Array = new Uint8Array(1024);
   private nodeCap = 1024;
@@ -129,7 +116,7 @@ class TsState implements LedgerState {
   private nodes = 0;
   // ---- the open block ----
   private epoch = 0;
-  private inBlock = false;
+  protected inBlock = false;
   private createdFrom = 0;
   private journalAcc: Int32Array = new Int32Array(1024);
   private journalVal: Uint32Array = new Uint32Array(4096);
@@ -142,9 +129,13 @@ class TsState implements LedgerState {
   /** Accounts loaded onto an empty tree wait outside it for one bulk build (`buildBulk`). */
   private bulk = false;
   /** The proposer's account during `apply` (-1 while it has none): found once, not per transfer. */
-  private propIdx = -1;
+  protected propIdx = -1;
 
-  constructor() {
+  constructor(private readonly shared?: TsSharedArrays) {
+    if (shared !== undefined) {
+      this.tree = shared.growTree(NODE * this.nodeCap);
+      this.nodeStale = shared.growNodeStale(this.nodeCap);
+    }
     this.reserveAccounts(1024);
     this.nodeParent[0] = -1;
   }
@@ -161,14 +152,14 @@ class TsState implements LedgerState {
     if (n <= this.cap) return;
     let cap = Math.max(1024, this.cap);
     while (cap < n) cap *= 2;
-    this.acc = growU32(this.acc, cap * ACC);
-    this.accB = new Uint8Array(this.acc.buffer);
+    this.acc = this.shared?.growAcc(cap * ACC) ?? growU32(this.acc, cap * ACC);
+    this.accB = new Uint8Array(this.acc.buffer, this.acc.byteOffset, this.acc.byteLength);
     this.path = growI32(this.path, cap * 8);
     this.hash = growI32(this.hash, cap);
     this.parent = growI32(this.parent, cap);
     this.cap = cap;
     // Load factor ≤ 1/2; reinserting in index order keeps "newest first" removal valid.
-    this.table = new Int32Array(cap * 4);
+    this.table = this.shared?.newTable(cap * 4) ?? new Int32Array(cap * 4);
     this.mask = cap * 2 - 1;
     for (let i = 0; i < this.count; i++) this.tablePut(i);
   }
@@ -182,7 +173,7 @@ class TsState implements LedgerState {
   }
 
   /** Index of the account at bytes[o..o+32), or -1. */
-  private find(bytes: Uint8Array, o: number): number {
+  protected find(bytes: Uint8Array, o: number): number {
     const h = addrHash(bytes, o);
     const table = this.table;
     const mask = this.mask;
@@ -193,7 +184,7 @@ class TsState implements LedgerState {
     }
   }
 
-  private create(bytes: Uint8Array, o: number): number {
+  protected create(bytes: Uint8Array, o: number): number {
     this.reserveAccounts(this.count + 1);
     const i = this.count++;
     this.accB.set(bytes.subarray(o, o + 32), i * ACC_BYTES);
@@ -236,9 +227,9 @@ class TsState implements LedgerState {
     if (n === undefined) {
       if (this.nodeTop === this.nodeCap) {
         const cap = this.nodeCap * 2;
-        this.tree = growI32(this.tree, cap * NODE);
+        this.tree = this.shared?.growTree(cap * NODE) ?? growI32(this.tree, cap * NODE);
         this.nodeParent = growI32(this.nodeParent, cap);
-        this.nodeStale = growU8(this.nodeStale, cap);
+        this.nodeStale = this.shared?.growNodeStale(cap) ?? growU8(this.nodeStale, cap);
         this.nodeCap = cap;
       }
       n = this.nodeTop++;
@@ -435,41 +426,16 @@ class TsState implements LedgerState {
     this.dirtyLen = 0;
   }
 
-  /** Recomputes the digests in stale node n's two slots (children first). */
-  private rehash(n: number): void {
-    const t = this.tree;
-    for (let side = 0; side < 2; side++) {
-      const c = t[n * NODE + side]!;
-      const at = n * NODE + 2 + side * 8;
-      if (c > 0) {
-        if (this.nodeStale[c] === 1) {
-          this.rehash(c);
-          nodeDigest(t, c * NODE + 2, t, at);
-        }
-      } else if (c < 0) {
-        const i = -c - 1;
-        const a = this.acc;
-        const v = i * ACC;
-        if (a[v + STALE] === 1) {
-          leafDigest(
-            this.accB,
-            i * ACC_BYTES,
-            a[v + BAL]!,
-            a[v + BAL + 1]!,
-            a[v + NON]!,
-            a[v + NON + 1]!,
-            t,
-            at,
-          );
-          a[v + STALE] = 0;
-        }
-      }
-    }
-    this.nodeStale[n] = 0;
+  /** Marks an account changed; inside a block, journals it once per block. */
+  protected touch(i: number): void {
+    this.touchJournaled(i, this.acc, i * ACC + BAL);
   }
 
-  /** Marks an account changed; inside a block, journals it once per block. */
-  private touch(i: number): void {
+  /**
+   * `touch`, journaling the balance and nonce words at from[at..at+4) as account i's value before
+   * the block (the parallel path's record of it, taken before the threads changed it).
+   */
+  protected touchJournaled(i: number, from: Uint32Array, at: number): void {
     this.stale(i);
     if (!this.inBlock || this.acc[i * ACC + EPOCH] === this.epoch) return;
     this.acc[i * ACC + EPOCH] = this.epoch;
@@ -479,7 +445,7 @@ class TsState implements LedgerState {
     }
     const j = this.journalLen++;
     this.journalAcc[j] = i;
-    for (let k = 0; k < 4; k++) this.journalVal[j * 4 + k] = this.acc[i * ACC + BAL + k]!;
+    for (let k = 0; k < 4; k++) this.journalVal[j * 4 + k] = from[at + k]!;
     this.pushChanged(i);
   }
 
@@ -594,14 +560,14 @@ class TsState implements LedgerState {
   }
 
   /** True if account i's balance + (lo, hi) fits in u64. */
-  private fits(i: number, lo: number, hi: number): boolean {
+  protected fits(i: number, lo: number, hi: number): boolean {
     const v = this.acc;
     const s = v[i * ACC + BAL]! + lo;
     return v[i * ACC + BAL + 1]! + hi + (s >= TWO32 ? 1 : 0) <= U32_MAX;
   }
 
   /** Adds (lo, hi) to account i's balance (the caller checked that it fits). */
-  private add(i: number, lo: number, hi: number): void {
+  protected add(i: number, lo: number, hi: number): void {
     const v = this.acc;
     const s = v[i * ACC + BAL]! + lo;
     v[i * ACC + BAL] = s;
@@ -652,12 +618,23 @@ class TsState implements LedgerState {
   }
 
   root(onProgress?: LoadProgress): Uint8Array {
+    const built = this.bulk;
     if (this.bulk) this.buildBulk(onProgress);
+    const changed = built ? this.count : this.dirtyLen;
     this.markDirtyPaths();
-    if (this.nodeStale[0] === 1) this.rehash(0);
+    if (this.nodeStale[0] === 1) this.hashStale(changed);
     const out = new Uint8Array(32);
     digestBytes(this.tree, 2, out, 0);
     return out;
+  }
+
+  /**
+   * Rehashes the stale nodes, `changed` leaves having changed since the last root (the threaded
+   * state shares the work out first: state-ts-threads.ts).
+   */
+  protected hashStale(changed: number): void {
+    void changed;
+    rehashNode(this.tree, this.nodeStale, this.acc, this.accB, 0);
   }
 
   account(address: Uint8Array): AccountState | undefined {

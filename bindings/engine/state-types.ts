@@ -69,12 +69,17 @@ export interface LedgerState {
   proofMaterial(address: Uint8Array): ProofMaterial;
   /** Tree nodes held (memory accounting for benchmarks). */
   readonly nodeCount: number;
-  /** Threads that execute a block (0: serial, single-threaded build). */
+  /** Threads that execute a block (0 or undefined: serial). */
   readonly threads?: number;
   /** SHA-256 compressions the roots took so far, on every thread (a benchmark metric). */
   readonly hashCount?: number;
   /** Roots whose hashing ran on the threads so far, in jobs (two per large root; 0: serial). */
   readonly rootJobs?: number;
+  /**
+   * Blocks (apply calls) that ran on the threads' schedule so far rather than serially (the ts
+   * engine with threads; a test and benchmark metric).
+   */
+  readonly applyJobs?: number;
   /**
    * Releases what the state runs on (the threaded build's workers, a paged state's file); the
    * state is unusable after. Idempotent.

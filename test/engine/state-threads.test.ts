@@ -1,15 +1,23 @@
 /**
  * Parallel execution inside the core (assembly/parallel.ts, build/threads.wasm) against serial
  * execution (build/release.wasm): a fast-check property over random blocks of every shape
- * (test/helpers/parallel-blocks.ts) on 1 and 2 threads; then the option checks and the workers'
- * lifecycle.
+ * (test/helpers/parallel-blocks.ts) on 1 and 2 threads; the same for the ts engine's twin
+ * (bindings/engine/state-ts-par.ts) against serial ts and wasm, with a check that its blocks ran
+ * on the schedule; then the option checks and the workers' lifecycle on both engines.
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLedgerState, type LedgerState } from "../../bindings/engine/index.ts";
 import { Ledger } from "../../bindings/chain/index.ts";
 import { ErrorCode } from "../../bindings/util/index.ts";
-import { blockCaseArb, checkRootThreads, runCase, sameAccounts } from "../helpers/parallel-blocks.ts";
+import { createThreadedTsStateForTest } from "../../bindings/engine/state-ts-threads.ts";
+import {
+  blockCaseArb,
+  checkApplyThreads,
+  checkRootThreads,
+  runCase,
+  sameAccounts,
+} from "../helpers/parallel-blocks.ts";
 
 describe("parallel execution in the threaded core", () => {
   let states: LedgerState[] = [];
@@ -36,23 +44,85 @@ describe("parallel execution in the threaded core", () => {
   }, 120_000);
 });
 
+describe("parallel execution of the ts engine over SharedArrayBuffers", () => {
+  let states: LedgerState[] = [];
+  beforeAll(async () => {
+    states = [
+      await createLedgerState("ts"),
+      await createLedgerState("ts", { threads: 1 }),
+      await createLedgerState("ts", { threads: 2 }),
+      // Every block on the schedule, however deep: hot accounts and chains run on the threads too.
+      await createThreadedTsStateForTest(2, { minPerLevel: 1 }),
+      await createLedgerState("wasm"),
+    ];
+  });
+  afterAll(async () => {
+    for (const s of states) await s.close?.();
+  });
+
+  it("gives serial execution's statuses, touched accounts, roots and accounts on every block", () => {
+    expect(states.map((s) => s.threads ?? 0)).toEqual([0, 1, 2, 2, 0]);
+    fc.assert(
+      fc.property(blockCaseArb, (c) => runCase(states, c)),
+      { seed: 0x12c0de, numRuns: 30 },
+    );
+    expect(sameAccounts(states)).toBe(true);
+    // The blocks above ran on the schedule (not serially after all), the roots on both threads.
+    expect(states.map((s) => s.applyJobs ?? 0)).toEqual([0, 3, 3, 30, 0]);
+    expect(() => checkApplyThreads(states, 2)).not.toThrow();
+    expect(() => checkRootThreads(states.slice(0, 4), 20)).not.toThrow();
+  }, 120_000);
+});
+
+describe("the ts engine on three threads", () => {
+  it("credits the fees of every thread, whichever workers joined a block", async () => {
+    // With 3 threads, worker 2 may join a block that worker 1 misses: the first version summed
+    // the fees of the joined count's first slots (threads 0 and 1) and lost worker 2's.
+    const states = [await createLedgerState("ts"), await createThreadedTsStateForTest(3, { minPerLevel: 1 })];
+    try {
+      fc.assert(
+        fc.property(blockCaseArb, (c) => runCase(states, c)),
+        { seed: 7, numRuns: 15, endOnFailure: true },
+      );
+      expect(sameAccounts(states)).toBe(true);
+      expect(states[1]!.applyJobs).toBeGreaterThan(5);
+    } finally {
+      for (const s of states) await s.close?.();
+    }
+  }, 60_000);
+});
+
 describe("the threads option", () => {
-  it("refuses a thread count out of range and the ts engine", async () => {
-    for (const threads of [-1, 17]) {
-      await expect(createLedgerState("wasm", { threads })).rejects.toThrow(
-        expect.objectContaining({ code: ErrorCode.BAD_RANGE }),
+  it("refuses a thread count out of range on both engines", async () => {
+    for (const engine of ["wasm", "ts"] as const) {
+      for (const threads of [-1, 17]) {
+        await expect(createLedgerState(engine, { threads })).rejects.toThrow(
+          expect.objectContaining({ code: ErrorCode.BAD_RANGE }),
+        );
+      }
+      await expect(createLedgerState(engine, { threads: 1.5 })).rejects.toThrow(
+        expect.objectContaining({ code: ErrorCode.BAD_ARGUMENT }),
       );
     }
-    await expect(createLedgerState("wasm", { threads: 1.5 })).rejects.toThrow(
-      expect.objectContaining({ code: ErrorCode.BAD_ARGUMENT }),
+  });
+
+  it("turns a ts worker that cannot start into WORKER_FAILED", async () => {
+    const workerUrl = new URL("./no-such-state-worker.ts", import.meta.url);
+    await expect(createThreadedTsStateForTest(2, { workerUrl })).rejects.toThrow(
+      expect.objectContaining({ code: ErrorCode.WORKER_FAILED }),
     );
-    await expect(createLedgerState("ts", { threads: 2 })).rejects.toThrow(
-      expect.objectContaining({ code: ErrorCode.BAD_ARGUMENT }),
-    );
+  });
+
+  it("closes a threaded ts state once: then it refuses blocks with CLOSED", async () => {
+    const s = await createLedgerState("ts", { threads: 2 });
+    await s.close?.();
+    await s.close?.();
+    expect(() => s.begin()).toThrow(expect.objectContaining({ code: ErrorCode.CLOSED }));
+    expect(() => s.root()).toThrow(expect.objectContaining({ code: ErrorCode.CLOSED }));
   });
 });
 
-describe("a ledger on the threaded core", () => {
+describe.each(["wasm", "ts"] as const)("a ledger on the %s engine with threads", (engine) => {
   it("applies packed blocks as the serial ledger does, and its close stops the workers", async () => {
     const genesis = Array.from({ length: 3000 }, (_, i) => ({
       address: Uint8Array.from({ length: 32 }, (_, j) =>
@@ -60,8 +130,8 @@ describe("a ledger on the threaded core", () => {
       ),
       balance: 1000n,
     }));
-    const serial = await Ledger.open({ chainId: 5, genesis });
-    const threaded = await Ledger.open({ chainId: 5, genesis, threads: 2 });
+    const serial = await Ledger.open({ chainId: 5, genesis, engine });
+    const threaded = await Ledger.open({ chainId: 5, genesis, engine, threads: 2 });
     try {
       const nonces = new Map<number, bigint>();
       for (let b = 0; b < 4; b++) {

@@ -8,6 +8,8 @@
  * block the statuses, the touched-account records (in order), the root and the accounts match.
  * With 2 threads the roots are hashed on both threads too (assembly/parallel.ts parHashTree), so
  * the root comparison covers the split hashing; {@link checkRootThreads} checks it was taken.
+ * The ts engine's twin (bindings/engine/state-ts-par.ts) runs the same cases against serial ts
+ * and wasm; {@link checkApplyThreads} checks that its blocks really ran on the schedule.
  * Runtime-neutral: no node: imports, the states come from the caller.
  */
 import fc from "fast-check";
@@ -192,5 +194,18 @@ export function checkRootThreads(states: LedgerState[], minJobs: number): void {
       throw new Error(`state ${k} (${threads} threads) hashed ${jobs} roots on the threads`);
     if (threads >= 1 && s.hashCount !== one?.hashCount)
       throw new Error(`state ${k} counted ${s.hashCount} compressions, 1 thread ${one?.hashCount}`);
+  }
+}
+
+/**
+ * Throws unless every state with threads that counts its scheduled blocks (`applyJobs`, the ts
+ * engine) ran more than `minJobs` blocks on the schedule: a schedule that silently fell back to
+ * serial execution would pass the comparisons without testing anything.
+ */
+export function checkApplyThreads(states: LedgerState[], minJobs: number): void {
+  for (const [k, s] of states.entries()) {
+    if ((s.threads ?? 0) === 0 || s.applyJobs === undefined) continue;
+    if (s.applyJobs <= minJobs)
+      throw new Error(`state ${k} (${s.threads} threads) ran ${s.applyJobs} blocks on the schedule`);
   }
 }
