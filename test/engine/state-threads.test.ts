@@ -36,6 +36,67 @@ describe("parallel execution in the threaded core", () => {
   }, 120_000);
 });
 
+describe("the root's work on every build", () => {
+  // Blocks of 500 transfers over 5,000 accounts, 1% to new accounts (nonces from 0, so a sender
+  // of an earlier block fails with BAD_NONCE), the second block aborted; a root after every block.
+  const block = (addrs: Uint8Array[], b: number): Uint8Array => {
+    const count = 500;
+    const nonces = new Map<number, bigint>();
+    const packed = new Uint8Array(count * 88);
+    const dv = new DataView(packed.buffer);
+    for (let i = 0; i < count; i++) {
+      const from = (b * 7919 + i * 613) % addrs.length;
+      const to = (from + 1 + ((i * 31 + b) % 997)) % addrs.length;
+      packed.set(addrs[from]!, i * 88);
+      if (i % 100 === 7)
+        packed.fill(0xa0 + b, i * 88 + 32, i * 88 + 64).fill(i & 0xff, i * 88 + 32, i * 88 + 34);
+      else packed.set(addrs[to]!, i * 88 + 32);
+      dv.setBigUint64(i * 88 + 64, 3n, true);
+      dv.setBigUint64(i * 88 + 72, 1n, true);
+      const n = nonces.get(from) ?? 0n;
+      dv.setBigUint64(i * 88 + 80, n, true);
+      nonces.set(from, n + 1n);
+    }
+    return packed;
+  };
+
+  it("hashes the same SHA-256 compressions and makes the same nodes on 0, 1 and 2 threads", async () => {
+    const states = [
+      await createLedgerState("wasm"),
+      await createLedgerState("wasm", { threads: 1 }),
+      await createLedgerState("wasm", { threads: 2 }),
+    ];
+    try {
+      const addrs = Array.from({ length: 5000 }, (_, i) =>
+        Uint8Array.from({ length: 32 }, (_, j) => (i * 131 + j * 17 + (i >> 8) * j) & 0xff),
+      );
+      const records = new Uint8Array(addrs.length * 48);
+      addrs.forEach((a, i) => (records.set(a, i * 48), (records[i * 48 + 32] = 200)));
+      for (const s of states) (s.load(records), s.root());
+      const proposer = new Uint8Array(32).fill(0xfe);
+      for (let b = 0; b < 4; b++) {
+        const packed = block(addrs, b);
+        const work = states.map((s) => {
+          const [h, n, j] = [s.hashCount!, s.nodeCount, s.rootJobs!];
+          s.begin();
+          s.apply(packed, 500, proposer);
+          if (b === 1) s.abort();
+          else s.commit();
+          const root = Buffer.from(s.root()).toString("hex");
+          return { root, hashes: s.hashCount! - h, nodes: s.nodeCount - n, jobs: s.rootJobs! - j };
+        });
+        expect(work[1]).toEqual({ ...work[0], jobs: 0 });
+        // On 2 threads the same work, in two jobs: the paths, then the subtrees.
+        expect(work[2]).toEqual({ ...work[0], jobs: 2 });
+        // One compression per path and per leaf, two per node: at least four per changed account.
+        expect(work[0]!.hashes).toBeGreaterThan(4 * 900);
+      }
+    } finally {
+      for (const s of states) await s.close?.();
+    }
+  }, 60_000);
+});
+
 describe("the threads option", () => {
   it("refuses a thread count out of range and the ts engine", async () => {
     for (const threads of [-1, 17]) {
