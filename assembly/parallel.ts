@@ -28,7 +28,7 @@
  */
 import { alloc, free } from "./store-alloc";
 import { kvFindHashed, kvSlots, kvMask, kvJournalPlace } from "./kv";
-import { ACC_VALUE, HASH_SCRATCH, SUB_BITS, SUBS, commitUseThreads, hashPathRange, hashLeafRange, hashLevelRange } from "./commit";
+import { ACC_VALUE, HASH_SCRATCH, commitUseThreads, commitTaskRun, commitAddCounts, commitHashCount, commitNodeCount, hashPathRange } from "./commit";
 
 /** Status codes, as state.ts defines them. */
 const ST_OK: u8 = 0;
@@ -72,15 +72,14 @@ const C_FEES: usize = 192; // u64 per thread
 // Root hashing jobs (commit.ts commitRoot): what to hash, and each thread's hashing scratch.
 const C_KIND: usize = 192 + 8 * PAR_THREADS_MAX;
 const C_HSCR: usize = C_KIND + 4; // per thread: HASH_SCRATCH bytes (commit.ts)
-const C_HLIST: usize = C_KIND + 8; // dirty entries (paths job) or deferred leaves (tree job)
-const C_HN: usize = C_KIND + 12;
+const C_HLIST: usize = C_KIND + 8; // dirty entries (paths job)
+const C_HN: usize = C_KIND + 12; // dirty entries (paths job) or subtree tasks (tree job)
 const C_HDST: usize = C_KIND + 16; // the paths (paths job)
-const C_HLEVEL: usize = C_KIND + 20; // level nodes, LEVEL_START, depth (tree job)
-const C_HLSTART: usize = C_KIND + 24;
-const C_HDEPTH: usize = C_KIND + 28;
-const C_HSUBS: usize = C_KIND + 32; // dirty nodes per depth and subtree (commit.ts SUB_COUNT)
-const CTL_SIZE: u32 = <u32>C_KIND + 36;
-/** Job kinds: a block's transfers (parApply), the dirty keys' paths, the leaves and levels. */
+const C_HFAIL: usize = C_KIND + 20; // a thread ran out of memory in the tree job
+const C_HCOUNT: usize = C_KIND + 24; // the workers' compressions in the tree job
+const C_HNODES: usize = C_KIND + 28; // the workers' new nodes in the tree job
+const CTL_SIZE: u32 = <u32>C_KIND + 32;
+/** Job kinds: a block's transfers (parApply), the dirty keys' paths, the subtrees of a root. */
 const KIND_APPLY: u32 = 0;
 const KIND_PATHS: u32 = 1;
 const KIND_TREE: u32 = 2;
@@ -134,7 +133,7 @@ export function parInit(threads: u32): usize {
   memory.fill(c, 0, CTL_SIZE);
   store<u32>(c + C_THREADS, threads);
   store<u32>(c + C_HSCR, <u32>hscr);
-  if (threads >= 2) commitUseThreads(parHashPaths, parHashTree);
+  if (threads >= 2) commitUseThreads(parHashPaths, parRootTasks);
   ctl = c;
   threadCount = threads;
   return c;
@@ -375,7 +374,10 @@ export function parWorkerRun(c: usize, tid: u32, gen: i32): void {
   else if (kind == KIND_PATHS) {
     pathsPhase(c, tid);
     atomic.add<i32>(c + C_DONE, 1);
-  } else workerTree(c, tid);
+  } else {
+    workerTree(c, tid);
+    atomic.add<i32>(c + C_DONE, 1);
+  }
 }
 
 // ---- scheduling (main instance) ------------------------------------------------------------------
@@ -515,25 +517,25 @@ function publish(c: usize, kind: u32): i32 {
 
 // ---- the state root on all threads (commit.ts commitRoot) -----------------------------------------
 //
-// Structure changes stay serial (the walk allocates nodes: the allocator and the node free list
-// are the main instance's). What the threads share is the hashing: the dirty keys' paths (one
-// job, before the sort), then one job for the leaves the walk listed and then the dirty nodes,
-// split into the 16 subtrees under the top SUB_BITS levels, each claimed whole and hashed deepest
-// level first; the main thread joins the top levels after one barrier. A barrier per level (the
-// first version) cost more than it saved on a loaded machine: at 1M accounts a root has ~25
-// levels, and each barrier waits for a thread the scheduler may have put aside (2 threads took
-// 53 ms per root against 15 ms on 1, load average 11 on 2 cores). Work is claimed in chunks, so
-// a worker that joins late or not at all only costs its share.
+// Two jobs per root: the dirty keys' paths (before the sort), then the subtrees below the top
+// SUB_BITS levels (commit.ts commitTaskRun): after the main thread has walked the top levels, each
+// thread claims whole subtrees, walks them (allocating its new nodes from its own node chunk: the
+// allocator is shared and locked, store-alloc.ts) and hashes their leaves and levels, deepest first,
+// in its own buffers; the main thread hashes the top levels once every subtree is done. A subtree
+// reads nothing another thread writes, so the threads meet once per job. Work is claimed one
+// subtree at a time, so a worker that joins late or not at all only costs its share. (A barrier
+// per level, the first version, waited ~25 times per root for a thread the scheduler may have put
+// aside: 2 threads took 53 ms per root against 15 ms on 1 on a loaded machine.)
 
-/** Keys or leaves below which a job stays on the main thread: waking a worker costs more. */
+/** Keys below which a job stays on the main thread: waking a worker costs more. */
 const PAR_MIN_LEVEL: u32 = 64;
-/** Keys or leaves per claimed chunk: 16 compressions, a few microseconds. */
+/** Keys per claimed chunk of the paths job: 16 compressions, a few microseconds. */
 const HASH_CHUNK: u32 = 16;
 
 /** Root hashing jobs run on the threads so far (a test and benchmark metric). */
 let rootJobs: u32 = 0;
 
-/** Root hashing jobs (paths, or leaves and levels) that ran on the threads so far. */
+/** Root hashing jobs (paths, or subtrees) that ran on the threads so far. */
 export function parRootJobs(): u32 {
   return rootJobs;
 }
@@ -581,76 +583,41 @@ export function parHashPaths(list: usize, n: u32, dst: usize): bool {
   return true;
 }
 
-/** The tree job's phase 0: leaf(e) of claimed chunks of the listed leaves. */
-function leafPhase(c: usize, tid: u32): void {
-  const leaves = <usize>load<u32>(c + C_HLIST);
+/** The tree job's only phase: whole subtree tasks, claimed one at a time. */
+function treePhase(c: usize, tid: u32): void {
   const n = load<u32>(c + C_HN);
   const scr = hashScratch(c, tid);
-  for (let lo = claim(c, 0, HASH_CHUNK); lo < n; lo = claim(c, 0, HASH_CHUNK)) {
-    hashLeafRange(leaves, lo, min<u32>(lo + HASH_CHUNK, n), scr);
+  for (let k = claim(c, 0, 1); k < n; k = claim(c, 0, 1)) {
+    if (!commitTaskRun(tid, k, scr)) atomic.store<i32>(c + C_HFAIL, 1);
   }
 }
 
-/**
- * The tree job's phase 1: whole subtrees (the nodes below the top SUB_BITS levels, by their first
- * SUB_BITS path bits), claimed one at a time, each hashed deepest level first. A subtree's nodes
- * only read hashes of its own deeper nodes and leaves, so the threads meet once, after it.
- */
-function subtreePhase(c: usize, tid: u32): void {
-  const level = <usize>load<u32>(c + C_HLEVEL);
-  const lstart = <usize>load<u32>(c + C_HLSTART);
-  const depth = load<u32>(c + C_HDEPTH);
-  const counts = <usize>load<u32>(c + C_HSUBS);
-  const scr = hashScratch(c, tid);
-  for (let sub = claim(c, 1, 1); sub < SUBS; sub = claim(c, 1, 1)) {
-    for (let d = <i32>depth - 1; d >= <i32>SUB_BITS; d--) {
-      const row = counts + ((<usize>d * SUBS) << 2);
-      let from = load<u32>(lstart + (<usize>d << 2));
-      for (let q: u32 = 0; q < sub; q++) from += load<u32>(row + (<usize>q << 2));
-      const n = load<u32>(row + (<usize>sub << 2));
-      if (n != 0) hashLevelRange(level, from, from + n, scr);
-    }
-  }
-}
-
-/** A joined worker's tree job: leaves, then (once the main thread closed them) the levels. */
+/** A joined worker's tree job: its subtrees, then its counts for the main instance. */
 function workerTree(c: usize, tid: u32): void {
-  const bgen = atomic.load<i32>(c + C_BAR_GEN);
-  leafPhase(c, tid);
-  atomic.add<i32>(c + C_DONE, 1);
-  if (!spinChange(c + C_BAR_GEN, bgen, BARRIER_SPINS_MAX)) abort("parallel.ts: the main thread did not close the leaves");
-  subtreePhase(c, tid);
-  barrier(c, <u32>(atomic.load<i32>(c + C_JOIN) & 0x7f));
+  const hashes = commitHashCount();
+  const nodes = commitNodeCount();
+  treePhase(c, tid);
+  atomic.add<i32>(c + C_HCOUNT, <i32>(commitHashCount() - hashes));
+  atomic.add<i32>(c + C_HNODES, <i32>(commitNodeCount() - nodes));
 }
 
 /**
- * Hashes the `nLeaves` leaves listed at `leaves` ([slot, entry] each), then the dirty nodes at
- * `level` ([slot, node] each; depth d's nodes from `lstart[d]` to `lstart[d + 1]`, `depth`
- * levels, in key order; `subs` counts them per depth and subtree) on all threads (main
- * instance): the subtrees on all threads, the top SUB_BITS levels on the main thread after them.
- * False when the caller must hash them itself: too few to share, or OOM.
+ * Walks and hashes the `tasks` subtrees of the current root (commit.ts commitTaskRun) on all
+ * threads (main instance): 1 when done, 0 when the caller must run them itself (OOM of the
+ * claim counters), -1 when a thread ran out of memory.
  */
-export function parHashTree(leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32, subs: usize): bool {
-  if (!ASC_FEATURE_THREADS || ctl == 0 || threadCount < 2) return false;
-  const top = min<u32>(depth, SUB_BITS);
-  if (nLeaves + load<u32>(lstart + (<usize>depth << 2)) - load<u32>(lstart + (<usize>top << 2)) < PAR_MIN_LEVEL) return false;
+export function parRootTasks(tasks: u32): i32 {
+  if (!ASC_FEATURE_THREADS || ctl == 0 || threadCount < 2) return 0;
   const c = ctl;
-  if (!resetClaims(c, 2)) return false;
-  store<u32>(c + C_HLIST, <u32>leaves);
-  store<u32>(c + C_HN, nLeaves);
-  store<u32>(c + C_HLEVEL, <u32>level);
-  store<u32>(c + C_HLSTART, <u32>lstart);
-  store<u32>(c + C_HDEPTH, depth);
-  store<u32>(c + C_HSUBS, <u32>subs);
+  if (!resetClaims(c, 1)) return 0;
+  store<u32>(c + C_HN, tasks);
+  store<u32>(c + C_HFAIL, 0);
+  store<u32>(c + C_HCOUNT, 0);
+  store<u32>(c + C_HNODES, 0);
   publish(c, KIND_TREE);
-  leafPhase(c, 0);
-  const threads = closeLookups(c);
-  subtreePhase(c, 0);
-  barrier(c, threads);
-  const scr = hashScratch(c, 0);
-  for (let d = <i32>top - 1; d >= 0; d--) {
-    hashLevelRange(level, load<u32>(lstart + (<usize>d << 2)), load<u32>(lstart + (<usize>(d + 1) << 2)), scr);
-  }
+  treePhase(c, 0);
+  closeLookups(c);
+  commitAddCounts(atomic.load<u32>(c + C_HCOUNT), atomic.load<u32>(c + C_HNODES));
   rootJobs++;
-  return true;
+  return atomic.load<i32>(c + C_HFAIL) != 0 ? -1 : 1;
 }
