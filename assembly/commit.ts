@@ -203,6 +203,17 @@ export function dirtyReserve(more: u32): bool {
   dirtyLen++;
 }
 
+/** The stamp of entries already on the dirty list (parallel.ts stamps entries on the threads). */
+export function dirtyStamp(): u32 {
+  return dirtyGen;
+}
+
+/** Puts entry `e`, stamped with dirtyStamp() by the caller, on the dirty list (room reserved). */
+export function dirtyPush(e: usize): void {
+  store<u32>(bufPtr(B_DIRTY) + (<usize>dirtyLen << 2), <u32>e);
+  dirtyLen++;
+}
+
 /** Drops the entries stamped DGEN_DEAD from the dirty list (before they are freed). */
 export function dirtyDropDead(): void {
   const list = bufPtr(B_DIRTY);

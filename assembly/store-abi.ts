@@ -16,4 +16,4 @@ export {
   stateBegin, stateCommit, stateAbort, stateApply, stateChangedCount, stateChanges, stateExportAll,
   stateLoadBuffer, stateLoad, stateReserve, stateRoot, stateProve, stateTestSkipHeap,
 } from "./state";
-export { parInit, parThreads, parStop, parWorkerRun, parRootJobs } from "./parallel";
+export { parInit, parThreads, parStop, parWorkerRun, parRootJobs, parSerialJobs, parTestSlowSpins } from "./parallel";

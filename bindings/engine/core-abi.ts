@@ -159,8 +159,12 @@ export interface CoreFunctions {
   parStop(): void;
   /** A worker instance's share of job `gen` on the control block `ctl` as thread `tid` (1..threads-1). */
   parWorkerRun(ctl: number, tid: number, gen: number): void;
-  /** State-root hashing jobs (paths, or leaves and levels) that ran on the threads so far. */
+  /** State-root hashing jobs (paths, or subtrees) that ran on the threads so far. */
   parRootJobs(): number;
+  /** Jobs run serially so far because the threads were slow (backing off under load). */
+  parSerialJobs(): number;
+  /** Test hook: a wait of `spins` loads or more makes a job slow (0: every job). */
+  parTestSlowSpins(spins: number): void;
 }
 
 /** Everything the core exports: its functions and its linear memory (whose buffer changes as it grows). */
@@ -239,6 +243,8 @@ export const CORE_FUNCTION_ARITY: {
   parStop: 0,
   parWorkerRun: 3,
   parRootJobs: 0,
+  parSerialJobs: 0,
+  parTestSlowSpins: 1,
 };
 
 /**

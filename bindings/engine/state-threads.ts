@@ -75,12 +75,21 @@ async function expectReply(w: ThreadWorker, type: ThreadWorkerReply["type"]): Pr
     throw new ChainDbError(ErrorCode.WORKER_FAILED, `state thread replied ${reply.type}, expected ${type}`);
 }
 
+/** Test hooks of the threaded state. */
+export interface ThreadedStateTestHooks {
+  /** A wait of this many loads or more makes a job slow, so the next jobs run serially (0: every job). */
+  slowSpins?: number;
+}
+
 /**
  * An empty WASM ledger state whose blocks execute on `threads` threads (the calling one
  * included; 1 runs the threaded build's schedule on the calling thread alone). Close it to stop
  * the workers.
  */
-export async function createThreadedWasmState(threads: number): Promise<LedgerState> {
+export async function createThreadedWasmState(
+  threads: number,
+  hooks: ThreadedStateTestHooks = {},
+): Promise<LedgerState> {
   aint(threads, 1, STATE_THREADS_MAX, "threads");
   const memory = createSharedCoreMemory();
   const core = await instantiateThreadedCore(memory);
@@ -98,6 +107,7 @@ export async function createThreadedWasmState(threads: number): Promise<LedgerSt
     const state = new WasmState(core, new CoreMemory(memory), stop);
     const ctl = core.parInit(threads) >>> 0;
     if (ctl === 0) throw new ChainDbError(ErrorCode.OUT_OF_MEMORY, "wasm state: out of memory during init");
+    if (hooks.slowSpins !== undefined) core.parTestSlowSpins(hooks.slowSpins);
     workers.forEach((w, i) =>
       w.handle.postMessage({ type: "run", ctl, tid: i + 1 } satisfies ThreadWorkerMessage),
     );

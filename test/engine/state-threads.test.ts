@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLedgerState, type LedgerState } from "../../bindings/engine/index.ts";
 import { Ledger } from "../../bindings/chain/index.ts";
+import { createThreadedWasmState } from "../../bindings/engine/state-threads.ts";
 import { ErrorCode } from "../../bindings/util/index.ts";
 import { blockCaseArb, checkRootThreads, runCase, sameAccounts } from "../helpers/parallel-blocks.ts";
 
@@ -91,6 +92,25 @@ describe("the root's work on every build", () => {
         // One compression per path and per leaf, two per node: at least four per changed account.
         expect(work[0]!.hashes).toBeGreaterThan(4 * 900);
       }
+    } finally {
+      for (const s of states) await s.close?.();
+    }
+  }, 60_000);
+});
+
+describe("threads that are slow (another process on the cores)", () => {
+  it("back off to the serial path, with serial execution's results", async () => {
+    // Every wait counts as slow: after each job on the threads the next 1, 2, 4 … run serially.
+    const states = [await createLedgerState("wasm"), await createThreadedWasmState(2, { slowSpins: 0 })];
+    try {
+      fc.assert(
+        fc.property(blockCaseArb, (c) => runCase(states, c)),
+        { seed: 0x5105, numRuns: 40 },
+      );
+      expect(sameAccounts(states)).toBe(true);
+      const slow = states[1]!;
+      expect(slow.serialJobs).toBeGreaterThan(slow.rootJobs! + 10);
+      expect(slow.rootJobs).toBeGreaterThan(0);
     } finally {
       for (const s of states) await s.close?.();
     }
