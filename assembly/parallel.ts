@@ -193,19 +193,22 @@ function spinChange(p: usize, old: i32, spins: u64): bool {
 // A thread descheduled in the middle of a job (another process on the cores) holds its partner
 // at the next wait for a whole scheduler slice, milliseconds against a block's 0.3 ms: 2 threads
 // ran at 0.01-0.07x serial with a CPU-burning process beside them. So the main instance counts
-// the loads of each wait; a job in which one wait took SLOW_SPINS loads or more (0.1-0.3 ms
-// here; a quiet machine's waits are microseconds, at most one subtree of a root) makes the next
-// jobs run serially, 1, 2, 4 … up to BACKOFF_MAX of them, doubling while the jobs that probe the
-// threads stay slow and halving after each fast one. Results never depend on it: a skipped job
-// is the serial path (parApply returns 0, the root's work runs on the main thread). (Sleeping in
-// the wait instead, a `memory.atomic.wait32` on the main instance past 2^16 loads, hung the
-// vitest suite once in four runs here: left out.)
+// the loads of each wait; a job in which one wait took SLOW_SPINS loads or more (20-60 µs here,
+// where a quiet machine's waits for a lookup chunk take a few; SLOW_SPINS_TREE for the subtree
+// job, where the last subtree may take ~100 µs) makes the next jobs run serially, 1, 2, 4 … up
+// to BACKOFF_MAX of them, doubling while the jobs that probe the threads stay slow and shrinking
+// by a quarter after each fast one. Results never depend on it: a skipped job is the serial path
+// (parApply returns 0, the root's work runs on the main thread). (Sleeping in the wait instead,
+// a `memory.atomic.wait32` on the main instance past 2^16 loads, hung the vitest suite once in
+// four runs here: left out.)
 
 /** Loads of one wait from which a job counts as slow (parTestSlowSpins changes it). */
-const SLOW_SPINS: u64 = 1 << 19;
+const SLOW_SPINS: u64 = 1 << 16;
+const SLOW_SPINS_TREE: u64 = 1 << 19;
 /** Most jobs run serially after slow ones before the threads are tried again. */
 const BACKOFF_MAX: u32 = 256;
 let slowSpins: u64 = SLOW_SPINS;
+let slowTest = false;
 let waitedLong = false;
 let backoff: u32 = 0;
 let skipJobs: u32 = 0;
@@ -229,7 +232,7 @@ function jobEnded(): void {
   if (waitedLong) {
     backoff = min<u32>(max<u32>(1, backoff << 1), BACKOFF_MAX);
     skipJobs = backoff;
-  } else backoff >>= 1;
+  } else backoff -= backoff >> 2;
   waitedLong = false;
 }
 
@@ -238,9 +241,10 @@ export function parSerialJobs(): u32 {
   return serialJobs;
 }
 
-/** Test hook: a wait of `spins` loads or more counts as slow (0: every job; the default is 2^20). */
+/** Test hook: a wait of `spins` loads or more counts as slow in every job (0: every job is slow). */
 export function parTestSlowSpins(spins: u32): void {
-  slowSpins = spins == 0 ? 0 : <u64>spins;
+  slowSpins = <u64>spins;
+  slowTest = true;
 }
 
 /** All `threads` threads meet here before any goes on. */
@@ -445,6 +449,8 @@ function closeLookups(c: usize, apply: bool, gen: i32): u32 {
   atomic.store<i32>(c + C_DONE, 0);
   if (apply && atomic.load<i32>(missingWord(c, gen)) != gen) atomic.store<i32>(c + C_GO, gen);
   atomic.add<i32>(c + C_BAR_GEN, 1);
+  // Workers of an apply job may sleep on it in JavaScript (parWorkerRun).
+  if (apply) atomic.notify(c + C_BAR_GEN, -1);
   return threads;
 }
 
@@ -461,13 +467,36 @@ function spinUntil(p: usize, want: i32, spins: u64): bool {
 }
 
 /** A joined worker's job: lookups, then (unless a lookup missed) the levels. */
-function workerJob(c: usize, tid: u32, gen: i32): void {
+/**
+ * Loads of the lookup barrier a worker spins in wasm before it leaves to wait in JavaScript
+ * (about 10-20 µs here: the main thread closes the lookups within microseconds on a quiet
+ * machine). Descheduled by another process, the main thread may close them a scheduler slice
+ * later; a worker spinning all that time would hold the core the main thread needs.
+ */
+const LOOKUP_SPINS: u64 = 1 << 14;
+/** The lookup barrier's generation a worker waits to change (see parWorkerRun). */
+let waitValue: i32 = 0;
+
+/**
+ * A joined worker's job: lookups, then (unless a lookup missed) the levels. Returns 0 when done,
+ * or the address the worker must wait on (see parWorkerRun).
+ */
+function workerJob(c: usize, tid: u32, gen: i32): usize {
   const bgen = atomic.load<i32>(c + C_BAR_GEN);
   lookupPhase(c, gen);
   atomic.add<i32>(c + C_DONE, 1);
-  if (!spinChange(c + C_BAR_GEN, bgen, BARRIER_SPINS_MAX)) abort("parallel.ts: the main thread did not close the lookups");
-  if (atomic.load<i32>(c + C_GO) != gen) return;
+  if (!spinChange(c + C_BAR_GEN, bgen, LOOKUP_SPINS)) {
+    waitValue = bgen;
+    return c + C_BAR_GEN;
+  }
+  return workerLevels(c, tid, gen);
+}
+
+/** A joined worker's levels, once the main thread has closed the lookups of job `gen`. */
+function workerLevels(c: usize, tid: u32, gen: i32): usize {
+  if (atomic.load<i32>(c + C_GO) != gen) return 0;
   applyPhases(c, tid, <u32>(atomic.load<i32>(c + C_JOIN) & 0x7f));
+  return 0;
 }
 
 /** The main thread's job: lookups, closing them, and (unless a lookup missed) the levels. */
@@ -481,20 +510,30 @@ function mainJob(c: usize, gen: i32): void {
 /**
  * A worker's share of job `gen` (the value of the job word, control block +0, that woke it: the
  * worker waits on that word in JavaScript and checks the stop word, +4, first). `tid` is
- * 1..threads-1 (the main thread is 0). Returns when the job is done.
+ * 1..threads-1 (the main thread is 0). Returns 0 when the job is done; otherwise an address: the
+ * worker must wait (in JavaScript, `Atomics.wait`) until the i32 there differs from
+ * {@link parWorkerWaitValue}, then call {@link parWorkerResume}.
  */
-export function parWorkerRun(c: usize, tid: u32, gen: i32): void {
-  if (!ASC_FEATURE_THREADS || !join(c, gen)) return;
+export function parWorkerRun(c: usize, tid: u32, gen: i32): usize {
+  if (!ASC_FEATURE_THREADS || !join(c, gen)) return 0;
   // The kind was stored before the join word that the join just matched.
   const kind = load<u32>(c + C_KIND);
-  if (kind == KIND_APPLY) workerJob(c, tid, gen);
-  else if (kind == KIND_PATHS) {
-    pathsPhase(c, tid);
-    atomic.add<i32>(c + C_DONE, 1);
-  } else {
-    workerTree(c, tid);
-    atomic.add<i32>(c + C_DONE, 1);
-  }
+  if (kind == KIND_APPLY) return workerJob(c, tid, gen);
+  if (kind == KIND_PATHS) pathsPhase(c, tid);
+  else workerTree(c, tid);
+  atomic.add<i32>(c + C_DONE, 1);
+  return 0;
+}
+
+/** The value a worker waits to change after {@link parWorkerRun} returned an address. */
+export function parWorkerWaitValue(): i32 {
+  return waitValue;
+}
+
+/** Resumes job `gen` after its wait (see {@link parWorkerRun}); the same results. */
+export function parWorkerResume(c: usize, tid: u32, gen: i32): usize {
+  if (!ASC_FEATURE_THREADS) return 0;
+  return workerLevels(c, tid, gen);
 }
 
 // ---- scheduling (main instance) ------------------------------------------------------------------
@@ -644,6 +683,7 @@ export function parFees(): u64 {
 /** Publishes a job of `kind` whose inputs are in the control block; returns its generation. */
 function publish(c: usize, kind: u32): i32 {
   waitedLong = false;
+  if (!slowTest) slowSpins = kind == KIND_TREE ? SLOW_SPINS_TREE : SLOW_SPINS;
   store<u32>(c + C_KIND, kind);
   const gen = atomic.load<i32>(c + C_GEN) + 1;
   atomic.store<i32>(c + C_JOIN, (gen << 8) | 1);

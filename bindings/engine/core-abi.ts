@@ -157,8 +157,16 @@ export interface CoreFunctions {
   parThreads(): number;
   /** Sets the stop word (control block +4) and wakes the workers waiting on the job word (+0). */
   parStop(): void;
-  /** A worker instance's share of job `gen` on the control block `ctl` as thread `tid` (1..threads-1). */
-  parWorkerRun(ctl: number, tid: number, gen: number): void;
+  /**
+   * A worker instance's share of job `gen` on the control block `ctl` as thread `tid` (1..threads-1):
+   * 0 when done, else an address whose i32 the worker waits to differ from `parWorkerWaitValue()`
+   * before it calls `parWorkerResume`.
+   */
+  parWorkerRun(ctl: number, tid: number, gen: number): number;
+  /** The value a worker waits to change after `parWorkerRun` or `parWorkerResume` returned an address. */
+  parWorkerWaitValue(): number;
+  /** Goes on with job `gen` after the wait; returns as `parWorkerRun` does. */
+  parWorkerResume(ctl: number, tid: number, gen: number): number;
   /** State-root hashing jobs (paths, or subtrees) that ran on the threads so far. */
   parRootJobs(): number;
   /** Jobs run serially so far because the threads were slow (backing off under load). */
@@ -242,6 +250,8 @@ export const CORE_FUNCTION_ARITY: {
   parThreads: 0,
   parStop: 0,
   parWorkerRun: 3,
+  parWorkerWaitValue: 0,
+  parWorkerResume: 3,
   parRootJobs: 0,
   parSerialJobs: 0,
   parTestSlowSpins: 1,

@@ -20,6 +20,26 @@ export type ThreadWorkerReply =
 
 /** Loads of the job word before the worker sleeps: blocks come back to back in a busy ledger. */
 const SPINS = 20_000;
+/**
+ * Bound of one sleep inside a job, in ms: the main thread notifies the word it waits on, so this
+ * only bounds a missed wake-up.
+ */
+const JOB_WAIT_MS = 1;
+
+/**
+ * Runs this worker's share of job `gen`. Where the core asks the worker to wait for the main
+ * thread (it spun in wasm first, 2^14 loads), the worker sleeps here, in `Atomics.wait`, so that a
+ * main thread put aside by another process gets this core back sooner than from a spinning
+ * worker; then it re-enters the core.
+ */
+function runJob(x: CoreExports, words: Int32Array, ctl: number, tid: number, gen: number): void {
+  // Bounded: the core asks for one wait per job today (the lookup barrier of a block).
+  for (let at = x.parWorkerRun(ctl, tid, gen) >>> 0; at !== 0; at = x.parWorkerResume(ctl, tid, gen) >>> 0) {
+    const i = at >>> 2;
+    const value = x.parWorkerWaitValue();
+    while (Atomics.load(words, i) === value) Atomics.wait(words, i, value, JOB_WAIT_MS);
+  }
+}
 
 let core: Promise<CoreExports> | undefined;
 
@@ -35,7 +55,7 @@ function serve(x: CoreExports, ctl: number, tid: number): void {
     while (Atomics.load(words, job) === seen) Atomics.wait(words, job, seen);
     if (Atomics.load(words, stop) !== 0) return;
     seen = Atomics.load(words, job);
-    x.parWorkerRun(ctl, tid, seen);
+    runJob(x, words, ctl, tid, seen);
   }
 }
 
