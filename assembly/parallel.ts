@@ -469,11 +469,13 @@ function spinUntil(p: usize, want: i32, spins: u64): bool {
 /** A joined worker's job: lookups, then (unless a lookup missed) the levels. */
 /**
  * Loads of the lookup barrier a worker spins in wasm before it leaves to wait in JavaScript
- * (about 10-20 µs here: the main thread closes the lookups within microseconds on a quiet
- * machine). Descheduled by another process, the main thread may close them a scheduler slice
- * later; a worker spinning all that time would hold the core the main thread needs.
+ * (about 50-100 µs here; the main thread closes the lookups within microseconds on a quiet
+ * machine, and waking a sleeping worker costs tens of microseconds that the main thread then
+ * waits at the end of the levels: 2^14 loads cost the hot-set rows a fifth). Descheduled by
+ * another process, the main thread may close them a scheduler slice later; a worker spinning all
+ * that time would hold the core the main thread needs.
  */
-const LOOKUP_SPINS: u64 = 1 << 14;
+const LOOKUP_SPINS: u64 = 1 << 17;
 /** The lookup barrier's generation a worker waits to change (see parWorkerRun). */
 let waitValue: i32 = 0;
 
