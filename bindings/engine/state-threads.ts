@@ -77,7 +77,10 @@ async function expectReply(w: ThreadWorker, type: ThreadWorkerReply["type"]): Pr
 
 /** Test hooks of the threaded state. */
 export interface ThreadedStateTestHooks {
-  /** A wait of this many loads or more makes a job slow, so the next jobs run serially (0: every job). */
+  /**
+   * A wait of this many loads or more makes a job slow, so the next jobs run serially (0: every
+   * job; 2^32 − 1: in effect never, for tests that check the threads did the work).
+   */
   slowSpins?: number;
 }
 

@@ -12,13 +12,16 @@ import { createThreadedWasmState } from "../../bindings/engine/state-threads.ts"
 import { ErrorCode } from "../../bindings/util/index.ts";
 import { blockCaseArb, checkRootThreads, runCase, sameAccounts } from "../helpers/parallel-blocks.ts";
 
+/** These tests check that the threads did the work: no backing off to serial on a loaded machine. */
+const NO_BACKOFF = { slowSpins: 2 ** 32 - 1 };
+
 describe("parallel execution in the threaded core", () => {
   let states: LedgerState[] = [];
   beforeAll(async () => {
     states = [
       await createLedgerState("wasm"),
       await createLedgerState("wasm", { threads: 1 }),
-      await createLedgerState("wasm", { threads: 2 }),
+      await createThreadedWasmState(2, NO_BACKOFF),
     ];
   });
   afterAll(async () => {
@@ -65,7 +68,7 @@ describe("the root's work on every build", () => {
     const states = [
       await createLedgerState("wasm"),
       await createLedgerState("wasm", { threads: 1 }),
-      await createLedgerState("wasm", { threads: 2 }),
+      await createThreadedWasmState(2, NO_BACKOFF),
     ];
     try {
       const addrs = Array.from({ length: 5000 }, (_, i) =>
