@@ -196,8 +196,10 @@ function spinChange(p: usize, old: i32, spins: u64): bool {
 // the loads of each wait; a job in which one wait took SLOW_SPINS loads or more (20-60 µs here,
 // where a quiet machine's waits for a lookup chunk take a few; SLOW_SPINS_TREE for the subtree
 // job, where the last subtree may take ~100 µs) makes the next jobs run serially, 1, 2, 4 … up
-// to BACKOFF_MAX of them, doubling while the jobs that probe the threads stay slow and shrinking
-// by a quarter after each fast one. Results never depend on it: a skipped job is the serial path
+// to BACKOFF_MAX of them (0.3-3 s of blocks), doubling while the jobs that probe the threads stay
+// slow and shrinking by an eighth after each fast one (a loaded machine lets some probes through:
+// shrinking by a half or a quarter probed so often that the stalls of the slow probes kept the
+// hot-set rows at 0.3-0.5x serial). Results never depend on it: a skipped job is the serial path
 // (parApply returns 0, the root's work runs on the main thread). (Sleeping in the wait instead,
 // a `memory.atomic.wait32` on the main instance past 2^16 loads, hung the vitest suite once in
 // four runs here: left out.)
@@ -206,7 +208,7 @@ function spinChange(p: usize, old: i32, spins: u64): bool {
 const SLOW_SPINS: u64 = 1 << 16;
 const SLOW_SPINS_TREE: u64 = 1 << 19;
 /** Most jobs run serially after slow ones before the threads are tried again. */
-const BACKOFF_MAX: u32 = 256;
+const BACKOFF_MAX: u32 = 1024;
 let slowSpins: u64 = SLOW_SPINS;
 let slowTest = false;
 let waitedLong = false;
@@ -232,7 +234,7 @@ function jobEnded(): void {
   if (waitedLong) {
     backoff = min<u32>(max<u32>(1, backoff << 1), BACKOFF_MAX);
     skipJobs = backoff;
-  } else backoff -= backoff >> 2;
+  } else backoff = backoff > 8 ? backoff - (backoff >> 3) : backoff >> 1;
   waitedLong = false;
 }
 
