@@ -90,7 +90,8 @@ const C_DGEN: usize = C_KIND + 36;
 const C_FLAGS: usize = C_KIND + 40; // per-key flags (PAR_FIRST_*), 2 per transfer
 const C_SHARED: usize = C_KIND + 44; // levels all threads run; the main thread runs the rest alone
 const C_GO: usize = C_KIND + 48; // the last apply job whose levels run (no account was missing)
-const CTL_SIZE: u32 = <u32>C_KIND + 52;
+const C_SLOW: usize = C_KIND + 52; // a worker waited long for the main thread in this job
+const CTL_SIZE: u32 = <u32>C_KIND + 56;
 /** Job kinds: a block's transfers (parApply), the dirty keys' paths, the subtrees of a root. */
 const KIND_APPLY: u32 = 0;
 const KIND_PATHS: u32 = 1;
@@ -231,7 +232,8 @@ function jobSkipped(): bool {
 
 /** Ends a job that ran on the threads: a slow one backs off (see the section comment). */
 function jobEnded(): void {
-  if (waitedLong) {
+  // (Under the test hook only its threshold decides.)
+  if (waitedLong || (!slowTest && atomic.load<i32>(ctl + C_SLOW) != 0)) {
     backoff = min<u32>(max<u32>(1, backoff << 1), BACKOFF_MAX);
     skipJobs = backoff;
   } else backoff = backoff > 8 ? backoff - (backoff >> 3) : backoff >> 1;
@@ -243,7 +245,10 @@ export function parSerialJobs(): u32 {
   return serialJobs;
 }
 
-/** Test hook: a wait of `spins` loads or more counts as slow in every job (0: every job is slow). */
+/**
+ * Test hook: a wait of `spins` loads or more on the main thread counts as slow in every job (0:
+ * every job is slow), and nothing else does (not a worker's long wait).
+ */
 export function parTestSlowSpins(spins: u32): void {
   slowSpins = <u64>spins;
   slowTest = true;
@@ -490,6 +495,8 @@ function workerJob(c: usize, tid: u32, gen: i32): usize {
   lookupPhase(c, gen);
   atomic.add<i32>(c + C_DONE, 1);
   if (!spinChange(c + C_BAR_GEN, bgen, LOOKUP_SPINS)) {
+    // The main thread is late (descheduled, on a loaded machine): the job counts as slow.
+    atomic.store<i32>(c + C_SLOW, 1);
     waitValue = bgen;
     return c + C_BAR_GEN;
   }
@@ -687,6 +694,7 @@ export function parFees(): u64 {
 /** Publishes a job of `kind` whose inputs are in the control block; returns its generation. */
 function publish(c: usize, kind: u32): i32 {
   waitedLong = false;
+  store<i32>(c + C_SLOW, 0);
   if (!slowTest) slowSpins = kind == KIND_TREE ? SLOW_SPINS_TREE : SLOW_SPINS;
   store<u32>(c + C_KIND, kind);
   const gen = atomic.load<i32>(c + C_GEN) + 1;
