@@ -264,6 +264,10 @@ function barrier(c: usize, threads: u32): void {
   } else if (!spinChange(c + C_BAR_GEN, gen, BARRIER_SPINS_MAX)) {
     // A thread never arrived (it died, or its instance was torn down): a bug, never bad input.
     abort("parallel.ts: a thread did not reach the barrier");
+  } else if (waitedLong && ctl == 0) {
+    // A worker waited long for the main thread (see C_SLOW): the job counts as slow.
+    atomic.store<i32>(c + C_SLOW, 1);
+    waitedLong = false;
   }
 }
 
@@ -527,6 +531,7 @@ function mainJob(c: usize, gen: i32): void {
  */
 export function parWorkerRun(c: usize, tid: u32, gen: i32): usize {
   if (!ASC_FEATURE_THREADS || !join(c, gen)) return 0;
+  waitedLong = false; // this worker's long waits in this job (see barrier)
   // The kind was stored before the join word that the join just matched.
   const kind = load<u32>(c + C_KIND);
   if (kind == KIND_APPLY) return workerJob(c, tid, gen);
