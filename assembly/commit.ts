@@ -60,7 +60,9 @@ const B_LEVEL: u32 = 14; // dirty nodes level by level: [slot holding it, node] 
 const B_CARRY: u32 = 15; // leaves pushed down by a split: [entry, path 32, hash 32]
 const B_PROOF: u32 = 16;
 const B_ENT: u32 = 17; // the items' entries, dirty order
-const B_LEAVES: u32 = 23; // leaves deferred by the walk for the threads: [slot, entry] u32 each
+const B_LEAVES: u32 = 23; // leaves deferred by a subtree walk: [slot, entry] u32 each
+/** Thread t's own walk buffers (front, front2, level, carry, leaves) are ids B_THREAD + 5t + 0..4. */
+const B_THREAD: u32 = 24;
 const CARRY_SIZE: u32 = 68;
 
 const ROOT_NODE: usize = memory.data(80, 16); // slot 0 is the root
@@ -71,13 +73,14 @@ const PATH_IO: usize = memory.data(32, 16);
 const LEVEL_START: usize = memory.data(<i32>((DEPTH_MAX + 2) * 4), 16);
 const STACK: usize = memory.data(<i32>((DEPTH_MAX + 1) * 4), 16);
 /**
- * Path bits that name a subtree the threads hash whole (parallel.ts): 16 subtrees, claimed one at
- * a time, so the threads meet once after them instead of at every level.
+ * Depth of the subtrees the threads walk and hash whole (parallel.ts): the main thread walks the
+ * top SUB_BITS levels, and the frontier it reaches (at most 2^SUB_BITS slots) is the list of tasks.
  */
-export const SUB_BITS: u32 = 4;
-export const SUBS: u32 = 1 << SUB_BITS;
-/** Dirty nodes per depth (≥ SUB_BITS) and subtree: u32 [depth][subtree], counted by the walk. */
-const SUB_COUNT: usize = memory.data(<i32>((DEPTH_MAX + 1) * SUBS * 4), 16);
+export const SUB_BITS: u32 = 5;
+/** Most threads that walk subtrees (parallel.ts PAR_THREADS_MAX). */
+const WALK_THREADS: u32 = 16;
+/** Each thread's level starts for its subtree walks: (DEPTH_MAX + 2) u32 per thread. */
+const THREAD_LSTART: usize = memory.data(<i32>((DEPTH_MAX + 2) * 4 * WALK_THREADS), 16);
 
 let nodeFreeList: usize = 0;
 let chunkNext: usize = 0;
@@ -93,20 +96,50 @@ let hashCount: u64 = 0;
  * at parInit; a function returns false when the caller must hash serially instead).
  */
 let rootPaths: ((list: usize, n: u32, dst: usize) => bool) | null = null;
-let rootTree: ((leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32, subs: usize) => bool) | null = null;
+/** Runs the walk's `tasks` subtrees on the threads: 1 done, 0 not run (the caller runs them), -1 OOM. */
+let rootTree: ((tasks: u32) => i32) | null = null;
 
 /** Lets the threads hash the roots from now on (parallel.ts parInit). */
-export function commitUseThreads(
-  paths: (list: usize, n: u32, dst: usize) => bool,
-  tree: (leaves: usize, nLeaves: u32, level: usize, lstart: usize, depth: u32, subs: usize) => bool,
-): void {
+export function commitUseThreads(paths: (list: usize, n: u32, dst: usize) => bool, tree: (tasks: u32) => i32): void {
   rootPaths = paths;
   rootTree = tree;
 }
 
-/** The walk lists its leaves in B_LEAVES (for the threads) instead of hashing them. */
+/** The walk lists its leaves (a subtree walk hashes them after its levels are known). */
 let leafDefer = false;
 let leafLen: u32 = 0;
+
+// The walk's buffers and level starts: the main thread's, or a thread's own in a subtree walk
+// (instance globals: each thread's instance has its own).
+let idFront: u32 = B_FRONT;
+let idFront2: u32 = B_FRONT2;
+let idLevel: u32 = B_LEVEL;
+let idCarry: u32 = B_CARRY;
+let idLeaves: u32 = B_LEAVES;
+let lstartP: usize = LEVEL_START;
+/** Hashing scratch for a carried leaf's path: 0 on the main thread's walk (sha256Bytes). */
+let pathScr: usize = 0;
+
+function useThread(tid: u32, scr: usize): void {
+  const b = B_THREAD + 5 * tid;
+  idFront = b;
+  idFront2 = b + 1;
+  idLevel = b + 2;
+  idCarry = b + 3;
+  idLeaves = b + 4;
+  lstartP = THREAD_LSTART + <usize>tid * ((DEPTH_MAX + 2) << 2);
+  pathScr = scr;
+}
+
+function useMain(): void {
+  idFront = B_FRONT;
+  idFront2 = B_FRONT2;
+  idLevel = B_LEVEL;
+  idCarry = B_CARRY;
+  idLeaves = B_LEAVES;
+  lstartP = LEVEL_START;
+  pathScr = 0;
+}
 
 /** SHA-256 compressions done by root updates so far (a benchmark metric). */
 export function commitHashCount(): u64 { return hashCount; }
@@ -166,6 +199,17 @@ export function dirtyReserve(more: u32): bool {
 @inline export function markDirty(e: usize): void {
   if (load<u32>(e + ACC_VALUE + V_DGEN) == dirtyGen) return;
   store<u32>(e + ACC_VALUE + V_DGEN, dirtyGen);
+  store<u32>(bufPtr(B_DIRTY) + (<usize>dirtyLen << 2), <u32>e);
+  dirtyLen++;
+}
+
+/** The stamp of entries already on the dirty list (parallel.ts stamps entries on the threads). */
+export function dirtyStamp(): u32 {
+  return dirtyGen;
+}
+
+/** Puts entry `e`, stamped with dirtyStamp() by the caller, on the dirty list (room reserved). */
+export function dirtyPush(e: usize): void {
   store<u32>(bufPtr(B_DIRTY) + (<usize>dirtyLen << 2), <u32>e);
   dirtyLen++;
 }
@@ -242,22 +286,36 @@ export function treeRemove(e: usize): bool {
   store<u64>(dst, bswap<u64>(49 * 8), 56);
 }
 
-/** Queues leaf(e) for slot `ref`; hashes four at a time. */
-function queueLeaf(ref: usize, e: usize): void {
+/** Queues leaf(e) for slot `ref` (hashed four at a time, or listed in a subtree walk); false on OOM. */
+function queueLeaf(ref: usize, e: usize): bool {
   if (leafDefer) {
-    const l = bufEnsure(B_LEAVES, (leafLen + 1) << 3, leafLen << 3);
-    if (l != 0) {
-      store<u32>(l + (<usize>leafLen << 3), <u32>ref);
-      store<u32>(l + (<usize>leafLen << 3), <u32>e, 4);
-      leafLen++;
-      return;
-    }
-    // Out of memory for the list: this leaf is hashed here, serially, as without threads.
+    const l = bufEnsure(idLeaves, (leafLen + 1) << 3, leafLen << 3);
+    if (l == 0) return false;
+    store<u32>(l + (<usize>leafLen << 3), <u32>ref);
+    store<u32>(l + (<usize>leafLen << 3), <u32>e, 4);
+    leafLen++;
+    return true;
   }
   leafBlock(e, MSG4 + (<usize>leafQueued << 6));
   store<u32>(LEAF_SLOTS + (<usize>leafQueued << 2), <u32>ref);
   leafQueued++;
   if (leafQueued == 4) flushLeaves();
+  return true;
+}
+
+/** path(a) of entry `e` into `dst` (the walk's scratch: see pathScr). */
+function pathOf(e: usize, dst: usize): void {
+  if (pathScr == 0) {
+    sha256Bytes(e + 8, 32, dst);
+    return;
+  }
+  const m = pathScr; // lane 0 of the scratch's messages; the other lanes' digests are ignored
+  copy32(m, e + 8);
+  store<u64>(m, 0x80, 32);
+  v128.store(m, i32x4.splat(0), 40);
+  store<u64>(m, bswap<u64>(256), 56);
+  sha256Block4In(m, pathScr + 256, pathScr + 384);
+  copy32(dst, pathScr + 256);
 }
 
 function flushLeaves(): void {
@@ -418,7 +476,7 @@ let carryLen: u32 = 0;
 
 /** Appends a frontier item for depth d + 1; false on OOM. */
 function pushNext(ref: usize, lo: u32, hi: u32, carry: u32): bool {
-  const f = bufEnsure(B_FRONT2, (nextLen + 1) << 4, nextLen << 4);
+  const f = bufEnsure(idFront2, (nextLen + 1) << 4, nextLen << 4);
   if (f == 0) return false;
   const p = f + (<usize>nextLen << 4);
   store<u32>(p, <u32>ref);
@@ -461,13 +519,13 @@ function splitAt(lo: u32, hi: u32, d: u32): u32 {
 
 /** Makes the leaf at slot `ref` a carry (it moves down a split); returns its carry id, 0 on OOM. */
 function carryOf(ref: usize): u32 {
-  const c = bufEnsure(B_CARRY, (carryLen + 2) * CARRY_SIZE, (carryLen + 1) * CARRY_SIZE);
+  const c = bufEnsure(idCarry, (carryLen + 2) * CARRY_SIZE, (carryLen + 1) * CARRY_SIZE);
   if (c == 0) return 0;
   carryLen++;
   const p = c + <usize>carryLen * CARRY_SIZE;
   const e = <usize>load<u32>(slotPtr(ref)) & ~1;
   store<u32>(p, <u32>e);
-  sha256Bytes(e + 8, 32, p + 4);
+  pathOf(e, p + 4);
   copy32(p + 36, slotHash(ref));
   return carryLen;
 }
@@ -485,13 +543,13 @@ function visit(ref: usize, lo: u32, hi: u32, carry: u32, d: u32): bool {
     if (reals == 0) return true;
     if (reals == 1) {
       if (carry != 0) {
-        const c = bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE;
+        const c = bufPtr(idCarry) + <usize>carry * CARRY_SIZE;
         store<u32>(slotPtr(ref), load<u32>(c) | 1);
         copy32(slotHash(ref), c + 36);
       } else {
         const e = load<u32>(se + (<usize>first << 2));
         store<u32>(slotPtr(ref), e | 1);
-        queueLeaf(ref, <usize>e);
+        return queueLeaf(ref, <usize>e);
       }
       return true;
     }
@@ -503,8 +561,7 @@ function visit(ref: usize, lo: u32, hi: u32, carry: u32, d: u32): bool {
     const q = <u32>(p & ~1);
     const self = findEntry(lo, hi, q);
     if (firstReal(lo, hi, q) == hi) {
-      if (self < hi) queueLeaf(ref, <usize>q);
-      return true;
+      return self < hi ? queueLeaf(ref, <usize>q) : true;
     }
     // Another account arrives at this leaf: the slot becomes a node and the leaf moves down.
     if (self == hi) {
@@ -516,49 +573,89 @@ function visit(ref: usize, lo: u32, hi: u32, carry: u32, d: u32): bool {
     store<u32>(slotPtr(ref), <u32>p);
   }
   if (d >= DEPTH_MAX) unreachable(); // two distinct addresses with one SHA-256 path
-  const level = bufEnsure(B_LEVEL, (levelLen + 1) << 3, levelLen << 3);
+  const level = bufEnsure(idLevel, (levelLen + 1) << 3, levelLen << 3);
   if (level == 0) return false;
   store<u32>(level + (<usize>levelLen << 3), <u32>ref);
   store<u32>(level + (<usize>levelLen << 3), <u32>p, 4); // hashLevels then need not load the slot
   levelLen++;
-  if (d >= SUB_BITS && rootTree != null) {
-    // A level lists its nodes in key order, so each subtree's nodes are one run of it.
-    const path = lo < hi ? bufPtr(B_SPATH) + (<usize>lo << 5) : bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE + 4;
-    const at = SUB_COUNT + ((<usize>d * SUBS + (<u32>load<u8>(path) >> (8 - SUB_BITS))) << 2);
-    store<u32>(at, load<u32>(at) + 1);
-  }
   const m = splitAt(lo, hi, d);
-  const carrySide: u32 = carry == 0 ? 2 : bitAt(bufPtr(B_CARRY) + <usize>carry * CARRY_SIZE + 4, d);
+  const carrySide: u32 = carry == 0 ? 2 : bitAt(bufPtr(idCarry) + <usize>carry * CARRY_SIZE + 4, d);
   if ((m > lo || carrySide == 0) && !pushNext(p, lo, m, carrySide == 0 ? carry : 0)) return false;
   if ((hi > m || carrySide == 1) && !pushNext(p | 1, m, hi, carrySide == 1 ? carry : 0)) return false;
   return true;
 }
 
-/** Walks the tree over the `n` sorted items, level by level; false on OOM. */
-function walk(n: u32): bool {
+/**
+ * Walks slot `ref` at depth `d0` over sorted items [lo, hi) (and `carry`), level by level, down to
+ * depth `dEnd` (exclusive): the items left for depth `dEnd` stay in the next frontier
+ * (nextLen of them). Level starts go to lstartP; false on OOM.
+ */
+function walkFrom(ref: usize, lo: u32, hi: u32, carry: u32, d0: u32, dEnd: u32): bool {
   levelLen = 0;
-  carryLen = 0;
   nextLen = 0;
-  if (!pushNext(ROOT_NODE, 0, n, 0)) return false;
-  let d: u32 = 0;
-  for (; nextLen > 0; d++) {
+  if (!pushNext(ref, lo, hi, carry)) return false;
+  let d = d0;
+  for (; nextLen > 0 && d < dEnd; d++) {
     // The next level becomes the current one: swap the two frontier buffers' descriptors.
     swapFronts();
     frontLen = nextLen;
     nextLen = 0;
-    store<u32>(LEVEL_START + (<usize>d << 2), levelLen);
-    if (d >= SUB_BITS && rootTree != null) memory.fill(SUB_COUNT + ((<usize>d * SUBS) << 2), 0, SUBS << 2);
-    const f = bufPtr(B_FRONT);
+    store<u32>(lstartP + (<usize>d << 2), levelLen);
+    const f = bufPtr(idFront);
     touchFront(f, frontLen);
     for (let i: u32 = 0; i < frontLen; i++) {
       const it = f + (<usize>i << 4);
       if (!visit(<usize>load<u32>(it), load<u32>(it, 4), load<u32>(it, 8), load<u32>(it, 12), d)) return false;
     }
   }
-  store<u32>(LEVEL_START + (<usize>d << 2), levelLen);
+  store<u32>(lstartP + (<usize>d << 2), levelLen);
   levelDepth = d;
-  flushLeaves();
   return true;
+}
+
+/**
+ * Walks and hashes subtree task `k` of the last top walk (commitRoot) as thread `tid`, in the
+ * thread's own buffers and hashing scratch `scr`: its new nodes come from this instance's node
+ * chunk (the allocator is shared and locked). The subtree's nodes read only its own deeper nodes
+ * and leaves, so no other thread waits on any of it. False on OOM.
+ */
+export function commitTaskRun(tid: u32, k: u32, scr: usize): bool {
+  const task = bufPtr(B_FRONT2) + (<usize>k << 4);
+  const carryTop = load<u32>(task, 12);
+  useThread(tid, scr);
+  carryLen = 0;
+  let carry: u32 = 0;
+  let ok = true;
+  if (carryTop != 0) {
+    // The leaf the top walk carried down: a copy as this walk's carry 1.
+    const c = bufEnsure(idCarry, 2 * CARRY_SIZE, 0);
+    if (c == 0) ok = false;
+    else {
+      memory.copy(c + CARRY_SIZE, bufPtr(B_CARRY) + <usize>carryTop * CARRY_SIZE, CARRY_SIZE);
+      carryLen = 1;
+      carry = 1;
+    }
+  }
+  leafDefer = true;
+  leafLen = 0;
+  ok = ok && walkFrom(<usize>load<u32>(task), load<u32>(task, 4), load<u32>(task, 8), carry, SUB_BITS, DEPTH_MAX + 1);
+  leafDefer = false;
+  if (ok) {
+    hashLeafRange(bufPtr(idLeaves), 0, leafLen, scr);
+    const level = bufPtr(idLevel);
+    for (let d = <i32>levelDepth - 1; d >= <i32>SUB_BITS; d--) {
+      hashLevelRange(level, load<u32>(lstartP + (<usize>d << 2)), load<u32>(lstartP + (<usize>(d + 1) << 2)), scr);
+    }
+    hashCount += <u64>leafLen + (<u64>levelLen << 1);
+  }
+  useMain();
+  return ok;
+}
+
+/** Adds a worker's root work (compressions, new nodes) to this instance's counts (main instance). */
+export function commitAddCounts(hashes: u32, nodes: u32): void {
+  hashCount += hashes;
+  nodeCount += nodes;
 }
 
 let levelDepth: u32 = 0;
@@ -578,8 +675,8 @@ function touchFront(f: usize, n: u32): void {
 
 // store-buf keeps (pointer, capacity) per id; swapping two ids swaps the buffers.
 function swapFronts(): void {
-  const a = bufDesc(B_FRONT);
-  const b = bufDesc(B_FRONT2);
+  const a = bufDesc(idFront);
+  const b = bufDesc(idFront2);
   const t = load<u64>(a);
   store<u64>(a, load<u64>(b));
   store<u64>(b, t);
@@ -644,21 +741,30 @@ export function commitRoot(): usize {
   }
   const m = sortItems(n);
   if (m < 0) return 0;
-  // With threads the walk only lists the leaves; the threads hash them, then the levels.
-  leafDefer = threaded;
-  leafLen = 0;
-  const walked = walk(<u32>m);
-  leafDefer = false;
-  if (!walked) return 0;
-  if (tree != null && tree(bufPtr(B_LEAVES), leafLen, bufPtr(B_LEVEL), LEVEL_START, levelDepth, SUB_COUNT)) {
-    hashCount += <u64>leafLen + (<u64>levelLen << 1);
-  } else {
-    hashLeafRange(bufPtr(B_LEAVES), 0, leafLen, SCRATCH_MAIN);
-    hashCount += leafLen;
-    hashLevels();
+  carryLen = 0;
+  // With threads (and items enough to share) the main thread walks the top SUB_BITS levels; the
+  // subtrees below them are walked and hashed whole on all threads, then the top levels here.
+  const split = threaded && <u32>m >= ROOT_SPLIT_MIN;
+  if (!walkFrom(ROOT_NODE, 0, <u32>m, 0, 0, split ? SUB_BITS : DEPTH_MAX + 1)) return 0;
+  flushLeaves();
+  if (split && nextLen > 0) {
+    const topDepth = levelDepth;
+    const topLen = levelLen;
+    const tasks = nextLen;
+    const rc = tree!(tasks);
+    if (rc < 0) return 0;
+    if (rc == 0) {
+      for (let k: u32 = 0; k < tasks; k++) if (!commitTaskRun(0, k, SCRATCH_MAIN)) return 0;
+    }
+    levelDepth = topDepth;
+    levelLen = topLen;
   }
+  hashLevels();
   return commitDone();
 }
+
+/** Dirty keys below which a root is walked on the main thread alone (a job costs more). */
+const ROOT_SPLIT_MIN: u32 = 64;
 
 /** Empties the dirty and gone lists after a root; returns the root's address. */
 function commitDone(): usize {

@@ -21,10 +21,13 @@ import {
 } from "./kv";
 import { bufEnsure, bufPtr } from "./store-buf";
 import { kvJournalTail, kvJournalExtend } from "./kv";
-import { parApply, parEntries, parFees, parThreads, PAR_JREC } from "./parallel";
+import { parApply, parEntries, parFees, parFlags, parThreads, PAR_JREC, PAR_FIRST_IN_BLOCK, PAR_FIRST_DIRTY } from "./parallel";
 import { alloc, ALLOC_MAX } from "./store-alloc";
 import { copy48 } from "./store-mem";
-import { ACC_VALUE, V_DGEN, DGEN_DEAD, commitRoot, commitProve, dirtyReserve, dirtyDropDead, goneReserve, markDirty, treeRemove } from "./commit";
+import {
+  ACC_VALUE, V_DGEN, DGEN_DEAD, commitRoot, commitProve, dirtyReserve, dirtyDropDead, dirtyPush, dirtyStamp, goneReserve,
+  markDirty, treeRemove,
+} from "./commit";
 
 /** Transfer record as the bindings pack it: from 32, to 32, amount u64, fee u64, nonce u64. */
 export const TX_SIZE: u32 = 88;
@@ -312,13 +315,18 @@ export function stateApply(count: u32): i32 {
 /** Fewest transfers worth waking the threads for (assembly/parallel.ts). */
 const PAR_MIN_BLOCK: u32 = 128;
 
-/** Records a touched account whose value is journaled already (parallel execution). */
-function touchJournaled(e: usize): void {
-  markDirty(e);
-  if (load<u32>(e + V_EPOCH) == epoch) return;
-  store<u32>(e + V_EPOCH, epoch);
-  store<u32>(bufPtr(B_CHANGED) + (<usize>changedLen << 2), <u32>e);
-  changedLen++;
+/**
+ * Lists an account a thread changed, journaled and stamped already (parallel execution), by its
+ * flags: on the dirty list once per root, on the touched list once per block. The entry itself
+ * is not loaded (it may sit in the other core's cache).
+ */
+// @ts-ignore: decorator
+@inline function touchStamped(e: usize, flags: u8): void {
+  if (flags & PAR_FIRST_DIRTY) dirtyPush(e);
+  if (flags & PAR_FIRST_IN_BLOCK) {
+    store<u32>(bufPtr(B_CHANGED) + (<usize>changedLen << 2), <u32>e);
+    changedLen++;
+  }
 }
 
 /**
@@ -342,16 +350,17 @@ function applyThreads(count: u32, txs: usize, hashes: usize, statuses: usize): i
   const jbytes = 2 * count * PAR_JREC;
   const journal = kvJournalTail(acc, jbytes);
   if (journal == 0) return -1;
-  const rc = parApply(acc, txs, hashes, statuses, journal, count);
+  const rc = parApply(acc, txs, hashes, statuses, journal, count, epoch, dirtyStamp());
   if (rc <= 0) return rc == 0 ? -2 : -1;
   kvJournalExtend(acc, jbytes);
   const ents = parEntries();
+  const flags = parFlags();
   let applied: i32 = 0;
   for (let i: u32 = 0; i < count; i++) {
     if (load<u8>(statuses + i) != ST_OK) continue;
     applied++;
-    touchJournaled(<usize>load<u32>(ents + (<usize>i << 3)));
-    touchJournaled(<usize>load<u32>(ents + (<usize>i << 3), 4));
+    touchStamped(<usize>load<u32>(ents + (<usize>i << 3)), load<u8>(flags + (<usize>i << 1)));
+    touchStamped(<usize>load<u32>(ents + (<usize>i << 3), 4), load<u8>(flags + (<usize>i << 1), 1));
     if (load<u64>(txs + <usize>i * TX_SIZE, 72) == 0) continue;
     if (proposerEntry == 0) proposerEntry = create(PROPOSER);
     else if (!touch(proposerEntry)) return -1;

@@ -16,4 +16,6 @@ export {
   stateBegin, stateCommit, stateAbort, stateApply, stateChangedCount, stateChanges, stateExportAll,
   stateLoadBuffer, stateLoad, stateReserve, stateRoot, stateProve, stateTestSkipHeap,
 } from "./state";
-export { parInit, parThreads, parStop, parWorkerRun, parRootJobs } from "./parallel";
+export {
+  parInit, parThreads, parStop, parWorkerRun, parWorkerWaitValue, parWorkerResume, parRootJobs, parSerialJobs, parTestSlowSpins,
+} from "./parallel";

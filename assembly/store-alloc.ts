@@ -7,6 +7,11 @@
  * 128 KiB); each rounded size has its own LIFO free list, and fresh blocks come from a bump
  * pointer that grows the memory on demand. Nothing here uses managed objects: never call `new`
  * in the store code, or the stub runtime would hand out the same addresses.
+ *
+ * In the threaded build every instance allocates from the one shared heap: the free-list heads and
+ * the bump pointer live in memory (not in per-instance globals) behind a spin lock, so a worker
+ * instance may allocate too (commit.ts: a thread that walks a subtree of the state tree allocates
+ * its nodes). The lock is held for a few loads and stores (and a rare `memory.grow`).
  * @module
  */
 
@@ -17,7 +22,22 @@ const FREE_HEADS: usize = memory.data(<i32>(CLASS_COUNT * 4));
 /** Largest single allocation: 1 GiB (a 2^26-slot hash table is 512 MiB). */
 export const ALLOC_MAX: u32 = 1 << 30;
 
-let heapTop: usize = 0;
+/** The bump pointer (u32, 0 before the first allocation) and the lock word, shared by all instances. */
+const HEAP_TOP: usize = memory.data(8, 8);
+const LOCK: usize = HEAP_TOP + 4;
+
+/** Takes the allocator's lock (threaded build; a no-op in the single-threaded one). */
+// @ts-ignore: decorator
+@inline function lock(): void {
+  if (!ASC_FEATURE_THREADS) return;
+  // Unbounded by design: the holder runs a handful of instructions (or one memory.grow).
+  while (atomic.cmpxchg<i32>(LOCK, 0, 1) != 0) {}
+}
+
+// @ts-ignore: decorator
+@inline function unlock(): void {
+  if (ASC_FEATURE_THREADS) atomic.store<i32>(LOCK, 0);
+}
 
 /** Rounds `size` up to its size class (multiples of 16 up to 32, then 4 steps per power of two). */
 // @ts-ignore: decorator
@@ -51,7 +71,13 @@ function ensureMemory(end: usize): bool {
 /** Allocates `size` bytes (8-byte aligned, contents undefined); returns 0 when out of memory. */
 export function alloc(size: u32): usize {
   if (size == 0 || size > ALLOC_MAX) return 0;
-  const rounded = allocRound(size);
+  lock();
+  const p = allocLocked(allocRound(size));
+  unlock();
+  return p;
+}
+
+function allocLocked(rounded: u32): usize {
   const head = FREE_HEADS + (<usize>classOf(rounded) << 2);
   const first = <usize>load<u32>(head);
   if (first != 0) {
@@ -59,24 +85,27 @@ export function alloc(size: u32): usize {
     return first;
   }
   // 64-byte alignment: the ledger's 64-byte account entries then sit in one cache line each.
-  if (heapTop == 0) heapTop = (__heap_base + 63) & ~63;
-  const end = heapTop + <usize>rounded;
-  if (end < heapTop) return 0; // wrapped past 4 GiB
+  let top = <usize>load<u32>(HEAP_TOP);
+  if (top == 0) top = (__heap_base + 63) & ~63;
+  const end = top + <usize>rounded;
+  if (end < top) return 0; // wrapped past 4 GiB
   if (!ensureMemory(end)) return 0;
-  const ptr = heapTop;
-  heapTop = end;
-  return ptr;
+  store<u32>(HEAP_TOP, <u32>end);
+  return top;
 }
 
 /** Returns a block of `size` bytes (the size it was allocated with) to its free list. */
 export function free(ptr: usize, size: u32): void {
   if (ptr == 0) return;
   const head = FREE_HEADS + (<usize>classOf(allocRound(size)) << 2);
+  lock();
   store<u32>(ptr, load<u32>(head));
   store<u32>(head, <u32>ptr);
+  unlock();
 }
 
 /** Bytes between `__heap_base` and the bump pointer (live + free blocks). */
 export function heapUsed(): usize {
-  return heapTop == 0 ? 0 : heapTop - ((__heap_base + 63) & ~63);
+  const top = <usize>load<u32>(HEAP_TOP);
+  return top == 0 ? 0 : top - ((__heap_base + 63) & ~63);
 }

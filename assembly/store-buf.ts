@@ -6,7 +6,7 @@
 import { alloc, free } from "./store-alloc";
 
 /** Number of buffer ids. */
-const BUF_COUNT: u32 = 24;
+const BUF_COUNT: u32 = 24 + 5 * 16; // 24 ids, then 5 per thread for its subtree walks (commit.ts)
 const DESCS: usize = memory.data(<i32>(BUF_COUNT * 8), 8);
 
 /** Current address of buffer `id` (0 before first use). */

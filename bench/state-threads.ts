@@ -121,11 +121,12 @@ async function runWorkload(
   records: Uint8Array,
   workload: Workload,
   opts: StateThreadOptions,
-): Promise<{ cases: Case[]; rootsMatch: boolean }> {
+): Promise<{ cases: Case[]; rootsMatch: boolean; serialJobs: number }> {
   const cases = makeCases();
   const proposer = new Uint8Array(32).fill(0xfe);
   const next = blockSource(records, workload);
   let rootsMatch = true;
+  let serialJobs: number;
   try {
     for (const c of cases) {
       opts.onProgress?.(
@@ -162,10 +163,11 @@ async function runWorkload(
         rootsMatch &&= new Set(cases.map((c) => toHex(c.state!.root()))).size === 1;
       }
     }
+    serialJobs = cases.reduce((n, c) => n + (c.state?.serialJobs ?? 0), 0);
   } finally {
     for (const c of cases) await c.state?.close?.();
   }
-  return { cases, rootsMatch };
+  return { cases, rootsMatch, serialJobs };
 }
 
 /**
@@ -178,10 +180,13 @@ export async function stateThreadRows(opts: StateThreadOptions): Promise<StateTh
   const out: CaseResult[] = [];
   const notes: string[] = [];
   for (const workload of ["uniform", "hot", "two"] as const) {
-    const { cases, rootsMatch } = await runWorkload(records, workload, opts);
+    const { cases, rootsMatch, serialJobs } = await runWorkload(records, workload, opts);
     notes.push(
       `in-core parallel, ${workload}: roots of all cases (wasm and ts) ${rootsMatch ? "match after every round" : "DIFFER"}`,
     );
+    // The threaded core backs off to its serial path after jobs whose threads waited long
+    // (another process on the cores): a count above 0 says the 2-thread rows ran under load.
+    notes.push(`in-core parallel, ${workload}: ${serialJobs} jobs left to the calling thread under load`);
     for (const pipeline of ["exec", "root", "rootonly"] as const) {
       for (const c of cases) {
         const rates = c.rates[pipeline];

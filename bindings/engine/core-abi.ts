@@ -157,9 +157,17 @@ export interface CoreFunctions {
   parThreads(): number;
   /** Sets the stop word (control block +4) and wakes the workers waiting on the job word (+0). */
   parStop(): void;
-  /** A worker instance's share of job `gen` on the control block `ctl` as thread `tid` (1..threads-1). */
-  parWorkerRun(ctl: number, tid: number, gen: number): void;
-  /** State-root hashing jobs (paths, or leaves and levels) that ran on the threads so far. */
+  /**
+   * A worker instance's share of job `gen` on the control block `ctl` as thread `tid` (1..threads-1):
+   * 0 when done, else an address whose i32 the worker waits to differ from `parWorkerWaitValue()`
+   * before it calls `parWorkerResume`.
+   */
+  parWorkerRun(ctl: number, tid: number, gen: number): number;
+  /** The value a worker waits to change after `parWorkerRun` or `parWorkerResume` returned an address. */
+  parWorkerWaitValue(): number;
+  /** Goes on with job `gen` after the wait; returns as `parWorkerRun` does. */
+  parWorkerResume(ctl: number, tid: number, gen: number): number;
+  /** State-root hashing jobs (paths, or subtrees) that ran on the threads so far. */
   parRootJobs(): number;
 
   // paged.ts: the paged ledger state's memory and 4-lane hashing (digests in word layout)
@@ -181,6 +189,10 @@ export interface CoreFunctions {
   pagedTopAll(top: number, cnt: number, bits: number): void;
   /** CRC-32C of memory[ptr, ptr + len) from `crc` (as i32: use `>>> 0`). */
   pagedCrc32c(ptr: number, len: number, crc: number): number;
+  /** Jobs run serially so far because the threads were slow (backing off under load). */
+  parSerialJobs(): number;
+  /** Test hook: a wait of `spins` loads or more makes a job slow (0: every job). */
+  parTestSlowSpins(spins: number): void;
 }
 
 /** Everything the core exports: its functions and its linear memory (whose buffer changes as it grows). */
@@ -258,6 +270,8 @@ export const CORE_FUNCTION_ARITY: {
   parThreads: 0,
   parStop: 0,
   parWorkerRun: 3,
+  parWorkerWaitValue: 0,
+  parWorkerResume: 3,
   parRootJobs: 0,
   pagedAlloc: 1,
   pagedFree: 2,
@@ -268,6 +282,8 @@ export const CORE_FUNCTION_ARITY: {
   pagedTopUpdate: 5,
   pagedTopAll: 3,
   pagedCrc32c: 3,
+  parSerialJobs: 0,
+  parTestSlowSpins: 1,
 };
 
 /**

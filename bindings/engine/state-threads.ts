@@ -12,12 +12,24 @@ import type { LedgerState } from "./state-types.ts";
 import type { ThreadWorkerMessage } from "./state-thread-worker.ts";
 import { checkThreads, expectReply, startStateWorker, type StateWorker } from "./state-workers.ts";
 
+/** Test hooks of the threaded state. */
+export interface ThreadedStateTestHooks {
+  /**
+   * A wait of this many loads or more makes a job slow, so the next jobs run serially (0: every
+   * job; 2^32 − 1: in effect never, for tests that check the threads did the work).
+   */
+  slowSpins?: number;
+}
+
 /**
  * An empty WASM ledger state whose blocks execute on `threads` threads (the calling one
  * included; 1 runs the threaded build's schedule on the calling thread alone). Close it to stop
  * the workers.
  */
-export async function createThreadedWasmState(threads: number): Promise<LedgerState> {
+export async function createThreadedWasmState(
+  threads: number,
+  hooks: ThreadedStateTestHooks = {},
+): Promise<LedgerState> {
   checkThreads(threads);
   const memory = createSharedCoreMemory();
   const core = await instantiateThreadedCore(memory);
@@ -35,6 +47,7 @@ export async function createThreadedWasmState(threads: number): Promise<LedgerSt
     const state = new WasmState(core, new CoreMemory(memory), stop);
     const ctl = core.parInit(threads) >>> 0;
     if (ctl === 0) throw new ChainDbError(ErrorCode.OUT_OF_MEMORY, "wasm state: out of memory during init");
+    if (hooks.slowSpins !== undefined) core.parTestSlowSpins(hooks.slowSpins);
     workers.forEach((w, i) =>
       w.handle.postMessage({ type: "run", ctl, tid: i + 1 } satisfies ThreadWorkerMessage),
     );

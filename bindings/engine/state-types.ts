@@ -75,6 +75,8 @@ export interface LedgerState {
   readonly hashCount?: number;
   /** Roots whose hashing ran on the threads so far, in jobs (two per large root; 0: serial). */
   readonly rootJobs?: number;
+  /** Jobs (blocks, root steps) the threads left to the calling thread because they were slow (under load). */
+  readonly serialJobs?: number;
   /**
    * Blocks (apply calls) that ran on the threads' schedule so far rather than serially (the ts
    * engine with threads; a test and benchmark metric).

@@ -77,6 +77,10 @@ export class WasmState implements LedgerState {
     return this.x.parRootJobs();
   }
 
+  get serialJobs(): number {
+    return this.x.parSerialJobs();
+  }
+
   async close(): Promise<void> {
     await this.onClose?.();
   }

@@ -9,6 +9,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLedgerState, type LedgerState } from "../../bindings/engine/index.ts";
 import { Ledger } from "../../bindings/chain/index.ts";
+import { createThreadedWasmState } from "../../bindings/engine/state-threads.ts";
 import { ErrorCode } from "../../bindings/util/index.ts";
 import { createThreadedTsStateForTest } from "../../bindings/engine/state-ts-threads.ts";
 import {
@@ -19,13 +20,16 @@ import {
   sameAccounts,
 } from "../helpers/parallel-blocks.ts";
 
+/** These tests check that the threads did the work: no backing off to serial on a loaded machine. */
+const NO_BACKOFF = { slowSpins: 2 ** 32 - 1 };
+
 describe("parallel execution in the threaded core", () => {
   let states: LedgerState[] = [];
   beforeAll(async () => {
     states = [
       await createLedgerState("wasm"),
       await createLedgerState("wasm", { threads: 1 }),
-      await createLedgerState("wasm", { threads: 2 }),
+      await createThreadedWasmState(2, NO_BACKOFF),
     ];
   });
   afterAll(async () => {
@@ -86,6 +90,86 @@ describe("the ts engine on three threads", () => {
       );
       expect(sameAccounts(states)).toBe(true);
       expect(states[1]!.applyJobs).toBeGreaterThan(5);
+    } finally {
+      for (const s of states) await s.close?.();
+    }
+  }, 60_000);
+});
+
+describe("the root's work on every build", () => {
+  // Blocks of 500 transfers over 5,000 accounts, 1% to new accounts (nonces from 0, so a sender
+  // of an earlier block fails with BAD_NONCE), the second block aborted; a root after every block.
+  const block = (addrs: Uint8Array[], b: number): Uint8Array => {
+    const count = 500;
+    const nonces = new Map<number, bigint>();
+    const packed = new Uint8Array(count * 88);
+    const dv = new DataView(packed.buffer);
+    for (let i = 0; i < count; i++) {
+      const from = (b * 7919 + i * 613) % addrs.length;
+      const to = (from + 1 + ((i * 31 + b) % 997)) % addrs.length;
+      packed.set(addrs[from]!, i * 88);
+      if (i % 100 === 7)
+        packed.fill(0xa0 + b, i * 88 + 32, i * 88 + 64).fill(i & 0xff, i * 88 + 32, i * 88 + 34);
+      else packed.set(addrs[to]!, i * 88 + 32);
+      dv.setBigUint64(i * 88 + 64, 3n, true);
+      dv.setBigUint64(i * 88 + 72, 1n, true);
+      const n = nonces.get(from) ?? 0n;
+      dv.setBigUint64(i * 88 + 80, n, true);
+      nonces.set(from, n + 1n);
+    }
+    return packed;
+  };
+
+  it("hashes the same SHA-256 compressions and makes the same nodes on 0, 1 and 2 threads", async () => {
+    const states = [
+      await createLedgerState("wasm"),
+      await createLedgerState("wasm", { threads: 1 }),
+      await createThreadedWasmState(2, NO_BACKOFF),
+    ];
+    try {
+      const addrs = Array.from({ length: 5000 }, (_, i) =>
+        Uint8Array.from({ length: 32 }, (_, j) => (i * 131 + j * 17 + (i >> 8) * j) & 0xff),
+      );
+      const records = new Uint8Array(addrs.length * 48);
+      addrs.forEach((a, i) => (records.set(a, i * 48), (records[i * 48 + 32] = 200)));
+      for (const s of states) (s.load(records), s.root());
+      const proposer = new Uint8Array(32).fill(0xfe);
+      for (let b = 0; b < 4; b++) {
+        const packed = block(addrs, b);
+        const work = states.map((s) => {
+          const [h, n, j] = [s.hashCount!, s.nodeCount, s.rootJobs!];
+          s.begin();
+          s.apply(packed, 500, proposer);
+          if (b === 1) s.abort();
+          else s.commit();
+          const root = Buffer.from(s.root()).toString("hex");
+          return { root, hashes: s.hashCount! - h, nodes: s.nodeCount - n, jobs: s.rootJobs! - j };
+        });
+        expect(work[1]).toEqual({ ...work[0], jobs: 0 });
+        // On 2 threads the same work, in two jobs: the paths, then the subtrees.
+        expect(work[2]).toEqual({ ...work[0], jobs: 2 });
+        // One compression per path and per leaf, two per node: at least four per changed account.
+        expect(work[0]!.hashes).toBeGreaterThan(4 * 900);
+      }
+    } finally {
+      for (const s of states) await s.close?.();
+    }
+  }, 60_000);
+});
+
+describe("threads that are slow (another process on the cores)", () => {
+  it("back off to the serial path, with serial execution's results", async () => {
+    // Every wait counts as slow: after each job on the threads the next 1, 2, 4 … run serially.
+    const states = [await createLedgerState("wasm"), await createThreadedWasmState(2, { slowSpins: 0 })];
+    try {
+      fc.assert(
+        fc.property(blockCaseArb, (c) => runCase(states, c)),
+        { seed: 0x5105, numRuns: 40 },
+      );
+      expect(sameAccounts(states)).toBe(true);
+      const slow = states[1]!;
+      expect(slow.serialJobs).toBeGreaterThan(slow.rootJobs! + 10);
+      expect(slow.rootJobs).toBeGreaterThan(0);
     } finally {
       for (const s of states) await s.close?.();
     }
