@@ -4,7 +4,7 @@
  * execution + root and the root alone, uniform, hot-set and two-account blocks, with the machine's
  * parallel ceiling measured in the same run. One line per row: id, median, ratio, label.
  * Usage: npx tsx scripts/measure-state-threads.ts [accounts=1000000] [rounds=3] [blocksPerRound=6]
- * (on this shared machine, through /work/wt/tools/quiet.sh).
+ * Run it on a machine with nothing else busy: every parallel ratio is printed beside the ceiling.
  * @module
  */
 import { stateThreadRows } from "../bench/state-threads.ts";
