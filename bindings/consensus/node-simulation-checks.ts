@@ -133,6 +133,8 @@ export class EvidenceChecker {
   /** Byzantine values signed per slot (`signer/height/round/type`). */
   readonly signedByByzantine = new Map<string, Set<string>>();
   private readonly signedAfterHeal = new Map<string, Set<string>>();
+  /** Equivocation slots with a half first signed after the heal (see signedByzantine). */
+  private readonly freshAfterHeal = new Set<string>();
   /** Equivocations every correct node could take in: slot → simulated time of the second half. */
   readonly equivocatedAt = new Map<string, number>();
   /** Evidence in blocks committed by correct nodes. */
@@ -153,13 +155,22 @@ export class EvidenceChecker {
   signedByzantine(m: Proposal | Vote): void {
     const key = slotKey(m);
     const ids = this.signedByByzantine.get(key) ?? new Set<string>();
+    // Signed again, a half is the same message (same signature): nodes take a signature in and
+    // relay it once, so a pair whose halves were both first sent during the faults (when a relay
+    // could be lost) stays exempt though the behaviour re-sends it after the heal.
+    if (this.healed && !ids.has(valueKey(m))) this.freshAfterHeal.add(key);
     ids.add(valueKey(m));
     this.signedByByzantine.set(key, ids);
     if (!this.healed) return;
     const after = this.signedAfterHeal.get(key) ?? new Set<string>();
     after.add(valueKey(m));
     this.signedAfterHeal.set(key, after);
-    if (after.size === 2 && !this.equivocatedAt.has(key) && this.allCorrectNear(m.height))
+    if (
+      after.size === 2 &&
+      this.freshAfterHeal.has(key) &&
+      !this.equivocatedAt.has(key) &&
+      this.allCorrectNear(m.height)
+    )
       this.equivocatedAt.set(key, this.now());
   }
 

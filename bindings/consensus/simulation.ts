@@ -449,6 +449,8 @@ class World {
    * (seed 1270: halves signed at 711 ms, re-signed at 1000 ms just before the heal, one lost).
    */
   private readonly signedAfterHeal = new Map<string, Set<string>>();
+  /** Equivocation slots with a half first signed after the heal (see noteSigned). */
+  private readonly freshAfterHeal = new Set<string>();
   private healed = false;
   readonly strategies: ByzantineStrategy[] = [];
   crashes = 0;
@@ -605,13 +607,23 @@ class World {
   private noteSigned(m: Proposal | Vote): void {
     const key = `${toHex(m.kind === "vote" ? m.validator : m.proposer)}/${m.height}/${m.round}/${m.kind === "vote" ? m.type : 0}`;
     const ids = this.signedByByzantine.get(key) ?? new Set<string>();
-    ids.add(m.valueId === null ? "nil" : toHex(m.valueId));
+    const value = m.valueId === null ? "nil" : toHex(m.valueId);
+    // Signed again, a half is the same message (same signature): engines take a signature in and
+    // relay it once, so a pair whose halves were both first sent during the faults (when a relay
+    // could be lost) stays exempt though the behaviour re-sends it after the heal.
+    if (this.healed && !ids.has(value)) this.freshAfterHeal.add(key);
+    ids.add(value);
     this.signedByByzantine.set(key, ids);
     if (!this.healed) return;
     const after = this.signedAfterHeal.get(key) ?? new Set<string>();
-    after.add(m.valueId === null ? "nil" : toHex(m.valueId));
+    after.add(value);
     this.signedAfterHeal.set(key, after);
-    if (after.size === 2 && !this.equivocatedAt.has(key) && this.allCorrectNear(m.height))
+    if (
+      after.size === 2 &&
+      this.freshAfterHeal.has(key) &&
+      !this.equivocatedAt.has(key) &&
+      this.allCorrectNear(m.height)
+    )
       this.equivocatedAt.set(key, this.net.now);
   }
 
