@@ -37,7 +37,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { keyPairFromSeed, type KeyPair } from "../chain/index.ts";
 import { Random, SimNetwork, type Transport } from "../net/index.ts";
-import { FaultFs, type FilePort } from "../store/index.ts";
+import { FaultFs, wrapPort, type FilePort } from "../store/index.ts";
 import { ChainDbError, aint, toHex } from "../util/index.ts";
 import { honest, type Behavior } from "./behavior.ts";
 import { decodeBlock, encodeBlock } from "./block.ts";
@@ -611,7 +611,7 @@ function portOf(fs: FaultFs, selfTest: NodeSelfTest | undefined): FilePort {
 function withoutFsyncOf(port: FilePort, suffix: string): FilePort {
   const skipped = new Set<number>();
   const wrapped: FilePort = {
-    ...bound(port),
+    ...wrapPort(port),
     open: (file, flags) => {
       const fd = port.open(file, flags);
       if (file.endsWith(suffix)) skipped.add(fd);
@@ -628,25 +628,6 @@ function withoutFsyncOf(port: FilePort, suffix: string): FilePort {
   // The ledger tells a LOCK of an incarnation before a power loss by the port's crash count
   // (store/durable.ts's `generation`): pass it through.
   return Object.defineProperty(wrapped, "crashes", { get: () => (port as { crashes?: number }).crashes });
-}
-
-/** `port`'s methods bound to it (a FaultFs is a class: its methods need their `this`). */
-function bound(port: FilePort): FilePort {
-  return {
-    open: (file, flags) => port.open(file, flags),
-    read: (fd, buffer, offset, length, position) => port.read(fd, buffer, offset, length, position),
-    write: (fd, buffer, offset, length, position) => port.write(fd, buffer, offset, length, position),
-    truncate: (fd, size) => port.truncate(fd, size),
-    fsync: (fd) => port.fsync(fd),
-    size: (fd) => port.size(fd),
-    close: (fd) => port.close(fd),
-    exists: (file) => port.exists(file),
-    rename: (from, to) => port.rename(from, to),
-    unlink: (file) => port.unlink(file),
-    fsyncDir: (dir) => port.fsyncDir(dir),
-    mkdir: (dir) => port.mkdir(dir),
-    readdir: (dir) => port.readdir(dir),
-  };
 }
 
 /** 32 seed bytes for key `i` of a run. */

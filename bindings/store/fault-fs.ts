@@ -430,8 +430,11 @@ export class SlowFsyncPort {
   }
 }
 
-/** Every method of `port` (not its background fsync), with `overrides` in place. */
-function wrapPort(port: FilePort, overrides: Partial<FilePort>): FilePort {
+/**
+ * Every method of `port` bound to it (a FaultFs is a class: its methods need their `this`), not
+ * its background fsync, with `overrides` in place.
+ */
+export function wrapPort(port: FilePort, overrides: Partial<FilePort> = {}): FilePort {
   return {
     open: (file, flags) => port.open(file, flags),
     read: (fd, buffer, offset, length, position) => port.read(fd, buffer, offset, length, position),

@@ -49,6 +49,7 @@ export {
   FaultFs,
   withoutFsync,
   SlowFsyncPort,
+  wrapPort,
   type FaultFsOptions,
   type FaultRule,
   type FaultOp,
